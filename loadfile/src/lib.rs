@@ -1,0 +1,494 @@
+//! The vSwarm `load.json` format, defined once for the generator and the invoker.
+//!
+//! A load is a JSON list with one object per period (minute or second); each object holds two arrays of equal
+//! length, `timestamp` (microseconds from the start of the period) and `endpoint` (where to send that call):
+//!
+//! ```json
+//! [
+//!   {
+//!     "timestamp": [
+//!       1365552,
+//!       2418429
+//!     ],
+//!     "endpoint": [
+//!       "aes-nodejs.default.example.io",
+//!       "aes-nodejs.default.example.io"
+//!     ]
+//!   }
+//! ]
+//! ```
+//!
+//! [`LoadWriter`] streams that layout (two-space indent, one value per line, as Python's `json.dump` with
+//! `indent=2` writes it) period by period, so memory never grows with the length of a load. [`read`] parses
+//! any valid JSON of that shape into a compact [`Load`]: endpoints interned once, 12 bytes per invocation.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+/// One call within a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Invocation {
+    /// Microseconds from the start of the period.
+    pub offset_us: u64,
+    /// Index into the endpoint table.
+    pub endpoint: u32,
+}
+
+/// Streams a `load.json` period by period.
+pub struct LoadWriter<W: Write> {
+    out: W,
+    /// Each endpoint as a JSON string literal, escaped once.
+    endpoints: Vec<Vec<u8>>,
+    periods: u64,
+    invocations: u64,
+    bytes: u64,
+    line: Vec<u8>,
+}
+
+impl LoadWriter<BufWriter<File>> {
+    /// Creates (truncates) `path`; `endpoints` is the table [`Invocation::endpoint`] indexes.
+    pub fn create(path: &Path, endpoints: &[String]) -> io::Result<Self> {
+        let file = File::create(path)?;
+        LoadWriter::new(BufWriter::with_capacity(1 << 20, file), endpoints)
+    }
+}
+
+impl<W: Write> LoadWriter<W> {
+    /// Starts a load on `out`.
+    pub fn new(mut out: W, endpoints: &[String]) -> io::Result<Self> {
+        out.write_all(b"[")?;
+        let endpoints = endpoints
+            .iter()
+            .map(|e| serde_json::to_vec(e).expect("a string serialises"))
+            .collect();
+        Ok(LoadWriter {
+            out,
+            endpoints,
+            periods: 0,
+            invocations: 0,
+            bytes: 1,
+            line: Vec::with_capacity(1 << 16),
+        })
+    }
+
+    /// Appends one period. `calls` must be sorted by offset (the order they will be sent in).
+    pub fn write_period(&mut self, calls: &[Invocation]) -> io::Result<()> {
+        debug_assert!(calls.windows(2).all(|w| w[0].offset_us <= w[1].offset_us));
+        let buf = &mut self.line;
+        buf.clear();
+        buf.extend_from_slice(if self.periods == 0 { b"\n" } else { b",\n" });
+        buf.extend_from_slice(b"  {\n    \"timestamp\": [");
+        let mut digits = itoa::Buffer::new();
+        for (i, call) in calls.iter().enumerate() {
+            buf.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
+            buf.extend_from_slice(digits.format(call.offset_us).as_bytes());
+        }
+        if !calls.is_empty() {
+            buf.extend_from_slice(b"\n    ");
+        }
+        buf.extend_from_slice(b"],\n    \"endpoint\": [");
+        for (i, call) in calls.iter().enumerate() {
+            buf.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
+            buf.extend_from_slice(&self.endpoints[call.endpoint as usize]);
+        }
+        if !calls.is_empty() {
+            buf.extend_from_slice(b"\n    ");
+        }
+        buf.extend_from_slice(b"]\n  }");
+        self.out.write_all(buf)?;
+        self.bytes += buf.len() as u64;
+        self.periods += 1;
+        self.invocations += calls.len() as u64;
+        Ok(())
+    }
+
+    /// Closes the list and flushes; returns what was written.
+    pub fn finish(mut self) -> io::Result<WriteStats> {
+        let tail: &[u8] = if self.periods == 0 { b"]\n" } else { b"\n]\n" };
+        self.out.write_all(tail)?;
+        self.out.flush()?;
+        Ok(WriteStats {
+            periods: self.periods,
+            invocations: self.invocations,
+            bytes: self.bytes + tail.len() as u64,
+        })
+    }
+}
+
+/// What a [`LoadWriter`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriteStats {
+    /// Periods written.
+    pub periods: u64,
+    /// Invocations written.
+    pub invocations: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// The path of worker `k`'s share of a load: `load.json` → `load-k.json`.
+pub fn shard_path(path: &Path, k: usize) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "load".into());
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{k}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{k}"),
+    };
+    path.with_file_name(name)
+}
+
+/// A load in memory: endpoints interned, one compact period per element.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Load {
+    /// Distinct endpoints, in order of first appearance.
+    pub endpoints: Vec<String>,
+    /// The periods, in file order.
+    pub periods: Vec<Period>,
+}
+
+/// One period of a [`Load`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Period {
+    /// Calls in file order.
+    pub calls: Vec<Invocation>,
+}
+
+impl Load {
+    /// Total number of invocations.
+    pub fn invocations(&self) -> usize {
+        self.periods.iter().map(|p| p.calls.len()).sum()
+    }
+}
+
+/// Why a load could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// File concerned.
+        path: PathBuf,
+        /// Underlying error.
+        source: io::Error,
+    },
+    /// Not JSON of the load shape; position as the parser reports it.
+    #[error("{}: line {line}, column {column}: {message}", path.display())]
+    Format {
+        /// File concerned.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Reads a `load.json` (or a worker's `load-k.json`).
+pub fn read(path: &Path) -> Result<Load, LoadError> {
+    let file = File::open(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut de = serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 20, file));
+    let mut interner = Interner::default();
+    let result = LoadSeed {
+        interner: &mut interner,
+    }
+    .deserialize(&mut de)
+    .and_then(|periods| de.end().map(|_| periods));
+    let periods = result.map_err(|e| {
+        if e.is_io() {
+            LoadError::Io {
+                path: path.to_owned(),
+                source: e.into(),
+            }
+        } else {
+            LoadError::Format {
+                path: path.to_owned(),
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            }
+        }
+    })?;
+    Ok(Load {
+        endpoints: interner.names,
+        periods,
+    })
+}
+
+#[derive(Default)]
+struct Interner {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Interner {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.index.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), id);
+        id
+    }
+}
+
+struct LoadSeed<'a> {
+    interner: &'a mut Interner,
+}
+
+impl<'de> DeserializeSeed<'de> for LoadSeed<'_> {
+    type Value = Vec<Period>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LoadSeed<'_> {
+    type Value = Vec<Period>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of periods")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut periods = Vec::new();
+        while let Some(period) = seq.next_element_seed(PeriodSeed {
+            interner: &mut *self.interner,
+            index: periods.len(),
+        })? {
+            periods.push(period);
+        }
+        Ok(periods)
+    }
+}
+
+struct PeriodSeed<'a> {
+    interner: &'a mut Interner,
+    index: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for PeriodSeed<'_> {
+    type Value = Period;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PeriodSeed<'_> {
+    type Value = Period;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "period {}: an object with `timestamp` and `endpoint` arrays",
+            self.index + 1
+        )
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut timestamps: Option<Vec<u64>> = None;
+        let mut endpoints: Option<Vec<u32>> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "timestamp" => timestamps = Some(map.next_value()?),
+                "endpoint" => {
+                    endpoints = Some(map.next_value_seed(EndpointsSeed {
+                        interner: &mut *self.interner,
+                    })?)
+                }
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        let period = self.index + 1;
+        let timestamps = timestamps.ok_or_else(|| {
+            de::Error::custom(format!("period {period}: missing `timestamp` array"))
+        })?;
+        let endpoints = endpoints.ok_or_else(|| {
+            de::Error::custom(format!("period {period}: missing `endpoint` array"))
+        })?;
+        if timestamps.len() != endpoints.len() {
+            return Err(de::Error::custom(format!(
+                "period {period}: {} timestamps but {} endpoints",
+                timestamps.len(),
+                endpoints.len()
+            )));
+        }
+        Ok(Period {
+            calls: timestamps
+                .into_iter()
+                .zip(endpoints)
+                .map(|(offset_us, endpoint)| Invocation {
+                    offset_us,
+                    endpoint,
+                })
+                .collect(),
+        })
+    }
+}
+
+struct EndpointsSeed<'a> {
+    interner: &'a mut Interner,
+}
+
+impl<'de> DeserializeSeed<'de> for EndpointsSeed<'_> {
+    type Value = Vec<u32>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EndpointsSeed<'_> {
+    type Value = Vec<u32>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of endpoint strings")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut ids = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(name) = seq.next_element_seed(EndpointSeed {
+            interner: &mut *self.interner,
+        })? {
+            ids.push(name);
+        }
+        Ok(ids)
+    }
+}
+
+struct EndpointSeed<'a> {
+    interner: &'a mut Interner,
+}
+
+impl<'de> DeserializeSeed<'de> for EndpointSeed<'_> {
+    type Value = u32;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EndpointSeed<'_> {
+    type Value = u32;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an endpoint string")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<u32, E> {
+        Ok(self.interner.intern(v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(periods: &[&[Invocation]], endpoints: &[&str]) -> (Vec<u8>, WriteStats) {
+        let endpoints: Vec<String> = endpoints.iter().map(|s| s.to_string()).collect();
+        let mut buf = Vec::new();
+        let mut w = LoadWriter::new(&mut buf, &endpoints).unwrap();
+        for p in periods {
+            w.write_period(p).unwrap();
+        }
+        let stats = w.finish().unwrap();
+        (buf, stats)
+    }
+
+    #[test]
+    fn layout_is_python_indent_2() {
+        let calls = [
+            Invocation {
+                offset_us: 5,
+                endpoint: 0,
+            },
+            Invocation {
+                offset_us: 9,
+                endpoint: 1,
+            },
+        ];
+        let (bytes, stats) = written(&[&calls, &[]], &["a", "b\"q"]);
+        let expected = "[\n  {\n    \"timestamp\": [\n      5,\n      9\n    ],\n    \"endpoint\": [\n      \"a\",\n      \"b\\\"q\"\n    ]\n  },\n  {\n    \"timestamp\": [],\n    \"endpoint\": []\n  }\n]\n";
+        assert_eq!(String::from_utf8(bytes).unwrap(), expected);
+        assert_eq!(stats.invocations, 2);
+        assert_eq!(stats.periods, 2);
+        assert_eq!(stats.bytes as usize, expected.len());
+    }
+
+    #[test]
+    fn empty_load_is_an_empty_list() {
+        let mut buf = Vec::new();
+        let stats = LoadWriter::new(&mut buf, &[]).unwrap().finish().unwrap();
+        assert_eq!(buf, b"[]\n");
+        assert_eq!(stats.bytes, 3);
+    }
+
+    #[test]
+    fn read_round_trips_and_interns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("load.json");
+        let endpoints = vec!["x:1".to_string(), "y:2".to_string()];
+        let mut w = LoadWriter::create(&path, &endpoints).unwrap();
+        let p0 = vec![
+            Invocation {
+                offset_us: 1,
+                endpoint: 1,
+            },
+            Invocation {
+                offset_us: 1,
+                endpoint: 0,
+            },
+        ];
+        w.write_period(&p0).unwrap();
+        w.write_period(&[]).unwrap();
+        w.finish().unwrap();
+        let load = read(&path).unwrap();
+        // Interned in order of first appearance: y first.
+        assert_eq!(load.endpoints, vec!["y:2", "x:1"]);
+        assert_eq!(load.periods.len(), 2);
+        assert_eq!(load.invocations(), 2);
+        assert_eq!(load.periods[0].calls[0].endpoint, 0);
+        assert_eq!(load.periods[0].calls[1].endpoint, 1);
+    }
+
+    #[test]
+    fn read_errors_name_the_position_and_period() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.json");
+        std::fs::write(&path, "[{\"timestamp\": [1, 2], \"endpoint\": [\"a\"]}]").unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("bad.json")
+                && e.contains("period 1")
+                && e.contains("2 timestamps but 1 endpoints"),
+            "{e}"
+        );
+        std::fs::write(
+            &path,
+            "[{\"timestamp\": [1, -2], \"endpoint\": [\"a\", \"b\"]}]",
+        )
+        .unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains("line 1, column"), "{e}");
+        std::fs::write(&path, "[{\"endpoint\": []}]").unwrap();
+        assert!(read(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("missing `timestamp`"));
+        let missing = dir.path().join("none.json");
+        assert!(matches!(read(&missing), Err(LoadError::Io { .. })));
+    }
+
+    #[test]
+    fn shard_names() {
+        assert_eq!(
+            shard_path(Path::new("out/load.json"), 3),
+            Path::new("out/load-3.json")
+        );
+        assert_eq!(shard_path(Path::new("load"), 0), Path::new("load-0"));
+    }
+}

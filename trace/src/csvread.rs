@@ -1,0 +1,319 @@
+//! Reading one trace CSV: a fast columnar path (polars) and, only when it finds something wrong, a row-by-row
+//! pass (csv crate) that names the exact line and column. The row-by-row pass is the one statement of what a
+//! valid row is; the fast path only has to notice that some row is not.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use crate::error::TraceError;
+
+/// What a column must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Non-empty text (hashes, trigger).
+    Text,
+    /// Invocation count: a whole number in 0..=u32::MAX.
+    Count,
+    /// A measurement: a finite number ≥ 0.
+    Value,
+}
+
+/// The header of a CSV file.
+#[derive(Debug)]
+pub(crate) struct Header {
+    pub path: PathBuf,
+    pub names: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl Header {
+    /// Reads the first record; rejects an empty file and duplicate names.
+    pub fn read(path: &Path) -> Result<Header, TraceError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_path(path)
+            .map_err(|e| csv_error(path, e))?;
+        let mut record = csv::StringRecord::new();
+        let found = reader
+            .read_record(&mut record)
+            .map_err(|e| csv_error(path, e))?;
+        if !found {
+            return Err(TraceError::Csv {
+                path: path.to_owned(),
+                message: "empty file: no header".into(),
+            });
+        }
+        let names: Vec<String> = record.iter().map(|s| s.trim().to_owned()).collect();
+        let mut index = HashMap::new();
+        for (i, name) in names.iter().enumerate() {
+            if index.insert(name.clone(), i).is_some() {
+                return Err(TraceError::BadHeader {
+                    path: path.to_owned(),
+                    column: i + 1,
+                    name: name.clone(),
+                    reason: "column name appears twice".into(),
+                });
+            }
+        }
+        Ok(Header {
+            path: path.to_owned(),
+            names,
+            index,
+        })
+    }
+
+    /// 0-based position of a column, if present.
+    pub fn find(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// 0-based position of a required column.
+    pub fn require(&self, name: &str) -> Result<usize, TraceError> {
+        self.find(name).ok_or_else(|| TraceError::MissingColumn {
+            path: self.path.clone(),
+            column: name.to_owned(),
+        })
+    }
+}
+
+/// Which columns to read from a file, what they must hold, and which form a row's unique key.
+pub(crate) struct Spec<'a> {
+    pub header: &'a Header,
+    pub columns: Vec<(usize, Kind)>,
+    pub key: Vec<usize>,
+}
+
+/// The columns read, in memory, addressed by their position in the file.
+pub(crate) struct Frame {
+    df: DataFrame,
+    names: HashMap<usize, PlSmallStr>,
+}
+
+impl Frame {
+    /// Number of data rows.
+    pub fn rows(&self) -> usize {
+        self.df.height()
+    }
+
+    fn column(&self, index: usize) -> &Column {
+        self.df
+            .column(&self.names[&index])
+            .expect("projected column is in the frame")
+    }
+
+    /// A text column (no nulls: checked on read).
+    pub fn text(&self, index: usize) -> Vec<&str> {
+        let column = self.column(index).str().expect("text column");
+        column.iter().map(|v| v.unwrap_or("")).collect()
+    }
+
+    /// A count column (no nulls, in range: checked on read).
+    pub fn counts(&self, index: usize) -> Vec<u32> {
+        let column = self.column(index).i64().expect("count column");
+        column.iter().map(|v| v.unwrap_or(0) as u32).collect()
+    }
+
+    /// A value column (no nulls, finite, ≥ 0: checked on read).
+    pub fn values(&self, index: usize) -> Vec<f64> {
+        let column = self.column(index).f64().expect("value column");
+        column.iter().map(|v| v.unwrap_or(0.0)).collect()
+    }
+}
+
+/// Reads the spec's columns with polars; any doubt about a row sends the file through [`locate`].
+pub(crate) fn read(spec: &Spec) -> Result<Frame, TraceError> {
+    let header = spec.header;
+    let path = &header.path;
+    let last = header.names.len() - 1;
+    let mut kinds: HashMap<usize, Kind> = spec.columns.iter().copied().collect();
+    // The last column is read too (as text unless the spec says otherwise): a short row leaves it null,
+    // which is how the fast path notices ragged rows without reading every column.
+    kinds.entry(last).or_insert(Kind::Text);
+
+    let schema: Schema = header
+        .names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let dtype = match kinds.get(&i) {
+                Some(Kind::Count) => DataType::Int64,
+                Some(Kind::Value) => DataType::Float64,
+                _ => DataType::String,
+            };
+            Field::new(name.as_str().into(), dtype)
+        })
+        .collect();
+    let mut projection: Vec<usize> = kinds.keys().copied().collect();
+    projection.sort_unstable();
+
+    let result = CsvReadOptions::default()
+        .with_has_header(true)
+        .with_schema(Some(Arc::new(schema)))
+        .with_projection(Some(Arc::new(projection.clone())))
+        .map_parse_options(|o| {
+            o.with_truncate_ragged_lines(false)
+                .with_missing_is_null(true)
+        })
+        .try_into_reader_with_file_path(Some(path.clone()))
+        .and_then(|reader| reader.finish());
+    let df = match result {
+        Ok(df) => df,
+        Err(e) => return Err(locate(spec)?.unwrap_or(polars_error(path, e))),
+    };
+    let names = projection
+        .iter()
+        .map(|&i| (i, PlSmallStr::from(header.names[i].as_str())))
+        .collect();
+    let frame = Frame { df, names };
+
+    if !looks_valid(&frame, &kinds) {
+        if let Some(error) = locate(spec)? {
+            return Err(error);
+        }
+    }
+    Ok(frame)
+}
+
+/// Cheap vectorised checks: nulls, range, finiteness. `false` means "run the row-by-row pass".
+fn looks_valid(frame: &Frame, kinds: &HashMap<usize, Kind>) -> bool {
+    kinds.iter().all(|(&index, &kind)| {
+        let column = frame.column(index);
+        if column.null_count() > 0 {
+            return false;
+        }
+        match kind {
+            Kind::Text => true,
+            Kind::Count => {
+                let c = column.i64().expect("count column");
+                c.min().is_none_or(|m| m >= 0) && c.max().is_none_or(|m| m <= i64::from(u32::MAX))
+            }
+            Kind::Value => {
+                let c = column.f64().expect("value column");
+                c.iter().flatten().all(|v| v.is_finite() && v >= 0.0)
+            }
+        }
+    })
+}
+
+/// Streams the file row by row and returns the first problem, with its line and column.
+pub(crate) fn locate(spec: &Spec) -> Result<Option<TraceError>, TraceError> {
+    let header = spec.header;
+    let path = &header.path;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| csv_error(path, e))?;
+    let mut seen: HashMap<Vec<String>, u64> = HashMap::new();
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
+            Err(e) => return Ok(Some(csv_error(path, e))),
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != header.names.len() {
+            return Ok(Some(TraceError::Ragged {
+                path: path.clone(),
+                line,
+                expected: header.names.len(),
+                found: record.len(),
+            }));
+        }
+        for &(column, kind) in &spec.columns {
+            let value = &record[column];
+            if let Some(reason) = check(value, kind) {
+                return Ok(Some(TraceError::BadValue {
+                    path: path.clone(),
+                    line,
+                    column: column + 1,
+                    name: header.names[column].clone(),
+                    value: value.to_owned(),
+                    reason,
+                }));
+            }
+        }
+        let key: Vec<String> = spec.key.iter().map(|&i| record[i].to_owned()).collect();
+        if let Some(&first_line) = seen.get(&key) {
+            return Ok(Some(TraceError::Duplicate {
+                path: path.clone(),
+                line,
+                first_line,
+                key: key.join("/"),
+            }));
+        }
+        seen.insert(key, line);
+    }
+}
+
+/// The one definition of a valid field: `None` if fine, else the reason.
+pub(crate) fn check(value: &str, kind: Kind) -> Option<&'static str> {
+    match kind {
+        Kind::Text => value.is_empty().then_some("empty"),
+        Kind::Count => match value.parse::<i64>() {
+            Ok(v) if v < 0 => Some("negative count"),
+            Ok(v) if v > i64::from(u32::MAX) => Some("count too large"),
+            Ok(_) => None,
+            Err(_) if value.parse::<f64>().is_ok() => Some("count is not a whole number"),
+            Err(_) => Some("not a number"),
+        },
+        Kind::Value => match value.parse::<f64>() {
+            Ok(v) if !v.is_finite() => Some("not a finite number"),
+            Ok(v) if v < 0.0 => Some("negative value"),
+            Ok(_) => None,
+            Err(_) => Some("not a number"),
+        },
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> TraceError {
+    let line = e.position().map(|p| p.line());
+    match e.into_kind() {
+        csv::ErrorKind::Io(source) => TraceError::io(path, source),
+        other => TraceError::Csv {
+            path: path.to_owned(),
+            message: match line {
+                Some(line) => format!("line {line}: {other:?}"),
+                None => format!("{other:?}"),
+            },
+        },
+    }
+}
+
+fn polars_error(path: &Path, e: PolarsError) -> TraceError {
+    match e {
+        PolarsError::IO { error, .. } => {
+            TraceError::io(path, std::io::Error::new(error.kind(), error.to_string()))
+        }
+        other => TraceError::Csv {
+            path: path.to_owned(),
+            message: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_states_each_reason() {
+        assert_eq!(check("12", Kind::Count), None);
+        assert_eq!(check("-1", Kind::Count), Some("negative count"));
+        assert_eq!(
+            check("1.5", Kind::Count),
+            Some("count is not a whole number")
+        );
+        assert_eq!(check("x", Kind::Count), Some("not a number"));
+        assert_eq!(check("99999999999", Kind::Count), Some("count too large"));
+        assert_eq!(check("1.5", Kind::Value), None);
+        assert_eq!(check("-0.5", Kind::Value), Some("negative value"));
+        assert_eq!(check("inf", Kind::Value), Some("not a finite number"));
+        assert_eq!(check("", Kind::Text), Some("empty"));
+    }
+}

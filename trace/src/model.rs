@@ -1,0 +1,290 @@
+//! The in-memory trace: functions, their resource percentiles, and a dense count matrix for the window read.
+
+use std::fmt;
+
+/// Percentiles at which `durations.csv` gives execution time (`percentile_Average_N`).
+pub const DURATION_PERCENTILES: [u8; 7] = [0, 1, 25, 50, 75, 99, 100];
+/// Percentiles at which `memory.csv` gives allocated memory (`AverageAllocatedMb_pctN`).
+pub const MEMORY_PERCENTILES: [u8; 8] = [1, 5, 25, 50, 75, 95, 99, 100];
+
+/// Name of the duration column for percentile `p`.
+pub fn duration_column(p: u8) -> String {
+    format!("percentile_Average_{p}")
+}
+
+/// Name of the memory column for percentile `p`.
+pub fn memory_column(p: u8) -> String {
+    format!("AverageAllocatedMb_pct{p}")
+}
+
+/// A distribution known by a few of its percentiles, sorted by percentile.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Percentiles {
+    points: Vec<(f64, f64)>,
+}
+
+impl Percentiles {
+    /// Builds from `(percentile, value)` pairs; percentiles in 0..=100, in any order.
+    pub fn new(mut points: Vec<(f64, f64)>) -> Self {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+        Percentiles { points }
+    }
+
+    /// The value given for percentile `p` exactly, if the distribution has it.
+    pub fn at(&self, p: f64) -> Option<f64> {
+        self.points.iter().find(|(q, _)| *q == p).map(|&(_, v)| v)
+    }
+
+    /// The `(percentile, value)` pairs, sorted by percentile.
+    pub fn points(&self) -> &[(f64, f64)] {
+        &self.points
+    }
+
+    /// Inverse CDF by linear interpolation between the known percentiles: `u` in [0, 1].
+    ///
+    /// Below the lowest known percentile the lowest value is returned, above the highest the highest:
+    /// nothing is extrapolated, so a sample never leaves the range the profile states.
+    pub fn quantile(&self, u: f64) -> Option<f64> {
+        let p = u.clamp(0.0, 1.0) * 100.0;
+        let (first, last) = (self.points.first()?, self.points.last()?);
+        if p <= first.0 {
+            return Some(first.1);
+        }
+        if p >= last.0 {
+            return Some(last.1);
+        }
+        let i = self.points.partition_point(|(q, _)| *q <= p);
+        let ((p0, v0), (p1, v1)) = (self.points[i - 1], self.points[i]);
+        Some(v0 + (v1 - v0) * (p - p0) / (p1 - p0))
+    }
+
+    /// Multiplies every value by `factor` (app memory divided among its functions).
+    pub fn scaled(&self, factor: f64) -> Self {
+        Percentiles {
+            points: self.points.iter().map(|&(p, v)| (p, v * factor)).collect(),
+        }
+    }
+}
+
+/// A function's identity in the Azure trace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FunctionId {
+    /// `HashOwner`.
+    pub owner: String,
+    /// `HashApp`.
+    pub app: String,
+    /// `HashFunction`.
+    pub function: String,
+}
+
+impl fmt::Display for FunctionId {
+    /// Abbreviated to 8 characters per hash: enough to find the row, short enough to read.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let short = |s: &str| s.chars().take(8).collect::<String>();
+        write!(
+            f,
+            "{}/{}/{}",
+            short(&self.owner),
+            short(&self.app),
+            short(&self.function)
+        )
+    }
+}
+
+/// One trace function with its resource profile.
+#[derive(Debug, Clone)]
+pub struct Function {
+    /// Identity.
+    pub id: FunctionId,
+    /// `Trigger` (http, timer, queue, ...); empty when the file has no such column.
+    pub trigger: String,
+    /// Execution time percentiles, milliseconds.
+    pub duration_ms: Percentiles,
+    /// `Average` execution time, milliseconds.
+    pub duration_avg_ms: f64,
+    /// Allocated memory percentiles, MB (this function's share when the file is per app).
+    pub memory_mb: Percentiles,
+    /// `AverageAllocatedMb` (this function's share when the file is per app).
+    pub memory_avg_mb: f64,
+}
+
+/// Length of one period of the invocation counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    /// Counts per minute (the Azure dataset).
+    Minute,
+    /// Counts per second.
+    Second,
+}
+
+impl Granularity {
+    /// Length of a period in microseconds.
+    pub fn period_us(self) -> u64 {
+        match self {
+            Granularity::Minute => 60_000_000,
+            Granularity::Second => 1_000_000,
+        }
+    }
+
+    /// `minute` or `second`.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Granularity::Minute => "minute",
+            Granularity::Second => "second",
+        }
+    }
+}
+
+/// How an app-level memory figure becomes a per-function one (raw Azure layout only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AppMemory {
+    /// Divided equally among the app's functions in the invocations file.
+    #[default]
+    Split,
+    /// Every function gets the whole app figure.
+    Share,
+}
+
+/// Where the memory figures came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryLevel {
+    /// One row per function (`HashFunction` column present).
+    Function,
+    /// One row per app, turned into per-function figures as stated.
+    App(AppMemory),
+}
+
+/// What reading left out and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadReport {
+    /// Function rows in the invocations file.
+    pub functions_read: usize,
+    /// Left out: no row in the durations file.
+    pub missing_durations: usize,
+    /// Left out: no row in the memory file (function or app), though durations were present.
+    pub missing_memory: usize,
+    /// Where memory figures came from.
+    pub memory_level: MemoryLevel,
+}
+
+/// A trace window: functions present in all three files and their counts for the chosen periods.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// Period length.
+    pub granularity: Granularity,
+    /// Label (column name) of the first period read.
+    pub first_period: u32,
+    /// Number of periods read.
+    pub periods: usize,
+    /// Functions kept, in the order of the invocations file.
+    pub functions: Vec<Function>,
+    /// Row-major `functions × periods` invocation counts.
+    counts: Vec<u32>,
+    /// What was left out.
+    pub report: ReadReport,
+}
+
+impl Trace {
+    /// Assembles a trace; `counts` is row-major, `functions.len() × periods`.
+    pub fn new(
+        granularity: Granularity,
+        first_period: u32,
+        periods: usize,
+        functions: Vec<Function>,
+        counts: Vec<u32>,
+        report: ReadReport,
+    ) -> Self {
+        assert_eq!(
+            counts.len(),
+            functions.len() * periods,
+            "count matrix shape"
+        );
+        Trace {
+            granularity,
+            first_period,
+            periods,
+            functions,
+            counts,
+            report,
+        }
+    }
+
+    /// Invocation counts of function `f` for every period of the window.
+    pub fn counts(&self, f: usize) -> &[u32] {
+        &self.counts[f * self.periods..(f + 1) * self.periods]
+    }
+
+    /// Invocations of function `f` over the window.
+    pub fn total(&self, f: usize) -> u64 {
+        self.counts(f).iter().map(|&c| u64::from(c)).sum()
+    }
+
+    /// Keeps only the functions for which `keep(index)` holds, preserving order.
+    pub fn retain(&mut self, mut keep: impl FnMut(usize) -> bool) {
+        let periods = self.periods;
+        let mut kept_functions = Vec::new();
+        let mut kept_counts = Vec::new();
+        for (f, function) in std::mem::take(&mut self.functions).into_iter().enumerate() {
+            if keep(f) {
+                kept_counts.extend_from_slice(&self.counts[f * periods..(f + 1) * periods]);
+                kept_functions.push(function);
+            }
+        }
+        self.functions = kept_functions;
+        self.counts = kept_counts;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantile_interpolates_and_clamps() {
+        let p = Percentiles::new(vec![(50.0, 10.0), (0.0, 0.0), (100.0, 20.0)]);
+        assert_eq!(p.quantile(0.25), Some(5.0));
+        assert_eq!(p.quantile(0.75), Some(15.0));
+        assert_eq!(p.quantile(-1.0), Some(0.0));
+        assert_eq!(p.quantile(2.0), Some(20.0));
+        assert_eq!(p.at(50.0), Some(10.0));
+        assert_eq!(p.at(75.0), None);
+        let partial = Percentiles::new(vec![(25.0, 1.0), (75.0, 3.0)]);
+        assert_eq!(partial.quantile(0.1), Some(1.0));
+        assert_eq!(partial.quantile(0.5), Some(2.0));
+        assert_eq!(Percentiles::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn retain_keeps_rows_aligned() {
+        let f = |n: &str| Function {
+            id: FunctionId {
+                owner: n.into(),
+                app: n.into(),
+                function: n.into(),
+            },
+            trigger: String::new(),
+            duration_ms: Percentiles::default(),
+            duration_avg_ms: 0.0,
+            memory_mb: Percentiles::default(),
+            memory_avg_mb: 0.0,
+        };
+        let report = ReadReport {
+            functions_read: 3,
+            missing_durations: 0,
+            missing_memory: 0,
+            memory_level: MemoryLevel::Function,
+        };
+        let mut t = Trace::new(
+            Granularity::Minute,
+            1,
+            2,
+            vec![f("a"), f("b"), f("c")],
+            vec![1, 2, 3, 4, 5, 6],
+            report,
+        );
+        t.retain(|i| i != 1);
+        assert_eq!(t.functions.len(), 2);
+        assert_eq!(t.counts(1), &[5, 6]);
+        assert_eq!(t.total(0), 3);
+    }
+}
