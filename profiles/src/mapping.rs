@@ -100,6 +100,19 @@ pub enum Method {
     NearestTooFewProxies,
 }
 
+impl Method {
+    /// How a person would say it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Method::Unique => "one-to-one (optimal assignment)",
+            Method::Nearest => "nearest proxy per function",
+            Method::NearestTooFewProxies => {
+                "nearest proxy per function (one-to-one impossible: more functions than proxies)"
+            }
+        }
+    }
+}
+
 /// The proxy chosen for each function.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assignment {

@@ -1,0 +1,352 @@
+//! Command-line surface. Flags mirror vSwarm's `main.py loadgen` (long and short forms, its defaults, its
+//! `true`/`True` booleans and its underscore spellings), plus what a reproducible experiment needs.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use trace::{AppMemory, Granularity};
+
+use crate::iat::IatDistribution;
+
+/// Turns serverless traces into reproducible load: synthesis, mapping to proxy functions, load.json.
+#[derive(Debug, Parser)]
+#[command(name = "loadgen", version, about, long_about = None)]
+pub struct Cli {
+    /// Show debug messages (`-dbg` is accepted as in vSwarm).
+    #[arg(long, global = true, value_name = "BOOL", value_parser = parse_bool,
+          num_args = 0..=1, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub dbg: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Map a trace's functions to proxies and write load.json (vSwarm's `main.py loadgen`).
+    #[command(alias = "loadgen")]
+    Generate(GenerateArgs),
+    /// Write a synthetic trace with the Azure 2019 dataset's shape and schema.
+    Synth(SynthArgs),
+    /// Write the built-in catalogue of emulated proxies as a profile.json.
+    Catalogue(CatalogueArgs),
+}
+
+/// Which trace to read and how.
+#[derive(Debug, Clone, Args)]
+pub struct TraceArgs {
+    /// Directory holding the trace: invocations.csv, durations.csv, memory.csv, or the raw Azure day files
+    /// (invocations_per_function_md.anon.dNN.csv, function_durations_percentiles.anon.dNN.csv,
+    /// app_memory_percentiles.anon.dNN.csv).
+    #[arg(short = 't', long, value_name = "PATH", default_value = "trace")]
+    pub trace: PathBuf,
+
+    /// The trace counts invocations per minute (true) or per second (false).
+    #[arg(short = 'm', long, value_name = "BOOL", value_parser = parse_bool, default_value = "true",
+          action = ArgAction::Set)]
+    pub minute: bool,
+
+    /// First period to use, by its column name (e.g. 540 in a trace whose columns are 540..689).
+    /// Default: the first period column.
+    #[arg(long, value_name = "PERIOD")]
+    pub start: Option<u32>,
+
+    /// Raw layout with several days in the directory: which day (the NN of dNN).
+    #[arg(long, value_name = "NN")]
+    pub day: Option<u32>,
+
+    /// Raw layout only, where memory is given per application: `split` divides an app's memory equally
+    /// among its functions in the invocations file; `share` gives each function the whole app figure.
+    #[arg(long, value_enum, default_value = "split")]
+    pub app_memory: AppMemoryArg,
+
+    /// Fail when a function of the invocations file has no durations or memory row (default: leave it out
+    /// and count it in the summary).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl TraceArgs {
+    /// The trace's period length.
+    pub fn granularity(&self) -> Granularity {
+        if self.minute {
+            Granularity::Minute
+        } else {
+            Granularity::Second
+        }
+    }
+}
+
+/// `--app-memory`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AppMemoryArg {
+    /// Divide the app's memory equally among its functions.
+    Split,
+    /// Give each function the whole app figure.
+    Share,
+}
+
+impl From<AppMemoryArg> for AppMemory {
+    fn from(a: AppMemoryArg) -> AppMemory {
+        match a {
+            AppMemoryArg::Split => AppMemory::Split,
+            AppMemoryArg::Share => AppMemory::Share,
+        }
+    }
+}
+
+/// `loadgen generate`.
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// Output JSON file with the timestamps and endpoints of the load.
+    #[arg(short = 'o', long, value_name = "PATH", default_value = "load.json")]
+    pub output: PathBuf,
+
+    #[command(flatten)]
+    pub trace: TraceArgs,
+
+    /// Proxy profiles: a vSwarm profiler profile.json, or `builtin` for the built-in emulated proxies.
+    #[arg(
+        short = 'p',
+        long,
+        value_name = "PATH|builtin",
+        default_value = "profile.json"
+    )]
+    pub profile: String,
+
+    /// Deployment details of the proxies (vSwarm config.json); read when proxies are deployed on Knative.
+    #[arg(
+        short = 'c',
+        long,
+        alias = "config_proxy",
+        value_name = "PATH",
+        default_value = "config.json"
+    )]
+    pub config_proxy: PathBuf,
+
+    /// Directory for deployment build files (generated Knative YAMLs).
+    #[arg(short = 'b', long, value_name = "PATH", default_value = "build")]
+    pub build: PathBuf,
+
+    /// Map trace functions to proxies one-to-one (optimal assignment) when there are at least as many
+    /// proxies as functions; otherwise each function gets its nearest proxy.
+    #[arg(short = 'u', long, value_name = "BOOL", value_parser = parse_bool, default_value = "false",
+          action = ArgAction::Set)]
+    pub unique: bool,
+
+    /// How invocations are spread inside each period.
+    #[arg(
+        short = 'i',
+        long,
+        alias = "iat_distribution",
+        value_enum,
+        default_value = "uniform"
+    )]
+    pub iat_distribution: IatDistribution,
+
+    /// Experiment duration, in periods, after the warm-up.
+    #[arg(short = 'd', long, value_name = "INT", default_value_t = 20)]
+    pub duration: usize,
+
+    /// Warm-up periods before the experiment; the load covers warm-up + duration periods.
+    #[arg(
+        short = 'w',
+        long,
+        alias = "warmup_duration",
+        value_name = "INT",
+        default_value_t = 2
+    )]
+    pub warmup_duration: usize,
+
+    /// Seed of every random choice; the same seed gives byte-identical files. Default: a random seed,
+    /// printed in the summary.
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Percentile of memory and duration used to compare functions with proxies (75 as vSwarm; 50 as
+    /// invitro). One of 1, 25, 50, 75, 99, 100.
+    #[arg(long, default_value_t = 75)]
+    pub percentile: u8,
+
+    /// Split the load over N workers: writes load-0.json … load-(N-1).json (named after --output), calls
+    /// dealt round-robin in time order so every worker gets the same share of every period.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub workers: u32,
+
+    /// Keep functions that have no invocation in the window (they are mapped, and deployed, too).
+    #[arg(long)]
+    pub keep_idle: bool,
+
+    /// Where to write the mapping. Default: mapping.json beside the output.
+    #[arg(long, value_name = "PATH")]
+    pub mapping: Option<PathBuf>,
+}
+
+/// Layout of a synthetic trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayoutArg {
+    /// invocations.csv, durations.csv, memory.csv with per-function memory.
+    Sampled,
+    /// The raw Azure day files (dNN), with per-app memory.
+    Raw,
+}
+
+/// `loadgen synth`.
+#[derive(Debug, Clone, Args)]
+pub struct SynthArgs {
+    /// Directory to write the trace into (created if needed).
+    #[arg(short = 'o', long, value_name = "PATH", default_value = "trace")]
+    pub output: PathBuf,
+
+    /// Number of functions.
+    #[arg(short = 'n', long, default_value_t = 200)]
+    pub functions: usize,
+
+    /// Number of periods (columns 1..=N).
+    #[arg(long, default_value_t = 30)]
+    pub periods: usize,
+
+    /// Periods are minutes (true) or seconds (false); rates are scaled to match.
+    #[arg(short = 'm', long, value_name = "BOOL", value_parser = parse_bool, default_value = "true",
+          action = ArgAction::Set)]
+    pub minute: bool,
+
+    /// File layout.
+    #[arg(long, value_enum, default_value = "sampled")]
+    pub layout: LayoutArg,
+
+    /// Day number in raw-layout file names.
+    #[arg(long, default_value_t = 1)]
+    pub day: u32,
+
+    /// Seed: the same seed writes the same files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `loadgen catalogue`.
+#[derive(Debug, Clone, Args)]
+pub struct CatalogueArgs {
+    /// Where to write the built-in catalogue.
+    #[arg(short = 'o', long, value_name = "PATH", default_value = "profile.json")]
+    pub output: PathBuf,
+}
+
+/// Booleans as vSwarm's scripts write them: `true`, `True`, `1`, `yes`, and their opposites.
+pub fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "y" | "t" => Ok(true),
+        "false" | "0" | "no" | "n" | "f" => Ok(false),
+        _ => Err(format!("`{s}` is not a boolean (use true or false)")),
+    }
+}
+
+/// vSwarm's single-dash long flag `-dbg` becomes `--dbg`; everything else is left alone.
+pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    args.into_iter()
+        .map(|a| match a.to_str() {
+            Some("-dbg") => OsString::from("--dbg"),
+            Some(s) if s.starts_with("-dbg=") => OsString::from(format!("-{s}")),
+            _ => a,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(normalize_args(args.iter().map(OsString::from)))
+    }
+
+    #[test]
+    fn vswarm_flags_parse_with_its_defaults() {
+        let cli = parse(&["loadgen", "generate"]).unwrap();
+        let Command::Generate(g) = cli.command else {
+            panic!()
+        };
+        assert_eq!(g.output, PathBuf::from("load.json"));
+        assert_eq!(g.trace.trace, PathBuf::from("trace"));
+        assert_eq!(g.profile, "profile.json");
+        assert_eq!(g.config_proxy, PathBuf::from("config.json"));
+        assert_eq!(g.build, PathBuf::from("build"));
+        assert!(g.trace.minute);
+        assert!(!g.unique);
+        assert_eq!(g.iat_distribution, IatDistribution::Uniform);
+        assert_eq!((g.duration, g.warmup_duration), (20, 2));
+
+        let cli = parse(&[
+            "loadgen",
+            "loadgen",
+            "-o",
+            "x.json",
+            "-t",
+            "tr",
+            "-p",
+            "p.json",
+            "-c",
+            "c.json",
+            "-b",
+            "bd",
+            "-m",
+            "False",
+            "-u",
+            "True",
+            "-i",
+            "exponential",
+            "-d",
+            "5",
+            "-w",
+            "0",
+            "-dbg",
+        ])
+        .unwrap();
+        assert!(cli.dbg);
+        let Command::Generate(g) = cli.command else {
+            panic!()
+        };
+        assert!(!g.trace.minute && g.unique);
+        assert_eq!(g.iat_distribution, IatDistribution::Exponential);
+        assert_eq!((g.duration, g.warmup_duration), (5, 0));
+
+        let cli = parse(&[
+            "loadgen",
+            "generate",
+            "--config_proxy",
+            "c",
+            "--iat_distribution",
+            "equidistant",
+            "--warmup_duration",
+            "1",
+            "--minute",
+            "true",
+            "-dbg",
+            "false",
+        ])
+        .unwrap();
+        assert!(!cli.dbg);
+        let Command::Generate(g) = cli.command else {
+            panic!()
+        };
+        assert_eq!(g.iat_distribution, IatDistribution::Equidistant);
+        assert_eq!(g.warmup_duration, 1);
+    }
+
+    #[test]
+    fn bad_flags_are_refused_with_a_reason() {
+        let e = parse(&["loadgen", "generate", "-m", "maybe"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`maybe` is not a boolean"), "{e}");
+        let e = parse(&["loadgen", "generate", "-i", "gaussian"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("gaussian"), "{e}");
+        assert!(parse(&["loadgen", "generate", "--workers", "0"]).is_err());
+        assert!(parse(&["loadgen", "generate", "-d", "-3"]).is_err());
+    }
+}

@@ -1,0 +1,176 @@
+//! From a mapped trace window to `load.json`: per period, every function's invocations placed at microsecond
+//! offsets, merged in time order, and streamed to one file or round-robin to several workers' files.
+
+use std::hash::Hasher;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+use loadfile::{shard_path, Invocation, LoadWriter};
+use trace::{FunctionId, Trace};
+
+use crate::iat::{offsets, stream, IatDistribution};
+
+/// Where each trace function's calls go.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    /// The distinct endpoints (proxy names until deployment, then addresses).
+    pub names: Vec<String>,
+    /// Index into `names`, per trace function.
+    pub of_function: Vec<u32>,
+}
+
+/// How to generate.
+#[derive(Debug, Clone, Copy)]
+pub struct GenerateOptions {
+    /// Spread of calls inside a period.
+    pub distribution: IatDistribution,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Number of output files the load is split over (1: a single `load.json`).
+    pub workers: usize,
+}
+
+/// What was generated.
+#[derive(Debug, Clone)]
+pub struct GenerateStats {
+    /// Files written.
+    pub files: Vec<PathBuf>,
+    /// Invocations per period.
+    pub per_period: Vec<u64>,
+    /// Invocations per output file.
+    pub per_file: Vec<u64>,
+    /// Bytes written, all files together.
+    pub bytes: u64,
+    /// Wall time of generation and writing.
+    pub elapsed: Duration,
+}
+
+impl GenerateStats {
+    /// All invocations.
+    pub fn total(&self) -> u64 {
+        self.per_period.iter().sum()
+    }
+}
+
+/// The files `output` stands for with `workers` workers: itself, or `load-0.json …`.
+pub fn output_files(output: &Path, workers: usize) -> Vec<PathBuf> {
+    if workers <= 1 {
+        vec![output.to_owned()]
+    } else {
+        (0..workers).map(|k| shard_path(output, k)).collect()
+    }
+}
+
+/// Writes the load for every period of `trace`.
+///
+/// Files are written beside their final names and renamed only once complete, so a failure never leaves a
+/// truncated `load.json` in place of a previous good one. Memory holds one period at a time.
+pub fn generate(
+    trace: &Trace,
+    endpoints: &Endpoints,
+    options: GenerateOptions,
+    output: &Path,
+    progress: &ProgressBar,
+) -> std::io::Result<GenerateStats> {
+    assert_eq!(endpoints.of_function.len(), trace.functions.len());
+    let started = Instant::now();
+    let files = output_files(output, options.workers);
+    let partial: Vec<PathBuf> = files.iter().map(|f| partial_path(f)).collect();
+    let mut writers = partial
+        .iter()
+        .map(|p| LoadWriter::create(p, &endpoints.names).map_err(|e| with_path(p, e)))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let period_us = trace.granularity.period_us();
+    let function_keys: Vec<u64> = trace.functions.iter().map(|f| stable_key(&f.id)).collect();
+    let workers = writers.len();
+    let mut per_period = Vec::with_capacity(trace.periods);
+    let mut per_file = vec![0u64; workers];
+    let mut keys: Vec<u64> = Vec::new();
+    let mut scratch: Vec<u64> = Vec::new();
+    let mut shares: Vec<Vec<Invocation>> = vec![Vec::new(); workers];
+    let mut next_worker = 0usize;
+
+    for p in 0..trace.periods {
+        let label = u64::from(trace.first_period) + p as u64;
+        keys.clear();
+        for (f, &key) in function_keys.iter().enumerate() {
+            let count = trace.counts(f)[p];
+            if count == 0 {
+                continue;
+            }
+            scratch.clear();
+            let mut rng = stream(options.seed, key, label);
+            offsets(
+                options.distribution,
+                count,
+                period_us,
+                &mut rng,
+                &mut scratch,
+            );
+            // Offset in the high half, function in the low half: one sort orders by time, ties by function.
+            keys.extend(scratch.iter().map(|&o| (o << 32) | f as u64));
+        }
+        keys.sort_unstable();
+
+        for share in &mut shares {
+            share.clear();
+        }
+        for &k in &keys {
+            let f = (k & 0xffff_ffff) as usize;
+            shares[next_worker].push(Invocation {
+                offset_us: k >> 32,
+                endpoint: endpoints.of_function[f],
+            });
+            next_worker = (next_worker + 1) % workers;
+        }
+        for (w, (writer, share)) in writers.iter_mut().zip(&shares).enumerate() {
+            writer
+                .write_period(share)
+                .map_err(|e| with_path(&partial[w], e))?;
+            per_file[w] += share.len() as u64;
+        }
+        per_period.push(keys.len() as u64);
+        progress.inc(1);
+    }
+
+    let mut bytes = 0;
+    for (w, writer) in writers.into_iter().enumerate() {
+        bytes += writer
+            .finish()
+            .map_err(|e| with_path(&partial[w], e))?
+            .bytes;
+    }
+    for (from, to) in partial.iter().zip(&files) {
+        std::fs::rename(from, to).map_err(|e| with_path(to, e))?;
+    }
+    Ok(GenerateStats {
+        files,
+        per_period,
+        per_file,
+        bytes,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// A function's identity as a number that does not depend on which other functions the trace holds, so a
+/// function's calls land at the same microseconds whatever the sample, window filter or `--keep-idle`.
+fn stable_key(id: &FunctionId) -> u64 {
+    let mut h = fnv::FnvHasher::default();
+    for part in [&id.owner, &id.app, &id.function] {
+        h.write(part.as_bytes());
+        h.write_u8(0);
+    }
+    h.finish()
+}
+
+fn partial_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    path.with_file_name(name)
+}
+
+fn with_path(path: &Path, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
