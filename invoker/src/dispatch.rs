@@ -1,0 +1,539 @@
+//! Replaying a schedule: connections, the dispatcher thread, and the records writer thread.
+//!
+//! The dispatcher is one dedicated OS thread (timer slack 1 ns, optionally `SCHED_FIFO`) that owns a
+//! current-thread tokio runtime, and with it the gRPC connections. For each call it parks in the runtime
+//! (answers keep being processed) until about 2 ms before the deadline, then yields to the runtime's I/O until
+//! 40 µs before, then spins on the monotonic clock until the exact microsecond and spawns the call on the
+//! same runtime, yielding once so the request is written at once. Because the connection is driven by the
+//! thread that released the call, no sleeping thread has to be woken for the bytes to leave: crossing
+//! threads costs 10–25 µs at the median on this kind of machine (`timing.md`). Calls never wait for earlier
+//! ones: a slow or dead endpoint delays nothing but its own calls.
+//!
+//! Records go in batches to a writer thread that writes the CSV files and fills the histograms, so memory
+//! stays bounded on long runs.
+
+use std::cell::{Cell, RefCell};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tonic::transport::{Channel, Endpoint};
+
+use crate::proto::greeter_client::GreeterClient;
+use crate::proto::HelloRequest;
+use crate::record::{Outcome, Record, RecordsWriter};
+use crate::schedule::Schedule;
+use crate::stats::{Collector, Summary};
+
+/// Below this much time to a deadline, the dispatcher stops parking (tokio timers have 1 ms granularity).
+const PARK_THRESHOLD: Duration = Duration::from_millis(3);
+/// Parking ends this long before the deadline.
+const PARK_MARGIN: Duration = Duration::from_millis(2);
+/// Inside this window the dispatcher spins on the clock without yielding.
+const SPIN_WINDOW: Duration = Duration::from_micros(40);
+/// Records are handed to the writer thread in batches of this size, or at least this often.
+const BATCH: usize = 2048;
+const BATCH_INTERVAL: Duration = Duration::from_millis(50);
+/// What the invoker sends (vSwarm's relay accepts any name).
+const REQUEST_NAME: &str = "Invoke Relay";
+
+/// How to replay.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// Port used for endpoints that name none.
+    pub default_port: u16,
+    /// Per-call timeout; also how long in-flight calls are awaited at the end.
+    pub grpc_timeout: Duration,
+    /// How long to try to open each connection before the run.
+    pub connect_timeout: Duration,
+    /// Connections per endpoint; calls go round-robin over them.
+    pub connections: usize,
+    /// Calls outstanding beyond which a due call is recorded as not sent.
+    pub max_in_flight: usize,
+    /// Wall-clock instant to start at (several invokers start together); default: as soon as connected.
+    pub start_at: Option<SystemTime>,
+    /// Go on when an endpoint cannot be reached at start (its calls are recorded as failures).
+    pub allow_unreachable: bool,
+    /// Ask for `SCHED_FIFO` for the dispatcher thread.
+    pub realtime: bool,
+    /// Per-invocation CSV.
+    pub records: Option<PathBuf>,
+    /// vSwarm latency file: one latency (µs) per line, successful measured calls.
+    pub latency_file: Option<PathBuf>,
+    /// Set (by a signal handler) to stop dispatching.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Why a replay could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// An endpoint is not a valid address.
+    #[error("endpoint `{endpoint}`: not a valid address ({reason})")]
+    BadEndpoint {
+        /// As written in the load.
+        endpoint: String,
+        /// Parser's reason.
+        reason: String,
+    },
+    /// An endpoint did not accept a connection before the run.
+    #[error("endpoint `{endpoint}` ({uri}) is unreachable: {reason} (--allow-unreachable records its calls as failures and goes on)")]
+    Unreachable {
+        /// As written in the load.
+        endpoint: String,
+        /// What was dialled.
+        uri: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// An output file could not be written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// File concerned.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The runtime or a thread could not be started.
+    #[error("starting the dispatcher: {0}")]
+    Start(std::io::Error),
+}
+
+/// The URI to dial for an endpoint of a load file: `host`, `host:port` or a full `http://` URI.
+pub fn endpoint_uri(endpoint: &str, default_port: u16) -> Result<String, ReplayError> {
+    let uri = if endpoint.contains("://") {
+        endpoint.to_owned()
+    } else if endpoint
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        format!("http://{endpoint}")
+    } else {
+        format!("http://{endpoint}:{default_port}")
+    };
+    uri.parse::<tonic::transport::Uri>()
+        .map_err(|e| ReplayError::BadEndpoint {
+            endpoint: endpoint.to_owned(),
+            reason: e.to_string(),
+        })?;
+    Ok(uri)
+}
+
+/// Replays `schedule`; returns the summary once every call has a record.
+pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, ReplayError> {
+    let schedule = Arc::new(schedule);
+    let uris = schedule
+        .endpoints
+        .iter()
+        .map(|e| endpoint_uri(e, options.default_port))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Output files are opened before anything is sent, so a bad path fails the run before it starts.
+    let records = options.records.as_deref().map(create).transpose()?;
+    let latencies = options.latency_file.as_deref().map(create).transpose()?;
+    let (tx, rx) = mpsc::channel::<Vec<Record>>();
+    let writer = {
+        let schedule = Arc::clone(&schedule);
+        let paths = (options.records.clone(), options.latency_file.clone());
+        std::thread::Builder::new()
+            .name("records".into())
+            .spawn(move || write_records(&schedule, rx, records, latencies, paths))
+            .map_err(ReplayError::Start)?
+    };
+    let dispatcher = {
+        let schedule = Arc::clone(&schedule);
+        let options = options.clone();
+        std::thread::Builder::new()
+            .name("dispatcher".into())
+            .spawn(move || run_dispatcher(&schedule, &uris, &options, tx))
+            .map_err(ReplayError::Start)?
+    };
+    let dispatched = dispatcher.join().expect("dispatcher thread panicked");
+    let written = writer.join().expect("records thread panicked");
+    let (mode, interrupted) = dispatched?;
+    let collector = written?;
+    Ok(collector.summary(mode, interrupted))
+}
+
+fn create(path: &Path) -> Result<BufWriter<File>, ReplayError> {
+    File::create(path)
+        .map(|f| BufWriter::with_capacity(1 << 20, f))
+        .map_err(|source| ReplayError::Io {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// The records thread: CSV files and histograms.
+fn write_records(
+    schedule: &Schedule,
+    rx: mpsc::Receiver<Vec<Record>>,
+    records: Option<BufWriter<File>>,
+    latencies: Option<BufWriter<File>>,
+    (records_path, latency_path): (Option<PathBuf>, Option<PathBuf>),
+) -> Result<Collector, ReplayError> {
+    let io = |path: &Option<PathBuf>| {
+        let path = path.clone().unwrap_or_default();
+        move |source| ReplayError::Io { path, source }
+    };
+    let mut collector = Collector::new(
+        schedule.endpoints.clone(),
+        schedule.calls.len() as u64,
+        schedule.measured_us() as f64 / 1e6,
+    );
+    let mut records = records
+        .map(RecordsWriter::new)
+        .transpose()
+        .map_err(io(&records_path))?;
+    let mut latencies = latencies;
+    let mut digits = itoa::Buffer::new();
+    for batch in rx {
+        for r in &batch {
+            collector.add(r);
+            if let Some(w) = records.as_mut() {
+                w.write(r, &schedule.endpoints).map_err(io(&records_path))?;
+            }
+            if let (Some(w), Outcome::Ok, false, Some(l)) =
+                (latencies.as_mut(), r.outcome, r.warmup, r.latency_us)
+            {
+                w.write_all(digits.format(l).as_bytes())
+                    .and_then(|_| w.write_all(b"\n"))
+                    .map_err(io(&latency_path))?;
+            }
+        }
+    }
+    if let Some(w) = records {
+        w.finish().map_err(io(&records_path))?;
+    }
+    if let Some(mut w) = latencies {
+        w.flush().map_err(io(&latency_path))?;
+    }
+    Ok(collector)
+}
+
+/// The dispatcher thread's body. Returns how it was scheduled and whether it was interrupted.
+fn run_dispatcher(
+    schedule: &Schedule,
+    uris: &[String],
+    options: &ReplayOptions,
+    tx: mpsc::Sender<Vec<Record>>,
+) -> Result<(String, bool), ReplayError> {
+    let mode = tune_thread(options.realtime);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(ReplayError::Start)?;
+    let sink = Sink::new(tx);
+    let local = tokio::task::LocalSet::new();
+    let result = local.block_on(&runtime, dispatch(schedule, uris, options, &sink));
+    // Dropping the LocalSet drops any call still pending; its guard records it as cancelled.
+    drop(local);
+    sink.flush();
+    result.map(|interrupted| (mode, interrupted))
+}
+
+/// Timer slack to 1 ns (the default 50 µs costs ~30 µs per wake-up) and, if asked, `SCHED_FIFO`.
+fn tune_thread(realtime: bool) -> String {
+    // SAFETY: plain syscalls on the calling thread with valid arguments.
+    let slack = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1, 0, 0, 0) } == 0;
+    let mut mode = String::from("SCHED_OTHER");
+    if realtime {
+        let param = libc::sched_param { sched_priority: 10 };
+        // SAFETY: as above; `param` outlives the call.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } == 0 {
+            mode = "SCHED_FIFO priority 10".into();
+        } else {
+            mode = format!(
+                "SCHED_OTHER (SCHED_FIFO refused: {})",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    format!(
+        "{mode}, timer slack {}, connections driven on the dispatcher thread",
+        if slack {
+            "1 ns"
+        } else {
+            "default (prctl failed)"
+        }
+    )
+}
+
+/// Records produced on the dispatcher thread, handed over in batches.
+struct Sink {
+    pending: RefCell<Vec<Record>>,
+    last: Cell<Instant>,
+    tx: mpsc::Sender<Vec<Record>>,
+}
+
+impl Sink {
+    fn new(tx: mpsc::Sender<Vec<Record>>) -> Rc<Sink> {
+        Rc::new(Sink {
+            pending: RefCell::new(Vec::with_capacity(BATCH)),
+            last: Cell::new(Instant::now()),
+            tx,
+        })
+    }
+
+    fn push(&self, r: Record) {
+        self.pending.borrow_mut().push(r);
+    }
+
+    fn flush_if_due(&self) {
+        if self.pending.borrow().len() >= BATCH || self.last.get().elapsed() >= BATCH_INTERVAL {
+            self.flush();
+        }
+    }
+
+    fn flush(&self) {
+        let batch = std::mem::replace(&mut *self.pending.borrow_mut(), Vec::with_capacity(BATCH));
+        self.last.set(Instant::now());
+        if !batch.is_empty() {
+            // The records thread only stops after this sender is dropped.
+            let _ = self.tx.send(batch);
+        }
+    }
+}
+
+/// A sent call's record, completed by its task or, if the task is dropped first, recorded as cancelled.
+struct Pending {
+    record: Option<Record>,
+    sink: Rc<Sink>,
+    in_flight: Rc<Cell<usize>>,
+}
+
+impl Pending {
+    fn complete(mut self, outcome: Outcome, latency: Duration, from_scheduled: Duration) {
+        if let Some(mut r) = self.record.take() {
+            r.outcome = outcome;
+            r.latency_us = Some(latency.as_micros() as u64);
+            r.latency_from_scheduled_us = Some(from_scheduled.as_micros() as u64);
+            self.sink.push(r);
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(mut r) = self.record.take() {
+            r.outcome = Outcome::Cancelled;
+            self.sink.push(r);
+        }
+        self.in_flight.set(self.in_flight.get() - 1);
+    }
+}
+
+async fn connect(
+    uris: &[String],
+    endpoints: &[String],
+    options: &ReplayOptions,
+) -> Result<Vec<Vec<GreeterClient<Channel>>>, ReplayError> {
+    let mut clients = Vec::with_capacity(uris.len());
+    for (uri, endpoint) in uris.iter().zip(endpoints) {
+        let target = Endpoint::from_shared(uri.clone())
+            .map_err(|e| ReplayError::BadEndpoint {
+                endpoint: endpoint.clone(),
+                reason: e.to_string(),
+            })?
+            .tcp_nodelay(true)
+            .connect_timeout(options.connect_timeout);
+        let mut channels = Vec::with_capacity(options.connections);
+        for _ in 0..options.connections.max(1) {
+            let channel = match tokio::time::timeout(options.connect_timeout, target.connect())
+                .await
+            {
+                Ok(Ok(channel)) => channel,
+                failure => {
+                    let reason = match failure {
+                        Ok(Err(e)) => error_chain(&e),
+                        _ => format!("no connection within {:?}", options.connect_timeout),
+                    };
+                    if !options.allow_unreachable {
+                        return Err(ReplayError::Unreachable {
+                            endpoint: endpoint.clone(),
+                            uri: uri.clone(),
+                            reason,
+                        });
+                    }
+                    log::warn!("endpoint {endpoint} unreachable at start ({reason}); its calls will be recorded as failures");
+                    target.connect_lazy()
+                }
+            };
+            channels.push(GreeterClient::new(channel));
+        }
+        clients.push(channels);
+    }
+    Ok(clients)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+/// The dispatch loop; returns whether it was interrupted.
+async fn dispatch(
+    schedule: &Schedule,
+    uris: &[String],
+    options: &ReplayOptions,
+    sink: &Rc<Sink>,
+) -> Result<bool, ReplayError> {
+    let clients = connect(uris, &schedule.endpoints, options).await?;
+    let lead = Duration::from_millis(20);
+    let start = match options.start_at {
+        Some(at) => {
+            let wait = at.duration_since(SystemTime::now()).unwrap_or_else(|_| {
+                log::warn!("--start-at is in the past; starting now");
+                Duration::ZERO
+            });
+            Instant::now() + wait.max(lead)
+        }
+        None => Instant::now() + lead,
+    };
+    let in_flight = Rc::new(Cell::new(0usize));
+    let mut next_channel = vec![0usize; clients.len()];
+    let mut interrupted = false;
+
+    for (index, call) in schedule.calls.iter().enumerate() {
+        let deadline = start + Duration::from_micros(call.due_us);
+        let mut record = Record {
+            index: index as u64,
+            period: call.period,
+            endpoint: call.endpoint,
+            warmup: schedule.is_warmup(call),
+            scheduled_us: call.due_us,
+            dispatch_lag_ns: None,
+            send_lag_ns: None,
+            latency_us: None,
+            latency_from_scheduled_us: None,
+            outcome: Outcome::NotSentInterrupted,
+        };
+        if !interrupted {
+            interrupted = !wait_until(deadline, &options.stop).await;
+        }
+        if interrupted {
+            sink.push(record);
+            continue;
+        }
+        let released = Instant::now();
+        record.dispatch_lag_ns =
+            Some(released.saturating_duration_since(deadline).as_nanos() as u64);
+        if in_flight.get() >= options.max_in_flight {
+            record.outcome = Outcome::NotSentBackPressure;
+            sink.push(record);
+            sink.flush_if_due();
+            continue;
+        }
+        let e = call.endpoint as usize;
+        let channels = &clients[e];
+        let client = channels[next_channel[e] % channels.len()].clone();
+        next_channel[e] += 1;
+        in_flight.set(in_flight.get() + 1);
+        let pending = Pending {
+            record: Some(record),
+            sink: Rc::clone(sink),
+            in_flight: Rc::clone(&in_flight),
+        };
+        tokio::task::spawn_local(call_once(client, pending, deadline, options.grpc_timeout));
+        // Release every call already due first (a burst's release times stay exact), then let the call
+        // tasks run at once: they write their requests before the dispatcher looks at the clock again.
+        let next_due = schedule
+            .calls
+            .get(index + 1)
+            .map(|n| start + Duration::from_micros(n.due_us));
+        if next_due.is_none_or(|due| due > Instant::now()) {
+            tokio::task::yield_now().await;
+            sink.flush_if_due();
+        }
+    }
+
+    // Every call has its own timeout, so waiting that long (plus a margin) lets each one end on its own.
+    let until = Instant::now() + options.grpc_timeout + Duration::from_millis(200);
+    while in_flight.get() > 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        sink.flush_if_due();
+    }
+    Ok(interrupted)
+}
+
+/// Waits for `deadline`: parked, then yielding to I/O, then spinning. `false` if stopped first.
+async fn wait_until(deadline: Instant, stop: &AtomicBool) -> bool {
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return true;
+        }
+        let remaining = deadline - now;
+        if remaining > PARK_THRESHOLD {
+            // Wake at least every 100 ms to notice a stop request.
+            tokio::time::sleep((remaining - PARK_MARGIN).min(Duration::from_millis(100))).await;
+        } else if remaining > SPIN_WINDOW {
+            tokio::task::yield_now().await;
+        } else {
+            while Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+            return true;
+        }
+    }
+}
+
+async fn call_once(
+    mut client: GreeterClient<Channel>,
+    mut pending: Pending,
+    deadline: Instant,
+    timeout: Duration,
+) {
+    let sent = Instant::now();
+    if let Some(r) = pending.record.as_mut() {
+        r.send_lag_ns = Some(sent.saturating_duration_since(deadline).as_nanos() as u64);
+    }
+    let request = HelloRequest {
+        name: REQUEST_NAME.into(),
+        v_hive_metadata: Vec::new(),
+    };
+    let result = tokio::time::timeout(timeout, client.say_hello(request)).await;
+    let done = Instant::now();
+    let outcome = match result {
+        Err(_) => Outcome::Timeout,
+        Ok(Ok(_)) => Outcome::Ok,
+        Ok(Err(status)) if status.code() == tonic::Code::DeadlineExceeded => Outcome::Timeout,
+        Ok(Err(status)) => Outcome::Status(status.code() as i32),
+    };
+    pending.complete(
+        outcome,
+        done - sent,
+        done.saturating_duration_since(deadline),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_forms() {
+        assert_eq!(
+            endpoint_uri("127.0.0.1:5000", 80).unwrap(),
+            "http://127.0.0.1:5000"
+        );
+        assert_eq!(
+            endpoint_uri("aes.default.192.168.1.240.sslip.io", 80).unwrap(),
+            "http://aes.default.192.168.1.240.sslip.io:80"
+        );
+        assert_eq!(endpoint_uri("http://h:1", 80).unwrap(), "http://h:1");
+        assert!(endpoint_uri("bad host:1", 80).is_err());
+    }
+}

@@ -1,0 +1,82 @@
+//! The replay plan: a load file flattened into absolute, time-ordered calls (16 bytes each).
+
+use std::path::Path;
+
+use loadfile::LoadError;
+
+/// One call to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ScheduledCall {
+    /// Microseconds from the start of the run.
+    pub due_us: u64,
+    /// Period (0-based) the call belongs to.
+    pub period: u32,
+    /// Index into [`Schedule::endpoints`].
+    pub endpoint: u32,
+}
+
+/// Every call of a run, in the order they are due.
+#[derive(Debug, Clone, Default)]
+pub struct Schedule {
+    /// Distinct endpoints, as written in the load.
+    pub endpoints: Vec<String>,
+    /// Calls sorted by due time (ties keep file order).
+    pub calls: Vec<ScheduledCall>,
+    /// Periods replayed.
+    pub periods: u32,
+    /// The first `warmup_periods` are excluded from statistics.
+    pub warmup_periods: u32,
+    /// Length of a period, µs.
+    pub period_us: u64,
+    /// Periods the file held.
+    pub periods_in_file: u32,
+}
+
+impl Schedule {
+    /// Reads `path` and keeps its first `warmup + duration` periods (all of them if it holds fewer).
+    pub fn from_file(
+        path: &Path,
+        period_us: u64,
+        warmup: u32,
+        duration: u32,
+    ) -> Result<Schedule, LoadError> {
+        let load = loadfile::read(path)?;
+        let periods_in_file = load.periods.len() as u32;
+        let periods = (warmup + duration).min(periods_in_file);
+        let mut calls = Vec::with_capacity(
+            load.periods
+                .iter()
+                .take(periods as usize)
+                .map(|p| p.calls.len())
+                .sum(),
+        );
+        for (p, period) in load.periods.iter().take(periods as usize).enumerate() {
+            let base = p as u64 * period_us;
+            calls.extend(period.calls.iter().map(|c| ScheduledCall {
+                due_us: base + c.offset_us,
+                period: p as u32,
+                endpoint: c.endpoint,
+            }));
+        }
+        // vSwarm's own files are not always sorted; a stable sort keeps file order among equal times.
+        calls.sort_by_key(|c| c.due_us);
+        Ok(Schedule {
+            endpoints: load.endpoints,
+            calls,
+            periods,
+            warmup_periods: warmup.min(periods),
+            period_us,
+            periods_in_file,
+        })
+    }
+
+    /// Whether call `c` falls in the warm-up.
+    pub fn is_warmup(&self, c: &ScheduledCall) -> bool {
+        c.period < self.warmup_periods
+    }
+
+    /// Length of the measured (post-warm-up) part, µs.
+    pub fn measured_us(&self) -> u64 {
+        u64::from(self.periods - self.warmup_periods) * self.period_us
+    }
+}

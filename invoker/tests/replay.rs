@@ -1,0 +1,362 @@
+//! Replays against the emulated function server on 127.0.0.1: one record per scheduled call, whatever the
+//! server does (answers, dies, is too slow), and nothing lost on Ctrl-C.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use invoker::dispatch::{replay, ReplayOptions};
+use invoker::emulated::{Behaviour, LocalServer};
+use invoker::record::RECORDS_HEADER;
+use invoker::schedule::Schedule;
+use invoker::stats::Summary;
+use loadfile::{Invocation, LoadWriter};
+
+/// Each test runs a spinning dispatcher: run them one at a time so they do not preempt one another.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A per-second load: `rate` calls per second to each endpoint, evenly spaced, for `periods` seconds.
+fn constant_load(dir: &Path, endpoints: &[String], rate: u64, periods: usize) -> PathBuf {
+    let path = dir.join("load.json");
+    let mut w = LoadWriter::create(&path, endpoints).unwrap();
+    for _ in 0..periods {
+        let mut calls: Vec<Invocation> = (0..endpoints.len() as u32)
+            .flat_map(|e| {
+                (0..rate).map(move |k| Invocation {
+                    offset_us: k * 1_000_000 / rate,
+                    endpoint: e,
+                })
+            })
+            .collect();
+        calls.sort();
+        w.write_period(&calls).unwrap();
+    }
+    w.finish().unwrap();
+    path
+}
+
+fn options(dir: &Path, timeout: Duration) -> ReplayOptions {
+    ReplayOptions {
+        default_port: 80,
+        grpc_timeout: timeout,
+        connect_timeout: Duration::from_secs(2),
+        connections: 1,
+        max_in_flight: 100_000,
+        start_at: None,
+        allow_unreachable: false,
+        realtime: false,
+        records: Some(dir.join("records.csv")),
+        latency_file: Some(dir.join("lat.txt")),
+        stop: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+#[derive(Debug)]
+struct Row {
+    index: u64,
+    endpoint: String,
+    warmup: bool,
+    scheduled_us: u64,
+    dispatch_lag_ns: Option<u64>,
+    outcome: String,
+}
+
+fn rows(path: &Path) -> Vec<Row> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some(RECORDS_HEADER));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), 10, "{l}");
+            Row {
+                index: f[0].parse().unwrap(),
+                endpoint: f[2].to_owned(),
+                warmup: f[3] == "1",
+                scheduled_us: f[4].parse().unwrap(),
+                dispatch_lag_ns: f[5].parse().ok(),
+                outcome: f[9].to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// Every scheduled call has exactly one record.
+fn assert_one_record_each(rows: &[Row], scheduled: usize) {
+    let mut indices: Vec<u64> = rows.iter().map(|r| r.index).collect();
+    indices.sort_unstable();
+    assert_eq!(indices, (0..scheduled as u64).collect::<Vec<_>>());
+}
+
+fn lag_quantile_us(rows: &[&Row], q: f64) -> f64 {
+    let mut lags: Vec<u64> = rows.iter().filter_map(|r| r.dispatch_lag_ns).collect();
+    lags.sort_unstable();
+    assert!(!lags.is_empty());
+    lags[((lags.len() - 1) as f64 * q) as usize] as f64 / 1e3
+}
+
+#[test]
+fn every_call_is_recorded_and_leaves_on_time() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start(Behaviour::fixed("fast", 0.0, 0.0), 1).unwrap();
+    let load = constant_load(dir.path(), &[server.endpoint()], 500, 3);
+    let schedule = Schedule::from_file(&load, 1_000_000, 1, 2).unwrap();
+    assert_eq!(schedule.calls.len(), 1500);
+    let summary = replay(schedule, options(dir.path(), Duration::from_secs(2))).unwrap();
+    assert_eq!(summary.records, 1500);
+    assert_eq!(
+        (summary.scheduled, summary.sent, summary.ok),
+        (1000, 1000, 1000)
+    );
+    assert!((summary.achieved_rate - 500.0).abs() < 1e-9);
+    let rows = rows(&dir.path().join("records.csv"));
+    assert_one_record_each(&rows, 1500);
+    assert_eq!(rows.iter().filter(|r| r.warmup).count(), 500);
+    assert!(rows.iter().all(|r| r.outcome == "ok"));
+    // A loose bound (a shared CI machine): the benchmark measures the real figures.
+    let all: Vec<&Row> = rows.iter().collect();
+    assert!(lag_quantile_us(&all, 0.5) < 1000.0);
+    let lat = std::fs::read_to_string(dir.path().join("lat.txt")).unwrap();
+    assert_eq!(
+        lat.lines().count(),
+        1000,
+        "one latency per measured successful call"
+    );
+    assert!(lat.lines().all(|l| l.parse::<u64>().is_ok()));
+}
+
+#[test]
+fn a_server_that_dies_mid_run_gives_errors_and_later_calls_still_leave_on_time() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let mut dying = LocalServer::start(Behaviour::fixed("dying", 0.0, 0.0), 1).unwrap();
+    let healthy = LocalServer::start(Behaviour::fixed("healthy", 0.0, 0.0), 1).unwrap();
+    let endpoints = [dying.endpoint(), healthy.endpoint()];
+    let load = constant_load(dir.path(), &endpoints, 200, 3);
+    let schedule = Schedule::from_file(&load, 1_000_000, 0, 3).unwrap();
+    let options = options(dir.path(), Duration::from_secs(1));
+    let run = std::thread::spawn(move || replay(schedule, options).unwrap());
+    std::thread::sleep(Duration::from_millis(1200));
+    dying.stop();
+    let summary: Summary = run.join().unwrap();
+    assert_eq!(summary.records, 1200);
+    let rows = rows(&dir.path().join("records.csv"));
+    assert_one_record_each(&rows, 1200);
+    let late_dying: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.endpoint == endpoints[0] && r.scheduled_us > 2_000_000)
+        .collect();
+    assert!(!late_dying.is_empty());
+    assert!(
+        late_dying.iter().all(|r| r.outcome.starts_with("error:")),
+        "calls to a dead server are errors: {:?}",
+        late_dying
+            .iter()
+            .map(|r| &r.outcome)
+            .collect::<std::collections::BTreeSet<_>>()
+    );
+    let late_healthy: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.endpoint == endpoints[1] && r.scheduled_us > 2_000_000)
+        .collect();
+    assert!(late_healthy.iter().all(|r| r.outcome == "ok"));
+    assert!(
+        lag_quantile_us(&late_healthy, 0.5) < 1000.0,
+        "schedule unaffected"
+    );
+}
+
+#[test]
+fn calls_slower_than_the_timeout_time_out_without_delaying_the_others() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let slow = LocalServer::start(Behaviour::fixed("slow", 1500.0, 0.0), 2).unwrap();
+    let fast = LocalServer::start(Behaviour::fixed("fast", 0.0, 0.0), 1).unwrap();
+    let endpoints = [slow.endpoint(), fast.endpoint()];
+    let load = constant_load(dir.path(), &endpoints, 20, 2);
+    let schedule = Schedule::from_file(&load, 1_000_000, 0, 2).unwrap();
+    let started = Instant::now();
+    let summary = replay(schedule, options(dir.path(), Duration::from_millis(300))).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "bounded by schedule + timeout"
+    );
+    assert_eq!(summary.records, 80);
+    let rows = rows(&dir.path().join("records.csv"));
+    assert_one_record_each(&rows, 80);
+    let by_endpoint: HashMap<&str, Vec<&Row>> = rows.iter().fold(HashMap::new(), |mut m, r| {
+        m.entry(r.endpoint.as_str()).or_default().push(r);
+        m
+    });
+    assert!(by_endpoint[endpoints[0].as_str()]
+        .iter()
+        .all(|r| r.outcome == "timeout"));
+    let fast_rows = &by_endpoint[endpoints[1].as_str()];
+    assert!(fast_rows.iter().all(|r| r.outcome == "ok"));
+    assert!(lag_quantile_us(fast_rows, 0.5) < 1000.0);
+    assert_eq!(summary.outcomes["timeout"], 40);
+}
+
+#[test]
+fn back_pressure_is_recorded_not_hidden() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let slow = LocalServer::start(Behaviour::fixed("slow", 200.0, 0.0), 2).unwrap();
+    let load = constant_load(dir.path(), &[slow.endpoint()], 100, 1);
+    let schedule = Schedule::from_file(&load, 1_000_000, 0, 1).unwrap();
+    let mut o = options(dir.path(), Duration::from_secs(2));
+    o.max_in_flight = 3;
+    let summary = replay(schedule, o).unwrap();
+    assert_eq!(summary.records, 100);
+    let not_sent = summary
+        .outcomes
+        .get("not_sent:max_in_flight")
+        .copied()
+        .unwrap_or(0);
+    assert!(not_sent > 50, "{:?}", summary.outcomes);
+    assert_eq!(summary.sent + not_sent, 100);
+}
+
+#[test]
+fn unreachable_endpoints_stop_the_run_unless_allowed() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("127.0.0.1:{port}");
+    let load = constant_load(dir.path(), &[endpoint.clone()], 10, 1);
+    let schedule = Schedule::from_file(&load, 1_000_000, 0, 1).unwrap();
+    let e = replay(
+        schedule.clone(),
+        options(dir.path(), Duration::from_secs(1)),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains(&endpoint) && e.contains("unreachable") && e.contains("--allow-unreachable"),
+        "{e}"
+    );
+    let mut o = options(dir.path(), Duration::from_secs(1));
+    o.allow_unreachable = true;
+    let summary = replay(schedule, o).unwrap();
+    assert_eq!(summary.records, 10);
+    assert_eq!(summary.ok, 0);
+    assert_eq!(
+        summary.outcomes.get("error:unavailable"),
+        Some(&10),
+        "{:?}",
+        summary.outcomes
+    );
+}
+
+#[test]
+fn sigint_loses_no_record() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start(Behaviour::fixed("fast", 0.0, 0.0), 1).unwrap();
+    let load = constant_load(dir.path(), &[server.endpoint()], 200, 10);
+    let records = dir.path().join("records.csv");
+    let summary_path = dir.path().join("summary.json");
+    let latf = dir.path().join("nested-name.lat");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invoker"))
+        .args([
+            "-traceFile",
+            load.to_str().unwrap(),
+            "-min=false",
+            "-warmup",
+            "0",
+            "-duration",
+            "10",
+        ])
+        .args(["-latf", latf.to_str().unwrap(), "-grpcTimeout=2"])
+        .args([
+            "--records",
+            records.to_str().unwrap(),
+            "--summary",
+            summary_path.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "invoker did not stop after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("(interrupted)"), "{stdout}");
+    let rows = rows(&records);
+    assert_one_record_each(&rows, 2000);
+    let sent = rows.iter().filter(|r| r.outcome == "ok").count();
+    let interrupted = rows
+        .iter()
+        .filter(|r| r.outcome == "not_sent:interrupted")
+        .count();
+    assert_eq!(sent + interrupted, 2000);
+    assert!(
+        sent > 100 && interrupted > 100,
+        "sent {sent}, interrupted {interrupted}"
+    );
+    let summary: Summary =
+        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
+    assert!(summary.interrupted);
+    assert_eq!(summary.records, 2000);
+    assert_eq!(
+        std::fs::read_to_string(&latf).unwrap().lines().count(),
+        sent
+    );
+}
+
+#[test]
+fn a_bad_load_file_is_named_with_its_position() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let load = dir.path().join("load.json");
+    std::fs::write(
+        &load,
+        "[\n  {\"timestamp\": [1, 2],\n   \"endpoint\": [\"a\", 3]}\n]",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_invoker"))
+        .args([
+            "-traceFile",
+            load.to_str().unwrap(),
+            "-latf",
+            dir.path().join("l").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("load.json: line 3, column"), "{stderr}");
+}
