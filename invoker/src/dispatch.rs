@@ -1,10 +1,11 @@
 //! Replaying a schedule: connections, the dispatcher thread, and the records writer thread.
 //!
 //! The dispatcher is one dedicated OS thread (timer slack 1 ns, optionally `SCHED_FIFO`) that owns a
-//! current-thread tokio runtime, and with it the gRPC connections. For each call it parks in the runtime
-//! (answers keep being processed) until about 2 ms before the deadline, then yields to the runtime's I/O until
-//! 40 µs before, then spins on the monotonic clock until the exact microsecond and spawns the call on the
-//! same runtime, yielding once so the request is written at once. Because the connection is driven by the
+//! current-thread tokio runtime, and with it the gRPC connections. For each call it parks in the runtime on
+//! a timerfd (the thread sleeps; answers still wake it and are timed at once) through long gaps (over 3 ms
+//! normally, over 80 µs under `SCHED_FIFO`), then yields to the runtime's I/O until 25 µs before, then spins on the monotonic clock until
+//! the exact microsecond, polls the call once inline (handing the request to the gRPC client) and leaves the
+//! rest of the call to a task on the same runtime. Because the connection is driven by the
 //! thread that released the call, no sleeping thread has to be woken for the bytes to leave: crossing
 //! threads costs 10–25 µs at the median on this kind of machine (`timing.md`). Calls never wait for earlier
 //! ones: a slow or dead endpoint delays nothing but its own calls.
@@ -14,14 +15,19 @@
 
 use std::cell::{Cell, RefCell};
 use std::fs::File;
+use std::future::Future;
 use std::io::{BufWriter, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::proto::greeter_client::GreeterClient;
@@ -30,12 +36,25 @@ use crate::record::{Outcome, Record, RecordsWriter};
 use crate::schedule::Schedule;
 use crate::stats::{Collector, Summary};
 
-/// Below this much time to a deadline, the dispatcher stops parking (tokio timers have 1 ms granularity).
+/// Normal scheduling: with more than this to a deadline the dispatcher parks, until [`PARK_MARGIN`] before.
+/// A sleeping `SCHED_OTHER` thread that uses a lot of CPU can wait a whole slice (up to ~20 ms measured
+/// here) to run again once woken, so it only parks through gaps long enough to earn its place back.
 const PARK_THRESHOLD: Duration = Duration::from_millis(3);
-/// Parking ends this long before the deadline.
-const PARK_MARGIN: Duration = Duration::from_millis(2);
+/// See [`PARK_THRESHOLD`].
+const PARK_MARGIN: Duration = Duration::from_millis(1);
+/// Real-time scheduling: a woken `SCHED_FIFO` thread runs at once, so it parks through any gap longer than
+/// this, until [`RT_PARK_MARGIN`] before the deadline (a wake-up takes up to ~50 µs here).
+const RT_PARK_THRESHOLD: Duration = Duration::from_micros(80);
+/// See [`RT_PARK_THRESHOLD`].
+const RT_PARK_MARGIN: Duration = Duration::from_micros(60);
 /// Inside this window the dispatcher spins on the clock without yielding.
-const SPIN_WINDOW: Duration = Duration::from_micros(40);
+const SPIN_WINDOW: Duration = Duration::from_micros(25);
+/// Real-time mode: after running this long without parking, the dispatcher parks for [`RT_BREAK`], so the
+/// kernel's real-time throttling (`sched_rt_runtime_us` 950,000 of 1,000,000: a 50 ms stop once a second)
+/// does not trigger: 5 %, in breaks short enough to delay few calls by little.
+const RT_RUN_LIMIT: Duration = Duration::from_micros(4750);
+/// See [`RT_RUN_LIMIT`].
+const RT_BREAK: Duration = Duration::from_micros(250);
 /// Records are handed to the writer thread in batches of this size, or at least this often.
 const BATCH: usize = 2048;
 const BATCH_INTERVAL: Duration = Duration::from_millis(50);
@@ -221,14 +240,14 @@ fn run_dispatcher(
     options: &ReplayOptions,
     tx: mpsc::Sender<Vec<Record>>,
 ) -> Result<(String, bool), ReplayError> {
-    let mode = tune_thread(options.realtime);
+    let (mode, realtime) = tune_thread(options.realtime);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(ReplayError::Start)?;
     let sink = Sink::new(tx);
     let local = tokio::task::LocalSet::new();
-    let result = local.block_on(&runtime, dispatch(schedule, uris, options, &sink));
+    let result = local.block_on(&runtime, dispatch(schedule, uris, options, &sink, realtime));
     // Dropping the LocalSet drops any call still pending; its guard records it as cancelled.
     drop(local);
     sink.flush();
@@ -236,7 +255,8 @@ fn run_dispatcher(
 }
 
 /// Timer slack to 1 ns (the default 50 µs costs ~30 µs per wake-up) and, if asked, `SCHED_FIFO`.
-fn tune_thread(realtime: bool) -> String {
+/// Returns the mode in words and whether the thread is real-time.
+fn tune_thread(realtime: bool) -> (String, bool) {
     // SAFETY: plain syscalls on the calling thread with valid arguments.
     let slack = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1, 0, 0, 0) } == 0;
     let mut mode = String::from("SCHED_OTHER");
@@ -244,7 +264,11 @@ fn tune_thread(realtime: bool) -> String {
         let param = libc::sched_param { sched_priority: 10 };
         // SAFETY: as above; `param` outlives the call.
         if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } == 0 {
-            mode = "SCHED_FIFO priority 10".into();
+            mode = format!(
+                "SCHED_FIFO priority 10 (parks {} us after {} us without parking)",
+                RT_BREAK.as_micros(),
+                RT_RUN_LIMIT.as_micros()
+            );
         } else {
             mode = format!(
                 "SCHED_OTHER (SCHED_FIFO refused: {})",
@@ -252,14 +276,14 @@ fn tune_thread(realtime: bool) -> String {
             );
         }
     }
-    format!(
-        "{mode}, timer slack {}, connections driven on the dispatcher thread",
-        if slack {
-            "1 ns"
-        } else {
-            "default (prctl failed)"
-        }
-    )
+    let is_realtime = mode.starts_with("SCHED_FIFO");
+    let slack = if slack {
+        "1 ns"
+    } else {
+        "default (prctl failed)"
+    };
+    let mode = format!("{mode}, timer slack {slack}, connections driven on the dispatcher thread");
+    (mode, is_realtime)
 }
 
 /// Records produced on the dispatcher thread, handed over in batches.
@@ -386,6 +410,7 @@ async fn dispatch(
     uris: &[String],
     options: &ReplayOptions,
     sink: &Rc<Sink>,
+    realtime: bool,
 ) -> Result<bool, ReplayError> {
     let clients = connect(uris, &schedule.endpoints, options).await?;
     let lead = Duration::from_millis(20);
@@ -399,6 +424,7 @@ async fn dispatch(
         }
         None => Instant::now() + lead,
     };
+    let mut waiter = Waiter::new(realtime).map_err(ReplayError::Start)?;
     let in_flight = Rc::new(Cell::new(0usize));
     let mut next_channel = vec![0usize; clients.len()];
     let mut interrupted = false;
@@ -418,7 +444,7 @@ async fn dispatch(
             outcome: Outcome::NotSentInterrupted,
         };
         if !interrupted {
-            interrupted = !wait_until(deadline, &options.stop).await;
+            interrupted = !waiter.wait_until(deadline, &options.stop).await;
         }
         if interrupted {
             sink.push(record);
@@ -443,7 +469,13 @@ async fn dispatch(
             sink: Rc::clone(sink),
             in_flight: Rc::clone(&in_flight),
         };
-        tokio::task::spawn_local(call_once(client, pending, deadline, options.grpc_timeout));
+        // First poll inline: the request is handed to the gRPC client now, not after whatever tasks are
+        // queued ahead of a new one; the task then carries the call to its end.
+        let mut call = Box::pin(call_once(client, pending, deadline, options.grpc_timeout));
+        let done = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_ready())).await;
+        if !done {
+            tokio::task::spawn_local(call);
+        }
         // Release every call already due first (a burst's release times stay exact), then let the call
         // tasks run at once: they write their requests before the dispatcher looks at the clock again.
         let next_due = schedule
@@ -465,27 +497,119 @@ async fn dispatch(
     Ok(interrupted)
 }
 
-/// Waits for `deadline`: parked, then yielding to I/O, then spinning. `false` if stopped first.
-async fn wait_until(deadline: Instant, stop: &AtomicBool) -> bool {
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return false;
+/// Waits for deadlines: parked on a timerfd inside the runtime (the thread sleeps, answers still wake it),
+/// then yielding to I/O, then spinning on the clock.
+struct Waiter {
+    timer: AsyncFd<TimerFd>,
+    /// Real-time mode: give the CPU up at least every [`RT_RUN_LIMIT`].
+    realtime: bool,
+    last_park: Instant,
+}
+
+struct TimerFd(OwnedFd);
+
+impl AsRawFd for TimerFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+}
+
+impl Waiter {
+    fn new(realtime: bool) -> std::io::Result<Waiter> {
+        // SAFETY: plain syscall; the descriptor is owned right after.
+        let fd = unsafe {
+            libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
         }
-        let now = Instant::now();
-        if now >= deadline {
-            return true;
-        }
-        let remaining = deadline - now;
-        if remaining > PARK_THRESHOLD {
-            // Wake at least every 100 ms to notice a stop request.
-            tokio::time::sleep((remaining - PARK_MARGIN).min(Duration::from_millis(100))).await;
-        } else if remaining > SPIN_WINDOW {
+        // SAFETY: `fd` is a fresh descriptor nobody else owns.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: `TimerFd` owns the descriptor for the AsyncFd's whole life and always returns it.
+        let timer = unsafe { AsyncFd::register_with_interest(TimerFd(owned), Interest::READABLE) }
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(Waiter {
+            timer,
+            realtime,
+            last_park: Instant::now(),
+        })
+    }
+
+    /// Sleeps `duration` in the runtime's poll (I/O keeps being served), with the timerfd's precision.
+    async fn park(&mut self, duration: Duration) {
+        let duration = duration.max(Duration::from_nanos(1));
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: duration.as_secs() as libc::time_t,
+                tv_nsec: duration.subsec_nanos() as libc::c_long,
+            },
+        };
+        let fd = self.timer.as_raw_fd();
+        // SAFETY: valid descriptor and pointers for the duration of the call.
+        if unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) } != 0 {
             tokio::task::yield_now().await;
-        } else {
-            while Instant::now() < deadline {
-                std::hint::spin_loop();
+            return;
+        }
+        loop {
+            let Ok(mut guard) = self.timer.readable().await else {
+                break;
+            };
+            let mut expirations = [0u8; 8];
+            // SAFETY: reading 8 bytes into an 8-byte buffer.
+            let read = guard.try_io(|_| {
+                let n = unsafe { libc::read(fd, expirations.as_mut_ptr().cast(), 8) };
+                if n < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            });
+            if read.is_ok() {
+                break;
             }
-            return true;
+        }
+        self.last_park = Instant::now();
+    }
+
+    /// Waits for `deadline`; `false` if stopped first.
+    async fn wait_until(&mut self, deadline: Instant, stop: &AtomicBool) -> bool {
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            if self.realtime && now - self.last_park > RT_RUN_LIMIT {
+                self.park(RT_BREAK).await;
+                continue;
+            }
+            let remaining = deadline - now;
+            let (threshold, margin) = if self.realtime {
+                (RT_PARK_THRESHOLD, RT_PARK_MARGIN)
+            } else {
+                (PARK_THRESHOLD, PARK_MARGIN)
+            };
+            if remaining > threshold {
+                // Wake at least every 100 ms to notice a stop request.
+                self.park((remaining - margin).min(Duration::from_millis(100)))
+                    .await;
+            } else if remaining > SPIN_WINDOW {
+                tokio::task::yield_now().await;
+            } else {
+                while Instant::now() < deadline {
+                    std::hint::spin_loop();
+                }
+                return true;
+            }
         }
     }
 }

@@ -104,6 +104,12 @@ fn histogram() -> Histogram<u64> {
     Histogram::new(3).expect("3 significant digits is valid")
 }
 
+/// Records into an auto-resizing histogram. (`saturating_record` would clamp to the initial range, 2,048.)
+fn record(h: &mut Histogram<u64>, v: u64) {
+    h.record(v)
+        .expect("an auto-resizing histogram takes any u64");
+}
+
 impl Collector {
     /// A collector for a run over `endpoints` with `scheduled_total` calls and a measured window of
     /// `measured_seconds`.
@@ -138,19 +144,19 @@ impl Collector {
             self.sent += 1;
         }
         if let Some(v) = r.dispatch_lag_ns {
-            self.dispatch_lag_ns.saturating_record(v);
+            record(&mut self.dispatch_lag_ns, v);
         }
         if let Some(v) = r.send_lag_ns {
-            self.send_lag_ns.saturating_record(v);
+            record(&mut self.send_lag_ns, v);
         }
         if r.outcome == crate::record::Outcome::Ok {
             self.ok += 1;
             if let Some(v) = r.latency_us {
-                self.latency_us.saturating_record(v);
-                self.by_endpoint[r.endpoint as usize].saturating_record(v);
+                record(&mut self.latency_us, v);
+                record(&mut self.by_endpoint[r.endpoint as usize], v);
             }
             if let Some(v) = r.latency_from_scheduled_us {
-                self.latency_from_scheduled_us.saturating_record(v);
+                record(&mut self.latency_from_scheduled_us, v);
             }
         }
     }

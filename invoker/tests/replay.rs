@@ -238,7 +238,7 @@ fn unreachable_endpoints_stop_the_run_unless_allowed() {
         .unwrap()
         .port();
     let endpoint = format!("127.0.0.1:{port}");
-    let load = constant_load(dir.path(), &[endpoint.clone()], 10, 1);
+    let load = constant_load(dir.path(), std::slice::from_ref(&endpoint), 10, 1);
     let schedule = Schedule::from_file(&load, 1_000_000, 0, 1).unwrap();
     let e = replay(
         schedule.clone(),
