@@ -2,8 +2,9 @@
 //! machine (loopback), at constant rates, 2 warm-up + 10 measured seconds each. Prints achieved rate,
 //! dispatch lag, send lag (hand-off to the gRPC client: the honest one), latency and records lost.
 //!
-//! Each rate runs twice: the dispatcher under the normal scheduler, then with `--realtime` (`SCHED_FIFO`,
-//! root only; the summary says when it was refused).
+//! Each rate runs in three modes: the dispatcher under the normal scheduler; `pinned`, the dispatcher alone
+//! on CPU 1 (`--dispatcher-cpu 1`) with the server on CPU 0; and `--realtime` (`SCHED_FIFO`, root only;
+//! the summary says when it was refused). The server runs on CPU 0 in every mode.
 //!
 //! `cargo bench -p invoker --bench replay`; `REPLAY_RATES=1000,50000` overrides the rates,
 //! `REPLAY_SECONDS` the measured seconds, `REPLAY_MODES=normal` or `realtime` runs one mode.
@@ -28,7 +29,7 @@ fn main() {
         .map(|s| s.parse().expect("REPLAY_SECONDS: integer"))
         .unwrap_or(10);
     let modes: Vec<String> = std::env::var("REPLAY_MODES")
-        .unwrap_or_else(|_| "normal,realtime".into())
+        .unwrap_or_else(|_| "normal,pinned,realtime".into())
         .split(',')
         .map(|m| m.trim().to_owned())
         .collect();
@@ -116,7 +117,9 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_emulated-function"))
+        // On CPU 0, so a pinned dispatcher has CPU 1 to itself (taskset is from util-linux).
+        let mut child = Command::new("taskset")
+            .args(["-c", "0", env!("CARGO_BIN_EXE_emulated-function")])
             .args(["--listen", "127.0.0.1:0", "--threads", "1"])
             .stdout(Stdio::piped())
             .spawn()

@@ -94,6 +94,11 @@ pub struct InvokerArgs {
     /// where the dispatcher parks between calls (well under 1,000 calls/s).
     #[arg(long)]
     pub realtime: bool,
+
+    /// Pin the dispatcher thread to this CPU and the invoker's other threads to the rest; give the
+    /// function servers on the same machine the rest too (e.g. `taskset -c 0`), so nothing preempts it.
+    #[arg(long, value_name = "CPU")]
+    pub dispatcher_cpu: Option<usize>,
 }
 
 impl InvokerArgs {
@@ -149,11 +154,11 @@ pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString>
         .collect()
 }
 
-/// `true`/`false` as Go and Python scripts write them.
+/// Booleans as Go and Python (vSwarm) scripts write them: `true`, `True`, `1`, `yes`, and their opposites.
 pub fn parse_bool(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
-        "true" | "1" | "t" | "yes" => Ok(true),
-        "false" | "0" | "f" | "no" => Ok(false),
+        "true" | "1" | "t" | "y" | "yes" => Ok(true),
+        "false" | "0" | "f" | "n" | "no" => Ok(false),
         _ => Err(format!("`{s}` is not a boolean (use true or false)")),
     }
 }

@@ -80,6 +80,8 @@ pub struct ReplayOptions {
     pub allow_unreachable: bool,
     /// Ask for `SCHED_FIFO` for the dispatcher thread.
     pub realtime: bool,
+    /// Pin the dispatcher thread to this CPU, and the invoker's other threads to the others.
+    pub dispatcher_cpu: Option<usize>,
     /// Per-invocation CSV.
     pub records: Option<PathBuf>,
     /// vSwarm latency file: one latency (µs) per line, successful measured calls.
@@ -153,13 +155,28 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
     // Output files are opened before anything is sent, so a bad path fails the run before it starts.
     let records = options.records.as_deref().map(create).transpose()?;
     let latencies = options.latency_file.as_deref().map(create).transpose()?;
+    if let Some(cpu) = options.dispatcher_cpu {
+        let cpus = online_cpus();
+        if cpu >= cpus {
+            return Err(ReplayError::Start(std::io::Error::other(format!(
+                "--dispatcher-cpu {cpu}: this machine has CPUs 0..{}",
+                cpus.saturating_sub(1)
+            ))));
+        }
+    }
+    let options_cpu = options.dispatcher_cpu;
     let (tx, rx) = mpsc::channel::<Vec<Record>>();
     let writer = {
         let schedule = Arc::clone(&schedule);
         let paths = (options.records.clone(), options.latency_file.clone());
         std::thread::Builder::new()
             .name("records".into())
-            .spawn(move || write_records(&schedule, rx, records, latencies, paths))
+            .spawn(move || {
+                if let Some(cpu) = options_cpu {
+                    pin_to(&all_cpus_but(cpu));
+                }
+                write_records(&schedule, rx, records, latencies, paths)
+            })
             .map_err(ReplayError::Start)?
     };
     let dispatcher = {
@@ -240,7 +257,16 @@ fn run_dispatcher(
     options: &ReplayOptions,
     tx: mpsc::Sender<Vec<Record>>,
 ) -> Result<(String, bool), ReplayError> {
-    let (mode, realtime) = tune_thread(options.realtime);
+    let (mut mode, realtime) = tune_thread(options.realtime);
+    if let Some(cpu) = options.dispatcher_cpu {
+        if pin_to(&[cpu]) {
+            mode.push_str(&format!(
+                ", pinned to CPU {cpu} (other invoker threads off it)"
+            ));
+        } else {
+            mode.push_str(&format!(", pinning to CPU {cpu} refused"));
+        }
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -284,6 +310,31 @@ fn tune_thread(realtime: bool) -> (String, bool) {
     };
     let mode = format!("{mode}, timer slack {slack}, connections driven on the dispatcher thread");
     (mode, is_realtime)
+}
+
+fn online_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn all_cpus_but(cpu: usize) -> Vec<usize> {
+    let others: Vec<usize> = (0..online_cpus()).filter(|&c| c != cpu).collect();
+    if others.is_empty() {
+        vec![cpu]
+    } else {
+        others
+    }
+}
+
+/// Restricts the calling thread to `cpus`; `false` if the kernel refused.
+fn pin_to(cpus: &[usize]) -> bool {
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays within it for cpu < CPU_SETSIZE.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for &cpu in cpus.iter().filter(|&&c| c < libc::CPU_SETSIZE as usize) {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+    }
 }
 
 /// Records produced on the dispatcher thread, handed over in batches.

@@ -54,6 +54,7 @@ fn options(dir: &Path, timeout: Duration) -> ReplayOptions {
         start_at: None,
         allow_unreachable: false,
         realtime: false,
+        dispatcher_cpu: None,
         records: Some(dir.join("records.csv")),
         latency_file: Some(dir.join("lat.txt")),
         stop: Arc::new(AtomicBool::new(false)),
@@ -359,4 +360,26 @@ fn a_bad_load_file_is_named_with_its_position() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("load.json: line 3, column"), "{stderr}");
+}
+
+#[test]
+fn a_pinned_dispatcher_says_so_and_a_bad_cpu_is_refused() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = LocalServer::start(Behaviour::fixed("fast", 0.0, 0.0), 1).unwrap();
+    let load = constant_load(dir.path(), &[server.endpoint()], 50, 1);
+    let schedule = Schedule::from_file(&load, 1_000_000, 0, 1).unwrap();
+    let mut o = options(dir.path(), Duration::from_secs(1));
+    o.dispatcher_cpu = Some(0);
+    let summary = replay(schedule.clone(), o).unwrap();
+    assert_eq!(summary.ok, 50);
+    assert!(
+        summary.dispatcher.contains("pinned to CPU 0"),
+        "{}",
+        summary.dispatcher
+    );
+    let mut o = options(dir.path(), Duration::from_secs(1));
+    o.dispatcher_cpu = Some(4096);
+    let e = replay(schedule, o).unwrap_err().to_string();
+    assert!(e.contains("--dispatcher-cpu 4096"), "{e}");
 }

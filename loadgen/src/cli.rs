@@ -235,14 +235,8 @@ pub struct CatalogueArgs {
     pub output: PathBuf,
 }
 
-/// Booleans as vSwarm's scripts write them: `true`, `True`, `1`, `yes`, and their opposites.
-pub fn parse_bool(s: &str) -> Result<bool, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "y" | "t" => Ok(true),
-        "false" | "0" | "no" | "n" | "f" => Ok(false),
-        _ => Err(format!("`{s}` is not a boolean (use true or false)")),
-    }
-}
+/// Booleans as vSwarm's scripts write them (`true`, `True`, `1`, `yes`, …): the invoker's definition.
+pub use invoker::cli::parse_bool;
 
 /// vSwarm's single-dash long flag `-dbg` becomes `--dbg`; everything else is left alone.
 pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {

@@ -72,6 +72,7 @@ fn run(args: &InvokerArgs) -> Result<()> {
             start_at: args.start_at,
             allow_unreachable: args.allow_unreachable,
             realtime: args.realtime,
+            dispatcher_cpu: args.dispatcher_cpu,
             records: args.records.clone(),
             latency_file: Some(args.latf.clone()),
             stop,
