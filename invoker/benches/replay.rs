@@ -3,8 +3,9 @@
 //! dispatch lag, send lag (hand-off to the gRPC client: the honest one), latency and records lost.
 //!
 //! Each rate runs in three modes: the dispatcher under the normal scheduler; `pinned`, the dispatcher alone
-//! on CPU 1 (`--dispatcher-cpu 1`) with the server on CPU 0; and `--realtime` (`SCHED_FIFO`, root only;
-//! the summary says when it was refused). The server runs on CPU 0 in every mode.
+//! on CPU 1 (`--dispatcher-cpu 1`) with the server on CPU 0; and `realtime`, pinned the same way and
+//! `SCHED_FIFO` (`--realtime`, root only; the summary says when it was refused). Unpinned, a real-time
+//! dispatcher can land on the server's CPU and starve it. The server runs on CPU 0 in every mode.
 //!
 //! `cargo bench -p invoker --bench replay`; `REPLAY_RATES=1000,50000` overrides the rates,
 //! `REPLAY_SECONDS` the measured seconds, `REPLAY_MODES=normal` or `realtime` runs one mode.
