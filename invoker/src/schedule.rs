@@ -42,7 +42,7 @@ impl Schedule {
     ) -> Result<Schedule, LoadError> {
         let load = loadfile::read(path)?;
         let periods_in_file = load.periods.len() as u32;
-        let periods = (warmup + duration).min(periods_in_file);
+        let periods = warmup.saturating_add(duration).min(periods_in_file);
         let mut calls = Vec::with_capacity(
             load.periods
                 .iter()

@@ -62,7 +62,9 @@ pub fn run_generate(args: &GenerateArgs) -> Result<GenerateReport> {
     if args.duration == 0 {
         bail!("--duration must be at least 1 period");
     }
-    let periods = args.warmup_duration + args.duration;
+    let Some(periods) = args.warmup_duration.checked_add(args.duration) else {
+        bail!("--warmup-duration + --duration is too large");
+    };
     let options = ReadOptions {
         granularity: Some(args.trace.granularity()),
         start: args.trace.start,

@@ -40,7 +40,7 @@ fn run(args: &InvokerArgs) -> Result<()> {
         args.duration,
     )
     .context("reading the load")?;
-    if schedule.periods < args.warmup + args.duration {
+    if schedule.periods < args.warmup.saturating_add(args.duration) {
         log::warn!(
             "{} holds {} periods; replaying all of them (asked for {} warm-up + {})",
             args.trace_file.display(),
