@@ -35,6 +35,12 @@ fn main() {
         .map(|m| m.trim().to_owned())
         .collect();
     let dir = tempfile::tempdir().expect("temp dir");
+    // Loopback traffic is processed in softirq on the sending CPU unless RPS steers it elsewhere; on the
+    // dispatcher's CPU that work preempts (or, under SCHED_FIFO, is starved by) the dispatcher.
+    let rps = std::fs::read_to_string("/sys/class/net/lo/queues/rx-0/rps_cpus")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".into());
+    println!("loopback RPS cpus mask: {rps} (0: softirq work stays on the sending CPU)");
     let mut server = Server::start();
     println!(
         "{:>8} {:>7} {:>9} | {:>29} | {:>31} | {:>13} | {:>5}",
