@@ -104,11 +104,7 @@ pub struct InvokerArgs {
 impl InvokerArgs {
     /// Period length, µs.
     pub fn period_us(&self) -> u64 {
-        if self.min {
-            60_000_000
-        } else {
-            1_000_000
-        }
+        trace::Granularity::from_minute_flag(self.min).period_us()
     }
 
     /// `-grpcTimeout` as a duration (validated positive).

@@ -72,11 +72,7 @@ pub struct TraceArgs {
 impl TraceArgs {
     /// The trace's period length.
     pub fn granularity(&self) -> Granularity {
-        if self.minute {
-            Granularity::Minute
-        } else {
-            Granularity::Second
-        }
+        Granularity::from_minute_flag(self.minute)
     }
 }
 

@@ -291,11 +291,7 @@ fn run_synth(args: &SynthArgs) -> Result<()> {
         &SynthOptions {
             functions: args.functions,
             periods: args.periods,
-            granularity: if args.minute {
-                trace::Granularity::Minute
-            } else {
-                trace::Granularity::Second
-            },
+            granularity: trace::Granularity::from_minute_flag(args.minute),
             seed: args.seed,
             layout: match args.layout {
                 LayoutArg::Sampled => Layout::Sampled,
@@ -309,7 +305,7 @@ fn run_synth(args: &SynthArgs) -> Result<()> {
         stats.functions,
         stats.apps,
         args.periods,
-        if args.minute { "minute" } else { "second" },
+        trace::Granularity::from_minute_flag(args.minute).unit(),
         stats.invocations,
         stats.files.invocations.display(),
         stats.files.durations.display(),

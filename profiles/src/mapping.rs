@@ -39,7 +39,11 @@ impl Point {
 
 /// Distance between two points: Euclidean in (ln memory, ln duration), with the floors applied.
 pub fn cost(a: Point, b: Point) -> f64 {
-    let ((am, ad), (bm, bd)) = (a.log(), b.log());
+    log_distance(a.log(), b.log())
+}
+
+/// Euclidean distance between two points already in log space ([`Point::log`]).
+fn log_distance((am, ad): (f64, f64), (bm, bd): (f64, f64)) -> f64 {
     ((am - bm).powi(2) + (ad - bd).powi(2)).sqrt()
 }
 
@@ -145,19 +149,17 @@ pub fn assign(
         });
     }
     let proxy_logs: Vec<(f64, f64)> = proxies.iter().map(|p| p.log()).collect();
-    let log_cost =
-        |(am, ad): (f64, f64), (bm, bd): (f64, f64)| ((am - bm).powi(2) + (ad - bd).powi(2)).sqrt();
     if unique && functions.len() <= proxies.len() && !functions.is_empty() {
         let function_logs: Vec<(f64, f64)> = functions.iter().map(|p| p.log()).collect();
         // Kuhn–Munkres maximises, so weights are negated scaled costs.
         let weights = Matrix::from_fn(functions.len(), proxies.len(), |(f, p)| {
-            -(log_cost(function_logs[f], proxy_logs[p]) * COST_SCALE).round() as i64
+            -(log_distance(function_logs[f], proxy_logs[p]) * COST_SCALE).round() as i64
         });
         let (_, proxy_of) = kuhn_munkres(&weights);
         let costs = proxy_of
             .iter()
             .zip(&function_logs)
-            .map(|(&p, &f)| log_cost(f, proxy_logs[p]))
+            .map(|(&p, &f)| log_distance(f, proxy_logs[p]))
             .collect();
         return Ok(Assignment {
             proxy_of,
@@ -171,7 +173,7 @@ pub fn assign(
             let f = f.log();
             let mut best = (0, f64::INFINITY);
             for (i, &p) in proxy_logs.iter().enumerate() {
-                let c = log_cost(f, p);
+                let c = log_distance(f, p);
                 if c < best.1 {
                     best = (i, c);
                 }

@@ -118,6 +118,15 @@ pub enum Granularity {
 }
 
 impl Granularity {
+    /// From vSwarm's `minute` flag: minutes when true, seconds when false.
+    pub fn from_minute_flag(minute: bool) -> Granularity {
+        if minute {
+            Granularity::Minute
+        } else {
+            Granularity::Second
+        }
+    }
+
     /// Length of a period in microseconds.
     pub fn period_us(self) -> u64 {
         match self {
