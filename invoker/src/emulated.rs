@@ -2,7 +2,9 @@
 //! memory and busy-spins for a duration, both drawn from a proxy's profile (or fixed), and says what it did.
 //!
 //! Memory is allocated per request and released after it, under a server-wide budget (a semaphore of
-//! MiB), so concurrent requests of a large proxy queue for memory instead of exhausting the machine.
+//! MiB), so concurrent requests of a large proxy queue for memory instead of exhausting the machine. Busy
+//! requests run on at most `threads` threads, so a slow function uses as many cores as it was given, not
+//! one per request in flight.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -154,10 +156,12 @@ pub struct LocalServer {
 }
 
 impl LocalServer {
-    /// Starts `behaviour` on an ephemeral loopback port with `threads` worker threads.
+    /// Starts `behaviour` on an ephemeral loopback port with `threads` worker threads; at most `threads`
+    /// requests are busy at once (the rest queue, using no CPU).
     pub fn start(behaviour: Behaviour, threads: usize) -> std::io::Result<LocalServer> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads.max(1))
+            .max_blocking_threads(threads.max(1))
             .enable_all()
             .build()?;
         let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;

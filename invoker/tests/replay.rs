@@ -181,7 +181,8 @@ fn a_server_that_dies_mid_run_gives_errors_and_later_calls_still_leave_on_time()
 fn calls_slower_than_the_timeout_time_out_without_delaying_the_others() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let slow = LocalServer::start(Behaviour::fixed("slow", 1500.0, 0.0), 2).unwrap();
+    // One busy thread: the slow server must not take both cores from the dispatcher under test.
+    let slow = LocalServer::start(Behaviour::fixed("slow", 1500.0, 0.0), 1).unwrap();
     let fast = LocalServer::start(Behaviour::fixed("fast", 0.0, 0.0), 1).unwrap();
     let endpoints = [slow.endpoint(), fast.endpoint()];
     let load = constant_load(dir.path(), &endpoints, 20, 2);

@@ -29,7 +29,7 @@ struct Args {
     /// Memory all concurrent requests may hold together, MiB.
     #[arg(long, default_value_t = DEFAULT_BUDGET_MB)]
     memory_budget_mb: u32,
-    /// Worker threads.
+    /// Worker threads, and the most requests busy at once (the rest queue, using no CPU).
     #[arg(long, default_value_t = 1)]
     threads: usize,
 }
@@ -57,6 +57,7 @@ fn main() -> Result<()> {
     behaviour.memory_budget_mb = args.memory_budget_mb;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.threads.max(1))
+        .max_blocking_threads(args.threads.max(1))
         .enable_all()
         .build()?;
     runtime.block_on(async {
