@@ -30,6 +30,7 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::cpu::{all_cpus_but, online_cpus, pin_to};
 use crate::proto::greeter_client::GreeterClient;
 use crate::proto::HelloRequest;
 use crate::record::{Outcome, Record, RecordsWriter};
@@ -310,31 +311,6 @@ fn tune_thread(realtime: bool) -> (String, bool) {
     };
     let mode = format!("{mode}, timer slack {slack}, connections driven on the dispatcher thread");
     (mode, is_realtime)
-}
-
-fn online_cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-fn all_cpus_but(cpu: usize) -> Vec<usize> {
-    let others: Vec<usize> = (0..online_cpus()).filter(|&c| c != cpu).collect();
-    if others.is_empty() {
-        vec![cpu]
-    } else {
-        others
-    }
-}
-
-/// Restricts the calling thread to `cpus`; `false` if the kernel refused.
-fn pin_to(cpus: &[usize]) -> bool {
-    // SAFETY: a zeroed cpu_set_t is a valid empty set; CPU_SET stays within it for cpu < CPU_SETSIZE.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        for &cpu in cpus.iter().filter(|&&c| c < libc::CPU_SETSIZE as usize) {
-            libc::CPU_SET(cpu, &mut set);
-        }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
-    }
 }
 
 /// Records produced on the dispatcher thread, handed over in batches.

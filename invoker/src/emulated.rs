@@ -7,6 +7,7 @@
 //! one per request in flight.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,8 +15,12 @@ use profiles::{Metric, Proxy};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
 use trace::Percentiles;
 
+use crate::cpu::pin_to;
 use crate::proto::greeter_server::{Greeter, GreeterServer};
 use crate::proto::{HelloReply, HelloRequest};
 
@@ -54,6 +59,27 @@ impl Behaviour {
         }
     }
 
+    /// The same function with busy time and working set multiplied by `factor` (a local machine too small
+    /// for the real profile runs the load's shape at a fraction of its cost).
+    pub fn scaled(&self, factor: f64) -> Behaviour {
+        Behaviour {
+            name: self.name.clone(),
+            duration_ms: self.duration_ms.scaled(factor),
+            memory_mb: self.memory_mb.scaled(factor),
+            memory_budget_mb: self.memory_budget_mb,
+        }
+    }
+
+    /// Expected busy time of one request, ms (the mean of the sampled distribution).
+    pub fn mean_duration_ms(&self) -> f64 {
+        mean_of(&self.duration_ms)
+    }
+
+    /// Expected working set of one request, MiB.
+    pub fn mean_memory_mb(&self) -> f64 {
+        mean_of(&self.memory_mb)
+    }
+
     fn sample(&self) -> (Duration, usize) {
         let d = self
             .duration_ms
@@ -66,6 +92,15 @@ impl Behaviour {
         let mib = (m.round() as usize).min(self.memory_budget_mb as usize);
         (Duration::from_secs_f64(d.max(0.0) / 1e3), mib)
     }
+}
+
+/// Mean of the distribution `sample` draws from (quantile at uniform u), by the midpoint rule.
+fn mean_of(p: &Percentiles) -> f64 {
+    const STEPS: usize = 1000;
+    (0..STEPS)
+        .map(|i| p.quantile((i as f64 + 0.5) / STEPS as f64).unwrap_or(0.0))
+        .sum::<f64>()
+        / STEPS as f64
 }
 
 /// Default memory budget, MiB.
@@ -129,60 +164,204 @@ fn touch(mib: usize) {
     std::hint::black_box(&buffer);
 }
 
-/// Serves `behaviour` on `listener` until `shutdown` completes.
+/// Serves `behaviour` on `listener` until `shutdown` completes, with the standard gRPC health service
+/// (`grpc.health.v1.Health`) beside it, so a deployer can tell "up" without running the function.
 pub async fn serve(
     listener: TcpListener,
     behaviour: Behaviour,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let budget = Arc::new(Semaphore::new(behaviour.memory_budget_mb as usize));
+    serve_with_budget(listener, behaviour, budget, shutdown).await
+}
+
+/// [`serve`] drawing working sets from a `budget` (MiB) shared with other servers.
+async fn serve_with_budget(
+    listener: TcpListener,
+    behaviour: Behaviour,
+    budget: Arc<Semaphore>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
     let service = Service {
         behaviour: Arc::new(behaviour),
         budget,
     };
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<GreeterServer<Service>>().await;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
+        .add_service(health_service)
         .add_service(GreeterServer::new(service))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }
 
-/// A server running on its own runtime in this process, for tests and benchmarks; stops when dropped.
+/// Asks the server at `addr` whether it serves (gRPC health check); `Err` says why not.
+pub async fn health_check(addr: SocketAddr, timeout: Duration) -> Result<(), String> {
+    let check = async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| e.to_string())?
+            .connect()
+            .await
+            .map_err(|e| format!("connecting: {e}"))?;
+        let reply = HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map_err(|s| format!("health check: {}", s.message()))?;
+        match reply.into_inner().status() {
+            ServingStatus::Serving => Ok(()),
+            other => Err(format!("health check: {}", other.as_str_name())),
+        }
+    };
+    tokio::time::timeout(timeout, check)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
+}
+
+/// Emulated servers running in this process, one loopback port per behaviour, sharing one runtime: the
+/// local deployer's fleet, and the tests' and benchmarks' server. Stops (ports closed, threads joined)
+/// on [`LocalServers::stop`] or when dropped, so nothing outlives its owner.
+pub struct LocalServers {
+    /// `127.0.0.1:port` of each behaviour, in the order given.
+    pub addrs: Vec<SocketAddr>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LocalServers {
+    /// Starts one server per behaviour on ephemeral loopback ports, on a runtime of `threads` worker
+    /// threads (pinned to `cpus` when given); at most `threads` requests are busy at once, whichever
+    /// server they came to (the rest queue, using no CPU), and their working sets share one budget: the
+    /// largest `memory_budget_mb` of the behaviours. Returns once every server answers its health check.
+    pub fn start(
+        behaviours: Vec<Behaviour>,
+        threads: usize,
+        cpus: Option<Vec<usize>>,
+    ) -> std::io::Result<LocalServers> {
+        let threads = threads.max(1);
+        let budget_mb = behaviours
+            .iter()
+            .map(|b| b.memory_budget_mb)
+            .max()
+            .unwrap_or(DEFAULT_BUDGET_MB);
+        let budget = Arc::new(Semaphore::new(budget_mb as usize));
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder
+            .worker_threads(threads)
+            .max_blocking_threads(threads)
+            .thread_name("emulated-function")
+            .enable_all();
+        if let Some(cpus) = cpus {
+            builder.on_thread_start(move || {
+                if !pin_to(&cpus) {
+                    log::warn!("could not pin an emulated function thread to CPUs {cpus:?}");
+                }
+            });
+        }
+        let runtime = builder.build()?;
+        let listeners = runtime.block_on(async {
+            let mut listeners = Vec::with_capacity(behaviours.len());
+            for _ in &behaviours {
+                listeners.push(TcpListener::bind("127.0.0.1:0").await?);
+            }
+            Ok::<_, std::io::Error>(listeners)
+        })?;
+        let addrs = listeners
+            .iter()
+            .map(|l| l.local_addr())
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+        let check_addrs = addrs.clone();
+        let thread = std::thread::Builder::new()
+            .name("emulated-functions".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let mut servers = tokio::task::JoinSet::new();
+                    for (listener, behaviour) in listeners.into_iter().zip(behaviours) {
+                        let mut stopped = stopped.clone();
+                        let shutdown = async move {
+                            let _ = stopped.wait_for(|s| *s).await;
+                        };
+                        let budget = Arc::clone(&budget);
+                        servers.spawn(async move {
+                            if let Err(e) =
+                                serve_with_budget(listener, behaviour, budget, shutdown).await
+                            {
+                                log::error!("emulated function server: {e}");
+                            }
+                        });
+                    }
+                    let mut health = Ok(());
+                    for addr in check_addrs {
+                        if let Err(e) = health_check(addr, Duration::from_secs(10)).await {
+                            health = Err(std::io::Error::other(format!("{addr}: {e}")));
+                            break;
+                        }
+                    }
+                    let _ = ready_tx.send(health);
+                    while servers.join_next().await.is_some() {}
+                });
+                // Drop in-flight requests (a "dead" server) rather than waiting for them.
+                runtime.shutdown_timeout(Duration::from_millis(100));
+            })?;
+        let mut servers = LocalServers {
+            addrs,
+            stop: Some(stop),
+            thread: Some(thread),
+        };
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(servers),
+            Ok(Err(e)) => {
+                servers.stop();
+                Err(e)
+            }
+            Err(_) => {
+                servers.stop();
+                Err(std::io::Error::other("emulated function servers exited"))
+            }
+        }
+    }
+
+    /// The `host:port` endpoint strings for a load file, in the order of the behaviours.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.addrs.iter().map(|a| a.to_string()).collect()
+    }
+
+    /// Stops serving and closes every port; returns once the runtime is gone.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for LocalServers {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One emulated server in this process (a fleet of one), for tests and benchmarks; stops when dropped.
 pub struct LocalServer {
     /// `127.0.0.1:port` it listens on.
-    pub addr: std::net::SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    pub addr: SocketAddr,
+    servers: LocalServers,
 }
 
 impl LocalServer {
     /// Starts `behaviour` on an ephemeral loopback port with `threads` worker threads; at most `threads`
     /// requests are busy at once (the rest queue, using no CPU).
     pub fn start(behaviour: Behaviour, threads: usize) -> std::io::Result<LocalServer> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads.max(1))
-            .max_blocking_threads(threads.max(1))
-            .enable_all()
-            .build()?;
-        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0"))?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("emulated-function".into())
-            .spawn(move || {
-                let shutdown = async {
-                    let _ = stopped.await;
-                };
-                if let Err(e) = runtime.block_on(serve(listener, behaviour, shutdown)) {
-                    log::error!("emulated function server: {e}");
-                }
-                // Drop in-flight requests (a "dead" server) rather than waiting for them.
-                runtime.shutdown_timeout(Duration::from_millis(100));
-            })?;
+        let servers = LocalServers::start(vec![behaviour], threads, None)?;
         Ok(LocalServer {
-            addr,
-            stop: Some(stop),
-            thread: Some(thread),
+            addr: servers.addrs[0],
+            servers,
         })
     }
 
@@ -193,17 +372,6 @@ impl LocalServer {
 
     /// Stops serving and closes the port.
     pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for LocalServer {
-    fn drop(&mut self) {
-        self.stop();
+        self.servers.stop();
     }
 }

@@ -6,6 +6,7 @@
 //! tests, benchmarks and local deployer run; [`proto`] is the one wire contract both sides are built from.
 
 pub mod cli;
+pub mod cpu;
 pub mod dispatch;
 pub mod emulated;
 pub mod record;

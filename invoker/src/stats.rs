@@ -77,10 +77,24 @@ pub struct Summary {
     pub latency_from_scheduled_us: Percentiles,
     /// Successful calls per endpoint: answer minus send, µs.
     pub latency_by_endpoint_us: BTreeMap<String, Percentiles>,
+    /// Per period (warm-up included), what was scheduled, sent and answered: the run's fidelity.
+    #[serde(default)]
+    pub per_period: Vec<PeriodTally>,
     /// How the dispatcher thread was scheduled.
     pub dispatcher: String,
     /// Interrupted by a signal.
     pub interrupted: bool,
+}
+
+/// Calls of one period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PeriodTally {
+    /// Scheduled.
+    pub scheduled: u64,
+    /// Sent.
+    pub sent: u64,
+    /// Answered successfully.
+    pub ok: u64,
 }
 
 /// Accumulates records into histograms.
@@ -98,6 +112,7 @@ pub struct Collector {
     latency_us: Histogram<u64>,
     latency_from_scheduled_us: Histogram<u64>,
     by_endpoint: Vec<Histogram<u64>>,
+    per_period: Vec<PeriodTally>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -129,12 +144,21 @@ impl Collector {
             latency_us: histogram(),
             latency_from_scheduled_us: histogram(),
             by_endpoint,
+            per_period: Vec::new(),
         }
     }
 
     /// Counts one record.
     pub fn add(&mut self, r: &Record) {
         self.records += 1;
+        let period = r.period as usize;
+        if self.per_period.len() <= period {
+            self.per_period.resize(period + 1, PeriodTally::default());
+        }
+        let tally = &mut self.per_period[period];
+        tally.scheduled += 1;
+        tally.sent += u64::from(r.outcome.was_sent());
+        tally.ok += u64::from(r.outcome == crate::record::Outcome::Ok);
         if r.warmup {
             return;
         }
@@ -191,6 +215,7 @@ impl Collector {
                 .filter(|(_, h)| !h.is_empty())
                 .map(|(e, h)| (e.clone(), Percentiles::of(h, 1.0)))
                 .collect(),
+            per_period: self.per_period.clone(),
             dispatcher,
             interrupted,
         }

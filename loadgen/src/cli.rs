@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use trace::{AppMemory, Granularity};
 
+use crate::deploy::Deployer;
 use crate::iat::IatDistribution;
 
 /// Turns serverless traces into reproducible load: synthesis, mapping to proxy functions, load.json.
@@ -31,6 +32,19 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Write a synthetic trace with the Azure 2019 dataset's shape and schema.
     Synth(SynthArgs),
+    /// Map, deploy the proxies (local emulated servers by default, or Knative) and write load.json with
+    /// their endpoints; local servers keep serving until Ctrl-C.
+    Deploy(GenerateArgs),
+    /// The whole job: trace (synthetic unless -t), map, deploy, generate, replay, report, in one directory.
+    #[command(
+        mut_arg("profile", |a| a.default_value("builtin")),
+        mut_arg("duration", |a| a.default_value("1")),
+        mut_arg("warmup_duration", |a| a.default_value("0")),
+        mut_arg("deployer", |a| a.default_value("local"))
+    )]
+    Run(RunArgs),
+    /// Delete the Knative services loadgen deployed (those carrying its label), and nothing else.
+    Clean(CleanArgs),
     /// Write the built-in catalogue of emulated proxies as a profile.json.
     Catalogue(CatalogueArgs),
 }
@@ -41,8 +55,9 @@ pub struct TraceArgs {
     /// Directory holding the trace: invocations.csv, durations.csv, memory.csv, or the raw Azure day files
     /// (invocations_per_function_md.anon.dNN.csv, function_durations_percentiles.anon.dNN.csv,
     /// app_memory_percentiles.anon.dNN.csv).
-    #[arg(short = 't', long, value_name = "PATH", default_value = "trace")]
-    pub trace: PathBuf,
+    /// Default: `trace` (`run`: a synthetic trace written into the output directory).
+    #[arg(short = 't', long, value_name = "PATH")]
+    pub trace: Option<PathBuf>,
 
     /// The trace counts invocations per minute (true) or per second (false).
     #[arg(short = 'm', long, value_name = "BOOL", value_parser = parse_bool, default_value = "true",
@@ -94,13 +109,28 @@ impl From<AppMemoryArg> for AppMemory {
     }
 }
 
-/// `loadgen generate`.
+/// `loadgen generate` and `loadgen deploy`.
 #[derive(Debug, Clone, Args)]
 pub struct GenerateArgs {
     /// Output JSON file with the timestamps and endpoints of the load.
     #[arg(short = 'o', long, value_name = "PATH", default_value = "load.json")]
     pub output: PathBuf,
 
+    /// Where to write the mapping. Default: mapping.json beside the output.
+    #[arg(long, value_name = "PATH")]
+    pub mapping: Option<PathBuf>,
+
+    /// Where to write proxy → endpoint when proxies are deployed. Default: endpoints.json beside the output.
+    #[arg(long, value_name = "PATH")]
+    pub endpoints: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+/// What load to make and where its proxies run: shared by `generate`, `deploy` and `run`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
     #[command(flatten)]
     pub trace: TraceArgs,
 
@@ -176,9 +206,123 @@ pub struct GenerateArgs {
     #[arg(long)]
     pub keep_idle: bool,
 
-    /// Where to write the mapping. Default: mapping.json beside the output.
-    #[arg(long, value_name = "PATH")]
-    pub mapping: Option<PathBuf>,
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+}
+
+/// Where and how the proxies are deployed.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Deployment")]
+pub struct DeployArgs {
+    /// Where the proxies run: `none` writes proxy names as endpoints; `local` starts emulated servers on
+    /// 127.0.0.1 (deploy, run); `knative` applies the proxies' YAMLs from -c/--config-proxy with kubectl.
+    /// Default: none (generate), local (deploy, run). Knative config commands run through `sh -c`: only
+    /// use a config.json you trust.
+    #[arg(long, value_enum)]
+    pub deployer: Option<Deployer>,
+
+    /// Knative: write the build directory (-b) and its deploy.sh, touch nothing; load.json then names the
+    /// services as `name.namespace`.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Knative: how long the services together may take to become Ready, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
+    pub ready_timeout: f64,
+
+    /// Knative: how often readiness is polled, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub poll_interval: f64,
+
+    /// Local: threads serving all emulated functions (the most calls busy at once). Default: one per CPU
+    /// not used by the invoker's dispatcher.
+    #[arg(long, value_name = "N")]
+    pub local_threads: Option<usize>,
+
+    /// Local: multiply the proxies' busy time and working set by this, or `auto`: as much of the real
+    /// profile as this machine can serve at half load (`run`; `deploy` uses 1).
+    #[arg(long, value_name = "FACTOR|auto", value_parser = parse_scale)]
+    pub local_scale: Option<Scale>,
+
+    /// Local: memory all emulated calls may hold at once, MiB.
+    #[arg(long, value_name = "MIB", default_value_t = invoker::emulated::DEFAULT_BUDGET_MB)]
+    pub local_memory_mb: u32,
+}
+
+/// `--local-scale`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scale {
+    /// Fit the load to this machine.
+    Auto,
+    /// This factor.
+    Factor(f64),
+}
+
+fn parse_scale(s: &str) -> Result<Scale, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(Scale::Auto);
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(Scale::Factor(f)),
+        _ => Err(format!("`{s}` is not `auto` or a positive number")),
+    }
+}
+
+/// `loadgen run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Output directory: load.json, mapping.json, endpoints.json, records.csv, lat.csv, summary.json,
+    /// report.md (and trace/ when the trace is synthetic).
+    #[arg(short = 'o', long, value_name = "DIR", default_value = "run")]
+    pub output_dir: PathBuf,
+
+    /// Synthetic trace (no -t): number of functions.
+    #[arg(short = 'n', long, default_value_t = 100)]
+    pub functions: usize,
+
+    #[command(flatten)]
+    pub load: LoadArgs,
+
+    #[command(flatten)]
+    pub replay: ReplayArgs,
+}
+
+/// How `run` replays the load.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Replay")]
+pub struct ReplayArgs {
+    /// Timeout of each call, seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub grpc_timeout: f64,
+
+    /// Connections per endpoint.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub connections: u32,
+
+    /// Calls outstanding beyond which a due call is recorded as not sent.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_in_flight: usize,
+
+    /// Pin the invoker's dispatcher to this CPU (local servers get the others). Default with the local
+    /// deployer on a machine of 2+ CPUs: the last CPU.
+    #[arg(long, value_name = "CPU", conflicts_with = "no_pin")]
+    pub dispatcher_cpu: Option<usize>,
+
+    /// Do not pin the dispatcher or the local servers.
+    #[arg(long)]
+    pub no_pin: bool,
+
+    /// Run the dispatcher as SCHED_FIFO (needs root; see `invoker --help`).
+    #[arg(long)]
+    pub realtime: bool,
+}
+
+/// `loadgen clean`.
+#[derive(Debug, Clone, Args)]
+pub struct CleanArgs {
+    /// List the services that would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// Layout of a synthetic trace.
@@ -260,7 +404,9 @@ mod tests {
             panic!()
         };
         assert_eq!(g.output, PathBuf::from("load.json"));
-        assert_eq!(g.trace.trace, PathBuf::from("trace"));
+        let g = g.load;
+        assert_eq!(g.trace.trace, None);
+        assert_eq!(g.deploy.deployer, None);
         assert_eq!(g.profile, "profile.json");
         assert_eq!(g.config_proxy, PathBuf::from("config.json"));
         assert_eq!(g.build, PathBuf::from("build"));
@@ -299,6 +445,7 @@ mod tests {
         let Command::Generate(g) = cli.command else {
             panic!()
         };
+        let g = g.load;
         assert!(!g.trace.minute && g.unique);
         assert_eq!(g.iat_distribution, IatDistribution::Exponential);
         assert_eq!((g.duration, g.warmup_duration), (5, 0));
@@ -322,12 +469,54 @@ mod tests {
         let Command::Generate(g) = cli.command else {
             panic!()
         };
+        let g = g.load;
         assert_eq!(g.iat_distribution, IatDistribution::Equidistant);
         assert_eq!(g.warmup_duration, 1);
     }
 
     #[test]
+    fn run_has_its_own_defaults() {
+        let Command::Run(r) = parse(&["loadgen", "run"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(r.output_dir, PathBuf::from("run"));
+        assert_eq!(r.load.profile, "builtin");
+        assert_eq!((r.load.duration, r.load.warmup_duration), (1, 0));
+        assert_eq!(r.load.deploy.deployer, Some(Deployer::Local));
+        assert_eq!(r.load.trace.trace, None);
+        let Command::Run(r) = parse(&[
+            "loadgen",
+            "run",
+            "-m",
+            "false",
+            "-d",
+            "20",
+            "--local-scale",
+            "0.5",
+        ])
+        .unwrap()
+        .command
+        else {
+            panic!()
+        };
+        assert!(!r.load.trace.minute);
+        assert_eq!(r.load.duration, 20);
+        assert_eq!(r.load.deploy.local_scale, Some(Scale::Factor(0.5)));
+        // generate keeps vSwarm's defaults.
+        let Command::Generate(g) = parse(&["loadgen", "generate"]).unwrap().command else {
+            panic!()
+        };
+        assert_eq!(g.load.profile, "profile.json");
+        assert_eq!(g.load.duration, 20);
+    }
+
+    #[test]
     fn bad_flags_are_refused_with_a_reason() {
+        let e = parse(&["loadgen", "run", "--local-scale=0"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not `auto` or a positive number"), "{e}");
+        assert!(parse(&["loadgen", "deploy", "--deployer", "swarm"]).is_err());
         let e = parse(&["loadgen", "generate", "-m", "maybe"])
             .unwrap_err()
             .to_string();

@@ -9,15 +9,26 @@ use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use profiles::{Catalogue, MappingSummary};
 use trace::{Layout, MemoryLevel, ReadOptions, ReadReport, Trace};
 
-use crate::cli::{CatalogueArgs, Cli, Command, GenerateArgs, LayoutArg, SynthArgs};
+use invoker::emulated::LocalServers;
+use profiles::Proxy;
+
+use crate::cli::{
+    CatalogueArgs, CleanArgs, Cli, Command, GenerateArgs, LayoutArg, LoadArgs, Scale, SynthArgs,
+};
+use crate::deploy::knative::{self, KnativeOptions, ProxyConfig, MANAGED_BY, MANAGED_BY_LABEL};
+use crate::deploy::local::{fitting_scale, LocalOptions};
+use crate::deploy::{self, DeployedProxy, Deployer};
 use crate::generate::{generate, GenerateOptions, GenerateStats};
-use crate::map::map_trace;
+use crate::map::{map_trace, Mapped};
 use crate::synth::{synthesize, SynthOptions};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Generate(args) => run_generate(&args).map(|report| print!("{report}")),
+        Command::Deploy(args) => run_deploy(&args),
+        Command::Run(args) => crate::run::run(&args).map(|_| ()),
+        Command::Clean(args) => run_clean(&args),
         Command::Synth(args) => run_synth(&args),
         Command::Catalogue(args) => run_catalogue(&args),
     }
@@ -46,6 +57,8 @@ pub struct GenerateReport {
     pub mapping_note: String,
     /// Where the mapping went.
     pub mapping_path: PathBuf,
+    /// What was deployed where, if anything.
+    pub deployment_note: Option<String>,
     /// Generation figures.
     pub stats: GenerateStats,
     /// Seed used.
@@ -56,93 +69,450 @@ pub struct GenerateReport {
     pub map: Duration,
 }
 
-/// `loadgen generate`: read, map, write `mapping.json` and the load.
-pub fn run_generate(args: &GenerateArgs) -> Result<GenerateReport> {
+/// A trace read and mapped, ready to be deployed and generated.
+pub struct Prepared {
+    /// The trace window (idle functions dropped unless `--keep-idle`).
+    pub trace: Trace,
+    /// Its directory.
+    pub trace_dir: PathBuf,
+    /// The proxies.
+    pub catalogue: Catalogue,
+    /// Each function's proxy.
+    pub mapped: Mapped,
+    /// Functions with no call in the window.
+    pub idle: usize,
+    /// Where mapping.json was written.
+    pub mapping_path: PathBuf,
+    /// Time to read.
+    pub ingest: Duration,
+    /// Time to map.
+    pub map: Duration,
+}
+
+impl Prepared {
+    /// Catalogue indices of the proxies to deploy, ascending.
+    pub fn proxies_used(&self) -> Vec<usize> {
+        self.mapped.proxies_used()
+    }
+
+    /// Calls in the window per proxy of [`Prepared::proxies_used`].
+    pub fn calls_per_proxy(&self) -> Vec<u64> {
+        let used = self.proxies_used();
+        let mut calls = vec![0u64; used.len()];
+        for (f, p) in self.mapped.proxy_of.iter().enumerate() {
+            let i = used.binary_search(p).expect("proxy is in the used set");
+            calls[i] += self.trace.total(f);
+        }
+        calls
+    }
+}
+
+/// Reads the trace window `load` asks for and maps it, writing `mapping_path`.
+pub fn prepare(load: &LoadArgs, trace_dir: &Path, mapping_path: &Path) -> Result<Prepared> {
     let started = Instant::now();
-    if args.duration == 0 {
+    if load.duration == 0 {
         bail!("--duration must be at least 1 period");
     }
-    let Some(periods) = args.warmup_duration.checked_add(args.duration) else {
+    let Some(periods) = load.warmup_duration.checked_add(load.duration) else {
         bail!("--warmup-duration + --duration is too large");
     };
     let options = ReadOptions {
-        granularity: Some(args.trace.granularity()),
-        start: args.trace.start,
+        granularity: Some(load.trace.granularity()),
+        start: load.trace.start,
         periods: Some(periods),
-        app_memory: args.trace.app_memory.into(),
-        strict: args.trace.strict,
-        day: args.trace.day,
+        app_memory: load.trace.app_memory.into(),
+        strict: load.trace.strict,
+        day: load.trace.day,
     };
-    let mut trace = trace::read(&args.trace.trace, &options).with_context(|| {
+    let mut trace = trace::read(trace_dir, &options).with_context(|| {
         format!(
             "reading the trace in {} (warm-up {} + duration {} periods)",
-            args.trace.trace.display(),
-            args.warmup_duration,
-            args.duration
+            trace_dir.display(),
+            load.warmup_duration,
+            load.duration
         )
     })?;
-    let idle = drop_idle(&mut trace, args.keep_idle);
+    let idle = drop_idle(&mut trace, load.keep_idle);
     let ingest = started.elapsed();
     log::debug!("read {} functions in {:?}", trace.functions.len(), ingest);
 
-    let catalogue = load_catalogue(&args.profile)?;
+    let catalogue = load_catalogue(&load.profile)?;
     let mapped = map_trace(
         &trace,
         &catalogue,
-        &args.profile,
-        args.percentile,
-        args.unique,
+        &load.profile,
+        load.percentile,
+        load.unique,
     )?;
-    let mapping_path = args.mapping.clone().unwrap_or_else(|| {
-        args.output
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join("mapping.json")
-    });
-    create_parent(&args.output)?;
-    create_parent(&mapping_path)?;
-    mapped.file.write(&mapping_path)?;
-    let map = started.elapsed() - ingest;
+    create_parent(mapping_path)?;
+    mapped.file.write(mapping_path)?;
+    Ok(Prepared {
+        trace,
+        trace_dir: trace_dir.to_owned(),
+        catalogue,
+        mapped,
+        idle,
+        mapping_path: mapping_path.to_owned(),
+        ingest,
+        map: started.elapsed() - ingest,
+    })
+}
 
-    let endpoints = mapped.endpoints(|p| catalogue.proxies[p].name.clone());
-    let seed = args.seed.unwrap_or_else(rand::random);
+/// The proxies of a load, deployed (or named).
+pub struct Deployment {
+    /// Proxy and endpoint, in the order of [`Prepared::proxies_used`].
+    pub deployed: Vec<DeployedProxy>,
+    /// The local servers, alive as long as this is.
+    pub servers: Option<LocalServers>,
+    /// One line on what was deployed.
+    pub note: Option<String>,
+}
+
+/// Deploys the proxies `prepared` uses with `kind`. `local` says how the local fleet runs.
+pub fn deploy_proxies(
+    prepared: &Prepared,
+    load: &LoadArgs,
+    kind: Deployer,
+    local: Option<LocalOptions>,
+) -> Result<Deployment> {
+    let used = prepared.proxies_used();
+    let proxies: Vec<&Proxy> = used
+        .iter()
+        .map(|&p| &prepared.catalogue.proxies[p])
+        .collect();
+    let d = &load.deploy;
+    match kind {
+        Deployer::None => Ok(Deployment {
+            deployed: proxies
+                .iter()
+                .map(|p| DeployedProxy {
+                    proxy: p.name.clone(),
+                    endpoint: p.name.clone(),
+                    service: None,
+                })
+                .collect(),
+            servers: None,
+            note: None,
+        }),
+        Deployer::Local => {
+            let options = local.expect("local options are given for the local deployer");
+            let (servers, deployed) = deploy::local::deploy(&proxies, &options)?;
+            let note = format!(
+                "local: {} emulated function servers on 127.0.0.1, {} thread(s){}, busy time and memory x{}",
+                deployed.len(),
+                options.threads,
+                options
+                    .cpus
+                    .as_ref()
+                    .map(|c| format!(" on CPU {c:?}"))
+                    .unwrap_or_default(),
+                format_scale(options.scale)
+            );
+            Ok(Deployment {
+                deployed,
+                servers: Some(servers),
+                note: Some(note),
+            })
+        }
+        Deployer::Knative => {
+            let config = ProxyConfig::read(&load.config_proxy)
+                .context("reading the proxies' deployment config (-c/--config-proxy)")?;
+            let planned = knative::plan(&config, &proxies, &load.build)?;
+            let ready_timeout = seconds(d.ready_timeout, "--ready-timeout")?;
+            if d.dry_run {
+                let script = knative::write_script(&planned, &load.build, ready_timeout)?;
+                return Ok(Deployment {
+                    deployed: planned
+                        .iter()
+                        .map(|p| DeployedProxy {
+                            proxy: p.proxy.clone(),
+                            endpoint: format!("{}.{}", p.name, p.namespace),
+                            service: Some(p.qualified()),
+                        })
+                        .collect(),
+                    servers: None,
+                    note: Some(format!(
+                        "knative dry run: {} YAMLs and {} written, nothing deployed; endpoints are `name.namespace`",
+                        planned.len(),
+                        script.display()
+                    )),
+                });
+            }
+            let options = KnativeOptions {
+                kubectl: "kubectl".into(),
+                ready_timeout,
+                poll_interval: seconds(d.poll_interval, "--poll-interval")?,
+            };
+            let progress = progress_bar(planned.len() as u64, "service");
+            let deployed = knative::deploy(&planned, &options, &progress)?;
+            progress.finish_and_clear();
+            Ok(Deployment {
+                note: Some(format!(
+                    "knative: {} services Ready, YAMLs in {}",
+                    deployed.len(),
+                    load.build.display()
+                )),
+                deployed,
+                servers: None,
+            })
+        }
+    }
+}
+
+fn seconds(v: f64, flag: &str) -> Result<Duration> {
+    if v.is_finite() && v > 0.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        bail!("{flag} must be a positive number of seconds, not {v}")
+    }
+}
+
+/// A scale factor as printed: `1`, `0.5`, `0.0123`.
+pub fn format_scale(f: f64) -> String {
+    if f >= 1.0 {
+        format!("{f}")
+    } else {
+        format!("{f:.3e}")
+    }
+}
+
+/// Writes the load of `prepared` with `deployment`'s endpoints to `output` (and endpoints.json to
+/// `endpoints_path` unless nothing was deployed).
+pub fn write_load(
+    prepared: &Prepared,
+    load: &LoadArgs,
+    deployment: &Deployment,
+    output: &Path,
+    endpoints_path: Option<&Path>,
+) -> Result<GenerateReport> {
+    let used = prepared.proxies_used();
+    let endpoints = prepared.mapped.endpoints(|p| {
+        let i = used.binary_search(&p).expect("proxy is in the used set");
+        deployment.deployed[i].endpoint.clone()
+    });
+    create_parent(output)?;
+    if let Some(path) = endpoints_path {
+        create_parent(path)?;
+        deploy::write_endpoints(path, &deployment.deployed)?;
+    }
+    let trace = &prepared.trace;
+    let seed = load.seed.unwrap_or_else(rand::random);
     let progress = progress_bar(trace.periods as u64, trace.granularity.unit());
     let stats = generate(
-        &trace,
+        trace,
         &endpoints,
         GenerateOptions {
-            distribution: args.iat_distribution,
+            distribution: load.iat_distribution,
             seed,
-            workers: args.workers as usize,
+            workers: load.workers as usize,
         },
-        &args.output,
+        output,
         &progress,
     )
     .context("writing the load")?;
     progress.finish_and_clear();
 
     Ok(GenerateReport {
-        trace_dir: args.trace.trace.clone(),
+        trace_dir: prepared.trace_dir.clone(),
         read: trace.report.clone(),
         unit: trace.granularity.unit(),
         window: (trace.first_period, trace.periods),
-        warmup: args.warmup_duration,
-        idle,
-        keep_idle: args.keep_idle,
-        mapping: mapped.file.summary(),
+        warmup: load.warmup_duration,
+        idle: prepared.idle,
+        keep_idle: load.keep_idle,
+        mapping: prepared.mapped.file.summary(),
         mapping_note: format!(
             "{} at p{}, {} proxies in {}",
-            mapped.file.method.describe(),
-            args.percentile,
-            catalogue.proxies.len(),
-            args.profile
+            prepared.mapped.file.method.describe(),
+            load.percentile,
+            prepared.catalogue.proxies.len(),
+            load.profile
         ),
-        mapping_path,
+        mapping_path: prepared.mapping_path.clone(),
+        deployment_note: deployment.note.clone(),
         stats,
         seed,
-        ingest,
-        map,
+        ingest: prepared.ingest,
+        map: prepared.map,
     })
+}
+
+fn beside(output: &Path, name: &str) -> PathBuf {
+    output.parent().unwrap_or(Path::new("")).join(name)
+}
+
+impl GenerateArgs {
+    /// `-t`, or `trace` as vSwarm.
+    pub fn trace_dir(&self) -> PathBuf {
+        self.load
+            .trace
+            .trace
+            .clone()
+            .unwrap_or_else(|| "trace".into())
+    }
+
+    /// `--mapping`, or mapping.json beside the output.
+    pub fn mapping_path(&self) -> PathBuf {
+        self.mapping
+            .clone()
+            .unwrap_or_else(|| beside(&self.output, "mapping.json"))
+    }
+
+    /// `--endpoints`, or endpoints.json beside the output.
+    pub fn endpoints_path(&self) -> PathBuf {
+        self.endpoints
+            .clone()
+            .unwrap_or_else(|| beside(&self.output, "endpoints.json"))
+    }
+}
+
+/// `loadgen generate`: read, map, write `mapping.json`, deploy on Knative if asked, write the load.
+pub fn run_generate(args: &GenerateArgs) -> Result<GenerateReport> {
+    let kind = args.load.deploy.deployer.unwrap_or(Deployer::None);
+    if kind == Deployer::Local {
+        bail!("--deployer local: local servers live only as long as loadgen; use `loadgen deploy` (serves until Ctrl-C) or `loadgen run`");
+    }
+    let prepared = prepare(&args.load, &args.trace_dir(), &args.mapping_path())?;
+    let deployment = deploy_proxies(&prepared, &args.load, kind, None)?;
+    let endpoints_path = (kind != Deployer::None).then(|| args.endpoints_path());
+    write_load(
+        &prepared,
+        &args.load,
+        &deployment,
+        &args.output,
+        endpoints_path.as_deref(),
+    )
+}
+
+/// The local fleet's placement: with a pinned dispatcher, the servers get every other CPU.
+pub fn local_options(load: &LoadArgs, dispatcher_cpu: Option<usize>, scale: f64) -> LocalOptions {
+    let cpus = dispatcher_cpu.map(invoker::cpu::all_cpus_but);
+    let threads = load.deploy.local_threads.unwrap_or_else(|| {
+        cpus.as_ref()
+            .map_or_else(invoker::cpu::online_cpus, |c| c.len())
+            .max(1)
+    });
+    LocalOptions {
+        threads: threads.max(1),
+        cpus,
+        scale,
+        memory_budget_mb: load.deploy.local_memory_mb,
+    }
+}
+
+/// `loadgen deploy`: like generate, then (local) serve until Ctrl-C.
+fn run_deploy(args: &GenerateArgs) -> Result<()> {
+    let kind = args.load.deploy.deployer.unwrap_or(Deployer::Local);
+    let endpoints_path = args.endpoints_path();
+    let stop = stop_flag()?;
+    let prepared = prepare(&args.load, &args.trace_dir(), &args.mapping_path())?;
+    let local = (kind == Deployer::Local).then(|| {
+        let (options, note) = local_fleet(&args.load, &prepared, None, Scale::Factor(1.0));
+        println!("scale      {note}");
+        options
+    });
+    let mut deployment = deploy_proxies(&prepared, &args.load, kind, local)?;
+    let report = write_load(
+        &prepared,
+        &args.load,
+        &deployment,
+        &args.output,
+        (kind != Deployer::None).then_some(endpoints_path.as_path()),
+    )?;
+    print!("{report}");
+    if let Some(mut servers) = deployment.servers.take() {
+        println!(
+            "serving    {} emulated functions (endpoints in {}); Ctrl-C stops them",
+            servers.addrs.len(),
+            endpoints_path.display()
+        );
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        servers.stop();
+        println!("stopped    all emulated function servers");
+    }
+    Ok(())
+}
+
+/// The local fleet for `prepared`'s load: placed off `dispatcher_cpu`, with `--local-scale` resolved
+/// (`default` when not given), and a sentence saying what the scale means for this load.
+pub fn local_fleet(
+    load: &LoadArgs,
+    prepared: &Prepared,
+    dispatcher_cpu: Option<usize>,
+    default: Scale,
+) -> (LocalOptions, String) {
+    let probe = local_options(load, dispatcher_cpu, 1.0);
+    let trace = &prepared.trace;
+    let run_seconds = trace.periods as f64 * trace.granularity.period_us() as f64 / 1e6;
+    let demand = local_demand(prepared, run_seconds);
+    let scale = match load.deploy.local_scale.unwrap_or(default) {
+        Scale::Factor(f) => f,
+        Scale::Auto => fitting_scale(demand, probe.threads, AUTO_UTILISATION),
+    };
+    let note = format!(
+        "At scale 1 the emulated proxies would need {demand:.2} cores for this load; {} thread(s) serve \
+         it, so busy time and working set are multiplied by {} (expected use {:.0}% of them).{}",
+        probe.threads,
+        format_scale(scale),
+        100.0 * demand * scale / probe.threads as f64,
+        if scale < 1.0 {
+            " This run checks the pipeline and the timing, not the functions' real cost: \
+             use `--local-scale 1` for the real profile, or a cluster."
+        } else if demand * scale > probe.threads as f64 {
+            " The machine is too small for this load: expect queueing and timeouts."
+        } else {
+            ""
+        }
+    );
+    (local_options(load, dispatcher_cpu, scale), note)
+}
+
+/// Share of the local threads `--local-scale auto` aims to keep busy.
+pub const AUTO_UTILISATION: f64 = 0.5;
+
+/// The emulated proxies' CPU demand of `prepared`'s load at scale 1, cores.
+pub fn local_demand(prepared: &Prepared, run_seconds: f64) -> f64 {
+    let proxies: Vec<&Proxy> = prepared
+        .proxies_used()
+        .iter()
+        .map(|&p| &prepared.catalogue.proxies[p])
+        .collect();
+    deploy::local::demand_cores(&proxies, &prepared.calls_per_proxy(), run_seconds)
+}
+
+/// A flag set by SIGINT or SIGTERM; a second signal ends the process at once.
+pub fn stop_flag() -> Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, std::sync::Arc::clone(&stop))
+            .context("installing signal handlers")?;
+        signal_hook::flag::register(signal, std::sync::Arc::clone(&stop))
+            .context("installing signal handlers")?;
+    }
+    Ok(stop)
+}
+
+fn run_clean(args: &CleanArgs) -> Result<()> {
+    let services = knative::clean("kubectl", args.dry_run)?;
+    let verb = if args.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
+    if services.is_empty() {
+        println!("clean      no Knative service carries {MANAGED_BY_LABEL}={MANAGED_BY}; nothing to delete");
+    } else {
+        println!(
+            "clean      {verb} {} Knative service(s) labelled {MANAGED_BY_LABEL}={MANAGED_BY}: {}",
+            services.len(),
+            services.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// Removes functions with no invocation in the window unless `keep`; returns how many had none.
@@ -234,6 +604,9 @@ impl std::fmt::Display for GenerateReport {
             "           relative error   memory mean {:.3} p95 {:.3} max {:.3}   duration mean {:.3} p95 {:.3} max {:.3}",
             m.memory.mean, m.memory.p95, m.memory.max, m.duration.mean, m.duration.p95, m.duration.max
         );
+        if let Some(note) = &self.deployment_note {
+            let _ = writeln!(s, "deployment {note}");
+        }
         let st = &self.stats;
         let total = st.total();
         let (min, max) = (

@@ -7,7 +7,9 @@
 
 pub mod cli;
 pub mod commands;
+pub mod deploy;
 pub mod generate;
 pub mod iat;
 pub mod map;
+pub mod run;
 pub mod synth;

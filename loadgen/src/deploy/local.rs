@@ -1,0 +1,120 @@
+//! The local deployer: one emulated function server per distinct proxy, in this process, on loopback.
+//!
+//! The servers live exactly as long as the returned [`LocalServers`]: dropping it (a normal end, an error
+//! unwinding, or after Ctrl-C) closes every port, so nothing outlives `loadgen`.
+
+use invoker::emulated::{Behaviour, LocalServers};
+use profiles::Proxy;
+
+use super::{DeployError, DeployedProxy};
+
+/// How the local fleet runs.
+#[derive(Debug, Clone)]
+pub struct LocalOptions {
+    /// Worker threads shared by all servers: the most requests busy at once.
+    pub threads: usize,
+    /// CPUs the servers' threads are pinned to (e.g. all but the dispatcher's).
+    pub cpus: Option<Vec<usize>>,
+    /// Busy time and working set multiplier (1: the proxies' real profile).
+    pub scale: f64,
+    /// Memory all requests may hold at once, MiB.
+    pub memory_budget_mb: u32,
+}
+
+/// Approximate CPU cost of touching one MiB of fresh memory (page faults and zeroing), seconds.
+pub const TOUCH_SECONDS_PER_MIB: f64 = 0.25e-3;
+
+/// Starts a server per proxy (in the order given) and returns them with their `host:port` endpoints.
+pub fn deploy(
+    proxies: &[&Proxy],
+    options: &LocalOptions,
+) -> Result<(LocalServers, Vec<DeployedProxy>), DeployError> {
+    let behaviours = proxies
+        .iter()
+        .map(|p| {
+            let mut b = Behaviour::of_proxy(p).scaled(options.scale);
+            b.memory_budget_mb = options.memory_budget_mb;
+            b
+        })
+        .collect();
+    let servers = LocalServers::start(behaviours, options.threads, options.cpus.clone())
+        .map_err(DeployError::Local)?;
+    let deployed = proxies
+        .iter()
+        .zip(servers.endpoints())
+        .map(|(p, endpoint)| DeployedProxy {
+            proxy: p.name.clone(),
+            endpoint,
+            service: None,
+        })
+        .collect();
+    Ok((servers, deployed))
+}
+
+/// CPU seconds per second the load asks of the emulated proxies at scale 1: each proxy's expected busy
+/// time and memory-touching time, times its calls, over the run's length.
+pub fn demand_cores(proxies: &[&Proxy], calls: &[u64], run_seconds: f64) -> f64 {
+    let cpu_seconds: f64 = proxies
+        .iter()
+        .zip(calls)
+        .map(|(p, &n)| {
+            let b = Behaviour::of_proxy(p);
+            n as f64 * (b.mean_duration_ms() / 1e3 + b.mean_memory_mb() * TOUCH_SECONDS_PER_MIB)
+        })
+        .sum();
+    cpu_seconds / run_seconds.max(1e-9)
+}
+
+/// The scale that makes `demand` cores of work use `utilisation` of `threads` cores (never above 1).
+pub fn fitting_scale(demand: f64, threads: usize, utilisation: f64) -> f64 {
+    if demand <= 0.0 {
+        return 1.0;
+    }
+    (threads as f64 * utilisation / demand).min(1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use profiles::Catalogue;
+
+    #[test]
+    fn servers_answer_and_stop_with_their_owner() {
+        let catalogue = Catalogue::builtin();
+        let proxies: Vec<&Proxy> = catalogue.proxies.iter().take(3).collect();
+        let options = LocalOptions {
+            threads: 1,
+            cpus: None,
+            scale: 1.0,
+            memory_budget_mb: 64,
+        };
+        let (servers, deployed) = deploy(&proxies, &options).unwrap();
+        assert_eq!(deployed.len(), 3);
+        for (d, p) in deployed.iter().zip(&proxies) {
+            assert_eq!(d.proxy, p.name);
+            assert!(d.endpoint.starts_with("127.0.0.1:"), "{}", d.endpoint);
+            std::net::TcpStream::connect(&d.endpoint).unwrap();
+        }
+        drop(servers);
+        for d in &deployed {
+            assert!(
+                std::net::TcpStream::connect(&d.endpoint).is_err(),
+                "{} still open",
+                d.endpoint
+            );
+        }
+    }
+
+    #[test]
+    fn demand_and_scale() {
+        let catalogue = Catalogue::builtin();
+        let p = &catalogue.proxies[0];
+        let b = Behaviour::of_proxy(p);
+        let per_call = b.mean_duration_ms() / 1e3 + b.mean_memory_mb() * TOUCH_SECONDS_PER_MIB;
+        let d = demand_cores(&[p], &[600], 60.0);
+        assert!((d - 10.0 * per_call).abs() < 1e-9, "{d}");
+        assert_eq!(fitting_scale(0.0, 1, 0.5), 1.0);
+        assert_eq!(fitting_scale(0.1, 1, 0.5), 1.0);
+        assert!((fitting_scale(10.0, 2, 0.5) - 0.1).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,131 @@
+//! Deployment: making the mapped proxies callable and learning their endpoints.
+//!
+//! Three ways, one result (proxy name → endpoint): [`Deployer::None`] uses proxy names as endpoints (what
+//! `generate` writes when nothing is deployed), [`local`] starts emulated function servers in this process
+//! on loopback, [`knative`] applies the proxies' YAMLs to a cluster with `kubectl`.
+
+pub mod knative;
+pub mod local;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the proxies run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Deployer {
+    /// Deploy nothing; endpoints are the proxies' names.
+    None,
+    /// Emulated function servers in this process on 127.0.0.1 (ephemeral ports).
+    Local,
+    /// Knative services on a cluster, through `kubectl` (config.json, YAMLs).
+    Knative,
+}
+
+/// One deployed proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployedProxy {
+    /// Proxy name in the catalogue.
+    pub proxy: String,
+    /// What load.json calls it by (`host:port`, or a Knative URL without its scheme).
+    pub endpoint: String,
+    /// Knative service name, when deployed on Knative.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
+/// Why deployment failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// The local servers could not start.
+    #[error("starting local emulated function servers: {0}")]
+    Local(std::io::Error),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// File concerned.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// config.json is not what vSwarm writes.
+    #[error("{}: {reason}", path.display())]
+    Config {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A proxy has no entry in config.json.
+    #[error("proxy `{proxy}`: no entry of {} has its yaml-location{}", config.display(), yaml.as_deref().map(|y| format!(" ({y})")).unwrap_or_default())]
+    NoConfig {
+        /// Proxy name.
+        proxy: String,
+        /// Its YAML in the profile, if any.
+        yaml: Option<String>,
+        /// The config file.
+        config: PathBuf,
+    },
+    /// A proxy's YAML is unusable.
+    #[error("proxy `{proxy}`: YAML {}: {reason}", path.display())]
+    Yaml {
+        /// Proxy name.
+        proxy: String,
+        /// The YAML file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A command failed.
+    #[error("proxy `{proxy}`: {stage} command `{command}` failed ({status}){}{}", if stderr.is_empty() { "" } else { ": " }, stderr.trim_end())]
+    Command {
+        /// Proxy name (or `clean`).
+        proxy: String,
+        /// pre-deployment, apply, post-deployment, status, list, delete.
+        stage: &'static str,
+        /// The command line.
+        command: String,
+        /// Exit status or spawn error.
+        status: String,
+        /// Its standard error.
+        stderr: String,
+    },
+    /// Services did not become Ready in time.
+    #[error("not Ready after {waited_s:.0} s: {}", services.join(", "))]
+    NotReady {
+        /// `namespace/name (last status)` of each.
+        services: Vec<String>,
+        /// Seconds waited.
+        waited_s: f64,
+    },
+    /// Deployment stopped part-way; says what is already on the cluster.
+    #[error("{source}\n{} service(s) already applied: {}; `loadgen clean` deletes them", applied.len(), applied.join(", "))]
+    Partial {
+        /// The failure.
+        #[source]
+        source: Box<DeployError>,
+        /// `namespace/name` of each service applied.
+        applied: Vec<String>,
+    },
+}
+
+/// Writes `endpoints.json`: proxy → endpoint, in load order.
+pub fn write_endpoints(path: &Path, deployed: &[DeployedProxy]) -> Result<(), DeployError> {
+    let json = serde_json::to_string_pretty(deployed).expect("endpoints serialise");
+    std::fs::write(path, json + "\n").map_err(|source| DeployError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// Reads an `endpoints.json`.
+pub fn read_endpoints(path: &Path) -> Result<Vec<DeployedProxy>, DeployError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DeployError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| DeployError::Config {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
+}
