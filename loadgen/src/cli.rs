@@ -45,8 +45,70 @@ pub enum Command {
     Run(RunArgs),
     /// Delete the Knative services loadgen deployed (those carrying its label), and nothing else.
     Clean(CleanArgs),
+    /// Clean an excerpt out of the raw Azure day files: functions present in all three files, no
+    /// duplicates, no idle or zero-duration functions; written in the sampled layout.
+    Preprocess(PreprocessArgs),
+    /// Draw representative, nested samples of a trace's functions (Wasserstein distance to the original).
+    Sample(SampleArgs),
     /// Write the built-in catalogue of emulated proxies as a profile.json.
     Catalogue(CatalogueArgs),
+}
+
+/// `loadgen preprocess`.
+#[derive(Debug, Clone, Args)]
+pub struct PreprocessArgs {
+    /// Directory of raw day files (invocations_per_function_md.anon.dNN.csv,
+    /// function_durations_percentiles.anon.dNN.csv, app_memory_percentiles.anon.dNN.csv), one or more days.
+    #[arg(short = 't', long, value_name = "PATH")]
+    pub trace: PathBuf,
+
+    /// Directory to write the clean trace into (invocations.csv, durations.csv, memory.csv).
+    #[arg(short = 'o', long, value_name = "PATH", default_value = "preprocessed")]
+    pub output: PathBuf,
+
+    /// Start of the excerpt, dd:hh:mm; day 0 is the first day file present.
+    #[arg(long, value_name = "DD:HH:MM", default_value = "0:00:00")]
+    pub start: crate::preprocess::ExcerptStart,
+
+    /// Length of the excerpt, minutes (it may cross into the following days).
+    #[arg(short = 'd', long, value_name = "MINUTES", default_value_t = 1440)]
+    pub duration: u32,
+}
+
+/// `loadgen sample`.
+#[derive(Debug, Clone, Args)]
+pub struct SampleArgs {
+    /// The clean trace to sample functions from (e.g. `loadgen preprocess` output).
+    #[arg(short = 't', long, value_name = "PATH")]
+    pub trace: PathBuf,
+
+    /// The trace to judge representativity against (same minutes); default: the source itself.
+    #[arg(long, value_name = "PATH")]
+    pub original: Option<PathBuf>,
+
+    /// Output directory: sample-SIZE/ per size and samples.csv.
+    #[arg(short = 'o', long, value_name = "PATH", default_value = "samples")]
+    pub output: PathBuf,
+
+    /// Smallest sample, functions.
+    #[arg(long, default_value_t = 100)]
+    pub min: usize,
+
+    /// Step between sizes.
+    #[arg(long, default_value_t = 100)]
+    pub step: usize,
+
+    /// Largest sample (sizes are min, min+step, … up to it).
+    #[arg(long, default_value_t = 1000)]
+    pub max: usize,
+
+    /// Random subsets tried per size; the closest to the original wins.
+    #[arg(long, default_value_t = 16)]
+    pub trials: usize,
+
+    /// Seed: the same seed gives the same samples whatever the number of threads.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// Which trace to read and how.

@@ -13,13 +13,15 @@ use invoker::emulated::LocalServers;
 use profiles::Proxy;
 
 use crate::cli::{
-    CatalogueArgs, CleanArgs, Cli, Command, GenerateArgs, LayoutArg, LoadArgs, Scale, SynthArgs,
+    CatalogueArgs, CleanArgs, Cli, Command, GenerateArgs, LayoutArg, LoadArgs, PreprocessArgs,
+    SampleArgs, Scale, SynthArgs,
 };
 use crate::deploy::knative::{self, KnativeOptions, ProxyConfig, MANAGED_BY, MANAGED_BY_LABEL};
 use crate::deploy::local::{fitting_scale, LocalOptions};
 use crate::deploy::{self, DeployedProxy, Deployer};
 use crate::generate::{generate, GenerateOptions, GenerateStats};
 use crate::map::{map_trace, Mapped};
+use crate::preprocess::PreprocessReport;
 use crate::synth::{synthesize, SynthOptions};
 
 /// Runs the parsed command line.
@@ -29,6 +31,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Deploy(args) => run_deploy(&args),
         Command::Run(args) => crate::run::run(&args).map(|_| ()),
         Command::Clean(args) => run_clean(&args),
+        Command::Preprocess(args) => run_preprocess(&args).map(|_| ()),
+        Command::Sample(args) => run_sample(&args).map(|_| ()),
         Command::Synth(args) => run_synth(&args),
         Command::Catalogue(args) => run_catalogue(&args),
     }
@@ -123,6 +127,7 @@ pub fn prepare(load: &LoadArgs, trace_dir: &Path, mapping_path: &Path) -> Result
         app_memory: load.trace.app_memory.into(),
         strict: load.trace.strict,
         day: load.trace.day,
+        duplicates: trace::Duplicates::Error,
     };
     let mut trace = trace::read(trace_dir, &options).with_context(|| {
         format!(
@@ -653,6 +658,135 @@ impl std::fmt::Display for GenerateReport {
         );
         f.write_str(&s)
     }
+}
+
+/// `loadgen preprocess`: prints what was kept and dropped, and why.
+pub fn run_preprocess(args: &PreprocessArgs) -> Result<PreprocessReport> {
+    let started = Instant::now();
+    let (trace, kept, report) =
+        crate::preprocess::preprocess(&args.trace, args.start, args.duration)
+            .with_context(|| format!("preprocessing {}", args.trace.display()))?;
+    let read = started.elapsed();
+    trace::write_trace(&args.output, &trace, Some(&kept))
+        .with_context(|| format!("writing the clean trace to {}", args.output.display()))?;
+    let days: Vec<String> = report.days.iter().map(|d| format!("d{d:02}")).collect();
+    println!(
+        "excerpt    {} minutes from day {} {:02}:{:02} ({})",
+        args.duration,
+        args.start.day,
+        args.start.minute / 60,
+        args.start.minute % 60,
+        days.join(", ")
+    );
+    println!(
+        "functions  {} read; dropped: {} duplicate rows, {} without durations, {} without memory, {} never invoked in the excerpt, {} with zero duration",
+        report.functions_read,
+        report.duplicate_rows,
+        report.missing_durations,
+        report.missing_memory,
+        report.idle,
+        report.zero_duration
+    );
+    println!(
+        "kept       {} functions, {} invocations -> {} ({:.2} s read, {:.2} s in all)",
+        report.kept,
+        report.invocations,
+        args.output.display(),
+        read.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(report)
+}
+
+/// `loadgen sample`: the sweep, one trace directory per size and samples.csv.
+pub fn run_sample(args: &SampleArgs) -> Result<Vec<crate::sample::SizeResult>> {
+    use crate::sample::{sweep, Reference, SampleOptions};
+    let started = Instant::now();
+    let source = trace::read(&args.trace, &ReadOptions::default())
+        .with_context(|| format!("reading the source trace {}", args.trace.display()))?;
+    let reference = match &args.original {
+        Some(dir) => {
+            let options = ReadOptions {
+                duplicates: trace::Duplicates::KeepFirst,
+                ..ReadOptions::default()
+            };
+            let original = trace::read(dir, &options)
+                .with_context(|| format!("reading the original trace {}", dir.display()))?;
+            Reference::of(&original)
+        }
+        None => Reference::of(&source),
+    };
+    let options = SampleOptions {
+        min: args.min,
+        step: args.step,
+        max: args.max,
+        trials: args.trials,
+        seed: args.seed,
+    };
+    let sizes = options
+        .sizes(source.functions.len())
+        .map_err(anyhow::Error::msg)?;
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    let progress = progress_bar(sizes.len() as u64, "size");
+    let mut written: Result<()> = Ok(());
+    let results = sweep(&source, &reference, &options, |r| {
+        progress.inc(1);
+        if written.is_ok() {
+            let dir = args.output.join(format!("sample-{}", r.size));
+            written = trace::write_trace(&dir, &source, Some(&r.chosen))
+                .map(|_| ())
+                .with_context(|| format!("writing {}", dir.display()));
+        }
+    })
+    .map_err(anyhow::Error::msg)?;
+    progress.finish_and_clear();
+    written?;
+    let csv_path = args.output.join("samples.csv");
+    let mut csv = String::from("size,best_trial,best_distance");
+    for t in 0..args.trials {
+        let _ = write!(csv, ",trial_{t}");
+    }
+    csv.push('\n');
+    for r in &results {
+        let _ = write!(csv, "{},{},{}", r.size, r.best_trial, r.best_distance());
+        for d in &r.distances {
+            let _ = write!(csv, ",{d}");
+        }
+        csv.push('\n');
+    }
+    std::fs::write(&csv_path, csv).with_context(|| format!("writing {}", csv_path.display()))?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let trials = results.len() * args.trials;
+    println!(
+        "source     {} functions x {} minutes ({}){}",
+        source.functions.len(),
+        source.periods,
+        args.trace.display(),
+        args.original
+            .as_ref()
+            .map(|o| format!(", judged against {}", o.display()))
+            .unwrap_or_default()
+    );
+    for r in &results {
+        println!(
+            "sample     {:>6} functions: distance {:.4} (trial {} of {})",
+            r.size,
+            r.best_distance(),
+            r.best_trial,
+            args.trials
+        );
+    }
+    println!(
+        "output     {} sample traces and {} in {}; {} trials in {:.2} s ({:.1} trials/s)",
+        results.len(),
+        csv_path.display(),
+        args.output.display(),
+        trials,
+        elapsed,
+        trials as f64 / elapsed.max(1e-9)
+    );
+    Ok(results)
 }
 
 fn run_synth(args: &SynthArgs) -> Result<()> {

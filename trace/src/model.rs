@@ -174,6 +174,19 @@ pub struct ReadReport {
     pub missing_memory: usize,
     /// Where memory figures came from.
     pub memory_level: MemoryLevel,
+    /// Rows skipped as repeats of an earlier row's key, all files together (only with
+    /// [`Duplicates::KeepFirst`]; otherwise a repeat is an error).
+    pub duplicate_rows: usize,
+}
+
+/// What to do with a row whose key an earlier row of the same file already had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Duplicates {
+    /// Stop with an error naming both lines.
+    #[default]
+    Error,
+    /// Keep the first row, skip and count the others (the raw Azure files have some).
+    KeepFirst,
 }
 
 /// A trace window: functions present in all three files and their counts for the chosen periods.
@@ -282,6 +295,7 @@ mod tests {
             missing_durations: 0,
             missing_memory: 0,
             memory_level: MemoryLevel::Function,
+            duplicate_rows: 0,
         };
         let mut t = Trace::new(
             Granularity::Minute,

@@ -7,8 +7,8 @@ use crate::csvread::{self, Header, Kind, Spec};
 use crate::error::TraceError;
 use crate::layout::TraceFiles;
 use crate::model::{
-    duration_column, memory_column, AppMemory, Function, FunctionId, Granularity, MemoryLevel,
-    Percentiles, ReadReport, Trace, DURATION_PERCENTILES, MEMORY_PERCENTILES,
+    duration_column, memory_column, AppMemory, Duplicates, Function, FunctionId, Granularity,
+    MemoryLevel, Percentiles, ReadReport, Trace, DURATION_PERCENTILES, MEMORY_PERCENTILES,
 };
 
 /// How to read a trace.
@@ -26,6 +26,8 @@ pub struct ReadOptions {
     pub strict: bool,
     /// Raw layout: which day's files, when the directory holds several.
     pub day: Option<u32>,
+    /// Repeated keys: an error, or the first row kept.
+    pub duplicates: Duplicates,
 }
 
 /// The period columns of an invocations header: first label and the 0-based positions they occupy.
@@ -115,8 +117,10 @@ pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, Tr
     };
     let inv = csvread::read(&inv_spec)?;
     let inv_ids = keys(&inv, &inv_keys);
-    // Only the uniqueness check matters here: functions are taken in invocations-file order.
-    index_unique(&inv_spec, &inv_ids)?;
+    let mut duplicate_rows = 0;
+    // Functions are taken in invocations-file order; the index says which row of a key comes first.
+    let inv_first = index_unique(&inv_spec, &inv_ids, options.duplicates, &mut duplicate_rows)?;
+    let is_first = |row: usize, id: &Vec<&str>| inv_first[id.as_slice()] == row;
 
     // Durations: one row per function.
     let dur_header = Header::read(&files.durations)?;
@@ -129,7 +133,7 @@ pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, Tr
     let dur_spec = value_spec(&dur_header, &dur_keys, dur_avg, &dur_pcts);
     let dur = csvread::read(&dur_spec)?;
     let dur_ids = keys(&dur, &dur_keys);
-    let dur_index = index_unique(&dur_spec, &dur_ids)?;
+    let dur_index = index_unique(&dur_spec, &dur_ids, options.duplicates, &mut duplicate_rows)?;
     let dur_avg_values = dur.values(dur_avg);
     let dur_pct_values: Vec<Vec<f64>> = dur_pcts.iter().map(|&c| dur.values(c)).collect();
 
@@ -145,7 +149,7 @@ pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, Tr
     let mem_spec = value_spec(&mem_header, &mem_keys, mem_avg, &mem_pcts);
     let mem = csvread::read(&mem_spec)?;
     let mem_ids = keys(&mem, &mem_keys);
-    let mem_index = index_unique(&mem_spec, &mem_ids)?;
+    let mem_index = index_unique(&mem_spec, &mem_ids, options.duplicates, &mut duplicate_rows)?;
     let mem_avg_values = mem.values(mem_avg);
     let mem_pct_values: Vec<Vec<f64>> = mem_pcts.iter().map(|&c| mem.values(c)).collect();
     let memory_level = if per_function {
@@ -156,20 +160,26 @@ pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, Tr
 
     // Functions per app, for splitting app memory among them.
     let mut app_functions: HashMap<(&str, &str), usize> = HashMap::new();
-    for id in &inv_ids {
-        *app_functions.entry((id[0], id[1])).or_default() += 1;
+    for (row, id) in inv_ids.iter().enumerate() {
+        if is_first(row, id) {
+            *app_functions.entry((id[0], id[1])).or_default() += 1;
+        }
     }
 
     let mut report = ReadReport {
-        functions_read: inv.rows(),
+        functions_read: inv_first.len(),
         missing_durations: 0,
         missing_memory: 0,
         memory_level,
+        duplicate_rows,
     };
     let triggers = trigger.map(|t| inv.text(t));
     let mut functions = Vec::new();
     let mut kept_rows = Vec::new();
     for (row, id) in inv_ids.iter().enumerate() {
+        if !is_first(row, id) {
+            continue;
+        }
         let Some(&d) = dur_index.get(id.as_slice()) else {
             report.missing_durations += 1;
             strict_check(options, files, row, id, &files.durations)?;
@@ -213,6 +223,22 @@ pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, Tr
         counts,
         report,
     ))
+}
+
+/// The (owner, app, function) keys of a file's rows, in file order (duplicates included).
+pub fn function_ids(path: &Path) -> Result<Vec<FunctionId>, TraceError> {
+    let header = Header::read(path)?;
+    let key = key_columns(&header, true)?;
+    let spec = Spec {
+        header: &header,
+        columns: key.iter().map(|&k| (k, Kind::Text)).collect(),
+        key: key.clone(),
+    };
+    let frame = csvread::read(&spec)?;
+    Ok(keys(&frame, &key)
+        .iter()
+        .map(|id| function_id(id))
+        .collect())
 }
 
 /// Resolves `--start`/`--duration` against the file's period labels.
@@ -275,14 +301,20 @@ fn keys<'f>(frame: &'f csvread::Frame, key_columns: &[usize]) -> Vec<Vec<&'f str
         .collect()
 }
 
-/// Key → row; a repeated key is reported with its exact lines.
+/// Key → first row; a repeated key is reported with its exact lines, or skipped and counted.
 fn index_unique<'k>(
     spec: &Spec,
     ids: &'k [Vec<&'k str>],
+    duplicates: Duplicates,
+    skipped: &mut usize,
 ) -> Result<HashMap<&'k [&'k str], usize>, TraceError> {
-    let mut index = HashMap::with_capacity(ids.len());
+    let mut index: HashMap<&[&str], usize> = HashMap::with_capacity(ids.len());
     for (row, id) in ids.iter().enumerate() {
-        if let Some(first) = index.insert(id.as_slice(), row) {
+        if let Some(&first) = index.get(id.as_slice()) {
+            if duplicates == Duplicates::KeepFirst {
+                *skipped += 1;
+                continue;
+            }
             // The row-by-row pass names the lines exactly; rows map to lines 1:1 only without
             // quoted line breaks, so its answer is preferred.
             return Err(csvread::locate(spec)?.unwrap_or(TraceError::Duplicate {
@@ -292,6 +324,7 @@ fn index_unique<'k>(
                 key: id.join("/"),
             }));
         }
+        index.insert(id.as_slice(), row);
     }
     Ok(index)
 }

@@ -7,7 +7,8 @@ use std::path::Path;
 use crate::error::TraceError;
 use crate::layout::{Layout, TraceFiles};
 use crate::model::{
-    duration_column, memory_column, FunctionId, DURATION_PERCENTILES, MEMORY_PERCENTILES,
+    duration_column, memory_column, FunctionId, Percentiles, Trace, DURATION_PERCENTILES,
+    MEMORY_PERCENTILES,
 };
 
 /// One row of `durations.csv` (milliseconds).
@@ -165,6 +166,59 @@ impl TraceWriter {
             .map_err(|e| TraceError::io(&self.files.memory, e))?;
         Ok(self.files)
     }
+}
+
+/// Writes the functions `rows` of `trace` (all of them when `None`), in that order, as a sampled-layout
+/// directory (invocations.csv, durations.csv, memory.csv per function), period columns labelled
+/// `1..=periods`. The figures the model does not keep are derived: `Count` and `SampleCount` are the
+/// function's invocations in the window, `Minimum`/`Maximum` its 0th and 100th duration percentiles.
+pub fn write_trace(
+    dir: &Path,
+    trace: &Trace,
+    rows: Option<&[usize]>,
+) -> Result<TraceFiles, TraceError> {
+    let mut w = TraceWriter::create(dir, Layout::Sampled, 1, trace.periods, false)?;
+    let all: Vec<usize>;
+    let rows = match rows {
+        Some(r) => r,
+        None => {
+            all = (0..trace.functions.len()).collect();
+            &all
+        }
+    };
+    for &f in rows {
+        let function = &trace.functions[f];
+        let id = &function.id;
+        let total = trace.total(f);
+        w.invocations(id, &function.trigger, trace.counts(f))?;
+        let pick = |p: &Percentiles, at: u8| {
+            p.at(f64::from(at))
+                .or_else(|| p.quantile(f64::from(at) / 100.0))
+                .unwrap_or(0.0)
+        };
+        let d = &function.duration_ms;
+        w.durations(
+            id,
+            &DurationRow {
+                average: function.duration_avg_ms,
+                count: total,
+                minimum: pick(d, 0),
+                maximum: pick(d, 100),
+                percentiles: DURATION_PERCENTILES.map(|p| pick(d, p)),
+            },
+        )?;
+        w.memory(
+            &id.owner,
+            &id.app,
+            Some(&id.function),
+            &MemoryRow {
+                sample_count: total,
+                average: function.memory_avg_mb,
+                percentiles: MEMORY_PERCENTILES.map(|p| pick(&function.memory_mb, p)),
+            },
+        )?;
+    }
+    w.finish()
 }
 
 fn write_key(line: &mut Vec<u8>, fields: &[&str]) {
