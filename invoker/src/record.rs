@@ -121,3 +121,183 @@ impl<W: Write> RecordsWriter<W> {
         Ok(self.out)
     }
 }
+
+/// One line of a records CSV, as read back (by plots and reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRow {
+    /// Period (0-based).
+    pub period: u32,
+    /// Endpoint, as in the load.
+    pub endpoint: String,
+    /// In the warm-up.
+    pub warmup: bool,
+    /// Due time, µs from the start of the run.
+    pub scheduled_us: u64,
+    /// Dispatcher release minus due, ns.
+    pub dispatch_lag_ns: Option<u64>,
+    /// Hand-off to the gRPC client minus due, ns.
+    pub send_lag_ns: Option<u64>,
+    /// Answer minus send, µs.
+    pub latency_us: Option<u64>,
+    /// Answer minus due, µs.
+    pub latency_from_scheduled_us: Option<u64>,
+    /// Outcome name (`ok`, `timeout`, `error:unavailable`, …).
+    pub outcome: String,
+}
+
+impl RecordRow {
+    /// Answered successfully.
+    pub fn is_ok(&self) -> bool {
+        self.outcome == "ok"
+    }
+}
+
+/// Why a records file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// A line is not a record.
+    #[error("{}: line {line}: {reason}", path.display())]
+    Bad {
+        /// The file.
+        path: std::path::PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Reads a records CSV written by the invoker, calling `each` per record in file order.
+pub fn read_records(
+    path: &std::path::Path,
+    mut each: impl FnMut(RecordRow),
+) -> Result<(), RecordsError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|source| RecordsError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let bad = |line: u64, reason: String| RecordsError::Bad {
+        path: path.to_owned(),
+        line,
+        reason,
+    };
+    let mut lines = io::BufReader::with_capacity(1 << 20, file).lines();
+    match lines.next() {
+        Some(Ok(h)) if h == RECORDS_HEADER => {}
+        Some(Ok(h)) => {
+            return Err(bad(
+                1,
+                format!("header is `{h}`, expected `{RECORDS_HEADER}`"),
+            ))
+        }
+        Some(Err(source)) => {
+            return Err(RecordsError::Io {
+                path: path.to_owned(),
+                source,
+            })
+        }
+        None => return Err(bad(1, "empty file: no header".into())),
+    }
+    for (i, line) in lines.enumerate() {
+        let n = i as u64 + 2;
+        let line = line.map_err(|source| RecordsError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        // The endpoint may not contain a comma (it is a host:port or URL), so fields split plainly.
+        let f: Vec<&str> = line.split(',').collect();
+        if f.len() != 10 {
+            return Err(bad(n, format!("{} fields, expected 10", f.len())));
+        }
+        let num = |k: usize, name: &str| -> Result<Option<u64>, RecordsError> {
+            if f[k].is_empty() {
+                return Ok(None);
+            }
+            f[k].parse::<u64>().map(Some).map_err(|_| {
+                bad(
+                    n,
+                    format!("field {} ({name}) `{}` is not a number", k + 1, f[k]),
+                )
+            })
+        };
+        let required = |k: usize, name: &str| -> Result<u64, RecordsError> {
+            num(k, name)?.ok_or_else(|| bad(n, format!("field {} ({name}) is empty", k + 1)))
+        };
+        each(RecordRow {
+            period: required(1, "period")? as u32,
+            endpoint: f[2].to_owned(),
+            warmup: f[3] == "1",
+            scheduled_us: required(4, "scheduled_us")?,
+            dispatch_lag_ns: num(5, "dispatch_lag_ns")?,
+            send_lag_ns: num(6, "send_lag_ns")?,
+            latency_us: num(7, "latency_us")?,
+            latency_from_scheduled_us: num(8, "latency_from_scheduled_us")?,
+            outcome: f[9].to_owned(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_bad_lines_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let mut w = RecordsWriter::new(std::fs::File::create(&path).unwrap()).unwrap();
+        let endpoints = vec!["127.0.0.1:1".to_owned()];
+        let r = Record {
+            index: 0,
+            period: 1,
+            endpoint: 0,
+            warmup: false,
+            scheduled_us: 1_000_005,
+            dispatch_lag_ns: Some(80),
+            send_lag_ns: Some(500),
+            latency_us: Some(70),
+            latency_from_scheduled_us: Some(71),
+            outcome: Outcome::Ok,
+        };
+        w.write(&r, &endpoints).unwrap();
+        w.write(
+            &Record {
+                outcome: Outcome::NotSentBackPressure,
+                dispatch_lag_ns: None,
+                send_lag_ns: None,
+                latency_us: None,
+                latency_from_scheduled_us: None,
+                warmup: true,
+                ..r
+            },
+            &endpoints,
+        )
+        .unwrap();
+        w.finish().unwrap();
+        let mut rows = Vec::new();
+        read_records(&path, |row| rows.push(row)).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].scheduled_us, 1_000_005);
+        assert_eq!(rows[0].send_lag_ns, Some(500));
+        assert!(rows[0].is_ok() && !rows[0].warmup);
+        assert_eq!(rows[1].outcome, "not_sent:max_in_flight");
+        assert_eq!(rows[1].latency_us, None);
+        assert!(rows[1].warmup);
+
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("2,0,x,0,abc,,,,,ok\n");
+        std::fs::write(&path, text).unwrap();
+        let e = read_records(&path, |_| {}).unwrap_err().to_string();
+        assert!(e.contains("line 4") && e.contains("scheduled_us"), "{e}");
+    }
+}

@@ -50,8 +50,78 @@ pub enum Command {
     Preprocess(PreprocessArgs),
     /// Draw representative, nested samples of a trace's functions (Wasserstein distance to the original).
     Sample(SampleArgs),
+    /// Draw the trace's and proxies' distributions (vSwarm's `main.py plot`), the mapping error and the
+    /// load with --mapping/--load, or a run's results with `plot results DIR`.
+    Plot(PlotArgs),
     /// Write the built-in catalogue of emulated proxies as a profile.json.
     Catalogue(CatalogueArgs),
+}
+
+/// `loadgen plot`.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct PlotArgs {
+    /// Plot an invoker run instead.
+    #[command(subcommand)]
+    pub results: Option<PlotResults>,
+
+    /// Trace directory (figures 4–6 and 8). Without it only the proxies are drawn.
+    #[arg(short = 't', long, value_name = "PATH")]
+    pub trace: Option<PathBuf>,
+
+    /// Proxy profiles: a vSwarm profile.json, or `builtin`.
+    #[arg(
+        short = 'p',
+        long,
+        value_name = "PATH|builtin",
+        default_value = "profile.json"
+    )]
+    pub profile: String,
+
+    /// Directory for the figures (PNG and SVG each).
+    #[arg(
+        short = 'o',
+        long,
+        alias = "png_folder",
+        value_name = "PATH",
+        default_value = "png"
+    )]
+    pub png_folder: PathBuf,
+
+    /// Percentile of memory, duration and CPU drawn (as mapped).
+    #[arg(long, default_value_t = 75)]
+    pub percentile: u8,
+
+    /// mapping.json: adds the mapping-error figure.
+    #[arg(long, value_name = "PATH")]
+    pub mapping: Option<PathBuf>,
+
+    /// load.json (with --trace and --mapping): adds invocations per period, trace vs load.
+    #[arg(long, value_name = "PATH", requires_all = ["trace", "mapping"])]
+    pub load: Option<PathBuf>,
+
+    /// The trace counts invocations per minute (true) or per second (false).
+    #[arg(short = 'm', long, value_name = "BOOL", value_parser = parse_bool, default_value = "true",
+          action = ArgAction::Set)]
+    pub minute: bool,
+
+    /// First period of the load's window, by column name (as given to generate).
+    #[arg(long, value_name = "PERIOD")]
+    pub start: Option<u32>,
+}
+
+/// `loadgen plot results`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum PlotResults {
+    /// Latency CDF, dispatch lag and calls per second of an invoker run.
+    Results {
+        /// A `loadgen run` directory (records.csv inside), or an invoker records CSV.
+        #[arg(value_name = "DIR|RECORDS")]
+        input: PathBuf,
+        /// Directory for the figures. Default: plots/ in the run directory, or beside the records.
+        #[arg(short = 'o', long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
 }
 
 /// `loadgen preprocess`.

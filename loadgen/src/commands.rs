@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Clean(args) => run_clean(&args),
         Command::Preprocess(args) => run_preprocess(&args).map(|_| ()),
         Command::Sample(args) => run_sample(&args).map(|_| ()),
+        Command::Plot(args) => crate::plot::run_plot(&args).map(|_| ()),
         Command::Synth(args) => run_synth(&args),
         Command::Catalogue(args) => run_catalogue(&args),
     }

@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod generate;
 pub mod iat;
 pub mod map;
+pub mod plot;
 pub mod preprocess;
 pub mod run;
 pub mod sample;

@@ -37,6 +37,8 @@ pub struct RunFiles {
     pub summary: PathBuf,
     /// report.md.
     pub report: PathBuf,
+    /// plots/: the figures.
+    pub plots: PathBuf,
 }
 
 impl RunFiles {
@@ -51,6 +53,7 @@ impl RunFiles {
             latencies: dir.join("lat.csv"),
             summary: dir.join("summary.json"),
             report: dir.join("report.md"),
+            plots: dir.join("plots"),
         }
     }
 }
@@ -204,7 +207,37 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     std::fs::write(&files.summary, json)
         .with_context(|| format!("writing {}", files.summary.display()))?;
 
-    // 6. Report.
+    // 6. Figures: a run is worth keeping even if one cannot be drawn, so a failure is reported, not fatal.
+    let figures = {
+        let load_file = loadfile::read(&files.load).context("reading the load back")?;
+        let drawn = crate::plot::draw(
+            &files.plots,
+            &crate::plot::Inputs {
+                catalogue: &prepared.catalogue,
+                percentile: load.percentile,
+                trace: Some(&prepared.trace),
+                mapping: Some(&prepared.mapped.file),
+                load: Some(&load_file),
+                records: Some(&files.records),
+            },
+        );
+        match drawn {
+            Ok(drawn) => {
+                println!(
+                    "figures    {} in {}",
+                    drawn.figures.len(),
+                    files.plots.display()
+                );
+                crate::plot::markdown(&files.dir, &drawn)
+            }
+            Err(e) => {
+                log::warn!("figures not drawn: {e:#}");
+                format!("Figures could not be drawn: {e:#}\n")
+            }
+        }
+    };
+
+    // 7. Report.
     let report = report_markdown(&ReportInput {
         args,
         seed,
@@ -217,6 +250,7 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
         files: &files,
         deployed: &deployment.deployed,
         started_at,
+        figures: &figures,
     });
     std::fs::write(&files.report, report)
         .with_context(|| format!("writing {}", files.report.display()))?;
@@ -241,6 +275,7 @@ struct ReportInput<'a> {
     files: &'a RunFiles,
     deployed: &'a [DeployedProxy],
     started_at: SystemTime,
+    figures: &'a str,
 }
 
 /// Microseconds as a table shows them: two decimals for small values, none from 1,000 on.
@@ -395,6 +430,8 @@ fn report_markdown(r: &ReportInput) -> String {
         }
     }
 
+    let _ = writeln!(out, "\n## Figures\n");
+    out.push_str(r.figures);
     let _ = writeln!(out, "\n## Files\n");
     let f = r.files;
     for (path, what) in [

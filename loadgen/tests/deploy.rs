@@ -115,6 +115,13 @@ fn run_end_to_end_with_local_servers() {
         "summary.json",
         "report.md",
         "trace/invocations.csv",
+        "plots/proxy_memory.png",
+        "plots/trace_duration.svg",
+        "plots/mapping_error.png",
+        "plots/invocations_per_second.png",
+        "plots/latency_cdf.png",
+        "plots/dispatch_lag.png",
+        "plots/calls_per_second.png",
     ] {
         assert!(out_dir.join(f).is_file(), "{f} missing\n{}", text(&out));
     }
@@ -172,6 +179,9 @@ fn run_end_to_end_with_local_servers() {
         "send lag",
         "emulated function servers on 127.0.0.1",
         "[`records.csv`](records.csv)",
+        "## Figures",
+        "](plots/latency_cdf.png)",
+        "](plots/invocations_per_second.png)",
     ] {
         assert!(report.contains(needle), "report lacks {needle}:\n{report}");
     }

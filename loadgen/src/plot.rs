@@ -1,0 +1,156 @@
+//! `loadgen plot`, and the figures `loadgen run` leaves beside its report: gathering the inputs and
+//! handing them to the `plots` crate.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use loadfile::Load;
+use plots::{Drawn, Figure, Plan};
+use profiles::{Catalogue, MappingFile};
+use trace::{FunctionId, ReadOptions, Trace};
+
+use crate::cli::{PlotArgs, PlotResults};
+use crate::commands::load_catalogue;
+
+/// What to draw; every input but the catalogue is optional and adds its figures.
+pub struct Inputs<'a> {
+    /// The proxies (figures 1–3).
+    pub catalogue: &'a Catalogue,
+    /// Percentile drawn.
+    pub percentile: u8,
+    /// The trace (figures 4–6), already cut to the load's window for figure 8.
+    pub trace: Option<&'a Trace>,
+    /// The mapping (figure 7).
+    pub mapping: Option<&'a MappingFile>,
+    /// The load (figure 8, with the trace and mapping).
+    pub load: Option<&'a Load>,
+    /// The invoker's records (figures 9–11).
+    pub records: Option<&'a Path>,
+}
+
+/// Draws every figure the inputs allow into `dir`; returns them and the ones skipped, with why.
+pub fn draw(dir: &Path, inputs: &Inputs) -> Result<Drawn> {
+    let mut plan = Plan::default();
+    plots::catalogue_figures(inputs.catalogue, inputs.percentile, &mut plan)?;
+    if let Some(trace) = inputs.trace {
+        plots::trace_figures(trace, inputs.catalogue, inputs.percentile, &mut plan)?;
+    }
+    if let Some(mapping) = inputs.mapping {
+        plots::mapping_figure(mapping, &mut plan);
+        if let (Some(trace), Some(load)) = (inputs.trace, inputs.load) {
+            // The load holds the mapped functions only: compare it with those.
+            let mapped: HashSet<FunctionId> = mapping
+                .functions
+                .iter()
+                .map(|e| FunctionId {
+                    owner: e.hash_owner.clone(),
+                    app: e.hash_app.clone(),
+                    function: e.hash_function.clone(),
+                })
+                .collect();
+            let mut window = trace.clone();
+            window.retain(|f| mapped.contains(&trace.functions[f].id));
+            plots::load_figure(&window, load, &mut plan);
+        }
+    }
+    if let Some(records) = inputs.records {
+        plots::results_figures(records, &mut plan)
+            .with_context(|| format!("reading {}", records.display()))?;
+    }
+    Ok(plots::draw_plan(dir, plan)?)
+}
+
+fn report(dir: &Path, drawn: &Drawn) {
+    let names: Vec<&str> = drawn.figures.iter().map(|f| f.name.as_str()).collect();
+    println!(
+        "figures    {} in {} (PNG and SVG): {}",
+        drawn.figures.len(),
+        dir.display(),
+        names.join(", ")
+    );
+    for (name, why) in &drawn.skipped {
+        println!("skipped    {name}: {why}");
+    }
+}
+
+/// `loadgen plot`.
+pub fn run_plot(args: &PlotArgs) -> Result<Vec<Figure>> {
+    if let Some(PlotResults::Results { input, output }) = &args.results {
+        let (records, default_dir) = if input.is_dir() {
+            (input.join("records.csv"), input.join("plots"))
+        } else {
+            let parent = input.parent().unwrap_or(Path::new("")).to_owned();
+            (input.clone(), parent.join("plots"))
+        };
+        let dir = output.clone().unwrap_or(default_dir);
+        let mut plan = Plan::default();
+        plots::results_figures(&records, &mut plan)
+            .with_context(|| format!("reading the invoker's records {}", records.display()))?;
+        let drawn = plots::draw_plan(&dir, plan)?;
+        report(&dir, &drawn);
+        return Ok(drawn.figures);
+    }
+    let catalogue = load_catalogue(&args.profile)?;
+    let mapping = args
+        .mapping
+        .as_deref()
+        .map(MappingFile::read)
+        .transpose()
+        .context("reading the mapping")?;
+    let load = args
+        .load
+        .as_deref()
+        .map(loadfile::read)
+        .transpose()
+        .context("reading the load")?;
+    let trace = args
+        .trace
+        .as_deref()
+        .map(|dir| {
+            let options = ReadOptions {
+                granularity: Some(trace::Granularity::from_minute_flag(args.minute)),
+                start: args.start,
+                periods: load.as_ref().map(|l| l.periods.len()),
+                ..ReadOptions::default()
+            };
+            trace::read(dir, &options)
+                .with_context(|| format!("reading the trace in {}", dir.display()))
+        })
+        .transpose()?;
+    let drawn = draw(
+        &args.png_folder,
+        &Inputs {
+            catalogue: &catalogue,
+            percentile: args.percentile,
+            trace: trace.as_ref(),
+            mapping: mapping.as_ref(),
+            load: load.as_ref(),
+            records: None,
+        },
+    )?;
+    report(&args.png_folder, &drawn);
+    Ok(drawn.figures)
+}
+
+/// Markdown linking `figures` (paths relative to `base`), with the skipped ones and why.
+pub fn markdown(base: &Path, drawn: &Drawn) -> String {
+    let mut out = String::new();
+    for f in &drawn.figures {
+        let rel: PathBuf = f.png.strip_prefix(base).unwrap_or(&f.png).to_owned();
+        let svg: PathBuf = f.svg.strip_prefix(base).unwrap_or(&f.svg).to_owned();
+        let title = match &f.data {
+            plots::FigureData::Histogram(h) => h.title.clone(),
+            plots::FigureData::Xy(p) => p.title.clone(),
+        };
+        out.push_str(&format!(
+            "### {title}\n\n![{title}]({}) ([SVG]({}))\n\n",
+            rel.display(),
+            svg.display()
+        ));
+    }
+    for (name, why) in &drawn.skipped {
+        out.push_str(&format!("- `{name}` not drawn: {why}\n"));
+    }
+    out
+}

@@ -1,0 +1,495 @@
+//! The numbers behind each figure, computed from the project's own formats (trace, catalogue,
+//! mapping.json, load.json, the invoker's records).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use loadfile::Load;
+use profiles::{
+    check_percentile, function_point, proxy_points, Catalogue, MappingFile, Metric,
+    DURATION_FLOOR_MS, MEMORY_FLOOR_MB,
+};
+use trace::Trace;
+
+use crate::bins::{compact, Bins};
+use crate::figure::{FigureData, Histogram, Marker, Series, XyPlot};
+use crate::PlotError;
+
+/// CPU utilisation below this (% of one core) counts as this much on log bins.
+pub const CPU_FLOOR_PERCENT: f64 = 0.1;
+
+/// Most bins a histogram gets (so range labels never overlap at the figure's width).
+pub const MAX_BINS: usize = 12;
+
+/// Figures ready to draw, and those that could not be made, with why.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// (file stem, data).
+    pub figures: Vec<(String, FigureData)>,
+    /// (file stem, reason).
+    pub skipped: Vec<(String, String)>,
+}
+
+impl Plan {
+    fn add(&mut self, name: &str, data: Result<FigureData, String>) {
+        match data {
+            Ok(d) => self.figures.push((name.to_owned(), d)),
+            Err(reason) => self.skipped.push((name.to_owned(), reason)),
+        }
+    }
+}
+
+fn share(counts: &[f64], total: usize) -> Vec<f64> {
+    counts
+        .iter()
+        .map(|c| 100.0 * c / total.max(1) as f64)
+        .collect()
+}
+
+fn log_histogram(
+    title: &str,
+    x_label: &str,
+    groups: &[(&str, &[f64])],
+    floor: f64,
+) -> Result<FigureData, String> {
+    let all: Vec<f64> = groups.iter().flat_map(|g| g.1.iter().copied()).collect();
+    let bins = Bins::log_spanning(&all, floor, MAX_BINS).ok_or("no values to draw")?;
+    let as_share = groups.len() > 1;
+    Ok(FigureData::Histogram(Histogram {
+        title: title.to_owned(),
+        x_label: format!(
+            "{x_label} (log bins; below {} counted in the first)",
+            compact(floor)
+        ),
+        y_label: if as_share {
+            "share of functions (%)".into()
+        } else {
+            "functions".into()
+        },
+        series: groups
+            .iter()
+            .map(|(name, values)| {
+                let counts = bins.counts(values);
+                Series {
+                    name: format!("{name} ({})", values.len()),
+                    values: if as_share {
+                        share(&counts, values.len())
+                    } else {
+                        counts
+                    },
+                }
+            })
+            .collect(),
+        bins: bins.labels,
+        log_y: false,
+        markers: Vec::new(),
+    }))
+}
+
+/// Figures 1–3: the proxies' memory, CPU utilisation and duration at `percentile`.
+pub fn catalogue_figures(
+    catalogue: &Catalogue,
+    percentile: u8,
+    plan: &mut Plan,
+) -> Result<(), PlotError> {
+    check_percentile(percentile)?;
+    let points = proxy_points(catalogue, percentile)?;
+    let memory: Vec<f64> = points.iter().map(|p| p.memory_mb).collect();
+    let duration: Vec<f64> = points.iter().map(|p| p.duration_ms).collect();
+    let cpu: Vec<f64> = catalogue
+        .proxies
+        .iter()
+        .map(|p| p.at(Metric::Cpu, percentile))
+        .collect::<Result<_, _>>()?;
+    let n = catalogue.proxies.len();
+    plan.add(
+        "proxy_memory",
+        log_histogram(
+            &format!("Memory of the {n} proxy functions (p{percentile})"),
+            "memory, MB",
+            &[("proxies", &memory)],
+            MEMORY_FLOOR_MB,
+        ),
+    );
+    plan.add(
+        "proxy_cpu",
+        log_histogram(
+            &format!("CPU utilisation of the {n} proxy functions (p{percentile})"),
+            "CPU utilisation, % of one core",
+            &[("proxies", &cpu)],
+            CPU_FLOOR_PERCENT,
+        ),
+    );
+    plan.add(
+        "proxy_duration",
+        log_histogram(
+            &format!("Duration of the {n} proxy functions (p{percentile})"),
+            "duration, ms",
+            &[("proxies", &duration)],
+            DURATION_FLOOR_MS,
+        ),
+    );
+    Ok(())
+}
+
+/// Figures 4–6: the trace's memory and duration with the proxies' on the same bins, and both in the
+/// (memory, duration) plane.
+pub fn trace_figures(
+    trace: &Trace,
+    catalogue: &Catalogue,
+    percentile: u8,
+    plan: &mut Plan,
+) -> Result<(), PlotError> {
+    check_percentile(percentile)?;
+    let proxies = proxy_points(catalogue, percentile)?;
+    let functions: Vec<_> = trace
+        .functions
+        .iter()
+        .map(|f| function_point(f, percentile))
+        .collect();
+    let tm: Vec<f64> = functions.iter().map(|p| p.memory_mb).collect();
+    let td: Vec<f64> = functions.iter().map(|p| p.duration_ms).collect();
+    let pm: Vec<f64> = proxies.iter().map(|p| p.memory_mb).collect();
+    let pd: Vec<f64> = proxies.iter().map(|p| p.duration_ms).collect();
+    let empty = |d: Result<FigureData, String>| {
+        if trace.functions.is_empty() {
+            Err("the trace has no function".to_owned())
+        } else {
+            d
+        }
+    };
+    plan.add(
+        "trace_memory",
+        empty(log_histogram(
+            &format!("Memory: trace functions vs proxies (p{percentile})"),
+            "memory, MB",
+            &[("trace", &tm), ("proxies", &pm)],
+            MEMORY_FLOOR_MB,
+        )),
+    );
+    plan.add(
+        "trace_duration",
+        empty(log_histogram(
+            &format!("Duration: trace functions vs proxies (p{percentile})"),
+            "duration, ms",
+            &[("trace", &td), ("proxies", &pd)],
+            DURATION_FLOOR_MS,
+        )),
+    );
+    let floor = |v: Vec<(f64, f64)>| -> Vec<(f64, f64)> {
+        v.into_iter()
+            .map(|(m, d)| (m.max(MEMORY_FLOOR_MB), d.max(DURATION_FLOOR_MS)))
+            .collect()
+    };
+    plan.add(
+        "memory_duration",
+        empty(Ok(FigureData::Xy(XyPlot {
+            title: format!("Memory and duration (p{percentile}): trace functions and proxies"),
+            x_label: "memory, MB".into(),
+            y_label: "duration, ms".into(),
+            series: vec![
+                Series {
+                    name: format!("trace ({})", tm.len()),
+                    values: floor(tm.iter().copied().zip(td.iter().copied()).collect()),
+                },
+                Series {
+                    name: format!("proxies ({})", pm.len()),
+                    values: floor(pm.iter().copied().zip(pd.iter().copied()).collect()),
+                },
+            ],
+            log_x: true,
+            log_y: true,
+            points: true,
+        }))),
+    );
+    Ok(())
+}
+
+/// Edges of the mapping-error histogram, as fractions; the last bin is open.
+pub const ERROR_EDGES: [f64; 10] = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0];
+
+/// Figure 7: per function, the relative memory and duration error of its mapping.
+pub fn mapping_figure(mapping: &MappingFile, plan: &mut Plan) {
+    let mut edges = ERROR_EDGES.to_vec();
+    edges.push(f64::INFINITY);
+    let pct = |v: f64| format!("{}%", compact(v * 100.0));
+    let labels: Vec<String> = edges
+        .windows(2)
+        .map(|w| {
+            if w[1].is_infinite() {
+                format!("≥{}", pct(w[0]))
+            } else {
+                format!("{}–{}", pct(w[0]), pct(w[1]))
+            }
+        })
+        .collect();
+    let bins = Bins { edges, labels };
+    let memory: Vec<f64> = mapping
+        .functions
+        .iter()
+        .map(|e| e.memory_rel_error)
+        .collect();
+    let duration: Vec<f64> = mapping
+        .functions
+        .iter()
+        .map(|e| e.duration_rel_error)
+        .collect();
+    let data = if mapping.functions.is_empty() {
+        Err("the mapping has no function".to_owned())
+    } else {
+        Ok(FigureData::Histogram(Histogram {
+            title: format!(
+                "Mapping error of {} functions ({}, p{})",
+                mapping.functions.len(),
+                mapping.method.describe(),
+                mapping.percentile
+            ),
+            x_label: "|proxy − trace| / trace".into(),
+            y_label: "functions".into(),
+            series: vec![
+                Series {
+                    name: "memory".into(),
+                    values: bins.counts(&memory),
+                },
+                Series {
+                    name: "duration".into(),
+                    values: bins.counts(&duration),
+                },
+            ],
+            bins: bins.labels,
+            log_y: false,
+            markers: Vec::new(),
+        }))
+    };
+    plan.add("mapping_error", data);
+}
+
+/// Figure 8: invocations per period, the trace's (its functions in `trace`, over the load's window) and
+/// the load's. They must coincide.
+pub fn load_figure(trace: &Trace, load: &Load, plan: &mut Plan) {
+    let unit = trace.granularity.unit();
+    let trace_counts: Vec<(f64, f64)> = (0..trace.periods)
+        .map(|j| {
+            let total: u64 = (0..trace.functions.len())
+                .map(|f| u64::from(trace.counts(f)[j]))
+                .sum();
+            ((trace.first_period as usize + j) as f64, total as f64)
+        })
+        .collect();
+    let load_counts: Vec<(f64, f64)> = load
+        .periods
+        .iter()
+        .enumerate()
+        .map(|(j, p)| {
+            (
+                (trace.first_period as usize + j) as f64,
+                p.calls.len() as f64,
+            )
+        })
+        .collect();
+    let data = if load.periods.is_empty() {
+        Err("load.json has no period".to_owned())
+    } else {
+        Ok(FigureData::Xy(XyPlot {
+            title: format!("Invocations per {unit}: trace vs generated load"),
+            x_label: format!("{unit} (trace column)"),
+            y_label: format!("invocations per {unit}"),
+            series: vec![
+                Series {
+                    name: "trace".into(),
+                    values: trace_counts,
+                },
+                Series {
+                    name: "load.json".into(),
+                    values: load_counts,
+                },
+            ],
+            log_x: false,
+            log_y: false,
+            points: false,
+        }))
+    };
+    plan.add(&format!("invocations_per_{unit}"), data);
+}
+
+/// Nearest-rank quantile of sorted values.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+/// An empirical CDF as a staircase through at most `points` steps: (value, fraction ≤ value) pairs, each
+/// step drawn as a rise at its value, so a line plot shows the true step function.
+pub fn cdf(sorted: &[f64], points: usize) -> Vec<(f64, f64)> {
+    let n = sorted.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let step = n.div_ceil(points.max(1)).max(1);
+    let mut ends: Vec<usize> = (step - 1..n).step_by(step).collect();
+    if ends.last() != Some(&(n - 1)) {
+        ends.push(n - 1);
+    }
+    let mut out = Vec::with_capacity(2 * ends.len());
+    let mut below = 0.0;
+    for i in ends {
+        let fraction = (i + 1) as f64 / n as f64;
+        out.push((sorted[i], below));
+        out.push((sorted[i], fraction));
+        below = fraction;
+    }
+    out
+}
+
+/// What figures 9–11 are made of, gathered from a records file in one pass.
+#[derive(Debug, Default)]
+pub struct Results {
+    /// Latency (answer − send) of successful calls after warm-up, ms, per endpoint.
+    pub latency_ms: HashMap<String, Vec<f64>>,
+    /// Dispatch lag of calls sent after warm-up, µs.
+    pub dispatch_lag_us: Vec<f64>,
+    /// Per second of the run: scheduled (by due time), sent (by send time), answered (by answer time).
+    pub per_second: Vec<[u64; 3]>,
+}
+
+impl Results {
+    /// Reads `records` (the invoker's `--records` CSV).
+    pub fn read(records: &Path) -> Result<Results, PlotError> {
+        let mut r = Results::default();
+        let bump = |per_second: &mut Vec<[u64; 3]>, us: u64, k: usize| {
+            let s = (us / 1_000_000) as usize;
+            if per_second.len() <= s {
+                per_second.resize(s + 1, [0; 3]);
+            }
+            per_second[s][k] += 1;
+        };
+        invoker::record::read_records(records, |row| {
+            bump(&mut r.per_second, row.scheduled_us, 0);
+            if let Some(lag) = row.send_lag_ns {
+                bump(&mut r.per_second, row.scheduled_us + lag / 1000, 1);
+            }
+            if row.is_ok() {
+                if let Some(l) = row.latency_from_scheduled_us {
+                    bump(&mut r.per_second, row.scheduled_us + l, 2);
+                }
+            }
+            if row.warmup {
+                return;
+            }
+            if let Some(lag) = row.dispatch_lag_ns {
+                r.dispatch_lag_us.push(lag as f64 / 1e3);
+            }
+            if let (true, Some(l)) = (row.is_ok(), row.latency_us) {
+                r.latency_ms
+                    .entry(row.endpoint)
+                    .or_default()
+                    .push(l as f64 / 1e3);
+            }
+        })?;
+        Ok(r)
+    }
+}
+
+/// Figures 9–11 from a records file.
+pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError> {
+    let r = Results::read(records)?;
+
+    // 9: latency CDF, all calls and the four busiest endpoints.
+    let mut all: Vec<f64> = r.latency_ms.values().flatten().copied().collect();
+    all.sort_unstable_by(f64::total_cmp);
+    let mut busiest: Vec<(&String, &Vec<f64>)> = r.latency_ms.iter().collect();
+    busiest.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    let latency = if all.is_empty() {
+        Err("no successful call after the warm-up: no latency to draw".to_owned())
+    } else {
+        let mut series = vec![Series {
+            name: format!("all ({} calls)", all.len()),
+            values: cdf(&all, 2000),
+        }];
+        if busiest.len() > 1 {
+            for (endpoint, values) in busiest.iter().take(4) {
+                let mut v = (*values).clone();
+                v.sort_unstable_by(f64::total_cmp);
+                series.push(Series {
+                    name: format!("{endpoint} ({})", v.len()),
+                    values: cdf(&v, 1000),
+                });
+            }
+        }
+        Ok(FigureData::Xy(XyPlot {
+            title: "Latency (answer − send), after warm-up".into(),
+            x_label: "latency, ms (log)".into(),
+            y_label: "fraction of calls ≤ latency".into(),
+            series,
+            log_x: true,
+            log_y: false,
+            points: false,
+        }))
+    };
+    plan.add("latency_cdf", latency);
+
+    // 10: dispatch lag histogram with its percentiles marked.
+    let mut lag = r.dispatch_lag_us.clone();
+    lag.sort_unstable_by(f64::total_cmp);
+    let lag_data = match Bins::log_spanning(&lag, 0.01, MAX_BINS) {
+        None => Err("no call was dispatched after the warm-up: no lag to draw".to_owned()),
+        Some(bins) => {
+            let markers = [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)]
+                .iter()
+                .map(|&(name, q)| {
+                    let v = quantile(&lag, q);
+                    Marker {
+                        label: format!("{name} {} µs", compact(v)),
+                        bin: bins.index(v),
+                    }
+                })
+                .collect();
+            Ok(FigureData::Histogram(Histogram {
+                title: format!("Dispatch lag (release − due) of {} calls", lag.len()),
+                x_label: "lag, µs (log bins; below 0.01 counted in the first)".into(),
+                y_label: "calls (log)".into(),
+                series: vec![Series {
+                    name: "calls".into(),
+                    values: bins.counts(&lag),
+                }],
+                bins: bins.labels,
+                log_y: true,
+                markers,
+            }))
+        }
+    };
+    plan.add("dispatch_lag", lag_data);
+
+    // 11: calls per second over the run.
+    let per_second = if r.per_second.is_empty() {
+        Err("the records file holds no call".to_owned())
+    } else {
+        let series = ["scheduled", "sent", "answered"]
+            .iter()
+            .enumerate()
+            .map(|(k, name)| Series {
+                name: (*name).to_owned(),
+                values: r
+                    .per_second
+                    .iter()
+                    .enumerate()
+                    .map(|(s, c)| (s as f64, c[k] as f64))
+                    .collect(),
+            })
+            .collect();
+        Ok(FigureData::Xy(XyPlot {
+            title: "Calls per second: scheduled, sent, answered".into(),
+            x_label: "second of the run".into(),
+            y_label: "calls per second".into(),
+            series,
+            log_x: false,
+            log_y: false,
+            points: false,
+        }))
+    };
+    plan.add("calls_per_second", per_second);
+    Ok(())
+}

@@ -1,0 +1,401 @@
+//! What a figure shows (its data, kept so tests can check it) and drawing it as PNG and SVG.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use plotters::coord::ranged1d::SegmentValue;
+use plotters::prelude::*;
+
+use crate::bins::compact;
+use crate::PlotError;
+
+/// Width of every figure, pixels.
+pub const WIDTH: u32 = 1024;
+/// Height of every figure, pixels.
+pub const HEIGHT: u32 = 640;
+
+/// The font every figure is drawn with, embedded (DejaVu Sans) so no system font is needed.
+pub const FONT: &str = "sans-serif";
+
+/// One named series of a figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series<T> {
+    /// Legend text.
+    pub name: String,
+    /// Its values.
+    pub values: Vec<T>,
+}
+
+/// A vertical line at a bin, with its label (a percentile of the histogram).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Marker {
+    /// Text, e.g. `p99 7.3 µs`.
+    pub label: String,
+    /// The bin it falls in.
+    pub bin: usize,
+}
+
+/// Bars per labelled bin; the first series filled, the others outlined on top, so they compare bin by bin.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    /// Title.
+    pub title: String,
+    /// x-axis description (with unit).
+    pub x_label: String,
+    /// y-axis description.
+    pub y_label: String,
+    /// Bin labels (their ranges).
+    pub bins: Vec<String>,
+    /// Per series, one value per bin.
+    pub series: Vec<Series<f64>>,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+    /// Percentile markers.
+    pub markers: Vec<Marker>,
+}
+
+/// Points or lines over two numeric axes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct XyPlot {
+    /// Title.
+    pub title: String,
+    /// x-axis description (with unit).
+    pub x_label: String,
+    /// y-axis description.
+    pub y_label: String,
+    /// Per series, its (x, y) points.
+    pub series: Vec<Series<(f64, f64)>>,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+    /// Logarithmic y axis.
+    pub log_y: bool,
+    /// Draw points (scatter) rather than lines.
+    pub points: bool,
+}
+
+/// What a figure shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FigureData {
+    /// Bars over bins.
+    Histogram(Histogram),
+    /// Points or lines.
+    Xy(XyPlot),
+}
+
+/// A figure written to disk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figure {
+    /// File stem, e.g. `trace_memory`.
+    pub name: String,
+    /// What it shows.
+    pub data: FigureData,
+    /// The PNG.
+    pub png: PathBuf,
+    /// The SVG.
+    pub svg: PathBuf,
+}
+
+const COLOURS: [RGBColor; 6] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+];
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bytes are a valid TrueType font shipped by the dejavu crate.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+    });
+}
+
+/// Draws `data` into `dir/name.png` and `dir/name.svg`.
+pub fn render(dir: &Path, name: &str, data: FigureData) -> Result<Figure, PlotError> {
+    register_font();
+    std::fs::create_dir_all(dir).map_err(|source| PlotError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let png = dir.join(format!("{name}.png"));
+    let svg = dir.join(format!("{name}.svg"));
+    let draw_error = |path: &Path, e: String| PlotError::Draw {
+        path: path.to_owned(),
+        reason: e,
+    };
+    {
+        let root = BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, &data).map_err(|e| draw_error(&png, e))?;
+        root.present()
+            .map_err(|e| draw_error(&png, e.to_string()))?;
+    }
+    {
+        let root = SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, &data).map_err(|e| draw_error(&svg, e))?;
+        root.present()
+            .map_err(|e| draw_error(&svg, e.to_string()))?;
+    }
+    Ok(Figure {
+        name: name.to_owned(),
+        data,
+        png,
+        svg,
+    })
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    data: &FigureData,
+) -> Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    match data {
+        FigureData::Histogram(h) => draw_histogram(root, h),
+        FigureData::Xy(p) => draw_xy(root, p),
+    }
+}
+
+fn draw_histogram<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    h: &Histogram,
+) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let n = h.bins.len().max(1);
+    let top = h
+        .series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .fold(0.0f64, f64::max);
+    let mut chart = ChartBuilder::on(root);
+    chart
+        .caption(&h.title, (FONT, 24))
+        .margin(16)
+        .x_label_area_size(56)
+        .y_label_area_size(72);
+    let labels = h.bins.clone();
+    let formatter = move |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
+    // Bars are drawn series by series: the first filled, later ones outlined over it.
+    macro_rules! bars {
+        ($chart:expr, $base:expr) => {{
+            for (k, s) in h.series.iter().enumerate() {
+                let colour = COLOURS[k % COLOURS.len()];
+                let style = if k == 0 {
+                    colour.mix(0.55).filled()
+                } else {
+                    colour.stroke_width(3)
+                };
+                let inset = if k == 0 { 0 } else { 4 };
+                $chart
+                    .draw_series(s.values.iter().enumerate().filter(|(_, &v)| v > 0.0).map(
+                        |(i, &v)| {
+                            let mut bar = Rectangle::new(
+                                [
+                                    (SegmentValue::Exact(i), $base),
+                                    (SegmentValue::Exact(i + 1), v),
+                                ],
+                                style,
+                            );
+                            bar.set_margin(0, 0, 2 + inset, 2 + inset);
+                            bar
+                        },
+                    ))
+                    .map_err(e)?
+                    .label(s.name.clone())
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 6), (x + 16, y + 6)], colour.mix(0.7).filled())
+                    });
+            }
+            for m in &h.markers {
+                $chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![
+                            (SegmentValue::CenterOf(m.bin), $base),
+                            (SegmentValue::CenterOf(m.bin), top * 1.5),
+                        ],
+                        BLACK.stroke_width(1),
+                    )))
+                    .map_err(e)?;
+            }
+            if !h.markers.is_empty() {
+                let text: Vec<String> = h.markers.iter().map(|m| m.label.clone()).collect();
+                root.draw(&Text::new(
+                    text.join("   "),
+                    (110, 52),
+                    (FONT, 15).into_font().color(&BLACK),
+                ))
+                .map_err(e)?;
+            }
+            $chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .label_font((FONT, 15))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.4))
+                .draw()
+                .map_err(e)?;
+        }};
+    }
+    // The mesh is the same on both y scales; only the coordinate type differs.
+    macro_rules! mesh {
+        ($chart:expr) => {
+            $chart
+                .configure_mesh()
+                .disable_x_mesh()
+                .light_line_style(TRANSPARENT)
+                .x_labels(n)
+                .x_label_formatter(&formatter)
+                .y_label_formatter(&|v| compact(*v))
+                .x_desc(&h.x_label)
+                .y_desc(&h.y_label)
+                .label_style((FONT, 13))
+                .axis_desc_style((FONT, 16))
+                .draw()
+                .map_err(e)?
+        };
+    }
+    let x = (0..n - 1).into_segmented();
+    if h.log_y {
+        let mut chart = chart
+            .build_cartesian_2d(x, (0.8f64..(top * 2.0).max(2.0)).log_scale())
+            .map_err(e)?;
+        mesh!(chart);
+        bars!(chart, 0.8f64);
+    } else {
+        let mut chart = chart
+            .build_cartesian_2d(x, 0f64..(top * 1.12).max(1.0))
+            .map_err(e)?;
+        mesh!(chart);
+        bars!(chart, 0f64);
+    }
+    Ok(())
+}
+
+/// Axis range over `values`, padded; positive and decade-aligned for a log axis; from zero when
+/// `from_zero` and nothing is negative (counts and fractions).
+fn range(values: impl Iterator<Item = f64> + Clone, log: bool, from_zero: bool) -> (f64, f64) {
+    let finite = values.filter(|v| v.is_finite() && (!log || *v > 0.0));
+    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if !lo.is_finite() {
+        return if log { (0.1, 10.0) } else { (0.0, 1.0) };
+    }
+    if log {
+        // A point exactly on a decade would sit on the axis: keep a third of a decade clear below.
+        let bottom = (lo.log10() - 0.3).floor();
+        (
+            10f64.powf(bottom),
+            10f64.powf((hi.log10() + 0.05).ceil().max(bottom + 1.0)),
+        )
+    } else if hi > lo {
+        let pad = (hi - lo) * 0.05;
+        if from_zero && lo >= 0.0 {
+            (0.0, hi + hi * 0.05)
+        } else if lo >= 0.0 {
+            (0.0f64.max(lo - pad), hi + pad)
+        } else {
+            (lo - pad, hi + pad)
+        }
+    } else if from_zero && lo >= 0.0 {
+        (0.0, hi.max(1.0) * 1.05)
+    } else {
+        (lo - 1.0, hi + 1.0)
+    }
+}
+
+fn draw_xy<DB: DrawingBackend>(
+    root: &DrawingArea<DB, plotters::coord::Shift>,
+    p: &XyPlot,
+) -> Result<(), String> {
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let xs = p.series.iter().flat_map(|s| s.values.iter().map(|v| v.0));
+    let ys = p.series.iter().flat_map(|s| s.values.iter().map(|v| v.1));
+    let (x0, x1) = range(xs, p.log_x, false);
+    let (y0, y1) = range(ys, p.log_y, true);
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(&p.title, (FONT, 24))
+        .margin(16)
+        .x_label_area_size(56)
+        .y_label_area_size(72);
+    macro_rules! series {
+        ($chart:expr) => {{
+            $chart
+                .configure_mesh()
+                .x_labels(10)
+                .y_labels(10)
+                .light_line_style(TRANSPARENT)
+                .x_label_formatter(&|v| compact(*v))
+                .y_label_formatter(&|v| compact(*v))
+                .x_desc(&p.x_label)
+                .y_desc(&p.y_label)
+                .label_style((FONT, 13))
+                .axis_desc_style((FONT, 16))
+                .draw()
+                .map_err(e)?;
+            for (k, s) in p.series.iter().enumerate() {
+                let colour = COLOURS[k % COLOURS.len()];
+                let keep = |&&(x, y): &&(f64, f64)| {
+                    x.is_finite() && y.is_finite() && (!p.log_x || x > 0.0) && (!p.log_y || y > 0.0)
+                };
+                let anno = if p.points {
+                    $chart
+                        .draw_series(
+                            s.values
+                                .iter()
+                                .filter(keep)
+                                .map(|&(x, y)| Circle::new((x, y), 3, colour.mix(0.6).filled())),
+                        )
+                        .map_err(e)?
+                } else {
+                    $chart
+                        .draw_series(LineSeries::new(
+                            s.values.iter().filter(keep).copied(),
+                            colour.stroke_width(if k == 0 { 3 } else { 2 }),
+                        ))
+                        .map_err(e)?
+                };
+                anno.label(s.name.clone()).legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 6), (x + 16, y + 6)], colour.filled())
+                });
+            }
+            $chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .label_font((FONT, 15))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.4))
+                .draw()
+                .map_err(e)?;
+        }};
+    }
+    match (p.log_x, p.log_y) {
+        (true, true) => {
+            let mut c = builder
+                .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
+                .map_err(e)?;
+            series!(c);
+        }
+        (true, false) => {
+            let mut c = builder
+                .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+                .map_err(e)?;
+            series!(c);
+        }
+        (false, true) => {
+            let mut c = builder
+                .build_cartesian_2d(x0..x1, (y0..y1).log_scale())
+                .map_err(e)?;
+            series!(c);
+        }
+        (false, false) => {
+            let mut c = builder.build_cartesian_2d(x0..x1, y0..y1).map_err(e)?;
+            series!(c);
+        }
+    }
+    Ok(())
+}
