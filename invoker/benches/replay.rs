@@ -1,6 +1,8 @@
 //! Replay benchmark: the `invoker` binary against an `emulated-function` server doing no work, both on this
 //! machine (loopback), at constant rates, 2 warm-up + 10 measured seconds each. Prints achieved rate,
-//! dispatch lag, send lag (hand-off to the gRPC client: the honest one), latency and records lost.
+//! dispatch lag, send lag (hand-off to the gRPC client: the honest one), latency, records lost, and the
+//! hypervisor's steal time on the dispatcher's CPU during the run (all CPUs when unpinned): a virtual CPU
+//! taken away for milliseconds shows as milliseconds of lag that no guest software can prevent.
 //!
 //! Each rate runs in three modes: the dispatcher under the normal scheduler; `pinned`, the dispatcher alone
 //! on CPU 1 (`--dispatcher-cpu 1`) with the server on CPU 0; and `realtime`, pinned the same way and
@@ -8,7 +10,8 @@
 //! dispatcher can land on the server's CPU and starve it. The server runs on CPU 0 in every mode.
 //!
 //! `cargo bench -p invoker --bench replay`; `REPLAY_RATES=1000,50000` overrides the rates,
-//! `REPLAY_SECONDS` the measured seconds, `REPLAY_MODES=normal` or `realtime` runs one mode.
+//! `REPLAY_SECONDS` the measured seconds, `REPLAY_MODES=normal` or `realtime` runs one mode,
+//! `REPLAY_REPEATS=5` runs each configuration five times.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -29,6 +32,9 @@ fn main() {
         .ok()
         .map(|s| s.parse().expect("REPLAY_SECONDS: integer"))
         .unwrap_or(10);
+    let repeats: usize = std::env::var("REPLAY_REPEATS")
+        .map(|s| s.parse().expect("REPLAY_REPEATS: integer"))
+        .unwrap_or(1);
     let modes: Vec<String> = std::env::var("REPLAY_MODES")
         .unwrap_or_else(|_| "normal,pinned,realtime".into())
         .split(',')
@@ -43,17 +49,18 @@ fn main() {
     println!("loopback RPS cpus mask: {rps} (0: softirq work stays on the sending CPU)");
     let mut server = Server::start();
     println!(
-        "{:>8} {:>7} {:>9} | {:>29} | {:>31} | {:>13} | {:>5}",
+        "{:>8} {:>7} {:>9} | {:>29} | {:>31} | {:>13} | {:>5} | {:>5}",
         "mode",
         "rate/s",
         "achieved",
         "dispatch lag p50/p99/p99.9/max",
         "send lag p50/p99/p99.9/max (us)",
         "latency p50/p99",
-        "lost"
+        "lost",
+        "steal ms"
     );
     for mode in &modes {
-        for &rate in &rates {
+        for rate in rates.iter().flat_map(|&r| std::iter::repeat_n(r, repeats)) {
             let load = dir.path().join(format!("load-{rate}.json"));
             constant_load(&load, &server.endpoint, rate, WARMUP + seconds);
             let summary_path = dir.path().join(format!("summary-{rate}.json"));
@@ -82,10 +89,16 @@ fn main() {
                     .expect("summary json");
             let lost = s.scheduled_total - s.records;
             let (d, l) = (&s.dispatch_lag_us, &s.send_lag_us);
+            // Steal on the dispatcher's CPU (1 when pinned), or on all CPUs.
+            let steal: f64 = if mode == "normal" {
+                s.steal_ms.values().sum()
+            } else {
+                s.steal_ms.get(&1).copied().unwrap_or(0.0)
+            };
             println!(
-            "{:>8} {:>7} {:>9.1} | {:>6.2} {:>6.2} {:>7.2} {:>8.1} | {:>6.2} {:>6.2} {:>8.2} {:>8.1} | {:>6.0} {:>6.0} | {:>5}",
+            "{:>8} {:>7} {:>9.1} | {:>6.2} {:>6.2} {:>7.2} {:>8.1} | {:>6.2} {:>6.2} {:>8.2} {:>8.1} | {:>6.0} {:>6.0} | {:>5} | {:>5.0}",
             mode, rate, s.achieved_rate, d.p50, d.p99, d.p999, d.max, l.p50, l.p99, l.p999, l.max,
-            s.latency_us.p50, s.latency_us.p99, lost
+            s.latency_us.p50, s.latency_us.p99, lost, steal
         );
             if s.ok != s.scheduled {
                 println!("         outcomes: {:?}", s.outcomes);

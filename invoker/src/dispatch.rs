@@ -180,6 +180,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
             })
             .map_err(ReplayError::Start)?
     };
+    let steal_before = crate::cpu::steal_ms();
     let dispatcher = {
         let schedule = Arc::clone(&schedule);
         let options = options.clone();
@@ -192,7 +193,11 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
     let written = writer.join().expect("records thread panicked");
     let (mode, interrupted) = dispatched?;
     let collector = written?;
-    Ok(collector.summary(mode, interrupted))
+    let mut summary = collector.summary(mode, interrupted);
+    summary.steal_ms = crate::cpu::steal_between(&steal_before, &crate::cpu::steal_ms())
+        .into_iter()
+        .collect();
+    Ok(summary)
 }
 
 fn create(path: &Path) -> Result<BufWriter<File>, ReplayError> {

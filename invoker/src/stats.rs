@@ -80,6 +80,10 @@ pub struct Summary {
     /// Per period (warm-up included), what was scheduled, sent and answered: the run's fidelity.
     #[serde(default)]
     pub per_period: Vec<PeriodTally>,
+    /// Hypervisor steal during the run, ms, per CPU (`/proc/stat`; 10 ms resolution): time a virtual
+    /// CPU was taken away. Lag in the milliseconds on a CPU with steal is the VM's, not the invoker's.
+    #[serde(default)]
+    pub steal_ms: BTreeMap<usize, f64>,
     /// How the dispatcher thread was scheduled.
     pub dispatcher: String,
     /// Interrupted by a signal.
@@ -216,6 +220,7 @@ impl Collector {
                 .map(|(e, h)| (e.clone(), Percentiles::of(h, 1.0)))
                 .collect(),
             per_period: self.per_period.clone(),
+            steal_ms: BTreeMap::new(),
             dispatcher,
             interrupted,
         }
@@ -268,6 +273,18 @@ impl std::fmt::Display for Summary {
                 s,
                 "  ({} more endpoints in the summary file)",
                 busiest.len() - 5
+            );
+        }
+        if !self.steal_ms.is_empty() {
+            let per_cpu: Vec<String> = self
+                .steal_ms
+                .iter()
+                .map(|(cpu, ms)| format!("CPU{cpu} {ms:.0} ms"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "steal      {} (time the hypervisor took each CPU away during the run)",
+                per_cpu.join(", ")
             );
         }
         let _ = writeln!(s, "dispatcher {}", self.dispatcher);
