@@ -18,6 +18,9 @@ use crate::PlotError;
 /// CPU utilisation below this (% of one core) counts as this much on log bins.
 pub const CPU_FLOOR_PERCENT: f64 = 0.1;
 
+/// Line figures with at most this many points also mark each point.
+pub const MAX_MARKED_POINTS: usize = 60;
+
 /// Most bins a histogram gets (so range labels never overlap at the figure's width).
 pub const MAX_BINS: usize = 12;
 
@@ -200,6 +203,7 @@ pub fn trace_figures(
             log_x: true,
             log_y: true,
             points: true,
+            lines: false,
         }))),
     );
     Ok(())
@@ -306,7 +310,9 @@ pub fn load_figure(trace: &Trace, load: &Load, plan: &mut Plan) {
             ],
             log_x: false,
             log_y: false,
-            points: false,
+            // Marks show each period, and make a one-period load a visible figure.
+            points: load.periods.len() <= MAX_MARKED_POINTS,
+            lines: true,
         }))
     };
     plan.add(&format!("invocations_per_{unit}"), data);
@@ -427,6 +433,7 @@ pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError>
             log_x: true,
             log_y: false,
             points: false,
+            lines: true,
         }))
     };
     plan.add("latency_cdf", latency);
@@ -484,10 +491,11 @@ pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError>
             title: "Calls per second: scheduled, sent, answered".into(),
             x_label: "second of the run".into(),
             y_label: "calls per second".into(),
+            points: r.per_second.len() <= MAX_MARKED_POINTS,
             series,
             log_x: false,
             log_y: false,
-            points: false,
+            lines: true,
         }))
     };
     plan.add("calls_per_second", per_second);

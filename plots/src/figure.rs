@@ -69,8 +69,10 @@ pub struct XyPlot {
     pub log_x: bool,
     /// Logarithmic y axis.
     pub log_y: bool,
-    /// Draw points (scatter) rather than lines.
+    /// Mark every point (a scatter when `lines` is false).
     pub points: bool,
+    /// Join the points of each series with a line.
+    pub lines: bool,
 }
 
 /// What a figure shows.
@@ -342,26 +344,39 @@ fn draw_xy<DB: DrawingBackend>(
                 let keep = |&&(x, y): &&(f64, f64)| {
                     x.is_finite() && y.is_finite() && (!p.log_x || x > 0.0) && (!p.log_y || y > 0.0)
                 };
-                let anno = if p.points {
-                    $chart
-                        .draw_series(
-                            s.values
-                                .iter()
-                                .filter(keep)
-                                .map(|&(x, y)| Circle::new((x, y), 3, colour.mix(0.6).filled())),
-                        )
-                        .map_err(e)?
-                } else {
+                // The first series' marks are larger and hollow, so a second series that coincides
+                // with it (trace vs load) stays visible on top.
+                let legend = move |(x, y): (i32, i32)| {
+                    Rectangle::new([(x, y - 6), (x + 16, y + 6)], colour.filled())
+                };
+                if p.lines {
                     $chart
                         .draw_series(LineSeries::new(
                             s.values.iter().filter(keep).copied(),
                             colour.stroke_width(if k == 0 { 3 } else { 2 }),
                         ))
                         .map_err(e)?
-                };
-                anno.label(s.name.clone()).legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 6), (x + 16, y + 6)], colour.filled())
-                });
+                        .label(s.name.clone())
+                        .legend(legend);
+                }
+                if p.points {
+                    let (size, style) = if p.lines && k == 0 {
+                        (6, colour.stroke_width(2))
+                    } else {
+                        (3, colour.mix(0.6).filled())
+                    };
+                    let marks = $chart
+                        .draw_series(
+                            s.values
+                                .iter()
+                                .filter(keep)
+                                .map(|&(x, y)| Circle::new((x, y), size, style)),
+                        )
+                        .map_err(e)?;
+                    if !p.lines {
+                        marks.label(s.name.clone()).legend(legend);
+                    }
+                }
             }
             $chart
                 .configure_series_labels()

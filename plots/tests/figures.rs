@@ -407,4 +407,32 @@ fn mapping_and_load_figures_count_their_inputs() {
     assert_eq!(figures[1].name, "invocations_per_minute");
     assert_eq!(p.series[0].values, vec![(540.0, 4.0), (541.0, 7.0)]);
     assert_eq!(p.series[0].values, p.series[1].values);
+    assert!(p.points && p.lines, "few periods are marked");
+
+    // One period (`loadgen run`'s default minute): a line needs two points, so the point is marked and
+    // the figure is not empty.
+    let one = trace::Trace::new(
+        trace::Granularity::Minute,
+        1,
+        1,
+        trace.functions.clone(),
+        vec![1, 0, 3],
+        trace.report.clone(),
+    );
+    let load = loadfile::Load {
+        endpoints: vec!["e".into()],
+        periods: vec![loadfile::Period {
+            calls: (0..4).map(call).collect(),
+        }],
+    };
+    let mut plan = Plan::default();
+    plots::load_figure(&one, &load, &mut plan);
+    let figures = draw_plan(&dir.join("one"), plan).unwrap().figures;
+    check_files(&figures);
+    let FigureData::Xy(p) = &figures[0].data else {
+        panic!()
+    };
+    assert!(p.points);
+    assert_eq!(p.series[0].values, vec![(1.0, 4.0)]);
+    assert_eq!(p.series[1].values, vec![(1.0, 4.0)]);
 }
