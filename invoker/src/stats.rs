@@ -227,6 +227,21 @@ impl Collector {
     }
 }
 
+impl Summary {
+    /// Steal per CPU as text (`CPU0 10 ms, CPU1 0 ms`), if the kernel reported it.
+    pub fn steal_text(&self) -> Option<String> {
+        if self.steal_ms.is_empty() {
+            return None;
+        }
+        let per_cpu: Vec<String> = self
+            .steal_ms
+            .iter()
+            .map(|(cpu, ms)| format!("CPU{cpu} {ms:.0} ms"))
+            .collect();
+        Some(per_cpu.join(", "))
+    }
+}
+
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut s = String::new();
@@ -275,16 +290,10 @@ impl std::fmt::Display for Summary {
                 busiest.len() - 5
             );
         }
-        if !self.steal_ms.is_empty() {
-            let per_cpu: Vec<String> = self
-                .steal_ms
-                .iter()
-                .map(|(cpu, ms)| format!("CPU{cpu} {ms:.0} ms"))
-                .collect();
+        if let Some(steal) = self.steal_text() {
             let _ = writeln!(
                 s,
-                "steal      {} (time the hypervisor took each CPU away during the run)",
-                per_cpu.join(", ")
+                "steal      {steal} (time the hypervisor took each CPU away during the run)"
             );
         }
         let _ = writeln!(s, "dispatcher {}", self.dispatcher);

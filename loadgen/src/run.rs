@@ -353,17 +353,11 @@ fn report_markdown(r: &ReportInput) -> String {
         g.seed
     );
     let _ = writeln!(out, "- Dispatcher: {}.", s.dispatcher);
-    if !s.steal_ms.is_empty() {
-        let steal: Vec<String> = s
-            .steal_ms
-            .iter()
-            .map(|(cpu, ms)| format!("CPU{cpu} {ms:.0} ms"))
-            .collect();
+    if let Some(steal) = s.steal_text() {
         let _ = writeln!(
             out,
-            "- Hypervisor steal during the replay: {} (a virtual CPU taken away stalls everything on it: \
-             lag of that size is the VM's).",
-            steal.join(", ")
+            "- Hypervisor steal during the replay: {steal} (a virtual CPU taken away stalls everything \
+             on it: lag of that size is the VM's)."
         );
     }
     if s.interrupted {

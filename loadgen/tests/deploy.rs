@@ -82,6 +82,15 @@ fn port_closed(endpoint: &str) -> bool {
         .is_err()
 }
 
+/// Once loadgen has exited, no endpoint it deployed (endpoints.json) accepts a connection.
+fn assert_nothing_serves(endpoints_json: &Path) {
+    let endpoints = read_endpoints(endpoints_json).unwrap();
+    assert!(!endpoints.is_empty());
+    for e in &endpoints {
+        assert!(port_closed(&e.endpoint), "{} still serving", e.endpoint);
+    }
+}
+
 #[test]
 fn run_end_to_end_with_local_servers() {
     let dir = tempfile::tempdir().unwrap();
@@ -186,12 +195,7 @@ fn run_end_to_end_with_local_servers() {
         assert!(report.contains(needle), "report lacks {needle}:\n{report}");
     }
 
-    // Nothing keeps serving once loadgen has exited.
-    let endpoints = read_endpoints(&out_dir.join("endpoints.json")).unwrap();
-    assert!(!endpoints.is_empty());
-    for e in &endpoints {
-        assert!(port_closed(&e.endpoint), "{} still serving", e.endpoint);
-    }
+    assert_nothing_serves(&out_dir.join("endpoints.json"));
 }
 
 #[test]
@@ -233,9 +237,7 @@ fn run_interrupted_by_sigint_keeps_every_record_and_stops_its_servers() {
     );
     let report = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
     assert!(report.contains("**Interrupted**"), "{report}");
-    for e in read_endpoints(&out_dir.join("endpoints.json")).unwrap() {
-        assert!(port_closed(&e.endpoint), "{} still serving", e.endpoint);
-    }
+    assert_nothing_serves(&out_dir.join("endpoints.json"));
 }
 
 #[test]
@@ -320,9 +322,7 @@ fn deploy_local_serves_until_sigint_and_leaves_nothing() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = wait_bounded(child, Duration::from_secs(10));
     assert!(out.status.success(), "{}", text(&out));
-    for e in &endpoints {
-        assert!(port_closed(&e.endpoint), "{} still serving", e.endpoint);
-    }
+    assert_nothing_serves(&dir.path().join("endpoints.json"));
 }
 
 #[test]
