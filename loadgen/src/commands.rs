@@ -591,11 +591,11 @@ impl std::fmt::Display for GenerateReport {
             format!("{} idle in the window", self.idle)
         };
         let left_out =
-            r.missing_durations + r.missing_memory + if self.keep_idle { 0 } else { self.idle };
+            r.missing_durations() + r.missing_memory() + if self.keep_idle { 0 } else { self.idle };
         let _ = writeln!(
             s,
             "functions  {} read, {} mapped, {} left out ({} without durations, {} without memory, {})",
-            r.functions_read, mapped, left_out, r.missing_durations, r.missing_memory, idle_note
+            r.functions_read, mapped, left_out, r.missing_durations(), r.missing_memory(), idle_note
         );
         let m = &self.mapping;
         let _ = writeln!(

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use trace::{
-    AppMemory, Duplicates, Function, Granularity, MemoryLevel, ReadOptions, Trace, TraceError,
+    AppMemory, Duplicates, Function, Granularity, LeftOut, MemoryLevel, ReadOptions, Trace,
+    TraceError,
 };
 
 const MINUTES_PER_DAY: u32 = 1440;
@@ -169,13 +170,14 @@ pub fn preprocess(
             duplicates: Duplicates::KeepFirst,
         };
         let files = trace::TraceFiles::locate(dir, Some(day))?;
-        let (day_trace, missing) = read_with_missing(&files, &options)?;
+        let day_trace = trace::read_files(&files, &options)?;
         report.duplicate_rows += day_trace.report.duplicate_rows;
-        for id in missing.durations {
-            missing_of.entry(id).or_default().0 = true;
-        }
-        for id in missing.memory {
-            missing_of.entry(id).or_default().1 = true;
+        for (id, why) in &day_trace.report.left_out {
+            let flags = missing_of.entry(id.clone()).or_default();
+            match why {
+                LeftOut::NoDurations => flags.0 = true,
+                LeftOut::NoMemory => flags.1 = true,
+            }
         }
         days_read.push(day_trace);
     }
@@ -244,41 +246,6 @@ fn concatenate(days: Vec<Trace>, periods: usize) -> Trace {
     }
     report.memory_level = MemoryLevel::App(AppMemory::Split);
     Trace::new(Granularity::Minute, 1, periods, functions, counts, report)
-}
-
-/// Keys of the functions a day's read left out.
-#[derive(Default)]
-struct Missing {
-    durations: Vec<trace::FunctionId>,
-    memory: Vec<trace::FunctionId>,
-}
-
-/// Reads a day, and which functions of its invocations file had no durations or no memory row: read once
-/// leniently, and the invocations-file keys compared with what was kept.
-fn read_with_missing(
-    files: &trace::TraceFiles,
-    options: &ReadOptions,
-) -> Result<(Trace, Missing), TraceError> {
-    let day = trace::read_files(files, options)?;
-    let mut missing = Missing::default();
-    if day.report.missing_durations + day.report.missing_memory > 0 {
-        let kept: std::collections::HashSet<&trace::FunctionId> =
-            day.functions.iter().map(|f| &f.id).collect();
-        let all = trace::function_ids(&files.invocations)?;
-        let durations: std::collections::HashSet<trace::FunctionId> =
-            trace::function_ids(&files.durations)?.into_iter().collect();
-        for id in all {
-            if kept.contains(&id) {
-                continue;
-            }
-            if durations.contains(&id) {
-                missing.memory.push(id);
-            } else {
-                missing.durations.push(id);
-            }
-        }
-    }
-    Ok((day, missing))
 }
 
 #[cfg(test)]

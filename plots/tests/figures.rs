@@ -185,8 +185,7 @@ fn builtin_catalogue_and_degenerate_traces_draw() {
     };
     let report = trace::ReadReport {
         functions_read: 1,
-        missing_durations: 0,
-        missing_memory: 0,
+        left_out: Vec::new(),
         memory_level: trace::MemoryLevel::Function,
         duplicate_rows: 0,
     };
@@ -357,8 +356,7 @@ fn mapping_and_load_figures_count_their_inputs() {
     };
     let report = trace::ReadReport {
         functions_read: 3,
-        missing_durations: 0,
-        missing_memory: 0,
+        left_out: Vec::new(),
         memory_level: trace::MemoryLevel::Function,
         duplicate_rows: 0,
     };

@@ -19,9 +19,9 @@ pub use error::TraceError;
 pub use layout::{raw_days, Layout, TraceFiles, RAW_DURATIONS, RAW_INVOCATIONS, RAW_MEMORY};
 pub use model::{
     duration_column, memory_column, AppMemory, Duplicates, Function, FunctionId, Granularity,
-    MemoryLevel, Percentiles, ReadReport, Trace, DURATION_PERCENTILES, MEMORY_PERCENTILES,
+    LeftOut, MemoryLevel, Percentiles, ReadReport, Trace, DURATION_PERCENTILES, MEMORY_PERCENTILES,
 };
-pub use read::{function_ids, period_columns, read, read_files, PeriodColumns, ReadOptions};
+pub use read::{period_columns, read, read_files, PeriodColumns, ReadOptions};
 pub use write::{write_trace, DurationRow, MemoryRow, TraceWriter};
 
 /// Helpers for this workspace's tests (not part of the supported API).

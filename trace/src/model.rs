@@ -163,20 +163,45 @@ pub enum MemoryLevel {
     App(AppMemory),
 }
 
+/// Why a function of the invocations file was left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LeftOut {
+    /// No row in the durations file.
+    NoDurations,
+    /// No row in the memory file (function or app), though durations were present.
+    NoMemory,
+}
+
 /// What reading left out and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadReport {
     /// Function rows in the invocations file.
     pub functions_read: usize,
-    /// Left out: no row in the durations file.
-    pub missing_durations: usize,
-    /// Left out: no row in the memory file (function or app), though durations were present.
-    pub missing_memory: usize,
+    /// Each function left out, and why, in invocations-file order.
+    pub left_out: Vec<(FunctionId, LeftOut)>,
     /// Where memory figures came from.
     pub memory_level: MemoryLevel,
     /// Rows skipped as repeats of an earlier row's key, all files together (only with
     /// [`Duplicates::KeepFirst`]; otherwise a repeat is an error).
     pub duplicate_rows: usize,
+}
+
+impl ReadReport {
+    /// Functions left out for want of a durations row.
+    pub fn missing_durations(&self) -> usize {
+        self.left_out
+            .iter()
+            .filter(|(_, why)| *why == LeftOut::NoDurations)
+            .count()
+    }
+
+    /// Functions left out for want of a memory row.
+    pub fn missing_memory(&self) -> usize {
+        self.left_out
+            .iter()
+            .filter(|(_, why)| *why == LeftOut::NoMemory)
+            .count()
+    }
 }
 
 /// What to do with a row whose key an earlier row of the same file already had.
@@ -292,8 +317,7 @@ mod tests {
         };
         let report = ReadReport {
             functions_read: 3,
-            missing_durations: 0,
-            missing_memory: 0,
+            left_out: Vec::new(),
             memory_level: MemoryLevel::Function,
             duplicate_rows: 0,
         };

@@ -8,7 +8,7 @@ use crate::error::TraceError;
 use crate::layout::TraceFiles;
 use crate::model::{
     duration_column, memory_column, AppMemory, Duplicates, Function, FunctionId, Granularity,
-    MemoryLevel, Percentiles, ReadReport, Trace, DURATION_PERCENTILES, MEMORY_PERCENTILES,
+    LeftOut, MemoryLevel, Percentiles, ReadReport, Trace, DURATION_PERCENTILES, MEMORY_PERCENTILES,
 };
 
 /// How to read a trace.
@@ -168,8 +168,7 @@ pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, Tr
 
     let mut report = ReadReport {
         functions_read: inv_first.len(),
-        missing_durations: 0,
-        missing_memory: 0,
+        left_out: Vec::new(),
         memory_level,
         duplicate_rows,
     };
@@ -181,13 +180,15 @@ pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, Tr
             continue;
         }
         let Some(&d) = dur_index.get(id.as_slice()) else {
-            report.missing_durations += 1;
+            report
+                .left_out
+                .push((function_id(id), LeftOut::NoDurations));
             strict_check(options, files, row, id, &files.durations)?;
             continue;
         };
         let mem_key: &[&str] = if per_function { id } else { &id[..2] };
         let Some(&m) = mem_index.get(mem_key) else {
-            report.missing_memory += 1;
+            report.left_out.push((function_id(id), LeftOut::NoMemory));
             strict_check(options, files, row, id, &files.memory)?;
             continue;
         };
@@ -223,22 +224,6 @@ pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, Tr
         counts,
         report,
     ))
-}
-
-/// The (owner, app, function) keys of a file's rows, in file order (duplicates included).
-pub fn function_ids(path: &Path) -> Result<Vec<FunctionId>, TraceError> {
-    let header = Header::read(path)?;
-    let key = key_columns(&header, true)?;
-    let spec = Spec {
-        header: &header,
-        columns: key.iter().map(|&k| (k, Kind::Text)).collect(),
-        key: key.clone(),
-    };
-    let frame = csvread::read(&spec)?;
-    Ok(keys(&frame, &key)
-        .iter()
-        .map(|id| function_id(id))
-        .collect())
 }
 
 /// Resolves `--start`/`--duration` against the file's period labels.

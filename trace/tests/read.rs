@@ -201,8 +201,8 @@ fn functions_missing_from_a_file_are_left_out_and_counted_or_fatal_when_strict()
     let t = read(d, &ReadOptions::default()).unwrap();
     assert_eq!(t.functions.len(), 1);
     assert_eq!(t.report.functions_read, 3);
-    assert_eq!(t.report.missing_durations, 1);
-    assert_eq!(t.report.missing_memory, 1);
+    assert_eq!(t.report.missing_durations(), 1);
+    assert_eq!(t.report.missing_memory(), 1);
     let e = err(
         d,
         &ReadOptions {
