@@ -109,14 +109,18 @@ impl InvokerArgs {
 
     /// `-grpcTimeout` as a duration (validated positive).
     pub fn timeout(&self) -> Result<Duration, String> {
-        if self.grpc_timeout.is_finite() && self.grpc_timeout > 0.0 {
-            Ok(Duration::from_secs_f64(self.grpc_timeout))
-        } else {
-            Err(format!(
-                "-grpcTimeout must be a positive number of seconds, not {}",
-                self.grpc_timeout
-            ))
-        }
+        positive_seconds(self.grpc_timeout, "-grpcTimeout")
+    }
+}
+
+/// `value` seconds as a duration when it is a positive finite number; otherwise an error naming `flag`.
+pub fn positive_seconds(value: f64, flag: &str) -> Result<Duration, String> {
+    if value.is_finite() && value > 0.0 {
+        Ok(Duration::from_secs_f64(value))
+    } else {
+        Err(format!(
+            "{flag} must be a positive number of seconds, not {value}"
+        ))
     }
 }
 

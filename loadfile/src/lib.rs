@@ -165,6 +165,11 @@ impl Load {
     pub fn invocations(&self) -> usize {
         self.periods.iter().map(|p| p.calls.len()).sum()
     }
+
+    /// Invocations in each period.
+    pub fn per_period(&self) -> Vec<u64> {
+        self.periods.iter().map(|p| p.calls.len() as u64).collect()
+    }
 }
 
 /// Why a load could not be read.

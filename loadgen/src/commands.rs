@@ -100,6 +100,14 @@ impl Prepared {
         self.mapped.proxies_used()
     }
 
+    /// The proxies of [`Prepared::proxies_used`].
+    pub fn proxies(&self) -> Vec<&Proxy> {
+        self.proxies_used()
+            .iter()
+            .map(|&p| &self.catalogue.proxies[p])
+            .collect()
+    }
+
     /// Calls in the window per proxy of [`Prepared::proxies_used`].
     pub fn calls_per_proxy(&self) -> Vec<u64> {
         let used = self.proxies_used();
@@ -181,11 +189,7 @@ pub fn deploy_proxies(
     kind: Deployer,
     local: Option<LocalOptions>,
 ) -> Result<Deployment> {
-    let used = prepared.proxies_used();
-    let proxies: Vec<&Proxy> = used
-        .iter()
-        .map(|&p| &prepared.catalogue.proxies[p])
-        .collect();
+    let proxies = prepared.proxies();
     let d = &load.deploy;
     match kind {
         Deployer::None => Ok(Deployment {
@@ -265,12 +269,9 @@ pub fn deploy_proxies(
     }
 }
 
-fn seconds(v: f64, flag: &str) -> Result<Duration> {
-    if v.is_finite() && v > 0.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        bail!("{flag} must be a positive number of seconds, not {v}")
-    }
+/// A seconds flag as a duration, refused unless positive.
+pub fn seconds(v: f64, flag: &str) -> Result<Duration> {
+    invoker::cli::positive_seconds(v, flag).map_err(anyhow::Error::msg)
 }
 
 /// A scale factor as printed: `1`, `0.5`, `0.0123`.
@@ -390,18 +391,17 @@ pub fn run_generate(args: &GenerateArgs) -> Result<GenerateReport> {
     )
 }
 
-/// The local fleet's placement: with a pinned dispatcher, the servers get every other CPU.
-pub fn local_options(load: &LoadArgs, dispatcher_cpu: Option<usize>, scale: f64) -> LocalOptions {
+/// The local fleet's placement, at scale 1: with a pinned dispatcher, the servers get every other CPU.
+fn local_options(load: &LoadArgs, dispatcher_cpu: Option<usize>) -> LocalOptions {
     let cpus = dispatcher_cpu.map(invoker::cpu::all_cpus_but);
     let threads = load.deploy.local_threads.unwrap_or_else(|| {
         cpus.as_ref()
             .map_or_else(invoker::cpu::online_cpus, |c| c.len())
-            .max(1)
     });
     LocalOptions {
         threads: threads.max(1),
         cpus,
-        scale,
+        scale: 1.0,
         memory_budget_mb: load.deploy.local_memory_mb,
     }
 }
@@ -451,30 +451,32 @@ pub fn local_fleet(
     dispatcher_cpu: Option<usize>,
     default: Scale,
 ) -> (LocalOptions, String) {
-    let probe = local_options(load, dispatcher_cpu, 1.0);
+    let mut options = local_options(load, dispatcher_cpu);
+    let threads = options.threads as f64;
     let trace = &prepared.trace;
     let run_seconds = trace.periods as f64 * trace.granularity.period_us() as f64 / 1e6;
     let demand = local_demand(prepared, run_seconds);
     let scale = match load.deploy.local_scale.unwrap_or(default) {
         Scale::Factor(f) => f,
-        Scale::Auto => fitting_scale(demand, probe.threads, AUTO_UTILISATION),
+        Scale::Auto => fitting_scale(demand, options.threads, AUTO_UTILISATION),
     };
     let note = format!(
         "At scale 1 the emulated proxies would need {demand:.2} cores for this load; {} thread(s) serve \
          it, so busy time and working set are multiplied by {} (expected use {:.0}% of them).{}",
-        probe.threads,
+        options.threads,
         format_scale(scale),
-        100.0 * demand * scale / probe.threads as f64,
+        100.0 * demand * scale / threads,
         if scale < 1.0 {
             " This run checks the pipeline and the timing, not the functions' real cost: \
              use `--local-scale 1` for the real profile, or a cluster."
-        } else if demand * scale > probe.threads as f64 {
+        } else if demand * scale > threads {
             " The machine is too small for this load: expect queueing and timeouts."
         } else {
             ""
         }
     );
-    (local_options(load, dispatcher_cpu, scale), note)
+    options.scale = scale;
+    (options, note)
 }
 
 /// Share of the local threads `--local-scale auto` aims to keep busy.
@@ -482,12 +484,11 @@ pub const AUTO_UTILISATION: f64 = 0.5;
 
 /// The emulated proxies' CPU demand of `prepared`'s load at scale 1, cores.
 pub fn local_demand(prepared: &Prepared, run_seconds: f64) -> f64 {
-    let proxies: Vec<&Proxy> = prepared
-        .proxies_used()
-        .iter()
-        .map(|&p| &prepared.catalogue.proxies[p])
-        .collect();
-    deploy::local::demand_cores(&proxies, &prepared.calls_per_proxy(), run_seconds)
+    deploy::local::demand_cores(
+        &prepared.proxies(),
+        &prepared.calls_per_proxy(),
+        run_seconds,
+    )
 }
 
 /// A flag set by SIGINT or SIGTERM; a second signal ends the process at once.

@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use loadfile::Load;
 use plots::{Drawn, Figure, Plan};
 use profiles::{Catalogue, MappingFile};
 use trace::{FunctionId, ReadOptions, Trace};
@@ -23,8 +22,8 @@ pub struct Inputs<'a> {
     pub trace: Option<&'a Trace>,
     /// The mapping (figure 7).
     pub mapping: Option<&'a MappingFile>,
-    /// The load (figure 8, with the trace and mapping).
-    pub load: Option<&'a Load>,
+    /// Calls in each period of the load (figure 8, with the trace and mapping).
+    pub load_per_period: Option<&'a [u64]>,
     /// The invoker's records (figures 9–11).
     pub records: Option<&'a Path>,
 }
@@ -38,7 +37,7 @@ pub fn draw(dir: &Path, inputs: &Inputs) -> Result<Drawn> {
     }
     if let Some(mapping) = inputs.mapping {
         plots::mapping_figure(mapping, &mut plan);
-        if let (Some(trace), Some(load)) = (inputs.trace, inputs.load) {
+        if let (Some(trace), Some(load)) = (inputs.trace, inputs.load_per_period) {
             // The load holds the mapped functions only: compare it with those.
             let mapped: HashSet<FunctionId> = mapping
                 .functions
@@ -98,12 +97,13 @@ pub fn run_plot(args: &PlotArgs) -> Result<Vec<Figure>> {
         .map(MappingFile::read)
         .transpose()
         .context("reading the mapping")?;
-    let load = args
+    let load_per_period = args
         .load
         .as_deref()
         .map(loadfile::read)
         .transpose()
-        .context("reading the load")?;
+        .context("reading the load")?
+        .map(|l| l.per_period());
     let trace = args
         .trace
         .as_deref()
@@ -111,7 +111,7 @@ pub fn run_plot(args: &PlotArgs) -> Result<Vec<Figure>> {
             let options = ReadOptions {
                 granularity: Some(trace::Granularity::from_minute_flag(args.minute)),
                 start: args.start,
-                periods: load.as_ref().map(|l| l.periods.len()),
+                periods: load_per_period.as_ref().map(Vec::len),
                 ..ReadOptions::default()
             };
             trace::read(dir, &options)
@@ -125,7 +125,7 @@ pub fn run_plot(args: &PlotArgs) -> Result<Vec<Figure>> {
             percentile: args.percentile,
             trace: trace.as_ref(),
             mapping: mapping.as_ref(),
-            load: load.as_ref(),
+            load_per_period: load_per_period.as_deref(),
             records: None,
         },
     )?;

@@ -13,7 +13,7 @@ use trace::Layout;
 
 use crate::cli::{RunArgs, Scale};
 use crate::commands::{
-    deploy_proxies, local_fleet, prepare, stop_flag, write_load, GenerateReport,
+    deploy_proxies, local_fleet, prepare, seconds, stop_flag, write_load, GenerateReport,
 };
 use crate::deploy::{DeployedProxy, Deployer};
 use crate::synth::{synthesize, SynthOptions};
@@ -79,6 +79,8 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     if kind == Deployer::Knative && load.deploy.dry_run {
         bail!("--dry-run deploys nothing, so there is nothing to replay: use `loadgen deploy --deployer knative --dry-run`");
     }
+    // Flags are checked before anything is deployed or written.
+    let grpc_timeout = seconds(args.replay.grpc_timeout, "--grpc-timeout")?;
     let seed = *load.seed.get_or_insert_with(rand::random);
     let files = RunFiles::in_dir(&args.output_dir);
     std::fs::create_dir_all(&files.dir)
@@ -154,15 +156,6 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
     print!("{generated}");
 
     // 5. Replay.
-    let grpc_timeout = Duration::try_from_secs_f64(args.replay.grpc_timeout)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .with_context(|| {
-            format!(
-                "--grpc-timeout must be a positive number of seconds, not {}",
-                args.replay.grpc_timeout
-            )
-        })?;
     let schedule = Schedule::from_file(
         &files.load,
         granularity.period_us(),
@@ -209,7 +202,6 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
 
     // 6. Figures: a run is worth keeping even if one cannot be drawn, so a failure is reported, not fatal.
     let figures = {
-        let load_file = loadfile::read(&files.load).context("reading the load back")?;
         let drawn = crate::plot::draw(
             &files.plots,
             &crate::plot::Inputs {
@@ -217,7 +209,7 @@ pub fn run(args: &RunArgs) -> Result<RunOutcome> {
                 percentile: load.percentile,
                 trace: Some(&prepared.trace),
                 mapping: Some(&prepared.mapped.file),
-                load: Some(&load_file),
+                load_per_period: Some(&generated.stats.per_period),
                 records: Some(&files.records),
             },
         );

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use loadfile::Load;
 use profiles::{
     check_percentile, function_point, proxy_points, Catalogue, MappingFile, Metric,
     DURATION_FLOOR_MS, MEMORY_FLOOR_MB,
@@ -269,8 +268,8 @@ pub fn mapping_figure(mapping: &MappingFile, plan: &mut Plan) {
 }
 
 /// Figure 8: invocations per period, the trace's (its functions in `trace`, over the load's window) and
-/// the load's. They must coincide.
-pub fn load_figure(trace: &Trace, load: &Load, plan: &mut Plan) {
+/// the load's (`load_per_period`: calls in each period of load.json). They must coincide.
+pub fn load_figure(trace: &Trace, load_per_period: &[u64], plan: &mut Plan) {
     let unit = trace.granularity.unit();
     let trace_counts: Vec<(f64, f64)> = (0..trace.periods)
         .map(|j| {
@@ -280,18 +279,12 @@ pub fn load_figure(trace: &Trace, load: &Load, plan: &mut Plan) {
             ((trace.first_period as usize + j) as f64, total as f64)
         })
         .collect();
-    let load_counts: Vec<(f64, f64)> = load
-        .periods
+    let load_counts: Vec<(f64, f64)> = load_per_period
         .iter()
         .enumerate()
-        .map(|(j, p)| {
-            (
-                (trace.first_period as usize + j) as f64,
-                p.calls.len() as f64,
-            )
-        })
+        .map(|(j, &n)| ((trace.first_period as usize + j) as f64, n as f64))
         .collect();
-    let data = if load.periods.is_empty() {
+    let data = if load_per_period.is_empty() {
         Err("load.json has no period".to_owned())
     } else {
         Ok(FigureData::Xy(XyPlot {
@@ -311,7 +304,7 @@ pub fn load_figure(trace: &Trace, load: &Load, plan: &mut Plan) {
             log_x: false,
             log_y: false,
             // Marks show each period, and make a one-period load a visible figure.
-            points: load.periods.len() <= MAX_MARKED_POINTS,
+            points: load_per_period.len() <= MAX_MARKED_POINTS,
             lines: true,
         }))
     };

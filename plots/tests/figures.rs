@@ -386,7 +386,7 @@ fn mapping_and_load_figures_count_their_inputs() {
     };
     let mut plan = Plan::default();
     plots::mapping_figure(&mapping, &mut plan);
-    plots::load_figure(&trace, &load, &mut plan);
+    plots::load_figure(&trace, &load.per_period(), &mut plan);
     let figures = draw_plan(&dir, plan).unwrap().figures;
     check_files(&figures);
     let h = histogram(&figures, "mapping_error");
@@ -424,7 +424,7 @@ fn mapping_and_load_figures_count_their_inputs() {
         }],
     };
     let mut plan = Plan::default();
-    plots::load_figure(&one, &load, &mut plan);
+    plots::load_figure(&one, &load.per_period(), &mut plan);
     let figures = draw_plan(&dir.join("one"), plan).unwrap().figures;
     check_files(&figures);
     let FigureData::Xy(p) = &figures[0].data else {
