@@ -7,51 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{run_loadgen, s, text, wait_bounded, LOADGEN};
+
 use loadgen::deploy::knative::{is_dns1035, MANAGED_BY, MANAGED_BY_LABEL};
 use loadgen::deploy::{read_endpoints, DeployedProxy};
-
-const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// Waits for `child` at most `limit`, killing it past that.
-fn wait_bounded(mut child: Child, limit: Duration) -> Output {
-    let started = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "loadgen ran longer than {limit:?}\nstdout:\n{}\nstderr:\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn loadgen(args: &[&str], env: &[(&str, String)], limit: Duration) -> Output {
-    let mut c = Command::new(LOADGEN);
-    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    wait_bounded(c.spawn().unwrap(), limit)
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// Starts loadgen with `args` and reads its stdout until a line starts with `prefix`.
 fn spawn_until(args: &[&str], prefix: &str) -> Child {
@@ -95,7 +55,7 @@ fn assert_nothing_serves(endpoints_json: &Path) {
 fn run_end_to_end_with_local_servers() {
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("out");
-    let out = loadgen(
+    let out = run_loadgen(
         &[
             "run",
             "-o",
@@ -243,7 +203,7 @@ fn run_interrupted_by_sigint_keeps_every_record_and_stops_its_servers() {
 #[test]
 fn run_refuses_what_cannot_run() {
     let dir = tempfile::tempdir().unwrap();
-    let out = loadgen(
+    let out = run_loadgen(
         &["run", "-o", s(&dir.path().join("o")), "--deployer", "none"],
         &[],
         Duration::from_secs(20),
@@ -254,7 +214,7 @@ fn run_refuses_what_cannot_run() {
         "{}",
         text(&out)
     );
-    let out = loadgen(
+    let out = run_loadgen(
         &[
             "run",
             "-o",
@@ -273,7 +233,7 @@ fn run_refuses_what_cannot_run() {
 fn deploy_local_serves_until_sigint_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("trace");
-    let synth = loadgen(
+    let synth = run_loadgen(
         &[
             "synth",
             "-o",
@@ -327,7 +287,7 @@ fn deploy_local_serves_until_sigint_and_leaves_nothing() {
 
 #[test]
 fn generate_refuses_the_local_deployer() {
-    let out = loadgen(
+    let out = run_loadgen(
         &["generate", "--deployer", "local"],
         &[],
         Duration::from_secs(20),
@@ -431,7 +391,7 @@ fn deploy_knative(
     let extra: Vec<&str> = extra.to_vec();
     let owned: Vec<String> = args.iter().chain(&extra).map(|a| a.to_string()).collect();
     let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
-    loadgen(&refs, &cluster.env(env), Duration::from_secs(60))
+    run_loadgen(&refs, &cluster.env(env), Duration::from_secs(60))
 }
 
 #[test]
@@ -496,7 +456,7 @@ fn knative_deploys_the_real_yamls_and_clean_deletes_only_ours() {
     }
 
     // clean: ours go, the user's stays; kn is never used.
-    let out = loadgen(&["clean"], &cluster.env(&[]), Duration::from_secs(20));
+    let out = run_loadgen(&["clean"], &cluster.env(&[]), Duration::from_secs(20));
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains(&format!("deleted {} Knative service(s)", endpoints.len())),

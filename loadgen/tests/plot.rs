@@ -2,27 +2,9 @@
 //! files `generate` writes, on the shared sample and on a synthetic trace; and `plot results`.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
-
-fn loadgen(args: &[&str]) -> Output {
-    Command::new(LOADGEN).args(args).output().unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    let t = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{t}");
-    t
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+mod common;
+use common::{loadgen, ok, s};
 
 /// Each named figure exists as a PNG of the stated size and an SVG.
 fn check(dir: &Path, names: &[&str]) {

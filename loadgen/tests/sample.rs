@@ -3,31 +3,18 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
+mod common;
+use common::{ok, run_loadgen, s, LIMIT};
 
+/// Runs loadgen, with `RAYON_NUM_THREADS=threads` when given.
 fn loadgen(args: &[&str], threads: Option<&str>) -> Output {
-    let mut c = Command::new(LOADGEN);
-    c.args(args);
-    if let Some(t) = threads {
-        c.env("RAYON_NUM_THREADS", t);
-    }
-    c.output().unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    let t = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert!(o.status.success(), "{t}");
-    t
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
+    let env: Vec<(&str, String)> = threads
+        .map(|t| ("RAYON_NUM_THREADS", t.to_owned()))
+        .into_iter()
+        .collect();
+    run_loadgen(args, &env, LIMIT)
 }
 
 type Key = (String, String, String);
