@@ -220,6 +220,29 @@ pub async fn health_check(addr: SocketAddr, timeout: Duration) -> Result<(), Str
         .unwrap_or_else(|_| Err(format!("no answer within {timeout:?}")))
 }
 
+/// The runtime emulated servers run on: `threads` worker threads and as many for busy requests, so at
+/// most `threads` requests spin at once (the rest queue, using no CPU); pinned to `cpus` when given.
+pub fn server_runtime(
+    threads: usize,
+    cpus: Option<Vec<usize>>,
+) -> std::io::Result<tokio::runtime::Runtime> {
+    let threads = threads.max(1);
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder
+        .worker_threads(threads)
+        .max_blocking_threads(threads)
+        .thread_name("emulated-function")
+        .enable_all();
+    if let Some(cpus) = cpus {
+        builder.on_thread_start(move || {
+            if !pin_to(&cpus) {
+                log::warn!("could not pin an emulated function thread to CPUs {cpus:?}");
+            }
+        });
+    }
+    builder.build()
+}
+
 /// Emulated servers running in this process, one loopback port per behaviour, sharing one runtime: the
 /// local deployer's fleet, and the tests' and benchmarks' server. Stops (ports closed, threads joined)
 /// on [`LocalServers::stop`] or when dropped, so nothing outlives its owner.
@@ -240,27 +263,13 @@ impl LocalServers {
         threads: usize,
         cpus: Option<Vec<usize>>,
     ) -> std::io::Result<LocalServers> {
-        let threads = threads.max(1);
         let budget_mb = behaviours
             .iter()
             .map(|b| b.memory_budget_mb)
             .max()
             .unwrap_or(DEFAULT_BUDGET_MB);
         let budget = Arc::new(Semaphore::new(budget_mb as usize));
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder
-            .worker_threads(threads)
-            .max_blocking_threads(threads)
-            .thread_name("emulated-function")
-            .enable_all();
-        if let Some(cpus) = cpus {
-            builder.on_thread_start(move || {
-                if !pin_to(&cpus) {
-                    log::warn!("could not pin an emulated function thread to CPUs {cpus:?}");
-                }
-            });
-        }
-        let runtime = builder.build()?;
+        let runtime = server_runtime(threads, cpus)?;
         let listeners = runtime.block_on(async {
             let mut listeners = Vec::with_capacity(behaviours.len());
             for _ in &behaviours {

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use invoker::emulated::{serve, Behaviour, DEFAULT_BUDGET_MB};
+use invoker::emulated::{serve, server_runtime, Behaviour, DEFAULT_BUDGET_MB};
 use profiles::Catalogue;
 
 /// Serves helloworld.Greeter/SayHello: per request, touches a working set and busy-spins, as a proxy would.
@@ -55,11 +55,7 @@ fn main() -> Result<()> {
         ),
     };
     behaviour.memory_budget_mb = args.memory_budget_mb;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.threads.max(1))
-        .max_blocking_threads(args.threads.max(1))
-        .enable_all()
-        .build()?;
+    let runtime = server_runtime(args.threads, None)?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
