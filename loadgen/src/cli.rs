@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use trace::{AppMemory, Granularity};
+use trace::{AppMemory, Duplicates, Granularity, ReadOptions};
 
 use crate::deploy::Deployer;
 use crate::iat::IatDistribution;
@@ -52,6 +52,9 @@ pub enum Command {
     Sample(SampleArgs),
     /// Draw the trace's and proxies' distributions (vSwarm's `main.py plot`), the mapping error and the
     /// load with --mapping/--load, or a run's results with `plot results DIR`.
+    #[command(mut_arg("trace", |a| a.help(
+        "Trace directory (figures 4–6 and 8). Without it only the proxies are drawn."
+    )))]
     Plot(PlotArgs),
     /// Write the built-in catalogue of emulated proxies as a profile.json.
     Catalogue(CatalogueArgs),
@@ -65,9 +68,9 @@ pub struct PlotArgs {
     #[command(subcommand)]
     pub results: Option<PlotResults>,
 
-    /// Trace directory (figures 4–6 and 8). Without it only the proxies are drawn.
-    #[arg(short = 't', long, value_name = "PATH")]
-    pub trace: Option<PathBuf>,
+    /// The trace (figures 4–6 and 8) and its window (figure 8: as given to generate).
+    #[command(flatten)]
+    pub trace: TraceArgs,
 
     /// Proxy profiles: a vSwarm profile.json, or `builtin`.
     #[arg(
@@ -99,15 +102,6 @@ pub struct PlotArgs {
     /// load.json (with --trace and --mapping): adds invocations per period, trace vs load.
     #[arg(long, value_name = "PATH", requires_all = ["trace", "mapping"])]
     pub load: Option<PathBuf>,
-
-    /// The trace counts invocations per minute (true) or per second (false).
-    #[arg(short = 'm', long, value_name = "BOOL", value_parser = parse_bool, default_value = "true",
-          action = ArgAction::Set)]
-    pub minute: bool,
-
-    /// First period of the load's window, by column name (as given to generate).
-    #[arg(long, value_name = "PERIOD")]
-    pub start: Option<u32>,
 }
 
 /// `loadgen plot results`.
@@ -220,6 +214,19 @@ impl TraceArgs {
     /// The trace's period length.
     pub fn granularity(&self) -> Granularity {
         Granularity::from_minute_flag(self.minute)
+    }
+
+    /// How to read the trace: these flags, `periods` from `--start` (all when `None`).
+    pub fn read_options(&self, periods: Option<usize>) -> ReadOptions {
+        ReadOptions {
+            granularity: Some(self.granularity()),
+            start: self.start,
+            periods,
+            app_memory: self.app_memory.into(),
+            strict: self.strict,
+            day: self.day,
+            duplicates: Duplicates::Error,
+        }
     }
 }
 

@@ -129,23 +129,15 @@ pub fn prepare(load: &LoadArgs, trace_dir: &Path, mapping_path: &Path) -> Result
     let Some(periods) = load.warmup_duration.checked_add(load.duration) else {
         bail!("--warmup-duration + --duration is too large");
     };
-    let options = ReadOptions {
-        granularity: Some(load.trace.granularity()),
-        start: load.trace.start,
-        periods: Some(periods),
-        app_memory: load.trace.app_memory.into(),
-        strict: load.trace.strict,
-        day: load.trace.day,
-        duplicates: trace::Duplicates::Error,
-    };
-    let mut trace = trace::read(trace_dir, &options).with_context(|| {
-        format!(
-            "reading the trace in {} (warm-up {} + duration {} periods)",
-            trace_dir.display(),
-            load.warmup_duration,
-            load.duration
-        )
-    })?;
+    let mut trace =
+        trace::read(trace_dir, &load.trace.read_options(Some(periods))).with_context(|| {
+            format!(
+                "reading the trace in {} (warm-up {} + duration {} periods)",
+                trace_dir.display(),
+                load.warmup_duration,
+                load.duration
+            )
+        })?;
     let idle = drop_idle(&mut trace, load.keep_idle);
     let ingest = started.elapsed();
     log::debug!("read {} functions in {:?}", trace.functions.len(), ingest);

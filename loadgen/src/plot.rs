@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use plots::{Drawn, Figure, Plan};
 use profiles::{Catalogue, MappingFile};
-use trace::{FunctionId, ReadOptions, Trace};
+use trace::{FunctionId, Trace};
 
 use crate::cli::{PlotArgs, PlotResults};
 use crate::commands::load_catalogue;
@@ -106,14 +106,12 @@ pub fn run_plot(args: &PlotArgs) -> Result<Vec<Figure>> {
         .map(|l| l.per_period());
     let trace = args
         .trace
+        .trace
         .as_deref()
         .map(|dir| {
-            let options = ReadOptions {
-                granularity: Some(trace::Granularity::from_minute_flag(args.minute)),
-                start: args.start,
-                periods: load_per_period.as_ref().map(Vec::len),
-                ..ReadOptions::default()
-            };
+            let options = args
+                .trace
+                .read_options(load_per_period.as_ref().map(Vec::len));
             trace::read(dir, &options)
                 .with_context(|| format!("reading the trace in {}", dir.display()))
         })
