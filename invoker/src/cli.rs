@@ -1,11 +1,11 @@
 //! The invoker's command line: vSwarm's Go invoker flags (single-dash, `-flag=value` or `-flag value`,
 //! bare booleans), with its defaults, plus what honest measurement needs.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use clap::{ArgAction, Parser};
+use cmdline::values::{parse_bool, parse_instant, seconds_up_to, whole_in, DAY_SECONDS};
 
 /// Replays load.json over gRPC, firing each call at its scheduled microsecond and recording every one.
 #[derive(Debug, Clone, Parser)]
@@ -20,12 +20,12 @@ pub struct InvokerArgs {
     )]
     pub trace_file: PathBuf,
 
-    /// Experiment periods replayed after the warm-up.
-    #[arg(long, value_name = "INT", default_value_t = 8)]
+    /// Experiment periods replayed after the warm-up (0 to 1,000,000).
+    #[arg(long, value_name = "INT", default_value_t = 8, value_parser = whole_in::<u32>(0, MAX_PERIODS))]
     pub duration: u32,
 
-    /// Warm-up periods replayed first and left out of statistics.
-    #[arg(long, value_name = "INT", default_value_t = 2)]
+    /// Warm-up periods replayed first and left out of statistics (0 to 1,000,000).
+    #[arg(long, value_name = "INT", default_value_t = 2, value_parser = whole_in::<u32>(0, MAX_PERIODS))]
     pub warmup: u32,
 
     /// Periods are minutes (true) or seconds (false).
@@ -41,14 +41,15 @@ pub struct InvokerArgs {
     #[arg(long, default_value_t = 80)]
     pub port: u16,
 
-    /// Timeout of each call, seconds.
+    /// Timeout of each call, seconds (above 0, at most a day).
     #[arg(
         long = "grpcTimeout",
         alias = "grpc-timeout",
         value_name = "SECONDS",
-        default_value_t = 30.0
+        default_value = "30",
+        value_parser = seconds_up_to(DAY_SECONDS)
     )]
-    pub grpc_timeout: f64,
+    pub grpc_timeout: Duration,
 
     /// Debug messages.
     #[arg(long, value_name = "BOOL", value_parser = parse_bool, num_args = 0..=1,
@@ -72,8 +73,8 @@ pub struct InvokerArgs {
     #[arg(long, value_name = "PATH")]
     pub summary: Option<PathBuf>,
 
-    /// Start at this wall-clock instant (RFC 3339, e.g. 2026-11-23T10:00:00Z, or Unix seconds), so the
-    /// invokers of several workers start together.
+    /// Start at this wall-clock instant (RFC 3339, e.g. 2026-11-23T10:00:00Z, or Unix seconds; at most
+    /// 7 days ahead), so the invokers of several workers start together.
     #[arg(long, value_name = "TIME", value_parser = parse_instant)]
     pub start_at: Option<SystemTime>,
 
@@ -81,8 +82,8 @@ pub struct InvokerArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub connections: u32,
 
-    /// Calls outstanding beyond which a due call is recorded as not sent rather than sent.
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    /// Calls outstanding beyond which a due call is recorded as not sent rather than sent (1 to 10,000,000).
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = whole_in::<usize>(1, 10_000_000))]
     pub max_in_flight: usize,
 
     /// Go on when an endpoint is unreachable at start; its calls are recorded as failures.
@@ -97,92 +98,40 @@ pub struct InvokerArgs {
 
     /// Pin the dispatcher thread to this CPU and the invoker's other threads to the rest; give the
     /// function servers on the same machine the rest too (e.g. `taskset -c 0`), so nothing preempts it.
-    #[arg(long, value_name = "CPU")]
+    #[arg(long, value_name = "CPU", value_parser = whole_in::<usize>(0, 4095))]
     pub dispatcher_cpu: Option<usize>,
 }
+
+/// Most periods a flag may ask for (a million minutes is almost two years).
+pub const MAX_PERIODS: u64 = 1_000_000;
 
 impl InvokerArgs {
     /// Period length, µs.
     pub fn period_us(&self) -> u64 {
-        trace::Granularity::from_minute_flag(self.min).period_us()
+        formats::Granularity::from_minute_flag(self.min).period_us()
     }
 
-    /// `-grpcTimeout` as a duration (validated positive).
-    pub fn timeout(&self) -> Result<Duration, String> {
-        positive_seconds(self.grpc_timeout, "-grpcTimeout")
+    /// Parses the binary's command line: Go-style flags normalised first (see `cmdline::goflags`).
+    pub fn parse_command_line(
+        args: impl IntoIterator<Item = std::ffi::OsString>,
+    ) -> Result<InvokerArgs, clap::Error> {
+        use clap::CommandFactory;
+        let args = cmdline::goflags::parse_args(&InvokerArgs::command(), args)?;
+        InvokerArgs::try_parse_from(args)
     }
-}
-
-/// `value` seconds as a duration when it is a positive finite number; otherwise an error naming `flag`.
-pub fn positive_seconds(value: f64, flag: &str) -> Result<Duration, String> {
-    if value.is_finite() && value > 0.0 {
-        Ok(Duration::from_secs_f64(value))
-    } else {
-        Err(format!(
-            "{flag} must be a positive number of seconds, not {value}"
-        ))
-    }
-}
-
-const GO_FLAGS: [&str; 10] = [
-    "traceFile",
-    "duration",
-    "warmup",
-    "min",
-    "latf",
-    "port",
-    "grpcTimeout",
-    "dbg",
-    "trace",
-    "zipkin",
-];
-
-/// Go's single-dash long flags (`-min=false`, `-duration 15`) become clap's double-dash ones.
-pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    args.into_iter()
-        .map(|a| match a.to_str() {
-            Some(s) if s.starts_with('-') && !s.starts_with("--") => {
-                let name = s[1..].split('=').next().unwrap_or("");
-                if GO_FLAGS.contains(&name) {
-                    OsString::from(format!("-{s}"))
-                } else {
-                    a
-                }
-            }
-            _ => a,
-        })
-        .collect()
-}
-
-/// Booleans as Go and Python (vSwarm) scripts write them: `true`, `True`, `1`, `yes`, and their opposites.
-pub fn parse_bool(s: &str) -> Result<bool, String> {
-    match s.to_ascii_lowercase().as_str() {
-        "true" | "1" | "t" | "y" | "yes" => Ok(true),
-        "false" | "0" | "f" | "n" | "no" => Ok(false),
-        _ => Err(format!("`{s}` is not a boolean (use true or false)")),
-    }
-}
-
-fn parse_instant(s: &str) -> Result<SystemTime, String> {
-    if let Ok(secs) = s.parse::<f64>() {
-        if secs.is_finite() && secs >= 0.0 {
-            return Ok(SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs));
-        }
-    }
-    humantime::parse_rfc3339_weak(s)
-        .map_err(|e| format!("`{s}` is neither RFC 3339 nor Unix seconds: {e}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parse(args: &[&str]) -> Result<InvokerArgs, clap::Error> {
-        InvokerArgs::try_parse_from(normalize_args(
+    fn parse(args: &[&str]) -> Result<InvokerArgs, String> {
+        InvokerArgs::parse_command_line(
             std::iter::once("invoker")
                 .chain(args.iter().copied())
-                .map(OsString::from),
-        ))
+                .map(std::ffi::OsString::from),
+        )
+        .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -192,7 +141,7 @@ mod tests {
         assert_eq!((a.duration, a.warmup, a.port), (8, 2, 80));
         assert!(a.min && !a.dbg);
         assert_eq!(a.latf, PathBuf::from("lat.csv"));
-        assert_eq!(a.grpc_timeout, 30.0);
+        assert_eq!(a.grpc_timeout, Duration::from_secs(30));
 
         let a = parse(&[
             "-duration",
@@ -207,7 +156,7 @@ mod tests {
         assert_eq!(a.duration, 15);
         assert!(!a.min && a.dbg);
         assert_eq!(a.trace_file, PathBuf::from("x.json"));
-        assert_eq!(a.timeout().unwrap(), Duration::from_secs(2));
+        assert_eq!(a.grpc_timeout, Duration::from_secs(2));
         assert_eq!(a.period_us(), 1_000_000);
 
         let a = parse(&[
@@ -250,17 +199,24 @@ mod tests {
     }
 
     #[test]
-    fn bad_flags_are_refused() {
-        assert!(parse(&["-min", "maybe"])
-            .unwrap_err()
-            .to_string()
-            .contains("`maybe` is not a boolean"));
-        assert!(parse(&["-duration", "x"]).is_err());
-        assert!(parse(&["--start-at", "tomorrow"])
-            .unwrap_err()
-            .to_string()
-            .contains("neither RFC 3339"));
-        assert!(parse(&["-grpcTimeout", "0"]).unwrap().timeout().is_err());
+    fn bad_flags_are_refused_with_the_flag_named() {
+        let e = parse(&["-min", "maybe"]).unwrap_err();
+        assert!(e.contains("`maybe` is not a boolean"), "{e}");
+        let e = parse(&["-duration", "x"]).unwrap_err();
+        assert!(e.contains("--duration"), "{e}");
+        let e = parse(&["--start-at", "tomorrow"]).unwrap_err();
+        assert!(e.contains("neither RFC 3339"), "{e}");
+        let e = parse(&["--start-at", "9999-01-01T00:00:00Z"]).unwrap_err();
+        assert!(e.contains("at most 7 days ahead"), "{e}");
+        for bad in ["0", "1e20", "NaN", "-1"] {
+            let e = parse(&["-grpcTimeout", bad]).unwrap_err();
+            assert!(e.contains("--grpcTimeout"), "{bad}: {e}");
+        }
+        let e = parse(&["-duration", "-1"]).unwrap_err();
+        assert!(e.contains("invalid value '-1' for '--duration"), "{e}");
+        let e = parse(&["-tracefile", "x"]).unwrap_err();
+        assert!(e.contains("did you mean `-traceFile`"), "{e}");
+        assert!(parse(&["--max-in-flight", "0"]).is_err());
         assert!(parse(&["-nonsense"]).is_err());
     }
 }

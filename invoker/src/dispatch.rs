@@ -1,14 +1,12 @@
 //! Replaying a schedule: connections, the dispatcher thread, and the records writer thread.
 //!
 //! The dispatcher is one dedicated OS thread (timer slack 1 ns, optionally `SCHED_FIFO`) that owns a
-//! current-thread tokio runtime, and with it the gRPC connections. For each call it parks in the runtime on
-//! a timerfd (the thread sleeps; answers still wake it and are timed at once) through long gaps (over 3 ms
-//! normally, over 80 µs under `SCHED_FIFO`), then yields to the runtime's I/O until 25 µs before, then spins on the monotonic clock until
-//! the exact microsecond, polls the call once inline (handing the request to the gRPC client) and leaves the
-//! rest of the call to a task on the same runtime. Because the connection is driven by the
-//! thread that released the call, no sleeping thread has to be woken for the bytes to leave: crossing
-//! threads costs 10–25 µs at the median on this kind of machine (`timing.md`). Calls never wait for earlier
-//! ones: a slow or dead endpoint delays nothing but its own calls.
+//! current-thread tokio runtime, and with it the gRPC connections. For each call it waits for the exact
+//! microsecond (parked, then yielding, then spinning: see `wait`), polls the call once inline (handing the
+//! request to the gRPC client) and leaves the rest of the call to a task on the same runtime. Because the
+//! connection is driven by the thread that released the call, no sleeping thread has to be woken for the
+//! bytes to leave: crossing threads costs 10–25 µs at the median on this kind of machine (`timing.md`).
+//! Calls never wait for earlier ones: a slow or dead endpoint delays nothing but its own calls.
 //!
 //! Records go in batches to a writer thread that writes the CSV files and fills the histograms, so memory
 //! stays bounded on long runs.
@@ -17,45 +15,26 @@ use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::future::Future;
 use std::io::{BufWriter, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::io::unix::AsyncFd;
-use tokio::io::Interest;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::cpu::{all_cpus_but, online_cpus, pin_to};
-use crate::proto::greeter_client::GreeterClient;
-use crate::proto::HelloRequest;
-use crate::record::{Outcome, Record, RecordsWriter};
-use crate::schedule::Schedule;
-use crate::stats::{Collector, Summary};
+use cmdline::Stop;
+use formats::records::{Outcome, Record, RecordsWriter};
+use formats::summary::Summary;
+use host::{all_cpus_but, online_cpus, pin_to};
+use proto::greeter_client::GreeterClient;
+use proto::HelloRequest;
 
-/// Normal scheduling: with more than this to a deadline the dispatcher parks, until [`PARK_MARGIN`] before.
-/// A sleeping `SCHED_OTHER` thread that uses a lot of CPU can wait a whole slice (up to ~20 ms measured
-/// here) to run again once woken, so it only parks through gaps long enough to earn its place back.
-const PARK_THRESHOLD: Duration = Duration::from_millis(3);
-/// See [`PARK_THRESHOLD`].
-const PARK_MARGIN: Duration = Duration::from_millis(1);
-/// Real-time scheduling: a woken `SCHED_FIFO` thread runs at once, so it parks through any gap longer than
-/// this, until [`RT_PARK_MARGIN`] before the deadline (a wake-up takes up to ~50 µs here).
-const RT_PARK_THRESHOLD: Duration = Duration::from_micros(80);
-/// See [`RT_PARK_THRESHOLD`].
-const RT_PARK_MARGIN: Duration = Duration::from_micros(60);
-/// Inside this window the dispatcher spins on the clock without yielding.
-const SPIN_WINDOW: Duration = Duration::from_micros(25);
-/// Real-time mode: after running this long without parking, the dispatcher parks for [`RT_BREAK`], so the
-/// kernel's real-time throttling (`sched_rt_runtime_us` 950,000 of 1,000,000: a 50 ms stop once a second)
-/// does not trigger: 5 %, in breaks short enough to delay few calls by little.
-const RT_RUN_LIMIT: Duration = Duration::from_micros(4750);
-/// See [`RT_RUN_LIMIT`].
-const RT_BREAK: Duration = Duration::from_micros(250);
+use crate::schedule::Schedule;
+use crate::stats::Collector;
+use crate::wait::{tune_thread, Waiter};
+
 /// Records are handed to the writer thread in batches of this size, or at least this often.
 const BATCH: usize = 2048;
 const BATCH_INTERVAL: Duration = Duration::from_millis(50);
@@ -87,8 +66,8 @@ pub struct ReplayOptions {
     pub records: Option<PathBuf>,
     /// vSwarm latency file: one latency (µs) per line, successful measured calls.
     pub latency_file: Option<PathBuf>,
-    /// Set (by a signal handler) to stop dispatching.
-    pub stop: Arc<AtomicBool>,
+    /// Stop dispatching when requested (Ctrl-C); a second request stops waiting for calls in flight.
+    pub stop: Stop,
 }
 
 /// Why a replay could not run.
@@ -180,7 +159,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
             })
             .map_err(ReplayError::Start)?
     };
-    let steal_before = crate::cpu::steal_ms();
+    let steal_before = host::steal_ms();
     let dispatcher = {
         let schedule = Arc::clone(&schedule);
         let options = options.clone();
@@ -194,7 +173,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
     let (mode, interrupted) = dispatched?;
     let collector = written?;
     let mut summary = collector.summary(mode, interrupted);
-    summary.steal_ms = crate::cpu::steal_between(&steal_before, &crate::cpu::steal_ms())
+    summary.steal_ms = host::steal_between(&steal_before, &host::steal_ms())
         .into_iter()
         .collect();
     Ok(summary)
@@ -284,38 +263,6 @@ fn run_dispatcher(
     drop(local);
     sink.flush();
     result.map(|interrupted| (mode, interrupted))
-}
-
-/// Timer slack to 1 ns (the default 50 µs costs ~30 µs per wake-up) and, if asked, `SCHED_FIFO`.
-/// Returns the mode in words and whether the thread is real-time.
-fn tune_thread(realtime: bool) -> (String, bool) {
-    // SAFETY: plain syscalls on the calling thread with valid arguments.
-    let slack = unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1, 0, 0, 0) } == 0;
-    let mut mode = String::from("SCHED_OTHER");
-    if realtime {
-        let param = libc::sched_param { sched_priority: 10 };
-        // SAFETY: as above; `param` outlives the call.
-        if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) } == 0 {
-            mode = format!(
-                "SCHED_FIFO priority 10 (parks {} us after {} us without parking)",
-                RT_BREAK.as_micros(),
-                RT_RUN_LIMIT.as_micros()
-            );
-        } else {
-            mode = format!(
-                "SCHED_OTHER (SCHED_FIFO refused: {})",
-                std::io::Error::last_os_error()
-            );
-        }
-    }
-    let is_realtime = mode.starts_with("SCHED_FIFO");
-    let slack = if slack {
-        "1 ns"
-    } else {
-        "default (prctl failed)"
-    };
-    let mode = format!("{mode}, timer slack {slack}, connections driven on the dispatcher thread");
-    (mode, is_realtime)
 }
 
 /// Records produced on the dispatcher thread, handed over in batches.
@@ -520,130 +467,22 @@ async fn dispatch(
         }
     }
 
-    // Every call has its own timeout, so waiting that long (plus a margin) lets each one end on its own.
+    // Every call has its own timeout, so waiting that long (plus a margin) lets each one end on its own;
+    // a second stop request ends the wait, and what is still in flight is recorded as cancelled.
     let until = Instant::now() + options.grpc_timeout + Duration::from_millis(200);
-    while in_flight.get() > 0 && Instant::now() < until {
+    if interrupted && in_flight.get() > 0 {
+        log::warn!(
+            "stopping: waiting up to {:.1} s for {} call(s) in flight to end; Ctrl-C again to stop waiting \
+             (every call keeps its record)",
+            options.grpc_timeout.as_secs_f64(),
+            in_flight.get()
+        );
+    }
+    while in_flight.get() > 0 && Instant::now() < until && !options.stop.abandon() {
         tokio::time::sleep(Duration::from_millis(1)).await;
         sink.flush_if_due();
     }
     Ok(interrupted)
-}
-
-/// Waits for deadlines: parked on a timerfd inside the runtime (the thread sleeps, answers still wake it),
-/// then yielding to I/O, then spinning on the clock.
-struct Waiter {
-    timer: AsyncFd<TimerFd>,
-    /// Real-time mode: give the CPU up at least every [`RT_RUN_LIMIT`].
-    realtime: bool,
-    last_park: Instant,
-}
-
-struct TimerFd(OwnedFd);
-
-impl AsRawFd for TimerFd {
-    fn as_raw_fd(&self) -> RawFd {
-        self.0.as_raw_fd()
-    }
-}
-
-impl Waiter {
-    fn new(realtime: bool) -> std::io::Result<Waiter> {
-        // SAFETY: plain syscall; the descriptor is owned right after.
-        let fd = unsafe {
-            libc::timerfd_create(
-                libc::CLOCK_MONOTONIC,
-                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: `fd` is a fresh descriptor nobody else owns.
-        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: `TimerFd` owns the descriptor for the AsyncFd's whole life and always returns it.
-        let timer = unsafe { AsyncFd::register_with_interest(TimerFd(owned), Interest::READABLE) }
-            .map_err(|e| std::io::Error::other(e.to_string()))?;
-        Ok(Waiter {
-            timer,
-            realtime,
-            last_park: Instant::now(),
-        })
-    }
-
-    /// Sleeps `duration` in the runtime's poll (I/O keeps being served), with the timerfd's precision.
-    async fn park(&mut self, duration: Duration) {
-        let duration = duration.max(Duration::from_nanos(1));
-        let spec = libc::itimerspec {
-            it_interval: libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            },
-            it_value: libc::timespec {
-                tv_sec: duration.as_secs() as libc::time_t,
-                tv_nsec: duration.subsec_nanos() as libc::c_long,
-            },
-        };
-        let fd = self.timer.as_raw_fd();
-        // SAFETY: valid descriptor and pointers for the duration of the call.
-        if unsafe { libc::timerfd_settime(fd, 0, &spec, std::ptr::null_mut()) } != 0 {
-            tokio::task::yield_now().await;
-            return;
-        }
-        loop {
-            let Ok(mut guard) = self.timer.readable().await else {
-                break;
-            };
-            let mut expirations = [0u8; 8];
-            // SAFETY: reading 8 bytes into an 8-byte buffer.
-            let read = guard.try_io(|_| {
-                let n = unsafe { libc::read(fd, expirations.as_mut_ptr().cast(), 8) };
-                if n < 0 {
-                    Err(std::io::Error::last_os_error())
-                } else {
-                    Ok(())
-                }
-            });
-            if read.is_ok() {
-                break;
-            }
-        }
-        self.last_park = Instant::now();
-    }
-
-    /// Waits for `deadline`; `false` if stopped first.
-    async fn wait_until(&mut self, deadline: Instant, stop: &AtomicBool) -> bool {
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return true;
-            }
-            if self.realtime && now - self.last_park > RT_RUN_LIMIT {
-                self.park(RT_BREAK).await;
-                continue;
-            }
-            let remaining = deadline - now;
-            let (threshold, margin) = if self.realtime {
-                (RT_PARK_THRESHOLD, RT_PARK_MARGIN)
-            } else {
-                (PARK_THRESHOLD, PARK_MARGIN)
-            };
-            if remaining > threshold {
-                // Wake at least every 100 ms to notice a stop request.
-                self.park((remaining - margin).min(Duration::from_millis(100)))
-                    .await;
-            } else if remaining > SPIN_WINDOW {
-                tokio::task::yield_now().await;
-            } else {
-                while Instant::now() < deadline {
-                    std::hint::spin_loop();
-                }
-                return true;
-            }
-        }
-    }
 }
 
 async fn call_once(
@@ -666,7 +505,7 @@ async fn call_once(
         Err(_) => Outcome::Timeout,
         Ok(Ok(_)) => Outcome::Ok,
         Ok(Err(status)) if status.code() == tonic::Code::DeadlineExceeded => Outcome::Timeout,
-        Ok(Err(status)) => Outcome::Status(status.code() as i32),
+        Ok(Err(status)) => Outcome::status(status.code() as i32),
     };
     pending.complete(
         outcome,

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use loadfile::LoadError;
+use formats::LoadError;
 
 /// One call to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -34,22 +34,32 @@ pub struct Schedule {
 
 impl Schedule {
     /// Reads `path` and keeps its first `warmup + duration` periods (all of them if it holds fewer).
+    /// An offset past its period's length is an error naming the period and the call.
     pub fn from_file(
         path: &Path,
         period_us: u64,
         warmup: u32,
         duration: u32,
     ) -> Result<Schedule, LoadError> {
-        let load = loadfile::read(path)?;
-        let periods_in_file = load.periods.len() as u32;
+        let load = formats::read(path)?;
+        load.check_offsets(path, period_us)?;
+        let periods_in_file = u32::try_from(load.periods.len()).unwrap_or(u32::MAX);
         let periods = warmup.saturating_add(duration).min(periods_in_file);
-        let mut calls = Vec::with_capacity(
-            load.periods
-                .iter()
-                .take(periods as usize)
-                .map(|p| p.calls.len())
-                .sum(),
-        );
+        let wanted: usize = load
+            .periods
+            .iter()
+            .take(periods as usize)
+            .map(|p| p.calls.len())
+            .sum();
+        let mut calls = Vec::new();
+        // The load itself is already in memory; refuse rather than abort if its copy does not fit.
+        calls.try_reserve_exact(wanted).map_err(|_| LoadError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::other(format!(
+                "{wanted} calls do not fit in memory ({} bytes)",
+                wanted.saturating_mul(std::mem::size_of::<ScheduledCall>())
+            )),
+        })?;
         for (p, period) in load.periods.iter().take(periods as usize).enumerate() {
             let base = p as u64 * period_us;
             calls.extend(period.calls.iter().map(|c| ScheduledCall {

@@ -1,107 +1,13 @@
-//! Statistics over the records (warm-up excluded): rates, lag and latency percentiles, outcomes.
+//! Statistics over the records (warm-up excluded): rates, lag and latency percentiles, outcomes, folded
+//! into the run [`Summary`] that `formats` defines.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
+use formats::records::{Outcome, Record};
+use formats::summary::{PeriodTally, Summary, TimeStats};
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 
-use crate::record::Record;
-
-/// Percentiles of one histogram, in microseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-pub struct Percentiles {
-    /// Values counted.
-    pub count: u64,
-    /// Mean.
-    pub mean: f64,
-    /// Median.
-    pub p50: f64,
-    /// 90th percentile.
-    pub p90: f64,
-    /// 99th percentile.
-    pub p99: f64,
-    /// 99.9th percentile.
-    pub p999: f64,
-    /// Maximum.
-    pub max: f64,
-}
-
-impl Percentiles {
-    /// From a histogram whose unit is `unit_us` microseconds.
-    fn of(h: &Histogram<u64>, unit_us: f64) -> Percentiles {
-        if h.is_empty() {
-            return Percentiles::default();
-        }
-        let q = |q: f64| h.value_at_quantile(q) as f64 * unit_us;
-        Percentiles {
-            count: h.len(),
-            mean: h.mean() * unit_us,
-            p50: q(0.5),
-            p90: q(0.9),
-            p99: q(0.99),
-            p999: q(0.999),
-            max: h.max() as f64 * unit_us,
-        }
-    }
-}
-
-/// Summary of a run, as printed and as written by `--summary`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    /// Scheduled calls in the replayed periods, warm-up included.
-    pub scheduled_total: u64,
-    /// Records written (must equal `scheduled_total`).
-    pub records: u64,
-    /// Measured (post-warm-up) calls scheduled.
-    pub scheduled: u64,
-    /// Measured calls sent.
-    pub sent: u64,
-    /// Measured calls answered successfully.
-    pub ok: u64,
-    /// Measured calls per outcome.
-    pub outcomes: BTreeMap<String, u64>,
-    /// Length of the measured window, s.
-    pub measured_seconds: f64,
-    /// Scheduled calls per second in the measured window.
-    pub scheduled_rate: f64,
-    /// Sent calls per second in the measured window.
-    pub achieved_rate: f64,
-    /// Dispatcher release minus due, µs.
-    pub dispatch_lag_us: Percentiles,
-    /// Hand-off to the gRPC client minus due, µs: the honest lag.
-    pub send_lag_us: Percentiles,
-    /// Successful calls: answer minus send, µs.
-    pub latency_us: Percentiles,
-    /// Successful calls: answer minus due, µs (coordinated omission cannot hide here).
-    pub latency_from_scheduled_us: Percentiles,
-    /// Successful calls per endpoint: answer minus send, µs.
-    pub latency_by_endpoint_us: BTreeMap<String, Percentiles>,
-    /// Per period (warm-up included), what was scheduled, sent and answered: the run's fidelity.
-    #[serde(default)]
-    pub per_period: Vec<PeriodTally>,
-    /// Hypervisor steal during the run, ms, per CPU (`/proc/stat`; 10 ms resolution): time a virtual
-    /// CPU was taken away. Lag in the milliseconds on a CPU with steal is the VM's, not the invoker's.
-    #[serde(default)]
-    pub steal_ms: BTreeMap<usize, f64>,
-    /// How the dispatcher thread was scheduled.
-    pub dispatcher: String,
-    /// Interrupted by a signal.
-    pub interrupted: bool,
-}
-
-/// Calls of one period.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct PeriodTally {
-    /// Scheduled.
-    pub scheduled: u64,
-    /// Sent.
-    pub sent: u64,
-    /// Answered successfully.
-    pub ok: u64,
-}
-
-/// Accumulates records into histograms.
+/// Accumulates records, in any order, into histograms and counts.
 pub struct Collector {
     endpoints: Vec<String>,
     measured_seconds: f64,
@@ -110,13 +16,17 @@ pub struct Collector {
     scheduled: u64,
     sent: u64,
     ok: u64,
-    outcomes: BTreeMap<String, u64>,
+    outcomes: BTreeMap<&'static str, u64>,
     dispatch_lag_ns: Histogram<u64>,
     send_lag_ns: Histogram<u64>,
     latency_us: Histogram<u64>,
     latency_from_scheduled_us: Histogram<u64>,
     by_endpoint: Vec<Histogram<u64>>,
     per_period: Vec<PeriodTally>,
+    /// First and last due time of the measured calls, µs.
+    due_span: Option<(u64, u64)>,
+    /// Last real send of a measured call, µs.
+    last_sent_us: Option<u64>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -129,9 +39,25 @@ fn record(h: &mut Histogram<u64>, v: u64) {
         .expect("an auto-resizing histogram takes any u64");
 }
 
+fn stats(h: &Histogram<u64>, unit_us: f64) -> TimeStats {
+    if h.is_empty() {
+        return TimeStats::default();
+    }
+    let q = |q: f64| h.value_at_quantile(q) as f64 * unit_us;
+    TimeStats {
+        count: h.len(),
+        mean: h.mean() * unit_us,
+        p50: q(0.5),
+        p90: q(0.9),
+        p99: q(0.99),
+        p999: q(0.999),
+        max: h.max() as f64 * unit_us,
+    }
+}
+
 impl Collector {
-    /// A collector for a run over `endpoints` with `scheduled_total` calls and a measured window of
-    /// `measured_seconds`.
+    /// A collector for a run over `endpoints` (the table records index) with `scheduled_total` calls and a
+    /// nominal measured window of `measured_seconds`.
     pub fn new(endpoints: Vec<String>, scheduled_total: u64, measured_seconds: f64) -> Self {
         let by_endpoint = endpoints.iter().map(|_| histogram()).collect();
         Collector {
@@ -149,6 +75,8 @@ impl Collector {
             latency_from_scheduled_us: histogram(),
             by_endpoint,
             per_period: Vec::new(),
+            due_span: None,
+            last_sent_us: None,
         }
     }
 
@@ -162,14 +90,21 @@ impl Collector {
         let tally = &mut self.per_period[period];
         tally.scheduled += 1;
         tally.sent += u64::from(r.outcome.was_sent());
-        tally.ok += u64::from(r.outcome == crate::record::Outcome::Ok);
+        tally.ok += u64::from(r.outcome == Outcome::Ok);
         if r.warmup {
             return;
         }
         self.scheduled += 1;
+        self.due_span = Some(match self.due_span {
+            None => (r.scheduled_us, r.scheduled_us),
+            Some((first, last)) => (first.min(r.scheduled_us), last.max(r.scheduled_us)),
+        });
         *self.outcomes.entry(r.outcome.name()).or_default() += 1;
         if r.outcome.was_sent() {
             self.sent += 1;
+            if let Some(at) = r.sent_us() {
+                self.last_sent_us = Some(self.last_sent_us.map_or(at, |l| l.max(at)));
+            }
         }
         if let Some(v) = r.dispatch_lag_ns {
             record(&mut self.dispatch_lag_ns, v);
@@ -177,11 +112,13 @@ impl Collector {
         if let Some(v) = r.send_lag_ns {
             record(&mut self.send_lag_ns, v);
         }
-        if r.outcome == crate::record::Outcome::Ok {
+        if r.outcome == Outcome::Ok {
             self.ok += 1;
             if let Some(v) = r.latency_us {
                 record(&mut self.latency_us, v);
-                record(&mut self.by_endpoint[r.endpoint as usize], v);
+                if let Some(h) = self.by_endpoint.get_mut(r.endpoint as usize) {
+                    record(h, v);
+                }
             }
             if let Some(v) = r.latency_from_scheduled_us {
                 record(&mut self.latency_from_scheduled_us, v);
@@ -189,14 +126,33 @@ impl Collector {
         }
     }
 
-    /// The summary of everything added.
+    /// The summary of everything added. Rates: scheduled calls over the span of their due times, and sent
+    /// calls over the span from the first due time to the last real send, so a late tail shows as a
+    /// lower achieved rate (on time, the two are equal). A window of one instant uses the nominal window.
     pub fn summary(&self, dispatcher: String, interrupted: bool) -> Summary {
-        let per_s = |n: u64| {
-            if self.measured_seconds > 0.0 {
-                n as f64 / self.measured_seconds
+        let nominal = self.measured_seconds;
+        let span = |from: u64, to: u64| {
+            let s = to.saturating_sub(from) as f64 / 1e6;
+            if s > 0.0 {
+                s
+            } else {
+                nominal
+            }
+        };
+        let rate = |n: u64, seconds: f64| {
+            if seconds > 0.0 {
+                n as f64 / seconds
             } else {
                 0.0
             }
+        };
+        let (scheduled_seconds, achieved_seconds) = match self.due_span {
+            Some((first, last)) => (
+                span(first, last),
+                self.last_sent_us
+                    .map_or(nominal, |sent| span(first, sent.max(first))),
+            ),
+            None => (nominal, nominal),
         };
         Summary {
             scheduled_total: self.scheduled_total,
@@ -204,20 +160,25 @@ impl Collector {
             scheduled: self.scheduled,
             sent: self.sent,
             ok: self.ok,
-            outcomes: self.outcomes.clone(),
-            measured_seconds: self.measured_seconds,
-            scheduled_rate: per_s(self.scheduled),
-            achieved_rate: per_s(self.sent),
-            dispatch_lag_us: Percentiles::of(&self.dispatch_lag_ns, 1e-3),
-            send_lag_us: Percentiles::of(&self.send_lag_ns, 1e-3),
-            latency_us: Percentiles::of(&self.latency_us, 1.0),
-            latency_from_scheduled_us: Percentiles::of(&self.latency_from_scheduled_us, 1.0),
+            outcomes: self
+                .outcomes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
+            measured_seconds: nominal,
+            scheduled_rate: rate(self.scheduled, scheduled_seconds),
+            achieved_rate: rate(self.sent, achieved_seconds),
+            achieved_seconds,
+            dispatch_lag_us: stats(&self.dispatch_lag_ns, 1e-3),
+            send_lag_us: stats(&self.send_lag_ns, 1e-3),
+            latency_us: stats(&self.latency_us, 1.0),
+            latency_from_scheduled_us: stats(&self.latency_from_scheduled_us, 1.0),
             latency_by_endpoint_us: self
                 .endpoints
                 .iter()
                 .zip(&self.by_endpoint)
                 .filter(|(_, h)| !h.is_empty())
-                .map(|(e, h)| (e.clone(), Percentiles::of(h, 1.0)))
+                .map(|(e, h)| (e.clone(), stats(h, 1.0)))
                 .collect(),
             per_period: self.per_period.clone(),
             steal_ms: BTreeMap::new(),
@@ -227,76 +188,112 @@ impl Collector {
     }
 }
 
-impl Summary {
-    /// Steal per CPU as text (`CPU0 10 ms, CPU1 0 ms`), if the kernel reported it.
-    pub fn steal_text(&self) -> Option<String> {
-        if self.steal_ms.is_empty() {
-            return None;
-        }
-        let per_cpu: Vec<String> = self
-            .steal_ms
-            .iter()
-            .map(|(cpu, ms)| format!("CPU{cpu} {ms:.0} ms"))
-            .collect();
-        Some(per_cpu.join(", "))
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl std::fmt::Display for Summary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "calls      {} scheduled after warm-up, {} sent, {} ok; {} records for {} scheduled in all{}",
-            self.scheduled,
-            self.sent,
-            self.ok,
-            self.records,
-            self.scheduled_total,
-            if self.interrupted { " (interrupted)" } else { "" }
+    /// `n` calls evenly spaced over one second after a one-second warm-up, each sent `lag_us(k)` late and
+    /// answered 100 µs later.
+    fn records(n: u64, lag_us: impl Fn(u64) -> u64) -> Vec<Record> {
+        (0..n)
+            .map(|k| {
+                let lag = lag_us(k);
+                Record {
+                    index: k,
+                    period: 1,
+                    endpoint: (k % 2) as u32,
+                    warmup: false,
+                    scheduled_us: 1_000_000 + k * 1_000_000 / n,
+                    dispatch_lag_ns: Some(lag * 1000),
+                    send_lag_ns: Some(lag * 1000),
+                    latency_us: Some(100),
+                    latency_from_scheduled_us: Some(lag + 100),
+                    outcome: Outcome::Ok,
+                }
+            })
+            .collect()
+    }
+
+    fn summarise(rs: &[Record]) -> Summary {
+        let mut c = Collector::new(vec!["a".into(), "b".into()], rs.len() as u64 + 1, 1.0);
+        // A warm-up call counts in its period only.
+        c.add(&Record {
+            period: 0,
+            warmup: true,
+            scheduled_us: 5,
+            ..rs[0]
+        });
+        for r in rs.iter().rev() {
+            c.add(r);
+        }
+        c.summary("test".into(), false)
+    }
+
+    #[test]
+    fn on_time_the_achieved_rate_is_the_scheduled_rate() {
+        let s = summarise(&records(1000, |_| 0));
+        assert_eq!(
+            (s.records, s.scheduled, s.sent, s.ok),
+            (1001, 1000, 1000, 1000)
         );
-        let outcomes: Vec<String> = self
-            .outcomes
-            .iter()
-            .map(|(k, v)| format!("{k} {v}"))
-            .collect();
-        let _ = writeln!(s, "outcomes   {}", outcomes.join(", "));
-        let _ = writeln!(
-            s,
-            "rate       {:.1}/s achieved of {:.1}/s scheduled over {:.1} s",
-            self.achieved_rate, self.scheduled_rate, self.measured_seconds
+        assert!((s.scheduled_rate - s.achieved_rate).abs() < 1e-9, "{s:?}");
+        assert!((s.scheduled_rate - 1000.0 / 0.999).abs() < 1e-6);
+        assert_eq!(s.per_period.len(), 2);
+        assert_eq!(s.per_period[0].scheduled, 1);
+        assert_eq!(s.per_period[1].ok, 1000);
+        assert_eq!(s.latency_by_endpoint_us["a"].count, 500);
+        assert_eq!(s.outcomes["ok"], 1000);
+    }
+
+    #[test]
+    fn a_late_tail_lowers_the_achieved_rate() {
+        // The last tenth of the calls leave up to half a second late.
+        let s = summarise(&records(
+            1000,
+            |k| if k >= 900 { (k - 899) * 5_000 } else { 0 },
+        ));
+        assert!(
+            s.achieved_rate < 0.7 * s.scheduled_rate,
+            "achieved {} scheduled {}",
+            s.achieved_rate,
+            s.scheduled_rate
         );
-        let row = |s: &mut String, name: &str, p: &Percentiles| {
-            let _ = writeln!(
-                s,
-                "{name:<10} p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} (µs, n={})",
-                p.p50, p.p90, p.p99, p.p999, p.max, p.count
-            );
-        };
-        row(&mut s, "lag", &self.dispatch_lag_us);
-        row(&mut s, "send lag", &self.send_lag_us);
-        row(&mut s, "latency", &self.latency_us);
-        row(&mut s, "from due", &self.latency_from_scheduled_us);
-        let mut busiest: Vec<(&String, &Percentiles)> =
-            self.latency_by_endpoint_us.iter().collect();
-        busiest.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
-        for (endpoint, p) in busiest.iter().take(5) {
-            row(&mut s, &format!("  {endpoint}"), p);
+        assert!(
+            (s.achieved_seconds - 1.5).abs() < 1e-3,
+            "{}",
+            s.achieved_seconds
+        );
+        assert!(s.send_lag_us.max >= 499_000.0);
+        assert!(s.send_lag_us.p50 < 1.0);
+    }
+
+    #[test]
+    fn calls_not_sent_count_as_scheduled_only() {
+        let mut rs = records(10, |_| 0);
+        for r in &mut rs[5..] {
+            r.outcome = Outcome::NotSentInterrupted;
+            r.send_lag_ns = None;
+            r.dispatch_lag_ns = None;
+            r.latency_us = None;
+            r.latency_from_scheduled_us = None;
         }
-        if busiest.len() > 5 {
-            let _ = writeln!(
-                s,
-                "  ({} more endpoints in the summary file)",
-                busiest.len() - 5
-            );
-        }
-        if let Some(steal) = self.steal_text() {
-            let _ = writeln!(
-                s,
-                "steal      {steal} (time the hypervisor took each CPU away during the run)"
-            );
-        }
-        let _ = writeln!(s, "dispatcher {}", self.dispatcher);
-        f.write_str(&s)
+        let s = summarise(&rs);
+        assert_eq!((s.scheduled, s.sent, s.ok), (10, 5, 5));
+        assert_eq!(s.outcomes["not_sent:interrupted"], 5);
+        // Over the time it really ran: 5 calls from the first due to the last send (0.4 s).
+        assert!(
+            (s.achieved_seconds - 0.4).abs() < 1e-9,
+            "{}",
+            s.achieved_seconds
+        );
+        assert!((s.achieved_rate - 12.5).abs() < 1e-9, "{}", s.achieved_rate);
+    }
+
+    #[test]
+    fn no_measured_call_gives_zero_rates() {
+        let c = Collector::new(vec![], 0, 2.0);
+        let s = c.summary("x".into(), true);
+        assert_eq!((s.scheduled_rate, s.achieved_rate), (0.0, 0.0));
+        assert!(s.interrupted);
     }
 }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use loadgen::cli::{Cli, Command};
-use loadgen::commands::run_generate;
+use loadgen::commands::generate::generate as run_generate;
 
 mod common;
 use common::{children_peak_rss_kib, full_day, path};

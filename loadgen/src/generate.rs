@@ -5,8 +5,8 @@ use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use formats::{shard_path, Invocation, LoadWriter};
 use indicatif::ProgressBar;
-use loadfile::{shard_path, Invocation, LoadWriter};
 use trace::{FunctionId, Trace};
 
 use crate::iat::{offsets, stream, IatDistribution};

@@ -1,9 +1,12 @@
-//! `loadgen`: from a serverless trace to a vSwarm-compatible `load.json`.
+//! `loadgen`: from a serverless trace to load on a cluster, and a report of how it went.
 //!
-//! The data path, one module per step: [`synth`] (a synthetic trace when there is no real one), the
-//! `trace` crate (reading), [`map`] (functions to proxies, via the `profiles` crate), [`iat`] (where in a
-//! period each call lands) and [`generate`] (periods merged in time order and streamed to `load.json`).
-//! [`cli`] and [`commands`] are the command-line surface over them.
+//! Read it as its data path. [`pipeline`] is the path every load takes: the `trace` crate reads the trace,
+//! [`map`] assigns proxies (via the `profiles` crate), [`deploy`] makes them callable, [`iat`] and
+//! [`generate`] place every call and write `load.json`. [`commands`] holds one module per subcommand,
+//! wiring those steps; [`report`] words every result for a person (terminal summaries and `report.md`);
+//! [`output`] names a run's files; [`cli`] is the command line, where every flag is checked. The other
+//! steps are used by one command each: [`synth`] (a synthetic trace), [`preprocess`] and [`sample`] (from
+//! raw Azure days to representative samples).
 
 pub mod cli;
 pub mod commands;
@@ -11,8 +14,9 @@ pub mod deploy;
 pub mod generate;
 pub mod iat;
 pub mod map;
-pub mod plot;
+pub mod output;
+pub mod pipeline;
 pub mod preprocess;
-pub mod run;
+pub mod report;
 pub mod sample;
 pub mod synth;

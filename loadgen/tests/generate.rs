@@ -4,9 +4,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use clap::Parser;
-use loadgen::cli::{normalize_args, Cli, Command};
-use loadgen::commands::{run_generate, GenerateReport};
+use loadgen::cli::{parse_command_line, Command};
+use loadgen::commands::generate::generate as run_generate;
+use loadgen::pipeline::Generated as GenerateReport;
 use profiles::MappingFile;
 use trace::{read, ReadOptions};
 
@@ -15,7 +15,8 @@ fn generate(args: &[&str]) -> anyhow::Result<GenerateReport> {
         .chain(std::iter::once("generate"))
         .chain(args.iter().copied())
         .map(std::ffi::OsString::from);
-    let cli = Cli::try_parse_from(normalize_args(argv)).expect("valid command line");
+    // A flag refused at parse time is an error like any other.
+    let cli = parse_command_line(argv)?;
     let Command::Generate(g) = cli.command else {
         unreachable!()
     };
@@ -28,7 +29,7 @@ fn s(p: &Path) -> &str {
 
 /// Calls per (endpoint, period), and checks each period's offsets are sorted and inside the period.
 fn endpoint_counts(path: &Path, period_us: u64) -> (HashMap<(String, usize), u64>, Vec<u64>) {
-    let load = loadfile::read(path).unwrap();
+    let load = formats::read(path).unwrap();
     let mut counts = HashMap::new();
     let mut per_period = Vec::new();
     for (p, period) in load.periods.iter().enumerate() {
@@ -223,9 +224,9 @@ fn worker_shards_add_up_to_the_single_load_and_are_balanced() {
     ])
     .unwrap();
     assert!(!sharded.exists(), "with workers only shards are written");
-    let whole = loadfile::read(&single).unwrap();
+    let whole = formats::read(&single).unwrap();
     let shards: Vec<_> = (0..3)
-        .map(|k| loadfile::read(&loadfile::shard_path(&sharded, k)).unwrap())
+        .map(|k| formats::read(&formats::shard_path(&sharded, k)).unwrap())
         .collect();
     let totals: Vec<usize> = shards.iter().map(|l| l.invocations()).collect();
     assert_eq!(totals.iter().sum::<usize>(), whole.invocations());
@@ -449,6 +450,6 @@ fn synth(dir: &Path, args: &[&str]) -> PathBuf {
         .into_iter()
         .chain(args.iter().copied())
         .map(std::ffi::OsString::from);
-    loadgen::commands::run(Cli::try_parse_from(argv).unwrap()).unwrap();
+    loadgen::commands::run(parse_command_line(argv).unwrap(), &cmdline::Stop::new()).unwrap();
     out
 }

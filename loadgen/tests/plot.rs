@@ -106,7 +106,7 @@ fn plot_with_mapping_and_load(trace_dir: &Path, profile: &str, work: &Path, minu
     assert!(text.contains("figures    8 in"), "{text}");
     // Trace and load coincide, and both equal a count made from the files.
     let want = trace_per_period(trace_dir, &mapping, 7);
-    let load = loadfile::read(&load).unwrap();
+    let load = formats::read(&load).unwrap();
     let got: Vec<u64> = load.periods.iter().map(|p| p.calls.len() as u64).collect();
     assert_eq!(got, want);
 }

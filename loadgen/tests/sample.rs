@@ -348,7 +348,7 @@ fn preprocess_refuses_bad_excerpts() {
         ("0:00", "10", "dd:hh:mm"),
         ("1:00:00", "10", "start day 1 does not exist"),
         ("0:23:00", "120", "go past the last day file"),
-        ("0:00:00", "0", "at least 1 minute"),
+        ("0:00:00", "0", "invalid value '0' for '--duration"),
     ] {
         let o = loadgen(
             &[
@@ -370,8 +370,13 @@ fn preprocess_refuses_bad_excerpts() {
             "{start} {duration}: {t}"
         );
     }
-    let o = loadgen(&["preprocess", "-t", &out, "-o", &out], None);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no raw day files") || !o.status.success());
+    // A trace directory of the sampled layout holds no raw day files.
+    let sampled = s(&dir.path().join("sampled")).to_owned();
+    ok(&loadgen(&["synth", "-o", &sampled, "-n", "5", "--periods", "3"], None));
+    let o = loadgen(&["preprocess", "-t", &sampled, "-o", &out], None);
+    let t = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{t}");
+    assert!(t.contains("no raw day files"), "{t}");
 }
 
 /// Direct 1-Wasserstein distance between two samples of values: ∫ |F_a − F_b| over all points, f64.
@@ -532,10 +537,10 @@ fn sample_refuses_bad_sizes() {
     let dir = tempfile::tempdir().unwrap();
     let out = s(&dir.path().join("o")).to_owned();
     for (flags, why) in [
-        (vec!["--min", "0"], "--min must be at least 1"),
+        (vec!["--min", "0"], "invalid value '0' for '--min"),
         (vec!["--min", "50", "--max", "40"], "below --min"),
-        (vec!["--step", "0"], "--step must be at least 1"),
-        (vec!["--trials", "0"], "--trials must be at least 1"),
+        (vec!["--step", "0"], "invalid value '0' for '--step"),
+        (vec!["--trials", "0"], "invalid value '0' for '--trials"),
         (
             vec!["--min", "100", "--max", "300"],
             "the source has only 250",

@@ -1,9 +1,12 @@
 //! The numbers behind each figure, computed from the project's own formats (trace, catalogue,
 //! mapping.json, load.json, the invoker's records).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
+use formats::nearest_rank;
+use formats::records::Outcome;
+use formats::summary::busiest;
 use profiles::{
     check_percentile, function_point, proxy_points, Catalogue, MappingFile, Metric,
     DURATION_FLOOR_MS, MEMORY_FLOOR_MB,
@@ -311,15 +314,6 @@ pub fn load_figure(trace: &Trace, load_per_period: &[u64], plan: &mut Plan) {
     plan.add(&format!("invocations_per_{unit}"), data);
 }
 
-/// Nearest-rank quantile of sorted values.
-pub fn quantile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = (q * sorted.len() as f64).ceil().max(1.0) as usize;
-    sorted[rank.min(sorted.len()) - 1]
-}
-
 /// An empirical CDF as a staircase through at most `points` steps: (value, fraction ≤ value) pairs, each
 /// step drawn as a rise at its value, so a line plot shows the true step function.
 pub fn cdf(sorted: &[f64], points: usize) -> Vec<(f64, f64)> {
@@ -350,30 +344,29 @@ pub struct Results {
     pub latency_ms: HashMap<String, Vec<f64>>,
     /// Dispatch lag of calls sent after warm-up, µs.
     pub dispatch_lag_us: Vec<f64>,
-    /// Per second of the run: scheduled (by due time), sent (by send time), answered (by answer time).
-    pub per_second: Vec<[u64; 3]>,
+    /// Per second of the run that saw any: scheduled (by due time), sent (by send time), answered (by
+    /// answer time). Sparse, so a record's time, whatever it says, never sizes memory.
+    pub per_second: BTreeMap<u64, [u64; 3]>,
 }
+
+/// Longest run the calls-per-second figure draws: 31 days of seconds.
+pub const MAX_RUN_SECONDS: u64 = 31 * 86_400;
 
 impl Results {
     /// Reads `records` (the invoker's `--records` CSV).
     pub fn read(records: &Path) -> Result<Results, PlotError> {
         let mut r = Results::default();
-        let bump = |per_second: &mut Vec<[u64; 3]>, us: u64, k: usize| {
-            let s = (us / 1_000_000) as usize;
-            if per_second.len() <= s {
-                per_second.resize(s + 1, [0; 3]);
-            }
-            per_second[s][k] += 1;
+        let bump = |per_second: &mut BTreeMap<u64, [u64; 3]>, us: u64, k: usize| {
+            per_second.entry(us / 1_000_000).or_default()[k] += 1;
         };
-        invoker::record::read_records(records, |row| {
+        formats::records::read_records(records, |row, endpoint| {
+            let ok = row.outcome == Outcome::Ok;
             bump(&mut r.per_second, row.scheduled_us, 0);
-            if let Some(lag) = row.send_lag_ns {
-                bump(&mut r.per_second, row.scheduled_us + lag / 1000, 1);
+            if let Some(sent) = row.sent_us() {
+                bump(&mut r.per_second, sent, 1);
             }
-            if row.is_ok() {
-                if let Some(l) = row.latency_from_scheduled_us {
-                    bump(&mut r.per_second, row.scheduled_us + l, 2);
-                }
+            if let (true, Some(ended)) = (ok, row.ended_us()) {
+                bump(&mut r.per_second, ended, 2);
             }
             if row.warmup {
                 return;
@@ -381,11 +374,14 @@ impl Results {
             if let Some(lag) = row.dispatch_lag_ns {
                 r.dispatch_lag_us.push(lag as f64 / 1e3);
             }
-            if let (true, Some(l)) = (row.is_ok(), row.latency_us) {
-                r.latency_ms
-                    .entry(row.endpoint)
-                    .or_default()
-                    .push(l as f64 / 1e3);
+            if let (true, Some(l)) = (ok, row.latency_us) {
+                match r.latency_ms.get_mut(endpoint) {
+                    Some(v) => v.push(l as f64 / 1e3),
+                    None => {
+                        r.latency_ms
+                            .insert(endpoint.to_owned(), vec![l as f64 / 1e3]);
+                    }
+                }
             }
         })?;
         Ok(r)
@@ -399,8 +395,7 @@ pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError>
     // 9: latency CDF, all calls and the four busiest endpoints.
     let mut all: Vec<f64> = r.latency_ms.values().flatten().copied().collect();
     all.sort_unstable_by(f64::total_cmp);
-    let mut busiest: Vec<(&String, &Vec<f64>)> = r.latency_ms.iter().collect();
-    busiest.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+    let busiest = busiest(r.latency_ms.iter(), |v| v.len() as u64, 4);
     let latency = if all.is_empty() {
         Err("no successful call after the warm-up: no latency to draw".to_owned())
     } else {
@@ -409,7 +404,7 @@ pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError>
             values: cdf(&all, 2000),
         }];
         if busiest.len() > 1 {
-            for (endpoint, values) in busiest.iter().take(4) {
+            for (endpoint, values) in &busiest {
                 let mut v = (*values).clone();
                 v.sort_unstable_by(f64::total_cmp);
                 series.push(Series {
@@ -440,7 +435,7 @@ pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError>
             let markers = [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)]
                 .iter()
                 .map(|&(name, q)| {
-                    let v = quantile(&lag, q);
+                    let v = nearest_rank(&lag, q);
                     Marker {
                         label: format!("{name} {} µs", compact(v)),
                         bin: bins.index(v),
@@ -464,32 +459,35 @@ pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError>
     plan.add("dispatch_lag", lag_data);
 
     // 11: calls per second over the run.
-    let per_second = if r.per_second.is_empty() {
-        Err("the records file holds no call".to_owned())
-    } else {
-        let series = ["scheduled", "sent", "answered"]
-            .iter()
-            .enumerate()
-            .map(|(k, name)| Series {
-                name: (*name).to_owned(),
-                values: r
-                    .per_second
-                    .iter()
-                    .enumerate()
-                    .map(|(s, c)| (s as f64, c[k] as f64))
-                    .collect(),
-            })
-            .collect();
-        Ok(FigureData::Xy(XyPlot {
-            title: "Calls per second: scheduled, sent, answered".into(),
-            x_label: "second of the run".into(),
-            y_label: "calls per second".into(),
-            points: r.per_second.len() <= MAX_MARKED_POINTS,
-            series,
-            log_x: false,
-            log_y: false,
-            lines: true,
-        }))
+    let last_second = r.per_second.keys().next_back().copied();
+    let per_second = match last_second {
+        None => Err("the records file holds no call".to_owned()),
+        Some(last) if last > MAX_RUN_SECONDS => Err(format!(
+            "the records span {last} seconds, more than the {MAX_RUN_SECONDS} this figure draws"
+        )),
+        Some(last) => {
+            let seconds = last as usize + 1;
+            let series = ["scheduled", "sent", "answered"]
+                .iter()
+                .enumerate()
+                .map(|(k, name)| Series {
+                    name: (*name).to_owned(),
+                    values: (0..seconds as u64)
+                        .map(|s| (s as f64, r.per_second.get(&s).map_or(0, |c| c[k]) as f64))
+                        .collect(),
+                })
+                .collect();
+            Ok(FigureData::Xy(XyPlot {
+                title: "Calls per second: scheduled, sent, answered".into(),
+                x_label: "second of the run".into(),
+                y_label: "calls per second".into(),
+                points: seconds <= MAX_MARKED_POINTS,
+                series,
+                log_x: false,
+                log_y: false,
+                lines: true,
+            }))
+        }
     };
     plan.add("calls_per_second", per_second);
     Ok(())

@@ -23,7 +23,7 @@ pub enum PlotError {
     Profile(#[from] profiles::ProfileError),
     /// The records file is unreadable.
     #[error(transparent)]
-    Records(#[from] invoker::record::RecordsError),
+    Records(#[from] formats::records::RecordsError),
     /// A directory could not be made.
     #[error("{}: {source}", path.display())]
     Io {

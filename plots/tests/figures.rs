@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use invoker::record::{Outcome, Record, RecordsWriter};
+use formats::records::{Outcome, Record, RecordsWriter};
 use plots::{
     catalogue_figures, draw_plan, results_figures, trace_figures, Figure, FigureData, Plan, HEIGHT,
     WIDTH,
@@ -222,7 +222,7 @@ fn builtin_catalogue_and_degenerate_traces_draw() {
     // A figure was rejected with a message rather than drawn empty or panicking.
     let mut no_data = Plan::default();
     let records = dir.join("empty.csv");
-    std::fs::write(&records, format!("{}\n", invoker::record::RECORDS_HEADER)).unwrap();
+    std::fs::write(&records, format!("{}\n", formats::records::RECORDS_HEADER)).unwrap();
     results_figures(&records, &mut no_data).unwrap();
     assert_eq!(no_data.figures.len(), 0);
     assert_eq!(no_data.skipped.len(), 3, "{:?}", no_data.skipped);
@@ -369,17 +369,17 @@ fn mapping_and_load_figures_count_their_inputs() {
         vec![1, 2, 0, 5, 3, 0],
         report,
     );
-    let call = |offset_us| loadfile::Invocation {
+    let call = |offset_us| formats::Invocation {
         offset_us,
         endpoint: 0,
     };
-    let load = loadfile::Load {
+    let load = formats::Load {
         endpoints: vec!["e".into()],
         periods: vec![
-            loadfile::Period {
+            formats::Period {
                 calls: (0..4).map(call).collect(),
             },
-            loadfile::Period {
+            formats::Period {
                 calls: (0..7).map(call).collect(),
             },
         ],
@@ -417,9 +417,9 @@ fn mapping_and_load_figures_count_their_inputs() {
         vec![1, 0, 3],
         trace.report.clone(),
     );
-    let load = loadfile::Load {
+    let load = formats::Load {
         endpoints: vec!["e".into()],
-        periods: vec![loadfile::Period {
+        periods: vec![formats::Period {
             calls: (0..4).map(call).collect(),
         }],
     };

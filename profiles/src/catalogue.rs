@@ -91,12 +91,13 @@ impl Catalogue {
     /// Reads a vSwarm `profile.json`: an object of `name → {name, yaml, cpu, memory, duration}`, each
     /// metric an object of `"N-percentile" → value`.
     pub fn from_profile_json(path: &Path) -> Result<Catalogue, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
+        // Bytes, not a String: the JSON parser names the line and column of text that is not UTF-8.
+        let bytes = std::fs::read(path).map_err(|source| ProfileError::Io {
             path: path.to_owned(),
             source,
         })?;
         let entries: BTreeMap<String, ProfileEntry> =
-            serde_json::from_str(&text).map_err(|e| ProfileError::Json {
+            serde_json::from_slice(&bytes).map_err(|e| ProfileError::Json {
                 path: path.to_owned(),
                 line: e.line(),
                 column: e.column(),

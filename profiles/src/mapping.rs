@@ -309,10 +309,9 @@ impl ErrorStats {
             return ErrorStats::default();
         }
         v.sort_by(f64::total_cmp);
-        let rank = ((0.95 * v.len() as f64).ceil() as usize).clamp(1, v.len());
         ErrorStats {
             mean: v.iter().sum::<f64>() / v.len() as f64,
-            p95: v[rank - 1],
+            p95: formats::nearest_rank(&v, 0.95),
             max: v[v.len() - 1],
         }
     }

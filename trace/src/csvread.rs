@@ -44,7 +44,7 @@ impl Header {
         if !found {
             return Err(TraceError::Csv {
                 path: path.to_owned(),
-                message: "empty file: no header".into(),
+                message: "line 1: no header (the file is empty)".into(),
             });
         }
         let names: Vec<String> = record.iter().map(|s| s.trim().to_owned()).collect();
@@ -224,6 +224,18 @@ pub(crate) fn locate(spec: &Spec) -> Result<Option<TraceError>, TraceError> {
                 found: record.len(),
             }));
         }
+        // A quote inside a field (not a quoted field, which the reader unwraps) is malformed CSV that the
+        // fast path cannot read: name it wherever it is, read column or not.
+        if let Some((column, value)) = record.iter().enumerate().find(|(_, f)| f.contains('"')) {
+            return Ok(Some(TraceError::BadValue {
+                path: path.clone(),
+                line,
+                column: column + 1,
+                name: header.names.get(column).cloned().unwrap_or_default(),
+                value: value.to_owned(),
+                reason: "a quote inside a field (quote the whole field, or remove it)",
+            }));
+        }
         for &(column, kind) in &spec.columns {
             let value = &record[column];
             if let Some(reason) = check(value, kind) {
@@ -270,17 +282,38 @@ pub(crate) fn check(value: &str, kind: Kind) -> Option<&'static str> {
     }
 }
 
+/// The csv crate's error in words, with its line (and, for bad text, the field and byte).
 fn csv_error(path: &Path, e: csv::Error) -> TraceError {
-    let line = e.position().map(|p| p.line());
-    match e.into_kind() {
-        csv::ErrorKind::Io(source) => TraceError::io(path, source),
-        other => TraceError::Csv {
-            path: path.to_owned(),
-            message: match line {
-                Some(line) => format!("line {line}: {other:?}"),
-                None => format!("{other:?}"),
-            },
+    let at = |pos: Option<&csv::Position>| {
+        pos.map_or_else(|| "line ?".to_owned(), |p| format!("line {}", p.line()))
+    };
+    let message = match e.kind() {
+        csv::ErrorKind::Io(_) => match e.into_kind() {
+            csv::ErrorKind::Io(source) => return TraceError::io(path, source),
+            _ => unreachable!("matched as Io"),
         },
+        csv::ErrorKind::Utf8 { pos, err } => format!(
+            "{}: column {}: not UTF-8 text (invalid byte {} of the field)",
+            at(pos.as_ref()),
+            err.field() + 1,
+            err.valid_up_to() + 1
+        ),
+        csv::ErrorKind::UnequalLengths {
+            pos,
+            expected_len,
+            len,
+        } => format!(
+            "{}: ragged row: {len} fields where the header has {expected_len}",
+            at(pos.as_ref())
+        ),
+        csv::ErrorKind::Seek => "the file cannot be read from its start again".to_owned(),
+        csv::ErrorKind::Serialize(m) => m.clone(),
+        csv::ErrorKind::Deserialize { pos, err } => format!("{}: {err}", at(pos.as_ref())),
+        _ => e.to_string(),
+    };
+    TraceError::Csv {
+        path: path.to_owned(),
+        message,
     }
 }
 

@@ -112,8 +112,8 @@ pub enum TraceError {
         missing_from: PathBuf,
     },
 
-    /// The requested window of periods is not inside the file.
-    #[error("{}: {reason}", path.display())]
+    /// The requested window of periods is not inside the file (whose periods its header, line 1, names).
+    #[error("{}: line 1: {reason}", path.display())]
     Window {
         /// The invocations file.
         path: PathBuf,

@@ -108,41 +108,7 @@ pub struct Function {
     pub memory_avg_mb: f64,
 }
 
-/// Length of one period of the invocation counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Granularity {
-    /// Counts per minute (the Azure dataset).
-    Minute,
-    /// Counts per second.
-    Second,
-}
-
-impl Granularity {
-    /// From vSwarm's `minute` flag: minutes when true, seconds when false.
-    pub fn from_minute_flag(minute: bool) -> Granularity {
-        if minute {
-            Granularity::Minute
-        } else {
-            Granularity::Second
-        }
-    }
-
-    /// Length of a period in microseconds.
-    pub fn period_us(self) -> u64 {
-        match self {
-            Granularity::Minute => 60_000_000,
-            Granularity::Second => 1_000_000,
-        }
-    }
-
-    /// `minute` or `second`.
-    pub fn unit(self) -> &'static str {
-        match self {
-            Granularity::Minute => "minute",
-            Granularity::Second => "second",
-        }
-    }
-}
+pub use formats::Granularity;
 
 /// How an app-level memory figure becomes a per-function one (raw Azure layout only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,38 +1,30 @@
 //! The `invoker` binary: parse (Go-style flags accepted), read the schedule, replay, report.
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::Parser;
-use invoker::cli::{normalize_args, InvokerArgs};
+use cmdline::Stop;
+use invoker::cli::InvokerArgs;
 use invoker::dispatch::{replay, ReplayOptions};
 use invoker::schedule::Schedule;
 
-fn main() -> std::process::ExitCode {
-    let args = InvokerArgs::parse_from(normalize_args(std::env::args_os()));
-    env_logger::Builder::new()
-        .filter_level(if args.dbg {
-            log::LevelFilter::Debug
-        } else {
-            log::LevelFilter::Info
-        })
-        .init();
-    match run(&args) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+fn main() -> ExitCode {
+    let args = InvokerArgs::parse_command_line(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    cmdline::init_logging(args.dbg);
+    // Ctrl-C and SIGTERM stop dispatch; calls in flight end (a second signal stops waiting for them) and
+    // every record is written before the process exits with 130 or 143.
+    let stop = match Stop::on_signals() {
+        Ok(stop) => stop,
+        Err(e) => return cmdline::main_result(Err(e).context("installing signal handlers"), None),
+    };
+    cmdline::main_result(run(&args, &stop), Some(&stop))
 }
 
-fn run(args: &InvokerArgs) -> Result<()> {
+fn run(args: &InvokerArgs, stop: &Stop) -> Result<()> {
     if args.trace || args.zipkin.is_some() {
         log::warn!("-trace/-zipkin (Zipkin tracing) are not supported; ignoring them");
     }
-    let timeout = args.timeout().map_err(anyhow::Error::msg)?;
     let schedule = Schedule::from_file(
         &args.trace_file,
         args.period_us(),
@@ -55,18 +47,12 @@ fn run(args: &InvokerArgs) -> Result<()> {
         schedule.endpoints.len(),
         schedule.periods
     );
-    // Ctrl-C and SIGTERM stop dispatch; in-flight calls end and every record is written.
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
-            .context("installing signal handlers")?;
-    }
     let summary = replay(
         schedule,
         ReplayOptions {
             default_port: args.port,
-            grpc_timeout: timeout,
-            connect_timeout: timeout.min(Duration::from_secs(5)),
+            grpc_timeout: args.grpc_timeout,
+            connect_timeout: args.grpc_timeout.min(Duration::from_secs(5)),
             connections: args.connections as usize,
             max_in_flight: args.max_in_flight,
             start_at: args.start_at,
@@ -75,7 +61,7 @@ fn run(args: &InvokerArgs) -> Result<()> {
             dispatcher_cpu: args.dispatcher_cpu,
             records: args.records.clone(),
             latency_file: Some(args.latf.clone()),
-            stop,
+            stop: stop.clone(),
         },
     )?;
     print!("{summary}");

@@ -3,7 +3,7 @@
 //! The servers live exactly as long as the returned [`LocalServers`]: dropping it (a normal end, an error
 //! unwinding, or after Ctrl-C) closes every port, so nothing outlives `loadgen`.
 
-use invoker::emulated::{Behaviour, LocalServers};
+use emulated::{Behaviour, LocalServers};
 use profiles::Proxy;
 
 use super::{DeployError, DeployedProxy};

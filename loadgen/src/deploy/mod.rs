@@ -77,35 +77,44 @@ pub enum DeployError {
         reason: String,
     },
     /// A command failed.
-    #[error("proxy `{proxy}`: {stage} command `{command}` failed ({status}){}{}", if stderr.is_empty() { "" } else { ": " }, stderr.trim_end())]
+    #[error("{}{stage} command `{command}` failed ({status}){}{}",
+            proxy.as_deref().map(|p| format!("proxy `{p}`: ")).unwrap_or_default(),
+            if stderr.trim().is_empty() { "" } else { ": " },
+            stderr.trim().lines().next().unwrap_or(""))]
     Command {
-        /// Proxy name (or `clean`).
-        proxy: String,
+        /// The proxy being deployed, if the command was for one.
+        proxy: Option<String>,
         /// pre-deployment, apply, post-deployment, status, list, delete.
         stage: &'static str,
         /// The command line.
         command: String,
         /// Exit status or spawn error.
         status: String,
-        /// Its standard error.
+        /// Its standard error (the message shows its first line).
         stderr: String,
     },
     /// Services did not become Ready in time.
-    #[error("not Ready after {waited_s:.0} s: {}", services.join(", "))]
+    #[error("{count} service(s) not Ready after {waited_s:.0} s: {services}")]
     NotReady {
-        /// `namespace/name (last status)` of each.
-        services: Vec<String>,
+        /// How many.
+        count: usize,
+        /// `namespace/name (last status)` of each, summarised when long.
+        services: String,
         /// Seconds waited.
         waited_s: f64,
     },
     /// Deployment stopped part-way; says what is already on the cluster.
-    #[error("{source}\n{} service(s) already applied: {}; `loadgen clean` deletes them", applied.len(), applied.join(", "))]
+    #[error(
+        "{source}\n{count} service(s) already applied: {applied}; `loadgen clean` deletes them"
+    )]
     Partial {
         /// The failure.
         #[source]
         source: Box<DeployError>,
-        /// `namespace/name` of each service applied.
-        applied: Vec<String>,
+        /// How many services were applied.
+        count: usize,
+        /// `namespace/name` of each, summarised when long.
+        applied: String,
     },
 }
 

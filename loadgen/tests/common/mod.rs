@@ -2,7 +2,7 @@
 
 #![allow(dead_code)] // each test file uses some of these
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,4 +62,67 @@ pub fn ok(o: &Output) -> String {
     let t = text(o);
     assert!(o.status.success(), "{t}");
     t
+}
+
+/// A PATH with the fake kubectl and kn first, and their state directory.
+pub struct FakeCluster {
+    _dir: tempfile::TempDir,
+    bin: PathBuf,
+    pub state: PathBuf,
+}
+
+impl FakeCluster {
+    pub fn new() -> FakeCluster {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        let state = dir.path().join("state");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(state.join("svc")).unwrap();
+        let fakes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake");
+        for tool in ["kubectl", "kn"] {
+            std::fs::copy(fakes.join(tool), bin.join(tool)).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(bin.join(tool), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        FakeCluster {
+            _dir: dir,
+            bin,
+            state,
+        }
+    }
+
+    pub fn env(&self, extra: &[(&str, &str)]) -> Vec<(&'static str, String)> {
+        let path = format!(
+            "{}:{}",
+            self.bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut env = vec![
+            ("PATH", path),
+            ("FAKE_KUBE_STATE", self.state.display().to_string()),
+        ];
+        for (k, v) in extra {
+            let k: &'static str = Box::leak(k.to_string().into_boxed_str());
+            env.push((k, v.to_string()));
+        }
+        env
+    }
+
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.state.join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    pub fn services(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.state.join("svc"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
 }

@@ -2,13 +2,17 @@
 //! `true`/`True` booleans and its underscore spellings), plus what a reproducible experiment needs.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
-use trace::{AppMemory, Duplicates, Granularity, ReadOptions};
+use cmdline::values::{parse_bool, whole_in};
 
-use crate::deploy::Deployer;
-use crate::iat::IatDistribution;
+mod load;
+
+pub use load::{
+    parse_percentile, AppMemoryArg, DeployArgs, LoadArgs, ReplayArgs, Scale, TraceArgs,
+    MAX_PERIODS, MAX_SCALE,
+};
 
 /// Turns serverless traces into reproducible load: synthesis, mapping to proxy functions, load.json.
 #[derive(Debug, Parser)]
@@ -92,7 +96,7 @@ pub struct PlotArgs {
     pub png_folder: PathBuf,
 
     /// Percentile of memory, duration and CPU drawn (as mapped).
-    #[arg(long, default_value_t = 75)]
+    #[arg(long, default_value_t = 75, value_parser = parse_percentile)]
     pub percentile: u8,
 
     /// mapping.json: adds the mapping-error figure.
@@ -134,8 +138,10 @@ pub struct PreprocessArgs {
     #[arg(long, value_name = "DD:HH:MM", default_value = "0:00:00")]
     pub start: crate::preprocess::ExcerptStart,
 
-    /// Length of the excerpt, minutes (it may cross into the following days).
-    #[arg(short = 'd', long, value_name = "MINUTES", default_value_t = 1440)]
+    /// Length of the excerpt, minutes (it may cross into the following days; at most the dataset's 14
+    /// days).
+    #[arg(short = 'd', long, value_name = "MINUTES", default_value_t = 1440,
+          value_parser = whole_in::<u32>(1, 14 * 1440))]
     pub duration: u32,
 }
 
@@ -155,97 +161,24 @@ pub struct SampleArgs {
     pub output: PathBuf,
 
     /// Smallest sample, functions.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = whole_in::<usize>(1, MAX_FUNCTIONS))]
     pub min: usize,
 
     /// Step between sizes.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = whole_in::<usize>(1, MAX_FUNCTIONS))]
     pub step: usize,
 
     /// Largest sample (sizes are min, min+step, … up to it).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = whole_in::<usize>(1, MAX_FUNCTIONS))]
     pub max: usize,
 
-    /// Random subsets tried per size; the closest to the original wins.
-    #[arg(long, default_value_t = 16)]
+    /// Random subsets tried per size; the closest to the original wins (1 to 100,000).
+    #[arg(long, default_value_t = 16, value_parser = whole_in::<usize>(1, 100_000))]
     pub trials: usize,
 
     /// Seed: the same seed gives the same samples whatever the number of threads.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-}
-
-/// Which trace to read and how.
-#[derive(Debug, Clone, Args)]
-pub struct TraceArgs {
-    /// Directory holding the trace: invocations.csv, durations.csv, memory.csv, or the raw Azure day files
-    /// (invocations_per_function_md.anon.dNN.csv, function_durations_percentiles.anon.dNN.csv,
-    /// app_memory_percentiles.anon.dNN.csv).
-    /// Default: `trace` (`run`: a synthetic trace written into the output directory).
-    #[arg(short = 't', long, value_name = "PATH")]
-    pub trace: Option<PathBuf>,
-
-    /// The trace counts invocations per minute (true) or per second (false).
-    #[arg(short = 'm', long, value_name = "BOOL", value_parser = parse_bool, default_value = "true",
-          action = ArgAction::Set)]
-    pub minute: bool,
-
-    /// First period to use, by its column name (e.g. 540 in a trace whose columns are 540..689).
-    /// Default: the first period column.
-    #[arg(long, value_name = "PERIOD")]
-    pub start: Option<u32>,
-
-    /// Raw layout with several days in the directory: which day (the NN of dNN).
-    #[arg(long, value_name = "NN")]
-    pub day: Option<u32>,
-
-    /// Raw layout only, where memory is given per application: `split` divides an app's memory equally
-    /// among its functions in the invocations file; `share` gives each function the whole app figure.
-    #[arg(long, value_enum, default_value = "split")]
-    pub app_memory: AppMemoryArg,
-
-    /// Fail when a function of the invocations file has no durations or memory row (default: leave it out
-    /// and count it in the summary).
-    #[arg(long)]
-    pub strict: bool,
-}
-
-impl TraceArgs {
-    /// The trace's period length.
-    pub fn granularity(&self) -> Granularity {
-        Granularity::from_minute_flag(self.minute)
-    }
-
-    /// How to read the trace: these flags, `periods` from `--start` (all when `None`).
-    pub fn read_options(&self, periods: Option<usize>) -> ReadOptions {
-        ReadOptions {
-            granularity: Some(self.granularity()),
-            start: self.start,
-            periods,
-            app_memory: self.app_memory.into(),
-            strict: self.strict,
-            day: self.day,
-            duplicates: Duplicates::Error,
-        }
-    }
-}
-
-/// `--app-memory`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AppMemoryArg {
-    /// Divide the app's memory equally among its functions.
-    Split,
-    /// Give each function the whole app figure.
-    Share,
-}
-
-impl From<AppMemoryArg> for AppMemory {
-    fn from(a: AppMemoryArg) -> AppMemory {
-        match a {
-            AppMemoryArg::Split => AppMemory::Split,
-            AppMemoryArg::Share => AppMemory::Share,
-        }
-    }
 }
 
 /// `loadgen generate` and `loadgen deploy`.
@@ -267,146 +200,6 @@ pub struct GenerateArgs {
     pub load: LoadArgs,
 }
 
-/// What load to make and where its proxies run: shared by `generate`, `deploy` and `run`.
-#[derive(Debug, Clone, Args)]
-pub struct LoadArgs {
-    #[command(flatten)]
-    pub trace: TraceArgs,
-
-    /// Proxy profiles: a vSwarm profiler profile.json, or `builtin` for the built-in emulated proxies.
-    #[arg(
-        short = 'p',
-        long,
-        value_name = "PATH|builtin",
-        default_value = "profile.json"
-    )]
-    pub profile: String,
-
-    /// Deployment details of the proxies (vSwarm config.json); read when proxies are deployed on Knative.
-    #[arg(
-        short = 'c',
-        long,
-        alias = "config_proxy",
-        value_name = "PATH",
-        default_value = "config.json"
-    )]
-    pub config_proxy: PathBuf,
-
-    /// Directory for deployment build files (generated Knative YAMLs).
-    #[arg(short = 'b', long, value_name = "PATH", default_value = "build")]
-    pub build: PathBuf,
-
-    /// Map trace functions to proxies one-to-one (optimal assignment) when there are at least as many
-    /// proxies as functions; otherwise each function gets its nearest proxy.
-    #[arg(short = 'u', long, value_name = "BOOL", value_parser = parse_bool, default_value = "false",
-          action = ArgAction::Set)]
-    pub unique: bool,
-
-    /// How invocations are spread inside each period.
-    #[arg(
-        short = 'i',
-        long,
-        alias = "iat_distribution",
-        value_enum,
-        default_value = "uniform"
-    )]
-    pub iat_distribution: IatDistribution,
-
-    /// Experiment duration, in periods, after the warm-up.
-    #[arg(short = 'd', long, value_name = "INT", default_value_t = 20)]
-    pub duration: usize,
-
-    /// Warm-up periods before the experiment; the load covers warm-up + duration periods.
-    #[arg(
-        short = 'w',
-        long,
-        alias = "warmup_duration",
-        value_name = "INT",
-        default_value_t = 2
-    )]
-    pub warmup_duration: usize,
-
-    /// Seed of every random choice; the same seed gives byte-identical files. Default: a random seed,
-    /// printed in the summary.
-    #[arg(long)]
-    pub seed: Option<u64>,
-
-    /// Percentile of memory and duration used to compare functions with proxies (75 as vSwarm; 50 as
-    /// invitro). One of 1, 25, 50, 75, 99, 100.
-    #[arg(long, default_value_t = 75)]
-    pub percentile: u8,
-
-    /// Split the load over N workers: writes load-0.json … load-(N-1).json (named after --output), calls
-    /// dealt round-robin in time order so every worker gets the same share of every period.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
-    pub workers: u32,
-
-    /// Keep functions that have no invocation in the window (they are mapped, and deployed, too).
-    #[arg(long)]
-    pub keep_idle: bool,
-
-    #[command(flatten)]
-    pub deploy: DeployArgs,
-}
-
-/// Where and how the proxies are deployed.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Deployment")]
-pub struct DeployArgs {
-    /// Where the proxies run: `none` writes proxy names as endpoints; `local` starts emulated servers on
-    /// 127.0.0.1 (deploy, run); `knative` applies the proxies' YAMLs from -c/--config-proxy with kubectl.
-    /// Default: none (generate), local (deploy, run). Knative config commands run through `sh -c`: only
-    /// use a config.json you trust.
-    #[arg(long, value_enum)]
-    pub deployer: Option<Deployer>,
-
-    /// Knative: write the build directory (-b) and its deploy.sh, touch nothing; load.json then names the
-    /// services as `name.namespace`.
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// Knative: how long the services together may take to become Ready, seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 600.0)]
-    pub ready_timeout: f64,
-
-    /// Knative: how often readiness is polled, seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
-    pub poll_interval: f64,
-
-    /// Local: threads serving all emulated functions (the most calls busy at once). Default: one per CPU
-    /// not used by the invoker's dispatcher.
-    #[arg(long, value_name = "N")]
-    pub local_threads: Option<usize>,
-
-    /// Local: multiply the proxies' busy time and working set by this, or `auto`: as much of the real
-    /// profile as this machine can serve at half load (`run`; `deploy` uses 1).
-    #[arg(long, value_name = "FACTOR|auto", value_parser = parse_scale)]
-    pub local_scale: Option<Scale>,
-
-    /// Local: memory all emulated calls may hold at once, MiB.
-    #[arg(long, value_name = "MIB", default_value_t = invoker::emulated::DEFAULT_BUDGET_MB)]
-    pub local_memory_mb: u32,
-}
-
-/// `--local-scale`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Scale {
-    /// Fit the load to this machine.
-    Auto,
-    /// This factor.
-    Factor(f64),
-}
-
-fn parse_scale(s: &str) -> Result<Scale, String> {
-    if s.eq_ignore_ascii_case("auto") {
-        return Ok(Scale::Auto);
-    }
-    match s.parse::<f64>() {
-        Ok(f) if f.is_finite() && f > 0.0 => Ok(Scale::Factor(f)),
-        _ => Err(format!("`{s}` is not `auto` or a positive number")),
-    }
-}
-
 /// `loadgen run`.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -415,8 +208,8 @@ pub struct RunArgs {
     #[arg(short = 'o', long, value_name = "DIR", default_value = "run")]
     pub output_dir: PathBuf,
 
-    /// Synthetic trace (no -t): number of functions.
-    #[arg(short = 'n', long, default_value_t = 100)]
+    /// Synthetic trace (no -t): number of functions (1 to 1,000,000).
+    #[arg(short = 'n', long, default_value_t = 100, value_parser = whole_in::<usize>(1, MAX_FUNCTIONS))]
     pub functions: usize,
 
     #[command(flatten)]
@@ -424,36 +217,6 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub replay: ReplayArgs,
-}
-
-/// How `run` replays the load.
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Replay")]
-pub struct ReplayArgs {
-    /// Timeout of each call, seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
-    pub grpc_timeout: f64,
-
-    /// Connections per endpoint.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
-    pub connections: u32,
-
-    /// Calls outstanding beyond which a due call is recorded as not sent.
-    #[arg(long, value_name = "N", default_value_t = 100_000)]
-    pub max_in_flight: usize,
-
-    /// Pin the invoker's dispatcher to this CPU (local servers get the others). Default with the local
-    /// deployer on a machine of 2+ CPUs: the last CPU.
-    #[arg(long, value_name = "CPU", conflicts_with = "no_pin")]
-    pub dispatcher_cpu: Option<usize>,
-
-    /// Do not pin the dispatcher or the local servers.
-    #[arg(long)]
-    pub no_pin: bool,
-
-    /// Run the dispatcher as SCHED_FIFO (needs root; see `invoker --help`).
-    #[arg(long)]
-    pub realtime: bool,
 }
 
 /// `loadgen clean`.
@@ -480,12 +243,12 @@ pub struct SynthArgs {
     #[arg(short = 'o', long, value_name = "PATH", default_value = "trace")]
     pub output: PathBuf,
 
-    /// Number of functions.
-    #[arg(short = 'n', long, default_value_t = 200)]
+    /// Number of functions (1 to 1,000,000).
+    #[arg(short = 'n', long, default_value_t = 200, value_parser = whole_in::<usize>(1, MAX_FUNCTIONS))]
     pub functions: usize,
 
-    /// Number of periods (columns 1..=N).
-    #[arg(long, default_value_t = 30)]
+    /// Number of periods (columns 1..=N; 1 to 1,000,000).
+    #[arg(long, default_value_t = 30, value_parser = whole_in::<usize>(1, MAX_PERIODS))]
     pub periods: usize,
 
     /// Periods are minutes (true) or seconds (false); rates are scaled to match.
@@ -514,26 +277,54 @@ pub struct CatalogueArgs {
     pub output: PathBuf,
 }
 
-/// Booleans as vSwarm's scripts write them (`true`, `True`, `1`, `yes`, …): the invoker's definition.
-pub use invoker::cli::parse_bool;
+fn beside(output: &Path, name: &str) -> PathBuf {
+    output.parent().unwrap_or(Path::new("")).join(name)
+}
 
-/// vSwarm's single-dash long flag `-dbg` becomes `--dbg`; everything else is left alone.
-pub fn normalize_args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
-    args.into_iter()
-        .map(|a| match a.to_str() {
-            Some("-dbg") => OsString::from("--dbg"),
-            Some(s) if s.starts_with("-dbg=") => OsString::from(format!("-{s}")),
-            _ => a,
-        })
-        .collect()
+impl GenerateArgs {
+    /// `-t`, or `trace` as vSwarm.
+    pub fn trace_dir(&self) -> PathBuf {
+        self.load
+            .trace
+            .trace
+            .clone()
+            .unwrap_or_else(|| "trace".into())
+    }
+
+    /// `--mapping`, or mapping.json beside the output.
+    pub fn mapping_path(&self) -> PathBuf {
+        self.mapping
+            .clone()
+            .unwrap_or_else(|| beside(&self.output, "mapping.json"))
+    }
+
+    /// `--endpoints`, or endpoints.json beside the output.
+    pub fn endpoints_path(&self) -> PathBuf {
+        self.endpoints
+            .clone()
+            .unwrap_or_else(|| beside(&self.output, "endpoints.json"))
+    }
+}
+
+/// Most functions a trace or sample may be asked to hold (the Azure dataset has about 46,000 a day).
+pub const MAX_FUNCTIONS: u64 = 1_000_000;
+
+/// Parses `loadgen`'s command line: vSwarm's Go-style spellings normalised first (`-dbg`, `-d20`), an
+/// unknown single-dash flag named with the nearest known one.
+pub fn parse_command_line(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
+    use clap::CommandFactory;
+    let args = cmdline::goflags::parse_args(&Cli::command(), args)?;
+    Cli::try_parse_from(args)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deploy::Deployer;
+    use crate::iat::IatDistribution;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
-        Cli::try_parse_from(normalize_args(args.iter().map(OsString::from)))
+        parse_command_line(args.iter().map(OsString::from))
     }
 
     #[test]
@@ -654,7 +445,7 @@ mod tests {
         let e = parse(&["loadgen", "run", "--local-scale=0"])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("not `auto` or a positive number"), "{e}");
+        assert!(e.contains("not `auto` or a number above 0"), "{e}");
         assert!(parse(&["loadgen", "deploy", "--deployer", "swarm"]).is_err());
         let e = parse(&["loadgen", "generate", "-m", "maybe"])
             .unwrap_err()
@@ -665,6 +456,50 @@ mod tests {
             .to_string();
         assert!(e.contains("gaussian"), "{e}");
         assert!(parse(&["loadgen", "generate", "--workers", "0"]).is_err());
-        assert!(parse(&["loadgen", "generate", "-d", "-3"]).is_err());
+        let e = parse(&["loadgen", "generate", "-d", "-3"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("invalid value '-3' for '--duration"), "{e}");
+        let e = parse(&["loadgen", "run", "-d", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("from 1 to 1000000"), "{e}");
+        let e = parse(&["loadgen", "run", "--grpc-timeout", "1e20"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--grpc-timeout") && e.contains("at most 86400"),
+            "{e}"
+        );
+        let e = parse(&["loadgen", "deploy", "--ready-timeout", "1e20"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--ready-timeout"), "{e}");
+        let e = parse(&["loadgen", "generate", "--percentile", "42"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--percentile"), "{e}");
+        let e = parse(&["loadgen", "run", "-dgb"]).unwrap_err().to_string();
+        assert!(
+            e.contains("unknown flag `-dgb`") && e.contains("-dbg"),
+            "{e}"
+        );
+        let Command::Run(r) = parse(&["loadgen", "run", "-d20", "-w", "1"])
+            .unwrap()
+            .command
+        else {
+            panic!()
+        };
+        assert_eq!((r.load.duration, r.load.warmup_duration), (20, 1));
+        for bad in [
+            &["loadgen", "synth", "--periods", "0"][..],
+            &["loadgen", "run", "--local-threads", "0"],
+            &["loadgen", "run", "--local-scale", "1e300"],
+            &["loadgen", "run", "--max-in-flight", "0"],
+            &["loadgen", "sample", "-t", "x", "--trials", "0"],
+            &["loadgen", "preprocess", "-t", "x", "-d", "99999999"],
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! handing them to the `plots` crate.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use plots::{Drawn, Figure, Plan};
@@ -10,7 +10,7 @@ use profiles::{Catalogue, MappingFile};
 use trace::{FunctionId, Trace};
 
 use crate::cli::{PlotArgs, PlotResults};
-use crate::commands::load_catalogue;
+use crate::pipeline::load_catalogue;
 
 /// What to draw; every input but the catalogue is optional and adds its figures.
 pub struct Inputs<'a> {
@@ -60,21 +60,8 @@ pub fn draw(dir: &Path, inputs: &Inputs) -> Result<Drawn> {
     Ok(plots::draw_plan(dir, plan)?)
 }
 
-fn report(dir: &Path, drawn: &Drawn) {
-    let names: Vec<&str> = drawn.figures.iter().map(|f| f.name.as_str()).collect();
-    println!(
-        "figures    {} in {} (PNG and SVG): {}",
-        drawn.figures.len(),
-        dir.display(),
-        names.join(", ")
-    );
-    for (name, why) in &drawn.skipped {
-        println!("skipped    {name}: {why}");
-    }
-}
-
 /// `loadgen plot`.
-pub fn run_plot(args: &PlotArgs) -> Result<Vec<Figure>> {
+pub fn plot(args: &PlotArgs) -> Result<Vec<Figure>> {
     if let Some(PlotResults::Results { input, output }) = &args.results {
         let (records, default_dir) = if input.is_dir() {
             (input.join("records.csv"), input.join("plots"))
@@ -87,7 +74,7 @@ pub fn run_plot(args: &PlotArgs) -> Result<Vec<Figure>> {
         plots::results_figures(&records, &mut plan)
             .with_context(|| format!("reading the invoker's records {}", records.display()))?;
         let drawn = plots::draw_plan(&dir, plan)?;
-        report(&dir, &drawn);
+        print!("{}", crate::report::figures_summary(&dir, &drawn));
         return Ok(drawn.figures);
     }
     let catalogue = load_catalogue(&args.profile)?;
@@ -100,7 +87,7 @@ pub fn run_plot(args: &PlotArgs) -> Result<Vec<Figure>> {
     let load_per_period = args
         .load
         .as_deref()
-        .map(loadfile::read)
+        .map(formats::read)
         .transpose()
         .context("reading the load")?
         .map(|l| l.per_period());
@@ -127,28 +114,9 @@ pub fn run_plot(args: &PlotArgs) -> Result<Vec<Figure>> {
             records: None,
         },
     )?;
-    report(&args.png_folder, &drawn);
+    print!(
+        "{}",
+        crate::report::figures_summary(&args.png_folder, &drawn)
+    );
     Ok(drawn.figures)
-}
-
-/// Markdown linking `figures` (paths relative to `base`), with the skipped ones and why.
-pub fn markdown(base: &Path, drawn: &Drawn) -> String {
-    let mut out = String::new();
-    for f in &drawn.figures {
-        let rel: PathBuf = f.png.strip_prefix(base).unwrap_or(&f.png).to_owned();
-        let svg: PathBuf = f.svg.strip_prefix(base).unwrap_or(&f.svg).to_owned();
-        let title = match &f.data {
-            plots::FigureData::Histogram(h) => h.title.clone(),
-            plots::FigureData::Xy(p) => p.title.clone(),
-        };
-        out.push_str(&format!(
-            "### {title}\n\n![{title}]({}) ([SVG]({}))\n\n",
-            rel.display(),
-            svg.display()
-        ));
-    }
-    for (name, why) in &drawn.skipped {
-        out.push_str(&format!("- `{name}` not drawn: {why}\n"));
-    }
-    out
 }

@@ -1,4 +1,4 @@
-//! The vSwarm `load.json` format, defined once for the generator and the invoker.
+//! vSwarm's `load.json`: what to call and when, written by the generator and replayed by the invoker.
 //!
 //! A load is a JSON list with one object per period (minute or second); each object holds two arrays of equal
 //! length, `timestamp` (microseconds from the start of the period) and `endpoint` (where to send that call):
@@ -170,6 +170,24 @@ impl Load {
     pub fn per_period(&self) -> Vec<u64> {
         self.periods.iter().map(|p| p.calls.len() as u64).collect()
     }
+
+    /// Checks that every offset lies in its period: `0..=period_us`. Exactly the period's length is valid
+    /// (vSwarm's own exponential generator writes it); anything past it would be replayed in the next
+    /// period, so it is refused, naming the period and the call. `path` is the file, for the message.
+    pub fn check_offsets(&self, path: &Path, period_us: u64) -> Result<(), LoadError> {
+        for (p, period) in self.periods.iter().enumerate() {
+            if let Some(index) = period.calls.iter().position(|c| c.offset_us > period_us) {
+                return Err(LoadError::Offset {
+                    path: path.to_owned(),
+                    period: p + 1,
+                    index,
+                    offset_us: period.calls[index].offset_us,
+                    period_us,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why a load could not be read.
@@ -182,6 +200,20 @@ pub enum LoadError {
         path: PathBuf,
         /// Underlying error.
         source: io::Error,
+    },
+    /// An offset outside its period (below 0 is refused by the parser; above the period's length here).
+    #[error("{}: period {period}, call {index}: timestamp {offset_us} µs is past the period's length ({period_us} µs)", path.display())]
+    Offset {
+        /// File concerned.
+        path: PathBuf,
+        /// 1-based period, as counted in the file.
+        period: usize,
+        /// 0-based position of the call in its period's arrays.
+        index: usize,
+        /// The offending offset.
+        offset_us: u64,
+        /// The period's length.
+        period_us: u64,
     },
     /// Not JSON of the load shape; position as the parser reports it.
     #[error("{}: line {line}, column {column}: {message}", path.display())]
@@ -486,6 +518,28 @@ mod tests {
             .contains("missing `timestamp`"));
         let missing = dir.path().join("none.json");
         assert!(matches!(read(&missing), Err(LoadError::Io { .. })));
+    }
+
+    #[test]
+    fn offsets_past_their_period_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("load.json");
+        std::fs::write(
+            &path,
+            r#"[{"timestamp": [0, 1000000], "endpoint": ["a", "a"]},
+                {"timestamp": [5, 1000001], "endpoint": ["a", "b"]}]"#,
+        )
+        .unwrap();
+        let load = read(&path).unwrap();
+        assert!(load.check_offsets(&path, 2_000_000).is_ok());
+        let e = load
+            .check_offsets(&path, 1_000_000)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("load.json: period 2, call 1: timestamp 1000001"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -20,9 +20,9 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 use trace::Percentiles;
 
-use crate::cpu::pin_to;
-use crate::proto::greeter_server::{Greeter, GreeterServer};
-use crate::proto::{HelloReply, HelloRequest};
+use host::pin_to;
+use proto::greeter_server::{Greeter, GreeterServer};
+use proto::{HelloReply, HelloRequest};
 
 /// What each request does.
 #[derive(Debug, Clone)]

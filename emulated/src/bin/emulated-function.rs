@@ -1,15 +1,24 @@
 //! `emulated-function`: a gRPC function server that emulates a proxy's duration and memory profile.
 
 use std::io::Write;
+use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use invoker::emulated::{serve, server_runtime, Behaviour, DEFAULT_BUDGET_MB};
+use cmdline::values::{number_in, whole_in};
+use emulated::{serve, server_runtime, Behaviour, DEFAULT_BUDGET_MB};
 use profiles::Catalogue;
 
-/// Serves helloworld.Greeter/SayHello: per request, touches a working set and busy-spins, as a proxy would.
+/// Longest busy time a request may ask for, ms (an hour).
+const MAX_DURATION_MS: f64 = 3_600_000.0;
+/// Largest working set or budget, MiB (1 TiB).
+const MAX_MEMORY_MB: u64 = 1 << 20;
+
+/// A gRPC function server (helloworld.Greeter/SayHello, as vSwarm's proxies) that emulates a function:
+/// per request it touches a working set and busy-spins, as the proxy's profile says (or as fixed by
+/// --duration-ms and --memory-mb). Also answers the standard gRPC health check.
 #[derive(Debug, Parser)]
-#[command(name = "emulated-function", version, about)]
+#[command(name = "emulated-function", version, long_about = None)]
 struct Args {
     /// Address to listen on (port 0: any free port). The bound address is printed as `listening on ADDR`.
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -20,25 +29,35 @@ struct Args {
     /// Catalogue the proxy comes from: `builtin` or a profile.json.
     #[arg(long, default_value = "builtin")]
     profile: String,
-    /// Fixed busy time per request, ms (instead of --proxy).
-    #[arg(long, value_name = "MS", conflicts_with = "proxy")]
+    /// Fixed busy time per request, ms, 0 to 3,600,000 (instead of --proxy).
+    #[arg(long, value_name = "MS", conflicts_with = "proxy", value_parser = number_in(0.0, MAX_DURATION_MS))]
     duration_ms: Option<f64>,
-    /// Fixed working set per request, MiB (instead of --proxy).
-    #[arg(long, value_name = "MIB", conflicts_with = "proxy")]
+    /// Fixed working set per request, MiB, 0 up to --memory-budget-mb (instead of --proxy).
+    #[arg(long, value_name = "MIB", conflicts_with = "proxy", value_parser = number_in(0.0, MAX_MEMORY_MB as f64))]
     memory_mb: Option<f64>,
-    /// Memory all concurrent requests may hold together, MiB.
-    #[arg(long, default_value_t = DEFAULT_BUDGET_MB)]
+    /// Memory all concurrent requests may hold together, MiB (1 to 1,048,576).
+    #[arg(long, default_value_t = DEFAULT_BUDGET_MB, value_parser = whole_in::<u32>(1, MAX_MEMORY_MB))]
     memory_budget_mb: u32,
-    /// Worker threads, and the most requests busy at once (the rest queue, using no CPU).
-    #[arg(long, default_value_t = 1)]
+    /// Worker threads, and the most requests busy at once (the rest queue, using no CPU); 1 to 1024.
+    #[arg(long, default_value_t = 1, value_parser = whole_in::<usize>(1, 1024))]
     threads: usize,
 }
 
-fn main() -> Result<()> {
-    env_logger::Builder::new()
-        .filter_level(log::LevelFilter::Info)
-        .init();
+fn main() -> ExitCode {
+    cmdline::init_logging(false);
     let args = Args::parse();
+    cmdline::main_result(run(&args), None)
+}
+
+fn run(args: &Args) -> Result<()> {
+    if let Some(mb) = args.memory_mb {
+        if mb > f64::from(args.memory_budget_mb) {
+            bail!(
+                "--memory-mb {mb} is more than --memory-budget-mb {}: no request could ever run",
+                args.memory_budget_mb
+            );
+        }
+    }
     let mut behaviour = match &args.proxy {
         Some(name) => {
             let catalogue = Catalogue::load(&args.profile)

@@ -1,27 +1,17 @@
-//! The Knative deployer: vSwarm's config.json and YAMLs, applied with `kubectl`, only ever touching the
-//! services it made.
-//!
-//! Each proxy's YAML is copied into the build directory with a fresh service name (the proxy's name and a
-//! random suffix, a valid DNS-1035 label) and the label [`MANAGED_BY_LABEL`]`=`[`MANAGED_BY`]; `clean`
-//! deletes exactly the services carrying that label. Config commands run through `sh -c` in the config
-//! file's directory (vSwarm's paths are relative to it), so config.json must be trusted.
+//! Planning a Knative deployment: vSwarm's config.json, each proxy's YAML renamed and labelled into the
+//! build directory, and the `deploy.sh` a dry run writes. Nothing here touches a cluster.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use indicatif::ProgressBar;
 use profiles::Proxy;
 use rand::Rng;
 use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value};
 
-use super::{DeployError, DeployedProxy};
+use super::{MANAGED_BY, MANAGED_BY_LABEL};
+use crate::deploy::DeployError;
 
-/// The label key marking services as ours.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-/// Its value.
-pub const MANAGED_BY: &str = "serverless-loadgen";
 /// Longest service name we make: Knative names revisions `<service>-00001`, which must stay a 63-character
 /// DNS label, so the service keeps 6 characters spare.
 pub const MAX_SERVICE_NAME: usize = 57;
@@ -294,7 +284,7 @@ fn shell_quote(s: &str) -> String {
 
 /// Commands to run, in order, each distinct `(workdir, command)` once: several proxies often share a
 /// pre-deployment step (a database), which vSwarm would re-run for each.
-fn steps(planned: &[PlannedService]) -> Vec<(usize, Step)> {
+pub(super) fn steps(planned: &[PlannedService]) -> Vec<(usize, Step)> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for (i, s) in planned.iter().enumerate() {
@@ -313,7 +303,7 @@ fn steps(planned: &[PlannedService]) -> Vec<(usize, Step)> {
     out
 }
 
-enum Step {
+pub(super) enum Step {
     Shell(&'static str, String),
     Apply,
 }
@@ -364,246 +354,6 @@ pub fn write_script(
     Ok(path)
 }
 
-/// How to talk to the cluster.
-#[derive(Debug, Clone)]
-pub struct KnativeOptions {
-    /// The `kubectl` to run.
-    pub kubectl: String,
-    /// How long all services together may take to become Ready.
-    pub ready_timeout: Duration,
-    /// How often readiness is polled.
-    pub poll_interval: Duration,
-}
-
-fn run(
-    command: &mut Command,
-    proxy: &str,
-    stage: &'static str,
-    shown: &str,
-) -> Result<String, DeployError> {
-    let failed = |status: String, stderr: String| DeployError::Command {
-        proxy: proxy.to_owned(),
-        stage,
-        command: shown.to_owned(),
-        status,
-        stderr,
-    };
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| failed(format!("could not start: {e}"), String::new()))?;
-    if !output.status.success() {
-        return Err(failed(
-            output.status.to_string(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        ));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// Runs the plan: pre-deployment commands, `kubectl apply`, post-deployment commands, then waits until
-/// every service is Ready and returns their URLs (without scheme) as endpoints. On failure the error
-/// lists what was already applied.
-pub fn deploy(
-    planned: &[PlannedService],
-    options: &KnativeOptions,
-    progress: &ProgressBar,
-) -> Result<Vec<DeployedProxy>, DeployError> {
-    let mut applied: Vec<String> = Vec::new();
-    let partial = |source: DeployError, applied: &[String]| {
-        if applied.is_empty() {
-            source
-        } else {
-            DeployError::Partial {
-                source: Box::new(source),
-                applied: applied.to_vec(),
-            }
-        }
-    };
-    progress.set_length(planned.len() as u64);
-    progress.set_message("applying");
-    for (i, step) in steps(planned) {
-        let p = &planned[i];
-        let result = match step {
-            Step::Shell(stage, c) => run(
-                Command::new("sh").arg("-c").arg(&c).current_dir(&p.workdir),
-                &p.proxy,
-                stage,
-                &c,
-            ),
-            Step::Apply => {
-                let yaml = p.yaml.to_string_lossy();
-                let r = run(
-                    Command::new(&options.kubectl).args(["apply", "-f", &yaml]),
-                    &p.proxy,
-                    "apply",
-                    &format!("{} apply -f {yaml}", options.kubectl),
-                );
-                if r.is_ok() {
-                    applied.push(p.qualified());
-                }
-                r
-            }
-        };
-        result.map_err(|e| partial(e, &applied))?;
-    }
-
-    progress.set_position(0);
-    progress.set_message("waiting for Ready");
-    let started = Instant::now();
-    let mut endpoints: Vec<Option<String>> = vec![None; planned.len()];
-    let mut last_status: Vec<String> = vec!["no status yet".into(); planned.len()];
-    loop {
-        for (i, p) in planned.iter().enumerate() {
-            if endpoints[i].is_some() {
-                continue;
-            }
-            let shown = format!(
-                "{} get ksvc {} -n {} -o json",
-                options.kubectl, p.name, p.namespace
-            );
-            let json = run(
-                Command::new(&options.kubectl).args([
-                    "get",
-                    "ksvc",
-                    &p.name,
-                    "-n",
-                    &p.namespace,
-                    "-o",
-                    "json",
-                ]),
-                &p.proxy,
-                "status",
-                &shown,
-            );
-            match json.map(|j| readiness(&j)) {
-                Ok(Ok(url)) => {
-                    endpoints[i] = Some(url);
-                    progress.inc(1);
-                }
-                Ok(Err(status)) => last_status[i] = status,
-                // A service just applied may not be visible yet; keep polling until the deadline.
-                Err(e) => last_status[i] = e.to_string(),
-            }
-        }
-        if endpoints.iter().all(Option::is_some) {
-            break;
-        }
-        if started.elapsed() >= options.ready_timeout {
-            let services = planned
-                .iter()
-                .zip(&endpoints)
-                .zip(&last_status)
-                .filter(|((_, e), _)| e.is_none())
-                .map(|((p, _), s)| format!("{} ({s})", p.qualified()))
-                .collect();
-            return Err(partial(
-                DeployError::NotReady {
-                    services,
-                    waited_s: started.elapsed().as_secs_f64(),
-                },
-                &applied,
-            ));
-        }
-        std::thread::sleep(options.poll_interval);
-    }
-    Ok(planned
-        .iter()
-        .zip(endpoints)
-        .map(|(p, e)| DeployedProxy {
-            proxy: p.proxy.clone(),
-            endpoint: e.expect("all ready"),
-            service: Some(p.qualified()),
-        })
-        .collect())
-}
-
-/// From `kubectl get ksvc -o json`: the URL without scheme if Ready, else a short status.
-pub fn readiness(json: &str) -> Result<String, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| format!("unreadable status: {e}"))?;
-    let ready = v["status"]["conditions"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"));
-    let Some(ready) = ready else {
-        return Err("no Ready condition yet".into());
-    };
-    if ready["status"] != "True" {
-        let why = [&ready["reason"], &ready["message"]]
-            .iter()
-            .filter_map(|v| v.as_str())
-            .collect::<Vec<_>>()
-            .join(": ");
-        return Err(format!(
-            "Ready={}{}{}",
-            ready["status"].as_str().unwrap_or("?"),
-            if why.is_empty() { "" } else { ", " },
-            why
-        ));
-    }
-    let url = v["status"]["url"]
-        .as_str()
-        .ok_or("Ready but no status.url")?;
-    Ok(url
-        .split_once("://")
-        .map_or(url, |(_, rest)| rest)
-        .trim_end_matches('/')
-        .to_owned())
-}
-
-/// Deletes every Knative service labelled as ours, in every namespace, and nothing else. With `dry_run`,
-/// only lists them. Returns `namespace/name` of each.
-pub fn clean(kubectl: &str, dry_run: bool) -> Result<Vec<String>, DeployError> {
-    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
-    let shown = format!("{kubectl} get ksvc --all-namespaces -l {selector} -o json");
-    let json = run(
-        Command::new(kubectl).args([
-            "get",
-            "ksvc",
-            "--all-namespaces",
-            "-l",
-            &selector,
-            "-o",
-            "json",
-        ]),
-        "clean",
-        "list",
-        &shown,
-    )?;
-    let list: serde_json::Value =
-        serde_json::from_str(&json).map_err(|e| DeployError::Command {
-            proxy: "clean".into(),
-            stage: "list",
-            command: shown.clone(),
-            status: format!("unreadable output: {e}"),
-            stderr: String::new(),
-        })?;
-    let mut ours = Vec::new();
-    for item in list["items"].as_array().into_iter().flatten() {
-        let m = &item["metadata"];
-        // Checked again here: a kubectl that ignored the selector must not make us delete others' services.
-        if m["labels"][MANAGED_BY_LABEL] != MANAGED_BY {
-            continue;
-        }
-        if let (Some(name), Some(ns)) = (m["name"].as_str(), m["namespace"].as_str()) {
-            ours.push((ns.to_owned(), name.to_owned()));
-        }
-    }
-    let mut deleted = Vec::new();
-    for (ns, name) in ours {
-        if !dry_run {
-            run(
-                Command::new(kubectl).args(["delete", "ksvc", &name, "-n", &ns]),
-                "clean",
-                "delete",
-                &format!("{kubectl} delete ksvc {name} -n {ns}"),
-            )?;
-        }
-        deleted.push(format!("{ns}/{name}"));
-    }
-    Ok(deleted)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,18 +402,5 @@ mod tests {
             out.contains("name: c") && out.contains("name: s-1"),
             "{out}"
         );
-    }
-
-    #[test]
-    fn readiness_reads_knative_status() {
-        let ready = r#"{"status":{"url":"http://a-1.default.1.2.3.4.sslip.io","conditions":[{"type":"Ready","status":"True"}]}}"#;
-        assert_eq!(readiness(ready).unwrap(), "a-1.default.1.2.3.4.sslip.io");
-        let not = r#"{"status":{"conditions":[{"type":"Ready","status":"False","reason":"RevisionFailed","message":"image pull"}]}}"#;
-        assert_eq!(
-            readiness(not).unwrap_err(),
-            "Ready=False, RevisionFailed: image pull"
-        );
-        assert!(readiness(r#"{"status":{}}"#).is_err());
-        assert!(readiness("nope").is_err());
     }
 }

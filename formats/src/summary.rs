@@ -1,0 +1,198 @@
+//! The run summary (`summary.json`, and the lines the invoker prints): what was scheduled, sent and
+//! answered, at what rate, with lag and latency statistics overall, per endpoint and per period.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+/// Statistics of one time measurement (lag or latency), in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct TimeStats {
+    /// Values counted.
+    pub count: u64,
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+/// Calls of one period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PeriodTally {
+    /// Scheduled.
+    pub scheduled: u64,
+    /// Sent.
+    pub sent: u64,
+    /// Answered successfully.
+    pub ok: u64,
+}
+
+/// Summary of a run, as printed and as written to `summary.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Scheduled calls in the replayed periods, warm-up included.
+    pub scheduled_total: u64,
+    /// Records written (equal to `scheduled_total` unless something was lost).
+    pub records: u64,
+    /// Measured (post-warm-up) calls scheduled.
+    pub scheduled: u64,
+    /// Measured calls sent.
+    pub sent: u64,
+    /// Measured calls answered successfully.
+    pub ok: u64,
+    /// Measured calls per outcome.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Nominal length of the measured window, s.
+    pub measured_seconds: f64,
+    /// Measured calls scheduled per second: scheduled calls over the span from the window's first to its
+    /// last due time (the nominal window when that span is empty).
+    pub scheduled_rate: f64,
+    /// Measured calls sent per second, measured: calls sent over the span from the window's first due time
+    /// to the last real send. A late or slow tail lengthens the span and lowers the rate; on time, it
+    /// equals `scheduled_rate` (an interrupted run counts the time it really ran).
+    pub achieved_rate: f64,
+    /// The span `achieved_rate` divides by, s.
+    #[serde(default)]
+    pub achieved_seconds: f64,
+    /// Dispatcher release minus due, µs.
+    pub dispatch_lag_us: TimeStats,
+    /// Hand-off to the gRPC client minus due, µs: the honest lag.
+    pub send_lag_us: TimeStats,
+    /// Successful calls: answer minus send, µs.
+    pub latency_us: TimeStats,
+    /// Successful calls: answer minus due, µs (coordinated omission cannot hide here).
+    pub latency_from_scheduled_us: TimeStats,
+    /// Successful calls per endpoint: answer minus send, µs.
+    pub latency_by_endpoint_us: BTreeMap<String, TimeStats>,
+    /// Per period (warm-up included), what was scheduled, sent and answered: the run's fidelity.
+    #[serde(default)]
+    pub per_period: Vec<PeriodTally>,
+    /// Hypervisor steal during the run, ms, per CPU (`/proc/stat`; 10 ms resolution): time a virtual
+    /// CPU was taken away. Lag in the milliseconds on a CPU with steal is the VM's, not the invoker's.
+    #[serde(default)]
+    pub steal_ms: BTreeMap<usize, f64>,
+    /// How the dispatcher thread was scheduled.
+    pub dispatcher: String,
+    /// Interrupted by a signal.
+    pub interrupted: bool,
+}
+
+/// The `n` busiest of `items` by `count`, busiest first; equal counts in key order. The one definition of
+/// "busiest endpoints" for summaries, reports and figures.
+pub fn busiest<K: Ord, V>(
+    items: impl IntoIterator<Item = (K, V)>,
+    count: impl Fn(&V) -> u64,
+    n: usize,
+) -> Vec<(K, V)> {
+    let mut all: Vec<(K, V)> = items.into_iter().collect();
+    all.sort_by(|a, b| count(&b.1).cmp(&count(&a.1)).then(a.0.cmp(&b.0)));
+    all.truncate(n);
+    all
+}
+
+impl Summary {
+    /// The `n` endpoints with the most successful calls, with their latency.
+    pub fn busiest_endpoints(&self, n: usize) -> Vec<(&str, &TimeStats)> {
+        busiest(
+            self.latency_by_endpoint_us
+                .iter()
+                .map(|(e, s)| (e.as_str(), s)),
+            |s| s.count,
+            n,
+        )
+    }
+
+    /// Steal per CPU as text (`CPU0 10 ms, CPU1 0 ms`), if the kernel reported it.
+    pub fn steal_text(&self) -> Option<String> {
+        if self.steal_ms.is_empty() {
+            return None;
+        }
+        let per_cpu: Vec<String> = self
+            .steal_ms
+            .iter()
+            .map(|(cpu, ms)| format!("CPU{cpu} {ms:.0} ms"))
+            .collect();
+        Some(per_cpu.join(", "))
+    }
+}
+
+/// Endpoints the printed summary lists.
+const PRINTED_ENDPOINTS: usize = 5;
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "calls      {} scheduled after warm-up, {} sent, {} ok; {} records for {} scheduled in all{}",
+            self.scheduled,
+            self.sent,
+            self.ok,
+            self.records,
+            self.scheduled_total,
+            if self.interrupted { " (interrupted)" } else { "" }
+        );
+        let outcomes: Vec<String> = self
+            .outcomes
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let _ = writeln!(s, "outcomes   {}", outcomes.join(", "));
+        let _ = writeln!(
+            s,
+            "rate       {:.1}/s achieved (sent over {:.2} s, first due to last send) of {:.1}/s scheduled",
+            self.achieved_rate, self.achieved_seconds, self.scheduled_rate
+        );
+        let row = |s: &mut String, name: &str, p: &TimeStats| {
+            let _ = writeln!(
+                s,
+                "{name:<10} p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} (µs, n={})",
+                p.p50, p.p90, p.p99, p.p999, p.max, p.count
+            );
+        };
+        row(&mut s, "lag", &self.dispatch_lag_us);
+        row(&mut s, "send lag", &self.send_lag_us);
+        row(&mut s, "latency", &self.latency_us);
+        row(&mut s, "from due", &self.latency_from_scheduled_us);
+        for (endpoint, p) in self.busiest_endpoints(PRINTED_ENDPOINTS) {
+            row(&mut s, &format!("  {endpoint}"), p);
+        }
+        let more = self
+            .latency_by_endpoint_us
+            .len()
+            .saturating_sub(PRINTED_ENDPOINTS);
+        if more > 0 {
+            let _ = writeln!(s, "  ({more} more endpoints in the summary file)");
+        }
+        if let Some(steal) = self.steal_text() {
+            let _ = writeln!(
+                s,
+                "steal      {steal} (time the hypervisor took each CPU away during the run)"
+            );
+        }
+        let _ = writeln!(s, "dispatcher {}", self.dispatcher);
+        f.write_str(&s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busiest_sorts_by_count_then_key() {
+        let items = [("b", 3u64), ("a", 3), ("c", 9), ("d", 1)];
+        let top = busiest(items, |n| *n, 3);
+        assert_eq!(top, vec![("c", 9), ("a", 3), ("b", 3)]);
+        assert!(busiest(Vec::<(u8, u64)>::new(), |n| *n, 3).is_empty());
+    }
+}

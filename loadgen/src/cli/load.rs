@@ -1,0 +1,271 @@
+//! Flags shared by the commands that make a load: which trace and window (`TraceArgs`), how it is mapped
+//! and spread (`LoadArgs`), where the proxies run (`DeployArgs`), and how `run` replays it (`ReplayArgs`).
+//! Every number has its bounds here, checked when the command line is parsed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, ValueEnum};
+use cmdline::values::{parse_bool, seconds_up_to, whole_in, DAY_SECONDS};
+use trace::{AppMemory, Duplicates, Granularity, ReadOptions};
+
+use crate::deploy::Deployer;
+use crate::iat::IatDistribution;
+
+/// Most periods any flag asks for: a million (almost two years of minutes).
+pub const MAX_PERIODS: u64 = 1_000_000;
+
+/// A percentile the mapping can compare at (one every trace and profile gives).
+pub fn parse_percentile(s: &str) -> Result<u8, String> {
+    let p: u8 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a percentile"))?;
+    profiles::check_percentile(p).map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+/// Which trace to read and how.
+#[derive(Debug, Clone, Args)]
+pub struct TraceArgs {
+    /// Directory holding the trace: invocations.csv, durations.csv, memory.csv, or the raw Azure day files
+    /// (invocations_per_function_md.anon.dNN.csv, function_durations_percentiles.anon.dNN.csv,
+    /// app_memory_percentiles.anon.dNN.csv).
+    /// Default: `trace` (`run`: a synthetic trace written into the output directory).
+    #[arg(short = 't', long, value_name = "PATH")]
+    pub trace: Option<PathBuf>,
+
+    /// The trace counts invocations per minute (true) or per second (false).
+    #[arg(short = 'm', long, value_name = "BOOL", value_parser = parse_bool, default_value = "true",
+          action = ArgAction::Set)]
+    pub minute: bool,
+
+    /// First period to use, by its column name (e.g. 540 in a trace whose columns are 540..689).
+    /// Default: the first period column.
+    #[arg(long, value_name = "PERIOD")]
+    pub start: Option<u32>,
+
+    /// Raw layout with several days in the directory: which day (the NN of dNN).
+    #[arg(long, value_name = "NN")]
+    pub day: Option<u32>,
+
+    /// Raw layout only, where memory is given per application: `split` divides an app's memory equally
+    /// among its functions in the invocations file; `share` gives each function the whole app figure.
+    #[arg(long, value_enum, default_value = "split")]
+    pub app_memory: AppMemoryArg,
+
+    /// Fail when a function of the invocations file has no durations or memory row (default: leave it out
+    /// and count it in the summary).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl TraceArgs {
+    /// The trace's period length.
+    pub fn granularity(&self) -> Granularity {
+        Granularity::from_minute_flag(self.minute)
+    }
+
+    /// How to read the trace: these flags, `periods` from `--start` (all when `None`).
+    pub fn read_options(&self, periods: Option<usize>) -> ReadOptions {
+        ReadOptions {
+            granularity: Some(self.granularity()),
+            start: self.start,
+            periods,
+            app_memory: self.app_memory.into(),
+            strict: self.strict,
+            day: self.day,
+            duplicates: Duplicates::Error,
+        }
+    }
+}
+
+/// `--app-memory`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AppMemoryArg {
+    /// Divide the app's memory equally among its functions.
+    Split,
+    /// Give each function the whole app figure.
+    Share,
+}
+
+impl From<AppMemoryArg> for AppMemory {
+    fn from(a: AppMemoryArg) -> AppMemory {
+        match a {
+            AppMemoryArg::Split => AppMemory::Split,
+            AppMemoryArg::Share => AppMemory::Share,
+        }
+    }
+}
+
+/// What load to make and where its proxies run: shared by `generate`, `deploy` and `run`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub trace: TraceArgs,
+
+    /// Proxy profiles: a vSwarm profiler profile.json, or `builtin` for the built-in emulated proxies.
+    #[arg(
+        short = 'p',
+        long,
+        value_name = "PATH|builtin",
+        default_value = "profile.json"
+    )]
+    pub profile: String,
+
+    /// Deployment details of the proxies (vSwarm config.json); read when proxies are deployed on Knative.
+    #[arg(
+        short = 'c',
+        long,
+        alias = "config_proxy",
+        value_name = "PATH",
+        default_value = "config.json"
+    )]
+    pub config_proxy: PathBuf,
+
+    /// Directory for deployment build files (generated Knative YAMLs).
+    #[arg(short = 'b', long, value_name = "PATH", default_value = "build")]
+    pub build: PathBuf,
+
+    /// Map trace functions to proxies one-to-one (optimal assignment) when there are at least as many
+    /// proxies as functions; otherwise each function gets its nearest proxy.
+    #[arg(short = 'u', long, value_name = "BOOL", value_parser = parse_bool, default_value = "false",
+          action = ArgAction::Set)]
+    pub unique: bool,
+
+    /// How invocations are spread inside each period.
+    #[arg(
+        short = 'i',
+        long,
+        alias = "iat_distribution",
+        value_enum,
+        default_value = "uniform"
+    )]
+    pub iat_distribution: IatDistribution,
+
+    /// Experiment duration, in periods, after the warm-up (1 to 1,000,000).
+    #[arg(short = 'd', long, value_name = "INT", default_value_t = 20,
+          value_parser = whole_in::<usize>(1, MAX_PERIODS))]
+    pub duration: usize,
+
+    /// Warm-up periods before the experiment; the load covers warm-up + duration periods.
+    #[arg(short = 'w', long, alias = "warmup_duration", value_name = "INT", default_value_t = 2,
+          value_parser = whole_in::<usize>(0, MAX_PERIODS))]
+    pub warmup_duration: usize,
+
+    /// Seed of every random choice; the same seed gives byte-identical files. Default: a random seed,
+    /// printed in the summary.
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Percentile of memory and duration used to compare functions with proxies (75 as vSwarm; 50 as
+    /// invitro). One of 1, 25, 50, 75, 99, 100.
+    #[arg(long, default_value_t = 75, value_parser = parse_percentile)]
+    pub percentile: u8,
+
+    /// Split the load over N workers: writes load-0.json … load-(N-1).json (named after --output), calls
+    /// dealt round-robin in time order so every worker gets the same share of every period.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub workers: u32,
+
+    /// Keep functions that have no invocation in the window (they are mapped, and deployed, too).
+    #[arg(long)]
+    pub keep_idle: bool,
+
+    #[command(flatten)]
+    pub deploy: DeployArgs,
+}
+
+/// Where and how the proxies are deployed.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Deployment")]
+pub struct DeployArgs {
+    /// Where the proxies run: `none` writes proxy names as endpoints; `local` starts emulated servers on
+    /// 127.0.0.1 (deploy, run); `knative` applies the proxies' YAMLs from -c/--config-proxy with kubectl.
+    /// Default: none (generate), local (deploy, run). Knative config commands run through `sh -c`: only
+    /// use a config.json you trust.
+    #[arg(long, value_enum)]
+    pub deployer: Option<Deployer>,
+
+    /// Knative: write the build directory (-b) and its deploy.sh, touch nothing; load.json then names the
+    /// services as `name.namespace`.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Knative: how long the services together may take to become Ready, seconds (at most a day).
+    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = seconds_up_to(DAY_SECONDS))]
+    pub ready_timeout: Duration,
+
+    /// Knative: how often readiness is polled, seconds (at most an hour).
+    #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = seconds_up_to(3600.0))]
+    pub poll_interval: Duration,
+
+    /// Local: threads serving all emulated functions (the most calls busy at once), 1 to 1024. Default:
+    /// one per CPU not used by the invoker's dispatcher.
+    #[arg(long, value_name = "N", value_parser = whole_in::<usize>(1, 1024))]
+    pub local_threads: Option<usize>,
+
+    /// Local: multiply the proxies' busy time and working set by this, or `auto`: as much of the real
+    /// profile as this machine can serve at half load (`run`; `deploy` uses 1).
+    #[arg(long, value_name = "FACTOR|auto", value_parser = parse_scale)]
+    pub local_scale: Option<Scale>,
+
+    /// Local: memory all emulated calls may hold at once, MiB (1 to 1,048,576).
+    #[arg(long, value_name = "MIB", default_value_t = emulated::DEFAULT_BUDGET_MB,
+          value_parser = whole_in::<u32>(1, 1 << 20))]
+    pub local_memory_mb: u32,
+}
+
+/// `--local-scale`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Scale {
+    /// Fit the load to this machine.
+    Auto,
+    /// This factor.
+    Factor(f64),
+}
+
+/// Largest `--local-scale` factor.
+pub const MAX_SCALE: f64 = 1e6;
+
+fn parse_scale(s: &str) -> Result<Scale, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(Scale::Auto);
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 && f <= MAX_SCALE => Ok(Scale::Factor(f)),
+        _ => Err(format!(
+            "`{s}` is not `auto` or a number above 0 and at most {MAX_SCALE}"
+        )),
+    }
+}
+
+/// How `run` replays the load.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Replay")]
+pub struct ReplayArgs {
+    /// Timeout of each call, seconds (at most a day).
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds_up_to(DAY_SECONDS))]
+    pub grpc_timeout: Duration,
+
+    /// Connections per endpoint.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub connections: u32,
+
+    /// Calls outstanding beyond which a due call is recorded as not sent (1 to 10,000,000).
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = whole_in::<usize>(1, 10_000_000))]
+    pub max_in_flight: usize,
+
+    /// Pin the invoker's dispatcher to this CPU (local servers get the others). Default with the local
+    /// deployer on a machine of 2+ CPUs: the last CPU.
+    #[arg(long, value_name = "CPU", conflicts_with = "no_pin", value_parser = whole_in::<usize>(0, 4095))]
+    pub dispatcher_cpu: Option<usize>,
+
+    /// Do not pin the dispatcher or the local servers.
+    #[arg(long)]
+    pub no_pin: bool,
+
+    /// Run the dispatcher as SCHED_FIFO (needs root; see `invoker --help`).
+    #[arg(long)]
+    pub realtime: bool,
+}

@@ -1,0 +1,65 @@
+//! `loadgen generate` (vSwarm's `main.py loadgen`) and `loadgen deploy`: the pipeline up to `load.json`,
+//! deploy also serving the local proxies until Ctrl-C.
+
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use cmdline::Stop;
+
+use crate::cli::{GenerateArgs, Scale};
+use crate::deploy::Deployer;
+use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Generated};
+
+/// Read, map, write `mapping.json`, deploy on Knative if asked, write the load.
+pub fn generate(args: &GenerateArgs) -> Result<Generated> {
+    let kind = args.load.deploy.deployer.unwrap_or(Deployer::None);
+    if kind == Deployer::Local {
+        bail!("--deployer local: local servers live only as long as loadgen; use `loadgen deploy` (serves until Ctrl-C) or `loadgen run`");
+    }
+    let prepared = prepare(&args.load, &args.trace_dir(), &args.mapping_path())?;
+    let deployment = deploy_proxies(&prepared, &args.load, kind, None)?;
+    let endpoints_path = (kind != Deployer::None).then(|| args.endpoints_path());
+    write_load(
+        &prepared,
+        &args.load,
+        &deployment,
+        &args.output,
+        endpoints_path.as_deref(),
+    )
+}
+
+/// Like generate, then (local) serve until Ctrl-C.
+pub fn deploy(args: &GenerateArgs, stop: &Stop) -> Result<()> {
+    let kind = args.load.deploy.deployer.unwrap_or(Deployer::Local);
+    let endpoints_path = args.endpoints_path();
+    let prepared = prepare(&args.load, &args.trace_dir(), &args.mapping_path())?;
+    let fleet = (kind == Deployer::Local).then(|| {
+        let fleet = local_fleet(&args.load, &prepared, None, Scale::Factor(1.0));
+        println!("scale      {}", fleet.note);
+        fleet
+    });
+    let mut deployment = deploy_proxies(&prepared, &args.load, kind, fleet.as_ref())?;
+    let report = write_load(
+        &prepared,
+        &args.load,
+        &deployment,
+        &args.output,
+        (kind != Deployer::None).then_some(endpoints_path.as_path()),
+    )?;
+    print!("{report}");
+    if let Some(mut servers) = deployment.servers.take() {
+        println!(
+            "serving    {} emulated functions (endpoints in {}); Ctrl-C stops them",
+            servers.addrs.len(),
+            endpoints_path.display()
+        );
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        while !stop.requested() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        servers.stop();
+        println!("stopped    all emulated function servers");
+    }
+    Ok(())
+}

@@ -1,0 +1,31 @@
+//! One module per subcommand: each wires the pipeline's steps (or a library step) together and hands what
+//! they return to the `report` module to word.
+
+pub mod catalogue;
+pub mod clean;
+pub mod generate;
+pub mod plot;
+pub mod preprocess;
+pub mod run;
+pub mod sample;
+pub mod synth;
+
+use anyhow::Result;
+use cmdline::Stop;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command line; `stop` is set by Ctrl-C and SIGTERM.
+pub fn run(cli: Cli, stop: &Stop) -> Result<()> {
+    match cli.command {
+        Command::Generate(args) => generate::generate(&args).map(|report| print!("{report}")),
+        Command::Deploy(args) => generate::deploy(&args, stop),
+        Command::Run(args) => run::run(&args, stop).map(|_| ()),
+        Command::Clean(args) => clean::clean(&args),
+        Command::Preprocess(args) => preprocess::preprocess(&args).map(|_| ()),
+        Command::Sample(args) => sample::sample(&args).map(|_| ()),
+        Command::Plot(args) => plot::plot(&args).map(|_| ()),
+        Command::Synth(args) => synth::synth(&args),
+        Command::Catalogue(args) => catalogue::catalogue(&args),
+    }
+}

@@ -1,0 +1,206 @@
+//! `loadgen run`: the whole job in one directory — trace (synthetic unless given), mapping, deployment,
+//! load, replay with the invoker, figures, and a report a person can read.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use cmdline::Stop;
+use formats::summary::Summary;
+use invoker::dispatch::{replay, ReplayOptions};
+use invoker::schedule::Schedule;
+use trace::Layout;
+
+use crate::cli::{RunArgs, Scale};
+use crate::commands::plot::{draw, Inputs};
+use crate::deploy::Deployer;
+use crate::output::RunFiles;
+use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Generated};
+use crate::report::run::RunReport;
+use crate::synth::{synthesize, SynthOptions};
+
+/// What a run did.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// Its files.
+    pub files: RunFiles,
+    /// The generation summary.
+    pub generated: Generated,
+    /// The replay summary.
+    pub summary: Summary,
+}
+
+/// Runs the whole pipeline; prints progress lines and the report's path.
+pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
+    let mut load = args.load.clone();
+    let kind = load.deploy.deployer.unwrap_or(Deployer::Local);
+    if kind == Deployer::None {
+        bail!("loadgen run replays the load, so it needs proxies to call: --deployer local or knative");
+    }
+    if kind == Deployer::Knative && load.deploy.dry_run {
+        bail!("--dry-run deploys nothing, so there is nothing to replay: use `loadgen deploy --deployer knative --dry-run`");
+    }
+    let grpc_timeout = args.replay.grpc_timeout;
+    let seed = *load.seed.get_or_insert_with(rand::random);
+    let files = RunFiles::in_dir(&args.output_dir);
+    std::fs::create_dir_all(&files.dir)
+        .with_context(|| format!("creating {}", files.dir.display()))?;
+
+    // 1. The trace.
+    let granularity = load.trace.granularity();
+    let (trace_dir, synthetic) = match &load.trace.trace {
+        Some(dir) => (dir.clone(), None),
+        None => {
+            let dir = files.dir.join("trace");
+            let periods = load.warmup_duration + load.duration;
+            let stats = synthesize(
+                &dir,
+                &SynthOptions {
+                    functions: args.functions,
+                    periods,
+                    granularity,
+                    seed,
+                    layout: Layout::Sampled,
+                },
+            )
+            .with_context(|| format!("writing a synthetic trace to {}", dir.display()))?;
+            println!(
+                "synth      {} functions, {} {}s, {} invocations -> {}",
+                stats.functions,
+                periods,
+                granularity.unit(),
+                stats.invocations,
+                dir.display()
+            );
+            (dir, Some(stats.functions))
+        }
+    };
+
+    // 2. Map.
+    let prepared = prepare(&load, &trace_dir, &files.mapping)?;
+    if prepared.trace.functions.is_empty() {
+        bail!(
+            "no function of {} has a call in the window: nothing to run",
+            trace_dir.display()
+        );
+    }
+
+    // 3. Deploy: a local fleet is sized and placed so the dispatcher keeps a CPU to itself.
+    let cpus = host::online_cpus();
+    let dispatcher_cpu = match (args.replay.dispatcher_cpu, args.replay.no_pin) {
+        (_, true) => None,
+        (Some(cpu), false) => Some(cpu),
+        (None, false) if kind == Deployer::Local && cpus >= 2 => Some(cpus - 1),
+        (None, false) => None,
+    };
+    let fleet = (kind == Deployer::Local)
+        .then(|| local_fleet(&load, &prepared, dispatcher_cpu, Scale::Auto));
+    let mut deployment = deploy_proxies(&prepared, &load, kind, fleet.as_ref())?;
+
+    // 4. The load.
+    let generated = write_load(
+        &prepared,
+        &load,
+        &deployment,
+        &files.load,
+        Some(&files.endpoints),
+    )?;
+    print!("{generated}");
+
+    // 5. Replay.
+    let schedule = Schedule::from_file(
+        &files.load,
+        granularity.period_us(),
+        load.warmup_duration as u32,
+        load.duration as u32,
+    )
+    .context("reading the load back")?;
+    println!(
+        "replay     {} calls to {} endpoints over {} {}s{}",
+        schedule.calls.len(),
+        schedule.endpoints.len(),
+        schedule.periods,
+        granularity.unit(),
+        dispatcher_cpu
+            .map(|c| format!(", dispatcher on CPU {c}"))
+            .unwrap_or_default()
+    );
+    let started_at = SystemTime::now();
+    let summary = replay(
+        schedule,
+        ReplayOptions {
+            default_port: 80,
+            grpc_timeout,
+            connect_timeout: grpc_timeout.min(Duration::from_secs(5)),
+            connections: args.replay.connections as usize,
+            max_in_flight: args.replay.max_in_flight,
+            start_at: None,
+            allow_unreachable: false,
+            realtime: args.replay.realtime,
+            dispatcher_cpu,
+            records: Some(files.records.clone()),
+            latency_file: Some(files.latencies.clone()),
+            stop: stop.clone(),
+        },
+    )
+    .context("replaying the load")?;
+    if let Some(mut servers) = deployment.servers.take() {
+        servers.stop();
+    }
+    print!("{summary}");
+    let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
+    std::fs::write(&files.summary, json)
+        .with_context(|| format!("writing {}", files.summary.display()))?;
+
+    // 6. Figures: a run is worth keeping even if one cannot be drawn, so a failure is reported, not fatal.
+    let figures = {
+        let drawn = draw(
+            &files.plots,
+            &Inputs {
+                catalogue: &prepared.catalogue,
+                percentile: load.percentile,
+                trace: Some(&prepared.trace),
+                mapping: Some(&prepared.mapped.file),
+                load_per_period: Some(&generated.stats.per_period),
+                records: Some(&files.records),
+            },
+        );
+        match drawn {
+            Ok(drawn) => {
+                println!(
+                    "figures    {} in {}",
+                    drawn.figures.len(),
+                    files.plots.display()
+                );
+                crate::report::figures_markdown(&files.dir, &drawn)
+            }
+            Err(e) => {
+                log::warn!("figures not drawn: {e:#}");
+                format!("Figures could not be drawn: {e:#}\n")
+            }
+        }
+    };
+
+    // 7. Report.
+    let report = crate::report::run::markdown(&RunReport {
+        args,
+        seed,
+        synthetic,
+        trace_dir: &trace_dir,
+        deployer: kind,
+        scale_note: fleet.as_ref().map(|f| f.note.as_str()),
+        generated: &generated,
+        summary: &summary,
+        files: &files,
+        deployed: &deployment.deployed,
+        started_at,
+        figures: &figures,
+    });
+    std::fs::write(&files.report, report)
+        .with_context(|| format!("writing {}", files.report.display()))?;
+    println!("report     {}", files.report.display());
+    Ok(RunOutcome {
+        files,
+        generated,
+        summary,
+    })
+}

@@ -1,0 +1,355 @@
+//! The Knative deployer: vSwarm's config.json and YAMLs, applied with `kubectl`, only ever touching the
+//! services it made.
+//!
+//! Each proxy's YAML is copied into the build directory with a fresh service name (the proxy's name and a
+//! random suffix, a valid DNS-1035 label) and the label [`MANAGED_BY_LABEL`]`=`[`MANAGED_BY`]; `clean`
+//! deletes exactly the services carrying that label. Config commands run through `sh -c` in the config
+//! file's directory (vSwarm's paths are relative to it), so config.json must be trusted.
+//!
+//! [`plan`] prepares (config, names, YAMLs, the dry run's script); this module applies, waits for Ready
+//! (one labelled list per round, however many services) and cleans.
+
+mod plan;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+
+pub use plan::{
+    is_dns1035, plan, rewrite_yaml, service_name, write_script, ConfigEntry, PlannedService,
+    ProxyConfig, MAX_SERVICE_NAME,
+};
+use plan::{steps, Step};
+
+use super::{DeployError, DeployedProxy};
+
+/// The label key marking services as ours.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+/// Its value.
+pub const MANAGED_BY: &str = "serverless-loadgen";
+
+/// How to talk to the cluster.
+#[derive(Debug, Clone)]
+pub struct KnativeOptions {
+    /// The `kubectl` to run.
+    pub kubectl: String,
+    /// How long all services together may take to become Ready.
+    pub ready_timeout: Duration,
+    /// How often readiness is polled.
+    pub poll_interval: Duration,
+    /// The build directory: a long list of services in an error is written there in full.
+    pub build: PathBuf,
+}
+
+/// Names an error message lists before it says "and N more" and points to the full list in a file.
+pub const LISTED: usize = 5;
+
+/// `items` for a message: all of them when few, else the first [`LISTED`], a count, and the full list
+/// written (one per line) to `file`.
+fn summarise(items: &[String], file: &Path) -> String {
+    if items.len() <= LISTED {
+        return items.join(", ");
+    }
+    let written = std::fs::write(file, items.join("\n") + "\n");
+    format!(
+        "{} and {} more ({})",
+        items[..LISTED].join(", "),
+        items.len() - LISTED,
+        match written {
+            Ok(()) => format!("all {} listed in {}", items.len(), file.display()),
+            Err(e) => format!(
+                "the full list could not be written to {}: {e}",
+                file.display()
+            ),
+        }
+    )
+}
+
+/// Every Knative service carrying our label, in all namespaces, as `kubectl get -o json` lists them:
+/// one call, whatever their number. Each item is checked for the label again: a `kubectl` that ignored
+/// the selector must not make us touch others' services.
+fn list_ours(kubectl: &str, stage: &'static str) -> Result<Vec<serde_json::Value>, DeployError> {
+    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
+    let shown = format!("{kubectl} get ksvc --all-namespaces -l {selector} -o json");
+    let json = run(
+        Command::new(kubectl).args([
+            "get",
+            "ksvc",
+            "--all-namespaces",
+            "-l",
+            &selector,
+            "-o",
+            "json",
+        ]),
+        None,
+        stage,
+        &shown,
+    )?;
+    let mut list: serde_json::Value =
+        serde_json::from_str(&json).map_err(|e| DeployError::Command {
+            proxy: None,
+            stage,
+            command: shown.clone(),
+            status: format!("unreadable output: {e}"),
+            stderr: String::new(),
+        })?;
+    let items = match list.get_mut("items").map(serde_json::Value::take) {
+        Some(serde_json::Value::Array(items)) => items,
+        _ => Vec::new(),
+    };
+    Ok(items
+        .into_iter()
+        .filter(|item| item["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY)
+        .collect())
+}
+
+/// `namespace/name` of a listed service.
+fn qualified_name(item: &serde_json::Value) -> Option<String> {
+    let m = &item["metadata"];
+    Some(format!(
+        "{}/{}",
+        m["namespace"].as_str()?,
+        m["name"].as_str()?
+    ))
+}
+
+fn run(
+    command: &mut Command,
+    proxy: Option<&str>,
+    stage: &'static str,
+    shown: &str,
+) -> Result<String, DeployError> {
+    let failed = |status: String, stderr: String| DeployError::Command {
+        proxy: proxy.map(str::to_owned),
+        stage,
+        command: shown.to_owned(),
+        status,
+        stderr,
+    };
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| failed(format!("could not start: {e}"), String::new()))?;
+    if !output.status.success() {
+        return Err(failed(
+            output.status.to_string(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Runs the plan: pre-deployment commands, `kubectl apply`, post-deployment commands, then waits until
+/// every service is Ready and returns their URLs (without scheme) as endpoints. On failure the error
+/// lists what was already applied.
+pub fn deploy(
+    planned: &[PlannedService],
+    options: &KnativeOptions,
+    progress: &ProgressBar,
+) -> Result<Vec<DeployedProxy>, DeployError> {
+    let mut applied: Vec<String> = Vec::new();
+    let partial = |source: DeployError, applied: &[String]| {
+        if applied.is_empty() {
+            source
+        } else {
+            DeployError::Partial {
+                source: Box::new(source),
+                count: applied.len(),
+                applied: summarise(applied, &options.build.join("applied.txt")),
+            }
+        }
+    };
+    progress.set_length(planned.len() as u64);
+    progress.set_message("applying");
+    for (i, step) in steps(planned) {
+        let p = &planned[i];
+        let result = match step {
+            Step::Shell(stage, c) => run(
+                Command::new("sh").arg("-c").arg(&c).current_dir(&p.workdir),
+                Some(&p.proxy),
+                stage,
+                &c,
+            ),
+            Step::Apply => {
+                let yaml = p.yaml.to_string_lossy();
+                let r = run(
+                    Command::new(&options.kubectl).args(["apply", "-f", &yaml]),
+                    Some(&p.proxy),
+                    "apply",
+                    &format!("{} apply -f {yaml}", options.kubectl),
+                );
+                if r.is_ok() {
+                    applied.push(p.qualified());
+                }
+                r
+            }
+        };
+        result.map_err(|e| partial(e, &applied))?;
+    }
+
+    progress.set_position(0);
+    progress.set_message("waiting for Ready");
+    let started = Instant::now();
+    let mut endpoints: Vec<Option<String>> = vec![None; planned.len()];
+    let mut last_status: Vec<String> = vec!["not listed yet".into(); planned.len()];
+    loop {
+        // One list of our services per round, however many there are.
+        match list_ours(&options.kubectl, "status") {
+            Ok(items) => {
+                let by_name: std::collections::HashMap<String, &serde_json::Value> = items
+                    .iter()
+                    .filter_map(|item| Some((qualified_name(item)?, item)))
+                    .collect();
+                for (i, p) in planned.iter().enumerate() {
+                    if endpoints[i].is_some() {
+                        continue;
+                    }
+                    match by_name.get(&p.qualified()).map(|item| readiness(item)) {
+                        Some(Ok(url)) => {
+                            endpoints[i] = Some(url);
+                            progress.inc(1);
+                        }
+                        Some(Err(status)) => last_status[i] = status,
+                        // A service just applied may not be listed yet; keep polling until the deadline.
+                        None => last_status[i] = "not listed yet".into(),
+                    }
+                }
+            }
+            Err(e) => {
+                for (i, _) in planned
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| endpoints[*i].is_none())
+                {
+                    last_status[i] = e.to_string();
+                }
+            }
+        }
+        if endpoints.iter().all(Option::is_some) {
+            break;
+        }
+        if started.elapsed() >= options.ready_timeout {
+            let services: Vec<String> = planned
+                .iter()
+                .zip(&endpoints)
+                .zip(&last_status)
+                .filter(|((_, e), _)| e.is_none())
+                .map(|((p, _), s)| format!("{} ({s})", p.qualified()))
+                .collect();
+            return Err(partial(
+                DeployError::NotReady {
+                    count: services.len(),
+                    services: summarise(&services, &options.build.join("not-ready.txt")),
+                    waited_s: started.elapsed().as_secs_f64(),
+                },
+                &applied,
+            ));
+        }
+        std::thread::sleep(options.poll_interval);
+    }
+    Ok(planned
+        .iter()
+        .zip(endpoints)
+        .map(|(p, e)| DeployedProxy {
+            proxy: p.proxy.clone(),
+            endpoint: e.expect("all ready"),
+            service: Some(p.qualified()),
+        })
+        .collect())
+}
+
+/// From one service of `kubectl get ksvc -o json`: the URL without scheme if Ready, else a short status.
+pub fn readiness(v: &serde_json::Value) -> Result<String, String> {
+    let ready = v["status"]["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"));
+    let Some(ready) = ready else {
+        return Err("no Ready condition yet".into());
+    };
+    if ready["status"] != "True" {
+        let why = [&ready["reason"], &ready["message"]]
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join(": ");
+        return Err(format!(
+            "Ready={}{}{}",
+            ready["status"].as_str().unwrap_or("?"),
+            if why.is_empty() { "" } else { ", " },
+            why
+        ));
+    }
+    let url = v["status"]["url"]
+        .as_str()
+        .ok_or("Ready but no status.url")?;
+    Ok(url
+        .split_once("://")
+        .map_or(url, |(_, rest)| rest)
+        .trim_end_matches('/')
+        .to_owned())
+}
+
+/// Deletes every Knative service labelled as ours, in every namespace, and nothing else. With `dry_run`,
+/// only lists them. Returns `namespace/name` of each.
+pub fn clean(kubectl: &str, dry_run: bool) -> Result<Vec<String>, DeployError> {
+    let mut deleted = Vec::new();
+    for item in list_ours(kubectl, "list")? {
+        let m = &item["metadata"];
+        let (Some(name), Some(ns)) = (m["name"].as_str(), m["namespace"].as_str()) else {
+            continue;
+        };
+        if !dry_run {
+            run(
+                Command::new(kubectl).args(["delete", "ksvc", name, "-n", ns]),
+                None,
+                "delete",
+                &format!("{kubectl} delete ksvc {name} -n {ns}"),
+            )?;
+        }
+        deleted.push(format!("{ns}/{name}"));
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_reads_knative_status() {
+        let json = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+        let ready = json(
+            r#"{"status":{"url":"http://a-1.default.1.2.3.4.sslip.io","conditions":[{"type":"Ready","status":"True"}]}}"#,
+        );
+        assert_eq!(readiness(&ready).unwrap(), "a-1.default.1.2.3.4.sslip.io");
+        let not = json(
+            r#"{"status":{"conditions":[{"type":"Ready","status":"False","reason":"RevisionFailed","message":"image pull"}]}}"#,
+        );
+        assert_eq!(
+            readiness(&not).unwrap_err(),
+            "Ready=False, RevisionFailed: image pull"
+        );
+        assert!(readiness(&json(r#"{"status":{}}"#)).is_err());
+        assert!(readiness(&json(r#""nope""#)).is_err());
+    }
+
+    #[test]
+    fn long_lists_are_summarised_and_written_in_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("list.txt");
+        let few: Vec<String> = (0..3).map(|i| format!("ns/s{i}")).collect();
+        assert_eq!(summarise(&few, &file), "ns/s0, ns/s1, ns/s2");
+        assert!(!file.exists());
+        let many: Vec<String> = (0..74).map(|i| format!("ns/s{i}")).collect();
+        let text = summarise(&many, &file);
+        assert!(
+            text.starts_with("ns/s0, ns/s1, ns/s2, ns/s3, ns/s4 and 69 more"),
+            "{text}"
+        );
+        assert!(!text.contains("ns/s5,"), "{text}");
+        assert!(text.contains(&file.display().to_string()), "{text}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 74);
+    }
+}

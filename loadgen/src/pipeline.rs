@@ -1,0 +1,385 @@
+//! The data path every load-making command shares, one step per function, each returning a typed result:
+//!
+//! 1. [`prepare`]: read the trace window and map its functions onto the proxies ([`Prepared`]);
+//! 2. [`deploy_proxies`]: make the proxies callable — named, local emulated servers, or Knative
+//!    ([`Deployment`]); [`local_fleet`] sizes the local fleet for the load;
+//! 3. [`write_load`]: place every call and write `load.json` ([`Generated`]).
+//!
+//! The commands (`generate`, `deploy`, `run`) wire these together; the `report` module prints them.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use emulated::LocalServers;
+use profiles::{Catalogue, MappingSummary, Proxy};
+use trace::{ReadReport, Trace};
+
+use crate::cli::{LoadArgs, Scale};
+use crate::deploy::knative::{self, KnativeOptions, ProxyConfig};
+use crate::deploy::local::{demand_cores, fitting_scale, LocalOptions};
+use crate::deploy::{self, DeployedProxy, Deployer};
+use crate::generate::{generate, GenerateOptions, GenerateStats};
+use crate::map::{map_trace, Mapped};
+use crate::report::progress_bar;
+
+/// A trace read and mapped, ready to be deployed and generated.
+pub struct Prepared {
+    /// The trace window (idle functions dropped unless `--keep-idle`).
+    pub trace: Trace,
+    /// Its directory.
+    pub trace_dir: PathBuf,
+    /// The proxies.
+    pub catalogue: Catalogue,
+    /// Each function's proxy.
+    pub mapped: Mapped,
+    /// Functions with no call in the window.
+    pub idle: usize,
+    /// Where mapping.json was written.
+    pub mapping_path: PathBuf,
+    /// Time to read.
+    pub ingest: Duration,
+    /// Time to map.
+    pub map: Duration,
+}
+
+impl Prepared {
+    /// Catalogue indices of the proxies to deploy, ascending.
+    pub fn proxies_used(&self) -> Vec<usize> {
+        self.mapped.proxies_used()
+    }
+
+    /// The proxies of [`Prepared::proxies_used`].
+    pub fn proxies(&self) -> Vec<&Proxy> {
+        self.proxies_used()
+            .iter()
+            .map(|&p| &self.catalogue.proxies[p])
+            .collect()
+    }
+
+    /// Calls in the window per proxy of [`Prepared::proxies_used`].
+    pub fn calls_per_proxy(&self) -> Vec<u64> {
+        let used = self.proxies_used();
+        let mut calls = vec![0u64; used.len()];
+        for (f, p) in self.mapped.proxy_of.iter().enumerate() {
+            let i = used.binary_search(p).expect("proxy is in the used set");
+            calls[i] += self.trace.total(f);
+        }
+        calls
+    }
+}
+
+/// Reads the trace window `load` asks for and maps it, writing `mapping_path`.
+pub fn prepare(load: &LoadArgs, trace_dir: &Path, mapping_path: &Path) -> Result<Prepared> {
+    let started = Instant::now();
+    let Some(periods) = load.warmup_duration.checked_add(load.duration) else {
+        bail!("--warmup-duration + --duration is too large");
+    };
+    let mut trace =
+        trace::read(trace_dir, &load.trace.read_options(Some(periods))).with_context(|| {
+            format!(
+                "reading the trace in {} (warm-up {} + duration {} periods)",
+                trace_dir.display(),
+                load.warmup_duration,
+                load.duration
+            )
+        })?;
+    let idle = drop_idle(&mut trace, load.keep_idle);
+    let ingest = started.elapsed();
+    log::debug!("read {} functions in {:?}", trace.functions.len(), ingest);
+
+    let catalogue = load_catalogue(&load.profile)?;
+    let mapped = map_trace(
+        &trace,
+        &catalogue,
+        &load.profile,
+        load.percentile,
+        load.unique,
+    )?;
+    create_parent(mapping_path)?;
+    mapped.file.write(mapping_path)?;
+    Ok(Prepared {
+        trace,
+        trace_dir: trace_dir.to_owned(),
+        catalogue,
+        mapped,
+        idle,
+        mapping_path: mapping_path.to_owned(),
+        ingest,
+        map: started.elapsed() - ingest,
+    })
+}
+
+/// Removes functions with no invocation in the window unless `keep`; returns how many had none.
+pub fn drop_idle(trace: &mut Trace, keep: bool) -> usize {
+    let active: Vec<bool> = (0..trace.functions.len())
+        .map(|f| trace.total(f) > 0)
+        .collect();
+    let idle = active.iter().filter(|a| !**a).count();
+    if !keep {
+        trace.retain(|f| active[f]);
+    }
+    idle
+}
+
+/// `builtin` or a profile.json, with a hint when the default file is absent.
+pub fn load_catalogue(spec: &str) -> Result<Catalogue> {
+    Catalogue::load(spec).with_context(|| {
+        if spec != "builtin" && !Path::new(spec).exists() {
+            format!("reading proxy profiles {spec} (or pass --profile builtin for the built-in emulated proxies)")
+        } else {
+            format!("reading proxy profiles {spec}")
+        }
+    })
+}
+
+/// The proxies of a load, deployed (or named).
+pub struct Deployment {
+    /// Proxy and endpoint, in the order of [`Prepared::proxies_used`].
+    pub deployed: Vec<DeployedProxy>,
+    /// The local servers, alive as long as this is.
+    pub servers: Option<LocalServers>,
+    /// What was deployed where, in words.
+    pub note: Option<String>,
+}
+
+/// Deploys the proxies `prepared` uses with `kind`. `local` says how the local fleet runs.
+pub fn deploy_proxies(
+    prepared: &Prepared,
+    load: &LoadArgs,
+    kind: Deployer,
+    local: Option<&LocalFleet>,
+) -> Result<Deployment> {
+    let proxies = prepared.proxies();
+    let d = &load.deploy;
+    match kind {
+        Deployer::None => Ok(Deployment {
+            deployed: proxies
+                .iter()
+                .map(|p| DeployedProxy {
+                    proxy: p.name.clone(),
+                    endpoint: p.name.clone(),
+                    service: None,
+                })
+                .collect(),
+            servers: None,
+            note: None,
+        }),
+        Deployer::Local => {
+            let fleet = local.context("the local deployer needs its fleet's size")?;
+            let options = &fleet.options;
+            let (servers, deployed) = deploy::local::deploy(&proxies, options)?;
+            let note = format!(
+                "local: {} emulated function servers on 127.0.0.1, {} thread(s){}, busy time and memory x{}",
+                deployed.len(),
+                options.threads,
+                options
+                    .cpus
+                    .as_ref()
+                    .map(|c| format!(" on CPU {c:?}"))
+                    .unwrap_or_default(),
+                crate::report::format_scale(options.scale)
+            );
+            Ok(Deployment {
+                deployed,
+                servers: Some(servers),
+                note: Some(note),
+            })
+        }
+        Deployer::Knative => {
+            let config = ProxyConfig::read(&load.config_proxy)
+                .context("reading the proxies' deployment config (-c/--config-proxy)")?;
+            let planned = knative::plan(&config, &proxies, &load.build)?;
+            if d.dry_run {
+                let script = knative::write_script(&planned, &load.build, d.ready_timeout)?;
+                return Ok(Deployment {
+                    deployed: planned
+                        .iter()
+                        .map(|p| DeployedProxy {
+                            proxy: p.proxy.clone(),
+                            endpoint: format!("{}.{}", p.name, p.namespace),
+                            service: Some(p.qualified()),
+                        })
+                        .collect(),
+                    servers: None,
+                    note: Some(format!(
+                        "knative dry run: {} YAMLs and {} written, nothing deployed; endpoints are `name.namespace`",
+                        planned.len(),
+                        script.display()
+                    )),
+                });
+            }
+            let options = KnativeOptions {
+                kubectl: "kubectl".into(),
+                ready_timeout: d.ready_timeout,
+                poll_interval: d.poll_interval,
+                build: load.build.clone(),
+            };
+            let progress = progress_bar(planned.len() as u64, "service");
+            let deployed = knative::deploy(&planned, &options, &progress)?;
+            progress.finish_and_clear();
+            Ok(Deployment {
+                note: Some(format!(
+                    "knative: {} services Ready, YAMLs in {}",
+                    deployed.len(),
+                    load.build.display()
+                )),
+                deployed,
+                servers: None,
+            })
+        }
+    }
+}
+
+/// The local fleet for a load: how it runs, and what its scale means, in words.
+#[derive(Debug, Clone)]
+pub struct LocalFleet {
+    /// Threads, CPUs, scale, memory.
+    pub options: LocalOptions,
+    /// The CPU demand of the load at scale 1, and what the chosen scale makes of it.
+    pub note: String,
+}
+
+/// Share of the local threads `--local-scale auto` aims to keep busy.
+pub const AUTO_UTILISATION: f64 = 0.5;
+
+/// The local fleet for `prepared`'s load: placed off `dispatcher_cpu`, with `--local-scale` resolved
+/// (`default` when not given).
+pub fn local_fleet(
+    load: &LoadArgs,
+    prepared: &Prepared,
+    dispatcher_cpu: Option<usize>,
+    default: Scale,
+) -> LocalFleet {
+    let cpus = dispatcher_cpu.map(host::all_cpus_but);
+    let threads = load
+        .deploy
+        .local_threads
+        .unwrap_or_else(|| cpus.as_ref().map_or_else(host::online_cpus, Vec::len))
+        .max(1);
+    let trace = &prepared.trace;
+    let run_seconds = trace.periods as f64 * trace.granularity.period_us() as f64 / 1e6;
+    let demand = demand_cores(
+        &prepared.proxies(),
+        &prepared.calls_per_proxy(),
+        run_seconds,
+    );
+    let scale = match load.deploy.local_scale.unwrap_or(default) {
+        Scale::Factor(f) => f,
+        Scale::Auto => fitting_scale(demand, threads, AUTO_UTILISATION),
+    };
+    LocalFleet {
+        note: crate::report::scale_note(demand, threads, scale),
+        options: LocalOptions {
+            threads,
+            cpus,
+            scale,
+            memory_budget_mb: load.deploy.local_memory_mb,
+        },
+    }
+}
+
+/// Everything writing a load did, for the summary.
+#[derive(Debug)]
+pub struct Generated {
+    /// Trace directory.
+    pub trace_dir: PathBuf,
+    /// What reading left out.
+    pub read: ReadReport,
+    /// Period length name.
+    pub unit: &'static str,
+    /// First period label and number of periods.
+    pub window: (u32, usize),
+    /// Warm-up periods among them.
+    pub warmup: usize,
+    /// Functions without invocations in the window (left out unless `--keep-idle`).
+    pub idle: usize,
+    /// Whether idle functions were kept.
+    pub keep_idle: bool,
+    /// Mapping figures.
+    pub mapping: MappingSummary,
+    /// Mapping method and catalogue.
+    pub mapping_note: String,
+    /// Where the mapping went.
+    pub mapping_path: PathBuf,
+    /// What was deployed where, if anything.
+    pub deployment_note: Option<String>,
+    /// Generation figures.
+    pub stats: GenerateStats,
+    /// Seed used.
+    pub seed: u64,
+    /// Time to read the trace.
+    pub ingest: Duration,
+    /// Time to map.
+    pub map: Duration,
+}
+
+/// Writes the load of `prepared` with `deployment`'s endpoints to `output` (and endpoints.json to
+/// `endpoints_path` unless nothing was deployed).
+pub fn write_load(
+    prepared: &Prepared,
+    load: &LoadArgs,
+    deployment: &Deployment,
+    output: &Path,
+    endpoints_path: Option<&Path>,
+) -> Result<Generated> {
+    let used = prepared.proxies_used();
+    let endpoints = prepared.mapped.endpoints(|p| {
+        let i = used.binary_search(&p).expect("proxy is in the used set");
+        deployment.deployed[i].endpoint.clone()
+    });
+    create_parent(output)?;
+    if let Some(path) = endpoints_path {
+        create_parent(path)?;
+        deploy::write_endpoints(path, &deployment.deployed)?;
+    }
+    let trace = &prepared.trace;
+    let seed = load.seed.unwrap_or_else(rand::random);
+    let progress = progress_bar(trace.periods as u64, trace.granularity.unit());
+    let stats = generate(
+        trace,
+        &endpoints,
+        GenerateOptions {
+            distribution: load.iat_distribution,
+            seed,
+            workers: load.workers as usize,
+        },
+        output,
+        &progress,
+    )
+    .context("writing the load")?;
+    progress.finish_and_clear();
+
+    Ok(Generated {
+        trace_dir: prepared.trace_dir.clone(),
+        read: trace.report.clone(),
+        unit: trace.granularity.unit(),
+        window: (trace.first_period, trace.periods),
+        warmup: load.warmup_duration,
+        idle: prepared.idle,
+        keep_idle: load.keep_idle,
+        mapping: prepared.mapped.file.summary(),
+        mapping_note: format!(
+            "{} at p{}, {} proxies in {}",
+            prepared.mapped.file.method.describe(),
+            load.percentile,
+            prepared.catalogue.proxies.len(),
+            load.profile
+        ),
+        mapping_path: prepared.mapping_path.clone(),
+        deployment_note: deployment.note.clone(),
+        stats,
+        seed,
+        ingest: prepared.ingest,
+        map: prepared.map,
+    })
+}
+
+/// Creates `path`'s parent directory if it has one.
+pub fn create_parent(path: &Path) -> Result<()> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating directory {}", parent.display()))?;
+    }
+    Ok(())
+}

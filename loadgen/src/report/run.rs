@@ -1,0 +1,404 @@
+//! A run's `report.md`: what ran, how faithfully (scheduled, sent and answered per period), with what lag
+//! and latency, the figures and the files, for a person to read.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::SystemTime;
+
+use formats::summary::{Summary, TimeStats};
+
+use crate::cli::RunArgs;
+use crate::deploy::{DeployedProxy, Deployer};
+use crate::output::RunFiles;
+use crate::pipeline::Generated;
+
+/// Endpoints the report lists by latency.
+const REPORTED_ENDPOINTS: usize = 10;
+
+/// What the report is made of.
+pub struct RunReport<'a> {
+    /// The command's flags.
+    pub args: &'a RunArgs,
+    /// Seed of the trace (when synthetic) and the load.
+    pub seed: u64,
+    /// Functions of the synthetic trace, when there was no real one.
+    pub synthetic: Option<usize>,
+    /// Where the trace is.
+    pub trace_dir: &'a Path,
+    /// Where the proxies ran.
+    pub deployer: Deployer,
+    /// What the local fleet's scale means, when local.
+    pub scale_note: Option<&'a str>,
+    /// What writing the load did.
+    pub generated: &'a Generated,
+    /// The replay's summary.
+    pub summary: &'a Summary,
+    /// The run's files.
+    pub files: &'a RunFiles,
+    /// Proxy → endpoint.
+    pub deployed: &'a [DeployedProxy],
+    /// When the run began.
+    pub started_at: SystemTime,
+    /// The figures section, as markdown.
+    pub figures: &'a str,
+}
+
+/// Microseconds as a table shows them: two decimals for small values, none from 1,000 on.
+fn us(v: f64) -> String {
+    if v >= 1000.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().map_or_else(
+        || p.display().to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    )
+}
+
+/// The run's `report.md`.
+pub fn markdown(r: &RunReport) -> String {
+    let g = r.generated;
+    let s = r.summary;
+    let load = &r.args.load;
+    let unit = g.unit;
+    let mut out = String::new();
+    let _ = writeln!(out, "# loadgen run\n");
+    let _ = writeln!(
+        out,
+        "Started {} (UTC). Command: `{}`.\n",
+        humantime::format_rfc3339_seconds(r.started_at),
+        std::env::args().collect::<Vec<_>>().join(" ")
+    );
+    let _ = writeln!(out, "## What ran\n");
+    let trace = match r.synthetic {
+        Some(n) => format!(
+            "synthetic, {n} functions with the Azure 2019 dataset's shape (seed {}), in `{}`",
+            r.seed,
+            r.trace_dir.display()
+        ),
+        None => format!("`{}`", r.trace_dir.display()),
+    };
+    let (first, periods) = g.window;
+    let _ = writeln!(out, "- Trace: {trace}.");
+    let _ = writeln!(
+        out,
+        "- Window: {unit}s {first}..={} ({} warm-up, left out of statistics, + {} measured).",
+        first as usize + periods - 1,
+        g.warmup,
+        periods - g.warmup
+    );
+    let m = &g.mapping;
+    let _ = writeln!(
+        out,
+        "- Mapping: {} functions onto {} distinct proxies ({}). Relative error at p{}: memory mean {:.3}, p95 {:.3}; duration mean {:.3}, p95 {:.3}.",
+        m.functions, m.distinct_proxies, g.mapping_note, load.percentile, m.memory.mean, m.memory.p95, m.duration.mean, m.duration.p95
+    );
+    let deployer = match r.deployer {
+        Deployer::Local => "local",
+        Deployer::Knative => "knative",
+        Deployer::None => "none",
+    };
+    let _ = writeln!(
+        out,
+        "- Deployment: {}.",
+        g.deployment_note.as_deref().unwrap_or(deployer)
+    );
+    if let Some(note) = r.scale_note {
+        let _ = writeln!(out, "- {note}");
+    }
+    let _ = writeln!(
+        out,
+        "- Load: {} invocations, `{}` spread, seed {} (`--seed {}` reproduces it).",
+        g.stats.total(),
+        format!("{:?}", load.iat_distribution).to_lowercase(),
+        g.seed,
+        g.seed
+    );
+    let _ = writeln!(out, "- Dispatcher: {}.", s.dispatcher);
+    if let Some(steal) = s.steal_text() {
+        let _ = writeln!(
+            out,
+            "- Hypervisor steal during the replay: {steal} (a virtual CPU taken away stalls everything \
+             on it: lag of that size is the VM's)."
+        );
+    }
+    if s.interrupted {
+        let _ = writeln!(
+            out,
+            "- **Interrupted** (Ctrl-C): calls not yet due are recorded as `not_sent:interrupted`."
+        );
+    }
+
+    let _ = writeln!(out, "\n## Fidelity\n");
+    let _ = writeln!(
+        out,
+        "Every scheduled call has one record: {} records for {} scheduled. Measured window: {} scheduled, {} sent, {} answered. Rate: {:.1}/s achieved (calls sent over the {:.2} s from the first due call to the last send) of {:.1}/s scheduled.\n",
+        s.records, s.scheduled_total, s.scheduled, s.sent, s.ok, s.achieved_rate, s.achieved_seconds, s.scheduled_rate
+    );
+    let _ = writeln!(out, "| {unit} | scheduled | sent | answered | answered % |");
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|");
+    for (i, t) in s.per_period.iter().enumerate() {
+        let label = first as usize + i;
+        let warm = if i < g.warmup { " (warm-up)" } else { "" };
+        let _ = writeln!(
+            out,
+            "| {label}{warm} | {} | {} | {} | {:.1} |",
+            t.scheduled,
+            t.sent,
+            t.ok,
+            if t.scheduled > 0 {
+                100.0 * t.ok as f64 / t.scheduled as f64
+            } else {
+                100.0
+            }
+        );
+    }
+    let outcomes: Vec<String> = s
+        .outcomes
+        .iter()
+        .map(|(k, v)| format!("`{k}` {v}"))
+        .collect();
+    let _ = writeln!(out, "\nOutcomes after warm-up: {}.", outcomes.join(", "));
+
+    let _ = writeln!(out, "\n## Timing (µs, after warm-up)\n");
+    let _ = writeln!(out, "| | n | p50 | p90 | p99 | p99.9 | max |");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+    let row = |out: &mut String, name: &str, p: &TimeStats| {
+        let _ = writeln!(
+            out,
+            "| {name} | {} | {} | {} | {} | {} | {} |",
+            p.count,
+            us(p.p50),
+            us(p.p90),
+            us(p.p99),
+            us(p.p999),
+            us(p.max)
+        );
+    };
+    row(&mut out, "send lag (sent − due)", &s.send_lag_us);
+    row(&mut out, "dispatch lag", &s.dispatch_lag_us);
+    row(&mut out, "latency (answer − sent)", &s.latency_us);
+    row(&mut out, "latency from due", &s.latency_from_scheduled_us);
+    let busiest = s.busiest_endpoints(REPORTED_ENDPOINTS);
+    if !busiest.is_empty() {
+        let _ = writeln!(out, "\nLatency of the busiest endpoints (answer − sent):\n");
+        let _ = writeln!(out, "| endpoint | n | p50 | p90 | p99 | p99.9 | max |");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
+        let proxy_of: std::collections::HashMap<&str, &str> = r
+            .deployed
+            .iter()
+            .map(|d| (d.endpoint.as_str(), d.proxy.as_str()))
+            .collect();
+        for (e, p) in busiest {
+            let name = match proxy_of.get(e) {
+                Some(proxy) => format!("`{proxy}` ({e})"),
+                None => format!("`{e}`"),
+            };
+            row(&mut out, &name, p);
+        }
+    }
+
+    let _ = writeln!(out, "\n## Figures\n");
+    out.push_str(r.figures);
+    let _ = writeln!(out, "\n## Files\n");
+    let f = r.files;
+    for (path, what) in [
+        (&f.load, "the load (vSwarm format)"),
+        (
+            &f.mapping,
+            "each trace function's proxy and the mapping error",
+        ),
+        (&f.endpoints, "proxy → endpoint"),
+        (
+            &f.records,
+            "one line per scheduled call: due time, lags, latency, outcome",
+        ),
+        (
+            &f.latencies,
+            "vSwarm's latency file (µs, answered calls after warm-up)",
+        ),
+        (&f.summary, "these statistics as JSON"),
+    ] {
+        let _ = writeln!(
+            out,
+            "- [`{}`]({}): {what}",
+            file_name(path),
+            file_name(path)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use formats::summary::PeriodTally;
+    use profiles::{ErrorStats, MappingSummary};
+    use trace::{MemoryLevel, ReadReport};
+
+    use super::*;
+    use crate::generate::GenerateStats;
+
+    fn stats(count: u64, p50: f64) -> TimeStats {
+        TimeStats {
+            count,
+            mean: p50,
+            p50,
+            p90: p50 * 2.0,
+            p99: p50 * 3.0,
+            p999: p50 * 4.0,
+            max: p50 * 5.0,
+        }
+    }
+
+    #[test]
+    fn the_report_says_what_ran_and_how_faithfully() {
+        let args = match crate::cli::parse_command_line(
+            ["loadgen", "run", "-m", "false", "-w", "1", "-d", "2"].map(Into::into),
+        )
+        .unwrap()
+        .command
+        {
+            crate::cli::Command::Run(r) => r,
+            _ => unreachable!(),
+        };
+        let generated = Generated {
+            trace_dir: PathBuf::from("trace"),
+            read: ReadReport {
+                functions_read: 3,
+                left_out: Vec::new(),
+                memory_level: MemoryLevel::Function,
+                duplicate_rows: 0,
+            },
+            unit: "second",
+            window: (1, 3),
+            warmup: 1,
+            idle: 0,
+            keep_idle: false,
+            mapping: MappingSummary {
+                functions: 3,
+                distinct_proxies: 2,
+                memory: ErrorStats::default(),
+                duration: ErrorStats::default(),
+            },
+            mapping_note: "nearest".into(),
+            mapping_path: PathBuf::from("mapping.json"),
+            deployment_note: Some("local: 2 servers".into()),
+            stats: GenerateStats {
+                files: vec![PathBuf::from("load.json")],
+                per_period: vec![10, 20, 30],
+                per_file: vec![60],
+                bytes: 1000,
+                elapsed: Duration::from_millis(1),
+            },
+            seed: 7,
+            ingest: Duration::ZERO,
+            map: Duration::ZERO,
+        };
+        let mut by_endpoint = BTreeMap::new();
+        by_endpoint.insert("127.0.0.1:2".to_owned(), stats(30, 90.0));
+        by_endpoint.insert("127.0.0.1:1".to_owned(), stats(10, 80.0));
+        let summary = Summary {
+            scheduled_total: 60,
+            records: 60,
+            scheduled: 50,
+            sent: 45,
+            ok: 40,
+            outcomes: [
+                ("ok".to_owned(), 40),
+                ("not_sent:interrupted".to_owned(), 5),
+                ("timeout".to_owned(), 5),
+            ]
+            .into_iter()
+            .collect(),
+            measured_seconds: 2.0,
+            scheduled_rate: 25.0,
+            achieved_rate: 22.5,
+            achieved_seconds: 2.0,
+            dispatch_lag_us: stats(45, 0.1),
+            send_lag_us: stats(45, 0.5),
+            latency_us: stats(40, 85.0),
+            latency_from_scheduled_us: stats(40, 86.0),
+            latency_by_endpoint_us: by_endpoint,
+            per_period: vec![
+                PeriodTally {
+                    scheduled: 10,
+                    sent: 10,
+                    ok: 10,
+                },
+                PeriodTally {
+                    scheduled: 20,
+                    sent: 20,
+                    ok: 20,
+                },
+                PeriodTally {
+                    scheduled: 30,
+                    sent: 25,
+                    ok: 20,
+                },
+            ],
+            steal_ms: [(0, 10.0), (1, 30.0)].into_iter().collect(),
+            dispatcher: "SCHED_OTHER, pinned to CPU 1".into(),
+            interrupted: true,
+        };
+        let deployed = [
+            DeployedProxy {
+                proxy: "emu-a".into(),
+                endpoint: "127.0.0.1:1".into(),
+                service: None,
+            },
+            DeployedProxy {
+                proxy: "emu-b".into(),
+                endpoint: "127.0.0.1:2".into(),
+                service: None,
+            },
+        ];
+        let files = RunFiles::in_dir(Path::new("out"));
+        let md = markdown(&RunReport {
+            args: &args,
+            seed: 7,
+            synthetic: Some(3),
+            trace_dir: Path::new("out/trace"),
+            deployer: Deployer::Local,
+            scale_note: Some("At scale 1 …"),
+            generated: &generated,
+            summary: &summary,
+            files: &files,
+            deployed: &deployed,
+            started_at: SystemTime::UNIX_EPOCH,
+            figures: "FIGURES\n",
+        });
+        for expected in [
+            "Window: seconds 1..=3 (1 warm-up, left out of statistics, + 2 measured)",
+            "60 records for 60 scheduled",
+            "50 scheduled, 45 sent, 40 answered",
+            "22.5/s achieved",
+            "25.0/s scheduled",
+            "| 1 (warm-up) | 10 | 10 | 10 | 100.0 |",
+            "| 3 | 30 | 25 | 20 | 66.7 |",
+            "`not_sent:interrupted` 5",
+            "**Interrupted**",
+            "CPU0 10 ms, CPU1 30 ms",
+            "| send lag (sent − due) | 45 | 0.50 | 1.00 | 1.50 | 2.00 | 2.50 |",
+            "FIGURES",
+            "[`records.csv`](records.csv)",
+        ] {
+            assert!(md.contains(expected), "missing `{expected}` in:\n{md}");
+        }
+        // Busiest endpoint first, named by its proxy.
+        let b = md
+            .find("`emu-b` (127.0.0.1:2)")
+            .expect("busiest endpoint listed");
+        let a = md
+            .find("`emu-a` (127.0.0.1:1)")
+            .expect("second endpoint listed");
+        assert!(b < a);
+    }
+}
