@@ -29,6 +29,20 @@ pub fn pin_to(cpus: &[usize]) -> bool {
     }
 }
 
+/// Memory the kernel says can be given to new work without swapping (`MemAvailable`), bytes; `None`
+/// where it does not say.
+pub fn available_memory_bytes() -> Option<u64> {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()?
+        .lines()
+        .find(|l| l.starts_with("MemAvailable:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse::<u64>()
+        .ok()
+        .map(|kib| kib * 1024)
+}
+
 /// Time the hypervisor ran something else while each CPU had work ("steal", from `/proc/stat`), ms, by
 /// CPU number; empty where the kernel does not say (not Linux, or not virtualised).
 pub fn steal_ms() -> Vec<(usize, f64)> {
@@ -168,5 +182,8 @@ mod tests {
         assert_eq!(bench::spread(&[3.0, 1.0, 2.0], 1), "2.0 [1.0–3.0]");
         assert_eq!(bench::spread(&[4.0, 1.0], 0), "2 [1–4]");
         assert!(bench::machine().contains("CPUs"));
+        if std::path::Path::new("/proc/meminfo").exists() {
+            assert!(available_memory_bytes().unwrap() > 0);
+        }
     }
 }

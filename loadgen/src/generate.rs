@@ -62,6 +62,48 @@ pub fn output_files(output: &Path, workers: usize) -> Vec<PathBuf> {
     }
 }
 
+/// How big a load is, counted from the trace before anything is placed: what sizes memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadSize {
+    /// Calls in the whole window.
+    pub total: u64,
+    /// The busiest period (0-based) and its calls.
+    pub busiest_period: (usize, u64),
+    /// The most calls one function makes in one period.
+    pub largest_count: u32,
+}
+
+impl LoadSize {
+    /// Counts `trace`'s calls.
+    pub fn of(trace: &Trace) -> LoadSize {
+        let mut per_period = vec![0u64; trace.periods];
+        let mut largest_count = 0;
+        for f in 0..trace.functions.len() {
+            for (p, &c) in trace.counts(f).iter().enumerate() {
+                per_period[p] += u64::from(c);
+                largest_count = largest_count.max(c);
+            }
+        }
+        let busiest_period = per_period
+            .iter()
+            .copied()
+            .enumerate()
+            .max_by_key(|&(p, n)| (n, std::cmp::Reverse(p)))
+            .unwrap_or((0, 0));
+        LoadSize {
+            total: per_period.iter().sum(),
+            busiest_period,
+            largest_count,
+        }
+    }
+
+    /// Memory [`generate`] holds at once, bytes: the busiest period's calls, each sorted as a key and
+    /// written as an invocation, and one function's offsets being placed.
+    pub fn peak_bytes(&self) -> u64 {
+        self.busiest_period.1.saturating_mul(8 + 16) + u64::from(self.largest_count) * (8 + 8)
+    }
+}
+
 /// Writes the load for every period of `trace`.
 ///
 /// Files are written beside their final names and renamed only once complete, so a failure never leaves a

@@ -19,7 +19,7 @@ use crate::cli::{LoadArgs, Scale};
 use crate::deploy::knative::{self, KnativeOptions, ProxyConfig};
 use crate::deploy::local::{demand_cores, fitting_scale, LocalOptions};
 use crate::deploy::{self, DeployedProxy, Deployer};
-use crate::generate::{generate, GenerateOptions, GenerateStats};
+use crate::generate::{generate, GenerateOptions, GenerateStats, LoadSize};
 use crate::map::{map_trace, Mapped};
 use crate::report::progress_bar;
 
@@ -35,6 +35,8 @@ pub struct Prepared {
     pub mapped: Mapped,
     /// Functions with no call in the window.
     pub idle: usize,
+    /// How many calls the window holds.
+    pub size: LoadSize,
     /// Where mapping.json was written.
     pub mapping_path: PathBuf,
     /// Time to read.
@@ -85,6 +87,8 @@ pub fn prepare(load: &LoadArgs, trace_dir: &Path, mapping_path: &Path) -> Result
             )
         })?;
     let idle = drop_idle(&mut trace, load.keep_idle);
+    let size = LoadSize::of(&trace);
+    check_size(&size, load.max_calls, &trace)?;
     let ingest = started.elapsed();
     log::debug!("read {} functions in {:?}", trace.functions.len(), ingest);
 
@@ -104,10 +108,38 @@ pub fn prepare(load: &LoadArgs, trace_dir: &Path, mapping_path: &Path) -> Result
         catalogue,
         mapped,
         idle,
+        size,
         mapping_path: mapping_path.to_owned(),
         ingest,
         map: started.elapsed() - ingest,
     })
+}
+
+/// Refuses a load of more than `max_calls` calls, or one whose busiest period needs more memory to place
+/// than this machine has available, before anything is deployed or written.
+pub fn check_size(size: &LoadSize, max_calls: u64, trace: &Trace) -> Result<()> {
+    if size.total > max_calls {
+        bail!(
+            "the window holds {} calls, more than --max-calls {max_calls}; raise --max-calls to make \
+             this load, or choose a shorter window (-d) or a smaller trace",
+            size.total
+        );
+    }
+    if let Some(available) = host::available_memory_bytes() {
+        let needed = size.peak_bytes();
+        if needed > available {
+            let (period, calls) = size.busiest_period;
+            bail!(
+                "{} {} of the window holds {calls} calls; placing them needs about {:.1} GiB \
+                 at once, more than the {:.1} GiB this machine has available",
+                trace.granularity.unit(),
+                u64::from(trace.first_period) + period as u64,
+                needed as f64 / f64::from(1 << 30),
+                available as f64 / f64::from(1 << 30)
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Removes functions with no invocation in the window unless `keep`; returns how many had none.

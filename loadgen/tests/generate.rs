@@ -453,3 +453,61 @@ fn synth(dir: &Path, args: &[&str]) -> PathBuf {
     loadgen::commands::run(parse_command_line(argv).unwrap(), &cmdline::Stop::new()).unwrap();
     out
 }
+
+/// Sets one count cell of a sampled-layout invocations.csv (data row `row`, period column `period`).
+fn set_count(trace_dir: &Path, row: usize, period: usize, value: &str) {
+    let path = trace_dir.join("invocations.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let column = header
+        .iter()
+        .position(|h| *h == period.to_string())
+        .unwrap();
+    let mut fields: Vec<String> = lines[row + 1].split(',').map(str::to_owned).collect();
+    fields[column] = value.to_owned();
+    lines[row + 1] = fields.join(",");
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn the_size_of_a_load_is_checked_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace_dir = synth(dir.path(), &["-n", "5", "--periods", "3", "-m", "false"]);
+    let out = dir.path().join("out/load.json");
+    let base = [
+        "-t",
+        s(&trace_dir),
+        "-p",
+        "builtin",
+        "-m",
+        "false",
+        "-w",
+        "0",
+        "-d",
+        "3",
+    ];
+    let message = |args: &[&str]| format!("{:#}", generate(args).unwrap_err());
+    // Four billion calls in one cell: refused with the count and the flag to raise, not an abort.
+    set_count(&trace_dir, 0, 2, "4000000000");
+    let e = message(&[&base[..], &["-o", s(&out)]].concat());
+    assert!(
+        e.contains("holds 4000000") && e.contains("--max-calls 1000000000"),
+        "{e}"
+    );
+    assert!(
+        !dir.path().join("out").exists(),
+        "nothing written before the check"
+    );
+    // Raised past it, the busiest second is weighed against the memory this machine has.
+    let e = message(&[&base[..], &["-o", s(&out), "--max-calls", "1000000000000"]].concat());
+    assert!(
+        e.contains("second 2 of the window holds 4000000") && e.contains("GiB"),
+        "{e}"
+    );
+    // A small limit applies to small loads too.
+    set_count(&trace_dir, 0, 2, "7");
+    let e = message(&[&base[..], &["-o", s(&out), "--max-calls", "1"]].concat());
+    assert!(e.contains("more than --max-calls 1;"), "{e}");
+    assert!(!out.exists());
+}

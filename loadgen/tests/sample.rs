@@ -372,7 +372,10 @@ fn preprocess_refuses_bad_excerpts() {
     }
     // A trace directory of the sampled layout holds no raw day files.
     let sampled = s(&dir.path().join("sampled")).to_owned();
-    ok(&loadgen(&["synth", "-o", &sampled, "-n", "5", "--periods", "3"], None));
+    ok(&loadgen(
+        &["synth", "-o", &sampled, "-n", "5", "--periods", "3"],
+        None,
+    ));
     let o = loadgen(&["preprocess", "-t", &sampled, "-o", &out], None);
     let t = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{t}");

@@ -168,6 +168,12 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub workers: u32,
 
+    /// Refuse a window of more calls than this (counted before anything is placed or written; a whole
+    /// Azure day has about 600 million).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000_000,
+          value_parser = whole_in::<u64>(1, 1_000_000_000_000))]
+    pub max_calls: u64,
+
     /// Keep functions that have no invocation in the window (they are mapped, and deployed, too).
     #[arg(long)]
     pub keep_idle: bool,

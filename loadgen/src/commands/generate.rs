@@ -17,6 +17,11 @@ pub fn generate(args: &GenerateArgs) -> Result<Generated> {
         bail!("--deployer local: local servers live only as long as loadgen; use `loadgen deploy` (serves until Ctrl-C) or `loadgen run`");
     }
     let prepared = prepare(&args.load, &args.trace_dir(), &args.mapping_path())?;
+    if prepared.size.total == 0 {
+        log::warn!(
+            "the window holds no call: the load is written, empty, and replaying it sends nothing"
+        );
+    }
     let deployment = deploy_proxies(&prepared, &args.load, kind, None)?;
     let endpoints_path = (kind != Deployer::None).then(|| args.endpoints_path());
     write_load(
