@@ -24,6 +24,8 @@ pub struct FullDay {
     pub day: std::path::PathBuf,
     /// Whether `root` is kept.
     pub kept: bool,
+    /// What the data set is, in one line.
+    pub description: String,
     /// Removes a temporary root when this is dropped: keep the whole struct alive.
     _temp: tempfile::TempDir,
 }
@@ -40,12 +42,13 @@ pub fn full_day(bench: &str) -> Option<FullDay> {
     let day = root.join("day");
     let t = std::time::Instant::now();
     let (invocations, bytes) = resample_day(&sample, &day);
-    println!(
+    let description = format!(
         "data set     {FUNCTIONS} functions x {MINUTES} minutes, {invocations} invocations, {:.0} MB of CSV, made in {:.1} s",
         bytes as f64 / 1e6,
         t.elapsed().as_secs_f64()
     );
     Some(FullDay {
+        description,
         sample,
         root,
         day,
@@ -125,16 +128,24 @@ pub fn hash(rng: &mut ChaCha8Rng) -> String {
         .collect()
 }
 
-pub fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
+/// Runs per measured figure: `BENCH_REPEATS`, or 3.
+pub fn repeats() -> usize {
+    std::env::var("BENCH_REPEATS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
 }
 
-/// Largest peak RSS among waited-for children, KiB (Linux `ru_maxrss`).
-pub fn children_peak_rss_kib() -> i64 {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: getrusage writes into the struct we own.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    usage.ru_maxrss
+/// Where a benchmark's output file goes: `bench-results/NAME.txt` in the workspace.
+pub fn output_path(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("bench-results")
+        .join(format!("{name}.txt"))
+}
+
+pub fn path(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
 }
 
 /// Runs `command` to its end; returns (wall seconds, its own peak RSS in KiB, success).
