@@ -6,12 +6,13 @@
 //! - [`summary`]: the run summary JSON (rates, lag and latency statistics, per period and per endpoint);
 //! - [`Granularity`]: the length of a period, which gives every per-period offset above its meaning.
 //!
-//! [`nearest_rank`] is the one definition of a percentile over a sorted sample used by every output.
+//! [`output`] writes any of them whole or not at all. [`nearest_rank`] is the one definition of a percentile over a sorted sample used by every output.
 //!
 //! This crate depends on nothing heavier than serde, so every tool that reads these files (the plots
 //! among them) can do so without the gRPC or CSV-engine stacks.
 
 pub mod load;
+pub mod output;
 pub mod records;
 pub mod summary;
 

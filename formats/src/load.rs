@@ -25,7 +25,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
+
+use crate::output::AtomicFile;
 use std::path::{Path, PathBuf};
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -50,11 +52,19 @@ pub struct LoadWriter<W: Write> {
     line: Vec<u8>,
 }
 
-impl LoadWriter<BufWriter<File>> {
-    /// Creates (truncates) `path`; `endpoints` is the table [`Invocation::endpoint`] indexes.
+impl LoadWriter<AtomicFile> {
+    /// Starts writing `path` (beside it, as `path.partial`, until [`LoadWriter::commit`]); `endpoints` is
+    /// the table [`Invocation::endpoint`] indexes.
     pub fn create(path: &Path, endpoints: &[String]) -> io::Result<Self> {
-        let file = File::create(path)?;
-        LoadWriter::new(BufWriter::with_capacity(1 << 20, file), endpoints)
+        LoadWriter::new(AtomicFile::create(path)?, endpoints)
+    }
+
+    /// Closes the list and renames the file into place; returns what was written. Dropped before this,
+    /// the partial file is removed and any earlier file at the path stays as it was.
+    pub fn commit(self) -> io::Result<WriteStats> {
+        let (file, stats) = self.finish()?;
+        file.commit()?;
+        Ok(stats)
     }
 }
 
@@ -107,16 +117,17 @@ impl<W: Write> LoadWriter<W> {
         Ok(())
     }
 
-    /// Closes the list and flushes; returns what was written.
-    pub fn finish(mut self) -> io::Result<WriteStats> {
+    /// Closes the list and flushes; returns the writer and what was written.
+    pub fn finish(mut self) -> io::Result<(W, WriteStats)> {
         let tail: &[u8] = if self.periods == 0 { b"]\n" } else { b"\n]\n" };
         self.out.write_all(tail)?;
         self.out.flush()?;
-        Ok(WriteStats {
+        let stats = WriteStats {
             periods: self.periods,
             invocations: self.invocations,
             bytes: self.bytes + tail.len() as u64,
-        })
+        };
+        Ok((self.out, stats))
     }
 }
 
@@ -432,7 +443,7 @@ mod tests {
         for p in periods {
             w.write_period(p).unwrap();
         }
-        let stats = w.finish().unwrap();
+        let (_, stats) = w.finish().unwrap();
         (buf, stats)
     }
 
@@ -459,7 +470,7 @@ mod tests {
     #[test]
     fn empty_load_is_an_empty_list() {
         let mut buf = Vec::new();
-        let stats = LoadWriter::new(&mut buf, &[]).unwrap().finish().unwrap();
+        let (_, stats) = LoadWriter::new(&mut buf, &[]).unwrap().finish().unwrap();
         assert_eq!(buf, b"[]\n");
         assert_eq!(stats.bytes, 3);
     }
@@ -482,7 +493,7 @@ mod tests {
         ];
         w.write_period(&p0).unwrap();
         w.write_period(&[]).unwrap();
-        w.finish().unwrap();
+        w.commit().unwrap();
         let load = read(&path).unwrap();
         // Interned in order of first appearance: y first.
         assert_eq!(load.endpoints, vec!["y:2", "x:1"]);

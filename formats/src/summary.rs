@@ -84,6 +84,9 @@ pub struct Summary {
     pub dispatcher: String,
     /// Interrupted by a signal.
     pub interrupted: bool,
+    /// A second stop request cut the wait for calls in flight short: those are recorded as `cancelled`.
+    #[serde(default)]
+    pub incomplete: bool,
 }
 
 /// The `n` busiest of `items` by `count`, busiest first; equal counts in key order. The one definition of
@@ -139,7 +142,11 @@ impl std::fmt::Display for Summary {
             self.ok,
             self.records,
             self.scheduled_total,
-            if self.interrupted { " (interrupted)" } else { "" }
+            match (self.interrupted, self.incomplete) {
+                (_, true) => " (interrupted; calls in flight were not awaited)",
+                (true, false) => " (interrupted)",
+                _ => "",
+            }
         );
         let outcomes: Vec<String> = self
             .outcomes

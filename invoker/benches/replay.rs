@@ -214,7 +214,7 @@ fn constant_load(path: &Path, endpoint: &str, rate: u64, periods: u64) {
     for _ in 0..periods {
         w.write_period(&calls).expect("write");
     }
-    w.finish().expect("finish");
+    w.commit().expect("commit");
 }
 
 fn path(p: &Path) -> &str {

@@ -12,9 +12,8 @@
 //! stays bounded on long runs.
 
 use std::cell::{Cell, RefCell};
-use std::fs::File;
 use std::future::Future;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::mpsc;
@@ -25,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tonic::transport::{Channel, Endpoint};
 
 use cmdline::Stop;
+use formats::output::AtomicFile;
 use formats::records::{Outcome, Record, RecordsWriter};
 use formats::summary::Summary;
 use host::{all_cpus_but, online_cpus, pin_to};
@@ -170,32 +170,41 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
     };
     let dispatched = dispatcher.join().expect("dispatcher thread panicked");
     let written = writer.join().expect("records thread panicked");
+    // A replay that could not run leaves no file behind: the partial ones are dropped (removed), and
+    // whatever the paths held before stays as it was.
     let (mode, interrupted) = dispatched?;
-    let collector = written?;
+    let (collector, records, latencies) = written?;
+    for file in [records, latencies].into_iter().flatten() {
+        let path = file.path().to_owned();
+        file.commit()
+            .map_err(|source| ReplayError::Io { path, source })?;
+    }
     let mut summary = collector.summary(mode, interrupted);
+    summary.incomplete = interrupted && options.stop.abandon();
     summary.steal_ms = host::steal_between(&steal_before, &host::steal_ms())
         .into_iter()
         .collect();
     Ok(summary)
 }
 
-fn create(path: &Path) -> Result<BufWriter<File>, ReplayError> {
-    File::create(path)
-        .map(|f| BufWriter::with_capacity(1 << 20, f))
-        .map_err(|source| ReplayError::Io {
-            path: path.to_owned(),
-            source,
-        })
+fn create(path: &Path) -> Result<AtomicFile, ReplayError> {
+    AtomicFile::create(path).map_err(|source| ReplayError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
+
+/// What the records thread leaves: the statistics, and the files, complete but not yet in place.
+type Written = (Collector, Option<AtomicFile>, Option<AtomicFile>);
 
 /// The records thread: CSV files and histograms.
 fn write_records(
     schedule: &Schedule,
     rx: mpsc::Receiver<Vec<Record>>,
-    records: Option<BufWriter<File>>,
-    latencies: Option<BufWriter<File>>,
+    records: Option<AtomicFile>,
+    latencies: Option<AtomicFile>,
     (records_path, latency_path): (Option<PathBuf>, Option<PathBuf>),
-) -> Result<Collector, ReplayError> {
+) -> Result<Written, ReplayError> {
     let io = |path: &Option<PathBuf>| {
         let path = path.clone().unwrap_or_default();
         move |source| ReplayError::Io { path, source }
@@ -226,13 +235,14 @@ fn write_records(
             }
         }
     }
-    if let Some(w) = records {
-        w.finish().map_err(io(&records_path))?;
-    }
-    if let Some(mut w) = latencies {
+    let records = records
+        .map(|w| w.finish())
+        .transpose()
+        .map_err(io(&records_path))?;
+    if let Some(w) = latencies.as_mut() {
         w.flush().map_err(io(&latency_path))?;
     }
-    Ok(collector)
+    Ok((collector, records, latencies))
 }
 
 /// The dispatcher thread's body. Returns how it was scheduled and whether it was interrupted.
@@ -399,6 +409,13 @@ async fn dispatch(
                 log::warn!("--start-at is in the past; starting now");
                 Duration::ZERO
             });
+            if wait > Duration::from_secs(1) {
+                log::info!(
+                    "waiting {:.1} s for --start-at {} before the first call",
+                    wait.as_secs_f64(),
+                    humantime::format_rfc3339_millis(at)
+                );
+            }
             Instant::now() + wait.max(lead)
         }
         None => Instant::now() + lead,

@@ -184,6 +184,7 @@ impl Collector {
             steal_ms: BTreeMap::new(),
             dispatcher,
             interrupted,
+            incomplete: false,
         }
     }
 }

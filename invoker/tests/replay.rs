@@ -39,7 +39,7 @@ fn constant_load(dir: &Path, endpoints: &[String], rate: u64, periods: usize) ->
         calls.sort();
         w.write_period(&calls).unwrap();
     }
-    w.finish().unwrap();
+    w.commit().unwrap();
     path
 }
 
@@ -389,4 +389,154 @@ fn a_pinned_dispatcher_says_so_and_a_bad_cpu_is_refused() {
     o.dispatcher_cpu = Some(4096);
     let e = replay(schedule, o).unwrap_err().to_string();
     assert!(e.contains("--dispatcher-cpu 4096"), "{e}");
+}
+
+/// Runs the invoker binary on `load` with `args`, stdout and stderr piped.
+fn spawn_invoker(load: &Path, dir: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_invoker"))
+        .args([
+            "-traceFile",
+            load.to_str().unwrap(),
+            "-min=false",
+            "-warmup",
+            "0",
+        ])
+        .args(["-latf", dir.join("lat.csv").to_str().unwrap()])
+        .args(["--records", dir.join("records.csv").to_str().unwrap()])
+        .args(["--summary", dir.join("summary.json").to_str().unwrap()])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for `child` at most `limit`; returns its output.
+fn wait_at_most(mut child: std::process::Child, limit: Duration) -> std::process::Output {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the invoker ran longer than {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_run_that_cannot_start_leaves_earlier_files_as_they_were() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let load = constant_load(dir.path(), &[format!("127.0.0.1:{port}")], 10, 1);
+    for name in ["lat.csv", "records.csv", "summary.json"] {
+        std::fs::write(dir.path().join(name), format!("earlier {name}\n")).unwrap();
+    }
+    let o = wait_at_most(
+        spawn_invoker(&load, dir.path(), &["-duration", "1", "-grpcTimeout", "1"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("unreachable"), "{e}");
+    assert!(!e.contains("stack backtrace"), "{e}");
+    for name in ["lat.csv", "records.csv", "summary.json"] {
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(name)).unwrap(),
+            format!("earlier {name}\n")
+        );
+    }
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".partial")), "{names:?}");
+}
+
+#[test]
+fn sigterm_exits_143_and_a_second_sigint_stops_waiting_for_calls_in_flight() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    // Answers come after 20 s: calls are in flight when the signals come.
+    let slow = TestServer::start(Duration::from_secs(20)).unwrap();
+    let load = constant_load(dir.path(), &[slow.endpoint()], 20, 5);
+    let child = spawn_invoker(&load, dir.path(), &["-duration", "5", "-grpcTimeout", "60"]);
+    assert!(slow.wait_for_calls(10, Duration::from_secs(20)));
+    let pid = child.id() as i32;
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    // The first stop says what it waits for; then the second stops the wait.
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGINT) };
+    let started = Instant::now();
+    let o = wait_at_most(child, Duration::from_secs(30));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(o.status.code(), Some(130));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("call(s) in flight") && e.contains("Ctrl-C again"),
+        "{e}"
+    );
+    let slow_rows = rows(&dir.path().join("records.csv"));
+    assert_one_record_each(&slow_rows, 100);
+    assert!(slow_rows.iter().any(|r| r.outcome == "cancelled"));
+    assert!(slow_rows
+        .iter()
+        .any(|r| r.outcome == "not_sent:interrupted"));
+    let summary: Summary =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap())
+            .unwrap();
+    assert!(summary.interrupted && summary.incomplete);
+
+    // SIGTERM: the same, with 143.
+    let fast = TestServer::start(Duration::ZERO).unwrap();
+    let load = constant_load(dir.path(), &[fast.endpoint()], 50, 20);
+    let child = spawn_invoker(&load, dir.path(), &["-duration", "20"]);
+    assert!(fast.wait_for_calls(20, Duration::from_secs(20)));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = wait_at_most(child, Duration::from_secs(30));
+    assert_eq!(o.status.code(), Some(143));
+    assert_one_record_each(&rows(&dir.path().join("records.csv")), 1000);
+}
+
+#[test]
+fn a_start_in_the_future_says_when_the_replay_begins() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(Duration::ZERO).unwrap();
+    let load = constant_load(dir.path(), &[server.endpoint()], 10, 1);
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        + 2.5;
+    let started = Instant::now();
+    let o = wait_at_most(
+        spawn_invoker(
+            &load,
+            dir.path(),
+            &["-duration", "1", "--start-at", &format!("{at:.3}")],
+        ),
+        Duration::from_secs(30),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("waiting") && e.contains("for --start-at"), "{e}");
+    // It did wait: the run ends after the start instant plus its one second.
+    assert!(
+        started.elapsed() >= Duration::from_millis(3000),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -51,7 +51,7 @@ fn main() {
         else {
             unreachable!()
         };
-        let report = generate(&g).expect("generate");
+        let report = generate(&g, &cmdline::Stop::new()).expect("generate");
         read.push(report.ingest.as_secs_f64());
         map.push(report.map.as_secs_f64());
         rate.push(report.stats.total() as f64 / report.stats.elapsed.as_secs_f64() / 1e6);

@@ -5,6 +5,7 @@ use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use formats::output::{partial_path, with_path};
 use formats::{shard_path, Invocation, LoadWriter};
 use indicatif::ProgressBar;
 use trace::{FunctionId, Trace};
@@ -106,8 +107,9 @@ impl LoadSize {
 
 /// Writes the load for every period of `trace`.
 ///
-/// Files are written beside their final names and renamed only once complete, so a failure never leaves a
-/// truncated `load.json` in place of a previous good one. Memory holds one period at a time.
+/// Files are written beside their final names and renamed only once all are complete, so a failure never
+/// leaves a truncated `load.json` in place of a previous good one, nor a partial file. Memory holds one
+/// period at a time.
 pub fn generate(
     trace: &Trace,
     endpoints: &Endpoints,
@@ -118,10 +120,11 @@ pub fn generate(
     assert_eq!(endpoints.of_function.len(), trace.functions.len());
     let started = Instant::now();
     let files = output_files(output, options.workers);
-    let partial: Vec<PathBuf> = files.iter().map(|f| partial_path(f)).collect();
-    let mut writers = partial
+    // Each file is written beside its final name and renamed when all are complete; on an error they
+    // are dropped, which removes them, and any earlier load stays as it was.
+    let mut writers = files
         .iter()
-        .map(|p| LoadWriter::create(p, &endpoints.names).map_err(|e| with_path(p, e)))
+        .map(|p| LoadWriter::create(p, &endpoints.names))
         .collect::<Result<Vec<_>, _>>()?;
 
     let period_us = trace.granularity.period_us();
@@ -170,22 +173,25 @@ pub fn generate(
         for (w, (writer, share)) in writers.iter_mut().zip(&shares).enumerate() {
             writer
                 .write_period(share)
-                .map_err(|e| with_path(&partial[w], e))?;
+                .map_err(|e| with_path(&partial_path(&files[w]), e))?;
             per_file[w] += share.len() as u64;
         }
         per_period.push(keys.len() as u64);
         progress.inc(1);
     }
 
-    let mut bytes = 0;
-    for (w, writer) in writers.into_iter().enumerate() {
-        bytes += writer
-            .finish()
-            .map_err(|e| with_path(&partial[w], e))?
-            .bytes;
+    let mut finished = Vec::with_capacity(writers.len());
+    for (writer, path) in writers.into_iter().zip(&files) {
+        finished.push(
+            writer
+                .finish()
+                .map_err(|e| with_path(&partial_path(path), e))?,
+        );
     }
-    for (from, to) in partial.iter().zip(&files) {
-        std::fs::rename(from, to).map_err(|e| with_path(to, e))?;
+    let mut bytes = 0;
+    for (file, stats) in finished {
+        file.commit()?;
+        bytes += stats.bytes;
     }
     Ok(GenerateStats {
         files,
@@ -205,14 +211,4 @@ fn stable_key(id: &FunctionId) -> u64 {
         h.write_u8(0);
     }
     h.finish()
-}
-
-fn partial_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    path.with_file_name(name)
-}
-
-fn with_path(path: &Path, e: std::io::Error) -> std::io::Error {
-    std::io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use cmdline::Stop;
 use emulated::LocalServers;
 use profiles::{Catalogue, MappingSummary, Proxy};
 use trace::{ReadReport, Trace};
@@ -181,6 +182,7 @@ pub fn deploy_proxies(
     load: &LoadArgs,
     kind: Deployer,
     local: Option<&LocalFleet>,
+    stop: &Stop,
 ) -> Result<Deployment> {
     let proxies = prepared.proxies();
     let d = &load.deploy;
@@ -246,6 +248,7 @@ pub fn deploy_proxies(
                 ready_timeout: d.ready_timeout,
                 poll_interval: d.poll_interval,
                 build: load.build.clone(),
+                stop: stop.clone(),
             };
             let progress = progress_bar(planned.len() as u64, "service");
             let deployed = knative::deploy(&planned, &options, &progress)?;

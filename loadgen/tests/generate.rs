@@ -20,7 +20,7 @@ fn generate(args: &[&str]) -> anyhow::Result<GenerateReport> {
     let Command::Generate(g) = cli.command else {
         unreachable!()
     };
-    run_generate(&g)
+    run_generate(&g, &cmdline::Stop::new())
 }
 
 fn s(p: &Path) -> &str {

@@ -284,7 +284,7 @@ fn valid_load(path: &Path) -> Vec<u8> {
             .collect();
         w.write_period(&calls).unwrap();
     }
-    w.finish().unwrap();
+    w.commit().unwrap();
     std::fs::read(path).unwrap()
 }
 

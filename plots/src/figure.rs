@@ -127,24 +127,48 @@ pub fn render(dir: &Path, name: &str, data: FigureData) -> Result<Figure, PlotEr
         path: path.to_owned(),
         reason: e,
     };
-    {
-        let root = BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, &data).map_err(|e| draw_error(&png, e))?;
-        root.present()
-            .map_err(|e| draw_error(&png, e.to_string()))?;
-    }
-    {
-        let root = SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, &data).map_err(|e| draw_error(&svg, e))?;
-        root.present()
-            .map_err(|e| draw_error(&svg, e.to_string()))?;
-    }
+    // Each file is drawn beside its final name (`NAME.partial.png`: the backend picks the format by its
+    // extension) and renamed into place when whole; a failure removes it and leaves any earlier figure.
+    let partial_png = dir.join(format!("{name}.partial.png"));
+    let drawn = {
+        let root = BitMapBackend::new(&partial_png, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, &data)
+            .and_then(|()| root.present().map_err(|e| e.to_string()))
+            .map_err(|e| draw_error(&png, e))
+    };
+    place(drawn, &partial_png, &png)?;
+    let mut text = String::new();
+    let drawn = {
+        let root = SVGBackend::with_string(&mut text, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(&root, &data)
+            .and_then(|()| root.present().map_err(|e| e.to_string()))
+            .map_err(|e| draw_error(&svg, e))
+    };
+    drawn?;
+    formats::output::write_atomic(&svg, text.as_bytes()).map_err(|source| PlotError::Io {
+        path: svg.clone(),
+        source,
+    })?;
     Ok(Figure {
         name: name.to_owned(),
         data,
         png,
         svg,
     })
+}
+
+/// Renames a drawn `partial` file into place at `path`, or removes it if drawing failed.
+fn place(drawn: Result<(), PlotError>, partial: &Path, path: &Path) -> Result<(), PlotError> {
+    let renamed = drawn.and_then(|()| {
+        std::fs::rename(partial, path).map_err(|source| PlotError::Io {
+            path: path.to_owned(),
+            source,
+        })
+    });
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(partial);
+    }
+    renamed
 }
 
 fn draw<DB: DrawingBackend>(

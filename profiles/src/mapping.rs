@@ -257,10 +257,9 @@ impl MappingFile {
             path: path.to_owned(),
             source,
         };
-        let file = std::fs::File::create(path).map_err(io)?;
-        let mut writer = std::io::BufWriter::new(file);
-        serde_json::to_writer_pretty(&mut writer, self).map_err(|e| io(e.into()))?;
-        std::io::Write::flush(&mut writer).map_err(io)
+        let mut file = formats::output::AtomicFile::create(path).map_err(io)?;
+        serde_json::to_writer_pretty(&mut file, self).map_err(|e| io(e.into()))?;
+        file.commit().map_err(io)
     }
 
     /// Reads a file written by [`MappingFile::write`].

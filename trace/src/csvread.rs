@@ -105,6 +105,26 @@ impl Frame {
             .expect("projected column is in the frame")
     }
 
+    /// The frame without its rows of nothing but nulls (blank lines).
+    fn without_blank_rows(self) -> PolarsResult<Frame> {
+        let mut keep: Option<BooleanChunked> = None;
+        for column in self.df.columns() {
+            let present = column.is_not_null();
+            keep = Some(match keep {
+                None => present,
+                Some(k) => &k | &present,
+            });
+        }
+        let df = match keep {
+            Some(k) => self.df.filter(&k)?,
+            None => self.df,
+        };
+        Ok(Frame {
+            df,
+            names: self.names,
+        })
+    }
+
     /// A text column (no nulls: checked on read).
     pub fn text(&self, index: usize) -> Vec<&str> {
         let column = self.column(index).str().expect("text column");
@@ -170,12 +190,17 @@ pub(crate) fn read(spec: &Spec) -> Result<Frame, TraceError> {
         .iter()
         .map(|&i| (i, PlSmallStr::from(header.names[i].as_str())))
         .collect();
-    let frame = Frame { df, names };
+    let mut frame = Frame { df, names };
 
     if !looks_valid(&frame, &kinds) {
         if let Some(error) = locate(spec)? {
             return Err(error);
         }
+        // The row-by-row pass found every row valid: the nulls are blank lines, which it skips (an
+        // editor often leaves some at the end). Drop them here too.
+        frame = frame
+            .without_blank_rows()
+            .map_err(|e| polars_error(path, e))?;
     }
     Ok(frame)
 }
@@ -208,14 +233,35 @@ pub(crate) fn locate(spec: &Spec) -> Result<Option<TraceError>, TraceError> {
         .from_path(path)
         .map_err(|e| csv_error(path, e))?;
     let mut seen: HashMap<Vec<String>, u64> = HashMap::new();
-    let mut record = csv::StringRecord::new();
+    let mut bytes = csv::ByteRecord::new();
     loop {
-        match reader.read_record(&mut record) {
+        match reader.read_byte_record(&mut bytes) {
             Ok(true) => {}
             Ok(false) => return Ok(None),
             Err(e) => return Ok(Some(csv_error(path, e))),
         }
-        let line = record.position().map_or(0, |p| p.line());
+        let line = bytes.position().map_or(0, |p| p.line());
+        // Text is checked here, field by field, so the line and column are this record's (the csv
+        // crate's own check can name another line).
+        let record = match csv::StringRecord::from_byte_record(bytes.clone()) {
+            Ok(record) => record,
+            Err(e) => {
+                let column = e.utf8_error().field();
+                return Ok(Some(TraceError::Csv {
+                    path: path.clone(),
+                    message: format!(
+                        "line {line}: column {} (`{}`): not UTF-8 text (invalid byte {} of the field)",
+                        column + 1,
+                        header.names.get(column).map_or("", String::as_str),
+                        e.utf8_error().valid_up_to() + 1
+                    ),
+                }));
+            }
+        };
+        // A blank line is no row (whether or not the reader already skipped it).
+        if record.len() == 1 && record[0].trim().is_empty() {
+            continue;
+        }
         if record.len() != header.names.len() {
             return Ok(Some(TraceError::Ragged {
                 path: path.clone(),

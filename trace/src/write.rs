@@ -1,8 +1,9 @@
 //! Writing a trace directory in either layout, row by row, so traces of any size stream to disk.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
+
+use formats::output::AtomicFile;
 
 use crate::error::TraceError;
 use crate::layout::{Layout, TraceFiles};
@@ -41,9 +42,9 @@ pub struct MemoryRow {
 pub struct TraceWriter {
     files: TraceFiles,
     per_app_memory: bool,
-    invocations: BufWriter<File>,
-    durations: BufWriter<File>,
-    memory: BufWriter<File>,
+    invocations: AtomicFile,
+    durations: AtomicFile,
+    memory: AtomicFile,
     line: Vec<u8>,
 }
 
@@ -59,11 +60,9 @@ impl TraceWriter {
     ) -> Result<TraceWriter, TraceError> {
         std::fs::create_dir_all(dir).map_err(|e| TraceError::io(dir, e))?;
         let files = TraceFiles::in_dir(dir, layout);
-        let open = |p: &Path| {
-            File::create(p)
-                .map(|f| BufWriter::with_capacity(1 << 20, f))
-                .map_err(|e| TraceError::io(p, e))
-        };
+        // Each file is written beside its final name and renamed in `finish`; dropped before that (an
+        // error), they are removed and any earlier trace in the directory stays as it was.
+        let open = |p: &Path| AtomicFile::create(p).map_err(|e| TraceError::io(p, e));
         let mut writer = TraceWriter {
             invocations: open(&files.invocations)?,
             durations: open(&files.durations)?,
@@ -153,18 +152,17 @@ impl TraceWriter {
             .map_err(|e| TraceError::io(&self.files.memory, e))
     }
 
-    /// Flushes the three files and says where they are.
-    pub fn finish(mut self) -> Result<TraceFiles, TraceError> {
-        self.invocations
-            .flush()
-            .map_err(|e| TraceError::io(&self.files.invocations, e))?;
-        self.durations
-            .flush()
-            .map_err(|e| TraceError::io(&self.files.durations, e))?;
-        self.memory
-            .flush()
-            .map_err(|e| TraceError::io(&self.files.memory, e))?;
-        Ok(self.files)
+    /// Completes the three files, puts them in place, and says where they are.
+    pub fn finish(self) -> Result<TraceFiles, TraceError> {
+        let files = self.files;
+        for (file, path) in [
+            (self.invocations, &files.invocations),
+            (self.durations, &files.durations),
+            (self.memory, &files.memory),
+        ] {
+            file.commit().map_err(|e| TraceError::io(path, e))?;
+        }
+        Ok(files)
     }
 }
 

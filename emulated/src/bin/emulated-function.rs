@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use cmdline::values::{number_in, whole_in};
 use emulated::{serve, server_runtime, Behaviour, DEFAULT_BUDGET_MB};
 use profiles::Catalogue;
@@ -45,7 +45,10 @@ struct Args {
 
 fn main() -> ExitCode {
     cmdline::init_logging(false);
-    let args = Args::parse();
+    // The same command-line rules as the other tools: a negative number is that flag's invalid value.
+    let args = cmdline::goflags::parse_args(&Args::command(), std::env::args_os())
+        .and_then(Args::try_parse_from)
+        .unwrap_or_else(|e| e.exit());
     cmdline::main_result(run(&args), None)
 }
 

@@ -67,7 +67,8 @@ fn run(args: &InvokerArgs, stop: &Stop) -> Result<()> {
     print!("{summary}");
     if let Some(path) = &args.summary {
         let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
-        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+        formats::output::write_atomic(path, json.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

@@ -204,7 +204,8 @@ pub struct GenerateArgs {
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Output directory: load.json, mapping.json, endpoints.json, records.csv, lat.csv, summary.json,
-    /// report.md (and trace/ when the trace is synthetic).
+    /// report.md, plots/ (and trace/ when the trace is synthetic). An earlier run's files there are
+    /// removed first; other files make the run refuse, unless --force.
     #[arg(short = 'o', long, value_name = "DIR", default_value = "run")]
     pub output_dir: PathBuf,
 
@@ -217,6 +218,11 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub replay: ReplayArgs,
+
+    /// Write into an output directory that holds files an earlier run did not write (they are left
+    /// there). An earlier run's own files are always removed first, so runs never mix.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `loadgen clean`.
@@ -289,6 +295,18 @@ impl GenerateArgs {
             .trace
             .clone()
             .unwrap_or_else(|| "trace".into())
+    }
+
+    /// Refuses an `-o` that is a directory, before anything is written (the load is one file).
+    pub fn check_output(&self) -> anyhow::Result<()> {
+        if self.output.is_dir() {
+            anyhow::bail!(
+                "-o {}: is a directory; give the path of the load file to write (e.g. {}/load.json)",
+                self.output.display(),
+                self.output.display()
+            );
+        }
+        Ok(())
     }
 
     /// `--mapping`, or mapping.json beside the output.

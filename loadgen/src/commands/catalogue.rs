@@ -10,7 +10,7 @@ use crate::pipeline::create_parent;
 pub fn catalogue(args: &CatalogueArgs) -> Result<()> {
     let catalogue = Catalogue::builtin();
     create_parent(&args.output)?;
-    std::fs::write(&args.output, catalogue.to_profile_json())
+    formats::output::write_atomic(&args.output, catalogue.to_profile_json().as_bytes())
         .with_context(|| format!("writing {}", args.output.display()))?;
     println!(
         "catalogue  {} built-in emulated proxies -> {}",

@@ -11,7 +11,8 @@ use crate::deploy::Deployer;
 use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Generated};
 
 /// Read, map, write `mapping.json`, deploy on Knative if asked, write the load.
-pub fn generate(args: &GenerateArgs) -> Result<Generated> {
+pub fn generate(args: &GenerateArgs, stop: &Stop) -> Result<Generated> {
+    args.check_output()?;
     let kind = args.load.deploy.deployer.unwrap_or(Deployer::None);
     if kind == Deployer::Local {
         bail!("--deployer local: local servers live only as long as loadgen; use `loadgen deploy` (serves until Ctrl-C) or `loadgen run`");
@@ -22,7 +23,7 @@ pub fn generate(args: &GenerateArgs) -> Result<Generated> {
             "the window holds no call: the load is written, empty, and replaying it sends nothing"
         );
     }
-    let deployment = deploy_proxies(&prepared, &args.load, kind, None)?;
+    let deployment = deploy_proxies(&prepared, &args.load, kind, None, stop)?;
     let endpoints_path = (kind != Deployer::None).then(|| args.endpoints_path());
     write_load(
         &prepared,
@@ -35,6 +36,7 @@ pub fn generate(args: &GenerateArgs) -> Result<Generated> {
 
 /// Like generate, then (local) serve until Ctrl-C.
 pub fn deploy(args: &GenerateArgs, stop: &Stop) -> Result<()> {
+    args.check_output()?;
     let kind = args.load.deploy.deployer.unwrap_or(Deployer::Local);
     let endpoints_path = args.endpoints_path();
     let prepared = prepare(&args.load, &args.trace_dir(), &args.mapping_path())?;
@@ -43,7 +45,7 @@ pub fn deploy(args: &GenerateArgs, stop: &Stop) -> Result<()> {
         println!("scale      {}", fleet.note);
         fleet
     });
-    let mut deployment = deploy_proxies(&prepared, &args.load, kind, fleet.as_ref())?;
+    let mut deployment = deploy_proxies(&prepared, &args.load, kind, fleet.as_ref(), stop)?;
     let report = write_load(
         &prepared,
         &args.load,

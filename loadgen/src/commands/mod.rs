@@ -18,7 +18,7 @@ use crate::cli::{Cli, Command};
 /// Runs the parsed command line; `stop` is set by Ctrl-C and SIGTERM.
 pub fn run(cli: Cli, stop: &Stop) -> Result<()> {
     match cli.command {
-        Command::Generate(args) => generate::generate(&args).map(|report| print!("{report}")),
+        Command::Generate(args) => generate::generate(&args, stop).map(|report| print!("{report}")),
         Command::Deploy(args) => generate::deploy(&args, stop),
         Command::Run(args) => run::run(&args, stop).map(|_| ()),
         Command::Clean(args) => clean::clean(&args),

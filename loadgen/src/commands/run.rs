@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use cmdline::Stop;
+use formats::output::write_atomic;
 use formats::summary::Summary;
 use invoker::dispatch::{replay, ReplayOptions};
 use invoker::schedule::Schedule;
@@ -12,9 +13,10 @@ use trace::Layout;
 
 use crate::cli::{RunArgs, Scale};
 use crate::commands::plot::{draw, Inputs};
+use crate::deploy::knative;
 use crate::deploy::Deployer;
 use crate::output::RunFiles;
-use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Generated};
+use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated};
 use crate::report::run::RunReport;
 use crate::synth::{synthesize, SynthOptions};
 
@@ -39,18 +41,25 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
     if kind == Deployer::Knative && load.deploy.dry_run {
         bail!("--dry-run deploys nothing, so there is nothing to replay: use `loadgen deploy --deployer knative --dry-run`");
     }
+    let cpus = host::online_cpus();
+    if let Some(cpu) = args.replay.dispatcher_cpu.filter(|&c| c >= cpus) {
+        bail!(
+            "--dispatcher-cpu {cpu}: this machine has CPUs 0..{}",
+            cpus - 1
+        );
+    }
     let grpc_timeout = args.replay.grpc_timeout;
     let seed = *load.seed.get_or_insert_with(rand::random);
+    // Every flag is checked; only now is anything written.
     let files = RunFiles::in_dir(&args.output_dir);
-    std::fs::create_dir_all(&files.dir)
-        .with_context(|| format!("creating {}", files.dir.display()))?;
+    files.claim(args.force)?;
 
     // 1. The trace.
     let granularity = load.trace.granularity();
     let (trace_dir, synthetic) = match &load.trace.trace {
         Some(dir) => (dir.clone(), None),
         None => {
-            let dir = files.dir.join("trace");
+            let dir = files.trace.clone();
             let periods = load.warmup_duration + load.duration;
             let stats = synthesize(
                 &dir,
@@ -84,8 +93,9 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
         );
     }
 
+    stopped_before_replay(stop, "reading and mapping the trace", None)?;
+
     // 3. Deploy: a local fleet is sized and placed so the dispatcher keeps a CPU to itself.
-    let cpus = host::online_cpus();
     let dispatcher_cpu = match (args.replay.dispatcher_cpu, args.replay.no_pin) {
         (_, true) => None,
         (Some(cpu), false) => Some(cpu),
@@ -94,7 +104,8 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
     };
     let fleet = (kind == Deployer::Local)
         .then(|| local_fleet(&load, &prepared, dispatcher_cpu, Scale::Auto));
-    let mut deployment = deploy_proxies(&prepared, &load, kind, fleet.as_ref())?;
+    let mut deployment = deploy_proxies(&prepared, &load, kind, fleet.as_ref(), stop)?;
+    stopped_before_replay(stop, "deploying", Some(&deployment))?;
 
     // 4. The load.
     let generated = write_load(
@@ -105,6 +116,7 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
         Some(&files.endpoints),
     )?;
     print!("{generated}");
+    stopped_before_replay(stop, "writing the load", Some(&deployment))?;
 
     // 5. Replay.
     let schedule = Schedule::from_file(
@@ -148,7 +160,7 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
     }
     print!("{summary}");
     let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
-    std::fs::write(&files.summary, json)
+    write_atomic(&files.summary, json.as_bytes())
         .with_context(|| format!("writing {}", files.summary.display()))?;
 
     // 6. Figures: a run is worth keeping even if one cannot be drawn, so a failure is reported, not fatal.
@@ -195,7 +207,7 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
         started_at,
         figures: &figures,
     });
-    std::fs::write(&files.report, report)
+    write_atomic(&files.report, report.as_bytes())
         .with_context(|| format!("writing {}", files.report.display()))?;
     println!("report     {}", files.report.display());
     Ok(RunOutcome {
@@ -203,4 +215,33 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
         generated,
         summary,
     })
+}
+
+/// Ends a run stopped (Ctrl-C) before its replay: what it deployed is removed (local servers stop when
+/// the deployment is dropped; Knative services it made are deleted), the files it completed stay, and the
+/// error says so (the binary then exits with 130 or 143).
+fn stopped_before_replay(stop: &Stop, stage: &str, deployment: Option<&Deployment>) -> Result<()> {
+    if !stop.requested() {
+        return Ok(());
+    }
+    let services: Vec<String> = deployment
+        .into_iter()
+        .flat_map(|d| &d.deployed)
+        .filter_map(|d| d.service.clone())
+        .collect();
+    if !services.is_empty() {
+        knative::delete("kubectl", &services)
+            .context("interrupted: deleting the Knative services this run deployed")?;
+    }
+    bail!(
+        "interrupted while {stage}, before the replay: nothing was sent{}",
+        if services.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; the {} Knative services it deployed are deleted",
+                services.len()
+            )
+        }
+    )
 }

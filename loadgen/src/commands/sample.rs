@@ -65,7 +65,8 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<crate::sample::SizeResult>> {
         }
         csv.push('\n');
     }
-    std::fs::write(&csv_path, csv).with_context(|| format!("writing {}", csv_path.display()))?;
+    formats::output::write_atomic(&csv_path, csv.as_bytes())
+        .with_context(|| format!("writing {}", csv_path.display()))?;
     print!(
         "{}",
         crate::report::sample_summary(

@@ -77,7 +77,7 @@ pub enum DeployError {
         reason: String,
     },
     /// A command failed.
-    #[error("{}{stage} command `{command}` failed ({status}){}{}",
+    #[error("{}{stage}: `{command}` failed ({status}){}{}",
             proxy.as_deref().map(|p| format!("proxy `{p}`: ")).unwrap_or_default(),
             if stderr.trim().is_empty() { "" } else { ": " },
             stderr.trim().lines().next().unwrap_or(""))]
@@ -103,6 +103,12 @@ pub enum DeployError {
         /// Seconds waited.
         waited_s: f64,
     },
+    /// Ctrl-C while waiting for Ready: what was applied is deleted again.
+    #[error("interrupted while waiting for the services to become Ready; the {deleted} service(s) applied are deleted")]
+    Interrupted {
+        /// Services deleted.
+        deleted: usize,
+    },
     /// Deployment stopped part-way; says what is already on the cluster.
     #[error(
         "{source}\n{count} service(s) already applied: {applied}; `loadgen clean` deletes them"
@@ -121,9 +127,11 @@ pub enum DeployError {
 /// Writes `endpoints.json`: proxy → endpoint, in load order.
 pub fn write_endpoints(path: &Path, deployed: &[DeployedProxy]) -> Result<(), DeployError> {
     let json = serde_json::to_string_pretty(deployed).expect("endpoints serialise");
-    std::fs::write(path, json + "\n").map_err(|source| DeployError::Io {
-        path: path.to_owned(),
-        source,
+    formats::output::write_atomic(path, (json + "\n").as_bytes()).map_err(|source| {
+        DeployError::Io {
+            path: path.to_owned(),
+            source,
+        }
     })
 }
 

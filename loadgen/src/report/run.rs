@@ -129,7 +129,15 @@ pub fn markdown(r: &RunReport) -> String {
     if s.interrupted {
         let _ = writeln!(
             out,
-            "- **Interrupted** (Ctrl-C): calls not yet due are recorded as `not_sent:interrupted`."
+            "- **Interrupted** (Ctrl-C): calls not yet due are recorded as `not_sent:interrupted`; rates \
+             are over the time the run really ran."
+        );
+    }
+    if s.incomplete {
+        let _ = writeln!(
+            out,
+            "- **Incomplete**: a second Ctrl-C stopped waiting for the calls in flight; they are recorded \
+             as `cancelled`, with no latency."
         );
     }
 
@@ -347,6 +355,7 @@ mod tests {
             steal_ms: [(0, 10.0), (1, 30.0)].into_iter().collect(),
             dispatcher: "SCHED_OTHER, pinned to CPU 1".into(),
             interrupted: true,
+            incomplete: false,
         };
         let deployed = [
             DeployedProxy {

@@ -41,6 +41,8 @@ pub struct KnativeOptions {
     pub poll_interval: Duration,
     /// The build directory: a long list of services in an error is written there in full.
     pub build: PathBuf,
+    /// Ctrl-C: the wait for Ready ends, and what was applied is deleted.
+    pub stop: cmdline::Stop,
 }
 
 /// Names an error message lists before it says "and N more" and points to the full list in a file.
@@ -128,10 +130,17 @@ fn run(
         status,
         stderr,
     };
-    let output = command
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| failed(format!("could not start: {e}"), String::new()))?;
+    let output = command.stdin(Stdio::null()).output().map_err(|e| {
+        let program = command.get_program().to_string_lossy().into_owned();
+        failed(
+            if e.kind() == std::io::ErrorKind::NotFound {
+                format!("`{program}` is not on PATH")
+            } else {
+                format!("`{program}` could not start: {e}")
+            },
+            String::new(),
+        )
+    })?;
     if !output.status.success() {
         return Err(failed(
             output.status.to_string(),
@@ -177,7 +186,7 @@ pub fn deploy(
                 let r = run(
                     Command::new(&options.kubectl).args(["apply", "-f", &yaml]),
                     Some(&p.proxy),
-                    "apply",
+                    "apply command",
                     &format!("{} apply -f {yaml}", options.kubectl),
                 );
                 if r.is_ok() {
@@ -196,7 +205,7 @@ pub fn deploy(
     let mut last_status: Vec<String> = vec!["not listed yet".into(); planned.len()];
     loop {
         // One list of our services per round, however many there are.
-        match list_ours(&options.kubectl, "status") {
+        match list_ours(&options.kubectl, "checking readiness") {
             Ok(items) => {
                 let by_name: std::collections::HashMap<String, &serde_json::Value> = items
                     .iter()
@@ -229,6 +238,12 @@ pub fn deploy(
         }
         if endpoints.iter().all(Option::is_some) {
             break;
+        }
+        if options.stop.requested() {
+            delete(&options.kubectl, &applied)?;
+            return Err(DeployError::Interrupted {
+                deleted: applied.len(),
+            });
         }
         if started.elapsed() >= options.ready_timeout {
             let services: Vec<String> = planned
@@ -294,23 +309,28 @@ pub fn readiness(v: &serde_json::Value) -> Result<String, String> {
 /// Deletes every Knative service labelled as ours, in every namespace, and nothing else. With `dry_run`,
 /// only lists them. Returns `namespace/name` of each.
 pub fn clean(kubectl: &str, dry_run: bool) -> Result<Vec<String>, DeployError> {
-    let mut deleted = Vec::new();
-    for item in list_ours(kubectl, "list")? {
-        let m = &item["metadata"];
-        let (Some(name), Some(ns)) = (m["name"].as_str(), m["namespace"].as_str()) else {
-            continue;
-        };
-        if !dry_run {
-            run(
-                Command::new(kubectl).args(["delete", "ksvc", name, "-n", ns]),
-                None,
-                "delete",
-                &format!("{kubectl} delete ksvc {name} -n {ns}"),
-            )?;
-        }
-        deleted.push(format!("{ns}/{name}"));
+    let ours: Vec<String> = list_ours(kubectl, "listing loadgen's Knative services")?
+        .iter()
+        .filter_map(qualified_name)
+        .collect();
+    if !dry_run {
+        delete(kubectl, &ours)?;
     }
-    Ok(deleted)
+    Ok(ours)
+}
+
+/// Deletes the Knative services named `namespace/name`, one by name each.
+pub fn delete(kubectl: &str, services: &[String]) -> Result<(), DeployError> {
+    for service in services {
+        let (ns, name) = service.split_once('/').unwrap_or(("default", service));
+        run(
+            Command::new(kubectl).args(["delete", "ksvc", name, "-n", ns]),
+            None,
+            "deleting a service",
+            &format!("{kubectl} delete ksvc {name} -n {ns}"),
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -290,13 +290,13 @@ pub(super) fn steps(planned: &[PlannedService]) -> Vec<(usize, Step)> {
     for (i, s) in planned.iter().enumerate() {
         for c in &s.predeployment {
             if seen.insert((s.workdir.clone(), c.clone())) {
-                out.push((i, Step::Shell("pre-deployment", c.clone())));
+                out.push((i, Step::Shell("pre-deployment command", c.clone())));
             }
         }
         out.push((i, Step::Apply));
         for c in &s.postdeployment {
             if seen.insert((s.workdir.clone(), c.clone())) {
-                out.push((i, Step::Shell("post-deployment", c.clone())));
+                out.push((i, Step::Shell("post-deployment command", c.clone())));
             }
         }
     }
