@@ -86,6 +86,16 @@ fn rows(path: &Path) -> Vec<Row> {
     rows
 }
 
+/// A loopback port that was free a moment ago: nothing listens there.
+fn unreachable_endpoint() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 /// Every scheduled call has exactly one record.
 fn assert_one_record_each(rows: &[Row], scheduled: usize) {
     let mut indices: Vec<u64> = rows.iter().map(|r| r.index).collect();
@@ -236,13 +246,7 @@ fn back_pressure_is_recorded_not_hidden() {
 fn unreachable_endpoints_stop_the_run_unless_allowed() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let endpoint = format!("127.0.0.1:{port}");
+    let endpoint = unreachable_endpoint();
     let load = constant_load(dir.path(), std::slice::from_ref(&endpoint), 10, 1);
     let schedule = Schedule::from_file(&load, 1_000_000, 0, 1).unwrap();
     let e = replay(
@@ -428,12 +432,7 @@ fn wait_at_most(mut child: std::process::Child, limit: Duration) -> std::process
 fn a_run_that_cannot_start_leaves_earlier_files_as_they_were() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let load = constant_load(dir.path(), &[format!("127.0.0.1:{port}")], 10, 1);
+    let load = constant_load(dir.path(), &[unreachable_endpoint()], 10, 1);
     for name in ["lat.csv", "records.csv", "summary.json"] {
         std::fs::write(dir.path().join(name), format!("earlier {name}\n")).unwrap();
     }
@@ -539,4 +538,44 @@ fn a_start_in_the_future_says_when_the_replay_begins() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[test]
+fn output_paths_it_cannot_write_fail_at_once_and_leave_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = TestServer::start(Duration::ZERO).unwrap();
+    let load = constant_load(dir.path(), &[server.endpoint()], 10, 1);
+    std::fs::set_permissions(&load, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    // Run as `nobody`: CI runs as root, which ignores permission bits.
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_invoker"))
+        .args([
+            "-traceFile",
+            load.to_str().unwrap(),
+            "-min=false",
+            "-duration",
+            "1",
+        ])
+        .args(["-latf", locked.join("lat.csv").to_str().unwrap()])
+        .args(["--records", locked.join("records.csv").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("locked") && e.contains("Permission denied"),
+        "{e}"
+    );
+    assert_eq!(
+        server.received(),
+        0,
+        "nothing is sent when the output cannot be written"
+    );
+    assert_eq!(std::fs::read_dir(&locked).unwrap().count(), 0);
 }

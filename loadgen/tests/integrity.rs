@@ -30,6 +30,15 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// A 6-function, 3-period synthetic trace in `dir/name`, with `extra` synth flags.
+fn synth(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let trace = dir.join(name);
+    let mut args = vec!["synth", "-o", s(&trace), "-n", "6", "--periods", "3"];
+    args.extend_from_slice(extra);
+    ok(&loadgen(&args));
+    trace
+}
+
 /// A small per-second run: `-n 100 -m false -w 0 --seed 3`, plus `extra` (`-d` among them).
 fn small_run(out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
@@ -103,16 +112,7 @@ fn flags_are_checked_before_anything_is_written() {
         assert!(!out.exists(), "{flags:?} wrote {:?}", listing(&out));
     }
     // generate -o DIR: refused, and nothing written beside it.
-    let trace = dir.path().join("trace");
-    ok(&loadgen(&[
-        "synth",
-        "-o",
-        s(&trace),
-        "-n",
-        "5",
-        "--periods",
-        "3",
-    ]));
+    let trace = synth(dir.path(), "trace", &[]);
     let target = dir.path().join("a-dir");
     std::fs::create_dir(&target).unwrap();
     let before = listing(dir.path());
@@ -137,18 +137,7 @@ fn flags_are_checked_before_anything_is_written() {
 #[test]
 fn input_edge_cases_give_one_clear_line() {
     let dir = tempfile::tempdir().unwrap();
-    let trace = dir.path().join("trace");
-    ok(&loadgen(&[
-        "synth",
-        "-o",
-        s(&trace),
-        "-n",
-        "6",
-        "--periods",
-        "3",
-        "-m",
-        "false",
-    ]));
+    let trace = synth(dir.path(), "trace", &["-m", "false"]);
     let generate = |extra: &[&str]| {
         let out = dir.path().join("out/load.json");
         let mut args = vec![
@@ -376,30 +365,8 @@ fn readable_inputs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap()
     };
     open(dir, 0o755);
-    let trace = dir.join("trace");
-    ok(&loadgen(&[
-        "synth",
-        "-o",
-        s(&trace),
-        "-n",
-        "6",
-        "--periods",
-        "3",
-        "-m",
-        "false",
-    ]));
-    let raw = dir.join("raw");
-    ok(&loadgen(&[
-        "synth",
-        "-o",
-        s(&raw),
-        "-n",
-        "6",
-        "--periods",
-        "3",
-        "--layout",
-        "raw",
-    ]));
+    let trace = synth(dir, "trace", &["-m", "false"]);
+    let raw = synth(dir, "raw", &["--layout", "raw"]);
     for d in [&trace, &raw] {
         open(d, 0o755);
         for f in std::fs::read_dir(d).unwrap() {

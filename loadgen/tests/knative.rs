@@ -332,3 +332,77 @@ fn knative_bad_config_is_explained() {
     assert!(text(&out).contains("no metadata.name"), "{}", text(&out));
     assert!(cluster.calls().is_empty(), "{:?}", cluster.calls());
 }
+
+#[test]
+fn run_interrupted_while_waiting_for_ready_deletes_what_it_applied() {
+    let Some(sample) = trace::testing::vswarm_sample() else {
+        return;
+    };
+    let cluster = FakeCluster::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let profile = sample.join("profile.json");
+    let config = sample.join("config.json");
+    let build = dir.path().join("build");
+    let mut command = std::process::Command::new(common::LOADGEN);
+    command
+        .args([
+            "run",
+            "--deployer",
+            "knative",
+            "-t",
+            s(&sample),
+            "-p",
+            s(&profile),
+        ])
+        .args([
+            "-c",
+            s(&config),
+            "-b",
+            s(&build),
+            "-o",
+            s(&out),
+            "-w",
+            "0",
+            "-d",
+            "2",
+        ])
+        .args(["--poll-interval", "0.05", "--ready-timeout", "600"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in cluster.env(&[("FAKE_NEVER_READY", "1")]) {
+        command.env(k, v);
+    }
+    let child = command.spawn().unwrap();
+    // Waiting for Ready once the services are listed.
+    let started = Instant::now();
+    while !cluster.calls().iter().any(|c| c.starts_with("kubectl get")) {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{:?}",
+            cluster.calls()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!cluster.services().is_empty());
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = common::wait_bounded(child, Duration::from_secs(60));
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(e.contains("interrupted") && e.contains("deleted"), "{e}");
+    // Every service this run labelled is gone; what is left is what the config's own pre-deployment
+    // commands applied (the sample's databases), which loadgen never made and never deletes.
+    let left = cluster.services();
+    assert!(left.iter().all(|n| n.ends_with("-database")), "{left:?}");
+    let labelled = std::fs::read_dir(cluster.state.join("svc"))
+        .unwrap()
+        .filter(|e| {
+            std::fs::read_to_string(e.as_ref().unwrap().path())
+                .unwrap()
+                .contains(MANAGED_BY)
+        })
+        .count();
+    assert_eq!(labelled, 0);
+    assert!(!out.join("records.csv").exists() && !out.join("load.json").exists());
+}
