@@ -183,7 +183,7 @@ fn unknown(scopes: &[&Command], token: &str, name: &str) -> String {
 
 /// Edit distance between two strings, by characters, where swapping two neighbours counts as one edit
 /// (optimal string alignment): `-dgb` is one edit from `-dbg`, two from `-day`.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let width = b.len() + 1;

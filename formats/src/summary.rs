@@ -87,6 +87,9 @@ pub struct Summary {
     /// A second stop request cut the wait for calls in flight short: those are recorded as `cancelled`.
     #[serde(default)]
     pub incomplete: bool,
+    /// Wall-clock time of the run's time 0 (the records' times count from it), µs since the Unix epoch.
+    #[serde(default)]
+    pub start_unix_us: u64,
 }
 
 /// The `n` busiest of `items` by `count`, busiest first; equal counts in key order. The one definition of

@@ -172,7 +172,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
     let written = writer.join().expect("records thread panicked");
     // A replay that could not run leaves no file behind: the partial ones are dropped (removed), and
     // whatever the paths held before stays as it was.
-    let (mode, interrupted) = dispatched?;
+    let (mode, interrupted, start) = dispatched?;
     let (collector, records, latencies) = written?;
     for file in [records, latencies].into_iter().flatten() {
         let path = file.path().to_owned();
@@ -181,6 +181,9 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
     }
     let mut summary = collector.summary(mode, interrupted);
     summary.incomplete = interrupted && options.stop.abandon();
+    summary.start_unix_us = start
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
     summary.steal_ms = host::steal_between(&steal_before, &host::steal_ms())
         .into_iter()
         .collect();
@@ -251,7 +254,7 @@ fn run_dispatcher(
     uris: &[String],
     options: &ReplayOptions,
     tx: mpsc::Sender<Vec<Record>>,
-) -> Result<(String, bool), ReplayError> {
+) -> Result<(String, bool, SystemTime), ReplayError> {
     let (mut mode, realtime) = tune_thread(options.realtime);
     if let Some(cpu) = options.dispatcher_cpu {
         if pin_to(&[cpu]) {
@@ -272,7 +275,7 @@ fn run_dispatcher(
     // Dropping the LocalSet drops any call still pending; its guard records it as cancelled.
     drop(local);
     sink.flush();
-    result.map(|interrupted| (mode, interrupted))
+    result.map(|(interrupted, start)| (mode, interrupted, start))
 }
 
 /// Records produced on the dispatcher thread, handed over in batches.
@@ -400,7 +403,7 @@ async fn dispatch(
     options: &ReplayOptions,
     sink: &Rc<Sink>,
     realtime: bool,
-) -> Result<bool, ReplayError> {
+) -> Result<(bool, SystemTime), ReplayError> {
     let clients = connect(uris, &schedule.endpoints, options).await?;
     let lead = Duration::from_millis(20);
     let start = match options.start_at {
@@ -420,6 +423,8 @@ async fn dispatch(
         }
         None => Instant::now() + lead,
     };
+    // The wall-clock instant of time 0 of the records, so runs can be placed on one time line.
+    let start_wall = SystemTime::now() + start.saturating_duration_since(Instant::now());
     let mut waiter = Waiter::new(realtime).map_err(ReplayError::Start)?;
     let in_flight = Rc::new(Cell::new(0usize));
     let mut next_channel = vec![0usize; clients.len()];
@@ -499,7 +504,7 @@ async fn dispatch(
         tokio::time::sleep(Duration::from_millis(1)).await;
         sink.flush_if_due();
     }
-    Ok(interrupted)
+    Ok((interrupted, start_wall))
 }
 
 async fn call_once(

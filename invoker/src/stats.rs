@@ -185,6 +185,7 @@ impl Collector {
             dispatcher,
             interrupted,
             incomplete: false,
+            start_unix_us: 0,
         }
     }
 }

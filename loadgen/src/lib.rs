@@ -3,7 +3,7 @@
 //! Read it as its data path. [`pipeline`] is the path every load takes: the `trace` crate reads the trace,
 //! [`map`] assigns proxies (via the `profiles` crate), [`deploy`] makes them callable, [`iat`] and
 //! [`generate`] place every call and write `load.json`. [`commands`] holds one module per subcommand,
-//! wiring those steps; [`report`] words every result for a person (terminal summaries and `report.md`);
+//! wiring those steps; [`experiment`] runs many of them from one file; [`report`] words every result for a person (terminal summaries and `report.md`);
 //! [`output`] names a run's files; [`cli`] is the command line, where every flag is checked. The other
 //! steps are used by one command each: [`synth`] (a synthetic trace), [`preprocess`] and [`sample`] (from
 //! raw Azure days to representative samples).
@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod commands;
 pub mod deploy;
+pub mod experiment;
 pub mod generate;
 pub mod iat;
 pub mod map;

@@ -67,55 +67,63 @@ impl RunFiles {
         ]
     }
 
-    /// Makes the directory ready for this run, before anything else is written: created if missing;
-    /// an earlier run's files (as its marker names them) removed, so runs never mix; anything else
-    /// there refused unless `force` (then left beside the run's files). Writes this run's marker.
+    /// Makes the directory ready for this run, before anything else is written (see [`claim_dir`]).
     pub fn claim(&self, force: bool) -> Result<()> {
-        let dir = &self.dir;
-        if dir.exists() && !dir.is_dir() {
-            bail!("-o {}: is a file, not a directory", dir.display());
-        }
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let marker = dir.join(MARKER);
-        // The earlier run's files, as its marker names them (with their partial forms).
-        let earlier: Vec<String> = std::fs::read_to_string(&marker)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| is_plain_name(l))
-            .flat_map(|name| [name.to_owned(), format!("{name}.partial")])
-            .collect();
-        // Anything else is refused before anything is removed, unless `force`.
-        let others: Vec<String> = std::fs::read_dir(dir)
-            .with_context(|| format!("reading {}", dir.display()))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n != MARKER && !earlier.contains(n))
-            .collect();
-        if !others.is_empty() && !force {
-            let mut shown: Vec<&str> = others.iter().map(String::as_str).collect();
-            shown.sort_unstable();
-            shown.truncate(5);
-            bail!(
-                "-o {}: holds {} file(s) an earlier loadgen run did not write ({}{}); choose another \
-                 directory, or pass --force to write the run beside them",
-                dir.display(),
-                others.len(),
-                shown.join(", "),
-                if others.len() > 5 { ", …" } else { "" }
-            );
-        }
-        for name in &earlier {
-            remove(&dir.join(name))?;
-        }
         let names: Vec<String> = self
             .owned()
             .iter()
             .filter_map(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .collect();
-        formats::output::write_atomic(&marker, (names.join("\n") + "\n").as_bytes())
-            .with_context(|| format!("writing {}", marker.display()))
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        claim_dir(&self.dir, MARKER, &names, force)
     }
+}
+
+/// Makes `dir` ready for a run or an experiment that writes `owned` in it: created if missing; an
+/// earlier one's files (as its `marker` names them) removed, so outputs never mix; anything else there
+/// refused, before anything is removed, unless `force` (then left beside). Writes the new marker.
+pub fn claim_dir(dir: &Path, marker: &str, owned: &[&str], force: bool) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!("-o {}: is a file, not a directory", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let marker = dir.join(marker);
+    // The earlier output's files, as its marker names them (with their partial forms).
+    let earlier: Vec<String> = std::fs::read_to_string(&marker)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| is_plain_name(l))
+        .flat_map(|name| [name.to_owned(), format!("{name}.partial")])
+        .collect();
+    let marker_name = marker
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let others: Vec<String> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| *n != marker_name && !earlier.contains(n))
+        .collect();
+    if !others.is_empty() && !force {
+        let mut shown: Vec<&str> = others.iter().map(String::as_str).collect();
+        shown.sort_unstable();
+        shown.truncate(5);
+        bail!(
+            "-o {}: holds {} file(s) an earlier loadgen output did not write ({}{}); choose another \
+             directory, or pass --force to write beside them",
+            dir.display(),
+            others.len(),
+            shown.join(", "),
+            if others.len() > 5 { ", …" } else { "" }
+        );
+    }
+    for name in &earlier {
+        remove(&dir.join(name))?;
+    }
+    formats::output::write_atomic(&marker, (owned.join("\n") + "\n").as_bytes())
+        .with_context(|| format!("writing {}", marker.display()))
 }
 
 /// A marker line is a plain file name: never a path that could reach outside the directory.
@@ -164,7 +172,7 @@ mod tests {
         // A directory that was never a run's is refused, and left as it was.
         let other = RunFiles::in_dir(dir.path());
         let e = other.claim(false).unwrap_err().to_string();
-        assert!(e.contains("run") && e.contains("--force"), "{e}");
+        assert!(e.contains("did not write") && e.contains("--force"), "{e}");
         assert!(!dir.path().join(MARKER).exists());
         // A marker naming paths outside the directory removes nothing outside it.
         std::fs::write(run.dir.join(MARKER), "../escape\n/etc\n..\n").unwrap();

@@ -223,7 +223,7 @@ pub fn deploy_proxies(
         Deployer::Knative => {
             let config = ProxyConfig::read(&load.config_proxy)
                 .context("reading the proxies' deployment config (-c/--config-proxy)")?;
-            let planned = knative::plan(&config, &proxies, &load.build)?;
+            let planned = knative::plan(&config, &proxies, &load.build, &d.knative_annotations())?;
             if d.dry_run {
                 let script = knative::write_script(&planned, &load.build, d.ready_timeout)?;
                 return Ok(Deployment {

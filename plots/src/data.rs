@@ -206,6 +206,8 @@ pub fn trace_figures(
             log_y: true,
             points: true,
             lines: false,
+            x_ticks: Vec::new(),
+            error_bars: Vec::new(),
         }))),
     );
     Ok(())
@@ -309,6 +311,8 @@ pub fn load_figure(trace: &Trace, load_per_period: &[u64], plan: &mut Plan) {
             // Marks show each period, and make a one-period load a visible figure.
             points: load_per_period.len() <= MAX_MARKED_POINTS,
             lines: true,
+            x_ticks: Vec::new(),
+            error_bars: Vec::new(),
         }))
     };
     plan.add(&format!("invocations_per_{unit}"), data);
@@ -422,6 +426,8 @@ pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError>
             log_y: false,
             points: false,
             lines: true,
+            x_ticks: Vec::new(),
+            error_bars: Vec::new(),
         }))
     };
     plan.add("latency_cdf", latency);
@@ -486,6 +492,8 @@ pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError>
                 log_x: false,
                 log_y: false,
                 lines: true,
+                x_ticks: Vec::new(),
+                error_bars: Vec::new(),
             }))
         }
     };

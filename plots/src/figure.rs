@@ -73,6 +73,10 @@ pub struct XyPlot {
     pub points: bool,
     /// Join the points of each series with a line.
     pub lines: bool,
+    /// Categories: when not empty, x values are their indices (0, 1, …) and the x axis names them.
+    pub x_ticks: Vec<String>,
+    /// Per series (in the order of `series`; may be shorter), vertical error bars `(x, low, high)`.
+    pub error_bars: Vec<Vec<(f64, f64, f64)>>,
 }
 
 /// What a figure shows.
@@ -340,8 +344,33 @@ fn draw_xy<DB: DrawingBackend>(
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let xs = p.series.iter().flat_map(|s| s.values.iter().map(|v| v.0));
     let ys = p.series.iter().flat_map(|s| s.values.iter().map(|v| v.1));
-    let (x0, x1) = range(xs, p.log_x, false);
-    let (y0, y1) = range(ys, p.log_y, true);
+    let bars = p
+        .error_bars
+        .iter()
+        .flatten()
+        .flat_map(|&(_, lo, hi)| [lo, hi]);
+    let (x0, x1) = if p.x_ticks.is_empty() {
+        range(xs, p.log_x, false)
+    } else {
+        (-0.5, p.x_ticks.len() as f64 - 0.5)
+    };
+    let (y0, y1) = range(ys.chain(bars), p.log_y, true);
+    let tick = |v: &f64| -> String {
+        if p.x_ticks.is_empty() {
+            return compact(*v);
+        }
+        let i = v.round();
+        if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < p.x_ticks.len() {
+            p.x_ticks[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    let x_labels = if p.x_ticks.is_empty() {
+        10
+    } else {
+        2 * p.x_ticks.len() + 1
+    };
     let mut builder = ChartBuilder::on(root);
     builder
         .caption(&p.title, (FONT, 24))
@@ -352,10 +381,10 @@ fn draw_xy<DB: DrawingBackend>(
         ($chart:expr) => {{
             $chart
                 .configure_mesh()
-                .x_labels(10)
+                .x_labels(x_labels)
                 .y_labels(10)
                 .light_line_style(TRANSPARENT)
-                .x_label_formatter(&|v| compact(*v))
+                .x_label_formatter(&tick)
                 .y_label_formatter(&|v| compact(*v))
                 .x_desc(&p.x_label)
                 .y_desc(&p.y_label)
@@ -382,6 +411,25 @@ fn draw_xy<DB: DrawingBackend>(
                         .map_err(e)?
                         .label(s.name.clone())
                         .legend(legend);
+                }
+                if let Some(bars) = p.error_bars.get(k) {
+                    // A vertical bar from low to high, with caps a fiftieth of the x range wide.
+                    let cap = if p.log_x { 0.0 } else { (x1 - x0) / 100.0 };
+                    $chart
+                        .draw_series(bars.iter().flat_map(|&(x, lo, hi)| {
+                            [
+                                PathElement::new(vec![(x, lo), (x, hi)], colour.stroke_width(2)),
+                                PathElement::new(
+                                    vec![(x - cap, lo), (x + cap, lo)],
+                                    colour.stroke_width(2),
+                                ),
+                                PathElement::new(
+                                    vec![(x - cap, hi), (x + cap, hi)],
+                                    colour.stroke_width(2),
+                                ),
+                            ]
+                        }))
+                        .map_err(e)?;
                 }
                 if p.points {
                     let (size, style) = if p.lines && k == 0 {

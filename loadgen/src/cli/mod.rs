@@ -47,6 +47,9 @@ pub enum Command {
         mut_arg("deployer", |a| a.default_value("local"))
     )]
     Run(RunArgs),
+    /// A whole experiment from one TOML file: sweeps and repeats of `run`, lifecycle hooks, and one
+    /// comparison of all steps (results.csv, report.md). `--example` prints a commented file.
+    Experiment(ExperimentArgs),
     /// Delete the Knative services loadgen deployed (those carrying its label), and nothing else.
     Clean(CleanArgs),
     /// Clean an excerpt out of the raw Azure day files: functions present in all three files, no
@@ -221,6 +224,41 @@ pub struct RunArgs {
 
     /// Write into an output directory that holds files an earlier run did not write (they are left
     /// there). An earlier run's own files are always removed first, so runs never mix.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `loadgen experiment`.
+#[derive(Debug, Clone, Args)]
+pub struct ExperimentArgs {
+    /// The experiment file (TOML); `loadgen experiment --example` prints a commented one.
+    #[arg(value_name = "FILE", required_unless_present = "example")]
+    pub file: Option<PathBuf>,
+
+    /// Output directory: steps/NNN/ (one `loadgen run` each, with params.json), results.csv, report.md,
+    /// figures/, hooks.log. An earlier experiment's files there are removed first; other files make
+    /// it refuse, unless --force.
+    #[arg(short = 'o', long, value_name = "DIR", default_value = "experiment")]
+    pub output_dir: PathBuf,
+
+    /// Print the plan, check every setting, write each step's settings (and Knative YAMLs); deploy
+    /// and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Skip the steps whose results exist in DIR with the same settings.
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Run a plan of more than 1,000 steps.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Print a commented example file (it runs here in about two minutes, no cluster) and exit.
+    #[arg(long)]
+    pub example: bool,
+
+    /// Write into a directory that holds files an earlier experiment did not write.
     #[arg(long)]
     pub force: bool,
 }

@@ -21,6 +21,7 @@ pub fn run(cli: Cli, stop: &Stop) -> Result<()> {
         Command::Generate(args) => generate::generate(&args, stop).map(|report| print!("{report}")),
         Command::Deploy(args) => generate::deploy(&args, stop),
         Command::Run(args) => run::run(&args, stop).map(|_| ()),
+        Command::Experiment(args) => crate::experiment::experiment(&args, stop),
         Command::Clean(args) => clean::clean(&args),
         Command::Preprocess(args) => preprocess::preprocess(&args).map(|_| ()),
         Command::Sample(args) => sample::sample(&args).map(|_| ()),

@@ -31,8 +31,63 @@ pub struct RunOutcome {
     pub summary: Summary,
 }
 
-/// Runs the whole pipeline; prints progress lines and the report's path.
+/// A deployment kept after a run for the next one (an experiment's steps): the next run that needs the
+/// same proxies, deployed the same way, reuses it instead of deploying again.
+#[derive(Default)]
+pub struct KeptDeployment {
+    kept: Option<(String, Deployment)>,
+}
+
+impl KeptDeployment {
+    /// The kept deployment, if it is the one `key` describes; otherwise the kept one is released.
+    fn take(&mut self, key: &str) -> Result<Option<Deployment>> {
+        match self.kept.take() {
+            Some((k, d)) if k == key => Ok(Some(d)),
+            other => {
+                self.kept = other;
+                self.release()?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whether a deployment is kept.
+    pub fn is_kept(&self) -> bool {
+        self.kept.is_some()
+    }
+
+    /// Removes what is kept: local servers stop, Knative services this tool made are deleted.
+    pub fn release(&mut self) -> Result<()> {
+        if let Some((_, mut deployment)) = self.kept.take() {
+            if let Some(mut servers) = deployment.servers.take() {
+                servers.stop();
+            }
+            let services: Vec<String> = deployment
+                .deployed
+                .iter()
+                .filter_map(|d| d.service.clone())
+                .collect();
+            if !services.is_empty() {
+                knative::delete("kubectl", &services)
+                    .context("deleting the Knative services of the kept deployment")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs the whole pipeline; prints progress lines and the report's path. Everything deployed is removed
+/// at the end.
 pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
+    let mut kept = KeptDeployment::default();
+    let outcome = run_keeping(args, stop, &mut kept);
+    kept.release()?;
+    outcome
+}
+
+/// [`run`], reusing the deployment `kept` holds if it fits, and keeping this run's deployment there
+/// afterwards (the caller releases it).
+pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Result<RunOutcome> {
     let mut load = args.load.clone();
     let kind = load.deploy.deployer.unwrap_or(Deployer::Local);
     if kind == Deployer::None {
@@ -104,7 +159,27 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
     };
     let fleet = (kind == Deployer::Local)
         .then(|| local_fleet(&load, &prepared, dispatcher_cpu, Scale::Auto));
-    let mut deployment = deploy_proxies(&prepared, &load, kind, fleet.as_ref(), stop)?;
+    let key = format!(
+        "{kind:?}|{:?}|{:?}|{:?}|{}|{}",
+        prepared
+            .proxies()
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>(),
+        load.deploy.knative_annotations(),
+        fleet.as_ref().map(|f| &f.options),
+        load.config_proxy.display(),
+        load.build.display()
+    );
+    let deployment = match kept.take(&key)? {
+        Some(deployment) => {
+            println!(
+                "deployment reused from the previous step: the same proxies, deployed the same way"
+            );
+            deployment
+        }
+        None => deploy_proxies(&prepared, &load, kind, fleet.as_ref(), stop)?,
+    };
     stopped_before_replay(stop, "deploying", Some(&deployment))?;
 
     // 4. The load.
@@ -155,9 +230,6 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
         },
     )
     .context("replaying the load")?;
-    if let Some(mut servers) = deployment.servers.take() {
-        servers.stop();
-    }
     print!("{summary}");
     let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
     write_atomic(&files.summary, json.as_bytes())
@@ -210,6 +282,7 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
     write_atomic(&files.report, report.as_bytes())
         .with_context(|| format!("writing {}", files.report.display()))?;
     println!("report     {}", files.report.display());
+    kept.kept = Some((key, deployment));
     Ok(RunOutcome {
         files,
         generated,

@@ -1,12 +1,13 @@
 //! Every human-readable output of `loadgen`, in one place: the terminal summaries of each command, the
 //! progress bars, and (in [`run`]) the `report.md` of a run. The commands compute; this module words it.
 
+pub mod experiment;
 pub mod run;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use plots::Drawn;
 use trace::MemoryLevel;
 
@@ -14,9 +15,12 @@ use crate::pipeline::Generated;
 use crate::preprocess::PreprocessReport;
 use crate::sample::SizeResult;
 
-/// A progress bar on stderr; indicatif draws nothing when stderr is not a terminal.
+/// A progress bar on stderr, below those already shown (an experiment's bar stays above each step's);
+/// indicatif draws nothing when stderr is not a terminal.
 pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    static BARS: std::sync::OnceLock<MultiProgress> = std::sync::OnceLock::new();
+    let bars = BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+    let bar = bars.add(ProgressBar::new(len));
     bar.set_style(
         ProgressStyle::with_template(&format!(
             "{{spinner}} [{{elapsed_precise}}] {{bar:40}} {{pos}}/{{len}} {unit}s ({{eta}} left)"

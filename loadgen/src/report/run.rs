@@ -356,6 +356,7 @@ mod tests {
             dispatcher: "SCHED_OTHER, pinned to CPU 1".into(),
             interrupted: true,
             incomplete: false,
+            start_unix_us: 0,
         };
         let deployed = [
             DeployedProxy {

@@ -181,7 +181,11 @@ fn random_suffix(rng: &mut impl Rng) -> String {
 
 /// Rewrites a Knative YAML: `metadata.name` = `name`, our label added. Returns the new text and the
 /// namespace. With several documents, the `serving.knative.dev` Service one is rewritten.
-pub fn rewrite_yaml(text: &str, name: &str) -> Result<(String, String), String> {
+pub fn rewrite_yaml(
+    text: &str,
+    name: &str,
+    annotations: &[(String, String)],
+) -> Result<(String, String), String> {
     let mut documents = Vec::new();
     for document in serde_yaml_ng::Deserializer::from_str(text) {
         let value = Value::deserialize(document).map_err(|e| e.to_string())?;
@@ -225,6 +229,28 @@ pub fn rewrite_yaml(text: &str, name: &str) -> Result<(String, String), String> 
         .as_mapping_mut()
         .ok_or("metadata.labels is not a mapping")?
         .insert(MANAGED_BY_LABEL.into(), MANAGED_BY.into());
+    if !annotations.is_empty() {
+        // Autoscaling settings belong on the revision template: spec.template.metadata.annotations.
+        let mut node = &mut documents[index];
+        for key in ["spec", "template", "metadata", "annotations"] {
+            let map = node
+                .as_mapping_mut()
+                .ok_or_else(|| format!("`{key}`'s parent is not a mapping"))?;
+            let child = map
+                .entry(key.into())
+                .or_insert_with(|| Value::Mapping(Mapping::new()));
+            if child.is_null() {
+                *child = Value::Mapping(Mapping::new());
+            }
+            node = child;
+        }
+        let map = node
+            .as_mapping_mut()
+            .ok_or("spec.template.metadata.annotations is not a mapping")?;
+        for (k, v) in annotations {
+            map.insert(k.as_str().into(), v.as_str().into());
+        }
+    }
     let mut out = String::new();
     for (i, d) in documents.iter().enumerate() {
         if i > 0 {
@@ -240,6 +266,7 @@ pub fn plan(
     config: &ProxyConfig,
     proxies: &[&Proxy],
     build_dir: &Path,
+    annotations: &[(String, String)],
 ) -> Result<Vec<PlannedService>, DeployError> {
     std::fs::create_dir_all(build_dir).map_err(|source| DeployError::Io {
         path: build_dir.to_owned(),
@@ -258,7 +285,7 @@ pub fn plan(
         let text = std::fs::read_to_string(&source)
             .map_err(|e| yaml_error(format!("cannot read it: {e}")))?;
         let name = service_name(&proxy.name, &random_suffix(&mut rng));
-        let (yaml, namespace) = rewrite_yaml(&text, &name).map_err(yaml_error)?;
+        let (yaml, namespace) = rewrite_yaml(&text, &name, annotations).map_err(yaml_error)?;
         let target = build_dir.join(format!("kn-{name}.yaml"));
         std::fs::write(&target, yaml).map_err(|source| DeployError::Io {
             path: target.clone(),
@@ -380,7 +407,11 @@ mod tests {
     #[test]
     fn yaml_rewrite_renames_labels_and_keeps_the_rest() {
         let text = "\napiVersion: serving.knative.dev/v1\nkind: Service\nmetadata:\n  name: aes-go-10-10\n  namespace: bench\nspec:\n  template:\n    spec:\n      containers:\n        - image: x\n";
-        let (out, ns) = rewrite_yaml(text, "aes-go-10-10-abc").unwrap();
+        let annotations = vec![(
+            "autoscaling.knative.dev/metric".to_owned(),
+            "rps".to_owned(),
+        )];
+        let (out, ns) = rewrite_yaml(text, "aes-go-10-10-abc", &annotations).unwrap();
         assert_eq!(ns, "bench");
         let v: Value = serde_yaml_ng::from_str(&out).unwrap();
         assert_eq!(v["metadata"]["name"].as_str(), Some("aes-go-10-10-abc"));
@@ -392,11 +423,16 @@ mod tests {
             v["spec"]["template"]["spec"]["containers"][0]["image"].as_str(),
             Some("x")
         );
-        let e = rewrite_yaml("kind: Service\nmetadata:\n  namespace: x\n", "n").unwrap_err();
+        assert_eq!(
+            v["spec"]["template"]["metadata"]["annotations"]["autoscaling.knative.dev/metric"]
+                .as_str(),
+            Some("rps")
+        );
+        let e = rewrite_yaml("kind: Service\nmetadata:\n  namespace: x\n", "n", &[]).unwrap_err();
         assert!(e.contains("no metadata.name"), "{e}");
-        assert!(rewrite_yaml("", "n").is_err());
+        assert!(rewrite_yaml("", "n", &[]).is_err());
         let two = "kind: ConfigMap\napiVersion: v1\nmetadata:\n  name: c\n---\nkind: Service\napiVersion: serving.knative.dev/v1\nmetadata:\n  name: s\n";
-        let (out, ns) = rewrite_yaml(two, "s-1").unwrap();
+        let (out, ns) = rewrite_yaml(two, "s-1", &[]).unwrap();
         assert_eq!(ns, "default");
         assert!(
             out.contains("name: c") && out.contains("name: s-1"),

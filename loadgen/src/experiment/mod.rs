@@ -1,0 +1,355 @@
+//! `loadgen experiment`: a whole experiment from one TOML file — a plan of steps (sweeps, repeats), each a
+//! `loadgen run` in its own directory, with lifecycle hooks around them, then one comparison of all steps
+//! (`results.csv`, `report.md` and its figures).
+//!
+//! The lifecycle of each step: prepare (read or pick the trace), deploy (or reuse the previous step's
+//! deployment when it needs the same proxies deployed the same way), warm-up, measure, collect (records,
+//! summary, report), clean up (what the next step no longer needs). The hooks run around them:
+//! `before-experiment`, `before-step`, `after-step`, `after-experiment`.
+
+pub mod plan;
+pub mod results;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use cmdline::Stop;
+use formats::summary::Summary;
+
+use crate::cli::{Command as CliCommand, ExperimentArgs};
+use crate::commands::run::{run_keeping, KeptDeployment};
+use crate::output::claim_dir;
+pub use plan::{OnFailure, Plan, Step};
+pub use results::StepResult;
+
+/// The marker an experiment leaves in its directory.
+pub const MARKER: &str = ".loadgen-experiment";
+
+/// What an experiment writes in its directory (what a later one into the same directory removes).
+const OWNED: [&str; 5] = ["steps", "results.csv", "report.md", "hooks.log", "figures"];
+
+/// A commented example that runs on this machine in about two minutes, with no cluster.
+pub const EXAMPLE: &str = include_str!("example.toml");
+
+/// Runs `args`' experiment.
+pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
+    if args.example {
+        print!("{EXAMPLE}");
+        return Ok(());
+    }
+    let Some(file) = &args.file else {
+        bail!("which experiment? give its TOML file (`loadgen experiment --example` prints one)");
+    };
+    let plan = Plan::read(file)?;
+    if plan.steps.len() > plan::LARGE_PLAN && !args.yes {
+        bail!(
+            "{}: the plan has {} steps, more than {}: pass --yes to run them all",
+            file.display(),
+            plan.steps.len(),
+            plan::LARGE_PLAN
+        );
+    }
+    print!("{}", crate::report::experiment::plan_table(&plan));
+    let dir = &args.output_dir;
+    if args.resume {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    } else {
+        claim_dir(dir, MARKER, &OWNED, args.force)?;
+    }
+    if args.dry_run {
+        return dry_run(&plan, dir);
+    }
+
+    let started = Instant::now();
+    let experiment_log = dir.join("hooks.log");
+    let base_env = vec![(
+        "LOADGEN_EXPERIMENT_DIR".to_owned(),
+        absolute(dir).display().to_string(),
+    )];
+    let mut failures: Vec<String> = Vec::new();
+    if let Err(e) = hook(&plan, "before-experiment", dir, &experiment_log, &base_env) {
+        failures.push(format!("before-experiment hook: {e:#}"));
+    }
+    let bar = crate::report::progress_bar(plan.steps.len() as u64, "step");
+    let mut kept = KeptDeployment::default();
+    let mut results: Vec<StepResult> = Vec::new();
+    let mut last_end: Option<Instant> = None;
+    let stop_on_failure = plan.on_failure != OnFailure::Continue;
+    for step in &plan.steps {
+        if stop.requested() || (stop_on_failure && !failures.is_empty()) {
+            break;
+        }
+        let step_dir = step_dir(dir, step.index);
+        std::fs::create_dir_all(&step_dir)
+            .with_context(|| format!("creating {}", step_dir.display()))?;
+        let params = serde_json::to_string_pretty(step).expect("a step serialises");
+        let params_path = step_dir.join("params.json");
+        if args.resume {
+            if let Some(done) = finished(&step_dir, &params) {
+                println!(
+                    "step {:>3}  already done (--resume): {}",
+                    step.index,
+                    params_text(step)
+                );
+                results.push(StepResult::done(step, done));
+                bar.inc(1);
+                continue;
+            }
+        }
+        formats::output::write_atomic(&params_path, params.as_bytes())
+            .with_context(|| format!("writing {}", params_path.display()))?;
+        if let Some(end) = last_end {
+            let pause = Duration::from_secs_f64(plan.between_steps);
+            while end.elapsed() < pause && !stop.requested() {
+                std::thread::sleep(Duration::from_millis(20).min(pause));
+            }
+        }
+        println!(
+            "step {:>3}  {} of {}: {}",
+            step.index,
+            step.index + 1,
+            plan.steps.len(),
+            params_text(step)
+        );
+        let attempts = match plan.on_failure {
+            OnFailure::Retry(n) => n as usize + 1,
+            _ => 1,
+        };
+        let log = step_dir.join("hooks.log");
+        let env = step_env(&base_env, step, &step_dir);
+        let mut outcome = Err(anyhow::anyhow!("not run"));
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                println!(
+                    "step {:>3}  retry {attempt} of {}",
+                    step.index,
+                    attempts - 1
+                );
+            }
+            outcome = hook(&plan, "before-step", dir, &log, &env)
+                .context("before-step hook")
+                .and_then(|()| run_step(step, &step_dir, stop, &mut kept));
+            let after = hook(&plan, "after-step", dir, &log, &env).context("after-step hook");
+            outcome = outcome.and_then(|summary| after.map(|()| summary));
+            if outcome.is_ok() || stop.requested() {
+                break;
+            }
+        }
+        last_end = Some(Instant::now());
+        match outcome {
+            Ok(summary) => results.push(StepResult::done(step, summary)),
+            Err(e) => {
+                let text = cmdline::error_text(&e);
+                eprintln!("step {:>3}  failed: {text}", step.index);
+                let _ = formats::output::write_atomic(
+                    &step_dir.join("error.txt"),
+                    (text.clone() + "\n").as_bytes(),
+                );
+                failures.push(format!("step {}: {text}", step.index));
+                results.push(StepResult::failed(step, text));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if let Err(e) = kept.release() {
+        failures.push(format!("cleaning up: {e:#}"));
+    }
+    if let Err(e) = hook(&plan, "after-experiment", dir, &experiment_log, &base_env) {
+        failures.push(format!("after-experiment hook: {e:#}"));
+    }
+    results::write_csv(&dir.join("results.csv"), &plan, &results)?;
+    let figures = crate::report::experiment::figures(dir, &plan, &results);
+    let report = crate::report::experiment::markdown(&plan, &results, &figures, started.elapsed());
+    formats::output::write_atomic(&dir.join("report.md"), report.as_bytes())
+        .with_context(|| format!("writing {}", dir.join("report.md").display()))?;
+    println!(
+        "experiment {} of {} steps run in {:.1} s -> {}, {}",
+        results.len(),
+        plan.steps.len(),
+        started.elapsed().as_secs_f64(),
+        dir.join("results.csv").display(),
+        dir.join("report.md").display()
+    );
+    if stop.requested() {
+        bail!(
+            "interrupted after {} of {} steps; results.csv and report.md hold the steps done",
+            results.len(),
+            plan.steps.len()
+        );
+    }
+    if !failures.is_empty() {
+        bail!("{} failure(s): {}", failures.len(), failures.join("; "));
+    }
+    Ok(())
+}
+
+/// Runs one step as `loadgen run -o STEP_DIR …`; its summary.
+fn run_step(
+    step: &Step,
+    step_dir: &Path,
+    stop: &Stop,
+    kept: &mut KeptDeployment,
+) -> Result<Summary> {
+    let argv = ["loadgen", "run", "-o"]
+        .into_iter()
+        .map(String::from)
+        .chain([step_dir.display().to_string(), "--force".into()])
+        .chain(step.args.iter().cloned())
+        .map(std::ffi::OsString::from);
+    let cli = crate::cli::parse_command_line(argv)
+        .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
+    let CliCommand::Run(args) = cli.command else {
+        unreachable!("the step's command is `run`")
+    };
+    Ok(run_keeping(&args, stop, kept)?.summary)
+}
+
+/// A step's directory.
+pub fn step_dir(dir: &Path, index: usize) -> PathBuf {
+    dir.join("steps").join(format!("{index:03}"))
+}
+
+/// The summary of a step already done with these settings, if any.
+fn finished(step_dir: &Path, params: &str) -> Option<Summary> {
+    let written = std::fs::read_to_string(step_dir.join("params.json")).ok()?;
+    if written != params {
+        return None;
+    }
+    let summary: Summary =
+        serde_json::from_str(&std::fs::read_to_string(step_dir.join("summary.json")).ok()?).ok()?;
+    (!summary.interrupted).then_some(summary)
+}
+
+fn params_text(step: &Step) -> String {
+    let params: Vec<String> = step
+        .params
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    format!(
+        "{}repeat {}",
+        if params.is_empty() {
+            String::new()
+        } else {
+            format!("{}, ", params.join(", "))
+        },
+        step.repeat
+    )
+}
+
+/// The hooks' environment for a step: its number, repeat and directory, and one `LOADGEN_PARAM_<KEY>`
+/// per swept key (upper case, `-` and `.` as `_`).
+fn step_env(base: &[(String, String)], step: &Step, step_dir: &Path) -> Vec<(String, String)> {
+    let mut env = base.to_vec();
+    env.push(("LOADGEN_STEP".into(), step.index.to_string()));
+    env.push(("LOADGEN_REPEAT".into(), step.repeat.to_string()));
+    env.push((
+        "LOADGEN_STEP_DIR".into(),
+        absolute(step_dir).display().to_string(),
+    ));
+    for (k, v) in &step.params {
+        env.push((
+            format!(
+                "LOADGEN_PARAM_{}",
+                k.to_uppercase().replace(['-', '.'], "_")
+            ),
+            v.clone(),
+        ));
+    }
+    env
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+}
+
+/// Runs hook `name` (if the plan has it) with `sh -c` in `dir`, its output appended to `log`.
+fn hook(plan: &Plan, name: &str, dir: &Path, log: &Path, env: &[(String, String)]) -> Result<()> {
+    let Some(command) = plan.hooks.get(name) else {
+        return Ok(());
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    let _ = writeln!(file, "# {name}: {command}");
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("starting the {name} hook"))?;
+    file.write_all(&output.stdout)
+        .and_then(|()| file.write_all(&output.stderr))
+        .with_context(|| format!("writing {}", log.display()))?;
+    if !output.status.success() {
+        bail!(
+            "`{command}` failed ({}); its output is in {}",
+            output.status,
+            log.display()
+        );
+    }
+    Ok(())
+}
+
+/// `--dry-run`: every step's settings (and, on Knative, its YAMLs) written; nothing deployed or sent.
+fn dry_run(plan: &Plan, dir: &Path) -> Result<()> {
+    let mut yamls = 0;
+    for step in &plan.steps {
+        let step_dir = step_dir(dir, step.index);
+        std::fs::create_dir_all(&step_dir)
+            .with_context(|| format!("creating {}", step_dir.display()))?;
+        let params = serde_json::to_string_pretty(step).expect("a step serialises");
+        formats::output::write_atomic(&step_dir.join("params.json"), params.as_bytes())?;
+        let argv = ["loadgen", "deploy", "--dry-run", "-o"]
+            .into_iter()
+            .map(String::from)
+            .chain([step_dir.join("load.json").display().to_string()])
+            .chain(step.args.iter().cloned())
+            .chain(["-b".into(), step_dir.join("build").display().to_string()]);
+        let knative = step.args.iter().any(|a| a == "--deployer=knative");
+        if knative {
+            // The step's YAMLs, as `loadgen deploy --dry-run` writes them (nothing is applied).
+            let argv: Vec<std::ffi::OsString> =
+                argv.filter(|a| !is_run_only(a)).map(Into::into).collect();
+            let cli = crate::cli::parse_command_line(argv)
+                .map_err(|e| anyhow::anyhow!("step {}: {}", step.index, e.to_string().trim()))?;
+            crate::commands::run(cli, &Stop::new())?;
+            yamls += 1;
+        }
+    }
+    println!(
+        "dry run    {} steps planned and checked; settings in {}/NNN/params.json{}; nothing deployed or sent",
+        plan.steps.len(),
+        dir.join("steps").display(),
+        if yamls > 0 {
+            format!(", Knative YAMLs in {}/NNN/build", dir.join("steps").display())
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+/// Flags `run` has and `deploy` has not (the dry run deploys nothing, so they do not apply).
+fn is_run_only(arg: &str) -> bool {
+    let name = arg.trim_start_matches('-').split('=').next().unwrap_or("");
+    [
+        "functions",
+        "grpc-timeout",
+        "connections",
+        "max-in-flight",
+        "dispatcher-cpu",
+        "no-pin",
+        "realtime",
+        "force",
+    ]
+    .contains(&name)
+}

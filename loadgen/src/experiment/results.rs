@@ -1,0 +1,115 @@
+//! What each step gave, and `results.csv`: one row per step and repeat, the swept values as written in
+//! `[sweep]`, then the step's figures, then one column per outcome any step saw.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use formats::summary::Summary;
+
+use super::plan::{Plan, Step};
+
+/// One step's result: its summary, or why it failed.
+#[derive(Debug, Clone)]
+pub struct StepResult {
+    /// The step.
+    pub step: Step,
+    /// Its summary, or its error.
+    pub outcome: Result<Summary, String>,
+}
+
+impl StepResult {
+    /// A step that ran.
+    pub fn done(step: &Step, summary: Summary) -> StepResult {
+        StepResult {
+            step: step.clone(),
+            outcome: Ok(summary),
+        }
+    }
+
+    /// A step that failed, with why.
+    pub fn failed(step: &Step, error: String) -> StepResult {
+        StepResult {
+            step: step.clone(),
+            outcome: Err(error),
+        }
+    }
+
+    /// Sent calls not answered successfully (timeouts, errors, cancelled).
+    pub fn errors(summary: &Summary) -> u64 {
+        summary.sent.saturating_sub(summary.ok)
+    }
+}
+
+/// The figures columns, in order, after the swept keys. A failed step's are empty (its error is in its
+/// directory's `error.txt` and in the report).
+pub const FIGURES: [&str; 12] = [
+    "scheduled",
+    "sent",
+    "answered",
+    "errors",
+    "send_lag_p50_us",
+    "send_lag_p99_us",
+    "send_lag_p999_us",
+    "latency_p50_us",
+    "latency_p90_us",
+    "latency_p99_us",
+    "latency_p999_us",
+    "achieved_rate",
+];
+
+/// The figures of `s`, in [`FIGURES`] order.
+fn figures(s: &Summary) -> Vec<String> {
+    let us = |v: f64| format!("{v:.3}");
+    vec![
+        s.scheduled.to_string(),
+        s.sent.to_string(),
+        s.ok.to_string(),
+        StepResult::errors(s).to_string(),
+        us(s.send_lag_us.p50),
+        us(s.send_lag_us.p99),
+        us(s.send_lag_us.p999),
+        us(s.latency_us.p50),
+        us(s.latency_us.p90),
+        us(s.latency_us.p99),
+        us(s.latency_us.p999),
+        format!("{:.3}", s.achieved_rate),
+    ]
+}
+
+/// Writes `results.csv` (whole or not at all).
+pub fn write_csv(path: &Path, plan: &Plan, results: &[StepResult]) -> Result<()> {
+    let outcomes: BTreeSet<&str> = results
+        .iter()
+        .filter_map(|r| r.outcome.as_ref().ok())
+        .flat_map(|s| s.outcomes.keys().map(String::as_str))
+        .collect();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = vec!["step".into(), "repeat".into()];
+    header.extend(plan.swept.iter().map(|(s, _)| s.key.clone()));
+    header.extend(FIGURES.iter().map(|f| f.to_string()));
+    header.extend(outcomes.iter().map(|o| format!("outcome:{o}")));
+    w.write_record(&header)?;
+    for r in results {
+        let mut row: Vec<String> = vec![r.step.index.to_string(), r.step.repeat.to_string()];
+        row.extend(r.step.params.iter().map(|(_, v)| v.clone()));
+        match &r.outcome {
+            Ok(s) => {
+                row.extend(figures(s));
+                row.extend(
+                    outcomes
+                        .iter()
+                        .map(|o| s.outcomes.get(*o).copied().unwrap_or(0).to_string()),
+                );
+            }
+            Err(_) => {
+                row.extend(FIGURES.iter().map(|_| String::new()));
+                row.extend(outcomes.iter().map(|_| String::new()));
+            }
+        }
+        w.write_record(&row)?;
+    }
+    let bytes = w.into_inner().context("writing results.csv")?;
+    formats::output::write_atomic(path, &bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}

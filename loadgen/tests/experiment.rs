@@ -1,0 +1,477 @@
+//! `loadgen experiment` through the binary, on the local fleet over loopback (and a fake `kubectl` for
+//! the Knative settings): steps and rows, hooks and their environment, failure policies, resume, dry run,
+//! Ctrl-C, and errors that name the file's line. Every step is a short per-second run.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::{loadgen, ok, run_loadgen, s, text, wait_bounded, FakeCluster, LOADGEN};
+
+/// A per-second base: 40 synthetic functions (unless swept), no warm-up, one measured second.
+const BASE: &str = r#"
+[run]
+profile = "builtin"
+minute = false
+warmup-duration = 0
+duration = 1
+seed = 4
+"#;
+
+fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn experiment(file: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["experiment", s(file), "-o", s(out)];
+    args.extend_from_slice(extra);
+    loadgen(&args)
+}
+
+/// results.csv as (header, rows).
+fn results(out: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(out.join("results.csv")).unwrap();
+    let header = r.headers().unwrap().iter().map(str::to_owned).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    (header, rows)
+}
+
+fn column(header: &[String], name: &str) -> usize {
+    header
+        .iter()
+        .position(|h| h == name)
+        .unwrap_or_else(|| panic!("no `{name}` in {header:?}"))
+}
+
+#[test]
+fn a_grid_makes_a_step_and_a_row_per_combination_with_hooks_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "exp.toml",
+        &format!(
+            "{BASE}
+[sweep]
+mode = \"grid\"
+functions = [40, 60]
+iat-distribution = [\"uniform\", \"equidistant\"]
+
+[hooks]
+before-experiment = \"echo before-experiment $LOADGEN_EXPERIMENT_DIR >> order.txt\"
+before-step = \"echo before-step $LOADGEN_STEP $LOADGEN_REPEAT $LOADGEN_PARAM_FUNCTIONS $LOADGEN_PARAM_IAT_DISTRIBUTION $LOADGEN_STEP_DIR >> order.txt\"
+after-step = \"echo after-step $LOADGEN_STEP >> order.txt; test -s $LOADGEN_STEP_DIR/records.csv\"
+after-experiment = \"echo after-experiment >> order.txt\"
+"
+        ),
+    );
+    let out = dir.path().join("out");
+    let t = ok(&experiment(&file, &out, &[]));
+    let (header, rows) = results(&out);
+    assert_eq!(
+        header[..4],
+        ["step", "repeat", "functions", "iat-distribution"].map(String::from),
+        "{header:?}"
+    );
+    let figures = [
+        "scheduled",
+        "sent",
+        "answered",
+        "errors",
+        "send_lag_p50_us",
+        "send_lag_p99_us",
+        "send_lag_p999_us",
+        "latency_p50_us",
+        "latency_p90_us",
+        "latency_p99_us",
+        "latency_p999_us",
+        "achieved_rate",
+    ];
+    assert_eq!(header[4..16], figures.map(String::from), "{header:?}");
+    assert!(
+        header[16..].iter().all(|h| h.starts_with("outcome:")),
+        "{header:?}"
+    );
+    assert_eq!(rows.len(), 4, "{t}");
+    let params: Vec<(String, String)> = rows.iter().map(|r| (r[2].clone(), r[3].clone())).collect();
+    assert_eq!(
+        params,
+        [
+            ("40", "uniform"),
+            ("40", "equidistant"),
+            ("60", "uniform"),
+            ("60", "equidistant")
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    let (scheduled, answered) = (column(&header, "scheduled"), column(&header, "answered"));
+    for (i, row) in rows.iter().enumerate() {
+        assert!(row[scheduled].parse::<u64>().unwrap() > 0, "{row:?}");
+        assert_eq!(
+            row[scheduled], row[answered],
+            "every call answered: {row:?}"
+        );
+        let step_dir = out.join(format!("steps/{i:03}"));
+        for f in [
+            "params.json",
+            "records.csv",
+            "summary.json",
+            "report.md",
+            "load.json",
+        ] {
+            assert!(
+                step_dir.join(f).is_file(),
+                "{} has no {f}",
+                step_dir.display()
+            );
+        }
+    }
+    let order = std::fs::read_to_string(out.join("order.txt")).unwrap();
+    let lines: Vec<&str> = order.lines().collect();
+    assert_eq!(lines.len(), 1 + 4 * 2 + 1, "{order}");
+    assert!(lines[0].starts_with("before-experiment /"), "{order}");
+    let step_dir = std::path::absolute(out.join("steps/002")).unwrap();
+    assert_eq!(
+        lines[5],
+        format!("before-step 2 0 60 uniform {}", step_dir.display()),
+        "{order}"
+    );
+    assert_eq!(lines[6], "after-step 2");
+    assert_eq!(lines[9], "after-experiment");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for figure in [
+        "latency_p50",
+        "latency_p99",
+        "answered_per_step",
+        "send_lag_p99_per_step",
+    ] {
+        assert!(
+            report.contains(&format!("figures/{figure}.png")),
+            "{report}"
+        );
+        assert!(out.join(format!("figures/{figure}.png")).is_file());
+    }
+    assert!(out.join("steps/000/hooks.log").is_file());
+}
+
+#[test]
+fn failures_stop_continue_or_retry_as_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = |policy: &str, hook: &str| {
+        format!(
+            "{BASE}on-failure = \"{policy}\"
+[sweep]
+functions = [40]
+iat-distribution = [\"uniform\", \"equidistant\", \"exponential\"]
+[hooks]
+before-step = '{hook}'
+"
+        )
+    };
+    let fail_step_1 = "test $LOADGEN_STEP != 1";
+    // stop: step 1 fails, step 2 never runs; the status says something failed.
+    let file = write_file(dir.path(), "stop.toml", &plan("stop", fail_step_1));
+    let out = dir.path().join("stop");
+    let o = experiment(&file, &out, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let (header, rows) = results(&out);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1][column(&header, "scheduled")], "");
+    assert!(std::fs::read_to_string(out.join("steps/001/error.txt"))
+        .unwrap()
+        .contains("before-step hook"));
+    assert!(!out.join("steps/002").exists());
+    // continue: every step has a row, the status is still 1.
+    let file = write_file(dir.path(), "continue.toml", &plan("continue", fail_step_1));
+    let out = dir.path().join("continue");
+    let o = experiment(&file, &out, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let (header, rows) = results(&out);
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1][column(&header, "scheduled")], "");
+    assert_ne!(rows[2][column(&header, "scheduled")], "");
+    // retry: each step's first try fails, its second succeeds.
+    let flaky = "if [ ! -e tried-$LOADGEN_STEP ]; then touch tried-$LOADGEN_STEP; exit 3; fi";
+    let file = write_file(dir.path(), "retry.toml", &plan("retry:1", flaky));
+    let out = dir.path().join("retry");
+    let o = experiment(&file, &out, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(results(&out).1.len(), 3);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .matches("retry 1 of 1")
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn resume_runs_nothing_twice_and_dry_run_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "exp.toml",
+        &format!("{BASE}\n[sweep]\nfunctions = [40, 50]\n"),
+    );
+    let out = dir.path().join("out");
+    // Dry run: the plan and every step's settings; no load, no record.
+    let t = ok(&experiment(&file, &out, &["--dry-run"]));
+    assert!(
+        t.contains("2 step(s)") && t.contains("nothing deployed or sent"),
+        "{t}"
+    );
+    for i in 0..2 {
+        assert!(out.join(format!("steps/{i:03}/params.json")).is_file());
+        assert!(!out.join(format!("steps/{i:03}/records.csv")).exists());
+    }
+    assert!(!out.join("results.csv").exists());
+    ok(&experiment(&file, &out, &[]));
+    let records = out.join("steps/001/records.csv");
+    let before = std::fs::metadata(&records).unwrap().modified().unwrap();
+    let t = ok(&experiment(&file, &out, &["--resume"]));
+    assert_eq!(t.matches("already done (--resume)").count(), 2, "{t}");
+    assert_eq!(
+        std::fs::metadata(&records).unwrap().modified().unwrap(),
+        before
+    );
+    assert_eq!(results(&out).1.len(), 2);
+}
+
+#[test]
+fn ctrl_c_mid_step_keeps_the_finished_steps_and_leaves_no_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "exp.toml",
+        &format!(
+            "{BASE}\n[sweep]\nfunctions = [40, 50, 60]\nduration = [1, 30, 30]\nmode = \"zip\"\n\
+             [hooks]\nafter-experiment = \"echo done > after.txt\"\n"
+        ),
+    );
+    let out = dir.path().join("out");
+    let child = Command::new(LOADGEN)
+        .args(["experiment", s(&file), "-o", s(&out)])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Step 1 is replaying once its records file is open.
+    let replaying = out.join("steps/001/records.csv.partial");
+    let started = Instant::now();
+    while !replaying.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "step 1 never began"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = wait_bounded(child, Duration::from_secs(60));
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let (header, rows) = results(&out);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(
+        rows[0][column(&header, "scheduled")],
+        rows[0][column(&header, "answered")]
+    );
+    assert!(out.join("steps/001/records.csv").is_file());
+    assert!(!out.join("steps/002").exists());
+    assert_eq!(
+        std::fs::read_to_string(out.join("after.txt")).unwrap(),
+        "done\n"
+    );
+    for step in ["000", "001"] {
+        let endpoints =
+            loadgen::deploy::read_endpoints(&out.join(format!("steps/{step}/endpoints.json")))
+                .unwrap();
+        for e in endpoints {
+            assert!(
+                std::net::TcpStream::connect_timeout(
+                    &e.endpoint.parse().unwrap(),
+                    Duration::from_millis(200)
+                )
+                .is_err(),
+                "{} still listening",
+                e.endpoint
+            );
+        }
+    }
+}
+
+#[test]
+fn knative_settings_become_annotations_and_unchanged_steps_apply_nothing_new() {
+    let Some(sample) = trace::testing::vswarm_sample() else {
+        return;
+    };
+    let server =
+        emulated::LocalServer::start(emulated::Behaviour::fixed("ksvc", 0.0, 0.0), 1).unwrap();
+    let cluster = FakeCluster::new();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "exp.toml",
+        &format!(
+            r#"
+[run]
+deployer = "knative"
+minute = false
+trace = "{}"
+profile = "{}"
+config-proxy = "{}"
+build = "build"
+duration = 1
+warmup-duration = 0
+poll-interval = 0.02
+seed = 2
+[sweep]
+repeats = 2
+[knative]
+metric = "rps"
+target = 50
+panic-window-percentage = 100
+panic-threshold-percentage = 1000
+"#,
+            sample.display(),
+            sample.join("profile.json").display(),
+            sample.join("config.json").display()
+        ),
+    );
+    let out = dir.path().join("out");
+    let o = run_loadgen(
+        &["experiment", s(&file), "-o", s(&out)],
+        &cluster.env(&[("FAKE_KSVC_URL", &format!("http://{}", server.endpoint()))]),
+        Duration::from_secs(300),
+    );
+    let t = ok(&o);
+    assert_eq!(
+        t.matches("deployment reused from the previous step")
+            .count(),
+        1,
+        "{t}"
+    );
+    let applies = cluster
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("kubectl apply"))
+        .count();
+    let yamls: Vec<PathBuf> = std::fs::read_dir(dir.path().join("build"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("kn-"))
+        .collect();
+    // The second step applied nothing: as many applies as the first step's services (and the
+    // config's own database YAMLs, applied by its pre-deployment commands).
+    assert!(!yamls.is_empty());
+    assert!(
+        applies >= yamls.len() && applies < 2 * yamls.len(),
+        "{applies} applies for {} services",
+        yamls.len()
+    );
+    for y in &yamls {
+        let v: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&std::fs::read_to_string(y).unwrap()).unwrap();
+        let a = &v["spec"]["template"]["metadata"]["annotations"];
+        assert_eq!(
+            a["autoscaling.knative.dev/metric"].as_str(),
+            Some("rps"),
+            "{}",
+            y.display()
+        );
+        assert_eq!(a["autoscaling.knative.dev/target"].as_str(), Some("50"));
+        assert_eq!(
+            a["autoscaling.knative.dev/panic-threshold-percentage"].as_str(),
+            Some("1000")
+        );
+    }
+    // At the end, what the experiment deployed is deleted.
+    assert!(cluster
+        .calls()
+        .iter()
+        .any(|c| c.starts_with("kubectl delete ksvc")));
+    let (header, rows) = results(&out);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[1][column(&header, "scheduled")],
+        rows[1][column(&header, "answered")]
+    );
+}
+
+#[test]
+fn mistakes_in_the_file_name_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for (body, expected) in [
+        (
+            "[run]\nminute = false\ndurration = 3\n",
+            "line 3: [run] `durration`: not a `loadgen run` flag; did you mean `duration`?",
+        ),
+        (
+            "[run]\nduration = \"soon\"\n",
+            "line 2: `duration` = `soon`",
+        ),
+        (
+            "[run]\nduration = [1, 2]\n",
+            "line 2: [run] `duration`: expected a single value",
+        ),
+        (
+            "[run]\ntrace = \"samples\"\n[sweep]\nfunctions = [10]\n",
+            "line 4: [sweep] `functions`: no sample of 10 functions",
+        ),
+        (
+            "[sweep]\nmode = \"zip\"\nfunctions = [1, 2]\nseed = [1]\n",
+            "line 4: [sweep] `seed` has 1 values but `functions` has 2",
+        ),
+        (
+            "[sweep]\nfunctions = []\n",
+            "line 2: [sweep] `functions`: an empty list makes zero steps",
+        ),
+        ("[run]\nduration = 3\nduration = 4\n", "line 3"),
+        (
+            "[hooks]\nbefore-run = \"true\"\n",
+            "line 2: [hooks] `before-run`: not a hook",
+        ),
+        (
+            "[knative]\nmetric = \"cpu\"\n",
+            "line 2: `knative.metric` = `cpu`",
+        ),
+    ] {
+        let file = write_file(dir.path(), "bad.toml", body);
+        let o = experiment(&file, &out, &["--dry-run"]);
+        assert_eq!(o.status.code(), Some(1), "{body}: {}", text(&o));
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            e.contains("bad.toml: ") && e.contains(expected),
+            "{body}\n{e}"
+        );
+    }
+    // More than 1,000 steps need --yes.
+    let file = write_file(
+        dir.path(),
+        "big.toml",
+        "[sweep]\nseed = [1,2,3,4,5,6,7,8,9,10,11]\nrepeats = 100\n",
+    );
+    let o = experiment(&file, &out, &["--dry-run"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("1100 steps")
+            && String::from_utf8_lossy(&o.stderr).contains("--yes")
+    );
+    // The example parses and plans four steps.
+    let example = loadgen(&["experiment", "--example"]);
+    let file = write_file(
+        dir.path(),
+        "example.toml",
+        &String::from_utf8_lossy(&example.stdout),
+    );
+    let t = ok(&experiment(
+        &file,
+        &dir.path().join("example"),
+        &["--dry-run"],
+    ));
+    assert!(t.contains("4 step(s)"), "{t}");
+}
