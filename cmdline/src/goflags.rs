@@ -43,7 +43,13 @@ pub fn normalize(command: &Command, args: Vec<OsString>) -> Result<Vec<OsString>
             continue;
         }
         if let Some(required) = awaiting.take() {
-            let looks_like_value = !token.starts_with('-') || is_number(&token);
+            // A flag whose value is optional (`-dbg`) takes the next token only if it looks like a
+            // value: not a flag, and not a subcommand's name (`--dbg run`).
+            let current = scopes.last().expect("never empty");
+            let subcommand = current
+                .get_subcommands()
+                .any(|s| s.get_name() == token || s.get_all_aliases().any(|a| a == token));
+            let looks_like_value = (!token.starts_with('-') || is_number(&token)) && !subcommand;
             if required || looks_like_value {
                 // Joined with `=`, a value that starts with `-` is never taken for a flag.
                 let mut joined = out.pop().expect("the flag was pushed");
@@ -260,6 +266,10 @@ mod tests {
             ["--dbg=false", "run"]
         );
         assert_eq!(norm(&["run", "--", "-x"]).unwrap(), ["run", "--", "-x"]);
+        assert_eq!(
+            norm(&["-dbg", "run", "-d", "2"]).unwrap(),
+            ["--dbg", "run", "-d=2"]
+        );
     }
 
     #[test]

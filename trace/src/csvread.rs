@@ -172,16 +172,32 @@ pub(crate) fn read(spec: &Spec) -> Result<Frame, TraceError> {
     let mut projection: Vec<usize> = kinds.keys().copied().collect();
     projection.sort_unstable();
 
-    let result = CsvReadOptions::default()
-        .with_has_header(true)
-        .with_schema(Some(Arc::new(schema)))
-        .with_projection(Some(Arc::new(projection.clone())))
-        .map_parse_options(|o| {
-            o.with_truncate_ragged_lines(false)
-                .with_missing_is_null(true)
-        })
-        .try_into_reader_with_file_path(Some(path.clone()))
-        .and_then(|reader| reader.finish());
+    // Quotes are where the fast path is fragile (a field that is a lone `"` panics inside polars 0.55):
+    // a file with any is checked row by row first, and only a valid one reaches polars.
+    if has_quote(path)? {
+        if let Some(error) = locate(spec)? {
+            return Err(error);
+        }
+    }
+    let read = || {
+        CsvReadOptions::default()
+            .with_has_header(true)
+            .with_schema(Some(Arc::new(schema)))
+            .with_projection(Some(Arc::new(projection.clone())))
+            .map_parse_options(|o| {
+                o.with_truncate_ragged_lines(false)
+                    .with_missing_is_null(true)
+            })
+            .try_into_reader_with_file_path(Some(path.clone()))
+            .and_then(|reader| reader.finish())
+    };
+    // Should the reader still panic on some input, that is a failed fast path, not a crash.
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|_| {
+            Err(PolarsError::ComputeError(
+                "the CSV reader failed on this file".into(),
+            ))
+        });
     let df = match result {
         Ok(df) => df,
         Err(e) => return Err(locate(spec)?.unwrap_or(polars_error(path, e))),
@@ -203,6 +219,22 @@ pub(crate) fn read(spec: &Spec) -> Result<Frame, TraceError> {
             .map_err(|e| polars_error(path, e))?;
     }
     Ok(frame)
+}
+
+/// Whether the file holds a `"` anywhere (read in blocks: memory stays small however big the file).
+fn has_quote(path: &Path) -> Result<bool, TraceError> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| TraceError::io(path, e))?;
+    let mut block = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut block).map_err(|e| TraceError::io(path, e))?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if block[..n].contains(&b'"') {
+            return Ok(true);
+        }
+    }
 }
 
 /// Cheap vectorised checks: nulls, range, finiteness. `false` means "run the row-by-row pass".

@@ -332,3 +332,33 @@ fn reads_the_vswarm_sample() {
     assert_eq!((w.first_period, w.periods), (600, 20));
     assert_eq!(w.counts(0), &t.counts(0)[60..80]);
 }
+
+#[test]
+fn a_lone_quote_is_named_not_a_crash() {
+    // A field that is only `"`, in a numeric column: polars 0.55's CSV parser panics on it; the reader
+    // must name it instead.
+    let dir = sampled();
+    let durations = dir.path().join("durations.csv");
+    let row = dur_row("o1", "a1", "f2", 20.0);
+    let mut fields: Vec<&str> = row.split(',').collect();
+    fields[4] = "\"";
+    replace_line(&durations, 3, &fields.join(","));
+    let e = read(dir.path(), &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("durations.csv: line 3"), "{e}");
+    // And a field with a quote in its middle (the csv crate keeps it literally, polars cannot read it).
+    let dir = sampled();
+    replace_line(
+        &dir.path().join("invocations.csv"),
+        2,
+        "o1,a\"1,f1,http,1,0,2",
+    );
+    let e = read(dir.path(), &ReadOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("invocations.csv: line 2: column 2 (`HashApp`): a quote inside a field"),
+        "{e}"
+    );
+}

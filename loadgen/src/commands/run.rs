@@ -148,7 +148,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
         );
     }
 
-    stopped_before_replay(stop, "reading and mapping the trace", None)?;
+    stopped_before_replay(stop, "reading and mapping the trace")?;
 
     // 3. Deploy: a local fleet is sized and placed so the dispatcher keeps a CPU to itself.
     let dispatcher_cpu = match (args.replay.dispatcher_cpu, args.replay.no_pin) {
@@ -180,18 +180,20 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
         }
         None => deploy_proxies(&prepared, &load, kind, fleet.as_ref(), stop)?,
     };
-    stopped_before_replay(stop, "deploying", Some(&deployment))?;
+    // Kept from now on, so that whatever happens next, the caller's release removes it.
+    let deployment = &kept.kept.insert((key, deployment)).1;
+    stopped_before_replay(stop, "deploying")?;
 
     // 4. The load.
     let generated = write_load(
         &prepared,
         &load,
-        &deployment,
+        deployment,
         &files.load,
         Some(&files.endpoints),
     )?;
     print!("{generated}");
-    stopped_before_replay(stop, "writing the load", Some(&deployment))?;
+    stopped_before_replay(stop, "writing the load")?;
 
     // 5. Replay.
     let schedule = Schedule::from_file(
@@ -282,7 +284,6 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
     write_atomic(&files.report, report.as_bytes())
         .with_context(|| format!("writing {}", files.report.display()))?;
     println!("report     {}", files.report.display());
-    kept.kept = Some((key, deployment));
     Ok(RunOutcome {
         files,
         generated,
@@ -290,31 +291,12 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
     })
 }
 
-/// Ends a run stopped (Ctrl-C) before its replay: what it deployed is removed (local servers stop when
-/// the deployment is dropped; Knative services it made are deleted), the files it completed stay, and the
-/// error says so (the binary then exits with 130 or 143).
-fn stopped_before_replay(stop: &Stop, stage: &str, deployment: Option<&Deployment>) -> Result<()> {
-    if !stop.requested() {
-        return Ok(());
+/// Ends a run stopped (Ctrl-C) before its replay: the files it completed stay, and the error says so
+/// (the binary then exits with 130 or 143). What it deployed is kept by the caller's `KeptDeployment`,
+/// whose release removes it (local servers stop; Knative services it made are deleted).
+fn stopped_before_replay(stop: &Stop, stage: &str) -> Result<()> {
+    if stop.requested() {
+        bail!("interrupted while {stage}, before the replay: nothing was sent; what was deployed is removed");
     }
-    let services: Vec<String> = deployment
-        .into_iter()
-        .flat_map(|d| &d.deployed)
-        .filter_map(|d| d.service.clone())
-        .collect();
-    if !services.is_empty() {
-        knative::delete("kubectl", &services)
-            .context("interrupted: deleting the Knative services this run deployed")?;
-    }
-    bail!(
-        "interrupted while {stage}, before the replay: nothing was sent{}",
-        if services.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "; the {} Knative services it deployed are deleted",
-                services.len()
-            )
-        }
-    )
+    Ok(())
 }
