@@ -342,6 +342,19 @@ panic-threshold-percentage = 1000
             sample.join("config.json").display()
         ),
     );
+    // The dry run: each step's YAMLs in its own directory (the file's own `build` aside), nothing applied.
+    let dry = dir.path().join("dry");
+    let o = run_loadgen(
+        &["experiment", s(&file), "-o", s(&dry), "--dry-run"],
+        &cluster.env(&[]),
+        Duration::from_secs(120),
+    );
+    ok(&o);
+    let dry_yamls = std::fs::read_dir(dry.join("steps/001/build"))
+        .unwrap()
+        .count();
+    assert!(dry_yamls > 0);
+    assert!(cluster.calls().is_empty(), "{:?}", cluster.calls());
     let out = dir.path().join("out");
     let o = run_loadgen(
         &["experiment", s(&file), "-o", s(&out)],

@@ -308,17 +308,17 @@ fn dry_run(plan: &Plan, dir: &Path) -> Result<()> {
             .with_context(|| format!("creating {}", step_dir.display()))?;
         let params = serde_json::to_string_pretty(step).expect("a step serialises");
         formats::output::write_atomic(&step_dir.join("params.json"), params.as_bytes())?;
-        let argv = ["loadgen", "deploy", "--dry-run", "-o"]
-            .into_iter()
-            .map(String::from)
-            .chain([step_dir.join("load.json").display().to_string()])
-            .chain(step.args.iter().cloned())
-            .chain(["-b".into(), step_dir.join("build").display().to_string()]);
         let knative = step.args.iter().any(|a| a == "--deployer=knative");
         if knative {
             // The step's YAMLs, as `loadgen deploy --dry-run` writes them (nothing is applied).
-            let argv: Vec<std::ffi::OsString> =
-                argv.filter(|a| !is_run_only(a)).map(Into::into).collect();
+            let argv: Vec<std::ffi::OsString> = ["loadgen", "deploy", "--dry-run", "-o"]
+                .into_iter()
+                .map(String::from)
+                .chain([step_dir.join("load.json").display().to_string()])
+                .chain(step.args.iter().filter(|a| for_deploy(a)).cloned())
+                .chain(["-b".into(), step_dir.join("build").display().to_string()])
+                .map(Into::into)
+                .collect();
             let cli = crate::cli::parse_command_line(argv)
                 .map_err(|e| anyhow::anyhow!("step {}: {}", step.index, e.to_string().trim()))?;
             crate::commands::run(cli, &Stop::new())?;
@@ -338,18 +338,22 @@ fn dry_run(plan: &Plan, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Flags `run` has and `deploy` has not (the dry run deploys nothing, so they do not apply).
-fn is_run_only(arg: &str) -> bool {
+/// Whether a step argument (`--name=value`, or a bare `--name`) is one `loadgen deploy` takes, as its
+/// own definition says. `--build` is left out: the dry run writes each step's YAMLs into the step's
+/// directory.
+fn for_deploy(arg: &str) -> bool {
+    static FLAGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let flags = FLAGS.get_or_init(|| {
+        use clap::CommandFactory;
+        let cli = crate::cli::Cli::command();
+        let deploy = cli
+            .find_subcommand("deploy")
+            .expect("deploy is a subcommand");
+        deploy
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect()
+    });
     let name = arg.trim_start_matches('-').split('=').next().unwrap_or("");
-    [
-        "functions",
-        "grpc-timeout",
-        "connections",
-        "max-in-flight",
-        "dispatcher-cpu",
-        "no-pin",
-        "realtime",
-        "force",
-    ]
-    .contains(&name)
+    name != "build" && flags.iter().any(|f| f == name)
 }

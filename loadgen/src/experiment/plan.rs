@@ -523,16 +523,17 @@ impl Plan {
     }
 }
 
-/// The run flags a setting stands for: `functions` picks `sample-N` under the trace (or sizes a
-/// synthetic trace), `knative.X` is `--knative-X`, anything else `--key`.
+/// The run flags a setting stands for, each one `--flag=value` token (or a bare switch): `functions`
+/// picks `sample-N` under the trace (or sizes a synthetic trace), `knative.X` is `--knative-X`,
+/// anything else `--key`.
 fn setting_args(key: &str, value: &str, trace: Option<&Path>) -> Vec<String> {
     if key == "functions" {
         return match trace {
-            Some(t) => vec![
-                "--trace".into(),
-                t.join(format!("sample-{value}")).display().to_string(),
-            ],
-            None => vec!["--functions".into(), value.to_owned()],
+            Some(t) => vec![format!(
+                "--trace={}",
+                t.join(format!("sample-{value}")).display()
+            )],
+            None => vec![format!("--functions={value}")],
         };
     }
     let flag = match key.strip_prefix("knative.") {
