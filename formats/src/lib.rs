@@ -4,6 +4,8 @@
 //! - [`load`]: vSwarm's `load.json` (what to call, when), written by `loadgen`, replayed by `invoker`;
 //! - [`records`]: the records CSV, one line per scheduled call (what happened to it);
 //! - [`summary`]: the run summary JSON (rates, lag and latency statistics, per period and per endpoint);
+//! - [`transfer`]: how shards and results travel between `loadgen` and its workers (paths, content
+//!   hashes, the clock exchange);
 //! - [`Granularity`]: the length of a period, which gives every per-period offset above its meaning.
 //!
 //! [`output`] writes any of them whole or not at all. [`nearest_rank`] is the one definition of a percentile over a sorted sample used by every output.
@@ -15,8 +17,12 @@ pub mod load;
 pub mod output;
 pub mod records;
 pub mod summary;
+pub mod transfer;
 
-pub use load::{read, shard_path, Invocation, Load, LoadError, LoadWriter, Period, WriteStats};
+pub use load::{
+    read, shard_of, shard_path, whole_index, Invocation, Load, LoadError, LoadWriter, Period,
+    WriteStats,
+};
 
 /// Length of one period of a trace or a load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -155,6 +155,19 @@ pub fn shard_path(path: &Path, k: usize) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// Where call `index` of a whole load goes when `workers` invokers share it: calls are dealt round-robin
+/// in time order (call `g` to worker `g mod workers`), so shards differ by at most one call in every
+/// stretch of time. Returns the worker and the call's position in that worker's shard.
+pub fn shard_of(index: u64, workers: u32) -> (u32, u64) {
+    let n = u64::from(workers.max(1));
+    ((index % n) as u32, index / n)
+}
+
+/// The inverse of [`shard_of`]: the position in the whole load of call `local` of worker `worker`'s shard.
+pub fn whole_index(worker: u32, local: u64, workers: u32) -> u64 {
+    local * u64::from(workers.max(1)) + u64::from(worker)
+}
+
 /// A load in memory: endpoints interned, one compact period per element.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Load {
@@ -551,6 +564,18 @@ mod tests {
             e.contains("load.json: period 2, call 1: timestamp 1000001"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn shards_deal_calls_round_robin() {
+        for workers in [1, 2, 3, 7] {
+            for g in 0..50 {
+                let (w, local) = shard_of(g, workers);
+                assert!(w < workers);
+                assert_eq!(whole_index(w, local, workers), g);
+            }
+        }
+        assert_eq!(shard_of(7, 3), (1, 2));
     }
 
     #[test]

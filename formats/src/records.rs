@@ -1,11 +1,12 @@
 //! The records CSV: one line per scheduled call, saying what happened to it.
 //!
 //! ```text
-//! index,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome
-//! 0,0,127.0.0.1:50051,1,1234,80,510,97,98,ok
+//! index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome
+//! 0,0,0,127.0.0.1:50051,1,1234,80,510,97,98,ok
 //! ```
 //!
-//! Times are from the start of the run. An empty field is "did not happen" (a call never sent has no lag).
+//! `index` is the call's position in the whole load, `worker` the invoker that replayed it (0 when one
+//! did). Times are from the start of the run, each measured on its worker's own clock. An empty field is "did not happen" (a call never sent has no lag).
 //! [`RecordsWriter`] writes it, [`read_records`] reads it back into the same [`Record`] type; endpoints are
 //! interned on both sides (a record holds an index into a table of names).
 
@@ -14,10 +15,10 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
 /// The header of the records CSV.
-pub const RECORDS_HEADER: &str = "index,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome";
+pub const RECORDS_HEADER: &str = "index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome";
 
 /// Fields per line.
-const FIELDS: usize = 10;
+const FIELDS: usize = 11;
 
 /// gRPC status codes by number, as named in the records (`error:<name>`): the canonical codes, lowercased.
 const STATUS_NAMES: [&str; 17] = [
@@ -58,6 +59,11 @@ pub enum Outcome {
     NotSentInterrupted,
     /// Sent, but the run ended before it was answered or timed out (a second Ctrl-C).
     Cancelled,
+    /// Not sent: its worker was not ready until after it was due (it started late).
+    NotSentLateStart,
+    /// No record came back: its worker died (or was lost) before reporting, so it was never sent or its
+    /// fate is unknown.
+    WorkerLost,
 }
 
 impl Outcome {
@@ -81,6 +87,8 @@ impl Outcome {
             Outcome::NotSentBackPressure => "not_sent:max_in_flight",
             Outcome::NotSentInterrupted => "not_sent:interrupted",
             Outcome::Cancelled => "cancelled",
+            Outcome::NotSentLateStart => "not_sent:late_start",
+            Outcome::WorkerLost => "not_sent:worker_lost",
         }
     }
 
@@ -92,6 +100,8 @@ impl Outcome {
             "not_sent:max_in_flight" => Outcome::NotSentBackPressure,
             "not_sent:interrupted" => Outcome::NotSentInterrupted,
             "cancelled" => Outcome::Cancelled,
+            "not_sent:late_start" => Outcome::NotSentLateStart,
+            "not_sent:worker_lost" => Outcome::WorkerLost,
             _ => Outcome::Status(STATUS_NAMES.iter().position(|n| *n == name)? as u8),
         })
     }
@@ -100,7 +110,10 @@ impl Outcome {
     pub fn was_sent(self) -> bool {
         !matches!(
             self,
-            Outcome::NotSentBackPressure | Outcome::NotSentInterrupted
+            Outcome::NotSentBackPressure
+                | Outcome::NotSentInterrupted
+                | Outcome::NotSentLateStart
+                | Outcome::WorkerLost
         )
     }
 }
@@ -108,8 +121,10 @@ impl Outcome {
 /// Everything recorded about one scheduled call. Times are from the start of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record {
-    /// Position in the whole schedule.
+    /// Position in the whole schedule (the whole load, when several workers share it).
     pub index: u64,
+    /// The worker that replayed it (0 when one did).
+    pub worker: u32,
     /// Period (0-based).
     pub period: u32,
     /// Index into the run's endpoint table.
@@ -172,6 +187,7 @@ impl<W: Write> RecordsWriter<W> {
             l.push(b',');
         };
         num(l, Some(r.index));
+        num(l, Some(u64::from(r.worker)));
         num(l, Some(u64::from(r.period)));
         l.extend_from_slice(endpoints[r.endpoint as usize].as_bytes());
         l.push(b',');
@@ -295,37 +311,42 @@ fn parse_line(
     let required = |k: usize, name: &str| -> Result<u64, String> {
         number(k, name)?.ok_or_else(|| format!("field {} ({name}) is empty", k + 1))
     };
-    let period = u32::try_from(required(1, "period")?)
-        .map_err(|_| format!("field 2 (period) `{}` is too large", f[1]))?;
-    let endpoint = match index.get(f[2]) {
+    let small = |k: usize, name: &str| -> Result<u32, String> {
+        u32::try_from(required(k, name)?)
+            .map_err(|_| format!("field {} ({name}) `{}` is too large", k + 1, f[k]))
+    };
+    let worker = small(1, "worker")?;
+    let period = small(2, "period")?;
+    let endpoint = match index.get(f[3]) {
         Some(&e) => e,
         None => {
-            if f[2].is_empty() {
-                return Err("field 3 (endpoint) is empty".into());
+            if f[3].is_empty() {
+                return Err("field 4 (endpoint) is empty".into());
             }
             let e = u32::try_from(endpoints.len()).map_err(|_| "too many endpoints".to_owned())?;
-            endpoints.push(f[2].to_owned());
-            index.insert(f[2].to_owned(), e);
+            endpoints.push(f[3].to_owned());
+            index.insert(f[3].to_owned(), e);
             e
         }
     };
-    let warmup = match f[3] {
+    let warmup = match f[4] {
         "1" => true,
         "0" => false,
-        other => return Err(format!("field 4 (warmup) `{other}` is not 0 or 1")),
+        other => return Err(format!("field 5 (warmup) `{other}` is not 0 or 1")),
     };
     Ok(Record {
         index: required(0, "index")?,
+        worker,
         period,
         endpoint,
         warmup,
-        scheduled_us: required(4, "scheduled_us")?,
-        dispatch_lag_ns: number(5, "dispatch_lag_ns")?,
-        send_lag_ns: number(6, "send_lag_ns")?,
-        latency_us: number(7, "latency_us")?,
-        latency_from_scheduled_us: number(8, "latency_from_scheduled_us")?,
-        outcome: Outcome::parse(f[9])
-            .ok_or_else(|| format!("field 10 (outcome) `{}` is not an outcome", f[9]))?,
+        scheduled_us: required(5, "scheduled_us")?,
+        dispatch_lag_ns: number(6, "dispatch_lag_ns")?,
+        send_lag_ns: number(7, "send_lag_ns")?,
+        latency_us: number(8, "latency_us")?,
+        latency_from_scheduled_us: number(9, "latency_from_scheduled_us")?,
+        outcome: Outcome::parse(f[10])
+            .ok_or_else(|| format!("field 11 (outcome) `{}` is not an outcome", f[10]))?,
     })
 }
 
@@ -336,6 +357,7 @@ mod tests {
     fn sample() -> Record {
         Record {
             index: 0,
+            worker: 3,
             period: 1,
             endpoint: 0,
             warmup: false,
@@ -387,7 +409,7 @@ mod tests {
         assert_eq!(r.ended_us(), Some(1_000_081));
 
         let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str("3,0,x,0,abc,,,,,ok\n");
+        text.push_str("3,0,0,x,0,abc,,,,,ok\n");
         std::fs::write(&path, &text).unwrap();
         let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
         assert!(
@@ -396,7 +418,7 @@ mod tests {
         );
         std::fs::write(
             &path,
-            format!("{RECORDS_HEADER}\n0,99999999999,x,0,1,,,,,ok\n"),
+            format!("{RECORDS_HEADER}\n0,0,99999999999,x,0,1,,,,,ok\n"),
         )
         .unwrap();
         let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
@@ -404,7 +426,7 @@ mod tests {
             e.contains("line 2") && e.contains("(period)") && e.contains("too large"),
             "{e}"
         );
-        std::fs::write(&path, format!("{RECORDS_HEADER}\n0,0,x,0,1,,,,,maybe\n")).unwrap();
+        std::fs::write(&path, format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,maybe\n")).unwrap();
         let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
         assert!(
             e.contains("line 2") && e.contains("`maybe` is not an outcome"),
@@ -423,6 +445,8 @@ mod tests {
             Outcome::NotSentBackPressure,
             Outcome::NotSentInterrupted,
             Outcome::Cancelled,
+            Outcome::NotSentLateStart,
+            Outcome::WorkerLost,
         ];
         all.extend((0..17).map(Outcome::status));
         for o in all {

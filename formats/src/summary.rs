@@ -90,6 +90,49 @@ pub struct Summary {
     /// Wall-clock time of the run's time 0 (the records' times count from it), µs since the Unix epoch.
     #[serde(default)]
     pub start_unix_us: u64,
+    /// A worker's own summary: which one it is, how it started and how its clock compared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerInfo>,
+    /// A run of several workers: one block per worker (the figures above are all of them together).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerReport>,
+}
+
+/// How one worker of a run shared by several started and kept time.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// Its index (0-based): it replayed the calls `index`, `index + workers`, … of the whole load.
+    pub index: u32,
+    /// Workers in the run.
+    pub workers: u32,
+    /// The coordinator's clock minus this worker's, µs, measured before the run (NTP-style, the exchange
+    /// with the shortest round trip of several); `None` when it could not be measured.
+    pub clock_offset_before_us: Option<f64>,
+    /// The same, measured after the run.
+    pub clock_offset_after_us: Option<f64>,
+    /// Round trip of the exchange the offset before the run came from, µs: the offset's uncertainty is
+    /// at most half of it.
+    pub clock_round_trip_us: Option<f64>,
+    /// When the worker was ready to send, µs after the run's time 0, if it was late; its calls due before
+    /// then are recorded as `not_sent:late_start`.
+    pub ready_late_us: Option<u64>,
+    /// Its first call that was sent: real send time minus due time, µs. Time 0 is the agreed start placed on
+    /// this worker's clock by the measured offset, so against the coordinator's clock it is uncertain by
+    /// half the clock round trip more.
+    pub start_skew_us: Option<f64>,
+}
+
+/// One worker's block in the summary of a run shared by several.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerReport {
+    /// Its index.
+    pub index: u32,
+    /// Calls of the whole load dealt to it.
+    pub calls: u64,
+    /// Why no records came back from it, if none did (its calls are `not_sent:worker_lost`).
+    pub lost: Option<String>,
+    /// Its own summary, as it sent it.
+    pub summary: Option<Box<Summary>>,
 }
 
 /// The `n` busiest of `items` by `count`, busiest first; equal counts in key order. The one definition of

@@ -9,9 +9,14 @@ pub fn online_cpus() -> usize {
 
 /// Every CPU but `cpu` (or `cpu` itself on a one-CPU machine).
 pub fn all_cpus_but(cpu: usize) -> Vec<usize> {
-    let others: Vec<usize> = (0..online_cpus()).filter(|&c| c != cpu).collect();
+    cpus_except(&[cpu])
+}
+
+/// Every online CPU but `taken` (all of `taken` if that leaves none).
+pub fn cpus_except(taken: &[usize]) -> Vec<usize> {
+    let others: Vec<usize> = (0..online_cpus()).filter(|c| !taken.contains(c)).collect();
     if others.is_empty() {
-        vec![cpu]
+        taken.to_vec()
     } else {
         others
     }

@@ -100,6 +100,27 @@ pub struct InvokerArgs {
     /// function servers on the same machine the rest too (e.g. `taskset -c 0`), so nothing preempts it.
     #[arg(long, value_name = "CPU", value_parser = whole_in::<usize>(0, 4095))]
     pub dispatcher_cpu: Option<usize>,
+
+    /// Work for a `loadgen` coordinator at this address (http://HOST:PORT), as `loadgen run --workers N`
+    /// starts its invokers: fetch this worker's shard of the load from it, measure the clock against it,
+    /// replay, and send the records and summary back. --start-at is then on the coordinator's clock, and
+    /// --traceFile, --records, --summary and --latf are files in --work-dir.
+    #[arg(long, value_name = "URL", requires = "worker")]
+    pub coordinator: Option<String>,
+
+    /// This invoker replays worker K's share of a load (0-based; needs --workers): its records carry K and
+    /// each call's index in the whole load.
+    #[arg(long, value_name = "K", requires = "workers", value_parser = whole_in::<u32>(0, 4095))]
+    pub worker: Option<u32>,
+
+    /// Workers sharing the load (1 to 4,096).
+    #[arg(long, value_name = "N", requires = "worker", value_parser = whole_in::<u32>(1, 4096))]
+    pub workers: Option<u32>,
+
+    /// With --coordinator: where the shard and the results are kept (default: a temporary directory,
+    /// removed once the results are sent).
+    #[arg(long, value_name = "DIR", requires = "coordinator")]
+    pub work_dir: Option<PathBuf>,
 }
 
 /// Most periods a flag may ask for (a million minutes is almost two years).
@@ -217,6 +238,19 @@ mod tests {
         let e = parse(&["-tracefile", "x"]).unwrap_err();
         assert!(e.contains("did you mean `-traceFile`"), "{e}");
         assert!(parse(&["--max-in-flight", "0"]).is_err());
+        let e = parse(&["--coordinator", "http://h:1"]).unwrap_err();
+        assert!(e.contains("--worker"), "{e}");
+        assert!(parse(&["--worker", "1"]).is_err());
+        let a = parse(&[
+            "--coordinator",
+            "http://h:1",
+            "--worker",
+            "2",
+            "--workers",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!((a.worker, a.workers), (Some(2), Some(3)));
         assert!(parse(&["-nonsense"]).is_err());
     }
 }

@@ -26,7 +26,7 @@ use tonic::transport::{Channel, Endpoint};
 use cmdline::Stop;
 use formats::output::AtomicFile;
 use formats::records::{Outcome, Record, RecordsWriter};
-use formats::summary::Summary;
+use formats::summary::{Summary, WorkerInfo};
 use host::{all_cpus_but, online_cpus, pin_to};
 use proto::greeter_client::GreeterClient;
 use proto::HelloRequest;
@@ -54,8 +54,13 @@ pub struct ReplayOptions {
     pub connections: usize,
     /// Calls outstanding beyond which a due call is recorded as not sent.
     pub max_in_flight: usize,
-    /// Wall-clock instant to start at (several invokers start together); default: as soon as connected.
+    /// Wall-clock instant (on this machine's clock) of the run's time 0, so several invokers start
+    /// together; default: as soon as connected. Calls due before the invoker is ready (connected) are
+    /// recorded as `not_sent:late_start`, so a late invoker never shifts its share of the load.
     pub start_at: Option<SystemTime>,
+    /// This invoker replays one worker's share of a load: records carry the worker and each call's index
+    /// in the whole load (see `formats::shard_of`).
+    pub shard: Option<Shard>,
     /// Go on when an endpoint cannot be reached at start (its calls are recorded as failures).
     pub allow_unreachable: bool,
     /// Ask for `SCHED_FIFO` for the dispatcher thread.
@@ -69,6 +74,19 @@ pub struct ReplayOptions {
     /// Stop dispatching when requested (Ctrl-C); a second request stops waiting for calls in flight.
     pub stop: Stop,
 }
+
+/// Which share of a load an invoker replays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shard {
+    /// This worker's index.
+    pub worker: u32,
+    /// Workers sharing the load.
+    pub workers: u32,
+}
+
+/// A call due this long before the invoker is ready is recorded as `not_sent:late_start`; one due
+/// less long before is sent, late, and its lag says by how much.
+pub const LATE_START_GRACE: Duration = Duration::from_millis(1);
 
 /// Why a replay could not run.
 #[derive(Debug, thiserror::Error)]
@@ -172,7 +190,12 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
     let written = writer.join().expect("records thread panicked");
     // A replay that could not run leaves no file behind: the partial ones are dropped (removed), and
     // whatever the paths held before stays as it was.
-    let (mode, interrupted, start) = dispatched?;
+    let Dispatched {
+        mode,
+        interrupted,
+        start,
+        ready_late,
+    } = dispatched?;
     let (collector, records, latencies) = written?;
     for file in [records, latencies].into_iter().flatten() {
         let path = file.path().to_owned();
@@ -187,6 +210,27 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
     summary.steal_ms = host::steal_between(&steal_before, &host::steal_ms())
         .into_iter()
         .collect();
+    if let Some(late) = ready_late {
+        log::warn!(
+            "ready {:.1} ms after the start time: {} call(s) due before then are recorded as {}",
+            late.as_secs_f64() * 1e3,
+            summary
+                .outcomes
+                .get(Outcome::NotSentLateStart.name())
+                .copied()
+                .unwrap_or(0),
+            Outcome::NotSentLateStart.name()
+        );
+    }
+    if let Some(shard) = options.shard {
+        summary.worker = Some(WorkerInfo {
+            index: shard.worker,
+            workers: shard.workers,
+            ready_late_us: ready_late.map(|d| d.as_micros() as u64),
+            start_skew_us: collector.first_send_lag_ns().map(|lag| lag as f64 / 1e3),
+            ..WorkerInfo::default()
+        });
+    }
     Ok(summary)
 }
 
@@ -248,13 +292,25 @@ fn write_records(
     Ok((collector, records, latencies))
 }
 
-/// The dispatcher thread's body. Returns how it was scheduled and whether it was interrupted.
+/// What the dispatcher thread reports.
+struct Dispatched {
+    /// How it was scheduled.
+    mode: String,
+    /// Stopped by a signal.
+    interrupted: bool,
+    /// Wall-clock instant of time 0.
+    start: SystemTime,
+    /// How long after time 0 it was ready, if later than [`LATE_START_GRACE`].
+    ready_late: Option<Duration>,
+}
+
+/// The dispatcher thread's body.
 fn run_dispatcher(
     schedule: &Schedule,
     uris: &[String],
     options: &ReplayOptions,
     tx: mpsc::Sender<Vec<Record>>,
-) -> Result<(String, bool, SystemTime), ReplayError> {
+) -> Result<Dispatched, ReplayError> {
     let (mut mode, realtime) = tune_thread(options.realtime);
     if let Some(cpu) = options.dispatcher_cpu {
         if pin_to(&[cpu]) {
@@ -275,7 +331,12 @@ fn run_dispatcher(
     // Dropping the LocalSet drops any call still pending; its guard records it as cancelled.
     drop(local);
     sink.flush();
-    result.map(|(interrupted, start)| (mode, interrupted, start))
+    result.map(|(interrupted, start, ready_late)| Dispatched {
+        mode,
+        interrupted,
+        start,
+        ready_late,
+    })
 }
 
 /// Records produced on the dispatcher thread, handed over in batches.
@@ -385,7 +446,8 @@ async fn connect(
     Ok(clients)
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, `: `-separated.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(inner) = source {
@@ -396,35 +458,43 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// The dispatch loop; returns whether it was interrupted.
+/// The dispatch loop; returns whether it was interrupted, the wall-clock instant of time 0, and how late
+/// it was ready.
 async fn dispatch(
     schedule: &Schedule,
     uris: &[String],
     options: &ReplayOptions,
     sink: &Rc<Sink>,
     realtime: bool,
-) -> Result<(bool, SystemTime), ReplayError> {
+) -> Result<(bool, SystemTime, Option<Duration>), ReplayError> {
     let clients = connect(uris, &schedule.endpoints, options).await?;
     let lead = Duration::from_millis(20);
-    let start = match options.start_at {
-        Some(at) => {
-            let wait = at.duration_since(SystemTime::now()).unwrap_or_else(|_| {
-                log::warn!("--start-at is in the past; starting now");
-                Duration::ZERO
-            });
-            if wait > Duration::from_secs(1) {
-                log::info!(
-                    "waiting {:.1} s for --start-at {} before the first call",
-                    wait.as_secs_f64(),
-                    humantime::format_rfc3339_millis(at)
-                );
+    let (now, now_wall) = (Instant::now(), SystemTime::now());
+    // Time 0: the agreed instant, even if it has passed (then the calls already due are late starts);
+    // otherwise a short lead from now.
+    let (start, start_wall) = match options.start_at {
+        Some(at) => match at.duration_since(now_wall) {
+            Ok(wait) => {
+                if wait > Duration::from_secs(1) {
+                    log::info!(
+                        "waiting {:.1} s for --start-at {} before the first call",
+                        wait.as_secs_f64(),
+                        humantime::format_rfc3339_millis(at)
+                    );
+                }
+                (now + wait, at)
             }
-            Instant::now() + wait.max(lead)
-        }
-        None => Instant::now() + lead,
+            Err(past) => {
+                let past = past.duration();
+                (now.checked_sub(past).unwrap_or(now), at)
+            }
+        },
+        None => (now + lead, now_wall + lead),
     };
-    // The wall-clock instant of time 0 of the records, so runs can be placed on one time line.
-    let start_wall = SystemTime::now() + start.saturating_duration_since(Instant::now());
+    let ready_late = now
+        .checked_duration_since(start)
+        .filter(|late| *late > LATE_START_GRACE);
+    let late_before = ready_late.map(|_| now - LATE_START_GRACE);
     let mut waiter = Waiter::new(realtime).map_err(ReplayError::Start)?;
     let in_flight = Rc::new(Cell::new(0usize));
     let mut next_channel = vec![0usize; clients.len()];
@@ -432,8 +502,16 @@ async fn dispatch(
 
     for (index, call) in schedule.calls.iter().enumerate() {
         let deadline = start + Duration::from_micros(call.due_us);
+        let (worker, whole_index) = match options.shard {
+            Some(shard) => (
+                shard.worker,
+                formats::whole_index(shard.worker, index as u64, shard.workers),
+            ),
+            None => (0, index as u64),
+        };
         let mut record = Record {
-            index: index as u64,
+            index: whole_index,
+            worker,
             period: call.period,
             endpoint: call.endpoint,
             warmup: schedule.is_warmup(call),
@@ -444,6 +522,12 @@ async fn dispatch(
             latency_from_scheduled_us: None,
             outcome: Outcome::NotSentInterrupted,
         };
+        if late_before.is_some_and(|ready| deadline < ready) {
+            record.outcome = Outcome::NotSentLateStart;
+            sink.push(record);
+            sink.flush_if_due();
+            continue;
+        }
         if !interrupted {
             interrupted = !waiter.wait_until(deadline, &options.stop).await;
         }
@@ -504,7 +588,7 @@ async fn dispatch(
         tokio::time::sleep(Duration::from_millis(1)).await;
         sink.flush_if_due();
     }
-    Ok((interrupted, start_wall))
+    Ok((interrupted, start_wall, ready_late))
 }
 
 async fn call_once(

@@ -3,7 +3,8 @@
 //! The data path, one module per step: [`schedule`] (the load flattened into absolute due times),
 //! [`dispatch`] (connections, the dispatcher thread, the records thread; `wait` holds how it waits for
 //! each microsecond), [`stats`] (the
-//! records folded into histograms and the run summary). The files it reads and writes (load.json, the
+//! records folded into histograms and the run summary), [`worker`] (fetching a shard from `loadgen` and
+//! sending the records back, when several invokers share a load). The files it reads and writes (load.json, the
 //! records CSV, summary.json) are defined in the `formats` crate; [`cli`] is the `invoker` binary's
 //! command line (vSwarm's Go invoker flags).
 
@@ -12,3 +13,4 @@ pub mod dispatch;
 pub mod schedule;
 pub mod stats;
 mod wait;
+pub mod worker;

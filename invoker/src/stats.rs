@@ -27,6 +27,8 @@ pub struct Collector {
     due_span: Option<(u64, u64)>,
     /// Last real send of a measured call, µs.
     last_sent_us: Option<u64>,
+    /// The first call (warm-up included) that was sent: its index and send lag, ns.
+    first_sent: Option<(u64, u64)>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -77,6 +79,7 @@ impl Collector {
             per_period: Vec::new(),
             due_span: None,
             last_sent_us: None,
+            first_sent: None,
         }
     }
 
@@ -91,6 +94,11 @@ impl Collector {
         tally.scheduled += 1;
         tally.sent += u64::from(r.outcome.was_sent());
         tally.ok += u64::from(r.outcome == Outcome::Ok);
+        if let Some(lag) = r.send_lag_ns {
+            if self.first_sent.is_none_or(|(index, _)| r.index < index) {
+                self.first_sent = Some((r.index, lag));
+            }
+        }
         if r.warmup {
             return;
         }
@@ -124,6 +132,11 @@ impl Collector {
                 record(&mut self.latency_from_scheduled_us, v);
             }
         }
+    }
+
+    /// Send lag of the earliest call (warm-up included) that was sent, ns: how late the run really began.
+    pub fn first_send_lag_ns(&self) -> Option<u64> {
+        self.first_sent.map(|(_, lag)| lag)
     }
 
     /// The summary of everything added. Rates: scheduled calls over the span of their due times, and sent
@@ -186,6 +199,8 @@ impl Collector {
             interrupted,
             incomplete: false,
             start_unix_us: 0,
+            worker: None,
+            workers: Vec::new(),
         }
     }
 }
@@ -202,6 +217,7 @@ mod tests {
                 let lag = lag_us(k);
                 Record {
                     index: k,
+                    worker: 0,
                     period: 1,
                     endpoint: (k % 2) as u32,
                     warmup: false,

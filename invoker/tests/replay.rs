@@ -51,6 +51,7 @@ fn options(dir: &Path, timeout: Duration) -> ReplayOptions {
         connections: 1,
         max_in_flight: 100_000,
         start_at: None,
+        shard: None,
         allow_unreachable: false,
         realtime: false,
         dispatcher_cpu: None,

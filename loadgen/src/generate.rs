@@ -30,16 +30,21 @@ pub struct GenerateOptions {
     pub seed: u64,
     /// Number of output files the load is split over (1: a single `load.json`).
     pub workers: usize,
+    /// With several workers, also write the whole load to the output path (a run keeps it beside the
+    /// shards: one load, however many invoked it).
+    pub whole: bool,
 }
 
 /// What was generated.
 #[derive(Debug, Clone)]
 pub struct GenerateStats {
-    /// Files written.
+    /// Files written (with several workers, their shards).
     pub files: Vec<PathBuf>,
+    /// The whole load, when written beside the shards.
+    pub whole: Option<PathBuf>,
     /// Invocations per period.
     pub per_period: Vec<u64>,
-    /// Invocations per output file.
+    /// Invocations per output file (the shards; the whole load, when written too, is not among them).
     pub per_file: Vec<u64>,
     /// Bytes written, all files together.
     pub bytes: u64,
@@ -54,7 +59,8 @@ impl GenerateStats {
     }
 }
 
-/// The files `output` stands for with `workers` workers: itself, or `load-0.json …`.
+/// The files `output` stands for with `workers` workers: itself, or `load-0.json …` (see
+/// [`formats::shard_of`] for which calls each holds).
 pub fn output_files(output: &Path, workers: usize) -> Vec<PathBuf> {
     if workers <= 1 {
         vec![output.to_owned()]
@@ -120,6 +126,11 @@ pub fn generate(
     assert_eq!(endpoints.of_function.len(), trace.functions.len());
     let started = Instant::now();
     let files = output_files(output, options.workers);
+    let mut whole = if options.whole && options.workers > 1 {
+        Some(LoadWriter::create(output, &endpoints.names)?)
+    } else {
+        None
+    };
     // Each file is written beside its final name and renamed when all are complete; on an error they
     // are dropped, which removes them, and any earlier load stays as it was.
     let mut writers = files
@@ -135,7 +146,8 @@ pub fn generate(
     let mut keys: Vec<u64> = Vec::new();
     let mut scratch: Vec<u64> = Vec::new();
     let mut shares: Vec<Vec<Invocation>> = vec![Vec::new(); workers];
-    let mut next_worker = 0usize;
+    let mut all: Vec<Invocation> = Vec::new();
+    let mut dealt = 0u64;
 
     for p in 0..trace.periods {
         let label = u64::from(trace.first_period) + p as u64;
@@ -162,13 +174,24 @@ pub fn generate(
         for share in &mut shares {
             share.clear();
         }
+        all.clear();
         for &k in &keys {
             let f = (k & 0xffff_ffff) as usize;
-            shares[next_worker].push(Invocation {
+            let call = Invocation {
                 offset_us: k >> 32,
                 endpoint: endpoints.of_function[f],
-            });
-            next_worker = (next_worker + 1) % workers;
+            };
+            let (worker, _) = formats::shard_of(dealt, workers as u32);
+            shares[worker as usize].push(call);
+            if whole.is_some() {
+                all.push(call);
+            }
+            dealt += 1;
+        }
+        if let Some(writer) = whole.as_mut() {
+            writer
+                .write_period(&all)
+                .map_err(|e| with_path(&partial_path(output), e))?;
         }
         for (w, (writer, share)) in writers.iter_mut().zip(&shares).enumerate() {
             writer
@@ -188,12 +211,20 @@ pub fn generate(
                 .map_err(|e| with_path(&partial_path(path), e))?,
         );
     }
+    if let Some(writer) = whole {
+        finished.push(
+            writer
+                .finish()
+                .map_err(|e| with_path(&partial_path(output), e))?,
+        );
+    }
     let mut bytes = 0;
     for (file, stats) in finished {
         file.commit()?;
         bytes += stats.bytes;
     }
     Ok(GenerateStats {
+        whole: (options.whole && options.workers > 1).then(|| output.to_owned()),
         files,
         per_period,
         per_file,

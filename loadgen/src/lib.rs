@@ -21,3 +21,4 @@ pub mod preprocess;
 pub mod report;
 pub mod sample;
 pub mod synth;
+pub mod workers;

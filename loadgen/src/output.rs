@@ -33,6 +33,12 @@ pub struct RunFiles {
     pub plots: PathBuf,
     /// trace/: the synthetic trace, when there is no real one.
     pub trace: PathBuf,
+    /// With several workers, their shards of the load: load-0.json, load-1.json, …
+    pub shards: Vec<PathBuf>,
+    /// workers/K/: what worker K sent back (its summary.json) and, for local workers, its output.
+    pub workers: PathBuf,
+    /// invokers-job.yaml: the Kubernetes Job of the workers.
+    pub job: PathBuf,
 }
 
 impl RunFiles {
@@ -49,12 +55,26 @@ impl RunFiles {
             report: dir.join("report.md"),
             plots: dir.join("plots"),
             trace: dir.join("trace"),
+            shards: Vec::new(),
+            workers: dir.join("workers"),
+            job: dir.join("invokers-job.yaml"),
         }
+    }
+
+    /// The files of a run in `dir` replayed by `workers` workers (one: no shards).
+    pub fn for_workers(dir: &Path, workers: u32) -> RunFiles {
+        let mut files = RunFiles::in_dir(dir);
+        if workers > 1 {
+            files.shards = (0..workers as usize)
+                .map(|k| formats::shard_path(&files.load, k))
+                .collect();
+        }
+        files
     }
 
     /// Every path a run may write in its directory, the marker's content.
     fn owned(&self) -> Vec<&Path> {
-        vec![
+        let mut owned: Vec<&Path> = [
             &self.load,
             &self.mapping,
             &self.endpoints,
@@ -64,7 +84,14 @@ impl RunFiles {
             &self.report,
             &self.plots,
             &self.trace,
+            &self.workers,
+            &self.job,
         ]
+        .into_iter()
+        .map(PathBuf::as_path)
+        .collect();
+        owned.extend(self.shards.iter().map(PathBuf::as_path));
+        owned
     }
 
     /// Makes the directory ready for this run, before anything else is written (see [`claim_dir`]).

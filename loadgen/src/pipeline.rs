@@ -278,15 +278,15 @@ pub struct LocalFleet {
 /// Share of the local threads `--local-scale auto` aims to keep busy.
 pub const AUTO_UTILISATION: f64 = 0.5;
 
-/// The local fleet for `prepared`'s load: placed off `dispatcher_cpu`, with `--local-scale` resolved
+/// The local fleet for `prepared`'s load: placed off the `reserved` CPUs (the dispatchers'), with `--local-scale` resolved
 /// (`default` when not given).
 pub fn local_fleet(
     load: &LoadArgs,
     prepared: &Prepared,
-    dispatcher_cpu: Option<usize>,
+    reserved: &[usize],
     default: Scale,
 ) -> LocalFleet {
-    let cpus = dispatcher_cpu.map(host::all_cpus_but);
+    let cpus = (!reserved.is_empty()).then(|| host::cpus_except(reserved));
     let threads = load
         .deploy
         .local_threads
@@ -350,13 +350,15 @@ pub struct Generated {
 }
 
 /// Writes the load of `prepared` with `deployment`'s endpoints to `output` (and endpoints.json to
-/// `endpoints_path` unless nothing was deployed).
+/// `endpoints_path` unless nothing was deployed). With `--workers` above 1 it writes the shards, and the
+/// whole load too when `whole`.
 pub fn write_load(
     prepared: &Prepared,
     load: &LoadArgs,
     deployment: &Deployment,
     output: &Path,
     endpoints_path: Option<&Path>,
+    whole: bool,
 ) -> Result<Generated> {
     let used = prepared.proxies_used();
     let endpoints = prepared.mapped.endpoints(|p| {
@@ -378,6 +380,7 @@ pub fn write_load(
             distribution: load.iat_distribution,
             seed,
             workers: load.workers as usize,
+            whole,
         },
         output,
         &progress,

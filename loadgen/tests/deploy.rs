@@ -115,8 +115,8 @@ fn run_end_to_end_with_local_servers() {
     let mut seen = 0;
     for line in lines {
         let f: Vec<&str> = line.split(',').collect();
-        assert_eq!(f[9], "ok", "{line}");
-        let key = (f[4].parse::<u64>().unwrap(), f[2].to_owned());
+        assert_eq!(f[10], "ok", "{line}");
+        let key = (f[5].parse::<u64>().unwrap(), f[3].to_owned());
         let n = scheduled
             .get_mut(&key)
             .unwrap_or_else(|| panic!("unscheduled record {line}"));

@@ -316,6 +316,7 @@ fn valid_records(path: &PathBuf) -> Vec<u8> {
         w.write(
             &Record {
                 index: i,
+                worker: 0,
                 period: (i / 3) as u32,
                 endpoint: (i % 2) as u32,
                 warmup: i < 3,

@@ -252,6 +252,7 @@ fn results_figures_count_what_the_records_say() {
         w.write(
             &Record {
                 index: i,
+                worker: 0,
                 period: (i / 100) as u32,
                 endpoint: (i % 3) as u32,
                 warmup,

@@ -1,41 +1,83 @@
-//! The `invoker` binary: parse (Go-style flags accepted), read the schedule, replay, report.
+//! The `invoker` binary: parse (Go-style flags accepted), read the schedule, replay, report; or, with
+//! `--coordinator`, do the same for one worker's share of a load and send the results back.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use cmdline::Stop;
+use formats::summary::Summary;
+use formats::transfer::{self, RESULT_FILES};
 use invoker::cli::InvokerArgs;
-use invoker::dispatch::{replay, ReplayOptions};
+use invoker::dispatch::{replay, ReplayOptions, Shard};
 use invoker::schedule::Schedule;
+use invoker::worker::Coordinator;
+
+/// Clock exchanges before and after a worker's run; the one with the shortest round trip counts.
+const CLOCK_SAMPLES: usize = 8;
 
 fn main() -> ExitCode {
     let args = InvokerArgs::parse_command_line(std::env::args_os()).unwrap_or_else(|e| e.exit());
     cmdline::init_logging(args.dbg);
     // Ctrl-C and SIGTERM stop dispatch; calls in flight end (a second signal stops waiting for them) and
-    // every record is written before the process exits with 130 or 143.
+    // every record is written (and, for a coordinator, sent) before the process exits with 130 or 143.
     let stop = match Stop::on_signals() {
         Ok(stop) => stop,
         Err(e) => return cmdline::main_result(Err(e).context("installing signal handlers"), None),
     };
-    cmdline::main_result(run(&args, &stop), Some(&stop))
+    let result = match &args.coordinator {
+        Some(url) => run_for_coordinator(&args, url, &stop),
+        None => run(&args, &stop),
+    };
+    cmdline::main_result(result, Some(&stop))
+}
+
+/// Where one replay reads and writes.
+struct Files<'a> {
+    load: &'a Path,
+    records: Option<PathBuf>,
+    latencies: PathBuf,
+    summary: Option<PathBuf>,
+}
+
+fn shard(args: &InvokerArgs) -> Result<Option<Shard>> {
+    match (args.worker, args.workers) {
+        (Some(worker), Some(workers)) if worker >= workers => {
+            bail!("--worker {worker} is not below --workers {workers}")
+        }
+        (Some(worker), Some(workers)) => Ok(Some(Shard { worker, workers })),
+        _ => Ok(None),
+    }
 }
 
 fn run(args: &InvokerArgs, stop: &Stop) -> Result<()> {
+    let files = Files {
+        load: &args.trace_file,
+        records: args.records.clone(),
+        latencies: args.latf.clone(),
+        summary: args.summary.clone(),
+    };
+    replay_load(args, &files, shard(args)?, args.start_at, stop)?;
+    Ok(())
+}
+
+fn replay_load(
+    args: &InvokerArgs,
+    files: &Files,
+    shard: Option<Shard>,
+    start_at: Option<SystemTime>,
+    stop: &Stop,
+) -> Result<Summary> {
     if args.trace || args.zipkin.is_some() {
         log::warn!("-trace/-zipkin (Zipkin tracing) are not supported; ignoring them");
     }
-    let schedule = Schedule::from_file(
-        &args.trace_file,
-        args.period_us(),
-        args.warmup,
-        args.duration,
-    )
-    .context("reading the load")?;
+    let schedule = Schedule::from_file(files.load, args.period_us(), args.warmup, args.duration)
+        .context("reading the load")?;
     if schedule.periods < args.warmup.saturating_add(args.duration) {
         log::warn!(
             "{} holds {} periods; replaying all of them (asked for {} warm-up + {})",
-            args.trace_file.display(),
+            files.load.display(),
             schedule.periods_in_file,
             args.warmup,
             args.duration
@@ -55,20 +97,138 @@ fn run(args: &InvokerArgs, stop: &Stop) -> Result<()> {
             connect_timeout: args.grpc_timeout.min(Duration::from_secs(5)),
             connections: args.connections as usize,
             max_in_flight: args.max_in_flight,
-            start_at: args.start_at,
+            start_at,
+            shard,
             allow_unreachable: args.allow_unreachable,
             realtime: args.realtime,
             dispatcher_cpu: args.dispatcher_cpu,
-            records: args.records.clone(),
-            latency_file: Some(args.latf.clone()),
+            records: files.records.clone(),
+            latency_file: Some(files.latencies.clone()),
             stop: stop.clone(),
         },
     )?;
     print!("{summary}");
-    if let Some(path) = &args.summary {
-        let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
-        formats::output::write_atomic(path, json.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
+    if let Some(path) = &files.summary {
+        write_summary(path, &summary)?;
     }
+    Ok(summary)
+}
+
+fn write_summary(path: &Path, summary: &Summary) -> Result<()> {
+    let json = serde_json::to_string_pretty(summary).expect("summary serialises");
+    formats::output::write_atomic(path, json.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// A worker's run: shard in, clock, replay, results out. A failure before the results exist is reported
+/// to the coordinator, so it knows at once instead of waiting for this worker.
+fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()> {
+    let shard = shard(args)?.context("--coordinator needs --worker and --workers")?;
+    let k = shard.worker;
+    let coordinator = Coordinator::new(url)?;
+    let work = WorkDir::new(args.work_dir.as_deref(), k)?;
+    let files = Files {
+        load: &work.path.join(format!("load-{k}.json")),
+        records: Some(work.path.join(RESULT_FILES[0])),
+        latencies: work.path.join("lat.csv"),
+        summary: None,
+    };
+    let replayed = (|| {
+        let bytes = coordinator
+            .fetch(&transfer::shard_path(k), files.load)
+            .context("fetching this worker's shard")?;
+        log::info!("worker {k}: shard of {bytes} bytes received");
+        let before = measure_clock(&coordinator, "before the run");
+        let offset = before.map_or(0.0, |c| c.offset_us);
+        // --start-at is the coordinator's instant; on this machine's clock it is that minus the offset.
+        let local_start = args.start_at.map(|at| shift(at, -offset));
+        let mut summary = replay_load(args, &files, Some(shard), local_start, stop)?;
+        if let Some(info) = summary.worker.as_mut() {
+            info.clock_offset_before_us = before.map(|c| c.offset_us);
+            info.clock_round_trip_us = before.map(|c| c.round_trip_us);
+            info.clock_offset_after_us =
+                measure_clock(&coordinator, "after the run").map(|c| c.offset_us);
+        }
+        Ok::<_, anyhow::Error>(summary)
+    })();
+    let summary = match replayed {
+        Ok(summary) => summary,
+        Err(e) => {
+            if let Err(report) =
+                coordinator.report_failure(&transfer::failure_path(k), &cmdline::error_text(&e))
+            {
+                log::warn!("could not tell the coordinator: {report}");
+            }
+            return Err(e);
+        }
+    };
+    let summary_file = work.path.join(RESULT_FILES[1]);
+    write_summary(&summary_file, &summary)?;
+    // The summary goes last: it tells the coordinator that this worker is done.
+    for (name, file) in RESULT_FILES
+        .iter()
+        .zip([files.records.as_deref(), Some(&summary_file)])
+    {
+        let file = file.expect("both result files are written");
+        coordinator
+            .upload(file, &transfer::result_path(k, name))
+            .with_context(|| format!("sending {name} to the coordinator"))?;
+    }
+    work.done();
     Ok(())
+}
+
+fn measure_clock(coordinator: &Coordinator, when: &str) -> Option<transfer::ClockSample> {
+    match coordinator.clock(CLOCK_SAMPLES) {
+        Ok(sample) => {
+            log::info!(
+                "clock {when}: coordinator minus this machine {:.0} µs (round trip {:.0} µs)",
+                sample.offset_us,
+                sample.round_trip_us
+            );
+            Some(sample)
+        }
+        Err(e) => {
+            log::warn!("clock {when} not measured: {e}");
+            None
+        }
+    }
+}
+
+/// `t` moved by `us` microseconds (either way).
+fn shift(t: SystemTime, us: f64) -> SystemTime {
+    let d = Duration::from_secs_f64(us.abs() / 1e6);
+    if us >= 0.0 {
+        t + d
+    } else {
+        t.checked_sub(d).unwrap_or(t)
+    }
+}
+
+/// A worker's working directory: the one asked for, or a temporary one removed once the results are sent
+/// (kept on failure, for a look at what was received).
+struct WorkDir {
+    path: PathBuf,
+    temporary: bool,
+}
+
+impl WorkDir {
+    fn new(asked: Option<&Path>, k: u32) -> Result<WorkDir> {
+        let (path, temporary) = match asked {
+            Some(dir) => (dir.to_owned(), false),
+            None => (
+                std::env::temp_dir().join(format!("invoker-worker-{k}-{}", std::process::id())),
+                true,
+            ),
+        };
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("creating the work directory {}", path.display()))?;
+        Ok(WorkDir { path, temporary })
+    }
+
+    fn done(self) {
+        if self.temporary {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }

@@ -11,6 +11,7 @@ use trace::{AppMemory, Duplicates, Granularity, ReadOptions};
 
 use crate::deploy::Deployer;
 use crate::iat::IatDistribution;
+use crate::workers::Launcher;
 
 /// Most periods any flag asks for: a million (almost two years of minutes).
 pub const MAX_PERIODS: u64 = 1_000_000;
@@ -164,7 +165,8 @@ pub struct LoadArgs {
     pub percentile: u8,
 
     /// Split the load over N workers: writes load-0.json … load-(N-1).json (named after --output), calls
-    /// dealt round-robin in time order so every worker gets the same share of every period.
+    /// dealt round-robin in time order so every worker gets the same share of every period. `run` and
+    /// `experiment` then replay it from N invokers (see --launcher), and keep the whole load.json too.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub workers: u32,
 
@@ -332,4 +334,75 @@ pub struct ReplayArgs {
     /// Run the dispatcher as SCHED_FIFO (needs root; see `invoker --help`).
     #[arg(long)]
     pub realtime: bool,
+
+    /// Where the workers run when --workers is above 1: `invoker` processes on this machine (local, the
+    /// default; one dispatcher CPU each while the CPUs last) or the pods of a Kubernetes Indexed Job.
+    #[arg(long, value_enum, value_name = "WHERE")]
+    pub launcher: Option<Launcher>,
+
+    /// Seconds from launching the workers to their common start. Default: local 2 s, Kubernetes 60 s,
+    /// plus time to fetch the largest shard. A worker not ready by then records the calls it could not
+    /// send on time as not_sent:late_start.
+    #[arg(long, value_name = "SECONDS", value_parser = seconds_up_to(DAY_SECONDS))]
+    pub start_lead: Option<Duration>,
+
+    /// HOST:PORT that the workers' HTTP server (shards out, results in) binds and gives the workers; port
+    /// 0 binds a free port. Default: 127.0.0.1:0 for local workers, this machine's address on its
+    /// default route for pods.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise_addr: Option<String>,
+
+    /// Kubernetes namespace of the workers' Job.
+    #[arg(long, value_name = "NS", default_value = "default")]
+    pub namespace: String,
+
+    /// Run the workers' pods only on nodes with this label (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub node_selector: Vec<(String, String)>,
+
+    /// The image of the workers' pods (holding /usr/local/bin/invoker; see the Dockerfile).
+    #[arg(long, value_name = "IMAGE", default_value = crate::workers::kubernetes::DEFAULT_IMAGE)]
+    pub invoker_image: String,
+
+    /// What each worker's pod asks for and is limited to, e.g. `cpu=2,memory=1Gi`.
+    #[arg(long, value_name = "RESOURCES", value_parser = parse_resources)]
+    pub invoker_resources: Option<Vec<(String, String)>>,
+
+    /// Start worker K this many seconds late (fault injection: its late start is then recorded).
+    #[arg(long, value_name = "K=SECONDS", hide = true, value_parser = parse_launch_delay)]
+    pub launch_delay: Vec<(u32, Duration)>,
+}
+
+/// `KEY=VALUE`.
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err(format!("`{s}` is not KEY=VALUE")),
+    }
+}
+
+/// `cpu=2,memory=1Gi`: only cpu, memory and ephemeral-storage are taken.
+fn parse_resources(s: &str) -> Result<Vec<(String, String)>, String> {
+    s.split(',')
+        .map(|part| {
+            let (k, v) = parse_key_value(part)?;
+            if !["cpu", "memory", "ephemeral-storage"].contains(&k.as_str()) {
+                return Err(format!(
+                    "`{k}` is not a resource (cpu, memory, ephemeral-storage)"
+                ));
+            }
+            if v.is_empty() {
+                return Err(format!("`{k}` has no quantity"));
+            }
+            Ok((k, v))
+        })
+        .collect()
+}
+
+fn parse_launch_delay(s: &str) -> Result<(u32, Duration), String> {
+    let (k, v) = parse_key_value(s)?;
+    let k = k
+        .parse::<u32>()
+        .map_err(|_| format!("`{k}` is not a worker index"))?;
+    Ok((k, seconds_up_to(DAY_SECONDS)(&v)?))
 }

@@ -31,6 +31,7 @@ pub fn generate(args: &GenerateArgs, stop: &Stop) -> Result<Generated> {
         &deployment,
         &args.output,
         endpoints_path.as_deref(),
+        false,
     )
 }
 
@@ -41,7 +42,7 @@ pub fn deploy(args: &GenerateArgs, stop: &Stop) -> Result<()> {
     let endpoints_path = args.endpoints_path();
     let prepared = prepare(&args.load, &args.trace_dir(), &args.mapping_path())?;
     let fleet = (kind == Deployer::Local).then(|| {
-        let fleet = local_fleet(&args.load, &prepared, None, Scale::Factor(1.0));
+        let fleet = local_fleet(&args.load, &prepared, &[], Scale::Factor(1.0));
         println!("scale      {}", fleet.note);
         fleet
     });
@@ -52,6 +53,7 @@ pub fn deploy(args: &GenerateArgs, stop: &Stop) -> Result<()> {
         &deployment,
         &args.output,
         (kind != Deployer::None).then_some(endpoints_path.as_path()),
+        false,
     )?;
     print!("{report}");
     if let Some(mut servers) = deployment.servers.take() {

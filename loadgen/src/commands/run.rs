@@ -19,6 +19,8 @@ use crate::output::RunFiles;
 use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated};
 use crate::report::run::RunReport;
 use crate::synth::{synthesize, SynthOptions};
+use crate::workers::kubernetes::{self, KubernetesOptions};
+use crate::workers::{self, InvokerSettings, Launch, Launcher};
 
 /// What a run did.
 #[derive(Debug)]
@@ -79,6 +81,9 @@ impl KeptDeployment {
 /// Runs the whole pipeline; prints progress lines and the report's path. Everything deployed is removed
 /// at the end.
 pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
+    if args.load.deploy.dry_run {
+        bail!("{}", dry_run_refusal(args));
+    }
     let mut kept = KeptDeployment::default();
     let outcome = run_keeping(args, stop, &mut kept);
     kept.release()?;
@@ -93,8 +98,23 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
     if kind == Deployer::None {
         bail!("loadgen run replays the load, so it needs proxies to call: --deployer local or knative");
     }
-    if kind == Deployer::Knative && load.deploy.dry_run {
-        bail!("--dry-run deploys nothing, so there is nothing to replay: use `loadgen deploy --deployer knative --dry-run`");
+    if load.deploy.dry_run {
+        bail!("{}", dry_run_refusal(args));
+    }
+    let workers = load.workers;
+    let launcher = match (args.replay.launcher, workers) {
+        (Some(l), _) => Some(l),
+        (None, 1) => None,
+        (None, _) => Some(Launcher::Local),
+    };
+    if launcher.is_some() && args.replay.dispatcher_cpu.is_some() {
+        bail!("--dispatcher-cpu pins one invoker; with --workers each local worker gets its own CPU while they last (--no-pin: none)");
+    }
+    if launcher == Some(Launcher::Kubernetes) && kind == Deployer::Local {
+        log::warn!(
+            "--deployer local serves on this machine's loopback: the workers' pods reach it only if they \
+             share this machine's network (hostNetwork on this node)"
+        );
     }
     let cpus = host::online_cpus();
     if let Some(cpu) = args.replay.dispatcher_cpu.filter(|&c| c >= cpus) {
@@ -106,8 +126,9 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
     let grpc_timeout = args.replay.grpc_timeout;
     let seed = *load.seed.get_or_insert_with(rand::random);
     // Every flag is checked; only now is anything written.
-    let files = RunFiles::in_dir(&args.output_dir);
+    let files = RunFiles::for_workers(&args.output_dir, launcher.map_or(1, |_| workers));
     files.claim(args.force)?;
+    let run_id = kubernetes::new_run_id();
 
     // 1. The trace.
     let granularity = load.trace.granularity();
@@ -150,15 +171,12 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
 
     stopped_before_replay(stop, "reading and mapping the trace")?;
 
-    // 3. Deploy: a local fleet is sized and placed so the dispatcher keeps a CPU to itself.
-    let dispatcher_cpu = match (args.replay.dispatcher_cpu, args.replay.no_pin) {
-        (_, true) => None,
-        (Some(cpu), false) => Some(cpu),
-        (None, false) if kind == Deployer::Local && cpus >= 2 => Some(cpus - 1),
-        (None, false) => None,
-    };
-    let fleet = (kind == Deployer::Local)
-        .then(|| local_fleet(&load, &prepared, dispatcher_cpu, Scale::Auto));
+    // 3. Deploy: a local fleet is sized and placed so each dispatcher keeps a CPU to itself.
+    let dispatcher_cpus = dispatcher_cpus(args, kind, launcher, cpus);
+    let dispatcher_cpu = dispatcher_cpus.first().copied().flatten();
+    let reserved: Vec<usize> = dispatcher_cpus.iter().flatten().copied().collect();
+    let fleet =
+        (kind == Deployer::Local).then(|| local_fleet(&load, &prepared, &reserved, Scale::Auto));
     let key = format!(
         "{kind:?}|{:?}|{:?}|{:?}|{}|{}",
         prepared
@@ -191,6 +209,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
         deployment,
         &files.load,
         Some(&files.endpoints),
+        true,
     )?;
     print!("{generated}");
     stopped_before_replay(stop, "writing the load")?;
@@ -209,29 +228,61 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
         schedule.endpoints.len(),
         schedule.periods,
         granularity.unit(),
-        dispatcher_cpu
-            .map(|c| format!(", dispatcher on CPU {c}"))
-            .unwrap_or_default()
+        match (launcher, &dispatcher_cpus[..]) {
+            (Some(_), cpus) if cpus.iter().any(Option::is_some) =>
+                format!(", {workers} workers, dispatchers on CPUs {:?}", reserved),
+            (Some(_), _) => format!(", {workers} workers"),
+            (None, _) => dispatcher_cpu
+                .map(|c| format!(", dispatcher on CPU {c}"))
+                .unwrap_or_default(),
+        }
     );
     let started_at = SystemTime::now();
-    let summary = replay(
-        schedule,
-        ReplayOptions {
-            default_port: 80,
-            grpc_timeout,
-            connect_timeout: grpc_timeout.min(Duration::from_secs(5)),
-            connections: args.replay.connections as usize,
-            max_in_flight: args.replay.max_in_flight,
-            start_at: None,
-            allow_unreachable: false,
-            realtime: args.replay.realtime,
-            dispatcher_cpu,
-            records: Some(files.records.clone()),
-            latency_file: Some(files.latencies.clone()),
+    let summary = if let Some(launcher) = launcher {
+        workers::replay(&Launch {
+            workers,
+            launcher,
+            files: &files,
+            schedule: &schedule,
+            settings: InvokerSettings {
+                minute: granularity == trace::Granularity::Minute,
+                warmup: load.warmup_duration as u32,
+                duration: load.duration as u32,
+                grpc_timeout,
+                connections: args.replay.connections,
+                max_in_flight: args.replay.max_in_flight,
+                realtime: args.replay.realtime,
+            },
+            cpus: dispatcher_cpus.clone(),
+            start_lead: args.replay.start_lead,
+            advertise: args.replay.advertise_addr.clone(),
+            kubernetes: kubernetes_options(args),
+            run_id: &run_id,
             stop: stop.clone(),
-        },
-    )
-    .context("replaying the load")?;
+            launch_delays: args.replay.launch_delay.clone(),
+        })
+        .context("replaying the load from the workers")?
+    } else {
+        replay(
+            schedule,
+            ReplayOptions {
+                default_port: 80,
+                grpc_timeout,
+                connect_timeout: grpc_timeout.min(Duration::from_secs(5)),
+                connections: args.replay.connections as usize,
+                max_in_flight: args.replay.max_in_flight,
+                start_at: None,
+                shard: None,
+                allow_unreachable: false,
+                realtime: args.replay.realtime,
+                dispatcher_cpu,
+                records: Some(files.records.clone()),
+                latency_file: Some(files.latencies.clone()),
+                stop: stop.clone(),
+            },
+        )
+        .context("replaying the load")?
+    };
     print!("{summary}");
     let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
     write_atomic(&files.summary, json.as_bytes())
@@ -289,6 +340,52 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
         generated,
         summary,
     })
+}
+
+/// The CPU each invoker's dispatcher is pinned to (one entry per invoker). One invoker: `--dispatcher-cpu`,
+/// or with local servers the last CPU. Local workers: the last CPUs, one each, as long as one CPU is left
+/// for everything else; otherwise none is pinned.
+fn dispatcher_cpus(
+    args: &RunArgs,
+    kind: Deployer,
+    launcher: Option<Launcher>,
+    cpus: usize,
+) -> Vec<Option<usize>> {
+    let workers = args.load.workers as usize;
+    match (launcher, args.replay.no_pin) {
+        (_, true) | (Some(Launcher::Kubernetes), _) => vec![None; workers],
+        (Some(Launcher::Local), false) if workers < cpus => {
+            (0..workers).map(|k| Some(cpus - 1 - k)).collect()
+        }
+        (Some(Launcher::Local), false) => vec![None; workers],
+        (None, false) => vec![match args.replay.dispatcher_cpu {
+            Some(cpu) => Some(cpu),
+            None if kind == Deployer::Local && cpus >= 2 => Some(cpus - 1),
+            None => None,
+        }],
+    }
+}
+
+/// How the workers' Job is made.
+fn kubernetes_options(args: &RunArgs) -> KubernetesOptions {
+    KubernetesOptions {
+        kubectl: "kubectl".into(),
+        namespace: args.replay.namespace.clone(),
+        node_selector: args.replay.node_selector.clone(),
+        image: args.replay.invoker_image.clone(),
+        resources: args.replay.invoker_resources.clone().unwrap_or_default(),
+    }
+}
+
+/// Why `run --dry-run` does not run.
+fn dry_run_refusal(args: &RunArgs) -> String {
+    if args.replay.launcher == Some(Launcher::Kubernetes) {
+        "--dry-run: use `loadgen deploy --dry-run` for the proxies' YAMLs; the workers' Job is written to \
+         invokers-job.yaml by every run with --launcher kubernetes"
+            .into()
+    } else {
+        "--dry-run deploys nothing, so there is nothing to replay: use `loadgen deploy --deployer knative --dry-run`".into()
+    }
 }
 
 /// Ends a run stopped (Ctrl-C) before its replay: the files it completed stay, and the error says so

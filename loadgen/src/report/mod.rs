@@ -3,6 +3,7 @@
 
 pub mod experiment;
 pub mod run;
+pub mod workers;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -125,10 +126,15 @@ impl std::fmt::Display for Generated {
             max
         );
         let files: Vec<String> = st
-            .files
+            .whole
             .iter()
-            .zip(&st.per_file)
-            .map(|(p, n)| format!("{} ({n})", p.display()))
+            .map(|p| format!("{} ({total}, whole)", p.display()))
+            .chain(
+                st.files
+                    .iter()
+                    .zip(&st.per_file)
+                    .map(|(p, n)| format!("{} ({n})", p.display())),
+            )
             .collect();
         let _ = writeln!(
             s,

@@ -171,6 +171,7 @@ pub fn markdown(r: &RunReport) -> String {
         .map(|(k, v)| format!("`{k}` {v}"))
         .collect();
     let _ = writeln!(out, "\nOutcomes after warm-up: {}.", outcomes.join(", "));
+    out.push_str(&super::workers::markdown(s));
 
     let _ = writeln!(out, "\n## Timing (µs, after warm-up)\n");
     let _ = writeln!(out, "| | n | p50 | p90 | p99 | p99.9 | max |");
@@ -230,7 +231,18 @@ pub fn markdown(r: &RunReport) -> String {
             "vSwarm's latency file (µs, answered calls after warm-up)",
         ),
         (&f.summary, "these statistics as JSON"),
-    ] {
+    ]
+    .into_iter()
+    .chain(f.shards.iter().map(|p| (p, "a worker's share of the load")))
+    .chain((!s.workers.is_empty()).then_some((
+        &f.workers,
+        "each worker's summary.json (and local workers' output)",
+    )))
+    .chain(
+        f.job
+            .exists()
+            .then_some((&f.job, "the workers' Kubernetes Job")),
+    ) {
         let _ = writeln!(
             out,
             "- [`{}`]({}): {what}",
@@ -300,6 +312,7 @@ mod tests {
             mapping_path: PathBuf::from("mapping.json"),
             deployment_note: Some("local: 2 servers".into()),
             stats: GenerateStats {
+                whole: None,
                 files: vec![PathBuf::from("load.json")],
                 per_period: vec![10, 20, 30],
                 per_file: vec![60],
@@ -357,6 +370,8 @@ mod tests {
             interrupted: true,
             incomplete: false,
             start_unix_us: 0,
+            worker: None,
+            workers: Vec::new(),
         };
         let deployed = [
             DeployedProxy {

@@ -1,0 +1,218 @@
+//! How shards and results travel between `loadgen` (the coordinator) and the invokers of a run shared by
+//! several workers, over plain HTTP:
+//!
+//! - `GET /v1/shards/K`: worker K's share of the load (`load-K.json`);
+//! - `GET /v1/clock`: the coordinator's clock, for an NTP-style offset ([`ClockReply`], [`ClockSample`]);
+//! - `PUT /v1/results/K/NAME`: one of worker K's [`RESULT_FILES`];
+//! - `PUT /v1/failed/K`: why worker K cannot run (plain text), so the coordinator need not wait for it.
+//!
+//! Every body carries its SHA-256 in [`HASH_HEADER`] and the receiver checks it ([`Sha256Writer`]) before
+//! it keeps the file: a corrupted or truncated transfer is refused, never used.
+
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The header holding a body's SHA-256, lowercase hex.
+pub const HASH_HEADER: &str = "x-content-sha256";
+
+/// What a worker sends back, in the order it sends them.
+pub const RESULT_FILES: [&str; 2] = ["records.csv", "summary.json"];
+
+/// The path of worker `k`'s shard.
+pub fn shard_path(k: u32) -> String {
+    format!("/v1/shards/{k}")
+}
+
+/// The path of the clock.
+pub const CLOCK_PATH: &str = "/v1/clock";
+
+/// The path worker `k` puts its result file `name` to.
+pub fn result_path(k: u32, name: &str) -> String {
+    format!("/v1/results/{k}/{name}")
+}
+
+/// The path worker `k` reports its failure to.
+pub fn failure_path(k: u32) -> String {
+    format!("/v1/failed/{k}")
+}
+
+/// Lowercase hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// A writer that hashes what passes through it.
+pub struct Sha256Writer<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Sha256Writer<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        Sha256Writer {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The writer back, and the hash (hex) of everything written.
+    pub fn finish(self) -> (W, String) {
+        (self.inner, hex(&self.hasher.finalize()))
+    }
+}
+
+impl<W: Write> Write for Sha256Writer<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// SHA-256 (hex) of a file's content.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Whether a received body is the one that was sent: `Err` names both hashes.
+pub fn check_hash(expected: &str, received: &str) -> Result<(), String> {
+    if expected.eq_ignore_ascii_case(received) {
+        Ok(())
+    } else {
+        Err(format!(
+            "content hash mismatch: sent as {expected}, received as {received} (the transfer was corrupted or cut short)"
+        ))
+    }
+}
+
+/// The coordinator's answer to a clock request: when it received the request and when it answered, µs
+/// since the Unix epoch on its clock.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClockReply {
+    /// Request received (NTP's t2).
+    pub received_us: i64,
+    /// Answer sent (NTP's t3).
+    pub sent_us: i64,
+}
+
+/// One NTP-style exchange, seen from the worker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClockSample {
+    /// The coordinator's clock minus the worker's, µs.
+    pub offset_us: f64,
+    /// Round trip, minus the coordinator's own time, µs.
+    pub round_trip_us: f64,
+}
+
+impl ClockSample {
+    /// From the four timestamps: request sent (t1, worker clock), `reply` (t2, t3, coordinator clock),
+    /// answer received (t4, worker clock). The offset assumes the two directions take equally long, so
+    /// its error is at most half the round trip.
+    pub fn new(sent_us: i64, reply: ClockReply, received_us: i64) -> ClockSample {
+        let (t1, t2, t3, t4) = (
+            sent_us as f64,
+            reply.received_us as f64,
+            reply.sent_us as f64,
+            received_us as f64,
+        );
+        ClockSample {
+            offset_us: ((t2 - t1) + (t3 - t4)) / 2.0,
+            round_trip_us: ((t4 - t1) - (t3 - t2)).max(0.0),
+        }
+    }
+
+    /// The sample with the shortest round trip (the least uncertain), if any.
+    pub fn best(samples: &[ClockSample]) -> Option<ClockSample> {
+        samples
+            .iter()
+            .copied()
+            .min_by(|a, b| a.round_trip_us.total_cmp(&b.round_trip_us))
+    }
+}
+
+/// Microseconds since the Unix epoch now, on this machine's clock.
+pub fn now_unix_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_match_sha256sum_and_catch_changes() {
+        let mut w = Sha256Writer::new(Vec::new());
+        w.write_all(b"abc").unwrap();
+        let (bytes, hash) = w.finish();
+        assert_eq!(bytes, b"abc");
+        // FIPS 180-2's example.
+        assert_eq!(
+            hash,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"abc").unwrap();
+        assert_eq!(sha256_file(&file).unwrap(), hash);
+        std::fs::write(&file, b"abd").unwrap();
+        let other = sha256_file(&file).unwrap();
+        let e = check_hash(&hash, &other).unwrap_err();
+        assert!(e.contains("mismatch") && e.contains(&hash[..8]), "{e}");
+        assert!(check_hash(&hash, &hash.to_uppercase()).is_ok());
+    }
+
+    #[test]
+    fn clock_offset_from_four_timestamps() {
+        // The coordinator is 1000 µs ahead; 50 µs each way, 10 µs to answer.
+        let s = ClockSample::new(
+            0,
+            ClockReply {
+                received_us: 1050,
+                sent_us: 1060,
+            },
+            110,
+        );
+        assert_eq!(s.offset_us, 1000.0);
+        assert_eq!(s.round_trip_us, 100.0);
+        let slow = ClockSample {
+            offset_us: 5.0,
+            round_trip_us: 900.0,
+        };
+        assert_eq!(ClockSample::best(&[slow, s]), Some(s));
+        assert_eq!(ClockSample::best(&[]), None);
+    }
+}

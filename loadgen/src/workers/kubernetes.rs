@@ -1,0 +1,386 @@
+//! `--launcher kubernetes`: the workers are the pods of one Indexed Job (pod K replays shard
+//! `$(JOB_COMPLETION_INDEX)`), spread over nodes. `loadgen` drives it with `kubectl apply -f`,
+//! `kubectl get … -o json`, `kubectl delete KIND NAME` and `kubectl logs` only, so any conforming
+//! `kubectl` works. The Job carries our label and the run's, so cleaning up never touches anything else.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use crate::deploy::knative::{MANAGED_BY, MANAGED_BY_LABEL};
+
+/// The label naming the run an object belongs to.
+pub const RUN_LABEL: &str = "serverless-loadgen/run";
+/// Where the image installs the tools.
+pub const IMAGE_INVOKER: &str = "/usr/local/bin/invoker";
+/// The default image (built from the repository's Dockerfile).
+pub const DEFAULT_IMAGE: &str = "serverless-loadgen:latest";
+/// The pods' working directory (an emptyDir volume).
+pub const POD_WORK_DIR: &str = "/work";
+
+/// How the Job is made.
+#[derive(Debug, Clone)]
+pub struct KubernetesOptions {
+    /// The `kubectl` to run.
+    pub kubectl: String,
+    /// Namespace of the Job.
+    pub namespace: String,
+    /// Node labels the pods must match.
+    pub node_selector: Vec<(String, String)>,
+    /// The image holding `invoker`.
+    pub image: String,
+    /// Resources each pod asks for (and is limited to): `cpu=2`, `memory=1Gi`.
+    pub resources: Vec<(String, String)>,
+}
+
+/// A new run's id, for the label on what it creates: UTC time and a random suffix (`20261125-201000-3f2a`),
+/// a valid label value and DNS name part.
+pub fn new_run_id() -> String {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let digits: String = now.chars().filter(char::is_ascii_digit).collect();
+    let (date, time) = digits.split_at(8.min(digits.len()));
+    format!("{date}-{time}-{:04x}", rand::random::<u16>())
+}
+
+/// The Job's name for a run.
+pub fn job_name(run_id: &str) -> String {
+    format!("loadgen-invokers-{run_id}")
+}
+
+/// The Job manifest: `workers` pods running `invoker` with `args` (in which `$(JOB_COMPLETION_INDEX)`
+/// stands for the pod's index); it ends after `deadline_seconds` whatever happens, and is removed
+/// 10 minutes after it finishes if `loadgen` could not delete it.
+pub fn manifest(
+    run_id: &str,
+    workers: u32,
+    args: &[String],
+    options: &KubernetesOptions,
+    deadline_seconds: u64,
+    grace_seconds: u64,
+) -> Value {
+    let labels = json!({ MANAGED_BY_LABEL: MANAGED_BY, RUN_LABEL: run_id });
+    let mut pod_labels = labels.clone();
+    pod_labels["app.kubernetes.io/name"] = json!("invoker");
+    let resources: serde_json::Map<String, Value> = options
+        .resources
+        .iter()
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let mut pod = json!({
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": grace_seconds,
+        "topologySpreadConstraints": [{
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": { "matchLabels": { RUN_LABEL: run_id } },
+        }],
+        "containers": [{
+            "name": "invoker",
+            "image": options.image,
+            "command": [IMAGE_INVOKER],
+            "args": args,
+            "volumeMounts": [{ "name": "work", "mountPath": POD_WORK_DIR }],
+        }],
+        "volumes": [{ "name": "work", "emptyDir": {} }],
+    });
+    if !resources.is_empty() {
+        pod["containers"][0]["resources"] =
+            json!({ "requests": resources.clone(), "limits": resources });
+    }
+    if !options.node_selector.is_empty() {
+        let selector: serde_json::Map<String, Value> = options
+            .node_selector
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        pod["nodeSelector"] = Value::Object(selector);
+    }
+    json!({
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": job_name(run_id),
+            "namespace": options.namespace,
+            "labels": labels,
+        },
+        "spec": {
+            "completionMode": "Indexed",
+            "completions": workers,
+            "parallelism": workers,
+            // A worker run again would replay its share at the wrong time: a failed pod stays failed.
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": deadline_seconds,
+            "ttlSecondsAfterFinished": 600,
+            "template": { "metadata": { "labels": pod_labels }, "spec": pod },
+        },
+    })
+}
+
+/// The manifest as YAML.
+pub fn to_yaml(manifest: &Value) -> String {
+    serde_yaml_ng::to_string(manifest).expect("a JSON value is valid YAML")
+}
+
+/// The commands a run gives `kubectl`, for `--dry-run` to print.
+pub fn commands(kubectl: &str, file: &Path, run_id: &str, namespace: &str) -> Vec<String> {
+    let job = job_name(run_id);
+    vec![
+        format!("{kubectl} apply -f {}", file.display()),
+        format!("{kubectl} get job {job} -n {namespace} -o json"),
+        format!("{kubectl} logs -n {namespace} -l {RUN_LABEL}={run_id} --prefix --tail=20"),
+        format!("{kubectl} delete job {job} -n {namespace}"),
+    ]
+}
+
+fn kubectl(program: &str, args: &[&str]) -> Result<String> {
+    let shown = format!("{program} {}", args.join(" "));
+    let output = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                anyhow::anyhow!("`{shown}`: `{program}` is not on PATH")
+            } else {
+                anyhow::anyhow!("`{shown}`: could not start: {e}")
+            }
+        })?;
+    if !output.status.success() {
+        bail!(
+            "`{shown}` failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// A Job this run created.
+#[derive(Debug)]
+pub struct Job {
+    kubectl: String,
+    name: String,
+    namespace: String,
+    run_id: String,
+    deleted: bool,
+}
+
+/// What `kubectl get job` says of the workers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobStatus {
+    /// Indexes whose pod failed.
+    pub failed: Vec<u32>,
+    /// Indexes whose pod succeeded.
+    pub succeeded: Vec<u32>,
+    /// Why the whole Job failed, if it did (deadline passed, pod failed with no retries left).
+    pub job_failed: Option<String>,
+}
+
+/// Parses Kubernetes' index lists: `1,3-5,7`.
+pub fn parse_indexes(text: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<u32>(), b.parse::<u32>()) {
+                    out.extend(a..=b.min(a.saturating_add(100_000)));
+                }
+            }
+            None => out.extend(part.parse::<u32>()),
+        }
+    }
+    out
+}
+
+impl Job {
+    /// Applies `file` (the Job's manifest).
+    pub fn apply(options: &KubernetesOptions, run_id: &str, file: &Path) -> Result<Job> {
+        kubectl(
+            &options.kubectl,
+            &["apply", "-f", &file.display().to_string()],
+        )
+        .context("creating the workers' Job")?;
+        Ok(Job {
+            kubectl: options.kubectl.clone(),
+            name: job_name(run_id),
+            namespace: options.namespace.clone(),
+            run_id: run_id.to_owned(),
+            deleted: false,
+        })
+    }
+
+    /// The Job's state.
+    pub fn status(&self) -> Result<JobStatus> {
+        let text = kubectl(
+            &self.kubectl,
+            &[
+                "get",
+                "job",
+                &self.name,
+                "-n",
+                &self.namespace,
+                "-o",
+                "json",
+            ],
+        )?;
+        let job: Value = serde_json::from_str(&text)
+            .with_context(|| format!("`kubectl get job {}` gave no JSON", self.name))?;
+        let status = &job["status"];
+        let indexes = |key: &str| parse_indexes(status[key].as_str().unwrap_or(""));
+        let job_failed = status["conditions"].as_array().and_then(|conditions| {
+            conditions
+                .iter()
+                .find(|c| c["type"] == "Failed" && c["status"] == "True")
+                .map(|c| {
+                    format!(
+                        "{}: {}",
+                        c["reason"].as_str().unwrap_or("Failed"),
+                        c["message"].as_str().unwrap_or("")
+                    )
+                })
+        });
+        Ok(JobStatus {
+            failed: indexes("failedIndexes"),
+            succeeded: indexes("completedIndexes"),
+            job_failed,
+        })
+    }
+
+    /// The last lines of pod K's output, or why they could not be had.
+    pub fn logs(&self, k: u32) -> String {
+        let selector = format!(
+            "{RUN_LABEL}={},batch.kubernetes.io/job-completion-index={k}",
+            self.run_id
+        );
+        kubectl(
+            &self.kubectl,
+            &["logs", "-n", &self.namespace, "-l", &selector, "--tail=5"],
+        )
+        .unwrap_or_else(|e| format!("(no logs: {e:#})"))
+    }
+
+    /// Deletes the Job (its pods get SIGTERM, then send back what they have).
+    pub fn delete(&mut self) -> Result<()> {
+        if !self.deleted {
+            kubectl(
+                &self.kubectl,
+                &["delete", "job", &self.name, "-n", &self.namespace],
+            )
+            .context("deleting the workers' Job")?;
+            self.deleted = true;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Job {
+    /// The Job never outlives the run, whatever ended it.
+    fn drop(&mut self) {
+        if let Err(e) = self.delete() {
+            log::warn!("{e:#}");
+        }
+    }
+}
+
+/// Every Job carrying our label (and `run`'s, when given), in all namespaces, as `namespace/name`. Each
+/// item's labels are checked again, so a `kubectl` that ignored the selector cannot make us touch others'.
+pub fn list_jobs(kubectl_program: &str, run: Option<&str>) -> Result<Vec<String>> {
+    let mut selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
+    if let Some(run) = run {
+        selector.push_str(&format!(",{RUN_LABEL}={run}"));
+    }
+    let text = kubectl(
+        kubectl_program,
+        &[
+            "get",
+            "jobs",
+            "--all-namespaces",
+            "-l",
+            &selector,
+            "-o",
+            "json",
+        ],
+    )?;
+    let list: Value = serde_json::from_str(&text).context("`kubectl get jobs` gave no JSON")?;
+    Ok(list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|item| {
+            let labels = &item["metadata"]["labels"];
+            labels[MANAGED_BY_LABEL] == MANAGED_BY && run.is_none_or(|r| labels[RUN_LABEL] == r)
+        })
+        .filter_map(|item| {
+            let m = &item["metadata"];
+            Some(format!(
+                "{}/{}",
+                m["namespace"].as_str()?,
+                m["name"].as_str()?
+            ))
+        })
+        .collect())
+}
+
+/// Deletes Jobs named `namespace/name`.
+pub fn delete_jobs(kubectl_program: &str, jobs: &[String]) -> Result<()> {
+    for job in jobs {
+        let (ns, name) = job.split_once('/').unwrap_or(("default", job));
+        kubectl(kubectl_program, &["delete", "job", name, "-n", ns])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> KubernetesOptions {
+        KubernetesOptions {
+            kubectl: "kubectl".into(),
+            namespace: "load".into(),
+            node_selector: vec![("role".into(), "worker".into())],
+            image: "example/loadgen:1".into(),
+            resources: vec![("cpu".into(), "2".into())],
+        }
+    }
+
+    #[test]
+    fn the_job_is_indexed_labelled_spread_and_names_its_command() {
+        let args = vec!["--worker".to_owned(), "$(JOB_COMPLETION_INDEX)".to_owned()];
+        let m = manifest("r1", 4, &args, &options(), 300, 40);
+        assert_eq!(m["kind"], "Job");
+        assert_eq!(m["metadata"]["name"], "loadgen-invokers-r1");
+        assert_eq!(m["metadata"]["namespace"], "load");
+        assert_eq!(m["metadata"]["labels"][MANAGED_BY_LABEL], MANAGED_BY);
+        assert_eq!(m["metadata"]["labels"][RUN_LABEL], "r1");
+        let spec = &m["spec"];
+        assert_eq!(spec["completionMode"], "Indexed");
+        assert_eq!(
+            (spec["completions"].as_u64(), spec["parallelism"].as_u64()),
+            (Some(4), Some(4))
+        );
+        let pod = &spec["template"]["spec"];
+        assert_eq!(pod["nodeSelector"]["role"], "worker");
+        assert_eq!(
+            pod["topologySpreadConstraints"][0]["topologyKey"],
+            "kubernetes.io/hostname"
+        );
+        let c = &pod["containers"][0];
+        assert_eq!(c["command"][0], IMAGE_INVOKER);
+        assert_eq!(c["args"][1], "$(JOB_COMPLETION_INDEX)");
+        assert_eq!(c["resources"]["limits"]["cpu"], "2");
+        let yaml = to_yaml(&m);
+        let back: Value = serde_yaml_ng::from_str(&yaml).unwrap();
+        assert_eq!(back, m);
+    }
+
+    #[test]
+    fn index_lists_parse() {
+        assert_eq!(parse_indexes("1,3-5,7"), [1, 3, 4, 5, 7]);
+        assert_eq!(parse_indexes(""), Vec::<u32>::new());
+        assert_eq!(parse_indexes("x,2"), [2]);
+    }
+}

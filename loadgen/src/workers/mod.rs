@@ -1,0 +1,436 @@
+//! Replay from many workers: the load is dealt into shards (`formats::shard_of`), N invokers fetch them
+//! from this process over HTTP, start together at one agreed instant, and send back their records, which
+//! are merged into the run's one output directory.
+//!
+//! The data path: [`serve`] (the coordinator's HTTP server: shards out, clock, results in), a launcher
+//! ([`local`] processes or a [`kubernetes`] Indexed Job), the wait for every worker's results (a worker
+//! that dies, or never reports, is counted as lost), and [`merge`].
+
+pub mod kubernetes;
+pub mod local;
+pub mod merge;
+pub mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
+use cmdline::Stop;
+use formats::summary::Summary;
+use formats::transfer::RESULT_FILES;
+use invoker::schedule::Schedule;
+
+use crate::output::RunFiles;
+use kubernetes::{Job, KubernetesOptions};
+use local::LocalWorkers;
+use merge::WorkerResult;
+use serve::Event;
+
+/// Where the workers run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Launcher {
+    /// `invoker` processes on this machine.
+    Local,
+    /// The pods of a Kubernetes Indexed Job.
+    Kubernetes,
+}
+
+/// What every worker's invoker is told, besides where the coordinator is and which worker it is.
+#[derive(Debug, Clone)]
+pub struct InvokerSettings {
+    /// Periods are minutes.
+    pub minute: bool,
+    /// Warm-up periods.
+    pub warmup: u32,
+    /// Measured periods.
+    pub duration: u32,
+    /// Per-call timeout.
+    pub grpc_timeout: Duration,
+    /// Connections per endpoint.
+    pub connections: u32,
+    /// Calls outstanding beyond which a due call is not sent.
+    pub max_in_flight: usize,
+    /// SCHED_FIFO dispatchers.
+    pub realtime: bool,
+}
+
+/// A replay from several workers.
+pub struct Launch<'a> {
+    /// Workers.
+    pub workers: u32,
+    /// Where they run.
+    pub launcher: Launcher,
+    /// The run's files (load.json, the shards, where the records go).
+    pub files: &'a RunFiles,
+    /// The whole load, as one invoker would replay it.
+    pub schedule: &'a Schedule,
+    /// What the invokers are told.
+    pub settings: InvokerSettings,
+    /// Local workers: the CPU each one's dispatcher is pinned to, if any.
+    pub cpus: Vec<Option<usize>>,
+    /// Time from now to the agreed start; default: see [`default_lead`].
+    pub start_lead: Option<Duration>,
+    /// Address the HTTP server binds and the workers are given.
+    pub advertise: Option<String>,
+    /// The Job's settings.
+    pub kubernetes: KubernetesOptions,
+    /// This run's id (the label on what it creates in a cluster).
+    pub run_id: &'a str,
+    /// Ctrl-C: the workers are told to stop, and what they send back is still merged.
+    pub stop: Stop,
+    /// Start these local workers this much later (to test a late start).
+    pub launch_delays: Vec<(u32, Duration)>,
+}
+
+/// The default time from now to the agreed start: enough to start the workers and for each to fetch its
+/// shard (local: 2 s + 1 s per 100 MB of the largest shard; Kubernetes, where pods are scheduled and
+/// images pulled: 60 s + 1 s per 20 MB).
+pub fn default_lead(launcher: Launcher, largest_shard_bytes: u64) -> Duration {
+    let mb = largest_shard_bytes as f64 / 1e6;
+    Duration::from_secs_f64(match launcher {
+        Launcher::Local => 2.0 + mb / 100.0,
+        Launcher::Kubernetes => 60.0 + mb / 20.0,
+    })
+}
+
+/// The address the HTTP server binds: `--advertise-addr`, or for local workers 127.0.0.1 on a free port,
+/// or for pods this machine's address on its default route.
+pub fn bind_address(launcher: Launcher, advertise: Option<&str>) -> Result<SocketAddr> {
+    use std::net::ToSocketAddrs;
+    match advertise {
+        Some(text) => text
+            .to_socket_addrs()
+            .with_context(|| format!("--advertise-addr {text}: not a HOST:PORT"))?
+            .next()
+            .with_context(|| format!("--advertise-addr {text}: resolves to no address")),
+        None => Ok(match launcher {
+            Launcher::Local => SocketAddr::from(([127, 0, 0, 1], 0)),
+            Launcher::Kubernetes => SocketAddr::new(serve::default_route_ip()?, 0),
+        }),
+    }
+}
+
+/// The arguments of worker `worker` (a number, or `$(JOB_COMPLETION_INDEX)` in a Job).
+pub fn invoker_args(
+    coordinator: &str,
+    worker: &str,
+    workers: u32,
+    start_at: SystemTime,
+    settings: &InvokerSettings,
+    work_dir: &str,
+    cpu: Option<usize>,
+) -> Vec<String> {
+    let at = start_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut args = vec![
+        "--coordinator".to_owned(),
+        coordinator.to_owned(),
+        "--worker".to_owned(),
+        worker.to_owned(),
+        "--workers".to_owned(),
+        workers.to_string(),
+        "--start-at".to_owned(),
+        format!("{}.{:06}", at.as_secs(), at.subsec_micros()),
+        format!("--min={}", settings.minute),
+        "--warmup".to_owned(),
+        settings.warmup.to_string(),
+        "--duration".to_owned(),
+        settings.duration.to_string(),
+        "--grpcTimeout".to_owned(),
+        format!("{}", settings.grpc_timeout.as_secs_f64()),
+        "--connections".to_owned(),
+        settings.connections.to_string(),
+        "--max-in-flight".to_owned(),
+        settings.max_in_flight.to_string(),
+        "--work-dir".to_owned(),
+        work_dir.to_owned(),
+    ];
+    if let Some(cpu) = cpu {
+        args.extend(["--dispatcher-cpu".to_owned(), cpu.to_string()]);
+    }
+    if settings.realtime {
+        args.push("--realtime".to_owned());
+    }
+    args
+}
+
+/// Where each worker is in the run.
+#[derive(Debug, Default)]
+struct Progress {
+    records: Option<PathBuf>,
+    summary: Option<PathBuf>,
+    lost: Option<String>,
+    /// When its process or pod was seen to end (its results may still be arriving).
+    ended: Option<(Instant, String)>,
+}
+
+impl Progress {
+    fn done(&self) -> bool {
+        self.summary.is_some() || self.lost.is_some()
+    }
+}
+
+/// The launched workers.
+enum Launched {
+    Local(LocalWorkers),
+    Kubernetes(Job),
+}
+
+/// How long after a worker ended its results may still arrive.
+const RESULTS_GRACE: Duration = Duration::from_secs(3);
+/// How often a Job's state is asked for.
+const JOB_POLL: Duration = Duration::from_secs(2);
+
+/// Replays the load from `launch.workers` workers; writes the merged records.csv and lat.csv and returns
+/// the run's summary (overall, and one block per worker).
+pub fn replay(launch: &Launch) -> Result<Summary> {
+    let files = launch.files;
+    let n = launch.workers;
+    let shards = serve::describe_shards(&files.shards)?;
+    let largest = shards.iter().map(|s| s.bytes).max().unwrap_or(0);
+    let bind = bind_address(launch.launcher, launch.advertise.as_deref())?;
+    let (events_tx, events) = mpsc::channel();
+    let server = serve::start(bind, shards, &files.workers, events_tx)?;
+    let coordinator = format!("http://{}", server.addr);
+    let lead = launch
+        .start_lead
+        .unwrap_or_else(|| default_lead(launch.launcher, largest));
+    let start_at = SystemTime::now() + lead;
+    let span = Duration::from_micros(launch.schedule.calls.last().map_or(0, |c| c.due_us));
+    // Results are awaited until every call could have ended, plus time to send them back.
+    let records_mb = launch.schedule.calls.len() as f64 * 80.0 / 1e6;
+    let deadline = Instant::now()
+        + lead
+        + span
+        + launch.settings.grpc_timeout
+        + Duration::from_secs_f64(30.0 + records_mb / 20.0);
+    println!(
+        "workers    {n} {} serving shards at {coordinator}; start in {:.1} s at {}",
+        match launch.launcher {
+            Launcher::Local => "local invoker processes,",
+            Launcher::Kubernetes => "pods of a Kubernetes Job,",
+        },
+        lead.as_secs_f64(),
+        humantime::format_rfc3339_millis(start_at)
+    );
+    let steal_before = host::steal_ms();
+    let mut launched = match launch.launcher {
+        Launcher::Local => {
+            let binary = local::invoker_binary()?;
+            let mut args = Vec::new();
+            let mut logs = Vec::new();
+            for k in 0..n {
+                let dir = files.workers.join(k.to_string());
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                args.push(invoker_args(
+                    &coordinator,
+                    &k.to_string(),
+                    n,
+                    start_at,
+                    &launch.settings,
+                    &dir.join("invoker").display().to_string(),
+                    launch.cpus.get(k as usize).copied().flatten(),
+                ));
+                logs.push(dir.join("invoker.log"));
+            }
+            Launched::Local(LocalWorkers::launch(
+                &binary,
+                args,
+                logs,
+                &launch.launch_delays,
+            )?)
+        }
+        Launcher::Kubernetes => {
+            let args = invoker_args(
+                &coordinator,
+                "$(JOB_COMPLETION_INDEX)",
+                n,
+                start_at,
+                &launch.settings,
+                kubernetes::POD_WORK_DIR,
+                None,
+            );
+            let manifest = kubernetes::manifest(
+                launch.run_id,
+                n,
+                &args,
+                &launch.kubernetes,
+                (deadline - Instant::now()).as_secs() + 60,
+                launch.settings.grpc_timeout.as_secs() + 60,
+            );
+            formats::output::write_atomic(&files.job, kubernetes::to_yaml(&manifest).as_bytes())
+                .with_context(|| format!("writing {}", files.job.display()))?;
+            Launched::Kubernetes(Job::apply(&launch.kubernetes, launch.run_id, &files.job)?)
+        }
+    };
+
+    let mut progress: Vec<Progress> = (0..n).map(|_| Progress::default()).collect();
+    let mut deadline = deadline;
+    let mut stopping = false;
+    let mut next_job_poll = Instant::now();
+    while !progress.iter().all(Progress::done) {
+        match events.recv_timeout(Duration::from_millis(100)) {
+            Ok(event) => record_event(&mut progress, event),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => bail!("the workers' HTTP server stopped"),
+        }
+        let now = Instant::now();
+        match &mut launched {
+            Launched::Local(workers) => {
+                for (k, status) in workers.poll()? {
+                    let p = &mut progress[k as usize];
+                    p.ended
+                        .get_or_insert((now, format!("its process exited ({status})")));
+                }
+            }
+            Launched::Kubernetes(job) if now >= next_job_poll => {
+                next_job_poll = now + JOB_POLL;
+                match job.status() {
+                    Ok(status) => {
+                        for k in status.failed {
+                            if let Some(p) = progress.get_mut(k as usize) {
+                                p.ended.get_or_insert((now, "its pod failed".into()));
+                            }
+                        }
+                        if let Some(why) = status.job_failed {
+                            for p in progress.iter_mut() {
+                                p.ended
+                                    .get_or_insert((now, format!("the Job failed ({why})")));
+                            }
+                        }
+                    }
+                    Err(e) => log::warn!("{e:#}"),
+                }
+            }
+            Launched::Kubernetes(_) => {}
+        }
+        for (k, p) in progress.iter_mut().enumerate() {
+            if p.done() {
+                continue;
+            }
+            if let Some((at, why)) = &p.ended {
+                if now.duration_since(*at) >= RESULTS_GRACE {
+                    let tail = match &launched {
+                        Launched::Local(w) => w.log_tail(k as u32),
+                        Launched::Kubernetes(job) => job.logs(k as u32),
+                    };
+                    p.lost = Some(format!(
+                        "{why} before sending its results; its last output: {}",
+                        tail.trim().replace('\n', " / ")
+                    ));
+                }
+            }
+        }
+        if launch.stop.requested() && !stopping {
+            stopping = true;
+            println!("stopping   the workers are told to stop; they send back what they recorded");
+            match &mut launched {
+                Launched::Local(w) => w.terminate(),
+                Launched::Kubernetes(job) => job.delete()?,
+            }
+            deadline = deadline.min(now + launch.settings.grpc_timeout + Duration::from_secs(30));
+        }
+        if now >= deadline || launch.stop.abandon() {
+            for p in progress.iter_mut().filter(|p| !p.done()) {
+                p.lost = Some("no results by the time the run had to end".into());
+            }
+        }
+    }
+    drop(launched);
+    drop(server);
+
+    let mut results: Vec<WorkerResult> = progress
+        .into_iter()
+        .map(|p| {
+            let summary = p.summary.as_deref().and_then(|path| {
+                std::fs::read_to_string(path)
+                    .ok()
+                    .and_then(|t| serde_json::from_str::<Summary>(&t).ok())
+            });
+            let lost = p.lost.or_else(|| {
+                summary
+                    .is_none()
+                    .then(|| "its summary could not be read".to_owned())
+            });
+            WorkerResult {
+                records: p.records,
+                summary,
+                lost,
+            }
+        })
+        .collect();
+    for (k, r) in results.iter().enumerate() {
+        if let Some(why) = &r.lost {
+            println!("worker {k}   lost: {why}");
+        }
+    }
+    let interrupted = launch.stop.requested()
+        || results
+            .iter()
+            .filter_map(|r| r.summary.as_ref())
+            .any(|s| s.interrupted);
+    let first_mode = results
+        .iter()
+        .filter_map(|r| r.summary.as_ref())
+        .map(|s| s.dispatcher.clone())
+        .next()
+        .unwrap_or_default();
+    let mut summary = merge::merge(
+        launch.schedule,
+        &mut results,
+        &files.records,
+        &files.latencies,
+        format!(
+            "{n} workers ({}); worker 0: {first_mode}",
+            match launch.launcher {
+                Launcher::Local => "local processes".to_owned(),
+                Launcher::Kubernetes =>
+                    format!("Kubernetes Job {}", kubernetes::job_name(launch.run_id)),
+            }
+        ),
+        interrupted,
+    )?;
+    summary.start_unix_us = start_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    if launch.launcher == Launcher::Local {
+        summary.steal_ms = host::steal_between(&steal_before, &host::steal_ms())
+            .into_iter()
+            .collect();
+    }
+    // The records are merged into the run's records.csv; each worker keeps its summary (and log).
+    for k in 0..n {
+        let dir = files.workers.join(k.to_string());
+        let _ = std::fs::remove_file(dir.join(RESULT_FILES[0]));
+        let _ = std::fs::remove_dir_all(dir.join("invoker"));
+    }
+    Ok(summary)
+}
+
+fn record_event(progress: &mut [Progress], event: Event) {
+    match event {
+        Event::ShardRequested(k) => log::info!("worker {k}: fetching its shard"),
+        Event::Received(k, name, path) => {
+            if let Some(p) = progress.get_mut(k as usize) {
+                if name == RESULT_FILES[0] {
+                    p.records = Some(path);
+                } else if p.lost.is_none() {
+                    p.summary = Some(path);
+                }
+            }
+        }
+        Event::Corrupted(k, name, why) => log::warn!("worker {k}: {name}: {why}"),
+        Event::Failed(k, why) => {
+            if let Some(p) = progress.get_mut(k as usize) {
+                if !p.done() {
+                    p.lost = Some(format!("it reported: {}", why.trim()));
+                }
+            }
+        }
+    }
+}

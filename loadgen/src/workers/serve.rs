@@ -1,0 +1,291 @@
+//! The coordinator's HTTP server: it hands out the shards, answers clock requests and takes the workers'
+//! results (the protocol of `formats::transfer`). Shards are streamed from disk and results streamed to
+//! disk, each checked against its SHA-256 on the way, so a full day's load never sits in memory.
+//!
+//! The server runs on its own small tokio runtime; what happens is reported to the coordinator (a plain
+//! thread) as [`Event`]s on a channel.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::Router;
+use formats::output::AtomicFile;
+use formats::transfer::{
+    check_hash, now_unix_us, ClockReply, Sha256Writer, HASH_HEADER, RESULT_FILES,
+};
+use http_body_util::BodyExt;
+use std::io::Write;
+
+/// What the workers did, as the server saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Worker K started downloading its shard.
+    ShardRequested(u32),
+    /// Worker K's result file (one of `RESULT_FILES`) arrived whole, at this path.
+    Received(u32, &'static str, PathBuf),
+    /// Worker K sent a result whose hash did not match (it may send it again).
+    Corrupted(u32, &'static str, String),
+    /// Worker K reported that it cannot run.
+    Failed(u32, String),
+}
+
+/// One shard to serve.
+#[derive(Debug, Clone)]
+pub struct ServedShard {
+    /// The file.
+    pub path: PathBuf,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+    /// Its size, bytes.
+    pub bytes: u64,
+}
+
+struct Shared {
+    shards: Vec<ServedShard>,
+    /// Where worker K's results go: `results/K/NAME`.
+    results: PathBuf,
+    events: Mutex<mpsc::Sender<Event>>,
+}
+
+impl Shared {
+    fn send(&self, event: Event) {
+        // The coordinator may have stopped listening (it gave up on the run); nothing to do then.
+        let _ = self.events.lock().expect("event lock").send(event);
+    }
+}
+
+/// The running server; it stops when dropped.
+pub struct Server {
+    /// The address it is bound to.
+    pub addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Hashes the shards (in parallel) so each can be served with its hash.
+pub fn describe_shards(paths: &[PathBuf]) -> Result<Vec<ServedShard>> {
+    use rayon::prelude::*;
+    paths
+        .par_iter()
+        .map(|path| {
+            let sha256 = formats::transfer::sha256_file(path)
+                .with_context(|| format!("hashing {}", path.display()))?;
+            let bytes = std::fs::metadata(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .len();
+            Ok(ServedShard {
+                path: path.clone(),
+                sha256,
+                bytes,
+            })
+        })
+        .collect()
+}
+
+/// Binds `bind` (port 0: a free port) and serves `shards`; results go under `results`, events to
+/// `events`.
+pub fn start(
+    bind: SocketAddr,
+    shards: Vec<ServedShard>,
+    results: &Path,
+    events: mpsc::Sender<Event>,
+) -> Result<Server> {
+    let listener = TcpListener::bind(bind).with_context(|| {
+        format!("binding the workers' HTTP server to {bind} (--advertise-addr)")
+    })?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    std::fs::create_dir_all(results).with_context(|| format!("creating {}", results.display()))?;
+    let shared = Arc::new(Shared {
+        shards,
+        results: results.to_owned(),
+        events: Mutex::new(events),
+    });
+    let app = Router::new()
+        .route("/v1/shards/{k}", get(shard))
+        .route(formats::transfer::CLOCK_PATH, get(clock))
+        .route("/v1/results/{k}/{name}", put(result))
+        .route("/v1/failed/{k}", put(failed))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(shared);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("workers-http")
+        .enable_all()
+        .build()
+        .context("starting the workers' HTTP server")?;
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    let listener = runtime.block_on(async { tokio::net::TcpListener::from_std(listener) })?;
+    let thread = std::thread::Builder::new()
+        .name("workers-http".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                });
+                if let Err(e) = serve.await {
+                    log::warn!("workers' HTTP server: {e}");
+                }
+            });
+            // Transfers still open when the run is over are cut.
+            runtime.shutdown_background();
+        })?;
+    Ok(Server {
+        addr,
+        shutdown: Some(shutdown),
+        thread: Some(thread),
+    })
+}
+
+fn plain(status: StatusCode, text: impl Into<String>) -> Response {
+    (status, text.into()).into_response()
+}
+
+async fn shard(State(shared): State<Arc<Shared>>, UrlPath(k): UrlPath<u32>) -> Response {
+    let Some(shard) = shared.shards.get(k as usize) else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            format!("no worker {k}: this run has {}", shared.shards.len()),
+        );
+    };
+    let file = match tokio::fs::File::open(&shard.path).await {
+        Ok(f) => f,
+        Err(e) => {
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("{}: {e}", shard.path.display()),
+            )
+        }
+    };
+    shared.send(Event::ShardRequested(k));
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
+    (
+        [
+            (HASH_HEADER, shard.sha256.clone()),
+            ("content-length", shard.bytes.to_string()),
+            ("content-type", "application/json".into()),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response()
+}
+
+async fn clock() -> Response {
+    let received_us = now_unix_us();
+    let reply = ClockReply {
+        received_us,
+        sent_us: now_unix_us(),
+    };
+    (
+        [("content-type", "application/json")],
+        serde_json::to_string(&reply).expect("a clock reply serialises"),
+    )
+        .into_response()
+}
+
+async fn result(
+    State(shared): State<Arc<Shared>>,
+    UrlPath((k, name)): UrlPath<(u32, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    if k as usize >= shared.shards.len() {
+        return plain(StatusCode::NOT_FOUND, format!("no worker {k}"));
+    }
+    let Some(&name) = RESULT_FILES.iter().find(|n| **n == name) else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            format!(
+                "`{name}` is not a result file ({})",
+                RESULT_FILES.join(", ")
+            ),
+        );
+    };
+    let Some(expected) = headers.get(HASH_HEADER).and_then(|v| v.to_str().ok()) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            format!("no {HASH_HEADER} header: an unchecked result is refused"),
+        );
+    };
+    let dir = shared.results.join(k.to_string());
+    let path = dir.join(name);
+    let (file, received) = match receive(&dir, &path, body).await {
+        Ok(done) => done,
+        Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
+    // A mismatch drops the file (its partial copy is removed); a match puts it in place.
+    if let Err(reason) = check_hash(expected, &received) {
+        shared.send(Event::Corrupted(k, name, reason.clone()));
+        return plain(StatusCode::UNPROCESSABLE_ENTITY, reason);
+    }
+    if let Err(e) = file.commit() {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    }
+    shared.send(Event::Received(k, name, path));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// Streams a body to `path` (beside it until committed), hashing it; returns the file and the hash.
+async fn receive(dir: &Path, path: &Path, mut body: Body) -> Result<(AtomicFile, String), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let file = AtomicFile::create(path).map_err(|e| e.to_string())?;
+    let mut out = Sha256Writer::new(file);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("the upload broke off: {e}"))?;
+        if let Some(data) = frame.data_ref() {
+            out.write_all(data)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(out.finish())
+}
+
+async fn failed(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(k): UrlPath<u32>,
+    reason: String,
+) -> Response {
+    if k as usize >= shared.shards.len() {
+        return plain(StatusCode::NOT_FOUND, format!("no worker {k}"));
+    }
+    shared.send(Event::Failed(k, reason));
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// This machine's address on its default route (what a pod elsewhere can reach), found without sending
+/// anything: a UDP socket "connected" to a public address only picks the route.
+pub fn default_route_ip() -> Result<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0")?;
+    if socket.connect("192.0.2.1:9").is_err() {
+        bail!("this machine has no default route: give --advertise-addr HOST:PORT, an address the workers can reach");
+    }
+    let ip = socket.local_addr()?.ip();
+    if ip.is_unspecified() {
+        bail!("this machine has no default route: give --advertise-addr HOST:PORT, an address the workers can reach");
+    }
+    Ok(ip)
+}
+
+/// Elapsed seconds since `t`, for messages.
+pub fn since(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64()
+}
