@@ -80,7 +80,12 @@ impl Coordinator {
     /// Downloads `path` into `dest`, checking its hash; returns the bytes received.
     pub fn fetch(&self, path: &str, dest: &Path) -> Result<u64, TransferError> {
         let url = self.url(path);
-        retry(&url, || self.runtime.block_on(self.fetch_once(&url, dest)))
+        let fetched = retry(&url, || self.runtime.block_on(self.fetch_once(&url, dest)));
+        if fetched.is_err() {
+            // What arrived is not what was sent: nothing of it is left to be read.
+            let _ = std::fs::remove_file(dest);
+        }
+        fetched
     }
 
     async fn fetch_once(&self, url: &str, dest: &Path) -> Result<u64, Attempt> {
@@ -226,7 +231,7 @@ fn retry<T>(
     for k in 0..ATTEMPTS {
         if k > 0 {
             log::warn!("{url}: {last}; trying again");
-            std::thread::sleep(Duration::from_millis(500 << k));
+            std::thread::sleep(Duration::from_millis(250 << k));
         }
         match attempt() {
             Ok(v) => return Ok(v),

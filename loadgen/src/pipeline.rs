@@ -23,6 +23,7 @@ use crate::deploy::{self, DeployedProxy, Deployer};
 use crate::generate::{generate, GenerateOptions, GenerateStats, LoadSize};
 use crate::map::{map_trace, Mapped};
 use crate::report::progress_bar;
+use crate::workers::kubernetes::RUN_LABEL;
 
 /// A trace read and mapped, ready to be deployed and generated.
 pub struct Prepared {
@@ -176,12 +177,14 @@ pub struct Deployment {
     pub note: Option<String>,
 }
 
-/// Deploys the proxies `prepared` uses with `kind`. `local` says how the local fleet runs.
+/// Deploys the proxies `prepared` uses with `kind`. `local` says how the local fleet runs; what is made
+/// in a cluster carries the label of `run_id`.
 pub fn deploy_proxies(
     prepared: &Prepared,
     load: &LoadArgs,
     kind: Deployer,
     local: Option<&LocalFleet>,
+    run_id: &str,
     stop: &Stop,
 ) -> Result<Deployment> {
     let proxies = prepared.proxies();
@@ -223,7 +226,13 @@ pub fn deploy_proxies(
         Deployer::Knative => {
             let config = ProxyConfig::read(&load.config_proxy)
                 .context("reading the proxies' deployment config (-c/--config-proxy)")?;
-            let planned = knative::plan(&config, &proxies, &load.build, &d.knative_annotations())?;
+            let planned = knative::plan(
+                &config,
+                &proxies,
+                &load.build,
+                &d.knative_annotations(),
+                &[(RUN_LABEL.to_owned(), run_id.to_owned())],
+            )?;
             if d.dry_run {
                 let script = knative::write_script(&planned, &load.build, d.ready_timeout)?;
                 return Ok(Deployment {

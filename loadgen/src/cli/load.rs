@@ -365,8 +365,8 @@ pub struct ReplayArgs {
     pub invoker_image: String,
 
     /// What each worker's pod asks for and is limited to, e.g. `cpu=2,memory=1Gi`.
-    #[arg(long, value_name = "RESOURCES", value_parser = parse_resources)]
-    pub invoker_resources: Option<Vec<(String, String)>>,
+    #[arg(long, value_name = "RESOURCES", value_delimiter = ',', value_parser = parse_resource)]
+    pub invoker_resources: Vec<(String, String)>,
 
     /// Start worker K this many seconds late (fault injection: its late start is then recorded).
     #[arg(long, value_name = "K=SECONDS", hide = true, value_parser = parse_launch_delay)]
@@ -381,22 +381,18 @@ fn parse_key_value(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `cpu=2,memory=1Gi`: only cpu, memory and ephemeral-storage are taken.
-fn parse_resources(s: &str) -> Result<Vec<(String, String)>, String> {
-    s.split(',')
-        .map(|part| {
-            let (k, v) = parse_key_value(part)?;
-            if !["cpu", "memory", "ephemeral-storage"].contains(&k.as_str()) {
-                return Err(format!(
-                    "`{k}` is not a resource (cpu, memory, ephemeral-storage)"
-                ));
-            }
-            if v.is_empty() {
-                return Err(format!("`{k}` has no quantity"));
-            }
-            Ok((k, v))
-        })
-        .collect()
+/// `cpu=2`: only cpu, memory and ephemeral-storage are taken.
+fn parse_resource(s: &str) -> Result<(String, String), String> {
+    let (k, v) = parse_key_value(s)?;
+    if !["cpu", "memory", "ephemeral-storage"].contains(&k.as_str()) {
+        return Err(format!(
+            "`{k}` is not a resource (cpu, memory, ephemeral-storage)"
+        ));
+    }
+    if v.is_empty() {
+        return Err(format!("`{k}` has no quantity"));
+    }
+    Ok((k, v))
 }
 
 fn parse_launch_delay(s: &str) -> Result<(u32, Duration), String> {

@@ -266,9 +266,14 @@ pub struct ExperimentArgs {
 /// `loadgen clean`.
 #[derive(Debug, Clone, Args)]
 pub struct CleanArgs {
-    /// List the services that would be deleted, delete nothing.
+    /// List what would be deleted, delete nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Only what this run made (its id is in its report and on its objects' `serverless-loadgen/run`
+    /// label).
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
 }
 
 /// Layout of a synthetic trace.

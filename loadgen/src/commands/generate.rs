@@ -9,6 +9,7 @@ use cmdline::Stop;
 use crate::cli::{GenerateArgs, Scale};
 use crate::deploy::Deployer;
 use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Generated};
+use crate::workers::kubernetes::new_run_id;
 
 /// Read, map, write `mapping.json`, deploy on Knative if asked, write the load.
 pub fn generate(args: &GenerateArgs, stop: &Stop) -> Result<Generated> {
@@ -23,7 +24,7 @@ pub fn generate(args: &GenerateArgs, stop: &Stop) -> Result<Generated> {
             "the window holds no call: the load is written, empty, and replaying it sends nothing"
         );
     }
-    let deployment = deploy_proxies(&prepared, &args.load, kind, None, stop)?;
+    let deployment = deploy_proxies(&prepared, &args.load, kind, None, &new_run_id(), stop)?;
     let endpoints_path = (kind != Deployer::None).then(|| args.endpoints_path());
     write_load(
         &prepared,
@@ -46,7 +47,14 @@ pub fn deploy(args: &GenerateArgs, stop: &Stop) -> Result<()> {
         println!("scale      {}", fleet.note);
         fleet
     });
-    let mut deployment = deploy_proxies(&prepared, &args.load, kind, fleet.as_ref(), stop)?;
+    let mut deployment = deploy_proxies(
+        &prepared,
+        &args.load,
+        kind,
+        fleet.as_ref(),
+        &new_run_id(),
+        stop,
+    )?;
     let report = write_load(
         &prepared,
         &args.load,

@@ -196,7 +196,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
             );
             deployment
         }
-        None => deploy_proxies(&prepared, &load, kind, fleet.as_ref(), stop)?,
+        None => deploy_proxies(&prepared, &load, kind, fleet.as_ref(), &run_id, stop)?,
     };
     // Kept from now on, so that whatever happens next, the caller's release removes it.
     let deployment = &kept.kept.insert((key, deployment)).1;
@@ -373,7 +373,7 @@ fn kubernetes_options(args: &RunArgs) -> KubernetesOptions {
         namespace: args.replay.namespace.clone(),
         node_selector: args.replay.node_selector.clone(),
         image: args.replay.invoker_image.clone(),
-        resources: args.replay.invoker_resources.clone().unwrap_or_default(),
+        resources: args.replay.invoker_resources.clone(),
     }
 }
 

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test file uses some of these
 
+pub mod pods;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -24,6 +24,7 @@ pub use plan::{
 use plan::{steps, Step};
 
 use super::{DeployError, DeployedProxy};
+use crate::workers::kubernetes::RUN_LABEL;
 
 /// The label key marking services as ours.
 pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
@@ -72,8 +73,15 @@ fn summarise(items: &[String], file: &Path) -> String {
 /// Every Knative service carrying our label, in all namespaces, as `kubectl get -o json` lists them:
 /// one call, whatever their number. Each item is checked for the label again: a `kubectl` that ignored
 /// the selector must not make us touch others' services.
-fn list_ours(kubectl: &str, stage: &'static str) -> Result<Vec<serde_json::Value>, DeployError> {
-    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
+fn list_ours(
+    kubectl: &str,
+    stage: &'static str,
+    of_run: Option<&str>,
+) -> Result<Vec<serde_json::Value>, DeployError> {
+    let mut selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
+    if let Some(id) = of_run {
+        selector.push_str(&format!(",{RUN_LABEL}={id}"));
+    }
     let shown = format!("{kubectl} get ksvc --all-namespaces -l {selector} -o json");
     let json = run(
         Command::new(kubectl).args([
@@ -103,7 +111,10 @@ fn list_ours(kubectl: &str, stage: &'static str) -> Result<Vec<serde_json::Value
     };
     Ok(items
         .into_iter()
-        .filter(|item| item["metadata"]["labels"][MANAGED_BY_LABEL] == MANAGED_BY)
+        .filter(|item| {
+            let labels = &item["metadata"]["labels"];
+            labels[MANAGED_BY_LABEL] == MANAGED_BY && of_run.is_none_or(|r| labels[RUN_LABEL] == r)
+        })
         .collect())
 }
 
@@ -205,7 +216,7 @@ pub fn deploy(
     let mut last_status: Vec<String> = vec!["not listed yet".into(); planned.len()];
     loop {
         // One list of our services per round, however many there are.
-        match list_ours(&options.kubectl, "checking readiness") {
+        match list_ours(&options.kubectl, "checking readiness", None) {
             Ok(items) => {
                 let by_name: std::collections::HashMap<String, &serde_json::Value> = items
                     .iter()
@@ -306,10 +317,10 @@ pub fn readiness(v: &serde_json::Value) -> Result<String, String> {
         .to_owned())
 }
 
-/// Deletes every Knative service labelled as ours, in every namespace, and nothing else. With `dry_run`,
-/// only lists them. Returns `namespace/name` of each.
-pub fn clean(kubectl: &str, dry_run: bool) -> Result<Vec<String>, DeployError> {
-    let ours: Vec<String> = list_ours(kubectl, "listing loadgen's Knative services")?
+/// Deletes every Knative service labelled as ours (and as `run`'s, when given), in every namespace, and
+/// nothing else. With `dry_run`, only lists them. Returns `namespace/name` of each.
+pub fn clean(kubectl: &str, dry_run: bool, run: Option<&str>) -> Result<Vec<String>, DeployError> {
+    let ours: Vec<String> = list_ours(kubectl, "listing loadgen's Knative services", run)?
         .iter()
         .filter_map(qualified_name)
         .collect();

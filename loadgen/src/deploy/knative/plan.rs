@@ -185,6 +185,7 @@ pub fn rewrite_yaml(
     text: &str,
     name: &str,
     annotations: &[(String, String)],
+    extra_labels: &[(String, String)],
 ) -> Result<(String, String), String> {
     let mut documents = Vec::new();
     for document in serde_yaml_ng::Deserializer::from_str(text) {
@@ -225,10 +226,13 @@ pub fn rewrite_yaml(
     if labels.is_null() {
         *labels = Value::Mapping(Mapping::new());
     }
-    labels
+    let labels = labels
         .as_mapping_mut()
-        .ok_or("metadata.labels is not a mapping")?
-        .insert(MANAGED_BY_LABEL.into(), MANAGED_BY.into());
+        .ok_or("metadata.labels is not a mapping")?;
+    labels.insert(MANAGED_BY_LABEL.into(), MANAGED_BY.into());
+    for (k, v) in extra_labels {
+        labels.insert(k.as_str().into(), v.as_str().into());
+    }
     if !annotations.is_empty() {
         // Autoscaling settings belong on the revision template: spec.template.metadata.annotations.
         let mut node = &mut documents[index];
@@ -267,6 +271,7 @@ pub fn plan(
     proxies: &[&Proxy],
     build_dir: &Path,
     annotations: &[(String, String)],
+    labels: &[(String, String)],
 ) -> Result<Vec<PlannedService>, DeployError> {
     std::fs::create_dir_all(build_dir).map_err(|source| DeployError::Io {
         path: build_dir.to_owned(),
@@ -285,7 +290,8 @@ pub fn plan(
         let text = std::fs::read_to_string(&source)
             .map_err(|e| yaml_error(format!("cannot read it: {e}")))?;
         let name = service_name(&proxy.name, &random_suffix(&mut rng));
-        let (yaml, namespace) = rewrite_yaml(&text, &name, annotations).map_err(yaml_error)?;
+        let (yaml, namespace) =
+            rewrite_yaml(&text, &name, annotations, labels).map_err(yaml_error)?;
         let target = build_dir.join(format!("kn-{name}.yaml"));
         std::fs::write(&target, yaml).map_err(|source| DeployError::Io {
             path: target.clone(),
@@ -411,13 +417,23 @@ mod tests {
             "autoscaling.knative.dev/metric".to_owned(),
             "rps".to_owned(),
         )];
-        let (out, ns) = rewrite_yaml(text, "aes-go-10-10-abc", &annotations).unwrap();
+        let (out, ns) = rewrite_yaml(
+            text,
+            "aes-go-10-10-abc",
+            &annotations,
+            &[("serverless-loadgen/run".into(), "r1".into())],
+        )
+        .unwrap();
         assert_eq!(ns, "bench");
         let v: Value = serde_yaml_ng::from_str(&out).unwrap();
         assert_eq!(v["metadata"]["name"].as_str(), Some("aes-go-10-10-abc"));
         assert_eq!(
             v["metadata"]["labels"][MANAGED_BY_LABEL].as_str(),
             Some(MANAGED_BY)
+        );
+        assert_eq!(
+            v["metadata"]["labels"]["serverless-loadgen/run"].as_str(),
+            Some("r1")
         );
         assert_eq!(
             v["spec"]["template"]["spec"]["containers"][0]["image"].as_str(),
@@ -428,11 +444,12 @@ mod tests {
                 .as_str(),
             Some("rps")
         );
-        let e = rewrite_yaml("kind: Service\nmetadata:\n  namespace: x\n", "n", &[]).unwrap_err();
+        let e =
+            rewrite_yaml("kind: Service\nmetadata:\n  namespace: x\n", "n", &[], &[]).unwrap_err();
         assert!(e.contains("no metadata.name"), "{e}");
-        assert!(rewrite_yaml("", "n", &[]).is_err());
+        assert!(rewrite_yaml("", "n", &[], &[]).is_err());
         let two = "kind: ConfigMap\napiVersion: v1\nmetadata:\n  name: c\n---\nkind: Service\napiVersion: serving.knative.dev/v1\nmetadata:\n  name: s\n";
-        let (out, ns) = rewrite_yaml(two, "s-1", &[]).unwrap();
+        let (out, ns) = rewrite_yaml(two, "s-1", &[], &[]).unwrap();
         assert_eq!(ns, "default");
         assert!(
             out.contains("name: c") && out.contains("name: s-1"),

@@ -1,0 +1,510 @@
+//! `loadgen run --workers N`: invokers as local processes or as the pods of a (fake) Kubernetes Job,
+//! started together, their records merged one to one with the load; a killed worker and a late one are
+//! named, and their calls recorded as such; `clean` removes only labelled objects; a corrupted transfer
+//! is refused.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::pods::{self, arg_of, pid_with_arg, PodFaults};
+use common::{ok, run_loadgen, s, wait_bounded, FakeCluster, LIMIT, LOADGEN};
+use formats::records::{read_records, Outcome, Record};
+use formats::summary::Summary;
+use invoker::schedule::Schedule;
+
+/// The runs of this file take turns: each starts several processes on a two-core machine, and a
+/// neighbour's start-up could make a worker late that the test expects on time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const WORKERS: u32 = 3;
+
+/// A short per-second run: 1 warm-up + 3 measured seconds, about 25 calls a second.
+fn run_args<'a>(out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "-o",
+        s(out),
+        "--workers",
+        "3",
+        "-n",
+        "60",
+        "--minute",
+        "false",
+        "-d",
+        "3",
+        "-w",
+        "1",
+        "--seed",
+        "7",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// What a run left: every record with its endpoint, in file order, and the summary.
+struct Outputs {
+    records: Vec<(Record, String)>,
+    summary: Summary,
+    report: String,
+}
+
+/// Reads a run's outputs and checks its records match the load one to one: the call's index in the whole
+/// load, the worker it was dealt to, its due time and endpoint.
+fn read_one_to_one(out: &Path) -> Outputs {
+    let schedule = Schedule::from_file(&out.join("load.json"), 1_000_000, 1, 3).unwrap();
+    assert!(schedule.calls.len() > 30, "too few calls to test with");
+    let mut records = Vec::new();
+    read_records(&out.join("records.csv"), |r, e| {
+        records.push((*r, e.to_owned()))
+    })
+    .unwrap();
+    assert_eq!(records.len(), schedule.calls.len());
+    for (g, ((r, endpoint), call)) in records.iter().zip(&schedule.calls).enumerate() {
+        assert_eq!(r.index, g as u64);
+        assert_eq!(r.worker, g as u32 % WORKERS, "call {g}");
+        assert_eq!(r.scheduled_us, call.due_us, "call {g}");
+        assert_eq!(
+            endpoint, &schedule.endpoints[call.endpoint as usize],
+            "call {g}"
+        );
+    }
+    for k in 0..WORKERS as usize {
+        let shard = formats::read(&out.join(format!("load-{k}.json"))).unwrap();
+        let expected = records.iter().filter(|(r, _)| r.worker == k as u32).count();
+        assert_eq!(shard.invocations(), expected, "shard {k}");
+    }
+    let summary: Summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary.workers.len(), WORKERS as usize);
+    assert_eq!(summary.records, records.len() as u64);
+    Outputs {
+        records,
+        summary,
+        report: std::fs::read_to_string(out.join("report.md")).unwrap(),
+    }
+}
+
+/// Every record answered, every worker present with its own summary, lat.csv merged.
+fn check_all_answered(out: &Path, o: &Outputs) {
+    for (r, _) in &o.records {
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+    }
+    for w in &o.summary.workers {
+        assert!(w.lost.is_none(), "{w:?}");
+        let info = w.summary.as_ref().unwrap().worker.clone().unwrap();
+        assert_eq!(info.index, w.index);
+        assert!(info.ready_late_us.is_none(), "{info:?}");
+        assert!(info.clock_offset_before_us.is_some(), "{info:?}");
+    }
+    let latencies = std::fs::read_to_string(out.join("lat.csv")).unwrap();
+    assert_eq!(latencies.lines().count() as u64, o.summary.ok);
+    assert!(o.report.contains("## Workers"), "{}", o.report);
+    assert!(!o.report.contains("**Warning**"), "{}", o.report);
+}
+
+/// Checks the faults of [`run_with_faults`]: worker 1 killed mid-run, worker 2 started late.
+fn check_faults(o: &Outputs) {
+    let by_worker = |k: u32| o.records.iter().filter(move |(r, _)| r.worker == k);
+    for (r, _) in by_worker(0) {
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+    }
+    for (r, _) in by_worker(1) {
+        assert_eq!(r.outcome, Outcome::WorkerLost, "{r:?}");
+        assert!(r.send_lag_ns.is_none());
+    }
+    let lost = o.summary.workers[1].lost.as_deref().unwrap();
+    assert!(lost.contains("before sending its results"), "{lost}");
+    assert!(
+        o.report.contains("worker 1 was lost"),
+        "the report names the dead worker: {}",
+        o.report
+    );
+
+    let late = o.summary.workers[2].summary.as_ref().unwrap();
+    let ready_late_us = late.worker.as_ref().unwrap().ready_late_us.unwrap();
+    assert!(ready_late_us > 1_000_000, "{ready_late_us}");
+    let late_starts: Vec<&Record> = by_worker(2)
+        .map(|(r, _)| r)
+        .filter(|r| r.outcome == Outcome::NotSentLateStart)
+        .collect();
+    assert!(!late_starts.is_empty());
+    for r in &late_starts {
+        assert!(r.scheduled_us < ready_late_us, "{r:?}");
+    }
+    // What was due once it was ready went out.
+    for (r, _) in by_worker(2).filter(|(r, _)| r.scheduled_us > ready_late_us + 10_000) {
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+    }
+    assert!(
+        o.report.contains("worker 2 was ready"),
+        "the report says who started late: {}",
+        o.report
+    );
+    assert!(o.report.contains("started late"), "{}", o.report);
+}
+
+/// Starts `loadgen args`, kills worker 1 (the process holding `worker_1_arg`) 1.5 s after the common
+/// start, and waits for the run to end.
+fn run_with_faults(args: &[&str], env: &[(&str, String)], worker_1_arg: &str) -> String {
+    let mut c = Command::new(LOADGEN);
+    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let child = c.spawn().unwrap();
+    let found = Instant::now();
+    let pid = loop {
+        if let Some(pid) = pid_with_arg(worker_1_arg) {
+            break pid;
+        }
+        assert!(found.elapsed() < LIMIT, "worker 1 never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let start: f64 = arg_of(pid, "--start-at").unwrap().parse().unwrap();
+    let kill_at = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(start + 1.5);
+    while SystemTime::now() < kill_at {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let out = wait_bounded(child, LIMIT);
+    ok(&out)
+}
+
+#[test]
+fn three_local_workers_replay_the_load_one_to_one() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let t = ok(&run_loadgen(&run_args(&out, &[]), &[], LIMIT));
+    assert!(t.contains("3 local invoker processes"), "{t}");
+    let o = read_one_to_one(&out);
+    check_all_answered(&out, &o);
+    // Each worker's summary and output stay; its records are in the merged file only.
+    for k in 0..WORKERS {
+        let w = out.join("workers").join(k.to_string());
+        assert!(w.join("summary.json").exists() && w.join("invoker.log").exists());
+        assert!(!w.join("records.csv").exists());
+    }
+    // The next run into the same directory removes this one's shards and workers first.
+    let t = ok(&run_loadgen(
+        &[
+            "run",
+            "-o",
+            s(&out),
+            "-n",
+            "60",
+            "--minute",
+            "false",
+            "-d",
+            "3",
+            "-w",
+            "1",
+            "--seed",
+            "7",
+        ],
+        &[],
+        LIMIT,
+    ));
+    assert!(
+        !out.join("load-0.json").exists() && !out.join("workers").exists(),
+        "{t}"
+    );
+}
+
+#[test]
+fn a_killed_local_worker_is_lost_and_a_late_one_starts_late() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let worker_1 = out.join("workers/1/invoker");
+    let t = run_with_faults(
+        &run_args(&out, &["--start-lead", "2", "--launch-delay", "2=4"]),
+        &[],
+        s(&worker_1),
+    );
+    assert!(t.contains("worker 1   lost"), "{t}");
+    check_faults(&read_one_to_one(&out));
+}
+
+/// The fake cluster with its pod runner; `bin` is where the image's binaries are (the built ones).
+fn cluster_with_pods(faults: PodFaults) -> (FakeCluster, pods::PodRunner) {
+    let cluster = FakeCluster::new();
+    let bin = Path::new(LOADGEN).parent().unwrap();
+    let runner = pods::start(&cluster.state, bin, faults);
+    (cluster, runner)
+}
+
+fn job_files(cluster: &FakeCluster) -> BTreeMap<String, Vec<String>> {
+    let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in std::fs::read_dir(cluster.state.join("jobs")).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some((job, kind)) = name.split_once(".loadgen-invokers-").and_then(|(_, rest)| {
+            rest.rsplit_once('.')
+                .map(|(id, kind)| (id.to_owned(), kind.to_owned()))
+        }) {
+            files.entry(job).or_default().push(kind);
+        }
+    }
+    files
+}
+
+#[test]
+fn kubernetes_workers_replay_the_load_and_their_job_is_deleted() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (cluster, _runner) = cluster_with_pods(PodFaults::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = run_args(
+        &out,
+        &[
+            "--launcher",
+            "kubernetes",
+            "--advertise-addr",
+            "127.0.0.1:0",
+            "--start-lead",
+            "3",
+            "--namespace",
+            "load",
+            "--node-selector",
+            "role=invoker",
+            "--invoker-resources",
+            "cpu=1,memory=256Mi",
+        ],
+    );
+    let t = ok(&run_loadgen(&args, &cluster.env(&[]), LIMIT));
+    assert!(t.contains("pods of a Kubernetes Job"), "{t}");
+    assert!(t.contains("share this machine's network"), "{t}");
+    let o = read_one_to_one(&out);
+    check_all_answered(&out, &o);
+
+    // The Job as written: indexed, labelled, its command one of the image's binaries.
+    let job: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(out.join("invokers-job.yaml")).unwrap())
+            .unwrap();
+    assert_eq!(job["metadata"]["namespace"], "load");
+    assert_eq!(
+        job["spec"]["template"]["spec"]["nodeSelector"]["role"],
+        "invoker"
+    );
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["command"][0],
+        "/usr/local/bin/invoker"
+    );
+    let calls = cluster.calls();
+    let name = job["metadata"]["name"].as_str().unwrap();
+    for expected in [
+        format!(
+            "kubectl apply -f {}",
+            out.join("invokers-job.yaml").display()
+        ),
+        format!("kubectl get job {name} -n load -o json"),
+        format!("kubectl delete job {name} -n load"),
+    ] {
+        assert!(calls.contains(&expected), "{expected} not in {calls:?}");
+    }
+    // Deleted: no manifest left in the fake cluster.
+    let files = job_files(&cluster);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let kinds = files.values().next().unwrap();
+    assert!(
+        kinds.contains(&"deleted".to_owned()) && !kinds.contains(&"yaml".to_owned()),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn a_killed_pod_is_lost_and_a_late_pod_starts_late() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (cluster, _runner) = cluster_with_pods(PodFaults {
+        delay: Some((2, Duration::from_secs(4))),
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = run_args(
+        &out,
+        &[
+            "--launcher",
+            "kubernetes",
+            "--advertise-addr",
+            "127.0.0.1:0",
+            "--start-lead",
+            "2",
+        ],
+    );
+    // Pod 1's work dir, as the runner maps it: the only pod of this cluster with index 1.
+    let pods_dir = cluster.state.join("pods");
+    let env = cluster.env(&[]);
+    let mut c = Command::new(LOADGEN);
+    c.args(&args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in &env {
+        c.env(k, v);
+    }
+    let child = c.spawn().unwrap();
+    let began = Instant::now();
+    let pod_1 = loop {
+        let found = std::fs::read_dir(&pods_dir).ok().and_then(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .find(|p| p.to_string_lossy().ends_with("-1"))
+        });
+        if let Some(p) = found {
+            break p.join("work");
+        }
+        assert!(began.elapsed() < LIMIT, "pod 1 never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let pid = loop {
+        if let Some(pid) = pid_with_arg(s(&pod_1)) {
+            break pid;
+        }
+        assert!(began.elapsed() < LIMIT, "pod 1's process never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let start: f64 = arg_of(pid, "--start-at").unwrap().parse().unwrap();
+    while SystemTime::now() < SystemTime::UNIX_EPOCH + Duration::from_secs_f64(start + 1.5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let t = ok(&wait_bounded(child, LIMIT));
+    assert!(t.contains("worker 1   lost"), "{t}");
+    check_faults(&read_one_to_one(&out));
+    assert!(job_files(&cluster)
+        .values()
+        .all(|k| !k.contains(&"yaml".to_owned())));
+}
+
+/// Applies a Job manifest to the fake cluster as a user would, with `labels`.
+fn apply_job(cluster: &FakeCluster, name: &str, labels: &str) {
+    let file = cluster.state.join(format!("{name}.yaml"));
+    std::fs::write(
+        &file,
+        format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  namespace: default\n  labels:\n{labels}spec: {{}}\n"),
+    )
+    .unwrap();
+    let out = run_loadgen_kubectl(cluster, &["apply", "-f", s(&file)]);
+    assert!(out.contains("created"), "{out}");
+}
+
+fn run_loadgen_kubectl(cluster: &FakeCluster, args: &[&str]) -> String {
+    let env = cluster.env(&[]);
+    let path = &env.iter().find(|(k, _)| *k == "PATH").unwrap().1;
+    let kubectl = PathBuf::from(path.split(':').next().unwrap()).join("kubectl");
+    let out = Command::new(kubectl)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn clean_removes_only_labelled_jobs_and_one_runs_with_run() {
+    let cluster = FakeCluster::new();
+    let ours = "    app.kubernetes.io/managed-by: serverless-loadgen\n";
+    apply_job(
+        &cluster,
+        "loadgen-invokers-a",
+        &format!("{ours}    serverless-loadgen/run: a\n"),
+    );
+    apply_job(
+        &cluster,
+        "loadgen-invokers-b",
+        &format!("{ours}    serverless-loadgen/run: b\n"),
+    );
+    apply_job(&cluster, "users-own", "    app: theirs\n");
+    let present = |name: &str| {
+        cluster
+            .state
+            .join(format!("jobs/default.{name}.yaml"))
+            .exists()
+    };
+
+    let t = ok(&run_loadgen(
+        &["clean", "--run", "a", "--dry-run"],
+        &cluster.env(&[]),
+        LIMIT,
+    ));
+    assert!(
+        t.contains("would delete 1 Job(s)") && t.contains("default/loadgen-invokers-a"),
+        "{t}"
+    );
+    assert!(present("loadgen-invokers-a"));
+
+    let t = ok(&run_loadgen(
+        &["clean", "--run", "a"],
+        &cluster.env(&[]),
+        LIMIT,
+    ));
+    assert!(t.contains("deleted 1 Job(s)"), "{t}");
+    assert!(
+        !present("loadgen-invokers-a") && present("loadgen-invokers-b") && present("users-own")
+    );
+
+    let t = ok(&run_loadgen(&["clean"], &cluster.env(&[]), LIMIT));
+    assert!(t.contains("deleted 1 Job(s)"), "{t}");
+    assert!(
+        !present("loadgen-invokers-b") && present("users-own"),
+        "{t}"
+    );
+    for call in cluster.calls() {
+        assert!(
+            !call.contains("users-own") || call.starts_with("kubectl apply"),
+            "{call}"
+        );
+    }
+}
+
+#[test]
+fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let shard = dir.path().join("load-0.json");
+    std::fs::write(&shard, "[]").unwrap();
+    let shards = loadgen::workers::serve::describe_shards(&[shard]).unwrap();
+    let (tx, events) = std::sync::mpsc::channel();
+    let results = dir.path().join("workers");
+    let server =
+        loadgen::workers::serve::start("127.0.0.1:0".parse().unwrap(), shards, &results, tx)
+            .unwrap();
+    let put = |body: &str, hash: &str| {
+        let mut c = std::net::TcpStream::connect(server.addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            c,
+            "PUT /v1/results/0/summary.json HTTP/1.1\r\nhost: x\r\nx-content-sha256: {hash}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        c.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let sha_of_abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    // Bytes changed on the way: "abd" sent under the hash of "abc".
+    let answer = put("abd", sha_of_abc);
+    assert!(answer.starts_with("HTTP/1.1 422"), "{answer}");
+    assert!(answer.contains("mismatch"), "{answer}");
+    let path = results.join("0/summary.json");
+    assert!(!path.exists() && !formats::output::partial_path(&path).exists());
+    let event = events.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert!(
+        matches!(
+            event,
+            loadgen::workers::serve::Event::Corrupted(0, "summary.json", _)
+        ),
+        "{event:?}"
+    );
+    let answer = put("abc", sha_of_abc);
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "abc");
+    let answer = put("abc", "");
+    assert!(
+        answer.starts_with("HTTP/1.1 422"),
+        "an empty hash matches nothing: {answer}"
+    );
+}
