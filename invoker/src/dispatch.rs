@@ -65,6 +65,9 @@ pub struct ReplayOptions {
     pub allow_unreachable: bool,
     /// Ask for `SCHED_FIFO` for the dispatcher thread.
     pub realtime: bool,
+    /// The dispatcher shares its CPU with other busy ones: it parks through short gaps instead of
+    /// spinning (see `wait`).
+    pub shared_cpu: bool,
     /// Pin the dispatcher thread to this CPU, and the invoker's other threads to the others.
     pub dispatcher_cpu: Option<usize>,
     /// Per-invocation CSV.
@@ -312,6 +315,9 @@ fn run_dispatcher(
     tx: mpsc::Sender<Vec<Record>>,
 ) -> Result<Dispatched, ReplayError> {
     let (mut mode, realtime) = tune_thread(options.realtime);
+    if options.shared_cpu && !realtime {
+        mode.push_str(", parks through gaps over 80 us (CPU shared)");
+    }
     if let Some(cpu) = options.dispatcher_cpu {
         if pin_to(&[cpu]) {
             mode.push_str(&format!(
@@ -495,7 +501,7 @@ async fn dispatch(
         .checked_duration_since(start)
         .filter(|late| *late > LATE_START_GRACE);
     let late_before = ready_late.map(|_| now - LATE_START_GRACE);
-    let mut waiter = Waiter::new(realtime).map_err(ReplayError::Start)?;
+    let mut waiter = Waiter::new(realtime, options.shared_cpu).map_err(ReplayError::Start)?;
     let in_flight = Rc::new(Cell::new(0usize));
     let mut next_channel = vec![0usize; clients.len()];
     let mut interrupted = false;

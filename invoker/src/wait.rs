@@ -21,6 +21,13 @@ const PARK_MARGIN: Duration = Duration::from_millis(1);
 const RT_PARK_THRESHOLD: Duration = Duration::from_micros(80);
 /// See [`RT_PARK_THRESHOLD`].
 const RT_PARK_MARGIN: Duration = Duration::from_micros(60);
+/// Sharing CPUs with other busy dispatchers (several invokers on one machine, more than its CPUs): a
+/// dispatcher that spun through every short gap would keep its CPU busy and lose it for whole scheduler
+/// slices (milliseconds), so it parks through any gap longer than this, until [`SHARED_PARK_MARGIN`]
+/// before, and mostly sleeps: a woken thread that has used little CPU runs again at once.
+const SHARED_PARK_THRESHOLD: Duration = Duration::from_micros(80);
+/// See [`SHARED_PARK_THRESHOLD`].
+const SHARED_PARK_MARGIN: Duration = Duration::from_micros(60);
 /// Inside this window the dispatcher spins on the clock without yielding.
 const SPIN_WINDOW: Duration = Duration::from_micros(25);
 /// Real-time mode: after running this long without parking, the dispatcher parks for [`RT_BREAK`], so the
@@ -67,6 +74,8 @@ pub(crate) struct Waiter {
     timer: AsyncFd<TimerFd>,
     /// Real-time mode: give the CPU up at least every [`RT_RUN_LIMIT`].
     realtime: bool,
+    /// Sharing CPUs: park through short gaps too (see [`SHARED_PARK_THRESHOLD`]).
+    shared: bool,
     last_park: Instant,
 }
 
@@ -79,7 +88,7 @@ impl AsRawFd for TimerFd {
 }
 
 impl Waiter {
-    pub(crate) fn new(realtime: bool) -> std::io::Result<Waiter> {
+    pub(crate) fn new(realtime: bool, shared: bool) -> std::io::Result<Waiter> {
         // SAFETY: plain syscall; the descriptor is owned right after.
         let fd = unsafe {
             libc::timerfd_create(
@@ -98,6 +107,7 @@ impl Waiter {
         Ok(Waiter {
             timer,
             realtime,
+            shared,
             last_park: Instant::now(),
         })
     }
@@ -159,6 +169,8 @@ impl Waiter {
             let remaining = deadline - now;
             let (threshold, margin) = if self.realtime {
                 (RT_PARK_THRESHOLD, RT_PARK_MARGIN)
+            } else if self.shared {
+                (SHARED_PARK_THRESHOLD, SHARED_PARK_MARGIN)
             } else {
                 (PARK_THRESHOLD, PARK_MARGIN)
             };

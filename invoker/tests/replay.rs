@@ -54,6 +54,7 @@ fn options(dir: &Path, timeout: Duration) -> ReplayOptions {
         shard: None,
         allow_unreachable: false,
         realtime: false,
+        shared_cpu: false,
         dispatcher_cpu: None,
         records: Some(dir.join("records.csv")),
         latency_file: Some(dir.join("lat.txt")),

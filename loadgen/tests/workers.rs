@@ -184,6 +184,11 @@ fn three_local_workers_replay_the_load_one_to_one() {
     assert!(t.contains("3 local invoker processes"), "{t}");
     let o = read_one_to_one(&out);
     check_all_answered(&out, &o);
+    // Three workers on fewer CPUs than four cannot each have one: they share, parking between calls.
+    if host::online_cpus() <= WORKERS as usize {
+        let mode = &o.summary.workers[0].summary.as_ref().unwrap().dispatcher;
+        assert!(mode.contains("CPU shared"), "{mode}");
+    }
     // Each worker's summary and output stay; its records are in the merged file only.
     for k in 0..WORKERS {
         let w = out.join("workers").join(k.to_string());
@@ -507,4 +512,58 @@ fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
         answer.starts_with("HTTP/1.1 422"),
         "an empty hash matches nothing: {answer}"
     );
+}
+
+#[test]
+fn ctrl_c_stops_the_workers_and_keeps_what_they_recorded() {
+    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let worker_0 = out.join("workers/0/invoker");
+    let child = Command::new(LOADGEN)
+        .args(run_args(&out, &["--start-lead", "2"]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let began = Instant::now();
+    let pid = loop {
+        if let Some(pid) = pid_with_arg(s(&worker_0)) {
+            break pid;
+        }
+        assert!(began.elapsed() < LIMIT, "worker 0 never started");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let start: f64 = arg_of(pid, "--start-at").unwrap().parse().unwrap();
+    while SystemTime::now() < SystemTime::UNIX_EPOCH + Duration::from_secs_f64(start + 2.0) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let done = wait_bounded(child, LIMIT);
+    let t = common::text(&done);
+    assert_eq!(done.status.code(), Some(130), "{t}");
+    let o = read_one_to_one(&out);
+    assert!(o.summary.interrupted, "{t}");
+    for w in &o.summary.workers {
+        assert!(
+            w.lost.is_none(),
+            "every worker sent back what it had: {w:?}"
+        );
+        assert!(w.summary.as_ref().unwrap().interrupted);
+    }
+    // Every worker sent calls before the stop and left the rest unsent, each with its record.
+    for k in 0..WORKERS {
+        let mine: Vec<&Record> = o
+            .records
+            .iter()
+            .map(|(r, _)| r)
+            .filter(|r| r.worker == k)
+            .collect();
+        assert!(mine.iter().any(|r| r.outcome == Outcome::Ok), "worker {k}");
+        assert!(
+            mine.iter()
+                .any(|r| r.outcome == Outcome::NotSentInterrupted),
+            "worker {k}"
+        );
+    }
 }

@@ -101,6 +101,7 @@ fn replay_load(
             shard,
             allow_unreachable: args.allow_unreachable,
             realtime: args.realtime,
+            shared_cpu: args.shared_cpu,
             dispatcher_cpu: args.dispatcher_cpu,
             records: files.records.clone(),
             latency_file: Some(files.latencies.clone()),

@@ -252,6 +252,8 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
                 connections: args.replay.connections,
                 max_in_flight: args.replay.max_in_flight,
                 realtime: args.replay.realtime,
+                // Local workers that could not each have a CPU share them: they park, not spin.
+                shared_cpu: launcher == Launcher::Local && reserved.len() < workers as usize,
             },
             cpus: dispatcher_cpus.clone(),
             start_lead: args.replay.start_lead,
@@ -275,6 +277,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
                 shard: None,
                 allow_unreachable: false,
                 realtime: args.replay.realtime,
+                shared_cpu: false,
                 dispatcher_cpu,
                 records: Some(files.records.clone()),
                 latency_file: Some(files.latencies.clone()),

@@ -378,6 +378,23 @@ mod tests {
     }
 
     #[test]
+    fn the_image_installs_the_binary_the_job_runs() {
+        let dockerfile = include_str!("../../../Dockerfile");
+        let installed = dockerfile
+            .lines()
+            .find(|l| l.starts_with("COPY --from=build"))
+            .unwrap();
+        assert!(installed.ends_with(" /usr/local/bin/"), "{installed}");
+        for binary in ["invoker", "emulated-function", "loadgen"] {
+            assert!(
+                installed.contains(&format!("/out/{binary} ")),
+                "{binary}: {installed}"
+            );
+        }
+        assert_eq!(IMAGE_INVOKER, "/usr/local/bin/invoker");
+    }
+
+    #[test]
     fn index_lists_parse() {
         assert_eq!(parse_indexes("1,3-5,7"), [1, 3, 4, 5, 7]);
         assert_eq!(parse_indexes(""), Vec::<u32>::new());

@@ -55,6 +55,8 @@ pub struct InvokerSettings {
     pub max_in_flight: usize,
     /// SCHED_FIFO dispatchers.
     pub realtime: bool,
+    /// The dispatchers share CPUs (`invoker --shared-cpu`): they park through short gaps.
+    pub shared_cpu: bool,
 }
 
 /// A replay from several workers.
@@ -154,6 +156,9 @@ pub fn invoker_args(
     }
     if settings.realtime {
         args.push("--realtime".to_owned());
+    }
+    if settings.shared_cpu {
+        args.push("--shared-cpu".to_owned());
     }
     args
 }
