@@ -383,6 +383,42 @@ fn a_killed_pod_is_lost_and_a_late_pod_starts_late() {
         .all(|k| !k.contains(&"yaml".to_owned())));
 }
 
+#[test]
+fn dry_run_writes_the_job_and_prints_the_commands_without_calling_kubectl() {
+    let cluster = FakeCluster::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = run_args(
+        &out,
+        &[
+            "--launcher",
+            "kubernetes",
+            "--dry-run",
+            "--advertise-addr",
+            "10.1.2.3:8080",
+        ],
+    );
+    let t = ok(&run_loadgen(&args, &cluster.env(&[]), LIMIT));
+    assert!(cluster.calls().is_empty(), "{:?}", cluster.calls());
+    assert!(
+        t.contains("kubectl apply -f") && t.contains("kubectl delete job"),
+        "{t}"
+    );
+    let job: serde_json::Value =
+        serde_yaml_ng::from_str(&std::fs::read_to_string(out.join("invokers-job.yaml")).unwrap())
+            .unwrap();
+    let args = &job["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert_eq!(args[1], "http://10.1.2.3:8080");
+    assert_eq!(job["spec"]["completions"], 3);
+    assert!(out.join("load.json").exists() && out.join("load-2.json").exists());
+    assert!(!out.join("records.csv").exists());
+    // Without --launcher kubernetes there is nothing a dry run could show.
+    let other = dir.path().join("other");
+    let refused = run_loadgen(&run_args(&other, &["--dry-run"]), &[], LIMIT);
+    assert!(!refused.status.success());
+    assert!(common::text(&refused).contains("--launcher kubernetes"));
+}
+
 /// Applies a Job manifest to the fake cluster as a user would, with `labels`.
 fn apply_job(cluster: &FakeCluster, name: &str, labels: &str) {
     let file = cluster.state.join(format!("{name}.yaml"));

@@ -1,6 +1,7 @@
 //! `loadgen run`: the whole job in one directory — trace (synthetic unless given), mapping, deployment,
 //! load, replay with the invoker, figures, and a report a person can read.
 
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
@@ -11,12 +12,14 @@ use invoker::dispatch::{replay, ReplayOptions};
 use invoker::schedule::Schedule;
 use trace::Layout;
 
-use crate::cli::{RunArgs, Scale};
+use crate::cli::{LoadArgs, RunArgs, Scale};
 use crate::commands::plot::{draw, Inputs};
 use crate::deploy::knative;
 use crate::deploy::Deployer;
 use crate::output::RunFiles;
-use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated};
+use crate::pipeline::{
+    deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated, Prepared,
+};
 use crate::report::run::RunReport;
 use crate::synth::{synthesize, SynthOptions};
 use crate::workers::kubernetes::{self, KubernetesOptions};
@@ -130,44 +133,9 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
     files.claim(args.force)?;
     let run_id = kubernetes::new_run_id();
 
-    // 1. The trace.
+    // 1-2. The trace, and its mapping.
     let granularity = load.trace.granularity();
-    let (trace_dir, synthetic) = match &load.trace.trace {
-        Some(dir) => (dir.clone(), None),
-        None => {
-            let dir = files.trace.clone();
-            let periods = load.warmup_duration + load.duration;
-            let stats = synthesize(
-                &dir,
-                &SynthOptions {
-                    functions: args.functions,
-                    periods,
-                    granularity,
-                    seed,
-                    layout: Layout::Sampled,
-                },
-            )
-            .with_context(|| format!("writing a synthetic trace to {}", dir.display()))?;
-            println!(
-                "synth      {} functions, {} {}s, {} invocations -> {}",
-                stats.functions,
-                periods,
-                granularity.unit(),
-                stats.invocations,
-                dir.display()
-            );
-            (dir, Some(stats.functions))
-        }
-    };
-
-    // 2. Map.
-    let prepared = prepare(&load, &trace_dir, &files.mapping)?;
-    if prepared.trace.functions.is_empty() {
-        bail!(
-            "no function of {} has a call in the window: nothing to run",
-            trace_dir.display()
-        );
-    }
+    let (trace_dir, synthetic, prepared) = trace_and_mapping(args, &load, &files, seed)?;
 
     stopped_before_replay(stop, "reading and mapping the trace")?;
 
@@ -345,6 +313,151 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
     })
 }
 
+/// Steps 1 and 2 of a run: the trace (synthetic unless given, written into the run's directory) and its
+/// mapping. Returns the trace's directory, the synthetic trace's function count, and the prepared load.
+fn trace_and_mapping(
+    args: &RunArgs,
+    load: &LoadArgs,
+    files: &RunFiles,
+    seed: u64,
+) -> Result<(PathBuf, Option<usize>, Prepared)> {
+    let granularity = load.trace.granularity();
+    // 1. The trace.
+    let (trace_dir, synthetic) = match &load.trace.trace {
+        Some(dir) => (dir.clone(), None),
+        None => {
+            let dir = files.trace.clone();
+            let periods = load.warmup_duration + load.duration;
+            let stats = synthesize(
+                &dir,
+                &SynthOptions {
+                    functions: args.functions,
+                    periods,
+                    granularity,
+                    seed,
+                    layout: Layout::Sampled,
+                },
+            )
+            .with_context(|| format!("writing a synthetic trace to {}", dir.display()))?;
+            println!(
+                "synth      {} functions, {} {}s, {} invocations -> {}",
+                stats.functions,
+                periods,
+                granularity.unit(),
+                stats.invocations,
+                dir.display()
+            );
+            (dir, Some(stats.functions))
+        }
+    };
+
+    // 2. Map.
+    let prepared = prepare(load, &trace_dir, &files.mapping)?;
+    if prepared.trace.functions.is_empty() {
+        bail!(
+            "no function of {} has a call in the window: nothing to run",
+            trace_dir.display()
+        );
+    }
+
+    Ok((trace_dir, synthetic, prepared))
+}
+
+/// `run --launcher kubernetes --dry-run`: the trace, the mapping, the load and its shards, and the
+/// workers' Job manifest, with the `kubectl` commands a run would give; nothing is deployed, applied or
+/// sent. The proxies' endpoints are their names (or, with `--deployer knative`, the services' planned
+/// `name.namespace`, their YAMLs written to the build directory), and the start time in the manifest is
+/// the one a run starting now would use.
+pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
+    if args.replay.launcher != Some(Launcher::Kubernetes) {
+        bail!("{}", dry_run_refusal(args));
+    }
+    let mut load = args.load.clone();
+    let kind = load.deploy.deployer.unwrap_or(Deployer::Local);
+    let seed = *load.seed.get_or_insert_with(rand::random);
+    let workers = load.workers;
+    let files = RunFiles::for_workers(&args.output_dir, workers);
+    files.claim(args.force)?;
+    let run_id = kubernetes::new_run_id();
+    let (_, _, prepared) = trace_and_mapping(args, &load, &files, seed)?;
+    let named = if kind == Deployer::Knative {
+        Deployer::Knative
+    } else {
+        Deployer::None
+    };
+    let deployment = deploy_proxies(&prepared, &load, named, None, &run_id, stop)?;
+    let generated = write_load(
+        &prepared,
+        &load,
+        &deployment,
+        &files.load,
+        Some(&files.endpoints),
+        true,
+    )?;
+    print!("{generated}");
+    let shards = if files.shards.is_empty() {
+        vec![files.load.clone()]
+    } else {
+        files.shards.clone()
+    };
+    let largest = shards
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .max()
+        .unwrap_or(0);
+    let lead = args
+        .replay
+        .start_lead
+        .unwrap_or_else(|| workers::default_lead(Launcher::Kubernetes, largest));
+    let bind = workers::bind_address(Launcher::Kubernetes, args.replay.advertise_addr.as_deref())?;
+    let granularity = load.trace.granularity();
+    let settings = InvokerSettings {
+        minute: granularity == trace::Granularity::Minute,
+        warmup: load.warmup_duration as u32,
+        duration: load.duration as u32,
+        grpc_timeout: args.replay.grpc_timeout,
+        connections: args.replay.connections,
+        max_in_flight: args.replay.max_in_flight,
+        realtime: args.replay.realtime,
+        shared_cpu: false,
+    };
+    let invoker_args = workers::invoker_args(
+        &format!("http://{bind}"),
+        "$(JOB_COMPLETION_INDEX)",
+        workers,
+        SystemTime::now() + lead,
+        &settings,
+        kubernetes::POD_WORK_DIR,
+        None,
+    );
+    let span = (load.warmup_duration + load.duration) as u64 * granularity.period_us() / 1_000_000;
+    let manifest = kubernetes::manifest(
+        &run_id,
+        workers,
+        &invoker_args,
+        &kubernetes_options(args),
+        lead.as_secs() + span + args.replay.grpc_timeout.as_secs() + 120,
+        args.replay.grpc_timeout.as_secs() + 60,
+    );
+    write_atomic(&files.job, kubernetes::to_yaml(&manifest).as_bytes())
+        .with_context(|| format!("writing {}", files.job.display()))?;
+    println!(
+        "dry run    the workers' Job ({workers} pods) written to {}; nothing was applied or sent. A run would \
+         serve the shards at http://{bind}{}, and give kubectl:",
+        files.job.display(),
+        if bind.port() == 0 {
+            " (port 0: a free port, chosen when it binds)"
+        } else {
+            ""
+        }
+    );
+    for command in kubernetes::commands("kubectl", &files.job, &run_id, &args.replay.namespace) {
+        println!("           {command}");
+    }
+    Ok(())
+}
+
 /// The CPU each invoker's dispatcher is pinned to (one entry per invoker). One invoker: `--dispatcher-cpu`,
 /// or with local servers the last CPU. Local workers: the last CPUs, one each, as long as one CPU is left
 /// for everything else; otherwise none is pinned.
@@ -380,14 +493,14 @@ fn kubernetes_options(args: &RunArgs) -> KubernetesOptions {
     }
 }
 
-/// Why `run --dry-run` does not run.
+/// Why `run --dry-run` does not run: only the workers' Job can be shown without a cluster.
 fn dry_run_refusal(args: &RunArgs) -> String {
     if args.replay.launcher == Some(Launcher::Kubernetes) {
-        "--dry-run: use `loadgen deploy --dry-run` for the proxies' YAMLs; the workers' Job is written to \
-         invokers-job.yaml by every run with --launcher kubernetes"
-            .into()
+        "--dry-run: `loadgen run --launcher kubernetes --dry-run` writes the workers' Job (it does not replay)".into()
     } else {
-        "--dry-run deploys nothing, so there is nothing to replay: use `loadgen deploy --deployer knative --dry-run`".into()
+        "--dry-run deploys nothing, so there is nothing to replay: use `loadgen deploy --deployer knative --dry-run` \
+         (or, with --launcher kubernetes, it writes the workers' Job)"
+            .into()
     }
 }
 

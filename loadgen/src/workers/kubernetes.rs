@@ -17,6 +17,8 @@ pub const RUN_LABEL: &str = "serverless-loadgen/run";
 pub const IMAGE_INVOKER: &str = "/usr/local/bin/invoker";
 /// The default image (built from the repository's Dockerfile).
 pub const DEFAULT_IMAGE: &str = "serverless-loadgen:latest";
+/// The label Kubernetes puts on an Indexed Job's pods: their index.
+pub const INDEX_LABEL: &str = "batch.kubernetes.io/job-completion-index";
 /// The pods' working directory (an emptyDir volume).
 pub const POD_WORK_DIR: &str = "/work";
 
@@ -130,7 +132,9 @@ pub fn commands(kubectl: &str, file: &Path, run_id: &str, namespace: &str) -> Ve
     vec![
         format!("{kubectl} apply -f {}", file.display()),
         format!("{kubectl} get job {job} -n {namespace} -o json"),
-        format!("{kubectl} logs -n {namespace} -l {RUN_LABEL}={run_id} --prefix --tail=20"),
+        format!(
+            "{kubectl} logs -n {namespace} -l {RUN_LABEL}={run_id},{INDEX_LABEL}=K --tail=5   (worker K, if lost)"
+        ),
         format!("{kubectl} delete job {job} -n {namespace}"),
     ]
 }
@@ -251,10 +255,7 @@ impl Job {
 
     /// The last lines of pod K's output, or why they could not be had.
     pub fn logs(&self, k: u32) -> String {
-        let selector = format!(
-            "{RUN_LABEL}={},batch.kubernetes.io/job-completion-index={k}",
-            self.run_id
-        );
+        let selector = format!("{RUN_LABEL}={},{INDEX_LABEL}={k}", self.run_id);
         kubectl(
             &self.kubectl,
             &["logs", "-n", &self.namespace, "-l", &selector, "--tail=5"],
