@@ -9,11 +9,10 @@
 //! Calls never wait for earlier ones: a slow or dead endpoint delays nothing but its own calls.
 //!
 //! Records go in batches to a writer thread that writes the CSV files and fills the histograms, so memory
-//! stays bounded on long runs.
+//! stays bounded on long runs (see `sink`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::future::Future;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::mpsc;
@@ -25,19 +24,16 @@ use tonic::transport::{Channel, Endpoint};
 
 use cmdline::Stop;
 use formats::output::AtomicFile;
-use formats::records::{Outcome, Record, RecordsWriter};
+use formats::records::{Outcome, Record};
 use formats::summary::{Summary, WorkerInfo};
 use host::{all_cpus_but, online_cpus, pin_to};
 use proto::greeter_client::GreeterClient;
 use proto::HelloRequest;
 
 use crate::schedule::Schedule;
-use crate::stats::Collector;
+use crate::sink::{write_records, Pending, Sink};
 use crate::wait::{tune_thread, Waiter};
 
-/// Records are handed to the writer thread in batches of this size, or at least this often.
-const BATCH: usize = 2048;
-const BATCH_INTERVAL: Duration = Duration::from_millis(50);
 /// What the invoker sends (vSwarm's relay accepts any name).
 const REQUEST_NAME: &str = "Invoke Relay";
 
@@ -244,57 +240,6 @@ fn create(path: &Path) -> Result<AtomicFile, ReplayError> {
     })
 }
 
-/// What the records thread leaves: the statistics, and the files, complete but not yet in place.
-type Written = (Collector, Option<AtomicFile>, Option<AtomicFile>);
-
-/// The records thread: CSV files and histograms.
-fn write_records(
-    schedule: &Schedule,
-    rx: mpsc::Receiver<Vec<Record>>,
-    records: Option<AtomicFile>,
-    latencies: Option<AtomicFile>,
-    (records_path, latency_path): (Option<PathBuf>, Option<PathBuf>),
-) -> Result<Written, ReplayError> {
-    let io = |path: &Option<PathBuf>| {
-        let path = path.clone().unwrap_or_default();
-        move |source| ReplayError::Io { path, source }
-    };
-    let mut collector = Collector::new(
-        schedule.endpoints.clone(),
-        schedule.calls.len() as u64,
-        schedule.measured_us() as f64 / 1e6,
-    );
-    let mut records = records
-        .map(RecordsWriter::new)
-        .transpose()
-        .map_err(io(&records_path))?;
-    let mut latencies = latencies;
-    let mut digits = itoa::Buffer::new();
-    for batch in rx {
-        for r in &batch {
-            collector.add(r);
-            if let Some(w) = records.as_mut() {
-                w.write(r, &schedule.endpoints).map_err(io(&records_path))?;
-            }
-            if let (Some(w), Outcome::Ok, false, Some(l)) =
-                (latencies.as_mut(), r.outcome, r.warmup, r.latency_us)
-            {
-                w.write_all(digits.format(l).as_bytes())
-                    .and_then(|_| w.write_all(b"\n"))
-                    .map_err(io(&latency_path))?;
-            }
-        }
-    }
-    let records = records
-        .map(|w| w.finish())
-        .transpose()
-        .map_err(io(&records_path))?;
-    if let Some(w) = latencies.as_mut() {
-        w.flush().map_err(io(&latency_path))?;
-    }
-    Ok((collector, records, latencies))
-}
-
 /// What the dispatcher thread reports.
 struct Dispatched {
     /// How it was scheduled.
@@ -343,70 +288,6 @@ fn run_dispatcher(
         start,
         ready_late,
     })
-}
-
-/// Records produced on the dispatcher thread, handed over in batches.
-struct Sink {
-    pending: RefCell<Vec<Record>>,
-    last: Cell<Instant>,
-    tx: mpsc::Sender<Vec<Record>>,
-}
-
-impl Sink {
-    fn new(tx: mpsc::Sender<Vec<Record>>) -> Rc<Sink> {
-        Rc::new(Sink {
-            pending: RefCell::new(Vec::with_capacity(BATCH)),
-            last: Cell::new(Instant::now()),
-            tx,
-        })
-    }
-
-    fn push(&self, r: Record) {
-        self.pending.borrow_mut().push(r);
-    }
-
-    fn flush_if_due(&self) {
-        if self.pending.borrow().len() >= BATCH || self.last.get().elapsed() >= BATCH_INTERVAL {
-            self.flush();
-        }
-    }
-
-    fn flush(&self) {
-        let batch = std::mem::replace(&mut *self.pending.borrow_mut(), Vec::with_capacity(BATCH));
-        self.last.set(Instant::now());
-        if !batch.is_empty() {
-            // The records thread only stops after this sender is dropped.
-            let _ = self.tx.send(batch);
-        }
-    }
-}
-
-/// A sent call's record, completed by its task or, if the task is dropped first, recorded as cancelled.
-struct Pending {
-    record: Option<Record>,
-    sink: Rc<Sink>,
-    in_flight: Rc<Cell<usize>>,
-}
-
-impl Pending {
-    fn complete(mut self, outcome: Outcome, latency: Duration, from_scheduled: Duration) {
-        if let Some(mut r) = self.record.take() {
-            r.outcome = outcome;
-            r.latency_us = Some(latency.as_micros() as u64);
-            r.latency_from_scheduled_us = Some(from_scheduled.as_micros() as u64);
-            self.sink.push(r);
-        }
-    }
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        if let Some(mut r) = self.record.take() {
-            r.outcome = Outcome::Cancelled;
-            self.sink.push(r);
-        }
-        self.in_flight.set(self.in_flight.get() - 1);
-    }
 }
 
 async fn connect(
@@ -515,19 +396,8 @@ async fn dispatch(
             ),
             None => (0, index as u64),
         };
-        let mut record = Record {
-            index: whole_index,
-            worker,
-            period: call.period,
-            endpoint: call.endpoint,
-            warmup: schedule.is_warmup(call),
-            scheduled_us: call.due_us,
-            dispatch_lag_ns: None,
-            send_lag_ns: None,
-            latency_us: None,
-            latency_from_scheduled_us: None,
-            outcome: Outcome::NotSentInterrupted,
-        };
+        let mut record =
+            schedule.unsent_record(call, whole_index, worker, Outcome::NotSentInterrupted);
         if late_before.is_some_and(|ready| deadline < ready) {
             record.outcome = Outcome::NotSentLateStart;
             sink.push(record);

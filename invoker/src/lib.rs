@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod dispatch;
 pub mod schedule;
+mod sink;
 pub mod stats;
 mod wait;
 pub mod worker;

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use formats::records::{Outcome, Record};
 use formats::LoadError;
 
 /// One call to make.
@@ -83,6 +84,30 @@ impl Schedule {
     /// Whether call `c` falls in the warm-up.
     pub fn is_warmup(&self, c: &ScheduledCall) -> bool {
         c.period < self.warmup_periods
+    }
+
+    /// The record of `call` (the `index`-th of the whole load, dealt to `worker`) before anything happened
+    /// to it: no lag, no latency, `outcome`.
+    pub fn unsent_record(
+        &self,
+        call: &ScheduledCall,
+        index: u64,
+        worker: u32,
+        outcome: Outcome,
+    ) -> Record {
+        Record {
+            index,
+            worker,
+            period: call.period,
+            endpoint: call.endpoint,
+            warmup: self.is_warmup(call),
+            scheduled_us: call.due_us,
+            dispatch_lag_ns: None,
+            send_lag_ns: None,
+            latency_us: None,
+            latency_from_scheduled_us: None,
+            outcome,
+        }
     }
 
     /// Length of the measured (post-warm-up) part, µs.

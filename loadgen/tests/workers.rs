@@ -23,14 +23,20 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 const WORKERS: u32 = 3;
 
-/// A short per-second run: 1 warm-up + 3 measured seconds, about 25 calls a second.
+/// A short per-second run from 3 workers: 1 warm-up + 3 measured seconds, about 25 calls a second.
 fn run_args<'a>(out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
+    let mut args = one_invoker_args(out);
+    args.extend_from_slice(&["--workers", "3"]);
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The same run from one invoker.
+fn one_invoker_args(out: &Path) -> Vec<&str> {
+    vec![
         "run",
         "-o",
         s(out),
-        "--workers",
-        "3",
         "-n",
         "60",
         "--minute",
@@ -41,9 +47,7 @@ fn run_args<'a>(out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
         "1",
         "--seed",
         "7",
-    ];
-    args.extend_from_slice(extra);
-    args
+    ]
 }
 
 /// What a run left: every record with its endpoint, in file order, and the summary.
@@ -196,25 +200,7 @@ fn three_local_workers_replay_the_load_one_to_one() {
         assert!(!w.join("records.csv").exists());
     }
     // The next run into the same directory removes this one's shards and workers first.
-    let t = ok(&run_loadgen(
-        &[
-            "run",
-            "-o",
-            s(&out),
-            "-n",
-            "60",
-            "--minute",
-            "false",
-            "-d",
-            "3",
-            "-w",
-            "1",
-            "--seed",
-            "7",
-        ],
-        &[],
-        LIMIT,
-    ));
+    let t = ok(&run_loadgen(&one_invoker_args(&out), &[], LIMIT));
     assert!(
         !out.join("load-0.json").exists() && !out.join("workers").exists(),
         "{t}"

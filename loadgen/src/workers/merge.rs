@@ -87,19 +87,8 @@ pub fn merge(
     let mut digits = itoa::Buffer::new();
     for (g, call) in schedule.calls.iter().enumerate() {
         let (w, local) = shard_of(g as u64, workers);
-        let record = placed[w as usize][local as usize].unwrap_or(Record {
-            index: g as u64,
-            worker: w,
-            period: call.period,
-            endpoint: call.endpoint,
-            warmup: schedule.is_warmup(call),
-            scheduled_us: call.due_us,
-            dispatch_lag_ns: None,
-            send_lag_ns: None,
-            latency_us: None,
-            latency_from_scheduled_us: None,
-            outcome: Outcome::WorkerLost,
-        });
+        let record = placed[w as usize][local as usize]
+            .unwrap_or_else(|| schedule.unsent_record(call, g as u64, w, Outcome::WorkerLost));
         collector.add(&record);
         records
             .write(&record, &schedule.endpoints)
