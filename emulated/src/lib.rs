@@ -1,168 +1,30 @@
-//! The emulated function server: `helloworld.Greeter/SayHello` that, per request, touches a working set of
-//! memory and busy-spins for a duration, both drawn from a proxy's profile (or fixed), and says what it did.
+//! The emulated function server: `helloworld.Greeter/SayHello` that, per call, takes a duration of wall
+//! time (part computing, part waiting) and touches a working set, both drawn from a proxy's profile (or
+//! asked for by the call, or fixed), and says what it did: see [`function`] for the model and the reply.
 //!
-//! Memory is allocated per request and released after it, under a server-wide budget (a semaphore of
-//! MiB), so concurrent requests of a large proxy queue for memory instead of exhausting the machine. Busy
-//! requests run on at most `threads` threads, so a slow function uses as many cores as it was given, not
-//! one per request in flight.
+//! Memory is allocated per call and released after it, under a server-wide budget (a semaphore of MiB),
+//! so concurrent calls of a large proxy queue for memory instead of exhausting the machine. Computation
+//! runs on at most `threads` threads, so a slow function uses as many cores as it was given, not one per
+//! call in flight; waiting holds no thread.
+
+pub mod function;
+
+pub use function::{Behaviour, DEFAULT_BUDGET_MB, DEFAULT_KEEP_ALIVE};
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use profiles::{Metric, Proxy};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tonic::{Request, Response, Status};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
-use trace::Percentiles;
 
+use function::Service;
 use host::pin_to;
-use proto::greeter_server::{Greeter, GreeterServer};
-use proto::{HelloReply, HelloRequest};
-
-/// What each request does.
-#[derive(Debug, Clone)]
-pub struct Behaviour {
-    /// Name reported in replies.
-    pub name: String,
-    /// Busy time per request, ms (sampled per request from these percentiles).
-    pub duration_ms: Percentiles,
-    /// Working set per request, MiB (sampled per request).
-    pub memory_mb: Percentiles,
-    /// Memory all concurrent requests may hold together, MiB.
-    pub memory_budget_mb: u32,
-}
-
-impl Behaviour {
-    /// Fixed duration and memory.
-    pub fn fixed(name: &str, duration_ms: f64, memory_mb: f64) -> Behaviour {
-        let point = |v: f64| Percentiles::new(vec![(0.0, v), (100.0, v)]);
-        Behaviour {
-            name: name.to_owned(),
-            duration_ms: point(duration_ms),
-            memory_mb: point(memory_mb),
-            memory_budget_mb: DEFAULT_BUDGET_MB,
-        }
-    }
-
-    /// Emulates `proxy`: durations and memory drawn from its percentiles.
-    pub fn of_proxy(proxy: &Proxy) -> Behaviour {
-        Behaviour {
-            name: proxy.name.clone(),
-            duration_ms: proxy.metric(Metric::Duration).clone(),
-            memory_mb: proxy.metric(Metric::Memory).clone(),
-            memory_budget_mb: DEFAULT_BUDGET_MB,
-        }
-    }
-
-    /// The same function with busy time and working set multiplied by `factor` (a local machine too small
-    /// for the real profile runs the load's shape at a fraction of its cost).
-    pub fn scaled(&self, factor: f64) -> Behaviour {
-        Behaviour {
-            name: self.name.clone(),
-            duration_ms: self.duration_ms.scaled(factor),
-            memory_mb: self.memory_mb.scaled(factor),
-            memory_budget_mb: self.memory_budget_mb,
-        }
-    }
-
-    /// Expected busy time of one request, ms (the mean of the sampled distribution).
-    pub fn mean_duration_ms(&self) -> f64 {
-        mean_of(&self.duration_ms)
-    }
-
-    /// Expected working set of one request, MiB.
-    pub fn mean_memory_mb(&self) -> f64 {
-        mean_of(&self.memory_mb)
-    }
-
-    fn sample(&self) -> (Duration, usize) {
-        let d = self
-            .duration_ms
-            .quantile(rand::random::<f64>())
-            .unwrap_or(0.0);
-        let m = self
-            .memory_mb
-            .quantile(rand::random::<f64>())
-            .unwrap_or(0.0);
-        let mib = (m.round() as usize).min(self.memory_budget_mb as usize);
-        (Duration::from_secs_f64(d.max(0.0) / 1e3), mib)
-    }
-}
-
-/// Mean of the distribution `sample` draws from (quantile at uniform u), by the midpoint rule.
-fn mean_of(p: &Percentiles) -> f64 {
-    const STEPS: usize = 1000;
-    (0..STEPS)
-        .map(|i| p.quantile((i as f64 + 0.5) / STEPS as f64).unwrap_or(0.0))
-        .sum::<f64>()
-        / STEPS as f64
-}
-
-/// Default memory budget, MiB.
-pub const DEFAULT_BUDGET_MB: u32 = 2048;
-
-struct Service {
-    behaviour: Arc<Behaviour>,
-    budget: Arc<Semaphore>,
-}
-
-#[tonic::async_trait]
-impl Greeter for Service {
-    async fn say_hello(
-        &self,
-        _request: Request<HelloRequest>,
-    ) -> Result<Response<HelloReply>, Status> {
-        let (busy, mib) = self.behaviour.sample();
-        if busy.is_zero() && mib == 0 {
-            return Ok(Response::new(HelloReply {
-                message: format!("{}: busy 0 us, touched 0 MiB", self.behaviour.name),
-            }));
-        }
-        let permit = if mib > 0 {
-            Some(
-                Arc::clone(&self.budget)
-                    .acquire_many_owned(mib as u32)
-                    .await
-                    .map_err(|_| Status::unavailable("server shutting down"))?,
-            )
-        } else {
-            None
-        };
-        let name = self.behaviour.name.clone();
-        let message = tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            touch(mib);
-            while started.elapsed() < busy {
-                std::hint::spin_loop();
-            }
-            drop(permit);
-            format!(
-                "{name}: busy {} us, touched {mib} MiB",
-                started.elapsed().as_micros()
-            )
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Response::new(HelloReply { message }))
-    }
-}
-
-/// Allocates `mib` MiB and writes one byte per page, so the pages are really resident.
-fn touch(mib: usize) {
-    if mib == 0 {
-        return;
-    }
-    let mut buffer = vec![0u8; mib << 20];
-    for i in (0..buffer.len()).step_by(4096) {
-        buffer[i] = 1;
-    }
-    std::hint::black_box(&buffer);
-}
+use proto::greeter_server::GreeterServer;
 
 /// Serves `behaviour` on `listener` until `shutdown` completes, with the standard gRPC health service
 /// (`grpc.health.v1.Health`) beside it, so a deployer can tell "up" without running the function.
@@ -182,10 +44,7 @@ async fn serve_with_budget(
     budget: Arc<Semaphore>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let service = Service {
-        behaviour: Arc::new(behaviour),
-        budget,
-    };
+    let service = Service::new(behaviour, budget);
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<GreeterServer<Service>>().await;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));

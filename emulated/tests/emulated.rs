@@ -1,67 +1,136 @@
-//! The emulated function server does what its profile says: busy time and memory per request.
+//! The emulated function does what its profile says, in wall time: computing its CPU share of each call
+//! on a bounded number of threads and waiting the rest, so calls overlap; its reply says what it did.
 
 use std::time::{Duration, Instant};
 
 use emulated::{Behaviour, LocalServer};
 use profiles::Catalogue;
+use proto::function::{CallRequest, FunctionReport};
 use proto::greeter_client::GreeterClient;
 use proto::HelloRequest;
 
-fn call(server: &LocalServer, n: usize) -> Vec<(Duration, String)> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+/// `n` calls, all in flight at once (or one after another when `sequential`), each with `asked` in its
+/// metadata; their latencies and reports, in the order sent.
+fn calls(
+    server: &LocalServer,
+    n: usize,
+    sequential: bool,
+    asked: CallRequest,
+) -> Vec<(Duration, FunctionReport)> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let mut client = GreeterClient::connect(format!("http://{}", server.endpoint()))
+        let client = GreeterClient::connect(format!("http://{}", server.endpoint()))
             .await
             .unwrap();
-        let mut out = Vec::new();
-        for _ in 0..n {
+        let one = move |mut client: GreeterClient<tonic::transport::Channel>| async move {
             let started = Instant::now();
             let reply = client
                 .say_hello(HelloRequest {
                     name: "test".into(),
-                    v_hive_metadata: vec![],
+                    v_hive_metadata: asked.to_metadata(),
                 })
                 .await
                 .unwrap();
-            out.push((started.elapsed(), reply.into_inner().message));
+            let report = FunctionReport::parse(&reply.into_inner().message).expect("a report");
+            (started.elapsed(), report)
+        };
+        let mut out = Vec::new();
+        if sequential {
+            for _ in 0..n {
+                out.push(one(client.clone()).await);
+            }
+        } else {
+            let tasks: Vec<_> = (0..n).map(|_| tokio::spawn(one(client.clone()))).collect();
+            for t in tasks {
+                out.push(t.await.unwrap());
+            }
         }
         out
     })
 }
 
-/// `busy N us, touched M MiB` from a reply.
-fn parse(message: &str) -> (u64, u64) {
-    let busy = message
-        .split("busy ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap();
-    let mib = message
-        .split("touched ")
-        .nth(1)
-        .unwrap()
-        .split(' ')
-        .next()
-        .unwrap();
-    (busy.parse().unwrap(), mib.parse().unwrap())
+fn with_share(mut b: Behaviour, share: f64) -> Behaviour {
+    b.cpu_share = share;
+    b
 }
 
 #[test]
-fn fixed_behaviour_spins_and_touches_as_told() {
-    let server = LocalServer::start(Behaviour::fixed("fixed", 30.0, 8.0), 1).unwrap();
-    for (elapsed, message) in call(&server, 3) {
-        assert!(message.starts_with("fixed: "), "{message}");
-        let (busy_us, mib) = parse(&message);
-        assert!(busy_us >= 30_000, "{message}");
-        assert_eq!(mib, 8);
-        // Spins its 30 ms, and no more than a loaded machine's scheduling adds.
-        assert!(elapsed >= Duration::from_millis(30), "{elapsed:?}");
-        assert!(elapsed < Duration::from_millis(1030), "{elapsed:?}");
+fn waiting_holds_no_thread_so_calls_overlap() {
+    // 50 calls in flight, 200 ms each, 0.2 % of it computing (0.4 ms), one thread: each takes its 200 ms.
+    let b = with_share(Behaviour::fixed("io", 200.0, 0.0), 0.002);
+    let server = LocalServer::start(b, 1).unwrap();
+    let replies = calls(&server, 50, false, CallRequest::default());
+    for (latency, report) in &replies {
+        assert!(*latency >= Duration::from_millis(200), "{latency:?}");
+        assert!(*latency <= Duration::from_millis(240), "{latency:?}");
+        assert!(
+            report.exec_us >= 200_000 && report.exec_us <= 240_000,
+            "{report:?}"
+        );
+        assert_eq!((report.duration_us, report.cpu_us), (200_000, 400));
+    }
+}
+
+#[test]
+fn computation_queues_for_the_busy_threads() {
+    // All of each call computing, one thread: the calls run one after another, and it shows.
+    let b = with_share(Behaviour::fixed("cpu", 100.0, 0.0), 1.0);
+    let server = LocalServer::start(b, 1).unwrap();
+    let replies = calls(&server, 8, false, CallRequest::default());
+    let mut latencies: Vec<Duration> = replies.iter().map(|(l, _)| *l).collect();
+    latencies.sort();
+    assert!(latencies[0] >= Duration::from_millis(100), "{latencies:?}");
+    // The last waited for the seven before it.
+    assert!(latencies[7] >= Duration::from_millis(750), "{latencies:?}");
+    let mut exec: Vec<u64> = replies.iter().map(|(_, r)| r.exec_us).collect();
+    exec.sort();
+    assert!(
+        exec[7] >= 750_000,
+        "the instance's own time counts its queue: {exec:?}"
+    );
+}
+
+#[test]
+fn the_report_names_the_instance_and_its_cold_calls() {
+    let mut b = Behaviour::fixed("fn", 5.0, 2.0);
+    b.keep_alive = Duration::from_millis(300);
+    b.cold_start = Duration::from_millis(50);
+    let server = LocalServer::start(b, 1).unwrap();
+    let first = calls(&server, 3, true, CallRequest::default());
+    let cold: Vec<bool> = first.iter().map(|(_, r)| r.cold).collect();
+    assert_eq!(cold, [true, false, false]);
+    let instance = &first[0].1.instance;
+    assert!(first.iter().all(|(_, r)| &r.instance == instance));
+    assert!(first
+        .iter()
+        .all(|(_, r)| r.function == "fn" && r.memory_mb == 2));
+    // The cold call waited its cold start on top of its 5 ms.
+    assert!(first[0].1.exec_us >= 55_000, "{:?}", first[0].1);
+    assert!(first[1].1.exec_us < 50_000, "{:?}", first[1].1);
+    // Idle longer than the keep-alive: the next call is cold again, on a new instance.
+    std::thread::sleep(Duration::from_millis(500));
+    let again = calls(&server, 2, true, CallRequest::default());
+    assert!(again[0].1.cold && !again[1].1.cold, "{again:?}");
+    assert_ne!(&again[0].1.instance, instance);
+    assert_eq!(again[0].1.instance, again[1].1.instance);
+}
+
+#[test]
+fn a_call_gets_the_duration_and_memory_it_asks_for() {
+    let catalogue = Catalogue::builtin();
+    let proxy = catalogue.get("emu-9p9ms-16mi").unwrap();
+    let server = LocalServer::start(Behaviour::of_proxy(proxy), 1).unwrap();
+    let asked = CallRequest {
+        duration_us: Some(40_000),
+        memory_mb: Some(3),
+    };
+    for (latency, report) in calls(&server, 3, true, asked) {
+        assert_eq!((report.duration_us, report.memory_mb), (40_000, 3));
+        assert!(latency >= Duration::from_millis(40), "{latency:?}");
     }
 }
 
@@ -69,32 +138,42 @@ fn fixed_behaviour_spins_and_touches_as_told() {
 fn proxy_behaviour_samples_inside_its_profile() {
     let catalogue = Catalogue::builtin();
     let proxy = catalogue.get("emu-9p9ms-16mi").unwrap();
-    let server = LocalServer::start(Behaviour::of_proxy(proxy), 1).unwrap();
-    let replies = call(&server, 20);
-    let busy: Vec<u64> = replies.iter().map(|(_, m)| parse(m).0).collect();
-    // Durations are drawn between the profile's p0 (0.8 × 9.9 ms) and p100 (1.5 × 9.9 ms).
-    assert!(busy.iter().all(|&b| b >= 7_920), "{busy:?}");
-    assert!(
-        busy.iter().any(|&b| b != busy[0]),
-        "sampled, not constant: {busy:?}"
+    let b = Behaviour::of_proxy(proxy);
+    assert_eq!(
+        b.cpu_share, 0.25,
+        "the built-in proxies compute a quarter of their time"
     );
-    for (_, m) in &replies {
-        let (_, mib) = parse(m);
-        assert!((14..=18).contains(&mib), "{m}");
+    let server = LocalServer::start(b, 1).unwrap();
+    let replies = calls(&server, 20, true, CallRequest::default());
+    let durations: Vec<u64> = replies.iter().map(|(_, r)| r.duration_us).collect();
+    // Durations are drawn between the profile's p0 (0.8 × 9.9 ms) and p100 (1.5 × 9.9 ms).
+    assert!(
+        durations.iter().all(|&d| (7_920..=14_850).contains(&d)),
+        "{durations:?}"
+    );
+    assert!(
+        durations.iter().any(|&d| d != durations[0]),
+        "sampled, not constant: {durations:?}"
+    );
+    for (latency, r) in &replies {
+        assert!((14..=18).contains(&r.memory_mb), "{r:?}");
+        assert!(
+            *latency >= Duration::from_micros(r.duration_us),
+            "{latency:?} {r:?}"
+        );
+        assert_eq!(r.cpu_us, r.duration_us / 4, "{r:?}");
     }
 }
 
 #[test]
 fn zero_work_answers_at_once() {
     let server = LocalServer::start(Behaviour::fixed("noop", 0.0, 0.0), 1).unwrap();
-    let replies = call(&server, 50);
+    let replies = calls(&server, 50, true, CallRequest::default());
     assert!(replies
         .iter()
-        .all(|(_, m)| m == "noop: busy 0 us, touched 0 MiB"));
+        .all(|(_, r)| r.duration_us == 0 && r.memory_mb == 0));
     // At once: each answer is a loopback round trip (well under a millisecond). The bounds are loose for
     // a shared machine, yet a server that spun even 100 ms per call would break the total.
     let total: Duration = replies.iter().map(|(elapsed, _)| *elapsed).sum();
     assert!(total < Duration::from_secs(5), "{total:?}");
-    let slowest = replies.iter().map(|(e, _)| *e).max().unwrap();
-    assert!(slowest < Duration::from_millis(500), "{slowest:?}");
 }

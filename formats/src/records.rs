@@ -1,9 +1,12 @@
 //! The records CSV: one line per scheduled call, saying what happened to it.
 //!
 //! ```text
-//! index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome
-//! 0,0,0,127.0.0.1:50051,1,1234,80,510,97,98,ok
+//! index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold
+//! 0,0,0,127.0.0.1:50051,1,1234,80,510,97,98,ok,61,3f2a00c1d9e4b710,1
 //! ```
+//!
+//! `exec_us`, `instance` and `cold` are what the function said of the call (its own execution time, the
+//! instance that served it, whether it was a cold start), empty when it said nothing.
 //!
 //! `index` is the call's position in the whole load, `worker` the invoker that replayed it (0 when one
 //! did). Times are from the start of the run, each measured on its worker's own clock. An empty field is "did not happen" (a call never sent has no lag).
@@ -15,10 +18,10 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
 /// The header of the records CSV.
-pub const RECORDS_HEADER: &str = "index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome";
+pub const RECORDS_HEADER: &str = "index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold";
 
 /// Fields per line.
-const FIELDS: usize = 11;
+const FIELDS: usize = 14;
 
 /// gRPC status codes by number, as named in the records (`error:<name>`): the canonical codes, lowercased.
 const STATUS_NAMES: [&str; 17] = [
@@ -143,6 +146,12 @@ pub struct Record {
     pub latency_from_scheduled_us: Option<u64>,
     /// How it ended.
     pub outcome: Outcome,
+    /// The function's own execution time, µs, if it said (latency − this: the platform's overhead).
+    pub exec_us: Option<u64>,
+    /// The instance that served it, if the function said (see `proto::function`).
+    pub instance: Option<u64>,
+    /// Whether it was the instance's cold start, if the function said.
+    pub cold: Option<bool>,
 }
 
 impl Record {
@@ -198,6 +207,17 @@ impl<W: Write> RecordsWriter<W> {
         num(l, r.latency_us);
         num(l, r.latency_from_scheduled_us);
         l.extend_from_slice(r.outcome.name().as_bytes());
+        l.push(b',');
+        num(l, r.exec_us);
+        if let Some(instance) = r.instance {
+            let _ = write!(l, "{instance:016x}");
+        }
+        l.push(b',');
+        match r.cold {
+            Some(true) => l.push(b'1'),
+            Some(false) => l.push(b'0'),
+            None => {}
+        }
         l.push(b'\n');
         self.out.write_all(l)
     }
@@ -347,6 +367,20 @@ fn parse_line(
         latency_from_scheduled_us: number(9, "latency_from_scheduled_us")?,
         outcome: Outcome::parse(f[10])
             .ok_or_else(|| format!("field 11 (outcome) `{}` is not an outcome", f[10]))?,
+        exec_us: number(11, "exec_us")?,
+        instance: match f[12] {
+            "" => None,
+            hex => Some(
+                u64::from_str_radix(hex, 16)
+                    .map_err(|_| format!("field 13 (instance) `{hex}` is not 16 hex digits"))?,
+            ),
+        },
+        cold: match f[13] {
+            "" => None,
+            "1" => Some(true),
+            "0" => Some(false),
+            other => return Err(format!("field 14 (cold) `{other}` is not 0, 1 or empty")),
+        },
     })
 }
 
@@ -367,6 +401,9 @@ mod tests {
             latency_us: Some(70),
             latency_from_scheduled_us: Some(76),
             outcome: Outcome::Ok,
+            exec_us: Some(60),
+            instance: Some(0x3f2a_00c1_d9e4_b710),
+            cold: Some(true),
         }
     }
 
@@ -386,6 +423,9 @@ mod tests {
             latency_us: None,
             latency_from_scheduled_us: None,
             warmup: true,
+            exec_us: None,
+            instance: None,
+            cold: None,
             ..r
         };
         let failed = Record {
@@ -409,7 +449,7 @@ mod tests {
         assert_eq!(r.ended_us(), Some(1_000_081));
 
         let mut text = std::fs::read_to_string(&path).unwrap();
-        text.push_str("3,0,0,x,0,abc,,,,,ok\n");
+        text.push_str("3,0,0,x,0,abc,,,,,ok,,,\n");
         std::fs::write(&path, &text).unwrap();
         let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
         assert!(
@@ -418,7 +458,7 @@ mod tests {
         );
         std::fs::write(
             &path,
-            format!("{RECORDS_HEADER}\n0,0,99999999999,x,0,1,,,,,ok\n"),
+            format!("{RECORDS_HEADER}\n0,0,99999999999,x,0,1,,,,,ok,,,\n"),
         )
         .unwrap();
         let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
@@ -426,12 +466,23 @@ mod tests {
             e.contains("line 2") && e.contains("(period)") && e.contains("too large"),
             "{e}"
         );
-        std::fs::write(&path, format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,maybe\n")).unwrap();
+        std::fs::write(
+            &path,
+            format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,maybe,,,\n"),
+        )
+        .unwrap();
         let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
         assert!(
             e.contains("line 2") && e.contains("`maybe` is not an outcome"),
             "{e}"
         );
+        std::fs::write(
+            &path,
+            format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,5,xyz,1\n"),
+        )
+        .unwrap();
+        let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("(instance) `xyz`"), "{e}");
         std::fs::write(&path, b"index\xff\n").unwrap();
         let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
         assert!(e.contains("line 1") && e.contains("not UTF-8"), "{e}");

@@ -34,6 +34,9 @@ pub struct PeriodTally {
     pub sent: u64,
     /// Answered successfully.
     pub ok: u64,
+    /// Cold starts, as the functions reported them.
+    #[serde(default)]
+    pub cold: u64,
 }
 
 /// Summary of a run, as printed and as written to `summary.json`.
@@ -76,6 +79,16 @@ pub struct Summary {
     /// Per period (warm-up included), what was scheduled, sent and answered: the run's fidelity.
     #[serde(default)]
     pub per_period: Vec<PeriodTally>,
+    /// Answered calls whose function said its execution time: latency minus it, µs (the platform's
+    /// overhead: network, queueing before the function, cold-start delays outside it).
+    #[serde(default)]
+    pub overhead_us: TimeStats,
+    /// Measured calls the functions reported as cold starts.
+    #[serde(default)]
+    pub cold_starts: u64,
+    /// Distinct instances seen per endpoint (warm-up included), when the functions say.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub instances_by_endpoint: BTreeMap<String, u64>,
     /// Hypervisor steal during the run, ms, per CPU (`/proc/stat`; 10 ms resolution): time a virtual
     /// CPU was taken away. Lag in the milliseconds on a CPU with steal is the VM's, not the invoker's.
     #[serde(default)]
@@ -216,6 +229,9 @@ impl std::fmt::Display for Summary {
         row(&mut s, "send lag", &self.send_lag_us);
         row(&mut s, "latency", &self.latency_us);
         row(&mut s, "from due", &self.latency_from_scheduled_us);
+        if self.overhead_us.count > 0 {
+            row(&mut s, "overhead", &self.overhead_us);
+        }
         for (endpoint, p) in self.busiest_endpoints(PRINTED_ENDPOINTS) {
             row(&mut s, &format!("  {endpoint}"), p);
         }
@@ -225,6 +241,15 @@ impl std::fmt::Display for Summary {
             .saturating_sub(PRINTED_ENDPOINTS);
         if more > 0 {
             let _ = writeln!(s, "  ({more} more endpoints in the summary file)");
+        }
+        if !self.instances_by_endpoint.is_empty() {
+            let _ = writeln!(
+                s,
+                "functions  {} cold starts after warm-up; {} instances over {} endpoints",
+                self.cold_starts,
+                self.instances_by_endpoint.values().sum::<u64>(),
+                self.instances_by_endpoint.len()
+            );
         }
         if let Some(steal) = self.steal_text() {
             let _ = writeln!(

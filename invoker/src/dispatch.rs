@@ -27,6 +27,7 @@ use formats::output::AtomicFile;
 use formats::records::{Outcome, Record};
 use formats::summary::{Summary, WorkerInfo};
 use host::{all_cpus_but, online_cpus, pin_to};
+use proto::function::FunctionReport;
 use proto::greeter_client::GreeterClient;
 use proto::HelloRequest;
 
@@ -483,12 +484,20 @@ async fn call_once(
     };
     let result = tokio::time::timeout(timeout, client.say_hello(request)).await;
     let done = Instant::now();
-    let outcome = match result {
-        Err(_) => Outcome::Timeout,
-        Ok(Ok(_)) => Outcome::Ok,
-        Ok(Err(status)) if status.code() == tonic::Code::DeadlineExceeded => Outcome::Timeout,
-        Ok(Err(status)) => Outcome::status(status.code() as i32),
+    let (outcome, report) = match result {
+        Err(_) => (Outcome::Timeout, None),
+        // What the function says it did, if it says (the emulated function does; vSwarm's proxies not).
+        Ok(Ok(reply)) => (Outcome::Ok, FunctionReport::parse(&reply.get_ref().message)),
+        Ok(Err(status)) if status.code() == tonic::Code::DeadlineExceeded => {
+            (Outcome::Timeout, None)
+        }
+        Ok(Err(status)) => (Outcome::status(status.code() as i32), None),
     };
+    if let (Some(r), Some(report)) = (pending.record.as_mut(), report) {
+        r.exec_us = Some(report.exec_us);
+        r.instance = Some(report.instance_number());
+        r.cold = Some(report.cold);
+    }
     pending.complete(
         outcome,
         done - sent,

@@ -107,6 +107,9 @@ impl Schedule {
             latency_us: None,
             latency_from_scheduled_us: None,
             outcome,
+            exec_us: None,
+            instance: None,
+            cold: None,
         }
     }
 

@@ -29,6 +29,12 @@ pub struct Collector {
     last_sent_us: Option<u64>,
     /// The first call (warm-up included) that was sent: its index and send lag, ns.
     first_sent: Option<(u64, u64)>,
+    /// Latency minus the function's own execution time, µs (answered measured calls that said it).
+    overhead_us: Histogram<u64>,
+    /// Measured calls that were cold starts.
+    cold_starts: u64,
+    /// Instances seen (warm-up included), per endpoint.
+    instances: std::collections::HashSet<(u32, u64)>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -80,6 +86,9 @@ impl Collector {
             due_span: None,
             last_sent_us: None,
             first_sent: None,
+            overhead_us: histogram(),
+            cold_starts: 0,
+            instances: std::collections::HashSet::new(),
         }
     }
 
@@ -94,6 +103,10 @@ impl Collector {
         tally.scheduled += 1;
         tally.sent += u64::from(r.outcome.was_sent());
         tally.ok += u64::from(r.outcome == Outcome::Ok);
+        tally.cold += u64::from(r.cold == Some(true));
+        if let Some(instance) = r.instance {
+            self.instances.insert((r.endpoint, instance));
+        }
         if let Some(lag) = r.send_lag_ns {
             if self.first_sent.is_none_or(|(index, _)| r.index < index) {
                 self.first_sent = Some((r.index, lag));
@@ -120,8 +133,12 @@ impl Collector {
         if let Some(v) = r.send_lag_ns {
             record(&mut self.send_lag_ns, v);
         }
+        self.cold_starts += u64::from(r.cold == Some(true));
         if r.outcome == Outcome::Ok {
             self.ok += 1;
+            if let (Some(latency), Some(exec)) = (r.latency_us, r.exec_us) {
+                record(&mut self.overhead_us, latency.saturating_sub(exec));
+            }
             if let Some(v) = r.latency_us {
                 record(&mut self.latency_us, v);
                 if let Some(h) = self.by_endpoint.get_mut(r.endpoint as usize) {
@@ -194,6 +211,17 @@ impl Collector {
                 .map(|(e, h)| (e.clone(), stats(h, 1.0)))
                 .collect(),
             per_period: self.per_period.clone(),
+            overhead_us: stats(&self.overhead_us, 1.0),
+            cold_starts: self.cold_starts,
+            instances_by_endpoint: {
+                let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+                for (e, _) in &self.instances {
+                    if let Some(name) = self.endpoints.get(*e as usize) {
+                        *counts.entry(name.clone()).or_default() += 1;
+                    }
+                }
+                counts
+            },
             steal_ms: BTreeMap::new(),
             dispatcher,
             interrupted,
@@ -227,6 +255,9 @@ mod tests {
                     latency_us: Some(100),
                     latency_from_scheduled_us: Some(lag + 100),
                     outcome: Outcome::Ok,
+                    exec_us: None,
+                    instance: None,
+                    cold: None,
                 }
             })
             .collect()
@@ -313,5 +344,27 @@ mod tests {
         let s = c.summary("x".into(), true);
         assert_eq!((s.scheduled_rate, s.achieved_rate), (0.0, 0.0));
         assert!(s.interrupted);
+    }
+
+    #[test]
+    fn what_the_functions_say_is_summed_up() {
+        let mut rs = records(10, |_| 5);
+        for (k, r) in rs.iter_mut().enumerate() {
+            r.exec_us = Some(100 - 10 * (k as u64 % 2)); // overhead 0 or 10 µs
+            r.instance = Some(k as u64 % 3);
+            r.cold = Some(k < 3);
+        }
+        let s = summarise(&rs);
+        assert_eq!(s.overhead_us.count, 10);
+        assert_eq!((s.overhead_us.p50, s.overhead_us.max), (0.0, 10.0));
+        assert_eq!(s.cold_starts, 3);
+        assert_eq!(s.per_period[1].cold, 3);
+        // Endpoints 0 and 1 (k % 2) each saw instances 0, 1 and 2 (k % 3), warm-up call included.
+        assert_eq!(s.instances_by_endpoint.get("a"), Some(&3));
+        assert_eq!(s.instances_by_endpoint.get("b"), Some(&3));
+        // Functions that say nothing leave these empty.
+        let quiet = summarise(&records(10, |_| 5));
+        assert_eq!(quiet.overhead_us.count, 0);
+        assert!(quiet.instances_by_endpoint.is_empty());
     }
 }

@@ -207,7 +207,7 @@ pub fn deploy_proxies(
             let options = &fleet.options;
             let (servers, deployed) = deploy::local::deploy(&proxies, options)?;
             let note = format!(
-                "local: {} emulated function servers on 127.0.0.1, {} thread(s){}, busy time and memory x{}",
+                "local: {} emulated function servers on 127.0.0.1, {} thread(s){}, wall time and memory x{}",
                 deployed.len(),
                 options.threads,
                 options
@@ -307,6 +307,7 @@ pub fn local_fleet(
         &prepared.proxies(),
         &prepared.calls_per_proxy(),
         run_seconds,
+        load.deploy.cpu_share,
     );
     let scale = match load.deploy.local_scale.unwrap_or(default) {
         Scale::Factor(f) => f,
@@ -319,6 +320,9 @@ pub fn local_fleet(
             cpus,
             scale,
             memory_budget_mb: load.deploy.local_memory_mb,
+            cpu_share: load.deploy.cpu_share,
+            keep_alive: load.deploy.keep_alive,
+            cold_start: std::time::Duration::from_secs_f64(load.deploy.cold_start_ms / 1e3),
         },
     }
 }

@@ -330,6 +330,9 @@ fn valid_records(path: &PathBuf) -> Vec<u8> {
                 } else {
                     Outcome::NotSentInterrupted
                 },
+                exec_us: None,
+                instance: None,
+                cold: None,
             },
             &endpoints,
         )

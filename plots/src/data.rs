@@ -351,7 +351,19 @@ pub struct Results {
     /// Per second of the run that saw any: scheduled (by due time), sent (by send time), answered (by
     /// answer time). Sparse, so a record's time, whatever it says, never sizes memory.
     pub per_second: BTreeMap<u64, [u64; 3]>,
+    /// Platform overhead (latency − the function's own time) of answered calls after warm-up whose
+    /// function said its time, as (second of the run, ms): warm calls (thinned evenly to at most
+    /// [`MAX_OVERHEAD_POINTS`]), and every cold start.
+    pub overhead_warm: Vec<(f64, f64)>,
+    /// See [`Results::overhead_warm`].
+    pub overhead_cold: Vec<(f64, f64)>,
+    /// Keep every this-many-th warm overhead point (doubles whenever they grow past the limit).
+    overhead_stride: u64,
+    overhead_seen: u64,
 }
+
+/// Most warm calls the overhead figure marks: beyond, every second one is dropped, evenly over the run.
+pub const MAX_OVERHEAD_POINTS: usize = 5000;
 
 /// Longest run the calls-per-second figure draws: 31 days of seconds.
 pub const MAX_RUN_SECONDS: u64 = 31 * 86_400;
@@ -377,6 +389,28 @@ impl Results {
             }
             if let Some(lag) = row.dispatch_lag_ns {
                 r.dispatch_lag_us.push(lag as f64 / 1e3);
+            }
+            if let (true, Some(l), Some(exec)) = (ok, row.latency_us, row.exec_us) {
+                let point = (
+                    row.scheduled_us as f64 / 1e6,
+                    l.saturating_sub(exec) as f64 / 1e3,
+                );
+                if row.cold == Some(true) {
+                    r.overhead_cold.push(point);
+                } else {
+                    if r.overhead_seen % r.overhead_stride.max(1) == 0 {
+                        r.overhead_warm.push(point);
+                    }
+                    r.overhead_seen += 1;
+                    if r.overhead_warm.len() > MAX_OVERHEAD_POINTS {
+                        let mut k = 0;
+                        r.overhead_warm.retain(|_| {
+                            k += 1;
+                            k % 2 == 1
+                        });
+                        r.overhead_stride = r.overhead_stride.max(1) * 2;
+                    }
+                }
             }
             if let (true, Some(l)) = (ok, row.latency_us) {
                 match r.latency_ms.get_mut(endpoint) {
@@ -498,5 +532,39 @@ pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError>
         }
     };
     plan.add("calls_per_second", per_second);
+
+    // 12: platform overhead over the run, cold starts marked (when the functions say their own time).
+    let overhead = if r.overhead_warm.is_empty() && r.overhead_cold.is_empty() {
+        Err(
+            "no function reported its own execution time (the emulated function does; vSwarm's \
+             proxies do not): no overhead to draw"
+                .to_owned(),
+        )
+    } else {
+        // A log axis cannot show 0: overheads under a microsecond are drawn at 1 µs.
+        let floor = |v: &Vec<(f64, f64)>| v.iter().map(|&(x, y)| (x, y.max(1e-3))).collect();
+        Ok(FigureData::Xy(XyPlot {
+            title: "Platform overhead (latency − the function's own time), after warm-up".into(),
+            x_label: "second of the run (due time)".into(),
+            y_label: "overhead, ms (log)".into(),
+            series: vec![
+                Series {
+                    name: format!("warm calls ({} shown)", r.overhead_warm.len()),
+                    values: floor(&r.overhead_warm),
+                },
+                Series {
+                    name: format!("cold starts ({})", r.overhead_cold.len()),
+                    values: floor(&r.overhead_cold),
+                },
+            ],
+            log_x: false,
+            log_y: true,
+            points: true,
+            lines: false,
+            x_ticks: Vec::new(),
+            error_bars: Vec::new(),
+        }))
+    };
+    plan.add("overhead", overhead);
     Ok(())
 }

@@ -225,7 +225,7 @@ fn builtin_catalogue_and_degenerate_traces_draw() {
     std::fs::write(&records, format!("{}\n", formats::records::RECORDS_HEADER)).unwrap();
     results_figures(&records, &mut no_data).unwrap();
     assert_eq!(no_data.figures.len(), 0);
-    assert_eq!(no_data.skipped.len(), 3, "{:?}", no_data.skipped);
+    assert_eq!(no_data.skipped.len(), 4, "{:?}", no_data.skipped);
 }
 
 #[test]
@@ -262,6 +262,10 @@ fn results_figures_count_what_the_records_say() {
                 latency_us: Some(latency),
                 latency_from_scheduled_us: Some(latency + 1),
                 outcome: if ok { Outcome::Ok } else { Outcome::Timeout },
+                // The function's own time: all but 50..149 µs of the latency; every 50th call cold.
+                exec_us: Some(latency - (50 + i % 100)),
+                instance: Some(1 + i % 3),
+                cold: Some(i % 50 == 0),
             },
             &endpoints,
         )
@@ -273,7 +277,23 @@ fn results_figures_count_what_the_records_say() {
     assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
     let figures = draw_plan(&dir, plan).unwrap().figures;
     check_files(&figures);
-    assert_eq!(figures.len(), 3);
+    assert_eq!(figures.len(), 4);
+
+    // The overhead figure: every answered measured call, the cold ones apart (calls 100, 150, 200, 250).
+    let Some(FigureData::Xy(overhead)) = figures
+        .iter()
+        .find(|f| f.name == "overhead")
+        .map(|f| &f.data)
+    else {
+        panic!("no overhead figure")
+    };
+    let (warm, cold) = (&overhead.series[0].values, &overhead.series[1].values);
+    assert_eq!(warm.len() + cold.len(), latencies.len());
+    assert_eq!(cold.len(), 4, "{cold:?}");
+    assert!(warm
+        .iter()
+        .chain(cold)
+        .all(|&(_, ms)| (0.05..0.15).contains(&ms)));
 
     let FigureData::Xy(cdf) = &figures[0].data else {
         panic!()

@@ -11,8 +11,8 @@ mod error;
 mod mapping;
 
 pub use catalogue::{
-    Catalogue, Metric, Proxy, BUILTIN_DURATIONS, BUILTIN_MEMORY, DURATION_SPREAD, MEMORY_SPREAD,
-    SPREAD_PERCENTILES,
+    Catalogue, Metric, Proxy, BUILTIN_CPU_PERCENT, BUILTIN_DURATIONS, BUILTIN_MEMORY,
+    DURATION_SPREAD, MEMORY_SPREAD, SPREAD_PERCENTILES,
 };
 pub use error::ProfileError;
 pub use mapping::{

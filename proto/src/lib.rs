@@ -1,6 +1,8 @@
 //! The `helloworld.Greeter` contract vSwarm proxies speak, generated from `proto/helloworld.proto`: the one
 //! wire definition the invoker's client and the emulated function's server are both built from.
 //!
+//! [`function`] defines what travels inside those messages between the invoker and the emulated function
+//! (what a call asks for, what the function says it did), as JSON, so other functions stay compatible.
 //! [`testing`] holds a minimal server for tests and benchmarks of the client side.
 
 #[allow(missing_docs, clippy::all)]
@@ -9,6 +11,8 @@ mod generated {
 }
 
 pub use generated::*;
+
+pub mod function;
 
 /// A minimal `Greeter` server for tests and benchmarks of callers: it answers every call after a fixed
 /// delay (a timer, so it holds no thread), and can be stopped to play a server that dies.

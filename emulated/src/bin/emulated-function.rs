@@ -15,14 +15,17 @@ const MAX_DURATION_MS: f64 = 3_600_000.0;
 const MAX_MEMORY_MB: u64 = 1 << 20;
 
 /// A gRPC function server (helloworld.Greeter/SayHello, as vSwarm's proxies) that emulates a function:
-/// per request it touches a working set and busy-spins, as the proxy's profile says (or as fixed by
-/// --duration-ms and --memory-mb). Also answers the standard gRPC health check.
+/// per call it takes a duration of wall time, computing its CPU share of it and waiting the rest, and
+/// touches a working set, as the proxy's profile says (or as fixed by --duration-ms and --memory-mb, or as
+/// the call asks in its metadata); its reply says what it did (JSON: exec_us, instance, cold, memory_mb).
+/// Also answers the standard gRPC health check.
 #[derive(Debug, Parser)]
 #[command(name = "emulated-function", version, long_about = None)]
 struct Args {
     /// Address to listen on (port 0: any free port). The bound address is printed as `listening on ADDR`.
-    #[arg(long, default_value = "127.0.0.1:0")]
-    listen: String,
+    /// Default: 0.0.0.0:$PORT when the environment sets PORT (as Knative does), else 127.0.0.1:0.
+    #[arg(long)]
+    listen: Option<String>,
     /// Emulate this proxy of --profile (durations and memory drawn from its percentiles per request).
     #[arg(long, value_name = "NAME")]
     proxy: Option<String>,
@@ -38,9 +41,19 @@ struct Args {
     /// Memory all concurrent requests may hold together, MiB (1 to 1,048,576).
     #[arg(long, default_value_t = DEFAULT_BUDGET_MB, value_parser = whole_in::<u32>(1, MAX_MEMORY_MB))]
     memory_budget_mb: u32,
-    /// Worker threads, and the most requests busy at once (the rest queue, using no CPU); 1 to 1024.
+    /// Worker threads, and the most calls computing at once (the rest queue, using no CPU); 1 to 1024.
     #[arg(long, default_value_t = 1, value_parser = whole_in::<usize>(1, 1024))]
     threads: usize,
+    /// Fraction of a call's wall time spent computing, 0 to 1; the rest is waiting that holds no thread.
+    /// Default: the proxy's (its profile's CPU utilisation), or 1 with --duration-ms.
+    #[arg(long, value_name = "FRACTION", value_parser = number_in(0.0, 1.0))]
+    cpu_share: Option<f64>,
+    /// Seconds an instance may sit idle before the next call is a cold start (0 to a day).
+    #[arg(long, value_name = "SECONDS", default_value_t = 600.0, value_parser = number_in(0.0, 86_400.0))]
+    keep_alive: f64,
+    /// Extra wait of a cold call before it runs, ms (0 to 600,000).
+    #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = number_in(0.0, 600_000.0))]
+    cold_start_ms: f64,
 }
 
 fn main() -> ExitCode {
@@ -77,11 +90,27 @@ fn run(args: &Args) -> Result<()> {
         ),
     };
     behaviour.memory_budget_mb = args.memory_budget_mb;
+    if let Some(share) = args.cpu_share {
+        behaviour.cpu_share = share;
+    }
+    behaviour.keep_alive = std::time::Duration::from_secs_f64(args.keep_alive);
+    behaviour.cold_start = std::time::Duration::from_secs_f64(args.cold_start_ms / 1e3);
+    let listen = match (&args.listen, std::env::var("PORT")) {
+        (Some(listen), _) => listen.clone(),
+        (None, Ok(port)) => {
+            let port: u16 = port
+                .trim()
+                .parse()
+                .with_context(|| format!("the environment's PORT `{port}` is not a port"))?;
+            format!("0.0.0.0:{port}")
+        }
+        (None, Err(_)) => "127.0.0.1:0".to_owned(),
+    };
     let runtime = server_runtime(args.threads, None)?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&args.listen)
+        let listener = tokio::net::TcpListener::bind(&listen)
             .await
-            .with_context(|| format!("listening on {}", args.listen))?;
+            .with_context(|| format!("listening on {listen}"))?;
         println!("listening on {}", listener.local_addr()?);
         std::io::stdout().flush()?;
         let shutdown = async {

@@ -232,13 +232,13 @@ pub struct DeployArgs {
     #[arg(long, value_name = "N", value_parser = whole_in::<u32>(0, 100_000))]
     pub knative_max_scale: Option<u32>,
 
-    /// Local: threads serving all emulated functions (the most calls busy at once), 1 to 1024. Default:
-    /// one per CPU not used by the invoker's dispatcher.
+    /// Local: threads computing for all emulated functions (the most calls computing at once; waiting
+    /// holds none), 1 to 1024. Default: one per CPU not used by the invoker's dispatchers.
     #[arg(long, value_name = "N", value_parser = whole_in::<usize>(1, 1024))]
     pub local_threads: Option<usize>,
 
-    /// Local: multiply the proxies' busy time and working set by this, or `auto`: as much of the real
-    /// profile as this machine can serve at half load (`run`; `deploy` uses 1).
+    /// Local: multiply the proxies' wall time and working set by this, or `auto`: as much of the real
+    /// profile as this machine can serve with its threads half busy (`run`; `deploy` uses 1).
     #[arg(long, value_name = "FACTOR|auto", value_parser = parse_scale)]
     pub local_scale: Option<Scale>,
 
@@ -246,6 +246,20 @@ pub struct DeployArgs {
     #[arg(long, value_name = "MIB", default_value_t = emulated::DEFAULT_BUDGET_MB,
           value_parser = whole_in::<u32>(1, 1 << 20))]
     pub local_memory_mb: u32,
+
+    /// Emulated functions: the fraction of a call's wall time spent computing, 0 to 1 (the rest waits,
+    /// holding no thread). Default: each proxy's CPU utilisation from its profile (built-in: 0.25).
+    #[arg(long, value_name = "FRACTION", value_parser = number_in(0.0, 1.0))]
+    pub cpu_share: Option<f64>,
+
+    /// Emulated functions: seconds an instance may sit idle before its next call is a cold start (and a
+    /// new instance), 0 to a day.
+    #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = seconds_up_to(DAY_SECONDS))]
+    pub keep_alive: Duration,
+
+    /// Emulated functions: extra wait of a cold call before it runs, ms (0 to 600,000).
+    #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = number_in(0.0, 600_000.0))]
+    pub cold_start_ms: f64,
 }
 
 impl DeployArgs {

@@ -19,6 +19,26 @@ pub struct LocalOptions {
     pub scale: f64,
     /// Memory all requests may hold at once, MiB.
     pub memory_budget_mb: u32,
+    /// The fraction of each call computing, for every function (default: each proxy's own).
+    pub cpu_share: Option<f64>,
+    /// How long an idle instance lives.
+    pub keep_alive: std::time::Duration,
+    /// Extra wait of a cold call.
+    pub cold_start: std::time::Duration,
+}
+
+impl LocalOptions {
+    /// How the local fleet emulates `proxy`.
+    pub fn behaviour(&self, proxy: &Proxy) -> Behaviour {
+        let mut b = Behaviour::of_proxy(proxy).scaled(self.scale);
+        b.memory_budget_mb = self.memory_budget_mb;
+        if let Some(share) = self.cpu_share {
+            b.cpu_share = share;
+        }
+        b.keep_alive = self.keep_alive;
+        b.cold_start = self.cold_start;
+        b
+    }
 }
 
 /// Approximate CPU cost of touching one MiB of fresh memory (page faults and zeroing), seconds.
@@ -29,14 +49,7 @@ pub fn deploy(
     proxies: &[&Proxy],
     options: &LocalOptions,
 ) -> Result<(LocalServers, Vec<DeployedProxy>), DeployError> {
-    let behaviours = proxies
-        .iter()
-        .map(|p| {
-            let mut b = Behaviour::of_proxy(p).scaled(options.scale);
-            b.memory_budget_mb = options.memory_budget_mb;
-            b
-        })
-        .collect();
+    let behaviours = proxies.iter().map(|p| options.behaviour(p)).collect();
     let servers = LocalServers::start(behaviours, options.threads, options.cpus.clone())
         .map_err(DeployError::Local)?;
     let deployed = proxies
@@ -51,15 +64,24 @@ pub fn deploy(
     Ok((servers, deployed))
 }
 
-/// CPU seconds per second the load asks of the emulated proxies at scale 1: each proxy's expected busy
-/// time and memory-touching time, times its calls, over the run's length.
-pub fn demand_cores(proxies: &[&Proxy], calls: &[u64], run_seconds: f64) -> f64 {
+/// CPU seconds per second the load asks of the emulated proxies at scale 1: each proxy's expected CPU
+/// time (its wall time times its CPU share, `cpu_share` for all when given) and memory-touching time,
+/// times its calls, over the run's length.
+pub fn demand_cores(
+    proxies: &[&Proxy],
+    calls: &[u64],
+    run_seconds: f64,
+    cpu_share: Option<f64>,
+) -> f64 {
     let cpu_seconds: f64 = proxies
         .iter()
         .zip(calls)
         .map(|(p, &n)| {
-            let b = Behaviour::of_proxy(p);
-            n as f64 * (b.mean_duration_ms() / 1e3 + b.mean_memory_mb() * TOUCH_SECONDS_PER_MIB)
+            let mut b = Behaviour::of_proxy(p);
+            if let Some(share) = cpu_share {
+                b.cpu_share = share;
+            }
+            n as f64 * (b.mean_cpu_ms() / 1e3 + b.mean_memory_mb() * TOUCH_SECONDS_PER_MIB)
         })
         .sum();
     cpu_seconds / run_seconds.max(1e-9)
@@ -87,6 +109,9 @@ mod tests {
             cpus: None,
             scale: 1.0,
             memory_budget_mb: 64,
+            cpu_share: None,
+            keep_alive: std::time::Duration::from_secs(600),
+            cold_start: std::time::Duration::ZERO,
         };
         let (servers, deployed) = deploy(&proxies, &options).unwrap();
         assert_eq!(deployed.len(), 3);
@@ -110,9 +135,12 @@ mod tests {
         let catalogue = Catalogue::builtin();
         let p = &catalogue.proxies[0];
         let b = Behaviour::of_proxy(p);
-        let per_call = b.mean_duration_ms() / 1e3 + b.mean_memory_mb() * TOUCH_SECONDS_PER_MIB;
-        let d = demand_cores(&[p], &[600], 60.0);
+        let per_call =
+            b.mean_duration_ms() * 0.25 / 1e3 + b.mean_memory_mb() * TOUCH_SECONDS_PER_MIB;
+        let d = demand_cores(&[p], &[600], 60.0, None);
         assert!((d - 10.0 * per_call).abs() < 1e-9, "{d}");
+        let all_busy = demand_cores(&[p], &[600], 60.0, Some(1.0));
+        assert!(all_busy > d, "{all_busy} {d}");
         assert_eq!(fitting_scale(0.0, 1, 0.5), 1.0);
         assert_eq!(fitting_scale(0.1, 1, 0.5), 1.0);
         assert!((fitting_scale(10.0, 2, 0.5) - 0.1).abs() < 1e-12);

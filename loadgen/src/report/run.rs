@@ -147,14 +147,29 @@ pub fn markdown(r: &RunReport) -> String {
         "Every scheduled call has one record: {} records for {} scheduled. Measured window: {} scheduled, {} sent, {} answered. Rate: {:.1}/s achieved (calls sent over the {:.2} s from the first due call to the last send) of {:.1}/s scheduled.\n",
         s.records, s.scheduled_total, s.scheduled, s.sent, s.ok, s.achieved_rate, s.achieved_seconds, s.scheduled_rate
     );
-    let _ = writeln!(out, "| {unit} | scheduled | sent | answered | answered % |");
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|");
+    // Cold starts are a column when the functions report them (the emulated function does).
+    let reported = !s.instances_by_endpoint.is_empty();
+    let (cold_head, cold_rule) = if reported {
+        (" cold starts |", "---:|")
+    } else {
+        ("", "")
+    };
+    let _ = writeln!(
+        out,
+        "| {unit} | scheduled | sent | answered | answered % |{cold_head}"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|{cold_rule}");
     for (i, t) in s.per_period.iter().enumerate() {
         let label = first as usize + i;
         let warm = if i < g.warmup { " (warm-up)" } else { "" };
+        let cold = if reported {
+            format!(" {} |", t.cold)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "| {label}{warm} | {} | {} | {} | {:.1} |",
+            "| {label}{warm} | {} | {} | {} | {:.1} |{cold}",
             t.scheduled,
             t.sent,
             t.ok,
@@ -192,6 +207,13 @@ pub fn markdown(r: &RunReport) -> String {
     row(&mut out, "dispatch lag", &s.dispatch_lag_us);
     row(&mut out, "latency (answer − sent)", &s.latency_us);
     row(&mut out, "latency from due", &s.latency_from_scheduled_us);
+    if s.overhead_us.count > 0 {
+        row(
+            &mut out,
+            "overhead (latency − the function's own time)",
+            &s.overhead_us,
+        );
+    }
     let busiest = s.busiest_endpoints(REPORTED_ENDPOINTS);
     if !busiest.is_empty() {
         let _ = writeln!(out, "\nLatency of the busiest endpoints (answer − sent):\n");
@@ -209,6 +231,31 @@ pub fn markdown(r: &RunReport) -> String {
             };
             row(&mut out, &name, p);
         }
+    }
+
+    if reported {
+        let listed = formats::summary::busiest(
+            s.instances_by_endpoint
+                .iter()
+                .map(|(e, n)| (e.as_str(), *n)),
+            |n: &u64| *n,
+            REPORTED_ENDPOINTS,
+        );
+        let instances: Vec<String> = listed.iter().map(|(e, n)| format!("`{e}` {n}")).collect();
+        let _ = writeln!(
+            out,
+            "\nThe functions reported {} cold starts after warm-up, and {} instances over {} endpoints (a \
+             new instance after each scale-to-zero); the most: {}{}.",
+            s.cold_starts,
+            s.instances_by_endpoint.values().sum::<u64>(),
+            s.instances_by_endpoint.len(),
+            instances.join(", "),
+            if s.instances_by_endpoint.len() > listed.len() {
+                " (all in summary.json)"
+            } else {
+                ""
+            }
+        );
     }
 
     let _ = writeln!(out, "\n## Figures\n");
@@ -353,18 +400,26 @@ mod tests {
                     scheduled: 10,
                     sent: 10,
                     ok: 10,
+                    cold: 2,
                 },
                 PeriodTally {
                     scheduled: 20,
                     sent: 20,
                     ok: 20,
+                    cold: 0,
                 },
                 PeriodTally {
                     scheduled: 30,
                     sent: 25,
                     ok: 20,
+                    cold: 1,
                 },
             ],
+            overhead_us: stats(40, 3.5),
+            cold_starts: 1,
+            instances_by_endpoint: [("127.0.0.1:1".to_owned(), 2), ("127.0.0.1:2".to_owned(), 1)]
+                .into_iter()
+                .collect(),
             steal_ms: [(0, 10.0), (1, 30.0)].into_iter().collect(),
             dispatcher: "SCHED_OTHER, pinned to CPU 1".into(),
             interrupted: true,
@@ -406,8 +461,12 @@ mod tests {
             "50 scheduled, 45 sent, 40 answered",
             "22.5/s achieved",
             "25.0/s scheduled",
-            "| 1 (warm-up) | 10 | 10 | 10 | 100.0 |",
-            "| 3 | 30 | 25 | 20 | 66.7 |",
+            "| 1 (warm-up) | 10 | 10 | 10 | 100.0 | 2 |",
+            "| 3 | 30 | 25 | 20 | 66.7 | 1 |",
+            "| overhead (latency − the function's own time) | 40 | 3.50 |",
+            "1 cold starts after warm-up",
+            "3 instances over 2 endpoints",
+            "the most: `127.0.0.1:1` 2, `127.0.0.1:2` 1.",
             "`not_sent:interrupted` 5",
             "**Interrupted**",
             "CPU0 10 ms, CPU1 30 ms",

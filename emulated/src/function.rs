@@ -1,0 +1,309 @@
+//! What one emulated function does per call, and what it says about it.
+//!
+//! **The time model.** A call's duration is wall time, drawn from the function's duration percentiles (or
+//! asked for by the call, see `proto::function::CallRequest`). Of it, the CPU share is busy computation:
+//! the call touches its working set and spins on one of the server's busy threads (at most `threads` calls
+//! compute at once, the others queue for a thread); the rest it waits, holding no thread, as a function
+//! waiting on storage or another service does. So many calls can be in flight in one instance, and at low
+//! load latency ≈ duration; when the busy threads are all taken, calls queue and their latency shows it.
+//! The working set is held for the whole call, under a budget shared by the server's functions.
+//!
+//! **The instance.** Each function is one instance with an id (16 hex digits). A call is cold when it is
+//! the instance's first, or the first after the instance sat idle (no call in flight) longer than its
+//! keep-alive: then the instance is replaced, as a platform that scales an idle function to zero and back
+//! does (a new id), and the call waits the cold-start delay first.
+//!
+//! The reply's message is a `proto::function::FunctionReport` (JSON).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use profiles::{Metric, Proxy};
+use proto::function::{instance_text, CallRequest, FunctionReport};
+use proto::greeter_server::Greeter;
+use proto::{HelloReply, HelloRequest};
+use tokio::sync::Semaphore;
+use tonic::{Request, Response, Status};
+use trace::Percentiles;
+
+/// Default memory budget, MiB.
+pub const DEFAULT_BUDGET_MB: u32 = 2048;
+/// Default keep-alive: how long an idle instance lives (like a platform's scale-to-zero grace).
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(600);
+
+/// What each call does.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    /// Name reported in replies.
+    pub name: String,
+    /// Wall time per call, ms (sampled per call from these percentiles).
+    pub duration_ms: Percentiles,
+    /// Working set per call, MiB (sampled per call).
+    pub memory_mb: Percentiles,
+    /// Memory all concurrent calls may hold together, MiB.
+    pub memory_budget_mb: u32,
+    /// Fraction of a call's wall time spent computing (0 to 1); the rest is waiting.
+    pub cpu_share: f64,
+    /// How long the instance may sit idle before the next call is a cold start.
+    pub keep_alive: Duration,
+    /// Extra wait of a cold call, before it runs (0: cold calls are only marked).
+    pub cold_start: Duration,
+}
+
+impl Behaviour {
+    /// Fixed duration and memory, all of it computation.
+    pub fn fixed(name: &str, duration_ms: f64, memory_mb: f64) -> Behaviour {
+        let point = |v: f64| Percentiles::new(vec![(0.0, v), (100.0, v)]);
+        Behaviour {
+            name: name.to_owned(),
+            duration_ms: point(duration_ms),
+            memory_mb: point(memory_mb),
+            memory_budget_mb: DEFAULT_BUDGET_MB,
+            cpu_share: 1.0,
+            keep_alive: DEFAULT_KEEP_ALIVE,
+            cold_start: Duration::ZERO,
+        }
+    }
+
+    /// Emulates `proxy`: durations and memory drawn from its percentiles, its CPU share from its profile.
+    pub fn of_proxy(proxy: &Proxy) -> Behaviour {
+        Behaviour {
+            name: proxy.name.clone(),
+            duration_ms: proxy.metric(Metric::Duration).clone(),
+            memory_mb: proxy.metric(Metric::Memory).clone(),
+            memory_budget_mb: DEFAULT_BUDGET_MB,
+            cpu_share: proxy.cpu_share(),
+            keep_alive: DEFAULT_KEEP_ALIVE,
+            cold_start: Duration::ZERO,
+        }
+    }
+
+    /// The same function with wall time and working set multiplied by `factor` (a local machine too small
+    /// for the real profile runs the load's shape at a fraction of its cost).
+    pub fn scaled(&self, factor: f64) -> Behaviour {
+        Behaviour {
+            duration_ms: self.duration_ms.scaled(factor),
+            memory_mb: self.memory_mb.scaled(factor),
+            ..self.clone()
+        }
+    }
+
+    /// Expected wall time of one call, ms (the mean of the sampled distribution).
+    pub fn mean_duration_ms(&self) -> f64 {
+        mean_of(&self.duration_ms)
+    }
+
+    /// Expected CPU time of one call, ms.
+    pub fn mean_cpu_ms(&self) -> f64 {
+        self.mean_duration_ms() * self.cpu_share
+    }
+
+    /// Expected working set of one call, MiB.
+    pub fn mean_memory_mb(&self) -> f64 {
+        mean_of(&self.memory_mb)
+    }
+
+    /// A call's wall time and working set: what it asked for, else drawn.
+    fn for_call(&self, asked: Option<CallRequest>) -> (Duration, u32) {
+        let asked = asked.unwrap_or_default();
+        let duration = match asked.duration_us {
+            Some(us) => Duration::from_micros(us),
+            None => {
+                let ms = self
+                    .duration_ms
+                    .quantile(rand::random::<f64>())
+                    .unwrap_or(0.0);
+                Duration::from_secs_f64(ms.max(0.0) / 1e3)
+            }
+        };
+        let mib = match asked.memory_mb {
+            Some(mb) => mb,
+            None => self
+                .memory_mb
+                .quantile(rand::random::<f64>())
+                .unwrap_or(0.0)
+                .round()
+                .max(0.0) as u32,
+        };
+        (duration, mib.min(self.memory_budget_mb))
+    }
+}
+
+/// Mean of the distribution `sample` draws from (quantile at uniform u), by the midpoint rule.
+fn mean_of(p: &Percentiles) -> f64 {
+    const STEPS: usize = 1000;
+    (0..STEPS)
+        .map(|i| p.quantile((i as f64 + 0.5) / STEPS as f64).unwrap_or(0.0))
+        .sum::<f64>()
+        / STEPS as f64
+}
+
+/// The instance's life: its id, the calls in it, when it was last busy.
+#[derive(Debug)]
+struct Instance {
+    id: u64,
+    in_flight: usize,
+    last_active: Option<Instant>,
+}
+
+impl Instance {
+    /// A call arrives: whether it is cold (a new instance, then, with a new id).
+    fn arrive(&mut self, now: Instant, keep_alive: Duration) -> (u64, bool) {
+        let cold = match self.last_active {
+            None => true,
+            Some(last) => self.in_flight == 0 && now.duration_since(last) > keep_alive,
+        };
+        if cold && self.last_active.is_some() {
+            self.id = rand::random();
+        }
+        self.in_flight += 1;
+        self.last_active = Some(now);
+        (self.id, cold)
+    }
+
+    fn depart(&mut self, now: Instant) {
+        self.in_flight -= 1;
+        self.last_active = Some(now);
+    }
+}
+
+/// One function's gRPC service.
+pub(crate) struct Service {
+    behaviour: Arc<Behaviour>,
+    budget: Arc<Semaphore>,
+    instance: Mutex<Instance>,
+}
+
+impl Service {
+    pub(crate) fn new(behaviour: Behaviour, budget: Arc<Semaphore>) -> Service {
+        Service {
+            behaviour: Arc::new(behaviour),
+            budget,
+            instance: Mutex::new(Instance {
+                id: rand::random(),
+                in_flight: 0,
+                last_active: None,
+            }),
+        }
+    }
+
+    /// One call, from arrival to report.
+    async fn call(&self, asked: Option<CallRequest>) -> Result<FunctionReport, Status> {
+        let arrival = Instant::now();
+        let b = &self.behaviour;
+        let (id, cold) = self
+            .instance
+            .lock()
+            .expect("instance lock")
+            .arrive(arrival, b.keep_alive);
+        // The instance counts the call in flight until this guard goes, whatever ends the call.
+        let _in_flight = Departure(&self.instance);
+        if cold && !b.cold_start.is_zero() {
+            tokio::time::sleep(b.cold_start).await;
+        }
+        let (duration, mib) = b.for_call(asked);
+        let cpu = duration.mul_f64(b.cpu_share.clamp(0.0, 1.0));
+        let permit = if mib > 0 {
+            Some(
+                Arc::clone(&self.budget)
+                    .acquire_many_owned(mib)
+                    .await
+                    .map_err(|_| Status::unavailable("server shutting down"))?,
+            )
+        } else {
+            None
+        };
+        // Computation holds a busy thread (queueing for one when all are taken); waiting holds none.
+        let (started, working_set) = if cpu.is_zero() && mib == 0 {
+            (Instant::now(), Vec::new())
+        } else {
+            tokio::task::spawn_blocking(move || {
+                let started = Instant::now();
+                let working_set = touch(mib as usize);
+                while started.elapsed() < cpu {
+                    std::hint::spin_loop();
+                }
+                (started, working_set)
+            })
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+        };
+        tokio::time::sleep_until((started + duration).into()).await;
+        drop(working_set);
+        drop(permit);
+        Ok(FunctionReport {
+            function: b.name.clone(),
+            exec_us: arrival.elapsed().as_micros() as u64,
+            instance: instance_text(id),
+            cold,
+            memory_mb: mib,
+            duration_us: duration.as_micros() as u64,
+            cpu_us: cpu.as_micros() as u64,
+        })
+    }
+}
+
+/// Marks a call's end in its instance when dropped.
+struct Departure<'a>(&'a Mutex<Instance>);
+
+impl Drop for Departure<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut instance) = self.0.lock() {
+            instance.depart(Instant::now());
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Greeter for Service {
+    async fn say_hello(
+        &self,
+        request: Request<HelloRequest>,
+    ) -> Result<Response<HelloReply>, Status> {
+        let asked = CallRequest::from_metadata(&request.get_ref().v_hive_metadata);
+        let report = self.call(asked).await?;
+        Ok(Response::new(HelloReply {
+            message: report.to_message(),
+        }))
+    }
+}
+
+/// Allocates `mib` MiB and writes one byte per page, so the pages are really resident; the caller holds
+/// them as long as the call runs.
+fn touch(mib: usize) -> Vec<u8> {
+    if mib == 0 {
+        return Vec::new();
+    }
+    let mut buffer = vec![0u8; mib << 20];
+    for i in (0..buffer.len()).step_by(4096) {
+        buffer[i] = 1;
+    }
+    std::hint::black_box(buffer)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_is_cold_first_and_after_an_idle_gap() {
+        let mut i = Instance {
+            id: 7,
+            in_flight: 0,
+            last_active: None,
+        };
+        let t0 = Instant::now();
+        let keep = Duration::from_secs(10);
+        assert_eq!(i.arrive(t0, keep), (7, true));
+        // A second call while the first runs, and one soon after: warm, same instance.
+        assert_eq!(i.arrive(t0 + Duration::from_secs(1), keep), (7, false));
+        i.depart(t0 + Duration::from_secs(2));
+        i.depart(t0 + Duration::from_secs(3));
+        assert_eq!(i.arrive(t0 + Duration::from_secs(12), keep), (7, false));
+        i.depart(t0 + Duration::from_secs(12));
+        // Idle longer than the keep-alive: cold, on a new instance.
+        let (id, cold) = i.arrive(t0 + Duration::from_secs(23), keep);
+        assert!(cold);
+        assert_ne!(id, 7);
+    }
+}

@@ -1,0 +1,143 @@
+//! The JSON inside the gRPC messages, defined once for both sides:
+//!
+//! - [`CallRequest`], in `HelloRequest.vHiveMetadata`: what this call asks of the function (its own duration
+//!   and memory, invitro's per-call model). vSwarm's proxies already receive JSON there and ignore keys
+//!   they do not know.
+//! - [`FunctionReport`], as `HelloReply.message`: what the function did (its execution time, its instance,
+//!   whether the call was a cold start, the memory it touched). vSwarm's invoker ignores the message; ours
+//!   records it, so platform overhead = latency − execution time.
+
+use serde::{Deserialize, Serialize};
+
+/// What a call asks of the function; either field may be absent (the function then draws it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CallRequest {
+    /// Wall time the call should take inside the function, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_us: Option<u64>,
+    /// Working set the call should touch, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u32>,
+}
+
+impl CallRequest {
+    /// The metadata bytes for a request (empty when the call asks for nothing).
+    pub fn to_metadata(self) -> Vec<u8> {
+        if self == CallRequest::default() {
+            Vec::new()
+        } else {
+            serde_json::to_vec(&self).expect("a call request serialises")
+        }
+    }
+
+    /// The request in metadata bytes, if they hold one (anything else, vSwarm's own metadata included, is
+    /// no request: the function draws its own).
+    pub fn from_metadata(bytes: &[u8]) -> Option<CallRequest> {
+        if bytes.is_empty() {
+            return None;
+        }
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+/// What the function did for one call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionReport {
+    /// The function's name.
+    pub function: String,
+    /// Time inside the function, from the request's arrival to its reply (queueing inside the instance
+    /// included), µs.
+    pub exec_us: u64,
+    /// The instance that served it: 16 hex digits, fixed per instance.
+    pub instance: String,
+    /// The instance's first call, or its first after sitting idle longer than its keep-alive.
+    pub cold: bool,
+    /// Working set touched, MiB.
+    pub memory_mb: u32,
+    /// Wall time the call was to take (drawn or requested), µs.
+    #[serde(default)]
+    pub duration_us: u64,
+    /// Of it, busy computation, µs.
+    #[serde(default)]
+    pub cpu_us: u64,
+}
+
+impl FunctionReport {
+    /// The report in a reply's message, if it holds one.
+    pub fn parse(message: &str) -> Option<FunctionReport> {
+        if !message.starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(message).ok()
+    }
+
+    /// The reply's message.
+    pub fn to_message(&self) -> String {
+        serde_json::to_string(self).expect("a report serialises")
+    }
+
+    /// The instance as a number: its 16 hex digits, or (another function's id of another form) a hash of
+    /// it, so records stay fixed-width.
+    pub fn instance_number(&self) -> u64 {
+        instance_number(&self.instance)
+    }
+}
+
+/// An instance id as a number (see [`FunctionReport::instance_number`]).
+pub fn instance_number(id: &str) -> u64 {
+    if id.len() == 16 {
+        if let Ok(n) = u64::from_str_radix(id, 16) {
+            return n;
+        }
+    }
+    // FNV-1a: any string to 64 bits, the same everywhere.
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// An instance id as records write it: 16 hex digits.
+pub fn instance_text(n: u64) -> String {
+    format!("{n:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_and_requests_round_trip() {
+        let r = FunctionReport {
+            function: "emu".into(),
+            exec_us: 201_345,
+            instance: "00ab00cd00ef0012".into(),
+            cold: true,
+            memory_mb: 64,
+            duration_us: 200_000,
+            cpu_us: 400,
+        };
+        assert_eq!(FunctionReport::parse(&r.to_message()), Some(r.clone()));
+        assert_eq!(r.instance_number(), 0x00ab00cd00ef0012);
+        assert_eq!(instance_text(r.instance_number()), r.instance);
+        assert_eq!(FunctionReport::parse("aes: busy 3 us"), None);
+        assert_ne!(instance_number("pod-abc"), instance_number("pod-abd"));
+
+        let q = CallRequest {
+            duration_us: Some(1500),
+            memory_mb: None,
+        };
+        let bytes = q.to_metadata();
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"{"duration_us":1500}"#
+        );
+        assert_eq!(CallRequest::from_metadata(&bytes), Some(q));
+        assert!(CallRequest::default().to_metadata().is_empty());
+        assert_eq!(CallRequest::from_metadata(b"not json"), None);
+        // vSwarm's own metadata (other keys) asks for nothing.
+        assert_eq!(
+            CallRequest::from_metadata(br#"{"trace":"x"}"#),
+            Some(CallRequest::default())
+        );
+    }
+}
