@@ -48,6 +48,8 @@ pub struct Behaviour {
     pub keep_alive: Duration,
     /// Extra wait of a cold call, before it runs (0: cold calls are only marked).
     pub cold_start: Duration,
+    /// What a call asks for is multiplied by this (the fleet's scale: see [`Behaviour::scaled`]).
+    pub ask_scale: f64,
 }
 
 impl Behaviour {
@@ -62,6 +64,7 @@ impl Behaviour {
             cpu_share: 1.0,
             keep_alive: DEFAULT_KEEP_ALIVE,
             cold_start: Duration::ZERO,
+            ask_scale: 1.0,
         }
     }
 
@@ -75,15 +78,17 @@ impl Behaviour {
             cpu_share: proxy.cpu_share(),
             keep_alive: DEFAULT_KEEP_ALIVE,
             cold_start: Duration::ZERO,
+            ask_scale: 1.0,
         }
     }
 
     /// The same function with wall time and working set multiplied by `factor` (a local machine too small
-    /// for the real profile runs the load's shape at a fraction of its cost).
+    /// for the real profile runs the load's shape at a fraction of its cost), what calls ask for included.
     pub fn scaled(&self, factor: f64) -> Behaviour {
         Behaviour {
             duration_ms: self.duration_ms.scaled(factor),
             memory_mb: self.memory_mb.scaled(factor),
+            ask_scale: self.ask_scale * factor,
             ..self.clone()
         }
     }
@@ -107,7 +112,7 @@ impl Behaviour {
     fn for_call(&self, asked: Option<CallRequest>) -> (Duration, u32) {
         let asked = asked.unwrap_or_default();
         let duration = match asked.duration_us {
-            Some(us) => Duration::from_micros(us),
+            Some(us) => Duration::from_secs_f64(us as f64 * self.ask_scale / 1e6),
             None => {
                 let ms = self
                     .duration_ms
@@ -117,7 +122,7 @@ impl Behaviour {
             }
         };
         let mib = match asked.memory_mb {
-            Some(mb) => mb,
+            Some(mb) => (f64::from(mb) * self.ask_scale).round() as u32,
             None => self
                 .memory_mb
                 .quantile(rand::random::<f64>())

@@ -102,6 +102,17 @@ pub fn server_runtime(
     builder.build()
 }
 
+/// Servers per loopback address: well within the ephemeral port range, so a fleet of any size never runs
+/// out of ports (all of 127.0.0.0/8 is this machine on Linux).
+pub const SERVERS_PER_ADDRESS: usize = 4000;
+
+/// The loopback address of the `k`-th server of a fleet: 127.0.0.1 for the first
+/// [`SERVERS_PER_ADDRESS`], then 127.0.0.2, and so on (over 127.0.0.0/8).
+pub fn loopback_address(k: usize) -> std::net::Ipv4Addr {
+    let n = (k / SERVERS_PER_ADDRESS + 1) as u32;
+    std::net::Ipv4Addr::from(0x7f00_0000 | (n & 0x00ff_ffff))
+}
+
 /// Emulated servers running in this process, one loopback port per behaviour, sharing one runtime: the
 /// local deployer's fleet, and the tests' and benchmarks' server. Stops (ports closed, threads joined)
 /// on [`LocalServers::stop`] or when dropped, so nothing outlives its owner.
@@ -131,8 +142,8 @@ impl LocalServers {
         let runtime = server_runtime(threads, cpus)?;
         let listeners = runtime.block_on(async {
             let mut listeners = Vec::with_capacity(behaviours.len());
-            for _ in &behaviours {
-                listeners.push(TcpListener::bind("127.0.0.1:0").await?);
+            for k in 0..behaviours.len() {
+                listeners.push(TcpListener::bind((loopback_address(k), 0)).await?);
             }
             Ok::<_, std::io::Error>(listeners)
         })?;
@@ -241,5 +252,28 @@ impl LocalServer {
     /// Stops serving and closes the port.
     pub fn stop(&mut self) {
         self.servers.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fleets_spread_over_loopback_addresses() {
+        assert_eq!(loopback_address(0), std::net::Ipv4Addr::new(127, 0, 0, 1));
+        assert_eq!(
+            loopback_address(3999),
+            std::net::Ipv4Addr::new(127, 0, 0, 1)
+        );
+        assert_eq!(
+            loopback_address(4000),
+            std::net::Ipv4Addr::new(127, 0, 0, 2)
+        );
+        assert_eq!(
+            loopback_address(4000 * 256),
+            std::net::Ipv4Addr::new(127, 0, 1, 1)
+        );
+        assert!(loopback_address(usize::MAX / 2).is_loopback());
     }
 }

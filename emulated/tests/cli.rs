@@ -54,3 +54,78 @@ fn help_is_its_own_and_errors_are_one_line() {
         "{e}"
     );
 }
+
+/// Starts the binary, returns the child and the address it printed.
+fn start(args: &[&str], port_env: Option<&str>) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_emulated-function"));
+    c.args(args).stdout(std::process::Stdio::piped());
+    match port_env {
+        Some(p) => c.env("PORT", p),
+        None => c.env_remove("PORT"),
+    };
+    let mut child = c.spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_owned();
+    (child, addr)
+}
+
+#[test]
+fn inline_percentiles_and_knatives_port() {
+    let (mut child, addr) = start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--name",
+            "tf-0001",
+            "--duration-percentiles",
+            "0:20,50:25,100:30",
+            "--memory-percentiles",
+            "0:1,100:2",
+        ],
+        None,
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let reports: Vec<proto::function::FunctionReport> = runtime.block_on(async {
+        let mut client = proto::greeter_client::GreeterClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for _ in 0..5 {
+            let reply = client
+                .say_hello(proto::HelloRequest {
+                    name: "t".into(),
+                    v_hive_metadata: Vec::new(),
+                })
+                .await
+                .unwrap();
+            out.push(proto::function::FunctionReport::parse(&reply.into_inner().message).unwrap());
+        }
+        out
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for r in &reports {
+        assert_eq!(r.function, "tf-0001");
+        assert!((20_000..=30_000).contains(&r.duration_us), "{r:?}");
+        assert!((1..=2).contains(&r.memory_mb), "{r:?}");
+    }
+    // Knative gives the port in $PORT: without --listen, the server listens on it, on every interface.
+    let (mut child, addr) = start(&["--duration-ms", "1"], Some("0"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(addr.starts_with("0.0.0.0:"), "{addr}");
+    let o = emulated(&["--duration-percentiles", "0:5,200:9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("percentile must be 0 to 100"));
+}

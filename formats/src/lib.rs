@@ -20,8 +20,8 @@ pub mod summary;
 pub mod transfer;
 
 pub use load::{
-    read, shard_of, shard_path, whole_index, Invocation, Load, LoadError, LoadWriter, Period,
-    WriteStats,
+    read, shard_of, shard_path, whole_index, CallAsk, Invocation, Load, LoadError, LoadWriter,
+    Period, WriteStats,
 };
 
 /// Length of one period of a trace or a load.

@@ -32,6 +32,15 @@ use std::path::{Path, PathBuf};
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
+/// What one call asks of its function (invitro's per-call model): its own wall time and working set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CallAsk {
+    /// Wall time, µs.
+    pub duration_us: u64,
+    /// Working set, MiB.
+    pub memory_mb: u32,
+}
+
 /// One call within a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Invocation {
@@ -88,6 +97,21 @@ impl<W: Write> LoadWriter<W> {
 
     /// Appends one period. `calls` must be sorted by offset (the order they will be sent in).
     pub fn write_period(&mut self, calls: &[Invocation]) -> io::Result<()> {
+        self.write_period_asking(calls, &[])
+    }
+
+    /// Appends one period whose calls each ask for a duration and memory (`asks`, one per call, or none:
+    /// then the period is vSwarm's two arrays only). The asks go in two more arrays, `duration_us` and
+    /// `memory_mb`, which vSwarm's invoker ignores.
+    pub fn write_period_asking(
+        &mut self,
+        calls: &[Invocation],
+        asks: &[CallAsk],
+    ) -> io::Result<()> {
+        assert!(
+            asks.is_empty() || asks.len() == calls.len(),
+            "one ask per call"
+        );
         debug_assert!(calls.windows(2).all(|w| w[0].offset_us <= w[1].offset_us));
         let buf = &mut self.line;
         buf.clear();
@@ -109,7 +133,22 @@ impl<W: Write> LoadWriter<W> {
         if !calls.is_empty() {
             buf.extend_from_slice(b"\n    ");
         }
-        buf.extend_from_slice(b"]\n  }");
+        buf.extend_from_slice(b"]");
+        if !asks.is_empty() {
+            let mut array = |buf: &mut Vec<u8>, key: &[u8], value: &dyn Fn(&CallAsk) -> u64| {
+                buf.extend_from_slice(b",\n    \"");
+                buf.extend_from_slice(key);
+                buf.extend_from_slice(b"\": [");
+                for (i, ask) in asks.iter().enumerate() {
+                    buf.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
+                    buf.extend_from_slice(digits.format(value(ask)).as_bytes());
+                }
+                buf.extend_from_slice(b"\n    ]");
+            };
+            array(buf, b"duration_us", &|a| a.duration_us);
+            array(buf, b"memory_mb", &|a| u64::from(a.memory_mb));
+        }
+        buf.extend_from_slice(b"\n  }");
         self.out.write_all(buf)?;
         self.bytes += buf.len() as u64;
         self.periods += 1;
@@ -182,6 +221,9 @@ pub struct Load {
 pub struct Period {
     /// Calls in file order.
     pub calls: Vec<Invocation>,
+    /// What each call asks of its function, when the file says (`duration_us` and `memory_mb` arrays):
+    /// one per call, or empty.
+    pub asks: Vec<CallAsk>,
 }
 
 impl Load {
@@ -357,9 +399,13 @@ impl<'de> Visitor<'de> for PeriodSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut timestamps: Option<Vec<u64>> = None;
         let mut endpoints: Option<Vec<u32>> = None;
+        let mut durations: Option<Vec<u64>> = None;
+        let mut memory: Option<Vec<u32>> = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "timestamp" => timestamps = Some(map.next_value()?),
+                "duration_us" => durations = Some(map.next_value()?),
+                "memory_mb" => memory = Some(map.next_value()?),
                 "endpoint" => {
                     endpoints = Some(map.next_value_seed(EndpointsSeed {
                         interner: &mut *self.interner,
@@ -384,6 +430,26 @@ impl<'de> Visitor<'de> for PeriodSeed<'_> {
                 endpoints.len()
             )));
         }
+        let asks = match (durations, memory) {
+            (None, None) => Vec::new(),
+            (Some(d), Some(m)) if d.len() == timestamps.len() && m.len() == timestamps.len() => d
+                .into_iter()
+                .zip(m)
+                .map(|(duration_us, memory_mb)| CallAsk {
+                    duration_us,
+                    memory_mb,
+                })
+                .collect(),
+            (d, m) => {
+                return Err(de::Error::custom(format!(
+                    "period {period}: `duration_us` and `memory_mb` must both be there or neither, one per \
+                     call ({} calls; {} durations, {} memory sizes)",
+                    timestamps.len(),
+                    d.map_or(0, |d| d.len()),
+                    m.map_or(0, |m| m.len())
+                )))
+            }
+        };
         Ok(Period {
             calls: timestamps
                 .into_iter()
@@ -393,6 +459,7 @@ impl<'de> Visitor<'de> for PeriodSeed<'_> {
                     endpoint,
                 })
                 .collect(),
+            asks,
         })
     }
 }
@@ -564,6 +631,55 @@ mod tests {
             e.contains("load.json: period 2, call 1: timestamp 1000001"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn per_call_asks_round_trip_and_must_match_the_calls() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("load.json");
+        let endpoints = vec!["a:1".to_owned()];
+        let calls = [
+            Invocation {
+                offset_us: 5,
+                endpoint: 0,
+            },
+            Invocation {
+                offset_us: 9,
+                endpoint: 0,
+            },
+        ];
+        let asks = [
+            CallAsk {
+                duration_us: 1500,
+                memory_mb: 64,
+            },
+            CallAsk {
+                duration_us: 2500,
+                memory_mb: 32,
+            },
+        ];
+        let mut w = LoadWriter::create(&path, &endpoints).unwrap();
+        w.write_period_asking(&calls, &asks).unwrap();
+        w.write_period(&calls).unwrap();
+        w.commit().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("\"duration_us\": [\n      1500,\n      2500\n    ]"),
+            "{text}"
+        );
+        let load = read(&path).unwrap();
+        assert_eq!(load.periods[0].asks, asks);
+        assert!(load.periods[1].asks.is_empty());
+        // Still vSwarm's shape: any JSON reader sees the two arrays it knows.
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v[0]["timestamp"][1], 9);
+        std::fs::write(
+            &path,
+            r#"[{"timestamp":[1,2],"endpoint":["a","a"],"duration_us":[5]}]"#,
+        )
+        .unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains("both be there or neither"), "{e}");
     }
 
     #[test]

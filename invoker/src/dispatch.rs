@@ -27,7 +27,7 @@ use formats::output::AtomicFile;
 use formats::records::{Outcome, Record};
 use formats::summary::{Summary, WorkerInfo};
 use host::{all_cpus_but, online_cpus, pin_to};
-use proto::function::FunctionReport;
+use proto::function::{CallRequest, FunctionReport};
 use proto::greeter_client::GreeterClient;
 use proto::HelloRequest;
 
@@ -433,7 +433,20 @@ async fn dispatch(
         };
         // First poll inline: the request is handed to the gRPC client now, not after whatever tasks are
         // queued ahead of a new one; the task then carries the call to its end.
-        let mut call = Box::pin(call_once(client, pending, deadline, options.grpc_timeout));
+        let metadata = call.ask.map_or_else(Vec::new, |ask| {
+            CallRequest {
+                duration_us: Some(ask.duration_us),
+                memory_mb: Some(ask.memory_mb),
+            }
+            .to_metadata()
+        });
+        let mut call = Box::pin(call_once(
+            client,
+            pending,
+            deadline,
+            options.grpc_timeout,
+            metadata,
+        ));
         let done = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_ready())).await;
         if !done {
             tokio::task::spawn_local(call);
@@ -473,6 +486,7 @@ async fn call_once(
     mut pending: Pending,
     deadline: Instant,
     timeout: Duration,
+    metadata: Vec<u8>,
 ) {
     let sent = Instant::now();
     if let Some(r) = pending.record.as_mut() {
@@ -480,7 +494,7 @@ async fn call_once(
     }
     let request = HelloRequest {
         name: REQUEST_NAME.into(),
-        v_hive_metadata: Vec::new(),
+        v_hive_metadata: metadata,
     };
     let result = tokio::time::timeout(timeout, client.say_hello(request)).await;
     let done = Instant::now();

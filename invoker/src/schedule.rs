@@ -1,12 +1,12 @@
-//! The replay plan: a load file flattened into absolute, time-ordered calls (16 bytes each).
+//! The replay plan: a load file flattened into absolute, time-ordered calls (32 bytes each).
 
 use std::path::Path;
 
 use formats::records::{Outcome, Record};
-use formats::LoadError;
+use formats::{CallAsk, LoadError};
 
 /// One call to make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScheduledCall {
     /// Microseconds from the start of the run.
     pub due_us: u64,
@@ -14,6 +14,8 @@ pub struct ScheduledCall {
     pub period: u32,
     /// Index into [`Schedule::endpoints`].
     pub endpoint: u32,
+    /// What the call asks of its function, when the load says (sent in the request's metadata).
+    pub ask: Option<CallAsk>,
 }
 
 /// Every call of a run, in the order they are due.
@@ -63,10 +65,11 @@ impl Schedule {
         })?;
         for (p, period) in load.periods.iter().take(periods as usize).enumerate() {
             let base = p as u64 * period_us;
-            calls.extend(period.calls.iter().map(|c| ScheduledCall {
+            calls.extend(period.calls.iter().enumerate().map(|(i, c)| ScheduledCall {
                 due_us: base + c.offset_us,
                 period: p as u32,
                 endpoint: c.endpoint,
+                ask: period.asks.get(i).copied(),
             }));
         }
         // vSwarm's own files are not always sorted; a stable sort keeps file order among equal times.

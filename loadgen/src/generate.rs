@@ -1,14 +1,13 @@
 //! From a mapped trace window to `load.json`: per period, every function's invocations placed at microsecond
 //! offsets, merged in time order, and streamed to one file or round-robin to several workers' files.
 
-use std::hash::Hasher;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use formats::output::{partial_path, with_path};
-use formats::{shard_path, Invocation, LoadWriter};
+use formats::{shard_path, CallAsk, Invocation, LoadWriter};
 use indicatif::ProgressBar;
-use trace::{FunctionId, Trace};
+use trace::Trace;
 
 use crate::iat::{offsets, stream, IatDistribution};
 
@@ -33,7 +32,16 @@ pub struct GenerateOptions {
     /// With several workers, also write the whole load to the output path (a run keeps it beside the
     /// shards: one load, however many invoked it).
     pub whole: bool,
+    /// Give every call its own duration and memory, drawn between its function's trace percentiles
+    /// (invitro's model), in the `duration_us` and `memory_mb` arrays.
+    pub per_call: bool,
 }
+
+/// Mixed into the seed of the per-call draws, so they never disturb the offsets' streams.
+const ASK_STREAM: u64 = 0x6173_6b73; // "asks"
+
+/// Longest wall time a call may ask for, µs (an hour, as the emulated function allows).
+pub const MAX_ASK_US: u64 = 3_600_000_000;
 
 /// What was generated.
 #[derive(Debug, Clone)]
@@ -139,19 +147,24 @@ pub fn generate(
         .collect::<Result<Vec<_>, _>>()?;
 
     let period_us = trace.granularity.period_us();
-    let function_keys: Vec<u64> = trace.functions.iter().map(|f| stable_key(&f.id)).collect();
+    let function_keys: Vec<u64> = trace.functions.iter().map(|f| f.id.stable_key()).collect();
     let workers = writers.len();
     let mut per_period = Vec::with_capacity(trace.periods);
     let mut per_file = vec![0u64; workers];
     let mut keys: Vec<u64> = Vec::new();
     let mut scratch: Vec<u64> = Vec::new();
     let mut shares: Vec<Vec<Invocation>> = vec![Vec::new(); workers];
+    let mut share_asks: Vec<Vec<CallAsk>> = vec![Vec::new(); workers];
     let mut all: Vec<Invocation> = Vec::new();
+    let mut all_asks: Vec<CallAsk> = Vec::new();
+    // Per call, in the order of `keys` once sorted: what it asks of its function (with --per-call).
+    let mut asks: Vec<(u64, CallAsk)> = Vec::new();
     let mut dealt = 0u64;
 
     for p in 0..trace.periods {
         let label = u64::from(trace.first_period) + p as u64;
         keys.clear();
+        asks.clear();
         for (f, &key) in function_keys.iter().enumerate() {
             let count = trace.counts(f)[p];
             if count == 0 {
@@ -167,15 +180,29 @@ pub fn generate(
                 &mut scratch,
             );
             // Offset in the high half, function in the low half: one sort orders by time, ties by function.
+            let first = keys.len();
             keys.extend(scratch.iter().map(|&o| (o << 32) | f as u64));
+            if options.per_call {
+                let function = &trace.functions[f];
+                let mut rng = stream(options.seed ^ ASK_STREAM, key, label);
+                for &k in &keys[first..] {
+                    asks.push((k, draw_ask(function, &mut rng)));
+                }
+            }
         }
         keys.sort_unstable();
+        // Equal keys (one function, one microsecond) hold draws of one stream: any order of them is the same.
+        asks.sort_unstable_by_key(|(k, _)| *k);
 
         for share in &mut shares {
             share.clear();
         }
+        for share in &mut share_asks {
+            share.clear();
+        }
         all.clear();
-        for &k in &keys {
+        all_asks.clear();
+        for (n, &k) in keys.iter().enumerate() {
             let f = (k & 0xffff_ffff) as usize;
             let call = Invocation {
                 offset_us: k >> 32,
@@ -183,19 +210,26 @@ pub fn generate(
             };
             let (worker, _) = formats::shard_of(dealt, workers as u32);
             shares[worker as usize].push(call);
+            let ask = asks.get(n).map(|(_, a)| *a);
+            if let Some(ask) = ask {
+                share_asks[worker as usize].push(ask);
+            }
             if whole.is_some() {
                 all.push(call);
+                all_asks.extend(ask);
             }
             dealt += 1;
         }
         if let Some(writer) = whole.as_mut() {
             writer
-                .write_period(&all)
+                .write_period_asking(&all, &all_asks)
                 .map_err(|e| with_path(&partial_path(output), e))?;
         }
-        for (w, (writer, share)) in writers.iter_mut().zip(&shares).enumerate() {
+        for (w, ((writer, share), share_asks)) in
+            writers.iter_mut().zip(&shares).zip(&share_asks).enumerate()
+        {
             writer
-                .write_period(share)
+                .write_period_asking(share, share_asks)
                 .map_err(|e| with_path(&partial_path(&files[w]), e))?;
             per_file[w] += share.len() as u64;
         }
@@ -233,13 +267,19 @@ pub fn generate(
     })
 }
 
-/// A function's identity as a number that does not depend on which other functions the trace holds, so a
-/// function's calls land at the same microseconds whatever the sample, window filter or `--keep-idle`.
-fn stable_key(id: &FunctionId) -> u64 {
-    let mut h = fnv::FnvHasher::default();
-    for part in [&id.owner, &id.app, &id.function] {
-        h.write(part.as_bytes());
-        h.write_u8(0);
+/// One call's duration and memory, drawn between `function`'s trace percentiles (its quantile at a
+/// uniform draw, linear between the given percentiles, as the emulated function samples a profile).
+pub fn draw_ask(function: &trace::Function, rng: &mut impl rand::Rng) -> CallAsk {
+    let duration_ms = function
+        .duration_ms
+        .quantile(rng.random::<f64>())
+        .unwrap_or(0.0);
+    let memory_mb = function
+        .memory_mb
+        .quantile(rng.random::<f64>())
+        .unwrap_or(0.0);
+    CallAsk {
+        duration_us: ((duration_ms.max(0.0) * 1e3).round() as u64).min(MAX_ASK_US),
+        memory_mb: memory_mb.max(0.0).round().min(f64::from(u32::MAX)) as u32,
     }
-    h.finish()
 }

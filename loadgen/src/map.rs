@@ -74,3 +74,30 @@ pub fn map_trace(
         proxy_of: assignment.proxy_of,
     })
 }
+
+/// Maps every function of `trace` to its own emulated function in `catalogue` (made by
+/// `Catalogue::of_trace`, in trace order): the identity, with no error.
+pub fn map_to_own(
+    trace: &Trace,
+    catalogue: &Catalogue,
+    percentile: u8,
+) -> Result<Mapped, ProfileError> {
+    check_percentile(percentile)?;
+    let functions = trace
+        .functions
+        .iter()
+        .zip(&catalogue.proxies)
+        .map(|(function, own)| {
+            MappingEntry::own(function, &own.name, function_point(function, percentile))
+        })
+        .collect();
+    Ok(Mapped {
+        file: MappingFile {
+            percentile,
+            method: profiles::Method::Own,
+            catalogue: "trace".to_owned(),
+            functions,
+        },
+        proxy_of: (0..trace.functions.len()).collect(),
+    })
+}

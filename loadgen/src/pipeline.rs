@@ -94,14 +94,22 @@ pub fn prepare(load: &LoadArgs, trace_dir: &Path, mapping_path: &Path) -> Result
     let ingest = started.elapsed();
     log::debug!("read {} functions in {:?}", trace.functions.len(), ingest);
 
-    let catalogue = load_catalogue(&load.profile)?;
-    let mapped = map_trace(
-        &trace,
-        &catalogue,
-        &load.profile,
-        load.percentile,
-        load.unique,
-    )?;
+    // `-p trace`: every function its own emulated function, so nothing is lost to mapping.
+    let (catalogue, mapped) = if load.profile == "trace" {
+        let catalogue = Catalogue::of_trace(&trace);
+        let mapped = crate::map::map_to_own(&trace, &catalogue, load.percentile)?;
+        (catalogue, mapped)
+    } else {
+        let catalogue = load_catalogue(&load.profile)?;
+        let mapped = map_trace(
+            &trace,
+            &catalogue,
+            &load.profile,
+            load.percentile,
+            load.unique,
+        )?;
+        (catalogue, mapped)
+    };
     create_parent(mapping_path)?;
     mapped.file.write(mapping_path)?;
     Ok(Prepared {
@@ -224,8 +232,22 @@ pub fn deploy_proxies(
             })
         }
         Deployer::Knative => {
-            let config = ProxyConfig::read(&load.config_proxy)
-                .context("reading the proxies' deployment config (-c/--config-proxy)")?;
+            let config = if load.profile == "trace" {
+                // Every function its own emulated function: their Services are made here.
+                knative::own::config(
+                    &proxies,
+                    &load.build.join("own-functions"),
+                    &knative::own::OwnFunctions {
+                        image: d.function_image.clone(),
+                        container_concurrency: d.container_concurrency,
+                        cpu_share: d.cpu_share,
+                        keep_alive_seconds: d.keep_alive.as_secs_f64(),
+                    },
+                )?
+            } else {
+                ProxyConfig::read(&load.config_proxy)
+                    .context("reading the proxies' deployment config (-c/--config-proxy)")?
+            };
             let planned = knative::plan(
                 &config,
                 &proxies,
@@ -394,6 +416,7 @@ pub fn write_load(
             seed,
             workers: load.workers as usize,
             whole,
+            per_call: load.per_call,
         },
         output,
         &progress,

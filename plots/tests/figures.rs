@@ -399,9 +399,11 @@ fn mapping_and_load_figures_count_their_inputs() {
         periods: vec![
             formats::Period {
                 calls: (0..4).map(call).collect(),
+                asks: Vec::new(),
             },
             formats::Period {
                 calls: (0..7).map(call).collect(),
+                asks: Vec::new(),
             },
         ],
     };
@@ -442,6 +444,7 @@ fn mapping_and_load_figures_count_their_inputs() {
         endpoints: vec!["e".into()],
         periods: vec![formats::Period {
             calls: (0..4).map(call).collect(),
+            asks: Vec::new(),
         }],
     };
     let mut plan = Plan::default();

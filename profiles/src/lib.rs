@@ -11,7 +11,7 @@ mod error;
 mod mapping;
 
 pub use catalogue::{
-    Catalogue, Metric, Proxy, BUILTIN_CPU_PERCENT, BUILTIN_DURATIONS, BUILTIN_MEMORY,
+    own_name, Catalogue, Metric, Proxy, BUILTIN_CPU_PERCENT, BUILTIN_DURATIONS, BUILTIN_MEMORY,
     DURATION_SPREAD, MEMORY_SPREAD, SPREAD_PERCENTILES,
 };
 pub use error::ProfileError;

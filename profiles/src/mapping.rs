@@ -102,6 +102,8 @@ pub enum Method {
     Nearest,
     /// One-to-one was asked for, but there are more functions than proxies.
     NearestTooFewProxies,
+    /// Every function has its own emulated function, with its own profile (`--profile trace`): no error.
+    Own,
 }
 
 impl Method {
@@ -113,6 +115,7 @@ impl Method {
             Method::NearestTooFewProxies => {
                 "nearest proxy per function (one-to-one impossible: more functions than proxies)"
             }
+            Method::Own => "each function its own emulated function (no mapping error)",
         }
     }
 }
@@ -216,6 +219,21 @@ pub struct MappingEntry {
 }
 
 impl MappingEntry {
+    /// The entry for `function` emulated by its own function named `name`: the same point, no error.
+    pub fn own(function: &Function, name: &str, point: Point) -> Self {
+        MappingEntry {
+            hash_owner: function.id.owner.clone(),
+            hash_app: function.id.app.clone(),
+            hash_function: function.id.function.clone(),
+            proxy: name.to_owned(),
+            trace: point,
+            proxy_profile: point,
+            cost: 0.0,
+            memory_rel_error: 0.0,
+            duration_rel_error: 0.0,
+        }
+    }
+
     /// The entry for `function` mapped to a proxy.
     pub fn new(function: &Function, proxy: &str, trace: Point, proxy_profile: Point) -> Self {
         let rel = |t: f64, p: f64, floor: f64| (p - t.max(floor)).abs() / t.max(floor);

@@ -77,6 +77,21 @@ pub struct FunctionId {
     pub function: String,
 }
 
+impl FunctionId {
+    /// The identity as a number that does not depend on which other functions the trace holds (FNV-1a of
+    /// the three hashes), so a function's calls land at the same microseconds whatever the sample, window
+    /// filter or `--keep-idle`, and its own emulated function has the same name in every run.
+    pub fn stable_key(&self) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for part in [&self.owner, &self.app, &self.function] {
+            for b in part.bytes().chain(std::iter::once(0)) {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        h
+    }
+}
+
 impl fmt::Display for FunctionId {
     /// Abbreviated to 8 characters per hash: enough to find the row, short enough to read.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -8,6 +8,7 @@ use clap::{CommandFactory, Parser};
 use cmdline::values::{number_in, whole_in};
 use emulated::{serve, server_runtime, Behaviour, DEFAULT_BUDGET_MB};
 use profiles::Catalogue;
+use trace::Percentiles;
 
 /// Longest busy time a request may ask for, ms (an hour).
 const MAX_DURATION_MS: f64 = 3_600_000.0;
@@ -32,6 +33,16 @@ struct Args {
     /// Catalogue the proxy comes from: `builtin` or a profile.json.
     #[arg(long, default_value = "builtin")]
     profile: String,
+    /// Name reported in replies (default: the proxy's, or `emulated`).
+    #[arg(long)]
+    name: Option<String>,
+    /// Wall time per call drawn from these percentiles, ms: `P:V,P:V,…` (e.g. `0:5,50:12,100:40`; what
+    /// `loadgen -p trace` gives each function's own emulated function). Instead of --proxy.
+    #[arg(long, value_name = "P:MS,…", conflicts_with_all = ["proxy", "duration_ms"], value_parser = parse_percentiles)]
+    duration_percentiles: Option<Percentiles>,
+    /// Working set per call drawn from these percentiles, MiB: `P:V,P:V,…`. Instead of --proxy.
+    #[arg(long, value_name = "P:MIB,…", conflicts_with_all = ["proxy", "memory_mb"], value_parser = parse_percentiles)]
+    memory_percentiles: Option<Percentiles>,
     /// Fixed busy time per request, ms, 0 to 3,600,000 (instead of --proxy).
     #[arg(long, value_name = "MS", conflicts_with = "proxy", value_parser = number_in(0.0, MAX_DURATION_MS))]
     duration_ms: Option<f64>,
@@ -54,6 +65,34 @@ struct Args {
     /// Extra wait of a cold call before it runs, ms (0 to 600,000).
     #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = number_in(0.0, 600_000.0))]
     cold_start_ms: f64,
+}
+
+/// `P:V,P:V,…`: percentiles 0 to 100 with values of at least 0.
+fn parse_percentiles(text: &str) -> Result<Percentiles, String> {
+    let mut points = Vec::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (p, v) = part
+            .split_once(':')
+            .ok_or_else(|| format!("`{part}` is not P:VALUE"))?;
+        let p: f64 = p
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{p}` is not a percentile"))?;
+        let v: f64 = v
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{v}` is not a number"))?;
+        if !(0.0..=100.0).contains(&p) || !v.is_finite() || v < 0.0 {
+            return Err(format!(
+                "`{part}`: the percentile must be 0 to 100 and the value at least 0"
+            ));
+        }
+        points.push((p, v));
+    }
+    if points.is_empty() {
+        return Err("no P:VALUE given".into());
+    }
+    Ok(Percentiles::new(points))
 }
 
 fn main() -> ExitCode {
@@ -83,12 +122,24 @@ fn run(args: &Args) -> Result<()> {
             };
             Behaviour::of_proxy(proxy)
         }
-        None => Behaviour::fixed(
-            "emulated",
-            args.duration_ms.unwrap_or(0.0),
-            args.memory_mb.unwrap_or(0.0),
-        ),
+        None => {
+            let mut b = Behaviour::fixed(
+                "emulated",
+                args.duration_ms.unwrap_or(0.0),
+                args.memory_mb.unwrap_or(0.0),
+            );
+            if let Some(p) = &args.duration_percentiles {
+                b.duration_ms = p.clone();
+            }
+            if let Some(p) = &args.memory_percentiles {
+                b.memory_mb = p.clone();
+            }
+            b
+        }
     };
+    if let Some(name) = &args.name {
+        behaviour.name = name.clone();
+    }
     behaviour.memory_budget_mb = args.memory_budget_mb;
     if let Some(share) = args.cpu_share {
         behaviour.cpu_share = share;

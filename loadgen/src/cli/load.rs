@@ -105,7 +105,8 @@ pub struct LoadArgs {
     #[command(flatten)]
     pub trace: TraceArgs,
 
-    /// Proxy profiles: a vSwarm profiler profile.json, or `builtin` for the built-in emulated proxies.
+    /// Proxy profiles: a vSwarm profiler profile.json, `builtin` for the built-in emulated proxies, or
+    /// `trace`: every trace function its own emulated function with its own percentiles (no mapping error).
     #[arg(
         short = 'p',
         long,
@@ -169,6 +170,13 @@ pub struct LoadArgs {
     /// `experiment` then replay it from N invokers (see --launcher), and keep the whole load.json too.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub workers: u32,
+
+    /// Give every call its own duration and memory, drawn (with the seed) between its trace function's
+    /// percentiles, as invitro does: written as `duration_us` and `memory_mb` arrays beside `timestamp`
+    /// and `endpoint` (vSwarm's invoker ignores them), sent in each request's metadata, honoured by the
+    /// emulated function.
+    #[arg(long)]
+    pub per_call: bool,
 
     /// Refuse a window of more calls than this (counted before anything is placed or written; a whole
     /// Azure day has about 600 million).
@@ -246,6 +254,16 @@ pub struct DeployArgs {
     #[arg(long, value_name = "MIB", default_value_t = emulated::DEFAULT_BUDGET_MB,
           value_parser = whole_in::<u32>(1, 1 << 20))]
     pub local_memory_mb: u32,
+
+    /// Knative, `-p trace`: the image of each function's own emulated function (holding
+    /// /usr/local/bin/emulated-function; see the Dockerfile).
+    #[arg(long, value_name = "IMAGE", default_value = crate::workers::kubernetes::DEFAULT_IMAGE)]
+    pub function_image: String,
+
+    /// Knative, `-p trace`: calls one instance of a function serves at once (`containerConcurrency`; 0:
+    /// as many as arrive).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = whole_in::<u32>(0, 1000))]
+    pub container_concurrency: u32,
 
     /// Emulated functions: the fraction of a call's wall time spent computing, 0 to 1 (the rest waits,
     /// holding no thread). Default: each proxy's CPU utilisation from its profile (built-in: 0.25).

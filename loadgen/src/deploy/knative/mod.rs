@@ -9,6 +9,7 @@
 //! [`plan`] prepares (config, names, YAMLs, the dry run's script); this module applies, waits for Ready
 //! (one labelled list per round, however many services) and cleans.
 
+pub mod own;
 mod plan;
 
 use std::path::{Path, PathBuf};
