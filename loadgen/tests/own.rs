@@ -155,6 +155,10 @@ fn per_call_durations_are_honoured_end_to_end_on_the_local_fleet() {
             "1",
             "--cpu-share",
             "0.01",
+            // Touching a working set takes CPU time of its own (~0.25 ms per MiB): a small budget caps
+            // it, so each call's time is its asked duration.
+            "--local-memory-mb",
+            "8",
         ],
         &[],
         LIMIT,
@@ -174,7 +178,8 @@ fn per_call_durations_are_honoured_end_to_end_on_the_local_fleet() {
         assert_eq!(r.scheduled_us, due);
         assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
         let exec = r.exec_us.expect("the emulated function says its time");
-        // Its own duration, plus the timer's millisecond and a loaded machine's scheduling.
+        // Its own duration, plus the timer's millisecond, touching at most 8 MiB, and a loaded machine's
+        // scheduling.
         assert!(exec >= ask.duration_us, "{exec} < {}", ask.duration_us);
         assert!(
             exec <= ask.duration_us + 50_000,
