@@ -9,7 +9,8 @@ use formats::{shard_path, CallAsk, Invocation, LoadWriter};
 use indicatif::ProgressBar;
 use trace::Trace;
 
-use crate::iat::{offsets, stream, IatDistribution};
+use crate::iat::{offsets, rotate, stream, IatDistribution};
+use rand::Rng;
 
 /// Where each trace function's calls go.
 #[derive(Debug, Clone)]
@@ -35,7 +36,12 @@ pub struct GenerateOptions {
     /// Give every call its own duration and memory, drawn between its function's trace percentiles
     /// (invitro's model), in the `duration_us` and `memory_mb` arrays.
     pub per_call: bool,
+    /// Rotate each function's offsets in each period by a random phase (see [`crate::iat::rotate`]).
+    pub shift: bool,
 }
+
+/// Mixed into the seed of the shift phases, so they never disturb the offsets' streams.
+const SHIFT_STREAM: u64 = 0x0073_6869_6674; // "shift"
 
 /// Mixed into the seed of the per-call draws, so they never disturb the offsets' streams.
 const ASK_STREAM: u64 = 0x6173_6b73; // "asks"
@@ -179,6 +185,11 @@ pub fn generate(
                 &mut rng,
                 &mut scratch,
             );
+            if options.shift {
+                let phase =
+                    stream(options.seed ^ SHIFT_STREAM, key, label).random_range(0..period_us);
+                rotate(&mut scratch, period_us, phase);
+            }
             // Offset in the high half, function in the low half: one sort orders by time, ties by function.
             let first = keys.len();
             keys.extend(scratch.iter().map(|&o| (o << 32) | f as u64));

@@ -29,6 +29,22 @@ impl IatDistribution {
     }
 }
 
+/// Rotates one function's sorted offsets in a period by `phase` µs around the period (invitro's `_shift`):
+/// the count and the spacing stay exactly as they were (circularly), the offsets stay sorted and inside
+/// `0..period_us`, and the function no longer fires at the period's start.
+pub fn rotate(out: &mut [u64], period_us: u64, phase: u64) {
+    if out.is_empty() || period_us == 0 {
+        return;
+    }
+    let phase = phase % period_us;
+    // The offsets that wrap past the period's end are the last ones; they come first afterwards.
+    let wrapped = out.partition_point(|&o| o % period_us + phase < period_us);
+    for o in out.iter_mut() {
+        *o = (*o % period_us + phase) % period_us;
+    }
+    out.rotate_left(wrapped);
+}
+
 /// The random stream for one function in one period: independent of every other pair, so the result does
 /// not depend on the order (or the thread) in which pairs are generated.
 pub fn stream(seed: u64, function: u64, period: u64) -> ChaCha8Rng {
@@ -114,6 +130,22 @@ mod tests {
                 assert!(out.iter().all(|&o| o < period), "{d:?} in range");
             }
         }
+    }
+
+    #[test]
+    fn rotation_keeps_count_spacing_and_order() {
+        let mut out = vec![0, 15_000_000, 30_000_000, 45_000_000];
+        rotate(&mut out, 60_000_000, 50_000_000);
+        assert_eq!(out, vec![5_000_000, 20_000_000, 35_000_000, 50_000_000]);
+        let mut out = vec![0, 15_000_000, 30_000_000, 45_000_000];
+        rotate(&mut out, 60_000_000, 10_000_000);
+        assert_eq!(out, vec![10_000_000, 25_000_000, 40_000_000, 55_000_000]);
+        let mut out = vec![7, 7, 59_999_999];
+        rotate(&mut out, 60_000_000, 1);
+        assert_eq!(out, vec![0, 8, 8]);
+        let mut none: Vec<u64> = vec![];
+        rotate(&mut none, 60_000_000, 5);
+        assert!(none.is_empty());
     }
 
     #[test]

@@ -417,6 +417,7 @@ pub fn write_load(
             workers: load.workers as usize,
             whole,
             per_call: load.per_call,
+            shift: load.shift,
         },
         output,
         &progress,

@@ -171,6 +171,12 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub workers: u32,
 
+    /// Rotate each function's arrivals within each period by a random phase, drawn per function and period
+    /// from that pair's own stream (invitro's `_shift`), for every distribution: counts and spacing stay
+    /// exact, and functions no longer all fire at the start of each period (which inflates cold starts).
+    #[arg(long)]
+    pub shift: bool,
+
     /// Give every call its own duration and memory, drawn (with the seed) between its trace function's
     /// percentiles, as invitro does: written as `duration_us` and `memory_mb` arrays beside `timestamp`
     /// and `endpoint` (vSwarm's invoker ignores them), sent in each request's metadata, honoured by the
