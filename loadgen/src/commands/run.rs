@@ -302,6 +302,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
         deployed: &deployment.deployed,
         started_at,
         figures: &figures,
+        run_id: &run_id,
     });
     write_atomic(&files.report, report.as_bytes())
         .with_context(|| format!("writing {}", files.report.display()))?;

@@ -41,6 +41,8 @@ pub struct RunReport<'a> {
     pub started_at: SystemTime,
     /// The figures section, as markdown.
     pub figures: &'a str,
+    /// The run's id: the `serverless-loadgen/run` label on what it made in a cluster.
+    pub run_id: &'a str,
 }
 
 /// Microseconds as a table shows them: two decimals for small values, none from 1,000 on.
@@ -119,6 +121,12 @@ pub fn markdown(r: &RunReport) -> String {
         g.seed
     );
     let _ = writeln!(out, "- Dispatcher: {}.", s.dispatcher);
+    let _ = writeln!(
+        out,
+        "- Run id: `{}`: the `serverless-loadgen/run` label on whatever this run made in a cluster \
+         (`loadgen clean --run {}` deletes it, should anything be left).",
+        r.run_id, r.run_id
+    );
     if let Some(steal) = s.steal_text() {
         let _ = writeln!(
             out,
@@ -454,6 +462,7 @@ mod tests {
             deployed: &deployed,
             started_at: SystemTime::UNIX_EPOCH,
             figures: "FIGURES\n",
+            run_id: "20261125-101500-ab12",
         });
         for expected in [
             "Window: seconds 1..=3 (1 warm-up, left out of statistics, + 2 measured)",
@@ -473,6 +482,7 @@ mod tests {
             "| send lag (sent − due) | 45 | 0.50 | 1.00 | 1.50 | 2.00 | 2.50 |",
             "FIGURES",
             "[`records.csv`](records.csv)",
+            "`loadgen clean --run 20261125-101500-ab12`",
         ] {
             assert!(md.contains(expected), "missing `{expected}` in:\n{md}");
         }
