@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use common::pods::{self, arg_of, pid_with_arg, PodFaults};
+use common::pods::{self, worker_running_for, PodFaults};
 use common::{ok, run_loadgen, s, wait_bounded, FakeCluster, LIMIT, LOADGEN};
 use formats::records::{read_records, Outcome, Record};
 use formats::summary::Summary;
@@ -161,19 +161,7 @@ fn run_with_faults(args: &[&str], env: &[(&str, String)], worker_1_arg: &str) ->
         c.env(k, v);
     }
     let child = c.spawn().unwrap();
-    let found = Instant::now();
-    let pid = loop {
-        if let Some(pid) = pid_with_arg(worker_1_arg) {
-            break pid;
-        }
-        assert!(found.elapsed() < LIMIT, "worker 1 never started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let start: f64 = arg_of(pid, "--start-at").unwrap().parse().unwrap();
-    let kill_at = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(start + 1.5);
-    while SystemTime::now() < kill_at {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let pid = worker_running_for(worker_1_arg, 1.5, LIMIT);
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let out = wait_bounded(child, LIMIT);
     ok(&out)
@@ -349,17 +337,7 @@ fn a_killed_pod_is_lost_and_a_late_pod_starts_late() {
         assert!(began.elapsed() < LIMIT, "pod 1 never started");
         std::thread::sleep(Duration::from_millis(20));
     };
-    let pid = loop {
-        if let Some(pid) = pid_with_arg(s(&pod_1)) {
-            break pid;
-        }
-        assert!(began.elapsed() < LIMIT, "pod 1's process never started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let start: f64 = arg_of(pid, "--start-at").unwrap().parse().unwrap();
-    while SystemTime::now() < SystemTime::UNIX_EPOCH + Duration::from_secs_f64(start + 1.5) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let pid = worker_running_for(s(&pod_1), 1.5, LIMIT);
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let t = ok(&wait_bounded(child, LIMIT));
     assert!(t.contains("worker 1   lost"), "{t}");
@@ -548,18 +526,7 @@ fn ctrl_c_stops_the_workers_and_keeps_what_they_recorded() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let began = Instant::now();
-    let pid = loop {
-        if let Some(pid) = pid_with_arg(s(&worker_0)) {
-            break pid;
-        }
-        assert!(began.elapsed() < LIMIT, "worker 0 never started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let start: f64 = arg_of(pid, "--start-at").unwrap().parse().unwrap();
-    while SystemTime::now() < SystemTime::UNIX_EPOCH + Duration::from_secs_f64(start + 2.0) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    worker_running_for(s(&worker_0), 2.0, LIMIT);
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let done = wait_bounded(child, LIMIT);
     let t = common::text(&done);

@@ -229,3 +229,30 @@ pub fn arg_of(pid: i32, flag: &str) -> Option<String> {
     let at = args.iter().position(|a| *a == flag.as_bytes())?;
     Some(String::from_utf8_lossy(args.get(at + 1)?).into_owned())
 }
+
+/// Waits (at most `limit`) for the process one of whose arguments is `arg`, then until `after` seconds
+/// past the start time its `--start-at` names; returns its pid. What a fault test waits on: the worker
+/// exists and the run has been going that long.
+pub fn worker_running_for(arg: &str, after: f64, limit: Duration) -> i32 {
+    let began = Instant::now();
+    let pid = loop {
+        if let Some(pid) = pid_with_arg(arg) {
+            break pid;
+        }
+        assert!(began.elapsed() < limit, "no process with argument {arg}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let start: f64 = arg_of(pid, "--start-at")
+        .expect("a worker has --start-at")
+        .parse()
+        .expect("--start-at in seconds");
+    let until = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs_f64(start + after);
+    while std::time::SystemTime::now() < until {
+        assert!(
+            began.elapsed() < limit,
+            "the run never got {after} s past its start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    pid
+}
