@@ -376,6 +376,19 @@ fn dry_run_writes_the_job_and_prints_the_commands_without_calling_kubectl() {
     assert_eq!(job["spec"]["completions"], 3);
     assert!(out.join("load.json").exists() && out.join("load-2.json").exists());
     assert!(!out.join("records.csv").exists());
+    // A bad workers' address is refused before anything is written: the dry run's files stay.
+    let before = std::fs::read(out.join("load.json")).unwrap();
+    let refused = run_loadgen(
+        &run_args(
+            &out,
+            &["--launcher", "kubernetes", "--advertise-addr", "nohost"],
+        ),
+        &cluster.env(&[]),
+        LIMIT,
+    );
+    assert!(common::text(&refused).contains("--advertise-addr nohost"));
+    assert_eq!(std::fs::read(out.join("load.json")).unwrap(), before);
+    assert!(out.join("invokers-job.yaml").exists());
     // Without --launcher kubernetes there is nothing a dry run could show.
     let other = dir.path().join("other");
     let refused = run_loadgen(&run_args(&other, &["--dry-run"]), &[], LIMIT);

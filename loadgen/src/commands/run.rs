@@ -126,6 +126,10 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
             cpus - 1
         );
     }
+    if let Some(launcher) = launcher {
+        // The workers' address is a flag like the others: checked before anything is written.
+        workers::bind_address(launcher, args.replay.advertise_addr.as_deref())?;
+    }
     let grpc_timeout = args.replay.grpc_timeout;
     let seed = *load.seed.get_or_insert_with(rand::random);
     // Every flag is checked; only now is anything written.
