@@ -46,6 +46,9 @@ const SHIFT_STREAM: u64 = 0x0073_6869_6674; // "shift"
 /// Mixed into the seed of the per-call draws, so they never disturb the offsets' streams.
 const ASK_STREAM: u64 = 0x6173_6b73; // "asks"
 
+/// The per-call draws of calls placed one by one come from one stream per period, keyed by this.
+const ARRIVALS_STREAM: u64 = 0x6172_7269_7661_6c73; // "arrivals"
+
 /// Longest wall time a call may ask for, µs (an hour, as the emulated function allows).
 pub const MAX_ASK_US: u64 = 3_600_000_000;
 
@@ -171,33 +174,38 @@ pub fn generate(
         let label = u64::from(trace.first_period) + p as u64;
         keys.clear();
         asks.clear();
-        for (f, &key) in function_keys.iter().enumerate() {
-            let count = trace.counts(f)[p];
-            if count == 0 {
-                continue;
-            }
-            scratch.clear();
-            let mut rng = stream(options.seed, key, label);
-            offsets(
-                options.distribution,
-                count,
-                period_us,
-                &mut rng,
-                &mut scratch,
-            );
-            if options.shift {
-                let phase =
-                    stream(options.seed ^ SHIFT_STREAM, key, label).random_range(0..period_us);
-                rotate(&mut scratch, period_us, phase);
-            }
-            // Offset in the high half, function in the low half: one sort orders by time, ties by function.
-            let first = keys.len();
-            keys.extend(scratch.iter().map(|&o| (o << 32) | f as u64));
-            if options.per_call {
-                let function = &trace.functions[f];
-                let mut rng = stream(options.seed ^ ASK_STREAM, key, label);
-                for &k in &keys[first..] {
-                    asks.push((k, draw_ask(function, &mut rng)));
+        if let Some(arrivals) = &trace.arrivals {
+            // Calls placed one by one (Azure 2021, load shapes): taken as they are, already in order.
+            place_arrivals(trace, arrivals, p, options, &mut keys, &mut asks);
+        } else {
+            for (f, &key) in function_keys.iter().enumerate() {
+                let count = trace.counts(f)[p];
+                if count == 0 {
+                    continue;
+                }
+                scratch.clear();
+                let mut rng = stream(options.seed, key, label);
+                offsets(
+                    options.distribution,
+                    count,
+                    period_us,
+                    &mut rng,
+                    &mut scratch,
+                );
+                if options.shift {
+                    let phase =
+                        stream(options.seed ^ SHIFT_STREAM, key, label).random_range(0..period_us);
+                    rotate(&mut scratch, period_us, phase);
+                }
+                // Offset in the high half, function in the low half: one sort orders by time, ties by function.
+                let first = keys.len();
+                keys.extend(scratch.iter().map(|&o| (o << 32) | f as u64));
+                if options.per_call {
+                    let function = &trace.functions[f];
+                    let mut rng = stream(options.seed ^ ASK_STREAM, key, label);
+                    for &k in &keys[first..] {
+                        asks.push((k, draw_ask(function, &mut rng)));
+                    }
                 }
             }
         }
@@ -276,6 +284,48 @@ pub fn generate(
         bytes,
         elapsed: started.elapsed(),
     })
+}
+
+/// Period `p`'s calls of `arrivals` as sort keys (offset in the high half, function in the low), and
+/// with `--per-call` what each asks: its recorded duration when the trace has one, else a draw between its
+/// function's percentiles (one stream per period, drawn in time order).
+fn place_arrivals(
+    trace: &Trace,
+    arrivals: &trace::Arrivals,
+    p: usize,
+    options: GenerateOptions,
+    keys: &mut Vec<u64>,
+    asks: &mut Vec<(u64, CallAsk)>,
+) {
+    let period_us = trace.granularity.period_us();
+    let range = arrivals.period(p, period_us);
+    let start = p as u64 * period_us;
+    let recorded = arrivals.durations_us.len() == arrivals.len();
+    let label = u64::from(trace.first_period) + p as u64;
+    let mut rng = stream(options.seed ^ ASK_STREAM, ARRIVALS_STREAM, label);
+    for i in range {
+        let f = arrivals.functions[i] as usize;
+        let key = ((arrivals.times_us[i] - start) << 32) | f as u64;
+        keys.push(key);
+        if options.per_call {
+            let function = &trace.functions[f];
+            let ask = if recorded {
+                CallAsk {
+                    duration_us: arrivals.durations_us[i].min(MAX_ASK_US),
+                    memory_mb: function
+                        .memory_mb
+                        .quantile(0.5)
+                        .unwrap_or(0.0)
+                        .max(0.0)
+                        .round()
+                        .min(f64::from(u32::MAX)) as u32,
+                }
+            } else {
+                draw_ask(function, &mut rng)
+            };
+            asks.push((key, ask));
+        }
+    }
 }
 
 /// One call's duration and memory, drawn between `function`'s trace percentiles (its quantile at a

@@ -20,5 +20,6 @@ pub mod pipeline;
 pub mod preprocess;
 pub mod report;
 pub mod sample;
+pub mod shapes;
 pub mod synth;
 pub mod workers;

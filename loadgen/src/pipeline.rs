@@ -29,8 +29,10 @@ use crate::workers::kubernetes::RUN_LABEL;
 pub struct Prepared {
     /// The trace window (idle functions dropped unless `--keep-idle`).
     pub trace: Trace,
-    /// Its directory.
-    pub trace_dir: PathBuf,
+    /// What the load comes from: the trace's path, or the shape in words.
+    pub source: String,
+    /// The seed of every random choice (`--seed`, or one drawn here and reported).
+    pub seed: u64,
     /// The proxies.
     pub catalogue: Catalogue,
     /// Each function's proxy.
@@ -73,48 +75,102 @@ impl Prepared {
     }
 }
 
-/// Reads the trace window `load` asks for and maps it, writing `mapping_path`.
+/// Reads the trace window `load` asks for (an Azure 2019 directory, an Azure 2021 file, or the load shape
+/// `--rps` / `--burst-size` make) and maps it, writing `mapping_path`.
 pub fn prepare(load: &LoadArgs, trace_dir: &Path, mapping_path: &Path) -> Result<Prepared> {
     let started = Instant::now();
+    let seed = load.seed.unwrap_or_else(rand::random);
     let Some(periods) = load.warmup_duration.checked_add(load.duration) else {
         bail!("--warmup-duration + --duration is too large");
     };
-    let mut trace =
-        trace::read(trace_dir, &load.trace.read_options(Some(periods))).with_context(|| {
-            format!(
-                "reading the trace in {} (warm-up {} + duration {} periods)",
-                trace_dir.display(),
-                load.warmup_duration,
-                load.duration
-            )
-        })?;
+    if load.shape.is_set() {
+        let catalogue = load_catalogue(&load.profile)?;
+        let mut seeded = load.clone();
+        seeded.seed = Some(seed);
+        let shaped = crate::shapes::shaped_load(&seeded, &catalogue)?;
+        let premade = (shaped.catalogue, shaped.mapped);
+        return finish_prepare(
+            load,
+            shaped.trace,
+            shaped.source,
+            seed,
+            |_| Ok(premade),
+            mapping_path,
+            started,
+        );
+    }
+    let context = || {
+        format!(
+            "reading the trace in {} (warm-up {} + duration {} periods)",
+            trace_dir.display(),
+            load.warmup_duration,
+            load.duration
+        )
+    };
+    let trace = if trace::is_azure2021(trace_dir).with_context(context)? {
+        if load.shift {
+            bail!(
+                "--shift rotates per-period counts, but {} records each call's own time (an Azure 2021 \
+                 trace is replayed exactly); leave --shift out",
+                trace_dir.display()
+            );
+        }
+        trace::read_azure2021(trace_dir, &load.trace.azure2021_options(Some(periods)))
+            .with_context(context)?
+    } else {
+        trace::read(trace_dir, &load.trace.read_options(Some(periods))).with_context(context)?
+    };
+    finish_prepare(
+        load,
+        trace,
+        trace_dir.display().to_string(),
+        seed,
+        |trace| {
+            // `-p trace`: every function its own emulated function, so nothing is lost to mapping.
+            if load.profile == "trace" {
+                let catalogue = Catalogue::of_trace(trace);
+                let mapped = crate::map::map_to_own(trace, &catalogue, load.percentile)?;
+                Ok((catalogue, mapped))
+            } else {
+                let catalogue = load_catalogue(&load.profile)?;
+                let mapped = map_trace(
+                    trace,
+                    &catalogue,
+                    &load.profile,
+                    load.percentile,
+                    load.unique,
+                )?;
+                Ok((catalogue, mapped))
+            }
+        },
+        mapping_path,
+        started,
+    )
+}
+
+/// The common end of [`prepare`]: idle functions left out, the size checked, the functions mapped (by
+/// `map`) and `mapping.json` written.
+fn finish_prepare(
+    load: &LoadArgs,
+    mut trace: Trace,
+    source: String,
+    seed: u64,
+    map: impl FnOnce(&Trace) -> Result<(Catalogue, Mapped)>,
+    mapping_path: &Path,
+    started: Instant,
+) -> Result<Prepared> {
     let idle = drop_idle(&mut trace, load.keep_idle);
     let size = LoadSize::of(&trace);
     check_size(&size, load.max_calls, &trace)?;
     let ingest = started.elapsed();
     log::debug!("read {} functions in {:?}", trace.functions.len(), ingest);
-
-    // `-p trace`: every function its own emulated function, so nothing is lost to mapping.
-    let (catalogue, mapped) = if load.profile == "trace" {
-        let catalogue = Catalogue::of_trace(&trace);
-        let mapped = crate::map::map_to_own(&trace, &catalogue, load.percentile)?;
-        (catalogue, mapped)
-    } else {
-        let catalogue = load_catalogue(&load.profile)?;
-        let mapped = map_trace(
-            &trace,
-            &catalogue,
-            &load.profile,
-            load.percentile,
-            load.unique,
-        )?;
-        (catalogue, mapped)
-    };
+    let (catalogue, mapped) = map(&trace)?;
     create_parent(mapping_path)?;
     mapped.file.write(mapping_path)?;
     Ok(Prepared {
         trace,
-        trace_dir: trace_dir.to_owned(),
+        source,
+        seed,
         catalogue,
         mapped,
         idle,
@@ -352,8 +408,8 @@ pub fn local_fleet(
 /// Everything writing a load did, for the summary.
 #[derive(Debug)]
 pub struct Generated {
-    /// Trace directory.
-    pub trace_dir: PathBuf,
+    /// What the load comes from: the trace's path, or the shape in words.
+    pub source: String,
     /// What reading left out.
     pub read: ReadReport,
     /// Period length name.
@@ -406,7 +462,7 @@ pub fn write_load(
         deploy::write_endpoints(path, &deployment.deployed)?;
     }
     let trace = &prepared.trace;
-    let seed = load.seed.unwrap_or_else(rand::random);
+    let seed = prepared.seed;
     let progress = progress_bar(trace.periods as u64, trace.granularity.unit());
     let stats = generate(
         trace,
@@ -426,7 +482,7 @@ pub fn write_load(
     progress.finish_and_clear();
 
     Ok(Generated {
-        trace_dir: prepared.trace_dir.clone(),
+        source: prepared.source.clone(),
         read: trace.report.clone(),
         unit: trace.granularity.unit(),
         window: (trace.first_period, trace.periods),
@@ -434,13 +490,21 @@ pub fn write_load(
         idle: prepared.idle,
         keep_idle: load.keep_idle,
         mapping: prepared.mapped.file.summary(),
-        mapping_note: format!(
-            "{} at p{}, {} proxies in {}",
-            prepared.mapped.file.method.describe(),
-            load.percentile,
-            prepared.catalogue.proxies.len(),
-            load.profile
-        ),
+        mapping_note: match prepared.mapped.file.method {
+            profiles::Method::Copies => format!(
+                "{}: {} deployment(s) from {}",
+                prepared.mapped.file.method.describe(),
+                prepared.catalogue.proxies.len(),
+                load.profile
+            ),
+            method => format!(
+                "{} at p{}, {} proxies in {}",
+                method.describe(),
+                load.percentile,
+                prepared.catalogue.proxies.len(),
+                load.profile
+            ),
+        },
         mapping_path: prepared.mapping_path.clone(),
         deployment_note: deployment.note.clone(),
         stats,

@@ -56,13 +56,31 @@ const DURATION_Z: [f64; 7] = [-3.0, -2.326, -0.674, 0.0, 0.674, 2.326, 3.0];
 /// Memory percentiles as multiples of the app's average, for [`trace::MEMORY_PERCENTILES`].
 const MEMORY_FACTORS: [f64; 8] = [0.80, 0.85, 0.92, 0.98, 1.04, 1.15, 1.25, 1.35];
 
-/// Writes a synthetic trace into `dir`.
-pub fn synthesize(dir: &Path, options: &SynthOptions) -> Result<SynthStats, TraceError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-    let per_app_memory = matches!(options.layout, Layout::Raw { .. });
-    let mut writer = TraceWriter::create(dir, options.layout, 1, options.periods, per_app_memory)?;
-    let period_s = options.granularity.period_us() as f64 / 1e6;
+/// One function as the model draws it.
+struct Drawn<'a> {
+    id: FunctionId,
+    trigger: &'static str,
+    /// Invocations per period.
+    counts: &'a [u32],
+    /// Median execution time, ms, and the log-normal spread around it.
+    median_ms: f64,
+    spread: f64,
+    /// Its app's memory, MB, the app's function count, and how many samples the memory row claims.
+    app_memory_mb: f64,
+    app_size: usize,
+    sample_count: u64,
+    /// Whether it is its app's last function (the app's memory row follows it in the raw layout).
+    last_of_app: bool,
+}
 
+/// Draws `options.functions` functions in apps and owners and hands each to `each` with the generator.
+/// Returns (functions, apps, invocations).
+fn draw_functions(
+    options: &SynthOptions,
+    mut each: impl FnMut(&Drawn, &mut ChaCha8Rng) -> Result<(), TraceError>,
+) -> Result<(usize, usize, u64), TraceError> {
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let period_s = options.granularity.period_us() as f64 / 1e6;
     let log_rate = Normal::new(-0.7, 1.4).expect("valid normal");
     let duration_median = LogNormal::new(400f64.ln(), 1.8).expect("valid log-normal");
     let app_memory = LogNormal::new(150f64.ln(), 0.6).expect("valid log-normal");
@@ -83,7 +101,7 @@ pub fn synthesize(dir: &Path, options: &SynthOptions) -> Result<SynthStats, Trac
             .min(options.functions - written);
         let memory_mb = app_memory.sample(&mut rng).clamp(16.0, 4096.0);
         let sample_count = rng.random_range(100..30_000u64);
-        for _ in 0..size {
+        for k in 0..size {
             let id = FunctionId {
                 owner: owner.clone(),
                 app: app.clone(),
@@ -92,43 +110,112 @@ pub fn synthesize(dir: &Path, options: &SynthOptions) -> Result<SynthStats, Trac
             let trigger = pick_trigger(&mut rng);
             let log10_rate = log_rate.sample(&mut rng);
             fill_counts(&mut rng, trigger, log10_rate, period_s, &mut counts);
-            let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
-            invocations += total;
-            writer.invocations(&id, trigger, &counts)?;
-
-            let median = duration_median.sample(&mut rng).clamp(1.0, 300_000.0);
+            invocations += counts.iter().map(|&c| u64::from(c)).sum::<u64>();
+            let median_ms = duration_median.sample(&mut rng).clamp(1.0, 300_000.0);
             let spread: f64 = rng.random_range(0.1..0.9);
-            let at = |z: f64| (median * (spread * z).exp()).round();
-            writer.durations(
-                &id,
-                &DurationRow {
-                    average: (median * (spread * spread / 2.0).exp()).round(),
-                    count: total,
-                    minimum: (at(-3.0) * 0.9).floor(),
-                    maximum: (at(3.0) * 1.1).ceil(),
-                    percentiles: DURATION_Z.map(at),
-                },
-            )?;
-            if !per_app_memory {
-                // Sampled traces carry each function's share of its app's memory (as invitro's sampler
-                // writes them), so this layout and the raw one read with `--app-memory split` agree.
-                writer.memory(
-                    &id.owner,
-                    &id.app,
-                    Some(&id.function),
-                    &memory_row(memory_mb / size as f64, sample_count),
-                )?;
-            }
-        }
-        if per_app_memory {
-            writer.memory(&owner, &app, None, &memory_row(memory_mb, sample_count))?;
+            let drawn = Drawn {
+                id,
+                trigger,
+                counts: &counts,
+                median_ms,
+                spread,
+                app_memory_mb: memory_mb,
+                app_size: size,
+                sample_count,
+                last_of_app: k + 1 == size,
+            };
+            each(&drawn, &mut rng)?;
         }
         written += size;
         apps += 1;
     }
+    Ok((written, apps, invocations))
+}
+
+/// Writes a synthetic trace into `dir`.
+pub fn synthesize(dir: &Path, options: &SynthOptions) -> Result<SynthStats, TraceError> {
+    let per_app_memory = matches!(options.layout, Layout::Raw { .. });
+    let mut writer = TraceWriter::create(dir, options.layout, 1, options.periods, per_app_memory)?;
+    let (functions, apps, invocations) = draw_functions(options, |f, _| {
+        let total: u64 = f.counts.iter().map(|&c| u64::from(c)).sum();
+        writer.invocations(&f.id, f.trigger, f.counts)?;
+        let at = |z: f64| (f.median_ms * (f.spread * z).exp()).round();
+        writer.durations(
+            &f.id,
+            &DurationRow {
+                average: (f.median_ms * (f.spread * f.spread / 2.0).exp()).round(),
+                count: total,
+                minimum: (at(-3.0) * 0.9).floor(),
+                maximum: (at(3.0) * 1.1).ceil(),
+                percentiles: DURATION_Z.map(at),
+            },
+        )?;
+        if !per_app_memory {
+            // Sampled traces carry each function's share of its app's memory (as invitro's sampler
+            // writes them), so this layout and the raw one read with `--app-memory split` agree.
+            writer.memory(
+                &f.id.owner,
+                &f.id.app,
+                Some(&f.id.function),
+                &memory_row(f.app_memory_mb / f.app_size as f64, f.sample_count),
+            )?;
+        } else if f.last_of_app {
+            writer.memory(
+                &f.id.owner,
+                &f.id.app,
+                None,
+                &memory_row(f.app_memory_mb, f.sample_count),
+            )?;
+        }
+        Ok(())
+    })?;
     Ok(SynthStats {
         files: writer.finish()?,
-        functions: written,
+        functions,
+        apps,
+        invocations,
+    })
+}
+
+/// Writes a synthetic Azure 2021 invocation trace, `dir`/[`trace::AZURE2021_FILE`]: the same functions
+/// as [`synthesize`] draws (`layout` aside), each invocation at a uniform microsecond of its period with
+/// a log-normal duration around its function's median, rows in order of end time as in the dataset.
+/// Returns the file and the stats (`files` holds the file in every slot).
+pub fn synthesize_azure2021(dir: &Path, options: &SynthOptions) -> Result<SynthStats, TraceError> {
+    let period_us = options.granularity.period_us();
+    let unit = Normal::new(0.0, 1.0).expect("valid normal");
+    let mut names: Vec<(String, String)> = Vec::new();
+    // (end, duration, function): 24 bytes per invocation, sorted by end before writing.
+    let mut rows: Vec<(u64, u64, u32)> = Vec::new();
+    let (functions, apps, invocations) = draw_functions(options, |f, rng| {
+        let index = names.len() as u32;
+        names.push((f.id.app.clone(), f.id.function.clone()));
+        for (p, &count) in f.counts.iter().enumerate() {
+            for _ in 0..count {
+                let start = p as u64 * period_us + rng.random_range(0..period_us);
+                let ms = f.median_ms * (f.spread * unit.sample(rng)).exp();
+                let duration = ((ms * 1e3).round() as u64).clamp(1, crate::generate::MAX_ASK_US);
+                rows.push((start + duration, duration, index));
+            }
+        }
+        Ok(())
+    })?;
+    rows.sort_unstable();
+    let path = dir.join(trace::AZURE2021_FILE);
+    let mut writer = trace::Azure2021Writer::create(&path)?;
+    for (end, duration, f) in rows {
+        let (app, func) = &names[f as usize];
+        writer.row(app, func, end, duration)?;
+    }
+    writer.finish()?;
+    Ok(SynthStats {
+        files: TraceFiles {
+            layout: Layout::Sampled,
+            invocations: path.clone(),
+            durations: path.clone(),
+            memory: path,
+        },
+        functions,
         apps,
         invocations,
     })

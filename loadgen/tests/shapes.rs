@@ -121,3 +121,366 @@ fn shifted_equidistant_arrivals_keep_counts_and_spacing_and_leave_the_period_sta
     let mean = firsts.iter().sum::<f64>() / n;
     assert!((0.25..=0.75).contains(&mean), "{mean}");
 }
+
+/// A call: (absolute µs from the load's start, endpoint, per-call duration and memory).
+type Call = (u64, String, Option<(u64, u32)>);
+
+/// Every call of a load as (absolute µs from the load's start, endpoint), and its per-call duration and
+/// memory when written.
+fn calls(load: &Path, period_us: u64) -> Vec<Call> {
+    let l = formats::read(load).unwrap();
+    let mut out = Vec::new();
+    for (p, period) in l.periods.iter().enumerate() {
+        for (i, c) in period.calls.iter().enumerate() {
+            let ask = period.asks.get(i).map(|a| (a.duration_us, a.memory_mb));
+            out.push((
+                p as u64 * period_us + c.offset_us,
+                l.endpoints[c.endpoint as usize].clone(),
+                ask,
+            ));
+        }
+    }
+    out
+}
+
+/// `generate` of a per-second load into `dir/name.json`, with `extra` flags; returns the load's path.
+fn generate_seconds(dir: &Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
+    let out = dir.join(format!("{name}.json"));
+    let mapping = dir.join(format!("{name}.mapping.json"));
+    let mut args = vec![
+        "generate",
+        "-m",
+        "false",
+        "-w",
+        "0",
+        "--seed",
+        "9",
+        "-o",
+        s(&out),
+        "--mapping",
+        s(&mapping),
+    ];
+    if !extra.contains(&"-p") {
+        args.extend(["-p", "builtin"]);
+    }
+    args.extend_from_slice(extra);
+    ok(&run_loadgen(&args, &[], LIMIT));
+    out
+}
+
+/// Hand-made Azure 2021 rows: shared microseconds, a start before the trace began, starts that cross a
+/// period boundary before they end, one a hair past the window, and decimals that binary floating point
+/// would not hold exactly.
+const AZURE2021: &str = "app,func,end_timestamp,duration
+a,f,0.5,0.25
+a,f,0.500000,0.250000
+b,g,1.0000004,0.0000003
+b,g,0.1,0.2
+a,f,2.1,0.2
+c,h,2.999999,0
+a,f,5.5,0.1
+b,g,3.0000005,0.0000005
+c,h,2.3,0.3
+";
+
+#[test]
+fn azure2021_rows_are_replayed_at_their_own_microseconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("invocations.txt");
+    std::fs::write(&file, AZURE2021).unwrap();
+    let load = generate_seconds(
+        dir.path(),
+        "whole",
+        &[
+            "-t",
+            s(&file),
+            "-p",
+            "trace",
+            "-d",
+            "3",
+            "--per-call",
+            "--memory-mb",
+            "512",
+        ],
+    );
+    let mapping: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("whole.mapping.json")).unwrap(),
+    )
+    .unwrap();
+    let endpoint = |app: &str, func: &str| -> String {
+        mapping["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["hash_app"] == app && e["hash_function"] == func)
+            .unwrap_or_else(|| panic!("{app}/{func} not mapped: {mapping}"))["proxy"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (af, bg, ch) = (endpoint("a", "f"), endpoint("b", "g"), endpoint("c", "h"));
+    let expected: Vec<Call> = vec![
+        // Two invocations in one microsecond: both kept.
+        (250_000, af.clone(), Some((250_000, 512))),
+        (250_000, af.clone(), Some((250_000, 512))),
+        // 1.0000004 − 0.0000003 = 1.0000001 s, exactly; to the microsecond, 1 s.
+        (1_000_000, bg.clone(), Some((0, 512))),
+        // Starts in second 1, ends in second 2: it belongs to second 1.
+        (1_900_000, af.clone(), Some((200_000, 512))),
+        (2_000_000, ch.clone(), Some((300_000, 512))),
+        (2_999_999, ch.clone(), Some((0, 512))),
+    ];
+    assert_eq!(calls(&load, 1_000_000), expected);
+    // The mapping's durations come from the invocations: c/h ran 0 and 300 ms.
+    let ch_entry = mapping["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["hash_app"] == "c")
+        .unwrap()
+        .clone();
+    assert_eq!(ch_entry["trace"]["memory_mb"], 512.0, "{ch_entry}");
+
+    // --start counts periods from the trace's beginning: second 1 becomes the load's second 0.
+    let later = generate_seconds(
+        dir.path(),
+        "later",
+        &["-t", s(&file), "-p", "trace", "-d", "2", "--start", "1"],
+    );
+    let times: Vec<u64> = calls(&later, 1_000_000).iter().map(|c| c.0).collect();
+    assert_eq!(times, [0, 900_000, 1_000_000, 1_999_999]);
+
+    // --shift has nothing to rotate in an exact replay: refused, naming the file.
+    let o = run_loadgen(
+        &[
+            "generate",
+            "-t",
+            s(&file),
+            "-p",
+            "builtin",
+            "-m",
+            "false",
+            "-w",
+            "0",
+            "-d",
+            "3",
+            "--shift",
+            "-o",
+            s(&dir.path().join("x.json")),
+        ],
+        &[],
+        LIMIT,
+    );
+    assert!(
+        !o.status.success() && common::text(&o).contains("--shift"),
+        "{}",
+        common::text(&o)
+    );
+}
+
+#[test]
+fn a_malformed_azure2021_row_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rows, line, what) in [
+        ("a,f,0.5,0.1\na,f,abc,0.1\n", "line 3", "end_timestamp"),
+        ("a,f,0.5,0.1\na,f,0.6,-0.1\n", "line 3", "duration"),
+        ("a,f,0.5,0.1\n\na,f,0.6\n", "line 4", "ragged"),
+    ] {
+        let file = dir.path().join("bad.txt");
+        std::fs::write(&file, format!("app,func,end_timestamp,duration\n{rows}")).unwrap();
+        let out = dir.path().join("load.json");
+        let o = run_loadgen(
+            &[
+                "generate",
+                "-t",
+                s(&file),
+                "-p",
+                "builtin",
+                "-m",
+                "false",
+                "-d",
+                "1",
+                "-o",
+                s(&out),
+            ],
+            &[],
+            LIMIT,
+        );
+        let t = common::text(&o);
+        assert!(!o.status.success(), "{t}");
+        assert!(
+            t.contains("bad.txt") && t.contains(line) && t.contains(what),
+            "{rows:?}: {t}"
+        );
+        assert!(!out.exists(), "nothing written on error");
+    }
+}
+
+/// Calls per second of a load.
+fn per_second(load: &Path) -> Vec<usize> {
+    formats::read(load)
+        .unwrap()
+        .periods
+        .iter()
+        .map(|p| p.calls.len())
+        .collect()
+}
+
+#[test]
+fn rps_makes_exact_counts_steps_and_ramps() {
+    let dir = tempfile::tempdir().unwrap();
+    let constant = generate_seconds(dir.path(), "constant", &["--rps", "100", "-d", "5"]);
+    assert_eq!(per_second(&constant), [100; 5]);
+    // The calls of a second spread over it (uniform by default), not bunched at its start.
+    let t: Vec<u64> = calls(&constant, 1_000_000)
+        .iter()
+        .map(|c| c.0 % 1_000_000)
+        .collect();
+    assert!(t.iter().any(|&o| o > 900_000) && t.iter().any(|&o| o < 100_000));
+    let steps = generate_seconds(
+        dir.path(),
+        "steps",
+        &[
+            "--rps",
+            "10",
+            "--rps-step",
+            "5",
+            "--rps-every",
+            "2",
+            "--rps-max",
+            "22",
+            "-d",
+            "10",
+            "-i",
+            "equidistant",
+        ],
+    );
+    assert_eq!(per_second(&steps), [10, 10, 15, 15, 20, 20, 22, 22, 22, 22]);
+    let ramp = generate_seconds(
+        dir.path(),
+        "ramp",
+        &[
+            "--rps",
+            "10",
+            "--rps-step",
+            "10",
+            "--rps-every",
+            "1",
+            "--rps-ramp",
+            "-d",
+            "4",
+        ],
+    );
+    // 10 + 10 t calls/s: 15, 25, 35, 45 in seconds 0..4.
+    assert_eq!(per_second(&ramp), [15, 25, 35, 45]);
+    // A fractional rate carries over: one call every other second.
+    let slow = generate_seconds(dir.path(), "slow", &["--rps", "0.5", "-d", "6"]);
+    assert_eq!(per_second(&slow), [0, 1, 0, 1, 0, 1]);
+}
+
+#[test]
+fn cold_calls_wait_out_the_cooldown_and_keep_their_share() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = generate_seconds(
+        dir.path(),
+        "cold",
+        &[
+            "--rps",
+            "20",
+            "--cold-ratio",
+            "25",
+            "--cooldown",
+            "3",
+            "-d",
+            "30",
+        ],
+    );
+    let all = calls(&load, 1_000_000);
+    assert_eq!(all.len(), 600);
+    let mut by_endpoint: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (t, e, _) in &all {
+        by_endpoint.entry(e.clone()).or_default().push(*t);
+    }
+    let warm: Vec<&String> = by_endpoint
+        .keys()
+        .filter(|e| e.ends_with("-warm"))
+        .collect();
+    assert_eq!(warm.len(), 1, "{:?}", by_endpoint.keys());
+    let cold_calls = all.len() - by_endpoint[warm[0]].len();
+    // 25 % of 600, to within one call.
+    assert!((149..=151).contains(&cold_calls), "{cold_calls}");
+    let cold_functions = by_endpoint.len() - 1;
+    // Five cold calls a second, each function silent 3 s: at least 15 functions.
+    assert!(cold_functions >= 15, "{cold_functions}");
+    for (e, times) in by_endpoint.iter().filter(|(e, _)| e.contains("-cold-")) {
+        for w in times.windows(2) {
+            assert!(
+                w[1] - w[0] >= 3_000_000,
+                "{e}: calls at {} and {} µs",
+                w[0],
+                w[1]
+            );
+        }
+    }
+}
+
+/// Kolmogorov–Smirnov distance between a sample and a CDF.
+fn ks_distance(sample: &mut [f64], cdf: impl Fn(f64) -> f64) -> f64 {
+    sample.sort_by(f64::total_cmp);
+    let n = sample.len() as f64;
+    sample
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            let f = cdf(x);
+            (f - i as f64 / n).abs().max(((i + 1) as f64 / n - f).abs())
+        })
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn burst_gaps_follow_the_shifted_exponential() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = generate_seconds(
+        dir.path(),
+        "bursts",
+        &[
+            "--burst-size",
+            "3",
+            "--burst-iat",
+            "1",
+            "--burst-jitter",
+            "0.5",
+            "--burst-endpoints",
+            "4",
+            "-d",
+            "600",
+        ],
+    );
+    let mut by_endpoint: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for (t, e, _) in calls(&load, 1_000_000) {
+        by_endpoint.entry(e).or_default().push(t);
+    }
+    assert_eq!(by_endpoint.len(), 4, "four distinct deployments");
+    let mut gaps = Vec::new();
+    for times in by_endpoint.values() {
+        // Every burst is three calls in one microsecond, the first at 0.
+        assert_eq!(times[0], 0);
+        for burst in times.chunks(3) {
+            assert_eq!(burst.len(), 3);
+            assert!(burst.iter().all(|&t| t == burst[0]));
+        }
+        let starts: Vec<u64> = times.iter().step_by(3).copied().collect();
+        gaps.extend(starts.windows(2).map(|w| (w[1] - w[0]) as f64 / 1e6));
+    }
+    assert!(gaps.len() > 1000, "{}", gaps.len());
+    assert!(gaps.iter().all(|&g| g >= 1.0), "no gap below --burst-iat");
+    // KS at the 1 % level: 1.63/√n.
+    let critical = 1.63 / (gaps.len() as f64).sqrt();
+    let shifted = |mean: f64| move |x: f64| 1.0 - (-(x - 1.0).max(0.0) / mean).exp();
+    let d = ks_distance(&mut gaps, shifted(0.5));
+    assert!(d < critical, "D = {d} ≥ {critical}");
+    // The test can tell: the same gaps against a mean of 0.6 s are refused.
+    let wrong = ks_distance(&mut gaps, shifted(0.6));
+    assert!(wrong > critical, "D = {wrong} ≤ {critical}");
+}

@@ -104,6 +104,9 @@ pub enum Method {
     NearestTooFewProxies,
     /// Every function has its own emulated function, with its own profile (`--profile trace`): no error.
     Own,
+    /// The load has no trace (RPS, bursts): its functions are distinct deployments of one chosen proxy,
+    /// with that proxy's profile, so there is no error.
+    Copies,
 }
 
 impl Method {
@@ -116,6 +119,9 @@ impl Method {
                 "nearest proxy per function (one-to-one impossible: more functions than proxies)"
             }
             Method::Own => "each function its own emulated function (no mapping error)",
+            Method::Copies => {
+                "distinct deployments of one chosen proxy (no trace, no mapping error)"
+            }
         }
     }
 }

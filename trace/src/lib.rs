@@ -8,6 +8,8 @@
 //!
 //! Every error names the file and, for a bad row, its line and column ([`TraceError`]).
 
+mod arrivals;
+mod azure2021;
 mod csvread;
 mod error;
 mod layout;
@@ -15,6 +17,11 @@ mod model;
 mod read;
 mod write;
 
+pub use arrivals::Arrivals;
+pub use azure2021::{
+    is_azure2021, read_azure2021, Azure2021Options, Azure2021Writer, AZURE2021_FILE,
+    AZURE2021_HEADER,
+};
 pub use error::TraceError;
 pub use layout::{raw_days, Layout, TraceFiles, RAW_DURATIONS, RAW_INVOCATIONS, RAW_MEMORY};
 pub use model::{

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::arrivals::Arrivals;
+
 /// Percentiles at which `durations.csv` gives execution time (`percentile_Average_N`).
 pub const DURATION_PERCENTILES: [u8; 7] = [0, 1, 25, 50, 75, 99, 100];
 /// Percentiles at which `memory.csv` gives allocated memory (`AverageAllocatedMb_pctN`).
@@ -210,6 +212,9 @@ pub struct Trace {
     counts: Vec<u32>,
     /// What was left out.
     pub report: ReadReport,
+    /// Each call's own time, when the trace (or load shape) places calls one by one; the counts are then
+    /// derived from them and no IAT distribution applies.
+    pub arrivals: Option<Arrivals>,
 }
 
 impl Trace {
@@ -234,7 +239,30 @@ impl Trace {
             functions,
             counts,
             report,
+            arrivals: None,
         }
+    }
+
+    /// Assembles a trace whose calls are placed one by one: the counts are those of `arrivals`.
+    pub fn with_arrivals(
+        granularity: Granularity,
+        first_period: u32,
+        periods: usize,
+        functions: Vec<Function>,
+        arrivals: Arrivals,
+        report: ReadReport,
+    ) -> Self {
+        let counts = arrivals.counts(functions.len(), periods, granularity.period_us());
+        let mut trace = Trace::new(
+            granularity,
+            first_period,
+            periods,
+            functions,
+            counts,
+            report,
+        );
+        trace.arrivals = Some(arrivals);
+        trace
     }
 
     /// Invocation counts of function `f` for every period of the window.
@@ -252,14 +280,21 @@ impl Trace {
         let periods = self.periods;
         let mut kept_functions = Vec::new();
         let mut kept_counts = Vec::new();
+        let mut new_index = Vec::with_capacity(self.functions.len());
         for (f, function) in std::mem::take(&mut self.functions).into_iter().enumerate() {
             if keep(f) {
+                new_index.push(Some(kept_functions.len() as u32));
                 kept_counts.extend_from_slice(&self.counts[f * periods..(f + 1) * periods]);
                 kept_functions.push(function);
+            } else {
+                new_index.push(None);
             }
         }
         self.functions = kept_functions;
         self.counts = kept_counts;
+        if let Some(arrivals) = self.arrivals.as_mut() {
+            arrivals.retain_functions(&new_index);
+        }
     }
 }
 

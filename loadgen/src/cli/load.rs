@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args, ValueEnum};
 use cmdline::values::{number_in, parse_bool, seconds_up_to, whole_in, DAY_SECONDS};
-use trace::{AppMemory, Duplicates, Granularity, ReadOptions};
+use trace::{AppMemory, Azure2021Options, Duplicates, Granularity, ReadOptions};
 
+use super::shape::ShapeArgs;
 use crate::deploy::Deployer;
 use crate::iat::IatDistribution;
 use crate::workers::Launcher;
@@ -29,9 +30,10 @@ pub fn parse_percentile(s: &str) -> Result<u8, String> {
 /// Which trace to read and how.
 #[derive(Debug, Clone, Args)]
 pub struct TraceArgs {
-    /// Directory holding the trace: invocations.csv, durations.csv, memory.csv, or the raw Azure day files
-    /// (invocations_per_function_md.anon.dNN.csv, function_durations_percentiles.anon.dNN.csv,
-    /// app_memory_percentiles.anon.dNN.csv).
+    /// The trace: a directory holding invocations.csv, durations.csv, memory.csv, or the raw Azure 2019 day
+    /// files (invocations_per_function_md.anon.dNN.csv, function_durations_percentiles.anon.dNN.csv,
+    /// app_memory_percentiles.anon.dNN.csv); or an Azure 2021 invocation file (header
+    /// `app,func,end_timestamp,duration`), each invocation replayed at its own microsecond.
     /// Default: `trace` (`run`: a synthetic trace written into the output directory).
     #[arg(short = 't', long, value_name = "PATH")]
     pub trace: Option<PathBuf>,
@@ -41,8 +43,9 @@ pub struct TraceArgs {
           action = ArgAction::Set)]
     pub minute: bool,
 
-    /// First period to use, by its column name (e.g. 540 in a trace whose columns are 540..689).
-    /// Default: the first period column.
+    /// First period to use, by its column name (e.g. 540 in a trace whose columns are 540..689); in an
+    /// Azure 2021 trace, the period number from the trace's beginning (period 0 starts at time 0).
+    /// Default: the first period column (Azure 2021: 0).
     #[arg(long, value_name = "PERIOD")]
     pub start: Option<u32>,
 
@@ -59,6 +62,10 @@ pub struct TraceArgs {
     /// and count it in the summary).
     #[arg(long)]
     pub strict: bool,
+
+    /// Azure 2021 trace (no memory recorded): every function's memory, MB.
+    #[arg(long, value_name = "MB", default_value_t = 256.0, value_parser = number_in(1.0, 1_048_576.0))]
+    pub memory_mb: f64,
 }
 
 impl TraceArgs {
@@ -77,6 +84,16 @@ impl TraceArgs {
             strict: self.strict,
             day: self.day,
             duplicates: Duplicates::Error,
+        }
+    }
+
+    /// How to read an Azure 2021 trace: `--start` counts periods from the trace's beginning (default 0).
+    pub fn azure2021_options(&self, periods: Option<usize>) -> Azure2021Options {
+        Azure2021Options {
+            granularity: self.granularity(),
+            start: self.start.unwrap_or(0),
+            periods,
+            memory_mb: self.memory_mb,
         }
     }
 }
@@ -174,7 +191,7 @@ pub struct LoadArgs {
     /// Rotate each function's arrivals within each period by a random phase, drawn per function and period
     /// from that pair's own stream (invitro's `_shift`), for every distribution: counts and spacing stay
     /// exact, and functions no longer all fire at the start of each period (which inflates cold starts).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["rps", "burst_size"])]
     pub shift: bool,
 
     /// Give every call its own duration and memory, drawn (with the seed) between its trace function's
@@ -193,6 +210,9 @@ pub struct LoadArgs {
     /// Keep functions that have no invocation in the window (they are mapped, and deployed, too).
     #[arg(long)]
     pub keep_idle: bool,
+
+    #[command(flatten)]
+    pub shape: ShapeArgs,
 
     #[command(flatten)]
     pub deploy: DeployArgs,

@@ -8,11 +8,13 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use cmdline::values::{parse_bool, whole_in};
 
 mod load;
+mod shape;
 
 pub use load::{
     parse_percentile, AppMemoryArg, DeployArgs, LoadArgs, ReplayArgs, Scale, TraceArgs,
     MAX_PERIODS, MAX_SCALE,
 };
+pub use shape::{ShapeArgs, MAX_RPS};
 
 /// Turns serverless traces into reproducible load: synthesis, mapping to proxy functions, load.json.
 #[derive(Debug, Parser)]
@@ -283,6 +285,9 @@ pub enum LayoutArg {
     Sampled,
     /// The raw Azure day files (dNN), with per-app memory.
     Raw,
+    /// The Azure 2021 invocation trace: one row per invocation (`app,func,end_timestamp,duration`), in
+    /// AzureFunctionsInvocationTraceForTwoWeeksJan2021.txt; `-t` takes that file.
+    Azure2021,
 }
 
 /// `loadgen synth`.

@@ -330,6 +330,8 @@ fn trace_and_mapping(
     // 1. The trace.
     let (trace_dir, synthetic) = match &load.trace.trace {
         Some(dir) => (dir.clone(), None),
+        // A load shape (--rps, --burst-size) needs no trace.
+        None if load.shape.is_set() => (PathBuf::new(), None),
         None => {
             let dir = files.trace.clone();
             let periods = load.warmup_duration + load.duration;
@@ -361,7 +363,7 @@ fn trace_and_mapping(
     if prepared.trace.functions.is_empty() {
         bail!(
             "no function of {} has a call in the window: nothing to run",
-            trace_dir.display()
+            prepared.source
         );
     }
 

@@ -4,25 +4,36 @@ use anyhow::{Context, Result};
 use trace::{Granularity, Layout};
 
 use crate::cli::{LayoutArg, SynthArgs};
-use crate::synth::{synthesize, SynthOptions};
+use crate::synth::{synthesize, synthesize_azure2021, SynthOptions};
 
 /// Writes the trace and says what it holds.
 pub fn synth(args: &SynthArgs) -> Result<()> {
     let granularity = Granularity::from_minute_flag(args.minute);
-    let stats = synthesize(
-        &args.output,
-        &SynthOptions {
-            functions: args.functions,
-            periods: args.periods,
-            granularity,
-            seed: args.seed,
-            layout: match args.layout {
-                LayoutArg::Sampled => Layout::Sampled,
-                LayoutArg::Raw => Layout::Raw { day: args.day },
-            },
+    let options = SynthOptions {
+        functions: args.functions,
+        periods: args.periods,
+        granularity,
+        seed: args.seed,
+        layout: match args.layout {
+            LayoutArg::Raw => Layout::Raw { day: args.day },
+            LayoutArg::Sampled | LayoutArg::Azure2021 => Layout::Sampled,
         },
-    )
-    .with_context(|| format!("writing a synthetic trace to {}", args.output.display()))?;
+    };
+    let context = || format!("writing a synthetic trace to {}", args.output.display());
+    if args.layout == LayoutArg::Azure2021 {
+        let stats = synthesize_azure2021(&args.output, &options).with_context(context)?;
+        println!(
+            "synth      {} functions in {} apps, {} {}s, {} invocations -> {}",
+            stats.functions,
+            stats.apps,
+            args.periods,
+            granularity.unit(),
+            stats.invocations,
+            stats.files.invocations.display()
+        );
+        return Ok(());
+    }
+    let stats = synthesize(&args.output, &options).with_context(context)?;
     println!(
         "synth      {} functions in {} apps, {} {}s, {} invocations -> {}, {}, {}",
         stats.functions,

@@ -72,7 +72,7 @@ impl std::fmt::Display for Generated {
         let _ = writeln!(
             s,
             "trace      {}: {}s {}..={} ({} warm-up + {}), memory {}",
-            self.trace_dir.display(),
+            self.source,
             self.unit,
             first,
             first as usize + periods - 1,

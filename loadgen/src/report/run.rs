@@ -82,7 +82,7 @@ pub fn markdown(r: &RunReport) -> String {
             r.seed,
             r.trace_dir.display()
         ),
-        None => format!("`{}`", r.trace_dir.display()),
+        None => format!("`{}`", g.source),
     };
     let (first, periods) = g.window;
     let _ = writeln!(out, "- Trace: {trace}.");
@@ -345,7 +345,7 @@ mod tests {
             _ => unreachable!(),
         };
         let generated = Generated {
-            trace_dir: PathBuf::from("trace"),
+            source: "trace".to_owned(),
             read: ReadReport {
                 functions_read: 3,
                 left_out: Vec::new(),
