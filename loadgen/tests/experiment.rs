@@ -488,3 +488,32 @@ fn mistakes_in_the_file_name_their_line() {
     ));
     assert!(t.contains("4 step(s)"), "{t}");
 }
+
+#[test]
+fn load_shapes_are_swept_like_any_run_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "exp.toml",
+        &format!("{BASE}cold-ratio = 20\ncooldown = 0.5\n\n[sweep]\nrps = [10, 30]\n"),
+    );
+    let out = dir.path().join("out");
+    let t = ok(&experiment(&file, &out, &[]));
+    let (header, rows) = results(&out);
+    assert_eq!(rows.len(), 2, "{t}");
+    let (rps, scheduled) = (column(&header, "rps"), column(&header, "scheduled"));
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r[rps].as_str(), r[scheduled].as_str()))
+        .collect();
+    assert_eq!(got, [("10", "10"), ("30", "30")], "{t}");
+    // Each step called the warm function and its cold ones: distinct deployments of one proxy.
+    for step in ["000", "001"] {
+        let endpoints =
+            std::fs::read_to_string(out.join(format!("steps/{step}/endpoints.json"))).unwrap();
+        assert!(
+            endpoints.contains("-warm") && endpoints.contains("-cold-"),
+            "{endpoints}"
+        );
+    }
+}

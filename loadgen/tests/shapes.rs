@@ -484,3 +484,69 @@ fn burst_gaps_follow_the_shifted_exponential() {
     let wrong = ks_distance(&mut gaps, shifted(0.6));
     assert!(wrong > critical, "D = {wrong} ≤ {critical}");
 }
+
+#[test]
+fn an_rps_run_with_cold_ratio_meets_a_cold_instance_on_every_cold_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // Emulated instances are dropped after 0.5 s idle; each cold function is called 2.5 s after its last
+    // call, which covers the idle time and the proxy's longest call (1.0 s).
+    ok(&run_loadgen(
+        &[
+            "run",
+            "-o",
+            s(&out),
+            "-p",
+            "builtin",
+            "--rps",
+            "20",
+            "--cold-ratio",
+            "25",
+            "--cooldown",
+            "2.5",
+            "--keep-alive",
+            "0.5",
+            "-m",
+            "false",
+            "-d",
+            "4",
+            "-w",
+            "0",
+            "--seed",
+            "5",
+            "--rps-duration-ms",
+            "10",
+            "--local-scale",
+            "1",
+        ],
+        &[],
+        LIMIT,
+    ));
+    let endpoints: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("endpoints.json")).unwrap())
+            .unwrap();
+    let proxy_of = |address: &str| -> String {
+        endpoints
+            .iter()
+            .find(|e| e["endpoint"] == address)
+            .unwrap_or_else(|| panic!("{address} not in endpoints.json"))["proxy"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (mut cold_calls, mut warm_calls) = (0, 0);
+    formats::records::read_records(&out.join("records.csv"), |r, endpoint| {
+        assert_eq!(r.outcome, formats::records::Outcome::Ok, "{r:?}");
+        let proxy = proxy_of(endpoint);
+        if proxy.contains("-cold-") {
+            assert_eq!(r.cold, Some(true), "{proxy}: {r:?}");
+            cold_calls += 1;
+        } else {
+            assert!(proxy.ends_with("-warm"), "{proxy}");
+            warm_calls += 1;
+        }
+    })
+    .unwrap();
+    assert_eq!(cold_calls + warm_calls, 80);
+    assert!((19..=21).contains(&cold_calls), "{cold_calls}");
+}

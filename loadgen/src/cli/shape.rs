@@ -44,8 +44,9 @@ pub struct ShapeArgs {
           requires = "rps")]
     pub cold_ratio: f64,
 
-    /// Silence before each call of a cold function, seconds. Default: --keep-alive plus one second, so
-    /// every such call meets an emulated function scaled to zero (on Knative, set it past the
+    /// Time between two calls of one cold function, seconds. For each call to meet an instance scaled to
+    /// zero it must exceed the idle time that scales one down plus the longest call. Default: --keep-alive
+    /// plus the proxy's longest duration (p100) plus one second (on Knative, set it past the
     /// scale-to-zero delay).
     #[arg(long, value_name = "SECONDS", value_parser = seconds_up_to(DAY_SECONDS),
           requires = "rps")]
