@@ -300,18 +300,18 @@ fn place_arrivals(
     let period_us = trace.granularity.period_us();
     let range = arrivals.period(p, period_us);
     let start = p as u64 * period_us;
-    let recorded = arrivals.durations_us.len() == arrivals.len();
+
     let label = u64::from(trace.first_period) + p as u64;
     let mut rng = stream(options.seed ^ ASK_STREAM, ARRIVALS_STREAM, label);
-    for i in range {
-        let f = arrivals.functions[i] as usize;
-        let key = ((arrivals.times_us[i] - start) << 32) | f as u64;
+    for call in &arrivals.calls[range] {
+        let f = call.function as usize;
+        let key = ((call.time_us - start) << 32) | f as u64;
         keys.push(key);
         if options.per_call {
             let function = &trace.functions[f];
-            let ask = if recorded {
+            let ask = if arrivals.recorded_durations {
                 CallAsk {
-                    duration_us: arrivals.durations_us[i].min(MAX_ASK_US),
+                    duration_us: u64::from(call.duration_us).min(MAX_ASK_US),
                     memory_mb: function
                         .memory_mb
                         .quantile(0.5)

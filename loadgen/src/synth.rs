@@ -73,11 +73,11 @@ struct Drawn<'a> {
     last_of_app: bool,
 }
 
-/// Draws `options.functions` functions in apps and owners and hands each to `each` with the generator.
+/// Draws `options.functions` functions in apps and owners and hands each to `each`.
 /// Returns (functions, apps, invocations).
 fn draw_functions(
     options: &SynthOptions,
-    mut each: impl FnMut(&Drawn, &mut ChaCha8Rng) -> Result<(), TraceError>,
+    mut each: impl FnMut(&Drawn) -> Result<(), TraceError>,
 ) -> Result<(usize, usize, u64), TraceError> {
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
     let period_s = options.granularity.period_us() as f64 / 1e6;
@@ -124,7 +124,7 @@ fn draw_functions(
                 sample_count,
                 last_of_app: k + 1 == size,
             };
-            each(&drawn, &mut rng)?;
+            each(&drawn)?;
         }
         written += size;
         apps += 1;
@@ -136,7 +136,7 @@ fn draw_functions(
 pub fn synthesize(dir: &Path, options: &SynthOptions) -> Result<SynthStats, TraceError> {
     let per_app_memory = matches!(options.layout, Layout::Raw { .. });
     let mut writer = TraceWriter::create(dir, options.layout, 1, options.periods, per_app_memory)?;
-    let (functions, apps, invocations) = draw_functions(options, |f, _| {
+    let (functions, apps, invocations) = draw_functions(options, |f| {
         let total: u64 = f.counts.iter().map(|&c| u64::from(c)).sum();
         writer.invocations(&f.id, f.trigger, f.counts)?;
         let at = |z: f64| (f.median_ms * (f.spread * z).exp()).round();
@@ -187,13 +187,15 @@ pub fn synthesize_azure2021(dir: &Path, options: &SynthOptions) -> Result<SynthS
     let mut names: Vec<(String, String)> = Vec::new();
     // (end, duration, function): 24 bytes per invocation, sorted by end before writing.
     let mut rows: Vec<(u64, u64, u32)> = Vec::new();
-    let (functions, apps, invocations) = draw_functions(options, |f, rng| {
+    // The calls' own draws come from a stream of their own: the functions are those `synthesize` draws.
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x3230_3231); // "2021"
+    let (functions, apps, invocations) = draw_functions(options, |f| {
         let index = names.len() as u32;
         names.push((f.id.app.clone(), f.id.function.clone()));
         for (p, &count) in f.counts.iter().enumerate() {
             for _ in 0..count {
                 let start = p as u64 * period_us + rng.random_range(0..period_us);
-                let ms = f.median_ms * (f.spread * unit.sample(rng)).exp();
+                let ms = f.median_ms * (f.spread * unit.sample(&mut rng)).exp();
                 let duration = ((ms * 1e3).round() as u64).clamp(1, crate::generate::MAX_ASK_US);
                 rows.push((start + duration, duration, index));
             }

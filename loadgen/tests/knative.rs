@@ -406,3 +406,88 @@ fn run_interrupted_while_waiting_for_ready_deletes_what_it_applied() {
     assert_eq!(labelled, 0);
     assert!(!out.join("records.csv").exists() && !out.join("load.json").exists());
 }
+
+#[test]
+fn cold_functions_and_bursts_are_distinct_services_of_one_proxy() {
+    let Some(sample) = trace::testing::vswarm_sample() else {
+        return;
+    };
+    let cluster = FakeCluster::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (profile, config) = (sample.join("profile.json"), sample.join("config.json"));
+    let (build, load) = (dir.path().join("build"), dir.path().join("load.json"));
+    let common = [
+        "generate",
+        "--deployer",
+        "knative",
+        "-p",
+        s(&profile),
+        "-c",
+        s(&config),
+        "-b",
+        s(&build),
+        "-o",
+        s(&load),
+        "-m",
+        "false",
+        "-w",
+        "0",
+        "--poll-interval",
+        "0.02",
+        "--seed",
+        "3",
+    ];
+    for shape in [
+        &[
+            "--rps",
+            "4",
+            "--cold-ratio",
+            "50",
+            "--cooldown",
+            "2",
+            "-d",
+            "4",
+        ][..],
+        &[
+            "--burst-size",
+            "2",
+            "--burst-iat",
+            "1",
+            "--burst-endpoints",
+            "3",
+            "-d",
+            "3",
+        ][..],
+    ] {
+        let args: Vec<&str> = common.iter().chain(shape).copied().collect();
+        let out = run_loadgen(&args, &cluster.env(&[]), Duration::from_secs(60));
+        assert!(out.status.success(), "{}", text(&out));
+        let endpoints: Vec<DeployedProxy> =
+            read_endpoints(&dir.path().join("endpoints.json")).unwrap();
+        assert!(endpoints.len() >= 3, "{endpoints:?}");
+        // One proxy: every deployment is named after it, from its YAML.
+        let base = endpoints[0]
+            .proxy
+            .rsplit_once(if shape[0] == "--rps" {
+                "-cold-"
+            } else {
+                "-burst-"
+            })
+            .map_or(endpoints[0].proxy.as_str(), |(b, _)| b)
+            .trim_end_matches("-warm")
+            .to_owned();
+        let mut services = std::collections::BTreeSet::new();
+        for e in &endpoints {
+            assert!(e.proxy.starts_with(&format!("{base}-")), "{e:?} vs {base}");
+            let service = e.service.clone().unwrap();
+            let name = service.split_once('/').unwrap().1.to_owned();
+            let yaml = std::fs::read_to_string(build.join(format!("kn-{name}.yaml"))).unwrap();
+            let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+            assert_eq!(v["metadata"]["name"].as_str(), Some(name.as_str()));
+            services.insert(service);
+        }
+        assert_eq!(services.len(), endpoints.len(), "distinct services");
+        let l = formats::read(&load).unwrap();
+        assert_eq!(l.endpoints.len(), endpoints.len());
+    }
+}

@@ -1,12 +1,14 @@
-//! Load shapes beyond a trace's plain counts: `--shift` (each function's arrivals rotated within each
-//! period by its own random phase).
+//! Load shapes beyond a trace's plain counts, through the binary: `--shift` (each function's arrivals
+//! rotated within each period by its own random phase), RPS (constant, steps, ramps, cold starts, and a
+//! run that checks every cold call meets a cold instance), bursts (gaps against STeLLAR's shifted
+//! exponential), and how their proxy is chosen.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{ok, run_loadgen, s, LIMIT};
+use common::{calls, generate_seconds, ok, run_loadgen, s, LIMIT};
 
 /// Offsets per (endpoint, period) of a load.
 fn offsets(load: &Path) -> BTreeMap<(String, usize), Vec<u64>> {
@@ -120,200 +122,6 @@ fn shifted_equidistant_arrivals_keep_counts_and_spacing_and_leave_the_period_sta
     );
     let mean = firsts.iter().sum::<f64>() / n;
     assert!((0.25..=0.75).contains(&mean), "{mean}");
-}
-
-/// A call: (absolute µs from the load's start, endpoint, per-call duration and memory).
-type Call = (u64, String, Option<(u64, u32)>);
-
-/// Every call of a load as (absolute µs from the load's start, endpoint), and its per-call duration and
-/// memory when written.
-fn calls(load: &Path, period_us: u64) -> Vec<Call> {
-    let l = formats::read(load).unwrap();
-    let mut out = Vec::new();
-    for (p, period) in l.periods.iter().enumerate() {
-        for (i, c) in period.calls.iter().enumerate() {
-            let ask = period.asks.get(i).map(|a| (a.duration_us, a.memory_mb));
-            out.push((
-                p as u64 * period_us + c.offset_us,
-                l.endpoints[c.endpoint as usize].clone(),
-                ask,
-            ));
-        }
-    }
-    out
-}
-
-/// `generate` of a per-second load into `dir/name.json`, with `extra` flags; returns the load's path.
-fn generate_seconds(dir: &Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
-    let out = dir.join(format!("{name}.json"));
-    let mapping = dir.join(format!("{name}.mapping.json"));
-    let mut args = vec![
-        "generate",
-        "-m",
-        "false",
-        "-w",
-        "0",
-        "--seed",
-        "9",
-        "-o",
-        s(&out),
-        "--mapping",
-        s(&mapping),
-    ];
-    if !extra.contains(&"-p") {
-        args.extend(["-p", "builtin"]);
-    }
-    args.extend_from_slice(extra);
-    ok(&run_loadgen(&args, &[], LIMIT));
-    out
-}
-
-/// Hand-made Azure 2021 rows: shared microseconds, a start before the trace began, starts that cross a
-/// period boundary before they end, one a hair past the window, and decimals that binary floating point
-/// would not hold exactly.
-const AZURE2021: &str = "app,func,end_timestamp,duration
-a,f,0.5,0.25
-a,f,0.500000,0.250000
-b,g,1.0000004,0.0000003
-b,g,0.1,0.2
-a,f,2.1,0.2
-c,h,2.999999,0
-a,f,5.5,0.1
-b,g,3.0000005,0.0000005
-c,h,2.3,0.3
-";
-
-#[test]
-fn azure2021_rows_are_replayed_at_their_own_microseconds() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("invocations.txt");
-    std::fs::write(&file, AZURE2021).unwrap();
-    let load = generate_seconds(
-        dir.path(),
-        "whole",
-        &[
-            "-t",
-            s(&file),
-            "-p",
-            "trace",
-            "-d",
-            "3",
-            "--per-call",
-            "--memory-mb",
-            "512",
-        ],
-    );
-    let mapping: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("whole.mapping.json")).unwrap(),
-    )
-    .unwrap();
-    let endpoint = |app: &str, func: &str| -> String {
-        mapping["functions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|e| e["hash_app"] == app && e["hash_function"] == func)
-            .unwrap_or_else(|| panic!("{app}/{func} not mapped: {mapping}"))["proxy"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let (af, bg, ch) = (endpoint("a", "f"), endpoint("b", "g"), endpoint("c", "h"));
-    let expected: Vec<Call> = vec![
-        // Two invocations in one microsecond: both kept.
-        (250_000, af.clone(), Some((250_000, 512))),
-        (250_000, af.clone(), Some((250_000, 512))),
-        // 1.0000004 − 0.0000003 = 1.0000001 s, exactly; to the microsecond, 1 s.
-        (1_000_000, bg.clone(), Some((0, 512))),
-        // Starts in second 1, ends in second 2: it belongs to second 1.
-        (1_900_000, af.clone(), Some((200_000, 512))),
-        (2_000_000, ch.clone(), Some((300_000, 512))),
-        (2_999_999, ch.clone(), Some((0, 512))),
-    ];
-    assert_eq!(calls(&load, 1_000_000), expected);
-    // The mapping's durations come from the invocations: c/h ran 0 and 300 ms.
-    let ch_entry = mapping["functions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["hash_app"] == "c")
-        .unwrap()
-        .clone();
-    assert_eq!(ch_entry["trace"]["memory_mb"], 512.0, "{ch_entry}");
-
-    // --start counts periods from the trace's beginning: second 1 becomes the load's second 0.
-    let later = generate_seconds(
-        dir.path(),
-        "later",
-        &["-t", s(&file), "-p", "trace", "-d", "2", "--start", "1"],
-    );
-    let times: Vec<u64> = calls(&later, 1_000_000).iter().map(|c| c.0).collect();
-    assert_eq!(times, [0, 900_000, 1_000_000, 1_999_999]);
-
-    // --shift has nothing to rotate in an exact replay: refused, naming the file.
-    let o = run_loadgen(
-        &[
-            "generate",
-            "-t",
-            s(&file),
-            "-p",
-            "builtin",
-            "-m",
-            "false",
-            "-w",
-            "0",
-            "-d",
-            "3",
-            "--shift",
-            "-o",
-            s(&dir.path().join("x.json")),
-        ],
-        &[],
-        LIMIT,
-    );
-    assert!(
-        !o.status.success() && common::text(&o).contains("--shift"),
-        "{}",
-        common::text(&o)
-    );
-}
-
-#[test]
-fn a_malformed_azure2021_row_is_refused_with_its_line() {
-    let dir = tempfile::tempdir().unwrap();
-    for (rows, line, what) in [
-        ("a,f,0.5,0.1\na,f,abc,0.1\n", "line 3", "end_timestamp"),
-        ("a,f,0.5,0.1\na,f,0.6,-0.1\n", "line 3", "duration"),
-        ("a,f,0.5,0.1\n\na,f,0.6\n", "line 4", "ragged"),
-    ] {
-        let file = dir.path().join("bad.txt");
-        std::fs::write(&file, format!("app,func,end_timestamp,duration\n{rows}")).unwrap();
-        let out = dir.path().join("load.json");
-        let o = run_loadgen(
-            &[
-                "generate",
-                "-t",
-                s(&file),
-                "-p",
-                "builtin",
-                "-m",
-                "false",
-                "-d",
-                "1",
-                "-o",
-                s(&out),
-            ],
-            &[],
-            LIMIT,
-        );
-        let t = common::text(&o);
-        assert!(!o.status.success(), "{t}");
-        assert!(
-            t.contains("bad.txt") && t.contains(line) && t.contains(what),
-            "{rows:?}: {t}"
-        );
-        assert!(!out.exists(), "nothing written on error");
-    }
 }
 
 /// Calls per second of a load.
@@ -549,4 +357,67 @@ fn an_rps_run_with_cold_ratio_meets_a_cold_instance_on_every_cold_call() {
     .unwrap();
     assert_eq!(cold_calls + warm_calls, 80);
     assert!((19..=21).contains(&cold_calls), "{cold_calls}");
+}
+
+#[test]
+fn the_shape_proxy_is_named_or_nearest_to_the_asked_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoints = |name: &str| -> Vec<String> {
+        formats::read(&dir.path().join(format!("{name}.json")))
+            .unwrap()
+            .endpoints
+    };
+    // Default: the built-in proxy nearest to 100 ms and 128 MB.
+    generate_seconds(dir.path(), "default", &["--rps", "2", "-d", "1"]);
+    assert_eq!(endpoints("default"), ["emu-97p9ms-128mi-warm"]);
+    generate_seconds(
+        dir.path(),
+        "sized",
+        &[
+            "--rps",
+            "2",
+            "-d",
+            "1",
+            "--rps-duration-ms",
+            "10",
+            "--rps-memory-mb",
+            "512",
+        ],
+    );
+    assert_eq!(endpoints("sized"), ["emu-9p9ms-512mi-warm"]);
+    generate_seconds(
+        dir.path(),
+        "named",
+        &[
+            "--burst-size",
+            "1",
+            "--burst-iat",
+            "1",
+            "-d",
+            "1",
+            "--rps-proxy",
+            "emu-1ms-16mi",
+        ],
+    );
+    assert_eq!(endpoints("named"), ["emu-1ms-16mi-burst-0"]);
+    let o = run_loadgen(
+        &[
+            "generate",
+            "--rps",
+            "2",
+            "-p",
+            "builtin",
+            "--rps-proxy",
+            "no-such",
+            "-o",
+            s(&dir.path().join("x.json")),
+        ],
+        &[],
+        LIMIT,
+    );
+    let t = common::text(&o);
+    assert!(
+        !o.status.success() && t.contains("`no-such` is not in the catalogue"),
+        "{t}"
+    );
 }

@@ -117,3 +117,57 @@ fn shape_is_heavy_tailed_with_timers_and_a_diurnal_swing() {
         d[d.len() * 95 / 100]
     );
 }
+
+#[test]
+fn an_azure2021_file_holds_the_same_functions_and_counts_call_by_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let sampled = synthesize(&dir.path().join("sampled"), &options(Layout::Sampled)).unwrap();
+    let stats =
+        loadgen::synth::synthesize_azure2021(&dir.path().join("2021"), &options(Layout::Sampled))
+            .unwrap();
+    assert_eq!(stats.invocations, sampled.invocations);
+    let file = stats.files.invocations;
+    assert!(trace::is_azure2021(&file).unwrap());
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        text.lines().count() as u64,
+        stats.invocations + 1,
+        "a row per call"
+    );
+    // Rows in order of end time, as in the dataset.
+    let ends: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().parse().unwrap())
+        .collect();
+    assert!(ends.windows(2).all(|w| w[0] <= w[1]));
+    let options = trace::Azure2021Options {
+        granularity: Granularity::Minute,
+        start: 0,
+        periods: Some(60),
+        memory_mb: 256.0,
+    };
+    let t2021 = trace::read_azure2021(&file, &options).unwrap();
+    let window = ReadOptions {
+        granularity: Some(Granularity::Minute),
+        start: None,
+        periods: None,
+        app_memory: AppMemory::Split,
+        strict: true,
+        day: None,
+        duplicates: Default::default(),
+    };
+    let t2019 = read(&dir.path().join("sampled"), &window).unwrap();
+    // Same functions (those with a call) and the same count in every minute.
+    let by_name = |t: &trace::Trace| {
+        (0..t.functions.len())
+            .filter(|&f| t.total(f) > 0)
+            .map(|f| (t.functions[f].id.function.clone(), t.counts(f).to_vec()))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    assert_eq!(by_name(&t2021), by_name(&t2019));
+    assert!(t2021
+        .functions
+        .iter()
+        .all(|f| f.memory_mb.at(50.0) == Some(256.0)));
+}

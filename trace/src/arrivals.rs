@@ -2,100 +2,77 @@
 //! load shape makes (RPS, bursts). Where a [`crate::Trace`] has them, they, not its counts and an IAT
 //! distribution, say when each call is made; the counts are derived from them.
 
-/// Every call of a window, in time order, as columns of equal length.
+/// One call: 16 bytes, so that tens of millions fit and sort in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Arrival {
+    /// Microseconds from the start of the window's first period.
+    pub time_us: u64,
+    /// Index of the call's function in the trace.
+    pub function: u32,
+    /// What the call ran for, µs (at most `u32::MAX`, 71 minutes), when the trace records it; else 0.
+    pub duration_us: u32,
+}
+
+/// Every call of a window, in time order (ties by function, then duration).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Arrivals {
-    /// Microseconds from the start of the window's first period, ascending (ties by function).
-    pub times_us: Vec<u64>,
-    /// Index of the call's function in the trace.
-    pub functions: Vec<u32>,
-    /// What each call ran for, µs, when the trace records it (empty otherwise).
-    pub durations_us: Vec<u64>,
+    /// The calls.
+    pub calls: Vec<Arrival>,
+    /// Whether `duration_us` is a recorded duration (Azure 2021) rather than unknown.
+    pub recorded_durations: bool,
 }
 
 impl Arrivals {
     /// Calls held.
     pub fn len(&self) -> usize {
-        self.times_us.len()
+        self.calls.len()
     }
 
     /// Whether there is no call.
     pub fn is_empty(&self) -> bool {
-        self.times_us.is_empty()
+        self.calls.is_empty()
     }
 
-    /// Appends one call (`duration_us` is kept only when every call has one).
-    pub fn push(&mut self, time_us: u64, function: u32, duration_us: Option<u64>) {
-        self.times_us.push(time_us);
-        self.functions.push(function);
-        if let Some(d) = duration_us {
-            self.durations_us.push(d);
-        }
-    }
-
-    /// Puts the calls in time order, ties by function then duration: one order for any input order.
+    /// Puts the calls in order, in place; a no-op (one pass) when they already are.
     pub fn sort(&mut self) {
-        let n = self.len();
-        let with_durations = self.durations_us.len() == n;
-        let mut order: Vec<(u64, u32, u64)> = (0..n)
-            .map(|i| {
-                let d = if with_durations {
-                    self.durations_us[i]
-                } else {
-                    0
-                };
-                (self.times_us[i], self.functions[i], d)
-            })
-            .collect();
-        order.sort_unstable();
-        for (i, (t, f, d)) in order.into_iter().enumerate() {
-            self.times_us[i] = t;
-            self.functions[i] = f;
-            if with_durations {
-                self.durations_us[i] = d;
-            }
+        if !self.calls.is_sorted() {
+            self.calls.sort_unstable();
         }
     }
 
     /// The index range of the calls in period `p` (`period_us` long), found by binary search.
     pub fn period(&self, p: usize, period_us: u64) -> std::ops::Range<usize> {
         let start = p as u64 * period_us;
-        let from = self.times_us.partition_point(|&t| t < start);
-        let to = self.times_us.partition_point(|&t| t < start + period_us);
+        let from = self.calls.partition_point(|c| c.time_us < start);
+        let to = self
+            .calls
+            .partition_point(|c| c.time_us < start + period_us);
         from..to
     }
 
     /// Calls per function and period: a row-major `functions × periods` matrix, as [`crate::Trace`] keeps.
     pub fn counts(&self, functions: usize, periods: usize, period_us: u64) -> Vec<u32> {
         let mut counts = vec![0u32; functions * periods];
-        for (&t, &f) in self.times_us.iter().zip(&self.functions) {
-            let p = (t / period_us) as usize;
+        for c in &self.calls {
+            let p = (c.time_us / period_us) as usize;
             if p < periods {
-                counts[f as usize * periods + p] += 1;
+                counts[c.function as usize * periods + p] += 1;
             }
         }
         counts
     }
 
-    /// Keeps the calls whose function `new_index` maps to `Some`, renumbered; order is kept.
+    /// Keeps the calls whose function `new_index` maps to `Some`, renumbered; order is kept (renumbering
+    /// keeps the functions' relative order, so ties stay in order too).
     pub fn retain_functions(&mut self, new_index: &[Option<u32>]) {
-        let with_durations = self.durations_us.len() == self.len();
-        let mut kept = 0;
-        for i in 0..self.len() {
-            if let Some(f) = new_index[self.functions[i] as usize] {
-                self.times_us[kept] = self.times_us[i];
-                self.functions[kept] = f;
-                if with_durations {
-                    self.durations_us[kept] = self.durations_us[i];
+        self.calls
+            .retain_mut(|c| match new_index[c.function as usize] {
+                Some(f) => {
+                    c.function = f;
+                    true
                 }
-                kept += 1;
-            }
-        }
-        self.times_us.truncate(kept);
-        self.functions.truncate(kept);
-        if with_durations {
-            self.durations_us.truncate(kept);
-        }
+                None => false,
+            });
     }
 }
 
@@ -105,21 +82,33 @@ mod tests {
 
     #[test]
     fn sorted_sliced_counted_and_renumbered() {
-        let mut a = Arrivals::default();
-        for (t, f, d) in [(5, 1, 7), (0, 0, 3), (5, 0, 9), (12, 1, 1), (10, 2, 2)] {
-            a.push(t, f, Some(d));
-        }
+        let call = |time_us, function, duration_us| Arrival {
+            time_us,
+            function,
+            duration_us,
+        };
+        let mut a = Arrivals {
+            calls: [(5, 1, 7), (0, 0, 3), (5, 0, 9), (12, 1, 1), (10, 2, 2)]
+                .map(|(t, f, d)| call(t, f, d))
+                .to_vec(),
+            recorded_durations: true,
+        };
         a.sort();
-        assert_eq!(a.times_us, [0, 5, 5, 10, 12]);
-        assert_eq!(a.functions, [0, 0, 1, 2, 1]);
-        assert_eq!(a.durations_us, [3, 9, 7, 2, 1]);
+        let flat = |a: &Arrivals| -> Vec<(u64, u32, u32)> {
+            a.calls
+                .iter()
+                .map(|c| (c.time_us, c.function, c.duration_us))
+                .collect()
+        };
+        assert_eq!(
+            flat(&a),
+            [(0, 0, 3), (5, 0, 9), (5, 1, 7), (10, 2, 2), (12, 1, 1)]
+        );
         assert_eq!(a.period(0, 10), 0..3);
         assert_eq!(a.period(1, 10), 3..5);
         assert_eq!(a.period(2, 10), 5..5);
         assert_eq!(a.counts(3, 2, 10), [2, 0, 1, 1, 0, 1]);
         a.retain_functions(&[Some(0), None, Some(1)]);
-        assert_eq!(a.times_us, [0, 5, 10]);
-        assert_eq!(a.functions, [0, 0, 1]);
-        assert_eq!(a.durations_us, [3, 9, 2]);
+        assert_eq!(flat(&a), [(0, 0, 3), (5, 0, 9), (10, 1, 2)]);
     }
 }

@@ -17,7 +17,7 @@ mod model;
 mod read;
 mod write;
 
-pub use arrivals::Arrivals;
+pub use arrivals::{Arrival, Arrivals};
 pub use azure2021::{
     is_azure2021, read_azure2021, Azure2021Options, Azure2021Writer, AZURE2021_FILE,
     AZURE2021_HEADER,

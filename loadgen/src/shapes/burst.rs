@@ -2,7 +2,7 @@
 //! one endpoint drawn from a shifted exponential (`iat` plus an exponential of mean `jitter`).
 
 use rand_distr::{Distribution, Exp1};
-use trace::Arrivals;
+use trace::{Arrival, Arrivals};
 
 use crate::iat::stream;
 
@@ -37,9 +37,14 @@ impl Bursts {
             let mut rng = stream(seed, BURST_STREAM, u64::from(e));
             let mut t = 0;
             while t < total_us {
-                for _ in 0..self.size {
-                    arrivals.push(t, e, None);
-                }
+                let call = Arrival {
+                    time_us: t,
+                    function: e,
+                    duration_us: 0,
+                };
+                arrivals
+                    .calls
+                    .extend(std::iter::repeat_n(call, self.size as usize));
                 t = t.saturating_add(self.gap(&mut rng).max(1));
             }
         }

@@ -177,8 +177,8 @@ pub fn shaped_load(load: &LoadArgs, catalogue: &Catalogue) -> Result<ShapedLoad>
 /// Leaves out the functions no call goes to (the warm one when every call is cold).
 fn without_idle(mut arrivals: Arrivals, names: Vec<String>) -> (Arrivals, Vec<String>) {
     let mut used = vec![false; names.len()];
-    for &f in &arrivals.functions {
-        used[f as usize] = true;
+    for c in &arrivals.calls {
+        used[c.function as usize] = true;
     }
     let mut next = 0;
     let new_index: Vec<Option<u32>> = used

@@ -128,3 +128,49 @@ impl FakeCluster {
         v
     }
 }
+
+/// A call: (absolute µs from the load's start, endpoint, per-call duration and memory).
+pub type Call = (u64, String, Option<(u64, u32)>);
+
+/// Every call of a load as (absolute µs from the load's start, endpoint), and its per-call duration and
+/// memory when written.
+pub fn calls(load: &Path, period_us: u64) -> Vec<Call> {
+    let l = formats::read(load).unwrap();
+    let mut out = Vec::new();
+    for (p, period) in l.periods.iter().enumerate() {
+        for (i, c) in period.calls.iter().enumerate() {
+            let ask = period.asks.get(i).map(|a| (a.duration_us, a.memory_mb));
+            out.push((
+                p as u64 * period_us + c.offset_us,
+                l.endpoints[c.endpoint as usize].clone(),
+                ask,
+            ));
+        }
+    }
+    out
+}
+
+/// `generate` of a per-second load into `dir/name.json`, with `extra` flags; returns the load's path.
+pub fn generate_seconds(dir: &Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
+    let out = dir.join(format!("{name}.json"));
+    let mapping = dir.join(format!("{name}.mapping.json"));
+    let mut args = vec![
+        "generate",
+        "-m",
+        "false",
+        "-w",
+        "0",
+        "--seed",
+        "9",
+        "-o",
+        s(&out),
+        "--mapping",
+        s(&mapping),
+    ];
+    if !extra.contains(&"-p") {
+        args.extend(["-p", "builtin"]);
+    }
+    args.extend_from_slice(extra);
+    ok(&run_loadgen(&args, &[], LIMIT));
+    out
+}

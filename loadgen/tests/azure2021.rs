@@ -1,0 +1,154 @@
+//! The Azure 2021 invocation trace through the binary: each row replayed at its own microsecond, and a
+//! malformed row refused with its line.
+
+mod common;
+
+use common::{calls, generate_seconds, run_loadgen, s, Call, LIMIT};
+
+/// Hand-made Azure 2021 rows: shared microseconds, a start before the trace began, starts that cross a
+/// period boundary before they end, one a hair past the window, and decimals that binary floating point
+/// would not hold exactly.
+const AZURE2021: &str = "app,func,end_timestamp,duration
+a,f,0.5,0.25
+a,f,0.500000,0.250000
+b,g,1.0000004,0.0000003
+b,g,0.1,0.2
+a,f,2.1,0.2
+c,h,2.999999,0
+a,f,5.5,0.1
+b,g,3.0000005,0.0000005
+c,h,2.3,0.3
+";
+
+#[test]
+fn azure2021_rows_are_replayed_at_their_own_microseconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("invocations.txt");
+    std::fs::write(&file, AZURE2021).unwrap();
+    let load = generate_seconds(
+        dir.path(),
+        "whole",
+        &[
+            "-t",
+            s(&file),
+            "-p",
+            "trace",
+            "-d",
+            "3",
+            "--per-call",
+            "--memory-mb",
+            "512",
+        ],
+    );
+    let mapping: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("whole.mapping.json")).unwrap(),
+    )
+    .unwrap();
+    let endpoint = |app: &str, func: &str| -> String {
+        mapping["functions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["hash_app"] == app && e["hash_function"] == func)
+            .unwrap_or_else(|| panic!("{app}/{func} not mapped: {mapping}"))["proxy"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (af, bg, ch) = (endpoint("a", "f"), endpoint("b", "g"), endpoint("c", "h"));
+    let expected: Vec<Call> = vec![
+        // Two invocations in one microsecond: both kept.
+        (250_000, af.clone(), Some((250_000, 512))),
+        (250_000, af.clone(), Some((250_000, 512))),
+        // 1.0000004 − 0.0000003 = 1.0000001 s, exactly; to the microsecond, 1 s.
+        (1_000_000, bg.clone(), Some((0, 512))),
+        // Starts in second 1, ends in second 2: it belongs to second 1.
+        (1_900_000, af.clone(), Some((200_000, 512))),
+        (2_000_000, ch.clone(), Some((300_000, 512))),
+        (2_999_999, ch.clone(), Some((0, 512))),
+    ];
+    assert_eq!(calls(&load, 1_000_000), expected);
+    // The mapping's durations come from the invocations: c/h ran 0 and 300 ms.
+    let ch_entry = mapping["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["hash_app"] == "c")
+        .unwrap()
+        .clone();
+    assert_eq!(ch_entry["trace"]["memory_mb"], 512.0, "{ch_entry}");
+
+    // --start counts periods from the trace's beginning: second 1 becomes the load's second 0.
+    let later = generate_seconds(
+        dir.path(),
+        "later",
+        &["-t", s(&file), "-p", "trace", "-d", "2", "--start", "1"],
+    );
+    let times: Vec<u64> = calls(&later, 1_000_000).iter().map(|c| c.0).collect();
+    assert_eq!(times, [0, 900_000, 1_000_000, 1_999_999]);
+
+    // --shift has nothing to rotate in an exact replay: refused, naming the file.
+    let o = run_loadgen(
+        &[
+            "generate",
+            "-t",
+            s(&file),
+            "-p",
+            "builtin",
+            "-m",
+            "false",
+            "-w",
+            "0",
+            "-d",
+            "3",
+            "--shift",
+            "-o",
+            s(&dir.path().join("x.json")),
+        ],
+        &[],
+        LIMIT,
+    );
+    assert!(
+        !o.status.success() && common::text(&o).contains("--shift"),
+        "{}",
+        common::text(&o)
+    );
+}
+
+#[test]
+fn a_malformed_azure2021_row_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (rows, line, what) in [
+        ("a,f,0.5,0.1\na,f,abc,0.1\n", "line 3", "end_timestamp"),
+        ("a,f,0.5,0.1\na,f,0.6,-0.1\n", "line 3", "duration"),
+        ("a,f,0.5,0.1\n\na,f,0.6\n", "line 4", "ragged"),
+    ] {
+        let file = dir.path().join("bad.txt");
+        std::fs::write(&file, format!("app,func,end_timestamp,duration\n{rows}")).unwrap();
+        let out = dir.path().join("load.json");
+        let o = run_loadgen(
+            &[
+                "generate",
+                "-t",
+                s(&file),
+                "-p",
+                "builtin",
+                "-m",
+                "false",
+                "-d",
+                "1",
+                "-o",
+                s(&out),
+            ],
+            &[],
+            LIMIT,
+        );
+        let t = common::text(&o);
+        assert!(!o.status.success(), "{t}");
+        assert!(
+            t.contains("bad.txt") && t.contains(line) && t.contains(what),
+            "{rows:?}: {t}"
+        );
+        assert!(!out.exists(), "nothing written on error");
+    }
+}
