@@ -44,6 +44,23 @@ pub fn seconds_up_to(
     }
 }
 
+/// A parser of seconds from 0 (where 0 means "none" or "off") to `max`, as a [`Duration`].
+pub fn seconds_from_zero_up_to(
+    max: f64,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |s| {
+        let v: f64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+        if v.is_finite() && (0.0..=max).contains(&v) {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(format!("must be from 0 to {max} seconds"))
+        }
+    }
+}
+
 /// A parser of finite numbers in `min..=max`.
 pub fn number_in(
     min: f64,

@@ -26,6 +26,8 @@ use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 use trace::Percentiles;
 
+use crate::metrics::{FleetMetrics, Held};
+
 /// Default memory budget, MiB.
 pub const DEFAULT_BUDGET_MB: u32 = 2048;
 /// Default keep-alive: how long an idle instance lives (like a platform's scale-to-zero grace).
@@ -145,7 +147,7 @@ fn mean_of(p: &Percentiles) -> f64 {
 
 /// The instance's life: its id, the calls in it, when it was last busy.
 #[derive(Debug)]
-struct Instance {
+pub(crate) struct Instance {
     id: u64,
     in_flight: usize,
     last_active: Option<Instant>,
@@ -166,6 +168,14 @@ impl Instance {
         (self.id, cold)
     }
 
+    /// Whether the instance is alive at `now`: serving, or idle for no longer than `keep_alive`.
+    pub(crate) fn alive(&self, now: Instant, keep_alive: Duration) -> bool {
+        self.in_flight > 0
+            || self
+                .last_active
+                .is_some_and(|last| now.saturating_duration_since(last) <= keep_alive)
+    }
+
     fn depart(&mut self, now: Instant) {
         self.in_flight -= 1;
         self.last_active = Some(now);
@@ -176,19 +186,27 @@ impl Instance {
 pub(crate) struct Service {
     behaviour: Arc<Behaviour>,
     budget: Arc<Semaphore>,
-    instance: Mutex<Instance>,
+    instance: Arc<Mutex<Instance>>,
+    metrics: Arc<FleetMetrics>,
 }
 
 impl Service {
-    pub(crate) fn new(behaviour: Behaviour, budget: Arc<Semaphore>) -> Service {
+    pub(crate) fn new(
+        behaviour: Behaviour,
+        budget: Arc<Semaphore>,
+        metrics: Arc<FleetMetrics>,
+    ) -> Service {
+        let instance = Arc::new(Mutex::new(Instance {
+            id: rand::random(),
+            in_flight: 0,
+            last_active: None,
+        }));
+        metrics.add_instance(Arc::clone(&instance), behaviour.keep_alive);
         Service {
             behaviour: Arc::new(behaviour),
             budget,
-            instance: Mutex::new(Instance {
-                id: rand::random(),
-                in_flight: 0,
-                last_active: None,
-            }),
+            instance,
+            metrics,
         }
     }
 
@@ -203,11 +221,18 @@ impl Service {
             .arrive(arrival, b.keep_alive);
         // The instance counts the call in flight until this guard goes, whatever ends the call.
         let _in_flight = Departure(&self.instance);
+        let m = &self.metrics;
+        m.requests.inc();
+        if cold {
+            m.cold_starts.inc();
+        }
+        let _serving = Held::new(&m.in_flight, 1);
         if cold && !b.cold_start.is_zero() {
             tokio::time::sleep(b.cold_start).await;
         }
         let (duration, mib) = b.for_call(asked);
         let cpu = duration.mul_f64(b.cpu_share.clamp(0.0, 1.0));
+        let queued = Held::new(&m.queued, 1);
         let permit = if mib > 0 {
             Some(
                 Arc::clone(&self.budget)
@@ -218,11 +243,16 @@ impl Service {
         } else {
             None
         };
+        let _held = Held::new(&m.working_set_bytes, i64::from(mib) << 20);
         // Computation holds a busy thread (queueing for one when all are taken); waiting holds none.
+        let busy = m.busy.clone();
         let (started, working_set) = if cpu.is_zero() && mib == 0 {
+            drop(queued);
             (Instant::now(), Vec::new())
         } else {
             tokio::task::spawn_blocking(move || {
+                drop(queued);
+                let _busy = Held::new(&busy, 1);
                 let started = Instant::now();
                 let working_set = touch(mib as usize);
                 while started.elapsed() < cpu {

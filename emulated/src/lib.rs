@@ -8,8 +8,10 @@
 //! call in flight; waiting holds no thread.
 
 pub mod function;
+pub mod metrics;
 
 pub use function::{Behaviour, DEFAULT_BUDGET_MB, DEFAULT_KEEP_ALIVE};
+pub use metrics::{FleetMetrics, Scale};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,10 +33,11 @@ use proto::greeter_server::GreeterServer;
 pub async fn serve(
     listener: TcpListener,
     behaviour: Behaviour,
+    metrics: Arc<FleetMetrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let budget = Arc::new(Semaphore::new(behaviour.memory_budget_mb as usize));
-    serve_with_budget(listener, behaviour, budget, shutdown).await
+    serve_with_budget(listener, behaviour, budget, metrics, shutdown).await
 }
 
 /// [`serve`] drawing working sets from a `budget` (MiB) shared with other servers.
@@ -42,9 +45,10 @@ async fn serve_with_budget(
     listener: TcpListener,
     behaviour: Behaviour,
     budget: Arc<Semaphore>,
+    metrics: Arc<FleetMetrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let service = Service::new(behaviour, budget);
+    let service = Service::new(behaviour, budget, metrics);
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<GreeterServer<Service>>().await;
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -119,6 +123,7 @@ pub fn loopback_address(k: usize) -> std::net::Ipv4Addr {
 pub struct LocalServers {
     /// `127.0.0.1:port` of each behaviour, in the order given.
     pub addrs: Vec<SocketAddr>,
+    metrics: Arc<FleetMetrics>,
     stop: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -139,6 +144,8 @@ impl LocalServers {
             .max()
             .unwrap_or(DEFAULT_BUDGET_MB);
         let budget = Arc::new(Semaphore::new(budget_mb as usize));
+        let metrics = Arc::new(FleetMetrics::new());
+        let fleet_metrics = Arc::clone(&metrics);
         let runtime = server_runtime(threads, cpus)?;
         let listeners = runtime.block_on(async {
             let mut listeners = Vec::with_capacity(behaviours.len());
@@ -165,9 +172,11 @@ impl LocalServers {
                             let _ = stopped.wait_for(|s| *s).await;
                         };
                         let budget = Arc::clone(&budget);
+                        let metrics = Arc::clone(&fleet_metrics);
                         servers.spawn(async move {
                             if let Err(e) =
-                                serve_with_budget(listener, behaviour, budget, shutdown).await
+                                serve_with_budget(listener, behaviour, budget, metrics, shutdown)
+                                    .await
                             {
                                 log::error!("emulated function server: {e}");
                             }
@@ -188,6 +197,7 @@ impl LocalServers {
             })?;
         let mut servers = LocalServers {
             addrs,
+            metrics,
             stop: Some(stop),
             thread: Some(thread),
         };
@@ -202,6 +212,11 @@ impl LocalServers {
                 Err(std::io::Error::other("emulated function servers exited"))
             }
         }
+    }
+
+    /// The fleet's metrics: every server's, together.
+    pub fn metrics(&self) -> Arc<FleetMetrics> {
+        Arc::clone(&self.metrics)
     }
 
     /// The `host:port` endpoint strings for a load file, in the order of the behaviours.

@@ -129,3 +129,76 @@ fn inline_percentiles_and_knatives_port() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("percentile must be 0 to 100"));
 }
+
+/// `GET http://addr/metrics` with the standard library: the body.
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+        "{head}"
+    );
+    body.to_owned()
+}
+
+#[test]
+fn the_binary_serves_its_metrics() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics = format!("127.0.0.1:{port}");
+    let (mut child, addr) = start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--duration-ms",
+            "1",
+            "--memory-mb",
+            "1",
+            "--metrics-addr",
+            &metrics,
+        ],
+        None,
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut client = proto::greeter_client::GreeterClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            client
+                .say_hello(proto::HelloRequest {
+                    name: "t".into(),
+                    v_hive_metadata: Vec::new(),
+                })
+                .await
+                .unwrap();
+        }
+    });
+    let text = scrape(&metrics);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for expected in [
+        "emulated_requests_total 3\n",
+        "emulated_cold_starts_total 1\n",
+        "emulated_in_flight 0\n",
+        "emulated_instances 1\n",
+        "emulated_busy_threads 0\n",
+        "emulated_working_set_bytes 0\n",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in {text}");
+    }
+    assert!(text.ends_with("# EOF\n"), "{text}");
+}

@@ -102,6 +102,12 @@ pub struct InvokerArgs {
     #[arg(long)]
     pub shared_cpu: bool,
 
+    /// Serve the replay's metrics in Prometheus' format at http://HOST:PORT/metrics while it runs
+    /// (calls due, sent, finished by outcome, in flight, send lag and latency histograms, the busiest
+    /// endpoints).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
+
     /// Pin the dispatcher thread to this CPU and the invoker's other threads to the rest; give the
     /// function servers on the same machine the rest too (e.g. `taskset -c 0`), so nothing preempts it.
     #[arg(long, value_name = "CPU", value_parser = whole_in::<usize>(0, 4095))]

@@ -31,6 +31,7 @@ use proto::function::{CallRequest, FunctionReport};
 use proto::greeter_client::GreeterClient;
 use proto::HelloRequest;
 
+use crate::observe::Observer;
 use crate::schedule::Schedule;
 use crate::sink::{write_records, Pending, Sink};
 use crate::wait::{tune_thread, Waiter};
@@ -73,6 +74,8 @@ pub struct ReplayOptions {
     pub latency_file: Option<PathBuf>,
     /// Stop dispatching when requested (Ctrl-C); a second request stops waiting for calls in flight.
     pub stop: Stop,
+    /// Metrics and the live view's figures, fed as the replay goes (see [`crate::observe`]).
+    pub observer: Option<Arc<Observer>>,
 }
 
 /// Which share of a load an invoker replays.
@@ -167,13 +170,21 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
     let writer = {
         let schedule = Arc::clone(&schedule);
         let paths = (options.records.clone(), options.latency_file.clone());
+        let observer = options.observer.clone();
         std::thread::Builder::new()
             .name("records".into())
             .spawn(move || {
                 if let Some(cpu) = options_cpu {
                     pin_to(&all_cpus_but(cpu));
                 }
-                write_records(&schedule, rx, records, latencies, paths)
+                write_records(
+                    &schedule,
+                    rx,
+                    records,
+                    latencies,
+                    paths,
+                    observer.as_deref(),
+                )
             })
             .map_err(ReplayError::Start)?
     };
@@ -400,6 +411,9 @@ async fn dispatch(
         let mut record =
             schedule.unsent_record(call, whole_index, worker, Outcome::NotSentInterrupted);
         if late_before.is_some_and(|ready| deadline < ready) {
+            if let Some(o) = &options.observer {
+                o.call_due();
+            }
             record.outcome = Outcome::NotSentLateStart;
             sink.push(record);
             sink.flush_if_due();
@@ -413,6 +427,9 @@ async fn dispatch(
             continue;
         }
         let released = Instant::now();
+        if let Some(o) = &options.observer {
+            o.call_due();
+        }
         record.dispatch_lag_ns =
             Some(released.saturating_duration_since(deadline).as_nanos() as u64);
         if in_flight.get() >= options.max_in_flight {
@@ -426,6 +443,9 @@ async fn dispatch(
         let client = channels[next_channel[e] % channels.len()].clone();
         next_channel[e] += 1;
         in_flight.set(in_flight.get() + 1);
+        if let Some(o) = &options.observer {
+            o.call_sent();
+        }
         let pending = Pending {
             record: Some(record),
             sink: Rc::clone(sink),

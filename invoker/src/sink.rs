@@ -13,6 +13,7 @@ use formats::output::AtomicFile;
 use formats::records::{Outcome, Record, RecordsWriter};
 
 use crate::dispatch::ReplayError;
+use crate::observe::Observer;
 use crate::schedule::Schedule;
 use crate::stats::Collector;
 
@@ -30,6 +31,7 @@ pub(crate) fn write_records(
     records: Option<AtomicFile>,
     latencies: Option<AtomicFile>,
     (records_path, latency_path): (Option<PathBuf>, Option<PathBuf>),
+    observer: Option<&Observer>,
 ) -> Result<Written, ReplayError> {
     let io = |path: &Option<PathBuf>| {
         let path = path.clone().unwrap_or_default();
@@ -47,6 +49,9 @@ pub(crate) fn write_records(
     let mut latencies = latencies;
     let mut digits = itoa::Buffer::new();
     for batch in rx {
+        if let Some(o) = observer {
+            o.records(&batch);
+        }
         for r in &batch {
             collector.add(r);
             if let Some(w) = records.as_mut() {

@@ -2,17 +2,19 @@
 //! per scheduled call, whatever the server does (answers, dies, is too slow), and nothing lost on Ctrl-C.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cmdline::Stop;
 use formats::records::read_records;
 use formats::summary::Summary;
-use formats::{Invocation, LoadWriter};
 use invoker::dispatch::{replay, ReplayOptions};
 use invoker::schedule::Schedule;
 use proto::testing::TestServer;
+
+mod common;
+use common::{constant_load, spawn_invoker};
 
 /// Each test runs a spinning dispatcher: run them one at a time so they do not preempt one another.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -21,26 +23,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// A per-second load: `rate` calls per second to each endpoint, evenly spaced, for `periods` seconds.
-fn constant_load(dir: &Path, endpoints: &[String], rate: u64, periods: usize) -> PathBuf {
-    let path = dir.join("load.json");
-    let mut w = LoadWriter::create(&path, endpoints).unwrap();
-    for _ in 0..periods {
-        let mut calls: Vec<Invocation> = (0..endpoints.len() as u32)
-            .flat_map(|e| {
-                (0..rate).map(move |k| Invocation {
-                    offset_us: k * 1_000_000 / rate,
-                    endpoint: e,
-                })
-            })
-            .collect();
-        calls.sort();
-        w.write_period(&calls).unwrap();
-    }
-    w.commit().unwrap();
-    path
 }
 
 fn options(dir: &Path, timeout: Duration) -> ReplayOptions {
@@ -59,6 +41,7 @@ fn options(dir: &Path, timeout: Duration) -> ReplayOptions {
         records: Some(dir.join("records.csv")),
         latency_file: Some(dir.join("lat.txt")),
         stop: Stop::new(),
+        observer: None,
     }
 }
 
@@ -395,26 +378,6 @@ fn a_pinned_dispatcher_says_so_and_a_bad_cpu_is_refused() {
     o.dispatcher_cpu = Some(4096);
     let e = replay(schedule, o).unwrap_err().to_string();
     assert!(e.contains("--dispatcher-cpu 4096"), "{e}");
-}
-
-/// Runs the invoker binary on `load` with `args`, stdout and stderr piped.
-fn spawn_invoker(load: &Path, dir: &Path, args: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_invoker"))
-        .args([
-            "-traceFile",
-            load.to_str().unwrap(),
-            "-min=false",
-            "-warmup",
-            "0",
-        ])
-        .args(["-latf", dir.join("lat.csv").to_str().unwrap()])
-        .args(["--records", dir.join("records.csv").to_str().unwrap()])
-        .args(["--summary", dir.join("summary.json").to_str().unwrap()])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
 }
 
 /// Waits for `child` at most `limit`; returns its output.

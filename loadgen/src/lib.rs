@@ -9,6 +9,7 @@
 //! raw Azure days to representative samples).
 
 pub mod cli;
+pub mod collect;
 pub mod commands;
 pub mod deploy;
 pub mod experiment;

@@ -39,6 +39,8 @@ pub struct RunFiles {
     pub workers: PathBuf,
     /// invokers-job.yaml: the Kubernetes Job of the workers.
     pub job: PathBuf,
+    /// collect/: what the collectors gathered (scale, Prometheus queries).
+    pub collect: PathBuf,
 }
 
 impl RunFiles {
@@ -58,6 +60,7 @@ impl RunFiles {
             shards: Vec::new(),
             workers: dir.join("workers"),
             job: dir.join("invokers-job.yaml"),
+            collect: dir.join("collect"),
         }
     }
 
@@ -86,6 +89,7 @@ impl RunFiles {
             &self.trace,
             &self.workers,
             &self.job,
+            &self.collect,
         ]
         .into_iter()
         .map(PathBuf::as_path)

@@ -517,3 +517,45 @@ fn load_shapes_are_swept_like_any_run_setting() {
         );
     }
 }
+
+#[test]
+fn the_collect_table_watches_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let file = write_file(
+        dir.path(),
+        "exp.toml",
+        &format!(
+            "{BASE}\n[sweep]\nrps = [50]\n\n[collect]\nscale-interval = 0.5\nprometheus = \"http://127.0.0.1:{port}\"\n\n[collect.queries]\nup = \"up\"\n"
+        ),
+    );
+    let out = dir.path().join("out");
+    let t = ok(&experiment(&file, &out, &["--quiet"]));
+    assert!(!t.contains("live t="), "--quiet reaches every step: {t}");
+    let step = out.join("steps/000");
+    let scale = std::fs::read_to_string(step.join("collect/local-scale.csv")).unwrap();
+    assert!(scale.lines().count() >= 3, "{scale}");
+    let report = std::fs::read_to_string(step.join("report.md")).unwrap();
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("| prometheus-up |") && l.contains("**failed**")),
+        "{report}"
+    );
+    // A key [collect] does not know is refused with its line.
+    let bad = write_file(
+        dir.path(),
+        "bad.toml",
+        &format!("{BASE}\n[collect]\nscale-intervall = 1\n"),
+    );
+    let o = experiment(&bad, &dir.path().join("bad"), &[]);
+    let e = text(&o);
+    assert!(
+        !o.status.success() && e.contains("line 10") && e.contains("scale-intervall"),
+        "{e}"
+    );
+}

@@ -36,6 +36,11 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Adds a figure to draw, or the reason it cannot be.
+    pub fn add_figure(&mut self, name: &str, data: Result<FigureData, String>) {
+        self.add(name, data);
+    }
+
     fn add(&mut self, name: &str, data: Result<FigureData, String>) {
         match data {
             Ok(d) => self.figures.push((name.to_owned(), d)),

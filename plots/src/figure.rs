@@ -86,6 +86,8 @@ pub enum FigureData {
     Histogram(Histogram),
     /// Points or lines.
     Xy(XyPlot),
+    /// Calls per second beside a collector's series, on the run's time axis.
+    Timeline(crate::timeline::Timeline),
 }
 
 /// A figure written to disk.
@@ -183,6 +185,7 @@ fn draw<DB: DrawingBackend>(
     match data {
         FigureData::Histogram(h) => draw_histogram(root, h),
         FigureData::Xy(p) => draw_xy(root, p),
+        FigureData::Timeline(t) => crate::timeline::draw_timeline(root, t),
     }
 }
 

@@ -5,8 +5,10 @@
 //! [`bins`] is the histogram arithmetic, [`figure`] draws with plotters. [`draw_plan`] writes a [`Plan`].
 
 pub mod bins;
+pub mod collected;
 pub mod data;
 pub mod figure;
+pub mod timeline;
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +16,7 @@ pub use data::{
     catalogue_figures, load_figure, mapping_figure, results_figures, trace_figures, Plan,
 };
 pub use figure::{render, Figure, FigureData, Histogram, Marker, Series, XyPlot, HEIGHT, WIDTH};
+pub use timeline::Timeline;
 
 /// Why figures could not be made.
 #[derive(Debug, thiserror::Error)]

@@ -65,6 +65,10 @@ struct Args {
     /// Extra wait of a cold call before it runs, ms (0 to 600,000).
     #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = number_in(0.0, 600_000.0))]
     cold_start_ms: f64,
+    /// Serve this function's metrics in Prometheus' format at http://HOST:PORT/metrics (`emulated_…`:
+    /// requests, cold starts, calls in flight, busy threads, queue length, working set, instances).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
 }
 
 /// `P:V,P:V,…`: percentiles 0 to 100 with values of at least 0.
@@ -157,6 +161,22 @@ fn run(args: &Args) -> Result<()> {
         }
         (None, Err(_)) => "127.0.0.1:0".to_owned(),
     };
+    let metrics = std::sync::Arc::new(emulated::FleetMetrics::new());
+    let _metrics_server = args
+        .metrics_addr
+        .as_ref()
+        .map(|addr| {
+            let sampled = std::sync::Arc::clone(&metrics);
+            observe::MetricsServer::start_refreshing(
+                addr,
+                vec![metrics.registry()],
+                std::sync::Arc::new(move || {
+                    sampled.scale();
+                }),
+            )
+            .with_context(|| format!("--metrics-addr {addr}: cannot serve metrics there"))
+        })
+        .transpose()?;
     let runtime = server_runtime(args.threads, None)?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&listen)
@@ -167,7 +187,7 @@ fn run(args: &Args) -> Result<()> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        serve(listener, behaviour, shutdown).await?;
+        serve(listener, behaviour, metrics, shutdown).await?;
         Ok(())
     })
 }

@@ -11,6 +11,7 @@ use formats::summary::Summary;
 use formats::transfer::{self, RESULT_FILES};
 use invoker::cli::InvokerArgs;
 use invoker::dispatch::{replay, ReplayOptions, Shard};
+use invoker::observe::Observer;
 use invoker::schedule::Schedule;
 use invoker::worker::Coordinator;
 
@@ -89,6 +90,18 @@ fn replay_load(
         schedule.endpoints.len(),
         schedule.periods
     );
+    // Bound before anything is sent, so a taken port fails the run at once.
+    let observer = args
+        .metrics_addr
+        .as_ref()
+        .map(|_| std::sync::Arc::new(Observer::for_schedule(&schedule)));
+    let _server = match (&args.metrics_addr, &observer) {
+        (Some(addr), Some(o)) => Some(
+            observe::MetricsServer::start(addr, vec![o.registry()])
+                .with_context(|| format!("--metrics-addr {addr}: cannot serve metrics there"))?,
+        ),
+        _ => None,
+    };
     let summary = replay(
         schedule,
         ReplayOptions {
@@ -106,6 +119,7 @@ fn replay_load(
             records: files.records.clone(),
             latency_file: Some(files.latencies.clone()),
             stop: stop.clone(),
+            observer,
         },
     )?;
     print!("{summary}");

@@ -8,12 +8,14 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use cmdline::values::{parse_bool, whole_in};
 
 mod load;
+mod observe;
 mod shape;
 
 pub use load::{
     parse_percentile, AppMemoryArg, DeployArgs, LoadArgs, ReplayArgs, Scale, TraceArgs,
     MAX_PERIODS, MAX_SCALE,
 };
+pub use observe::ObserveArgs;
 pub use shape::{ShapeArgs, MAX_RPS};
 
 /// Turns serverless traces into reproducible load: synthesis, mapping to proxy functions, load.json.
@@ -48,7 +50,7 @@ pub enum Command {
         mut_arg("warmup_duration", |a| a.default_value("0")),
         mut_arg("deployer", |a| a.default_value("local"))
     )]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// A whole experiment from one TOML file: sweeps and repeats of `run`, lifecycle hooks, and one
     /// comparison of all steps (results.csv, report.md). `--example` prints a commented file.
     Experiment(ExperimentArgs),
@@ -224,6 +226,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub replay: ReplayArgs,
 
+    #[command(flatten)]
+    pub observe: ObserveArgs,
+
     /// Write into an output directory that holds files an earlier run did not write (they are left
     /// there). An earlier run's own files are always removed first, so runs never mix.
     #[arg(long)]
@@ -255,6 +260,15 @@ pub struct ExperimentArgs {
     /// Run a plan of more than 1,000 steps.
     #[arg(long)]
     pub yes: bool,
+
+    /// No live view while each step replays.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// Serve each step's metrics in Prometheus' format at http://HOST:PORT/metrics while it replays
+    /// (the same address for every step; see `loadgen run --help`).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_addr: Option<String>,
 
     /// Print a commented example file (it runs here in about two minutes, no cluster) and exit.
     #[arg(long)]

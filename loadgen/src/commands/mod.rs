@@ -9,6 +9,7 @@ pub mod preprocess;
 pub mod run;
 pub mod sample;
 pub mod synth;
+pub mod watch;
 
 use anyhow::Result;
 use cmdline::Stop;

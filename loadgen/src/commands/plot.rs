@@ -26,6 +26,10 @@ pub struct Inputs<'a> {
     pub load_per_period: Option<&'a [u64]>,
     /// The invoker's records (figures 9–11).
     pub records: Option<&'a Path>,
+    /// The collectors' CSVs, each drawn beside the calls per second (with `records`).
+    pub collected: &'a [std::path::PathBuf],
+    /// Unix time of the replay's start, seconds: where the collectors' times begin.
+    pub start_unix_s: f64,
 }
 
 /// Draws every figure the inputs allow into `dir`; returns them and the ones skipped, with why.
@@ -56,6 +60,13 @@ pub fn draw(dir: &Path, inputs: &Inputs) -> Result<Drawn> {
     if let Some(records) = inputs.records {
         plots::results_figures(records, &mut plan)
             .with_context(|| format!("reading {}", records.display()))?;
+        plots::collected::collected_figures(
+            records,
+            inputs.start_unix_s,
+            inputs.collected,
+            &mut plan,
+        )
+        .with_context(|| format!("reading {}", records.display()))?;
     }
     Ok(plots::draw_plan(dir, plan)?)
 }
@@ -112,6 +123,8 @@ pub fn plot(args: &PlotArgs) -> Result<Vec<Figure>> {
             mapping: mapping.as_ref(),
             load_per_period: load_per_period.as_deref(),
             records: None,
+            collected: &[],
+            start_unix_s: 0.0,
         },
     )?;
     print!(

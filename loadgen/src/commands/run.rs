@@ -14,6 +14,7 @@ use trace::Layout;
 
 use crate::cli::{LoadArgs, RunArgs, Scale};
 use crate::commands::plot::{draw, Inputs};
+use crate::commands::watch::{Cluster, Watch};
 use crate::deploy::knative;
 use crate::deploy::Deployer;
 use crate::output::RunFiles;
@@ -126,6 +127,11 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
             cpus - 1
         );
     }
+    if let Some(addr) = &args.observe.metrics_addr {
+        // Checked before anything is written; bound for real just before the replay.
+        std::net::TcpListener::bind(addr)
+            .with_context(|| format!("--metrics-addr {addr}: cannot serve metrics there"))?;
+    }
     if let Some(launcher) = launcher {
         // The workers' address is a flag like the others: checked before anything is written.
         workers::bind_address(launcher, args.replay.advertise_addr.as_deref())?;
@@ -210,6 +216,22 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
         }
     );
     let started_at = SystemTime::now();
+    let cluster = (kind == Deployer::Knative).then(|| Cluster {
+        kubectl: "kubectl".into(),
+        services: deployment
+            .deployed
+            .iter()
+            .filter_map(|d| d.service.clone())
+            .collect(),
+    });
+    let watch = Watch::start(
+        &args.observe,
+        &schedule,
+        launcher.is_none(),
+        deployment.servers.as_ref().map(|s| s.metrics()),
+        cluster,
+        &files.dir,
+    )?;
     let summary = if let Some(launcher) = launcher {
         workers::replay(&Launch {
             workers,
@@ -254,10 +276,25 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
                 records: Some(files.records.clone()),
                 latency_file: Some(files.latencies.clone()),
                 stop: stop.clone(),
+                observer: watch.observer(),
             },
         )
         .context("replaying the load")?
     };
+    let collected = watch.finish();
+    for c in &collected {
+        match &c.error {
+            None => println!(
+                "collected  {}: {} rows in {}",
+                c.name,
+                c.rows,
+                c.file
+                    .as_ref()
+                    .map_or_else(String::new, |f| f.display().to_string())
+            ),
+            Some(e) => log::warn!("collector {} failed (the run goes on): {e}", c.name),
+        }
+    }
     print!("{summary}");
     let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
     write_atomic(&files.summary, json.as_bytes())
@@ -274,6 +311,12 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
                 mapping: Some(&prepared.mapped.file),
                 load_per_period: Some(&generated.stats.per_period),
                 records: Some(&files.records),
+                collected: &collected
+                    .iter()
+                    .filter(|c| c.rows > 0)
+                    .filter_map(|c| c.file.clone())
+                    .collect::<Vec<_>>(),
+                start_unix_s: summary.start_unix_us as f64 / 1e6,
             },
         );
         match drawn {
@@ -307,6 +350,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
         started_at,
         figures: &figures,
         run_id: &run_id,
+        collected: &collected,
     });
     write_atomic(&files.report, report.as_bytes())
         .with_context(|| format!("writing {}", files.report.display()))?;

@@ -7,8 +7,10 @@
 //! summary, report), clean up (what the next step no longer needs). The hooks run around them:
 //! `before-experiment`, `before-step`, `after-step`, `after-experiment`.
 
+mod collect;
 pub mod plan;
 pub mod results;
+mod text;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,16 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
         );
     }
     print!("{}", crate::report::experiment::plan_table(&plan));
+    // Each step is watched as the experiment says: flags added to every step's run.
+    let mut watching = Vec::new();
+    if args.quiet {
+        watching.push("--quiet".to_owned());
+    }
+    if let Some(addr) = &args.metrics_addr {
+        std::net::TcpListener::bind(addr)
+            .with_context(|| format!("--metrics-addr {addr}: cannot serve metrics there"))?;
+        watching.push(format!("--metrics-addr={addr}"));
+    }
     let dir = &args.output_dir;
     if args.resume {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -131,7 +143,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
             }
             outcome = hook(&plan, "before-step", dir, &log, &env)
                 .context("before-step hook")
-                .and_then(|()| run_step(step, &step_dir, stop, &mut kept));
+                .and_then(|()| run_step(step, &step_dir, &watching, stop, &mut kept));
             let after = hook(&plan, "after-step", dir, &log, &env).context("after-step hook");
             outcome = outcome.and_then(|summary| after.map(|()| summary));
             if outcome.is_ok() || stop.requested() {
@@ -191,6 +203,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
 fn run_step(
     step: &Step,
     step_dir: &Path,
+    watching: &[String],
     stop: &Stop,
     kept: &mut KeptDeployment,
 ) -> Result<Summary> {
@@ -199,6 +212,7 @@ fn run_step(
         .map(String::from)
         .chain([step_dir.display().to_string(), "--force".into()])
         .chain(step.args.iter().cloned())
+        .chain(watching.iter().cloned())
         .map(std::ffi::OsString::from);
     let cli = crate::cli::parse_command_line(argv)
         .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;

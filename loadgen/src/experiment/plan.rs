@@ -10,6 +10,7 @@ use anyhow::{bail, Result};
 use clap::CommandFactory;
 use serde::{Deserialize, Serialize};
 
+use super::text::{header_line, line_at, line_of, scalar};
 use crate::cli::Cli;
 
 /// Steps above which a plan needs `--yes`.
@@ -97,44 +98,6 @@ pub struct Plan {
     pub steps: Vec<Step>,
 }
 
-/// The 1-based line of `key` in `[section]` (0 when not found: the error then names the file only).
-fn line_of(text: &str, section: &str, key: &str) -> usize {
-    let mut current = String::new();
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if let Some(name) = t.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-            current = name.trim().to_owned();
-            continue;
-        }
-        if current != section {
-            continue;
-        }
-        if let Some((k, _)) = t.split_once('=') {
-            let k = k.trim().trim_matches('"').trim_matches('\'');
-            if k == key {
-                return i + 1;
-            }
-        }
-    }
-    0
-}
-
-/// The line of a byte offset.
-fn line_at(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
-/// A scalar TOML value as a command line writes it; `None` for arrays and tables.
-fn scalar(v: &toml::Value) -> Option<String> {
-    Some(match v {
-        toml::Value::String(s) => s.clone(),
-        toml::Value::Integer(i) => i.to_string(),
-        toml::Value::Float(f) => f.to_string(),
-        toml::Value::Boolean(b) => b.to_string(),
-        _ => return None,
-    })
-}
-
 /// The long names of `loadgen run`'s flags.
 fn run_flags() -> Vec<String> {
     let cli = Cli::command();
@@ -183,9 +146,9 @@ impl Plan {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         for section in table.keys() {
-            if !["run", "sweep", "hooks", "knative"].contains(&section.as_str()) {
+            if !["run", "sweep", "hooks", "knative", "collect"].contains(&section.as_str()) {
                 bail!(
-                    "{}: unknown table `[{section}]` (the tables are [run], [sweep], [hooks], [knative])",
+                    "{}: unknown table `[{section}]` (the tables are [run], [sweep], [hooks], [knative], [collect])",
                     at(line_of(text, "", section).max(header_line(text, section)))
                 );
             }
@@ -277,6 +240,11 @@ impl Plan {
                 value: v,
                 line,
             });
+        }
+
+        // [collect]: the collectors of every step.
+        for (key, value, line) in super::collect::settings(&section("collect")?, text, &at)? {
+            base.push(Setting { key, value, line });
         }
 
         // [hooks].
@@ -554,12 +522,6 @@ fn setting_args(key: &str, value: &str, trace: Option<&Path>) -> Vec<String> {
         };
     }
     vec![format!("{flag}={value}")]
-}
-
-fn header_line(text: &str, section: &str) -> usize {
-    text.lines()
-        .position(|l| l.trim() == format!("[{section}]"))
-        .map_or(0, |i| i + 1)
 }
 
 fn first_line(s: &str) -> &str {

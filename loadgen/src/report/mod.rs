@@ -2,6 +2,7 @@
 //! progress bars, and (in [`run`]) the `report.md` of a run. The commands compute; this module words it.
 
 pub mod experiment;
+pub mod live;
 pub mod run;
 pub mod workers;
 
@@ -267,6 +268,7 @@ pub fn figures_markdown(base: &Path, drawn: &Drawn) -> String {
         let title = match &f.data {
             plots::FigureData::Histogram(h) => h.title.clone(),
             plots::FigureData::Xy(p) => p.title.clone(),
+            plots::FigureData::Timeline(t) => t.title.clone(),
         };
         let _ = write!(
             out,

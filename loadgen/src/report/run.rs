@@ -43,6 +43,8 @@ pub struct RunReport<'a> {
     pub figures: &'a str,
     /// The run's id: the `serverless-loadgen/run` label on what it made in a cluster.
     pub run_id: &'a str,
+    /// What each collector gathered, or why it failed.
+    pub collected: &'a [crate::collect::Collected],
 }
 
 /// Microseconds as a table shows them: two decimals for small values, none from 1,000 on.
@@ -266,6 +268,29 @@ pub fn markdown(r: &RunReport) -> String {
         );
     }
 
+    if !r.collected.is_empty() {
+        let _ = writeln!(out, "\n## What the platform did\n");
+        let _ = writeln!(
+            out,
+            "| collector | what | rows | file | state |\n|---|---|---:|---|---|"
+        );
+        for c in r.collected {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} |",
+                c.name,
+                c.what.replace('|', "\\|"),
+                c.rows,
+                c.file
+                    .as_deref()
+                    .map_or_else(|| "-".to_owned(), |f| format!("`collect/{}`", file_name(f))),
+                match &c.error {
+                    None => "ok".to_owned(),
+                    Some(e) => format!("**failed**: {}", e.replace('|', "\\|")),
+                }
+            );
+        }
+    }
     let _ = writeln!(out, "\n## Figures\n");
     out.push_str(r.figures);
     let _ = writeln!(out, "\n## Files\n");
@@ -463,10 +488,18 @@ mod tests {
             started_at: SystemTime::UNIX_EPOCH,
             figures: "FIGURES\n",
             run_id: "20261125-101500-ab12",
+            collected: &[crate::collect::Collected {
+                name: "prometheus-cpu".into(),
+                what: "Prometheus `up`".into(),
+                file: None,
+                rows: 0,
+                error: Some("connection refused".into()),
+            }],
         });
         for expected in [
             "Window: seconds 1..=3 (1 warm-up, left out of statistics, + 2 measured)",
             "60 records for 60 scheduled",
+            "| prometheus-cpu | Prometheus `up` | 0 | - | **failed**: connection refused |",
             "50 scheduled, 45 sent, 40 answered",
             "22.5/s achieved",
             "25.0/s scheduled",

@@ -1,0 +1,372 @@
+//! What a replay shows while it runs: Prometheus metrics (`loadgen_…`, served by `observe::MetricsServer`)
+//! and a [`Snapshot`] for a live view, both fed off the dispatcher's hot path.
+//!
+//! The dispatcher only bumps two atomic counters (calls due, calls sent); everything else is folded in
+//! by the records thread, a batch at a time, as the records it writes arrive. Per-endpoint series exist for
+//! the [`BUSIEST`] endpoints of the schedule only, the rest counted as `endpoint="other"`, so a load of
+//! thousands of functions still makes a bounded number of series.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use formats::records::{Outcome, Record};
+use hdrhistogram::Histogram as Hdr;
+use observe::prometheus_client::metrics::counter::Counter;
+use observe::prometheus_client::metrics::family::Family;
+use observe::prometheus_client::metrics::gauge::Gauge;
+use observe::prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use observe::prometheus_client::registry::Registry;
+
+/// Endpoints with series of their own.
+pub const BUSIEST: usize = 10;
+/// The window the live view's percentiles cover, seconds.
+pub const WINDOW_S: u64 = 10;
+
+type Labels = Vec<(&'static str, String)>;
+
+fn lag_buckets() -> Histogram {
+    // 1 µs to about 0.5 s.
+    Histogram::new(exponential_buckets(1e-6, 2.0, 20))
+}
+
+fn latency_buckets() -> Histogram {
+    // 100 µs to about 52 s.
+    Histogram::new(exponential_buckets(1e-4, 2.0, 20))
+}
+
+/// One second of the live window.
+struct Second {
+    at: u64,
+    send_lag_us: Hdr<u64>,
+    latency_us: Hdr<u64>,
+}
+
+/// A replay's metrics: created for a schedule's endpoints, shared by the dispatcher, the records thread
+/// and whoever serves or shows them.
+pub struct Observer {
+    registry: Arc<Registry>,
+    started: Instant,
+    due: Counter,
+    sent: Counter,
+    finished: Family<Labels, Counter>,
+    in_flight: Gauge,
+    send_lag: Histogram,
+    latency: Histogram,
+    endpoint_calls: Family<Labels, Counter>,
+    endpoint_latency: Family<Labels, Histogram, fn() -> Histogram>,
+    /// Each endpoint's label: its name among the busiest, else `other`.
+    endpoint_label: Vec<String>,
+    endpoints: Arc<[String]>,
+    /// Finished calls per endpoint index (all endpoints), for the live view's busiest.
+    finished_per_endpoint: Vec<AtomicU64>,
+    /// Sent calls whose record has come back.
+    sent_finished: AtomicU64,
+    outcomes: Mutex<Vec<(&'static str, Counter)>>,
+    window: Mutex<VecDeque<Second>>,
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer")
+            .field("endpoints", &self.endpoints.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the live view shows at one instant; counts are cumulative since the start.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    /// Seconds since the observer was made.
+    pub elapsed_s: f64,
+    /// Calls whose due time the dispatcher reached.
+    pub due: u64,
+    /// Calls sent.
+    pub sent: u64,
+    /// Calls with a record (answered, failed, not sent).
+    pub finished: u64,
+    /// Finished calls by outcome name.
+    pub outcomes: Vec<(&'static str, u64)>,
+    /// Calls sent and not yet finished.
+    pub in_flight: u64,
+    /// Send-lag p99 over the last [`WINDOW_S`] seconds, µs.
+    pub send_lag_p99_us: Option<u64>,
+    /// Latency p50 and p99 of answered calls over the last [`WINDOW_S`] seconds, µs.
+    pub latency_p50_us: Option<u64>,
+    /// See `latency_p50_us`.
+    pub latency_p99_us: Option<u64>,
+    /// Finished calls per endpoint (index into the schedule's endpoints).
+    pub per_endpoint: Vec<u64>,
+}
+
+impl Observer {
+    /// Metrics for a schedule with these endpoints and these calls per endpoint (which picks the busiest).
+    pub fn new(endpoints: &[String], calls_per_endpoint: &[u64]) -> Observer {
+        let mut order: Vec<usize> = (0..endpoints.len()).collect();
+        order.sort_by_key(|&e| std::cmp::Reverse(calls_per_endpoint.get(e).copied().unwrap_or(0)));
+        let mut endpoint_label = vec!["other".to_owned(); endpoints.len()];
+        for &e in order.iter().take(BUSIEST) {
+            endpoint_label[e] = endpoints[e].clone();
+        }
+        let mut registry = Registry::default();
+        let due = Counter::default();
+        let sent = Counter::default();
+        let finished = Family::<Labels, Counter>::default();
+        let in_flight = Gauge::default();
+        let send_lag = lag_buckets();
+        let latency = latency_buckets();
+        let endpoint_calls = Family::<Labels, Counter>::default();
+        let endpoint_latency =
+            Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(latency_buckets);
+        registry.register(
+            "loadgen_calls_scheduled",
+            "Calls whose due time has come",
+            due.clone(),
+        );
+        registry.register("loadgen_calls_sent", "Calls sent", sent.clone());
+        registry.register(
+            "loadgen_calls",
+            "Calls finished (one per record), by outcome",
+            finished.clone(),
+        );
+        registry.register(
+            "loadgen_calls_in_flight",
+            "Calls sent and not yet finished",
+            in_flight.clone(),
+        );
+        registry.register(
+            "loadgen_send_lag_seconds",
+            "Time from a call's due time to its send",
+            send_lag.clone(),
+        );
+        registry.register(
+            "loadgen_latency_seconds",
+            "Time from a call's send to its answer, answered calls",
+            latency.clone(),
+        );
+        registry.register(
+            "loadgen_endpoint_calls",
+            "Calls finished per endpoint (the busiest; the rest as endpoint=\"other\")",
+            endpoint_calls.clone(),
+        );
+        registry.register(
+            "loadgen_endpoint_latency_seconds",
+            "Latency of answered calls per endpoint (the busiest; the rest as endpoint=\"other\")",
+            endpoint_latency.clone(),
+        );
+        Observer {
+            registry: Arc::new(registry),
+            started: Instant::now(),
+            due,
+            sent,
+            finished,
+            in_flight,
+            send_lag,
+            latency,
+            endpoint_calls,
+            endpoint_latency,
+            endpoint_label,
+            endpoints: endpoints.to_vec().into(),
+            finished_per_endpoint: (0..endpoints.len()).map(|_| AtomicU64::new(0)).collect(),
+            sent_finished: AtomicU64::new(0),
+            outcomes: Mutex::new(Vec::new()),
+            window: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// Metrics for `schedule`: its endpoints, the busiest by their calls in it.
+    pub fn for_schedule(schedule: &crate::schedule::Schedule) -> Observer {
+        let mut calls = vec![0u64; schedule.endpoints.len()];
+        for c in &schedule.calls {
+            calls[c.endpoint as usize] += 1;
+        }
+        Observer::new(&schedule.endpoints, &calls)
+    }
+
+    /// The registry to serve.
+    pub fn registry(&self) -> Arc<Registry> {
+        Arc::clone(&self.registry)
+    }
+
+    /// The schedule's endpoints, in index order.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    /// The dispatcher reached a call's due time (one relaxed atomic add).
+    pub(crate) fn call_due(&self) {
+        self.due.inc();
+    }
+
+    /// The dispatcher sent a call (one relaxed atomic add).
+    pub(crate) fn call_sent(&self) {
+        self.sent.inc();
+    }
+
+    /// The records thread folds in a batch of records.
+    pub(crate) fn records(&self, batch: &[Record]) {
+        let second = self.started.elapsed().as_secs();
+        let mut window = self.window.lock().expect("window lock");
+        while window.front().is_some_and(|s| s.at + WINDOW_S <= second) {
+            window.pop_front();
+        }
+        if window.back().is_none_or(|s| s.at != second) {
+            window.push_back(Second {
+                at: second,
+                send_lag_us: Hdr::new(3).expect("histogram"),
+                latency_us: Hdr::new(3).expect("histogram"),
+            });
+        }
+        let now = window.back_mut().expect("pushed");
+        let mut outcomes = self.outcomes.lock().expect("outcomes lock");
+        for r in batch {
+            let name = r.outcome.name();
+            match outcomes.iter().find(|(n, _)| *n == name) {
+                Some((_, c)) => {
+                    c.inc();
+                }
+                None => {
+                    let c = self
+                        .finished
+                        .get_or_create(&vec![("outcome", name.to_owned())])
+                        .clone();
+                    c.inc();
+                    outcomes.push((name, c));
+                }
+            };
+            let e = r.endpoint as usize;
+            if let Some(n) = self.finished_per_endpoint.get(e) {
+                n.fetch_add(1, Ordering::Relaxed);
+            }
+            let label = vec![(
+                "endpoint",
+                self.endpoint_label.get(e).cloned().unwrap_or_default(),
+            )];
+            self.endpoint_calls.get_or_create(&label).inc();
+            if let Some(lag) = r.send_lag_ns {
+                self.sent_finished.fetch_add(1, Ordering::Relaxed);
+                self.send_lag.observe(lag as f64 / 1e9);
+                let _ = now.send_lag_us.record((lag / 1000).max(1));
+            }
+            if let (Outcome::Ok, Some(l)) = (r.outcome, r.latency_us) {
+                self.latency.observe(l as f64 / 1e6);
+                self.endpoint_latency
+                    .get_or_create(&label)
+                    .observe(l as f64 / 1e6);
+                let _ = now.latency_us.record(l.max(1));
+            }
+        }
+        let in_flight = self
+            .sent
+            .get()
+            .saturating_sub(self.sent_finished.load(Ordering::Relaxed));
+        self.in_flight.set(in_flight as i64);
+    }
+
+    /// The live view's figures now.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut lag = Hdr::<u64>::new(3).expect("histogram");
+        let mut latency = Hdr::<u64>::new(3).expect("histogram");
+        let second = self.started.elapsed().as_secs();
+        for s in self.window.lock().expect("window lock").iter() {
+            if s.at + WINDOW_S > second {
+                let _ = lag.add(&s.send_lag_us);
+                let _ = latency.add(&s.latency_us);
+            }
+        }
+        let quantile = |h: &Hdr<u64>, q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q));
+        let outcomes: Vec<(&'static str, u64)> = self
+            .outcomes
+            .lock()
+            .expect("outcomes lock")
+            .iter()
+            .map(|(n, c)| (*n, c.get()))
+            .collect();
+        let sent = self.sent.get();
+        Snapshot {
+            elapsed_s: self.started.elapsed().as_secs_f64(),
+            due: self.due.get(),
+            sent,
+            finished: outcomes.iter().map(|(_, n)| n).sum(),
+            outcomes,
+            in_flight: sent.saturating_sub(self.sent_finished.load(Ordering::Relaxed)),
+            send_lag_p99_us: quantile(&lag, 0.99),
+            latency_p50_us: quantile(&latency, 0.5),
+            latency_p99_us: quantile(&latency, 0.99),
+            per_endpoint: self
+                .finished_per_endpoint
+                .iter()
+                .map(|n| n.load(Ordering::Relaxed))
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(endpoint: u32, outcome: Outcome, lag_ns: u64, latency_us: u64) -> Record {
+        Record {
+            index: 0,
+            worker: 0,
+            period: 0,
+            endpoint,
+            warmup: false,
+            scheduled_us: 0,
+            dispatch_lag_ns: Some(lag_ns),
+            send_lag_ns: (outcome != Outcome::NotSentBackPressure).then_some(lag_ns),
+            latency_us: (outcome == Outcome::Ok).then_some(latency_us),
+            latency_from_scheduled_us: None,
+            outcome,
+            exec_us: None,
+            instance: None,
+            cold: None,
+        }
+    }
+
+    #[test]
+    fn counts_series_and_window_follow_the_records() {
+        let endpoints: Vec<String> = (0..12).map(|i| format!("e{i}")).collect();
+        let calls: Vec<u64> = (0..12).map(|i| 100 - i).collect();
+        let o = Observer::new(&endpoints, &calls);
+        for _ in 0..4 {
+            o.call_due();
+            o.call_sent();
+        }
+        o.call_due();
+        o.records(&[
+            record(0, Outcome::Ok, 2_000, 1_000),
+            record(11, Outcome::Ok, 4_000, 3_000),
+            record(11, Outcome::Timeout, 1_000, 0),
+            record(5, Outcome::NotSentBackPressure, 0, 0),
+        ]);
+        let s = o.snapshot();
+        assert_eq!((s.due, s.sent, s.finished, s.in_flight), (5, 4, 4, 1));
+        assert_eq!(s.per_endpoint[11], 2);
+        assert!(s.outcomes.contains(&("ok", 2)) && s.outcomes.contains(&("timeout", 1)));
+        // HdrHistogram at 3 significant digits: within 0.1 %.
+        assert!(
+            s.latency_p99_us
+                .is_some_and(|p| (2_997..=3_003).contains(&p)),
+            "{s:?}"
+        );
+        let text = observe::encode(&[o.registry()]);
+        assert!(
+            text.contains("loadgen_calls_total{outcome=\"ok\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("loadgen_calls_scheduled_total 5\n"), "{text}");
+        assert!(text.contains("loadgen_calls_in_flight 1\n"), "{text}");
+        // e11 is not among the ten busiest: it counts as `other`.
+        assert!(
+            text.contains("loadgen_endpoint_calls_total{endpoint=\"other\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("loadgen_endpoint_calls_total{endpoint=\"e0\"} 1\n"),
+            "{text}"
+        );
+    }
+}

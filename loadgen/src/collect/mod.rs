@@ -1,0 +1,172 @@
+//! What the platform did during a run, beside what the invoker measured: each collector writes a CSV in
+//! the run's `collect/` directory, timed in Unix seconds (so each lines up with the calls per second of
+//! the records, whose start is in summary.json), and the report draws it on the run's time axis.
+//!
+//! - [`local`]: the local fleet's scale from the emulated functions' own gauges (instances alive, calls
+//!   in flight, busy threads, queue), sampled every `--scale-interval`;
+//! - [`kubernetes`]: desired, ready and pending pods of each Knative service deployed, and the ready
+//!   replicas of the activator and autoscaler, one `kubectl` call per interval;
+//! - [`prometheus`]: named PromQL range queries over the run's window, asked once the run has ended so
+//!   they add no load while it runs.
+//!
+//! A collector that fails never stops the run: what it got is kept, and the report names its error.
+
+pub mod kubernetes;
+pub mod local;
+pub mod prometheus;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+/// What one collector left.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Collected {
+    /// Its name (`local-scale`, `kubernetes-scale`, `prometheus-NAME`).
+    pub name: String,
+    /// What it measures, in words.
+    pub what: String,
+    /// Its CSV, when one was written.
+    pub file: Option<PathBuf>,
+    /// Data rows written.
+    pub rows: usize,
+    /// Why it failed (part-way or at once), if it did.
+    pub error: Option<String>,
+}
+
+/// The directory of a run's collectors.
+pub fn dir(run: &Path) -> PathBuf {
+    run.join("collect")
+}
+
+/// Unix time in seconds, to the microsecond.
+pub fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A sampler: `sample` called now and every `interval` until stopped, then once more.
+pub struct Sampler {
+    done: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<Collected>>,
+}
+
+impl Sampler {
+    /// Starts calling `sample` on a thread of its own; `finish` is called with the samples' count when
+    /// stopped and says what was collected.
+    pub fn start(
+        name: &str,
+        interval: Duration,
+        mut sample: impl FnMut() -> Result<usize, String> + Send + 'static,
+        finish: impl FnOnce(usize, Option<String>) -> Collected + Send + 'static,
+    ) -> Sampler {
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let thread = {
+            let done = Arc::clone(&done);
+            std::thread::Builder::new()
+                .name(format!("collect-{name}"))
+                .spawn(move || {
+                    let mut rows = 0;
+                    let mut error = None;
+                    let mut stopping = false;
+                    loop {
+                        match sample() {
+                            Ok(n) => rows += n,
+                            // One failed sample is kept as the error; sampling goes on.
+                            Err(e) => {
+                                error.get_or_insert(e);
+                            }
+                        }
+                        if stopping {
+                            break;
+                        }
+                        let (lock, wake) = &*done;
+                        let guard = lock.lock().expect("sampler lock");
+                        let (guard, _) = wake
+                            .wait_timeout_while(guard, interval, |d| !*d)
+                            .expect("sampler lock");
+                        stopping = *guard;
+                    }
+                    finish(rows, error)
+                })
+                .expect("spawn a collector")
+        };
+        Sampler {
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// Takes a last sample and says what was collected.
+    pub fn finish(mut self) -> Collected {
+        self.stop().expect("a sampler finishes once")
+    }
+
+    fn stop(&mut self) -> Option<Collected> {
+        let (lock, wake) = &*self.done;
+        *lock.lock().expect("sampler lock") = true;
+        wake.notify_all();
+        self.thread.take().map(|t| {
+            t.join().unwrap_or_else(|_| Collected {
+                name: "collector".into(),
+                what: String::new(),
+                file: None,
+                rows: 0,
+                error: Some("the collector panicked".into()),
+            })
+        })
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
+/// A CSV file written a row at a time and flushed after each sample, so a run cut short keeps what
+/// was collected.
+pub struct CsvOut {
+    path: PathBuf,
+    out: csv::Writer<std::fs::File>,
+}
+
+impl CsvOut {
+    /// Creates `path` (and its directory) with `header`.
+    pub fn create(path: &Path, header: &[&str]) -> Result<CsvOut, String> {
+        let describe = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| describe(&e))?;
+        }
+        let mut out = csv::Writer::from_path(path).map_err(|e| describe(&e))?;
+        out.write_record(header).map_err(|e| describe(&e))?;
+        Ok(CsvOut {
+            path: path.to_owned(),
+            out,
+        })
+    }
+
+    /// One row.
+    pub fn row<I, T>(&mut self, fields: I) -> Result<(), String>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
+        self.out
+            .write_record(fields)
+            .map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+
+    /// Flushes what was written.
+    pub fn flush(&mut self) -> Result<(), String> {
+        self.out
+            .flush()
+            .map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}

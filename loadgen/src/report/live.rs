@@ -1,0 +1,284 @@
+//! The live view of a replay: once an interval, calls per second due, sent and answered, errors by kind,
+//! calls in flight, send-lag p99 and latency p50/p99 over the last ten seconds, and the busiest endpoints.
+//!
+//! On a terminal it is one compact screen redrawn in place; elsewhere (a pipe, a log file) one line per
+//! interval, in `key=value` words, whose `+N` counts are the calls finished in that interval: over all the
+//! lines they add up to the records.
+
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use invoker::observe::{Observer, Snapshot, WINDOW_S};
+
+/// Endpoints the live view names.
+const SHOWN: usize = 3;
+
+/// A running live view; [`LiveView::finish`] draws the last interval and stops it.
+pub struct LiveView {
+    done: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LiveView {
+    /// Starts drawing `observer` every `interval` to standard output, as a screen on a terminal and as
+    /// lines elsewhere.
+    pub fn start(observer: Arc<Observer>, interval: Duration) -> LiveView {
+        let terminal = std::io::stdout().is_terminal();
+        Self::start_to(observer, interval, terminal, Box::new(std::io::stdout()))
+    }
+
+    /// [`LiveView::start`] to any writer, as a screen or as lines.
+    pub fn start_to(
+        observer: Arc<Observer>,
+        interval: Duration,
+        screen: bool,
+        mut out: Box<dyn Write + Send>,
+    ) -> LiveView {
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let thread = {
+            let done = Arc::clone(&done);
+            std::thread::Builder::new()
+                .name("live-view".into())
+                .spawn(move || {
+                    let mut last = Snapshot::default();
+                    let mut drawn_lines = 0;
+                    let mut finished = false;
+                    while !finished {
+                        let (lock, wake) = &*done;
+                        let guard = lock.lock().expect("live view lock");
+                        let (guard, _) = wake
+                            .wait_timeout_while(guard, interval, |d| !*d)
+                            .expect("live view lock");
+                        finished = *guard;
+                        drop(guard);
+                        let now = observer.snapshot();
+                        let text = if screen {
+                            let text = screen_of(&last, &now, observer.endpoints());
+                            // Back over the previous screen, then clear to the end.
+                            let back = if drawn_lines > 0 {
+                                format!("\x1b[{drawn_lines}A\x1b[J")
+                            } else {
+                                String::new()
+                            };
+                            drawn_lines = text.lines().count();
+                            back + &text
+                        } else {
+                            line_of(&last, &now, observer.endpoints()) + "\n"
+                        };
+                        let _ = out.write_all(text.as_bytes());
+                        let _ = out.flush();
+                        last = now;
+                    }
+                })
+                .expect("spawn the live view")
+        };
+        LiveView {
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    /// Draws the last interval (everything recorded since the previous one) and stops.
+    pub fn finish(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let (lock, wake) = &*self.done;
+        *lock.lock().expect("live view lock") = true;
+        wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for LiveView {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The busiest endpoints of the interval, by calls finished in it.
+fn busiest<'e>(last: &Snapshot, now: &Snapshot, endpoints: &'e [String]) -> Vec<(&'e str, u64)> {
+    let mut v: Vec<(&str, u64)> = now
+        .per_endpoint
+        .iter()
+        .enumerate()
+        .map(|(e, &n)| {
+            let before = last.per_endpoint.get(e).copied().unwrap_or(0);
+            (endpoints[e].as_str(), n - before)
+        })
+        .filter(|&(_, n)| n > 0)
+        .collect();
+    v.sort_by_key(|&(e, n)| (std::cmp::Reverse(n), e));
+    v.truncate(SHOWN);
+    v
+}
+
+/// Calls finished in the interval by outcome, in the order first seen.
+fn outcome_deltas(last: &Snapshot, now: &Snapshot) -> Vec<(&'static str, u64)> {
+    now.outcomes
+        .iter()
+        .map(|&(name, n)| {
+            let before = last
+                .outcomes
+                .iter()
+                .find(|(m, _)| *m == name)
+                .map_or(0, |&(_, b)| b);
+            (name, n - before)
+        })
+        .collect()
+}
+
+fn optional(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
+}
+
+/// One line: the interval's counts as `+N`, the state now, the window's percentiles.
+pub fn line_of(last: &Snapshot, now: &Snapshot, endpoints: &[String]) -> String {
+    let mut s = format!(
+        "live t={:.1}s due=+{} sent=+{} done=+{}",
+        now.elapsed_s,
+        now.due - last.due,
+        now.sent - last.sent,
+        now.finished - last.finished
+    );
+    for (name, n) in outcome_deltas(last, now) {
+        s += &format!(" {name}=+{n}");
+    }
+    s += &format!(
+        " in_flight={} lag_p99_us={} latency_p50_us={} latency_p99_us={}",
+        now.in_flight,
+        optional(now.send_lag_p99_us),
+        optional(now.latency_p50_us),
+        optional(now.latency_p99_us)
+    );
+    let busiest = busiest(last, now, endpoints);
+    if !busiest.is_empty() {
+        let list: Vec<String> = busiest.iter().map(|(e, n)| format!("{e}:{n}")).collect();
+        s += &format!(" busiest={}", list.join(","));
+    }
+    s
+}
+
+fn us(v: Option<u64>) -> String {
+    match v {
+        None => "-".to_owned(),
+        Some(v) if v < 1_000 => format!("{v} µs"),
+        Some(v) if v < 1_000_000 => format!("{:.1} ms", v as f64 / 1e3),
+        Some(v) => format!("{:.2} s", v as f64 / 1e6),
+    }
+}
+
+/// The terminal screen: rates over the interval, the state now.
+pub fn screen_of(last: &Snapshot, now: &Snapshot, endpoints: &[String]) -> String {
+    let seconds = (now.elapsed_s - last.elapsed_s).max(1e-3);
+    let rate = |a: u64, b: u64| format!("{:.0}/s", (a - b) as f64 / seconds);
+    let deltas = outcome_deltas(last, now);
+    let answered = deltas
+        .iter()
+        .find(|(n, _)| *n == "ok")
+        .map_or(0, |&(_, n)| n);
+    let errors: Vec<String> = deltas
+        .iter()
+        .filter(|&&(n, d)| n != "ok" && d > 0)
+        .map(|&(n, d)| format!("{n} {:.0}/s", d as f64 / seconds))
+        .collect();
+    let busiest: Vec<String> = busiest(last, now, endpoints)
+        .iter()
+        .map(|(e, n)| format!("{e} {:.0}/s", *n as f64 / seconds))
+        .collect();
+    format!(
+        "live       {:.0} s: due {}, sent {}, answered {:.0}/s\n\
+         errors     {}\n\
+         in flight  {}; over the last {WINDOW_S} s: send lag p99 {}, latency p50 {}, p99 {}\n\
+         busiest    {}\n",
+        now.elapsed_s,
+        rate(now.due, last.due),
+        rate(now.sent, last.sent),
+        answered as f64 / seconds,
+        if errors.is_empty() {
+            "none".to_owned()
+        } else {
+            errors.join(", ")
+        },
+        now.in_flight,
+        us(now.send_lag_p99_us),
+        us(now.latency_p50_us),
+        us(now.latency_p99_us),
+        if busiest.is_empty() {
+            "-".to_owned()
+        } else {
+            busiest.join(", ")
+        }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(elapsed_s: f64, done: u64, ok: u64, per_endpoint: Vec<u64>) -> Snapshot {
+        Snapshot {
+            elapsed_s,
+            due: done,
+            sent: done,
+            finished: done,
+            outcomes: vec![("ok", ok), ("timeout", done - ok)],
+            in_flight: 0,
+            send_lag_p99_us: Some(12),
+            latency_p50_us: Some(1_500),
+            latency_p99_us: None,
+            per_endpoint,
+        }
+    }
+
+    #[test]
+    fn lines_count_the_interval_and_screens_its_rates() {
+        let endpoints = ["a".to_owned(), "b".to_owned()];
+        let (first, second) = (
+            snapshot(1.0, 10, 9, vec![6, 4]),
+            snapshot(2.0, 30, 27, vec![10, 20]),
+        );
+        let line = line_of(&first, &second, &endpoints);
+        assert_eq!(
+            line,
+            "live t=2.0s due=+20 sent=+20 done=+20 ok=+18 timeout=+2 in_flight=0 lag_p99_us=12 \
+             latency_p50_us=1500 latency_p99_us=- busiest=b:16,a:4"
+        );
+        let screen = screen_of(&first, &second, &endpoints);
+        assert!(screen.contains("answered 18/s"), "{screen}");
+        assert!(screen.contains("timeout 2/s"), "{screen}");
+        assert!(screen.contains("latency p50 1.5 ms"), "{screen}");
+        assert_eq!(screen.lines().count(), 4);
+    }
+
+    #[test]
+    fn the_last_interval_is_drawn_on_finish() {
+        let o = Arc::new(Observer::new(&["e".to_owned()], &[1]));
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        struct Shared(Arc<Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let view = LiveView::start_to(
+            Arc::clone(&o),
+            Duration::from_secs(3600),
+            false,
+            Box::new(Shared(Arc::clone(&out))),
+        );
+        view.finish();
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(text.starts_with("live t="), "{text}");
+    }
+}
