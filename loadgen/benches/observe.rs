@@ -4,7 +4,8 @@
 //! scraped every second by this benchmark; the local scale collector every second), runs alternating,
 //! 5 of each (`BENCH_REPEATS`).
 //!
-//! Prints, as median [min–max]: the send-lag p99 of the measured window (summary.json), the achieved
+//! The scraper and the reader of the live view run in this benchmark's own threads, kept on CPU 0, as
+//! observers on another machine would be. Prints, as median [min–max]: the send-lag p99 of the measured window (summary.json), the achieved
 //! rate, and the CPU time of the whole `loadgen run` process (user + system: the invoker, the local
 //! fleet and the observers together), with the hypervisor's steal over the run. Written to
 //! `bench-results/observe.txt`. `cargo bench -p loadgen --bench observe`.
@@ -83,7 +84,9 @@ fn run(dir: &std::path::Path, observed: bool) -> Measured {
         .spawn()
         .expect("start loadgen run");
     let mut stdout = child.stdout.take().unwrap();
+    // This process stands for observers on other machines: its threads keep off the dispatcher's CPU.
     let drain = std::thread::spawn(move || {
+        host::pin_to(&[0]);
         let mut text = String::new();
         let _ = stdout.read_to_string(&mut text);
         text
@@ -94,6 +97,7 @@ fn run(dir: &std::path::Path, observed: bool) -> Measured {
     let scraper = observed.then(|| {
         let (done, scrapes) = (Arc::clone(&done), Arc::clone(&scrapes));
         std::thread::spawn(move || {
+            host::pin_to(&[0]);
             let client = reqwest::blocking::Client::new();
             let url = format!("http://{addr}/metrics");
             while !done.load(Ordering::Relaxed) {

@@ -231,6 +231,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
         deployment.servers.as_ref().map(|s| s.metrics()),
         cluster,
         &files.dir,
+        dispatcher_cpu,
     )?;
     let summary = if let Some(launcher) = launcher {
         workers::replay(&Launch {

@@ -39,9 +39,33 @@ pub struct Cluster {
 impl Watch {
     /// Starts watching a replay of `schedule` into `run_dir`'s `collect/`. With `in_process`, the
     /// replay runs here and its observer feeds the live view and `/metrics`; `fleet` is the local
-    /// fleet's metrics, `cluster` the Knative services. Fails only when `--metrics-addr` cannot be
-    /// bound (before anything is sent).
+    /// fleet's metrics, `cluster` the Knative services. Every thread it starts keeps off
+    /// `dispatcher_cpu`. Fails only when `--metrics-addr` cannot be bound (before anything is sent).
     pub fn start(
+        args: &ObserveArgs,
+        schedule: &Schedule,
+        in_process: bool,
+        fleet: Option<Arc<FleetMetrics>>,
+        cluster: Option<Cluster>,
+        run_dir: &Path,
+        dispatcher_cpu: Option<usize>,
+    ) -> Result<Watch> {
+        // Threads inherit their creator's CPUs: started from a thread kept off the dispatcher's CPU,
+        // the live view, the metrics server and the samplers never preempt the dispatcher.
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    if let Some(cpu) = dispatcher_cpu {
+                        host::pin_to(&host::all_cpus_but(cpu));
+                    }
+                    Self::start_here(args, schedule, in_process, fleet, cluster, run_dir)
+                })
+                .join()
+                .expect("the watch's starter thread panicked")
+        })
+    }
+
+    fn start_here(
         args: &ObserveArgs,
         schedule: &Schedule,
         in_process: bool,
