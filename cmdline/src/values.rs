@@ -31,21 +31,18 @@ pub fn check_seconds(value: f64, flag: &str, max: f64) -> Result<Duration, Strin
 pub fn seconds_up_to(
     max: f64,
 ) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
-    move |s| {
-        let v: f64 = s
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{s}` is not a number of seconds"))?;
-        if v.is_finite() && v > 0.0 && v <= max {
-            Ok(Duration::from_secs_f64(v))
-        } else {
-            Err(format!("must be above 0 and at most {max} seconds"))
-        }
-    }
+    seconds_parser(false, max)
 }
 
 /// A parser of seconds from 0 (where 0 means "none" or "off") to `max`, as a [`Duration`].
 pub fn seconds_from_zero_up_to(
+    max: f64,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    seconds_parser(true, max)
+}
+
+fn seconds_parser(
+    zero: bool,
     max: f64,
 ) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
     move |s| {
@@ -53,10 +50,13 @@ pub fn seconds_from_zero_up_to(
             .trim()
             .parse()
             .map_err(|_| format!("`{s}` is not a number of seconds"))?;
-        if v.is_finite() && (0.0..=max).contains(&v) {
+        let low_ok = if zero { v >= 0.0 } else { v > 0.0 };
+        if v.is_finite() && low_ok && v <= max {
             Ok(Duration::from_secs_f64(v))
-        } else {
+        } else if zero {
             Err(format!("must be from 0 to {max} seconds"))
+        } else {
+            Err(format!("must be above 0 and at most {max} seconds"))
         }
     }
 }
@@ -136,6 +136,9 @@ mod tests {
             assert!(p(bad).is_err(), "{bad}");
         }
         assert!(p("1e20").unwrap_err().contains("at most 86400"));
+        let z = seconds_from_zero_up_to(60.0);
+        assert_eq!(z("0").unwrap(), Duration::ZERO);
+        assert!(z("-1").is_err() && z("61").unwrap_err().contains("from 0 to 60"));
         let n = number_in(0.0, 1.0);
         assert_eq!(n("0.5").unwrap(), 0.5);
         assert!(n("NaN").is_err() && n("1.5").is_err());
