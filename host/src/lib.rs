@@ -67,6 +67,20 @@ pub fn steal_ms() -> Vec<(usize, f64)> {
         .collect()
 }
 
+/// How many times the calling thread has been preempted (involuntary context switches, from
+/// `getrusage(RUSAGE_THREAD)`): a spinning thread's count of interruptions by others.
+pub fn thread_preemptions() -> u64 {
+    // SAFETY: a zeroed rusage is a valid output buffer; RUSAGE_THREAD reads the calling thread's.
+    unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        if libc::getrusage(libc::RUSAGE_THREAD, &mut usage) == 0 {
+            usage.ru_nivcsw.max(0) as u64
+        } else {
+            0
+        }
+    }
+}
+
 /// Steal accrued between two [`steal_ms`] readings, per CPU.
 pub fn steal_between(before: &[(usize, f64)], after: &[(usize, f64)]) -> Vec<(usize, f64)> {
     after

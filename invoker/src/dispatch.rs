@@ -290,7 +290,13 @@ fn run_dispatcher(
         .map_err(ReplayError::Start)?;
     let sink = Sink::new(tx);
     let local = tokio::task::LocalSet::new();
+    let preempted_before = host::thread_preemptions();
     let result = local.block_on(&runtime, dispatch(schedule, uris, options, &sink, realtime));
+    // How often something else took the dispatcher's CPU: what explains a lag spike that steal does not.
+    mode.push_str(&format!(
+        ", preempted {} time(s) while dispatching",
+        host::thread_preemptions().saturating_sub(preempted_before)
+    ));
     // Dropping the LocalSet drops any call still pending; its guard records it as cancelled.
     drop(local);
     sink.flush();

@@ -370,7 +370,8 @@ fn a_pinned_dispatcher_says_so_and_a_bad_cpu_is_refused() {
     let summary = replay(schedule.clone(), o).unwrap();
     assert_eq!(summary.ok, 50);
     assert!(
-        summary.dispatcher.contains("pinned to CPU 0"),
+        summary.dispatcher.contains("pinned to CPU 0")
+            && summary.dispatcher.contains(" time(s) while dispatching"),
         "{}",
         summary.dispatcher
     );
