@@ -85,9 +85,7 @@ pub fn prepare(load: &LoadArgs, trace_dir: &Path, mapping_path: &Path) -> Result
     };
     if load.shape.is_set() {
         let catalogue = load_catalogue(&load.profile)?;
-        let mut seeded = load.clone();
-        seeded.seed = Some(seed);
-        let shaped = crate::shapes::shaped_load(&seeded, &catalogue)?;
+        let shaped = crate::shapes::shaped_load(load, &catalogue, seed)?;
         let premade = (shaped.catalogue, shaped.mapped);
         return finish_prepare(
             load,

@@ -129,8 +129,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
     }
     if let Some(addr) = &args.observe.metrics_addr {
         // Checked before anything is written; bound for real just before the replay.
-        std::net::TcpListener::bind(addr)
-            .with_context(|| format!("--metrics-addr {addr}: cannot serve metrics there"))?;
+        crate::commands::watch::check_metrics_addr(addr)?;
     }
     if let Some(launcher) = launcher {
         // The workers' address is a flag like the others: checked before anything is written.

@@ -28,6 +28,14 @@ pub struct Watch {
     dir: PathBuf,
 }
 
+/// Refuses a `--metrics-addr` that cannot be bound, before anything is written (the server binds it
+/// for real just before the replay).
+pub fn check_metrics_addr(addr: &str) -> Result<()> {
+    std::net::TcpListener::bind(addr)
+        .map(drop)
+        .with_context(|| format!("--metrics-addr {addr}: cannot serve metrics there"))
+}
+
 /// The Knative services a run deployed, for the scale collector.
 pub struct Cluster {
     /// The `kubectl` to call.

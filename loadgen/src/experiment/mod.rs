@@ -61,8 +61,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
         watching.push("--quiet".to_owned());
     }
     if let Some(addr) = &args.metrics_addr {
-        std::net::TcpListener::bind(addr)
-            .with_context(|| format!("--metrics-addr {addr}: cannot serve metrics there"))?;
+        crate::commands::watch::check_metrics_addr(addr)?;
         watching.push(format!("--metrics-addr={addr}"));
     }
     let dir = &args.output_dir;

@@ -72,8 +72,9 @@ pub fn choose_proxy<'c>(load: &LoadArgs, catalogue: &'c Catalogue) -> Result<&'c
     Ok(&catalogue.proxies[best])
 }
 
-/// Makes the load `load.shape` describes over `load`'s window, calling copies of a proxy of `catalogue`.
-pub fn shaped_load(load: &LoadArgs, catalogue: &Catalogue) -> Result<ShapedLoad> {
+/// Makes the load `load.shape` describes over `load`'s window, calling copies of a proxy of `catalogue`;
+/// `seed` keys its random streams (the run's seed, so the load is reproducible).
+pub fn shaped_load(load: &LoadArgs, catalogue: &Catalogue, seed: u64) -> Result<ShapedLoad> {
     let shape = &load.shape;
     let proxy = choose_proxy(load, catalogue)?;
     let granularity = load.trace.granularity();
@@ -81,7 +82,6 @@ pub fn shaped_load(load: &LoadArgs, catalogue: &Catalogue) -> Result<ShapedLoad>
         bail!("--warmup-duration + --duration is too large");
     };
     let total_us = periods as u64 * granularity.period_us();
-    let seed = load.seed.unwrap_or(0);
 
     let (arrivals, names, source) = if let Some(rps) = shape.rps {
         let max = shape.rps_max.unwrap_or(f64::INFINITY);
