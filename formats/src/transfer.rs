@@ -4,7 +4,9 @@
 //! - `GET /v1/shards/K`: worker K's share of the load (`load-K.json`);
 //! - `GET /v1/clock`: the coordinator's clock, for an NTP-style offset ([`ClockReply`], [`ClockSample`]);
 //! - `PUT /v1/results/K/NAME`: one of worker K's [`RESULT_FILES`];
-//! - `PUT /v1/failed/K`: why worker K cannot run (plain text), so the coordinator need not wait for it.
+//! - `PUT /v1/failed/K`: why worker K cannot run (plain text), so the coordinator need not wait for it;
+//! - `PUT /v1/live/K`: worker K's [`LiveReport`]s while it replays (JSON), for the coordinator's live view
+//!   and `/metrics`.
 //!
 //! Every body carries its SHA-256 in [`HASH_HEADER`] and the receiver checks it ([`Sha256Writer`]) before
 //! it keeps the file: a corrupted or truncated transfer is refused, never used.
@@ -37,6 +39,65 @@ pub fn result_path(k: u32, name: &str) -> String {
 /// The path worker `k` reports its failure to.
 pub fn failure_path(k: u32) -> String {
     format!("/v1/failed/{k}")
+}
+
+/// The path worker `k` puts its live reports to.
+pub fn live_path(k: u32) -> String {
+    format!("/v1/live/{k}")
+}
+
+/// What a worker tells the coordinator while it replays, about once a second: its counts so far and the
+/// calls that finished since its previous report. Reports are numbered from 0 and applied once each, in
+/// order: a report the coordinator already applied (its answer was lost, the worker sent it again) is
+/// acknowledged and ignored, so no call is counted twice. The records the worker sends at the end stay
+/// the run's measurement; these only feed what is shown during it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveReport {
+    /// This report's number: 0, 1, 2, …
+    pub seq: u64,
+    /// Calls whose due time this worker's dispatcher has reached, in all.
+    pub due: u64,
+    /// Calls this worker has sent, in all.
+    pub sent: u64,
+    /// The worker's endpoints, which [`FinishedCall::endpoint`] indexes: in report 0 only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<Vec<String>>,
+    /// The calls finished since the previous report.
+    pub calls: Vec<FinishedCall>,
+}
+
+/// One finished call in a [`LiveReport`]: what the live view and the metrics need of its record. On the
+/// wire a 4-element array (`[endpoint, outcome, send_lag_ns, latency_us]`), a third of an object's size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "FinishedCallTuple", into = "FinishedCallTuple")]
+pub struct FinishedCall {
+    /// Index into the worker's endpoints.
+    pub endpoint: u32,
+    /// Its outcome's name (`formats::records::Outcome::name`).
+    pub outcome: String,
+    /// Due time to send, ns; none when it was not sent.
+    pub send_lag_ns: Option<u64>,
+    /// Send to answer, µs; answered calls only.
+    pub latency_us: Option<u64>,
+}
+
+type FinishedCallTuple = (u32, String, Option<u64>, Option<u64>);
+
+impl From<FinishedCallTuple> for FinishedCall {
+    fn from((endpoint, outcome, send_lag_ns, latency_us): FinishedCallTuple) -> Self {
+        FinishedCall {
+            endpoint,
+            outcome,
+            send_lag_ns,
+            latency_us,
+        }
+    }
+}
+
+impl From<FinishedCall> for FinishedCallTuple {
+    fn from(c: FinishedCall) -> Self {
+        (c.endpoint, c.outcome, c.send_lag_ns, c.latency_us)
+    }
 }
 
 /// Lowercase hex of bytes.
@@ -193,6 +254,35 @@ mod tests {
         let e = check_hash(&hash, &other).unwrap_err();
         assert!(e.contains("mismatch") && e.contains(&hash[..8]), "{e}");
         assert!(check_hash(&hash, &hash.to_uppercase()).is_ok());
+    }
+
+    #[test]
+    fn live_reports_travel_as_compact_json() {
+        let report = LiveReport {
+            seq: 0,
+            due: 3,
+            sent: 2,
+            endpoints: Some(vec!["a:80".into()]),
+            calls: vec![FinishedCall {
+                endpoint: 0,
+                outcome: "ok".into(),
+                send_lag_ns: Some(1500),
+                latency_us: Some(900),
+            }],
+        };
+        let text = serde_json::to_string(&report).unwrap();
+        assert_eq!(
+            text,
+            r#"{"seq":0,"due":3,"sent":2,"endpoints":["a:80"],"calls":[[0,"ok",1500,900]]}"#
+        );
+        assert_eq!(serde_json::from_str::<LiveReport>(&text).unwrap(), report);
+        let later = LiveReport {
+            seq: 1,
+            ..LiveReport::default()
+        };
+        let text = serde_json::to_string(&later).unwrap();
+        assert!(!text.contains("endpoints"), "{text}");
+        assert_eq!(serde_json::from_str::<LiveReport>(&text).unwrap(), later);
     }
 
     #[test]

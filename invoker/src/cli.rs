@@ -129,6 +129,11 @@ pub struct InvokerArgs {
     #[arg(long, value_name = "N", requires = "worker", value_parser = whole_in::<u32>(1, 4096))]
     pub workers: Option<u32>,
 
+    /// With --coordinator: send the coordinator a live report every SECONDS while replaying (what its
+    /// live view and `/metrics` show of this worker); without it, none.
+    #[arg(long, value_name = "SECONDS", requires = "coordinator", value_parser = seconds_up_to(3600.0))]
+    pub live_interval: Option<Duration>,
+
     /// With --coordinator: where the shard and the results are kept (default: a temporary directory,
     /// removed once the results are sent).
     #[arg(long, value_name = "DIR", requires = "coordinator")]

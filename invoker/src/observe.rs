@@ -5,6 +5,10 @@
 //! by the records thread, a batch at a time, as the records it writes arrive. Per-endpoint series exist for
 //! the [`BUSIEST`] endpoints of the schedule only, the rest counted as `endpoint="other"`, so a load of
 //! thousands of functions still makes a bounded number of series.
+//!
+//! A worker of a run shared by several ([`Observer::forwarding`]) also keeps the calls it folds in, for
+//! its `formats::transfer::LiveReport`s; the coordinator folds those into an observer of the whole load
+//! ([`Observer::fold_report`]), so its live view and `/metrics` count every worker's calls.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use formats::records::{Outcome, Record};
+use formats::transfer::FinishedCall;
 use hdrhistogram::Histogram as Hdr;
 use observe::prometheus_client::metrics::counter::Counter;
 use observe::prometheus_client::metrics::family::Family;
@@ -65,6 +70,8 @@ pub struct Observer {
     sent_finished: AtomicU64,
     outcomes: Mutex<Vec<(&'static str, Counter)>>,
     window: Mutex<VecDeque<Second>>,
+    /// A worker's calls finished since they were last taken ([`Observer::take_finished`]).
+    forward: Option<Mutex<Vec<FinishedCall>>>,
 }
 
 impl std::fmt::Debug for Observer {
@@ -176,7 +183,22 @@ impl Observer {
             sent_finished: AtomicU64::new(0),
             outcomes: Mutex::new(Vec::new()),
             window: Mutex::new(VecDeque::new()),
+            forward: None,
         }
+    }
+
+    /// The same observer, also keeping every call it folds in until [`Observer::take_finished`] (a
+    /// worker's, for its live reports).
+    pub fn forwarding(mut self) -> Observer {
+        self.forward = Some(Mutex::new(Vec::new()));
+        self
+    }
+
+    /// The calls folded in since the last call (none unless [`Observer::forwarding`]).
+    pub fn take_finished(&self) -> Vec<FinishedCall> {
+        self.forward.as_ref().map_or_else(Vec::new, |f| {
+            std::mem::take(&mut *f.lock().expect("forward lock"))
+        })
     }
 
     /// Metrics for `schedule`: its endpoints, the busiest by their calls in it.
@@ -198,6 +220,11 @@ impl Observer {
         &self.endpoints
     }
 
+    /// Calls due and calls sent so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.due.get(), self.sent.get())
+    }
+
     /// The dispatcher reached a call's due time (one relaxed atomic add).
     pub(crate) fn call_due(&self) {
         self.due.inc();
@@ -210,6 +237,55 @@ impl Observer {
 
     /// The records thread folds in a batch of records.
     pub(crate) fn records(&self, batch: &[Record]) {
+        if let Some(forward) = &self.forward {
+            forward
+                .lock()
+                .expect("forward lock")
+                .extend(batch.iter().map(|r| FinishedCall {
+                    endpoint: r.endpoint,
+                    outcome: r.outcome.name().to_owned(),
+                    send_lag_ns: r.send_lag_ns,
+                    latency_us: r.latency_us,
+                }));
+        }
+        self.fold(
+            batch
+                .iter()
+                .map(|r| (r.endpoint as usize, r.outcome, r.send_lag_ns, r.latency_us)),
+        );
+    }
+
+    /// Folds in a worker's report: `due` and `sent` are what the worker counted since its previous
+    /// report; `endpoints` maps the worker's endpoint indices to this observer's. Fails on a call whose
+    /// outcome or endpoint is unknown (nothing of the report is counted then).
+    pub fn fold_report(
+        &self,
+        due: u64,
+        sent: u64,
+        calls: &[FinishedCall],
+        endpoints: &[u32],
+    ) -> Result<(), String> {
+        let mut folded = Vec::with_capacity(calls.len());
+        for c in calls {
+            let outcome = Outcome::parse(&c.outcome)
+                .ok_or_else(|| format!("`{}` is not an outcome", c.outcome))?;
+            let endpoint = endpoints.get(c.endpoint as usize).ok_or_else(|| {
+                format!(
+                    "endpoint {} is not among the worker's {} endpoints",
+                    c.endpoint,
+                    endpoints.len()
+                )
+            })?;
+            folded.push((*endpoint as usize, outcome, c.send_lag_ns, c.latency_us));
+        }
+        self.due.inc_by(due);
+        self.sent.inc_by(sent);
+        self.fold(folded.into_iter());
+        Ok(())
+    }
+
+    /// Folds in finished calls: (endpoint index, outcome, send lag ns, latency µs).
+    fn fold(&self, calls: impl Iterator<Item = (usize, Outcome, Option<u64>, Option<u64>)>) {
         let second = self.started.elapsed().as_secs();
         let mut window = self.window.lock().expect("window lock");
         while window.front().is_some_and(|s| s.at + WINDOW_S <= second) {
@@ -224,8 +300,8 @@ impl Observer {
         }
         let now = window.back_mut().expect("pushed");
         let mut outcomes = self.outcomes.lock().expect("outcomes lock");
-        for r in batch {
-            let name = r.outcome.name();
+        for (e, outcome, send_lag_ns, latency_us) in calls {
+            let name = outcome.name();
             match outcomes.iter().find(|(n, _)| *n == name) {
                 Some((_, c)) => {
                     c.inc();
@@ -239,19 +315,18 @@ impl Observer {
                     outcomes.push((name, c));
                 }
             };
-            let e = r.endpoint as usize;
             if let Some(n) = self.finished_per_endpoint.get(e) {
                 n.fetch_add(1, Ordering::Relaxed);
             }
             if let Some(c) = self.endpoint_calls.get(e) {
                 c.inc();
             }
-            if let Some(lag) = r.send_lag_ns {
+            if let Some(lag) = send_lag_ns {
                 self.sent_finished.fetch_add(1, Ordering::Relaxed);
                 self.send_lag.observe(lag as f64 / 1e9);
                 let _ = now.send_lag_us.record((lag / 1000).max(1));
             }
-            if let (Outcome::Ok, Some(l)) = (r.outcome, r.latency_us) {
+            if let (Outcome::Ok, Some(l)) = (outcome, latency_us) {
                 self.latency.observe(l as f64 / 1e6);
                 if let Some(h) = self.endpoint_latency.get(e) {
                     h.observe(l as f64 / 1e6);

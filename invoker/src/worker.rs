@@ -1,16 +1,21 @@
 //! Working for a coordinator (`loadgen run --workers N`): this invoker fetches its shard of the load,
 //! measures its clock against the coordinator's, replays, and sends its records and summary back, all
 //! over the HTTP channel that `formats::transfer` defines. Every body is checked against its content hash,
-//! in both directions: a corrupted transfer is retried, never used.
+//! in both directions: a corrupted transfer is retried, never used. While it replays, a [`LiveReporter`]
+//! tells the coordinator what it has done so far, for the coordinator's live view and `/metrics`.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::dispatch::error_chain;
+use crate::observe::Observer;
 use formats::transfer::{
-    check_hash, now_unix_us, sha256_file, ClockReply, ClockSample, Sha256Writer, CLOCK_PATH,
-    HASH_HEADER,
+    check_hash, live_path, now_unix_us, sha256_file, ClockReply, ClockSample, LiveReport,
+    Sha256Writer, CLOCK_PATH, HASH_HEADER,
 };
 
 /// Attempts per transfer (a hash mismatch or a dropped connection is tried again).
@@ -166,6 +171,24 @@ impl Coordinator {
         })
     }
 
+    /// Sends one live report (one attempt, 5 s at most: the next interval sends it again).
+    fn report_live(&self, path: &str, report: &LiveReport) -> Result<(), Attempt> {
+        let url = self.url(path);
+        let body = serde_json::to_vec(report).expect("a live report serialises");
+        self.runtime.block_on(async {
+            let response = self
+                .client
+                .put(&url)
+                .header("content-type", "application/json")
+                .timeout(Duration::from_secs(5))
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| Attempt::Retry(error_chain(&e)))?;
+            answer(response).await
+        })
+    }
+
     /// The coordinator's clock against this machine's: `samples` NTP-style exchanges, the one with the
     /// shortest round trip kept.
     pub fn clock(&self, samples: usize) -> Result<ClockSample, TransferError> {
@@ -249,4 +272,264 @@ fn retry<T>(
         url: url.to_owned(),
         reason: format!("{last} ({ATTEMPTS} attempts)"),
     })
+}
+
+/// Live reports not yet acknowledged, in calls, beyond which a worker stops reporting (an unreachable
+/// coordinator must not make it hold a whole run's calls in memory).
+const MAX_PENDING_CALLS: usize = 1_000_000;
+
+/// A worker's live reports: every interval, the counts and finished calls of a forwarding [`Observer`]
+/// go to the coordinator as a numbered `LiveReport`. A report that does not get through is sent again
+/// (with the later ones, in order) at the next interval. Reporting is best effort: a coordinator that
+/// refuses the reports, or stays unreachable for [`MAX_PENDING_CALLS`], is given up on with a warning,
+/// and the replay and its records are not affected.
+pub struct LiveReporter {
+    done: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LiveReporter {
+    /// Starts reporting `observer` (made with [`Observer::forwarding`]) as worker `worker` to the
+    /// coordinator at `base`, every `interval`; its thread keeps off `dispatcher_cpu`.
+    pub fn start(
+        base: &str,
+        worker: u32,
+        observer: Arc<Observer>,
+        interval: Duration,
+        dispatcher_cpu: Option<usize>,
+    ) -> Result<LiveReporter, TransferError> {
+        let coordinator = Coordinator::new(base)?;
+        let done = Arc::new((Mutex::new(false), Condvar::new()));
+        let thread = {
+            let done = Arc::clone(&done);
+            std::thread::Builder::new()
+                .name("live-reports".into())
+                .spawn(move || {
+                    if let Some(cpu) = dispatcher_cpu {
+                        host::pin_to(&host::all_cpus_but(cpu));
+                    }
+                    report_until_done(&coordinator, worker, &observer, interval, &done);
+                })
+                .map_err(|e| TransferError::Http {
+                    url: base.to_owned(),
+                    reason: format!("starting the live reports: {e}"),
+                })?
+        };
+        Ok(LiveReporter {
+            done,
+            thread: Some(thread),
+        })
+    }
+
+    /// Sends the last report (every call recorded so far) and stops.
+    pub fn finish(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let (lock, wake) = &*self.done;
+        *lock.lock().expect("live reports lock") = true;
+        wake.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for LiveReporter {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn report_until_done(
+    coordinator: &Coordinator,
+    worker: u32,
+    observer: &Observer,
+    interval: Duration,
+    done: &(Mutex<bool>, Condvar),
+) {
+    let path = live_path(worker);
+    let mut pending: VecDeque<LiveReport> = VecDeque::new();
+    let mut seq = 0;
+    let mut given_up = false;
+    let mut finished = false;
+    while !finished {
+        let (lock, wake) = done;
+        let guard = lock.lock().expect("live reports lock");
+        let (guard, _) = wake
+            .wait_timeout_while(guard, interval, |d| !*d)
+            .expect("live reports lock");
+        finished = *guard;
+        drop(guard);
+        // Taken even when given up, so the observer holds no calls for nobody.
+        let calls = observer.take_finished();
+        if given_up {
+            continue;
+        }
+        let (due, sent) = observer.counts();
+        pending.push_back(LiveReport {
+            seq,
+            due,
+            sent,
+            endpoints: (seq == 0).then(|| observer.endpoints().to_vec()),
+            calls,
+        });
+        seq += 1;
+        // The last report gets a few tries: it holds the run's end.
+        let attempts = if finished { 3 } else { 1 };
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            match send_pending(coordinator, &path, &mut pending) {
+                Ok(()) => break,
+                Err(Attempt::Fail(reason)) => {
+                    log::warn!(
+                        "live reports: the coordinator refused them ({reason}); no more are sent"
+                    );
+                    given_up = true;
+                    break;
+                }
+                Err(Attempt::Retry(reason)) => {
+                    log::debug!("live report not through yet: {reason}");
+                }
+                // Nothing local is read or written for a report.
+                Err(Attempt::Io(path, e)) => log::debug!("{}: {e}", path.display()),
+            }
+        }
+        if !given_up && pending.iter().map(|r| r.calls.len()).sum::<usize>() > MAX_PENDING_CALLS {
+            log::warn!(
+                "live reports: the coordinator has not taken one for too long; no more are sent"
+            );
+            given_up = true;
+        }
+        if given_up {
+            pending.clear();
+        }
+    }
+}
+
+/// Sends the pending reports in order; each one through leaves the queue.
+fn send_pending(
+    coordinator: &Coordinator,
+    path: &str,
+    pending: &mut VecDeque<LiveReport>,
+) -> Result<(), Attempt> {
+    while let Some(report) = pending.front() {
+        coordinator.report_live(path, report)?;
+        pending.pop_front();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use formats::records::{Outcome, Record};
+    use std::io::{BufRead, BufReader, Read};
+    use std::sync::mpsc;
+
+    fn answered(endpoint: u32) -> Record {
+        Record {
+            index: 0,
+            worker: 0,
+            period: 0,
+            endpoint,
+            warmup: false,
+            scheduled_us: 0,
+            dispatch_lag_ns: Some(1_000),
+            send_lag_ns: Some(1_000),
+            latency_us: Some(500),
+            latency_from_scheduled_us: None,
+            outcome: Outcome::Ok,
+            exec_us: None,
+            instance: None,
+            cold: None,
+        }
+    }
+
+    /// An HTTP server on loopback that answers its first request with 500 and the rest with 204, and
+    /// hands over each request's body.
+    fn coordinator_failing_once() -> (String, mpsc::Receiver<LiveReport>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().take(100).enumerate() {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap() > 2 {
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    line.clear();
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                // Handed over before the answer, so the reporter never sees an answer for a body
+                // the test has not got yet.
+                if tx.send(serde_json::from_slice(&body).unwrap()).is_err() {
+                    break;
+                }
+                let status = if n == 0 {
+                    "500 Internal Server Error"
+                } else {
+                    "204 No Content"
+                };
+                write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                )
+                .unwrap();
+            }
+        });
+        (format!("http://{addr}"), rx)
+    }
+
+    #[test]
+    fn a_report_not_acknowledged_is_sent_again_before_the_next_ones() {
+        let (url, received) = coordinator_failing_once();
+        let observer = Arc::new(Observer::new(&["a".into(), "b".into()], &[1, 1]).forwarding());
+        observer.call_due();
+        observer.call_sent();
+        observer.records(&[answered(1)]);
+        let reporter = LiveReporter::start(
+            &url,
+            3,
+            Arc::clone(&observer),
+            Duration::from_millis(20),
+            None,
+        )
+        .unwrap();
+        let wait = Duration::from_secs(10);
+        // The first report is refused (500), then sent again with the next.
+        let first = received.recv_timeout(wait).unwrap();
+        let again = received.recv_timeout(wait).unwrap();
+        assert_eq!((first.seq, again.seq), (0, 0));
+        assert_eq!(first, again);
+        observer.call_due();
+        observer.call_sent();
+        observer.records(&[answered(0)]);
+        reporter.finish();
+        let mut reports = vec![again];
+        reports.extend(received.try_iter());
+        let seqs: Vec<u64> = reports.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, (0..reports.len() as u64).collect::<Vec<_>>());
+        assert_eq!(
+            reports[0].endpoints.as_deref(),
+            Some(&["a".to_owned(), "b".to_owned()][..])
+        );
+        assert!(reports[1..].iter().all(|r| r.endpoints.is_none()));
+        let calls: Vec<u32> = reports
+            .iter()
+            .flat_map(|r| r.calls.iter().map(|c| c.endpoint))
+            .collect();
+        assert_eq!(calls, vec![1, 0]);
+        let last = reports.last().unwrap();
+        assert_eq!((last.due, last.sent), (2, 2));
+        assert!(observer.take_finished().is_empty());
+    }
 }

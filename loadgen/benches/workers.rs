@@ -99,6 +99,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
                 max_in_flight: 100_000,
                 realtime: false,
                 shared_cpu,
+                live_interval: None,
             },
             cpus: vec![None; WORKERS as usize],
             start_lead: None,
@@ -113,6 +114,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
             run_id: "bench",
             stop: cmdline::Stop::new(),
             launch_delays: Vec::new(),
+            observer: None,
         })
         .expect("replay");
         let not_ok: u64 = summary

@@ -74,28 +74,7 @@ fn the_live_view_prints_lines_that_add_up_to_the_records() {
     ));
     let lines: Vec<&str> = t.lines().filter(|l| l.starts_with("live t=")).collect();
     assert!(lines.len() >= 4, "{t}");
-    let mut sums: BTreeMap<String, u64> = BTreeMap::new();
-    for line in &lines {
-        for word in line.split_whitespace() {
-            if let Some((key, n)) = word.split_once("=+") {
-                *sums.entry(key.to_owned()).or_default() += n.parse::<u64>().unwrap();
-            }
-        }
-    }
-    let (counts, sent) = outcomes(&out);
-    let records: u64 = counts.values().sum();
-    assert_eq!(records, 300);
-    assert_eq!(sums["done"], records, "{lines:#?}");
-    assert_eq!(sums["due"], records, "{lines:#?}");
-    assert_eq!(sums["sent"], sent, "{lines:#?}");
-    for (outcome, n) in &counts {
-        assert_eq!(sums.get(outcome), Some(n), "{outcome}: {lines:#?}");
-    }
-    // The run's last line: nothing left in flight.
-    assert!(
-        lines.last().unwrap().contains(" in_flight=0 "),
-        "{lines:#?}"
-    );
+    assert_live_lines_add_up(&lines, &out);
     // --quiet: no live line.
     let quiet = dir.path().join("quiet");
     let t = ok(&run_loadgen(
@@ -104,6 +83,60 @@ fn the_live_view_prints_lines_that_add_up_to_the_records() {
         LIMIT,
     ));
     assert!(!t.contains("live t="), "{t}");
+}
+
+/// Checks a run's live-view lines against its records: the `+N` of `done`, `due`, `sent` and each
+/// outcome add up to them, and the last line has nothing in flight. The run scheduled 300 calls.
+fn assert_live_lines_add_up(lines: &[&str], out: &Path) {
+    let mut sums: BTreeMap<String, u64> = BTreeMap::new();
+    for line in lines {
+        for word in line.split_whitespace() {
+            if let Some((key, n)) = word.split_once("=+") {
+                *sums.entry(key.to_owned()).or_default() += n.parse::<u64>().unwrap();
+            }
+        }
+    }
+    let (counts, sent) = outcomes(out);
+    let records: u64 = counts.values().sum();
+    assert_eq!(records, 300);
+    assert_eq!(sums["done"], records, "{lines:#?}");
+    assert_eq!(sums["due"], records, "{lines:#?}");
+    assert_eq!(sums["sent"], sent, "{lines:#?}");
+    for (outcome, n) in &counts {
+        assert_eq!(sums.get(outcome), Some(n), "{outcome}: {lines:#?}");
+    }
+    assert!(
+        lines.last().unwrap().contains(" in_flight=0 "),
+        "{lines:#?}"
+    );
+}
+
+/// Checks the `/metrics` a run served once it ended against its records (300 calls scheduled): the
+/// `loadgen_` counters, the send-lag histogram's count, the per-endpoint series, and the local fleet's
+/// requests.
+fn assert_final_metrics(last: &BTreeMap<String, f64>, out: &Path) {
+    let (counts, sent) = outcomes(out);
+    assert_eq!(last["loadgen_calls_scheduled_total"], 300.0);
+    assert_eq!(last["loadgen_calls_sent_total"], sent as f64);
+    assert_eq!(last["loadgen_calls_in_flight"], 0.0);
+    for (outcome, n) in &counts {
+        assert_eq!(
+            last[&format!("loadgen_calls_total{{outcome=\"{outcome}\"}}")],
+            *n as f64,
+            "{last:?}"
+        );
+    }
+    assert_eq!(last["loadgen_send_lag_seconds_count"], sent as f64);
+    // The local fleet's metrics on the same address: every call sent reached an emulated function.
+    assert_eq!(last["emulated_requests_total"], sent as f64, "{last:?}");
+    assert_eq!(last["emulated_in_flight"], 0.0);
+    // Per endpoint: bounded, and adding up.
+    let per_endpoint: f64 = last
+        .iter()
+        .filter(|(k, _)| k.starts_with("loadgen_endpoint_calls_total{"))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(per_endpoint, 300.0);
 }
 
 /// Parses Prometheus' text exposition: every sample (`name{labels} value`) under a `# TYPE` of its
@@ -222,30 +255,58 @@ fn metrics_scraped_during_a_run_parse_and_end_at_the_records() {
     let last = parse_exposition(&scrape(&url).expect("served while lingering"));
     let output = wait_bounded(child, LIMIT);
     assert!(output.status.success(), "{}", text(&output));
-    let (counts, sent) = outcomes(&out);
-    assert_eq!(last["loadgen_calls_scheduled_total"], 300.0);
-    assert_eq!(last["loadgen_calls_sent_total"], sent as f64);
-    assert_eq!(last["loadgen_calls_in_flight"], 0.0);
-    for (outcome, n) in &counts {
-        assert_eq!(
-            last[&format!("loadgen_calls_total{{outcome=\"{outcome}\"}}")],
-            *n as f64,
-            "{last:?}"
-        );
-    }
-    assert_eq!(last["loadgen_send_lag_seconds_count"], sent as f64);
-    // The local fleet's metrics on the same address: every call sent reached an emulated function.
-    assert_eq!(last["emulated_requests_total"], sent as f64, "{last:?}");
-    assert_eq!(last["emulated_in_flight"], 0.0);
-    // Per endpoint: bounded, and adding up.
-    let per_endpoint: f64 = last
-        .iter()
-        .filter(|(k, _)| k.starts_with("loadgen_endpoint_calls_total{"))
-        .map(|(_, v)| v)
-        .sum();
-    assert_eq!(per_endpoint, 300.0);
+    assert_final_metrics(&last, &out);
     // The port is free again once the run has ended.
     std::net::TcpListener::bind(&addr).expect("the metrics port is released");
+}
+
+#[test]
+fn workers_report_to_the_coordinators_live_view_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let url = format!("http://{addr}/metrics");
+    // Two local invoker processes; each reports every half second.
+    let (child, rx) = spawn(
+        &rps_run(
+            &out,
+            "3",
+            &[
+                "--workers",
+                "2",
+                "--live-interval",
+                "0.5",
+                "--scale-interval",
+                "0",
+                "--metrics-addr",
+                &addr,
+                "--metrics-linger",
+                "5",
+            ],
+        ),
+        &[],
+    );
+    let seen = wait_for_line(&rx, "metrics    served", LIMIT);
+    let last = parse_exposition(&scrape(&url).expect("served while lingering"));
+    let output = wait_bounded(child, LIMIT);
+    assert!(output.status.success(), "{}", text(&output));
+    let lines: Vec<&str> = seen
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.starts_with("live t="))
+        .collect();
+    // The calls showed up while the workers replayed, not only in the last line.
+    let with_calls = lines.iter().filter(|l| !l.contains(" done=+0 ")).count();
+    assert!(with_calls >= 3, "{lines:#?}");
+    assert_live_lines_add_up(&lines, &out);
+    assert_final_metrics(&last, &out);
+    // Both workers' calls are in the records.
+    let mut workers = std::collections::BTreeSet::new();
+    formats::records::read_records(&out.join("records.csv"), |r, _| {
+        workers.insert(r.worker);
+    })
+    .unwrap();
+    assert_eq!(workers.len(), 2, "{workers:?}");
 }
 
 /// The Prometheus server of Debian's package, started on a free port with its own storage, stopped

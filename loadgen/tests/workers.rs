@@ -487,7 +487,7 @@ fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
     let (tx, events) = std::sync::mpsc::channel();
     let results = dir.path().join("workers");
     let server =
-        loadgen::workers::serve::start("127.0.0.1:0".parse().unwrap(), shards, &results, tx)
+        loadgen::workers::serve::start("127.0.0.1:0".parse().unwrap(), shards, &results, tx, None)
             .unwrap();
     let put = |body: &str, hash: &str| {
         let mut c = std::net::TcpStream::connect(server.addr).unwrap();

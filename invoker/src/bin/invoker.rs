@@ -13,7 +13,7 @@ use invoker::cli::InvokerArgs;
 use invoker::dispatch::{replay, ReplayOptions, Shard};
 use invoker::observe::Observer;
 use invoker::schedule::Schedule;
-use invoker::worker::Coordinator;
+use invoker::worker::{Coordinator, LiveReporter};
 
 /// Clock exchanges before and after a worker's run; the one with the shortest round trip counts.
 const CLOCK_SAMPLES: usize = 8;
@@ -59,7 +59,7 @@ fn run(args: &InvokerArgs, stop: &Stop) -> Result<()> {
         latencies: args.latf.clone(),
         summary: args.summary.clone(),
     };
-    replay_load(args, &files, shard(args)?, args.start_at, stop)?;
+    replay_load(args, &files, shard(args)?, args.start_at, None, stop)?;
     Ok(())
 }
 
@@ -68,6 +68,7 @@ fn replay_load(
     files: &Files,
     shard: Option<Shard>,
     start_at: Option<SystemTime>,
+    coordinator: Option<(&str, u32)>,
     stop: &Stop,
 ) -> Result<Summary> {
     if args.trace || args.zipkin.is_some() {
@@ -91,15 +92,31 @@ fn replay_load(
         schedule.periods
     );
     // Bound before anything is sent, so a taken port fails the run at once.
-    let observer = args
-        .metrics_addr
-        .as_ref()
-        .map(|_| std::sync::Arc::new(Observer::for_schedule(&schedule)));
+    let reporting = coordinator.is_some() && args.live_interval.is_some();
+    let observer = (args.metrics_addr.is_some() || reporting).then(|| {
+        let observer = Observer::for_schedule(&schedule);
+        // A worker keeps its finished calls for its live reports.
+        std::sync::Arc::new(if reporting {
+            observer.forwarding()
+        } else {
+            observer
+        })
+    });
     let _server = match (&args.metrics_addr, &observer) {
         (Some(addr), Some(o)) => Some(
             observe::MetricsServer::start(addr, vec![o.registry()])
                 .with_context(|| format!("--metrics-addr {addr}: cannot serve metrics there"))?,
         ),
+        _ => None,
+    };
+    let reporter = match (coordinator, &observer, args.live_interval) {
+        (Some((url, k)), Some(o), Some(interval)) => Some(LiveReporter::start(
+            url,
+            k,
+            std::sync::Arc::clone(o),
+            interval,
+            args.dispatcher_cpu,
+        )?),
         _ => None,
     };
     let summary = replay(
@@ -122,6 +139,11 @@ fn replay_load(
             observer,
         },
     )?;
+    // The last report holds every record: sent before the results, so the coordinator's live view ends
+    // on the run's counts.
+    if let Some(reporter) = reporter {
+        reporter.finish();
+    }
     print!("{summary}");
     if let Some(path) = &files.summary {
         write_summary(path, &summary)?;
@@ -157,7 +179,8 @@ fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()>
         let offset = before.map_or(0.0, |c| c.offset_us);
         // --start-at is the coordinator's instant; on this machine's clock it is that minus the offset.
         let local_start = args.start_at.map(|at| shift(at, -offset));
-        let mut summary = replay_load(args, &files, Some(shard), local_start, stop)?;
+        let mut summary =
+            replay_load(args, &files, Some(shard), local_start, Some((url, k)), stop)?;
         if let Some(info) = summary.worker.as_mut() {
             info.clock_offset_before_us = before.map(|c| c.offset_us);
             info.clock_round_trip_us = before.map(|c| c.round_trip_us);

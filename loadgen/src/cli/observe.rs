@@ -48,6 +48,14 @@ pub struct ObserveArgs {
     pub prometheus_query: Vec<(String, String)>,
 }
 
+impl ObserveArgs {
+    /// How often the replay's calls are followed while it runs: the live view's interval, when there is
+    /// a live view or `/metrics` to feed (workers then report this often too).
+    pub fn followed_every(&self) -> Option<Duration> {
+        (!self.quiet || self.metrics_addr.is_some()).then_some(self.live_interval)
+    }
+}
+
 /// `NAME=PROMQL`, the name usable in a file name.
 fn parse_query(s: &str) -> Result<(String, String), String> {
     let Some((name, query)) = s.split_once('=') else {

@@ -226,7 +226,6 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
     let watch = Watch::start(
         &args.observe,
         &schedule,
-        launcher.is_none(),
         deployment.servers.as_ref().map(|s| s.metrics()),
         cluster,
         &files.dir,
@@ -248,6 +247,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
                 realtime: args.replay.realtime,
                 // Local workers that could not each have a CPU share them: they park, not spin.
                 shared_cpu: launcher == Launcher::Local && reserved.len() < workers as usize,
+                live_interval: watch.observer().and(args.observe.followed_every()),
             },
             cpus: dispatcher_cpus.clone(),
             start_lead: args.replay.start_lead,
@@ -256,6 +256,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
             run_id: &run_id,
             stop: stop.clone(),
             launch_delays: args.replay.launch_delay.clone(),
+            observer: watch.observer(),
         })
         .context("replaying the load from the workers")?
     } else {
@@ -472,6 +473,7 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
         max_in_flight: args.replay.max_in_flight,
         realtime: args.replay.realtime,
         shared_cpu: false,
+        live_interval: args.observe.followed_every(),
     };
     let invoker_args = workers::invoker_args(
         &format!("http://{bind}"),

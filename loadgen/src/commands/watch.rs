@@ -45,14 +45,13 @@ pub struct Cluster {
 }
 
 impl Watch {
-    /// Starts watching a replay of `schedule` into `run_dir`'s `collect/`. With `in_process`, the
-    /// replay runs here and its observer feeds the live view and `/metrics`; `fleet` is the local
-    /// fleet's metrics, `cluster` the Knative services. Every thread it starts keeps off
+    /// Starts watching a replay of `schedule` into `run_dir`'s `collect/`: its observer (fed by the
+    /// replay here, or by the workers' live reports) feeds the live view and `/metrics`; `fleet` is the
+    /// local fleet's metrics, `cluster` the Knative services. Every thread it starts keeps off
     /// `dispatcher_cpu`. Fails only when `--metrics-addr` cannot be bound (before anything is sent).
     pub fn start(
         args: &ObserveArgs,
         schedule: &Schedule,
-        in_process: bool,
         fleet: Option<Arc<FleetMetrics>>,
         cluster: Option<Cluster>,
         run_dir: &Path,
@@ -66,7 +65,7 @@ impl Watch {
                     if let Some(cpu) = dispatcher_cpu {
                         host::pin_to(&host::all_cpus_but(cpu));
                     }
-                    Self::start_here(args, schedule, in_process, fleet, cluster, run_dir)
+                    Self::start_here(args, schedule, fleet, cluster, run_dir)
                 })
                 .join()
                 .expect("the watch's starter thread panicked")
@@ -76,13 +75,13 @@ impl Watch {
     fn start_here(
         args: &ObserveArgs,
         schedule: &Schedule,
-        in_process: bool,
         fleet: Option<Arc<FleetMetrics>>,
         cluster: Option<Cluster>,
         run_dir: &Path,
     ) -> Result<Watch> {
-        let wanted = in_process && (!args.quiet || args.metrics_addr.is_some());
-        let observer = wanted.then(|| Arc::new(Observer::for_schedule(schedule)));
+        let observer = args
+            .followed_every()
+            .map(|_| Arc::new(Observer::for_schedule(schedule)));
         let server = match &args.metrics_addr {
             Some(addr) => {
                 let mut registries = Vec::new();
@@ -151,7 +150,8 @@ impl Watch {
         })
     }
 
-    /// The observer the replay feeds, when it runs here.
+    /// The observer the replay (or the workers' live reports) feeds, when there is a live view or
+    /// `/metrics`.
     pub fn observer(&self) -> Option<Arc<Observer>> {
         self.observer.clone()
     }

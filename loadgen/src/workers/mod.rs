@@ -7,13 +7,14 @@
 //! that dies, or never reports, is counted as lost), and [`merge`].
 
 pub mod kubernetes;
+pub mod live;
 pub mod local;
 pub mod merge;
 pub mod serve;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
@@ -21,6 +22,7 @@ use clap::ValueEnum;
 use cmdline::Stop;
 use formats::summary::Summary;
 use formats::transfer::RESULT_FILES;
+use invoker::observe::Observer;
 use invoker::schedule::Schedule;
 
 use crate::output::RunFiles;
@@ -57,6 +59,9 @@ pub struct InvokerSettings {
     pub realtime: bool,
     /// The dispatchers share CPUs (`invoker --shared-cpu`): they park through short gaps.
     pub shared_cpu: bool,
+    /// How often each worker reports what it has done to the coordinator's live view and `/metrics`
+    /// (`invoker --live-interval`); none: not at all.
+    pub live_interval: Option<Duration>,
 }
 
 /// A replay from several workers.
@@ -85,6 +90,9 @@ pub struct Launch<'a> {
     pub stop: Stop,
     /// Start these local workers this much later (to test a late start).
     pub launch_delays: Vec<(u32, Duration)>,
+    /// The observer of the whole load that the workers' live reports are folded into (needs
+    /// `settings.live_interval`).
+    pub observer: Option<Arc<Observer>>,
 }
 
 /// The default time from now to the agreed start: enough to start the workers and for each to fetch its
@@ -160,6 +168,12 @@ pub fn invoker_args(
     if settings.shared_cpu {
         args.push("--shared-cpu".to_owned());
     }
+    if let Some(interval) = settings.live_interval {
+        args.extend([
+            "--live-interval".to_owned(),
+            format!("{}", interval.as_secs_f64()),
+        ]);
+    }
     args
 }
 
@@ -199,7 +213,11 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
     let largest = shards.iter().map(|s| s.bytes).max().unwrap_or(0);
     let bind = bind_address(launch.launcher, launch.advertise.as_deref())?;
     let (events_tx, events) = mpsc::channel();
-    let server = serve::start(bind, shards, &files.workers, events_tx)?;
+    let live = launch
+        .observer
+        .as_ref()
+        .map(|o| Arc::new(live::WorkersLive::new(Arc::clone(o), n)));
+    let server = serve::start(bind, shards, &files.workers, events_tx, live)?;
     let coordinator = format!("http://{}", server.addr);
     let lead = launch
         .start_lead

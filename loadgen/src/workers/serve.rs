@@ -1,5 +1,6 @@
-//! The coordinator's HTTP server: it hands out the shards, answers clock requests and takes the workers'
-//! results (the protocol of `formats::transfer`). Shards are streamed from disk and results streamed to
+//! The coordinator's HTTP server: it hands out the shards, answers clock requests, takes the workers'
+//! live reports (folded into the run's observer by [`WorkersLive`]) and their results (the protocol of
+//! `formats::transfer`). Shards are streamed from disk and results streamed to
 //! disk, each checked against its SHA-256 on the way, so a full day's load never sits in memory.
 //!
 //! The server runs on its own small tokio runtime; what happens is reported to the coordinator (a plain
@@ -19,8 +20,10 @@ use axum::routing::{get, put};
 use axum::Router;
 use formats::output::AtomicFile;
 use formats::transfer::{
-    check_hash, now_unix_us, ClockReply, Sha256Writer, HASH_HEADER, RESULT_FILES,
+    check_hash, now_unix_us, ClockReply, LiveReport, Sha256Writer, HASH_HEADER, RESULT_FILES,
 };
+
+use super::live::{Refused, WorkersLive};
 use http_body_util::BodyExt;
 use std::io::Write;
 
@@ -53,6 +56,8 @@ struct Shared {
     /// Where worker K's results go: `results/K/NAME`.
     results: PathBuf,
     events: Mutex<mpsc::Sender<Event>>,
+    /// Where live reports go; none: they are refused (nobody shows them).
+    live: Option<Arc<WorkersLive>>,
 }
 
 impl Shared {
@@ -102,12 +107,13 @@ pub fn describe_shards(paths: &[PathBuf]) -> Result<Vec<ServedShard>> {
 }
 
 /// Binds `bind` (port 0: a free port) and serves `shards`; results go under `results`, events to
-/// `events`.
+/// `events`, live reports to `live`.
 pub fn start(
     bind: SocketAddr,
     shards: Vec<ServedShard>,
     results: &Path,
     events: mpsc::Sender<Event>,
+    live: Option<Arc<WorkersLive>>,
 ) -> Result<Server> {
     let listener = TcpListener::bind(bind).with_context(|| {
         format!("binding the workers' HTTP server to {bind} (--advertise-addr)")
@@ -119,12 +125,14 @@ pub fn start(
         shards,
         results: results.to_owned(),
         events: Mutex::new(events),
+        live,
     });
     let app = Router::new()
         .route("/v1/shards/{k}", get(shard))
         .route(formats::transfer::CLOCK_PATH, get(clock))
         .route("/v1/results/{k}/{name}", put(result))
         .route("/v1/failed/{k}", put(failed))
+        .route("/v1/live/{k}", put(live_report))
         .layer(DefaultBodyLimit::disable())
         .with_state(shared);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -269,6 +277,29 @@ async fn failed(
     }
     shared.send(Event::Failed(k, reason));
     StatusCode::NO_CONTENT.into_response()
+}
+
+async fn live_report(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(k): UrlPath<u32>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(live) = &shared.live else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "this run shows no live view and serves no metrics: no live reports are taken",
+        );
+    };
+    let report: LiveReport = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, format!("not a live report: {e}")),
+    };
+    match live.apply(k, &report) {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(e @ Refused::NoWorker(_)) => plain(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e @ Refused::OutOfOrder { .. }) => plain(StatusCode::CONFLICT, e.to_string()),
+        Err(e @ Refused::Invalid(_)) => plain(StatusCode::BAD_REQUEST, e.to_string()),
+    }
 }
 
 /// This machine's address on its default route (what a pod elsewhere can reach), found without sending
