@@ -7,8 +7,7 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::dispatch::error_chain;
@@ -17,6 +16,7 @@ use formats::transfer::{
     check_hash, live_path, now_unix_us, sha256_file, ClockReply, ClockSample, LiveReport,
     Sha256Writer, CLOCK_PATH, HASH_HEADER,
 };
+use observe::ticker::{Ticker, Ticks};
 
 /// Attempts per transfer (a hash mismatch or a dropped connection is tried again).
 const ATTEMPTS: u32 = 3;
@@ -284,8 +284,7 @@ const MAX_PENDING_CALLS: usize = 1_000_000;
 /// refuses the reports, or stays unreachable for [`MAX_PENDING_CALLS`], is given up on with a warning,
 /// and the replay and its records are not affected.
 pub struct LiveReporter {
-    done: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<JoinHandle<()>>,
+    ticker: Ticker<()>,
 }
 
 impl LiveReporter {
@@ -299,69 +298,33 @@ impl LiveReporter {
         dispatcher_cpu: Option<usize>,
     ) -> Result<LiveReporter, TransferError> {
         let coordinator = Coordinator::new(base)?;
-        let done = Arc::new((Mutex::new(false), Condvar::new()));
-        let thread = {
-            let done = Arc::clone(&done);
-            std::thread::Builder::new()
-                .name("live-reports".into())
-                .spawn(move || {
-                    if let Some(cpu) = dispatcher_cpu {
-                        host::pin_to(&host::all_cpus_but(cpu));
-                    }
-                    report_until_done(&coordinator, worker, &observer, interval, &done);
-                })
-                .map_err(|e| TransferError::Http {
-                    url: base.to_owned(),
-                    reason: format!("starting the live reports: {e}"),
-                })?
-        };
-        Ok(LiveReporter {
-            done,
-            thread: Some(thread),
+        let ticker = Ticker::start("live-reports", interval, move |ticks| {
+            if let Some(cpu) = dispatcher_cpu {
+                host::pin_to(&host::all_cpus_but(cpu));
+            }
+            report_until_done(&coordinator, worker, &observer, &ticks);
         })
+        .map_err(|e| TransferError::Http {
+            url: base.to_owned(),
+            reason: format!("starting the live reports: {e}"),
+        })?;
+        Ok(LiveReporter { ticker })
     }
 
     /// Sends the last report (every call recorded so far) and stops.
-    pub fn finish(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        let (lock, wake) = &*self.done;
-        *lock.lock().expect("live reports lock") = true;
-        wake.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    pub fn finish(self) {
+        self.ticker.finish();
     }
 }
 
-impl Drop for LiveReporter {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn report_until_done(
-    coordinator: &Coordinator,
-    worker: u32,
-    observer: &Observer,
-    interval: Duration,
-    done: &(Mutex<bool>, Condvar),
-) {
+fn report_until_done(coordinator: &Coordinator, worker: u32, observer: &Observer, ticks: &Ticks) {
     let path = live_path(worker);
     let mut pending: VecDeque<LiveReport> = VecDeque::new();
     let mut seq = 0;
     let mut given_up = false;
     let mut finished = false;
     while !finished {
-        let (lock, wake) = done;
-        let guard = lock.lock().expect("live reports lock");
-        let (guard, _) = wake
-            .wait_timeout_while(guard, interval, |d| !*d)
-            .expect("live reports lock");
-        finished = *guard;
-        drop(guard);
+        finished = ticks.wait();
         // Taken even when given up, so the observer holds no calls for nobody.
         let calls = observer.take_finished();
         if given_up {

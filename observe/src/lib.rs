@@ -3,7 +3,10 @@
 //! `GET /metrics` from a thread of its own while a replay runs.
 //!
 //! The tools fill their own registries: the invoker its calls (`loadgen_…`), the emulated functions theirs
-//! (`emulated_…`); whoever serves puts them side by side.
+//! (`emulated_…`); whoever serves puts them side by side. [`ticker::Ticker`] is the thread every watcher
+//! (live view, collector, a worker's live reports) runs on.
+
+pub mod ticker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

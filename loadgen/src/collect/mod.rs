@@ -16,9 +16,9 @@ pub mod local;
 pub mod prometheus;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
+
+use observe::ticker::Ticker;
 
 /// What one collector left.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,8 +48,7 @@ pub fn unix_seconds(t: SystemTime) -> f64 {
 
 /// A sampler: `sample` called now and every `interval` until stopped, then once more.
 pub struct Sampler {
-    done: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<JoinHandle<Collected>>,
+    ticker: Ticker<Collected>,
 }
 
 impl Sampler {
@@ -61,67 +60,38 @@ impl Sampler {
         mut sample: impl FnMut() -> Result<usize, String> + Send + 'static,
         finish: impl FnOnce(usize, Option<String>) -> Collected + Send + 'static,
     ) -> Sampler {
-        let done = Arc::new((Mutex::new(false), Condvar::new()));
-        let thread = {
-            let done = Arc::clone(&done);
-            std::thread::Builder::new()
-                .name(format!("collect-{name}"))
-                .spawn(move || {
-                    let mut rows = 0;
-                    let mut error = None;
-                    let mut stopping = false;
-                    loop {
-                        match sample() {
-                            Ok(n) => rows += n,
-                            // One failed sample is kept as the error; sampling goes on.
-                            Err(e) => {
-                                error.get_or_insert(e);
-                            }
-                        }
-                        if stopping {
-                            break;
-                        }
-                        let (lock, wake) = &*done;
-                        let guard = lock.lock().expect("sampler lock");
-                        let (guard, _) = wake
-                            .wait_timeout_while(guard, interval, |d| !*d)
-                            .expect("sampler lock");
-                        stopping = *guard;
+        let ticker = Ticker::start(&format!("collect-{name}"), interval, move |ticks| {
+            let mut rows = 0;
+            let mut error = None;
+            let mut stopping = false;
+            loop {
+                match sample() {
+                    Ok(n) => rows += n,
+                    // One failed sample is kept as the error; sampling goes on.
+                    Err(e) => {
+                        error.get_or_insert(e);
                     }
-                    finish(rows, error)
-                })
-                .expect("spawn a collector")
-        };
-        Sampler {
-            done,
-            thread: Some(thread),
-        }
+                }
+                if stopping {
+                    break;
+                }
+                stopping = ticks.wait();
+            }
+            finish(rows, error)
+        })
+        .expect("spawn a collector");
+        Sampler { ticker }
     }
 
     /// Takes a last sample and says what was collected.
-    pub fn finish(mut self) -> Collected {
-        self.stop().expect("a sampler finishes once")
-    }
-
-    fn stop(&mut self) -> Option<Collected> {
-        let (lock, wake) = &*self.done;
-        *lock.lock().expect("sampler lock") = true;
-        wake.notify_all();
-        self.thread.take().map(|t| {
-            t.join().unwrap_or_else(|_| Collected {
-                name: "collector".into(),
-                what: String::new(),
-                file: None,
-                rows: 0,
-                error: Some("the collector panicked".into()),
-            })
+    pub fn finish(self) -> Collected {
+        self.ticker.finish().unwrap_or_else(|| Collected {
+            name: "collector".into(),
+            what: String::new(),
+            file: None,
+            rows: 0,
+            error: Some("the collector panicked".into()),
         })
-    }
-}
-
-impl Drop for Sampler {
-    fn drop(&mut self) {
-        let _ = self.stop();
     }
 }
 

@@ -6,19 +6,18 @@
 //! lines they add up to the records.
 
 use std::io::{IsTerminal, Write};
-use std::sync::{Arc, Condvar, Mutex};
-use std::thread::JoinHandle;
+use std::sync::Arc;
 use std::time::Duration;
 
 use invoker::observe::{Observer, Snapshot, WINDOW_S};
+use observe::ticker::Ticker;
 
 /// Endpoints the live view names.
 const SHOWN: usize = 3;
 
 /// A running live view; [`LiveView::finish`] draws the last interval and stops it.
 pub struct LiveView {
-    done: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<JoinHandle<()>>,
+    ticker: Ticker<()>,
 }
 
 impl LiveView {
@@ -36,68 +35,38 @@ impl LiveView {
         screen: bool,
         mut out: Box<dyn Write + Send>,
     ) -> LiveView {
-        let done = Arc::new((Mutex::new(false), Condvar::new()));
-        let thread = {
-            let done = Arc::clone(&done);
-            std::thread::Builder::new()
-                .name("live-view".into())
-                .spawn(move || {
-                    let mut last = Snapshot::default();
-                    let mut drawn_lines = 0;
-                    let mut finished = false;
-                    while !finished {
-                        let (lock, wake) = &*done;
-                        let guard = lock.lock().expect("live view lock");
-                        let (guard, _) = wake
-                            .wait_timeout_while(guard, interval, |d| !*d)
-                            .expect("live view lock");
-                        finished = *guard;
-                        drop(guard);
-                        let now = observer.snapshot();
-                        let text = if screen {
-                            let text = screen_of(&last, &now, observer.endpoints());
-                            // Back over the previous screen, then clear to the end.
-                            let back = if drawn_lines > 0 {
-                                format!("\x1b[{drawn_lines}A\x1b[J")
-                            } else {
-                                String::new()
-                            };
-                            drawn_lines = text.lines().count();
-                            back + &text
-                        } else {
-                            line_of(&last, &now, observer.endpoints()) + "\n"
-                        };
-                        let _ = out.write_all(text.as_bytes());
-                        let _ = out.flush();
-                        last = now;
-                    }
-                })
-                .expect("spawn the live view")
-        };
-        LiveView {
-            done,
-            thread: Some(thread),
-        }
+        let ticker = Ticker::start("live-view", interval, move |ticks| {
+            let mut last = Snapshot::default();
+            let mut drawn_lines = 0;
+            let mut finished = false;
+            while !finished {
+                finished = ticks.wait();
+                let now = observer.snapshot();
+                let text = if screen {
+                    let text = screen_of(&last, &now, observer.endpoints());
+                    // Back over the previous screen, then clear to the end.
+                    let back = if drawn_lines > 0 {
+                        format!("\x1b[{drawn_lines}A\x1b[J")
+                    } else {
+                        String::new()
+                    };
+                    drawn_lines = text.lines().count();
+                    back + &text
+                } else {
+                    line_of(&last, &now, observer.endpoints()) + "\n"
+                };
+                let _ = out.write_all(text.as_bytes());
+                let _ = out.flush();
+                last = now;
+            }
+        })
+        .expect("spawn the live view");
+        LiveView { ticker }
     }
 
     /// Draws the last interval (everything recorded since the previous one) and stops.
-    pub fn finish(mut self) {
-        self.stop();
-    }
-
-    fn stop(&mut self) {
-        let (lock, wake) = &*self.done;
-        *lock.lock().expect("live view lock") = true;
-        wake.notify_all();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for LiveView {
-    fn drop(&mut self) {
-        self.stop();
+    pub fn finish(self) {
+        self.ticker.finish();
     }
 }
 
@@ -220,6 +189,7 @@ pub fn screen_of(last: &Snapshot, now: &Snapshot, endpoints: &[String]) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
 
     fn snapshot(elapsed_s: f64, done: u64, ok: u64, per_endpoint: Vec<u64>) -> Snapshot {
         Snapshot {
