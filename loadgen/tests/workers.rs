@@ -222,6 +222,11 @@ fn job_files(cluster: &FakeCluster) -> BTreeMap<String, Vec<String>> {
     let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in std::fs::read_dir(cluster.state.join("jobs")).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        // A status the pod runner is writing right now (written beside, then renamed): not a file of
+        // the Job's own.
+        if name.ends_with(".tmp") {
+            continue;
+        }
         if let Some((job, kind)) = name.split_once(".loadgen-invokers-").and_then(|(_, rest)| {
             rest.rsplit_once('.')
                 .map(|(id, kind)| (id.to_owned(), kind.to_owned()))
