@@ -363,19 +363,26 @@ pub struct LocalFleet {
 /// Share of the local threads `--local-scale auto` aims to keep busy.
 pub const AUTO_UTILISATION: f64 = 0.5;
 
-/// The local fleet for `prepared`'s load: placed off the `reserved` CPUs (the dispatchers'), with `--local-scale` resolved
-/// (`default` when not given).
+/// The local fleet for `prepared`'s load: placed off the `reserved` CPUs (the dispatchers'), with
+/// `--local-scale` resolved (`default` when not given). By default it gets a thread per CPU left to it:
+/// not the reserved ones, and not as many as `unpinned_dispatchers` (dispatchers on this machine that
+/// share its CPUs still keep one busy each, so a fleet sized for all of them would be overloaded).
 pub fn local_fleet(
     load: &LoadArgs,
     prepared: &Prepared,
     reserved: &[usize],
+    unpinned_dispatchers: usize,
     default: Scale,
 ) -> LocalFleet {
     let cpus = (!reserved.is_empty()).then(|| host::cpus_except(reserved));
     let threads = load
         .deploy
         .local_threads
-        .unwrap_or_else(|| cpus.as_ref().map_or_else(host::online_cpus, Vec::len))
+        .unwrap_or_else(|| {
+            cpus.as_ref()
+                .map_or_else(host::online_cpus, Vec::len)
+                .saturating_sub(unpinned_dispatchers)
+        })
         .max(1);
     let trace = &prepared.trace;
     let run_seconds = trace.periods as f64 * trace.granularity.period_us() as f64 / 1e6;

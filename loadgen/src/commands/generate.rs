@@ -43,7 +43,7 @@ pub fn deploy(args: &GenerateArgs, stop: &Stop) -> Result<()> {
     let endpoints_path = args.endpoints_path();
     let prepared = prepare(&args.load, &args.trace_dir(), &args.mapping_path())?;
     let fleet = (kind == Deployer::Local).then(|| {
-        let fleet = local_fleet(&args.load, &prepared, &[], Scale::Factor(1.0));
+        let fleet = local_fleet(&args.load, &prepared, &[], 0, Scale::Factor(1.0));
         println!("scale      {}", fleet.note);
         fleet
     });

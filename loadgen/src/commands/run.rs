@@ -152,8 +152,13 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
     let dispatcher_cpus = dispatcher_cpus(args, kind, launcher, cpus);
     let dispatcher_cpu = dispatcher_cpus.first().copied().flatten();
     let reserved: Vec<usize> = dispatcher_cpus.iter().flatten().copied().collect();
-    let fleet =
-        (kind == Deployer::Local).then(|| local_fleet(&load, &prepared, &reserved, Scale::Auto));
+    // Dispatchers on this machine without a CPU of their own (pods run elsewhere).
+    let unpinned = match launcher {
+        Some(Launcher::Kubernetes) => 0,
+        _ => dispatcher_cpus.iter().filter(|c| c.is_none()).count(),
+    };
+    let fleet = (kind == Deployer::Local)
+        .then(|| local_fleet(&load, &prepared, &reserved, unpinned, Scale::Auto));
     let key = format!(
         "{kind:?}|{:?}|{:?}|{:?}|{}|{}",
         prepared
