@@ -17,6 +17,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::records::Outcome;
+
 /// The header holding a body's SHA-256, lowercase hex.
 pub const HASH_HEADER: &str = "x-content-sha256";
 
@@ -67,36 +69,44 @@ pub struct LiveReport {
 }
 
 /// One finished call in a [`LiveReport`]: what the live view and the metrics need of its record. On the
-/// wire a 4-element array (`[endpoint, outcome, send_lag_ns, latency_us]`), a third of an object's size.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "FinishedCallTuple", into = "FinishedCallTuple")]
+/// wire a 4-element array (`[endpoint, outcome name, send_lag_ns, latency_us]`), a third of an object's
+/// size; an outcome name that is not one is refused when the report is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FinishedCall {
     /// Index into the worker's endpoints.
     pub endpoint: u32,
-    /// Its outcome's name (`formats::records::Outcome::name`).
-    pub outcome: String,
+    /// How it ended.
+    pub outcome: Outcome,
     /// Due time to send, ns; none when it was not sent.
     pub send_lag_ns: Option<u64>,
     /// Send to answer, µs; answered calls only.
     pub latency_us: Option<u64>,
 }
 
-type FinishedCallTuple = (u32, String, Option<u64>, Option<u64>);
+impl Serialize for FinishedCall {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (
+            self.endpoint,
+            self.outcome.name(),
+            self.send_lag_ns,
+            self.latency_us,
+        )
+            .serialize(s)
+    }
+}
 
-impl From<FinishedCallTuple> for FinishedCall {
-    fn from((endpoint, outcome, send_lag_ns, latency_us): FinishedCallTuple) -> Self {
-        FinishedCall {
+impl<'de> Deserialize<'de> for FinishedCall {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let (endpoint, outcome, send_lag_ns, latency_us) =
+            <(u32, String, Option<u64>, Option<u64>)>::deserialize(d)?;
+        let outcome = Outcome::parse(&outcome)
+            .ok_or_else(|| serde::de::Error::custom(format!("`{outcome}` is not an outcome")))?;
+        Ok(FinishedCall {
             endpoint,
             outcome,
             send_lag_ns,
             latency_us,
-        }
-    }
-}
-
-impl From<FinishedCall> for FinishedCallTuple {
-    fn from(c: FinishedCall) -> Self {
-        (c.endpoint, c.outcome, c.send_lag_ns, c.latency_us)
+        })
     }
 }
 
@@ -265,7 +275,7 @@ mod tests {
             endpoints: Some(vec!["a:80".into()]),
             calls: vec![FinishedCall {
                 endpoint: 0,
-                outcome: "ok".into(),
+                outcome: Outcome::Ok,
                 send_lag_ns: Some(1500),
                 latency_us: Some(900),
             }],
@@ -283,6 +293,12 @@ mod tests {
         let text = serde_json::to_string(&later).unwrap();
         assert!(!text.contains("endpoints"), "{text}");
         assert_eq!(serde_json::from_str::<LiveReport>(&text).unwrap(), later);
+        let e = serde_json::from_str::<LiveReport>(
+            r#"{"seq":2,"due":1,"sent":1,"calls":[[0,"maybe",1,null]]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`maybe` is not an outcome"), "{e}");
     }
 
     #[test]

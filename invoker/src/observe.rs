@@ -243,7 +243,7 @@ impl Observer {
                 .expect("forward lock")
                 .extend(batch.iter().map(|r| FinishedCall {
                     endpoint: r.endpoint,
-                    outcome: r.outcome.name().to_owned(),
+                    outcome: r.outcome,
                     send_lag_ns: r.send_lag_ns,
                     latency_us: r.latency_us,
                 }));
@@ -257,7 +257,7 @@ impl Observer {
 
     /// Folds in a worker's report: `due` and `sent` are what the worker counted since its previous
     /// report; `endpoints` maps the worker's endpoint indices to this observer's. Fails on a call whose
-    /// outcome or endpoint is unknown (nothing of the report is counted then).
+    /// endpoint is unknown (nothing of the report is counted then).
     pub fn fold_report(
         &self,
         due: u64,
@@ -267,8 +267,6 @@ impl Observer {
     ) -> Result<(), String> {
         let mut folded = Vec::with_capacity(calls.len());
         for c in calls {
-            let outcome = Outcome::parse(&c.outcome)
-                .ok_or_else(|| format!("`{}` is not an outcome", c.outcome))?;
             let endpoint = endpoints.get(c.endpoint as usize).ok_or_else(|| {
                 format!(
                     "endpoint {} is not among the worker's {} endpoints",
@@ -276,7 +274,7 @@ impl Observer {
                     endpoints.len()
                 )
             })?;
-            folded.push((*endpoint as usize, outcome, c.send_lag_ns, c.latency_us));
+            folded.push((*endpoint as usize, c.outcome, c.send_lag_ns, c.latency_us));
         }
         self.due.inc_by(due);
         self.sent.inc_by(sent);

@@ -4,7 +4,9 @@
 //! HTTP, a common start, records merged), in two modes: `spin`, the invoker's default waiting (it spins
 //! through gaps under 3 ms, made for a dispatcher with a CPU of its own), and `shared-cpu`, each invoker
 //! passed `--shared-cpu` (it parks through gaps over 80 µs), as `loadgen run` does when local workers
-//! outnumber the CPUs. Per run: calls lost or not sent (target 0), the start skew
+//! outnumber the CPUs, and `shared-cpu` with live reports every second folded into an observer of the
+//! whole load, as `loadgen run` does for its live view and `/metrics` (its cost, and whether the view
+//! counted every call). Per run: calls lost or not sent (target 0), the start skew
 //! between workers (the spread of their first sends' lag from due; target ≤ 1 ms), each worker's send-lag
 //! p99, the achieved rate (sum of the workers' rates, from real send times) and the steal. Then the
 //! median [min–max] over `BENCH_REPEATS` runs (3). Needs the `invoker` binary built beside `loadgen`
@@ -17,6 +19,7 @@ use std::time::Duration;
 use formats::records::Outcome;
 use formats::{shard_of, Invocation, LoadWriter};
 use host::bench::{spread, Output};
+use invoker::observe::Observer;
 use invoker::schedule::Schedule;
 use loadgen::output::RunFiles;
 use loadgen::workers::kubernetes::KubernetesOptions;
@@ -59,19 +62,20 @@ fn main() {
          dispatchers not pinned ({WORKERS} workers on {} CPUs)",
         host::online_cpus()
     ));
-    for shared_cpu in [false, true] {
-        measure(&mut out, &server, shared_cpu);
+    for (shared_cpu, live) in [(false, false), (true, false), (true, true)] {
+        measure(&mut out, &server, shared_cpu, live);
     }
     out.finish();
 }
 
 /// `repeats()` runs in one mode: `spin` (the invoker's default waiting) or `shared-cpu` (each invoker
-/// passed `--shared-cpu`, as `loadgen run` does when local workers outnumber the CPUs).
-fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bool) {
-    let mode = if shared_cpu {
-        "shared-cpu (--shared-cpu)"
-    } else {
-        "spin (no flag)"
+/// passed `--shared-cpu`, as `loadgen run` does when local workers outnumber the CPUs), with or without
+/// `live` reports (`--live-interval 1`, folded into an observer of the whole load).
+fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bool, live: bool) {
+    let mode = match (shared_cpu, live) {
+        (false, _) => "spin (no flag)",
+        (true, false) => "shared-cpu (--shared-cpu)",
+        (true, true) => "shared-cpu + live reports (--shared-cpu --live-interval 1)",
     };
     let total_rate = RATE_PER_WORKER * u64::from(WORKERS);
     let mut lost = Vec::new();
@@ -85,6 +89,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
         let schedule =
             Schedule::from_file(&files.load, 1_000_000, WARMUP, SECONDS).expect("schedule");
         std::fs::create_dir_all(&files.workers).expect("workers dir");
+        let observer = live.then(|| std::sync::Arc::new(Observer::for_schedule(&schedule)));
         let summary = replay(&Launch {
             workers: WORKERS,
             launcher: Launcher::Local,
@@ -99,7 +104,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
                 max_in_flight: 100_000,
                 realtime: false,
                 shared_cpu,
-                live_interval: None,
+                live_interval: live.then_some(Duration::from_secs(1)),
             },
             cpus: vec![None; WORKERS as usize],
             start_lead: None,
@@ -114,7 +119,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
             run_id: "bench",
             stop: cmdline::Stop::new(),
             launch_delays: Vec::new(),
-            observer: None,
+            observer: observer.clone(),
         })
         .expect("replay");
         let not_ok: u64 = summary
@@ -148,7 +153,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
         out.line(&format!(
             "{mode} run {run}: {} scheduled after warm-up, {} not answered ok ({:?}), {lost_workers} workers lost; \
              start skew between workers {:.1} µs (first-send lags {:?} µs); send-lag p99 per worker {:?} µs; \
-             achieved {:.0}/s of {:.0}/s; steal {}",
+             achieved {:.0}/s of {:.0}/s; steal {}{}",
             summary.scheduled,
             not_ok,
             summary.outcomes,
@@ -157,7 +162,12 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
             p99,
             summary.achieved_rate,
             summary.scheduled_rate,
-            summary.steal_text().unwrap_or_else(|| "n/a".into())
+            summary.steal_text().unwrap_or_else(|| "n/a".into()),
+            observer.map_or_else(String::new, |o| format!(
+                "; the live view counted {} of the {} calls (warm-up included)",
+                o.snapshot().finished,
+                schedule.calls.len()
+            ))
         ));
         lost.push(not_ok as f64);
         skew_spread.push(skew);

@@ -120,14 +120,15 @@ impl WorkersLive {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use formats::records::Outcome;
     use formats::transfer::FinishedCall;
 
-    fn call(endpoint: u32, outcome: &str) -> FinishedCall {
+    fn call(endpoint: u32, outcome: Outcome) -> FinishedCall {
         FinishedCall {
             endpoint,
-            outcome: outcome.into(),
+            outcome,
             send_lag_ns: Some(1_000),
-            latency_us: (outcome == "ok").then_some(500),
+            latency_us: (outcome == Outcome::Ok).then_some(500),
         }
     }
 
@@ -142,7 +143,7 @@ mod tests {
             due: 3,
             sent: 2,
             endpoints: Some(vec!["c".into(), "a".into()]),
-            calls: vec![call(0, "ok"), call(1, "timeout")],
+            calls: vec![call(0, Outcome::Ok), call(1, Outcome::Timeout)],
         };
         assert_eq!(live.apply(0, &first), Ok(Applied::Folded));
         // Sent again (its answer was lost): not counted twice.
@@ -163,7 +164,7 @@ mod tests {
             due: 4,
             sent: 4,
             endpoints: None,
-            calls: vec![call(0, "ok"), call(0, "ok")],
+            calls: vec![call(0, Outcome::Ok), call(0, Outcome::Ok)],
         };
         assert_eq!(live.apply(0, &second), Ok(Applied::Folded));
         let other = LiveReport {
@@ -171,7 +172,7 @@ mod tests {
             due: 1,
             sent: 1,
             endpoints: Some(vec!["b".into()]),
-            calls: vec![call(0, "ok")],
+            calls: vec![call(0, Outcome::Ok)],
         };
         assert_eq!(live.apply(1, &other), Ok(Applied::Folded));
         let s = observer.snapshot();
@@ -187,15 +188,15 @@ mod tests {
         assert!(matches!(live.apply(1, &unknown), Ok(Applied::Again)));
         let fresh = WorkersLive::new(Arc::clone(&observer), 1);
         assert!(matches!(fresh.apply(0, &unknown), Err(Refused::Invalid(e)) if e.contains("`z`")));
-        let bad_outcome = LiveReport {
+        let bad_endpoint = LiveReport {
             seq: 0,
             due: 9,
             sent: 9,
             endpoints: Some(vec!["a".into()]),
-            calls: vec![call(0, "ok"), call(0, "maybe")],
+            calls: vec![call(0, Outcome::Ok), call(1, Outcome::Ok)],
         };
         assert!(
-            matches!(fresh.apply(0, &bad_outcome), Err(Refused::Invalid(e)) if e.contains("maybe"))
+            matches!(fresh.apply(0, &bad_endpoint), Err(Refused::Invalid(e)) if e.contains("endpoint 1"))
         );
         assert_eq!(observer.snapshot().finished, 5);
         assert_eq!(live.apply(7, &first), Err(Refused::NoWorker(7)));
