@@ -379,10 +379,12 @@ impl Observer {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn record(endpoint: u32, outcome: Outcome, lag_ns: u64, latency_us: u64) -> Record {
+    /// A record of a call to `endpoint` that ended with `outcome` (sent `lag_ns` late unless held back;
+    /// answered in `latency_us` if ok); the crate's other tests build theirs with it too.
+    pub(crate) fn record(endpoint: u32, outcome: Outcome, lag_ns: u64, latency_us: u64) -> Record {
         Record {
             index: 0,
             worker: 0,

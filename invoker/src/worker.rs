@@ -389,27 +389,13 @@ fn send_pending(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::tests::record;
     use formats::records::{Outcome, Record};
     use std::io::{BufRead, BufReader, Read};
     use std::sync::mpsc;
 
     fn answered(endpoint: u32) -> Record {
-        Record {
-            index: 0,
-            worker: 0,
-            period: 0,
-            endpoint,
-            warmup: false,
-            scheduled_us: 0,
-            dispatch_lag_ns: Some(1_000),
-            send_lag_ns: Some(1_000),
-            latency_us: Some(500),
-            latency_from_scheduled_us: None,
-            outcome: Outcome::Ok,
-            exec_us: None,
-            instance: None,
-            cold: None,
-        }
+        record(endpoint, Outcome::Ok, 1_000, 500)
     }
 
     /// An HTTP server on loopback that answers its first request with 500 and the rest with 204, and

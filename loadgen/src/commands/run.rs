@@ -252,7 +252,8 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
                 realtime: args.replay.realtime,
                 // Local workers that could not each have a CPU share them: they park, not spin.
                 shared_cpu: launcher == Launcher::Local && reserved.len() < workers as usize,
-                live_interval: watch.observer().and(args.observe.followed_every()),
+                // The watch has an observer to fold the reports into exactly when this is set.
+                live_interval: args.observe.followed_every(),
             },
             cpus: dispatcher_cpus.clone(),
             start_lead: args.replay.start_lead,

@@ -1,7 +1,7 @@
 //! The coordinator's HTTP server: it hands out the shards, answers clock requests, takes the workers'
 //! live reports (folded into the run's observer by [`WorkersLive`]) and their results (the protocol of
-//! `formats::transfer`). Shards are streamed from disk and results streamed to
-//! disk, each checked against its SHA-256 on the way, so a full day's load never sits in memory.
+//! `formats::transfer`). Shards are streamed from disk and results streamed to disk, each checked
+//! against its SHA-256 on the way, so a full day's load never sits in memory.
 //!
 //! The server runs on its own small tokio runtime; what happens is reported to the coordinator (a plain
 //! thread) as [`Event`]s on a channel.
@@ -22,10 +22,10 @@ use formats::output::AtomicFile;
 use formats::transfer::{
     check_hash, now_unix_us, ClockReply, LiveReport, Sha256Writer, HASH_HEADER, RESULT_FILES,
 };
-
-use super::live::{Refused, WorkersLive};
 use http_body_util::BodyExt;
 use std::io::Write;
+
+use super::live::{Refused, WorkersLive};
 
 /// What the workers did, as the server saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
