@@ -81,11 +81,11 @@ impl FakeCluster {
         std::fs::create_dir_all(&bin).unwrap();
         std::fs::create_dir_all(state.join("svc")).unwrap();
         let fakes = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake");
+        // Linked, not copied: a copy is a file this process writes, and a child forked meanwhile by a
+        // test on another thread holds it open for writing until it execs, so running the copy could
+        // fail with "Text file busy" (ETXTBSY; CI saw it). The fakes are executable in the repository.
         for tool in ["kubectl", "kn"] {
-            std::fs::copy(fakes.join(tool), bin.join(tool)).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(bin.join(tool), std::fs::Permissions::from_mode(0o755))
-                .unwrap();
+            std::os::unix::fs::symlink(fakes.join(tool), bin.join(tool)).unwrap();
         }
         FakeCluster {
             _dir: dir,
