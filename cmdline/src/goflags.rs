@@ -17,7 +17,11 @@ pub fn parse_args(
     command: &Command,
     args: impl IntoIterator<Item = OsString>,
 ) -> Result<Vec<OsString>, clap::Error> {
-    normalize(command, args.into_iter().collect())
+    // Built, the definition holds the flags clap adds itself (`-h`/`--help`, `-V`/`--version`), so they
+    // are known here like every other flag.
+    let mut built = command.clone();
+    built.build();
+    normalize(&built, args.into_iter().collect())
         .map_err(|e| clap::Error::raw(clap::error::ErrorKind::UnknownArgument, format!("{e}\n")))
 }
 
@@ -66,10 +70,13 @@ pub fn normalize(command: &Command, args: Vec<OsString>) -> Result<Vec<OsString>
         }
         if let Some(long) = token.strip_prefix("--") {
             let name = long.split('=').next().unwrap_or("");
-            if let Some(a) = find_long(&scopes, name) {
-                if !long.contains('=') && takes_value(a) {
-                    awaiting = Some(value_required(a));
+            match find_long(&scopes, name) {
+                Some(a) => {
+                    if !long.contains('=') && takes_value(a) {
+                        awaiting = Some(value_required(a));
+                    }
                 }
+                None => return Err(unknown(&scopes, &format!("--{name}"), name, "--")),
             }
             out.push(arg);
             continue;
@@ -110,7 +117,7 @@ pub fn normalize(command: &Command, args: Vec<OsString>) -> Result<Vec<OsString>
                     continue;
                 }
             }
-            return Err(unknown(&scopes, &token, name));
+            return Err(unknown(&scopes, &token, name, "-"));
         }
         // A positional argument: a subcommand name enters that subcommand's flags.
         let current = scopes.last().expect("never empty");
@@ -119,6 +126,10 @@ pub fn normalize(command: &Command, args: Vec<OsString>) -> Result<Vec<OsString>
             .find(|s| s.get_name() == token || s.get_all_aliases().any(|a| a == token))
         {
             scopes.push(sub);
+        } else if current.has_subcommands() && current.get_positionals().next().is_none() {
+            // Where only a subcommand can stand, a misspelled one is named before the flags after it
+            // (which would otherwise be judged as the parent's, and suggest the wrong thing).
+            return Err(unknown_subcommand(current, &token));
         }
         out.push(arg);
     }
@@ -163,7 +174,30 @@ fn find_short<'a>(scopes: &[&'a Command], c: char) -> Option<&'a clap::Arg> {
     visible(scopes).find(|a| a.get_short() == Some(c))
 }
 
-fn unknown(scopes: &[&Command], token: &str, name: &str) -> String {
+fn unknown_subcommand(command: &Command, token: &str) -> String {
+    let nearest = command
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set())
+        .map(|s| {
+            (
+                edit_distance(&token.to_lowercase(), s.get_name()),
+                s.get_name(),
+            )
+        })
+        .min();
+    match nearest {
+        Some((d, name)) if d <= (name.len() / 3).max(2) => format!(
+            "unknown subcommand `{token}` for `{}`; did you mean `{name}`?",
+            command.get_name()
+        ),
+        _ => format!(
+            "unknown subcommand `{token}` for `{0}` (see `{0} --help`)",
+            command.get_name()
+        ),
+    }
+}
+
+fn unknown(scopes: &[&Command], token: &str, name: &str, dashes: &str) -> String {
     let nearest = visible(scopes)
         .filter_map(|a| a.get_long())
         .chain(["help"])
@@ -181,7 +215,7 @@ fn unknown(scopes: &[&Command], token: &str, name: &str) -> String {
         .join(" ");
     match nearest {
         Some((d, long)) if d <= (long.len() / 3).max(2) => {
-            format!("unknown flag `{token}` for `{command}`; did you mean `-{long}`?")
+            format!("unknown flag `{token}` for `{command}`; did you mean `{dashes}{long}`?")
         }
         _ => format!("unknown flag `{token}` for `{command}` (see `{command} --help`)"),
     }
@@ -269,6 +303,32 @@ mod tests {
         assert_eq!(
             norm(&["-dbg", "run", "-d", "2"]).unwrap(),
             ["--dbg", "run", "-d=2"]
+        );
+    }
+
+    #[test]
+    fn help_version_and_misspelled_subcommands() {
+        let built = |args: &[&str]| {
+            let args = std::iter::once("tool").chain(args.iter().copied());
+            parse_args(&command().version("1"), args.map(OsString::from))
+        };
+        // clap's own flags are flags like any other once the definition is built.
+        for ok in [&["-h"][..], &["-V"], &["--help"], &["run", "-h"], &["help"]] {
+            assert!(built(ok).is_ok(), "{ok:?}: {:?}", built(ok));
+        }
+        // A misspelled subcommand is named, not the flag after it.
+        let e = norm(&["runn", "-d", "5"]).unwrap_err();
+        assert!(
+            e.contains("unknown subcommand `runn`") && e.contains("did you mean `run`"),
+            "{e}"
+        );
+        let e = norm(&["zzzzzz"]).unwrap_err();
+        assert!(e.contains("see `tool --help`"), "{e}");
+        // A long flag misspelled gets the nearest one, as a single-dash one does.
+        let e = norm(&["run", "--duraiton", "5"]).unwrap_err();
+        assert!(
+            e.contains("unknown flag `--duraiton`") && e.contains("did you mean `--duration`"),
+            "{e}"
         );
     }
 

@@ -94,6 +94,16 @@ pub fn whole_in<T: TryFrom<u64> + Clone + Send + Sync + 'static>(
     }
 }
 
+/// A seed: any whole number from 0 to 2^64 − 1, refused in those words (not "invalid digit").
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    s.trim().parse().map_err(|_| {
+        format!(
+            "`{s}` is not a seed: a seed is a whole number from 0 to {}",
+            u64::MAX
+        )
+    })
+}
+
 /// How far ahead an instant may be: a week.
 pub const MAX_AHEAD: Duration = Duration::from_secs(7 * 86_400);
 
@@ -147,6 +157,10 @@ mod tests {
         assert!(w("0").unwrap_err().contains("from 1 to 10"));
         assert!(w("-3").is_err() && w("99999999999999999999").is_err());
         assert!(check_seconds(1e20, "--x", DAY_SECONDS).is_err());
+        assert_eq!(parse_seed("18446744073709551615").unwrap(), u64::MAX);
+        assert!(parse_seed("-1")
+            .unwrap_err()
+            .contains("whole number from 0 to"));
         assert!(parse_bool("True").unwrap() && !parse_bool("no").unwrap());
         assert!(parse_bool("maybe")
             .unwrap_err()

@@ -161,7 +161,8 @@ fn proxy_behaviour_samples_inside_its_profile() {
             *latency >= Duration::from_micros(r.duration_us),
             "{latency:?} {r:?}"
         );
-        assert_eq!(r.cpu_us, r.duration_us / 4, "{r:?}");
+        // A quarter of the duration, rounded to the µs (10,103 µs computes 2,526 µs, not 2,525).
+        assert!(r.cpu_us.abs_diff(r.duration_us / 4) <= 1, "{r:?}");
     }
 }
 

@@ -40,7 +40,7 @@ pub struct PeriodTally {
 }
 
 /// Summary of a run, as printed and as written to `summary.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Summary {
     /// Scheduled calls in the replayed periods, warm-up included.
     pub scheduled_total: u64,
@@ -56,12 +56,14 @@ pub struct Summary {
     pub outcomes: BTreeMap<String, u64>,
     /// Nominal length of the measured window, s.
     pub measured_seconds: f64,
-    /// Measured calls scheduled per second: scheduled calls over the span from the window's first to its
-    /// last due time (the nominal window when that span is empty).
+    /// Measured calls scheduled per second: scheduled calls over the measured window's length (periods ×
+    /// period).
     pub scheduled_rate: f64,
-    /// Measured calls sent per second, measured: calls sent over the span from the window's first due time
-    /// to the last real send. A late or slow tail lengthens the span and lowers the rate; on time, it
-    /// equals `scheduled_rate` (an interrupted run counts the time it really ran).
+    /// Measured calls sent per second, measured: calls sent over the span from the window's start to its
+    /// end or to the last real send, whichever is later. A late or slow tail lengthens the span and lowers
+    /// the rate; on time, it equals `scheduled_rate`. An interrupted run divides by the time it ran, from
+    /// the window's start to the interrupt (or its last send, if later). Several workers: the whole
+    /// load's sends over the whole window.
     pub achieved_rate: f64,
     /// The span `achieved_rate` divides by, s.
     #[serde(default)]
@@ -215,10 +217,15 @@ impl std::fmt::Display for Summary {
         let _ = writeln!(s, "outcomes   {}", outcomes.join(", "));
         let _ = writeln!(
             s,
-            "rate       {:.1}/s achieved (sent over {:.2} s, first due to last send) of {:.1}/s scheduled",
+            "rate       {:.1}/s achieved (sent over {:.2} s, window start to its end or the last send) of {:.1}/s scheduled",
             self.achieved_rate, self.achieved_seconds, self.scheduled_rate
         );
         let row = |s: &mut String, name: &str, p: &TimeStats| {
+            if p.count == 0 {
+                // Nothing measured: a dash, never a 0.00 that reads like a figure.
+                let _ = writeln!(s, "{name:<10} p50 – p90 – p99 – p99.9 – max – (µs, n=0)");
+                return;
+            }
             let _ = writeln!(
                 s,
                 "{name:<10} p50 {:.2} p90 {:.2} p99 {:.2} p99.9 {:.2} max {:.2} (µs, n={})",
@@ -272,5 +279,18 @@ mod tests {
         let top = busiest(items, |n| *n, 3);
         assert_eq!(top, vec![("c", 9), ("a", 3), ("b", 3)]);
         assert!(busiest(Vec::<(u8, u64)>::new(), |n| *n, 3).is_empty());
+    }
+
+    #[test]
+    fn nothing_measured_prints_a_dash_not_a_zero() {
+        let text = Summary::default().to_string();
+        assert!(
+            text.contains("latency    p50 – p90 – p99 – p99.9 – max – (µs, n=0)"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("0.00 (n=0)") && !text.contains("p50 0.00"),
+            "{text}"
+        );
     }
 }

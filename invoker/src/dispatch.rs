@@ -213,6 +213,11 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         file.commit()
             .map_err(|source| ReplayError::Io { path, source })?;
     }
+    let mut collector = collector;
+    if let Some(at) = interrupted {
+        collector.interrupted_at(at);
+    }
+    let interrupted = interrupted.is_some();
     let mut summary = collector.summary(mode, interrupted);
     summary.incomplete = interrupted && options.stop.abandon();
     summary.start_unix_us = start
@@ -257,7 +262,7 @@ struct Dispatched {
     /// How it was scheduled.
     mode: String,
     /// Stopped by a signal.
-    interrupted: bool,
+    interrupted: Option<u64>,
     /// Wall-clock instant of time 0.
     start: SystemTime,
     /// How long after time 0 it was ready, if later than [`LATE_START_GRACE`].
@@ -363,7 +368,7 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// The dispatch loop; returns whether it was interrupted, the wall-clock instant of time 0, and how late
+/// The dispatch loop; returns when it was interrupted (µs from time 0), the wall-clock instant of time 0, and how late
 /// it was ready.
 async fn dispatch(
     schedule: &Schedule,
@@ -371,7 +376,7 @@ async fn dispatch(
     options: &ReplayOptions,
     sink: &Rc<Sink>,
     realtime: bool,
-) -> Result<(bool, SystemTime, Option<Duration>), ReplayError> {
+) -> Result<(Option<u64>, SystemTime, Option<Duration>), ReplayError> {
     let clients = connect(uris, &schedule.endpoints, options).await?;
     let lead = Duration::from_millis(20);
     let (now, now_wall) = (Instant::now(), SystemTime::now());
@@ -404,6 +409,7 @@ async fn dispatch(
     let in_flight = Rc::new(Cell::new(0usize));
     let mut next_channel = vec![0usize; clients.len()];
     let mut interrupted = false;
+    let mut interrupted_at = None;
 
     for (index, call) in schedule.calls.iter().enumerate() {
         let deadline = start + Duration::from_micros(call.due_us);
@@ -425,8 +431,10 @@ async fn dispatch(
             sink.flush_if_due();
             continue;
         }
-        if !interrupted {
-            interrupted = !waiter.wait_until(deadline, &options.stop).await;
+        if !interrupted && !waiter.wait_until(deadline, &options.stop).await {
+            interrupted = true;
+            interrupted_at =
+                Some(Instant::now().saturating_duration_since(start).as_micros() as u64);
         }
         if interrupted {
             sink.push(record);
@@ -504,7 +512,7 @@ async fn dispatch(
         tokio::time::sleep(Duration::from_millis(1)).await;
         sink.flush_if_due();
     }
-    Ok((interrupted, start_wall, ready_late))
+    Ok((interrupted_at, start_wall, ready_late))
 }
 
 async fn call_once(

@@ -120,4 +120,12 @@ impl Schedule {
     pub fn measured_us(&self) -> u64 {
         u64::from(self.periods - self.warmup_periods) * self.period_us
     }
+
+    /// The measured window (warm-up excluded), µs from time 0: what the rates divide by.
+    pub fn measured_window(&self) -> crate::stats::MeasuredWindow {
+        crate::stats::MeasuredWindow {
+            start_us: u64::from(self.warmup_periods) * self.period_us,
+            end_us: u64::from(self.periods) * self.period_us,
+        }
+    }
 }

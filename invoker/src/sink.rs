@@ -40,7 +40,7 @@ pub(crate) fn write_records(
     let mut collector = Collector::new(
         schedule.endpoints.clone(),
         schedule.calls.len() as u64,
-        schedule.measured_us() as f64 / 1e6,
+        schedule.measured_window(),
     );
     let mut records = records
         .map(RecordsWriter::new)

@@ -10,7 +10,9 @@ use hdrhistogram::Histogram;
 /// Accumulates records, in any order, into histograms and counts.
 pub struct Collector {
     endpoints: Vec<String>,
-    measured_seconds: f64,
+    window: MeasuredWindow,
+    /// When the run was interrupted, µs from time 0 (it ran until then, not to the window's end).
+    interrupted_at_us: Option<u64>,
     scheduled_total: u64,
     records: u64,
     scheduled: u64,
@@ -23,8 +25,6 @@ pub struct Collector {
     latency_from_scheduled_us: Histogram<u64>,
     by_endpoint: Vec<Histogram<u64>>,
     per_period: Vec<PeriodTally>,
-    /// First and last due time of the measured calls, µs.
-    due_span: Option<(u64, u64)>,
     /// Last real send of a measured call, µs.
     last_sent_us: Option<u64>,
     /// The first call (warm-up included) that was sent: its index and send lag, ns.
@@ -35,6 +35,22 @@ pub struct Collector {
     cold_starts: u64,
     /// Instances seen (warm-up included), per endpoint.
     instances: std::collections::HashSet<(u32, u64)>,
+}
+
+/// The measured window (warm-up excluded), µs from time 0: what the rates divide by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeasuredWindow {
+    /// Its start: the end of the warm-up.
+    pub start_us: u64,
+    /// Its end: the end of the last period.
+    pub end_us: u64,
+}
+
+impl MeasuredWindow {
+    /// Its length, s.
+    pub fn seconds(&self) -> f64 {
+        self.end_us.saturating_sub(self.start_us) as f64 / 1e6
+    }
 }
 
 fn histogram() -> Histogram<u64> {
@@ -64,13 +80,14 @@ fn stats(h: &Histogram<u64>, unit_us: f64) -> TimeStats {
 }
 
 impl Collector {
-    /// A collector for a run over `endpoints` (the table records index) with `scheduled_total` calls and a
-    /// nominal measured window of `measured_seconds`.
-    pub fn new(endpoints: Vec<String>, scheduled_total: u64, measured_seconds: f64) -> Self {
+    /// A collector for a run over `endpoints` (the table records index) with `scheduled_total` calls and
+    /// the measured `window`.
+    pub fn new(endpoints: Vec<String>, scheduled_total: u64, window: MeasuredWindow) -> Self {
         let by_endpoint = endpoints.iter().map(|_| histogram()).collect();
         Collector {
             endpoints,
-            measured_seconds,
+            window,
+            interrupted_at_us: None,
             scheduled_total,
             records: 0,
             scheduled: 0,
@@ -83,7 +100,6 @@ impl Collector {
             latency_from_scheduled_us: histogram(),
             by_endpoint,
             per_period: Vec::new(),
-            due_span: None,
             last_sent_us: None,
             first_sent: None,
             overhead_us: histogram(),
@@ -116,10 +132,6 @@ impl Collector {
             return;
         }
         self.scheduled += 1;
-        self.due_span = Some(match self.due_span {
-            None => (r.scheduled_us, r.scheduled_us),
-            Some((first, last)) => (first.min(r.scheduled_us), last.max(r.scheduled_us)),
-        });
         *self.outcomes.entry(r.outcome.name()).or_default() += 1;
         if r.outcome.was_sent() {
             self.sent += 1;
@@ -156,19 +168,17 @@ impl Collector {
         self.first_sent.map(|(_, lag)| lag)
     }
 
-    /// The summary of everything added. Rates: scheduled calls over the span of their due times, and sent
-    /// calls over the span from the first due time to the last real send, so a late tail shows as a
-    /// lower achieved rate (on time, the two are equal). A window of one instant uses the nominal window.
+    /// The run was interrupted `at_us` from time 0: the achieved rate counts the time it really ran.
+    pub fn interrupted_at(&mut self, at_us: u64) {
+        self.interrupted_at_us = Some(at_us);
+    }
+
+    /// The summary of everything added. Rates: scheduled calls over the measured window's length, and
+    /// sent calls over the span from the window's start to its end or the last real send, whichever is
+    /// later (to the interrupt, if it came first), so a late tail shows as a lower achieved rate and on
+    /// time the two are equal.
     pub fn summary(&self, dispatcher: String, interrupted: bool) -> Summary {
-        let nominal = self.measured_seconds;
-        let span = |from: u64, to: u64| {
-            let s = to.saturating_sub(from) as f64 / 1e6;
-            if s > 0.0 {
-                s
-            } else {
-                nominal
-            }
-        };
+        let nominal = self.window.seconds();
         let rate = |n: u64, seconds: f64| {
             if seconds > 0.0 {
                 n as f64 / seconds
@@ -176,14 +186,12 @@ impl Collector {
                 0.0
             }
         };
-        let (scheduled_seconds, achieved_seconds) = match self.due_span {
-            Some((first, last)) => (
-                span(first, last),
-                self.last_sent_us
-                    .map_or(nominal, |sent| span(first, sent.max(first))),
-            ),
-            None => (nominal, nominal),
-        };
+        let ran_until = self.interrupted_at_us.unwrap_or(self.window.end_us);
+        let achieved_seconds = ran_until
+            .max(self.last_sent_us.unwrap_or(0))
+            .saturating_sub(self.window.start_us) as f64
+            / 1e6;
+        let scheduled_seconds = nominal;
         Summary {
             scheduled_total: self.scheduled_total,
             records: self.records,
@@ -263,8 +271,14 @@ mod tests {
             .collect()
     }
 
-    fn summarise(rs: &[Record]) -> Summary {
-        let mut c = Collector::new(vec!["a".into(), "b".into()], rs.len() as u64 + 1, 1.0);
+    /// One warm-up second, then one measured second.
+    const WINDOW: MeasuredWindow = MeasuredWindow {
+        start_us: 1_000_000,
+        end_us: 2_000_000,
+    };
+
+    fn collector(rs: &[Record]) -> Collector {
+        let mut c = Collector::new(vec!["a".into(), "b".into()], rs.len() as u64 + 1, WINDOW);
         // A warm-up call counts in its period only.
         c.add(&Record {
             period: 0,
@@ -275,7 +289,11 @@ mod tests {
         for r in rs.iter().rev() {
             c.add(r);
         }
-        c.summary("test".into(), false)
+        c
+    }
+
+    fn summarise(rs: &[Record]) -> Summary {
+        collector(rs).summary("test".into(), false)
     }
 
     #[test]
@@ -285,8 +303,13 @@ mod tests {
             (s.records, s.scheduled, s.sent, s.ok),
             (1001, 1000, 1000, 1000)
         );
-        assert!((s.scheduled_rate - s.achieved_rate).abs() < 1e-9, "{s:?}");
-        assert!((s.scheduled_rate - 1000.0 / 0.999).abs() < 1e-6);
+        // Both over the window's whole second, not the 0.999 s between the first and last due call.
+        assert_eq!(
+            (s.scheduled_rate, s.achieved_rate),
+            (1000.0, 1000.0),
+            "{s:?}"
+        );
+        assert_eq!(s.achieved_seconds, 1.0);
         assert_eq!(s.per_period.len(), 2);
         assert_eq!(s.per_period[0].scheduled, 1);
         assert_eq!(s.per_period[1].ok, 1000);
@@ -307,8 +330,9 @@ mod tests {
             s.achieved_rate,
             s.scheduled_rate
         );
+        // From the window's start to the last send, 0.999 s + 0.5 s late.
         assert!(
-            (s.achieved_seconds - 1.5).abs() < 1e-3,
+            (s.achieved_seconds - 1.499).abs() < 1e-9,
             "{}",
             s.achieved_seconds
         );
@@ -326,21 +350,28 @@ mod tests {
             r.latency_us = None;
             r.latency_from_scheduled_us = None;
         }
-        let s = summarise(&rs);
+        let mut c = collector(&rs);
+        c.interrupted_at(1_450_000);
+        let s = c.summary("test".into(), true);
         assert_eq!((s.scheduled, s.sent, s.ok), (10, 5, 5));
         assert_eq!(s.outcomes["not_sent:interrupted"], 5);
-        // Over the time it really ran: 5 calls from the first due to the last send (0.4 s).
+        // Scheduled over the whole window; sent over the time it really ran, window start to interrupt.
+        assert_eq!(s.scheduled_rate, 10.0);
         assert!(
-            (s.achieved_seconds - 0.4).abs() < 1e-9,
+            (s.achieved_seconds - 0.45).abs() < 1e-9,
             "{}",
             s.achieved_seconds
         );
-        assert!((s.achieved_rate - 12.5).abs() < 1e-9, "{}", s.achieved_rate);
+        assert!(
+            (s.achieved_rate - 5.0 / 0.45).abs() < 1e-9,
+            "{}",
+            s.achieved_rate
+        );
     }
 
     #[test]
     fn no_measured_call_gives_zero_rates() {
-        let c = Collector::new(vec![], 0, 2.0);
+        let c = Collector::new(vec![], 0, WINDOW);
         let s = c.summary("x".into(), true);
         assert_eq!((s.scheduled_rate, s.achieved_rate), (0.0, 0.0));
         assert!(s.interrupted);

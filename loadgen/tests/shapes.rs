@@ -181,6 +181,22 @@ fn rps_makes_exact_counts_steps_and_ramps() {
     );
     // 10 + 10 t calls/s: 15, 25, 35, 45 in seconds 0..4.
     assert_eq!(per_second(&ramp), [15, 25, 35, 45]);
+    // Steps without --rps-max rise for the whole run (once an empty load: inf × 0 = NaN calls).
+    let unbounded = generate_seconds(
+        dir.path(),
+        "unbounded",
+        &[
+            "--rps",
+            "5",
+            "--rps-step",
+            "5",
+            "--rps-every",
+            "1",
+            "-d",
+            "5",
+        ],
+    );
+    assert_eq!(per_second(&unbounded), [5, 10, 15, 20, 25]);
     // A fractional rate carries over: one call every other second.
     let slow = generate_seconds(dir.path(), "slow", &["--rps", "0.5", "-d", "6"]);
     assert_eq!(per_second(&slow), [0, 1, 0, 1, 0, 1]);

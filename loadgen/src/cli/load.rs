@@ -174,7 +174,7 @@ pub struct LoadArgs {
 
     /// Seed of every random choice; the same seed gives byte-identical files. Default: a random seed,
     /// printed in the summary.
-    #[arg(long)]
+    #[arg(long, value_parser = cmdline::values::parse_seed)]
     pub seed: Option<u64>,
 
     /// Percentile of memory and duration used to compare functions with proxies (75 as vSwarm; 50 as

@@ -154,7 +154,7 @@ pub fn markdown(r: &RunReport) -> String {
     let _ = writeln!(out, "\n## Fidelity\n");
     let _ = writeln!(
         out,
-        "Every scheduled call has one record: {} records for {} scheduled. Measured window: {} scheduled, {} sent, {} answered. Rate: {:.1}/s achieved (calls sent over the {:.2} s from the first due call to the last send) of {:.1}/s scheduled.\n",
+        "Every scheduled call has one record: {} records for {} scheduled. Measured window: {} scheduled, {} sent, {} answered. Rate: {:.1}/s achieved (calls sent over the {:.2} s from the window's start to its end, or to the last send if later) of {:.1}/s scheduled.\n",
         s.records, s.scheduled_total, s.scheduled, s.sent, s.ok, s.achieved_rate, s.achieved_seconds, s.scheduled_rate
     );
     // Cold starts are a column when the functions report them (the emulated function does).

@@ -58,7 +58,12 @@ impl Rate {
             let k_cap = ((max - r) / s).ceil();
             let full = k.min(k_cap);
             let below_cap = every * (r * full + s * full * (full - 1.0) / 2.0);
-            let at_cap = max * every * (k - full).max(0.0);
+            // Without a cap (max infinite) no step reaches it: 0, not inf × 0 = NaN.
+            let at_cap = if k > full {
+                max * every * (k - full)
+            } else {
+                0.0
+            };
             below_cap + at_cap + self.at(t) * (t - k * every)
         }
     }
@@ -194,6 +199,15 @@ mod tests {
         let half = rate(0.5, 0.0, 1.0, f64::INFINITY, false);
         let per_second: Vec<u64> = (0..4).map(|s| half.calls_in_second(s)).collect();
         assert_eq!(per_second, [0, 1, 0, 1]);
+    }
+
+    #[test]
+    fn steps_without_a_cap_rise_for_the_whole_run() {
+        // `--rps 5 --rps-step 5 --rps-every 1` with no --rps-max: once an empty load (inf × 0 = NaN).
+        let unbounded = rate(5.0, 5.0, 1.0, f64::INFINITY, false);
+        let per_second: Vec<u64> = (0..5).map(|s| unbounded.calls_in_second(s)).collect();
+        assert_eq!(per_second, [5, 10, 15, 20, 25]);
+        assert_eq!(unbounded.cumulative(5.0), 75.0);
     }
 
     #[test]

@@ -78,7 +78,7 @@ pub fn merge(
     let mut collector = Collector::new(
         schedule.endpoints.clone(),
         total,
-        schedule.measured_us() as f64 / 1e6,
+        schedule.measured_window(),
     );
     let records_file = AtomicFile::create(records_out)?;
     let mut records = RecordsWriter::new(records_file)
@@ -109,13 +109,24 @@ pub fn merge(
         .with_context(|| format!("writing {}", latencies_out.display()))?;
 
     let mut summary = collector.summary(dispatcher, interrupted);
-    // Each worker's rate is measured from its own sends; together they sent at the sum of them.
-    summary.achieved_rate = results
-        .iter()
-        .filter(|r| r.lost.is_none())
-        .filter_map(|r| r.summary.as_ref())
-        .map(|s| s.achieved_rate)
-        .sum();
+    // The whole load is judged on the whole window, not as a sum of per-worker rates: every call sent,
+    // over the window or to the last send of any worker (each on its own clock from the common start),
+    // which the merged records give. Interrupted, over the longest any worker ran before its interrupt.
+    if interrupted {
+        let ran = results
+            .iter()
+            .filter_map(|r| r.summary.as_ref())
+            .map(|s| s.achieved_seconds)
+            .fold(0.0, f64::max);
+        if ran > 0.0 {
+            summary.achieved_seconds = ran;
+        }
+    }
+    summary.achieved_rate = if summary.achieved_seconds > 0.0 {
+        summary.sent as f64 / summary.achieved_seconds
+    } else {
+        0.0
+    };
     summary.incomplete = results
         .iter()
         .filter_map(|r| r.summary.as_ref())
