@@ -1,7 +1,9 @@
 //! Where a run's output goes: the files of a run directory, each named once, and the rule that keeps
-//! runs from mixing. A run claims its directory before writing anything: it leaves a marker
-//! ([`MARKER`]) naming what it writes, so the next run into the same directory removes exactly the earlier
-//! run's files first; a directory holding anything else is refused unless `--force`.
+//! finished work safe. A run or an experiment never writes into its output directory: it writes into a
+//! staging directory beside it ([`Staged`]) and swaps that in only when it is complete, so a command that
+//! fails, at any stage, leaves the earlier output byte for byte. Each output leaves a marker ([`MARKER`])
+//! naming what it wrote, so the swap replaces exactly the earlier output's files; a directory holding
+//! anything else is refused unless `--force` (those files are then kept, moved into the new output).
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +43,8 @@ pub struct RunFiles {
     pub job: PathBuf,
     /// collect/: what the collectors gathered (scale, Prometheus queries).
     pub collect: PathBuf,
+    /// The output directory as the user names it, when these files are written in a staging directory.
+    shown: Option<PathBuf>,
 }
 
 impl RunFiles {
@@ -61,6 +65,7 @@ impl RunFiles {
             workers: dir.join("workers"),
             job: dir.join("invokers-job.yaml"),
             collect: dir.join("collect"),
+            shown: None,
         }
     }
 
@@ -98,63 +103,191 @@ impl RunFiles {
         owned
     }
 
-    /// Makes the directory ready for this run, before anything else is written (see [`claim_dir`]).
-    pub fn claim(&self, force: bool) -> Result<()> {
-        let names: Vec<String> = self
-            .owned()
+    /// The names a run writes in its directory (the marker's content).
+    pub fn owned_names(&self) -> Vec<String> {
+        self.owned()
             .iter()
             .filter_map(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())
-            .collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        claim_dir(&self.dir, MARKER, &names, force)
+            .collect()
+    }
+
+    /// `path` (one of these files) as the user will find it: under the output directory, not the
+    /// staging directory it is written in.
+    pub fn show(&self, path: &Path) -> PathBuf {
+        match (&self.shown, path.strip_prefix(&self.dir)) {
+            (Some(shown), Ok(rest)) => shown.join(rest),
+            _ => path.to_owned(),
+        }
+    }
+
+    /// The files of a run written in `work` (a staging directory), shown in messages under `shown`.
+    pub fn staged(work: &Path, shown: &Path, workers: u32) -> RunFiles {
+        let mut files = RunFiles::for_workers(work, workers);
+        files.shown = Some(shown.to_owned());
+        files
     }
 }
 
-/// Makes `dir` ready for a run or an experiment that writes `owned` in it: created if missing; an
-/// earlier one's files (as its `marker` names them) removed, so outputs never mix; anything else there
-/// refused, before anything is removed, unless `force` (then left beside). Writes the new marker.
-pub fn claim_dir(dir: &Path, marker: &str, owned: &[&str], force: bool) -> Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        bail!("-o {}: is a file, not a directory", dir.display());
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let marker = dir.join(marker);
-    // The earlier output's files, as its marker names them (with their partial forms).
-    let earlier: Vec<String> = std::fs::read_to_string(&marker)
+/// An output directory being written out of sight: a staging directory beside the target, put in the
+/// target's place by [`Staged::commit`] when the command completes. Until then the target is never
+/// touched; dropped without a commit, the staging directory is removed, or kept as a sibling by
+/// [`Staged::keep_failed`] when it holds measurements.
+#[derive(Debug)]
+pub struct Staged {
+    /// Where the output goes.
+    pub target: PathBuf,
+    /// Where it is written meanwhile (beside the target).
+    pub work: PathBuf,
+    /// The marker naming the earlier output's files in the target.
+    marker: String,
+    /// What happened to the work directory: still open (removed on drop) or handed over.
+    open: bool,
+    id: String,
+}
+
+/// What `dir` holds that an earlier output (as its `marker` names its files) did not write; read without
+/// changing anything.
+fn others(dir: &Path, marker: &str) -> Result<Vec<String>> {
+    let earlier: Vec<String> = std::fs::read_to_string(dir.join(marker))
         .unwrap_or_default()
         .lines()
         .filter(|l| is_plain_name(l))
         .flat_map(|name| [name.to_owned(), format!("{name}.partial")])
         .collect();
-    let marker_name = marker
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let others: Vec<String> = std::fs::read_dir(dir)
+    let mut others: Vec<String> = std::fs::read_dir(dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| *n != marker_name && !earlier.contains(n))
+        .filter(|n| n != marker && !earlier.contains(n))
         .collect();
-    if !others.is_empty() && !force {
-        let mut shown: Vec<&str> = others.iter().map(String::as_str).collect();
-        shown.sort_unstable();
-        shown.truncate(5);
-        bail!(
-            "-o {}: holds {} file(s) an earlier loadgen output did not write ({}{}); choose another \
-             directory, or pass --force to write beside them",
-            dir.display(),
-            others.len(),
-            shown.join(", "),
-            if others.len() > 5 { ", …" } else { "" }
-        );
+    others.sort_unstable();
+    Ok(others)
+}
+
+/// A sibling of `target`: `NAME.<what>-<id>` in the same directory (so renames stay on one file system).
+fn sibling(target: &Path, what: &str, id: &str) -> PathBuf {
+    let name = target
+        .file_name()
+        .map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+    target.with_file_name(format!("{name}.{what}-{id}"))
+}
+
+impl Staged {
+    /// Checks `target` for an output that writes `owned` (marker `marker`) and opens a staging directory
+    /// beside it, with the new marker in it. Refused, with nothing written: a target that is a file, or
+    /// one holding files an earlier output did not write, unless `force`. `id` names the staging and
+    /// failed directories (a run's id).
+    pub fn begin(
+        target: &Path,
+        marker: &str,
+        owned: &[String],
+        force: bool,
+        id: &str,
+    ) -> Result<Staged> {
+        // An absolute path of its own, so that `-o .` has a name and a parent to stage beside.
+        let target = if target.file_name().is_some() {
+            std::path::absolute(target).unwrap_or_else(|_| target.to_owned())
+        } else {
+            std::fs::canonicalize(target).unwrap_or_else(|_| target.to_owned())
+        };
+        if target.exists() && !target.is_dir() {
+            bail!("-o {}: is a file, not a directory", target.display());
+        }
+        if target.is_dir() {
+            let found = others(&target, marker)?;
+            if !found.is_empty() && !force {
+                let shown: Vec<&str> = found.iter().take(5).map(String::as_str).collect();
+                bail!(
+                    "-o {}: holds {} file(s) an earlier loadgen output did not write ({}{}); choose another \
+                     directory, or pass --force to write beside them",
+                    target.display(),
+                    found.len(),
+                    shown.join(", "),
+                    if found.len() > 5 { ", …" } else { "" }
+                );
+            }
+        }
+        let work = sibling(&target, "staging", id);
+        if let Some(parent) = work.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::create_dir(&work).with_context(|| format!("creating {}", work.display()))?;
+        let staged = Staged {
+            target,
+            work,
+            marker: marker.to_owned(),
+            open: true,
+            id: id.to_owned(),
+        };
+        let marker = staged.work.join(marker);
+        formats::output::write_atomic(&marker, (owned.join("\n") + "\n").as_bytes())
+            .with_context(|| format!("writing {}", marker.display()))?;
+        Ok(staged)
     }
-    for name in &earlier {
-        remove(&dir.join(name))?;
+
+    /// Puts the finished output in the target's place: the earlier output's files go, files that were
+    /// not an output's (allowed by `--force`) stay, and the new output takes the name in one rename.
+    pub fn commit(mut self) -> Result<()> {
+        self.open = false;
+        if !self.target.exists() {
+            return std::fs::rename(&self.work, &self.target).with_context(|| {
+                format!(
+                    "moving {} to {}",
+                    self.work.display(),
+                    self.target.display()
+                )
+            });
+        }
+        // Files that were not an earlier output's are the user's: they move into the new output.
+        for other in others(&self.target, &self.marker)? {
+            let (from, to) = (self.target.join(&other), self.work.join(&other));
+            if !to.exists() {
+                std::fs::rename(&from, &to)
+                    .with_context(|| format!("moving {} to {}", from.display(), to.display()))?;
+            }
+        }
+        let replaced = sibling(&self.target, "replaced", &self.id);
+        std::fs::rename(&self.target, &replaced).with_context(|| {
+            format!("moving the earlier output {} aside", self.target.display())
+        })?;
+        if let Err(e) = std::fs::rename(&self.work, &self.target) {
+            let _ = std::fs::rename(&replaced, &self.target);
+            return Err(e).with_context(|| {
+                format!(
+                    "moving {} to {}",
+                    self.work.display(),
+                    self.target.display()
+                )
+            });
+        }
+        if let Err(e) = std::fs::remove_dir_all(&replaced) {
+            log::warn!(
+                "the earlier output, replaced, could not be removed from {}: {e}",
+                replaced.display()
+            );
+        }
+        Ok(())
     }
-    formats::output::write_atomic(&marker, (owned.join("\n") + "\n").as_bytes())
-        .with_context(|| format!("writing {}", marker.display()))
+
+    /// Keeps what was written, which the target must not receive (the command failed), as a sibling
+    /// directory of the target; returns its path.
+    pub fn keep_failed(mut self) -> Result<PathBuf> {
+        self.open = false;
+        let failed = sibling(&self.target, "failed", &self.id);
+        std::fs::rename(&self.work, &failed)
+            .with_context(|| format!("moving {} to {}", self.work.display(), failed.display()))?;
+        Ok(failed)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = std::fs::remove_dir_all(&self.work);
+        }
+    }
 }
 
 /// A marker line is a plain file name: never a path that could reach outside the directory.
@@ -162,53 +295,106 @@ fn is_plain_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\'])
 }
 
-/// Removes a file or a directory tree, if there.
-fn remove(path: &Path) -> Result<()> {
-    let removed = match std::fs::symlink_metadata(path) {
-        Err(_) => return Ok(()),
-        Ok(m) if m.is_dir() => std::fs::remove_dir_all(path),
-        Ok(_) => std::fs::remove_file(path),
-    };
-    removed.with_context(|| format!("removing the earlier run's {}", path.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_run_clears_the_last_run_and_refuses_other_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let run = RunFiles::in_dir(&dir.path().join("run"));
-        run.claim(false).unwrap();
-        std::fs::write(&run.report, "old").unwrap();
-        std::fs::create_dir_all(run.plots.join("x")).unwrap();
-        std::fs::write(formats::output::partial_path(&run.records), "half").unwrap();
-        run.claim(false).unwrap();
-        let left: Vec<String> = std::fs::read_dir(&run.dir)
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
-        assert_eq!(left, vec![MARKER.to_owned()]);
+        names.sort();
+        names
+    }
 
-        std::fs::write(run.dir.join("notes.txt"), "mine").unwrap();
-        let e = run.claim(false).unwrap_err().to_string();
-        assert!(e.contains("notes.txt") && e.contains("--force"), "{e}");
-        run.claim(true).unwrap();
+    fn owned() -> Vec<String> {
+        RunFiles::in_dir(Path::new("x")).owned_names()
+    }
+
+    #[test]
+    fn a_staged_run_replaces_the_last_run_only_when_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("run");
+        let first = Staged::begin(&target, MARKER, &owned(), false, "1").unwrap();
+        std::fs::write(first.work.join("report.md"), "first").unwrap();
+        std::fs::create_dir_all(first.work.join("plots")).unwrap();
+        assert!(!target.exists(), "nothing is in place before the commit");
+        first.commit().unwrap();
+        assert_eq!(names(&target), [MARKER, "plots", "report.md"]);
+
+        // A second run that fails leaves the first byte for byte, and no staging directory.
+        let second = Staged::begin(&target, MARKER, &owned(), false, "2").unwrap();
+        std::fs::write(second.work.join("report.md"), "second").unwrap();
+        drop(second);
         assert_eq!(
-            std::fs::read_to_string(run.dir.join("notes.txt")).unwrap(),
-            "mine"
+            std::fs::read_to_string(target.join("report.md")).unwrap(),
+            "first"
+        );
+        assert_eq!(names(dir.path()), ["run"]);
+
+        // One with measurements is kept beside it, named.
+        let third = Staged::begin(&target, MARKER, &owned(), false, "3").unwrap();
+        std::fs::write(third.work.join("records.csv"), "x").unwrap();
+        let failed = third.keep_failed().unwrap();
+        assert_eq!(failed, dir.path().join("run.failed-3"));
+        assert_eq!(
+            std::fs::read_to_string(failed.join("records.csv")).unwrap(),
+            "x"
+        );
+        assert_eq!(
+            std::fs::read_to_string(target.join("report.md")).unwrap(),
+            "first"
         );
 
-        // A directory that was never a run's is refused, and left as it was.
-        let other = RunFiles::in_dir(dir.path());
-        let e = other.claim(false).unwrap_err().to_string();
-        assert!(e.contains("did not write") && e.contains("--force"), "{e}");
-        assert!(!dir.path().join(MARKER).exists());
-        // A marker naming paths outside the directory removes nothing outside it.
-        std::fs::write(run.dir.join(MARKER), "../escape\n/etc\n..\n").unwrap();
+        // A completed one replaces the earlier output's files, nothing else.
+        let fourth = Staged::begin(&target, MARKER, &owned(), false, "4").unwrap();
+        std::fs::write(fourth.work.join("summary.json"), "{}").unwrap();
+        fourth.commit().unwrap();
+        assert_eq!(names(&target), [MARKER, "summary.json"]);
+        assert_eq!(names(dir.path()), ["run", "run.failed-3"]);
+    }
+
+    #[test]
+    fn other_files_are_refused_or_kept_with_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("run");
+        Staged::begin(&target, MARKER, &owned(), false, "1")
+            .unwrap()
+            .commit()
+            .unwrap();
+        std::fs::write(target.join("notes.txt"), "mine").unwrap();
+        let e = Staged::begin(&target, MARKER, &owned(), false, "2").unwrap_err();
+        let e = e.to_string();
+        assert!(e.contains("notes.txt") && e.contains("--force"), "{e}");
+        assert_eq!(names(dir.path()), ["run"], "a refusal writes nothing");
+        let forced = Staged::begin(&target, MARKER, &owned(), true, "3").unwrap();
+        std::fs::write(forced.work.join("report.md"), "new").unwrap();
+        forced.commit().unwrap();
+        assert_eq!(
+            std::fs::read_to_string(target.join("notes.txt")).unwrap(),
+            "mine"
+        );
+        assert_eq!(names(&target), [MARKER, "notes.txt", "report.md"]);
+
+        // A directory that was never an output's is refused, and left as it was.
+        let e = Staged::begin(dir.path(), MARKER, &owned(), false, "4").unwrap_err();
+        assert!(e.to_string().contains("did not write"), "{e}");
+        // A file is not a directory.
+        std::fs::write(dir.path().join("f"), "").unwrap();
+        assert!(Staged::begin(&dir.path().join("f"), MARKER, &owned(), false, "5").is_err());
+        // A marker naming paths outside the directory counts nothing outside it as the earlier output's.
+        std::fs::write(target.join(MARKER), "../escape\n/etc\n..\n").unwrap();
         std::fs::write(dir.path().join("escape"), "x").unwrap();
-        run.claim(true).unwrap();
+        let e = Staged::begin(&target, MARKER, &owned(), false, "6").unwrap_err();
+        assert!(e.to_string().contains("did not write"), "{e}");
         assert!(dir.path().join("escape").exists());
+    }
+
+    #[test]
+    fn paths_are_shown_under_the_output_directory() {
+        let files = RunFiles::staged(Path::new("/x/run.staging-1"), Path::new("run"), 1);
+        assert_eq!(files.show(&files.report), Path::new("run/report.md"));
+        assert_eq!(files.show(Path::new("/elsewhere")), Path::new("/elsewhere"));
     }
 }

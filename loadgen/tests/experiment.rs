@@ -7,7 +7,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{loadgen, ok, run_loadgen, s, text, wait_bounded, FakeCluster, LOADGEN};
+use common::{
+    failed_sibling, loadgen, ok, run_loadgen, s, siblings, text, wait_bounded, FakeCluster, LOADGEN,
+};
 
 /// A per-second base: 40 synthetic functions (unless swept), no warm-up, one measured second.
 const BASE: &str = r#"
@@ -91,10 +93,19 @@ after-experiment = \"echo after-experiment >> order.txt\"
         "latency_p99_us",
         "latency_p999_us",
         "achieved_rate",
+        "local_scale",
+        "cold_starts",
     ];
-    assert_eq!(header[4..16], figures.map(String::from), "{header:?}");
+    assert_eq!(header[4..18], figures.map(String::from), "{header:?}");
+    // One scale for every step, the most demanding step's: the steps compare at one scale.
+    let scale = column(&header, "local_scale");
     assert!(
-        header[16..].iter().all(|h| h.starts_with("outcome:")),
+        rows.iter()
+            .all(|r| r[scale] == rows[0][scale] && !r[scale].is_empty()),
+        "{rows:?}"
+    );
+    assert!(
+        header[18..].iter().all(|h| h.starts_with("outcome:")),
         "{header:?}"
     );
     assert_eq!(rows.len(), 4, "{t}");
@@ -135,10 +146,13 @@ after-experiment = \"echo after-experiment >> order.txt\"
     let lines: Vec<&str> = order.lines().collect();
     assert_eq!(lines.len(), 1 + 4 * 2 + 1, "{order}");
     assert!(lines[0].starts_with("before-experiment /"), "{order}");
-    let step_dir = std::path::absolute(out.join("steps/002")).unwrap();
-    assert_eq!(
-        lines[5],
-        format!("before-step 2 0 60 uniform {}", step_dir.display()),
+    // Hooks run while the experiment is written beside its directory, and see where that is.
+    let staging = format!("{}.staging-", std::path::absolute(&out).unwrap().display());
+    let step_dir = lines[5]
+        .strip_prefix("before-step 2 0 60 uniform ")
+        .unwrap_or_else(|| panic!("{order}"));
+    assert!(
+        step_dir.starts_with(&staging) && step_dir.ends_with("/steps/002"),
         "{order}"
     );
     assert_eq!(lines[6], "after-step 2");
@@ -175,10 +189,14 @@ before-step = '{hook}'
     };
     let fail_step_1 = "test $LOADGEN_STEP != 1";
     // stop: step 1 fails, step 2 never runs; the status says something failed.
+    // The experiment did not complete: nothing is put in place of -o, and what it did is kept beside it,
+    // in the directory its error names.
     let file = write_file(dir.path(), "stop.toml", &plan("stop", fail_step_1));
     let out = dir.path().join("stop");
     let o = experiment(&file, &out, &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(!out.exists(), "{}", text(&o));
+    let out = failed_sibling(&out, &o);
     let (header, rows) = results(&out);
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[1][column(&header, "scheduled")], "");
@@ -260,10 +278,14 @@ fn ctrl_c_mid_step_keeps_the_finished_steps_and_leaves_no_port() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Step 1 is replaying once its records file is open.
-    let replaying = out.join("steps/001/records.csv.partial");
+    // Step 1 is replaying once its records file is open (in the experiment's staging directory).
+    let replaying = || {
+        siblings(&out, "staging")
+            .iter()
+            .any(|d| d.join("steps/001/records.csv.partial").exists())
+    };
     let started = Instant::now();
-    while !replaying.exists() {
+    while !replaying() {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "step 1 never began"
@@ -329,6 +351,7 @@ duration = 1
 warmup-duration = 0
 poll-interval = 0.02
 seed = 2
+reuse-deployment = true
 [sweep]
 repeats = 2
 [knative]
@@ -412,6 +435,37 @@ panic-threshold-percentage = 1000
     assert_eq!(
         rows[1][column(&header, "scheduled")],
         rows[1][column(&header, "answered")]
+    );
+
+    // By default every step starts from fresh instances: the first step's services are deleted and
+    // the second applies its own again.
+    let fresh = write_file(
+        dir.path(),
+        "fresh.toml",
+        &std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("reuse-deployment = true\n", ""),
+    );
+    let before = cluster.calls().len();
+    let t = ok(&run_loadgen(
+        &["experiment", s(&fresh), "-o", s(&dir.path().join("fresh"))],
+        &cluster.env(&[("FAKE_KSVC_URL", &format!("http://{}", server.endpoint()))]),
+        Duration::from_secs(300),
+    ));
+    assert!(!t.contains("deployment reused"), "{t}");
+    assert!(t.contains("every step starts from fresh instances"), "{t}");
+    let calls = cluster.calls()[before..].to_vec();
+    let applies = calls.iter().filter(|c| c.starts_with("kubectl apply")).count();
+    assert!(applies >= 2 * yamls.len(), "{applies} applies: {calls:?}");
+    let first_delete = calls
+        .iter()
+        .position(|c| c.starts_with("kubectl delete ksvc"))
+        .expect("the first step's services are deleted");
+    assert!(
+        calls[first_delete..]
+            .iter()
+            .any(|c| c.starts_with("kubectl apply")),
+        "the second step applied after the first one's services were deleted: {calls:?}"
     );
 }
 

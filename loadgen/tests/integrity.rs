@@ -39,21 +39,10 @@ fn synth(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
     trace
 }
 
-/// A small per-second run: `-n 100 -m false -w 0 --seed 3`, plus `extra` (`-d` among them).
+/// A small per-second run: `-m false -w 0 --seed 3` (100 synthetic functions unless `extra` gives a
+/// trace), plus `extra` (`-d` among them).
 fn small_run(out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "run",
-        "-o",
-        s(out),
-        "-m",
-        "false",
-        "-w",
-        "0",
-        "-n",
-        "100",
-        "--seed",
-        "3",
-    ];
+    let mut args = vec!["run", "-o", s(out), "-m", "false", "-w", "0", "--seed", "3"];
     args.extend_from_slice(extra);
     loadgen(&args)
 }
@@ -305,10 +294,15 @@ fn sigint_twice_leaves_valid_files_marked_incomplete() {
         .spawn()
         .unwrap();
     // The replay has begun once records start to be written (they are flushed at the end, but the
-    // records file is opened, as records.csv.partial, when the replay starts).
-    let partial = out.join("records.csv.partial");
+    // records file is opened, as records.csv.partial, when the replay starts), in the run's staging
+    // directory beside -o.
+    let replaying = || {
+        common::siblings(&out, "staging")
+            .iter()
+            .any(|d| d.join("records.csv.partial").exists())
+    };
     let started = std::time::Instant::now();
-    while !partial.exists() {
+    while !replaying() {
         assert!(
             started.elapsed() < Duration::from_secs(60),
             "the replay never began"

@@ -1,7 +1,7 @@
 //! `loadgen run`: the whole job in one directory — trace (synthetic unless given), mapping, deployment,
 //! load, replay with the invoker, figures, and a report a person can read.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context, Result};
@@ -17,14 +17,17 @@ use crate::commands::plot::{draw, Inputs};
 use crate::commands::watch::{Cluster, Watch};
 use crate::deploy::knative;
 use crate::deploy::Deployer;
-use crate::output::RunFiles;
+use crate::output::{RunFiles, Staged, MARKER};
 use crate::pipeline::{
-    deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated, Prepared,
+    deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated, LocalFleet, Prepared,
 };
 use crate::report::run::RunReport;
 use crate::synth::{synthesize, SynthOptions};
 use crate::workers::kubernetes::{self, KubernetesOptions};
 use crate::workers::{self, InvokerSettings, Launch, Launcher};
+
+/// The seed of a run on the embedded default (a synthetic trace) when none is given.
+pub const DEFAULT_SEED: u64 = 1;
 
 /// What a run did.
 #[derive(Debug)]
@@ -35,6 +38,8 @@ pub struct RunOutcome {
     pub generated: Generated,
     /// The replay summary.
     pub summary: Summary,
+    /// The local fleet's scale of wall times and working sets (`--local-scale`), if it ran on one.
+    pub local_scale: Option<f64>,
 }
 
 /// A deployment kept after a run for the next one (an experiment's steps): the next run that needs the
@@ -83,20 +88,161 @@ impl KeptDeployment {
 }
 
 /// Runs the whole pipeline; prints progress lines and the report's path. Everything deployed is removed
-/// at the end.
+/// at the end. The run is written into a staging directory beside `-o` and put in its place only when it
+/// completes (interrupted included): a run that fails leaves the earlier run there byte for byte, and
+/// what it recorded, if its replay had begun, in a sibling directory its error names.
 pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
     if args.load.deploy.dry_run {
         bail!("{}", dry_run_refusal(args));
     }
+    check_inputs(args)?;
+    let run_id = kubernetes::new_run_id();
+    let workers = invokers(args);
+    let owned = RunFiles::for_workers(&args.output_dir, workers).owned_names();
+    let staged = Staged::begin(&args.output_dir, MARKER, &owned, args.force, &run_id)?;
+    let files = RunFiles::staged(&staged.work, &args.output_dir, workers);
     let mut kept = KeptDeployment::default();
-    let outcome = run_keeping(args, stop, &mut kept);
-    kept.release()?;
-    outcome
+    let outcome = run_keeping(args, stop, &mut kept, files, &run_id);
+    let released = kept.release();
+    match outcome {
+        Ok(outcome) => {
+            staged.commit()?;
+            released?;
+            Ok(RunOutcome {
+                files: RunFiles::for_workers(&args.output_dir, workers),
+                ..outcome
+            })
+        }
+        Err(e) if holds_measurements(&staged.work) => {
+            let failed = staged.keep_failed()?;
+            Err(e.context(format!(
+                "the run failed; {} is as it was, and what this run recorded is kept in {}",
+                args.output_dir.display(),
+                failed.display()
+            )))
+        }
+        Err(e) => Err(e),
+    }
 }
 
-/// [`run`], reusing the deployment `kept` holds if it fits, and keeping this run's deployment there
-/// afterwards (the caller releases it).
-pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Result<RunOutcome> {
+/// What of the run's inputs can be checked before anything is made: the profile parses, a given trace is
+/// there. (The trace itself is read once, by the run.)
+fn check_inputs(args: &RunArgs) -> Result<()> {
+    if args.load.profile != "trace" {
+        crate::pipeline::load_catalogue(&args.load.profile)?;
+    }
+    if let Some(trace) = &args.load.trace.trace {
+        if !trace.exists() {
+            bail!("-t {}: no such trace file or directory", trace.display());
+        }
+    }
+    Ok(())
+}
+
+/// Which launcher starts the run's invokers: none for one invoker in this process.
+fn launcher_of(args: &RunArgs) -> Option<Launcher> {
+    match (args.replay.launcher, args.load.workers) {
+        (Some(l), _) => Some(l),
+        (None, 1) => None,
+        (None, _) => Some(Launcher::Local),
+    }
+}
+
+/// The local fleet a run of `load` (its settings, seed resolved) would deploy for `prepared`: placed off
+/// the dispatchers' CPUs, its scale resolved (`auto` by default). None on another deployer.
+pub(crate) fn fleet_of(args: &RunArgs, load: &LoadArgs, prepared: &Prepared) -> Option<LocalFleet> {
+    let kind = load.deploy.deployer.unwrap_or(Deployer::Local);
+    if kind != Deployer::Local {
+        return None;
+    }
+    let launcher = launcher_of(args);
+    let dispatcher_cpus = dispatcher_cpus(args, kind, launcher, host::online_cpus());
+    let reserved: Vec<usize> = dispatcher_cpus.iter().flatten().copied().collect();
+    // Dispatchers on this machine without a CPU of their own (pods run elsewhere).
+    let unpinned = match launcher {
+        Some(Launcher::Kubernetes) => 0,
+        _ => dispatcher_cpus.iter().filter(|c| c.is_none()).count(),
+    };
+    Some(local_fleet(
+        load,
+        prepared,
+        &reserved,
+        unpinned,
+        Scale::Auto,
+    ))
+}
+
+/// A run's settings checked with its files opened, writing only into `scratch`: the profile parsed, the
+/// trace read (a synthetic one made there, quietly) and mapped. Returns the local fleet it would deploy.
+/// `args` must have its seed set, so that the trace and fleet are the run's own.
+pub(crate) fn check_with_files(args: &RunArgs, scratch: &Path) -> Result<Option<LocalFleet>> {
+    let load = &args.load;
+    let seed = load
+        .seed
+        .context("a run is checked with its seed resolved")?;
+    if load.profile != "trace" {
+        crate::pipeline::load_catalogue(&load.profile)?;
+    }
+    let trace = match (&load.trace.trace, load.shape.is_set()) {
+        (Some(trace), _) => trace.clone(),
+        (None, true) => PathBuf::new(),
+        (None, false) => {
+            let dir = scratch.join("trace");
+            let _ = std::fs::remove_dir_all(&dir);
+            synthesize(
+                &dir,
+                &SynthOptions {
+                    functions: args.functions,
+                    periods: load.warmup_duration + load.duration,
+                    granularity: load.trace.granularity(),
+                    seed,
+                    layout: Layout::Sampled,
+                },
+            )
+            .context("making the synthetic trace")?;
+            dir
+        }
+    };
+    let prepared = prepare(load, &trace, &scratch.join("mapping.json"))?;
+    if prepared.trace.functions.is_empty() {
+        bail!(
+            "no function of {} has a call in the window: nothing to run",
+            prepared.source
+        );
+    }
+    Ok(fleet_of(args, load, &prepared))
+}
+
+/// How many invokers replay the run: `--workers` when a launcher starts them, otherwise one.
+pub(crate) fn invokers(args: &RunArgs) -> u32 {
+    match (args.replay.launcher, args.load.workers) {
+        (None, 1) => 1,
+        (_, n) => n,
+    }
+}
+
+/// Whether a run's (staging) directory holds anything its replay recorded: records, a worker's files.
+fn holds_measurements(dir: &Path) -> bool {
+    let files = RunFiles::in_dir(dir);
+    [
+        files.records.clone(),
+        formats::output::partial_path(&files.records),
+        files.workers,
+    ]
+    .iter()
+    .any(|p| p.exists())
+}
+
+/// [`run`], writing into `files` (a new, empty directory), reusing the deployment `kept` holds if it fits,
+/// and keeping this run's deployment there afterwards (the caller releases it). `run_id` labels what it
+/// makes in a cluster.
+pub fn run_keeping(
+    args: &RunArgs,
+    stop: &Stop,
+    kept: &mut KeptDeployment,
+    files: RunFiles,
+    run_id: &str,
+) -> Result<RunOutcome> {
     let mut load = args.load.clone();
     let kind = load.deploy.deployer.unwrap_or(Deployer::Local);
     if kind == Deployer::None {
@@ -106,11 +252,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
         bail!("{}", dry_run_refusal(args));
     }
     let workers = load.workers;
-    let launcher = match (args.replay.launcher, workers) {
-        (Some(l), _) => Some(l),
-        (None, 1) => None,
-        (None, _) => Some(Launcher::Local),
-    };
+    let launcher = launcher_of(args);
     if launcher.is_some() && args.replay.dispatcher_cpu.is_some() {
         bail!("--dispatcher-cpu pins one invoker; with --workers each local worker gets its own CPU while they last (--no-pin: none)");
     }
@@ -136,11 +278,18 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
         workers::bind_address(launcher, args.replay.advertise_addr.as_deref())?;
     }
     let grpc_timeout = args.replay.grpc_timeout;
-    let seed = *load.seed.get_or_insert_with(rand::random);
-    // Every flag is checked; only now is anything written.
-    let files = RunFiles::for_workers(&args.output_dir, launcher.map_or(1, |_| workers));
-    files.claim(args.force)?;
-    let run_id = kubernetes::new_run_id();
+    // The embedded default (a synthetic trace) has a fixed seed, so two runs of it compare; a real
+    // trace or a shape gets a random one unless given. Either way the report prints it.
+    let synthetic_default = load.trace.trace.is_none() && !load.shape.is_set();
+    let seed = *load.seed.get_or_insert_with(|| {
+        if synthetic_default {
+            DEFAULT_SEED
+        } else {
+            rand::random()
+        }
+    });
+    // Every flag is checked; only now is anything written (into the staging directory).
+    let run_id = run_id.to_owned();
 
     // 1-2. The trace, and its mapping.
     let granularity = load.trace.granularity();
@@ -152,13 +301,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
     let dispatcher_cpus = dispatcher_cpus(args, kind, launcher, cpus);
     let dispatcher_cpu = dispatcher_cpus.first().copied().flatten();
     let reserved: Vec<usize> = dispatcher_cpus.iter().flatten().copied().collect();
-    // Dispatchers on this machine without a CPU of their own (pods run elsewhere).
-    let unpinned = match launcher {
-        Some(Launcher::Kubernetes) => 0,
-        _ => dispatcher_cpus.iter().filter(|c| c.is_none()).count(),
-    };
-    let fleet = (kind == Deployer::Local)
-        .then(|| local_fleet(&load, &prepared, &reserved, unpinned, Scale::Auto));
+    let fleet = fleet_of(args, &load, &prepared);
     let key = format!(
         "{kind:?}|{:?}|{:?}|{:?}|{}|{}",
         prepared
@@ -297,7 +440,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
                 c.rows,
                 c.file
                     .as_ref()
-                    .map_or_else(String::new, |f| f.display().to_string())
+                    .map_or_else(String::new, |f| files.show(f).display().to_string())
             ),
             Some(e) => log::warn!("collector {} failed (the run goes on): {e}", c.name),
         }
@@ -331,7 +474,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
                 println!(
                     "figures    {} in {}",
                     drawn.figures.len(),
-                    files.plots.display()
+                    files.show(&files.plots).display()
                 );
                 crate::report::figures_markdown(&files.dir, &drawn)
             }
@@ -347,7 +490,7 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
         args,
         seed,
         synthetic,
-        trace_dir: &trace_dir,
+        trace_dir: &files.show(&trace_dir),
         deployer: kind,
         scale_note: fleet.as_ref().map(|f| f.note.as_str()),
         generated: &generated,
@@ -361,11 +504,12 @@ pub fn run_keeping(args: &RunArgs, stop: &Stop, kept: &mut KeptDeployment) -> Re
     });
     write_atomic(&files.report, report.as_bytes())
         .with_context(|| format!("writing {}", files.report.display()))?;
-    println!("report     {}", files.report.display());
+    println!("report     {}", files.show(&files.report).display());
     Ok(RunOutcome {
         files,
         generated,
         summary,
+        local_scale: fleet.as_ref().map(|f| f.options.scale),
     })
 }
 
@@ -403,7 +547,7 @@ fn trace_and_mapping(
                 periods,
                 granularity.unit(),
                 stats.invocations,
-                dir.display()
+                files.show(&dir).display()
             );
             (dir, Some(stats.functions))
         }
@@ -434,9 +578,18 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
     let kind = load.deploy.deployer.unwrap_or(Deployer::Local);
     let seed = *load.seed.get_or_insert_with(rand::random);
     let workers = load.workers;
-    let files = RunFiles::for_workers(&args.output_dir, workers);
-    files.claim(args.force)?;
+    // A dry run writes only into a directory that does not exist yet: it never replaces a run.
+    if args.output_dir.exists() {
+        bail!(
+            "--dry-run: -o {} exists; a dry run writes only into a new directory (it never replaces a \
+             run): choose one that does not exist yet",
+            args.output_dir.display()
+        );
+    }
     let run_id = kubernetes::new_run_id();
+    let owned = RunFiles::for_workers(&args.output_dir, workers).owned_names();
+    let staged = Staged::begin(&args.output_dir, MARKER, &owned, false, &run_id)?;
+    let files = RunFiles::staged(&staged.work, &args.output_dir, workers);
     let (_, _, prepared) = trace_and_mapping(args, &load, &files, seed)?;
     let named = if kind == Deployer::Knative {
         Deployer::Knative
@@ -501,17 +654,19 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
     );
     write_atomic(&files.job, kubernetes::to_yaml(&manifest).as_bytes())
         .with_context(|| format!("writing {}", files.job.display()))?;
+    staged.commit()?;
+    let job = files.show(&files.job);
     println!(
         "dry run    the workers' Job ({workers} pods) written to {}; nothing was applied or sent. A run would \
          serve the shards at http://{bind}{}, and give kubectl:",
-        files.job.display(),
+        job.display(),
         if bind.port() == 0 {
             " (port 0: a free port, chosen when it binds)"
         } else {
             ""
         }
     );
-    for command in kubernetes::commands("kubectl", &files.job, &run_id, &args.replay.namespace) {
+    for command in kubernetes::commands("kubectl", &job, &run_id, &args.replay.namespace) {
         println!("           {command}");
     }
     Ok(())

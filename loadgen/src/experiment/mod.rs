@@ -21,9 +21,9 @@ use anyhow::{bail, Context, Result};
 use cmdline::Stop;
 use formats::summary::Summary;
 
-use crate::cli::{Command as CliCommand, ExperimentArgs};
+use crate::cli::{Command as CliCommand, ExperimentArgs, RunArgs};
 use crate::commands::run::{run_keeping, KeptDeployment};
-use crate::output::claim_dir;
+use crate::output::{RunFiles, Staged};
 pub use plan::{OnFailure, Plan, Step};
 pub use results::StepResult;
 
@@ -45,7 +45,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
     let Some(file) = &args.file else {
         bail!("which experiment? give its TOML file (`loadgen experiment --example` prints one)");
     };
-    let plan = Plan::read(file)?;
+    let mut plan = Plan::read(file)?;
     if plan.steps.len() > plan::LARGE_PLAN && !args.yes {
         bail!(
             "{}: the plan has {} steps, more than {}: pass --yes to run them all",
@@ -64,15 +64,23 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
         crate::commands::watch::check_metrics_addr(addr)?;
         watching.push(format!("--metrics-addr={addr}"));
     }
-    let dir = &args.output_dir;
-    if args.resume {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    } else {
-        claim_dir(dir, MARKER, &OWNED, args.force)?;
-    }
+    let target = &args.output_dir;
+    // Every step checked with its files opened, and its conditions fixed, before anything is touched.
+    let conditions = fix_conditions(&mut plan, args.resume.then_some(target.as_path()))?;
+    println!("{}", conditions.text());
     if args.dry_run {
-        return dry_run(&plan, dir);
+        return dry_run(&plan, target);
     }
+    refuse_finished(target, args)?;
+    // Written out of sight, beside the target, and put in its place only when the experiment completes.
+    let id = crate::workers::kubernetes::new_run_id();
+    let owned: Vec<String> = OWNED.iter().map(|s| s.to_string()).collect();
+    let staged = Staged::begin(target, MARKER, &owned, args.force || args.resume, &id)?;
+    if args.resume {
+        keep_earlier_steps(target, &staged.work)?;
+    }
+    let dir = &staged.work.clone();
+    let shown = |p: &Path| target.join(p.strip_prefix(dir).unwrap_or(p));
 
     let started = Instant::now();
     let experiment_log = dir.join("hooks.log");
@@ -94,22 +102,33 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
             break;
         }
         let step_dir = step_dir(dir, step.index);
-        std::fs::create_dir_all(&step_dir)
-            .with_context(|| format!("creating {}", step_dir.display()))?;
         let params = serde_json::to_string_pretty(step).expect("a step serialises");
         let params_path = step_dir.join("params.json");
         if args.resume {
-            if let Some(done) = finished(&step_dir, &params) {
-                println!(
-                    "step {:>3}  already done (--resume): {}",
-                    step.index,
-                    params_text(step)
-                );
-                results.push(StepResult::done(step, done));
-                bar.inc(1);
-                continue;
+            match finished(&step_dir, &params) {
+                Ok(done) => {
+                    println!(
+                        "step {:>3}  already done (--resume): {}",
+                        step.index,
+                        params_text(step)
+                    );
+                    results.push(StepResult::done(step, done));
+                    bar.inc(1);
+                    continue;
+                }
+                Err(why) if step_dir.exists() => {
+                    println!("step {:>3}  run again (--resume): {why}", step.index);
+                }
+                Err(_) => {}
+            }
+            // A kept step that does not hold up is run again from an empty directory.
+            if step_dir.exists() {
+                std::fs::remove_dir_all(&step_dir)
+                    .with_context(|| format!("removing {}", step_dir.display()))?;
             }
         }
+        std::fs::create_dir_all(&step_dir)
+            .with_context(|| format!("creating {}", step_dir.display()))?;
         formats::output::write_atomic(&params_path, params.as_bytes())
             .with_context(|| format!("writing {}", params_path.display()))?;
         if let Some(end) = last_end {
@@ -125,6 +144,12 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
             plan.steps.len(),
             params_text(step)
         );
+        if !plan.reuse_deployment {
+            // Every step starts from the same platform state: fresh instances, not the last step's warm
+            // ones (local servers restarted; Knative services deleted, then applied again).
+            kept.release()
+                .context("removing the previous step's deployment")?;
+        }
         let attempts = match plan.on_failure {
             OnFailure::Retry(n) => n as usize + 1,
             _ => 1,
@@ -174,16 +199,39 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
     }
     results::write_csv(&dir.join("results.csv"), &plan, &results)?;
     let figures = crate::report::experiment::figures(dir, &plan, &results);
-    let report = crate::report::experiment::markdown(&plan, &results, &figures, started.elapsed());
+    let report = crate::report::experiment::markdown(
+        &plan,
+        &conditions,
+        &results,
+        &figures,
+        started.elapsed(),
+    );
     formats::output::write_atomic(&dir.join("report.md"), report.as_bytes())
         .with_context(|| format!("writing {}", dir.join("report.md").display()))?;
+    // Complete: every step attempted (a failed one under `continue` included), or interrupted, which
+    // keeps what it did. A failure that stopped the plan leaves the earlier experiment in place.
+    let complete = results.len() == plan.steps.len() || stop.requested();
+    if !complete {
+        let failed = staged.keep_failed()?;
+        bail!(
+            "{} failure(s): {}; {} of {} steps run. {} is as it was; this experiment's steps, results.csv \
+             and report.md are in {}",
+            failures.len(),
+            failures.join("; "),
+            results.len(),
+            plan.steps.len(),
+            target.display(),
+            failed.display()
+        );
+    }
+    staged.commit()?;
     println!(
         "experiment {} of {} steps run in {:.1} s -> {}, {}",
         results.len(),
         plan.steps.len(),
         started.elapsed().as_secs_f64(),
-        dir.join("results.csv").display(),
-        dir.join("report.md").display()
+        shown(&dir.join("results.csv")).display(),
+        shown(&dir.join("report.md")).display()
     );
     if stop.requested() {
         bail!(
@@ -198,7 +246,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
     Ok(())
 }
 
-/// Runs one step as `loadgen run -o STEP_DIR …`; its summary.
+/// Runs one step as `loadgen run -o STEP_DIR …` into its (new) directory; its summary.
 fn run_step(
     step: &Step,
     step_dir: &Path,
@@ -206,19 +254,73 @@ fn run_step(
     stop: &Stop,
     kept: &mut KeptDeployment,
 ) -> Result<Summary> {
+    let args = step_args(step, step_dir, watching)?;
+    let files = RunFiles::for_workers(step_dir, crate::commands::run::invokers(&args));
+    let run_id = crate::workers::kubernetes::new_run_id();
+    Ok(run_keeping(&args, stop, kept, files, &run_id)?.summary)
+}
+
+/// A step's `loadgen run` settings.
+fn step_args(step: &Step, step_dir: &Path, watching: &[String]) -> Result<Box<RunArgs>> {
     let argv = ["loadgen", "run", "-o"]
         .into_iter()
         .map(String::from)
-        .chain([step_dir.display().to_string(), "--force".into()])
+        .chain([step_dir.display().to_string()])
         .chain(step.args.iter().cloned())
         .chain(watching.iter().cloned())
         .map(std::ffi::OsString::from);
     let cli = crate::cli::parse_command_line(argv)
-        .map_err(|e| anyhow::anyhow!("{}", e.to_string().trim()))?;
+        .map_err(|e| anyhow::anyhow!("step {}: {}", step.index, e.to_string().trim()))?;
     let CliCommand::Run(args) = cli.command else {
         unreachable!("the step's command is `run`")
     };
-    Ok(run_keeping(&args, stop, kept)?.summary)
+    Ok(args)
+}
+
+/// Refuses to replace a finished experiment unless told: `--resume` goes on with it, `--force` replaces it.
+fn refuse_finished(target: &Path, args: &ExperimentArgs) -> Result<()> {
+    let finished = target.join(MARKER).exists() && target.join("results.csv").exists();
+    if finished && !args.resume && !args.force {
+        bail!(
+            "-o {}: holds a finished experiment (results.csv, report.md, steps/); pass --resume to go on \
+             with it (steps done with the same settings are kept), --force to replace it, or choose another \
+             directory",
+            target.display()
+        );
+    }
+    Ok(())
+}
+
+/// `--resume`: the earlier experiment's steps (and hooks log), linked into the staging directory (no
+/// copy of the records; every file is replaced, never rewritten in place, so the earlier ones stay as
+/// they are until the swap).
+fn keep_earlier_steps(target: &Path, work: &Path) -> Result<()> {
+    let steps = target.join("steps");
+    if steps.is_dir() {
+        link_tree(&steps, &work.join("steps"))?;
+    }
+    let log = target.join("hooks.log");
+    if log.is_file() {
+        std::fs::copy(&log, work.join("hooks.log"))
+            .with_context(|| format!("copying {}", log.display()))?;
+    }
+    Ok(())
+}
+
+/// Recreates the tree `from` at `to`, each file a hard link (a copy where links are not possible).
+fn link_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry.with_context(|| format!("reading {}", from.display()))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if entry.file_type()?.is_dir() {
+            link_tree(&src, &dst)?;
+        } else if std::fs::hard_link(&src, &dst).is_err() {
+            std::fs::copy(&src, &dst)
+                .with_context(|| format!("copying {} to {}", src.display(), dst.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// A step's directory.
@@ -226,15 +328,35 @@ pub fn step_dir(dir: &Path, index: usize) -> PathBuf {
     dir.join("steps").join(format!("{index:03}"))
 }
 
-/// The summary of a step already done with these settings, if any.
-fn finished(step_dir: &Path, params: &str) -> Option<Summary> {
-    let written = std::fs::read_to_string(step_dir.join("params.json")).ok()?;
+/// The summary of a step already done with these settings, or why it does not count as done: other
+/// settings, an interrupted run, or records that do not match its summary (a header that is not ours, or
+/// not one row per scheduled call: a truncated file).
+fn finished(step_dir: &Path, params: &str) -> std::result::Result<Summary, String> {
+    let written = std::fs::read_to_string(step_dir.join("params.json"))
+        .map_err(|_| "no params.json".to_owned())?;
     if written != params {
-        return None;
+        return Err("its settings changed".into());
     }
-    let summary: Summary =
-        serde_json::from_str(&std::fs::read_to_string(step_dir.join("summary.json")).ok()?).ok()?;
-    (!summary.interrupted).then_some(summary)
+    let summary: Summary = std::fs::read_to_string(step_dir.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| "no readable summary.json".to_owned())?;
+    if summary.interrupted {
+        return Err("it was interrupted".into());
+    }
+    let records = step_dir.join("records.csv");
+    // Read whole: the header and every row are checked, so a file cut inside a row is refused too.
+    let mut rows = 0u64;
+    formats::records::read_records(&records, |_, _| rows += 1)
+        .map_err(|e| format!("its records cannot be read: {e}"))?;
+    if rows != summary.scheduled_total {
+        return Err(format!(
+            "{} holds {rows} rows for {} scheduled calls",
+            records.display(),
+            summary.scheduled_total
+        ));
+    }
+    Ok(summary)
 }
 
 fn params_text(step: &Step) -> String {
@@ -312,11 +434,25 @@ fn hook(plan: &Plan, name: &str, dir: &Path, log: &Path, env: &[(String, String)
     Ok(())
 }
 
-/// `--dry-run`: every step's settings (and, on Knative, its YAMLs) written; nothing deployed or sent.
-fn dry_run(plan: &Plan, dir: &Path) -> Result<()> {
+/// `--dry-run`: every step's settings checked as its run would take them, with its files opened (the
+/// profile parsed, the trace read and mapped); nothing deployed or sent. The settings (and, on Knative,
+/// the YAMLs) are written only into a directory that does not exist yet, never into an existing one.
+fn dry_run(plan: &Plan, target: &Path) -> Result<()> {
+    if target.exists() {
+        println!(
+            "dry run    {} steps planned and checked (settings, profile, trace and mapping); nothing written: \
+             -o {} exists, and a dry run writes only into a new directory",
+            plan.steps.len(),
+            target.display()
+        );
+        return Ok(());
+    }
+    let id = crate::workers::kubernetes::new_run_id();
+    let owned: Vec<String> = OWNED.iter().map(|s| s.to_string()).collect();
+    let staged = Staged::begin(target, MARKER, &owned, false, &id)?;
     let mut yamls = 0;
     for step in &plan.steps {
-        let step_dir = step_dir(dir, step.index);
+        let step_dir = step_dir(&staged.work, step.index);
         std::fs::create_dir_all(&step_dir)
             .with_context(|| format!("creating {}", step_dir.display()))?;
         let params = serde_json::to_string_pretty(step).expect("a step serialises");
@@ -338,17 +474,104 @@ fn dry_run(plan: &Plan, dir: &Path) -> Result<()> {
             yamls += 1;
         }
     }
+    staged.commit()?;
     println!(
         "dry run    {} steps planned and checked; settings in {}/NNN/params.json{}; nothing deployed or sent",
         plan.steps.len(),
-        dir.join("steps").display(),
+        target.join("steps").display(),
         if yamls > 0 {
-            format!(", Knative YAMLs in {}/NNN/build", dir.join("steps").display())
+            format!(", Knative YAMLs in {}/NNN/build", target.join("steps").display())
         } else {
             String::new()
         }
     );
     Ok(())
+}
+
+/// The conditions every step of an experiment shares, decided once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conditions {
+    /// The seed given to every step that had none.
+    pub seed: Option<u64>,
+    /// The local fleet's scale given to every local step with `--local-scale auto`, and the step that
+    /// decided it (the most demanding).
+    pub local_scale: Option<(f64, usize)>,
+    /// Whether a step may reuse the previous step's deployment.
+    pub reuse_deployment: bool,
+}
+
+impl Conditions {
+    /// The conditions in words, for the terminal and report.md.
+    pub fn text(&self) -> String {
+        let mut out = String::from("conditions ");
+        match self.local_scale {
+            Some((scale, step)) => out.push_str(&format!(
+                "local scale ×{scale:.3} for every step (decided once, from the most demanding, step {step}); "
+            )),
+            None => out.push_str("no local scale decided (none of the steps scales it automatically); "),
+        }
+        if self.reuse_deployment {
+            out.push_str("a step reuses the previous step's deployment, warm instances and all, when it needs the same one (reuse-deployment = true)");
+        } else {
+            out.push_str("every step starts from fresh instances (local servers restarted; Knative services deleted and applied again)");
+        }
+        if let Some(seed) = self.seed {
+            out.push_str(&format!("; seed {seed} for every step"));
+        }
+        out
+    }
+}
+
+/// Checks every step with its files opened (profile parsed, trace read and mapped; a synthetic trace made
+/// in a scratch directory) and fixes what the steps must share: one seed (the earlier experiment's, with
+/// `resume_from`), and one local scale, the most demanding step's, for the steps that left it `auto`.
+/// Both go into each step's settings, so its `params.json` records them.
+fn fix_conditions(plan: &mut Plan, resume_from: Option<&Path>) -> Result<Conditions> {
+    let scratch = tempfile::tempdir().context("making a scratch directory")?;
+    let seeded = |step: &Step| step.args.iter().any(|a| a.starts_with("--seed="));
+    let seed = if plan.steps.iter().all(seeded) {
+        None
+    } else {
+        Some(earlier_seed(resume_from).unwrap_or_else(rand::random))
+    };
+    let mut scale: Option<(f64, usize)> = None;
+    let mut auto = Vec::new();
+    for step in &mut plan.steps {
+        if let Some(seed) = seed.filter(|_| !seeded(step)) {
+            step.args.push(format!("--seed={seed}"));
+        }
+        let args = step_args(step, &scratch.path().join("run"), &[])?;
+        let fleet = crate::commands::run::check_with_files(&args, scratch.path())
+            .with_context(|| format!("step {} ({})", step.index, params_text(step)))?;
+        if let (Some(fleet), None) = (fleet, args.load.deploy.local_scale) {
+            auto.push(step.index);
+            if scale.is_none_or(|(s, _)| fleet.options.scale < s) {
+                scale = Some((fleet.options.scale, step.index));
+            }
+        }
+    }
+    if let Some((factor, _)) = scale {
+        for index in auto {
+            // Written as the flag's parser reads it back, exactly.
+            plan.steps[index]
+                .args
+                .push(format!("--local-scale={factor}"));
+        }
+    }
+    Ok(Conditions {
+        seed,
+        local_scale: scale,
+        reuse_deployment: plan.reuse_deployment,
+    })
+}
+
+/// The seed the earlier experiment in `dir` gave its steps, if it gave one (so `--resume` keeps it).
+fn earlier_seed(dir: Option<&Path>) -> Option<u64> {
+    let text = std::fs::read_to_string(step_dir(dir?, 0).join("params.json")).ok()?;
+    let step: Step = serde_json::from_str(&text).ok()?;
+    step.args
+        .iter()
+        .find_map(|a| a.strip_prefix("--seed=")?.parse().ok())
 }
 
 /// Whether a step argument (`--name=value`, or a bare `--name`) is one `loadgen deploy` takes, as its

@@ -94,6 +94,9 @@ pub struct Plan {
     pub between_steps: f64,
     /// What a failure does.
     pub on_failure: OnFailure,
+    /// Whether a step may reuse the previous step's deployment (warm instances and all) when it needs the
+    /// same one; by default every step starts from fresh instances.
+    pub reuse_deployment: bool,
     /// The steps.
     pub steps: Vec<Step>,
 }
@@ -180,6 +183,7 @@ impl Plan {
         let mut base = Vec::new();
         let mut between_steps = 0.0;
         let mut on_failure = OnFailure::Stop;
+        let mut reuse_deployment = false;
         for (key, value) in section("run")? {
             let line = line_of(text, "run", &key);
             let Some(v) = scalar(&value) else {
@@ -199,6 +203,14 @@ impl Plan {
                     if between_steps > cmdline::values::DAY_SECONDS {
                         bail!("{}: [run] `between-steps`: at most a day (86400 s)", at(line));
                     }
+                }
+                "reuse-deployment" => {
+                    reuse_deployment = value.as_bool().ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "{}: [run] `reuse-deployment`: expected true or false, not `{v}`",
+                            at(line)
+                        )
+                    })?
                 }
                 "on-failure" => {
                     on_failure = parse_on_failure(&v)
@@ -417,6 +429,7 @@ impl Plan {
             hooks,
             between_steps,
             on_failure,
+            reuse_deployment,
             steps: Vec::new(),
         };
         plan.steps = plan.expand(trace.as_deref());
@@ -476,7 +489,12 @@ impl Plan {
         for params in combinations {
             for repeat in 0..self.repeats {
                 let mut args: Vec<String> = Vec::new();
+                // `functions` under a trace picks that trace's `sample-N`: it stands for `--trace`.
+                let picks_sample = trace.is_some() && params.iter().any(|(k, _)| k == "functions");
                 for s in &self.base {
+                    if picks_sample && s.key == "trace" {
+                        continue;
+                    }
                     if !params.iter().any(|(k, _)| *k == s.key) {
                         args.extend(setting_args(&s.key, &s.value, trace));
                     }

@@ -42,8 +42,9 @@ impl StepResult {
 }
 
 /// The figures columns, in order, after the swept keys. A failed step's are empty (its error is in its
-/// directory's `error.txt` and in the report).
-pub const FIGURES: [&str; 12] = [
+/// directory's `error.txt` and in the report). `local_scale` is the local fleet's scale the step ran at
+/// (empty off the local fleet), `cold_starts` the measured calls the functions said were cold.
+pub const FIGURES: [&str; 14] = [
     "scheduled",
     "sent",
     "answered",
@@ -56,10 +57,12 @@ pub const FIGURES: [&str; 12] = [
     "latency_p99_us",
     "latency_p999_us",
     "achieved_rate",
+    "local_scale",
+    "cold_starts",
 ];
 
-/// The figures of `s`, in [`FIGURES`] order.
-fn figures(s: &Summary) -> Vec<String> {
+/// The figures of `s`, run as `step` says, in [`FIGURES`] order.
+fn figures(step: &Step, s: &Summary) -> Vec<String> {
     let us = |v: f64| format!("{v:.3}");
     vec![
         s.scheduled.to_string(),
@@ -74,7 +77,16 @@ fn figures(s: &Summary) -> Vec<String> {
         us(s.latency_us.p99),
         us(s.latency_us.p999),
         format!("{:.3}", s.achieved_rate),
+        local_scale(step).map_or_else(String::new, |f| format!("{f:.4}")),
+        s.cold_starts.to_string(),
     ]
+}
+
+/// The local fleet's scale a step was given (`--local-scale`, as the experiment or its file set it).
+pub fn local_scale(step: &Step) -> Option<f64> {
+    step.args
+        .iter()
+        .find_map(|a| a.strip_prefix("--local-scale=")?.parse().ok())
 }
 
 /// Writes `results.csv` (whole or not at all).
@@ -95,7 +107,7 @@ pub fn write_csv(path: &Path, plan: &Plan, results: &[StepResult]) -> Result<()>
         row.extend(r.step.params.iter().map(|(_, v)| v.clone()));
         match &r.outcome {
             Ok(s) => {
-                row.extend(figures(s));
+                row.extend(figures(&r.step, s));
                 row.extend(
                     outcomes
                         .iter()

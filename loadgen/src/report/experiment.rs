@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use plots::{FigureData, Histogram, Plan as FigurePlan, Series, XyPlot};
 
-use crate::experiment::{OnFailure, Plan, StepResult};
+use crate::experiment::{Conditions, OnFailure, Plan, StepResult};
 
 /// The plan, one line per step.
 pub fn plan_table(plan: &Plan) -> String {
@@ -215,7 +215,13 @@ fn latency_against(
 }
 
 /// `report.md`: the plan, a results table, the figures, and what failed.
-pub fn markdown(plan: &Plan, results: &[StepResult], figures: &str, elapsed: Duration) -> String {
+pub fn markdown(
+    plan: &Plan,
+    conditions: &Conditions,
+    results: &[StepResult],
+    figures: &str,
+    elapsed: Duration,
+) -> String {
     let mut out = String::from("# loadgen experiment\n\n");
     let _ = writeln!(
         out,
@@ -240,6 +246,12 @@ pub fn markdown(plan: &Plan, results: &[StepResult], figures: &str, elapsed: Dur
             .collect();
         let _ = writeln!(out, "Every step: {}.\n", base.join(", "));
     }
+    // What every step shares, so a comparison of steps compares what was swept and nothing else.
+    let _ = writeln!(
+        out,
+        "Conditions: {}.\n",
+        conditions.text().trim_start_matches("conditions ")
+    );
     for (name, command) in &plan.hooks {
         let _ = writeln!(out, "- hook `{name}`: `{command}`");
     }

@@ -59,6 +59,38 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// The directories beside `out` that a run or an experiment writes: `NAME.<what>-ID` (`staging` while it
+/// runs, `failed` when it failed with measurements).
+pub fn siblings(out: &Path, what: &str) -> Vec<PathBuf> {
+    let prefix = format!("{}.{what}-", out.file_name().unwrap().to_str().unwrap());
+    let mut found: Vec<PathBuf> = std::fs::read_dir(out.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&prefix)
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The one `NAME.failed-ID` directory beside `out`, which the failed command's error names.
+pub fn failed_sibling(out: &Path, o: &Output) -> PathBuf {
+    let found = siblings(out, "failed");
+    assert_eq!(found.len(), 1, "{found:?}\n{}", text(o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&found[0].display().to_string()),
+        "the error names {}: {}",
+        found[0].display(),
+        text(o)
+    );
+    found[0].clone()
+}
+
 /// Asserts the run succeeded; returns its output.
 pub fn ok(o: &Output) -> String {
     let t = text(o);
