@@ -455,7 +455,10 @@ panic-threshold-percentage = 1000
     assert!(!t.contains("deployment reused"), "{t}");
     assert!(t.contains("every step starts from fresh instances"), "{t}");
     let calls = cluster.calls()[before..].to_vec();
-    let applies = calls.iter().filter(|c| c.starts_with("kubectl apply")).count();
+    let applies = calls
+        .iter()
+        .filter(|c| c.starts_with("kubectl apply"))
+        .count();
     assert!(applies >= 2 * yamls.len(), "{applies} applies: {calls:?}");
     let first_delete = calls
         .iter()
