@@ -2,6 +2,7 @@
 //! they return to the `report` module to word.
 
 pub mod catalogue;
+pub mod check;
 pub mod clean;
 pub mod generate;
 pub mod plot;
@@ -21,7 +22,7 @@ pub fn run(cli: Cli, stop: &Stop) -> Result<()> {
     match cli.command {
         Command::Generate(args) => generate::generate(&args, stop).map(|report| print!("{report}")),
         Command::Deploy(args) => generate::deploy(&args, stop),
-        Command::Run(args) if args.load.deploy.dry_run => run::dry_run(&args, stop),
+        Command::Run(args) if args.load.deploy.dry_run => check::dry_run(&args, stop),
         Command::Run(args) => run::run(&args, stop).map(|_| ()),
         Command::Experiment(args) => crate::experiment::experiment(&args, stop),
         Command::Clean(args) => clean::clean(&args),

@@ -95,7 +95,7 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
     if args.load.deploy.dry_run {
         bail!("{}", dry_run_refusal(args));
     }
-    check_inputs(args)?;
+    super::check::check_inputs(args)?;
     let run_id = kubernetes::new_run_id();
     let workers = invokers(args);
     let owned = RunFiles::for_workers(&args.output_dir, workers).owned_names();
@@ -125,22 +125,8 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
     }
 }
 
-/// What of the run's inputs can be checked before anything is made: the profile parses, a given trace is
-/// there. (The trace itself is read once, by the run.)
-fn check_inputs(args: &RunArgs) -> Result<()> {
-    if args.load.profile != "trace" {
-        crate::pipeline::load_catalogue(&args.load.profile)?;
-    }
-    if let Some(trace) = &args.load.trace.trace {
-        if !trace.exists() {
-            bail!("-t {}: no such trace file or directory", trace.display());
-        }
-    }
-    Ok(())
-}
-
 /// Which launcher starts the run's invokers: none for one invoker in this process.
-fn launcher_of(args: &RunArgs) -> Option<Launcher> {
+pub(crate) fn launcher_of(args: &RunArgs) -> Option<Launcher> {
     match (args.replay.launcher, args.load.workers) {
         (Some(l), _) => Some(l),
         (None, 1) => None,
@@ -170,47 +156,6 @@ pub(crate) fn fleet_of(args: &RunArgs, load: &LoadArgs, prepared: &Prepared) -> 
         unpinned,
         Scale::Auto,
     ))
-}
-
-/// A run's settings checked with its files opened, writing only into `scratch`: the profile parsed, the
-/// trace read (a synthetic one made there, quietly) and mapped. Returns the local fleet it would deploy.
-/// `args` must have its seed set, so that the trace and fleet are the run's own.
-pub(crate) fn check_with_files(args: &RunArgs, scratch: &Path) -> Result<Option<LocalFleet>> {
-    let load = &args.load;
-    let seed = load
-        .seed
-        .context("a run is checked with its seed resolved")?;
-    if load.profile != "trace" {
-        crate::pipeline::load_catalogue(&load.profile)?;
-    }
-    let trace = match (&load.trace.trace, load.shape.is_set()) {
-        (Some(trace), _) => trace.clone(),
-        (None, true) => PathBuf::new(),
-        (None, false) => {
-            let dir = scratch.join("trace");
-            let _ = std::fs::remove_dir_all(&dir);
-            synthesize(
-                &dir,
-                &SynthOptions {
-                    functions: args.functions,
-                    periods: load.warmup_duration + load.duration,
-                    granularity: load.trace.granularity(),
-                    seed,
-                    layout: Layout::Sampled,
-                },
-            )
-            .context("making the synthetic trace")?;
-            dir
-        }
-    };
-    let prepared = prepare(load, &trace, &scratch.join("mapping.json"))?;
-    if prepared.trace.functions.is_empty() {
-        bail!(
-            "no function of {} has a call in the window: nothing to run",
-            prepared.source
-        );
-    }
-    Ok(fleet_of(args, load, &prepared))
 }
 
 /// How many invokers replay the run: `--workers` when a launcher starts them, otherwise one.
@@ -515,7 +460,7 @@ pub fn run_keeping(
 
 /// Steps 1 and 2 of a run: the trace (synthetic unless given, written into the run's directory) and its
 /// mapping. Returns the trace's directory, the synthetic trace's function count, and the prepared load.
-fn trace_and_mapping(
+pub(crate) fn trace_and_mapping(
     args: &RunArgs,
     load: &LoadArgs,
     files: &RunFiles,
@@ -565,113 +510,6 @@ fn trace_and_mapping(
     Ok((trace_dir, synthetic, prepared))
 }
 
-/// `run --launcher kubernetes --dry-run`: the trace, the mapping, the load and its shards, and the
-/// workers' Job manifest, with the `kubectl` commands a run would give; nothing is deployed, applied or
-/// sent. The proxies' endpoints are their names (or, with `--deployer knative`, the services' planned
-/// `name.namespace`, their YAMLs written to the build directory), and the start time in the manifest is
-/// the one a run starting now would use.
-pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
-    if args.replay.launcher != Some(Launcher::Kubernetes) {
-        bail!("{}", dry_run_refusal(args));
-    }
-    let mut load = args.load.clone();
-    let kind = load.deploy.deployer.unwrap_or(Deployer::Local);
-    let seed = *load.seed.get_or_insert_with(rand::random);
-    let workers = load.workers;
-    // A dry run writes only into a directory that does not exist yet: it never replaces a run.
-    if args.output_dir.exists() {
-        bail!(
-            "--dry-run: -o {} exists; a dry run writes only into a new directory (it never replaces a \
-             run): choose one that does not exist yet",
-            args.output_dir.display()
-        );
-    }
-    let run_id = kubernetes::new_run_id();
-    let owned = RunFiles::for_workers(&args.output_dir, workers).owned_names();
-    let staged = Staged::begin(&args.output_dir, MARKER, &owned, false, &run_id)?;
-    let files = RunFiles::staged(&staged.work, &args.output_dir, workers);
-    let (_, _, prepared) = trace_and_mapping(args, &load, &files, seed)?;
-    let named = if kind == Deployer::Knative {
-        Deployer::Knative
-    } else {
-        Deployer::None
-    };
-    let deployment = deploy_proxies(&prepared, &load, named, None, &run_id, stop)?;
-    let generated = write_load(
-        &prepared,
-        &load,
-        &deployment,
-        &files.load,
-        Some(&files.endpoints),
-        true,
-    )?;
-    print!("{generated}");
-    let shards = if files.shards.is_empty() {
-        vec![files.load.clone()]
-    } else {
-        files.shards.clone()
-    };
-    let largest = shards
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .max()
-        .unwrap_or(0);
-    let lead = args
-        .replay
-        .start_lead
-        .unwrap_or_else(|| workers::default_lead(Launcher::Kubernetes, largest));
-    let bind = workers::bind_address(Launcher::Kubernetes, args.replay.advertise_addr.as_deref())?;
-    let granularity = load.trace.granularity();
-    let settings = InvokerSettings {
-        minute: granularity == trace::Granularity::Minute,
-        warmup: load.warmup_duration as u32,
-        duration: load.duration as u32,
-        grpc_timeout: args.replay.grpc_timeout,
-        connections: args.replay.connections,
-        max_in_flight: args.replay.max_in_flight,
-        realtime: args.replay.realtime,
-        shared_cpu: false,
-        live_interval: args.observe.followed_every(),
-    };
-    let invoker_args = workers::invoker_args(
-        &format!("http://{bind}"),
-        "$(JOB_COMPLETION_INDEX)",
-        workers,
-        SystemTime::now() + lead,
-        &settings,
-        kubernetes::POD_WORK_DIR,
-        None,
-    );
-    let span = (load.warmup_duration + load.duration) as u64 * granularity.period_us() / 1_000_000;
-    let manifest = kubernetes::manifest(
-        &run_id,
-        workers,
-        &invoker_args,
-        &kubernetes_options(args),
-        lead.as_secs() + span + args.replay.grpc_timeout.as_secs() + 120,
-        args.replay.grpc_timeout.as_secs() + 60,
-    );
-    write_atomic(&files.job, kubernetes::to_yaml(&manifest).as_bytes())
-        .with_context(|| format!("writing {}", files.job.display()))?;
-    staged.commit()?;
-    let job = files.show(&files.job);
-    println!(
-        "dry run    the workers' Job ({workers} pods) written to {}; nothing was applied or sent. A run would \
-         serve the shards at http://{bind}{}, and give kubectl:",
-        job.display(),
-        if bind.port() == 0 {
-            " (port 0: a free port, chosen when it binds)"
-        } else {
-            ""
-        }
-    );
-    for command in kubernetes::commands("kubectl", &job, &run_id, &args.replay.namespace) {
-        println!("           {command}");
-    }
-    Ok(())
-}
-
 /// The CPU each invoker's dispatcher is pinned to (one entry per invoker). One invoker: `--dispatcher-cpu`,
 /// or with local servers the last CPU. Local workers: the last CPUs, one each, as long as one CPU is left
 /// for everything else; otherwise none is pinned.
@@ -697,7 +535,7 @@ fn dispatcher_cpus(
 }
 
 /// How the workers' Job is made.
-fn kubernetes_options(args: &RunArgs) -> KubernetesOptions {
+pub(crate) fn kubernetes_options(args: &RunArgs) -> KubernetesOptions {
     KubernetesOptions {
         kubectl: "kubectl".into(),
         namespace: args.replay.namespace.clone(),
@@ -708,7 +546,7 @@ fn kubernetes_options(args: &RunArgs) -> KubernetesOptions {
 }
 
 /// Why `run --dry-run` does not run: only the workers' Job can be shown without a cluster.
-fn dry_run_refusal(args: &RunArgs) -> String {
+pub(crate) fn dry_run_refusal(args: &RunArgs) -> String {
     if args.replay.launcher == Some(Launcher::Kubernetes) {
         "--dry-run: `loadgen run --launcher kubernetes --dry-run` writes the workers' Job (it does not replay)".into()
     } else {

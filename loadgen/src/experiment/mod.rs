@@ -541,7 +541,7 @@ fn fix_conditions(plan: &mut Plan, resume_from: Option<&Path>) -> Result<Conditi
             step.args.push(format!("--seed={seed}"));
         }
         let args = step_args(step, &scratch.path().join("run"), &[])?;
-        let fleet = crate::commands::run::check_with_files(&args, scratch.path())
+        let fleet = crate::commands::check::check_with_files(&args, scratch.path())
             .with_context(|| format!("step {} ({})", step.index, params_text(step)))?;
         if let (Some(fleet), None) = (fleet, args.load.deploy.local_scale) {
             auto.push(step.index);

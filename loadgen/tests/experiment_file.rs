@@ -1,0 +1,94 @@
+//! Mistakes in an experiment file, through the binary: each is refused with the file's line, before
+//! anything runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+mod common;
+use common::{loadgen, ok, s, text};
+
+fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn experiment(file: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["experiment", s(file), "-o", s(out)];
+    args.extend_from_slice(extra);
+    loadgen(&args)
+}
+
+#[test]
+fn mistakes_in_the_file_name_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    for (body, expected) in [
+        (
+            "[run]\nminute = false\ndurration = 3\n",
+            "line 3: [run] `durration`: not a `loadgen run` flag; did you mean `duration`?",
+        ),
+        (
+            "[run]\nduration = \"soon\"\n",
+            "line 2: `duration` = `soon`",
+        ),
+        (
+            "[run]\nduration = [1, 2]\n",
+            "line 2: [run] `duration`: expected a single value",
+        ),
+        (
+            "[run]\ntrace = \"samples\"\n[sweep]\nfunctions = [10]\n",
+            "line 4: [sweep] `functions`: no sample of 10 functions",
+        ),
+        (
+            "[sweep]\nmode = \"zip\"\nfunctions = [1, 2]\nseed = [1]\n",
+            "line 4: [sweep] `seed` has 1 values but `functions` has 2",
+        ),
+        (
+            "[sweep]\nfunctions = []\n",
+            "line 2: [sweep] `functions`: an empty list makes zero steps",
+        ),
+        ("[run]\nduration = 3\nduration = 4\n", "line 3"),
+        (
+            "[hooks]\nbefore-run = \"true\"\n",
+            "line 2: [hooks] `before-run`: not a hook",
+        ),
+        (
+            "[knative]\nmetric = \"cpu\"\n",
+            "line 2: `knative.metric` = `cpu`",
+        ),
+    ] {
+        let file = write_file(dir.path(), "bad.toml", body);
+        let o = experiment(&file, &out, &["--dry-run"]);
+        assert_eq!(o.status.code(), Some(1), "{body}: {}", text(&o));
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            e.contains("bad.toml: ") && e.contains(expected),
+            "{body}\n{e}"
+        );
+    }
+    // More than 1,000 steps need --yes.
+    let file = write_file(
+        dir.path(),
+        "big.toml",
+        "[sweep]\nseed = [1,2,3,4,5,6,7,8,9,10,11]\nrepeats = 100\n",
+    );
+    let o = experiment(&file, &out, &["--dry-run"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("1100 steps")
+            && String::from_utf8_lossy(&o.stderr).contains("--yes")
+    );
+    // The example parses and plans four steps.
+    let example = loadgen(&["experiment", "--example"]);
+    let file = write_file(
+        dir.path(),
+        "example.toml",
+        &String::from_utf8_lossy(&example.stdout),
+    );
+    let t = ok(&experiment(
+        &file,
+        &dir.path().join("example"),
+        &["--dry-run"],
+    ));
+    assert!(t.contains("4 step(s)"), "{t}");
+}
