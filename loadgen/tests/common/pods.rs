@@ -215,11 +215,27 @@ pub fn pid_with_arg(arg: &str) -> Option<i32> {
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
             continue;
         };
-        if cmdline.split(|b| *b == 0).any(|a| a == arg.as_bytes()) {
+        if cmdline
+            .split(|b| *b == 0)
+            .any(|a| unstaged(&String::from_utf8_lossy(a)) == arg)
+        {
             return Some(pid);
         }
     }
     None
+}
+
+/// `text` with a run's staging directory (`DIR.staging-ID`) read as the run's directory `DIR`: where a
+/// run's paths point while it runs, and where they point once it is swapped in.
+pub fn unstaged(text: &str) -> String {
+    match text.find(".staging-") {
+        Some(at) => {
+            let rest = &text[at + ".staging-".len()..];
+            let end = rest.find('/').unwrap_or(rest.len());
+            format!("{}{}", &text[..at], &rest[end..])
+        }
+        None => text.to_owned(),
+    }
 }
 
 /// The value following `flag` in process `pid`'s arguments.
