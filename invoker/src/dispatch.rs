@@ -207,13 +207,12 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         start,
         ready_late,
     } = dispatched?;
-    let (collector, records, latencies) = written?;
+    let (mut collector, records, latencies) = written?;
     for file in [records, latencies].into_iter().flatten() {
         let path = file.path().to_owned();
         file.commit()
             .map_err(|source| ReplayError::Io { path, source })?;
     }
-    let mut collector = collector;
     if let Some(at) = interrupted {
         collector.interrupted_at(at);
     }
@@ -368,8 +367,8 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// The dispatch loop; returns when it was interrupted (µs from time 0), the wall-clock instant of time 0, and how late
-/// it was ready.
+/// The dispatch loop; returns when it was interrupted (µs from time 0), the wall-clock instant of time
+/// 0, and how late it was ready.
 async fn dispatch(
     schedule: &Schedule,
     uris: &[String],
@@ -408,8 +407,8 @@ async fn dispatch(
     let mut waiter = Waiter::new(realtime, options.shared_cpu).map_err(ReplayError::Start)?;
     let in_flight = Rc::new(Cell::new(0usize));
     let mut next_channel = vec![0usize; clients.len()];
-    let mut interrupted = false;
-    let mut interrupted_at = None;
+    // When a stop request came, µs from time 0; from then on no call is sent.
+    let mut interrupted_at: Option<u64> = None;
 
     for (index, call) in schedule.calls.iter().enumerate() {
         let deadline = start + Duration::from_micros(call.due_us);
@@ -431,12 +430,11 @@ async fn dispatch(
             sink.flush_if_due();
             continue;
         }
-        if !interrupted && !waiter.wait_until(deadline, &options.stop).await {
-            interrupted = true;
+        if interrupted_at.is_none() && !waiter.wait_until(deadline, &options.stop).await {
             interrupted_at =
                 Some(Instant::now().saturating_duration_since(start).as_micros() as u64);
         }
-        if interrupted {
+        if interrupted_at.is_some() {
             sink.push(record);
             continue;
         }
@@ -500,7 +498,7 @@ async fn dispatch(
     // Every call has its own timeout, so waiting that long (plus a margin) lets each one end on its own;
     // a second stop request ends the wait, and what is still in flight is recorded as cancelled.
     let until = Instant::now() + options.grpc_timeout + Duration::from_millis(200);
-    if interrupted && in_flight.get() > 0 {
+    if interrupted_at.is_some() && in_flight.get() > 0 {
         log::warn!(
             "stopping: waiting up to {:.1} s for {} call(s) in flight to end; Ctrl-C again to stop waiting \
              (every call keeps its record)",

@@ -191,7 +191,6 @@ impl Collector {
             .max(self.last_sent_us.unwrap_or(0))
             .saturating_sub(self.window.start_us) as f64
             / 1e6;
-        let scheduled_seconds = nominal;
         Summary {
             scheduled_total: self.scheduled_total,
             records: self.records,
@@ -204,7 +203,7 @@ impl Collector {
                 .map(|(k, v)| ((*k).to_owned(), *v))
                 .collect(),
             measured_seconds: nominal,
-            scheduled_rate: rate(self.scheduled, scheduled_seconds),
+            scheduled_rate: rate(self.scheduled, nominal),
             achieved_rate: rate(self.sent, achieved_seconds),
             achieved_seconds,
             dispatch_lag_us: stats(&self.dispatch_lag_ns, 1e-3),

@@ -108,25 +108,22 @@ pub fn merge(
         .commit()
         .with_context(|| format!("writing {}", latencies_out.display()))?;
 
-    let mut summary = collector.summary(dispatcher, interrupted);
     // The whole load is judged on the whole window, not as a sum of per-worker rates: every call sent,
     // over the window or to the last send of any worker (each on its own clock from the common start),
-    // which the merged records give. Interrupted, over the longest any worker ran before its interrupt.
+    // which the merged records give. Interrupted, it ran until the latest of the workers' interrupts:
+    // each worker's span from the window's start says how long it ran.
     if interrupted {
-        let ran = results
+        let ran_us = results
             .iter()
             .filter_map(|r| r.summary.as_ref())
-            .map(|s| s.achieved_seconds)
-            .fold(0.0, f64::max);
-        if ran > 0.0 {
-            summary.achieved_seconds = ran;
+            .map(|s| (s.achieved_seconds * 1e6).round() as u64)
+            .max()
+            .filter(|&us| us > 0);
+        if let Some(us) = ran_us {
+            collector.interrupted_at(schedule.measured_window().start_us + us);
         }
     }
-    summary.achieved_rate = if summary.achieved_seconds > 0.0 {
-        summary.sent as f64 / summary.achieved_seconds
-    } else {
-        0.0
-    };
+    let mut summary = collector.summary(dispatcher, interrupted);
     summary.incomplete = results
         .iter()
         .filter_map(|r| r.summary.as_ref())
