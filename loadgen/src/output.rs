@@ -112,6 +112,18 @@ impl RunFiles {
             .collect()
     }
 
+    /// Whether any of these files holds what a replay recorded: records (whole or being written), or a
+    /// worker's files. Such a directory is kept when its run fails.
+    pub fn hold_measurements(&self) -> bool {
+        [
+            self.records.clone(),
+            formats::output::partial_path(&self.records),
+            self.workers.clone(),
+        ]
+        .iter()
+        .any(|p| p.exists())
+    }
+
     /// `path` (one of these files) as the user will find it: under the output directory, not the
     /// staging directory it is written in.
     pub fn show(&self, path: &Path) -> PathBuf {
@@ -181,7 +193,7 @@ impl Staged {
     pub fn begin(
         target: &Path,
         marker: &str,
-        owned: &[String],
+        owned: &[impl AsRef<str>],
         force: bool,
         id: &str,
     ) -> Result<Staged> {
@@ -222,7 +234,8 @@ impl Staged {
             id: id.to_owned(),
         };
         let marker = staged.work.join(marker);
-        formats::output::write_atomic(&marker, (owned.join("\n") + "\n").as_bytes())
+        let names: Vec<&str> = owned.iter().map(AsRef::as_ref).collect();
+        formats::output::write_atomic(&marker, (names.join("\n") + "\n").as_bytes())
             .with_context(|| format!("writing {}", marker.display()))?;
         Ok(staged)
     }

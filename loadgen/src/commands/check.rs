@@ -8,14 +8,15 @@ use std::time::SystemTime;
 use anyhow::{bail, Context, Result};
 use cmdline::Stop;
 use formats::output::write_atomic;
-use trace::Layout;
 
 use crate::cli::RunArgs;
-use crate::commands::run::{dry_run_refusal, fleet_of, kubernetes_options, trace_and_mapping};
+use crate::commands::run::{
+    dry_run_refusal, fleet_of, kubernetes_options, prepare_calls, synthetic_trace,
+    trace_and_mapping,
+};
 use crate::deploy::Deployer;
 use crate::output::{RunFiles, Staged, MARKER};
-use crate::pipeline::{deploy_proxies, prepare, write_load, LocalFleet};
-use crate::synth::{synthesize, SynthOptions};
+use crate::pipeline::{deploy_proxies, write_load, LocalFleet};
 use crate::workers::kubernetes;
 use crate::workers::{self, InvokerSettings, Launcher};
 
@@ -41,36 +42,18 @@ pub(crate) fn check_with_files(args: &RunArgs, scratch: &Path) -> Result<Option<
     let seed = load
         .seed
         .context("a run is checked with its seed resolved")?;
-    if load.profile != "trace" {
-        crate::pipeline::load_catalogue(&load.profile)?;
-    }
+    check_inputs(args)?;
     let trace = match (&load.trace.trace, load.shape.is_set()) {
         (Some(trace), _) => trace.clone(),
         (None, true) => PathBuf::new(),
         (None, false) => {
             let dir = scratch.join("trace");
             let _ = std::fs::remove_dir_all(&dir);
-            synthesize(
-                &dir,
-                &SynthOptions {
-                    functions: args.functions,
-                    periods: load.warmup_duration + load.duration,
-                    granularity: load.trace.granularity(),
-                    seed,
-                    layout: Layout::Sampled,
-                },
-            )
-            .context("making the synthetic trace")?;
+            synthetic_trace(args, load, &dir, seed)?;
             dir
         }
     };
-    let prepared = prepare(load, &trace, &scratch.join("mapping.json"))?;
-    if prepared.trace.functions.is_empty() {
-        bail!(
-            "no function of {} has a call in the window: nothing to run",
-            prepared.source
-        );
-    }
+    let prepared = prepare_calls(load, &trace, &scratch.join("mapping.json"))?;
     Ok(fleet_of(args, load, &prepared))
 }
 

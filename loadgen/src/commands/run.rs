@@ -22,7 +22,7 @@ use crate::pipeline::{
     deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated, LocalFleet, Prepared,
 };
 use crate::report::run::RunReport;
-use crate::synth::{synthesize, SynthOptions};
+use crate::synth::{synthesize, SynthOptions, SynthStats};
 use crate::workers::kubernetes::{self, KubernetesOptions};
 use crate::workers::{self, InvokerSettings, Launch, Launcher};
 
@@ -38,8 +38,6 @@ pub struct RunOutcome {
     pub generated: Generated,
     /// The replay summary.
     pub summary: Summary,
-    /// The local fleet's scale of wall times and working sets (`--local-scale`), if it ran on one.
-    pub local_scale: Option<f64>,
 }
 
 /// A deployment kept after a run for the next one (an experiment's steps): the next run that needs the
@@ -113,7 +111,7 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
                 ..outcome
             })
         }
-        Err(e) if holds_measurements(&staged.work) => {
+        Err(e) if RunFiles::in_dir(&staged.work).hold_measurements() => {
             let failed = staged.keep_failed()?;
             Err(e.context(format!(
                 "the run failed; {} is as it was, and what this run recorded is kept in {}",
@@ -160,22 +158,7 @@ pub(crate) fn fleet_of(args: &RunArgs, load: &LoadArgs, prepared: &Prepared) -> 
 
 /// How many invokers replay the run: `--workers` when a launcher starts them, otherwise one.
 pub(crate) fn invokers(args: &RunArgs) -> u32 {
-    match (args.replay.launcher, args.load.workers) {
-        (None, 1) => 1,
-        (_, n) => n,
-    }
-}
-
-/// Whether a run's (staging) directory holds anything its replay recorded: records, a worker's files.
-fn holds_measurements(dir: &Path) -> bool {
-    let files = RunFiles::in_dir(dir);
-    [
-        files.records.clone(),
-        formats::output::partial_path(&files.records),
-        files.workers,
-    ]
-    .iter()
-    .any(|p| p.exists())
+    launcher_of(args).map_or(1, |_| args.load.workers)
 }
 
 /// [`run`], writing into `files` (a new, empty directory), reusing the deployment `kept` holds if it fits,
@@ -234,7 +217,6 @@ pub fn run_keeping(
         }
     });
     // Every flag is checked; only now is anything written (into the staging directory).
-    let run_id = run_id.to_owned();
 
     // 1-2. The trace, and its mapping.
     let granularity = load.trace.granularity();
@@ -266,7 +248,7 @@ pub fn run_keeping(
             );
             deployment
         }
-        None => deploy_proxies(&prepared, &load, kind, fleet.as_ref(), &run_id, stop)?,
+        None => deploy_proxies(&prepared, &load, kind, fleet.as_ref(), run_id, stop)?,
     };
     // Kept from now on, so that whatever happens next, the caller's release removes it.
     let deployment = &kept.kept.insert((key, deployment)).1;
@@ -347,7 +329,7 @@ pub fn run_keeping(
             start_lead: args.replay.start_lead,
             advertise: args.replay.advertise_addr.clone(),
             kubernetes: kubernetes_options(args),
-            run_id: &run_id,
+            run_id,
             stop: stop.clone(),
             launch_delays: args.replay.launch_delay.clone(),
             observer: watch.observer(),
@@ -444,7 +426,7 @@ pub fn run_keeping(
         deployed: &deployment.deployed,
         started_at,
         figures: &figures,
-        run_id: &run_id,
+        run_id,
         collected: &collected,
     });
     write_atomic(&files.report, report.as_bytes())
@@ -454,7 +436,6 @@ pub fn run_keeping(
         files,
         generated,
         summary,
-        local_scale: fleet.as_ref().map(|f| f.options.scale),
     })
 }
 
@@ -466,7 +447,6 @@ pub(crate) fn trace_and_mapping(
     files: &RunFiles,
     seed: u64,
 ) -> Result<(PathBuf, Option<usize>, Prepared)> {
-    let granularity = load.trace.granularity();
     // 1. The trace.
     let (trace_dir, synthetic) = match &load.trace.trace {
         Some(dir) => (dir.clone(), None),
@@ -474,23 +454,12 @@ pub(crate) fn trace_and_mapping(
         None if load.shape.is_set() => (PathBuf::new(), None),
         None => {
             let dir = files.trace.clone();
-            let periods = load.warmup_duration + load.duration;
-            let stats = synthesize(
-                &dir,
-                &SynthOptions {
-                    functions: args.functions,
-                    periods,
-                    granularity,
-                    seed,
-                    layout: Layout::Sampled,
-                },
-            )
-            .with_context(|| format!("writing a synthetic trace to {}", dir.display()))?;
+            let stats = synthetic_trace(args, load, &dir, seed)?;
             println!(
                 "synth      {} functions, {} {}s, {} invocations -> {}",
                 stats.functions,
-                periods,
-                granularity.unit(),
+                load.warmup_duration + load.duration,
+                load.trace.granularity().unit(),
                 stats.invocations,
                 files.show(&dir).display()
             );
@@ -499,15 +468,41 @@ pub(crate) fn trace_and_mapping(
     };
 
     // 2. Map.
-    let prepared = prepare(load, &trace_dir, &files.mapping)?;
+    let prepared = prepare_calls(load, &trace_dir, &files.mapping)?;
+    Ok((trace_dir, synthetic, prepared))
+}
+
+/// The synthetic trace a run without `-t` makes in `dir`: `-n` functions over its periods, with `seed`.
+pub(crate) fn synthetic_trace(
+    args: &RunArgs,
+    load: &LoadArgs,
+    dir: &Path,
+    seed: u64,
+) -> Result<SynthStats> {
+    synthesize(
+        dir,
+        &SynthOptions {
+            functions: args.functions,
+            periods: load.warmup_duration + load.duration,
+            granularity: load.trace.granularity(),
+            seed,
+            layout: Layout::Sampled,
+        },
+    )
+    .with_context(|| format!("writing a synthetic trace to {}", dir.display()))
+}
+
+/// The trace in `trace_dir` read and mapped (the mapping written to `mapping`), refused when no function
+/// has a call in the window: a run needs something to send.
+pub(crate) fn prepare_calls(load: &LoadArgs, trace_dir: &Path, mapping: &Path) -> Result<Prepared> {
+    let prepared = prepare(load, trace_dir, mapping)?;
     if prepared.trace.functions.is_empty() {
         bail!(
             "no function of {} has a call in the window: nothing to run",
             prepared.source
         );
     }
-
-    Ok((trace_dir, synthetic, prepared))
+    Ok(prepared)
 }
 
 /// The CPU each invoker's dispatcher is pinned to (one entry per invoker). One invoker: `--dispatcher-cpu`,

@@ -65,17 +65,19 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
         watching.push(format!("--metrics-addr={addr}"));
     }
     let target = &args.output_dir;
+    // Refused at once, before every step's trace is read (a dry run writes nothing there anyway).
+    if !args.dry_run {
+        refuse_finished(target, args)?;
+    }
     // Every step checked with its files opened, and its conditions fixed, before anything is touched.
     let conditions = fix_conditions(&mut plan, args.resume.then_some(target.as_path()))?;
-    println!("{}", conditions.text());
+    println!("conditions {}", conditions.text());
     if args.dry_run {
         return dry_run(&plan, target);
     }
-    refuse_finished(target, args)?;
     // Written out of sight, beside the target, and put in its place only when the experiment completes.
     let id = crate::workers::kubernetes::new_run_id();
-    let owned: Vec<String> = OWNED.iter().map(|s| s.to_string()).collect();
-    let staged = Staged::begin(target, MARKER, &owned, args.force || args.resume, &id)?;
+    let staged = Staged::begin(target, MARKER, &OWNED, args.force || args.resume, &id)?;
     if args.resume {
         keep_earlier_steps(target, &staged.work)?;
     }
@@ -448,8 +450,7 @@ fn dry_run(plan: &Plan, target: &Path) -> Result<()> {
         return Ok(());
     }
     let id = crate::workers::kubernetes::new_run_id();
-    let owned: Vec<String> = OWNED.iter().map(|s| s.to_string()).collect();
-    let staged = Staged::begin(target, MARKER, &owned, false, &id)?;
+    let staged = Staged::begin(target, MARKER, &OWNED, false, &id)?;
     let mut yamls = 0;
     for step in &plan.steps {
         let step_dir = step_dir(&staged.work, step.index);
@@ -503,7 +504,7 @@ pub struct Conditions {
 impl Conditions {
     /// The conditions in words, for the terminal and report.md.
     pub fn text(&self) -> String {
-        let mut out = String::from("conditions ");
+        let mut out = String::new();
         match self.local_scale {
             Some((scale, step)) => out.push_str(&format!(
                 "local scale ×{scale:.3} for every step (decided once, from the most demanding, step {step}); "

@@ -247,11 +247,7 @@ pub fn markdown(
         let _ = writeln!(out, "Every step: {}.\n", base.join(", "));
     }
     // What every step shares, so a comparison of steps compares what was swept and nothing else.
-    let _ = writeln!(
-        out,
-        "Conditions: {}.\n",
-        conditions.text().trim_start_matches("conditions ")
-    );
+    let _ = writeln!(out, "Conditions: {}.\n", conditions.text());
     for (name, command) in &plan.hooks {
         let _ = writeln!(out, "- hook `{name}`: `{command}`");
     }
