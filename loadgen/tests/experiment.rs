@@ -3,12 +3,13 @@
 //! Ctrl-C, and errors that name the file's line. Every step is a short per-second run.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 use common::{
-    failed_sibling, loadgen, ok, run_loadgen, s, siblings, text, wait_bounded, FakeCluster, LOADGEN,
+    experiment, failed_sibling, ok, run_loadgen, s, siblings, text, wait_bounded, write_file,
+    FakeCluster, LOADGEN,
 };
 
 /// A per-second base: 40 synthetic functions (unless swept), no warm-up, one measured second.
@@ -20,18 +21,6 @@ warmup-duration = 0
 duration = 1
 seed = 4
 "#;
-
-fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn experiment(file: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["experiment", s(file), "-o", s(out)];
-    args.extend_from_slice(extra);
-    loadgen(&args)
-}
 
 /// results.csv as (header, rows).
 fn results(out: &Path) -> (Vec<String>, Vec<Vec<String>>) {

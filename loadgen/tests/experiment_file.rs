@@ -1,23 +1,8 @@
 //! Mistakes in an experiment file, through the binary: each is refused with the file's line, before
 //! anything runs.
 
-use std::path::{Path, PathBuf};
-use std::process::Output;
-
 mod common;
-use common::{loadgen, ok, s, text};
-
-fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn experiment(file: &Path, out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec!["experiment", s(file), "-o", s(out)];
-    args.extend_from_slice(extra);
-    loadgen(&args)
-}
+use common::{experiment, loadgen, ok, text, write_file};
 
 #[test]
 fn mistakes_in_the_file_name_their_line() {

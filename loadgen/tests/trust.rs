@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod common;
-use common::{failed_sibling, loadgen, ok, s, siblings, text};
+use common::{failed_sibling, loadgen, ok, s, siblings, text, write_file};
 
 /// Every file under `dir` with its bytes: what a failed command must leave as it was.
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -72,30 +72,7 @@ fn a_run_that_fails_at_any_stage_leaves_the_earlier_run_byte_for_byte() {
             "no function",
         ),
     ] {
-        let args: Vec<&str> = extra.to_vec();
-        // `-n` sizes the synthetic trace only; a shaped load refuses it.
-        let o = if extra.contains(&"--rps") {
-            loadgen(
-                &[
-                    &[
-                        "run",
-                        "-o",
-                        s(&out),
-                        "-m",
-                        "false",
-                        "-w",
-                        "0",
-                        "-d",
-                        "2",
-                        "-q",
-                    ][..],
-                    &args[..],
-                ]
-                .concat(),
-            )
-        } else {
-            small_run(&out, &args)
-        };
+        let o = small_run(&out, extra);
         assert_eq!(o.status.code(), Some(1), "{extra:?}: {}", text(&o));
         assert!(stderr(&o).contains(cause), "{extra:?}: {}", text(&o));
         assert!(
@@ -138,22 +115,15 @@ fn a_dry_run_never_writes_into_an_existing_directory() {
 const BASE: &str =
     "[run]\nprofile = \"builtin\"\nminute = false\nwarmup-duration = 0\nduration = 1\nseed = 4\n";
 
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
+/// An experiment, quiet: no live view in the tests' output.
 fn experiment(file: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["experiment", s(file), "-o", s(out), "-q"];
-    args.extend_from_slice(extra);
-    loadgen(&args)
+    common::experiment(file, out, &[&["-q"], extra].concat())
 }
 
 #[test]
 fn a_finished_experiment_is_kept_unless_resumed_or_forced() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(
+    let file = write_file(
         dir.path(),
         "exp.toml",
         &format!("{BASE}[sweep]\nfunctions = [40, 50]\n"),
@@ -175,7 +145,7 @@ fn a_finished_experiment_is_kept_unless_resumed_or_forced() {
     assert!(t.contains("nothing written"), "{t}");
     assert!(snapshot(&out) == before);
     // A real experiment that fails at step 0 leaves it byte for byte, and keeps its own work beside it.
-    let failing = write(
+    let failing = write_file(
         dir.path(),
         "fail.toml",
         &format!("{BASE}[sweep]\nfunctions = [40, 50]\n[hooks]\nafter-step = \"exit 3\"\n"),
@@ -208,7 +178,7 @@ fn a_finished_experiment_is_kept_unless_resumed_or_forced() {
 #[test]
 fn a_dry_run_opens_every_steps_files_and_settings_that_change_nothing_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(
+    let file = write_file(
         dir.path(),
         "exp.toml",
         "[run]\nprofile = \"nonexist.json\"\nminute = false\nduration = 1\n[sweep]\nfunctions = [10]\n",
@@ -219,7 +189,7 @@ fn a_dry_run_opens_every_steps_files_and_settings_that_change_nothing_are_refuse
     assert!(stderr(&o).contains("nonexist.json"), "{}", text(&o));
     assert!(!out.exists());
     // `functions` sizes a synthetic trace; with `rps` the steps would be identical, labelled apart.
-    let file = write(
+    let file = write_file(
         dir.path(),
         "same.toml",
         &format!("{BASE}[sweep]\nfunctions = [10, 20]\nrps = [5]\n"),
@@ -253,7 +223,7 @@ fn functions_under_a_run_trace_pick_its_samples() {
         ]));
     }
     // As the README documents it: `trace` in [run], `functions` in [sweep].
-    let file = write(
+    let file = write_file(
         dir.path(),
         "exp.toml",
         &format!("{BASE}trace = \"trace\"\n[sweep]\nfunctions = [40, 60]\n"),
@@ -302,13 +272,12 @@ fn rates_divide_by_the_window() {
 #[test]
 fn help_version_and_typos_get_straight_answers() {
     for binary in [
-        common::LOADGEN,
-        env!("CARGO_BIN_EXE_loadgen"),
-        &invoker_binary(),
-        &emulated_binary(),
+        common::LOADGEN.to_owned(),
+        sibling_binary("invoker"),
+        sibling_binary("emulated-function"),
     ] {
         for flag in ["-h", "--help", "-V", "--version"] {
-            let o = std::process::Command::new(binary)
+            let o = std::process::Command::new(&binary)
                 .arg(flag)
                 .output()
                 .unwrap();
@@ -339,12 +308,4 @@ fn sibling_binary(name: &str) -> String {
         path.display()
     );
     path.display().to_string()
-}
-
-fn invoker_binary() -> String {
-    sibling_binary("invoker")
-}
-
-fn emulated_binary() -> String {
-    sibling_binary("emulated-function")
 }

@@ -50,6 +50,20 @@ pub fn loadgen(args: &[&str]) -> Output {
     run_loadgen(args, &[], LIMIT)
 }
 
+/// Writes `text` to `dir/name`; its path.
+pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `loadgen experiment FILE -o OUT extra…`, killed past [`LIMIT`].
+pub fn experiment(file: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["experiment", s(file), "-o", s(out)];
+    args.extend_from_slice(extra);
+    loadgen(&args)
+}
+
 /// Both output streams, labelled, for assertions and failure messages.
 pub fn text(o: &Output) -> String {
     format!(
