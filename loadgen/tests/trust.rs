@@ -62,11 +62,19 @@ fn a_run_that_fails_at_any_stage_leaves_the_earlier_run_byte_for_byte() {
     assert!(before.contains_key(Path::new("records.csv")), "{before:?}");
     let not_json = dir.path().join("profile.json");
     std::fs::write(&not_json, "not json").unwrap();
-    // Each fails at another stage: reading the trace, the profile, the window, an empty shaped load.
+    // A port another process holds, for the workers' address.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = holder.local_addr().unwrap().to_string();
+    // Each fails at another stage: reading the trace, the profile, the window, a taken port, an empty
+    // shaped load.
     for (extra, cause) in [
         (&["-t", "/nonexistent"][..], "/nonexistent"),
         (&["-p", s(&not_json)], "profile.json"),
         (&["--start", "9999"], "start period 9999"),
+        (
+            &["--workers", "2", "--advertise-addr", &taken],
+            "cannot serve the workers there",
+        ),
         (
             &["--rps", "0.001", "--rps-proxy", "emu-1ms-16mi"],
             "no function",

@@ -202,8 +202,13 @@ pub fn run_keeping(
         crate::commands::watch::check_metrics_addr(addr)?;
     }
     if let Some(launcher) = launcher {
-        // The workers' address is a flag like the others: checked before anything is written.
-        workers::bind_address(launcher, args.replay.advertise_addr.as_deref())?;
+        // The workers' address is a flag like the others: checked before anything is written or
+        // deployed, bound and let go (as --metrics-addr), so a taken port is named now, not after the
+        // load is written.
+        let addr = workers::bind_address(launcher, args.replay.advertise_addr.as_deref())?;
+        std::net::TcpListener::bind(addr)
+            .map(drop)
+            .with_context(|| format!("--advertise-addr {addr}: cannot serve the workers there"))?;
     }
     let grpc_timeout = args.replay.grpc_timeout;
     // The embedded default (a synthetic trace) has a fixed seed, so two runs of it compare; a real
