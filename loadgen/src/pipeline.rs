@@ -105,7 +105,7 @@ pub fn prepare(load: &LoadArgs, trace_dir: &Path, mapping_path: &Path) -> Result
             load.duration
         )
     };
-    let trace = if trace::is_azure2021(trace_dir).with_context(context)? {
+    let trace = if let Some(file) = trace::azure2021_file(trace_dir).with_context(context)? {
         if load.shift {
             bail!(
                 "--shift rotates per-period counts, but {} records each call's own time (an Azure 2021 \
@@ -113,7 +113,7 @@ pub fn prepare(load: &LoadArgs, trace_dir: &Path, mapping_path: &Path) -> Result
                 trace_dir.display()
             );
         }
-        trace::read_azure2021(trace_dir, &load.trace.azure2021_options(Some(periods)))
+        trace::read_azure2021(&file, &load.trace.azure2021_options(Some(periods)))
             .with_context(context)?
     } else {
         trace::read(trace_dir, &load.trace.read_options(Some(periods))).with_context(context)?

@@ -180,7 +180,8 @@ pub fn synthesize(dir: &Path, options: &SynthOptions) -> Result<SynthStats, Trac
 /// Writes a synthetic Azure 2021 invocation trace, `dir`/[`trace::AZURE2021_FILE`]: the same functions
 /// as [`synthesize`] draws (`layout` aside), each invocation at a uniform microsecond of its period with
 /// a log-normal duration around its function's median, rows in order of end time as in the dataset.
-/// Returns the file and the stats (`files` holds the file in every slot).
+/// Returns the file and the stats (`files` holds the file in every slot; functions and apps count those
+/// with a call, the only ones the file can hold).
 pub fn synthesize_azure2021(dir: &Path, options: &SynthOptions) -> Result<SynthStats, TraceError> {
     let period_us = options.granularity.period_us();
     let unit = Normal::new(0.0, 1.0).expect("valid normal");
@@ -189,7 +190,13 @@ pub fn synthesize_azure2021(dir: &Path, options: &SynthOptions) -> Result<SynthS
     let mut rows: Vec<(u64, u64, u32)> = Vec::new();
     // The calls' own draws come from a stream of their own: the functions are those `synthesize` draws.
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed ^ 0x3230_3231); // "2021"
-    let (functions, apps, invocations) = draw_functions(options, |f| {
+                                                                         // A per-call trace has no row for a function that drew no call: the summary counts what the file holds.
+    let mut apps_with_calls = std::collections::HashSet::new();
+    let (_, _, invocations) = draw_functions(options, |f| {
+        if f.counts.iter().all(|&c| c == 0) {
+            return Ok(());
+        }
+        apps_with_calls.insert(f.id.app.clone());
         let index = names.len() as u32;
         names.push((f.id.app.clone(), f.id.function.clone()));
         for (p, &count) in f.counts.iter().enumerate() {
@@ -217,8 +224,8 @@ pub fn synthesize_azure2021(dir: &Path, options: &SynthOptions) -> Result<SynthS
             durations: path.clone(),
             memory: path,
         },
-        functions,
-        apps,
+        functions: names.len(),
+        apps: apps_with_calls.len(),
         invocations,
     })
 }

@@ -152,3 +152,59 @@ fn a_malformed_azure2021_row_is_refused_with_its_line() {
         assert!(!out.exists(), "nothing written on error");
     }
 }
+
+#[test]
+fn a_directory_holding_an_azure2021_file_is_read_as_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let traces = dir.path().join("traces");
+    std::fs::create_dir(&traces).unwrap();
+    let file = traces.join(trace::AZURE2021_FILE);
+    std::fs::write(&file, AZURE2021).unwrap();
+    let args = |t: &std::path::Path| {
+        vec![
+            "-t".to_owned(),
+            s(t).to_owned(),
+            "-p".into(),
+            "trace".into(),
+            "-d".into(),
+            "3".into(),
+        ]
+    };
+    let by_file = generate_seconds(
+        dir.path(),
+        "file",
+        &args(&file).iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let by_dir = generate_seconds(
+        dir.path(),
+        "dir",
+        &args(&traces).iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(calls(&by_dir, 1_000_000), calls(&by_file, 1_000_000));
+
+    // Two such files: neither is guessed, both are named.
+    std::fs::write(traces.join("other.txt"), AZURE2021).unwrap();
+    let o = run_loadgen(
+        &[
+            "generate",
+            "-t",
+            s(&traces),
+            "-p",
+            "trace",
+            "-m",
+            "false",
+            "-d",
+            "3",
+            "-o",
+            s(&dir.path().join("x.json")),
+        ],
+        &[],
+        LIMIT,
+    );
+    let t = common::text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains(trace::AZURE2021_FILE) && t.contains("other.txt"),
+        "{t}"
+    );
+}

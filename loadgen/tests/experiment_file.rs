@@ -33,6 +33,14 @@ fn mistakes_in_the_file_name_their_line() {
             "[sweep]\nfunctions = []\n",
             "line 2: [sweep] `functions`: an empty list makes zero steps",
         ),
+        (
+            "[sweep]\nforce = [true]\n",
+            "line 2: [sweep] `force`: an experiment file cannot set it; pass `loadgen experiment --force`",
+        ),
+        (
+            "[run]\noutput-dir = \"x\"\n",
+            "line 2: [run] `output-dir`: the experiment writes each step into its own directory",
+        ),
         ("[run]\nduration = 3\nduration = 4\n", "line 3"),
         (
             "[hooks]\nbefore-run = \"true\"\n",

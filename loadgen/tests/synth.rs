@@ -129,6 +129,19 @@ fn an_azure2021_file_holds_the_same_functions_and_counts_call_by_call() {
     let file = stats.files.invocations;
     assert!(trace::is_azure2021(&file).unwrap());
     let text = std::fs::read_to_string(&file).unwrap();
+    // The summary counts what the file holds: a function that drew no call has no row.
+    let in_file = |column: usize| {
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').take(column).collect::<Vec<_>>().join(","))
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    assert_eq!((stats.functions, stats.apps), (in_file(2), in_file(1)));
+    assert!(
+        stats.functions < sampled.functions,
+        "some functions drew no call"
+    );
     assert_eq!(
         text.lines().count() as u64,
         stats.invocations + 1,

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustc_hash::FxBuildHasher;
 
@@ -56,6 +56,39 @@ pub fn is_azure2021(path: &Path) -> Result<bool, TraceError> {
         .read_line(&mut first)
         .map_err(|e| TraceError::io(path, e))?;
     Ok(columns(&first).is_some())
+}
+
+/// The Azure 2021 trace `path` names: `path` itself if it is one, or, if `path` is a directory without
+/// a sampled or raw 2019 trace, the one file in it that is an Azure 2021 trace (as `loadgen synth
+/// --layout azure2021` writes it). `None` when `path` holds no Azure 2021 trace.
+pub fn azure2021_file(path: &Path) -> Result<Option<PathBuf>, TraceError> {
+    if path.is_file() {
+        return Ok(is_azure2021(path)?.then(|| path.to_owned()));
+    }
+    if !path.is_dir()
+        || path.join("invocations.csv").exists()
+        || !crate::layout::raw_days(path)?.is_empty()
+    {
+        return Ok(None);
+    }
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(path).map_err(|e| TraceError::io(path, e))? {
+        let file = entry.map_err(|e| TraceError::io(path, e))?.path();
+        if is_azure2021(&file)? {
+            found.push(file);
+        }
+    }
+    found.sort();
+    match found.len() {
+        0 | 1 => Ok(found.pop()),
+        _ => Err(TraceError::AmbiguousTrace {
+            dir: path.to_owned(),
+            files: found
+                .iter()
+                .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .collect(),
+        }),
+    }
 }
 
 /// Positions of the four columns in a header line, if it has all of them.

@@ -34,6 +34,15 @@ pub enum TraceError {
         days: Vec<u32>,
     },
 
+    /// A directory holds several Azure 2021 trace files and no other trace.
+    #[error("{}: holds several Azure 2021 traces ({}); pass one of them with -t", dir.display(), files.join(", "))]
+    AmbiguousTrace {
+        /// Trace directory.
+        dir: PathBuf,
+        /// The files' names.
+        files: Vec<String>,
+    },
+
     /// A required column is absent from the header.
     #[error("{}: line 1: missing column `{column}`", path.display())]
     MissingColumn {

@@ -19,8 +19,8 @@ mod write;
 
 pub use arrivals::{Arrival, Arrivals};
 pub use azure2021::{
-    is_azure2021, read_azure2021, Azure2021Options, Azure2021Writer, AZURE2021_FILE,
-    AZURE2021_HEADER,
+    azure2021_file, is_azure2021, read_azure2021, Azure2021Options, Azure2021Writer,
+    AZURE2021_FILE, AZURE2021_HEADER,
 };
 pub use error::TraceError;
 pub use layout::{raw_days, Layout, TraceFiles, RAW_DURATIONS, RAW_INVOCATIONS, RAW_MEMORY};

@@ -75,6 +75,24 @@ fn period_columns_of(header: &Header) -> Result<PeriodColumns, TraceError> {
             reason: "no period columns (columns named by integers, e.g. 1..1440)".into(),
         });
     };
+    // Everything after the key columns is a period: a misspelt label before the first one would
+    // otherwise shorten the trace without a word.
+    let keys_end = ["HashOwner", "HashApp", "HashFunction", "Trigger"]
+        .iter()
+        .filter_map(|k| header.find(k))
+        .max()
+        .map_or(0, |last| last + 1);
+    if let Some(at) = (keys_end..first_column).next() {
+        return Err(TraceError::BadHeader {
+            path: header.path.clone(),
+            column: at + 1,
+            name: header.names[at].clone(),
+            reason: format!(
+                "period columns are named by integers and follow the key columns: expected `{}` here",
+                first_label.saturating_sub((first_column - at) as u32)
+            ),
+        });
+    }
     for (k, &(column, label)) in numeric.iter().enumerate() {
         let expected_label = first_label + k as u32;
         if column != first_column + k || label != expected_label {

@@ -226,6 +226,7 @@ fn bad_inputs_name_file_line_and_column() {
         ("invocations.csv", 3, "o1,a1,f2,timer,0,0".into(), &["invocations.csv: line 3: ragged row: 6 fields where the header has 7"]),
         ("invocations.csv", 3, "o1,a1,f2,timer,0,0,0,9".into(), &["invocations.csv: line 3: ragged row: 8 fields where the header has 7"]),
         ("invocations.csv", 1, "HashOwner,HashApp,HashFunction,Trigger,1,2,4".into(), &["invocations.csv: line 1: column 7 (`4`): period columns must be consecutive integers: expected `3`"]),
+        ("invocations.csv", 1, "HashOwner,HashApp,HashFunction,Trigger,foo,2,3".into(), &["invocations.csv: line 1: column 5 (`foo`): period columns are named by integers and follow the key columns: expected `1` here"]),
         ("invocations.csv", 1, "HashOwner,HashApp,Trigger,1,2,3".into(), &["invocations.csv: line 1: missing column `HashFunction`"]),
         ("durations.csv", 3, dur_row("o1", "a1", "f2", 20.0).replace(",23,", ",abc,"), &["durations.csv: line 3: column", "not a number: `abc`"]),
         ("durations.csv", 2, dur_row("o1", "a1", "f1", 10.0).replace(",13,", ",-13,"), &["durations.csv: line 2: column 11 (`percentile_Average_50`): negative value: `-13`"]),

@@ -550,6 +550,20 @@ fn first_line(s: &str) -> &str {
 }
 
 fn unknown_key(key: &str, flags: &[String]) -> String {
+    match key {
+        "output-dir" => {
+            return "the experiment writes each step into its own directory under \
+                    `loadgen experiment -o DIR`; leave it out of the file"
+                .to_owned()
+        }
+        "force" => {
+            return "an experiment file cannot set it; pass `loadgen experiment --force` to replace \
+                    a finished experiment (or `--resume` to finish one)"
+                .to_owned()
+        }
+        "help" => return "not a setting; see `loadgen run --help` for the settings".to_owned(),
+        _ => {}
+    }
     let distance = |f: &str| cmdline::goflags::edit_distance(key, f);
     let near = flags
         .iter()
