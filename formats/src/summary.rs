@@ -91,6 +91,11 @@ pub struct Summary {
     /// Distinct instances seen per endpoint (warm-up included), when the functions say.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub instances_by_endpoint: BTreeMap<String, u64>,
+    /// What each endpoint is, for people: endpoint → the proxy (or function) deployed there, as
+    /// `loadgen` deployed it. Figures, reports and the printed summary name endpoints by it; an endpoint
+    /// missing here is named by its address.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoint_names: BTreeMap<String, String>,
     /// Hypervisor steal during the run, ms, per CPU (`/proc/stat`; 10 ms resolution): time a virtual
     /// CPU was taken away. Lag in the milliseconds on a CPU with steal is the VM's, not the invoker's.
     #[serde(default)]
@@ -175,6 +180,13 @@ impl Summary {
         )
     }
 
+    /// What `endpoint` is called: its proxy's name when known, else the endpoint itself.
+    pub fn endpoint_name<'a>(&'a self, endpoint: &'a str) -> &'a str {
+        self.endpoint_names
+            .get(endpoint)
+            .map_or(endpoint, String::as_str)
+    }
+
     /// Steal per CPU as text (`CPU0 10 ms, CPU1 0 ms`), if the kernel reported it.
     pub fn steal_text(&self) -> Option<String> {
         if self.steal_ms.is_empty() {
@@ -240,7 +252,7 @@ impl std::fmt::Display for Summary {
             row(&mut s, "overhead", &self.overhead_us);
         }
         for (endpoint, p) in self.busiest_endpoints(PRINTED_ENDPOINTS) {
-            row(&mut s, &format!("  {endpoint}"), p);
+            row(&mut s, &format!("  {}", self.endpoint_name(endpoint)), p);
         }
         let more = self
             .latency_by_endpoint_us
@@ -292,5 +304,24 @@ mod tests {
             !text.contains("0.00 (n=0)") && !text.contains("p50 0.00"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn endpoints_are_printed_by_the_proxy_deployed_there() {
+        let stats = TimeStats {
+            count: 3,
+            ..Default::default()
+        };
+        let mut s = Summary::default();
+        s.latency_by_endpoint_us
+            .insert("127.0.0.1:40801".into(), stats);
+        s.latency_by_endpoint_us.insert("other:80".into(), stats);
+        s.endpoint_names
+            .insert("127.0.0.1:40801".into(), "emu-155ms-32mi".into());
+        let text = s.to_string();
+        assert!(text.contains("  emu-155ms-32mi p50"), "{text}");
+        assert!(!text.contains("40801"), "{text}");
+        // An endpoint nobody named keeps its address.
+        assert!(text.contains("  other:80"), "{text}");
     }
 }

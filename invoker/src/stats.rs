@@ -229,6 +229,7 @@ impl Collector {
                 }
                 counts
             },
+            endpoint_names: BTreeMap::new(),
             steal_ms: BTreeMap::new(),
             dispatcher,
             interrupted,

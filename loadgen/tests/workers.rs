@@ -172,8 +172,10 @@ fn three_local_workers_replay_the_load_one_to_one() {
     let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let t = ok(&run_loadgen(&run_args(&out, &[]), &[], LIMIT));
+    let t = ok(&run_loadgen(&run_args(&out, &["-q"]), &[], LIMIT));
     assert!(t.contains("3 local invoker processes"), "{t}");
+    // `-q`: neither a live line nor the workers' progress notes.
+    assert!(!t.contains("INFO") && !t.contains("live "), "{t}");
     // The local fleet gets the CPUs the three dispatchers leave, pinned or not (sized for them all, it
     // was overloaded next to dispatchers sharing its CPUs: latencies of seconds for 1 ms calls).
     let threads = host::online_cpus().saturating_sub(WORKERS as usize).max(1);

@@ -362,6 +362,8 @@ pub struct Results {
     pub overhead_warm: Vec<(f64, f64)>,
     /// See [`Results::overhead_warm`].
     pub overhead_cold: Vec<(f64, f64)>,
+    /// The last call's due time, µs from the run's start.
+    pub last_due_us: u64,
     /// Keep every this-many-th warm overhead point (doubles whenever they grow past the limit).
     overhead_stride: u64,
     overhead_seen: u64,
@@ -383,6 +385,7 @@ impl Results {
         formats::records::read_records(records, |row, endpoint| {
             let ok = row.outcome == Outcome::Ok;
             bump(&mut r.per_second, row.scheduled_us, 0);
+            r.last_due_us = r.last_due_us.max(row.scheduled_us);
             if let Some(sent) = row.sent_us() {
                 bump(&mut r.per_second, sent, 1);
             }
@@ -429,11 +432,29 @@ impl Results {
         })?;
         Ok(r)
     }
+
+    /// The seconds the calls-per-second figure draws: those of the load, up to the last call's due
+    /// second. Sends and answers after it are the tail of a load that has ended: drawn as a last,
+    /// partial second they would read as a plunge in the rate.
+    pub fn load_seconds(&self) -> u64 {
+        self.last_due_us / 1_000_000 + 1
+    }
 }
 
-/// Figures 9–11 from a records file.
-pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError> {
+/// Figures 9–12 from a records file; endpoints named by `endpoint_names` (endpoint → proxy) where it
+/// names them.
+pub fn results_figures(
+    records: &Path,
+    endpoint_names: &BTreeMap<String, String>,
+    plan: &mut Plan,
+) -> Result<(), PlotError> {
     let r = Results::read(records)?;
+    let name = |e: &str| {
+        endpoint_names
+            .get(e)
+            .cloned()
+            .unwrap_or_else(|| e.to_owned())
+    };
 
     // 9: latency CDF, all calls and the four busiest endpoints.
     let mut all: Vec<f64> = r.latency_ms.values().flatten().copied().collect();
@@ -451,7 +472,7 @@ pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError>
                 let mut v = (*values).clone();
                 v.sort_unstable_by(f64::total_cmp);
                 series.push(Series {
-                    name: format!("{endpoint} ({})", v.len()),
+                    name: format!("{} ({})", name(endpoint), v.len()),
                     values: cdf(&v, 1000),
                 });
             }
@@ -511,7 +532,11 @@ pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError>
             "the records span {last} seconds, more than the {MAX_RUN_SECONDS} this figure draws"
         )),
         Some(last) => {
-            let seconds = last as usize + 1;
+            let seconds = r.load_seconds().min(last + 1) as usize;
+            let left_out: [u64; 3] = r
+                .per_second
+                .range(seconds as u64..)
+                .fold([0; 3], |a, (_, c)| [a[0] + c[0], a[1] + c[1], a[2] + c[2]]);
             let series = ["scheduled", "sent", "answered"]
                 .iter()
                 .enumerate()
@@ -523,7 +548,14 @@ pub fn results_figures(records: &Path, plan: &mut Plan) -> Result<(), PlotError>
                 })
                 .collect();
             Ok(FigureData::Xy(XyPlot {
-                title: "Calls per second: scheduled, sent, answered".into(),
+                title: if left_out.iter().any(|&n| n > 0) {
+                    format!(
+                        "Calls per second ({} sent, {} answered after the last due second, not drawn)",
+                        left_out[1], left_out[2]
+                    )
+                } else {
+                    "Calls per second: scheduled, sent, answered".into()
+                },
                 x_label: "second of the run".into(),
                 y_label: "calls per second".into(),
                 points: seconds <= MAX_MARKED_POINTS,

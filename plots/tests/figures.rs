@@ -223,7 +223,7 @@ fn builtin_catalogue_and_degenerate_traces_draw() {
     let mut no_data = Plan::default();
     let records = dir.join("empty.csv");
     std::fs::write(&records, format!("{}\n", formats::records::RECORDS_HEADER)).unwrap();
-    results_figures(&records, &mut no_data).unwrap();
+    results_figures(&records, &Default::default(), &mut no_data).unwrap();
     assert_eq!(no_data.figures.len(), 0);
     assert_eq!(no_data.skipped.len(), 4, "{:?}", no_data.skipped);
 }
@@ -273,7 +273,12 @@ fn results_figures_count_what_the_records_say() {
     }
     w.finish().unwrap();
     let mut plan = Plan::default();
-    results_figures(&records, &mut plan).unwrap();
+    // Two of the three endpoints are named (by their proxy); the third keeps its address.
+    let names = [("a:1", "emu-a"), ("b:2", "emu-b")]
+        .into_iter()
+        .map(|(e, n)| (e.to_owned(), n.to_owned()))
+        .collect();
+    results_figures(&records, &names, &mut plan).unwrap();
     assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
     let figures = draw_plan(&dir, plan).unwrap().figures;
     check_files(&figures);
@@ -303,6 +308,12 @@ fn results_figures_count_what_the_records_say() {
     latencies.sort_by(f64::total_cmp);
     assert_eq!(all.last().unwrap().0, *latencies.last().unwrap());
     assert_eq!(cdf.series.len(), 4, "all + the 3 endpoints");
+    let mut named: Vec<&str> = cdf.series[1..]
+        .iter()
+        .map(|s| s.name.split(' ').next().unwrap())
+        .collect();
+    named.sort_unstable();
+    assert_eq!(named, ["c:3", "emu-a", "emu-b"]);
 
     let h = histogram(&figures, "dispatch_lag");
     assert_eq!(h.series[0].values.iter().sum::<f64>(), 200.0);
@@ -322,6 +333,7 @@ fn results_figures_count_what_the_records_say() {
     assert_eq!(scheduled, vec![100.0, 100.0, 100.0]);
     let answered: f64 = rate.series[2].values.iter().map(|v| v.1).sum();
     assert_eq!(answered, 270.0);
+    assert_eq!(rate.title, "Calls per second: scheduled, sent, answered");
 }
 
 #[test]
@@ -457,4 +469,56 @@ fn mapping_and_load_figures_count_their_inputs() {
     assert!(p.points);
     assert_eq!(p.series[0].values, vec![(1.0, 4.0)]);
     assert_eq!(p.series[1].values, vec![(1.0, 4.0)]);
+}
+
+#[test]
+fn answers_after_the_last_due_second_are_not_drawn_as_a_plunge() {
+    let (_guard, dir) = out_dir("tail");
+    let records = dir.join("records.csv");
+    std::fs::create_dir_all(&dir).unwrap();
+    let endpoints: Vec<String> = vec!["a:1".into()];
+    let mut w = RecordsWriter::new(std::fs::File::create(&records).unwrap()).unwrap();
+    // 2 seconds of 10 calls a second, each answered 450 ms after it was due: the calls of 1.6 s and
+    // later are answered in second 2, when nothing is due any more.
+    for i in 0..20u64 {
+        w.write(
+            &Record {
+                index: i,
+                worker: 0,
+                period: (i / 10) as u32,
+                endpoint: 0,
+                warmup: false,
+                scheduled_us: i * 100_000,
+                dispatch_lag_ns: Some(1_000),
+                send_lag_ns: Some(2_000),
+                latency_us: Some(449_000),
+                latency_from_scheduled_us: Some(450_000),
+                outcome: Outcome::Ok,
+                exec_us: None,
+                instance: None,
+                cold: None,
+            },
+            &endpoints,
+        )
+        .unwrap();
+    }
+    w.finish().unwrap();
+    let mut plan = Plan::default();
+    results_figures(&records, &Default::default(), &mut plan).unwrap();
+    let Some((_, FigureData::Xy(rate))) = plan
+        .figures
+        .iter()
+        .find(|(name, _)| name == "calls_per_second")
+    else {
+        panic!("no calls_per_second figure: {:?}", plan.skipped)
+    };
+    let answered: Vec<f64> = rate.series[2].values.iter().map(|v| v.1).collect();
+    // Second 0: the calls of 0.0–0.5 s; second 1: those of 0.6–1.5 s; the last four fall after.
+    assert_eq!(answered, [6.0, 10.0]);
+    assert!(
+        rate.title
+            .contains("0 sent, 4 answered after the last due second"),
+        "{}",
+        rate.title
+    );
 }

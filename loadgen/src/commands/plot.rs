@@ -1,7 +1,7 @@
 //! `loadgen plot`, and the figures `loadgen run` leaves beside its report: gathering the inputs and
 //! handing them to the `plots` crate.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -24,8 +24,10 @@ pub struct Inputs<'a> {
     pub mapping: Option<&'a MappingFile>,
     /// Calls in each period of the load (figure 8, with the trace and mapping).
     pub load_per_period: Option<&'a [u64]>,
-    /// The invoker's records (figures 9–11).
+    /// The invoker's records (figures 9–12).
     pub records: Option<&'a Path>,
+    /// Endpoint → the proxy deployed there: the figures' names for endpoints.
+    pub endpoint_names: &'a BTreeMap<String, String>,
     /// The collectors' CSVs, each drawn beside the calls per second (with `records`).
     pub collected: &'a [std::path::PathBuf],
     /// Unix time of the replay's start, seconds: where the collectors' times begin.
@@ -58,7 +60,7 @@ pub fn draw(dir: &Path, inputs: &Inputs) -> Result<Drawn> {
         }
     }
     if let Some(records) = inputs.records {
-        plots::results_figures(records, &mut plan)
+        plots::results_figures(records, inputs.endpoint_names, &mut plan)
             .with_context(|| format!("reading {}", records.display()))?;
         plots::collected::collected_figures(
             records,
@@ -82,7 +84,8 @@ pub fn plot(args: &PlotArgs) -> Result<Vec<Figure>> {
         };
         let dir = output.clone().unwrap_or(default_dir);
         let mut plan = Plan::default();
-        plots::results_figures(&records, &mut plan)
+        let names = endpoint_names_beside(&records);
+        plots::results_figures(&records, &names, &mut plan)
             .with_context(|| format!("reading the invoker's records {}", records.display()))?;
         let drawn = plots::draw_plan(&dir, plan)?;
         print!("{}", crate::report::figures_summary(&dir, &drawn));
@@ -123,6 +126,7 @@ pub fn plot(args: &PlotArgs) -> Result<Vec<Figure>> {
             mapping: mapping.as_ref(),
             load_per_period: load_per_period.as_deref(),
             records: None,
+            endpoint_names: &BTreeMap::new(),
             collected: &[],
             start_unix_s: 0.0,
         },
@@ -132,4 +136,15 @@ pub fn plot(args: &PlotArgs) -> Result<Vec<Figure>> {
         crate::report::figures_summary(&args.png_folder, &drawn)
     );
     Ok(drawn.figures)
+}
+
+/// The endpoint names of the run whose records are `records`: those of the `summary.json` beside them,
+/// if there is one that reads (a records file alone names endpoints by address).
+fn endpoint_names_beside(records: &Path) -> BTreeMap<String, String> {
+    let summary = records.with_file_name("summary.json");
+    std::fs::read_to_string(&summary)
+        .ok()
+        .and_then(|text| serde_json::from_str::<formats::summary::Summary>(&text).ok())
+        .map(|s| s.endpoint_names)
+        .unwrap_or_default()
 }

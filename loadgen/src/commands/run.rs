@@ -311,7 +311,7 @@ pub fn run_keeping(
         &files.dir,
         dispatcher_cpu,
     )?;
-    let summary = if let Some(launcher) = launcher {
+    let mut summary = if let Some(launcher) = launcher {
         workers::replay(&Launch {
             workers,
             launcher,
@@ -363,6 +363,7 @@ pub fn run_keeping(
         )
         .context("replaying the load")?
     };
+    summary.endpoint_names = endpoint_names(&deployment.deployed);
     let collected = watch.finish();
     for c in &collected {
         match &c.error {
@@ -393,6 +394,7 @@ pub fn run_keeping(
                 mapping: Some(&prepared.mapped.file),
                 load_per_period: Some(&generated.stats.per_period),
                 records: Some(&files.records),
+                endpoint_names: &summary.endpoint_names,
                 collected: &collected
                     .iter()
                     .filter(|c| c.rows > 0)
@@ -428,7 +430,6 @@ pub fn run_keeping(
         generated: &generated,
         summary: &summary,
         files: &files,
-        deployed: &deployment.deployed,
         started_at,
         figures: &figures,
         run_id,
@@ -442,6 +443,17 @@ pub fn run_keeping(
         generated,
         summary,
     })
+}
+
+/// Endpoint → the proxy deployed there, for every endpoint not already named by it.
+fn endpoint_names(
+    deployed: &[crate::deploy::DeployedProxy],
+) -> std::collections::BTreeMap<String, String> {
+    deployed
+        .iter()
+        .filter(|d| d.endpoint != d.proxy)
+        .map(|d| (d.endpoint.clone(), d.proxy.clone()))
+        .collect()
 }
 
 /// Steps 1 and 2 of a run: the trace (synthetic unless given, written into the run's directory) and its

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use formats::summary::{Summary, TimeStats};
 
 use crate::cli::RunArgs;
-use crate::deploy::{DeployedProxy, Deployer};
+use crate::deploy::Deployer;
 use crate::output::RunFiles;
 use crate::pipeline::Generated;
 
@@ -35,8 +35,6 @@ pub struct RunReport<'a> {
     pub summary: &'a Summary,
     /// The run's files.
     pub files: &'a RunFiles,
-    /// Proxy → endpoint.
-    pub deployed: &'a [DeployedProxy],
     /// When the run began.
     pub started_at: SystemTime,
     /// The figures section, as markdown.
@@ -229,15 +227,10 @@ pub fn markdown(r: &RunReport) -> String {
         let _ = writeln!(out, "\nLatency of the busiest endpoints (answer − sent):\n");
         let _ = writeln!(out, "| endpoint | n | p50 | p90 | p99 | p99.9 | max |");
         let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
-        let proxy_of: std::collections::HashMap<&str, &str> = r
-            .deployed
-            .iter()
-            .map(|d| (d.endpoint.as_str(), d.proxy.as_str()))
-            .collect();
         for (e, p) in busiest {
-            let name = match proxy_of.get(e) {
-                Some(proxy) => format!("`{proxy}` ({e})"),
-                None => format!("`{e}`"),
+            let name = match s.endpoint_name(e) {
+                name if name == e => format!("`{e}`"),
+                name => format!("`{name}` ({e})"),
             };
             row(&mut out, &name, p);
         }
@@ -251,7 +244,10 @@ pub fn markdown(r: &RunReport) -> String {
             |n: &u64| *n,
             REPORTED_ENDPOINTS,
         );
-        let instances: Vec<String> = listed.iter().map(|(e, n)| format!("`{e}` {n}")).collect();
+        let instances: Vec<String> = listed
+            .iter()
+            .map(|(e, n)| format!("`{}` {n}", s.endpoint_name(e)))
+            .collect();
         let _ = writeln!(
             out,
             "\nThe functions reported {} cold starts after warm-up, and {} instances over {} endpoints (a \
@@ -453,6 +449,10 @@ mod tests {
             instances_by_endpoint: [("127.0.0.1:1".to_owned(), 2), ("127.0.0.1:2".to_owned(), 1)]
                 .into_iter()
                 .collect(),
+            endpoint_names: [("127.0.0.1:1", "emu-a"), ("127.0.0.1:2", "emu-b")]
+                .into_iter()
+                .map(|(e, n)| (e.to_owned(), n.to_owned()))
+                .collect(),
             steal_ms: [(0, 10.0), (1, 30.0)].into_iter().collect(),
             dispatcher: "SCHED_OTHER, pinned to CPU 1".into(),
             interrupted: true,
@@ -461,18 +461,6 @@ mod tests {
             worker: None,
             workers: Vec::new(),
         };
-        let deployed = [
-            DeployedProxy {
-                proxy: "emu-a".into(),
-                endpoint: "127.0.0.1:1".into(),
-                service: None,
-            },
-            DeployedProxy {
-                proxy: "emu-b".into(),
-                endpoint: "127.0.0.1:2".into(),
-                service: None,
-            },
-        ];
         let files = RunFiles::in_dir(Path::new("out"));
         let md = markdown(&RunReport {
             args: &args,
@@ -484,7 +472,6 @@ mod tests {
             generated: &generated,
             summary: &summary,
             files: &files,
-            deployed: &deployed,
             started_at: SystemTime::UNIX_EPOCH,
             figures: "FIGURES\n",
             run_id: "20261125-101500-ab12",
@@ -508,7 +495,7 @@ mod tests {
             "| overhead (latency − the function's own time) | 40 | 3.50 |",
             "1 cold starts after warm-up",
             "3 instances over 2 endpoints",
-            "the most: `127.0.0.1:1` 2, `127.0.0.1:2` 1.",
+            "the most: `emu-a` 2, `emu-b` 1.",
             "`not_sent:interrupted` 5",
             "**Interrupted**",
             "CPU0 10 ms, CPU1 30 ms",

@@ -437,7 +437,8 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
 
 fn record_event(progress: &mut [Progress], event: Event) {
     match event {
-        Event::ShardRequested(k) => log::info!("worker {k}: fetching its shard"),
+        // Progress worth seeing only when debugging: a worker that never fetches is reported as lost.
+        Event::ShardRequested(k) => log::debug!("worker {k}: fetching its shard"),
         Event::Received(k, name, path) => {
             if let Some(p) = progress.get_mut(k as usize) {
                 if name == RESULT_FILES[0] {
