@@ -303,9 +303,11 @@ pub fn run_keeping(
             .filter_map(|d| d.service.clone())
             .collect(),
     });
+    let names = endpoint_names(&deployment.deployed);
     let watch = Watch::start(
         &args.observe,
         &schedule,
+        &names,
         deployment.servers.as_ref().map(|s| s.metrics()),
         cluster,
         &files.dir,
@@ -363,7 +365,7 @@ pub fn run_keeping(
         )
         .context("replaying the load")?
     };
-    summary.endpoint_names = endpoint_names(&deployment.deployed);
+    summary.endpoint_names = names;
     let collected = watch.finish();
     for c in &collected {
         match &c.error {

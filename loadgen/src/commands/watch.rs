@@ -1,6 +1,7 @@
 //! Watching a run's replay: the observer the invoker feeds, the `/metrics` server, the live view, and
 //! the collectors, started just before the replay and finished just after it, in that order.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -13,7 +14,7 @@ use observe::MetricsServer;
 
 use crate::cli::ObserveArgs;
 use crate::collect::{self, Collected, Sampler};
-use crate::report::live::LiveView;
+use crate::report::live::{self, LiveView};
 
 /// What watches one replay.
 pub struct Watch {
@@ -48,10 +49,12 @@ impl Watch {
     /// Starts watching a replay of `schedule` into `run_dir`'s `collect/`: its observer (fed by the
     /// replay here, or by the workers' live reports) feeds the live view and `/metrics`; `fleet` is the
     /// local fleet's metrics, `cluster` the Knative services. Every thread it starts keeps off
-    /// `dispatcher_cpu`. Fails only when `--metrics-addr` cannot be bound (before anything is sent).
+    /// `dispatcher_cpu`. The live view names endpoints as `endpoint_names` (endpoint → proxy) does.
+    /// Fails only when `--metrics-addr` cannot be bound (before anything is sent).
     pub fn start(
         args: &ObserveArgs,
         schedule: &Schedule,
+        endpoint_names: &BTreeMap<String, String>,
         fleet: Option<Arc<FleetMetrics>>,
         cluster: Option<Cluster>,
         run_dir: &Path,
@@ -65,7 +68,7 @@ impl Watch {
                     if let Some(cpu) = dispatcher_cpu {
                         host::pin_to(&host::all_cpus_but(cpu));
                     }
-                    Self::start_here(args, schedule, fleet, cluster, run_dir)
+                    Self::start_here(args, schedule, endpoint_names, fleet, cluster, run_dir)
                 })
                 .join()
                 .expect("the watch's starter thread panicked")
@@ -75,6 +78,7 @@ impl Watch {
     fn start_here(
         args: &ObserveArgs,
         schedule: &Schedule,
+        endpoint_names: &BTreeMap<String, String>,
         fleet: Option<Arc<FleetMetrics>>,
         cluster: Option<Cluster>,
         run_dir: &Path,
@@ -104,7 +108,11 @@ impl Watch {
             None => None,
         };
         let live = match (&observer, args.quiet) {
-            (Some(o), false) => Some(LiveView::start(Arc::clone(o), args.live_interval)),
+            (Some(o), false) => Some(LiveView::start(
+                Arc::clone(o),
+                args.live_interval,
+                live::labels(o, endpoint_names),
+            )),
             _ => None,
         };
         let dir = collect::dir(run_dir);

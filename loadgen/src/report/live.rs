@@ -15,6 +15,24 @@ use observe::ticker::Ticker;
 /// Endpoints the live view names.
 const SHOWN: usize = 3;
 
+/// Width assumed when the terminal does not say its own.
+const DEFAULT_WIDTH: usize = 80;
+
+/// How the live view is drawn.
+#[derive(Clone, Copy)]
+pub enum Layout {
+    /// One screen redrawn in place, every line cut to the width this gives (asked at every redraw, so
+    /// a resized terminal is followed).
+    Screen(fn() -> usize),
+    /// One `key=value` line per interval.
+    Lines,
+}
+
+/// The width of the terminal on standard output, or [`DEFAULT_WIDTH`].
+fn terminal_width() -> usize {
+    terminal_size::terminal_size().map_or(DEFAULT_WIDTH, |(w, _)| usize::from(w.0))
+}
+
 /// A running live view; [`LiveView::finish`] draws the last interval and stops it.
 pub struct LiveView {
     ticker: Ticker<()>,
@@ -22,17 +40,28 @@ pub struct LiveView {
 
 impl LiveView {
     /// Starts drawing `observer` every `interval` to standard output, as a screen on a terminal and as
-    /// lines elsewhere.
-    pub fn start(observer: Arc<Observer>, interval: Duration) -> LiveView {
-        let terminal = std::io::stdout().is_terminal();
-        Self::start_to(observer, interval, terminal, Box::new(std::io::stdout()))
+    /// lines elsewhere. `labels` name the observer's endpoints, in its order.
+    pub fn start(observer: Arc<Observer>, interval: Duration, labels: Vec<String>) -> LiveView {
+        let layout = if std::io::stdout().is_terminal() {
+            Layout::Screen(terminal_width)
+        } else {
+            Layout::Lines
+        };
+        Self::start_to(
+            observer,
+            interval,
+            labels,
+            layout,
+            Box::new(std::io::stdout()),
+        )
     }
 
-    /// [`LiveView::start`] to any writer, as a screen or as lines.
+    /// [`LiveView::start`] to any writer, in either layout.
     pub fn start_to(
         observer: Arc<Observer>,
         interval: Duration,
-        screen: bool,
+        labels: Vec<String>,
+        layout: Layout,
         mut out: Box<dyn Write + Send>,
     ) -> LiveView {
         let ticker = Ticker::start("live-view", interval, move |ticks| {
@@ -42,18 +71,20 @@ impl LiveView {
             while !finished {
                 finished = ticks.wait();
                 let now = observer.snapshot();
-                let text = if screen {
-                    let text = screen_of(&last, &now, observer.endpoints());
-                    // Back over the previous screen, then clear to the end.
-                    let back = if drawn_lines > 0 {
-                        format!("\x1b[{drawn_lines}A\x1b[J")
-                    } else {
-                        String::new()
-                    };
-                    drawn_lines = text.lines().count();
-                    back + &text
-                } else {
-                    line_of(&last, &now, observer.endpoints()) + "\n"
+                let text = match layout {
+                    Layout::Screen(width) => {
+                        // Lines cut to the width never wrap, so moving up by the lines drawn lands
+                        // on the previous screen's first line: nothing stale is left behind.
+                        let text = screen_of(&last, &now, &labels, width());
+                        let back = if drawn_lines > 0 {
+                            format!("\x1b[{drawn_lines}A\x1b[J")
+                        } else {
+                            String::new()
+                        };
+                        drawn_lines = text.lines().count();
+                        back + &text
+                    }
+                    Layout::Lines => line_of(&last, &now, &labels) + "\n",
                 };
                 let _ = out.write_all(text.as_bytes());
                 let _ = out.flush();
@@ -68,6 +99,18 @@ impl LiveView {
     pub fn finish(self) {
         self.ticker.finish();
     }
+}
+
+/// Each of `observer`'s endpoints named as `names` (endpoint → proxy) says, else by itself.
+pub fn labels(
+    observer: &Observer,
+    names: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    observer
+        .endpoints()
+        .iter()
+        .map(|e| names.get(e).cloned().unwrap_or_else(|| e.clone()))
+        .collect()
 }
 
 /// The busiest endpoints of the interval, by calls finished in it.
@@ -142,8 +185,18 @@ fn us(v: Option<u64>) -> String {
     }
 }
 
-/// The terminal screen: rates over the interval, the state now.
-pub fn screen_of(last: &Snapshot, now: &Snapshot, endpoints: &[String]) -> String {
+/// `line` cut to `width` characters, the cut marked by `…`.
+fn fit(line: &str, width: usize) -> String {
+    if line.chars().count() <= width {
+        return line.to_owned();
+    }
+    let mut cut: String = line.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// The terminal screen: rates over the interval, the state now; no line longer than `width`.
+pub fn screen_of(last: &Snapshot, now: &Snapshot, endpoints: &[String], width: usize) -> String {
     let seconds = (now.elapsed_s - last.elapsed_s).max(1e-3);
     let rate = |a: u64, b: u64| format!("{:.0}/s", (a - b) as f64 / seconds);
     let deltas = outcome_deltas(last, now);
@@ -160,30 +213,44 @@ pub fn screen_of(last: &Snapshot, now: &Snapshot, endpoints: &[String]) -> Strin
         .iter()
         .map(|(e, n)| format!("{e} {:.0}/s", *n as f64 / seconds))
         .collect();
-    format!(
-        "live       {:.0} s: due {}, sent {}, answered {:.0}/s\n\
-         errors     {}\n\
-         in flight  {}; over the last {WINDOW_S} s: send lag p99 {}, latency p50 {}, p99 {}\n\
-         busiest    {}\n",
-        now.elapsed_s,
-        rate(now.due, last.due),
-        rate(now.sent, last.sent),
-        answered as f64 / seconds,
-        if errors.is_empty() {
-            "none".to_owned()
-        } else {
-            errors.join(", ")
-        },
-        now.in_flight,
-        us(now.send_lag_p99_us),
-        us(now.latency_p50_us),
-        us(now.latency_p99_us),
-        if busiest.is_empty() {
-            "-".to_owned()
-        } else {
-            busiest.join(", ")
-        }
-    )
+    let lines = [
+        format!(
+            "live       {:.0} s: due {}, sent {}, answered {:.0}/s, {} in flight",
+            now.elapsed_s,
+            rate(now.due, last.due),
+            rate(now.sent, last.sent),
+            answered as f64 / seconds,
+            now.in_flight,
+        ),
+        format!(
+            "errors     {}",
+            if errors.is_empty() {
+                "none".to_owned()
+            } else {
+                errors.join(", ")
+            }
+        ),
+        format!(
+            "last {WINDOW_S:<2} s  send lag p99 {}, latency p50 {}, p99 {}",
+            us(now.send_lag_p99_us),
+            us(now.latency_p50_us),
+            us(now.latency_p99_us)
+        ),
+        format!(
+            "busiest    {}",
+            if busiest.is_empty() {
+                "-".to_owned()
+            } else {
+                busiest.join(", ")
+            }
+        ),
+    ];
+    let mut screen = String::new();
+    for line in lines {
+        screen += &fit(&line, width.max(1));
+        screen.push('\n');
+    }
+    screen
 }
 
 #[cfg(test)]
@@ -219,11 +286,20 @@ mod tests {
             "live t=2.0s due=+20 sent=+20 done=+20 ok=+18 timeout=+2 in_flight=0 lag_p99_us=12 \
              latency_p50_us=1500 latency_p99_us=- busiest=b:16,a:4"
         );
-        let screen = screen_of(&first, &second, &endpoints);
+        let screen = screen_of(&first, &second, &endpoints, 80);
         assert!(screen.contains("answered 18/s"), "{screen}");
         assert!(screen.contains("timeout 2/s"), "{screen}");
         assert!(screen.contains("latency p50 1.5 ms"), "{screen}");
         assert_eq!(screen.lines().count(), 4);
+        // Long names are cut at the width, never wrapped.
+        let long = ["a".repeat(70), "b".repeat(70)];
+        let narrow = screen_of(&first, &second, &long, 40);
+        assert_eq!(narrow.lines().count(), 4);
+        assert!(narrow.lines().all(|l| l.chars().count() <= 40), "{narrow}");
+        assert!(
+            narrow.contains("busiest    bbbb") && narrow.contains('…'),
+            "{narrow}"
+        );
     }
 
     #[test]
@@ -243,7 +319,8 @@ mod tests {
         let view = LiveView::start_to(
             Arc::clone(&o),
             Duration::from_secs(3600),
-            false,
+            vec!["e".to_owned()],
+            Layout::Lines,
             Box::new(Shared(Arc::clone(&out))),
         );
         view.finish();
