@@ -6,7 +6,13 @@
 //! compute at once, the others queue for a thread); the rest it waits, holding no thread, as a function
 //! waiting on storage or another service does. So many calls can be in flight in one instance, and at low
 //! load latency ≈ duration; when the busy threads are all taken, calls queue and their latency shows it.
-//! The working set is held for the whole call, under a budget shared by the server's functions.
+//!
+//! **The memory model.** A function's memory is its instance's footprint: the median of its memory
+//! profile, allocated and touched once, when the instance starts (its cold call pays for that), and held
+//! for the instance's life. A call that asks for a larger working set (`CallRequest::memory_mb`) touches
+//! the difference for its duration, as computation within its CPU share. Footprints and these extras
+//! are drawn from one budget (MiB) shared by the server's functions; an instance idle past its
+//! keep-alive gives its footprint back.
 //!
 //! **The instance.** Each function is one instance with an id (16 hex digits). A call is cold when it is
 //! the instance's first, or the first after the instance sat idle (no call in flight) longer than its
@@ -22,7 +28,7 @@ use profiles::{Metric, Proxy};
 use proto::function::{instance_text, CallRequest, FunctionReport};
 use proto::greeter_server::Greeter;
 use proto::{HelloReply, HelloRequest};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Request, Response, Status};
 use trace::Percentiles;
 
@@ -40,9 +46,9 @@ pub struct Behaviour {
     pub name: String,
     /// Wall time per call, ms (sampled per call from these percentiles).
     pub duration_ms: Percentiles,
-    /// Working set per call, MiB (sampled per call).
+    /// Memory, MiB: its median is each instance's footprint (see [`Behaviour::footprint_mb`]).
     pub memory_mb: Percentiles,
-    /// Memory all concurrent calls may hold together, MiB.
+    /// Memory all instances' footprints and calls' extra working sets may hold together, MiB.
     pub memory_budget_mb: u32,
     /// Fraction of a call's wall time spent computing (0 to 1); the rest is waiting.
     pub cpu_share: f64,
@@ -105,12 +111,20 @@ impl Behaviour {
         self.mean_duration_ms() * self.cpu_share
     }
 
-    /// Expected working set of one call, MiB.
+    /// Expected memory of one instance, MiB (the mean of its memory distribution).
     pub fn mean_memory_mb(&self) -> f64 {
         mean_of(&self.memory_mb)
     }
 
-    /// A call's wall time and working set: what it asked for, else drawn.
+    /// What each instance allocates when it starts and holds for its life, MiB: the median of its
+    /// memory distribution, within the budget.
+    pub fn footprint_mb(&self) -> u32 {
+        let mib = self.memory_mb.quantile(0.5).unwrap_or(0.0).round().max(0.0);
+        (mib as u32).min(self.memory_budget_mb)
+    }
+
+    /// A call's wall time and working set: what it asked for, else its duration drawn and its
+    /// instance's footprint.
     fn for_call(&self, asked: Option<CallRequest>) -> (Duration, u32) {
         let asked = asked.unwrap_or_default();
         let duration = match asked.duration_us {
@@ -125,12 +139,7 @@ impl Behaviour {
         };
         let mib = match asked.memory_mb {
             Some(mb) => (f64::from(mb) * self.ask_scale).round() as u32,
-            None => self
-                .memory_mb
-                .quantile(rand::random::<f64>())
-                .unwrap_or(0.0)
-                .round()
-                .max(0.0) as u32,
+            None => self.footprint_mb(),
         };
         (duration, mib.min(self.memory_budget_mb))
     }
@@ -145,12 +154,26 @@ fn mean_of(p: &Percentiles) -> f64 {
         / STEPS as f64
 }
 
-/// The instance's life: its id, the calls in it, when it was last busy.
+/// The instance's life: its id, the calls in it, when it was last busy, the memory it holds.
 #[derive(Debug)]
 pub(crate) struct Instance {
     id: u64,
     in_flight: usize,
     last_active: Option<Instant>,
+    footprint: Option<Footprint>,
+}
+
+/// An instance's footprint: its pages, resident, and the budget they take, given back when dropped.
+pub(crate) struct Footprint {
+    _pages: Vec<u8>,
+    _budget: Option<OwnedSemaphorePermit>,
+    _gauge: Held,
+}
+
+impl std::fmt::Debug for Footprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Footprint").finish_non_exhaustive()
+    }
 }
 
 impl Instance {
@@ -161,7 +184,9 @@ impl Instance {
             Some(last) => self.in_flight == 0 && now.duration_since(last) > keep_alive,
         };
         if cold && self.last_active.is_some() {
+            // A new instance: the old one's memory goes with it.
             self.id = rand::random();
+            self.footprint = None;
         }
         self.in_flight += 1;
         self.last_active = Some(now);
@@ -179,6 +204,13 @@ impl Instance {
     fn depart(&mut self, now: Instant) {
         self.in_flight -= 1;
         self.last_active = Some(now);
+    }
+
+    /// Gives the footprint back if the instance has died (idle past `keep_alive` at `now`).
+    fn release_if_dead(&mut self, now: Instant, keep_alive: Duration) {
+        if !self.alive(now, keep_alive) {
+            self.footprint = None;
+        }
     }
 }
 
@@ -200,6 +232,7 @@ impl Service {
             id: rand::random(),
             in_flight: 0,
             last_active: None,
+            footprint: None,
         }));
         metrics.add_instance(Arc::clone(&instance), behaviour.keep_alive);
         Service {
@@ -220,7 +253,7 @@ impl Service {
             .expect("instance lock")
             .arrive(arrival, b.keep_alive);
         // The instance counts the call in flight until this guard goes, whatever ends the call.
-        let _in_flight = Departure(&self.instance);
+        let _in_flight = Departure(&self.instance, b.keep_alive);
         let m = &self.metrics;
         m.requests.inc();
         if cold {
@@ -230,23 +263,22 @@ impl Service {
         if cold && !b.cold_start.is_zero() {
             tokio::time::sleep(b.cold_start).await;
         }
+        let footprint = b.footprint_mb();
+        if cold {
+            // The new instance's memory: allocated and touched now, on this call's time.
+            let held = self.allocate(footprint).await?;
+            self.instance.lock().expect("instance lock").footprint = Some(held);
+        }
         let (duration, mib) = b.for_call(asked);
+        // What the call needs beyond the footprint it runs in.
+        let extra = mib.saturating_sub(footprint);
         let cpu = duration.mul_f64(b.cpu_share.clamp(0.0, 1.0));
         let queued = Held::new(&m.queued, 1);
-        let permit = if mib > 0 {
-            Some(
-                Arc::clone(&self.budget)
-                    .acquire_many_owned(mib)
-                    .await
-                    .map_err(|_| Status::unavailable("server shutting down"))?,
-            )
-        } else {
-            None
-        };
-        let _held = Held::new(&m.working_set_bytes, i64::from(mib) << 20);
+        let permit = self.budget_for(extra).await?;
+        let _held = Held::new(&m.working_set_bytes, i64::from(extra) << 20);
         // Computation holds a busy thread (queueing for one when all are taken); waiting holds none.
         let busy = m.busy.clone();
-        let (started, working_set) = if cpu.is_zero() && mib == 0 {
+        let (started, working_set) = if cpu.is_zero() && extra == 0 {
             drop(queued);
             (Instant::now(), Vec::new())
         } else {
@@ -254,7 +286,7 @@ impl Service {
                 drop(queued);
                 let _busy = Held::new(&busy, 1);
                 let started = Instant::now();
-                let working_set = touch(mib as usize);
+                let working_set = touch(extra as usize);
                 while started.elapsed() < cpu {
                     std::hint::spin_loop();
                 }
@@ -271,20 +303,69 @@ impl Service {
             exec_us: arrival.elapsed().as_micros() as u64,
             instance: instance_text(id),
             cold,
-            memory_mb: mib,
+            memory_mb: mib.max(footprint),
             duration_us: duration.as_micros() as u64,
             cpu_us: cpu.as_micros() as u64,
         })
     }
 }
 
-/// Marks a call's end in its instance when dropped.
-struct Departure<'a>(&'a Mutex<Instance>);
+impl Service {
+    /// `mib` of the budget, waited for (as queued) when other instances and calls hold it.
+    async fn budget_for(&self, mib: u32) -> Result<Option<OwnedSemaphorePermit>, Status> {
+        if mib == 0 {
+            return Ok(None);
+        }
+        Arc::clone(&self.budget)
+            .acquire_many_owned(mib)
+            .await
+            .map(Some)
+            .map_err(|_| Status::unavailable("server shutting down"))
+    }
+
+    /// A new instance's footprint: its budget, then its pages touched on a busy thread.
+    async fn allocate(&self, mib: u32) -> Result<Footprint, Status> {
+        let m = &self.metrics;
+        let queued = Held::new(&m.queued, 1);
+        let budget = self.budget_for(mib).await?;
+        let busy = m.busy.clone();
+        let pages = tokio::task::spawn_blocking(move || {
+            drop(queued);
+            let _busy = Held::new(&busy, 1);
+            touch(mib as usize)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Footprint {
+            _pages: pages,
+            _budget: budget,
+            _gauge: Held::new(&m.working_set_bytes, i64::from(mib) << 20),
+        })
+    }
+}
+
+/// Marks a call's end in its instance when dropped; the last call out sets a timer that gives the
+/// footprint back if the instance is still idle when its keep-alive has passed.
+struct Departure<'a>(&'a Arc<Mutex<Instance>>, Duration);
 
 impl Drop for Departure<'_> {
     fn drop(&mut self) {
-        if let Ok(mut instance) = self.0.lock() {
-            instance.depart(Instant::now());
+        let Ok(mut instance) = self.0.lock() else {
+            return;
+        };
+        instance.depart(Instant::now());
+        if instance.in_flight > 0 || instance.footprint.is_none() {
+            return;
+        }
+        let (instance, keep_alive) = (Arc::clone(self.0), self.1);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                // Just past the keep-alive, so an instance idle exactly that long is dead.
+                tokio::time::sleep(keep_alive + Duration::from_millis(1)).await;
+                if let Ok(mut instance) = instance.lock() {
+                    instance.release_if_dead(Instant::now(), keep_alive);
+                }
+            });
         }
     }
 }
@@ -326,6 +407,7 @@ mod tests {
             id: 7,
             in_flight: 0,
             last_active: None,
+            footprint: None,
         };
         let t0 = Instant::now();
         let keep = Duration::from_secs(10);

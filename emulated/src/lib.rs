@@ -2,8 +2,9 @@
 //! time (part computing, part waiting) and touches a working set, both drawn from a proxy's profile (or
 //! asked for by the call, or fixed), and says what it did: see [`function`] for the model and the reply.
 //!
-//! Memory is allocated per call and released after it, under a server-wide budget (a semaphore of MiB),
-//! so concurrent calls of a large proxy queue for memory instead of exhausting the machine. Computation
+//! Memory is each instance's footprint, allocated when it starts and held for its life, and what a call
+//! asks beyond it, for the call's duration: all under a server-wide budget (a semaphore of MiB), so
+//! concurrent calls of a large proxy queue for memory instead of exhausting the machine. Computation
 //! runs on at most `threads` threads, so a slow function uses as many cores as it was given, not one per
 //! call in flight; waiting holds no thread.
 
@@ -262,6 +263,11 @@ impl LocalServer {
     /// The `host:port` endpoint string for a load file.
     pub fn endpoint(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// What the server is doing (its scale, the memory it holds).
+    pub fn metrics(&self) -> Arc<FleetMetrics> {
+        self.servers.metrics()
     }
 
     /// Stops serving and closes the port.

@@ -39,6 +39,8 @@ pub struct Scale {
     pub busy: i64,
     /// Calls waiting for a busy thread or for memory.
     pub queued: i64,
+    /// Memory held, MiB: the live instances' footprints and the calls' extra working sets.
+    pub memory_mb: i64,
 }
 
 impl Default for FleetMetrics {
@@ -95,7 +97,7 @@ impl FleetMetrics {
         );
         registry.register(
             "emulated_working_set_bytes",
-            "Memory the calls in flight hold",
+            "Memory held: the live instances' footprints and the calls' extra working sets",
             metrics.working_set_bytes.clone(),
         );
         registry.register(
@@ -136,6 +138,7 @@ impl FleetMetrics {
             in_flight: self.in_flight.get(),
             busy: self.busy.get(),
             queued: self.queued.get(),
+            memory_mb: self.working_set_bytes.get() >> 20,
         }
     }
 }

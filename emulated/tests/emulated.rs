@@ -76,6 +76,56 @@ fn waiting_holds_no_thread_so_calls_overlap() {
 }
 
 #[test]
+fn an_instance_holds_its_footprint_and_calls_touch_only_what_they_ask_beyond_it() {
+    // The same 50 overlapping 200 ms calls, on a function of 16 MiB: the instance touches its 16 MiB
+    // once, on its cold call, and no call touches it again, so all still finish within 200 ms + 20 %.
+    let b = with_share(Behaviour::fixed("io", 200.0, 16.0), 0.002);
+    let server = LocalServer::start(b, 1).unwrap();
+    let replies = calls(&server, 50, false, CallRequest::default());
+    for (latency, report) in &replies {
+        assert!(*latency >= Duration::from_millis(200), "{latency:?}");
+        assert!(*latency <= Duration::from_millis(240), "{latency:?}");
+        assert_eq!(report.memory_mb, 16, "{report:?}");
+    }
+    assert_eq!(replies.iter().filter(|(_, r)| r.cold).count(), 1);
+    // Held after the calls: the footprint, and nothing of theirs.
+    assert_eq!(server.metrics().scale().memory_mb, 16);
+
+    // A call asking for 40 MiB touches the 24 beyond the footprint, and gives them back.
+    let asked = CallRequest {
+        duration_us: Some(10_000),
+        memory_mb: Some(40),
+    };
+    let (_, report) = &calls(&server, 1, true, asked)[0];
+    assert_eq!((report.memory_mb, report.cold), (40, false));
+    assert_eq!(server.metrics().scale().memory_mb, 16);
+}
+
+#[test]
+fn an_instance_idle_past_its_keep_alive_gives_its_footprint_back() {
+    let mut b = Behaviour::fixed("fn", 1.0, 8.0);
+    b.keep_alive = Duration::from_millis(100);
+    let server = LocalServer::start(b, 1).unwrap();
+    calls(&server, 1, true, CallRequest::default());
+    let metrics = server.metrics();
+    assert_eq!(metrics.scale().memory_mb, 8);
+    // Released by a timer just past the keep-alive: polled, within a bound that would catch a leak.
+    let started = Instant::now();
+    while metrics.scale().memory_mb != 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still holding {} MiB",
+            metrics.scale().memory_mb
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The next call is cold, on a new instance that touches its footprint again.
+    let (_, report) = &calls(&server, 1, true, CallRequest::default())[0];
+    assert!(report.cold);
+    assert_eq!(metrics.scale().memory_mb, 8);
+}
+
+#[test]
 fn computation_queues_for_the_busy_threads() {
     // All of each call computing, one thread: the calls run one after another, and it shows.
     let b = with_share(Behaviour::fixed("cpu", 100.0, 0.0), 1.0);
@@ -128,8 +178,9 @@ fn a_call_gets_the_duration_and_memory_it_asks_for() {
         duration_us: Some(40_000),
         memory_mb: Some(3),
     };
+    // 3 MiB fit in the instance's 16 MiB footprint: the call runs in it.
     for (latency, report) in calls(&server, 3, true, asked) {
-        assert_eq!((report.duration_us, report.memory_mb), (40_000, 3));
+        assert_eq!((report.duration_us, report.memory_mb), (40_000, 16));
         assert!(latency >= Duration::from_millis(40), "{latency:?}");
     }
 }

@@ -18,7 +18,9 @@ use trace::{ReadReport, Trace};
 
 use crate::cli::{LoadArgs, Scale};
 use crate::deploy::knative::{self, KnativeOptions, ProxyConfig};
-use crate::deploy::local::{demand_cores, fitting_scale, LocalOptions};
+use crate::deploy::local::{
+    demand_cores, fitting_scale, footprints_mb, memory_fitting_scale, LocalOptions,
+};
 use crate::deploy::{self, DeployedProxy, Deployer};
 use crate::generate::{generate, GenerateOptions, GenerateStats, LoadSize};
 use crate::map::{map_trace, Mapped};
@@ -373,7 +375,7 @@ pub fn local_fleet(
     reserved: &[usize],
     unpinned_dispatchers: usize,
     default: Scale,
-) -> LocalFleet {
+) -> Result<LocalFleet> {
     let cpus = (!reserved.is_empty()).then(|| host::cpus_except(reserved));
     let threads = load
         .deploy
@@ -386,28 +388,55 @@ pub fn local_fleet(
         .max(1);
     let trace = &prepared.trace;
     let run_seconds = trace.periods as f64 * trace.granularity.period_us() as f64 / 1e6;
+    let proxies = prepared.proxies();
     let demand = demand_cores(
-        &prepared.proxies(),
+        &proxies,
         &prepared.calls_per_proxy(),
         run_seconds,
         load.deploy.cpu_share,
     );
-    let scale = match load.deploy.local_scale.unwrap_or(default) {
-        Scale::Factor(f) => f,
-        Scale::Auto => fitting_scale(demand, threads, AUTO_UTILISATION),
-    };
-    LocalFleet {
-        note: crate::report::scale_note(demand, threads, scale),
-        options: LocalOptions {
-            threads,
-            cpus,
-            scale,
-            memory_budget_mb: load.deploy.local_memory_mb,
-            cpu_share: load.deploy.cpu_share,
-            keep_alive: load.deploy.keep_alive,
-            cold_start: std::time::Duration::from_secs_f64(load.deploy.cold_start_ms / 1e3),
+    let chosen = load.deploy.local_scale.unwrap_or(default);
+    let mut options = LocalOptions {
+        threads,
+        cpus,
+        scale: match chosen {
+            Scale::Factor(f) => f,
+            Scale::Auto => fitting_scale(demand, threads, AUTO_UTILISATION),
         },
+        memory_budget_mb: load.deploy.local_memory_mb,
+        cpu_share: load.deploy.cpu_share,
+        keep_alive: load.deploy.keep_alive,
+        cold_start: std::time::Duration::from_secs_f64(load.deploy.cold_start_ms / 1e3),
+    };
+    // Every instance holds its footprint for its life: together they must fit the memory budget.
+    let fitting = memory_fitting_scale(&proxies, &options);
+    if fitting < options.scale {
+        if chosen == Scale::Auto {
+            options.scale = fitting;
+        } else {
+            bail!(
+                "the local fleet's {} instances would hold {} MiB of memory at --local-scale {}, more than \
+                 --local-memory-mb {} (each instance holds its proxy's median memory for its life): raise \
+                 --local-memory-mb to {}, or shrink the footprints with --local-scale {} (or auto)",
+                proxies.len(),
+                footprints_mb(&proxies, &options),
+                crate::report::format_scale(options.scale),
+                options.memory_budget_mb,
+                footprints_mb(&proxies, &options),
+                crate::report::format_scale(fitting),
+            );
+        }
     }
+    let held = footprints_mb(&proxies, &options);
+    Ok(LocalFleet {
+        note: crate::report::scale_note(
+            demand,
+            threads,
+            options.scale,
+            (held, options.memory_budget_mb),
+        ),
+        options,
+    })
 }
 
 /// Everything writing a load did, for the summary.

@@ -248,6 +248,61 @@ fn functions_under_a_run_trace_pick_its_samples() {
 }
 
 #[test]
+fn instances_footprints_must_fit_the_fleets_memory_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // Every function its own emulated function, each instance holding its median memory: at scale 1,
+    // far more than 64 MiB. Refused before anything is deployed, with the numbers and the way out.
+    let o = small_run(
+        &out,
+        &[
+            "-p",
+            "trace",
+            "--local-memory-mb",
+            "64",
+            "--local-scale",
+            "1",
+        ],
+    );
+    let e = stderr(&o);
+    assert!(!o.status.success(), "{e}");
+    for needed in ["MiB of memory at --local-scale 1", "--local-memory-mb 64"] {
+        assert!(e.contains(needed), "`{needed}` not in: {e}");
+    }
+    assert!(!out.exists(), "nothing deployed, nothing written");
+    // The scale it names fits.
+    let fitting = e
+        .split("shrink the footprints with --local-scale ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("no scale named: {e}"));
+    assert!(fitting.parse::<f64>().is_ok_and(|f| f < 1.0), "{e}");
+    let pass = [
+        "-p",
+        "trace",
+        "--local-memory-mb",
+        "64",
+        "--local-scale",
+        fitting,
+    ];
+    ok(&small_run(&out, &pass));
+    // `auto` shrinks the footprints to fit, and the report says how much they hold.
+    ok(&small_run(
+        &out,
+        &["-p", "trace", "--local-memory-mb", "64"],
+    ));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let held: u64 = report
+        .split("the instances' footprints hold ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no footprint figure in {report}"));
+    assert!(held > 0 && held <= 64, "{report}");
+    assert!(report.contains("of the 64 MiB memory budget"), "{report}");
+}
+
+#[test]
 fn rates_divide_by_the_window() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");

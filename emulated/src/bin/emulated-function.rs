@@ -16,9 +16,10 @@ const MAX_DURATION_MS: f64 = 3_600_000.0;
 const MAX_MEMORY_MB: u64 = 1 << 20;
 
 /// A gRPC function server (helloworld.Greeter/SayHello, as vSwarm's proxies) that emulates a function:
-/// per call it takes a duration of wall time, computing its CPU share of it and waiting the rest, and
-/// touches a working set, as the proxy's profile says (or as fixed by --duration-ms and --memory-mb, or as
-/// the call asks in its metadata); its reply says what it did (JSON: exec_us, instance, cold, memory_mb).
+/// per call it takes a duration of wall time, computing its CPU share of it and waiting the rest, as the
+/// proxy's profile says (or as fixed by --duration-ms, or as the call asks in its metadata). Its instance
+/// holds its memory (the profile's median, or --memory-mb) from its cold start on; a call asking for more
+/// touches the difference. Its reply says what it did (JSON: exec_us, instance, cold, memory_mb).
 /// Also answers the standard gRPC health check.
 #[derive(Debug, Parser)]
 #[command(name = "emulated-function", version, long_about = None)]
@@ -27,7 +28,8 @@ struct Args {
     /// Default: 0.0.0.0:$PORT when the environment sets PORT (as Knative does), else 127.0.0.1:0.
     #[arg(long)]
     listen: Option<String>,
-    /// Emulate this proxy of --profile (durations and memory drawn from its percentiles per request).
+    /// Emulate this proxy of --profile (durations drawn from its percentiles per request; its median
+    /// memory held by the instance).
     #[arg(long, value_name = "NAME")]
     proxy: Option<String>,
     /// Catalogue the proxy comes from: `builtin` or a profile.json.
@@ -40,16 +42,17 @@ struct Args {
     /// `loadgen -p trace` gives each function's own emulated function). Instead of --proxy.
     #[arg(long, value_name = "P:MS,…", conflicts_with_all = ["proxy", "duration_ms"], value_parser = parse_percentiles)]
     duration_percentiles: Option<Percentiles>,
-    /// Working set per call drawn from these percentiles, MiB: `P:V,P:V,…`. Instead of --proxy.
+    /// Memory percentiles, MiB: `P:V,P:V,…`; the instance holds the median. Instead of --proxy.
     #[arg(long, value_name = "P:MIB,…", conflicts_with_all = ["proxy", "memory_mb"], value_parser = parse_percentiles)]
     memory_percentiles: Option<Percentiles>,
     /// Fixed busy time per request, ms, 0 to 3,600,000 (instead of --proxy).
     #[arg(long, value_name = "MS", conflicts_with = "proxy", value_parser = number_in(0.0, MAX_DURATION_MS))]
     duration_ms: Option<f64>,
-    /// Fixed working set per request, MiB, 0 up to --memory-budget-mb (instead of --proxy).
+    /// Memory the instance holds from its cold start on, MiB, 0 up to --memory-budget-mb (instead of
+    /// --proxy).
     #[arg(long, value_name = "MIB", conflicts_with = "proxy", value_parser = number_in(0.0, MAX_MEMORY_MB as f64))]
     memory_mb: Option<f64>,
-    /// Memory all concurrent requests may hold together, MiB (1 to 1,048,576).
+    /// Memory the instance and its calls may hold together, MiB (1 to 1,048,576).
     #[arg(long, default_value_t = DEFAULT_BUDGET_MB, value_parser = whole_in::<u32>(1, MAX_MEMORY_MB))]
     memory_budget_mb: u32,
     /// Worker threads, and the most calls computing at once (the rest queue, using no CPU); 1 to 1024.

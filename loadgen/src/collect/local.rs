@@ -10,19 +10,20 @@ use emulated::FleetMetrics;
 use super::{unix_seconds, Collected, CsvOut, Sampler};
 
 /// The CSV's columns.
-pub const HEADER: [&str; 6] = [
+pub const HEADER: [&str; 7] = [
     "time",
     "instances",
     "functions",
     "in_flight",
     "busy_threads",
     "queue_length",
+    "memory_mb",
 ];
 
 /// Samples `fleet` into `dir/local-scale.csv` every `interval` until finished.
 pub fn start(dir: &Path, fleet: Arc<FleetMetrics>, interval: Duration) -> Sampler {
     let path = dir.join("local-scale.csv");
-    let what = "local fleet: instances alive, calls in flight, busy threads, queue";
+    let what = "local fleet: instances alive, calls in flight, busy threads, queue, memory held";
     let mut out = CsvOut::create(&path, &HEADER);
     let error = out.as_ref().err().cloned();
     let file = out.as_ref().ok().map(|o| o.path().to_owned());
@@ -39,6 +40,7 @@ pub fn start(dir: &Path, fleet: Arc<FleetMetrics>, interval: Duration) -> Sample
                 s.in_flight.to_string(),
                 s.busy.to_string(),
                 s.queued.to_string(),
+                s.memory_mb.to_string(),
             ])?;
             out.flush()?;
             Ok(1)

@@ -54,7 +54,7 @@ pub(crate) fn check_with_files(args: &RunArgs, scratch: &Path) -> Result<Option<
         }
     };
     let prepared = prepare_calls(load, &trace, &scratch.join("mapping.json"))?;
-    Ok(fleet_of(args, load, &prepared))
+    fleet_of(args, load, &prepared)
 }
 
 /// `run --launcher kubernetes --dry-run`: the trace, the mapping, the load and its shards, and the

@@ -42,11 +42,12 @@ pub fn deploy(args: &GenerateArgs, stop: &Stop) -> Result<()> {
     let kind = args.load.deploy.deployer.unwrap_or(Deployer::Local);
     let endpoints_path = args.endpoints_path();
     let prepared = prepare(&args.load, &args.trace_dir(), &args.mapping_path())?;
-    let fleet = (kind == Deployer::Local).then(|| {
-        let fleet = local_fleet(&args.load, &prepared, &[], 0, Scale::Factor(1.0));
+    let fleet = (kind == Deployer::Local)
+        .then(|| local_fleet(&args.load, &prepared, &[], 0, Scale::Factor(1.0)))
+        .transpose()?;
+    if let Some(fleet) = &fleet {
         println!("scale      {}", fleet.note);
-        fleet
-    });
+    }
     let mut deployment = deploy_proxies(
         &prepared,
         &args.load,

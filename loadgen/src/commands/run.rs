@@ -133,11 +133,16 @@ pub(crate) fn launcher_of(args: &RunArgs) -> Option<Launcher> {
 }
 
 /// The local fleet a run of `load` (its settings, seed resolved) would deploy for `prepared`: placed off
-/// the dispatchers' CPUs, its scale resolved (`auto` by default). None on another deployer.
-pub(crate) fn fleet_of(args: &RunArgs, load: &LoadArgs, prepared: &Prepared) -> Option<LocalFleet> {
+/// the dispatchers' CPUs, its scale resolved (`auto` by default). None on another deployer; an error
+/// when its instances' memory cannot fit the budget at the scale asked for.
+pub(crate) fn fleet_of(
+    args: &RunArgs,
+    load: &LoadArgs,
+    prepared: &Prepared,
+) -> Result<Option<LocalFleet>> {
     let kind = load.deploy.deployer.unwrap_or(Deployer::Local);
     if kind != Deployer::Local {
-        return None;
+        return Ok(None);
     }
     let launcher = launcher_of(args);
     let dispatcher_cpus = dispatcher_cpus(args, kind, launcher, host::online_cpus());
@@ -147,13 +152,7 @@ pub(crate) fn fleet_of(args: &RunArgs, load: &LoadArgs, prepared: &Prepared) -> 
         Some(Launcher::Kubernetes) => 0,
         _ => dispatcher_cpus.iter().filter(|c| c.is_none()).count(),
     };
-    Some(local_fleet(
-        load,
-        prepared,
-        &reserved,
-        unpinned,
-        Scale::Auto,
-    ))
+    local_fleet(load, prepared, &reserved, unpinned, Scale::Auto).map(Some)
 }
 
 /// How many invokers replay the run: `--workers` when a launcher starts them, otherwise one.
@@ -233,7 +232,7 @@ pub fn run_keeping(
     let dispatcher_cpus = dispatcher_cpus(args, kind, launcher, cpus);
     let dispatcher_cpu = dispatcher_cpus.first().copied().flatten();
     let reserved: Vec<usize> = dispatcher_cpus.iter().flatten().copied().collect();
-    let fleet = fleet_of(args, &load, &prepared);
+    let fleet = fleet_of(args, &load, &prepared)?;
     let key = format!(
         "{kind:?}|{:?}|{:?}|{:?}|{}|{}",
         prepared

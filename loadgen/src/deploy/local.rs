@@ -65,8 +65,8 @@ pub fn deploy(
 }
 
 /// CPU seconds per second the load asks of the emulated proxies at scale 1: each proxy's expected CPU
-/// time (its wall time times its CPU share, `cpu_share` for all when given) and memory-touching time,
-/// times its calls, over the run's length.
+/// time (its wall time times its CPU share, `cpu_share` for all when given) times its calls, and the
+/// touching of its instance's footprint once, over the run's length.
 pub fn demand_cores(
     proxies: &[&Proxy],
     calls: &[u64],
@@ -81,10 +81,33 @@ pub fn demand_cores(
             if let Some(share) = cpu_share {
                 b.cpu_share = share;
             }
-            n as f64 * (b.mean_cpu_ms() / 1e3 + b.mean_memory_mb() * TOUCH_SECONDS_PER_MIB)
+            n as f64 * b.mean_cpu_ms() / 1e3 + f64::from(b.footprint_mb()) * TOUCH_SECONDS_PER_MIB
         })
         .sum();
     cpu_seconds / run_seconds.max(1e-9)
+}
+
+/// MiB the fleet's instances hold when every proxy has one alive: the sum of their footprints.
+pub fn footprints_mb(proxies: &[&Proxy], options: &LocalOptions) -> u64 {
+    proxies
+        .iter()
+        .map(|p| u64::from(options.behaviour(p).footprint_mb()))
+        .sum()
+}
+
+/// The largest scale at which the footprints of `proxies` fit `options.memory_budget_mb`, at most
+/// `options.scale` (each footprint rounds to whole MiB, so the first guess is checked and lowered).
+pub fn memory_fitting_scale(proxies: &[&Proxy], options: &LocalOptions) -> f64 {
+    let budget = f64::from(options.memory_budget_mb);
+    let mut fitted = options.clone();
+    for _ in 0..32 {
+        let held = footprints_mb(proxies, &fitted) as f64;
+        if held <= budget {
+            break;
+        }
+        fitted.scale *= budget / held * 0.999;
+    }
+    fitted.scale
 }
 
 /// The scale that makes `demand` cores of work use `utilisation` of `threads` cores (never above 1).
@@ -135,10 +158,11 @@ mod tests {
         let catalogue = Catalogue::builtin();
         let p = &catalogue.proxies[0];
         let b = Behaviour::of_proxy(p);
-        let per_call =
-            b.mean_duration_ms() * 0.25 / 1e3 + b.mean_memory_mb() * TOUCH_SECONDS_PER_MIB;
+        // 600 calls' computation over a minute, and the instance's footprint touched once.
+        let per_call = b.mean_duration_ms() * 0.25 / 1e3;
+        let once = f64::from(b.footprint_mb()) * TOUCH_SECONDS_PER_MIB / 60.0;
         let d = demand_cores(&[p], &[600], 60.0, None);
-        assert!((d - 10.0 * per_call).abs() < 1e-9, "{d}");
+        assert!((d - 10.0 * per_call - once).abs() < 1e-9, "{d}");
         let all_busy = demand_cores(&[p], &[600], 60.0, Some(1.0));
         assert!(all_busy > d, "{all_busy} {d}");
         assert_eq!(fitting_scale(0.0, 1, 0.5), 1.0);

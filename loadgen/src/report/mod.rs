@@ -42,11 +42,16 @@ pub fn format_scale(f: f64) -> String {
 }
 
 /// What a local fleet's scale means for a load asking `demand` cores at scale 1 of `threads` threads.
-pub fn scale_note(demand: f64, threads: usize, scale: f64) -> String {
+pub fn scale_note(
+    demand: f64,
+    threads: usize,
+    scale: f64,
+    (held_mb, budget_mb): (u64, u32),
+) -> String {
     format!(
         "At scale 1 the emulated proxies would need {demand:.2} cores of computation for this load; {threads} \
          thread(s) compute for it, so wall time and working set are multiplied by {} (expected use {:.0}% of \
-         them).{}",
+         them; the instances' footprints hold {held_mb} of the {budget_mb} MiB memory budget).{}",
         format_scale(scale),
         100.0 * demand * scale / threads as f64,
         if scale < 1.0 {
