@@ -18,6 +18,7 @@ pub mod iat;
 pub mod map;
 pub mod output;
 pub mod pipeline;
+pub mod plan;
 pub mod preprocess;
 pub mod report;
 pub mod sample;

@@ -78,8 +78,18 @@ impl Prepared {
 }
 
 /// Reads the trace window `load` asks for (an Azure 2019 directory, an Azure 2021 file, or the load shape
-/// `--rps` / `--burst-size` make) and maps it, writing `mapping_path`.
-pub fn prepare(load: &LoadArgs, trace_dir: &Path, mapping_path: &Path) -> Result<Prepared> {
+/// `--rps` / `--burst-size` make) and maps it onto `catalogue` (read from `--profile` when not given),
+/// writing `mapping_path`.
+pub fn prepare(
+    load: &LoadArgs,
+    catalogue: Option<&Catalogue>,
+    trace_dir: &Path,
+    mapping_path: &Path,
+) -> Result<Prepared> {
+    let load_catalogue = |spec: &str| match catalogue {
+        Some(c) => Ok(c.clone()),
+        None => load_catalogue(spec),
+    };
     let started = Instant::now();
     let seed = load.seed.unwrap_or_else(rand::random);
     let Some(periods) = load.warmup_duration.checked_add(load.duration) else {

@@ -268,7 +268,7 @@ fn messages_give_each_cause_once() {
 fn sigint_twice_leaves_valid_files_marked_incomplete() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    // Every call takes seconds (busy time ×1000), so calls are in flight when Ctrl-C comes.
+    // Every call takes 38 s (mostly waiting), so calls are in flight when Ctrl-C comes.
     let child = Command::new(LOADGEN)
         .args([
             "run",
@@ -280,12 +280,16 @@ fn sigint_twice_leaves_valid_files_marked_incomplete() {
             "0",
             "-d",
             "20",
-            "-n",
-            "20",
+            "--rps",
+            "2",
+            "--rps-proxy",
+            "emu-37p9s-16mi",
+            "--cpu-share",
+            "0.01",
             "--seed",
             "5",
             "--local-scale",
-            "1000",
+            "1",
             "--grpc-timeout",
             "120",
         ])

@@ -1,5 +1,5 @@
 //! What a run is checked against before it runs, and the run that only shows what it would do:
-//! its inputs opened (profile parsed, trace read and mapped) in a scratch directory, and
+//! its plan's inputs opened (trace read and mapped) in a scratch directory, and
 //! `run --launcher kubernetes --dry-run`, which writes the workers' Job and applies nothing.
 
 use std::path::{Path, PathBuf};
@@ -11,50 +11,30 @@ use formats::output::write_atomic;
 
 use crate::cli::RunArgs;
 use crate::commands::run::{
-    dry_run_refusal, fleet_of, kubernetes_options, prepare_calls, synthetic_trace,
-    trace_and_mapping,
+    fleet_of, kubernetes_options, prepare_calls, synthetic_trace, trace_and_mapping,
 };
 use crate::deploy::Deployer;
 use crate::output::{RunFiles, Staged, MARKER};
 use crate::pipeline::{deploy_proxies, write_load, LocalFleet};
+use crate::plan::{dry_run_refusal, RunPlan, Source};
 use crate::workers::kubernetes;
 use crate::workers::{self, InvokerSettings, Launcher};
 
-/// What of the run's inputs can be checked before anything is made: the profile parses, a given trace is
-/// there. (The trace itself is read once, by the run.)
-pub(crate) fn check_inputs(args: &RunArgs) -> Result<()> {
-    if args.load.profile != "trace" {
-        crate::pipeline::load_catalogue(&args.load.profile)?;
-    }
-    if let Some(trace) = &args.load.trace.trace {
-        if !trace.exists() {
-            bail!("-t {}: no such trace file or directory", trace.display());
-        }
-    }
-    Ok(())
-}
-
-/// A run's settings checked with its files opened, writing only into `scratch`: the profile parsed, the
-/// trace read (a synthetic one made there, quietly) and mapped. Returns the local fleet it would deploy.
-/// `args` must have its seed set, so that the trace and fleet are the run's own.
-pub(crate) fn check_with_files(args: &RunArgs, scratch: &Path) -> Result<Option<LocalFleet>> {
-    let load = &args.load;
-    let seed = load
-        .seed
-        .context("a run is checked with its seed resolved")?;
-    check_inputs(args)?;
-    let trace = match (&load.trace.trace, load.shape.is_set()) {
-        (Some(trace), _) => trace.clone(),
-        (None, true) => PathBuf::new(),
-        (None, false) => {
+/// A run's plan checked with its files opened, writing only into `scratch`: the trace read (a synthetic
+/// one made there, quietly) and mapped onto the plan's catalogue. Returns the local fleet it would deploy.
+pub(crate) fn check_with_files(plan: &RunPlan, scratch: &Path) -> Result<Option<LocalFleet>> {
+    let trace = match &plan.source {
+        Source::Trace(trace) => trace.clone(),
+        Source::Shape => PathBuf::new(),
+        Source::Synthetic { functions } => {
             let dir = scratch.join("trace");
             let _ = std::fs::remove_dir_all(&dir);
-            synthetic_trace(args, load, &dir, seed)?;
+            synthetic_trace(plan, *functions, &dir)?;
             dir
         }
     };
-    let prepared = prepare_calls(load, &trace, &scratch.join("mapping.json"))?;
-    fleet_of(args, load, &prepared)
+    let prepared = prepare_calls(plan, &trace, &scratch.join("mapping.json"))?;
+    fleet_of(plan, &prepared)
 }
 
 /// `run --launcher kubernetes --dry-run`: the trace, the mapping, the load and its shards, and the
@@ -66,9 +46,10 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
     if args.replay.launcher != Some(Launcher::Kubernetes) {
         bail!("{}", dry_run_refusal(args));
     }
-    let mut load = args.load.clone();
-    let kind = load.deploy.deployer.unwrap_or(Deployer::Local);
-    let seed = *load.seed.get_or_insert_with(rand::random);
+    // The plan of the run this shows: the same checks and decisions.
+    let plan = RunPlan::check(args)?;
+    let load = plan.load();
+    let kind = plan.deployer;
     let workers = load.workers;
     // A dry run writes only into a directory that does not exist yet: it never replaces a run.
     if args.output_dir.exists() {
@@ -82,16 +63,16 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
     let owned = RunFiles::for_workers(&args.output_dir, workers).owned_names();
     let staged = Staged::begin(&args.output_dir, MARKER, &owned, false, &run_id)?;
     let files = RunFiles::staged(&staged.work, &args.output_dir, workers);
-    let (_, _, prepared) = trace_and_mapping(args, &load, &files, seed)?;
+    let (_, _, prepared) = trace_and_mapping(&plan, &files)?;
     let named = if kind == Deployer::Knative {
         Deployer::Knative
     } else {
         Deployer::None
     };
-    let deployment = deploy_proxies(&prepared, &load, named, None, &run_id, stop)?;
+    let deployment = deploy_proxies(&prepared, load, named, None, &run_id, stop)?;
     let generated = write_load(
         &prepared,
-        &load,
+        load,
         &deployment,
         &files.load,
         Some(&files.endpoints),

@@ -12,7 +12,7 @@ use invoker::dispatch::{replay, ReplayOptions};
 use invoker::schedule::Schedule;
 use trace::Layout;
 
-use crate::cli::{LoadArgs, RunArgs, Scale};
+use crate::cli::{RunArgs, Scale};
 use crate::commands::plot::{draw, Inputs};
 use crate::commands::watch::{Cluster, Watch};
 use crate::deploy::knative;
@@ -21,13 +21,11 @@ use crate::output::{RunFiles, Staged, MARKER};
 use crate::pipeline::{
     deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated, LocalFleet, Prepared,
 };
+use crate::plan::{RunPlan, Source};
 use crate::report::run::RunReport;
 use crate::synth::{synthesize, SynthOptions, SynthStats};
 use crate::workers::kubernetes::{self, KubernetesOptions};
 use crate::workers::{self, InvokerSettings, Launch, Launcher};
-
-/// The seed of a run on the embedded default (a synthetic trace) when none is given.
-pub const DEFAULT_SEED: u64 = 1;
 
 /// What a run did.
 #[derive(Debug)]
@@ -91,16 +89,16 @@ impl KeptDeployment {
 /// what it recorded, if its replay had begun, in a sibling directory its error names.
 pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
     if args.load.deploy.dry_run {
-        bail!("{}", dry_run_refusal(args));
+        bail!("{}", crate::plan::dry_run_refusal(args));
     }
-    super::check::check_inputs(args)?;
+    let plan = RunPlan::check(args)?;
     let run_id = kubernetes::new_run_id();
-    let workers = invokers(args);
+    let workers = plan.invokers;
     let owned = RunFiles::for_workers(&args.output_dir, workers).owned_names();
     let staged = Staged::begin(&args.output_dir, MARKER, &owned, args.force, &run_id)?;
     let files = RunFiles::staged(&staged.work, &args.output_dir, workers);
     let mut kept = KeptDeployment::default();
-    let outcome = run_keeping(args, stop, &mut kept, files, &run_id);
+    let outcome = run_keeping(&plan, stop, &mut kept, files, &run_id);
     let released = kept.release();
     match outcome {
         Ok(outcome) => {
@@ -123,116 +121,55 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
     }
 }
 
-/// Which launcher starts the run's invokers: none for one invoker in this process.
-pub(crate) fn launcher_of(args: &RunArgs) -> Option<Launcher> {
-    match (args.replay.launcher, args.load.workers) {
-        (Some(l), _) => Some(l),
-        (None, 1) => None,
-        (None, _) => Some(Launcher::Local),
-    }
-}
-
-/// The local fleet a run of `load` (its settings, seed resolved) would deploy for `prepared`: placed off
-/// the dispatchers' CPUs, its scale resolved (`auto` by default). None on another deployer; an error
-/// when its instances' memory cannot fit the budget at the scale asked for.
-pub(crate) fn fleet_of(
-    args: &RunArgs,
-    load: &LoadArgs,
-    prepared: &Prepared,
-) -> Result<Option<LocalFleet>> {
-    let kind = load.deploy.deployer.unwrap_or(Deployer::Local);
-    if kind != Deployer::Local {
+/// The local fleet `plan` would deploy for `prepared`: placed off the dispatchers' CPUs, its scale
+/// resolved (`auto` by default). None on another deployer; an error when its instances' memory cannot
+/// fit the budget at the scale asked for.
+pub(crate) fn fleet_of(plan: &RunPlan, prepared: &Prepared) -> Result<Option<LocalFleet>> {
+    if plan.deployer != Deployer::Local {
         return Ok(None);
     }
-    let launcher = launcher_of(args);
-    let dispatcher_cpus = dispatcher_cpus(args, kind, launcher, host::online_cpus());
-    let reserved: Vec<usize> = dispatcher_cpus.iter().flatten().copied().collect();
+    let reserved: Vec<usize> = plan.dispatcher_cpus.iter().flatten().copied().collect();
     // Dispatchers on this machine without a CPU of their own (pods run elsewhere).
-    let unpinned = match launcher {
+    let unpinned = match plan.launcher {
         Some(Launcher::Kubernetes) => 0,
-        _ => dispatcher_cpus.iter().filter(|c| c.is_none()).count(),
+        _ => plan.dispatcher_cpus.iter().filter(|c| c.is_none()).count(),
     };
-    local_fleet(load, prepared, &reserved, unpinned, Scale::Auto).map(Some)
-}
-
-/// How many invokers replay the run: `--workers` when a launcher starts them, otherwise one.
-pub(crate) fn invokers(args: &RunArgs) -> u32 {
-    launcher_of(args).map_or(1, |_| args.load.workers)
+    local_fleet(plan.load(), prepared, &reserved, unpinned, Scale::Auto).map(Some)
 }
 
 /// [`run`], writing into `files` (a new, empty directory), reusing the deployment `kept` holds if it fits,
 /// and keeping this run's deployment there afterwards (the caller releases it). `run_id` labels what it
 /// makes in a cluster.
 pub fn run_keeping(
-    args: &RunArgs,
+    plan: &RunPlan,
     stop: &Stop,
     kept: &mut KeptDeployment,
     files: RunFiles,
     run_id: &str,
 ) -> Result<RunOutcome> {
-    let mut load = args.load.clone();
-    let kind = load.deploy.deployer.unwrap_or(Deployer::Local);
-    if kind == Deployer::None {
-        bail!("loadgen run replays the load, so it needs proxies to call: --deployer local or knative");
-    }
-    if load.deploy.dry_run {
-        bail!("{}", dry_run_refusal(args));
-    }
-    let workers = load.workers;
-    let launcher = launcher_of(args);
-    if launcher.is_some() && args.replay.dispatcher_cpu.is_some() {
-        bail!("--dispatcher-cpu pins one invoker; with --workers each local worker gets its own CPU while they last (--no-pin: none)");
-    }
+    let args = &plan.args;
+    let load = plan.load();
+    let (kind, launcher, workers, seed) = (plan.deployer, plan.launcher, plan.invokers, plan.seed);
     if launcher == Some(Launcher::Kubernetes) && kind == Deployer::Local {
         log::warn!(
             "--deployer local serves on this machine's loopback: the workers' pods reach it only if they \
              share this machine's network (hostNetwork on this node)"
         );
     }
-    let cpus = host::online_cpus();
-    if let Some(cpu) = args.replay.dispatcher_cpu.filter(|&c| c >= cpus) {
-        bail!(
-            "--dispatcher-cpu {cpu}: this machine has CPUs 0..{}",
-            cpus - 1
-        );
-    }
-    if let Some(addr) = &args.observe.metrics_addr {
-        // Checked before anything is written; bound for real just before the replay.
-        crate::commands::watch::check_metrics_addr(addr)?;
-    }
-    if let Some(launcher) = launcher {
-        // The workers' address is a flag like the others: checked before anything is written or
-        // deployed, bound and let go (as --metrics-addr), so a taken port is named now, not after the
-        // load is written.
-        let addr = workers::bind_address(launcher, args.replay.advertise_addr.as_deref())?;
-        std::net::TcpListener::bind(addr)
-            .map(drop)
-            .with_context(|| format!("--advertise-addr {addr}: cannot serve the workers there"))?;
-    }
     let grpc_timeout = args.replay.grpc_timeout;
-    // The embedded default (a synthetic trace) has a fixed seed, so two runs of it compare; a real
-    // trace or a shape gets a random one unless given. Either way the report prints it.
-    let synthetic_default = load.trace.trace.is_none() && !load.shape.is_set();
-    let seed = *load.seed.get_or_insert_with(|| {
-        if synthetic_default {
-            DEFAULT_SEED
-        } else {
-            rand::random()
-        }
-    });
     // Every flag is checked; only now is anything written (into the staging directory).
 
     // 1-2. The trace, and its mapping.
     let granularity = load.trace.granularity();
-    let (trace_dir, synthetic, prepared) = trace_and_mapping(args, &load, &files, seed)?;
+    let (trace_dir, synthetic, prepared) = trace_and_mapping(plan, &files)?;
 
     stopped_before_replay(stop, "reading and mapping the trace")?;
 
     // 3. Deploy: a local fleet is sized and placed so each dispatcher keeps a CPU to itself.
-    let dispatcher_cpus = dispatcher_cpus(args, kind, launcher, cpus);
+    let dispatcher_cpus = &plan.dispatcher_cpus;
     let dispatcher_cpu = dispatcher_cpus.first().copied().flatten();
     let reserved: Vec<usize> = dispatcher_cpus.iter().flatten().copied().collect();
-    let fleet = fleet_of(args, &load, &prepared)?;
+    let fleet = fleet_of(plan, &prepared)?;
     let key = format!(
         "{kind:?}|{:?}|{:?}|{:?}|{}|{}",
         prepared
@@ -252,7 +189,7 @@ pub fn run_keeping(
             );
             deployment
         }
-        None => deploy_proxies(&prepared, &load, kind, fleet.as_ref(), run_id, stop)?,
+        None => deploy_proxies(&prepared, load, kind, fleet.as_ref(), run_id, stop)?,
     };
     // Kept from now on, so that whatever happens next, the caller's release removes it.
     let deployment = &kept.kept.insert((key, deployment)).1;
@@ -261,7 +198,7 @@ pub fn run_keeping(
     // 4. The load.
     let generated = write_load(
         &prepared,
-        &load,
+        load,
         deployment,
         &files.load,
         Some(&files.endpoints),
@@ -460,19 +397,17 @@ fn endpoint_names(
 /// Steps 1 and 2 of a run: the trace (synthetic unless given, written into the run's directory) and its
 /// mapping. Returns the trace's directory, the synthetic trace's function count, and the prepared load.
 pub(crate) fn trace_and_mapping(
-    args: &RunArgs,
-    load: &LoadArgs,
+    plan: &RunPlan,
     files: &RunFiles,
-    seed: u64,
 ) -> Result<(PathBuf, Option<usize>, Prepared)> {
+    let load = plan.load();
     // 1. The trace.
-    let (trace_dir, synthetic) = match &load.trace.trace {
-        Some(dir) => (dir.clone(), None),
-        // A load shape (--rps, --burst-size) needs no trace.
-        None if load.shape.is_set() => (PathBuf::new(), None),
-        None => {
+    let (trace_dir, synthetic) = match &plan.source {
+        Source::Trace(path) => (path.clone(), None),
+        Source::Shape => (PathBuf::new(), None),
+        Source::Synthetic { functions } => {
             let dir = files.trace.clone();
-            let stats = synthetic_trace(args, load, &dir, seed)?;
+            let stats = synthetic_trace(plan, *functions, &dir)?;
             println!(
                 "synth      {} functions, {} {}s, {} invocations -> {}",
                 stats.functions,
@@ -486,34 +421,31 @@ pub(crate) fn trace_and_mapping(
     };
 
     // 2. Map.
-    let prepared = prepare_calls(load, &trace_dir, &files.mapping)?;
+    let prepared = prepare_calls(plan, &trace_dir, &files.mapping)?;
     Ok((trace_dir, synthetic, prepared))
 }
 
-/// The synthetic trace a run without `-t` makes in `dir`: `-n` functions over its periods, with `seed`.
-pub(crate) fn synthetic_trace(
-    args: &RunArgs,
-    load: &LoadArgs,
-    dir: &Path,
-    seed: u64,
-) -> Result<SynthStats> {
+/// The synthetic trace of `functions` functions a run without `-t` makes in `dir`, over its periods,
+/// with its seed.
+pub(crate) fn synthetic_trace(plan: &RunPlan, functions: usize, dir: &Path) -> Result<SynthStats> {
+    let load = plan.load();
     synthesize(
         dir,
         &SynthOptions {
-            functions: args.functions,
+            functions,
             periods: load.warmup_duration + load.duration,
             granularity: load.trace.granularity(),
-            seed,
+            seed: plan.seed,
             layout: Layout::Sampled,
         },
     )
     .with_context(|| format!("writing a synthetic trace to {}", dir.display()))
 }
 
-/// The trace in `trace_dir` read and mapped (the mapping written to `mapping`), refused when no function
-/// has a call in the window: a run needs something to send.
-pub(crate) fn prepare_calls(load: &LoadArgs, trace_dir: &Path, mapping: &Path) -> Result<Prepared> {
-    let prepared = prepare(load, trace_dir, mapping)?;
+/// The trace in `trace_dir` read and mapped onto the plan's catalogue (the mapping written to
+/// `mapping`), refused when no function has a call in the window: a run needs something to send.
+pub(crate) fn prepare_calls(plan: &RunPlan, trace_dir: &Path, mapping: &Path) -> Result<Prepared> {
+    let prepared = prepare(plan.load(), plan.catalogue.as_ref(), trace_dir, mapping)?;
     if prepared.trace.functions.is_empty() {
         bail!(
             "no function of {} has a call in the window: nothing to run",
@@ -521,30 +453,6 @@ pub(crate) fn prepare_calls(load: &LoadArgs, trace_dir: &Path, mapping: &Path) -
         );
     }
     Ok(prepared)
-}
-
-/// The CPU each invoker's dispatcher is pinned to (one entry per invoker). One invoker: `--dispatcher-cpu`,
-/// or with local servers the last CPU. Local workers: the last CPUs, one each, as long as one CPU is left
-/// for everything else; otherwise none is pinned.
-fn dispatcher_cpus(
-    args: &RunArgs,
-    kind: Deployer,
-    launcher: Option<Launcher>,
-    cpus: usize,
-) -> Vec<Option<usize>> {
-    let workers = args.load.workers as usize;
-    match (launcher, args.replay.no_pin) {
-        (_, true) | (Some(Launcher::Kubernetes), _) => vec![None; workers],
-        (Some(Launcher::Local), false) if workers < cpus => {
-            (0..workers).map(|k| Some(cpus - 1 - k)).collect()
-        }
-        (Some(Launcher::Local), false) => vec![None; workers],
-        (None, false) => vec![match args.replay.dispatcher_cpu {
-            Some(cpu) => Some(cpu),
-            None if kind == Deployer::Local && cpus >= 2 => Some(cpus - 1),
-            None => None,
-        }],
-    }
 }
 
 /// How the workers' Job is made.
@@ -555,17 +463,6 @@ pub(crate) fn kubernetes_options(args: &RunArgs) -> KubernetesOptions {
         node_selector: args.replay.node_selector.clone(),
         image: args.replay.invoker_image.clone(),
         resources: args.replay.invoker_resources.clone(),
-    }
-}
-
-/// Why `run --dry-run` does not run: only the workers' Job can be shown without a cluster.
-pub(crate) fn dry_run_refusal(args: &RunArgs) -> String {
-    if args.replay.launcher == Some(Launcher::Kubernetes) {
-        "--dry-run: `loadgen run --launcher kubernetes --dry-run` writes the workers' Job (it does not replay)".into()
-    } else {
-        "--dry-run deploys nothing, so there is nothing to replay: use `loadgen deploy --deployer knative --dry-run` \
-         (or, with --launcher kubernetes, it writes the workers' Job)"
-            .into()
     }
 }
 

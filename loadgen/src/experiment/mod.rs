@@ -24,6 +24,7 @@ use formats::summary::Summary;
 use crate::cli::{Command as CliCommand, ExperimentArgs, RunArgs};
 use crate::commands::run::{run_keeping, KeptDeployment};
 use crate::output::{RunFiles, Staged};
+use crate::plan::RunPlan;
 pub use plan::{OnFailure, Plan, Step};
 pub use results::StepResult;
 
@@ -256,10 +257,10 @@ fn run_step(
     stop: &Stop,
     kept: &mut KeptDeployment,
 ) -> Result<Summary> {
-    let args = step_args(step, step_dir, watching)?;
-    let files = RunFiles::for_workers(step_dir, crate::commands::run::invokers(&args));
+    let plan = RunPlan::check(&*step_args(step, step_dir, watching)?)?;
+    let files = RunFiles::for_workers(step_dir, plan.invokers);
     let run_id = crate::workers::kubernetes::new_run_id();
-    Ok(run_keeping(&args, stop, kept, files, &run_id)?.summary)
+    Ok(run_keeping(&plan, stop, kept, files, &run_id)?.summary)
 }
 
 /// A step's `loadgen run` settings.
@@ -541,10 +542,12 @@ fn fix_conditions(plan: &mut Plan, resume_from: Option<&Path>) -> Result<Conditi
         if let Some(seed) = seed.filter(|_| !seeded(step)) {
             step.args.push(format!("--seed={seed}"));
         }
-        let args = step_args(step, &scratch.path().join("run"), &[])?;
-        let fleet = crate::commands::check::check_with_files(&args, scratch.path())
-            .with_context(|| format!("step {} ({})", step.index, params_text(step)))?;
-        if let (Some(fleet), None) = (fleet, args.load.deploy.local_scale) {
+        let in_step = || format!("step {} ({})", step.index, params_text(step));
+        let plan = RunPlan::check(&*step_args(step, &scratch.path().join("run"), &[])?)
+            .with_context(in_step)?;
+        let fleet = crate::commands::check::check_with_files(&plan, scratch.path())
+            .with_context(in_step)?;
+        if let (Some(fleet), None) = (fleet, plan.load().deploy.local_scale) {
             auto.push(step.index);
             if scale.is_none_or(|(s, _)| fleet.options.scale < s) {
                 scale = Some((fleet.options.scale, step.index));
