@@ -6,6 +6,10 @@
 //! 2. Open-loop constant rates (5 s each, latency measured from each call's intended send time, so
 //!    coordinated omission cannot hide): the highest rate tried whose p99 stays within 1.2 × 200 ms.
 //!
+//! Both for functions of 0 and of 16 MiB: each instance holds its footprint from its cold call on, so
+//! the 16 MiB functions should sustain the same rates (when every call touched its 16 MiB, 4 ms of
+//! page faults on the one busy thread, they could not pass ~250 calls/s).
+//!
 //! Each repeated `BENCH_REPEATS` times (3); median [min–max]. Written to `bench-results/fleet.txt`.
 //! `cargo bench -p emulated --bench fleet`.
 
@@ -126,24 +130,37 @@ fn main() {
             .join("bench-results")
             .join("fleet.txt"),
     );
-    let mut b = Behaviour::fixed("bench", DURATION_MS, 0.0);
-    b.cpu_share = SHARE;
-    let servers = LocalServers::start(vec![b; FUNCTIONS], 1, Some(vec![0])).expect("servers");
     let runtime = client_runtime();
     out.line(&format!(
         "# {FUNCTIONS} emulated functions, {DURATION_MS} ms wall time at a {SHARE} CPU share, 1 busy thread on \
-         CPU 0; client on CPU {}; {} runs each",
+         CPU 0; client on CPU {}; {} runs each; functions of 0 and of 16 MiB",
         host::online_cpus().saturating_sub(1),
         repeats()
     ));
+    for mib in [0.0, 16.0] {
+        let mut b = Behaviour::fixed("bench", DURATION_MS, mib);
+        b.cpu_share = SHARE;
+        let servers = LocalServers::start(vec![b; FUNCTIONS], 1, Some(vec![0])).expect("servers");
+        measure(&mut out, &servers, &runtime, &format!("{mib} MiB"));
+    }
+    out.finish();
+}
+
+/// The burst and the rate search on `servers`, each line prefixed with `label`.
+fn measure(
+    out: &mut Output,
+    servers: &LocalServers,
+    runtime: &tokio::runtime::Runtime,
+    label: &str,
+) {
     let (mut p50s, mut p99s, mut maxes) = (Vec::new(), Vec::new(), Vec::new());
     for run in 0..repeats() {
         let steal = host::steal_ms();
-        let mut l = burst(&servers, &runtime);
+        let mut l = burst(servers, runtime);
         l.sort_by(f64::total_cmp);
         let q = |q: f64| formats::nearest_rank(&l, q);
         out.line(&format!(
-            "burst run {run}: {IN_FLIGHT} calls in flight: latency p50 {:.1} p99 {:.1} max {:.1} ms; steal {:?} ms",
+            "{label} burst run {run}: {IN_FLIGHT} calls in flight: latency p50 {:.1} p99 {:.1} max {:.1} ms; steal {:?} ms",
             q(0.5),
             q(0.99),
             l[l.len() - 1],
@@ -154,7 +171,7 @@ fn main() {
         maxes.push(l[l.len() - 1]);
     }
     out.line(&format!(
-        "{IN_FLIGHT} calls in flight of {DURATION_MS} ms: latency p50 {} ms, p99 {} ms, max {} ms (median [min–max])",
+        "{label}: {IN_FLIGHT} calls in flight of {DURATION_MS} ms: latency p50 {} ms, p99 {} ms, max {} ms (median [min–max])",
         spread(&p50s, 1),
         spread(&p99s, 1),
         spread(&maxes, 1)
@@ -167,9 +184,9 @@ fn main() {
         let mut sustained = 0;
         for &rate in &rates {
             let steal = host::steal_ms();
-            let (p99, failed) = at_rate(&servers, &runtime, rate);
+            let (p99, failed) = at_rate(servers, runtime, rate);
             out.line(&format!(
-                "rate run {run}: {rate}/s for {RATE_SECONDS} s: p99 {p99:.1} ms (from intended send), {failed} failed; steal {:?} ms",
+                "{label} rate run {run}: {rate}/s for {RATE_SECONDS} s: p99 {p99:.1} ms (from intended send), {failed} failed; steal {:?} ms",
                 host::steal_between(&steal, &host::steal_ms())
             ));
             if p99 <= bound && failed == 0 {
@@ -181,8 +198,7 @@ fn main() {
         best.push(sustained as f64);
     }
     out.line(&format!(
-        "highest rate tried with latency p99 ≤ {bound:.0} ms (1.2 × duration): {} calls/s (rates tried: {rates:?})",
+        "{label}: highest rate tried with latency p99 ≤ {bound:.0} ms (1.2 × duration): {} calls/s (rates tried: {rates:?})",
         spread(&best, 0)
     ));
-    out.finish();
 }

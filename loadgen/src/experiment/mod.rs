@@ -21,8 +21,10 @@ use anyhow::{bail, Context, Result};
 use cmdline::Stop;
 use formats::summary::Summary;
 
+use crate::cli::Scale;
 use crate::cli::{Command as CliCommand, ExperimentArgs, RunArgs};
 use crate::commands::run::{run_keeping, KeptDeployment};
+use crate::deploy::Deployer;
 use crate::output::{RunFiles, Staged};
 use crate::plan::RunPlan;
 pub use plan::{OnFailure, Plan, Step};
@@ -56,14 +58,8 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
         );
     }
     print!("{}", crate::report::experiment::plan_table(&plan));
-    // Each step is watched as the experiment says: flags added to every step's run.
-    let mut watching = Vec::new();
-    if args.quiet {
-        watching.push("--quiet".to_owned());
-    }
     if let Some(addr) = &args.metrics_addr {
         crate::commands::watch::check_metrics_addr(addr)?;
-        watching.push(format!("--metrics-addr={addr}"));
     }
     let target = &args.output_dir;
     // Refused at once, before every step's trace is read (a dry run writes nothing there anyway).
@@ -71,7 +67,8 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
         refuse_finished(target, args)?;
     }
     // Every step checked with its files opened, and its conditions fixed, before anything is touched.
-    let conditions = fix_conditions(&mut plan, args.resume.then_some(target.as_path()))?;
+    let (conditions, step_plans) =
+        fix_conditions(&mut plan, args.resume.then_some(target.as_path()))?;
     println!("conditions {}", conditions.text());
     if args.dry_run {
         return dry_run(&plan, target);
@@ -170,7 +167,10 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
             }
             outcome = hook(&plan, "before-step", dir, &log, &env)
                 .context("before-step hook")
-                .and_then(|()| run_step(step, &step_dir, &watching, stop, &mut kept));
+                .and_then(|()| {
+                    let plan = step_plan(&step_plans[step.index], &step_dir, args);
+                    run_step(&plan, &step_dir, stop, &mut kept)
+                });
             let after = hook(&plan, "after-step", dir, &log, &env).context("after-step hook");
             outcome = outcome.and_then(|summary| after.map(|()| summary));
             if outcome.is_ok() || stop.requested() {
@@ -249,28 +249,35 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
     Ok(())
 }
 
-/// Runs one step as `loadgen run -o STEP_DIR …` into its (new) directory; its summary.
+/// Runs one step's plan into its (new) directory; its summary.
 fn run_step(
-    step: &Step,
+    plan: &RunPlan,
     step_dir: &Path,
-    watching: &[String],
     stop: &Stop,
     kept: &mut KeptDeployment,
 ) -> Result<Summary> {
-    let plan = RunPlan::check(&*step_args(step, step_dir, watching)?)?;
     let files = RunFiles::for_workers(step_dir, plan.invokers);
     let run_id = crate::workers::kubernetes::new_run_id();
-    Ok(run_keeping(&plan, stop, kept, files, &run_id)?.summary)
+    Ok(run_keeping(plan, stop, kept, files, &run_id)?.summary)
 }
 
-/// A step's `loadgen run` settings.
-fn step_args(step: &Step, step_dir: &Path, watching: &[String]) -> Result<Box<RunArgs>> {
+/// A step's checked plan as it runs: into `step_dir`, watched as the experiment says.
+fn step_plan(checked: &RunPlan, step_dir: &Path, args: &ExperimentArgs) -> RunPlan {
+    let mut plan = checked.clone();
+    plan.args.output_dir = step_dir.to_owned();
+    plan.args.observe.quiet = args.quiet;
+    plan.args.observe.metrics_addr = args.metrics_addr.clone();
+    plan
+}
+
+/// A step's `loadgen run` command line (its settings, `-o` the scratch directory it is checked in),
+/// parsed by the run's own parser: its flags, their bounds and their conflicts are the run's.
+fn step_args(step: &Step, scratch: &Path) -> Result<Box<RunArgs>> {
     let argv = ["loadgen", "run", "-o"]
         .into_iter()
         .map(String::from)
-        .chain([step_dir.display().to_string()])
+        .chain([scratch.display().to_string()])
         .chain(step.args.iter().cloned())
-        .chain(watching.iter().cloned())
         .map(std::ffi::OsString::from);
     let cli = crate::cli::parse_command_line(argv)
         .map_err(|e| anyhow::anyhow!("step {}: {}", step.index, e.to_string().trim()))?;
@@ -527,8 +534,12 @@ impl Conditions {
 /// Checks every step with its files opened (profile parsed, trace read and mapped; a synthetic trace made
 /// in a scratch directory) and fixes what the steps must share: one seed (the earlier experiment's, with
 /// `resume_from`), and one local scale, the most demanding step's, for the steps that left it `auto`.
-/// Both go into each step's settings, so its `params.json` records them.
-fn fix_conditions(plan: &mut Plan, resume_from: Option<&Path>) -> Result<Conditions> {
+/// Both go into each step's settings, so its `params.json` records them. Returns the conditions and each
+/// step's plan, checked once here and run as it is (no step is parsed again).
+fn fix_conditions(
+    plan: &mut Plan,
+    resume_from: Option<&Path>,
+) -> Result<(Conditions, Vec<RunPlan>)> {
     let scratch = tempfile::tempdir().context("making a scratch directory")?;
     let seeded = |step: &Step| step.args.iter().any(|a| a.starts_with("--seed="));
     let seed = if plan.steps.iter().all(seeded) {
@@ -537,36 +548,38 @@ fn fix_conditions(plan: &mut Plan, resume_from: Option<&Path>) -> Result<Conditi
         Some(earlier_seed(resume_from).unwrap_or_else(rand::random))
     };
     let mut scale: Option<(f64, usize)> = None;
-    let mut auto = Vec::new();
+    let mut plans = Vec::with_capacity(plan.steps.len());
     for step in &mut plan.steps {
         if let Some(seed) = seed.filter(|_| !seeded(step)) {
             step.args.push(format!("--seed={seed}"));
         }
         let in_step = || format!("step {} ({})", step.index, params_text(step));
-        let plan = RunPlan::check(&*step_args(step, &scratch.path().join("run"), &[])?)
+        let checked = RunPlan::check(&*step_args(step, &scratch.path().join("run"))?)
             .with_context(in_step)?;
-        let fleet = crate::commands::check::check_with_files(&plan, scratch.path())
+        let fleet = crate::commands::check::check_with_files(&checked, scratch.path())
             .with_context(in_step)?;
-        if let (Some(fleet), None) = (fleet, plan.load().deploy.local_scale) {
-            auto.push(step.index);
+        if let (Some(fleet), None) = (fleet, checked.load().deploy.local_scale) {
             if scale.is_none_or(|(s, _)| fleet.options.scale < s) {
                 scale = Some((fleet.options.scale, step.index));
             }
         }
+        plans.push(checked);
     }
     if let Some((factor, _)) = scale {
-        for index in auto {
-            // Written as the flag's parser reads it back, exactly.
-            plan.steps[index]
-                .args
-                .push(format!("--local-scale={factor}"));
+        for (step, checked) in plan.steps.iter_mut().zip(&mut plans) {
+            if checked.load().deploy.local_scale.is_none() && checked.deployer == Deployer::Local {
+                // Recorded as the flag's parser reads it back, exactly; set on the plan that runs.
+                step.args.push(format!("--local-scale={factor}"));
+                checked.args.load.deploy.local_scale = Some(Scale::Factor(factor));
+            }
         }
     }
-    Ok(Conditions {
+    let conditions = Conditions {
         seed,
         local_scale: scale,
         reuse_deployment: plan.reuse_deployment,
-    })
+    };
+    Ok((conditions, plans))
 }
 
 /// The seed the earlier experiment in `dir` gave its steps, if it gave one (so `--resume` keeps it).
