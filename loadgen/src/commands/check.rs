@@ -63,7 +63,7 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
     let owned = RunFiles::for_workers(&args.output_dir, workers).owned_names();
     let staged = Staged::begin(&args.output_dir, MARKER, &owned, false, &run_id)?;
     let files = RunFiles::staged(&staged.work, &args.output_dir, workers);
-    let (_, _, prepared) = trace_and_mapping(&plan, &files)?;
+    let (_, prepared) = trace_and_mapping(&plan, &files)?;
     let named = if kind == Deployer::Knative {
         Deployer::Knative
     } else {

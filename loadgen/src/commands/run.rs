@@ -149,7 +149,7 @@ pub fn run_keeping(
 ) -> Result<RunOutcome> {
     let args = &plan.args;
     let load = plan.load();
-    let (kind, launcher, workers, seed) = (plan.deployer, plan.launcher, plan.invokers, plan.seed);
+    let (kind, launcher, workers) = (plan.deployer, plan.launcher, plan.invokers);
     if launcher == Some(Launcher::Kubernetes) && kind == Deployer::Local {
         log::warn!(
             "--deployer local serves on this machine's loopback: the workers' pods reach it only if they \
@@ -161,7 +161,7 @@ pub fn run_keeping(
 
     // 1-2. The trace, and its mapping.
     let granularity = load.trace.granularity();
-    let (trace_dir, synthetic, prepared) = trace_and_mapping(plan, &files)?;
+    let (trace_dir, prepared) = trace_and_mapping(plan, &files)?;
 
     stopped_before_replay(stop, "reading and mapping the trace")?;
 
@@ -359,11 +359,8 @@ pub fn run_keeping(
 
     // 7. Report.
     let report = crate::report::run::markdown(&RunReport {
-        args,
-        seed,
-        synthetic,
+        plan,
         trace_dir: &files.show(&trace_dir),
-        deployer: kind,
         scale_note: fleet.as_ref().map(|f| f.note.as_str()),
         generated: &generated,
         summary: &summary,
@@ -395,16 +392,13 @@ fn endpoint_names(
 }
 
 /// Steps 1 and 2 of a run: the trace (synthetic unless given, written into the run's directory) and its
-/// mapping. Returns the trace's directory, the synthetic trace's function count, and the prepared load.
-pub(crate) fn trace_and_mapping(
-    plan: &RunPlan,
-    files: &RunFiles,
-) -> Result<(PathBuf, Option<usize>, Prepared)> {
+/// mapping. Returns the trace's directory and the prepared load.
+pub(crate) fn trace_and_mapping(plan: &RunPlan, files: &RunFiles) -> Result<(PathBuf, Prepared)> {
     let load = plan.load();
     // 1. The trace.
-    let (trace_dir, synthetic) = match &plan.source {
-        Source::Trace(path) => (path.clone(), None),
-        Source::Shape => (PathBuf::new(), None),
+    let trace_dir = match &plan.source {
+        Source::Trace(path) => path.clone(),
+        Source::Shape => PathBuf::new(),
         Source::Synthetic { functions } => {
             let dir = files.trace.clone();
             let stats = synthetic_trace(plan, *functions, &dir)?;
@@ -416,13 +410,13 @@ pub(crate) fn trace_and_mapping(
                 stats.invocations,
                 files.show(&dir).display()
             );
-            (dir, Some(stats.functions))
+            dir
         }
     };
 
     // 2. Map.
     let prepared = prepare_calls(plan, &trace_dir, &files.mapping)?;
-    Ok((trace_dir, synthetic, prepared))
+    Ok((trace_dir, prepared))
 }
 
 /// The synthetic trace of `functions` functions a run without `-t` makes in `dir`, over its periods,

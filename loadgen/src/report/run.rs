@@ -7,26 +7,20 @@ use std::time::SystemTime;
 
 use formats::summary::{Summary, TimeStats};
 
-use crate::cli::RunArgs;
 use crate::deploy::Deployer;
 use crate::output::RunFiles;
 use crate::pipeline::Generated;
+use crate::plan::{RunPlan, Source};
 
 /// Endpoints the report lists by latency.
 const REPORTED_ENDPOINTS: usize = 10;
 
 /// What the report is made of.
 pub struct RunReport<'a> {
-    /// The command's flags.
-    pub args: &'a RunArgs,
-    /// Seed of the trace (when synthetic) and the load.
-    pub seed: u64,
-    /// Functions of the synthetic trace, when there was no real one.
-    pub synthetic: Option<usize>,
+    /// The run's plan: its flags, seed, source of calls and deployer.
+    pub plan: &'a RunPlan,
     /// Where the trace is.
     pub trace_dir: &'a Path,
-    /// Where the proxies ran.
-    pub deployer: Deployer,
     /// What the local fleet's scale means, when local.
     pub scale_note: Option<&'a str>,
     /// What writing the load did.
@@ -65,7 +59,7 @@ fn file_name(p: &Path) -> String {
 pub fn markdown(r: &RunReport) -> String {
     let g = r.generated;
     let s = r.summary;
-    let load = &r.args.load;
+    let load = r.plan.load();
     let unit = g.unit;
     let mut out = String::new();
     let _ = writeln!(out, "# loadgen run\n");
@@ -76,13 +70,13 @@ pub fn markdown(r: &RunReport) -> String {
         std::env::args().collect::<Vec<_>>().join(" ")
     );
     let _ = writeln!(out, "## What ran\n");
-    let trace = match r.synthetic {
-        Some(n) => format!(
-            "synthetic, {n} functions with the Azure 2019 dataset's shape (seed {}), in `{}`",
-            r.seed,
+    let trace = match r.plan.source {
+        Source::Synthetic { functions } => format!(
+            "synthetic, {functions} functions with the Azure 2019 dataset's shape (seed {}), in `{}`",
+            r.plan.seed,
             r.trace_dir.display()
         ),
-        None => format!("`{}`", g.source),
+        _ => format!("`{}`", g.source),
     };
     let (first, periods) = g.window;
     let _ = writeln!(out, "- Trace: {trace}.");
@@ -99,7 +93,7 @@ pub fn markdown(r: &RunReport) -> String {
         "- Mapping: {} functions onto {} distinct proxies ({}). Relative error at p{}: memory mean {:.3}, p95 {:.3}; duration mean {:.3}, p95 {:.3}.",
         m.functions, m.distinct_proxies, g.mapping_note, load.percentile, m.memory.mean, m.memory.p95, m.duration.mean, m.duration.p95
     );
-    let deployer = match r.deployer {
+    let deployer = match r.plan.deployer {
         Deployer::Local => "local",
         Deployer::Knative => "knative",
         Deployer::None => "none",
@@ -357,7 +351,10 @@ mod tests {
     #[test]
     fn the_report_says_what_ran_and_how_faithfully() {
         let args = match crate::cli::parse_command_line(
-            ["loadgen", "run", "-m", "false", "-w", "1", "-d", "2"].map(Into::into),
+            [
+                "loadgen", "run", "-m", "false", "-w", "1", "-d", "2", "-n", "3", "--seed", "7",
+            ]
+            .map(Into::into),
         )
         .unwrap()
         .command
@@ -365,6 +362,7 @@ mod tests {
             crate::cli::Command::Run(r) => r,
             _ => unreachable!(),
         };
+        let plan = RunPlan::check(&args).unwrap();
         let generated = Generated {
             source: "trace".to_owned(),
             read: ReadReport {
@@ -463,11 +461,8 @@ mod tests {
         };
         let files = RunFiles::in_dir(Path::new("out"));
         let md = markdown(&RunReport {
-            args: &args,
-            seed: 7,
-            synthetic: Some(3),
+            plan: &plan,
             trace_dir: Path::new("out/trace"),
-            deployer: Deployer::Local,
             scale_note: Some("At scale 1 …"),
             generated: &generated,
             summary: &summary,
