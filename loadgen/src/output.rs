@@ -133,6 +133,17 @@ impl RunFiles {
         }
     }
 
+    /// `text` (a progress message) with every path under the staging directory as the user will find it.
+    pub fn show_in(&self, text: &str) -> String {
+        match &self.shown {
+            Some(shown) => text.replace(
+                &self.dir.display().to_string(),
+                &shown.display().to_string(),
+            ),
+            None => text.to_owned(),
+        }
+    }
+
     /// The files of a run written in `work` (a staging directory), shown in messages under `shown`.
     pub fn staged(work: &Path, shown: &Path, workers: u32) -> RunFiles {
         let mut files = RunFiles::for_workers(work, workers);

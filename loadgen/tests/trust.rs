@@ -57,7 +57,9 @@ fn small_run(out: &Path, extra: &[&str]) -> std::process::Output {
 fn a_run_that_fails_at_any_stage_leaves_the_earlier_run_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    ok(&small_run(&out, &[]));
+    let said = ok(&small_run(&out, &[]));
+    // Progress lines name the files where the user will find them, not where they were staged.
+    assert!(!said.contains(".staging-"), "{said}");
     let before = snapshot(&out);
     assert!(before.contains_key(Path::new("records.csv")), "{before:?}");
     let not_json = dir.path().join("profile.json");

@@ -204,7 +204,7 @@ pub fn run_keeping(
         Some(&files.endpoints),
         true,
     )?;
-    print!("{generated}");
+    print!("{}", files.show_in(&generated.to_string()));
     stopped_before_replay(stop, "writing the load")?;
 
     // 5. Replay.
