@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use cmdline::Stop;
 use emulated::LocalServers;
 use profiles::{Catalogue, MappingSummary, Proxy};
-use trace::{ReadReport, Trace};
+use trace::{ReadReport, Trace, TraceFiles};
 
 use crate::cli::{LoadArgs, Scale};
 use crate::deploy::knative::{self, KnativeOptions, ProxyConfig};
@@ -77,13 +77,59 @@ impl Prepared {
     }
 }
 
-/// Reads the trace window `load` asks for (an Azure 2019 directory, an Azure 2021 file, or the load shape
-/// `--rps` / `--burst-size` make) and maps it onto `catalogue` (read from `--profile` when not given),
-/// writing `mapping_path`.
+/// What a load is made from: its kind decided and its files found, once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// An Azure 2019 trace (sampled or raw layout): its three files.
+    Azure2019(TraceFiles),
+    /// An Azure 2021 invocation file (named by `-t`, or the one file of that kind in its directory).
+    Azure2021(PathBuf),
+    /// A load shape (`--rps`, `--burst-size`): no trace.
+    Shape,
+}
+
+impl Input {
+    /// What `load` is made from, `trace` being its trace's path: its shape, or the trace's kind
+    /// detected (an Azure 2021 file is known by its header) and its files found.
+    pub fn find(load: &LoadArgs, trace: &Path) -> Result<Input> {
+        if load.shape.is_set() {
+            return Ok(Input::Shape);
+        }
+        let context = || format!("reading the trace in {}", trace.display());
+        if let Some(file) = trace::azure2021_file(trace).with_context(context)? {
+            if load.shift {
+                bail!(
+                    "--shift rotates per-period counts, but {} records each call's own time (an Azure \
+                     2021 trace is replayed exactly); leave --shift out",
+                    file.display()
+                );
+            }
+            return Ok(Input::Azure2021(file));
+        }
+        let files = TraceFiles::locate(trace, load.trace.day).with_context(context)?;
+        Ok(Input::Azure2019(files))
+    }
+
+    /// Where the trace is, in messages: its directory, or its file.
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Input::Azure2019(files) => files
+                .invocations
+                .parent()
+                .map_or_else(PathBuf::new, Path::to_owned),
+            Input::Azure2021(file) => file.clone(),
+            Input::Shape => PathBuf::new(),
+        }
+    }
+}
+
+/// Reads the window `load` asks for from `input` (an Azure 2019 trace, an Azure 2021 file, or the load
+/// shape `--rps` / `--burst-size` make) and maps it onto `catalogue` (read from `--profile` when not
+/// given), writing `mapping_path`.
 pub fn prepare(
     load: &LoadArgs,
     catalogue: Option<&Catalogue>,
-    trace_dir: &Path,
+    input: &Input,
     mapping_path: &Path,
 ) -> Result<Prepared> {
     let load_catalogue = |spec: &str| match catalogue {
@@ -95,41 +141,37 @@ pub fn prepare(
     let Some(periods) = load.warmup_duration.checked_add(load.duration) else {
         bail!("--warmup-duration + --duration is too large");
     };
-    if load.shape.is_set() {
-        let catalogue = load_catalogue(&load.profile)?;
-        let shaped = crate::shapes::shaped_load(load, &catalogue, seed)?;
-        let premade = (shaped.catalogue, shaped.mapped);
-        return finish_prepare(
-            load,
-            shaped.trace,
-            shaped.source,
-            seed,
-            |_| Ok(premade),
-            mapping_path,
-            started,
-        );
+    let trace_dir = input.path();
+    let trace = match input {
+        Input::Shape => {
+            let catalogue = load_catalogue(&load.profile)?;
+            let shaped = crate::shapes::shaped_load(load, &catalogue, seed)?;
+            let premade = (shaped.catalogue, shaped.mapped);
+            return finish_prepare(
+                load,
+                shaped.trace,
+                shaped.source,
+                seed,
+                |_| Ok(premade),
+                mapping_path,
+                started,
+            );
+        }
+        Input::Azure2021(file) => {
+            trace::read_azure2021(file, &load.trace.azure2021_options(Some(periods)))
+        }
+        Input::Azure2019(files) => {
+            trace::read_files(files, &load.trace.read_options(Some(periods)))
+        }
     }
-    let context = || {
+    .with_context(|| {
         format!(
             "reading the trace in {} (warm-up {} + duration {} periods)",
             trace_dir.display(),
             load.warmup_duration,
             load.duration
         )
-    };
-    let trace = if let Some(file) = trace::azure2021_file(trace_dir).with_context(context)? {
-        if load.shift {
-            bail!(
-                "--shift rotates per-period counts, but {} records each call's own time (an Azure 2021 \
-                 trace is replayed exactly); leave --shift out",
-                trace_dir.display()
-            );
-        }
-        trace::read_azure2021(&file, &load.trace.azure2021_options(Some(periods)))
-            .with_context(context)?
-    } else {
-        trace::read(trace_dir, &load.trace.read_options(Some(periods))).with_context(context)?
-    };
+    })?;
     finish_prepare(
         load,
         trace,

@@ -5,13 +5,12 @@
 //! start from a [`RunPlan`]; what needs the files opened (the trace read and mapped, the local fleet
 //! sized) follows from it in `commands::check` and `commands::run`.
 
-use std::path::PathBuf;
-
 use anyhow::{bail, Context, Result};
 use profiles::Catalogue;
 
 use crate::cli::{LoadArgs, RunArgs};
 use crate::deploy::Deployer;
+use crate::pipeline::Input;
 use crate::workers::{self, Launcher};
 
 /// The seed of a run on the embedded default (a synthetic trace) when none is given: two runs of it
@@ -26,11 +25,8 @@ pub enum Source {
         /// Functions (`-n`).
         functions: usize,
     },
-    /// A trace (`-t`): a directory of either 2019 layout, or an Azure 2021 file or a directory holding
-    /// one.
-    Trace(PathBuf),
-    /// A load shape (`--rps`, `--burst-size`): no trace.
-    Shape,
+    /// A trace (`-t`: its kind detected and its files found) or a load shape.
+    Given(Input),
 }
 
 /// A run's settings, checked, with every decision made once.
@@ -105,8 +101,8 @@ impl RunPlan {
             (Some(trace), _) if !trace.exists() => {
                 bail!("-t {}: no such trace file or directory", trace.display())
             }
-            (Some(trace), _) => Source::Trace(trace.clone()),
-            (None, true) => Source::Shape,
+            (Some(trace), _) => Source::Given(Input::find(load, trace)?),
+            (None, true) => Source::Given(Input::Shape),
             (None, false) => Source::Synthetic {
                 functions: args.functions,
             },
@@ -201,7 +197,7 @@ mod tests {
         );
         // A shape draws its own seed once, and the plan carries it to every stage.
         let p = plan(&["--rps", "5"]).unwrap();
-        assert_eq!(p.source, Source::Shape);
+        assert_eq!(p.source, Source::Given(Input::Shape));
         assert_eq!(p.args.load.seed, Some(p.seed));
         let p = plan(&["--rps", "5", "--seed", "42"]).unwrap();
         assert_eq!(p.seed, 42);

@@ -2,7 +2,7 @@
 //! its plan's inputs opened (trace read and mapped) in a scratch directory, and
 //! `run --launcher kubernetes --dry-run`, which writes the workers' Job and applies nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
@@ -15,7 +15,7 @@ use crate::commands::run::{
 };
 use crate::deploy::Deployer;
 use crate::output::{RunFiles, Staged, MARKER};
-use crate::pipeline::{deploy_proxies, write_load, LocalFleet};
+use crate::pipeline::{deploy_proxies, write_load, Input, LocalFleet};
 use crate::plan::{dry_run_refusal, RunPlan, Source};
 use crate::workers::kubernetes;
 use crate::workers::{self, InvokerSettings, Launcher};
@@ -23,17 +23,16 @@ use crate::workers::{self, InvokerSettings, Launcher};
 /// A run's plan checked with its files opened, writing only into `scratch`: the trace read (a synthetic
 /// one made there, quietly) and mapped onto the plan's catalogue. Returns the local fleet it would deploy.
 pub(crate) fn check_with_files(plan: &RunPlan, scratch: &Path) -> Result<Option<LocalFleet>> {
-    let trace = match &plan.source {
-        Source::Trace(trace) => trace.clone(),
-        Source::Shape => PathBuf::new(),
+    let input = match &plan.source {
+        Source::Given(input) => input.clone(),
         Source::Synthetic { functions } => {
             let dir = scratch.join("trace");
             let _ = std::fs::remove_dir_all(&dir);
             synthetic_trace(plan, *functions, &dir)?;
-            dir
+            Input::find(plan.load(), &dir)?
         }
     };
-    let prepared = prepare_calls(plan, &trace, &scratch.join("mapping.json"))?;
+    let prepared = prepare_calls(plan, &input, &scratch.join("mapping.json"))?;
     fleet_of(plan, &prepared)
 }
 

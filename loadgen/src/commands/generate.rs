@@ -8,7 +8,7 @@ use cmdline::Stop;
 
 use crate::cli::{GenerateArgs, Scale};
 use crate::deploy::Deployer;
-use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Generated};
+use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Generated, Input};
 use crate::workers::kubernetes::new_run_id;
 
 /// Read, map, write `mapping.json`, deploy on Knative if asked, write the load.
@@ -18,7 +18,12 @@ pub fn generate(args: &GenerateArgs, stop: &Stop) -> Result<Generated> {
     if kind == Deployer::Local {
         bail!("--deployer local: local servers live only as long as loadgen; use `loadgen deploy` (serves until Ctrl-C) or `loadgen run`");
     }
-    let prepared = prepare(&args.load, None, &args.trace_dir(), &args.mapping_path())?;
+    let prepared = prepare(
+        &args.load,
+        None,
+        &Input::find(&args.load, &args.trace_dir())?,
+        &args.mapping_path(),
+    )?;
     if prepared.size.total == 0 {
         log::warn!(
             "the window holds no call: the load is written, empty, and replaying it sends nothing"
@@ -41,7 +46,12 @@ pub fn deploy(args: &GenerateArgs, stop: &Stop) -> Result<()> {
     args.check_output()?;
     let kind = args.load.deploy.deployer.unwrap_or(Deployer::Local);
     let endpoints_path = args.endpoints_path();
-    let prepared = prepare(&args.load, None, &args.trace_dir(), &args.mapping_path())?;
+    let prepared = prepare(
+        &args.load,
+        None,
+        &Input::find(&args.load, &args.trace_dir())?,
+        &args.mapping_path(),
+    )?;
     let fleet = (kind == Deployer::Local)
         .then(|| local_fleet(&args.load, &prepared, &[], 0, Scale::Factor(1.0)))
         .transpose()?;

@@ -19,7 +19,8 @@ use crate::deploy::knative;
 use crate::deploy::Deployer;
 use crate::output::{RunFiles, Staged, MARKER};
 use crate::pipeline::{
-    deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated, LocalFleet, Prepared,
+    deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated, Input, LocalFleet,
+    Prepared,
 };
 use crate::plan::{RunPlan, Source};
 use crate::report::run::RunReport;
@@ -396,9 +397,8 @@ fn endpoint_names(
 pub(crate) fn trace_and_mapping(plan: &RunPlan, files: &RunFiles) -> Result<(PathBuf, Prepared)> {
     let load = plan.load();
     // 1. The trace.
-    let trace_dir = match &plan.source {
-        Source::Trace(path) => path.clone(),
-        Source::Shape => PathBuf::new(),
+    let input = match &plan.source {
+        Source::Given(input) => input.clone(),
         Source::Synthetic { functions } => {
             let dir = files.trace.clone();
             let stats = synthetic_trace(plan, *functions, &dir)?;
@@ -410,13 +410,13 @@ pub(crate) fn trace_and_mapping(plan: &RunPlan, files: &RunFiles) -> Result<(Pat
                 stats.invocations,
                 files.show(&dir).display()
             );
-            dir
+            Input::find(load, &dir)?
         }
     };
 
     // 2. Map.
-    let prepared = prepare_calls(plan, &trace_dir, &files.mapping)?;
-    Ok((trace_dir, prepared))
+    let prepared = prepare_calls(plan, &input, &files.mapping)?;
+    Ok((input.path(), prepared))
 }
 
 /// The synthetic trace of `functions` functions a run without `-t` makes in `dir`, over its periods,
@@ -436,10 +436,10 @@ pub(crate) fn synthetic_trace(plan: &RunPlan, functions: usize, dir: &Path) -> R
     .with_context(|| format!("writing a synthetic trace to {}", dir.display()))
 }
 
-/// The trace in `trace_dir` read and mapped onto the plan's catalogue (the mapping written to
-/// `mapping`), refused when no function has a call in the window: a run needs something to send.
-pub(crate) fn prepare_calls(plan: &RunPlan, trace_dir: &Path, mapping: &Path) -> Result<Prepared> {
-    let prepared = prepare(plan.load(), plan.catalogue.as_ref(), trace_dir, mapping)?;
+/// `input` read and mapped onto the plan's catalogue (the mapping written to `mapping`), refused when no
+/// function has a call in the window: a run needs something to send.
+pub(crate) fn prepare_calls(plan: &RunPlan, input: &Input, mapping: &Path) -> Result<Prepared> {
+    let prepared = prepare(plan.load(), plan.catalogue.as_ref(), input, mapping)?;
     if prepared.trace.functions.is_empty() {
         bail!(
             "no function of {} has a call in the window: nothing to run",
