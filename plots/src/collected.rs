@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::data::{Plan, Results};
+use crate::data::Plan;
 use crate::figure::{FigureData, Series};
+use crate::results::Results;
 use crate::timeline::Timeline;
 use crate::PlotError;
 

@@ -2,20 +2,22 @@
 //! generated load, and the invoker's latency, lag and throughput — as PNG and SVG with an embedded font.
 //!
 //! The data path: [`data`] computes what each figure shows (kept in [`FigureData`] so it can be checked),
-//! [`bins`] is the histogram arithmetic, [`figure`] draws with plotters. [`draw_plan`] writes a [`Plan`].
+//! [`results`] those of the invoker's records, [`bins`] is the histogram arithmetic, [`figure`] draws
+//! with plotters, placing legends by [`legend`]. [`draw_plan`] writes a [`Plan`].
 
 pub mod bins;
 pub mod collected;
 pub mod data;
 pub mod figure;
+pub mod legend;
+pub mod results;
 pub mod timeline;
 
 use std::path::{Path, PathBuf};
 
-pub use data::{
-    catalogue_figures, load_figure, mapping_figure, results_figures, trace_figures, Plan,
-};
+pub use data::{catalogue_figures, load_figure, mapping_figure, trace_figures, Plan};
 pub use figure::{render, Figure, FigureData, Histogram, Marker, Series, XyPlot, HEIGHT, WIDTH};
+pub use results::results_figures;
 pub use timeline::Timeline;
 
 /// Why figures could not be made.

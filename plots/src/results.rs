@@ -1,0 +1,274 @@
+//! Figures 9–12, from the invoker's records: latency CDF, dispatch lag, calls per second and the
+//! platform's overhead, gathered from a records file in one pass.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use formats::nearest_rank;
+use formats::records::Outcome;
+use formats::summary::busiest;
+
+use crate::bins::{compact, Bins};
+use crate::data::{cdf, Plan, MAX_BINS, MAX_MARKED_POINTS};
+use crate::figure::{FigureData, Histogram, Marker, Series, XyPlot};
+use crate::PlotError;
+
+/// What figures 9–11 are made of, gathered from a records file in one pass.
+#[derive(Debug, Default)]
+pub struct Results {
+    /// Latency (answer − send) of successful calls after warm-up, ms, per endpoint.
+    pub latency_ms: HashMap<String, Vec<f64>>,
+    /// Dispatch lag of calls sent after warm-up, µs.
+    pub dispatch_lag_us: Vec<f64>,
+    /// Per second of the run that saw any: scheduled (by due time), sent (by send time), answered (by
+    /// answer time). Sparse, so a record's time, whatever it says, never sizes memory.
+    pub per_second: BTreeMap<u64, [u64; 3]>,
+    /// Platform overhead (latency − the function's own time) of answered calls after warm-up whose
+    /// function said its time, as (second of the run, ms): warm calls (thinned evenly to at most
+    /// [`MAX_OVERHEAD_POINTS`]), and every cold start.
+    pub overhead_warm: Vec<(f64, f64)>,
+    /// See [`Results::overhead_warm`].
+    pub overhead_cold: Vec<(f64, f64)>,
+    /// The last call's due time, µs from the run's start.
+    pub last_due_us: u64,
+    /// Keep every this-many-th warm overhead point (doubles whenever they grow past the limit).
+    overhead_stride: u64,
+    overhead_seen: u64,
+}
+
+/// Most warm calls the overhead figure marks: beyond, every second one is dropped, evenly over the run.
+pub const MAX_OVERHEAD_POINTS: usize = 5000;
+
+/// Longest run the calls-per-second figure draws: 31 days of seconds.
+pub const MAX_RUN_SECONDS: u64 = 31 * 86_400;
+
+impl Results {
+    /// Reads `records` (the invoker's `--records` CSV).
+    pub fn read(records: &Path) -> Result<Results, PlotError> {
+        let mut r = Results::default();
+        let bump = |per_second: &mut BTreeMap<u64, [u64; 3]>, us: u64, k: usize| {
+            per_second.entry(us / 1_000_000).or_default()[k] += 1;
+        };
+        formats::records::read_records(records, |row, endpoint| {
+            let ok = row.outcome == Outcome::Ok;
+            bump(&mut r.per_second, row.scheduled_us, 0);
+            r.last_due_us = r.last_due_us.max(row.scheduled_us);
+            if let Some(sent) = row.sent_us() {
+                bump(&mut r.per_second, sent, 1);
+            }
+            if let (true, Some(ended)) = (ok, row.ended_us()) {
+                bump(&mut r.per_second, ended, 2);
+            }
+            if row.warmup {
+                return;
+            }
+            if let Some(lag) = row.dispatch_lag_ns {
+                r.dispatch_lag_us.push(lag as f64 / 1e3);
+            }
+            if let (true, Some(l), Some(exec)) = (ok, row.latency_us, row.exec_us) {
+                let point = (
+                    row.scheduled_us as f64 / 1e6,
+                    l.saturating_sub(exec) as f64 / 1e3,
+                );
+                if row.cold == Some(true) {
+                    r.overhead_cold.push(point);
+                } else {
+                    if r.overhead_seen % r.overhead_stride.max(1) == 0 {
+                        r.overhead_warm.push(point);
+                    }
+                    r.overhead_seen += 1;
+                    if r.overhead_warm.len() > MAX_OVERHEAD_POINTS {
+                        let mut k = 0;
+                        r.overhead_warm.retain(|_| {
+                            k += 1;
+                            k % 2 == 1
+                        });
+                        r.overhead_stride = r.overhead_stride.max(1) * 2;
+                    }
+                }
+            }
+            if let (true, Some(l)) = (ok, row.latency_us) {
+                match r.latency_ms.get_mut(endpoint) {
+                    Some(v) => v.push(l as f64 / 1e3),
+                    None => {
+                        r.latency_ms
+                            .insert(endpoint.to_owned(), vec![l as f64 / 1e3]);
+                    }
+                }
+            }
+        })?;
+        Ok(r)
+    }
+
+    /// The seconds the calls-per-second figure draws: those of the load, up to the last call's due
+    /// second. Sends and answers after it are the tail of a load that has ended: drawn as a last,
+    /// partial second they would read as a plunge in the rate.
+    pub fn load_seconds(&self) -> u64 {
+        self.last_due_us / 1_000_000 + 1
+    }
+}
+
+/// Figures 9–12 from a records file; endpoints named by `endpoint_names` (endpoint → proxy) where it
+/// names them.
+pub fn results_figures(
+    records: &Path,
+    endpoint_names: &BTreeMap<String, String>,
+    plan: &mut Plan,
+) -> Result<(), PlotError> {
+    let r = Results::read(records)?;
+    let name = |e: &str| {
+        endpoint_names
+            .get(e)
+            .cloned()
+            .unwrap_or_else(|| e.to_owned())
+    };
+
+    // 9: latency CDF, all calls and the four busiest endpoints.
+    let mut all: Vec<f64> = r.latency_ms.values().flatten().copied().collect();
+    all.sort_unstable_by(f64::total_cmp);
+    let busiest = busiest(r.latency_ms.iter(), |v| v.len() as u64, 4);
+    let latency = if all.is_empty() {
+        Err("no successful call after the warm-up: no latency to draw".to_owned())
+    } else {
+        let mut series = vec![Series {
+            name: format!("all ({} calls)", all.len()),
+            values: cdf(&all, 2000),
+        }];
+        if busiest.len() > 1 {
+            for (endpoint, values) in &busiest {
+                let mut v = (*values).clone();
+                v.sort_unstable_by(f64::total_cmp);
+                series.push(Series {
+                    name: format!("{} ({})", name(endpoint), v.len()),
+                    values: cdf(&v, 1000),
+                });
+            }
+        }
+        Ok(FigureData::Xy(XyPlot {
+            title: "Latency (answer − send), after warm-up".into(),
+            x_label: "latency, ms (log)".into(),
+            y_label: "fraction of calls ≤ latency".into(),
+            series,
+            log_x: true,
+            log_y: false,
+            points: false,
+            lines: true,
+            x_ticks: Vec::new(),
+            error_bars: Vec::new(),
+        }))
+    };
+    plan.add("latency_cdf", latency);
+
+    // 10: dispatch lag histogram with its percentiles marked.
+    let mut lag = r.dispatch_lag_us.clone();
+    lag.sort_unstable_by(f64::total_cmp);
+    let lag_data = match Bins::log_spanning(&lag, 0.01, MAX_BINS) {
+        None => Err("no call was dispatched after the warm-up: no lag to draw".to_owned()),
+        Some(bins) => {
+            let markers = [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)]
+                .iter()
+                .map(|&(name, q)| {
+                    let v = nearest_rank(&lag, q);
+                    Marker {
+                        label: format!("{name} {} µs", compact(v)),
+                        bin: bins.index(v),
+                    }
+                })
+                .collect();
+            Ok(FigureData::Histogram(Histogram {
+                title: format!("Dispatch lag (release − due) of {} calls", lag.len()),
+                x_label: "lag, µs (log bins; below 0.01 counted in the first)".into(),
+                y_label: "calls (log)".into(),
+                series: vec![Series {
+                    name: "calls".into(),
+                    values: bins.counts(&lag),
+                }],
+                bins: bins.labels,
+                log_y: true,
+                markers,
+            }))
+        }
+    };
+    plan.add("dispatch_lag", lag_data);
+
+    // 11: calls per second over the run.
+    let last_second = r.per_second.keys().next_back().copied();
+    let per_second = match last_second {
+        None => Err("the records file holds no call".to_owned()),
+        Some(last) if last > MAX_RUN_SECONDS => Err(format!(
+            "the records span {last} seconds, more than the {MAX_RUN_SECONDS} this figure draws"
+        )),
+        Some(last) => {
+            let seconds = r.load_seconds().min(last + 1) as usize;
+            let left_out: [u64; 3] = r
+                .per_second
+                .range(seconds as u64..)
+                .fold([0; 3], |a, (_, c)| [a[0] + c[0], a[1] + c[1], a[2] + c[2]]);
+            let series = ["scheduled", "sent", "answered"]
+                .iter()
+                .enumerate()
+                .map(|(k, name)| Series {
+                    name: (*name).to_owned(),
+                    values: (0..seconds as u64)
+                        .map(|s| (s as f64, r.per_second.get(&s).map_or(0, |c| c[k]) as f64))
+                        .collect(),
+                })
+                .collect();
+            Ok(FigureData::Xy(XyPlot {
+                title: if left_out.iter().any(|&n| n > 0) {
+                    format!(
+                        "Calls per second ({} sent, {} answered after the last due second, not drawn)",
+                        left_out[1], left_out[2]
+                    )
+                } else {
+                    "Calls per second: scheduled, sent, answered".into()
+                },
+                x_label: "second of the run".into(),
+                y_label: "calls per second".into(),
+                points: seconds <= MAX_MARKED_POINTS,
+                series,
+                log_x: false,
+                log_y: false,
+                lines: true,
+                x_ticks: Vec::new(),
+                error_bars: Vec::new(),
+            }))
+        }
+    };
+    plan.add("calls_per_second", per_second);
+
+    // 12: platform overhead over the run, cold starts marked (when the functions say their own time).
+    let overhead = if r.overhead_warm.is_empty() && r.overhead_cold.is_empty() {
+        Err(
+            "no function reported its own execution time (the emulated function does; vSwarm's \
+             proxies do not): no overhead to draw"
+                .to_owned(),
+        )
+    } else {
+        // A log axis cannot show 0: overheads under a microsecond are drawn at 1 µs.
+        let floor = |v: &Vec<(f64, f64)>| v.iter().map(|&(x, y)| (x, y.max(1e-3))).collect();
+        Ok(FigureData::Xy(XyPlot {
+            title: "Platform overhead (latency − the function's own time), after warm-up".into(),
+            x_label: "second of the run (due time)".into(),
+            y_label: "overhead, ms (log)".into(),
+            series: vec![
+                Series {
+                    name: format!("warm calls ({} shown)", r.overhead_warm.len()),
+                    values: floor(&r.overhead_warm),
+                },
+                Series {
+                    name: format!("cold starts ({})", r.overhead_cold.len()),
+                    values: floor(&r.overhead_cold),
+                },
+            ],
+            log_x: false,
+            log_y: true,
+            points: true,
+            lines: false,
+            x_ticks: Vec::new(),
+            error_bars: Vec::new(),
+        }))
+    };
+    plan.add("overhead", overhead);
+    Ok(())
+}
