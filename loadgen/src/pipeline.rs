@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use cmdline::Stop;
 use emulated::LocalServers;
 use profiles::{Catalogue, MappingSummary, Proxy};
-use trace::{ReadReport, Trace, TraceFiles};
+use trace::{ReadReport, Trace};
 
 use crate::cli::{LoadArgs, Scale};
 use crate::deploy::knative::{self, KnativeOptions, ProxyConfig};
@@ -24,6 +24,7 @@ use crate::deploy::local::{
 use crate::deploy::{self, DeployedProxy, Deployer};
 use crate::generate::{generate, GenerateOptions, GenerateStats, LoadSize};
 use crate::map::{map_trace, Mapped};
+use crate::plan::{load_catalogue, Input, LoadPlan};
 use crate::report::progress_bar;
 use crate::workers::kubernetes::RUN_LABEL;
 
@@ -77,67 +78,17 @@ impl Prepared {
     }
 }
 
-/// What a load is made from: its kind decided and its files found, once.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Input {
-    /// An Azure 2019 trace (sampled or raw layout): its three files.
-    Azure2019(TraceFiles),
-    /// An Azure 2021 invocation file (named by `-t`, or the one file of that kind in its directory).
-    Azure2021(PathBuf),
-    /// A load shape (`--rps`, `--burst-size`): no trace.
-    Shape,
-}
-
-impl Input {
-    /// What `load` is made from, `trace` being its trace's path: its shape, or the trace's kind
-    /// detected (an Azure 2021 file is known by its header) and its files found.
-    pub fn find(load: &LoadArgs, trace: &Path) -> Result<Input> {
-        if load.shape.is_set() {
-            return Ok(Input::Shape);
-        }
-        let context = || format!("reading the trace in {}", trace.display());
-        if let Some(file) = trace::azure2021_file(trace).with_context(context)? {
-            if load.shift {
-                bail!(
-                    "--shift rotates per-period counts, but {} records each call's own time (an Azure \
-                     2021 trace is replayed exactly); leave --shift out",
-                    file.display()
-                );
-            }
-            return Ok(Input::Azure2021(file));
-        }
-        let files = TraceFiles::locate(trace, load.trace.day).with_context(context)?;
-        Ok(Input::Azure2019(files))
-    }
-
-    /// Where the trace is, in messages: its directory, or its file.
-    pub fn path(&self) -> PathBuf {
-        match self {
-            Input::Azure2019(files) => files
-                .invocations
-                .parent()
-                .map_or_else(PathBuf::new, Path::to_owned),
-            Input::Azure2021(file) => file.clone(),
-            Input::Shape => PathBuf::new(),
-        }
-    }
-}
-
-/// Reads the window `load` asks for from `input` (an Azure 2019 trace, an Azure 2021 file, or the load
-/// shape `--rps` / `--burst-size` make) and maps it onto `catalogue` (read from `--profile` when not
-/// given), writing `mapping_path`.
-pub fn prepare(
-    load: &LoadArgs,
-    catalogue: Option<&Catalogue>,
-    input: &Input,
-    mapping_path: &Path,
-) -> Result<Prepared> {
-    let load_catalogue = |spec: &str| match catalogue {
+/// Reads the window `plan` asks for from `input` (an Azure 2019 trace, an Azure 2021 file, or the load
+/// shape `--rps` / `--burst-size` make) and maps it onto the plan's catalogue (each function its own
+/// with `-p trace`), writing `mapping_path`. The plan's seed keys every draw.
+pub fn prepare(plan: &LoadPlan, input: &Input, mapping_path: &Path) -> Result<Prepared> {
+    let load = &plan.settings;
+    let load_catalogue = |spec: &str| match &plan.catalogue {
         Some(c) => Ok(c.clone()),
         None => load_catalogue(spec),
     };
     let started = Instant::now();
-    let seed = load.seed.unwrap_or_else(rand::random);
+    let seed = plan.seed;
     let Some(periods) = load.warmup_duration.checked_add(load.duration) else {
         bail!("--warmup-duration + --duration is too large");
     };
@@ -145,7 +96,7 @@ pub fn prepare(
     let trace = match input {
         Input::Shape => {
             let catalogue = load_catalogue(&load.profile)?;
-            let shaped = crate::shapes::shaped_load(load, &catalogue, seed)?;
+            let shaped = crate::shapes::shaped_load(plan, &catalogue)?;
             let premade = (shaped.catalogue, shaped.mapped);
             return finish_prepare(
                 load,
@@ -272,17 +223,6 @@ pub fn drop_idle(trace: &mut Trace, keep: bool) -> usize {
     idle
 }
 
-/// `builtin` or a profile.json, with a hint when the default file is absent.
-pub fn load_catalogue(spec: &str) -> Result<Catalogue> {
-    Catalogue::load(spec).with_context(|| {
-        if spec != "builtin" && !Path::new(spec).exists() {
-            format!("reading proxy profiles {spec} (or pass --profile builtin for the built-in emulated proxies)")
-        } else {
-            format!("reading proxy profiles {spec}")
-        }
-    })
-}
-
 /// The proxies of a load, deployed (or named).
 pub struct Deployment {
     /// Proxy and endpoint, in the order of [`Prepared::proxies_used`].
@@ -297,12 +237,13 @@ pub struct Deployment {
 /// in a cluster carries the label of `run_id`.
 pub fn deploy_proxies(
     prepared: &Prepared,
-    load: &LoadArgs,
+    plan: &LoadPlan,
     kind: Deployer,
     local: Option<&LocalFleet>,
     run_id: &str,
     stop: &Stop,
 ) -> Result<Deployment> {
+    let load = &plan.settings;
     let proxies = prepared.proxies();
     let d = &load.deploy;
     match kind {
@@ -422,12 +363,13 @@ pub const AUTO_UTILISATION: f64 = 0.5;
 /// not the reserved ones, and not as many as `unpinned_dispatchers` (dispatchers on this machine that
 /// share its CPUs still keep one busy each, so a fleet sized for all of them would be overloaded).
 pub fn local_fleet(
-    load: &LoadArgs,
+    plan: &LoadPlan,
     prepared: &Prepared,
     reserved: &[usize],
     unpinned_dispatchers: usize,
     default: Scale,
 ) -> Result<LocalFleet> {
+    let load = &plan.settings;
     let cpus = (!reserved.is_empty()).then(|| host::cpus_except(reserved));
     let threads = load
         .deploy
@@ -531,12 +473,13 @@ pub struct Generated {
 /// whole load too when `whole`.
 pub fn write_load(
     prepared: &Prepared,
-    load: &LoadArgs,
+    plan: &LoadPlan,
     deployment: &Deployment,
     output: &Path,
     endpoints_path: Option<&Path>,
     whole: bool,
 ) -> Result<Generated> {
+    let load = &plan.settings;
     let used = prepared.proxies_used();
     let endpoints = prepared.mapped.endpoints(|p| {
         let i = used.binary_search(&p).expect("proxy is in the used set");

@@ -1,16 +1,20 @@
-//! A run's plan: its flags checked, and every decision that follows from them made once, before anything
-//! is written or deployed (in ripgrep's terms, low-level args become high-level args). The seed is
-//! resolved, the source of the calls decided, the profile parsed, the deployer, launcher and dispatcher
-//! CPUs chosen, and the ports it will bind checked. `run`, its checks and each step of an experiment
-//! start from a [`RunPlan`]; what needs the files opened (the trace read and mapped, the local fleet
-//! sized) follows from it in `commands::check` and `commands::run`.
+//! A command's plan: its flags checked, and every decision that follows from them made once, before
+//! anything is written or deployed (in ripgrep's terms, low-level args become high-level args).
+//! [`LoadPlan`] is a load's: the seed resolved and the profile parsed; `generate`, `deploy` and `run`
+//! give it to the pipeline and the shapes. [`RunPlan`] is a run's: its load plan, the source of the calls
+//! (a trace's kind detected and its files found), the deployer, the launcher and the dispatcher CPUs
+//! chosen, and the ports it will bind checked. `run`, its checks and each step of an experiment start
+//! from a [`RunPlan`]; what needs the files opened (the trace read and mapped, the local fleet sized)
+//! follows from it in `commands::check` and `commands::run`.
 
 use anyhow::{bail, Context, Result};
 use profiles::Catalogue;
+use trace::TraceFiles;
 
-use crate::cli::{LoadArgs, RunArgs};
+use std::path::{Path, PathBuf};
+
+use crate::cli::{LoadArgs, ObserveArgs, ReplayArgs, RunArgs};
 use crate::deploy::Deployer;
-use crate::pipeline::Input;
 use crate::workers::{self, Launcher};
 
 /// The seed of a run on the embedded default (a synthetic trace) when none is given: two runs of it
@@ -29,17 +33,47 @@ pub enum Source {
     Given(Input),
 }
 
+/// A load's settings with the decisions made from them: the seed resolved and the profile parsed. What
+/// `generate`, `deploy` and `run` give the pipeline and the shapes.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    /// The load's flags, the seed resolved (`settings.seed` is set).
+    pub settings: LoadArgs,
+    /// The seed of everything drawn: a synthetic trace, the inter-arrival times, the shapes.
+    pub seed: u64,
+    /// The proxies' catalogue, parsed (none with `-p trace`: each function gets its own).
+    pub catalogue: Option<Catalogue>,
+}
+
+impl LoadPlan {
+    /// Checks `settings`: the profile parsed, the seed resolved (`default_seed` when none is given).
+    pub fn check(settings: &LoadArgs, default_seed: impl FnOnce() -> u64) -> Result<LoadPlan> {
+        let mut settings = settings.clone();
+        let catalogue = (settings.profile != "trace")
+            .then(|| load_catalogue(&settings.profile))
+            .transpose()?;
+        let seed = *settings.seed.get_or_insert_with(default_seed);
+        Ok(LoadPlan {
+            settings,
+            seed,
+            catalogue,
+        })
+    }
+}
+
 /// A run's settings, checked, with every decision made once.
 #[derive(Debug, Clone)]
 pub struct RunPlan {
-    /// The flags, with the seed resolved (`args.load.seed` is set).
-    pub args: RunArgs,
-    /// The seed of everything drawn: the synthetic trace, the inter-arrival times, the shapes.
-    pub seed: u64,
+    /// The load: its settings, seed and catalogue.
+    pub load: LoadPlan,
+    /// How the load is replayed (`--workers`' launcher, connections, timeouts).
+    pub replay: ReplayArgs,
+    /// How the replay is watched.
+    pub observe: ObserveArgs,
+    /// Where the run's files go.
+    pub output_dir: PathBuf,
     /// Where the calls come from.
     pub source: Source,
-    /// The proxies' catalogue, parsed (none with `-p trace`: each function gets its own).
-    pub catalogue: Option<Catalogue>,
     /// Where the proxies run.
     pub deployer: Deployer,
     /// What starts the invokers: none for one invoker in this process.
@@ -55,7 +89,6 @@ impl RunPlan {
     /// is written; the ports the run will serve on are bound and let go, so a taken one is named now
     /// (not for `--launcher kubernetes --dry-run`, which only writes the workers' Job).
     pub fn check(args: &RunArgs) -> Result<RunPlan> {
-        let mut args = args.clone();
         let load = &args.load;
         let deployer = load.deploy.deployer.unwrap_or(Deployer::Local);
         if deployer == Deployer::None {
@@ -69,7 +102,7 @@ impl RunPlan {
         // A dry run only writes the workers' Job: the ports are the cluster's to reach, not bound here.
         let dry_run = load.deploy.dry_run;
         if dry_run && launcher != Some(Launcher::Kubernetes) {
-            bail!("{}", dry_run_refusal(&args));
+            bail!("{}", dry_run_refusal(args));
         }
         if launcher.is_some() && args.replay.dispatcher_cpu.is_some() {
             bail!("--dispatcher-cpu pins one invoker; with --workers each local worker gets its own CPU while they last (--no-pin: none)");
@@ -94,9 +127,6 @@ impl RunPlan {
                     format!("--advertise-addr {addr}: cannot serve the workers there")
                 })?;
         }
-        let catalogue = (load.profile != "trace")
-            .then(|| crate::pipeline::load_catalogue(&load.profile))
-            .transpose()?;
         let source = match (&load.trace.trace, load.shape.is_set()) {
             (Some(trace), _) if !trace.exists() => {
                 bail!("-t {}: no such trace file or directory", trace.display())
@@ -109,28 +139,85 @@ impl RunPlan {
         };
         // The embedded default (a synthetic trace) has a fixed seed, so two runs of it compare; a real
         // trace or a shape gets a random one unless given. Either way the report prints it.
-        let seed = *args.load.seed.get_or_insert_with(|| match source {
-            Source::Synthetic { .. } => DEFAULT_SEED,
-            _ => rand::random(),
-        });
+        let synthetic = matches!(source, Source::Synthetic { .. });
+        let load = LoadPlan::check(load, || {
+            if synthetic {
+                DEFAULT_SEED
+            } else {
+                rand::random()
+            }
+        })?;
         let invokers = launcher.map_or(1, |_| args.load.workers);
-        let dispatcher_cpus = dispatcher_cpus(&args, deployer, launcher, cpus);
+        let dispatcher_cpus = dispatcher_cpus(args, deployer, launcher, cpus);
         Ok(RunPlan {
-            args,
-            seed,
+            load,
+            replay: args.replay.clone(),
+            observe: args.observe.clone(),
+            output_dir: args.output_dir.clone(),
             source,
-            catalogue,
             deployer,
             launcher,
             invokers,
             dispatcher_cpus,
         })
     }
+}
 
-    /// The load's settings (seed resolved).
-    pub fn load(&self) -> &LoadArgs {
-        &self.args.load
+/// What a load is made from: its kind decided and its files found, once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// An Azure 2019 trace (sampled or raw layout): its three files.
+    Azure2019(TraceFiles),
+    /// An Azure 2021 invocation file (named by `-t`, or the one file of that kind in its directory).
+    Azure2021(PathBuf),
+    /// A load shape (`--rps`, `--burst-size`): no trace.
+    Shape,
+}
+
+impl Input {
+    /// What `load` is made from, `trace` being its trace's path: its shape, or the trace's kind
+    /// detected (an Azure 2021 file is known by its header) and its files found.
+    pub fn find(load: &LoadArgs, trace: &Path) -> Result<Input> {
+        if load.shape.is_set() {
+            return Ok(Input::Shape);
+        }
+        let context = || format!("reading the trace in {}", trace.display());
+        if let Some(file) = trace::azure2021_file(trace).with_context(context)? {
+            if load.shift {
+                bail!(
+                    "--shift rotates per-period counts, but {} records each call's own time (an Azure \
+                     2021 trace is replayed exactly); leave --shift out",
+                    file.display()
+                );
+            }
+            return Ok(Input::Azure2021(file));
+        }
+        let files = TraceFiles::locate(trace, load.trace.day).with_context(context)?;
+        Ok(Input::Azure2019(files))
     }
+
+    /// Where the trace is, in messages: its directory, or its file.
+    pub fn path(&self) -> PathBuf {
+        match self {
+            Input::Azure2019(files) => files
+                .invocations
+                .parent()
+                .map_or_else(PathBuf::new, Path::to_owned),
+            Input::Azure2021(file) => file.clone(),
+            Input::Shape => PathBuf::new(),
+        }
+    }
+}
+
+/// `builtin` or a profile.json, with a hint when the default file is absent.
+pub fn load_catalogue(spec: &str) -> Result<Catalogue> {
+    Catalogue::load(spec).with_context(|| {
+        if spec != "builtin" && !Path::new(spec).exists() {
+            format!("reading proxy profiles {spec} (or pass --profile builtin for the built-in emulated proxies)")
+        } else {
+            format!("reading proxy profiles {spec}")
+        }
+    })
 }
 
 /// Why `--dry-run` does not apply to a run of these flags, and what does.
@@ -187,10 +274,14 @@ mod tests {
         let p = plan(&["-n", "7"]).unwrap();
         assert_eq!(p.source, Source::Synthetic { functions: 7 });
         assert_eq!(
-            (p.seed, p.args.load.seed),
+            (p.load.seed, p.load.settings.seed),
             (DEFAULT_SEED, Some(DEFAULT_SEED))
         );
-        assert!(p.catalogue.as_ref().is_some_and(|c| !c.proxies.is_empty()));
+        assert!(p
+            .load
+            .catalogue
+            .as_ref()
+            .is_some_and(|c| !c.proxies.is_empty()));
         assert_eq!(
             (p.deployer, p.launcher, p.invokers),
             (Deployer::Local, None, 1)
@@ -198,14 +289,14 @@ mod tests {
         // A shape draws its own seed once, and the plan carries it to every stage.
         let p = plan(&["--rps", "5"]).unwrap();
         assert_eq!(p.source, Source::Given(Input::Shape));
-        assert_eq!(p.args.load.seed, Some(p.seed));
+        assert_eq!(p.load.settings.seed, Some(p.load.seed));
         let p = plan(&["--rps", "5", "--seed", "42"]).unwrap();
-        assert_eq!(p.seed, 42);
+        assert_eq!(p.load.seed, 42);
         // Several workers: a local launcher, one dispatcher entry each; `-p trace` parses no catalogue.
         let p = plan(&["--workers", "3", "--no-pin", "-p", "trace"]).unwrap();
         assert_eq!((p.launcher, p.invokers), (Some(Launcher::Local), 3));
         assert_eq!(p.dispatcher_cpus, vec![None; 3]);
-        assert!(p.catalogue.is_none());
+        assert!(p.load.catalogue.is_none());
     }
 
     #[test]

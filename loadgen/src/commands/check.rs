@@ -15,8 +15,8 @@ use crate::commands::run::{
 };
 use crate::deploy::Deployer;
 use crate::output::{RunFiles, Staged, MARKER};
-use crate::pipeline::{deploy_proxies, write_load, Input, LocalFleet};
-use crate::plan::{dry_run_refusal, RunPlan, Source};
+use crate::pipeline::{deploy_proxies, write_load, LocalFleet};
+use crate::plan::{dry_run_refusal, Input, RunPlan, Source};
 use crate::workers::kubernetes;
 use crate::workers::{self, InvokerSettings, Launcher};
 
@@ -29,7 +29,7 @@ pub(crate) fn check_with_files(plan: &RunPlan, scratch: &Path) -> Result<Option<
             let dir = scratch.join("trace");
             let _ = std::fs::remove_dir_all(&dir);
             synthetic_trace(plan, *functions, &dir)?;
-            Input::find(plan.load(), &dir)?
+            Input::find(&plan.load.settings, &dir)?
         }
     };
     let prepared = prepare_calls(plan, &input, &scratch.join("mapping.json"))?;
@@ -47,7 +47,7 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
     }
     // The plan of the run this shows: the same checks and decisions.
     let plan = RunPlan::check(args)?;
-    let load = plan.load();
+    let load = &plan.load.settings;
     let kind = plan.deployer;
     let workers = load.workers;
     // A dry run writes only into a directory that does not exist yet: it never replaces a run.
@@ -68,10 +68,10 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
     } else {
         Deployer::None
     };
-    let deployment = deploy_proxies(&prepared, load, named, None, &run_id, stop)?;
+    let deployment = deploy_proxies(&prepared, &plan.load, named, None, &run_id, stop)?;
     let generated = write_load(
         &prepared,
-        load,
+        &plan.load,
         &deployment,
         &files.load,
         Some(&files.endpoints),
@@ -120,7 +120,7 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
         &run_id,
         workers,
         &invoker_args,
-        &kubernetes_options(args),
+        &kubernetes_options(&args.replay),
         lead.as_secs() + span + args.replay.grpc_timeout.as_secs() + 120,
         args.replay.grpc_timeout.as_secs() + 60,
     );

@@ -8,7 +8,8 @@ use cmdline::Stop;
 
 use crate::cli::{GenerateArgs, Scale};
 use crate::deploy::Deployer;
-use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Generated, Input};
+use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Generated};
+use crate::plan::{Input, LoadPlan};
 use crate::workers::kubernetes::new_run_id;
 
 /// Read, map, write `mapping.json`, deploy on Knative if asked, write the load.
@@ -18,22 +19,19 @@ pub fn generate(args: &GenerateArgs, stop: &Stop) -> Result<Generated> {
     if kind == Deployer::Local {
         bail!("--deployer local: local servers live only as long as loadgen; use `loadgen deploy` (serves until Ctrl-C) or `loadgen run`");
     }
-    let prepared = prepare(
-        &args.load,
-        None,
-        &Input::find(&args.load, &args.trace_dir())?,
-        &args.mapping_path(),
-    )?;
+    let plan = LoadPlan::check(&args.load, rand::random)?;
+    let input = Input::find(&args.load, &args.trace_dir())?;
+    let prepared = prepare(&plan, &input, &args.mapping_path())?;
     if prepared.size.total == 0 {
         log::warn!(
             "the window holds no call: the load is written, empty, and replaying it sends nothing"
         );
     }
-    let deployment = deploy_proxies(&prepared, &args.load, kind, None, &new_run_id(), stop)?;
+    let deployment = deploy_proxies(&prepared, &plan, kind, None, &new_run_id(), stop)?;
     let endpoints_path = (kind != Deployer::None).then(|| args.endpoints_path());
     write_load(
         &prepared,
-        &args.load,
+        &plan,
         &deployment,
         &args.output,
         endpoints_path.as_deref(),
@@ -46,29 +44,20 @@ pub fn deploy(args: &GenerateArgs, stop: &Stop) -> Result<()> {
     args.check_output()?;
     let kind = args.load.deploy.deployer.unwrap_or(Deployer::Local);
     let endpoints_path = args.endpoints_path();
-    let prepared = prepare(
-        &args.load,
-        None,
-        &Input::find(&args.load, &args.trace_dir())?,
-        &args.mapping_path(),
-    )?;
+    let plan = LoadPlan::check(&args.load, rand::random)?;
+    let input = Input::find(&args.load, &args.trace_dir())?;
+    let prepared = prepare(&plan, &input, &args.mapping_path())?;
     let fleet = (kind == Deployer::Local)
-        .then(|| local_fleet(&args.load, &prepared, &[], 0, Scale::Factor(1.0)))
+        .then(|| local_fleet(&plan, &prepared, &[], 0, Scale::Factor(1.0)))
         .transpose()?;
     if let Some(fleet) = &fleet {
         println!("scale      {}", fleet.note);
     }
-    let mut deployment = deploy_proxies(
-        &prepared,
-        &args.load,
-        kind,
-        fleet.as_ref(),
-        &new_run_id(),
-        stop,
-    )?;
+    let mut deployment =
+        deploy_proxies(&prepared, &plan, kind, fleet.as_ref(), &new_run_id(), stop)?;
     let report = write_load(
         &prepared,
-        &args.load,
+        &plan,
         &deployment,
         &args.output,
         (kind != Deployer::None).then_some(endpoints_path.as_path()),

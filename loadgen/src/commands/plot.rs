@@ -10,7 +10,7 @@ use profiles::{Catalogue, MappingFile};
 use trace::{FunctionId, Trace};
 
 use crate::cli::{PlotArgs, PlotResults};
-use crate::pipeline::load_catalogue;
+use crate::plan::load_catalogue;
 
 /// What to draw; every input but the catalogue is optional and adds its figures.
 pub struct Inputs<'a> {

@@ -12,17 +12,16 @@ use invoker::dispatch::{replay, ReplayOptions};
 use invoker::schedule::Schedule;
 use trace::Layout;
 
-use crate::cli::{RunArgs, Scale};
+use crate::cli::{ReplayArgs, RunArgs, Scale};
 use crate::commands::plot::{draw, Inputs};
 use crate::commands::watch::{Cluster, Watch};
 use crate::deploy::knative;
 use crate::deploy::Deployer;
 use crate::output::{RunFiles, Staged, MARKER};
 use crate::pipeline::{
-    deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated, Input, LocalFleet,
-    Prepared,
+    deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated, LocalFleet, Prepared,
 };
-use crate::plan::{RunPlan, Source};
+use crate::plan::{Input, RunPlan, Source};
 use crate::report::run::RunReport;
 use crate::synth::{synthesize, SynthOptions, SynthStats};
 use crate::workers::kubernetes::{self, KubernetesOptions};
@@ -135,7 +134,7 @@ pub(crate) fn fleet_of(plan: &RunPlan, prepared: &Prepared) -> Result<Option<Loc
         Some(Launcher::Kubernetes) => 0,
         _ => plan.dispatcher_cpus.iter().filter(|c| c.is_none()).count(),
     };
-    local_fleet(plan.load(), prepared, &reserved, unpinned, Scale::Auto).map(Some)
+    local_fleet(&plan.load, prepared, &reserved, unpinned, Scale::Auto).map(Some)
 }
 
 /// [`run`], writing into `files` (a new, empty directory), reusing the deployment `kept` holds if it fits,
@@ -148,8 +147,7 @@ pub fn run_keeping(
     files: RunFiles,
     run_id: &str,
 ) -> Result<RunOutcome> {
-    let args = &plan.args;
-    let load = plan.load();
+    let load = &plan.load.settings;
     let (kind, launcher, workers) = (plan.deployer, plan.launcher, plan.invokers);
     if launcher == Some(Launcher::Kubernetes) && kind == Deployer::Local {
         log::warn!(
@@ -157,7 +155,7 @@ pub fn run_keeping(
              share this machine's network (hostNetwork on this node)"
         );
     }
-    let grpc_timeout = args.replay.grpc_timeout;
+    let grpc_timeout = plan.replay.grpc_timeout;
     // Every flag is checked; only now is anything written (into the staging directory).
 
     // 1-2. The trace, and its mapping.
@@ -190,7 +188,7 @@ pub fn run_keeping(
             );
             deployment
         }
-        None => deploy_proxies(&prepared, load, kind, fleet.as_ref(), run_id, stop)?,
+        None => deploy_proxies(&prepared, &plan.load, kind, fleet.as_ref(), run_id, stop)?,
     };
     // Kept from now on, so that whatever happens next, the caller's release removes it.
     let deployment = &kept.kept.insert((key, deployment)).1;
@@ -199,7 +197,7 @@ pub fn run_keeping(
     // 4. The load.
     let generated = write_load(
         &prepared,
-        load,
+        &plan.load,
         deployment,
         &files.load,
         Some(&files.endpoints),
@@ -242,7 +240,7 @@ pub fn run_keeping(
     });
     let names = endpoint_names(&deployment.deployed);
     let watch = Watch::start(
-        &args.observe,
+        &plan.observe,
         &schedule,
         &names,
         deployment.servers.as_ref().map(|s| s.metrics()),
@@ -261,21 +259,21 @@ pub fn run_keeping(
                 warmup: load.warmup_duration as u32,
                 duration: load.duration as u32,
                 grpc_timeout,
-                connections: args.replay.connections,
-                max_in_flight: args.replay.max_in_flight,
-                realtime: args.replay.realtime,
+                connections: plan.replay.connections,
+                max_in_flight: plan.replay.max_in_flight,
+                realtime: plan.replay.realtime,
                 // Local workers that could not each have a CPU share them: they park, not spin.
                 shared_cpu: launcher == Launcher::Local && reserved.len() < workers as usize,
                 // The watch has an observer to fold the reports into exactly when this is set.
-                live_interval: args.observe.followed_every(),
+                live_interval: plan.observe.followed_every(),
             },
             cpus: dispatcher_cpus.clone(),
-            start_lead: args.replay.start_lead,
-            advertise: args.replay.advertise_addr.clone(),
-            kubernetes: kubernetes_options(args),
+            start_lead: plan.replay.start_lead,
+            advertise: plan.replay.advertise_addr.clone(),
+            kubernetes: kubernetes_options(&plan.replay),
             run_id,
             stop: stop.clone(),
-            launch_delays: args.replay.launch_delay.clone(),
+            launch_delays: plan.replay.launch_delay.clone(),
             observer: watch.observer(),
         })
         .context("replaying the load from the workers")?
@@ -286,12 +284,12 @@ pub fn run_keeping(
                 default_port: 80,
                 grpc_timeout,
                 connect_timeout: grpc_timeout.min(Duration::from_secs(5)),
-                connections: args.replay.connections as usize,
-                max_in_flight: args.replay.max_in_flight,
+                connections: plan.replay.connections as usize,
+                max_in_flight: plan.replay.max_in_flight,
                 start_at: None,
                 shard: None,
                 allow_unreachable: false,
-                realtime: args.replay.realtime,
+                realtime: plan.replay.realtime,
                 shared_cpu: false,
                 dispatcher_cpu,
                 records: Some(files.records.clone()),
@@ -395,7 +393,7 @@ fn endpoint_names(
 /// Steps 1 and 2 of a run: the trace (synthetic unless given, written into the run's directory) and its
 /// mapping. Returns the trace's directory and the prepared load.
 pub(crate) fn trace_and_mapping(plan: &RunPlan, files: &RunFiles) -> Result<(PathBuf, Prepared)> {
-    let load = plan.load();
+    let load = &plan.load.settings;
     // 1. The trace.
     let input = match &plan.source {
         Source::Given(input) => input.clone(),
@@ -422,14 +420,14 @@ pub(crate) fn trace_and_mapping(plan: &RunPlan, files: &RunFiles) -> Result<(Pat
 /// The synthetic trace of `functions` functions a run without `-t` makes in `dir`, over its periods,
 /// with its seed.
 pub(crate) fn synthetic_trace(plan: &RunPlan, functions: usize, dir: &Path) -> Result<SynthStats> {
-    let load = plan.load();
+    let load = &plan.load.settings;
     synthesize(
         dir,
         &SynthOptions {
             functions,
             periods: load.warmup_duration + load.duration,
             granularity: load.trace.granularity(),
-            seed: plan.seed,
+            seed: plan.load.seed,
             layout: Layout::Sampled,
         },
     )
@@ -439,7 +437,7 @@ pub(crate) fn synthetic_trace(plan: &RunPlan, functions: usize, dir: &Path) -> R
 /// `input` read and mapped onto the plan's catalogue (the mapping written to `mapping`), refused when no
 /// function has a call in the window: a run needs something to send.
 pub(crate) fn prepare_calls(plan: &RunPlan, input: &Input, mapping: &Path) -> Result<Prepared> {
-    let prepared = prepare(plan.load(), plan.catalogue.as_ref(), input, mapping)?;
+    let prepared = prepare(&plan.load, input, mapping)?;
     if prepared.trace.functions.is_empty() {
         bail!(
             "no function of {} has a call in the window: nothing to run",
@@ -450,13 +448,13 @@ pub(crate) fn prepare_calls(plan: &RunPlan, input: &Input, mapping: &Path) -> Re
 }
 
 /// How the workers' Job is made.
-pub(crate) fn kubernetes_options(args: &RunArgs) -> KubernetesOptions {
+pub(crate) fn kubernetes_options(replay: &ReplayArgs) -> KubernetesOptions {
     KubernetesOptions {
         kubectl: "kubectl".into(),
-        namespace: args.replay.namespace.clone(),
-        node_selector: args.replay.node_selector.clone(),
-        image: args.replay.invoker_image.clone(),
-        resources: args.replay.invoker_resources.clone(),
+        namespace: replay.namespace.clone(),
+        node_selector: replay.node_selector.clone(),
+        image: replay.invoker_image.clone(),
+        resources: replay.invoker_resources.clone(),
     }
 }
 

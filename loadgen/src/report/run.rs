@@ -59,7 +59,7 @@ fn file_name(p: &Path) -> String {
 pub fn markdown(r: &RunReport) -> String {
     let g = r.generated;
     let s = r.summary;
-    let load = r.plan.load();
+    let load = &r.plan.load.settings;
     let unit = g.unit;
     let mut out = String::new();
     let _ = writeln!(out, "# loadgen run\n");
@@ -73,7 +73,7 @@ pub fn markdown(r: &RunReport) -> String {
     let trace = match r.plan.source {
         Source::Synthetic { functions } => format!(
             "synthetic, {functions} functions with the Azure 2019 dataset's shape (seed {}), in `{}`",
-            r.plan.seed,
+            r.plan.load.seed,
             r.trace_dir.display()
         ),
         _ => format!("`{}`", g.source),

@@ -17,6 +17,7 @@ use trace::{Arrivals, Function, FunctionId, MemoryLevel, ReadReport, Trace};
 
 use crate::cli::LoadArgs;
 use crate::map::Mapped;
+use crate::plan::LoadPlan;
 
 /// Duration the proxy of a shaped load is chosen near when none is named, ms.
 pub const DEFAULT_DURATION_MS: f64 = 100.0;
@@ -72,9 +73,10 @@ pub fn choose_proxy<'c>(load: &LoadArgs, catalogue: &'c Catalogue) -> Result<&'c
     Ok(&catalogue.proxies[best])
 }
 
-/// Makes the load `load.shape` describes over `load`'s window, calling copies of a proxy of `catalogue`;
-/// `seed` keys its random streams (the run's seed, so the load is reproducible).
-pub fn shaped_load(load: &LoadArgs, catalogue: &Catalogue, seed: u64) -> Result<ShapedLoad> {
+/// Makes the load the plan's shape describes over its window, calling copies of a proxy of `catalogue`;
+/// the plan's seed keys its random streams (so the load is reproducible).
+pub fn shaped_load(plan: &LoadPlan, catalogue: &Catalogue) -> Result<ShapedLoad> {
+    let (load, seed) = (&plan.settings, plan.seed);
     let shape = &load.shape;
     let proxy = choose_proxy(load, catalogue)?;
     let granularity = load.trace.granularity();
