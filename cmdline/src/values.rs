@@ -110,17 +110,9 @@ pub const MAX_AHEAD: Duration = Duration::from_secs(7 * 86_400);
 /// An instant as RFC 3339 (`2026-11-23T10:00:00Z`) or Unix seconds (`1700000000.5`), at most
 /// [`MAX_AHEAD`] in the future (a typo in a year would otherwise wait forever).
 pub fn parse_instant(s: &str) -> Result<SystemTime, String> {
-    let at = match s.trim().parse::<f64>() {
-        Ok(secs) if secs.is_finite() && (0.0..=1e12).contains(&secs) => {
-            SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs)
-        }
-        Ok(_) => {
-            return Err(format!(
-                "`{s}` is not a time: Unix seconds must be 0 to 1e12"
-            ))
-        }
-        Err(_) => humantime::parse_rfc3339_weak(s)
-            .map_err(|e| format!("`{s}` is neither RFC 3339 nor Unix seconds: {e}"))?,
+    let at = match exact_unix_seconds(s.trim()) {
+        Some(at) if at <= Duration::from_secs(1_000_000_000_000) => SystemTime::UNIX_EPOCH + at,
+        _ => parse_instant_loosely(s)?,
     };
     if let Ok(ahead) = at.duration_since(SystemTime::now()) {
         if ahead > MAX_AHEAD {
@@ -132,6 +124,38 @@ pub fn parse_instant(s: &str) -> Result<SystemTime, String> {
         }
     }
     Ok(at)
+}
+
+/// `SECONDS[.FRACTION]` in plain digits, read exactly (to the nanosecond): a coordinator's `--start-at`
+/// reaches its workers to the microsecond it was written with, not a float's rounding of it.
+fn exact_unix_seconds(s: &str) -> Option<Duration> {
+    let (whole, fraction) = s.split_once('.').unwrap_or((s, ""));
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !(fraction.is_empty() || digits(fraction)) || fraction.len() > 9 {
+        return None;
+    }
+    let nanos = if fraction.is_empty() {
+        0
+    } else {
+        fraction.parse::<u32>().ok()? * 10u32.pow(9 - fraction.len() as u32)
+    };
+    Some(Duration::new(whole.parse().ok()?, nanos))
+}
+
+/// Unix seconds in any float form (`1.7e9`), or an RFC 3339 time.
+fn parse_instant_loosely(s: &str) -> Result<SystemTime, String> {
+    Ok(match s.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && (0.0..=1e12).contains(&secs) => {
+            SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs)
+        }
+        Ok(_) => {
+            return Err(format!(
+                "`{s}` is not a time: Unix seconds must be 0 to 1e12"
+            ))
+        }
+        Err(_) => humantime::parse_rfc3339_weak(s)
+            .map_err(|e| format!("`{s}` is neither RFC 3339 nor Unix seconds: {e}"))?,
+    })
 }
 
 #[cfg(test)]
@@ -174,6 +198,11 @@ mod tests {
             SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_500)
         );
         assert!(parse_instant("2026-11-23T10:00:00Z").is_ok());
+        // Plain digits are read exactly: a start time written to the microsecond arrives unrounded.
+        assert_eq!(
+            parse_instant("1764000000.123456").unwrap(),
+            SystemTime::UNIX_EPOCH + Duration::new(1_764_000_000, 123_456_000)
+        );
         assert!(parse_instant("9999-01-01T00:00:00Z")
             .unwrap_err()
             .contains("at most 7 days ahead"));

@@ -32,6 +32,9 @@ use std::path::{Path, PathBuf};
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
+/// Most periods a load may span, and any flag ask for: a million (almost two years of minutes).
+pub const MAX_PERIODS: u64 = 1_000_000;
+
 /// What one call asks of its function (invitro's per-call model): its own wall time and working set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CallAsk {

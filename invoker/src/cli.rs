@@ -140,8 +140,8 @@ pub struct InvokerArgs {
     pub work_dir: Option<PathBuf>,
 }
 
-/// Most periods a flag may ask for (a million minutes is almost two years).
-pub const MAX_PERIODS: u64 = 1_000_000;
+/// Most periods a flag may ask for: the load format's own bound.
+pub use formats::load::MAX_PERIODS;
 
 impl InvokerArgs {
     /// Period length, µs.
@@ -157,6 +157,84 @@ impl InvokerArgs {
         let args = cmdline::goflags::parse_args(&InvokerArgs::command(), args)?;
         InvokerArgs::try_parse_from(args)
     }
+}
+
+/// What every worker's invoker is told, besides where the coordinator is and which worker it is.
+#[derive(Debug, Clone)]
+pub struct InvokerSettings {
+    /// Periods are minutes.
+    pub minute: bool,
+    /// Warm-up periods.
+    pub warmup: u32,
+    /// Measured periods.
+    pub duration: u32,
+    /// Per-call timeout.
+    pub grpc_timeout: Duration,
+    /// Connections per endpoint.
+    pub connections: u32,
+    /// Calls outstanding beyond which a due call is not sent.
+    pub max_in_flight: usize,
+    /// SCHED_FIFO dispatchers.
+    pub realtime: bool,
+    /// The dispatchers share CPUs (`invoker --shared-cpu`): they park through short gaps.
+    pub shared_cpu: bool,
+    /// How often each worker reports what it has done to the coordinator's live view and `/metrics`
+    /// (`invoker --live-interval`); none: not at all.
+    pub live_interval: Option<Duration>,
+}
+
+/// The arguments of worker `worker` (a number, or `$(JOB_COMPLETION_INDEX)` in a Job).
+pub fn invoker_args(
+    coordinator: &str,
+    worker: &str,
+    workers: u32,
+    start_at: SystemTime,
+    settings: &InvokerSettings,
+    work_dir: &str,
+    cpu: Option<usize>,
+) -> Vec<String> {
+    let at = start_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut args = vec![
+        "--coordinator".to_owned(),
+        coordinator.to_owned(),
+        "--worker".to_owned(),
+        worker.to_owned(),
+        "--workers".to_owned(),
+        workers.to_string(),
+        "--start-at".to_owned(),
+        format!("{}.{:06}", at.as_secs(), at.subsec_micros()),
+        format!("--min={}", settings.minute),
+        "--warmup".to_owned(),
+        settings.warmup.to_string(),
+        "--duration".to_owned(),
+        settings.duration.to_string(),
+        "--grpcTimeout".to_owned(),
+        format!("{}", settings.grpc_timeout.as_secs_f64()),
+        "--connections".to_owned(),
+        settings.connections.to_string(),
+        "--max-in-flight".to_owned(),
+        settings.max_in_flight.to_string(),
+        "--work-dir".to_owned(),
+        work_dir.to_owned(),
+    ];
+    if let Some(cpu) = cpu {
+        args.extend(["--dispatcher-cpu".to_owned(), cpu.to_string()]);
+    }
+    if settings.realtime {
+        args.push("--realtime".to_owned());
+    }
+    if settings.shared_cpu {
+        args.push("--shared-cpu".to_owned());
+    }
+    if let Some(interval) = settings.live_interval {
+        args.extend([
+            "--live-interval".to_owned(),
+            format!("{}", interval.as_secs_f64()),
+        ]);
+    }
+    args
 }
 
 #[cfg(test)]
@@ -269,5 +347,62 @@ mod tests {
         .unwrap();
         assert_eq!((a.worker, a.workers), (Some(2), Some(3)));
         assert!(parse(&["-nonsense"]).is_err());
+    }
+
+    #[test]
+    fn every_worker_setting_survives_build_then_parse() {
+        let settings = InvokerSettings {
+            minute: false,
+            warmup: 3,
+            duration: 17,
+            grpc_timeout: Duration::from_millis(2500),
+            connections: 4,
+            max_in_flight: 1234,
+            realtime: true,
+            shared_cpu: true,
+            live_interval: Some(Duration::from_millis(250)),
+        };
+        let start = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);
+        let built = invoker_args(
+            "http://10.0.0.1:8080",
+            "2",
+            5,
+            start,
+            &settings,
+            "/work",
+            Some(1),
+        );
+        let a = InvokerArgs::parse_command_line(
+            std::iter::once("invoker".to_owned())
+                .chain(built)
+                .map(std::ffi::OsString::from),
+        )
+        .unwrap();
+        assert_eq!(a.coordinator.as_deref(), Some("http://10.0.0.1:8080"));
+        assert_eq!((a.worker, a.workers), (Some(2), Some(5)));
+        assert_eq!(a.start_at, Some(start));
+        assert_eq!((a.min, a.warmup, a.duration), (false, 3, 17));
+        assert_eq!(a.grpc_timeout, settings.grpc_timeout);
+        assert_eq!((a.connections, a.max_in_flight), (4, 1234));
+        assert!(a.realtime && a.shared_cpu);
+        assert_eq!(a.live_interval, settings.live_interval);
+        assert_eq!(a.work_dir, Some(PathBuf::from("/work")));
+        assert_eq!(a.dispatcher_cpu, Some(1));
+        // The defaults, left out, come back as the defaults.
+        let quiet = InvokerSettings {
+            realtime: false,
+            shared_cpu: false,
+            live_interval: None,
+            ..settings
+        };
+        let built = invoker_args("http://h:1", "0", 1, start, &quiet, "w", None);
+        let a = InvokerArgs::parse_command_line(
+            std::iter::once("invoker".to_owned())
+                .chain(built)
+                .map(std::ffi::OsString::from),
+        )
+        .unwrap();
+        assert!(!a.realtime && !a.shared_cpu);
+        assert_eq!((a.live_interval, a.dispatcher_cpu), (None, None));
     }
 }

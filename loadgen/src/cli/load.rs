@@ -14,8 +14,8 @@ use crate::deploy::Deployer;
 use crate::iat::IatDistribution;
 use crate::workers::Launcher;
 
-/// Most periods any flag asks for: a million (almost two years of minutes).
-pub const MAX_PERIODS: u64 = 1_000_000;
+/// Most periods any flag asks for: the load format's own bound.
+pub use formats::load::MAX_PERIODS;
 
 /// A percentile the mapping can compare at (one every trace and profile gives).
 pub fn parse_percentile(s: &str) -> Result<u8, String> {

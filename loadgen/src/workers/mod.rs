@@ -40,29 +40,8 @@ pub enum Launcher {
     Kubernetes,
 }
 
-/// What every worker's invoker is told, besides where the coordinator is and which worker it is.
-#[derive(Debug, Clone)]
-pub struct InvokerSettings {
-    /// Periods are minutes.
-    pub minute: bool,
-    /// Warm-up periods.
-    pub warmup: u32,
-    /// Measured periods.
-    pub duration: u32,
-    /// Per-call timeout.
-    pub grpc_timeout: Duration,
-    /// Connections per endpoint.
-    pub connections: u32,
-    /// Calls outstanding beyond which a due call is not sent.
-    pub max_in_flight: usize,
-    /// SCHED_FIFO dispatchers.
-    pub realtime: bool,
-    /// The dispatchers share CPUs (`invoker --shared-cpu`): they park through short gaps.
-    pub shared_cpu: bool,
-    /// How often each worker reports what it has done to the coordinator's live view and `/metrics`
-    /// (`invoker --live-interval`); none: not at all.
-    pub live_interval: Option<Duration>,
-}
+/// What each worker's invoker is told, defined beside the invoker's own parser.
+pub use invoker::cli::{invoker_args, InvokerSettings};
 
 /// A replay from several workers.
 pub struct Launch<'a> {
@@ -121,60 +100,6 @@ pub fn bind_address(launcher: Launcher, advertise: Option<&str>) -> Result<Socke
             Launcher::Kubernetes => SocketAddr::new(serve::default_route_ip()?, 0),
         }),
     }
-}
-
-/// The arguments of worker `worker` (a number, or `$(JOB_COMPLETION_INDEX)` in a Job).
-pub fn invoker_args(
-    coordinator: &str,
-    worker: &str,
-    workers: u32,
-    start_at: SystemTime,
-    settings: &InvokerSettings,
-    work_dir: &str,
-    cpu: Option<usize>,
-) -> Vec<String> {
-    let at = start_at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default();
-    let mut args = vec![
-        "--coordinator".to_owned(),
-        coordinator.to_owned(),
-        "--worker".to_owned(),
-        worker.to_owned(),
-        "--workers".to_owned(),
-        workers.to_string(),
-        "--start-at".to_owned(),
-        format!("{}.{:06}", at.as_secs(), at.subsec_micros()),
-        format!("--min={}", settings.minute),
-        "--warmup".to_owned(),
-        settings.warmup.to_string(),
-        "--duration".to_owned(),
-        settings.duration.to_string(),
-        "--grpcTimeout".to_owned(),
-        format!("{}", settings.grpc_timeout.as_secs_f64()),
-        "--connections".to_owned(),
-        settings.connections.to_string(),
-        "--max-in-flight".to_owned(),
-        settings.max_in_flight.to_string(),
-        "--work-dir".to_owned(),
-        work_dir.to_owned(),
-    ];
-    if let Some(cpu) = cpu {
-        args.extend(["--dispatcher-cpu".to_owned(), cpu.to_string()]);
-    }
-    if settings.realtime {
-        args.push("--realtime".to_owned());
-    }
-    if settings.shared_cpu {
-        args.push("--shared-cpu".to_owned());
-    }
-    if let Some(interval) = settings.live_interval {
-        args.extend([
-            "--live-interval".to_owned(),
-            format!("{}", interval.as_secs_f64()),
-        ]);
-    }
-    args
 }
 
 /// Where each worker is in the run.
@@ -370,11 +295,10 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
     let mut results: Vec<WorkerResult> = progress
         .into_iter()
         .map(|p| {
-            let summary = p.summary.as_deref().and_then(|path| {
-                std::fs::read_to_string(path)
-                    .ok()
-                    .and_then(|t| serde_json::from_str::<Summary>(&t).ok())
-            });
+            let summary = p
+                .summary
+                .as_deref()
+                .and_then(|path| formats::summary::read(path).ok());
             let lost = p.lost.or_else(|| {
                 summary
                     .is_none()
