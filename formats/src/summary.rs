@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -199,6 +200,48 @@ impl Summary {
             .collect();
         Some(per_cpu.join(", "))
     }
+}
+
+/// Why a `summary.json` could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    /// The file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not a summary.
+    #[error("{}: not a run summary: {reason}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        reason: String,
+    },
+}
+
+/// Reads the `summary.json` at `path`: the one place a summary file is read.
+pub fn read(path: &Path) -> Result<Summary, SummaryError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SummaryError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| SummaryError::Parse {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
+}
+
+/// Writes `summary` to `path` (pretty JSON, replaced whole): the one place a summary file is written.
+pub fn write(path: &Path, summary: &Summary) -> Result<(), SummaryError> {
+    let json = serde_json::to_string_pretty(summary).expect("a summary serialises");
+    crate::output::write_atomic(path, json.as_bytes()).map_err(|source| SummaryError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Endpoints the printed summary lists.

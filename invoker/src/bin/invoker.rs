@@ -152,9 +152,7 @@ fn replay_load(
 }
 
 fn write_summary(path: &Path, summary: &Summary) -> Result<()> {
-    let json = serde_json::to_string_pretty(summary).expect("summary serialises");
-    formats::output::write_atomic(path, json.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))
+    Ok(formats::summary::write(path, summary)?)
 }
 
 /// A worker's run: shard in, clock, replay, results out. A failure before the results exist is reported

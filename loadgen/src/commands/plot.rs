@@ -141,10 +141,7 @@ pub fn plot(args: &PlotArgs) -> Result<Vec<Figure>> {
 /// The endpoint names of the run whose records are `records`: those of the `summary.json` beside them,
 /// if there is one that reads (a records file alone names endpoints by address).
 fn endpoint_names_beside(records: &Path) -> BTreeMap<String, String> {
-    let summary = records.with_file_name("summary.json");
-    std::fs::read_to_string(&summary)
-        .ok()
-        .and_then(|text| serde_json::from_str::<formats::summary::Summary>(&text).ok())
+    formats::summary::read(&records.with_file_name("summary.json"))
         .map(|s| s.endpoint_names)
         .unwrap_or_default()
 }

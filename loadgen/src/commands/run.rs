@@ -38,18 +38,29 @@ pub struct RunOutcome {
     pub summary: Summary,
 }
 
+/// What makes two deployments the same: the deployer, the proxies, and how they are deployed.
+#[derive(Debug, Clone, PartialEq)]
+struct DeploymentKey {
+    deployer: Deployer,
+    proxies: Vec<String>,
+    knative_annotations: Vec<(String, String)>,
+    local: Option<crate::deploy::local::LocalOptions>,
+    config_proxy: PathBuf,
+    build: PathBuf,
+}
+
 /// A deployment kept after a run for the next one (an experiment's steps): the next run that needs the
 /// same proxies, deployed the same way, reuses it instead of deploying again.
 #[derive(Default)]
 pub struct KeptDeployment {
-    kept: Option<(String, Deployment)>,
+    kept: Option<(DeploymentKey, Deployment)>,
 }
 
 impl KeptDeployment {
     /// The kept deployment, if it is the one `key` describes; otherwise the kept one is released.
-    fn take(&mut self, key: &str) -> Result<Option<Deployment>> {
+    fn take(&mut self, key: &DeploymentKey) -> Result<Option<Deployment>> {
         match self.kept.take() {
-            Some((k, d)) if k == key => Ok(Some(d)),
+            Some((k, d)) if k == *key => Ok(Some(d)),
             other => {
                 self.kept = other;
                 self.release()?;
@@ -169,18 +180,14 @@ pub fn run_keeping(
     let dispatcher_cpu = dispatcher_cpus.first().copied().flatten();
     let reserved: Vec<usize> = dispatcher_cpus.iter().flatten().copied().collect();
     let fleet = fleet_of(plan, &prepared)?;
-    let key = format!(
-        "{kind:?}|{:?}|{:?}|{:?}|{}|{}",
-        prepared
-            .proxies()
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect::<Vec<_>>(),
-        load.deploy.knative_annotations(),
-        fleet.as_ref().map(|f| &f.options),
-        load.config_proxy.display(),
-        load.build.display()
-    );
+    let key = DeploymentKey {
+        deployer: kind,
+        proxies: prepared.proxies().iter().map(|p| p.name.clone()).collect(),
+        knative_annotations: load.deploy.knative_annotations(),
+        local: fleet.as_ref().map(|f| f.options.clone()),
+        config_proxy: load.config_proxy.clone(),
+        build: load.build.clone(),
+    };
     let deployment = match kept.take(&key)? {
         Some(deployment) => {
             println!(
@@ -316,9 +323,7 @@ pub fn run_keeping(
         }
     }
     print!("{summary}");
-    let json = serde_json::to_string_pretty(&summary).expect("summary serialises");
-    write_atomic(&files.summary, json.as_bytes())
-        .with_context(|| format!("writing {}", files.summary.display()))?;
+    formats::summary::write(&files.summary, &summary)?;
 
     // 6. Figures: a run is worth keeping even if one cannot be drawn, so a failure is reported, not fatal.
     let figures = {

@@ -9,7 +9,7 @@ use profiles::Proxy;
 use super::{DeployError, DeployedProxy};
 
 /// How the local fleet runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LocalOptions {
     /// Worker threads shared by all servers: the most requests busy at once.
     pub threads: usize,

@@ -331,10 +331,8 @@ fn finished(step_dir: &Path, params: &str) -> std::result::Result<Summary, Strin
     if written != params {
         return Err("its settings changed".into());
     }
-    let summary: Summary = std::fs::read_to_string(step_dir.join("summary.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .ok_or_else(|| "no readable summary.json".to_owned())?;
+    let summary = formats::summary::read(&step_dir.join("summary.json"))
+        .map_err(|e| format!("no readable summary ({e})"))?;
     if summary.interrupted {
         return Err("it was interrupted".into());
     }
