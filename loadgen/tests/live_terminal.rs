@@ -15,15 +15,21 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn new() -> Tmux {
+    /// A server of the test's own; none where tmux is not installed (CI, which installs it, fails
+    /// instead of skipping).
+    fn new() -> Option<Tmux> {
         let found = Command::new("tmux").arg("-V").output();
-        assert!(
-            found.is_ok_and(|o| o.status.success()),
-            "tmux is needed for this test (Debian's package; .ci/run installs it)"
-        );
-        Tmux {
-            socket: format!("loadgen-live-{}", std::process::id()),
+        if !found.is_ok_and(|o| o.status.success()) {
+            assert!(
+                std::env::var("REQUIRE_SHARED_DATA").as_deref() != Ok("1"),
+                "tmux is not installed (.ci/run installs Debian's package)"
+            );
+            eprintln!("skipping: tmux is not installed");
+            return None;
         }
+        Some(Tmux {
+            socket: format!("loadgen-live-{}", std::process::id()),
+        })
     }
 
     /// `tmux -L SOCKET -f /dev/null args…`, bounded in time.
@@ -70,7 +76,9 @@ fn script(dir: &Path, tmux: &Tmux, out: &Path) -> String {
 
 #[test]
 fn the_live_view_fits_an_80_column_terminal_and_is_redrawn_in_place() {
-    let tmux = Tmux::new();
+    let Some(tmux) = Tmux::new() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let command = script(dir.path(), &tmux, &out);
