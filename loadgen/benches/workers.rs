@@ -110,7 +110,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
             start_lead: None,
             advertise: None,
             kubernetes: KubernetesOptions {
-                kubectl: "kubectl".into(),
+                kubectl: deploy::kube::Kubectl::default(),
                 namespace: "default".into(),
                 node_selector: Vec::new(),
                 image: String::new(),

@@ -11,7 +11,6 @@
 pub mod cli;
 pub mod collect;
 pub mod commands;
-pub mod deploy;
 pub mod experiment;
 pub mod generate;
 pub mod iat;

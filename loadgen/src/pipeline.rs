@@ -17,16 +17,16 @@ use profiles::{Catalogue, MappingSummary, Proxy};
 use trace::{ReadReport, Trace};
 
 use crate::cli::{LoadArgs, Scale};
-use crate::deploy::knative::{self, KnativeOptions, ProxyConfig};
-use crate::deploy::local::{
-    demand_cores, fitting_scale, footprints_mb, memory_fitting_scale, LocalOptions,
-};
-use crate::deploy::{self, DeployedProxy, Deployer};
 use crate::generate::{generate, GenerateOptions, GenerateStats, LoadSize};
 use crate::map::{map_trace, Mapped};
 use crate::plan::{load_catalogue, Input, LoadPlan};
 use crate::report::progress_bar;
-use crate::workers::kubernetes::RUN_LABEL;
+use deploy::knative::{self, KnativeOptions, ProxyConfig};
+use deploy::kube::RUN_LABEL;
+use deploy::local::{
+    demand_cores, fitting_scale, footprints_mb, memory_fitting_scale, LocalOptions,
+};
+use deploy::{self, DeployedProxy, Deployer};
 
 /// A trace read and mapped, ready to be deployed and generated.
 pub struct Prepared {
@@ -324,7 +324,7 @@ pub fn deploy_proxies(
                 });
             }
             let options = KnativeOptions {
-                kubectl: "kubectl".into(),
+                kubectl: deploy::kube::Kubectl::default(),
                 ready_timeout: d.ready_timeout,
                 poll_interval: d.poll_interval,
                 build: load.build.clone(),

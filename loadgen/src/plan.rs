@@ -14,8 +14,8 @@ use trace::TraceFiles;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{LoadArgs, ObserveArgs, ReplayArgs, RunArgs};
-use crate::deploy::Deployer;
 use crate::workers::{self, Launcher};
+use deploy::Deployer;
 
 /// The seed of a run on the embedded default (a synthetic trace) when none is given: two runs of it
 /// compare.

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{run_loadgen, s, text, FakeCluster};
 
-use loadgen::deploy::knative::{is_dns1035, MANAGED_BY, MANAGED_BY_LABEL};
-use loadgen::deploy::{read_endpoints, DeployedProxy};
+use deploy::knative::is_dns1035;
+use deploy::kube::{MANAGED_BY, MANAGED_BY_LABEL};
+use deploy::{read_endpoints, DeployedProxy};
 
 /// `loadgen deploy --deployer knative` on the shared sample with its real profile.json, config.json and
 /// YAMLs, plus `extra` flags.
@@ -143,6 +144,26 @@ fn knative_deploys_the_real_yamls_and_clean_deletes_only_ours() {
             .all(|c| !c.contains("users-own-service") || !c.contains("delete")),
         "{calls:?}"
     );
+    // One delete per namespace, naming every service, never one call per service.
+    let namespaces: std::collections::BTreeSet<&str> = endpoints
+        .iter()
+        .map(|e| e.service.as_deref().unwrap().split_once('/').unwrap().0)
+        .collect();
+    let deletes: Vec<&String> = calls
+        .iter()
+        .filter(|c| c.starts_with("kubectl delete ksvc"))
+        .collect();
+    assert_eq!(deletes.len(), namespaces.len(), "{deletes:?}");
+    for e in &endpoints {
+        let (ns, name) = e.service.as_deref().unwrap().split_once('/').unwrap();
+        assert!(
+            deletes
+                .iter()
+                .any(|c| c.starts_with(&format!("kubectl delete ksvc -n {ns} "))
+                    && c.split(' ').any(|w| w == name)),
+            "{name}: {deletes:?}"
+        );
+    }
 }
 
 /// A config.json in `dir` deploying each proxy of `profile` from the sample's real YAMLs (absolute paths,

@@ -298,7 +298,7 @@ fn kubernetes_workers_replay_the_load_and_their_job_is_deleted() {
             out.join("invokers-job.yaml").display()
         ),
         format!("kubectl get job {name} -n load -o json"),
-        format!("kubectl delete job {name} -n load"),
+        format!("kubectl delete job -n load {name}"),
     ] {
         // The run applies its Job while it is written beside -o, in its staging directory.
         let staged = pods::unstaged(&expected);

@@ -10,9 +10,9 @@ use cmdline::values::{number_in, parse_bool, seconds_up_to, whole_in, DAY_SECOND
 use trace::{AppMemory, Azure2021Options, Duplicates, Granularity, ReadOptions};
 
 use super::shape::ShapeArgs;
-use crate::deploy::Deployer;
 use crate::iat::IatDistribution;
 use crate::workers::Launcher;
+use deploy::Deployer;
 
 /// Most periods any flag asks for: the load format's own bound.
 pub use formats::load::MAX_PERIODS;

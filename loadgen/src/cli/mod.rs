@@ -412,8 +412,8 @@ pub fn parse_command_line(args: impl IntoIterator<Item = OsString>) -> Result<Cl
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::Deployer;
     use crate::iat::IatDistribution;
+    use deploy::Deployer;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         parse_command_line(args.iter().map(OsString::from))

@@ -5,9 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
+use deploy::kube::Kubectl;
 use serde_json::Value;
 
 use super::{unix_seconds, Collected, CsvOut, Sampler};
@@ -82,34 +82,23 @@ pub fn count(answer: &Value, services: &[String]) -> BTreeMap<String, Pods> {
 
 /// Samples the pods of `services` (`namespace/name`) with `kubectl` into `dir/kubernetes-scale.csv`
 /// every `interval` until finished.
-pub fn start(dir: &Path, kubectl: &str, services: Vec<String>, interval: Duration) -> Sampler {
+pub fn start(dir: &Path, kubectl: &Kubectl, services: Vec<String>, interval: Duration) -> Sampler {
     let path = dir.join("kubernetes-scale.csv");
     let what = "Kubernetes: desired, ready and pending pods per service; activator and autoscaler";
     let mut out = CsvOut::create(&path, &HEADER);
     let error = out.as_ref().err().cloned();
     let file = out.as_ref().ok().map(|o| o.path().to_owned());
-    let kubectl = kubectl.to_owned();
+    let kubectl = kubectl.clone();
     Sampler::start(
         "kubernetes-scale",
         interval,
         move || {
             let out = out.as_mut().map_err(|e| e.clone())?;
             let args = ["get", "deployments,pods", "--all-namespaces", "-o", "json"];
-            let command = format!("{kubectl} {}", args.join(" "));
-            let answer = Command::new(&kubectl)
-                .args(args)
-                .output()
-                .map_err(|e| format!("`{command}`: {e}"))?;
+            let json = kubectl
+                .json(&args, "sampling pods")
+                .map_err(|e| e.to_string())?;
             let time = format!("{:.6}", unix_seconds(SystemTime::now()));
-            if !answer.status.success() {
-                return Err(format!(
-                    "`{command}` failed ({}): {}",
-                    answer.status,
-                    String::from_utf8_lossy(&answer.stderr).trim()
-                ));
-            }
-            let json: Value = serde_json::from_slice(&answer.stdout)
-                .map_err(|e| format!("`{command}` did not answer JSON: {e}"))?;
             let counted = count(&json, &services);
             for (service, p) in &counted {
                 out.row([

@@ -13,12 +13,12 @@ use crate::cli::RunArgs;
 use crate::commands::run::{
     fleet_of, kubernetes_options, prepare_calls, synthetic_trace, trace_and_mapping,
 };
-use crate::deploy::Deployer;
 use crate::output::{RunFiles, Staged, MARKER};
 use crate::pipeline::{deploy_proxies, write_load, LocalFleet};
 use crate::plan::{dry_run_refusal, Input, RunPlan, Source};
 use crate::workers::kubernetes;
 use crate::workers::{self, InvokerSettings, Launcher};
+use deploy::Deployer;
 
 /// A run's plan checked with its files opened, writing only into `scratch`: the trace read (a synthetic
 /// one made there, quietly) and mapped onto the plan's catalogue. Returns the local fleet it would deploy.
@@ -58,7 +58,7 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
             args.output_dir.display()
         );
     }
-    let run_id = kubernetes::new_run_id();
+    let run_id = deploy::kube::new_run_id();
     let owned = RunFiles::for_workers(&args.output_dir, workers).owned_names();
     let staged = Staged::begin(&args.output_dir, MARKER, &owned, false, &run_id)?;
     let files = RunFiles::staged(&staged.work, &args.output_dir, workers);
@@ -138,7 +138,12 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
             ""
         }
     );
-    for command in kubernetes::commands("kubectl", &job, &run_id, &args.replay.namespace) {
+    for command in kubernetes::commands(
+        &deploy::kube::Kubectl::default(),
+        &job,
+        &run_id,
+        &args.replay.namespace,
+    ) {
         println!("           {command}");
     }
     Ok(())

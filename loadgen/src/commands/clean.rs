@@ -4,26 +4,25 @@
 use anyhow::Result;
 
 use crate::cli::CleanArgs;
-use crate::deploy::knative::{self, MANAGED_BY, MANAGED_BY_LABEL};
-use crate::workers::kubernetes::{self, RUN_LABEL};
+use crate::workers::kubernetes;
+use deploy::knative;
+use deploy::kube::{self, Kubectl};
 
 /// Lists (and unless `--dry-run`, deletes) our services and Jobs.
 pub fn clean(args: &CleanArgs) -> Result<()> {
     let run = args.run.as_deref();
-    let services = knative::clean("kubectl", args.dry_run, run)?;
-    let jobs = kubernetes::list_jobs("kubectl", run)?;
+    let kubectl = Kubectl::default();
+    let services = knative::clean(&kubectl, args.dry_run, run)?;
+    let jobs = kubernetes::list_jobs(&kubectl, run)?;
     if !args.dry_run {
-        kubernetes::delete_jobs("kubectl", &jobs)?;
+        kubectl.delete("job", &jobs, "deleting loadgen's Jobs")?;
     }
     let verb = if args.dry_run {
         "would delete"
     } else {
         "deleted"
     };
-    let labels = match run {
-        Some(run) => format!("{MANAGED_BY_LABEL}={MANAGED_BY},{RUN_LABEL}={run}"),
-        None => format!("{MANAGED_BY_LABEL}={MANAGED_BY}"),
-    };
+    let labels = kube::ours(run);
     for (kind, items) in [("Knative service(s)", &services), ("Job(s)", &jobs)] {
         if items.is_empty() {
             println!("clean      no {kind} labelled {labels}; nothing to delete");

@@ -7,10 +7,10 @@ use anyhow::{bail, Result};
 use cmdline::Stop;
 
 use crate::cli::{GenerateArgs, Scale};
-use crate::deploy::Deployer;
 use crate::pipeline::{deploy_proxies, local_fleet, prepare, write_load, Generated};
 use crate::plan::{Input, LoadPlan};
-use crate::workers::kubernetes::new_run_id;
+use deploy::kube::new_run_id;
+use deploy::Deployer;
 
 /// Read, map, write `mapping.json`, deploy on Knative if asked, write the load.
 pub fn generate(args: &GenerateArgs, stop: &Stop) -> Result<Generated> {

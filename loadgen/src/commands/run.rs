@@ -15,8 +15,6 @@ use trace::Layout;
 use crate::cli::{ReplayArgs, RunArgs, Scale};
 use crate::commands::plot::{draw, Inputs};
 use crate::commands::watch::{Cluster, Watch};
-use crate::deploy::knative;
-use crate::deploy::Deployer;
 use crate::output::{RunFiles, Staged, MARKER};
 use crate::pipeline::{
     deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated, LocalFleet, Prepared,
@@ -24,8 +22,10 @@ use crate::pipeline::{
 use crate::plan::{Input, RunPlan, Source};
 use crate::report::run::RunReport;
 use crate::synth::{synthesize, SynthOptions, SynthStats};
-use crate::workers::kubernetes::{self, KubernetesOptions};
+use crate::workers::kubernetes::KubernetesOptions;
 use crate::workers::{self, InvokerSettings, Launch, Launcher};
+use deploy::knative;
+use deploy::Deployer;
 
 /// What a run did.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ struct DeploymentKey {
     deployer: Deployer,
     proxies: Vec<String>,
     knative_annotations: Vec<(String, String)>,
-    local: Option<crate::deploy::local::LocalOptions>,
+    local: Option<deploy::local::LocalOptions>,
     config_proxy: PathBuf,
     build: PathBuf,
 }
@@ -86,7 +86,7 @@ impl KeptDeployment {
                 .filter_map(|d| d.service.clone())
                 .collect();
             if !services.is_empty() {
-                knative::delete("kubectl", &services)
+                knative::delete(&deploy::kube::Kubectl::default(), &services)
                     .context("deleting the Knative services of the kept deployment")?;
             }
         }
@@ -103,7 +103,7 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
         bail!("{}", crate::plan::dry_run_refusal(args));
     }
     let plan = RunPlan::check(args)?;
-    let run_id = kubernetes::new_run_id();
+    let run_id = deploy::kube::new_run_id();
     let workers = plan.invokers;
     let owned = RunFiles::for_workers(&args.output_dir, workers).owned_names();
     let staged = Staged::begin(&args.output_dir, MARKER, &owned, args.force, &run_id)?;
@@ -238,7 +238,7 @@ pub fn run_keeping(
     );
     let started_at = SystemTime::now();
     let cluster = (kind == Deployer::Knative).then(|| Cluster {
-        kubectl: "kubectl".into(),
+        kubectl: deploy::kube::Kubectl::default(),
         services: deployment
             .deployed
             .iter()
@@ -386,7 +386,7 @@ pub fn run_keeping(
 
 /// Endpoint → the proxy deployed there, for every endpoint not already named by it.
 fn endpoint_names(
-    deployed: &[crate::deploy::DeployedProxy],
+    deployed: &[deploy::DeployedProxy],
 ) -> std::collections::BTreeMap<String, String> {
     deployed
         .iter()
@@ -455,7 +455,7 @@ pub(crate) fn prepare_calls(plan: &RunPlan, input: &Input, mapping: &Path) -> Re
 /// How the workers' Job is made.
 pub(crate) fn kubernetes_options(replay: &ReplayArgs) -> KubernetesOptions {
     KubernetesOptions {
-        kubectl: "kubectl".into(),
+        kubectl: deploy::kube::Kubectl::default(),
         namespace: replay.namespace.clone(),
         node_selector: replay.node_selector.clone(),
         image: replay.invoker_image.clone(),

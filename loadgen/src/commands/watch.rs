@@ -40,7 +40,7 @@ pub fn check_metrics_addr(addr: &str) -> Result<()> {
 /// The Knative services a run deployed, for the scale collector.
 pub struct Cluster {
     /// The `kubectl` to call.
-    pub kubectl: String,
+    pub kubectl: deploy::kube::Kubectl,
     /// `namespace/name` of each service.
     pub services: Vec<String>,
 }

@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use super::plan::{Plan, Step};
 use super::{params_text, step_dir};
 use crate::cli::{Command as CliCommand, RunArgs, Scale};
-use crate::deploy::Deployer;
 use crate::plan::RunPlan;
+use deploy::Deployer;
 
 /// The conditions every step of an experiment shares, decided once.
 #[derive(Debug, Clone, PartialEq)]

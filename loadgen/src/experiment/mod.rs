@@ -75,7 +75,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
         return dry_run(&plan, target);
     }
     // Written out of sight, beside the target, and put in its place only when the experiment completes.
-    let id = crate::workers::kubernetes::new_run_id();
+    let id = deploy::kube::new_run_id();
     let staged = Staged::begin(target, MARKER, &OWNED, args.force || args.resume, &id)?;
     if args.resume {
         keep_earlier_steps(target, &staged.work)?;
@@ -258,7 +258,7 @@ fn run_step(
     kept: &mut KeptDeployment,
 ) -> Result<Summary> {
     let files = RunFiles::for_workers(step_dir, plan.invokers);
-    let run_id = crate::workers::kubernetes::new_run_id();
+    let run_id = deploy::kube::new_run_id();
     Ok(run_keeping(plan, stop, kept, files, &run_id)?.summary)
 }
 
@@ -439,7 +439,7 @@ fn dry_run(plan: &Plan, target: &Path) -> Result<()> {
         );
         return Ok(());
     }
-    let id = crate::workers::kubernetes::new_run_id();
+    let id = deploy::kube::new_run_id();
     let staged = Staged::begin(target, MARKER, &OWNED, false, &id)?;
     let mut yamls = 0;
     for step in &plan.steps {

@@ -4,21 +4,16 @@
 //! `kubectl` works. The Job carries our label and the run's, so cleaning up never touches anything else.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 
-use crate::deploy::knative::{MANAGED_BY, MANAGED_BY_LABEL};
+use deploy::kube::{self, Kubectl, INDEX_LABEL, MANAGED_BY, MANAGED_BY_LABEL, RUN_LABEL};
 
-/// The label naming the run an object belongs to.
-pub const RUN_LABEL: &str = "serverless-loadgen/run";
 /// Where the image installs the tools.
 pub const IMAGE_INVOKER: &str = "/usr/local/bin/invoker";
 /// The default image (built from the repository's Dockerfile).
 pub const DEFAULT_IMAGE: &str = "serverless-loadgen:latest";
-/// The label Kubernetes puts on an Indexed Job's pods: their index.
-pub const INDEX_LABEL: &str = "batch.kubernetes.io/job-completion-index";
 /// The pods' working directory (an emptyDir volume).
 pub const POD_WORK_DIR: &str = "/work";
 
@@ -26,7 +21,7 @@ pub const POD_WORK_DIR: &str = "/work";
 #[derive(Debug, Clone)]
 pub struct KubernetesOptions {
     /// The `kubectl` to run.
-    pub kubectl: String,
+    pub kubectl: Kubectl,
     /// Namespace of the Job.
     pub namespace: String,
     /// Node labels the pods must match.
@@ -35,15 +30,6 @@ pub struct KubernetesOptions {
     pub image: String,
     /// Resources each pod asks for (and is limited to): `cpu=2`, `memory=1Gi`.
     pub resources: Vec<(String, String)>,
-}
-
-/// A new run's id, for the label on what it creates: UTC time and a random suffix (`20261125-201000-3f2a`),
-/// a valid label value and DNS name part.
-pub fn new_run_id() -> String {
-    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-    let digits: String = now.chars().filter(char::is_ascii_digit).collect();
-    let (date, time) = digits.split_at(8.min(digits.len()));
-    format!("{date}-{time}-{:04x}", rand::random::<u16>())
 }
 
 /// The Job's name for a run.
@@ -127,45 +113,22 @@ pub fn to_yaml(manifest: &Value) -> String {
 }
 
 /// The commands a run gives `kubectl`, for `--dry-run` to print.
-pub fn commands(kubectl: &str, file: &Path, run_id: &str, namespace: &str) -> Vec<String> {
+pub fn commands(kubectl: &Kubectl, file: &Path, run_id: &str, namespace: &str) -> Vec<String> {
     let job = job_name(run_id);
+    let workers_of_run = format!("{RUN_LABEL}={run_id},{INDEX_LABEL}=K");
     vec![
-        format!("{kubectl} apply -f {}", file.display()),
-        format!("{kubectl} get job {job} -n {namespace} -o json"),
-        format!(
-            "{kubectl} logs -n {namespace} -l {RUN_LABEL}={run_id},{INDEX_LABEL}=K --tail=5   (worker K, if lost)"
-        ),
-        format!("{kubectl} delete job {job} -n {namespace}"),
+        kubectl.shown(&["apply", "-f", &file.display().to_string()]),
+        kubectl.shown(&["get", "job", &job, "-n", namespace, "-o", "json"]),
+        kubectl.shown(&["logs", "-n", namespace, "-l", &workers_of_run, "--tail=5"])
+            + "   (worker K, if lost)",
+        kubectl.shown(&["delete", "job", "-n", namespace, &job]),
     ]
-}
-
-fn kubectl(program: &str, args: &[&str]) -> Result<String> {
-    let shown = format!("{program} {}", args.join(" "));
-    let output = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                anyhow::anyhow!("`{shown}`: `{program}` is not on PATH")
-            } else {
-                anyhow::anyhow!("`{shown}`: could not start: {e}")
-            }
-        })?;
-    if !output.status.success() {
-        bail!(
-            "`{shown}` failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// A Job this run created.
 #[derive(Debug)]
 pub struct Job {
-    kubectl: String,
+    kubectl: Kubectl,
     name: String,
     namespace: String,
     run_id: String,
@@ -202,11 +165,10 @@ pub fn parse_indexes(text: &str) -> Vec<u32> {
 impl Job {
     /// Applies `file` (the Job's manifest).
     pub fn apply(options: &KubernetesOptions, run_id: &str, file: &Path) -> Result<Job> {
-        kubectl(
-            &options.kubectl,
+        options.kubectl.run(
             &["apply", "-f", &file.display().to_string()],
-        )
-        .context("creating the workers' Job")?;
+            "creating the workers' Job",
+        )?;
         Ok(Job {
             kubectl: options.kubectl.clone(),
             name: job_name(run_id),
@@ -218,20 +180,16 @@ impl Job {
 
     /// The Job's state.
     pub fn status(&self) -> Result<JobStatus> {
-        let text = kubectl(
-            &self.kubectl,
-            &[
-                "get",
-                "job",
-                &self.name,
-                "-n",
-                &self.namespace,
-                "-o",
-                "json",
-            ],
-        )?;
-        let job: Value = serde_json::from_str(&text)
-            .with_context(|| format!("`kubectl get job {}` gave no JSON", self.name))?;
+        let args = [
+            "get",
+            "job",
+            &self.name,
+            "-n",
+            &self.namespace,
+            "-o",
+            "json",
+        ];
+        let job = self.kubectl.json(&args, "reading the workers' Job")?;
         let status = &job["status"];
         let indexes = |key: &str| parse_indexes(status[key].as_str().unwrap_or(""));
         let job_failed = status["conditions"].as_array().and_then(|conditions| {
@@ -256,21 +214,20 @@ impl Job {
     /// The last lines of pod K's output, or why they could not be had.
     pub fn logs(&self, k: u32) -> String {
         let selector = format!("{RUN_LABEL}={},{INDEX_LABEL}={k}", self.run_id);
-        kubectl(
-            &self.kubectl,
-            &["logs", "-n", &self.namespace, "-l", &selector, "--tail=5"],
-        )
-        .unwrap_or_else(|e| format!("(no logs: {e:#})"))
+        self.kubectl
+            .run(
+                &["logs", "-n", &self.namespace, "-l", &selector, "--tail=5"],
+                "reading a worker's logs",
+            )
+            .unwrap_or_else(|e| format!("(no logs: {e})"))
     }
 
     /// Deletes the Job (its pods get SIGTERM, then send back what they have).
     pub fn delete(&mut self) -> Result<()> {
         if !self.deleted {
-            kubectl(
-                &self.kubectl,
-                &["delete", "job", &self.name, "-n", &self.namespace],
-            )
-            .context("deleting the workers' Job")?;
+            let job = format!("{}/{}", self.namespace, self.name);
+            self.kubectl
+                .delete("job", &[job], "deleting the workers' Job")?;
             self.deleted = true;
         }
         Ok(())
@@ -286,52 +243,13 @@ impl Drop for Job {
     }
 }
 
-/// Every Job carrying our label (and `run`'s, when given), in all namespaces, as `namespace/name`. Each
-/// item's labels are checked again, so a `kubectl` that ignored the selector cannot make us touch others'.
-pub fn list_jobs(kubectl_program: &str, run: Option<&str>) -> Result<Vec<String>> {
-    let mut selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
-    if let Some(run) = run {
-        selector.push_str(&format!(",{RUN_LABEL}={run}"));
-    }
-    let text = kubectl(
-        kubectl_program,
-        &[
-            "get",
-            "jobs",
-            "--all-namespaces",
-            "-l",
-            &selector,
-            "-o",
-            "json",
-        ],
-    )?;
-    let list: Value = serde_json::from_str(&text).context("`kubectl get jobs` gave no JSON")?;
-    Ok(list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|item| {
-            let labels = &item["metadata"]["labels"];
-            labels[MANAGED_BY_LABEL] == MANAGED_BY && run.is_none_or(|r| labels[RUN_LABEL] == r)
-        })
-        .filter_map(|item| {
-            let m = &item["metadata"];
-            Some(format!(
-                "{}/{}",
-                m["namespace"].as_str()?,
-                m["name"].as_str()?
-            ))
-        })
+/// Every Job carrying our label (and `run`'s, when given), in all namespaces, as `namespace/name`.
+pub fn list_jobs(kubectl: &Kubectl, run: Option<&str>) -> Result<Vec<String>> {
+    Ok(kubectl
+        .list("jobs", &kube::ours(run), "listing loadgen's Jobs")?
+        .iter()
+        .filter_map(kube::qualified_name)
         .collect())
-}
-
-/// Deletes Jobs named `namespace/name`.
-pub fn delete_jobs(kubectl_program: &str, jobs: &[String]) -> Result<()> {
-    for job in jobs {
-        let (ns, name) = job.split_once('/').unwrap_or(("default", job));
-        kubectl(kubectl_program, &["delete", "job", name, "-n", ns])?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -340,7 +258,7 @@ mod tests {
 
     fn options() -> KubernetesOptions {
         KubernetesOptions {
-            kubectl: "kubectl".into(),
+            kubectl: Kubectl::default(),
             namespace: "load".into(),
             node_selector: vec![("role".into(), "worker".into())],
             image: "example/loadgen:1".into(),

@@ -9,8 +9,8 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value};
 
-use super::{MANAGED_BY, MANAGED_BY_LABEL};
-use crate::deploy::DeployError;
+use crate::kube::{MANAGED_BY, MANAGED_BY_LABEL};
+use crate::DeployError;
 
 /// Longest service name we make: Knative names revisions `<service>-00001`, which must stay a 63-character
 /// DNS label, so the service keeps 6 characters spare.

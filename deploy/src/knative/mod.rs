@@ -2,7 +2,7 @@
 //! services it made.
 //!
 //! Each proxy's YAML is copied into the build directory with a fresh service name (the proxy's name and a
-//! random suffix, a valid DNS-1035 label) and the label [`MANAGED_BY_LABEL`]`=`[`MANAGED_BY`]; `clean`
+//! random suffix, a valid DNS-1035 label) and the label [`kube::MANAGED_BY_LABEL`]`=`[`kube::MANAGED_BY`]; `clean`
 //! deletes exactly the services carrying that label. Config commands run through `sh -c` in the config
 //! file's directory (vSwarm's paths are relative to it), so config.json must be trusted.
 //!
@@ -13,7 +13,7 @@ pub mod own;
 mod plan;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
@@ -24,19 +24,14 @@ pub use plan::{
 };
 use plan::{steps, Step};
 
-use super::{DeployError, DeployedProxy};
-use crate::workers::kubernetes::RUN_LABEL;
-
-/// The label key marking services as ours.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-/// Its value.
-pub const MANAGED_BY: &str = "serverless-loadgen";
+use crate::kube::{self, Kubectl};
+use crate::{DeployError, DeployedProxy};
 
 /// How to talk to the cluster.
 #[derive(Debug, Clone)]
 pub struct KnativeOptions {
     /// The `kubectl` to run.
-    pub kubectl: String,
+    pub kubectl: Kubectl,
     /// How long all services together may take to become Ready.
     pub ready_timeout: Duration,
     /// How often readiness is polled.
@@ -71,95 +66,29 @@ fn summarise(items: &[String], file: &Path) -> String {
     )
 }
 
-/// Every Knative service carrying our label, in all namespaces, as `kubectl get -o json` lists them:
-/// one call, whatever their number. Each item is checked for the label again: a `kubectl` that ignored
-/// the selector must not make us touch others' services.
+/// Every Knative service carrying our label (and `run`'s, when given), in all namespaces.
 fn list_ours(
-    kubectl: &str,
+    kubectl: &Kubectl,
     stage: &'static str,
     of_run: Option<&str>,
 ) -> Result<Vec<serde_json::Value>, DeployError> {
-    let mut selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY}");
-    if let Some(id) = of_run {
-        selector.push_str(&format!(",{RUN_LABEL}={id}"));
-    }
-    let shown = format!("{kubectl} get ksvc --all-namespaces -l {selector} -o json");
-    let json = run(
-        Command::new(kubectl).args([
-            "get",
-            "ksvc",
-            "--all-namespaces",
-            "-l",
-            &selector,
-            "-o",
-            "json",
-        ]),
-        None,
-        stage,
-        &shown,
-    )?;
-    let mut list: serde_json::Value =
-        serde_json::from_str(&json).map_err(|e| DeployError::Command {
-            proxy: None,
-            stage,
-            command: shown.clone(),
-            status: format!("unreadable output: {e}"),
-            stderr: String::new(),
-        })?;
-    let items = match list.get_mut("items").map(serde_json::Value::take) {
-        Some(serde_json::Value::Array(items)) => items,
-        _ => Vec::new(),
-    };
-    Ok(items
-        .into_iter()
-        .filter(|item| {
-            let labels = &item["metadata"]["labels"];
-            labels[MANAGED_BY_LABEL] == MANAGED_BY && of_run.is_none_or(|r| labels[RUN_LABEL] == r)
-        })
-        .collect())
+    Ok(kubectl.list("ksvc", &kube::ours(of_run), stage)?)
 }
 
-/// `namespace/name` of a listed service.
-fn qualified_name(item: &serde_json::Value) -> Option<String> {
-    let m = &item["metadata"];
-    Some(format!(
-        "{}/{}",
-        m["namespace"].as_str()?,
-        m["name"].as_str()?
-    ))
-}
-
-fn run(
-    command: &mut Command,
-    proxy: Option<&str>,
-    stage: &'static str,
-    shown: &str,
-) -> Result<String, DeployError> {
-    let failed = |status: String, stderr: String| DeployError::Command {
-        proxy: proxy.map(str::to_owned),
+/// A pre- or post-deployment command of config.json, run through `sh -c` in its proxy's directory.
+fn shell(p: &PlannedService, stage: &'static str, command: &str) -> Result<String, DeployError> {
+    kube::run(
+        Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .current_dir(&p.workdir),
         stage,
-        command: shown.to_owned(),
-        status,
-        stderr,
-    };
-    let output = command.stdin(Stdio::null()).output().map_err(|e| {
-        let program = command.get_program().to_string_lossy().into_owned();
-        failed(
-            if e.kind() == std::io::ErrorKind::NotFound {
-                format!("`{program}` is not on PATH")
-            } else {
-                format!("`{program}` could not start: {e}")
-            },
-            String::new(),
-        )
-    })?;
-    if !output.status.success() {
-        return Err(failed(
-            output.status.to_string(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        ));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        command,
+    )
+    .map_err(|source| DeployError::Command {
+        proxy: Some(p.proxy.clone()),
+        source,
+    })
 }
 
 /// Runs the plan: pre-deployment commands, `kubectl apply`, post-deployment commands, then waits until
@@ -187,20 +116,16 @@ pub fn deploy(
     for (i, step) in steps(planned) {
         let p = &planned[i];
         let result = match step {
-            Step::Shell(stage, c) => run(
-                Command::new("sh").arg("-c").arg(&c).current_dir(&p.workdir),
-                Some(&p.proxy),
-                stage,
-                &c,
-            ),
+            Step::Shell(stage, c) => shell(p, stage, &c),
             Step::Apply => {
                 let yaml = p.yaml.to_string_lossy();
-                let r = run(
-                    Command::new(&options.kubectl).args(["apply", "-f", &yaml]),
-                    Some(&p.proxy),
-                    "apply command",
-                    &format!("{} apply -f {yaml}", options.kubectl),
-                );
+                let r = options
+                    .kubectl
+                    .run(&["apply", "-f", &yaml], "apply command")
+                    .map_err(|source| DeployError::Command {
+                        proxy: Some(p.proxy.clone()),
+                        source,
+                    });
                 if r.is_ok() {
                     applied.push(p.qualified());
                 }
@@ -221,7 +146,7 @@ pub fn deploy(
             Ok(items) => {
                 let by_name: std::collections::HashMap<String, &serde_json::Value> = items
                     .iter()
-                    .filter_map(|item| Some((qualified_name(item)?, item)))
+                    .filter_map(|item| Some((kube::qualified_name(item)?, item)))
                     .collect();
                 for (i, p) in planned.iter().enumerate() {
                     if endpoints[i].is_some() {
@@ -320,10 +245,14 @@ pub fn readiness(v: &serde_json::Value) -> Result<String, String> {
 
 /// Deletes every Knative service labelled as ours (and as `run`'s, when given), in every namespace, and
 /// nothing else. With `dry_run`, only lists them. Returns `namespace/name` of each.
-pub fn clean(kubectl: &str, dry_run: bool, run: Option<&str>) -> Result<Vec<String>, DeployError> {
+pub fn clean(
+    kubectl: &Kubectl,
+    dry_run: bool,
+    run: Option<&str>,
+) -> Result<Vec<String>, DeployError> {
     let ours: Vec<String> = list_ours(kubectl, "listing loadgen's Knative services", run)?
         .iter()
-        .filter_map(qualified_name)
+        .filter_map(kube::qualified_name)
         .collect();
     if !dry_run {
         delete(kubectl, &ours)?;
@@ -331,18 +260,9 @@ pub fn clean(kubectl: &str, dry_run: bool, run: Option<&str>) -> Result<Vec<Stri
     Ok(ours)
 }
 
-/// Deletes the Knative services named `namespace/name`, one by name each.
-pub fn delete(kubectl: &str, services: &[String]) -> Result<(), DeployError> {
-    for service in services {
-        let (ns, name) = service.split_once('/').unwrap_or(("default", service));
-        run(
-            Command::new(kubectl).args(["delete", "ksvc", name, "-n", ns]),
-            None,
-            "deleting a service",
-            &format!("{kubectl} delete ksvc {name} -n {ns}"),
-        )?;
-    }
-    Ok(())
+/// Deletes the Knative services named `namespace/name`: one `kubectl delete` per namespace.
+pub fn delete(kubectl: &Kubectl, services: &[String]) -> Result<(), DeployError> {
+    Ok(kubectl.delete("ksvc", services, "deleting services")?)
 }
 
 #[cfg(test)]

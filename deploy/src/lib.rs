@@ -2,14 +2,25 @@
 //!
 //! Three ways, one result (proxy name → endpoint): [`Deployer::None`] uses proxy names as endpoints (what
 //! `generate` writes when nothing is deployed), [`local`] starts emulated function servers in this process
-//! on loopback, [`knative`] applies the proxies' YAMLs to a cluster with `kubectl`.
+//! on loopback, [`knative`] applies the proxies' YAMLs to a cluster with `kubectl`. [`kube`] is the only
+//! code that runs `kubectl`, for the workers' Job and the collectors too.
 
 pub mod knative;
+pub mod kube;
 pub mod local;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+impl From<kube::KubeError> for DeployError {
+    fn from(source: kube::KubeError) -> DeployError {
+        DeployError::Command {
+            proxy: None,
+            source,
+        }
+    }
+}
 
 /// Where the proxies run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -76,22 +87,13 @@ pub enum DeployError {
         /// What is wrong.
         reason: String,
     },
-    /// A command failed.
-    #[error("{}{stage}: `{command}` failed ({status}){}{}",
-            proxy.as_deref().map(|p| format!("proxy `{p}`: ")).unwrap_or_default(),
-            if stderr.trim().is_empty() { "" } else { ": " },
-            stderr.trim().lines().next().unwrap_or(""))]
+    /// A command (`kubectl`, or one of config.json's) failed.
+    #[error("{}{source}", proxy.as_deref().map(|p| format!("proxy `{p}`: ")).unwrap_or_default())]
     Command {
         /// The proxy being deployed, if the command was for one.
         proxy: Option<String>,
-        /// pre-deployment, apply, post-deployment, status, list, delete.
-        stage: &'static str,
-        /// The command line.
-        command: String,
-        /// Exit status or spawn error.
-        status: String,
-        /// Its standard error (the message shows its first line).
-        stderr: String,
+        /// What failed.
+        source: kube::KubeError,
     },
     /// Services did not become Ready in time.
     #[error("{count} service(s) not Ready after {waited_s:.0} s: {services}")]

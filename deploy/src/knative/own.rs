@@ -10,7 +10,7 @@ use profiles::{Metric, Proxy};
 use serde_json::{json, Value};
 
 use super::plan::{ConfigEntry, ProxyConfig};
-use crate::deploy::DeployError;
+use crate::DeployError;
 
 /// Where the image installs the emulated function.
 pub const IMAGE_EMULATED: &str = "/usr/local/bin/emulated-function";

@@ -6,7 +6,7 @@
 use emulated::{Behaviour, LocalServers};
 use profiles::Proxy;
 
-use super::{DeployError, DeployedProxy};
+use crate::{DeployError, DeployedProxy};
 
 /// How the local fleet runs.
 #[derive(Debug, Clone, PartialEq)]
