@@ -23,7 +23,7 @@ use crate::records::Outcome;
 pub const HASH_HEADER: &str = "x-content-sha256";
 
 /// What a worker sends back, in the order it sends them.
-pub const RESULT_FILES: [&str; 2] = ["records.csv", "summary.json"];
+pub const RESULT_FILES: [&str; 2] = [crate::files::RECORDS, crate::files::SUMMARY];
 
 /// The path of worker `k`'s shard.
 pub fn shard_path(k: u32) -> String {

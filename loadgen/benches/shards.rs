@@ -35,18 +35,13 @@ fn main() {
     let mut fetching = Vec::new();
     for run in 0..repeats() {
         let started = Instant::now();
-        let served = loadgen::workers::serve::describe_shards(&shards).expect("hash");
+        let served = coordinator::serve::describe_shards(&shards).expect("hash");
         let hashed = started.elapsed().as_secs_f64();
         let (tx, _events) = std::sync::mpsc::channel();
         let results = dir.path().join(format!("results-{run}"));
-        let server = loadgen::workers::serve::start(
-            "127.0.0.1:0".parse().unwrap(),
-            served,
-            &results,
-            tx,
-            None,
-        )
-        .expect("server");
+        let server =
+            coordinator::serve::start("127.0.0.1:0".parse().unwrap(), served, &results, tx, None)
+                .expect("server");
         let url = format!("http://{}", server.addr);
         let fetched_dir = dir.path().join(format!("fetched-{run}"));
         std::fs::create_dir_all(&fetched_dir).expect("dir");

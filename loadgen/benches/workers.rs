@@ -16,14 +16,14 @@
 use std::path::Path;
 use std::time::Duration;
 
+use coordinator::kubernetes::KubernetesOptions;
+use coordinator::{replay, InvokerSettings, Launch, Launcher};
+use formats::files::RunFiles;
 use formats::records::Outcome;
 use formats::{shard_of, Invocation, LoadWriter};
 use host::bench::{spread, Output};
 use invoker::observe::Observer;
 use invoker::schedule::Schedule;
-use loadgen::output::RunFiles;
-use loadgen::workers::kubernetes::KubernetesOptions;
-use loadgen::workers::{replay, InvokerSettings, Launch, Launcher};
 
 mod common;
 use common::{output_path, repeats};

@@ -1,10 +1,11 @@
 //! `loadgen`: from a serverless trace to load on a cluster, and a report of how it went.
 //!
 //! Read it as its data path. [`pipeline`] is the path every load takes: the `trace` crate reads the trace,
-//! [`map`] assigns proxies (via the `profiles` crate), [`deploy`] makes them callable, [`iat`] and
-//! [`generate`] place every call and write `load.json`. [`commands`] holds one module per subcommand,
-//! wiring those steps; [`experiment`] runs many of them from one file; [`report`] words every result for a person (terminal summaries and `report.md`);
-//! [`output`] names a run's files; [`cli`] is the command line, where every flag is checked. The other
+//! [`map`] assigns proxies (via the `profiles` crate), the `deploy` crate makes them callable, [`iat`] and
+//! [`generate`] place every call and write `load.json`; the `coordinator` crate replays it from many
+//! workers. [`commands`] holds one module per subcommand, wiring those steps; [`experiment`] runs many of
+//! them from one file; [`report`] words every result for a person (terminal summaries and `report.md`);
+//! [`output`] keeps finished work safe; [`cli`] is the command line, where every flag is checked. The other
 //! steps are used by one command each: [`synth`] (a synthetic trace), [`preprocess`] and [`sample`] (from
 //! raw Azure days to representative samples).
 
@@ -23,4 +24,3 @@ pub mod report;
 pub mod sample;
 pub mod shapes;
 pub mod synth;
-pub mod workers;

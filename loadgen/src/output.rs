@@ -1,7 +1,7 @@
-//! Where a run's output goes: the files of a run directory, each named once, and the rule that keeps
-//! finished work safe. A run or an experiment never writes into its output directory: it writes into a
-//! staging directory beside it ([`Staged`]) and swaps that in only when it is complete, so a command that
-//! fails, at any stage, leaves the earlier output byte for byte. Each output leaves a marker ([`MARKER`])
+//! Where a run's output goes, and the rule that keeps finished work safe (the files of a run directory
+//! are named once, in [`formats::files::RunFiles`]). A run or an experiment never writes into its output
+//! directory: it writes into a staging directory beside it ([`Staged`]) and swaps that in only when it is
+//! complete, so a command that fails, at any stage, leaves the earlier output byte for byte. Each output leaves a marker ([`MARKER`])
 //! naming what it wrote, so the swap replaces exactly the earlier output's files; a directory holding
 //! anything else is refused unless `--force` (those files are then kept, moved into the new output).
 
@@ -11,146 +11,6 @@ use anyhow::{bail, Context, Result};
 
 /// The file naming what a run writes in its directory.
 pub const MARKER: &str = ".loadgen-run";
-
-/// The files a run leaves in its directory.
-#[derive(Debug, Clone)]
-pub struct RunFiles {
-    /// The output directory.
-    pub dir: PathBuf,
-    /// load.json.
-    pub load: PathBuf,
-    /// mapping.json.
-    pub mapping: PathBuf,
-    /// endpoints.json.
-    pub endpoints: PathBuf,
-    /// records.csv (one line per scheduled call).
-    pub records: PathBuf,
-    /// lat.csv (vSwarm's latency file).
-    pub latencies: PathBuf,
-    /// summary.json.
-    pub summary: PathBuf,
-    /// report.md.
-    pub report: PathBuf,
-    /// plots/: the figures.
-    pub plots: PathBuf,
-    /// trace/: the synthetic trace, when there is no real one.
-    pub trace: PathBuf,
-    /// With several workers, their shards of the load: load-0.json, load-1.json, …
-    pub shards: Vec<PathBuf>,
-    /// workers/K/: what worker K sent back (its summary.json) and, for local workers, its output.
-    pub workers: PathBuf,
-    /// invokers-job.yaml: the Kubernetes Job of the workers.
-    pub job: PathBuf,
-    /// collect/: what the collectors gathered (scale, Prometheus queries).
-    pub collect: PathBuf,
-    /// The output directory as the user names it, when these files are written in a staging directory.
-    shown: Option<PathBuf>,
-}
-
-impl RunFiles {
-    /// The files of a run in `dir`.
-    pub fn in_dir(dir: &Path) -> RunFiles {
-        RunFiles {
-            dir: dir.to_owned(),
-            load: dir.join("load.json"),
-            mapping: dir.join("mapping.json"),
-            endpoints: dir.join("endpoints.json"),
-            records: dir.join("records.csv"),
-            latencies: dir.join("lat.csv"),
-            summary: dir.join("summary.json"),
-            report: dir.join("report.md"),
-            plots: dir.join("plots"),
-            trace: dir.join("trace"),
-            shards: Vec::new(),
-            workers: dir.join("workers"),
-            job: dir.join("invokers-job.yaml"),
-            collect: dir.join("collect"),
-            shown: None,
-        }
-    }
-
-    /// The files of a run in `dir` replayed by `workers` workers (one: no shards).
-    pub fn for_workers(dir: &Path, workers: u32) -> RunFiles {
-        let mut files = RunFiles::in_dir(dir);
-        if workers > 1 {
-            files.shards = (0..workers as usize)
-                .map(|k| formats::shard_path(&files.load, k))
-                .collect();
-        }
-        files
-    }
-
-    /// Every path a run may write in its directory, the marker's content.
-    fn owned(&self) -> Vec<&Path> {
-        let mut owned: Vec<&Path> = [
-            &self.load,
-            &self.mapping,
-            &self.endpoints,
-            &self.records,
-            &self.latencies,
-            &self.summary,
-            &self.report,
-            &self.plots,
-            &self.trace,
-            &self.workers,
-            &self.job,
-            &self.collect,
-        ]
-        .into_iter()
-        .map(PathBuf::as_path)
-        .collect();
-        owned.extend(self.shards.iter().map(PathBuf::as_path));
-        owned
-    }
-
-    /// The names a run writes in its directory (the marker's content).
-    pub fn owned_names(&self) -> Vec<String> {
-        self.owned()
-            .iter()
-            .filter_map(|p| p.file_name())
-            .map(|n| n.to_string_lossy().into_owned())
-            .collect()
-    }
-
-    /// Whether any of these files holds what a replay recorded: records (whole or being written), or a
-    /// worker's files. Such a directory is kept when its run fails.
-    pub fn hold_measurements(&self) -> bool {
-        [
-            self.records.clone(),
-            formats::output::partial_path(&self.records),
-            self.workers.clone(),
-        ]
-        .iter()
-        .any(|p| p.exists())
-    }
-
-    /// `path` (one of these files) as the user will find it: under the output directory, not the
-    /// staging directory it is written in.
-    pub fn show(&self, path: &Path) -> PathBuf {
-        match (&self.shown, path.strip_prefix(&self.dir)) {
-            (Some(shown), Ok(rest)) => shown.join(rest),
-            _ => path.to_owned(),
-        }
-    }
-
-    /// `text` (a progress message) with every path under the staging directory as the user will find it.
-    pub fn show_in(&self, text: &str) -> String {
-        match &self.shown {
-            Some(shown) => text.replace(
-                &self.dir.display().to_string(),
-                &shown.display().to_string(),
-            ),
-            None => text.to_owned(),
-        }
-    }
-
-    /// The files of a run written in `work` (a staging directory), shown in messages under `shown`.
-    pub fn staged(work: &Path, shown: &Path, workers: u32) -> RunFiles {
-        let mut files = RunFiles::for_workers(work, workers);
-        files.shown = Some(shown.to_owned());
-        files
-    }
-}
 
 /// An output directory being written out of sight: a staging directory beside the target, put in the
 /// target's place by [`Staged::commit`] when the command completes. Until then the target is never
@@ -322,6 +182,7 @@ fn is_plain_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use formats::files::RunFiles;
 
     fn names(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)

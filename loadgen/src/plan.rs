@@ -14,7 +14,7 @@ use trace::TraceFiles;
 use std::path::{Path, PathBuf};
 
 use crate::cli::{LoadArgs, ObserveArgs, ReplayArgs, RunArgs};
-use crate::workers::{self, Launcher};
+use coordinator::{self, Launcher};
 use deploy::Deployer;
 
 /// The seed of a run on the embedded default (a synthetic trace) when none is given: two runs of it
@@ -120,7 +120,7 @@ impl RunPlan {
         }
         if let Some(launcher) = launcher.filter(|_| !dry_run) {
             // Bound and let go (as --metrics-addr), so a taken port is named before the load is written.
-            let addr = workers::bind_address(launcher, args.replay.advertise_addr.as_deref())?;
+            let addr = coordinator::bind_address(launcher, args.replay.advertise_addr.as_deref())?;
             std::net::TcpListener::bind(addr)
                 .map(drop)
                 .with_context(|| {

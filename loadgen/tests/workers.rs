@@ -504,11 +504,11 @@ fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
     let dir = tempfile::tempdir().unwrap();
     let shard = dir.path().join("load-0.json");
     std::fs::write(&shard, "[]").unwrap();
-    let shards = loadgen::workers::serve::describe_shards(&[shard]).unwrap();
+    let shards = coordinator::serve::describe_shards(&[shard]).unwrap();
     let (tx, events) = std::sync::mpsc::channel();
     let results = dir.path().join("workers");
     let server =
-        loadgen::workers::serve::start("127.0.0.1:0".parse().unwrap(), shards, &results, tx, None)
+        coordinator::serve::start("127.0.0.1:0".parse().unwrap(), shards, &results, tx, None)
             .unwrap();
     let put = |body: &str, hash: &str| {
         let mut c = std::net::TcpStream::connect(server.addr).unwrap();
@@ -534,7 +534,7 @@ fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
     assert!(
         matches!(
             event,
-            loadgen::workers::serve::Event::Corrupted(0, "summary.json", _)
+            coordinator::serve::Event::Corrupted(0, "summary.json", _)
         ),
         "{event:?}"
     );

@@ -164,8 +164,8 @@ fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()>
     let work = WorkDir::new(args.work_dir.as_deref(), k)?;
     let files = Files {
         load: &work.path.join(format!("load-{k}.json")),
-        records: Some(work.path.join(RESULT_FILES[0])),
-        latencies: work.path.join("lat.csv"),
+        records: Some(work.path.join(formats::files::RECORDS)),
+        latencies: work.path.join(formats::files::LATENCIES),
         summary: None,
     };
     let replayed = (|| {
@@ -198,7 +198,7 @@ fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()>
             return Err(e);
         }
     };
-    let summary_file = work.path.join(RESULT_FILES[1]);
+    let summary_file = work.path.join(formats::files::SUMMARY);
     write_summary(&summary_file, &summary)?;
     // The summary goes last: it tells the coordinator that this worker is done.
     for (name, file) in RESULT_FILES

@@ -11,7 +11,7 @@ use trace::{AppMemory, Azure2021Options, Duplicates, Granularity, ReadOptions};
 
 use super::shape::ShapeArgs;
 use crate::iat::IatDistribution;
-use crate::workers::Launcher;
+use coordinator::Launcher;
 use deploy::Deployer;
 
 /// Most periods any flag asks for: the load format's own bound.
@@ -283,7 +283,7 @@ pub struct DeployArgs {
 
     /// Knative, `-p trace`: the image of each function's own emulated function (holding
     /// /usr/local/bin/emulated-function; see the Dockerfile).
-    #[arg(long, value_name = "IMAGE", default_value = crate::workers::kubernetes::DEFAULT_IMAGE)]
+    #[arg(long, value_name = "IMAGE", default_value = coordinator::kubernetes::DEFAULT_IMAGE)]
     pub function_image: String,
 
     /// Knative, `-p trace`: calls one instance of a function serves at once (`containerConcurrency`; 0:
@@ -419,7 +419,7 @@ pub struct ReplayArgs {
     pub node_selector: Vec<(String, String)>,
 
     /// The image of the workers' pods (holding /usr/local/bin/invoker; see the Dockerfile).
-    #[arg(long, value_name = "IMAGE", default_value = crate::workers::kubernetes::DEFAULT_IMAGE)]
+    #[arg(long, value_name = "IMAGE", default_value = coordinator::kubernetes::DEFAULT_IMAGE)]
     pub invoker_image: String,
 
     /// What each worker's pod asks for and is limited to, e.g. `cpu=2,memory=1Gi`.

@@ -35,11 +35,6 @@ pub struct Collected {
     pub error: Option<String>,
 }
 
-/// The directory of a run's collectors.
-pub fn dir(run: &Path) -> PathBuf {
-    run.join("collect")
-}
-
 /// Unix time in seconds, to the microsecond.
 pub fn unix_seconds(t: SystemTime) -> f64 {
     t.duration_since(SystemTime::UNIX_EPOCH)

@@ -13,12 +13,13 @@ use crate::cli::RunArgs;
 use crate::commands::run::{
     fleet_of, kubernetes_options, prepare_calls, synthetic_trace, trace_and_mapping,
 };
-use crate::output::{RunFiles, Staged, MARKER};
+use crate::output::{Staged, MARKER};
 use crate::pipeline::{deploy_proxies, write_load, LocalFleet};
 use crate::plan::{dry_run_refusal, Input, RunPlan, Source};
-use crate::workers::kubernetes;
-use crate::workers::{self, InvokerSettings, Launcher};
+use coordinator::kubernetes;
+use coordinator::{self, InvokerSettings, Launcher};
 use deploy::Deployer;
+use formats::files::RunFiles;
 
 /// A run's plan checked with its files opened, writing only into `scratch`: the trace read (a synthetic
 /// one made there, quietly) and mapped onto the plan's catalogue. Returns the local fleet it would deploy.
@@ -92,8 +93,9 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
     let lead = args
         .replay
         .start_lead
-        .unwrap_or_else(|| workers::default_lead(Launcher::Kubernetes, largest));
-    let bind = workers::bind_address(Launcher::Kubernetes, args.replay.advertise_addr.as_deref())?;
+        .unwrap_or_else(|| coordinator::default_lead(Launcher::Kubernetes, largest));
+    let bind =
+        coordinator::bind_address(Launcher::Kubernetes, args.replay.advertise_addr.as_deref())?;
     let granularity = load.trace.granularity();
     let settings = InvokerSettings {
         minute: granularity == trace::Granularity::Minute,
@@ -106,7 +108,7 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
         shared_cpu: false,
         live_interval: args.observe.followed_every(),
     };
-    let invoker_args = workers::invoker_args(
+    let invoker_args = coordinator::invoker_args(
         &format!("http://{bind}"),
         "$(JOB_COMPLETION_INDEX)",
         workers,

@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use crate::cli::CleanArgs;
-use crate::workers::kubernetes;
+use coordinator::kubernetes;
 use deploy::knative;
 use deploy::kube::{self, Kubectl};
 

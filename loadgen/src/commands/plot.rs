@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use formats::files::RunFiles;
 use plots::{Drawn, Figure, Plan};
 use profiles::{Catalogue, MappingFile};
 use trace::{FunctionId, Trace};
@@ -77,7 +78,8 @@ pub fn draw(dir: &Path, inputs: &Inputs) -> Result<Drawn> {
 pub fn plot(args: &PlotArgs) -> Result<Vec<Figure>> {
     if let Some(PlotResults::Results { input, output }) = &args.results {
         let (records, default_dir) = if input.is_dir() {
-            (input.join("records.csv"), input.join("plots"))
+            let files = RunFiles::in_dir(input);
+            (files.records, files.plots)
         } else {
             let parent = input.parent().unwrap_or(Path::new("")).to_owned();
             (input.clone(), parent.join("plots"))
@@ -141,7 +143,7 @@ pub fn plot(args: &PlotArgs) -> Result<Vec<Figure>> {
 /// The endpoint names of the run whose records are `records`: those of the `summary.json` beside them,
 /// if there is one that reads (a records file alone names endpoints by address).
 fn endpoint_names_beside(records: &Path) -> BTreeMap<String, String> {
-    formats::summary::read(&records.with_file_name("summary.json"))
+    formats::summary::read(&records.with_file_name(formats::files::SUMMARY))
         .map(|s| s.endpoint_names)
         .unwrap_or_default()
 }

@@ -15,17 +15,18 @@ use trace::Layout;
 use crate::cli::{ReplayArgs, RunArgs, Scale};
 use crate::commands::plot::{draw, Inputs};
 use crate::commands::watch::{Cluster, Watch};
-use crate::output::{RunFiles, Staged, MARKER};
+use crate::output::{Staged, MARKER};
 use crate::pipeline::{
     deploy_proxies, local_fleet, prepare, write_load, Deployment, Generated, LocalFleet, Prepared,
 };
 use crate::plan::{Input, RunPlan, Source};
 use crate::report::run::RunReport;
 use crate::synth::{synthesize, SynthOptions, SynthStats};
-use crate::workers::kubernetes::KubernetesOptions;
-use crate::workers::{self, InvokerSettings, Launch, Launcher};
+use coordinator::kubernetes::KubernetesOptions;
+use coordinator::{self, InvokerSettings, Launch, Launcher};
 use deploy::knative;
 use deploy::Deployer;
+use formats::files::RunFiles;
 
 /// What a run did.
 #[derive(Debug)]
@@ -256,7 +257,7 @@ pub fn run_keeping(
         dispatcher_cpu,
     )?;
     let mut summary = if let Some(launcher) = launcher {
-        workers::replay(&Launch {
+        coordinator::replay(&Launch {
             workers,
             launcher,
             files: &files,

@@ -115,7 +115,7 @@ impl Watch {
             )),
             _ => None,
         };
-        let dir = collect::dir(run_dir);
+        let dir = formats::files::RunFiles::in_dir(run_dir).collect;
         let mut samplers = Vec::new();
         if !args.scale_interval.is_zero() {
             if let Some(fleet) = fleet {

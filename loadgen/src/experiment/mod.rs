@@ -24,10 +24,11 @@ use formats::summary::Summary;
 
 use crate::cli::ExperimentArgs;
 use crate::commands::run::{run_keeping, KeptDeployment};
-use crate::output::{RunFiles, Staged};
+use crate::output::Staged;
 use crate::plan::RunPlan;
 use conditions::fix_conditions;
 pub use conditions::Conditions;
+use formats::files::RunFiles;
 pub use plan::{OnFailure, Plan, Step};
 pub use results::StepResult;
 
@@ -331,12 +332,13 @@ fn finished(step_dir: &Path, params: &str) -> std::result::Result<Summary, Strin
     if written != params {
         return Err("its settings changed".into());
     }
-    let summary = formats::summary::read(&step_dir.join("summary.json"))
-        .map_err(|e| format!("no readable summary ({e})"))?;
+    let files = RunFiles::in_dir(step_dir);
+    let summary =
+        formats::summary::read(&files.summary).map_err(|e| format!("no readable summary ({e})"))?;
     if summary.interrupted {
         return Err("it was interrupted".into());
     }
-    let records = step_dir.join("records.csv");
+    let records = files.records;
     // Read whole: the header and every row are checked, so a file cut inside a row is refused too.
     let mut rows = 0u64;
     formats::records::read_records(&records, |_, _| rows += 1)
@@ -454,7 +456,7 @@ fn dry_run(plan: &Plan, target: &Path) -> Result<()> {
             let argv: Vec<std::ffi::OsString> = ["loadgen", "deploy", "--dry-run", "-o"]
                 .into_iter()
                 .map(String::from)
-                .chain([step_dir.join("load.json").display().to_string()])
+                .chain([RunFiles::in_dir(&step_dir).load.display().to_string()])
                 .chain(step.args.iter().filter(|a| for_deploy(a)).cloned())
                 .chain(["-b".into(), step_dir.join("build").display().to_string()])
                 .map(Into::into)

@@ -7,10 +7,10 @@ use std::time::SystemTime;
 
 use formats::summary::{Summary, TimeStats};
 
-use crate::output::RunFiles;
 use crate::pipeline::Generated;
 use crate::plan::{RunPlan, Source};
 use deploy::Deployer;
+use formats::files::RunFiles;
 
 /// Endpoints the report lists by latency.
 const REPORTED_ENDPOINTS: usize = 10;

@@ -25,7 +25,7 @@ use formats::transfer::RESULT_FILES;
 use invoker::observe::Observer;
 use invoker::schedule::Schedule;
 
-use crate::output::RunFiles;
+use formats::files::RunFiles;
 use kubernetes::{Job, KubernetesOptions};
 use local::LocalWorkers;
 use merge::WorkerResult;

@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn the_image_installs_the_binary_the_job_runs() {
-        let dockerfile = include_str!("../../../Dockerfile");
+        let dockerfile = include_str!("../../Dockerfile");
         let installed = dockerfile
             .lines()
             .find(|l| l.starts_with("COPY --from=build"))

@@ -1,0 +1,153 @@
+//! The files of a run directory, each named once here: every tool that writes or reads one (loadgen, the
+//! invoker, the workers' coordinator, the experiment runner, the plots) takes its path from [`RunFiles`].
+
+use std::path::{Path, PathBuf};
+
+/// records.csv: one line per scheduled call.
+pub const RECORDS: &str = "records.csv";
+/// summary.json.
+pub const SUMMARY: &str = "summary.json";
+/// lat.csv: vSwarm's latency file.
+pub const LATENCIES: &str = "lat.csv";
+/// load.json.
+pub const LOAD: &str = "load.json";
+
+/// The files a run leaves in its directory.
+#[derive(Debug, Clone)]
+pub struct RunFiles {
+    /// The output directory.
+    pub dir: PathBuf,
+    /// load.json.
+    pub load: PathBuf,
+    /// mapping.json.
+    pub mapping: PathBuf,
+    /// endpoints.json.
+    pub endpoints: PathBuf,
+    /// records.csv (one line per scheduled call).
+    pub records: PathBuf,
+    /// lat.csv (vSwarm's latency file).
+    pub latencies: PathBuf,
+    /// summary.json.
+    pub summary: PathBuf,
+    /// report.md.
+    pub report: PathBuf,
+    /// plots/: the figures.
+    pub plots: PathBuf,
+    /// trace/: the synthetic trace, when there is no real one.
+    pub trace: PathBuf,
+    /// With several workers, their shards of the load: load-0.json, load-1.json, …
+    pub shards: Vec<PathBuf>,
+    /// workers/K/: what worker K sent back (its summary.json) and, for local workers, its output.
+    pub workers: PathBuf,
+    /// invokers-job.yaml: the Kubernetes Job of the workers.
+    pub job: PathBuf,
+    /// collect/: what the collectors gathered (scale, Prometheus queries).
+    pub collect: PathBuf,
+    /// The output directory as the user names it, when these files are written in a staging directory.
+    shown: Option<PathBuf>,
+}
+
+impl RunFiles {
+    /// The files of a run in `dir`.
+    pub fn in_dir(dir: &Path) -> RunFiles {
+        RunFiles {
+            dir: dir.to_owned(),
+            load: dir.join(LOAD),
+            mapping: dir.join("mapping.json"),
+            endpoints: dir.join("endpoints.json"),
+            records: dir.join(RECORDS),
+            latencies: dir.join(LATENCIES),
+            summary: dir.join(SUMMARY),
+            report: dir.join("report.md"),
+            plots: dir.join("plots"),
+            trace: dir.join("trace"),
+            shards: Vec::new(),
+            workers: dir.join("workers"),
+            job: dir.join("invokers-job.yaml"),
+            collect: dir.join("collect"),
+            shown: None,
+        }
+    }
+
+    /// The files of a run in `dir` replayed by `workers` workers (one: no shards).
+    pub fn for_workers(dir: &Path, workers: u32) -> RunFiles {
+        let mut files = RunFiles::in_dir(dir);
+        if workers > 1 {
+            files.shards = (0..workers as usize)
+                .map(|k| crate::shard_path(&files.load, k))
+                .collect();
+        }
+        files
+    }
+
+    /// Every path a run may write in its directory, the marker's content.
+    fn owned(&self) -> Vec<&Path> {
+        let mut owned: Vec<&Path> = [
+            &self.load,
+            &self.mapping,
+            &self.endpoints,
+            &self.records,
+            &self.latencies,
+            &self.summary,
+            &self.report,
+            &self.plots,
+            &self.trace,
+            &self.workers,
+            &self.job,
+            &self.collect,
+        ]
+        .into_iter()
+        .map(PathBuf::as_path)
+        .collect();
+        owned.extend(self.shards.iter().map(PathBuf::as_path));
+        owned
+    }
+
+    /// The names a run writes in its directory (the marker's content).
+    pub fn owned_names(&self) -> Vec<String> {
+        self.owned()
+            .iter()
+            .filter_map(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// Whether any of these files holds what a replay recorded: records (whole or being written), or a
+    /// worker's files. Such a directory is kept when its run fails.
+    pub fn hold_measurements(&self) -> bool {
+        [
+            self.records.clone(),
+            crate::output::partial_path(&self.records),
+            self.workers.clone(),
+        ]
+        .iter()
+        .any(|p| p.exists())
+    }
+
+    /// `path` (one of these files) as the user will find it: under the output directory, not the
+    /// staging directory it is written in.
+    pub fn show(&self, path: &Path) -> PathBuf {
+        match (&self.shown, path.strip_prefix(&self.dir)) {
+            (Some(shown), Ok(rest)) => shown.join(rest),
+            _ => path.to_owned(),
+        }
+    }
+
+    /// `text` (a progress message) with every path under the staging directory as the user will find it.
+    pub fn show_in(&self, text: &str) -> String {
+        match &self.shown {
+            Some(shown) => text.replace(
+                &self.dir.display().to_string(),
+                &shown.display().to_string(),
+            ),
+            None => text.to_owned(),
+        }
+    }
+
+    /// The files of a run written in `work` (a staging directory), shown in messages under `shown`.
+    pub fn staged(work: &Path, shown: &Path, workers: u32) -> RunFiles {
+        let mut files = RunFiles::for_workers(work, workers);
+        files.shown = Some(shown.to_owned());
+        files
+    }
+}
