@@ -23,7 +23,7 @@ pub mod transfer;
 
 pub use load::{
     read, shard_of, shard_path, whole_index, CallAsk, Invocation, Load, LoadError, LoadWriter,
-    Period, WriteStats,
+    Period, WriteStats, MAX_ASK_US,
 };
 
 /// Length of one period of a trace or a load.

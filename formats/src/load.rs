@@ -35,6 +35,9 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 /// Most periods a load may span, and any flag ask for: a million (almost two years of minutes).
 pub const MAX_PERIODS: u64 = 1_000_000;
 
+/// Longest wall time a call may ask for, µs (an hour, as the emulated function allows).
+pub const MAX_ASK_US: u64 = 3_600_000_000;
+
 /// What one call asks of its function (invitro's per-call model): its own wall time and working set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct CallAsk {

@@ -49,9 +49,6 @@ const ASK_STREAM: u64 = 0x6173_6b73; // "asks"
 /// The per-call draws of calls placed one by one come from one stream per period, keyed by this.
 const ARRIVALS_STREAM: u64 = 0x6172_7269_7661_6c73; // "arrivals"
 
-/// Longest wall time a call may ask for, µs (an hour, as the emulated function allows).
-pub const MAX_ASK_US: u64 = 3_600_000_000;
-
 /// What was generated.
 #[derive(Debug, Clone)]
 pub struct GenerateStats {
@@ -311,7 +308,7 @@ fn place_arrivals(
             let function = &trace.functions[f];
             let ask = if arrivals.recorded_durations {
                 CallAsk {
-                    duration_us: u64::from(call.duration_us).min(MAX_ASK_US),
+                    duration_us: u64::from(call.duration_us).min(formats::MAX_ASK_US),
                     memory_mb: function
                         .memory_mb
                         .quantile(0.5)
@@ -340,7 +337,7 @@ pub fn draw_ask(function: &trace::Function, rng: &mut impl rand::Rng) -> CallAsk
         .quantile(rng.random::<f64>())
         .unwrap_or(0.0);
     CallAsk {
-        duration_us: ((duration_ms.max(0.0) * 1e3).round() as u64).min(MAX_ASK_US),
+        duration_us: ((duration_ms.max(0.0) * 1e3).round() as u64).min(formats::MAX_ASK_US),
         memory_mb: memory_mb.max(0.0).round().min(f64::from(u32::MAX)) as u32,
     }
 }

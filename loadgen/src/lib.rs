@@ -5,9 +5,8 @@
 //! [`generate`] place every call and write `load.json`; the `coordinator` crate replays it from many
 //! workers. [`commands`] holds one module per subcommand, wiring those steps; [`experiment`] runs many of
 //! them from one file; [`report`] words every result for a person (terminal summaries and `report.md`);
-//! [`output`] keeps finished work safe; [`cli`] is the command line, where every flag is checked. The other
-//! steps are used by one command each: [`synth`] (a synthetic trace), [`preprocess`] and [`sample`] (from
-//! raw Azure days to representative samples).
+//! [`output`] keeps finished work safe; [`cli`] is the command line, where every flag is checked.
+//! The trace-to-trace commands (`synth`, `preprocess`, `sample`) wire steps of the `trace` crate.
 
 pub mod cli;
 pub mod collect;
@@ -19,8 +18,5 @@ pub mod map;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
-pub mod preprocess;
 pub mod report;
-pub mod sample;
 pub mod shapes;
-pub mod synth;

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 
 use formats::records::{read_records, Outcome, Record, RecordsWriter};
 use formats::{Invocation, LoadWriter};
-use loadgen::synth::{synthesize, SynthOptions};
 use profiles::Catalogue;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use trace::synth::{synthesize, SynthOptions};
 use trace::{Granularity, Layout, ReadOptions};
 
 /// One change to a file's bytes; indices are taken modulo the file's size.

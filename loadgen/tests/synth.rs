@@ -1,6 +1,6 @@
 //! `loadgen synth`: reproducible, readable in both layouts, and shaped like the Azure 2019 dataset.
 
-use loadgen::synth::{synthesize, SynthOptions};
+use trace::synth::{synthesize, SynthOptions};
 use trace::{read, AppMemory, Granularity, Layout, MemoryLevel, ReadOptions};
 
 fn options(layout: Layout) -> SynthOptions {
@@ -123,7 +123,7 @@ fn an_azure2021_file_holds_the_same_functions_and_counts_call_by_call() {
     let dir = tempfile::tempdir().unwrap();
     let sampled = synthesize(&dir.path().join("sampled"), &options(Layout::Sampled)).unwrap();
     let stats =
-        loadgen::synth::synthesize_azure2021(&dir.path().join("2021"), &options(Layout::Sampled))
+        trace::synth::synthesize_azure2021(&dir.path().join("2021"), &options(Layout::Sampled))
             .unwrap();
     assert_eq!(stats.invocations, sampled.invocations);
     let file = stats.files.invocations;

@@ -7,6 +7,10 @@
 //! columns are parsed, so a full day (46,000 functions × 1,440 minutes) reads in well under a second.
 //!
 //! Every error names the file and, for a bad row, its line and column ([`TraceError`]).
+//!
+//! Three trace-to-trace steps live here too: [`synth`] writes a synthetic trace (no data needed),
+//! [`preprocess`] turns raw Azure days into the sampled layout, and [`sample`] draws representative
+//! samples of functions from it.
 
 mod arrivals;
 mod azure2021;
@@ -16,6 +20,10 @@ mod layout;
 mod model;
 mod read;
 mod write;
+
+pub mod preprocess;
+pub mod sample;
+pub mod synth;
 
 pub use arrivals::{Arrival, Arrivals};
 pub use azure2021::{

@@ -144,7 +144,7 @@ pub struct PreprocessArgs {
 
     /// Start of the excerpt, dd:hh:mm; day 0 is the first day file present.
     #[arg(long, value_name = "DD:HH:MM", default_value = "0:00:00")]
-    pub start: crate::preprocess::ExcerptStart,
+    pub start: trace::preprocess::ExcerptStart,
 
     /// Length of the excerpt, minutes (it may cross into the following days; at most the dataset's 14
     /// days).

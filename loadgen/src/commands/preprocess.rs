@@ -5,13 +5,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::cli::PreprocessArgs;
-use crate::preprocess::PreprocessReport;
+use trace::preprocess::PreprocessReport;
 
 /// Preprocesses and prints what was kept and dropped, and why.
 pub fn preprocess(args: &PreprocessArgs) -> Result<PreprocessReport> {
     let started = Instant::now();
     let (trace, kept, report) =
-        crate::preprocess::preprocess(&args.trace, args.start, args.duration)
+        trace::preprocess::preprocess(&args.trace, args.start, args.duration)
             .with_context(|| format!("preprocessing {}", args.trace.display()))?;
     let read = started.elapsed();
     trace::write_trace(&args.output, &trace, Some(&kept))

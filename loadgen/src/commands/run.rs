@@ -21,12 +21,12 @@ use crate::pipeline::{
 };
 use crate::plan::{Input, RunPlan, Source};
 use crate::report::run::RunReport;
-use crate::synth::{synthesize, SynthOptions, SynthStats};
 use coordinator::kubernetes::KubernetesOptions;
 use coordinator::{self, InvokerSettings, Launch, Launcher};
 use deploy::knative;
 use deploy::Deployer;
 use formats::files::RunFiles;
+use trace::synth::{synthesize, SynthOptions, SynthStats};
 
 /// What a run did.
 #[derive(Debug)]

@@ -9,8 +9,8 @@ use trace::ReadOptions;
 use crate::cli::SampleArgs;
 
 /// `loadgen sample`: the sweep, one trace directory per size and samples.csv.
-pub fn sample(args: &SampleArgs) -> Result<Vec<crate::sample::SizeResult>> {
-    use crate::sample::{sweep, Reference, SampleOptions};
+pub fn sample(args: &SampleArgs) -> Result<Vec<trace::sample::SizeResult>> {
+    use trace::sample::{sweep, Reference, SampleOptions};
     let started = Instant::now();
     let source = trace::read(&args.trace, &ReadOptions::default())
         .with_context(|| format!("reading the source trace {}", args.trace.display()))?;

@@ -4,7 +4,7 @@ use anyhow::{Context, Result};
 use trace::{Granularity, Layout};
 
 use crate::cli::{LayoutArg, SynthArgs};
-use crate::synth::{synthesize, synthesize_azure2021, SynthOptions};
+use trace::synth::{synthesize, synthesize_azure2021, SynthOptions};
 
 /// Writes the trace and says what it holds.
 pub fn synth(args: &SynthArgs) -> Result<()> {

@@ -14,8 +14,8 @@ use plots::Drawn;
 use trace::MemoryLevel;
 
 use crate::pipeline::Generated;
-use crate::preprocess::PreprocessReport;
-use crate::sample::SizeResult;
+use trace::preprocess::PreprocessReport;
+use trace::sample::SizeResult;
 
 /// A progress bar on stderr, below those already shown (an experiment's bar stays above each step's);
 /// indicatif draws nothing when stderr is not a terminal.

@@ -8,10 +8,10 @@
 //! each smaller one from the previous winner, so sweeping sizes adds load monotonically. Every trial has
 //! its own random stream keyed by (seed, size, trial): results do not depend on the number of threads.
 
+use crate::Trace;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use trace::Trace;
 
 /// One minute of a distribution over functions: its positive values sorted, and how many are zero.
 /// Values are `f32` (7 significant digits are plenty for a distance) so a full day's reference fits in

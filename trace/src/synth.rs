@@ -7,13 +7,13 @@
 
 use std::path::Path;
 
+use crate::{
+    DurationRow, FunctionId, Granularity, Layout, MemoryRow, TraceError, TraceFiles, TraceWriter,
+};
 use rand::Rng;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal, Normal, Poisson};
-use trace::{
-    DurationRow, FunctionId, Granularity, Layout, MemoryRow, TraceError, TraceFiles, TraceWriter,
-};
 
 /// What to synthesise.
 #[derive(Debug, Clone, Copy)]
@@ -51,9 +51,9 @@ const TRIGGERS: [(&str, f64); 6] = [
     ("storage", 0.08),
     ("orchestration", 0.07),
 ];
-/// Standard normal quantiles of [`trace::DURATION_PERCENTILES`] (0 and 100 stand at ±3σ).
+/// Standard normal quantiles of [`crate::DURATION_PERCENTILES`] (0 and 100 stand at ±3σ).
 const DURATION_Z: [f64; 7] = [-3.0, -2.326, -0.674, 0.0, 0.674, 2.326, 3.0];
-/// Memory percentiles as multiples of the app's average, for [`trace::MEMORY_PERCENTILES`].
+/// Memory percentiles as multiples of the app's average, for [`crate::MEMORY_PERCENTILES`].
 const MEMORY_FACTORS: [f64; 8] = [0.80, 0.85, 0.92, 0.98, 1.04, 1.15, 1.25, 1.35];
 
 /// One function as the model draws it.
@@ -177,7 +177,7 @@ pub fn synthesize(dir: &Path, options: &SynthOptions) -> Result<SynthStats, Trac
     })
 }
 
-/// Writes a synthetic Azure 2021 invocation trace, `dir`/[`trace::AZURE2021_FILE`]: the same functions
+/// Writes a synthetic Azure 2021 invocation trace, `dir`/[`crate::AZURE2021_FILE`]: the same functions
 /// as [`synthesize`] draws (`layout` aside), each invocation at a uniform microsecond of its period with
 /// a log-normal duration around its function's median, rows in order of end time as in the dataset.
 /// Returns the file and the stats (`files` holds the file in every slot; functions and apps count those
@@ -203,15 +203,15 @@ pub fn synthesize_azure2021(dir: &Path, options: &SynthOptions) -> Result<SynthS
             for _ in 0..count {
                 let start = p as u64 * period_us + rng.random_range(0..period_us);
                 let ms = f.median_ms * (f.spread * unit.sample(&mut rng)).exp();
-                let duration = ((ms * 1e3).round() as u64).clamp(1, crate::generate::MAX_ASK_US);
+                let duration = ((ms * 1e3).round() as u64).clamp(1, formats::MAX_ASK_US);
                 rows.push((start + duration, duration, index));
             }
         }
         Ok(())
     })?;
     rows.sort_unstable();
-    let path = dir.join(trace::AZURE2021_FILE);
-    let mut writer = trace::Azure2021Writer::create(&path)?;
+    let path = dir.join(crate::AZURE2021_FILE);
+    let mut writer = crate::Azure2021Writer::create(&path)?;
     for (end, duration, f) in rows {
         let (app, func) = &names[f as usize];
         writer.row(app, func, end, duration)?;

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use trace::{
+use crate::{
     AppMemory, Duplicates, Function, Granularity, LeftOut, MemoryLevel, ReadOptions, Trace,
     TraceError,
 };
@@ -105,7 +105,7 @@ pub fn preprocess(
     start: ExcerptStart,
     duration: u32,
 ) -> Result<(Trace, Vec<usize>, PreprocessReport), PreprocessError> {
-    let days = trace::raw_days(dir)?;
+    let days = crate::raw_days(dir)?;
     if days.is_empty() {
         return Err(PreprocessError::NoDays {
             dir: dir.to_owned(),
@@ -156,7 +156,7 @@ pub fn preprocess(
     }
 
     let mut report = PreprocessReport::default();
-    let mut missing_of: HashMap<trace::FunctionId, (bool, bool)> = HashMap::new();
+    let mut missing_of: HashMap<crate::FunctionId, (bool, bool)> = HashMap::new();
     let mut days_read = Vec::with_capacity(pieces.len());
     for &(day, from, n) in &pieces {
         report.days.push(day);
@@ -169,8 +169,8 @@ pub fn preprocess(
             day: Some(day),
             duplicates: Duplicates::KeepFirst,
         };
-        let files = trace::TraceFiles::locate(dir, Some(day))?;
-        let day_trace = trace::read_files(&files, &options)?;
+        let files = crate::TraceFiles::locate(dir, Some(day))?;
+        let day_trace = crate::read_files(&files, &options)?;
         report.duplicate_rows += day_trace.report.duplicate_rows;
         for (id, why) in &day_trace.report.left_out {
             let flags = missing_of.entry(id.clone()).or_default();
@@ -188,7 +188,7 @@ pub fn preprocess(
         concatenate(days_read, duration as usize)
     };
     // A function missing a file on one day but complete on another is kept (figures from that day).
-    let present: std::collections::HashSet<&trace::FunctionId> =
+    let present: std::collections::HashSet<&crate::FunctionId> =
         excerpt.functions.iter().map(|f| &f.id).collect();
     for (id, (no_durations, _)) in &missing_of {
         if present.contains(id) {
@@ -222,7 +222,7 @@ pub fn preprocess(
 /// Days of an excerpt joined: one row per function (first-seen order), counts side by side (zero on a
 /// day the function is absent), figures from the first day it appears.
 fn concatenate(days: Vec<Trace>, periods: usize) -> Trace {
-    let mut index_of: HashMap<trace::FunctionId, usize> = HashMap::new();
+    let mut index_of: HashMap<crate::FunctionId, usize> = HashMap::new();
     let mut functions: Vec<Function> = Vec::new();
     for day in &days {
         for function in &day.functions {
