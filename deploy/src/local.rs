@@ -118,6 +118,39 @@ pub fn fitting_scale(demand: f64, threads: usize, utilisation: f64) -> f64 {
     (threads as f64 * utilisation / demand).min(1.0)
 }
 
+/// A scale factor as printed: `1`, `0.5`, `1.234e-2`.
+pub fn format_scale(f: f64) -> String {
+    if f >= 1.0 {
+        format!("{f}")
+    } else {
+        format!("{f:.3e}")
+    }
+}
+
+/// What a local fleet's scale means for a load asking `demand` cores at scale 1 of `threads` threads.
+pub fn scale_note(
+    demand: f64,
+    threads: usize,
+    scale: f64,
+    (held_mb, budget_mb): (u64, u32),
+) -> String {
+    format!(
+        "At scale 1 the emulated proxies would need {demand:.2} cores of computation for this load; {threads} \
+         thread(s) compute for it, so wall time and working set are multiplied by {} (expected use {:.0}% of \
+         them; the instances' footprints hold {held_mb} of the {budget_mb} MiB memory budget).{}",
+        format_scale(scale),
+        100.0 * demand * scale / threads as f64,
+        if scale < 1.0 {
+            " This run checks the pipeline and the timing, not the functions' real cost: \
+             use `--local-scale 1` for the real profile, or a cluster."
+        } else if demand * scale > threads as f64 {
+            " The machine is too small for this load: expect queueing and timeouts."
+        } else {
+            ""
+        }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,7 +32,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Request, Response, Status};
 use trace::Percentiles;
 
-use crate::metrics::{FleetMetrics, Held};
+use crate::instance::{Footprint, Instance};
+use crate::metrics::FleetMetrics;
+use observe::Held;
 
 /// Default memory budget, MiB.
 pub const DEFAULT_BUDGET_MB: u32 = 2048;
@@ -154,66 +156,6 @@ fn mean_of(p: &Percentiles) -> f64 {
         / STEPS as f64
 }
 
-/// The instance's life: its id, the calls in it, when it was last busy, the memory it holds.
-#[derive(Debug)]
-pub(crate) struct Instance {
-    id: u64,
-    in_flight: usize,
-    last_active: Option<Instant>,
-    footprint: Option<Footprint>,
-}
-
-/// An instance's footprint: its pages, resident, and the budget they take, given back when dropped.
-pub(crate) struct Footprint {
-    _pages: Vec<u8>,
-    _budget: Option<OwnedSemaphorePermit>,
-    _gauge: Held,
-}
-
-impl std::fmt::Debug for Footprint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Footprint").finish_non_exhaustive()
-    }
-}
-
-impl Instance {
-    /// A call arrives: whether it is cold (a new instance, then, with a new id).
-    fn arrive(&mut self, now: Instant, keep_alive: Duration) -> (u64, bool) {
-        let cold = match self.last_active {
-            None => true,
-            Some(last) => self.in_flight == 0 && now.duration_since(last) > keep_alive,
-        };
-        if cold && self.last_active.is_some() {
-            // A new instance: the old one's memory goes with it.
-            self.id = rand::random();
-            self.footprint = None;
-        }
-        self.in_flight += 1;
-        self.last_active = Some(now);
-        (self.id, cold)
-    }
-
-    /// Whether the instance is alive at `now`: serving, or idle for no longer than `keep_alive`.
-    pub(crate) fn alive(&self, now: Instant, keep_alive: Duration) -> bool {
-        self.in_flight > 0
-            || self
-                .last_active
-                .is_some_and(|last| now.saturating_duration_since(last) <= keep_alive)
-    }
-
-    fn depart(&mut self, now: Instant) {
-        self.in_flight -= 1;
-        self.last_active = Some(now);
-    }
-
-    /// Gives the footprint back if the instance has died (idle past `keep_alive` at `now`).
-    fn release_if_dead(&mut self, now: Instant, keep_alive: Duration) {
-        if !self.alive(now, keep_alive) {
-            self.footprint = None;
-        }
-    }
-}
-
 /// One function's gRPC service.
 pub(crate) struct Service {
     behaviour: Arc<Behaviour>,
@@ -228,12 +170,7 @@ impl Service {
         budget: Arc<Semaphore>,
         metrics: Arc<FleetMetrics>,
     ) -> Service {
-        let instance = Arc::new(Mutex::new(Instance {
-            id: rand::random(),
-            in_flight: 0,
-            last_active: None,
-            footprint: None,
-        }));
+        let instance = Arc::new(Mutex::new(Instance::new(rand::random())));
         metrics.add_instance(Arc::clone(&instance), behaviour.keep_alive);
         Service {
             behaviour: Arc::new(behaviour),
@@ -395,32 +332,4 @@ fn touch(mib: usize) -> Vec<u8> {
         buffer[i] = 1;
     }
     std::hint::black_box(buffer)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_instance_is_cold_first_and_after_an_idle_gap() {
-        let mut i = Instance {
-            id: 7,
-            in_flight: 0,
-            last_active: None,
-            footprint: None,
-        };
-        let t0 = Instant::now();
-        let keep = Duration::from_secs(10);
-        assert_eq!(i.arrive(t0, keep), (7, true));
-        // A second call while the first runs, and one soon after: warm, same instance.
-        assert_eq!(i.arrive(t0 + Duration::from_secs(1), keep), (7, false));
-        i.depart(t0 + Duration::from_secs(2));
-        i.depart(t0 + Duration::from_secs(3));
-        assert_eq!(i.arrive(t0 + Duration::from_secs(12), keep), (7, false));
-        i.depart(t0 + Duration::from_secs(12));
-        // Idle longer than the keep-alive: cold, on a new instance.
-        let (id, cold) = i.arrive(t0 + Duration::from_secs(23), keep);
-        assert!(cold);
-        assert_ne!(id, 7);
-    }
 }

@@ -9,6 +9,7 @@
 //! call in flight; waiting holds no thread.
 
 pub mod function;
+mod instance;
 pub mod metrics;
 
 pub use function::{Behaviour, DEFAULT_BUDGET_MB, DEFAULT_KEEP_ALIVE};

@@ -11,7 +11,7 @@ use observe::prometheus_client::metrics::counter::Counter;
 use observe::prometheus_client::metrics::gauge::Gauge;
 use observe::prometheus_client::registry::Registry;
 
-use crate::function::Instance;
+use crate::instance::Instance;
 
 /// The metrics of every server of a fleet (or of one server), together.
 pub struct FleetMetrics {
@@ -140,21 +140,5 @@ impl FleetMetrics {
             queued: self.queued.get(),
             memory_mb: self.working_set_bytes.get() >> 20,
         }
-    }
-}
-
-/// Adds to a gauge until dropped.
-pub(crate) struct Held(Gauge, i64);
-
-impl Held {
-    pub(crate) fn new(gauge: &Gauge, by: i64) -> Held {
-        gauge.inc_by(by);
-        Held(gauge.clone(), by)
-    }
-}
-
-impl Drop for Held {
-    fn drop(&mut self) {
-        self.0.dec_by(self.1);
     }
 }

@@ -31,6 +31,7 @@ use proto::function::{CallRequest, FunctionReport};
 use proto::greeter_client::GreeterClient;
 use proto::HelloRequest;
 
+pub use crate::error::ReplayError;
 use crate::observe::Observer;
 use crate::schedule::Schedule;
 use crate::sink::{write_records, Pending, Sink};
@@ -90,40 +91,6 @@ pub struct Shard {
 /// A call due this long before the invoker is ready is recorded as `not_sent:late_start`; one due
 /// less long before is sent, late, and its lag says by how much.
 pub const LATE_START_GRACE: Duration = Duration::from_millis(1);
-
-/// Why a replay could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum ReplayError {
-    /// An endpoint is not a valid address.
-    #[error("endpoint `{endpoint}`: not a valid address ({reason})")]
-    BadEndpoint {
-        /// As written in the load.
-        endpoint: String,
-        /// Parser's reason.
-        reason: String,
-    },
-    /// An endpoint did not accept a connection before the run.
-    #[error("endpoint `{endpoint}` ({uri}) is unreachable: {reason} (--allow-unreachable records its calls as failures and goes on)")]
-    Unreachable {
-        /// As written in the load.
-        endpoint: String,
-        /// What was dialled.
-        uri: String,
-        /// Why it failed.
-        reason: String,
-    },
-    /// An output file could not be written.
-    #[error("{}: {source}", path.display())]
-    Io {
-        /// File concerned.
-        path: PathBuf,
-        /// Underlying error.
-        source: std::io::Error,
-    },
-    /// The runtime or a thread could not be started.
-    #[error("starting the dispatcher: {0}")]
-    Start(std::io::Error),
-}
 
 /// The URI to dial for an endpoint of a load file: `host`, `host:port` or a full `http://` URI.
 pub fn endpoint_uri(endpoint: &str, default_port: u16) -> Result<String, ReplayError> {

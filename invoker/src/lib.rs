@@ -10,6 +10,7 @@
 
 pub mod cli;
 pub mod dispatch;
+pub mod error;
 pub mod observe;
 pub mod schedule;
 mod sink;

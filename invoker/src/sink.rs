@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use formats::output::AtomicFile;
 use formats::records::{Outcome, Record, RecordsWriter};
 
-use crate::dispatch::ReplayError;
+use crate::error::ReplayError;
 use crate::observe::Observer;
 use crate::schedule::Schedule;
 use crate::stats::Collector;

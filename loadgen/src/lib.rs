@@ -18,5 +18,6 @@ pub mod map;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod shapes;

@@ -20,7 +20,7 @@ use crate::cli::{LoadArgs, Scale};
 use crate::generate::{generate, GenerateOptions, GenerateStats, LoadSize};
 use crate::map::{map_trace, Mapped};
 use crate::plan::{load_catalogue, Input, LoadPlan};
-use crate::report::progress_bar;
+use crate::progress::progress_bar;
 use deploy::knative::{self, KnativeOptions, ProxyConfig};
 use deploy::kube::RUN_LABEL;
 use deploy::local::{
@@ -272,7 +272,7 @@ pub fn deploy_proxies(
                     .as_ref()
                     .map(|c| format!(" on CPU {c:?}"))
                     .unwrap_or_default(),
-                crate::report::format_scale(options.scale)
+                deploy::local::format_scale(options.scale)
             );
             Ok(Deployment {
                 deployed,
@@ -414,16 +414,16 @@ pub fn local_fleet(
                  --local-memory-mb to {}, or shrink the footprints with --local-scale {} (or auto)",
                 proxies.len(),
                 footprints_mb(&proxies, &options),
-                crate::report::format_scale(options.scale),
+                deploy::local::format_scale(options.scale),
                 options.memory_budget_mb,
                 footprints_mb(&proxies, &options),
-                crate::report::format_scale(fitting),
+                deploy::local::format_scale(fitting),
             );
         }
     }
     let held = footprints_mb(&proxies, &options);
     Ok(LocalFleet {
-        note: crate::report::scale_note(
+        note: deploy::local::scale_note(
             demand,
             threads,
             options.scale,

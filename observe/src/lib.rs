@@ -4,7 +4,8 @@
 //!
 //! The tools fill their own registries: the invoker its calls (`loadgen_…`), the emulated functions theirs
 //! (`emulated_…`); whoever serves puts them side by side. [`ticker::Ticker`] is the thread every watcher
-//! (live view, collector, a worker's live reports) runs on.
+//! (live view, collector, a worker's live reports) runs on. [`Held`] adds to a gauge for as long as it
+//! lives.
 
 pub mod ticker;
 
@@ -116,6 +117,23 @@ impl Drop for MetricsServer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+/// Adds to a gauge until dropped.
+pub struct Held(prometheus_client::metrics::gauge::Gauge, i64);
+
+impl Held {
+    /// Adds `by` to `gauge` now, and takes it off when dropped.
+    pub fn new(gauge: &prometheus_client::metrics::gauge::Gauge, by: i64) -> Held {
+        gauge.inc_by(by);
+        Held(gauge.clone(), by)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.dec_by(self.1);
     }
 }
 

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::data::Plan;
-use crate::figure::{FigureData, Series};
 use crate::results::Results;
-use crate::timeline::Timeline;
+use crate::spec::Timeline;
+use crate::spec::{FigureData, Series};
 use crate::PlotError;
 
 /// Most series one Prometheus figure draws (the largest by their peak).

@@ -8,7 +8,7 @@ use profiles::{
 use trace::Trace;
 
 use crate::bins::{compact, Bins};
-use crate::figure::{FigureData, Histogram, Series, XyPlot};
+use crate::spec::{FigureData, Histogram, Series, XyPlot};
 use crate::PlotError;
 
 /// CPU utilisation below this (% of one core) counts as this much on log bins.

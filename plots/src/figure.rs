@@ -1,6 +1,6 @@
-//! What a figure shows (its data, kept so tests can check it) and drawing it as PNG and SVG.
+//! Drawing a figure (what [`crate::spec`] says it shows) as PNG and SVG.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Once;
 
 use plotters::coord::ranged1d::SegmentValue;
@@ -8,101 +8,8 @@ use plotters::prelude::*;
 
 use crate::bins::compact;
 use crate::legend::legend_corner;
+use crate::spec::{Figure, FigureData, Histogram, XyPlot, FONT, HEIGHT, WIDTH};
 use crate::PlotError;
-
-/// Width of every figure, pixels.
-pub const WIDTH: u32 = 1024;
-/// Height of every figure, pixels.
-pub const HEIGHT: u32 = 640;
-
-/// The font every figure is drawn with, embedded (DejaVu Sans) so no system font is needed.
-pub const FONT: &str = "sans-serif";
-
-/// One named series of a figure.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series<T> {
-    /// Legend text.
-    pub name: String,
-    /// Its values.
-    pub values: Vec<T>,
-}
-
-/// A vertical line at a bin, with its label (a percentile of the histogram).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Marker {
-    /// Text, e.g. `p99 7.3 µs`.
-    pub label: String,
-    /// The bin it falls in.
-    pub bin: usize,
-}
-
-/// Bars per labelled bin; the first series filled, the others outlined on top, so they compare bin by bin.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Histogram {
-    /// Title.
-    pub title: String,
-    /// x-axis description (with unit).
-    pub x_label: String,
-    /// y-axis description.
-    pub y_label: String,
-    /// Bin labels (their ranges).
-    pub bins: Vec<String>,
-    /// Per series, one value per bin.
-    pub series: Vec<Series<f64>>,
-    /// Logarithmic y axis.
-    pub log_y: bool,
-    /// Percentile markers.
-    pub markers: Vec<Marker>,
-}
-
-/// Points or lines over two numeric axes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct XyPlot {
-    /// Title.
-    pub title: String,
-    /// x-axis description (with unit).
-    pub x_label: String,
-    /// y-axis description.
-    pub y_label: String,
-    /// Per series, its (x, y) points.
-    pub series: Vec<Series<(f64, f64)>>,
-    /// Logarithmic x axis.
-    pub log_x: bool,
-    /// Logarithmic y axis.
-    pub log_y: bool,
-    /// Mark every point (a scatter when `lines` is false).
-    pub points: bool,
-    /// Join the points of each series with a line.
-    pub lines: bool,
-    /// Categories: when not empty, x values are their indices (0, 1, …) and the x axis names them.
-    pub x_ticks: Vec<String>,
-    /// Per series (in the order of `series`; may be shorter), vertical error bars `(x, low, high)`.
-    pub error_bars: Vec<Vec<(f64, f64, f64)>>,
-}
-
-/// What a figure shows.
-#[derive(Debug, Clone, PartialEq)]
-pub enum FigureData {
-    /// Bars over bins.
-    Histogram(Histogram),
-    /// Points or lines.
-    Xy(XyPlot),
-    /// Calls per second beside a collector's series, on the run's time axis.
-    Timeline(crate::timeline::Timeline),
-}
-
-/// A figure written to disk.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Figure {
-    /// File stem, e.g. `trace_memory`.
-    pub name: String,
-    /// What it shows.
-    pub data: FigureData,
-    /// The PNG.
-    pub png: PathBuf,
-    /// The SVG.
-    pub svg: PathBuf,
-}
 
 const COLOURS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),

@@ -3,8 +3,8 @@
 use plotters::prelude::SeriesLabelPosition;
 
 #[cfg(test)]
-use crate::figure::Series;
-use crate::figure::XyPlot;
+use crate::spec::Series;
+use crate::spec::XyPlot;
 
 /// A corner of the plotting area, where a legend goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,14 +11,15 @@ pub mod data;
 pub mod figure;
 pub mod legend;
 pub mod results;
+pub mod spec;
 pub mod timeline;
 
 use std::path::{Path, PathBuf};
 
 pub use data::{catalogue_figures, load_figure, mapping_figure, trace_figures, Plan};
-pub use figure::{render, Figure, FigureData, Histogram, Marker, Series, XyPlot, HEIGHT, WIDTH};
+pub use figure::render;
 pub use results::results_figures;
-pub use timeline::Timeline;
+pub use spec::{Figure, FigureData, Histogram, Marker, Series, Timeline, XyPlot, HEIGHT, WIDTH};
 
 /// Why figures could not be made.
 #[derive(Debug, thiserror::Error)]

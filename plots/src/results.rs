@@ -10,7 +10,7 @@ use formats::summary::busiest;
 
 use crate::bins::{compact, Bins};
 use crate::data::{cdf, Plan, MAX_BINS, MAX_MARKED_POINTS};
-use crate::figure::{FigureData, Histogram, Marker, Series, XyPlot};
+use crate::spec::{FigureData, Histogram, Marker, Series, XyPlot};
 use crate::PlotError;
 
 /// What figures 9–11 are made of, gathered from a records file in one pass.

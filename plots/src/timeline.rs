@@ -4,20 +4,7 @@
 use plotters::prelude::*;
 
 use crate::bins::compact;
-use crate::figure::{Series, FONT};
-
-/// What a timeline figure shows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Timeline {
-    /// Title.
-    pub title: String,
-    /// Calls per second answered, as (second of the run, calls): the left axis.
-    pub calls: Series<(f64, f64)>,
-    /// The collected series, as (second of the run, value): the right axis.
-    pub series: Vec<Series<(f64, f64)>>,
-    /// What the right axis counts.
-    pub y_label: String,
-}
+use crate::spec::{Timeline, FONT};
 
 const CALLS: RGBColor = RGBColor(160, 160, 160);
 const COLOURS: [RGBColor; 5] = [

@@ -38,7 +38,7 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<trace::sample::SizeResult>> {
         .map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("creating {}", args.output.display()))?;
-    let progress = crate::report::progress_bar(sizes.len() as u64, "size");
+    let progress = crate::progress::progress_bar(sizes.len() as u64, "size");
     let mut written: Result<()> = Ok(());
     let results = sweep(&source, &reference, &options, |r| {
         progress.inc(1);

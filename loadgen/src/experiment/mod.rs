@@ -8,7 +8,7 @@
 //! `before-experiment`, `before-step`, `after-step`, `after-experiment`.
 
 mod collect;
-mod conditions;
+pub mod conditions;
 pub mod plan;
 pub mod results;
 mod text;
@@ -94,7 +94,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
     if let Err(e) = hook(&plan, "before-experiment", dir, &experiment_log, &base_env) {
         failures.push(format!("before-experiment hook: {e:#}"));
     }
-    let bar = crate::report::progress_bar(plan.steps.len() as u64, "step");
+    let bar = crate::progress::progress_bar(plan.steps.len() as u64, "step");
     let mut kept = KeptDeployment::default();
     let mut results: Vec<StepResult> = Vec::new();
     let mut last_end: Option<Instant> = None;

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use plots::{FigureData, Histogram, Plan as FigurePlan, Series, XyPlot};
 
-use crate::experiment::{Conditions, OnFailure, Plan, StepResult};
+use crate::experiment::conditions::Conditions;
+use crate::experiment::plan::{OnFailure, Plan};
+use crate::experiment::results::StepResult;
 
 /// The plan, one line per step.
 pub fn plan_table(plan: &Plan) -> String {

@@ -1,5 +1,5 @@
-//! Every human-readable output of `loadgen`, in one place: the terminal summaries of each command, the
-//! progress bars, and (in [`run`]) the `report.md` of a run. The commands compute; this module words it.
+//! Every human-readable output of `loadgen`, in one place: the terminal summaries of each command and
+//! (in [`run`]) the `report.md` of a run. The commands compute; this module words it.
 
 pub mod experiment;
 pub mod live;
@@ -9,61 +9,13 @@ pub mod workers;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::HumanBytes;
 use plots::Drawn;
 use trace::MemoryLevel;
 
 use crate::pipeline::Generated;
 use trace::preprocess::PreprocessReport;
 use trace::sample::SizeResult;
-
-/// A progress bar on stderr, below those already shown (an experiment's bar stays above each step's);
-/// indicatif draws nothing when stderr is not a terminal.
-pub fn progress_bar(len: u64, unit: &str) -> ProgressBar {
-    static BARS: std::sync::OnceLock<MultiProgress> = std::sync::OnceLock::new();
-    let bars = BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
-    let bar = bars.add(ProgressBar::new(len));
-    bar.set_style(
-        ProgressStyle::with_template(&format!(
-            "{{spinner}} [{{elapsed_precise}}] {{bar:40}} {{pos}}/{{len}} {unit}s ({{eta}} left)"
-        ))
-        .expect("valid template"),
-    );
-    bar
-}
-
-/// A scale factor as printed: `1`, `0.5`, `1.234e-2`.
-pub fn format_scale(f: f64) -> String {
-    if f >= 1.0 {
-        format!("{f}")
-    } else {
-        format!("{f:.3e}")
-    }
-}
-
-/// What a local fleet's scale means for a load asking `demand` cores at scale 1 of `threads` threads.
-pub fn scale_note(
-    demand: f64,
-    threads: usize,
-    scale: f64,
-    (held_mb, budget_mb): (u64, u32),
-) -> String {
-    format!(
-        "At scale 1 the emulated proxies would need {demand:.2} cores of computation for this load; {threads} \
-         thread(s) compute for it, so wall time and working set are multiplied by {} (expected use {:.0}% of \
-         them; the instances' footprints hold {held_mb} of the {budget_mb} MiB memory budget).{}",
-        format_scale(scale),
-        100.0 * demand * scale / threads as f64,
-        if scale < 1.0 {
-            " This run checks the pipeline and the timing, not the functions' real cost: \
-             use `--local-scale 1` for the real profile, or a cluster."
-        } else if demand * scale > threads as f64 {
-            " The machine is too small for this load: expect queueing and timeouts."
-        } else {
-            ""
-        }
-    )
-}
 
 impl std::fmt::Display for Generated {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,0 +1,101 @@
+//! One function's instance: its id, the calls in it, when it was last busy and the memory it holds; when
+//! a call is cold, and when the instance dies (idle past its keep-alive) and gives its memory back.
+
+use std::time::{Duration, Instant};
+
+use observe::Held;
+use tokio::sync::OwnedSemaphorePermit;
+
+/// The instance's life: its id, the calls in it, when it was last busy, the memory it holds.
+#[derive(Debug)]
+pub(crate) struct Instance {
+    id: u64,
+    pub(crate) in_flight: usize,
+    last_active: Option<Instant>,
+    /// The memory it holds from its cold call on.
+    pub(crate) footprint: Option<Footprint>,
+}
+
+/// An instance's footprint: its pages, resident, and the budget they take, given back when dropped.
+pub(crate) struct Footprint {
+    pub(crate) _pages: Vec<u8>,
+    pub(crate) _budget: Option<OwnedSemaphorePermit>,
+    pub(crate) _gauge: Held,
+}
+
+impl std::fmt::Debug for Footprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Footprint").finish_non_exhaustive()
+    }
+}
+
+impl Instance {
+    /// An instance not started yet: its first call is cold.
+    pub(crate) fn new(id: u64) -> Instance {
+        Instance {
+            id,
+            in_flight: 0,
+            last_active: None,
+            footprint: None,
+        }
+    }
+
+    /// A call arrives: whether it is cold (a new instance, then, with a new id).
+    pub(crate) fn arrive(&mut self, now: Instant, keep_alive: Duration) -> (u64, bool) {
+        let cold = match self.last_active {
+            None => true,
+            Some(last) => self.in_flight == 0 && now.duration_since(last) > keep_alive,
+        };
+        if cold && self.last_active.is_some() {
+            // A new instance: the old one's memory goes with it.
+            self.id = rand::random();
+            self.footprint = None;
+        }
+        self.in_flight += 1;
+        self.last_active = Some(now);
+        (self.id, cold)
+    }
+
+    /// Whether the instance is alive at `now`: serving, or idle for no longer than `keep_alive`.
+    pub(crate) fn alive(&self, now: Instant, keep_alive: Duration) -> bool {
+        self.in_flight > 0
+            || self
+                .last_active
+                .is_some_and(|last| now.saturating_duration_since(last) <= keep_alive)
+    }
+
+    pub(crate) fn depart(&mut self, now: Instant) {
+        self.in_flight -= 1;
+        self.last_active = Some(now);
+    }
+
+    /// Gives the footprint back if the instance has died (idle past `keep_alive` at `now`).
+    pub(crate) fn release_if_dead(&mut self, now: Instant, keep_alive: Duration) {
+        if !self.alive(now, keep_alive) {
+            self.footprint = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_is_cold_first_and_after_an_idle_gap() {
+        let mut i = Instance::new(7);
+        let t0 = Instant::now();
+        let keep = Duration::from_secs(10);
+        assert_eq!(i.arrive(t0, keep), (7, true));
+        // A second call while the first runs, and one soon after: warm, same instance.
+        assert_eq!(i.arrive(t0 + Duration::from_secs(1), keep), (7, false));
+        i.depart(t0 + Duration::from_secs(2));
+        i.depart(t0 + Duration::from_secs(3));
+        assert_eq!(i.arrive(t0 + Duration::from_secs(12), keep), (7, false));
+        i.depart(t0 + Duration::from_secs(12));
+        // Idle longer than the keep-alive: cold, on a new instance.
+        let (id, cold) = i.arrive(t0 + Duration::from_secs(23), keep);
+        assert!(cold);
+        assert_ne!(id, 7);
+    }
+}

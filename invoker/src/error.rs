@@ -1,0 +1,37 @@
+//! Why a replay could not run: the one error type of the dispatcher and the records sink.
+
+use std::path::PathBuf;
+
+/// Why a replay could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// An endpoint is not a valid address.
+    #[error("endpoint `{endpoint}`: not a valid address ({reason})")]
+    BadEndpoint {
+        /// As written in the load.
+        endpoint: String,
+        /// Parser's reason.
+        reason: String,
+    },
+    /// An endpoint did not accept a connection before the run.
+    #[error("endpoint `{endpoint}` ({uri}) is unreachable: {reason} (--allow-unreachable records its calls as failures and goes on)")]
+    Unreachable {
+        /// As written in the load.
+        endpoint: String,
+        /// What was dialled.
+        uri: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// An output file could not be written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// File concerned.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The runtime or a thread could not be started.
+    #[error("starting the dispatcher: {0}")]
+    Start(std::io::Error),
+}
