@@ -30,7 +30,7 @@ use proto::greeter_server::Greeter;
 use proto::{HelloReply, HelloRequest};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Request, Response, Status};
-use trace::Percentiles;
+use profiles::Percentiles;
 
 use crate::instance::{Footprint, Instance};
 use crate::metrics::FleetMetrics;

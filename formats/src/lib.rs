@@ -17,6 +17,7 @@
 pub mod files;
 pub mod load;
 pub mod output;
+pub mod percentiles;
 pub mod records;
 pub mod summary;
 pub mod transfer;
@@ -25,6 +26,7 @@ pub use load::{
     read, shard_of, shard_path, whole_index, CallAsk, Invocation, Load, LoadError, LoadWriter,
     Period, WriteStats, MAX_ASK_US,
 };
+pub use percentiles::Percentiles;
 
 /// Length of one period of a trace or a load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,9 +1,7 @@
 //! The mapping step: each trace function's point at the chosen percentile, assigned to a proxy.
 
-use profiles::{
-    assign, check_percentile, function_point, proxy_points, Catalogue, MappingEntry, MappingFile,
-    ProfileError,
-};
+use mapping::{assign, check_percentile, function_point, proxy_points, MappingEntry, MappingFile};
+use profiles::{Catalogue, ProfileError};
 use trace::Trace;
 
 use crate::generate::Endpoints;
@@ -94,7 +92,7 @@ pub fn map_to_own(
     Ok(Mapped {
         file: MappingFile {
             percentile,
-            method: profiles::Method::Own,
+            method: mapping::Method::Own,
             catalogue: "trace".to_owned(),
             functions,
         },

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use cmdline::Stop;
 use emulated::LocalServers;
-use profiles::{Catalogue, MappingSummary, Proxy};
+use mapping::MappingSummary;
+use profiles::{Catalogue, Proxy};
 use trace::{ReadReport, Trace};
 
 use crate::cli::{LoadArgs, Scale};
@@ -131,7 +132,7 @@ pub fn prepare(plan: &LoadPlan, input: &Input, mapping_path: &Path) -> Result<Pr
         |trace| {
             // `-p trace`: every function its own emulated function, so nothing is lost to mapping.
             if load.profile == "trace" {
-                let catalogue = Catalogue::of_trace(trace);
+                let catalogue = mapping::own_catalogue(trace);
                 let mapped = crate::map::map_to_own(trace, &catalogue, load.percentile)?;
                 Ok((catalogue, mapped))
             } else {
@@ -520,7 +521,7 @@ pub fn write_load(
         keep_idle: load.keep_idle,
         mapping: prepared.mapped.file.summary(),
         mapping_note: match prepared.mapped.file.method {
-            profiles::Method::Copies => format!(
+            mapping::Method::Copies => format!(
                 "{}: {} deployment(s) from {}",
                 prepared.mapped.file.method.describe(),
                 prepared.catalogue.proxies.len(),

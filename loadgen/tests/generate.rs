@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use loadgen::cli::{parse_command_line, Command};
 use loadgen::commands::generate::generate as run_generate;
 use loadgen::pipeline::Generated as GenerateReport;
-use profiles::MappingFile;
+use mapping::MappingFile;
 use trace::{read, ReadOptions};
 
 fn generate(args: &[&str]) -> anyhow::Result<GenerateReport> {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use common::{ok, run_loadgen, s, LIMIT};
 use formats::records::{read_records, Outcome};
-use profiles::{MappingFile, Method};
+use mapping::{MappingFile, Method};
 use trace::{read, ReadOptions};
 
 #[test]
@@ -63,7 +63,7 @@ fn profile_trace_on_the_sample_has_no_mapping_error_and_per_call_asks_stay_in_ra
     assert_eq!(m.functions.len(), active.len());
     let function_of: HashMap<String, usize> = active
         .iter()
-        .map(|&f| (profiles::own_name(&trace.functions[f].id), f))
+        .map(|&f| (mapping::own_name(&trace.functions[f].id), f))
         .collect();
 
     // Every call asks for a duration and memory between its function's p0 and p100.

@@ -1,10 +1,10 @@
 //! The numbers behind each figure, computed from the project's own formats (trace, catalogue,
 //! mapping.json, load.json, the invoker's records).
 
-use profiles::{
-    check_percentile, function_point, proxy_points, Catalogue, MappingFile, Metric,
-    DURATION_FLOOR_MS, MEMORY_FLOOR_MB,
+use mapping::{
+    check_percentile, function_point, proxy_points, MappingFile, DURATION_FLOOR_MS, MEMORY_FLOOR_MB,
 };
+use profiles::{Catalogue, Metric};
 use trace::Trace;
 
 use crate::bins::{compact, Bins};

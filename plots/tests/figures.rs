@@ -366,24 +366,24 @@ fn mapping_and_load_figures_count_their_inputs() {
         function("g", 200.0, 1000.0),
         function("h", 10.0, 1.0),
     ];
-    let point = |m: f64, d: f64| profiles::Point {
+    let point = |m: f64, d: f64| mapping::Point {
         memory_mb: m,
         duration_ms: d,
     };
     // Relative errors: f memory 0.02, duration 0.5; g 1.5 and 0.001; h 20 and 0.
     let entries = vec![
-        profiles::MappingEntry::new(&functions[0], "p", point(100.0, 10.0), point(102.0, 15.0)),
-        profiles::MappingEntry::new(
+        mapping::MappingEntry::new(&functions[0], "p", point(100.0, 10.0), point(102.0, 15.0)),
+        mapping::MappingEntry::new(
             &functions[1],
             "q",
             point(200.0, 1000.0),
             point(500.0, 1001.0),
         ),
-        profiles::MappingEntry::new(&functions[2], "r", point(10.0, 1.0), point(210.0, 1.0)),
+        mapping::MappingEntry::new(&functions[2], "r", point(10.0, 1.0), point(210.0, 1.0)),
     ];
-    let mapping = profiles::MappingFile {
+    let mapping = mapping::MappingFile {
         percentile: 75,
-        method: profiles::Method::Nearest,
+        method: mapping::Method::Nearest,
         catalogue: "test".into(),
         functions: entries,
     };

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use formats::Percentiles;
 use serde::{Deserialize, Serialize};
-use trace::Percentiles;
 
 use crate::error::ProfileError;
 
@@ -183,31 +183,6 @@ impl Catalogue {
         serde_json::to_string_pretty(&entries).expect("profile serialises")
     }
 
-    /// A catalogue of the trace's own functions (`--profile trace`): one emulated function per trace
-    /// function, named `tf-` and 16 hex digits of its stable key, with its duration and memory
-    /// percentiles and a CPU utilisation of [`BUILTIN_CPU_PERCENT`], in trace order (not sorted: the
-    /// mapping is the identity).
-    pub fn of_trace(trace: &trace::Trace) -> Catalogue {
-        let cpu = Percentiles::new(vec![
-            (0.0, BUILTIN_CPU_PERCENT),
-            (100.0, BUILTIN_CPU_PERCENT),
-        ]);
-        Catalogue {
-            source: None,
-            proxies: trace
-                .functions
-                .iter()
-                .map(|f| Proxy {
-                    name: own_name(&f.id),
-                    yaml: None,
-                    cpu: cpu.clone(),
-                    memory_mb: f.memory_mb.clone(),
-                    duration_ms: f.duration_ms.clone(),
-                })
-                .collect(),
-        }
-    }
-
     /// The built-in catalogue of emulated proxies: every pair of [`BUILTIN_DURATIONS`] nominal durations
     /// and [`BUILTIN_MEMORY`] nominal memory sizes. Each profile is known by construction: the nominal value
     /// is the median, and the other percentiles are fixed multiples of it ([`DURATION_SPREAD`],
@@ -254,11 +229,6 @@ pub static BUILTIN_DURATIONS: std::sync::LazyLock<Vec<f64>> = std::sync::LazyLoc
 pub const BUILTIN_MEMORY: [f64; 9] = [
     16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0,
 ];
-
-/// The name of a trace function's own emulated function: `tf-` and 16 hex digits (a valid DNS label).
-pub fn own_name(id: &trace::FunctionId) -> String {
-    format!("tf-{:016x}", id.stable_key())
-}
 
 /// CPU utilisation of every built-in proxy, percent of a core: a call computes a quarter of its wall time
 /// and waits the rest (as a function calling storage or other services does), so an instance serves

@@ -8,7 +8,7 @@ use clap::{CommandFactory, Parser};
 use cmdline::values::{number_in, whole_in};
 use emulated::{serve, server_runtime, Behaviour, DEFAULT_BUDGET_MB};
 use profiles::Catalogue;
-use trace::Percentiles;
+use profiles::Percentiles;
 
 /// Longest busy time a request may ask for, ms (an hour).
 const MAX_DURATION_MS: f64 = 3_600_000.0;

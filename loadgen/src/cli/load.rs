@@ -23,7 +23,7 @@ pub fn parse_percentile(s: &str) -> Result<u8, String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{s}` is not a percentile"))?;
-    profiles::check_percentile(p).map_err(|e| e.to_string())?;
+    mapping::check_percentile(p).map_err(|e| e.to_string())?;
     Ok(p)
 }
 

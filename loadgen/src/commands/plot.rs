@@ -6,8 +6,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use formats::files::RunFiles;
+use mapping::MappingFile;
 use plots::{Drawn, Figure, Plan};
-use profiles::{Catalogue, MappingFile};
+use profiles::Catalogue;
 use trace::{FunctionId, Trace};
 
 use crate::cli::{PlotArgs, PlotResults};

@@ -330,7 +330,7 @@ mod tests {
     use std::time::Duration;
 
     use formats::summary::PeriodTally;
-    use profiles::{ErrorStats, MappingSummary};
+    use mapping::{ErrorStats, MappingSummary};
     use trace::{MemoryLevel, ReadReport};
 
     use super::*;

@@ -9,10 +9,10 @@ pub mod rps;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use profiles::{
-    check_percentile, cost, function_point, proxy_points, Catalogue, MappingEntry, MappingFile,
-    Point, Proxy,
+use mapping::{
+    check_percentile, cost, function_point, proxy_points, MappingEntry, MappingFile, Point,
 };
+use profiles::{Catalogue, Proxy};
 use trace::{Arrivals, Function, FunctionId, MemoryLevel, ReadReport, Trace};
 
 use crate::cli::LoadArgs;
@@ -273,7 +273,7 @@ fn copies_of(
         mapped: Mapped {
             file: MappingFile {
                 percentile: load.percentile,
-                method: profiles::Method::Copies,
+                method: mapping::Method::Copies,
                 catalogue: load.profile.clone(),
                 functions: entries,
             },

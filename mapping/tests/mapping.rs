@@ -1,6 +1,6 @@
 //! Mapping against references: brute-force optimum for one-to-one, a plain scan for nearest.
 
-use profiles::{assign, cost, Method, Point};
+use mapping::{assign, cost, Method, Point};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -1,5 +1,10 @@
-//! Mapping trace functions to proxies: Euclidean distance in (ln memory, ln duration) at one percentile,
-//! optimal one-to-one (Kuhn–Munkres) or nearest per function.
+//! Mapping trace functions onto the proxies of a catalogue: Euclidean distance in (ln memory,
+//! ln duration) at one percentile, optimal one-to-one (Kuhn–Munkres) or nearest per function;
+//! [`MappingFile`] is `mapping.json`, the record of a mapping. [`own_catalogue`] is the other way: a
+//! catalogue of the trace's own functions (`-p trace`), whose mapping is the identity.
+//!
+//! Apart from `profiles` so that the function server, which reads catalogues, never builds the trace
+//! engine.
 
 use std::path::Path;
 
@@ -7,10 +12,10 @@ use pathfinding::kuhn_munkres::kuhn_munkres;
 use pathfinding::matrix::Matrix;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use trace::{Function, DURATION_PERCENTILES, MEMORY_PERCENTILES};
+use trace::{Function, FunctionId, Trace, DURATION_PERCENTILES, MEMORY_PERCENTILES};
 
-use crate::catalogue::{Catalogue, Metric};
-use crate::error::ProfileError;
+use profiles::{Catalogue, Metric, ProfileError, Proxy, BUILTIN_CPU_PERCENT};
+use trace::Percentiles;
 
 /// Memory below this (MB) counts as this much: the trace has zeros, and ln 0 is −∞.
 pub const MEMORY_FLOOR_MB: f64 = 1.0;
@@ -351,6 +356,35 @@ pub struct MappingSummary {
     pub memory: ErrorStats,
     /// Relative duration error.
     pub duration: ErrorStats,
+}
+
+/// A catalogue of the trace's own functions (`--profile trace`): one emulated function per trace
+/// function, named by [`own_name`], with its duration and memory percentiles and a CPU utilisation of
+/// [`BUILTIN_CPU_PERCENT`], in trace order (not sorted: the mapping is the identity).
+pub fn own_catalogue(trace: &Trace) -> Catalogue {
+    let cpu = Percentiles::new(vec![
+        (0.0, BUILTIN_CPU_PERCENT),
+        (100.0, BUILTIN_CPU_PERCENT),
+    ]);
+    Catalogue {
+        source: None,
+        proxies: trace
+            .functions
+            .iter()
+            .map(|f| Proxy {
+                name: own_name(&f.id),
+                yaml: None,
+                cpu: cpu.clone(),
+                memory_mb: f.memory_mb.clone(),
+                duration_ms: f.duration_ms.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// The name of a trace function's own emulated function: `tf-` and 16 hex digits (a valid DNS label).
+pub fn own_name(id: &FunctionId) -> String {
+    format!("tf-{:016x}", id.stable_key())
 }
 
 #[cfg(test)]
