@@ -24,13 +24,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use profiles::Percentiles;
 use profiles::{Metric, Proxy};
 use proto::function::{instance_text, CallRequest, FunctionReport};
 use proto::greeter_server::Greeter;
 use proto::{HelloReply, HelloRequest};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Request, Response, Status};
-use profiles::Percentiles;
 
 use crate::instance::{Footprint, Instance};
 use crate::metrics::FleetMetrics;
