@@ -10,18 +10,137 @@
 //!
 //! `index` is the call's position in the whole load, `worker` the invoker that replayed it (0 when one
 //! did). Times are from the start of the run, each measured on its worker's own clock. An empty field is "did not happen" (a call never sent has no lag).
-//! [`RecordsWriter`] writes it, [`read_records`] reads it back into the same [`Record`] type; endpoints are
-//! interned on both sides (a record holds an index into a table of names).
+//! [`Column`] is the one definition of the columns and [`Outcome`] of the outcome names. [`RecordsWriter`]
+//! writes them, [`read_records`] reads them back into the same [`Record`] type, finding each column by
+//! name (new columns are appended; a reader skips those it does not know), and `summary.json` states
+//! the schema's version ([`RECORDS_SCHEMA`]). Endpoints are interned on both sides (a record holds an
+//! index into a table of names). vSwarm's `lat.csv` is another file, written as vSwarm writes it.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
-/// The header of the records CSV.
+/// The version of the records schema, stated in `summary.json`. Columns are only ever appended, and
+/// readers find them by name and skip those they do not know, so appending keeps the version; a change to
+/// what a column means, or to a column's name, raises it.
+pub const RECORDS_SCHEMA: u32 = 1;
+
+/// The columns of the records CSV, in the order they are written: the one definition of the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// `index`: the call's position in the whole load.
+    Index,
+    /// `worker`: the worker that replayed it.
+    Worker,
+    /// `period`: its period of the load.
+    Period,
+    /// `endpoint`: where it was sent.
+    Endpoint,
+    /// `warmup`: 1 in a warm-up period.
+    Warmup,
+    /// `scheduled_us`: when it was due.
+    ScheduledUs,
+    /// `dispatch_lag_ns`: release minus due.
+    DispatchLagNs,
+    /// `send_lag_ns`: hand-off to the client minus due.
+    SendLagNs,
+    /// `latency_us`: answer minus send.
+    LatencyUs,
+    /// `latency_from_scheduled_us`: answer minus due.
+    LatencyFromScheduledUs,
+    /// `outcome`: an [`Outcome`]'s name.
+    Outcome,
+    /// `exec_us`: the function's own execution time.
+    ExecUs,
+    /// `instance`: the instance that served it, 16 hex digits.
+    Instance,
+    /// `cold`: 1 when it was the instance's cold start.
+    Cold,
+}
+
+impl Column {
+    /// Every column, in the order written.
+    pub const ALL: [Column; 14] = [
+        Column::Index,
+        Column::Worker,
+        Column::Period,
+        Column::Endpoint,
+        Column::Warmup,
+        Column::ScheduledUs,
+        Column::DispatchLagNs,
+        Column::SendLagNs,
+        Column::LatencyUs,
+        Column::LatencyFromScheduledUs,
+        Column::Outcome,
+        Column::ExecUs,
+        Column::Instance,
+        Column::Cold,
+    ];
+
+    /// Its name in the header.
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Index => "index",
+            Column::Worker => "worker",
+            Column::Period => "period",
+            Column::Endpoint => "endpoint",
+            Column::Warmup => "warmup",
+            Column::ScheduledUs => "scheduled_us",
+            Column::DispatchLagNs => "dispatch_lag_ns",
+            Column::SendLagNs => "send_lag_ns",
+            Column::LatencyUs => "latency_us",
+            Column::LatencyFromScheduledUs => "latency_from_scheduled_us",
+            Column::Outcome => "outcome",
+            Column::ExecUs => "exec_us",
+            Column::Instance => "instance",
+            Column::Cold => "cold",
+        }
+    }
+
+    /// Whether a file must have it. What the function said (`exec_us`, `instance`, `cold`) came later:
+    /// a file without those columns reads as if they were empty.
+    fn required(self) -> bool {
+        !matches!(self, Column::ExecUs | Column::Instance | Column::Cold)
+    }
+}
+
+/// The header the writer writes: every [`Column`]'s name, in order.
 pub const RECORDS_HEADER: &str = "index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold";
 
-/// Fields per line.
-const FIELDS: usize = 14;
+/// Where each column stands in a file's lines, from its header.
+#[derive(Debug, Clone)]
+struct Layout {
+    /// Position of each of [`Column::ALL`], if the file has it.
+    at: [Option<usize>; Column::ALL.len()],
+    /// Fields per line.
+    fields: usize,
+}
+
+impl Layout {
+    /// From a header line: every column found by name; unknown ones (appended by a newer writer) skipped.
+    fn of_header(header: &str) -> Result<Layout, String> {
+        let names: Vec<&str> = header.split(',').map(str::trim).collect();
+        let mut at = [None; Column::ALL.len()];
+        for (k, column) in Column::ALL.iter().enumerate() {
+            at[k] = names.iter().position(|n| *n == column.name());
+            if at[k].is_none() && column.required() {
+                return Err(format!(
+                    "no `{}` column in the header `{header}` (records have the columns `{RECORDS_HEADER}`)",
+                    column.name()
+                ));
+            }
+        }
+        Ok(Layout {
+            at,
+            fields: names.len(),
+        })
+    }
+
+    /// The field of `column` in `fields`: empty when the file has no such column.
+    fn get<'a>(&self, fields: &[&'a str], column: Column) -> &'a str {
+        self.at[column as usize].map_or("", |k| fields[k])
+    }
+}
 
 /// gRPC status codes by number, as named in the records (`error:<name>`): the canonical codes, lowercased.
 const STATUS_NAMES: [&str; 17] = [
@@ -268,6 +387,7 @@ pub fn read_records(path: &Path, mut each: impl FnMut(&Record, &str)) -> Result<
     let mut endpoints: Vec<String> = Vec::new();
     let mut index: HashMap<String, u32> = HashMap::new();
     let mut bytes = Vec::with_capacity(256);
+    let mut layout: Option<Layout> = None;
     let mut n = 0u64;
     loop {
         bytes.clear();
@@ -286,18 +406,16 @@ pub fn read_records(path: &Path, mut each: impl FnMut(&Record, &str)) -> Result<
         })?;
         let line = text.trim_end_matches(['\n', '\r']);
         if n == 1 {
-            if line.trim_start_matches('\u{feff}') != RECORDS_HEADER {
-                return Err(bad(
-                    1,
-                    format!("header is `{line}`, expected `{RECORDS_HEADER}`"),
-                ));
-            }
+            layout = Some(
+                Layout::of_header(line.trim_start_matches('\u{feff}')).map_err(|r| bad(1, r))?,
+            );
             continue;
         }
         if line.is_empty() {
             continue;
         }
-        let record = parse_line(line, &mut endpoints, &mut index).map_err(|r| bad(n, r))?;
+        let layout = layout.as_ref().expect("the header comes first");
+        let record = parse_line(line, layout, &mut endpoints, &mut index).map_err(|r| bad(n, r))?;
         each(&record, &endpoints[record.endpoint as usize]);
     }
     if n == 0 {
@@ -308,79 +426,87 @@ pub fn read_records(path: &Path, mut each: impl FnMut(&Record, &str)) -> Result<
 
 fn parse_line(
     line: &str,
+    layout: &Layout,
     endpoints: &mut Vec<String>,
     index: &mut HashMap<String, u32>,
 ) -> Result<Record, String> {
     // An endpoint holds no comma (it is a host:port or URL), so fields split plainly.
     let f: Vec<&str> = line.split(',').collect();
-    if f.len() != FIELDS {
-        return Err(format!("{} fields, expected {FIELDS}", f.len()));
+    if f.len() != layout.fields {
+        return Err(format!(
+            "{} fields, expected {} (one per column of the header)",
+            f.len(),
+            layout.fields
+        ));
     }
-    let number = |k: usize, name: &str| -> Result<Option<u64>, String> {
-        if f[k].is_empty() {
-            return Ok(None);
+    let field = |c: Column| layout.get(&f, c);
+    let number = |c: Column| -> Result<Option<u64>, String> {
+        match field(c) {
+            "" => Ok(None),
+            v => v
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| format!("field `{}` (`{v}`) is not a whole number ≥ 0", c.name())),
         }
-        f[k].parse::<u64>().map(Some).map_err(|_| {
-            format!(
-                "field {} ({name}) `{}` is not a whole number ≥ 0",
-                k + 1,
-                f[k]
-            )
-        })
     };
-    let required = |k: usize, name: &str| -> Result<u64, String> {
-        number(k, name)?.ok_or_else(|| format!("field {} ({name}) is empty", k + 1))
+    let required = |c: Column| -> Result<u64, String> {
+        number(c)?.ok_or_else(|| format!("field `{}` is empty", c.name()))
     };
-    let small = |k: usize, name: &str| -> Result<u32, String> {
-        u32::try_from(required(k, name)?)
-            .map_err(|_| format!("field {} ({name}) `{}` is too large", k + 1, f[k]))
+    let small = |c: Column| -> Result<u32, String> {
+        u32::try_from(required(c)?)
+            .map_err(|_| format!("field `{}` (`{}`) is too large", c.name(), field(c)))
     };
-    let worker = small(1, "worker")?;
-    let period = small(2, "period")?;
-    let endpoint = match index.get(f[3]) {
+    let name = field(Column::Endpoint);
+    let endpoint = match index.get(name) {
         Some(&e) => e,
         None => {
-            if f[3].is_empty() {
-                return Err("field 4 (endpoint) is empty".into());
+            if name.is_empty() {
+                return Err("field `endpoint` is empty".into());
             }
             let e = u32::try_from(endpoints.len()).map_err(|_| "too many endpoints".to_owned())?;
-            endpoints.push(f[3].to_owned());
-            index.insert(f[3].to_owned(), e);
+            endpoints.push(name.to_owned());
+            index.insert(name.to_owned(), e);
             e
         }
     };
-    let warmup = match f[4] {
-        "1" => true,
-        "0" => false,
-        other => return Err(format!("field 5 (warmup) `{other}` is not 0 or 1")),
+    let flag = |c: Column| -> Result<Option<bool>, String> {
+        match field(c) {
+            "" => Ok(None),
+            "1" => Ok(Some(true)),
+            "0" => Ok(Some(false)),
+            other => Err(format!(
+                "field `{}` (`{other}`) is not 0, 1 or empty",
+                c.name()
+            )),
+        }
     };
     Ok(Record {
-        index: required(0, "index")?,
-        worker,
-        period,
+        index: required(Column::Index)?,
+        worker: small(Column::Worker)?,
+        period: small(Column::Period)?,
         endpoint,
-        warmup,
-        scheduled_us: required(5, "scheduled_us")?,
-        dispatch_lag_ns: number(6, "dispatch_lag_ns")?,
-        send_lag_ns: number(7, "send_lag_ns")?,
-        latency_us: number(8, "latency_us")?,
-        latency_from_scheduled_us: number(9, "latency_from_scheduled_us")?,
-        outcome: Outcome::parse(f[10])
-            .ok_or_else(|| format!("field 11 (outcome) `{}` is not an outcome", f[10]))?,
-        exec_us: number(11, "exec_us")?,
-        instance: match f[12] {
+        warmup: flag(Column::Warmup)?
+            .ok_or_else(|| "field `warmup` is empty, not 0 or 1".to_owned())?,
+        scheduled_us: required(Column::ScheduledUs)?,
+        dispatch_lag_ns: number(Column::DispatchLagNs)?,
+        send_lag_ns: number(Column::SendLagNs)?,
+        latency_us: number(Column::LatencyUs)?,
+        latency_from_scheduled_us: number(Column::LatencyFromScheduledUs)?,
+        outcome: Outcome::parse(field(Column::Outcome)).ok_or_else(|| {
+            format!(
+                "field `outcome` (`{}`) is not an outcome",
+                field(Column::Outcome)
+            )
+        })?,
+        exec_us: number(Column::ExecUs)?,
+        instance: match field(Column::Instance) {
             "" => None,
             hex => Some(
                 u64::from_str_radix(hex, 16)
-                    .map_err(|_| format!("field 13 (instance) `{hex}` is not 16 hex digits"))?,
+                    .map_err(|_| format!("field `instance` (`{hex}`) is not 16 hex digits"))?,
             ),
         },
-        cold: match f[13] {
-            "" => None,
-            "1" => Some(true),
-            "0" => Some(false),
-            other => return Err(format!("field 14 (cold) `{other}` is not 0, 1 or empty")),
-        },
+        cold: flag(Column::Cold)?,
     })
 }
 
@@ -453,7 +579,7 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
         assert!(
-            e.contains("r.csv: line 5") && e.contains("scheduled_us"),
+            e.contains("r.csv: line 5") && e.contains("`scheduled_us` (`abc`)"),
             "{e}"
         );
         std::fs::write(
@@ -463,7 +589,7 @@ mod tests {
         .unwrap();
         let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
         assert!(
-            e.contains("line 2") && e.contains("(period)") && e.contains("too large"),
+            e.contains("line 2") && e.contains("`period`") && e.contains("too large"),
             "{e}"
         );
         std::fs::write(
@@ -473,7 +599,7 @@ mod tests {
         .unwrap();
         let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
         assert!(
-            e.contains("line 2") && e.contains("`maybe` is not an outcome"),
+            e.contains("line 2") && e.contains("(`maybe`) is not an outcome"),
             "{e}"
         );
         std::fs::write(
@@ -482,10 +608,54 @@ mod tests {
         )
         .unwrap();
         let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
-        assert!(e.contains("(instance) `xyz`"), "{e}");
+        assert!(e.contains("`instance` (`xyz`)"), "{e}");
         std::fs::write(&path, b"index\xff\n").unwrap();
         let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
         assert!(e.contains("line 1") && e.contains("not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn the_header_names_every_column_in_order() {
+        let names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(RECORDS_HEADER, names.join(","));
+        for (k, c) in Column::ALL.iter().enumerate() {
+            assert_eq!(*c as usize, k, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn readers_find_columns_by_name_skip_new_ones_and_name_a_missing_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        // Reordered, with a column a newer writer appended, and without what the function said.
+        std::fs::write(
+            &path,
+            "outcome,index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,\
+             latency_us,latency_from_scheduled_us,http_status\n\
+             ok,7,0,2,127.0.0.1:1,0,1000,1,2,30,31,200\n",
+        )
+        .unwrap();
+        let mut rows = Vec::new();
+        read_records(&path, |r, e| rows.push((*r, e.to_owned()))).unwrap();
+        assert_eq!(rows.len(), 1);
+        let (r, e) = &rows[0];
+        assert_eq!((r.index, r.period, r.scheduled_us), (7, 2, 1000));
+        assert_eq!(
+            (r.latency_us, r.latency_from_scheduled_us),
+            (Some(30), Some(31))
+        );
+        assert_eq!((r.outcome, r.exec_us, r.cold), (Outcome::Ok, None, None));
+        assert_eq!(e, "127.0.0.1:1");
+
+        std::fs::write(&path, "index,worker,period,endpoint,warmup,scheduled_us\n").unwrap();
+        let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
+        assert!(
+            e.contains("line 1") && e.contains("no `dispatch_lag_ns` column"),
+            "{e}"
+        );
+        std::fs::write(&path, format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,,\n")).unwrap();
+        let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
+        assert!(e.contains("line 2: 13 fields, expected 14"), "{e}");
     }
 
     #[test]

@@ -40,9 +40,17 @@ pub struct PeriodTally {
     pub cold: u64,
 }
 
+fn first_records_schema() -> u32 {
+    1
+}
+
 /// Summary of a run, as printed and as written to `summary.json`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Summary {
+    /// The schema the run's records follow ([`crate::records::RECORDS_SCHEMA`]); files written before
+    /// it was stated follow the first.
+    #[serde(default = "first_records_schema")]
+    pub records_schema: u32,
     /// Scheduled calls in the replayed periods, warm-up included.
     pub scheduled_total: u64,
     /// Records written (equal to `scheduled_total` unless something was lost).
@@ -327,6 +335,23 @@ impl std::fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_summary_states_its_records_schema_and_an_older_one_reads_as_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.json");
+        let s = Summary {
+            records_schema: crate::records::RECORDS_SCHEMA,
+            ..Summary::default()
+        };
+        write(&path, &s).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"records_schema\": 1"), "{text}");
+        let mut older: serde_json::Value = serde_json::from_str(&text).unwrap();
+        older.as_object_mut().unwrap().remove("records_schema");
+        std::fs::write(&path, older.to_string()).unwrap();
+        assert_eq!(read(&path).unwrap().records_schema, 1);
+    }
 
     #[test]
     fn busiest_sorts_by_count_then_key() {

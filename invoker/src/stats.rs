@@ -192,6 +192,7 @@ impl Collector {
             .saturating_sub(self.window.start_us) as f64
             / 1e6;
         Summary {
+            records_schema: formats::records::RECORDS_SCHEMA,
             scheduled_total: self.scheduled_total,
             records: self.records,
             scheduled: self.scheduled,

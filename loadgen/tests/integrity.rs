@@ -332,9 +332,9 @@ fn sigint_twice_leaves_valid_files_marked_incomplete() {
         records.starts_with(formats::records::RECORDS_HEADER),
         "{records}"
     );
-    let summary: formats::summary::Summary =
-        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let summary = formats::summary::read(&out.join("summary.json")).unwrap();
     assert_eq!(records.lines().count() as u64 - 1, summary.scheduled_total);
+    assert_eq!(summary.records_schema, formats::records::RECORDS_SCHEMA);
     assert!(summary.interrupted && summary.incomplete, "{summary:?}");
     assert!(
         summary.outcomes.get("cancelled").copied().unwrap_or(0) > 0,

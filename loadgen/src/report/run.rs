@@ -401,6 +401,7 @@ mod tests {
         by_endpoint.insert("127.0.0.1:2".to_owned(), stats(30, 90.0));
         by_endpoint.insert("127.0.0.1:1".to_owned(), stats(10, 80.0));
         let summary = Summary {
+            records_schema: 1,
             scheduled_total: 60,
             records: 60,
             scheduled: 50,
