@@ -41,20 +41,13 @@ fn the_binary_serves_metrics_while_it_replays() {
         dir.path(),
         &["-duration", "3", "--metrics-addr", &addr],
     );
-    let until = std::time::Instant::now() + Duration::from_secs(30);
-    let text = loop {
-        assert!(std::time::Instant::now() < until, "no metrics within 30 s");
+    let text = testkit::wait_until(Duration::from_secs(30), "a call sent, scraped", || {
         assert!(
             child.try_wait().unwrap().is_none(),
             "the invoker ended before it was scraped"
         );
-        if let Some(text) = scrape(&addr) {
-            if sample(&text, "loadgen_calls_sent_total").is_some_and(|n| n > 0.0) {
-                break text;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+        scrape(&addr).filter(|t| sample(t, "loadgen_calls_sent_total").is_some_and(|n| n > 0.0))
+    });
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),

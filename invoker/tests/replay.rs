@@ -15,15 +15,10 @@ use proto::testing::TestServer;
 
 mod common;
 use common::{constant_load, spawn_invoker};
+use testkit::{wait_bounded, Lines};
 
-/// Each test runs a spinning dispatcher: run them one at a time so they do not preempt one another.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+/// Each test runs a spinning dispatcher: they take turns so they do not preempt one another.
+use testkit::turn as serial;
 
 fn options(dir: &Path, timeout: Duration) -> ReplayOptions {
     ReplayOptions {
@@ -266,7 +261,7 @@ fn sigint_loses_no_record() {
     let records = dir.path().join("records.csv");
     let summary_path = dir.path().join("summary.json");
     let latf = dir.path().join("nested-name.lat");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_invoker"))
+    let child = Command::new(env!("CARGO_BIN_EXE_invoker"))
         .args([
             "-traceFile",
             load.to_str().unwrap(),
@@ -291,21 +286,10 @@ fn sigint_loses_no_record() {
     assert!(server.wait_for_calls(300, Duration::from_secs(20)));
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "invoker did not stop after SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let output = child.wait_with_output().unwrap();
+    let output = wait_bounded(child, Duration::from_secs(15));
     // Everything was written, and the status says the run was interrupted (128 + SIGINT).
     assert_eq!(
-        status.code(),
+        output.status.code(),
         Some(130),
         "{}",
         String::from_utf8_lossy(&output.stderr)
@@ -381,19 +365,6 @@ fn a_pinned_dispatcher_says_so_and_a_bad_cpu_is_refused() {
     assert!(e.contains("--dispatcher-cpu 4096"), "{e}");
 }
 
-/// Waits for `child` at most `limit`; returns its output.
-fn wait_at_most(mut child: std::process::Child, limit: Duration) -> std::process::Output {
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the invoker ran longer than {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn a_run_that_cannot_start_leaves_earlier_files_as_they_were() {
     let _serial = serial();
@@ -402,7 +373,7 @@ fn a_run_that_cannot_start_leaves_earlier_files_as_they_were() {
     for name in ["lat.csv", "records.csv", "summary.json"] {
         std::fs::write(dir.path().join(name), format!("earlier {name}\n")).unwrap();
     }
-    let o = wait_at_most(
+    let o = wait_bounded(
         spawn_invoker(&load, dir.path(), &["-duration", "1", "-grpcTimeout", "1"]),
         Duration::from_secs(30),
     );
@@ -430,24 +401,25 @@ fn sigterm_exits_143_and_a_second_sigint_stops_waiting_for_calls_in_flight() {
     // Answers come after 20 s: calls are in flight when the signals come.
     let slow = TestServer::start(Duration::from_secs(20)).unwrap();
     let load = constant_load(dir.path(), &[slow.endpoint()], 20, 5);
-    let child = spawn_invoker(&load, dir.path(), &["-duration", "5", "-grpcTimeout", "60"]);
+    let mut child = spawn_invoker(&load, dir.path(), &["-duration", "5", "-grpcTimeout", "60"]);
+    let mut stderr = Lines::of(child.stderr.take().unwrap());
     assert!(slow.wait_for_calls(10, Duration::from_secs(20)));
     let pid = child.id() as i32;
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid, libc::SIGINT) };
     // The first stop says what it waits for; then the second stops the wait.
-    std::thread::sleep(Duration::from_millis(300));
+    stderr.wait_for("Ctrl-C again", Duration::from_secs(20));
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGINT) };
     let started = Instant::now();
-    let o = wait_at_most(child, Duration::from_secs(30));
+    let o = wait_bounded(child, Duration::from_secs(30));
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "{:?}",
         started.elapsed()
     );
     assert_eq!(o.status.code(), Some(130));
-    let e = String::from_utf8_lossy(&o.stderr);
+    let e = stderr.finish();
     assert!(
         e.contains("call(s) in flight") && e.contains("Ctrl-C again"),
         "{e}"
@@ -470,7 +442,7 @@ fn sigterm_exits_143_and_a_second_sigint_stops_waiting_for_calls_in_flight() {
     assert!(fast.wait_for_calls(20, Duration::from_secs(20)));
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let o = wait_at_most(child, Duration::from_secs(30));
+    let o = wait_bounded(child, Duration::from_secs(30));
     assert_eq!(o.status.code(), Some(143));
     assert_one_record_each(&rows(&dir.path().join("records.csv")), 1000);
 }
@@ -487,7 +459,7 @@ fn a_start_in_the_future_says_when_the_replay_begins() {
         .as_secs_f64()
         + 2.5;
     let started = Instant::now();
-    let o = wait_at_most(
+    let o = wait_bounded(
         spawn_invoker(
             &load,
             dir.path(),

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 mod common;
 use common::{
@@ -273,14 +273,9 @@ fn ctrl_c_mid_step_keeps_the_finished_steps_and_leaves_no_port() {
             .iter()
             .any(|d| d.join("steps/001/records.csv.partial").exists())
     };
-    let started = Instant::now();
-    while !replaying() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "step 1 never began"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    testkit::wait_until(Duration::from_secs(60), "step 1 replaying", || {
+        replaying().then_some(())
+    });
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let o = wait_bounded(child, Duration::from_secs(60));

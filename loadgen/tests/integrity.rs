@@ -7,7 +7,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 mod common;
-use common::{loadgen, ok, run_loadgen, s, text, wait_bounded, FakeCluster, LOADGEN};
+use common::{loadgen, ok, run_loadgen, s, text, wait_bounded, FakeCluster, LIMIT, LOADGEN};
+use testkit::Lines;
 
 /// Every entry under `dir`, relative, sorted: what a failed command must leave unchanged.
 fn listing(dir: &Path) -> Vec<String> {
@@ -269,7 +270,7 @@ fn sigint_twice_leaves_valid_files_marked_incomplete() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     // Every call takes 38 s (mostly waiting), so calls are in flight when Ctrl-C comes.
-    let child = Command::new(LOADGEN)
+    let mut child = Command::new(LOADGEN)
         .args([
             "run",
             "-o",
@@ -297,27 +298,22 @@ fn sigint_twice_leaves_valid_files_marked_incomplete() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The replay has begun once records start to be written (they are flushed at the end, but the
-    // records file is opened, as records.csv.partial, when the replay starts), in the run's staging
-    // directory beside -o.
-    let replaying = || {
-        common::siblings(&out, "staging")
-            .iter()
-            .any(|d| d.join("records.csv.partial").exists())
+    // The live view, printed as lines when stdout is not a terminal, says when calls are in flight; the
+    // first Ctrl-C then says it waits for them, and the second ends that wait.
+    let mut stdout = Lines::of(child.stdout.take().unwrap());
+    let mut stderr = Lines::of(child.stderr.take().unwrap());
+    let in_flight = |line: &str| {
+        line.starts_with("live t=")
+            && line
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix("in_flight="))
+                .is_some_and(|n| n.parse::<u64>().unwrap_or(0) > 0)
     };
-    let started = std::time::Instant::now();
-    while !replaying() {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the replay never began"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(1500));
+    stdout.wait_for_line("a live line with calls in flight", LIMIT, in_flight);
     let pid = child.id() as i32;
     // SAFETY: signalling our own child.
     unsafe { libc::kill(pid, libc::SIGINT) };
-    std::thread::sleep(Duration::from_millis(500));
+    stderr.wait_for("Ctrl-C again", Duration::from_secs(30));
     // SAFETY: as above.
     unsafe { libc::kill(pid, libc::SIGINT) };
     let stopping = std::time::Instant::now();
@@ -326,7 +322,8 @@ fn sigint_twice_leaves_valid_files_marked_incomplete() {
         stopping.elapsed() < Duration::from_secs(30),
         "the second Ctrl-C did not stop the wait"
     );
-    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let (stdout, stderr) = (stdout.finish(), stderr.finish());
+    assert_eq!(o.status.code(), Some(130), "{stdout}\n{stderr}");
     let records = std::fs::read_to_string(out.join("records.csv")).unwrap();
     assert!(
         records.starts_with(formats::records::RECORDS_HEADER),

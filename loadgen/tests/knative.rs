@@ -396,15 +396,13 @@ fn run_interrupted_while_waiting_for_ready_deletes_what_it_applied() {
     }
     let child = command.spawn().unwrap();
     // Waiting for Ready once the services are listed.
-    let started = Instant::now();
-    while !cluster.calls().iter().any(|c| c.starts_with("kubectl get")) {
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "{:?}",
-            cluster.calls()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    testkit::wait_until(Duration::from_secs(60), "a readiness list", || {
+        cluster
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("kubectl get"))
+            .then_some(())
+    });
     assert!(!cluster.services().is_empty());
     // SAFETY: signalling our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };

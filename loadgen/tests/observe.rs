@@ -235,17 +235,10 @@ fn metrics_scraped_during_a_run_parse_and_end_at_the_records() {
     );
     wait_for_line(&rx, "replay ", LIMIT);
     // During the replay: the counters move, and every scrape parses.
-    let until = Instant::now() + Duration::from_secs(30);
-    let during = loop {
-        assert!(Instant::now() < until, "no call counted within 30 s");
-        if let Some(text) = scrape(&url) {
-            let samples = parse_exposition(&text);
-            if samples["loadgen_calls_scheduled_total"] > 0.0 {
-                break samples;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let during = testkit::wait_until(Duration::from_secs(30), "a call counted", || {
+        let samples = parse_exposition(&scrape(&url)?);
+        (samples["loadgen_calls_scheduled_total"] > 0.0).then_some(samples)
+    });
     assert!(
         during["loadgen_calls_scheduled_total"] < 300.0,
         "{during:?}"
@@ -360,15 +353,12 @@ impl Prometheus {
         };
         // Ready, and the target discovered (Prometheus applies its static targets a few seconds after
         // it starts): from then on it scrapes every second.
-        let until = Instant::now() + Duration::from_secs(60);
         let targets = format!("{}/api/v1/targets", p.url);
-        while !scrape(&targets).is_some_and(|t| t.contains(&format!("\"{target}\""))) {
-            assert!(
-                Instant::now() < until,
-                "prometheus not scraping within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        testkit::wait_until(Duration::from_secs(60), "prometheus scraping", || {
+            scrape(&targets)
+                .is_some_and(|t| t.contains(&format!("\"{target}\"")))
+                .then_some(())
+        });
         Some(p)
     }
 }

@@ -8,18 +8,13 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::pods::{self, worker_running_for, PodFaults};
 use common::{ok, run_loadgen, s, wait_bounded, FakeCluster, LIMIT, LOADGEN};
 use formats::records::{read_records, Outcome, Record};
 use formats::summary::Summary;
 use invoker::schedule::Schedule;
-
-/// The runs of this file take turns: each starts several processes on a two-core machine, and a
-/// neighbour's start-up could make a worker late that the test expects on time.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 const WORKERS: u32 = 3;
 
@@ -169,7 +164,9 @@ fn run_with_faults(args: &[&str], env: &[(&str, String)], worker_1_arg: &str) ->
 
 #[test]
 fn three_local_workers_replay_the_load_one_to_one() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The runs of this file take turns: each starts several processes on a two-core machine, and a
+    // neighbour's start-up could make a worker late that the test expects on time.
+    let _turn = testkit::turn();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let t = ok(&run_loadgen(&run_args(&out, &["-q"]), &[], LIMIT));
@@ -208,7 +205,7 @@ fn three_local_workers_replay_the_load_one_to_one() {
 
 #[test]
 fn a_killed_local_worker_is_lost_and_a_late_one_starts_late() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = testkit::turn();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let worker_1 = out.join("workers/1/invoker");
@@ -250,7 +247,7 @@ fn job_files(cluster: &FakeCluster) -> BTreeMap<String, Vec<String>> {
 
 #[test]
 fn kubernetes_workers_replay_the_load_and_their_job_is_deleted() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = testkit::turn();
     let (cluster, _runner) = cluster_with_pods(PodFaults::default());
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
@@ -319,7 +316,7 @@ fn kubernetes_workers_replay_the_load_and_their_job_is_deleted() {
 
 #[test]
 fn a_killed_pod_is_lost_and_a_late_pod_starts_late() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = testkit::turn();
     let (cluster, _runner) = cluster_with_pods(PodFaults {
         delay: Some((2, Duration::from_secs(4))),
     });
@@ -345,19 +342,14 @@ fn a_killed_pod_is_lost_and_a_late_pod_starts_late() {
         c.env(k, v);
     }
     let child = c.spawn().unwrap();
-    let began = Instant::now();
-    let pod_1 = loop {
-        let found = std::fs::read_dir(&pods_dir).ok().and_then(|d| {
+    let pod_1 = testkit::wait_until(LIMIT, "pod 1 started", || {
+        std::fs::read_dir(&pods_dir).ok().and_then(|d| {
             d.flatten()
                 .map(|e| e.path())
                 .find(|p| p.to_string_lossy().ends_with("-1"))
-        });
-        if let Some(p) = found {
-            break p.join("work");
-        }
-        assert!(began.elapsed() < LIMIT, "pod 1 never started");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+                .map(|p| p.join("work"))
+        })
+    });
     let pid = worker_running_for(s(&pod_1), 1.5, LIMIT);
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let t = ok(&wait_bounded(child, LIMIT));
@@ -550,7 +542,7 @@ fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
 
 #[test]
 fn ctrl_c_stops_the_workers_and_keeps_what_they_recorded() {
-    let _turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = testkit::turn();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let worker_0 = out.join("workers/0/invoker");

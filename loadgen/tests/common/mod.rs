@@ -5,8 +5,8 @@
 pub mod pods;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// The binary under test.
 pub const LOADGEN: &str = env!("CARGO_BIN_EXE_loadgen");
@@ -19,21 +19,7 @@ pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// Waits for `child` at most `limit`, killing it past that.
-pub fn wait_bounded(mut child: Child, limit: Duration) -> Output {
-    let started = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!("loadgen ran longer than {limit:?}\n{}", text(&out));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+pub use testkit::wait_bounded;
 
 /// Runs `loadgen args` with extra environment, killed past `limit`.
 pub fn run_loadgen(args: &[&str], env: &[(&str, String)], limit: Duration) -> Output {

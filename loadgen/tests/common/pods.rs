@@ -251,24 +251,17 @@ pub fn arg_of(pid: i32, flag: &str) -> Option<String> {
 /// exists and the run has been going that long.
 pub fn worker_running_for(arg: &str, after: f64, limit: Duration) -> i32 {
     let began = Instant::now();
-    let pid = loop {
-        if let Some(pid) = pid_with_arg(arg) {
-            break pid;
-        }
-        assert!(began.elapsed() < limit, "no process with argument {arg}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let pid = testkit::wait_until(limit, &format!("a process with argument {arg}"), || {
+        pid_with_arg(arg)
+    });
     let start: f64 = arg_of(pid, "--start-at")
         .expect("a worker has --start-at")
         .parse()
         .expect("--start-at in seconds");
     let until = std::time::SystemTime::UNIX_EPOCH + Duration::from_secs_f64(start + after);
-    while std::time::SystemTime::now() < until {
-        assert!(
-            began.elapsed() < limit,
-            "the run never got {after} s past its start"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let left = limit.saturating_sub(began.elapsed());
+    testkit::wait_until(left, &format!("the run {after} s past its start"), || {
+        (std::time::SystemTime::now() >= until).then_some(())
+    });
     pid
 }
