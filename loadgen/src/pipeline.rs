@@ -84,7 +84,8 @@ impl Prepared {
 /// with `-p trace`), writing `mapping_path`. The plan's seed keys every draw.
 pub fn prepare(plan: &LoadPlan, input: &Input, mapping_path: &Path) -> Result<Prepared> {
     let load = &plan.settings;
-    let load_catalogue = |spec: &str| match &plan.catalogue {
+    // The plan's parsed profile, else the one `spec` names (parsed here).
+    let catalogue_of = |spec: &str| match &plan.catalogue {
         Some(c) => Ok(c.clone()),
         None => load_catalogue(spec),
     };
@@ -96,7 +97,7 @@ pub fn prepare(plan: &LoadPlan, input: &Input, mapping_path: &Path) -> Result<Pr
     let trace_dir = input.path();
     let trace = match input {
         Input::Shape => {
-            let catalogue = load_catalogue(&load.profile)?;
+            let catalogue = catalogue_of(&load.profile)?;
             let shaped = crate::shapes::shaped_load(plan, &catalogue)?;
             let premade = (shaped.catalogue, shaped.mapped);
             return finish_prepare(
@@ -136,7 +137,7 @@ pub fn prepare(plan: &LoadPlan, input: &Input, mapping_path: &Path) -> Result<Pr
                 let mapped = crate::map::map_to_own(trace, &catalogue, load.percentile)?;
                 Ok((catalogue, mapped))
             } else {
-                let catalogue = load_catalogue(&load.profile)?;
+                let catalogue = catalogue_of(&load.profile)?;
                 let mapped = map_trace(
                     trace,
                     &catalogue,

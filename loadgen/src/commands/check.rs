@@ -15,7 +15,7 @@ use crate::commands::run::{
 };
 use crate::output::{Staged, MARKER};
 use crate::pipeline::{deploy_proxies, write_load, LocalFleet};
-use crate::plan::{dry_run_refusal, Input, RunPlan, Source};
+use crate::plan::{Input, RunPlan, Source};
 use coordinator::kubernetes;
 use coordinator::{self, InvokerSettings, Launcher};
 use deploy::Deployer;
@@ -43,10 +43,8 @@ pub(crate) fn check_with_files(plan: &RunPlan, scratch: &Path) -> Result<Option<
 /// `name.namespace`, their YAMLs written to the build directory), and the start time in the manifest is
 /// the one a run starting now would use.
 pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
-    if args.replay.launcher != Some(Launcher::Kubernetes) {
-        bail!("{}", dry_run_refusal(args));
-    }
-    // The plan of the run this shows: the same checks and decisions.
+    // The plan of the run this shows: the same checks and decisions (it refuses a dry run without the
+    // Kubernetes launcher).
     let plan = RunPlan::check(args)?;
     let load = &plan.load.settings;
     let kind = plan.deployer;
