@@ -55,12 +55,9 @@ fn file_name(p: &Path) -> String {
     )
 }
 
-/// The run's `report.md`.
+/// The run's `report.md`: what ran, its fidelity, its timing, what the platform did, the figures and
+/// the files.
 pub fn markdown(r: &RunReport) -> String {
-    let g = r.generated;
-    let s = r.summary;
-    let load = &r.plan.load.settings;
-    let unit = g.unit;
     let mut out = String::new();
     let _ = writeln!(out, "# loadgen run\n");
     let _ = writeln!(
@@ -69,6 +66,23 @@ pub fn markdown(r: &RunReport) -> String {
         humantime::format_rfc3339_seconds(r.started_at),
         std::env::args().collect::<Vec<_>>().join(" ")
     );
+    what_ran(&mut out, r);
+    fidelity(&mut out, r);
+    timing(&mut out, r.summary);
+    cold_starts(&mut out, r.summary);
+    platform(&mut out, r);
+    let _ = writeln!(out, "\n## Figures\n");
+    out.push_str(r.figures);
+    files(&mut out, r);
+    out
+}
+
+/// `## What ran`: the trace, window, mapping, deployment, load, dispatcher, run id and what stopped it.
+fn what_ran(out: &mut String, r: &RunReport) {
+    let g = r.generated;
+    let s = r.summary;
+    let load = &r.plan.load.settings;
+    let unit = g.unit;
     let _ = writeln!(out, "## What ran\n");
     let trace = match r.plan.source {
         Source::Synthetic { functions } => format!(
@@ -142,7 +156,14 @@ pub fn markdown(r: &RunReport) -> String {
              as `cancelled`, with no latency."
         );
     }
+}
 
+/// `## Fidelity`: one record per scheduled call, the rates, and the calls of each period.
+fn fidelity(out: &mut String, r: &RunReport) {
+    let g = r.generated;
+    let s = r.summary;
+    let unit = g.unit;
+    let (first, _) = g.window;
     let _ = writeln!(out, "\n## Fidelity\n");
     let _ = writeln!(
         out,
@@ -189,7 +210,10 @@ pub fn markdown(r: &RunReport) -> String {
         .collect();
     let _ = writeln!(out, "\nOutcomes after warm-up: {}.", outcomes.join(", "));
     out.push_str(&super::workers::markdown(s));
+}
 
+/// `## Timing`: lag and latency percentiles, overall and for the busiest endpoints.
+fn timing(out: &mut String, s: &Summary) {
     let _ = writeln!(out, "\n## Timing (µs, after warm-up)\n");
     let _ = writeln!(out, "| | n | p50 | p90 | p99 | p99.9 | max |");
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|");
@@ -205,13 +229,13 @@ pub fn markdown(r: &RunReport) -> String {
             us(p.max)
         );
     };
-    row(&mut out, "send lag (sent − due)", &s.send_lag_us);
-    row(&mut out, "dispatch lag", &s.dispatch_lag_us);
-    row(&mut out, "latency (answer − sent)", &s.latency_us);
-    row(&mut out, "latency from due", &s.latency_from_scheduled_us);
+    row(out, "send lag (sent − due)", &s.send_lag_us);
+    row(out, "dispatch lag", &s.dispatch_lag_us);
+    row(out, "latency (answer − sent)", &s.latency_us);
+    row(out, "latency from due", &s.latency_from_scheduled_us);
     if s.overhead_us.count > 0 {
         row(
-            &mut out,
+            out,
             "overhead (latency − the function's own time)",
             &s.overhead_us,
         );
@@ -226,23 +250,28 @@ pub fn markdown(r: &RunReport) -> String {
                 name if name == e => format!("`{e}`"),
                 name => format!("`{name}` ({e})"),
             };
-            row(&mut out, &name, p);
+            row(out, &name, p);
         }
     }
+}
 
-    if reported {
-        let listed = formats::summary::busiest(
-            s.instances_by_endpoint
-                .iter()
-                .map(|(e, n)| (e.as_str(), *n)),
-            |n: &u64| *n,
-            REPORTED_ENDPOINTS,
-        );
-        let instances: Vec<String> = listed
+/// The cold starts and instances the functions reported, when they report them.
+fn cold_starts(out: &mut String, s: &Summary) {
+    if s.instances_by_endpoint.is_empty() {
+        return;
+    }
+    let listed = formats::summary::busiest(
+        s.instances_by_endpoint
             .iter()
-            .map(|(e, n)| format!("`{}` {n}", s.endpoint_name(e)))
-            .collect();
-        let _ = writeln!(
+            .map(|(e, n)| (e.as_str(), *n)),
+        |n: &u64| *n,
+        REPORTED_ENDPOINTS,
+    );
+    let instances: Vec<String> = listed
+        .iter()
+        .map(|(e, n)| format!("`{}` {n}", s.endpoint_name(e)))
+        .collect();
+    let _ = writeln!(
             out,
             "\nThe functions reported {} cold starts after warm-up, and {} instances over {} endpoints (a \
              new instance after each scale-to-zero); the most: {}{}.",
@@ -256,8 +285,10 @@ pub fn markdown(r: &RunReport) -> String {
                 ""
             }
         );
-    }
+}
 
+/// `## What the platform did`: each collector, its rows and file.
+fn platform(out: &mut String, r: &RunReport) {
     if !r.collected.is_empty() {
         let _ = writeln!(out, "\n## What the platform did\n");
         let _ = writeln!(
@@ -281,8 +312,11 @@ pub fn markdown(r: &RunReport) -> String {
             );
         }
     }
-    let _ = writeln!(out, "\n## Figures\n");
-    out.push_str(r.figures);
+}
+
+/// `## Files`: each file of the run, linked, with what it holds.
+fn files(out: &mut String, r: &RunReport) {
+    let s = r.summary;
     let _ = writeln!(out, "\n## Files\n");
     let f = r.files;
     for (path, what) in [
@@ -320,7 +354,6 @@ pub fn markdown(r: &RunReport) -> String {
             file_name(path)
         );
     }
-    out
 }
 
 #[cfg(test)]
