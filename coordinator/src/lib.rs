@@ -166,7 +166,70 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
         humantime::format_rfc3339_millis(start_at)
     );
     let steal_before = host::steal_ms();
-    let mut launched = match launch.launcher {
+    let launched = launch_workers(launch, &coordinator, start_at, deadline)?;
+    let progress = wait_for_workers(launch, launched, &events, deadline)?;
+    drop(server);
+    let mut results = worker_results(progress);
+    for (k, r) in results.iter().enumerate() {
+        if let Some(why) = &r.lost {
+            println!("worker {k}   lost: {why}");
+        }
+    }
+    let interrupted = launch.stop.requested()
+        || results
+            .iter()
+            .filter_map(|r| r.summary.as_ref())
+            .any(|s| s.interrupted);
+    let first_mode = results
+        .iter()
+        .filter_map(|r| r.summary.as_ref())
+        .map(|s| s.dispatcher.clone())
+        .next()
+        .unwrap_or_default();
+    let mut summary = merge::merge(
+        launch.schedule,
+        &mut results,
+        &files.records,
+        &files.latencies,
+        format!(
+            "{n} workers ({}); worker 0: {first_mode}",
+            match launch.launcher {
+                Launcher::Local => "local processes".to_owned(),
+                Launcher::Kubernetes =>
+                    format!("Kubernetes Job {}", kubernetes::job_name(launch.run_id)),
+            }
+        ),
+        interrupted,
+    )?;
+    summary.start_unix_us = start_at
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64);
+    if launch.launcher == Launcher::Local {
+        summary.steal_ms = host::steal_between(&steal_before, &host::steal_ms())
+            .into_iter()
+            .collect();
+    }
+    // The records are merged into the run's records.csv; each worker keeps its summary (and log).
+    for k in 0..n {
+        let dir = files.workers.join(k.to_string());
+        let _ = std::fs::remove_file(dir.join(RESULT_FILES[0]));
+        let _ = std::fs::remove_dir_all(dir.join("invoker"));
+    }
+    Ok(summary)
+}
+
+/// Starts the workers: local invoker processes, or the pods of a Kubernetes Job (its manifest written
+/// beside the run) that must be done by `deadline`.
+fn launch_workers(
+    launch: &Launch,
+    coordinator: &str,
+    start_at: SystemTime,
+    deadline: Instant,
+) -> Result<Launched> {
+    let files = launch.files;
+    let n = launch.workers;
+    let coordinator = coordinator.to_owned();
+    Ok(match launch.launcher {
         Launcher::Local => {
             let binary = local::invoker_binary()?;
             let mut args = Vec::new();
@@ -215,8 +278,18 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
                 .with_context(|| format!("writing {}", files.job.display()))?;
             Launched::Kubernetes(Job::apply(&launch.kubernetes, launch.run_id, &files.job)?)
         }
-    };
+    })
+}
 
+/// Follows the workers until each has sent its results or is counted lost (it ended without sending
+/// them, or the deadline passed); Ctrl-C tells them to stop and send what they have.
+fn wait_for_workers(
+    launch: &Launch,
+    mut launched: Launched,
+    events: &mpsc::Receiver<Event>,
+    deadline: Instant,
+) -> Result<Vec<Progress>> {
+    let n = launch.workers;
     let mut progress: Vec<Progress> = (0..n).map(|_| Progress::default()).collect();
     let mut deadline = deadline;
     let mut stopping = false;
@@ -290,9 +363,12 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
         }
     }
     drop(launched);
-    drop(server);
+    Ok(progress)
+}
 
-    let mut results: Vec<WorkerResult> = progress
+/// What each worker left: its records and summary, or why it is lost.
+fn worker_results(progress: Vec<Progress>) -> Vec<WorkerResult> {
+    progress
         .into_iter()
         .map(|p| {
             let summary = p
@@ -310,53 +386,7 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
                 lost,
             }
         })
-        .collect();
-    for (k, r) in results.iter().enumerate() {
-        if let Some(why) = &r.lost {
-            println!("worker {k}   lost: {why}");
-        }
-    }
-    let interrupted = launch.stop.requested()
-        || results
-            .iter()
-            .filter_map(|r| r.summary.as_ref())
-            .any(|s| s.interrupted);
-    let first_mode = results
-        .iter()
-        .filter_map(|r| r.summary.as_ref())
-        .map(|s| s.dispatcher.clone())
-        .next()
-        .unwrap_or_default();
-    let mut summary = merge::merge(
-        launch.schedule,
-        &mut results,
-        &files.records,
-        &files.latencies,
-        format!(
-            "{n} workers ({}); worker 0: {first_mode}",
-            match launch.launcher {
-                Launcher::Local => "local processes".to_owned(),
-                Launcher::Kubernetes =>
-                    format!("Kubernetes Job {}", kubernetes::job_name(launch.run_id)),
-            }
-        ),
-        interrupted,
-    )?;
-    summary.start_unix_us = start_at
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    if launch.launcher == Launcher::Local {
-        summary.steal_ms = host::steal_between(&steal_before, &host::steal_ms())
-            .into_iter()
-            .collect();
-    }
-    // The records are merged into the run's records.csv; each worker keeps its summary (and log).
-    for k in 0..n {
-        let dir = files.workers.join(k.to_string());
-        let _ = std::fs::remove_file(dir.join(RESULT_FILES[0]));
-        let _ = std::fs::remove_dir_all(dir.join("invoker"));
-    }
-    Ok(summary)
+        .collect()
 }
 
 fn record_event(progress: &mut [Progress], event: Event) {

@@ -13,6 +13,7 @@ use invoker::schedule::Schedule;
 use trace::Layout;
 
 use crate::cli::{ReplayArgs, RunArgs, Scale};
+use crate::collect::Collected;
 use crate::commands::plot::{draw, Inputs};
 use crate::commands::watch::{Cluster, Watch};
 use crate::output::{Staged, MARKER};
@@ -167,7 +168,6 @@ pub fn run_keeping(
              share this machine's network (hostNetwork on this node)"
         );
     }
-    let grpc_timeout = plan.replay.grpc_timeout;
     // Every flag is checked; only now is anything written (into the staging directory).
 
     // 1-2. The trace, and its mapping.
@@ -181,25 +181,7 @@ pub fn run_keeping(
     let dispatcher_cpu = dispatcher_cpus.first().copied().flatten();
     let reserved: Vec<usize> = dispatcher_cpus.iter().flatten().copied().collect();
     let fleet = fleet_of(plan, &prepared)?;
-    let key = DeploymentKey {
-        deployer: kind,
-        proxies: prepared.proxies().iter().map(|p| p.name.clone()).collect(),
-        knative_annotations: load.deploy.knative_annotations(),
-        local: fleet.as_ref().map(|f| f.options.clone()),
-        config_proxy: load.config_proxy.clone(),
-        build: load.build.clone(),
-    };
-    let deployment = match kept.take(&key)? {
-        Some(deployment) => {
-            println!(
-                "deployment reused from the previous step: the same proxies, deployed the same way"
-            );
-            deployment
-        }
-        None => deploy_proxies(&prepared, &plan.load, kind, fleet.as_ref(), run_id, stop)?,
-    };
-    // Kept from now on, so that whatever happens next, the caller's release removes it.
-    let deployment = &kept.kept.insert((key, deployment)).1;
+    let deployment = deploy_or_reuse(plan, &prepared, fleet.as_ref(), kept, run_id, stop)?;
     stopped_before_replay(stop, "deploying")?;
 
     // 4. The load.
@@ -256,111 +238,15 @@ pub fn run_keeping(
         &files.dir,
         dispatcher_cpu,
     )?;
-    let mut summary = if let Some(launcher) = launcher {
-        coordinator::replay(&Launch {
-            workers,
-            launcher,
-            files: &files,
-            schedule: &schedule,
-            settings: InvokerSettings {
-                minute: granularity == trace::Granularity::Minute,
-                warmup: load.warmup_duration as u32,
-                duration: load.duration as u32,
-                grpc_timeout,
-                connections: plan.replay.connections,
-                max_in_flight: plan.replay.max_in_flight,
-                realtime: plan.replay.realtime,
-                // Local workers that could not each have a CPU share them: they park, not spin.
-                shared_cpu: launcher == Launcher::Local && reserved.len() < workers as usize,
-                // The watch has an observer to fold the reports into exactly when this is set.
-                live_interval: plan.observe.followed_every(),
-            },
-            cpus: dispatcher_cpus.clone(),
-            start_lead: plan.replay.start_lead,
-            advertise: plan.replay.advertise_addr.clone(),
-            kubernetes: kubernetes_options(&plan.replay),
-            run_id,
-            stop: stop.clone(),
-            launch_delays: plan.replay.launch_delay.clone(),
-            observer: watch.observer(),
-        })
-        .context("replaying the load from the workers")?
-    } else {
-        replay(
-            schedule,
-            ReplayOptions {
-                default_port: 80,
-                grpc_timeout,
-                connect_timeout: grpc_timeout.min(Duration::from_secs(5)),
-                connections: plan.replay.connections as usize,
-                max_in_flight: plan.replay.max_in_flight,
-                start_at: None,
-                shard: None,
-                allow_unreachable: false,
-                realtime: plan.replay.realtime,
-                shared_cpu: false,
-                dispatcher_cpu,
-                records: Some(files.records.clone()),
-                latency_file: Some(files.latencies.clone()),
-                stop: stop.clone(),
-                observer: watch.observer(),
-            },
-        )
-        .context("replaying the load")?
-    };
+    let mut summary = replay_load(plan, schedule, &files, watch.observer(), run_id, stop)?;
     summary.endpoint_names = names;
     let collected = watch.finish();
-    for c in &collected {
-        match &c.error {
-            None => println!(
-                "collected  {}: {} rows in {}",
-                c.name,
-                c.rows,
-                c.file
-                    .as_ref()
-                    .map_or_else(String::new, |f| files.show(f).display().to_string())
-            ),
-            Some(e) => log::warn!("collector {} failed (the run goes on): {e}", c.name),
-        }
-    }
+    print_collected(&collected, &files);
     print!("{summary}");
     formats::summary::write(&files.summary, &summary)?;
 
     // 6. Figures: a run is worth keeping even if one cannot be drawn, so a failure is reported, not fatal.
-    let figures = {
-        let drawn = draw(
-            &files.plots,
-            &Inputs {
-                catalogue: &prepared.catalogue,
-                percentile: load.percentile,
-                trace: Some(&prepared.trace),
-                mapping: Some(&prepared.mapped.file),
-                load_per_period: Some(&generated.stats.per_period),
-                records: Some(&files.records),
-                endpoint_names: &summary.endpoint_names,
-                collected: &collected
-                    .iter()
-                    .filter(|c| c.rows > 0)
-                    .filter_map(|c| c.file.clone())
-                    .collect::<Vec<_>>(),
-                start_unix_s: summary.start_unix_us as f64 / 1e6,
-            },
-        );
-        match drawn {
-            Ok(drawn) => {
-                println!(
-                    "figures    {} in {}",
-                    drawn.figures.len(),
-                    files.show(&files.plots).display()
-                );
-                crate::report::figures_markdown(&files.dir, &drawn)
-            }
-            Err(e) => {
-                log::warn!("figures not drawn: {e:#}");
-                format!("Figures could not be drawn: {e:#}\n")
-            }
-        }
-    };
+    let figures = figures(plan, &prepared, &generated, &files, &summary, &collected);
 
     // 7. Report.
     let report = crate::report::run::markdown(&RunReport {
@@ -383,6 +269,171 @@ pub fn run_keeping(
         generated,
         summary,
     })
+}
+
+/// Step 3: the deployment `kept` holds when it is the same (same proxies, deployed the same way), else a
+/// new one; kept from then on, so that whatever happens next, the caller's release removes it.
+fn deploy_or_reuse<'k>(
+    plan: &RunPlan,
+    prepared: &Prepared,
+    fleet: Option<&LocalFleet>,
+    kept: &'k mut KeptDeployment,
+    run_id: &str,
+    stop: &Stop,
+) -> Result<&'k Deployment> {
+    let load = &plan.load.settings;
+    let kind = plan.deployer;
+    let key = DeploymentKey {
+        deployer: kind,
+        proxies: prepared.proxies().iter().map(|p| p.name.clone()).collect(),
+        knative_annotations: load.deploy.knative_annotations(),
+        local: fleet.map(|f| f.options.clone()),
+        config_proxy: load.config_proxy.clone(),
+        build: load.build.clone(),
+    };
+    let deployment = match kept.take(&key)? {
+        Some(deployment) => {
+            println!(
+                "deployment reused from the previous step: the same proxies, deployed the same way"
+            );
+            deployment
+        }
+        None => deploy_proxies(prepared, &plan.load, kind, fleet, run_id, stop)?,
+    };
+    // Kept from now on, so that whatever happens next, the caller's release removes it.
+    Ok(&kept.kept.insert((key, deployment)).1)
+}
+
+/// Step 5: replays `schedule` from this process, or from the plan's workers; records go to `files`.
+fn replay_load(
+    plan: &RunPlan,
+    schedule: Schedule,
+    files: &RunFiles,
+    observer: Option<std::sync::Arc<invoker::observe::Observer>>,
+    run_id: &str,
+    stop: &Stop,
+) -> Result<formats::summary::Summary> {
+    let load = &plan.load.settings;
+    let (launcher, workers) = (plan.launcher, plan.invokers);
+    let granularity = load.trace.granularity();
+    let grpc_timeout = plan.replay.grpc_timeout;
+    let dispatcher_cpus = &plan.dispatcher_cpus;
+    let dispatcher_cpu = dispatcher_cpus.first().copied().flatten();
+    let reserved = dispatcher_cpus.iter().flatten().count();
+    Ok(if let Some(launcher) = launcher {
+        coordinator::replay(&Launch {
+            workers,
+            launcher,
+            files,
+            schedule: &schedule,
+            settings: InvokerSettings {
+                minute: granularity == trace::Granularity::Minute,
+                warmup: load.warmup_duration as u32,
+                duration: load.duration as u32,
+                grpc_timeout,
+                connections: plan.replay.connections,
+                max_in_flight: plan.replay.max_in_flight,
+                realtime: plan.replay.realtime,
+                // Local workers that could not each have a CPU share them: they park, not spin.
+                shared_cpu: launcher == Launcher::Local && reserved < workers as usize,
+                // The watch has an observer to fold the reports into exactly when this is set.
+                live_interval: plan.observe.followed_every(),
+            },
+            cpus: dispatcher_cpus.clone(),
+            start_lead: plan.replay.start_lead,
+            advertise: plan.replay.advertise_addr.clone(),
+            kubernetes: kubernetes_options(&plan.replay),
+            run_id,
+            stop: stop.clone(),
+            launch_delays: plan.replay.launch_delay.clone(),
+            observer: observer.clone(),
+        })
+        .context("replaying the load from the workers")?
+    } else {
+        replay(
+            schedule,
+            ReplayOptions {
+                default_port: 80,
+                grpc_timeout,
+                connect_timeout: grpc_timeout.min(Duration::from_secs(5)),
+                connections: plan.replay.connections as usize,
+                max_in_flight: plan.replay.max_in_flight,
+                start_at: None,
+                shard: None,
+                allow_unreachable: false,
+                realtime: plan.replay.realtime,
+                shared_cpu: false,
+                dispatcher_cpu,
+                records: Some(files.records.clone()),
+                latency_file: Some(files.latencies.clone()),
+                stop: stop.clone(),
+                observer: observer.clone(),
+            },
+        )
+        .context("replaying the load")?
+    })
+}
+
+/// Says what each collector gathered, or why it failed (the run goes on without it).
+fn print_collected(collected: &[Collected], files: &RunFiles) {
+    for c in collected {
+        match &c.error {
+            None => println!(
+                "collected  {}: {} rows in {}",
+                c.name,
+                c.rows,
+                c.file
+                    .as_ref()
+                    .map_or_else(String::new, |f| files.show(f).display().to_string())
+            ),
+            Some(e) => log::warn!("collector {} failed (the run goes on): {e}", c.name),
+        }
+    }
+}
+
+/// Step 6: the run's figures, drawn into `files.plots`, as the report's markdown; a failure to draw is
+/// said there, not fatal.
+fn figures(
+    plan: &RunPlan,
+    prepared: &Prepared,
+    generated: &Generated,
+    files: &RunFiles,
+    summary: &formats::summary::Summary,
+    collected: &[Collected],
+) -> String {
+    let load = &plan.load.settings;
+    let drawn = draw(
+        &files.plots,
+        &Inputs {
+            catalogue: &prepared.catalogue,
+            percentile: load.percentile,
+            trace: Some(&prepared.trace),
+            mapping: Some(&prepared.mapped.file),
+            load_per_period: Some(&generated.stats.per_period),
+            records: Some(&files.records),
+            endpoint_names: &summary.endpoint_names,
+            collected: &collected
+                .iter()
+                .filter(|c| c.rows > 0)
+                .filter_map(|c| c.file.clone())
+                .collect::<Vec<_>>(),
+            start_unix_s: summary.start_unix_us as f64 / 1e6,
+        },
+    );
+    match drawn {
+        Ok(drawn) => {
+            println!(
+                "figures    {} in {}",
+                drawn.figures.len(),
+                files.show(&files.plots).display()
+            );
+            crate::report::figures_markdown(&files.dir, &drawn)
+        }
+        Err(e) => {
+            log::warn!("figures not drawn: {e:#}");
+            format!("Figures could not be drawn: {e:#}\n")
+        }
+    }
 }
 
 /// Endpoint → the proxy deployed there, for every endpoint not already named by it.
