@@ -107,26 +107,10 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
         let params = serde_json::to_string_pretty(step).expect("a step serialises");
         let params_path = step_dir.join("params.json");
         if args.resume {
-            match finished(&step_dir, &params) {
-                Ok(done) => {
-                    println!(
-                        "step {:>3}  already done (--resume): {}",
-                        step.index,
-                        params_text(step)
-                    );
-                    results.push(StepResult::done(step, done));
-                    bar.inc(1);
-                    continue;
-                }
-                Err(why) if step_dir.exists() => {
-                    println!("step {:>3}  run again (--resume): {why}", step.index);
-                }
-                Err(_) => {}
-            }
-            // A kept step that does not hold up is run again from an empty directory.
-            if step_dir.exists() {
-                std::fs::remove_dir_all(&step_dir)
-                    .with_context(|| format!("removing {}", step_dir.display()))?;
+            if let Some(done) = kept_step(step, &step_dir, &params)? {
+                results.push(StepResult::done(step, done));
+                bar.inc(1);
+                continue;
             }
         }
         std::fs::create_dir_all(&step_dir)
@@ -152,33 +136,8 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
             kept.release()
                 .context("removing the previous step's deployment")?;
         }
-        let attempts = match plan.on_failure {
-            OnFailure::Retry(n) => n as usize + 1,
-            _ => 1,
-        };
-        let log = step_dir.join("hooks.log");
-        let env = step_env(&base_env, step, &step_dir);
-        let mut outcome = Err(anyhow::anyhow!("not run"));
-        for attempt in 0..attempts {
-            if attempt > 0 {
-                println!(
-                    "step {:>3}  retry {attempt} of {}",
-                    step.index,
-                    attempts - 1
-                );
-            }
-            outcome = hook(&plan, "before-step", dir, &log, &env)
-                .context("before-step hook")
-                .and_then(|()| {
-                    let plan = step_plan(&step_plans[step.index], &step_dir, args);
-                    run_step(&plan, &step_dir, stop, &mut kept)
-                });
-            let after = hook(&plan, "after-step", dir, &log, &env).context("after-step hook");
-            outcome = outcome.and_then(|summary| after.map(|()| summary));
-            if outcome.is_ok() || stop.requested() {
-                break;
-            }
-        }
+        let step_plan = step_plan(&step_plans[step.index], &step_dir, args);
+        let outcome = run_with_hooks(&plan, step, &step_plan, dir, &base_env, stop, &mut kept);
         last_end = Some(Instant::now());
         match outcome {
             Ok(summary) => results.push(StepResult::done(step, summary)),
@@ -202,17 +161,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
     if let Err(e) = hook(&plan, "after-experiment", dir, &experiment_log, &base_env) {
         failures.push(format!("after-experiment hook: {e:#}"));
     }
-    results::write_csv(&dir.join("results.csv"), &plan, &results)?;
-    let figures = crate::report::experiment::figures(dir, &plan, &results);
-    let report = crate::report::experiment::markdown(
-        &plan,
-        &conditions,
-        &results,
-        &figures,
-        started.elapsed(),
-    );
-    formats::output::write_atomic(&dir.join("report.md"), report.as_bytes())
-        .with_context(|| format!("writing {}", dir.join("report.md").display()))?;
+    write_outputs(dir, &plan, &conditions, &results, started.elapsed())?;
     // Complete: every step attempted (a failed one under `continue` included), or interrupted, which
     // keeps what it did. A failure that stopped the plan leaves the earlier experiment in place.
     let complete = results.len() == plan.steps.len() || stop.requested();
@@ -270,6 +219,84 @@ fn step_plan(checked: &RunPlan, step_dir: &Path, args: &ExperimentArgs) -> RunPl
     plan.observe.quiet = args.quiet;
     plan.observe.metrics_addr = args.metrics_addr.clone();
     plan
+}
+
+/// A step `--resume` keeps: its summary, when its directory holds it whole with the same settings;
+/// otherwise the directory is emptied, and the step runs again.
+fn kept_step(step: &Step, step_dir: &Path, params: &str) -> Result<Option<Summary>> {
+    match finished(step_dir, params) {
+        Ok(done) => {
+            println!(
+                "step {:>3}  already done (--resume): {}",
+                step.index,
+                params_text(step)
+            );
+            return Ok(Some(done));
+        }
+        Err(why) if step_dir.exists() => {
+            println!("step {:>3}  run again (--resume): {why}", step.index);
+        }
+        Err(_) => {}
+    }
+    if step_dir.exists() {
+        std::fs::remove_dir_all(step_dir)
+            .with_context(|| format!("removing {}", step_dir.display()))?;
+    }
+    Ok(None)
+}
+
+/// Runs one step between its hooks, tried again as `on-failure = "retry:N"` says.
+fn run_with_hooks(
+    plan: &Plan,
+    step: &Step,
+    step_plan: &RunPlan,
+    dir: &Path,
+    base_env: &[(String, String)],
+    stop: &Stop,
+    kept: &mut KeptDeployment,
+) -> Result<Summary> {
+    let step_dir = step_plan.output_dir.as_path();
+    let attempts = match plan.on_failure {
+        OnFailure::Retry(n) => n as usize + 1,
+        _ => 1,
+    };
+    let log = step_dir.join("hooks.log");
+    let env = step_env(base_env, step, step_dir);
+    let mut outcome = Err(anyhow::anyhow!("not run"));
+    for attempt in 0..attempts {
+        if attempt > 0 {
+            println!(
+                "step {:>3}  retry {attempt} of {}",
+                step.index,
+                attempts - 1
+            );
+        }
+        outcome = hook(plan, "before-step", dir, &log, &env)
+            .context("before-step hook")
+            .and_then(|()| run_step(step_plan, step_dir, stop, kept));
+        let after = hook(plan, "after-step", dir, &log, &env).context("after-step hook");
+        outcome = outcome.and_then(|summary| after.map(|()| summary));
+        if outcome.is_ok() || stop.requested() {
+            break;
+        }
+    }
+    outcome
+}
+
+/// results.csv, the figures and report.md of the steps run.
+fn write_outputs(
+    dir: &Path,
+    plan: &Plan,
+    conditions: &Conditions,
+    results: &[StepResult],
+    elapsed: Duration,
+) -> Result<()> {
+    results::write_csv(&dir.join("results.csv"), plan, results)?;
+    let figures = crate::report::experiment::figures(dir, plan, results);
+    let report = crate::report::experiment::markdown(plan, conditions, results, &figures, elapsed);
+    formats::output::write_atomic(&dir.join("report.md"), report.as_bytes())
+        .with_context(|| format!("writing {}", dir.join("report.md").display()))?;
+    Ok(())
 }
 
 /// Refuses to replace a finished experiment unless told: `--resume` goes on with it, `--force` replaces it.
