@@ -334,21 +334,15 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-/// The dispatch loop; returns when it was interrupted (µs from time 0), the wall-clock instant of time
-/// 0, and how late it was ready.
-async fn dispatch(
-    schedule: &Schedule,
-    uris: &[String],
-    options: &ReplayOptions,
-    sink: &Rc<Sink>,
-    realtime: bool,
-) -> Result<(Option<u64>, SystemTime, Option<Duration>), ReplayError> {
-    let clients = connect(uris, &schedule.endpoints, options).await?;
+/// Time 0 of the replay, as an instant and on the wall clock: the agreed `start_at`, even if it has
+/// passed (then the calls already due are late starts); otherwise a short lead from now.
+fn time_zero(
+    start_at: Option<SystemTime>,
+    now: Instant,
+    now_wall: SystemTime,
+) -> (Instant, SystemTime) {
     let lead = Duration::from_millis(20);
-    let (now, now_wall) = (Instant::now(), SystemTime::now());
-    // Time 0: the agreed instant, even if it has passed (then the calls already due are late starts);
-    // otherwise a short lead from now.
-    let (start, start_wall) = match options.start_at {
+    match start_at {
         Some(at) => match at.duration_since(now_wall) {
             Ok(wait) => {
                 if wait > Duration::from_secs(1) {
@@ -366,7 +360,45 @@ async fn dispatch(
             }
         },
         None => (now + lead, now_wall + lead),
-    };
+    }
+}
+
+/// Once dispatch is over (the last call sent, or a stop request): waits for the calls in flight to end.
+/// Every call has its own timeout, so waiting that long (plus a margin) lets each one end on its own; a
+/// second stop request ends the wait, and what is still in flight is recorded as cancelled.
+async fn wait_for_in_flight(
+    in_flight: &Cell<usize>,
+    interrupted: bool,
+    options: &ReplayOptions,
+    sink: &Rc<Sink>,
+) {
+    let until = Instant::now() + options.grpc_timeout + Duration::from_millis(200);
+    if interrupted && in_flight.get() > 0 {
+        log::warn!(
+            "stopping: waiting up to {:.1} s for {} call(s) in flight to end; Ctrl-C again to stop waiting \
+             (every call keeps its record)",
+            options.grpc_timeout.as_secs_f64(),
+            in_flight.get()
+        );
+    }
+    while in_flight.get() > 0 && Instant::now() < until && !options.stop.abandon() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        sink.flush_if_due();
+    }
+}
+
+/// The dispatch loop; returns when it was interrupted (µs from time 0), the wall-clock instant of time
+/// 0, and how late it was ready.
+async fn dispatch(
+    schedule: &Schedule,
+    uris: &[String],
+    options: &ReplayOptions,
+    sink: &Rc<Sink>,
+    realtime: bool,
+) -> Result<(Option<u64>, SystemTime, Option<Duration>), ReplayError> {
+    let clients = connect(uris, &schedule.endpoints, options).await?;
+    let (now, now_wall) = (Instant::now(), SystemTime::now());
+    let (start, start_wall) = time_zero(options.start_at, now, now_wall);
     let ready_late = now
         .checked_duration_since(start)
         .filter(|late| *late > LATE_START_GRACE);
@@ -462,21 +494,7 @@ async fn dispatch(
         }
     }
 
-    // Every call has its own timeout, so waiting that long (plus a margin) lets each one end on its own;
-    // a second stop request ends the wait, and what is still in flight is recorded as cancelled.
-    let until = Instant::now() + options.grpc_timeout + Duration::from_millis(200);
-    if interrupted_at.is_some() && in_flight.get() > 0 {
-        log::warn!(
-            "stopping: waiting up to {:.1} s for {} call(s) in flight to end; Ctrl-C again to stop waiting \
-             (every call keeps its record)",
-            options.grpc_timeout.as_secs_f64(),
-            in_flight.get()
-        );
-    }
-    while in_flight.get() > 0 && Instant::now() < until && !options.stop.abandon() {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-        sink.flush_if_due();
-    }
+    wait_for_in_flight(&in_flight, interrupted_at.is_some(), options, sink).await;
     Ok((interrupted_at, start_wall, ready_late))
 }
 

@@ -125,6 +125,63 @@ impl LoadSize {
     }
 }
 
+/// A period of a trace given as counts per function.
+#[derive(Debug, Clone, Copy)]
+struct Counted {
+    /// Its index in the trace's window.
+    index: usize,
+    /// Its label (the trace's period number), which keys every draw.
+    label: u64,
+    /// Its length, µs.
+    length_us: u64,
+}
+
+/// Places the calls of `period`, counted per function, as sort keys (offset in the high half, function
+/// in the low half: one sort orders by time, ties by function) and, with `--per-call`, each call's ask.
+fn place_counted(
+    trace: &Trace,
+    function_keys: &[u64],
+    period: Counted,
+    options: GenerateOptions,
+    keys: &mut Vec<u64>,
+    asks: &mut Vec<(u64, CallAsk)>,
+) {
+    let mut offsets_us: Vec<u64> = Vec::new();
+    let Counted {
+        index: p,
+        label,
+        length_us,
+    } = period;
+    for (f, &key) in function_keys.iter().enumerate() {
+        let count = trace.counts(f)[p];
+        if count == 0 {
+            continue;
+        }
+        offsets_us.clear();
+        let mut rng = stream(options.seed, key, label);
+        offsets(
+            options.distribution,
+            count,
+            length_us,
+            &mut rng,
+            &mut offsets_us,
+        );
+        if options.shift {
+            let phase = stream(options.seed ^ SHIFT_STREAM, key, label).random_range(0..length_us);
+            rotate(&mut offsets_us, length_us, phase);
+        }
+        let first = keys.len();
+        keys.extend(offsets_us.iter().map(|&o| (o << 32) | f as u64));
+        if options.per_call {
+            let function = &trace.functions[f];
+            let mut rng = stream(options.seed ^ ASK_STREAM, key, label);
+            for &k in &keys[first..] {
+                asks.push((k, draw_ask(function, &mut rng)));
+            }
+        }
+    }
+}
+
 /// Writes the load for every period of `trace`.
 ///
 /// Files are written beside their final names and renamed only once all are complete, so a failure never
@@ -158,7 +215,6 @@ pub fn generate(
     let mut per_period = Vec::with_capacity(trace.periods);
     let mut per_file = vec![0u64; workers];
     let mut keys: Vec<u64> = Vec::new();
-    let mut scratch: Vec<u64> = Vec::new();
     let mut shares: Vec<Vec<Invocation>> = vec![Vec::new(); workers];
     let mut share_asks: Vec<Vec<CallAsk>> = vec![Vec::new(); workers];
     let mut all: Vec<Invocation> = Vec::new();
@@ -175,36 +231,12 @@ pub fn generate(
             // Calls placed one by one (Azure 2021, load shapes): taken as they are, already in order.
             place_arrivals(trace, arrivals, p, options, &mut keys, &mut asks);
         } else {
-            for (f, &key) in function_keys.iter().enumerate() {
-                let count = trace.counts(f)[p];
-                if count == 0 {
-                    continue;
-                }
-                scratch.clear();
-                let mut rng = stream(options.seed, key, label);
-                offsets(
-                    options.distribution,
-                    count,
-                    period_us,
-                    &mut rng,
-                    &mut scratch,
-                );
-                if options.shift {
-                    let phase =
-                        stream(options.seed ^ SHIFT_STREAM, key, label).random_range(0..period_us);
-                    rotate(&mut scratch, period_us, phase);
-                }
-                // Offset in the high half, function in the low half: one sort orders by time, ties by function.
-                let first = keys.len();
-                keys.extend(scratch.iter().map(|&o| (o << 32) | f as u64));
-                if options.per_call {
-                    let function = &trace.functions[f];
-                    let mut rng = stream(options.seed ^ ASK_STREAM, key, label);
-                    for &k in &keys[first..] {
-                        asks.push((k, draw_ask(function, &mut rng)));
-                    }
-                }
-            }
+            let period = Counted {
+                index: p,
+                label,
+                length_us: period_us,
+            };
+            place_counted(trace, &function_keys, period, options, &mut keys, &mut asks);
         }
         keys.sort_unstable();
         // Equal keys (one function, one microsecond) hold draws of one stream: any order of them is the same.

@@ -11,6 +11,7 @@ mod collect;
 pub mod conditions;
 pub mod plan;
 pub mod results;
+mod sections;
 mod text;
 
 use std::io::Write as _;
@@ -50,15 +51,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
     let Some(file) = &args.file else {
         bail!("which experiment? give its TOML file (`loadgen experiment --example` prints one)");
     };
-    let mut plan = Plan::read(file)?;
-    if plan.steps.len() > plan::LARGE_PLAN && !args.yes {
-        bail!(
-            "{}: the plan has {} steps, more than {}: pass --yes to run them all",
-            file.display(),
-            plan.steps.len(),
-            plan::LARGE_PLAN
-        );
-    }
+    let mut plan = read_plan(file, args.yes)?;
     print!("{}", crate::report::experiment::plan_table(&plan));
     if let Some(addr) = &args.metrics_addr {
         crate::commands::watch::check_metrics_addr(addr)?;
@@ -118,10 +111,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
         formats::output::write_atomic(&params_path, params.as_bytes())
             .with_context(|| format!("writing {}", params_path.display()))?;
         if let Some(end) = last_end {
-            let pause = Duration::from_secs_f64(plan.between_steps);
-            while end.elapsed() < pause && !stop.requested() {
-                std::thread::sleep(Duration::from_millis(20).min(pause));
-            }
+            pause_between_steps(end, plan.between_steps, stop);
         }
         println!(
             "step {:>3}  {} of {}: {}",
@@ -142,12 +132,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
         match outcome {
             Ok(summary) => results.push(StepResult::done(step, summary)),
             Err(e) => {
-                let text = cmdline::error_text(&e);
-                eprintln!("step {:>3}  failed: {text}", step.index);
-                let _ = formats::output::write_atomic(
-                    &step_dir.join("error.txt"),
-                    (text.clone() + "\n").as_bytes(),
-                );
+                let text = step_failed(step, &step_dir, &e);
                 failures.push(format!("step {}: {text}", step.index));
                 results.push(StepResult::failed(step, text));
             }
@@ -219,6 +204,39 @@ fn step_plan(checked: &RunPlan, step_dir: &Path, args: &ExperimentArgs) -> RunPl
     plan.observe.quiet = args.quiet;
     plan.observe.metrics_addr = args.metrics_addr.clone();
     plan
+}
+
+/// The experiment file's plan; one of more than [`plan::LARGE_PLAN`] steps only with `--yes`.
+fn read_plan(file: &Path, yes: bool) -> Result<Plan> {
+    let plan = Plan::read(file)?;
+    if plan.steps.len() > plan::LARGE_PLAN && !yes {
+        bail!(
+            "{}: the plan has {} steps, more than {}: pass --yes to run them all",
+            file.display(),
+            plan.steps.len(),
+            plan::LARGE_PLAN
+        );
+    }
+    Ok(plan)
+}
+
+/// Waits until `between_steps` seconds have passed since the last step ended, or Ctrl-C.
+fn pause_between_steps(last_end: Instant, between_steps: f64, stop: &Stop) {
+    let pause = Duration::from_secs_f64(between_steps);
+    while last_end.elapsed() < pause && !stop.requested() {
+        std::thread::sleep(Duration::from_millis(20).min(pause));
+    }
+}
+
+/// Says why a step failed, and keeps it beside the step as `error.txt`; returns the words.
+fn step_failed(step: &Step, step_dir: &Path, e: &anyhow::Error) -> String {
+    let text = cmdline::error_text(e);
+    eprintln!("step {:>3}  failed: {text}", step.index);
+    let _ = formats::output::write_atomic(
+        &step_dir.join("error.txt"),
+        (text.clone() + "\n").as_bytes(),
+    );
+    text
 }
 
 /// A step `--resume` keeps: its summary, when its directory holds it whole with the same settings;

@@ -10,7 +10,8 @@ use anyhow::{bail, Result};
 use clap::CommandFactory;
 use serde::{Deserialize, Serialize};
 
-use super::text::{header_line, line_at, line_of, scalar};
+use super::sections::{Reader, RunSection, Sweep};
+use super::text::{header_line, line_at, line_of};
 use crate::cli::Cli;
 
 /// Steps above which a plan needs `--yes`.
@@ -35,10 +36,10 @@ pub const KNATIVE_KEYS: [&str; 6] = [
 ];
 
 /// Run flags whose value is a path, taken relative to the experiment file's directory.
-const PATH_KEYS: [&str; 4] = ["trace", "profile", "config-proxy", "build"];
+pub(super) const PATH_KEYS: [&str; 4] = ["trace", "profile", "config-proxy", "build"];
 
 /// Run flags the experiment sets itself.
-const RESERVED: [&str; 3] = ["output-dir", "force", "help"];
+pub(super) const RESERVED: [&str; 3] = ["output-dir", "force", "help"];
 
 /// What a failed hook or step does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,22 +134,28 @@ impl Plan {
 
     /// Expands `text`, the content of `file`.
     pub fn parse(file: &Path, text: &str) -> Result<Plan> {
-        let at = |line: usize| {
-            if line == 0 {
+        let table: toml::Table = toml::from_str(text).map_err(|e| {
+            let line = e.span().map_or(0, |s| line_at(text, s.start));
+            let at = if line == 0 {
                 format!("{}", file.display())
             } else {
                 format!("{}: line {line}", file.display())
-            }
-        };
-        let table: toml::Table = toml::from_str(text).map_err(|e| {
-            let line = e.span().map_or(0, |s| line_at(text, s.start));
-            anyhow::anyhow!("{}: {}", at(line), e.message())
+            };
+            anyhow::anyhow!("{at}: {}", e.message())
         })?;
         let dir = file
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        for section in table.keys() {
+        let reader = Reader {
+            file,
+            text,
+            dir,
+            table,
+            flags: run_flags(),
+        };
+        let at = |line: usize| reader.at(line);
+        for section in reader.table.keys() {
             if !["run", "sweep", "hooks", "knative", "collect"].contains(&section.as_str()) {
                 bail!(
                     "{}: unknown table `[{section}]` (the tables are [run], [sweep], [hooks], [knative], [collect])",
@@ -156,226 +163,24 @@ impl Plan {
                 );
             }
         }
-        let section = |name: &str| -> Result<toml::Table> {
-            match table.get(name) {
-                None => Ok(toml::Table::new()),
-                Some(toml::Value::Table(t)) => Ok(t.clone()),
-                Some(_) => bail!("{}: `{name}` must be a table", at(header_line(text, name))),
-            }
-        };
-        let flags = run_flags();
-        let known = |key: &str| -> bool {
-            key == "functions"
-                || key
-                    .strip_prefix("knative.")
-                    .is_some_and(|k| KNATIVE_KEYS.contains(&k))
-                || (flags.iter().any(|f| f == key) && !RESERVED.contains(&key))
-        };
-        let path_value = |key: &str, value: String| -> String {
-            if PATH_KEYS.contains(&key) && value != "builtin" && Path::new(&value).is_relative() {
-                dir.join(&value).display().to_string()
-            } else {
-                value
-            }
-        };
-
-        // [run]: base settings, and the experiment's own keys.
-        let mut base = Vec::new();
-        let mut between_steps = 0.0;
-        let mut on_failure = OnFailure::Stop;
-        let mut reuse_deployment = false;
-        for (key, value) in section("run")? {
-            let line = line_of(text, "run", &key);
-            let Some(v) = scalar(&value) else {
-                bail!(
-                    "{}: [run] `{key}`: expected a single value, not {}",
-                    at(line),
-                    value.type_str()
-                );
-            };
-            match key.as_str() {
-                "between-steps" => {
-                    between_steps = match value {
-                        toml::Value::Integer(i) if i >= 0 => i as f64,
-                        toml::Value::Float(f) if f.is_finite() && f >= 0.0 => f,
-                        _ => bail!("{}: [run] `between-steps`: expected seconds ≥ 0, not `{v}`", at(line)),
-                    };
-                    if between_steps > cmdline::values::DAY_SECONDS {
-                        bail!("{}: [run] `between-steps`: at most a day (86400 s)", at(line));
-                    }
-                }
-                "reuse-deployment" => {
-                    reuse_deployment = value.as_bool().ok_or_else(|| {
-                        anyhow::anyhow!(
-                            "{}: [run] `reuse-deployment`: expected true or false, not `{v}`",
-                            at(line)
-                        )
-                    })?
-                }
-                "on-failure" => {
-                    on_failure = parse_on_failure(&v)
-                        .map_err(|e| anyhow::anyhow!("{}: [run] `on-failure`: {e}", at(line)))?
-                }
-                "functions" => bail!(
-                    "{}: [run] `functions`: a size picks a sample, so it belongs in [sweep] (a list of one is fine)",
-                    at(line)
-                ),
-                _ if !known(&key) => bail!("{}: [run] `{key}`: {}", at(line), unknown_key(&key, &flags)),
-                _ if key.starts_with("knative.") => {
-                    bail!("{}: [run] `{key}`: Knative settings go in [knative]", at(line))
-                }
-                _ => base.push(Setting {
-                    value: path_value(&key, v),
-                    key,
-                    line,
-                }),
-            }
-        }
-        for (key, value) in section("knative")? {
-            let line = line_of(text, "knative", &key);
-            if !KNATIVE_KEYS.contains(&key.as_str()) {
-                bail!(
-                    "{}: [knative] `{key}`: not a Knative setting (one of {})",
-                    at(line),
-                    KNATIVE_KEYS.join(", ")
-                );
-            }
-            let Some(v) = scalar(&value) else {
-                bail!(
-                    "{}: [knative] `{key}`: expected a single value, not {}",
-                    at(line),
-                    value.type_str()
-                );
-            };
-            base.push(Setting {
-                key: format!("knative.{key}"),
-                value: v,
-                line,
-            });
-        }
-
+        let RunSection {
+            mut base,
+            between_steps,
+            on_failure,
+            reuse_deployment,
+        } = reader.run()?;
+        base.extend(reader.knative()?);
         // [collect]: the collectors of every step.
-        for (key, value, line) in super::collect::settings(&section("collect")?, text, &at)? {
+        for (key, value, line) in super::collect::settings(&reader.section("collect")?, text, &at)?
+        {
             base.push(Setting { key, value, line });
         }
-
-        // [hooks].
-        let mut hooks = BTreeMap::new();
-        for (key, value) in section("hooks")? {
-            let line = line_of(text, "hooks", &key);
-            if !HOOKS.contains(&key.as_str()) {
-                bail!(
-                    "{}: [hooks] `{key}`: not a hook (one of {})",
-                    at(line),
-                    HOOKS.join(", ")
-                );
-            }
-            let toml::Value::String(command) = value else {
-                bail!(
-                    "{}: [hooks] `{key}`: expected a shell command (a string), not {}",
-                    at(line),
-                    value.type_str()
-                );
-            };
-            hooks.insert(key, command);
-        }
-
-        // [sweep].
-        let mut zip = false;
-        let mut repeats = 1usize;
-        let mut swept: Vec<(Setting, Vec<String>)> = Vec::new();
-        let sweep = section("sweep")?;
-        // Keys in file order, so the plan and results.csv follow the file.
-        let mut keys: Vec<(usize, String)> = sweep
-            .keys()
-            .map(|k| (line_of(text, "sweep", k), k.clone()))
-            .collect();
-        keys.sort();
-        for (line, key) in keys {
-            let value = &sweep[&key];
-            match key.as_str() {
-                "mode" => {
-                    zip = match value.as_str() {
-                        Some("grid") => false,
-                        Some("zip") => true,
-                        _ => bail!("{}: [sweep] `mode`: expected \"grid\" or \"zip\"", at(line)),
-                    }
-                }
-                "repeats" => {
-                    repeats = match value.as_integer() {
-                        Some(n) if (1..=1000).contains(&n) => n as usize,
-                        _ => bail!(
-                            "{}: [sweep] `repeats`: expected a whole number from 1 to 1000",
-                            at(line)
-                        ),
-                    }
-                }
-                _ if !known(&key) => bail!(
-                    "{}: [sweep] `{key}`: {}",
-                    at(line),
-                    unknown_key(&key, &flags)
-                ),
-                _ => {
-                    let toml::Value::Array(values) = value else {
-                        bail!(
-                            "{}: [sweep] `{key}`: expected a list of values, not {}",
-                            at(line),
-                            value.type_str()
-                        );
-                    };
-                    if values.is_empty() {
-                        bail!(
-                            "{}: [sweep] `{key}`: an empty list makes zero steps",
-                            at(line)
-                        );
-                    }
-                    let mut strings = Vec::with_capacity(values.len());
-                    for v in values {
-                        let s = scalar(v).ok_or_else(|| {
-                            anyhow::anyhow!(
-                                "{}: [sweep] `{key}`: expected single values in the list, not {}",
-                                at(line),
-                                v.type_str()
-                            )
-                        })?;
-                        if key == "functions" && !matches!(v.as_integer(), Some(n) if n >= 1) {
-                            bail!(
-                                "{}: [sweep] `functions`: expected whole numbers ≥ 1, not `{s}`",
-                                at(line)
-                            );
-                        }
-                        strings.push(path_value(&key, s));
-                    }
-                    swept.push((
-                        Setting {
-                            key,
-                            value: String::new(),
-                            line,
-                        },
-                        strings,
-                    ));
-                }
-            }
-        }
-        if zip {
-            if let Some(((first, a), (other, b))) = swept
-                .first()
-                .and_then(|f| {
-                    swept
-                        .iter()
-                        .find(|o| o.1.len() != f.1.len())
-                        .map(|o| (f, o))
-                })
-                .map(|(f, o)| ((&f.0, f.1.len()), (&o.0, o.1.len())))
-            {
-                bail!(
-                    "{}: [sweep] `{}` has {b} values but `{}` has {a}: zip needs lists of one length",
-                    at(other.line),
-                    other.key,
-                    first.key
-                );
-            }
-        }
+        let hooks = reader.hooks()?;
+        let Sweep {
+            zip,
+            repeats,
+            swept,
+        } = reader.sweep()?;
 
         // Each setting alone must be a valid run flag value: refused here, with its line.
         let trace = base
@@ -549,7 +354,7 @@ fn first_line(s: &str) -> &str {
         .trim_start_matches("error: ")
 }
 
-fn unknown_key(key: &str, flags: &[String]) -> String {
+pub(super) fn unknown_key(key: &str, flags: &[String]) -> String {
     match key {
         "output-dir" => {
             return "the experiment writes each step into its own directory under \
@@ -577,7 +382,7 @@ fn unknown_key(key: &str, flags: &[String]) -> String {
     }
 }
 
-fn parse_on_failure(v: &str) -> Result<OnFailure, String> {
+pub(super) fn parse_on_failure(v: &str) -> Result<OnFailure, String> {
     match v {
         "stop" => Ok(OnFailure::Stop),
         "continue" => Ok(OnFailure::Continue),
