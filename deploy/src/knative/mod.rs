@@ -141,38 +141,7 @@ pub fn deploy(
     let mut endpoints: Vec<Option<String>> = vec![None; planned.len()];
     let mut last_status: Vec<String> = vec!["not listed yet".into(); planned.len()];
     loop {
-        // One list of our services per round, however many there are.
-        match list_ours(&options.kubectl, "checking readiness", None) {
-            Ok(items) => {
-                let by_name: std::collections::HashMap<String, &serde_json::Value> = items
-                    .iter()
-                    .filter_map(|item| Some((kube::qualified_name(item)?, item)))
-                    .collect();
-                for (i, p) in planned.iter().enumerate() {
-                    if endpoints[i].is_some() {
-                        continue;
-                    }
-                    match by_name.get(&p.qualified()).map(|item| readiness(item)) {
-                        Some(Ok(url)) => {
-                            endpoints[i] = Some(url);
-                            progress.inc(1);
-                        }
-                        Some(Err(status)) => last_status[i] = status,
-                        // A service just applied may not be listed yet; keep polling until the deadline.
-                        None => last_status[i] = "not listed yet".into(),
-                    }
-                }
-            }
-            Err(e) => {
-                for (i, _) in planned
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| endpoints[*i].is_none())
-                {
-                    last_status[i] = e.to_string();
-                }
-            }
-        }
+        poll_readiness(planned, options, &mut endpoints, &mut last_status, progress);
         if endpoints.iter().all(Option::is_some) {
             break;
         }
@@ -210,6 +179,49 @@ pub fn deploy(
             service: Some(p.qualified()),
         })
         .collect())
+}
+
+/// One round of the wait for Ready: one labelled list of our services, however many there are; each
+/// service not yet Ready gets its URL, or its last status.
+fn poll_readiness(
+    planned: &[PlannedService],
+    options: &KnativeOptions,
+    endpoints: &mut [Option<String>],
+    last_status: &mut [String],
+    progress: &ProgressBar,
+) {
+    // One list of our services per round, however many there are.
+    match list_ours(&options.kubectl, "checking readiness", None) {
+        Ok(items) => {
+            let by_name: std::collections::HashMap<String, &serde_json::Value> = items
+                .iter()
+                .filter_map(|item| Some((kube::qualified_name(item)?, item)))
+                .collect();
+            for (i, p) in planned.iter().enumerate() {
+                if endpoints[i].is_some() {
+                    continue;
+                }
+                match by_name.get(&p.qualified()).map(|item| readiness(item)) {
+                    Some(Ok(url)) => {
+                        endpoints[i] = Some(url);
+                        progress.inc(1);
+                    }
+                    Some(Err(status)) => last_status[i] = status,
+                    // A service just applied may not be listed yet; keep polling until the deadline.
+                    None => last_status[i] = "not listed yet".into(),
+                }
+            }
+        }
+        Err(e) => {
+            for (i, _) in planned
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| endpoints[*i].is_none())
+            {
+                last_status[i] = e.to_string();
+            }
+        }
+    }
 }
 
 /// From one service of `kubectl get ksvc -o json`: the URL without scheme if Ready, else a short status.

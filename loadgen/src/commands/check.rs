@@ -17,7 +17,7 @@ use crate::output::{Staged, MARKER};
 use crate::pipeline::{deploy_proxies, write_load, LocalFleet};
 use crate::plan::{Input, RunPlan, Source};
 use coordinator::kubernetes;
-use coordinator::{self, InvokerSettings, Launcher};
+use coordinator::{self, Launcher};
 use deploy::Deployer;
 use formats::files::RunFiles;
 
@@ -95,17 +95,7 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
     let bind =
         coordinator::bind_address(Launcher::Kubernetes, args.replay.advertise_addr.as_deref())?;
     let granularity = load.trace.granularity();
-    let settings = InvokerSettings {
-        minute: granularity == trace::Granularity::Minute,
-        warmup: load.warmup_duration as u32,
-        duration: load.duration as u32,
-        grpc_timeout: args.replay.grpc_timeout,
-        connections: args.replay.connections,
-        max_in_flight: args.replay.max_in_flight,
-        realtime: args.replay.realtime,
-        shared_cpu: false,
-        live_interval: args.observe.followed_every(),
-    };
+    let settings = super::run::invoker_settings(&plan, false);
     let invoker_args = coordinator::invoker_args(
         &format!("http://{bind}"),
         "$(JOB_COMPLETION_INDEX)",

@@ -313,9 +313,7 @@ fn replay_load(
     run_id: &str,
     stop: &Stop,
 ) -> Result<formats::summary::Summary> {
-    let load = &plan.load.settings;
     let (launcher, workers) = (plan.launcher, plan.invokers);
-    let granularity = load.trace.granularity();
     let grpc_timeout = plan.replay.grpc_timeout;
     let dispatcher_cpus = &plan.dispatcher_cpus;
     let dispatcher_cpu = dispatcher_cpus.first().copied().flatten();
@@ -326,19 +324,11 @@ fn replay_load(
             launcher,
             files,
             schedule: &schedule,
-            settings: InvokerSettings {
-                minute: granularity == trace::Granularity::Minute,
-                warmup: load.warmup_duration as u32,
-                duration: load.duration as u32,
-                grpc_timeout,
-                connections: plan.replay.connections,
-                max_in_flight: plan.replay.max_in_flight,
-                realtime: plan.replay.realtime,
-                // Local workers that could not each have a CPU share them: they park, not spin.
-                shared_cpu: launcher == Launcher::Local && reserved < workers as usize,
-                // The watch has an observer to fold the reports into exactly when this is set.
-                live_interval: plan.observe.followed_every(),
-            },
+            // Local workers that could not each have a CPU share them: they park, not spin.
+            settings: invoker_settings(
+                plan,
+                launcher == Launcher::Local && reserved < workers as usize,
+            ),
             cpus: dispatcher_cpus.clone(),
             start_lead: plan.replay.start_lead,
             advertise: plan.replay.advertise_addr.clone(),
@@ -433,6 +423,24 @@ fn figures(
             log::warn!("figures not drawn: {e:#}");
             format!("Figures could not be drawn: {e:#}\n")
         }
+    }
+}
+
+/// What every worker's invoker is told of the replay (its flags); `shared_cpu` when the workers share
+/// CPUs and must park rather than spin. The live interval is set exactly when the run's watch has an
+/// observer to fold the workers' reports into.
+pub(crate) fn invoker_settings(plan: &RunPlan, shared_cpu: bool) -> InvokerSettings {
+    let load = &plan.load.settings;
+    InvokerSettings {
+        minute: load.trace.granularity() == trace::Granularity::Minute,
+        warmup: load.warmup_duration as u32,
+        duration: load.duration as u32,
+        grpc_timeout: plan.replay.grpc_timeout,
+        connections: plan.replay.connections,
+        max_in_flight: plan.replay.max_in_flight,
+        realtime: plan.replay.realtime,
+        shared_cpu,
+        live_interval: plan.observe.followed_every(),
     }
 }
 

@@ -236,36 +236,7 @@ impl Reader<'_> {
                     unknown_key(&key, &self.flags)
                 ),
                 _ => {
-                    let toml::Value::Array(values) = value else {
-                        bail!(
-                            "{}: [sweep] `{key}`: expected a list of values, not {}",
-                            self.at(line),
-                            value.type_str()
-                        );
-                    };
-                    if values.is_empty() {
-                        bail!(
-                            "{}: [sweep] `{key}`: an empty list makes zero steps",
-                            self.at(line)
-                        );
-                    }
-                    let mut strings = Vec::with_capacity(values.len());
-                    for v in values {
-                        let s = scalar(v).ok_or_else(|| {
-                            anyhow::anyhow!(
-                                "{}: [sweep] `{key}`: expected single values in the list, not {}",
-                                self.at(line),
-                                v.type_str()
-                            )
-                        })?;
-                        if key == "functions" && !matches!(v.as_integer(), Some(n) if n >= 1) {
-                            bail!(
-                                "{}: [sweep] `functions`: expected whole numbers ≥ 1, not `{s}`",
-                                self.at(line)
-                            );
-                        }
-                        strings.push(self.path_value(&key, s));
-                    }
+                    let strings = self.swept_values(&key, line, value)?;
                     swept.push((
                         Setting {
                             key,
@@ -301,5 +272,41 @@ impl Reader<'_> {
             repeats,
             swept,
         })
+    }
+
+    /// The values `[sweep]` gives `key` (on `line`): a non-empty list of single values, paths made
+    /// relative to the file, `functions` whole numbers ≥ 1.
+    fn swept_values(&self, key: &str, line: usize, value: &toml::Value) -> Result<Vec<String>> {
+        let toml::Value::Array(values) = value else {
+            bail!(
+                "{}: [sweep] `{key}`: expected a list of values, not {}",
+                self.at(line),
+                value.type_str()
+            );
+        };
+        if values.is_empty() {
+            bail!(
+                "{}: [sweep] `{key}`: an empty list makes zero steps",
+                self.at(line)
+            );
+        }
+        let mut strings = Vec::with_capacity(values.len());
+        for v in values {
+            let s = scalar(v).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: [sweep] `{key}`: expected single values in the list, not {}",
+                    self.at(line),
+                    v.type_str()
+                )
+            })?;
+            if key == "functions" && !matches!(v.as_integer(), Some(n) if n >= 1) {
+                bail!(
+                    "{}: [sweep] `functions`: expected whole numbers ≥ 1, not `{s}`",
+                    self.at(line)
+                );
+            }
+            strings.push(self.path_value(key, s));
+        }
+        Ok(strings)
     }
 }
