@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use formats::output::{partial_path, with_path};
+use formats::output::{partial_path, with_path, AtomicFile};
 use formats::{shard_path, CallAsk, Invocation, LoadWriter};
 use indicatif::ProgressBar;
 use trace::Trace;
@@ -285,26 +285,12 @@ pub fn generate(
         progress.inc(1);
     }
 
-    let mut finished = Vec::with_capacity(writers.len());
-    for (writer, path) in writers.into_iter().zip(&files) {
-        finished.push(
-            writer
-                .finish()
-                .map_err(|e| with_path(&partial_path(path), e))?,
-        );
-    }
-    if let Some(writer) = whole {
-        finished.push(
-            writer
-                .finish()
-                .map_err(|e| with_path(&partial_path(output), e))?,
-        );
-    }
-    let mut bytes = 0;
-    for (file, stats) in finished {
-        file.commit()?;
-        bytes += stats.bytes;
-    }
+    let bytes = finish_all(
+        writers
+            .into_iter()
+            .zip(files.iter().cloned())
+            .chain(whole.map(|w| (w, output.to_owned()))),
+    )?;
     Ok(GenerateStats {
         whole: (options.whole && options.workers > 1).then(|| output.to_owned()),
         files,
@@ -313,6 +299,27 @@ pub fn generate(
         bytes,
         elapsed: started.elapsed(),
     })
+}
+
+/// Finishes every file (`writer`, final path), then puts them all in place: none is renamed unless all
+/// were written whole. Returns the bytes written.
+fn finish_all(
+    files: impl Iterator<Item = (LoadWriter<AtomicFile>, PathBuf)>,
+) -> std::io::Result<u64> {
+    let mut finished = Vec::new();
+    for (writer, path) in files {
+        finished.push(
+            writer
+                .finish()
+                .map_err(|e| with_path(&partial_path(&path), e))?,
+        );
+    }
+    let mut bytes = 0;
+    for (file, stats) in finished {
+        file.commit()?;
+        bytes += stats.bytes;
+    }
+    Ok(bytes)
 }
 
 /// Period `p`'s calls of `arrivals` as sort keys (offset in the high half, function in the low), and

@@ -97,6 +97,10 @@ fn draw<DB: DrawingBackend>(
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one drawing, written once for both y scales through a macro: plotters gives each its own chart type"
+)]
 fn draw_histogram<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     h: &Histogram,
@@ -261,6 +265,10 @@ fn range(values: impl Iterator<Item = f64> + Clone, log: bool, from_zero: bool) 
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one drawing, written once for the four axis kinds (log or linear x and y) through a macro: plotters gives each its own chart type"
+)]
 fn draw_xy<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     p: &XyPlot,

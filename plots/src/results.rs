@@ -123,11 +123,19 @@ pub fn results_figures(
             .unwrap_or_else(|| e.to_owned())
     };
 
-    // 9: latency CDF, all calls and the four busiest endpoints.
+    plan.add("latency_cdf", latency_cdf(&r, &name));
+    plan.add("dispatch_lag", dispatch_lag(&r));
+    plan.add("calls_per_second", calls_per_second(&r));
+    plan.add("overhead", overhead(&r));
+    Ok(())
+}
+
+/// Figure 9: the latency CDF, all calls and the four busiest endpoints.
+fn latency_cdf(r: &Results, name: &dyn Fn(&str) -> String) -> Result<FigureData, String> {
     let mut all: Vec<f64> = r.latency_ms.values().flatten().copied().collect();
     all.sort_unstable_by(f64::total_cmp);
     let busiest = busiest(r.latency_ms.iter(), |v| v.len() as u64, 4);
-    let latency = if all.is_empty() {
+    if all.is_empty() {
         Err("no successful call after the warm-up: no latency to draw".to_owned())
     } else {
         let mut series = vec![Series {
@@ -156,13 +164,14 @@ pub fn results_figures(
             x_ticks: Vec::new(),
             error_bars: Vec::new(),
         }))
-    };
-    plan.add("latency_cdf", latency);
+    }
+}
 
-    // 10: dispatch lag histogram with its percentiles marked.
+/// Figure 10: the dispatch lag histogram, its percentiles marked.
+fn dispatch_lag(r: &Results) -> Result<FigureData, String> {
     let mut lag = r.dispatch_lag_us.clone();
     lag.sort_unstable_by(f64::total_cmp);
-    let lag_data = match Bins::log_spanning(&lag, 0.01, MAX_BINS) {
+    match Bins::log_spanning(&lag, 0.01, MAX_BINS) {
         None => Err("no call was dispatched after the warm-up: no lag to draw".to_owned()),
         Some(bins) => {
             let markers = [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)]
@@ -188,12 +197,13 @@ pub fn results_figures(
                 markers,
             }))
         }
-    };
-    plan.add("dispatch_lag", lag_data);
+    }
+}
 
-    // 11: calls per second over the run.
+/// Figure 11: calls per second over the run.
+fn calls_per_second(r: &Results) -> Result<FigureData, String> {
     let last_second = r.per_second.keys().next_back().copied();
-    let per_second = match last_second {
+    match last_second {
         None => Err("the records file holds no call".to_owned()),
         Some(last) if last > MAX_RUN_SECONDS => Err(format!(
             "the records span {last} seconds, more than the {MAX_RUN_SECONDS} this figure draws"
@@ -234,11 +244,12 @@ pub fn results_figures(
                 error_bars: Vec::new(),
             }))
         }
-    };
-    plan.add("calls_per_second", per_second);
+    }
+}
 
-    // 12: platform overhead over the run, cold starts marked (when the functions say their own time).
-    let overhead = if r.overhead_warm.is_empty() && r.overhead_cold.is_empty() {
+/// Figure 12: the platform's overhead over the run, cold starts marked (when the functions say their own time).
+fn overhead(r: &Results) -> Result<FigureData, String> {
+    if r.overhead_warm.is_empty() && r.overhead_cold.is_empty() {
         Err(
             "no function reported its own execution time (the emulated function does; vSwarm's \
              proxies do not): no overhead to draw"
@@ -268,7 +279,5 @@ pub fn results_figures(
             x_ticks: Vec::new(),
             error_bars: Vec::new(),
         }))
-    };
-    plan.add("overhead", overhead);
-    Ok(())
+    }
 }

@@ -97,20 +97,14 @@ pub enum PreprocessError {
     },
 }
 
-/// Reads the excerpt of `duration` minutes from `start` out of the raw day files in `dir`: the excerpt
-/// (functions present in all three files, counts of the excerpt) and which of its functions the cleaning
-/// keeps, ascending.
-pub fn preprocess(
+/// The (day, first minute, minutes) pieces of the excerpt of `duration` minutes from `start`, over the
+/// consecutive day files `days`.
+fn excerpt_pieces(
     dir: &Path,
+    days: &[u32],
     start: ExcerptStart,
     duration: u32,
-) -> Result<(Trace, Vec<usize>, PreprocessReport), PreprocessError> {
-    let days = crate::raw_days(dir)?;
-    if days.is_empty() {
-        return Err(PreprocessError::NoDays {
-            dir: dir.to_owned(),
-        });
-    }
+) -> Result<Vec<(u32, u32, u32)>, PreprocessError> {
     let excerpt = |reason: String| PreprocessError::Excerpt {
         dir: dir.to_owned(),
         reason,
@@ -129,7 +123,6 @@ pub fn preprocess(
             days[0]
         )));
     }
-    // The (day, first minute, minutes) pieces of the excerpt.
     let mut pieces = Vec::new();
     let (mut index, mut minute, mut left) = (first, start.minute, duration);
     while left > 0 {
@@ -154,6 +147,24 @@ pub fn preprocess(
         minute = 0;
         index += 1;
     }
+    Ok(pieces)
+}
+
+/// Reads the excerpt of `duration` minutes from `start` out of the raw day files in `dir`: the excerpt
+/// (functions present in all three files, counts of the excerpt) and which of its functions the cleaning
+/// keeps, ascending.
+pub fn preprocess(
+    dir: &Path,
+    start: ExcerptStart,
+    duration: u32,
+) -> Result<(Trace, Vec<usize>, PreprocessReport), PreprocessError> {
+    let days = crate::raw_days(dir)?;
+    if days.is_empty() {
+        return Err(PreprocessError::NoDays {
+            dir: dir.to_owned(),
+        });
+    }
+    let pieces = excerpt_pieces(dir, &days, start, duration)?;
 
     let mut report = PreprocessReport::default();
     let mut missing_of: HashMap<crate::FunctionId, (bool, bool)> = HashMap::new();

@@ -114,7 +114,43 @@ fn period_columns_of(header: &Header) -> Result<PeriodColumns, TraceError> {
     })
 }
 
+/// The columns of the average (`average`) and of each percentile of `percentiles` (named by `column`).
+fn average_and_percentiles(
+    header: &Header,
+    average: &str,
+    percentiles: &[u8],
+    column: fn(u8) -> String,
+) -> Result<(usize, Vec<usize>), TraceError> {
+    let avg = header.require(average)?;
+    let pcts = percentiles
+        .iter()
+        .map(|&p| header.require(&column(p)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((avg, pcts))
+}
+
+/// The count matrix of the kept rows (function-major, `periods` columns from `first_column`).
+fn window_counts(
+    inv: &csvread::Frame,
+    first_column: usize,
+    periods: usize,
+    kept_rows: &[usize],
+) -> Vec<u32> {
+    let mut counts = vec![0u32; kept_rows.len() * periods];
+    for j in 0..periods {
+        let column = inv.counts(first_column + j);
+        for (k, &row) in kept_rows.iter().enumerate() {
+            counts[k * periods + j] = column[row];
+        }
+    }
+    counts
+}
+
 /// Reads the three files named by `files`.
+#[allow(
+    clippy::too_many_lines,
+    reason = "the three files' rows are joined by keys borrowed from their parsed frames, all alive in this one scope; split, each part would carry those borrows"
+)]
 pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, TraceError> {
     let granularity = options.granularity.unwrap_or(Granularity::Minute);
 
@@ -143,11 +179,12 @@ pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, Tr
     // Durations: one row per function.
     let dur_header = Header::read(&files.durations)?;
     let dur_keys = key_columns(&dur_header, true)?;
-    let dur_avg = dur_header.require("Average")?;
-    let dur_pcts = DURATION_PERCENTILES
-        .iter()
-        .map(|&p| dur_header.require(&duration_column(p)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (dur_avg, dur_pcts) = average_and_percentiles(
+        &dur_header,
+        "Average",
+        &DURATION_PERCENTILES,
+        duration_column,
+    )?;
     let dur_spec = value_spec(&dur_header, &dur_keys, dur_avg, &dur_pcts);
     let dur = csvread::read(&dur_spec)?;
     let dur_ids = keys(&dur, &dur_keys);
@@ -159,11 +196,12 @@ pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, Tr
     let mem_header = Header::read(&files.memory)?;
     let per_function = mem_header.find("HashFunction").is_some();
     let mem_keys = key_columns(&mem_header, per_function)?;
-    let mem_avg = mem_header.require("AverageAllocatedMb")?;
-    let mem_pcts = MEMORY_PERCENTILES
-        .iter()
-        .map(|&p| mem_header.require(&memory_column(p)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (mem_avg, mem_pcts) = average_and_percentiles(
+        &mem_header,
+        "AverageAllocatedMb",
+        &MEMORY_PERCENTILES,
+        memory_column,
+    )?;
     let mem_spec = value_spec(&mem_header, &mem_keys, mem_avg, &mem_pcts);
     let mem = csvread::read(&mem_spec)?;
     let mem_ids = keys(&mem, &mem_keys);
@@ -178,10 +216,12 @@ pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, Tr
 
     // Functions per app, for splitting app memory among them.
     let mut app_functions: HashMap<(&str, &str), usize> = HashMap::new();
-    for (row, id) in inv_ids.iter().enumerate() {
-        if is_first(row, id) {
-            *app_functions.entry((id[0], id[1])).or_default() += 1;
-        }
+    for (_, id) in inv_ids
+        .iter()
+        .enumerate()
+        .filter(|(row, id)| is_first(*row, id))
+    {
+        *app_functions.entry((id[0], id[1])).or_default() += 1;
     }
 
     let mut report = ReadReport {
@@ -227,13 +267,7 @@ pub fn read_files(files: &TraceFiles, options: &ReadOptions) -> Result<Trace, Tr
         kept_rows.push(row);
     }
 
-    let mut counts = vec![0u32; kept_rows.len() * periods];
-    for j in 0..periods {
-        let column = inv.counts(first_window_column + j);
-        for (k, &row) in kept_rows.iter().enumerate() {
-            counts[k * periods + j] = column[row];
-        }
-    }
+    let counts = window_counts(&inv, first_window_column, periods, &kept_rows);
     Ok(Trace::new(
         granularity,
         window_start,

@@ -87,59 +87,17 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
     if let Err(e) = hook(&plan, "before-experiment", dir, &experiment_log, &base_env) {
         failures.push(format!("before-experiment hook: {e:#}"));
     }
-    let bar = crate::progress::progress_bar(plan.steps.len() as u64, "step");
     let mut kept = KeptDeployment::default();
-    let mut results: Vec<StepResult> = Vec::new();
-    let mut last_end: Option<Instant> = None;
-    let stop_on_failure = plan.on_failure != OnFailure::Continue;
-    for step in &plan.steps {
-        if stop.requested() || (stop_on_failure && !failures.is_empty()) {
-            break;
-        }
-        let step_dir = step_dir(dir, step.index);
-        let params = serde_json::to_string_pretty(step).expect("a step serialises");
-        let params_path = step_dir.join("params.json");
-        if args.resume {
-            if let Some(done) = kept_step(step, &step_dir, &params)? {
-                results.push(StepResult::done(step, done));
-                bar.inc(1);
-                continue;
-            }
-        }
-        std::fs::create_dir_all(&step_dir)
-            .with_context(|| format!("creating {}", step_dir.display()))?;
-        formats::output::write_atomic(&params_path, params.as_bytes())
-            .with_context(|| format!("writing {}", params_path.display()))?;
-        if let Some(end) = last_end {
-            pause_between_steps(end, plan.between_steps, stop);
-        }
-        println!(
-            "step {:>3}  {} of {}: {}",
-            step.index,
-            step.index + 1,
-            plan.steps.len(),
-            params_text(step)
-        );
-        if !plan.reuse_deployment {
-            // Every step starts from the same platform state: fresh instances, not the last step's warm
-            // ones (local servers restarted; Knative services deleted, then applied again).
-            kept.release()
-                .context("removing the previous step's deployment")?;
-        }
-        let step_plan = step_plan(&step_plans[step.index], &step_dir, args);
-        let outcome = run_with_hooks(&plan, step, &step_plan, dir, &base_env, stop, &mut kept);
-        last_end = Some(Instant::now());
-        match outcome {
-            Ok(summary) => results.push(StepResult::done(step, summary)),
-            Err(e) => {
-                let text = step_failed(step, &step_dir, &e);
-                failures.push(format!("step {}: {text}", step.index));
-                results.push(StepResult::failed(step, text));
-            }
-        }
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
+    let results = run_steps(
+        &plan,
+        &step_plans,
+        dir,
+        args,
+        &base_env,
+        stop,
+        &mut failures,
+        &mut kept,
+    )?;
     if let Err(e) = kept.release() {
         failures.push(format!("cleaning up: {e:#}"));
     }
@@ -204,6 +162,77 @@ fn step_plan(checked: &RunPlan, step_dir: &Path, args: &ExperimentArgs) -> RunPl
     plan.observe.quiet = args.quiet;
     plan.observe.metrics_addr = args.metrics_addr.clone();
     plan
+}
+
+/// Runs the plan's steps in order (each from fresh instances unless `reuse-deployment`), until one
+/// fails under `on-failure = "stop"` or Ctrl-C; `--resume` keeps the steps already done.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the experiment's state, each part used by every step"
+)]
+fn run_steps(
+    plan: &Plan,
+    step_plans: &[RunPlan],
+    dir: &Path,
+    args: &ExperimentArgs,
+    base_env: &[(String, String)],
+    stop: &Stop,
+    failures: &mut Vec<String>,
+    kept: &mut KeptDeployment,
+) -> Result<Vec<StepResult>> {
+    let bar = crate::progress::progress_bar(plan.steps.len() as u64, "step");
+    let mut results: Vec<StepResult> = Vec::new();
+    let mut last_end: Option<Instant> = None;
+    let stop_on_failure = plan.on_failure != OnFailure::Continue;
+    for step in &plan.steps {
+        if stop.requested() || (stop_on_failure && !failures.is_empty()) {
+            break;
+        }
+        let step_dir = step_dir(dir, step.index);
+        let params = serde_json::to_string_pretty(step).expect("a step serialises");
+        let params_path = step_dir.join("params.json");
+        if args.resume {
+            if let Some(done) = kept_step(step, &step_dir, &params)? {
+                results.push(StepResult::done(step, done));
+                bar.inc(1);
+                continue;
+            }
+        }
+        std::fs::create_dir_all(&step_dir)
+            .with_context(|| format!("creating {}", step_dir.display()))?;
+        formats::output::write_atomic(&params_path, params.as_bytes())
+            .with_context(|| format!("writing {}", params_path.display()))?;
+        if let Some(end) = last_end {
+            pause_between_steps(end, plan.between_steps, stop);
+        }
+        println!(
+            "step {:>3}  {} of {}: {}",
+            step.index,
+            step.index + 1,
+            plan.steps.len(),
+            params_text(step)
+        );
+        if !plan.reuse_deployment {
+            // Every step starts from the same platform state: fresh instances, not the last step's warm
+            // ones (local servers restarted; Knative services deleted, then applied again).
+            kept.release()
+                .context("removing the previous step's deployment")?;
+        }
+        let step_plan = step_plan(&step_plans[step.index], &step_dir, args);
+        let outcome = run_with_hooks(plan, step, &step_plan, dir, base_env, stop, kept);
+        last_end = Some(Instant::now());
+        match outcome {
+            Ok(summary) => results.push(StepResult::done(step, summary)),
+            Err(e) => {
+                let text = step_failed(step, &step_dir, &e);
+                failures.push(format!("step {}: {text}", step.index));
+                results.push(StepResult::failed(step, text));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(results)
 }
 
 /// The experiment file's plan; one of more than [`plan::LARGE_PLAN`] steps only with `--yes`.

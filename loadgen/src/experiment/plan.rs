@@ -187,43 +187,7 @@ impl Plan {
             .iter()
             .find(|s| s.key == "trace")
             .map(|s| PathBuf::from(&s.value));
-        for (setting, value) in base.iter().map(|s| (s, s.value.clone())).chain(
-            swept
-                .iter()
-                .flat_map(|(s, vs)| vs.iter().map(move |v| (s, v.clone()))),
-        ) {
-            let args = setting_args(&setting.key, &value, trace.as_deref());
-            if setting.key == "functions" {
-                if let Some(t) = &trace {
-                    let dir = t.join(format!("sample-{value}"));
-                    if !dir.is_dir() {
-                        bail!(
-                            "{}: [sweep] `functions`: no sample of {value} functions: {} is not a directory (make it with `loadgen sample`)",
-                            at(setting.line),
-                            dir.display()
-                        );
-                    }
-                }
-            }
-            let argv = ["loadgen", "run"]
-                .iter()
-                .map(|s| s.to_string())
-                .chain(args)
-                .map(std::ffi::OsString::from);
-            // A flag that needs another (`cold-ratio` needs `rps`) is judged with its step, below.
-            let needs_another = clap::error::ErrorKind::MissingRequiredArgument;
-            if let Err(e) = crate::cli::parse_command_line(argv) {
-                if e.kind() == needs_another {
-                    continue;
-                }
-                bail!(
-                    "{}: `{}` = `{value}`: {}",
-                    at(setting.line),
-                    setting.key,
-                    first_line(&e.to_string())
-                );
-            }
-        }
+        check_each_setting(&at, &base, &swept, trace.as_deref())?;
 
         let mut plan = Plan {
             file: file.to_owned(),
@@ -321,6 +285,54 @@ impl Plan {
 
 /// The run flags a setting stands for, each one `--flag=value` token (or a bare switch): `functions`
 /// picks `sample-N` under the trace (or sizes a synthetic trace), `knative.X` is `--knative-X`,
+/// Each setting alone must be a valid `loadgen run` flag value (a flag that needs another is judged
+/// with its step); `functions` must name a sample of `trace`.
+fn check_each_setting(
+    at: &dyn Fn(usize) -> String,
+    base: &[Setting],
+    swept: &[(Setting, Vec<String>)],
+    trace: Option<&Path>,
+) -> Result<()> {
+    for (setting, value) in base.iter().map(|s| (s, s.value.clone())).chain(
+        swept
+            .iter()
+            .flat_map(|(s, vs)| vs.iter().map(move |v| (s, v.clone()))),
+    ) {
+        let args = setting_args(&setting.key, &value, trace);
+        if setting.key == "functions" {
+            if let Some(t) = trace {
+                let dir = t.join(format!("sample-{value}"));
+                if !dir.is_dir() {
+                    bail!(
+                        "{}: [sweep] `functions`: no sample of {value} functions: {} is not a directory (make it with `loadgen sample`)",
+                        at(setting.line),
+                        dir.display()
+                    );
+                }
+            }
+        }
+        let argv = ["loadgen", "run"]
+            .iter()
+            .map(|s| s.to_string())
+            .chain(args)
+            .map(std::ffi::OsString::from);
+        // A flag that needs another (`cold-ratio` needs `rps`) is judged with its step, below.
+        let needs_another = clap::error::ErrorKind::MissingRequiredArgument;
+        if let Err(e) = crate::cli::parse_command_line(argv) {
+            if e.kind() == needs_another {
+                continue;
+            }
+            bail!(
+                "{}: `{}` = `{value}`: {}",
+                at(setting.line),
+                setting.key,
+                first_line(&e.to_string())
+            );
+        }
+    }
+    Ok(())
+}
+
 /// anything else `--key`.
 fn setting_args(key: &str, value: &str, trace: Option<&Path>) -> Vec<String> {
     if key == "functions" {
