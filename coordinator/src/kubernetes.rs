@@ -245,11 +245,7 @@ impl Drop for Job {
 
 /// Every Job carrying our label (and `run`'s, when given), in all namespaces, as `namespace/name`.
 pub fn list_jobs(kubectl: &Kubectl, run: Option<&str>) -> Result<Vec<String>> {
-    Ok(kubectl
-        .list("jobs", &kube::ours(run), "listing loadgen's Jobs")?
-        .iter()
-        .filter_map(kube::qualified_name)
-        .collect())
+    Ok(kubectl.list_names("jobs", &kube::ours(run), "listing loadgen's Jobs")?)
 }
 
 #[cfg(test)]

@@ -162,6 +162,20 @@ impl Kubectl {
             .collect())
     }
 
+    /// [`Kubectl::list`], as `namespace/name` of each object.
+    pub fn list_names(
+        &self,
+        kind: &str,
+        selector: &str,
+        stage: &str,
+    ) -> Result<Vec<String>, KubeError> {
+        Ok(self
+            .list(kind, selector, stage)?
+            .iter()
+            .filter_map(qualified_name)
+            .collect())
+    }
+
     /// Deletes the objects of `kind` named `namespace/name`: one call per namespace, naming them all.
     pub fn delete(&self, kind: &str, objects: &[String], stage: &str) -> Result<(), KubeError> {
         let mut by_namespace: BTreeMap<&str, Vec<&str>> = BTreeMap::new();

@@ -66,15 +66,6 @@ fn summarise(items: &[String], file: &Path) -> String {
     )
 }
 
-/// Every Knative service carrying our label (and `run`'s, when given), in all namespaces.
-fn list_ours(
-    kubectl: &Kubectl,
-    stage: &'static str,
-    of_run: Option<&str>,
-) -> Result<Vec<serde_json::Value>, DeployError> {
-    Ok(kubectl.list("ksvc", &kube::ours(of_run), stage)?)
-}
-
 /// A pre- or post-deployment command of config.json, run through `sh -c` in its proxy's directory.
 fn shell(p: &PlannedService, stage: &'static str, command: &str) -> Result<String, DeployError> {
     kube::run(
@@ -191,7 +182,10 @@ fn poll_readiness(
     progress: &ProgressBar,
 ) {
     // One list of our services per round, however many there are.
-    match list_ours(&options.kubectl, "checking readiness", None) {
+    match options
+        .kubectl
+        .list("ksvc", &kube::ours(None), "checking readiness")
+    {
         Ok(items) => {
             let by_name: std::collections::HashMap<String, &serde_json::Value> = items
                 .iter()
@@ -262,10 +256,11 @@ pub fn clean(
     dry_run: bool,
     run: Option<&str>,
 ) -> Result<Vec<String>, DeployError> {
-    let ours: Vec<String> = list_ours(kubectl, "listing loadgen's Knative services", run)?
-        .iter()
-        .filter_map(kube::qualified_name)
-        .collect();
+    let ours = kubectl.list_names(
+        "ksvc",
+        &kube::ours(run),
+        "listing loadgen's Knative services",
+    )?;
     if !dry_run {
         delete(kubectl, &ours)?;
     }

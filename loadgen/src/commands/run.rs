@@ -336,7 +336,7 @@ fn replay_load(
             run_id,
             stop: stop.clone(),
             launch_delays: plan.replay.launch_delay.clone(),
-            observer: observer.clone(),
+            observer,
         })
         .context("replaying the load from the workers")?
     } else {
@@ -357,7 +357,7 @@ fn replay_load(
                 records: Some(files.records.clone()),
                 latency_file: Some(files.latencies.clone()),
                 stop: stop.clone(),
-                observer: observer.clone(),
+                observer,
             },
         )
         .context("replaying the load")?

@@ -87,7 +87,6 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
     if let Err(e) = hook(&plan, "before-experiment", dir, &experiment_log, &base_env) {
         failures.push(format!("before-experiment hook: {e:#}"));
     }
-    let mut kept = KeptDeployment::default();
     let results = run_steps(
         &plan,
         &step_plans,
@@ -96,11 +95,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
         &base_env,
         stop,
         &mut failures,
-        &mut kept,
     )?;
-    if let Err(e) = kept.release() {
-        failures.push(format!("cleaning up: {e:#}"));
-    }
     if let Err(e) = hook(&plan, "after-experiment", dir, &experiment_log, &base_env) {
         failures.push(format!("after-experiment hook: {e:#}"));
     }
@@ -166,10 +161,6 @@ fn step_plan(checked: &RunPlan, step_dir: &Path, args: &ExperimentArgs) -> RunPl
 
 /// Runs the plan's steps in order (each from fresh instances unless `reuse-deployment`), until one
 /// fails under `on-failure = "stop"` or Ctrl-C; `--resume` keeps the steps already done.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the experiment's state, each part used by every step"
-)]
 fn run_steps(
     plan: &Plan,
     step_plans: &[RunPlan],
@@ -178,9 +169,9 @@ fn run_steps(
     base_env: &[(String, String)],
     stop: &Stop,
     failures: &mut Vec<String>,
-    kept: &mut KeptDeployment,
 ) -> Result<Vec<StepResult>> {
     let bar = crate::progress::progress_bar(plan.steps.len() as u64, "step");
+    let mut kept = KeptDeployment::default();
     let mut results: Vec<StepResult> = Vec::new();
     let mut last_end: Option<Instant> = None;
     let stop_on_failure = plan.on_failure != OnFailure::Continue;
@@ -219,7 +210,7 @@ fn run_steps(
                 .context("removing the previous step's deployment")?;
         }
         let step_plan = step_plan(&step_plans[step.index], &step_dir, args);
-        let outcome = run_with_hooks(plan, step, &step_plan, dir, base_env, stop, kept);
+        let outcome = run_with_hooks(plan, step, &step_plan, dir, base_env, stop, &mut kept);
         last_end = Some(Instant::now());
         match outcome {
             Ok(summary) => results.push(StepResult::done(step, summary)),
@@ -232,6 +223,10 @@ fn run_steps(
         bar.inc(1);
     }
     bar.finish_and_clear();
+    // What the last step deployed goes with the experiment.
+    if let Err(e) = kept.release() {
+        failures.push(format!("cleaning up: {e:#}"));
+    }
     Ok(results)
 }
 

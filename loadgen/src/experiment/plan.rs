@@ -10,7 +10,7 @@ use anyhow::{bail, Result};
 use clap::CommandFactory;
 use serde::{Deserialize, Serialize};
 
-use super::sections::{Reader, RunSection, Sweep};
+use super::sections::{self, Reader, RunSection, Sweep};
 use super::text::{header_line, line_at, line_of};
 use crate::cli::Cli;
 
@@ -136,12 +136,7 @@ impl Plan {
     pub fn parse(file: &Path, text: &str) -> Result<Plan> {
         let table: toml::Table = toml::from_str(text).map_err(|e| {
             let line = e.span().map_or(0, |s| line_at(text, s.start));
-            let at = if line == 0 {
-                format!("{}", file.display())
-            } else {
-                format!("{}: line {line}", file.display())
-            };
-            anyhow::anyhow!("{at}: {}", e.message())
+            anyhow::anyhow!("{}: {}", sections::at(file, line), e.message())
         })?;
         let dir = file
             .parent()

@@ -11,6 +11,15 @@ use super::plan::{
 };
 use super::text::{header_line, line_of, scalar};
 
+/// `FILE: line N` for messages, or the file alone for line 0 (no line known).
+pub(super) fn at(file: &Path, line: usize) -> String {
+    if line == 0 {
+        format!("{}", file.display())
+    } else {
+        format!("{}: line {line}", file.display())
+    }
+}
+
 /// An experiment file being read: its text, parsed, and what its keys are checked against.
 pub(super) struct Reader<'a> {
     /// The file, for messages.
@@ -43,11 +52,7 @@ pub(super) struct Sweep {
 impl Reader<'_> {
     /// `FILE: line N`, or the file alone for line 0.
     pub fn at(&self, line: usize) -> String {
-        if line == 0 {
-            format!("{}", self.file.display())
-        } else {
-            format!("{}: line {line}", self.file.display())
-        }
+        at(self.file, line)
     }
 
     /// The table `name` (empty when absent).
@@ -172,7 +177,6 @@ impl Reader<'_> {
 
     /// `[hooks]`: a shell command per hook.
     pub fn hooks(&self) -> Result<BTreeMap<String, String>> {
-        // [hooks].
         let mut hooks = BTreeMap::new();
         for (key, value) in self.section("hooks")? {
             let line = line_of(self.text, "hooks", &key);
