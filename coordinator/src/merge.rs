@@ -128,6 +128,15 @@ pub fn merge(
         .iter()
         .filter_map(|r| r.summary.as_ref())
         .any(|s| s.incomplete);
+    // Each endpoint's first cause, from the first worker that saw one.
+    for worker in results.iter().filter_map(|r| r.summary.as_ref()) {
+        for (endpoint, cause) in &worker.failures {
+            summary
+                .failures
+                .entry(endpoint.clone())
+                .or_insert_with(|| cause.clone());
+        }
+    }
     summary.workers = results
         .iter()
         .enumerate()

@@ -180,8 +180,13 @@ impl Service {
         }
     }
 
-    /// One call, from arrival to report.
-    async fn call(&self, asked: Option<CallRequest>) -> Result<FunctionReport, Status> {
+    /// One call, from arrival to report. With `spin`, the call's work is that many increments of a
+    /// busy-spin (STeLLAR's `IncrementLimit`) instead of a duration drawn or asked for.
+    pub(crate) async fn call(
+        &self,
+        asked: Option<CallRequest>,
+        spin: Option<u64>,
+    ) -> Result<FunctionReport, Status> {
         let arrival = Instant::now();
         let b = &self.behaviour;
         let (id, cold) = self
@@ -206,7 +211,12 @@ impl Service {
             let held = self.allocate(footprint).await?;
             self.instance.lock().expect("instance lock").footprint = Some(held);
         }
-        let (duration, mib) = b.for_call(asked);
+        let (drawn, mib) = b.for_call(asked);
+        let duration = if spin.is_some() {
+            Duration::ZERO
+        } else {
+            drawn
+        };
         // What the call needs beyond the footprint it runs in.
         let extra = mib.saturating_sub(footprint);
         let cpu = duration.mul_f64(b.cpu_share.clamp(0.0, 1.0));
@@ -215,22 +225,32 @@ impl Service {
         let _held = Held::new(&m.working_set_bytes, i64::from(extra) << 20);
         // Computation holds a busy thread (queueing for one when all are taken); waiting holds none.
         let busy = m.busy.clone();
-        let (started, working_set) = if cpu.is_zero() && extra == 0 {
+        let (started, working_set, spun) = if cpu.is_zero() && extra == 0 && spin.is_none() {
             drop(queued);
-            (Instant::now(), Vec::new())
+            (Instant::now(), Vec::new(), Duration::ZERO)
         } else {
             tokio::task::spawn_blocking(move || {
                 drop(queued);
                 let _busy = Held::new(&busy, 1);
                 let started = Instant::now();
                 let working_set = touch(extra as usize);
-                while started.elapsed() < cpu {
-                    std::hint::spin_loop();
+                match spin {
+                    Some(n) => spin_increments(n),
+                    None => {
+                        while started.elapsed() < cpu {
+                            std::hint::spin_loop();
+                        }
+                    }
                 }
-                (started, working_set)
+                (started, working_set, started.elapsed())
             })
             .await
             .map_err(|e| Status::internal(e.to_string()))?
+        };
+        let (duration, cpu) = if spin.is_some() {
+            (spun, spun)
+        } else {
+            (duration, cpu)
         };
         tokio::time::sleep_until((started + duration).into()).await;
         drop(working_set);
@@ -314,11 +334,37 @@ impl Greeter for Service {
         request: Request<HelloRequest>,
     ) -> Result<Response<HelloReply>, Status> {
         let asked = CallRequest::from_metadata(&request.get_ref().v_hive_metadata);
-        let report = self.call(asked).await?;
+        let report = self.call(asked, None).await?;
         Ok(Response::new(HelloReply {
             message: report.to_message(),
         }))
     }
+}
+
+/// Counts to `n` in a busy-spin the optimiser cannot remove: STeLLAR's `for i := 0; i < n; i++ {}`.
+fn spin_increments(n: u64) {
+    let mut i = 0u64;
+    while std::hint::black_box(i) < n {
+        i += 1;
+    }
+}
+
+/// How many busy-spin increments this machine does per µs, measured once (over ~20 ms of spinning):
+/// what turns a service time into STeLLAR's `IncrementLimit`, and back.
+pub fn spin_rate_per_us() -> f64 {
+    static RATE: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *RATE.get_or_init(|| {
+        let mut n = 1_000_000u64;
+        loop {
+            let started = Instant::now();
+            spin_increments(n);
+            let took = started.elapsed();
+            if took >= Duration::from_millis(20) || n >= 1 << 40 {
+                return n as f64 / took.as_secs_f64().max(1e-9) / 1e6;
+            }
+            n *= 2;
+        }
+    })
 }
 
 /// Allocates `mib` MiB and writes one byte per page, so the pages are really resident; the caller holds

@@ -1,6 +1,8 @@
 //! The emulated function server: `helloworld.Greeter/SayHello` that, per call, takes a duration of wall
 //! time (part computing, part waiting) and touches a working set, both drawn from a proxy's profile (or
 //! asked for by the call, or fixed), and says what it did: see [`function`] for the model and the reply.
+//! The same function answers plain HTTP/1.1 and h2c on the same port (see `http`: STeLLAR's
+//! measurement-function contract).
 //!
 //! Memory is each instance's footprint, allocated when it starts and held for its life, and what a call
 //! asks beyond it, for the call's duration: all under a server-wide budget (a semaphore of MiB), so
@@ -9,6 +11,7 @@
 //! call in flight; waiting holds no thread.
 
 pub mod function;
+mod http;
 mod instance;
 pub mod metrics;
 
@@ -50,13 +53,19 @@ async fn serve_with_budget(
     metrics: Arc<FleetMetrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let service = Service::new(behaviour, budget, metrics);
+    let service = Arc::new(Service::new(behaviour, budget, metrics));
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<GreeterServer<Service>>().await;
+    let grpc = tonic::service::Routes::new(health_service)
+        .add_service(GreeterServer::from_arc(Arc::clone(&service)));
+    // Every path that is not a gRPC method is the function over plain HTTP.
+    let routes = tonic::service::Routes::from(grpc.into_axum_router().fallback(
+        move |request: axum::extract::Request| http::answer(Arc::clone(&service), request),
+    ));
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
-        .add_service(health_service)
-        .add_service(GreeterServer::new(service))
+        .accept_http1(true)
+        .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

@@ -72,6 +72,7 @@ fn start(args: &[&str], port_env: Option<&str>) -> (std::process::Child, String)
     let addr = line
         .trim()
         .strip_prefix("listening on ")
+        .and_then(|rest| rest.split_whitespace().next())
         .unwrap()
         .to_owned();
     (child, addr)

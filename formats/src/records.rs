@@ -1,12 +1,13 @@
 //! The records CSV: one line per scheduled call, saying what happened to it.
 //!
 //! ```text
-//! index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold
-//! 0,0,0,127.0.0.1:50051,1,1234,80,510,97,98,ok,61,3f2a00c1d9e4b710,1
+//! index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold,protocol,status,request_bytes,response_bytes
+//! 0,0,0,127.0.0.1:50051,1,1234,80,510,97,98,ok,61,3f2a00c1d9e4b710,1,grpc,0,29,161
 //! ```
 //!
 //! `exec_us`, `instance` and `cold` are what the function said of the call (its own execution time, the
-//! instance that served it, whether it was a cold start), empty when it said nothing.
+//! instance that served it, whether it was a cold start), empty when it said nothing. `protocol`,
+//! `status`, `request_bytes` and `response_bytes` are what went over the wire (see [`Wire`]).
 //!
 //! `index` is the call's position in the whole load, `worker` the invoker that replayed it (0 when one
 //! did). Times are from the start of the run, each measured on its worker's own clock. An empty field is "did not happen" (a call never sent has no lag).
@@ -19,6 +20,9 @@
 use std::collections::HashMap;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
+
+mod outcome;
+pub use outcome::Outcome;
 
 /// The version of the records schema, stated in `summary.json`. Columns are only ever appended, and
 /// readers find them by name and skip those they do not know, so appending keeps the version; a change to
@@ -56,11 +60,19 @@ pub enum Column {
     Instance,
     /// `cold`: 1 when it was the instance's cold start.
     Cold,
+    /// `protocol`: the [`Protocol`] the call was made with.
+    Protocol,
+    /// `status`: the HTTP status, or the gRPC status code.
+    Status,
+    /// `request_bytes`: the request's payload (HTTP body, or the gRPC message), bytes.
+    RequestBytes,
+    /// `response_bytes`: the reply's payload, bytes.
+    ResponseBytes,
 }
 
 impl Column {
     /// Every column, in the order written.
-    pub const ALL: [Column; 14] = [
+    pub const ALL: [Column; 18] = [
         Column::Index,
         Column::Worker,
         Column::Period,
@@ -75,6 +87,10 @@ impl Column {
         Column::ExecUs,
         Column::Instance,
         Column::Cold,
+        Column::Protocol,
+        Column::Status,
+        Column::RequestBytes,
+        Column::ResponseBytes,
     ];
 
     /// Its name in the header.
@@ -94,18 +110,22 @@ impl Column {
             Column::ExecUs => "exec_us",
             Column::Instance => "instance",
             Column::Cold => "cold",
+            Column::Protocol => "protocol",
+            Column::Status => "status",
+            Column::RequestBytes => "request_bytes",
+            Column::ResponseBytes => "response_bytes",
         }
     }
 
-    /// Whether a file must have it. What the function said (`exec_us`, `instance`, `cold`) came later:
-    /// a file without those columns reads as if they were empty.
+    /// Whether a file must have it. What the function said (`exec_us`, `instance`, `cold`) and what
+    /// went over the wire came later: a file without those columns reads as if they were empty.
     fn required(self) -> bool {
-        !matches!(self, Column::ExecUs | Column::Instance | Column::Cold)
+        (self as usize) < Column::ExecUs as usize
     }
 }
 
 /// The header the writer writes: every [`Column`]'s name, in order.
-pub const RECORDS_HEADER: &str = "index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold";
+pub const RECORDS_HEADER: &str = "index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold,protocol,status,request_bytes,response_bytes";
 
 /// Where each column stands in a file's lines, from its header.
 #[derive(Debug, Clone)]
@@ -142,104 +162,6 @@ impl Layout {
     }
 }
 
-/// gRPC status codes by number, as named in the records (`error:<name>`): the canonical codes, lowercased.
-const STATUS_NAMES: [&str; 17] = [
-    "error:ok",
-    "error:cancelled",
-    "error:unknown",
-    "error:invalidargument",
-    "error:deadlineexceeded",
-    "error:notfound",
-    "error:alreadyexists",
-    "error:permissiondenied",
-    "error:resourceexhausted",
-    "error:failedprecondition",
-    "error:aborted",
-    "error:outofrange",
-    "error:unimplemented",
-    "error:internal",
-    "error:unavailable",
-    "error:dataloss",
-    "error:unauthenticated",
-];
-
-/// gRPC's code for "unknown", which any code outside the canonical ones is read as (as gRPC does).
-const UNKNOWN: u8 = 2;
-
-/// How a call ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Outcome {
-    /// Answered successfully.
-    Ok,
-    /// No answer within the call's timeout.
-    Timeout,
-    /// Answered with a gRPC error status (its canonical code), or failed to connect (`unavailable`).
-    Status(u8),
-    /// Not sent: `--max-in-flight` calls were already outstanding.
-    NotSentBackPressure,
-    /// Not sent: the run was interrupted before it was due.
-    NotSentInterrupted,
-    /// Sent, but the run ended before it was answered or timed out (a second Ctrl-C).
-    Cancelled,
-    /// Not sent: its worker was not ready until after it was due (it started late).
-    NotSentLateStart,
-    /// No record came back: its worker died (or was lost) before reporting, so it was never sent or its
-    /// fate is unknown.
-    WorkerLost,
-}
-
-impl Outcome {
-    /// A gRPC status code as an outcome; codes outside the canonical 0..=16 count as `unknown`.
-    pub fn status(code: i32) -> Outcome {
-        match u8::try_from(code) {
-            Ok(c) if usize::from(c) < STATUS_NAMES.len() => Outcome::Status(c),
-            _ => Outcome::Status(UNKNOWN),
-        }
-    }
-
-    /// Name in the records file and the summary.
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Timeout => "timeout",
-            Outcome::Status(code) => STATUS_NAMES
-                .get(usize::from(code))
-                .copied()
-                .unwrap_or(STATUS_NAMES[usize::from(UNKNOWN)]),
-            Outcome::NotSentBackPressure => "not_sent:max_in_flight",
-            Outcome::NotSentInterrupted => "not_sent:interrupted",
-            Outcome::Cancelled => "cancelled",
-            Outcome::NotSentLateStart => "not_sent:late_start",
-            Outcome::WorkerLost => "not_sent:worker_lost",
-        }
-    }
-
-    /// The outcome a [`Outcome::name`] stands for.
-    pub fn parse(name: &str) -> Option<Outcome> {
-        Some(match name {
-            "ok" => Outcome::Ok,
-            "timeout" => Outcome::Timeout,
-            "not_sent:max_in_flight" => Outcome::NotSentBackPressure,
-            "not_sent:interrupted" => Outcome::NotSentInterrupted,
-            "cancelled" => Outcome::Cancelled,
-            "not_sent:late_start" => Outcome::NotSentLateStart,
-            "not_sent:worker_lost" => Outcome::WorkerLost,
-            _ => Outcome::Status(STATUS_NAMES.iter().position(|n| *n == name)? as u8),
-        })
-    }
-
-    /// Whether the request left.
-    pub fn was_sent(self) -> bool {
-        !matches!(
-            self,
-            Outcome::NotSentBackPressure
-                | Outcome::NotSentInterrupted
-                | Outcome::NotSentLateStart
-                | Outcome::WorkerLost
-        )
-    }
-}
-
 /// Everything recorded about one scheduled call. Times are from the start of the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record {
@@ -271,6 +193,50 @@ pub struct Record {
     pub instance: Option<u64>,
     /// Whether it was the instance's cold start, if the function said.
     pub cold: Option<bool>,
+    /// What went over the wire.
+    pub wire: Wire,
+}
+
+/// What went over the wire for one call; empty (`None`) where nothing did or nothing is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Wire {
+    /// The protocol the call was made with.
+    pub protocol: Option<Protocol>,
+    /// The HTTP status, or the gRPC status code (0 for an answer).
+    pub status: Option<u16>,
+    /// The request's payload, bytes: an HTTP body (a GET's query is not counted), or the gRPC message.
+    pub request_bytes: Option<u64>,
+    /// The reply's payload, bytes.
+    pub response_bytes: Option<u64>,
+}
+
+/// How a call travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// gRPC (`helloworld.Greeter`) over HTTP/2.
+    Grpc,
+    /// HTTP/1.1, with or without TLS.
+    Http1,
+    /// HTTP/2 (h2c, or h2 over TLS).
+    H2,
+}
+
+impl Protocol {
+    /// Its name in the records.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::Http1 => "http/1.1",
+            Protocol::H2 => "h2",
+        }
+    }
+
+    /// The protocol a [`Protocol::name`] stands for.
+    pub fn parse(name: &str) -> Option<Protocol> {
+        [Protocol::Grpc, Protocol::Http1, Protocol::H2]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
 }
 
 impl Record {
@@ -337,6 +303,16 @@ impl<W: Write> RecordsWriter<W> {
             Some(false) => l.push(b'0'),
             None => {}
         }
+        l.push(b',');
+        if let Some(p) = r.wire.protocol {
+            l.extend_from_slice(p.name().as_bytes());
+        }
+        l.push(b',');
+        num(l, r.wire.status.map(u64::from));
+        num(l, r.wire.request_bytes);
+        num(l, r.wire.response_bytes);
+        // The last field's separator ends the line.
+        l.pop();
         l.push(b'\n');
         self.out.write_all(l)
     }
@@ -507,6 +483,21 @@ fn parse_line(
             ),
         },
         cold: flag(Column::Cold)?,
+        wire: Wire {
+            protocol: match field(Column::Protocol) {
+                "" => None,
+                p => Some(Protocol::parse(p).ok_or_else(|| {
+                    format!("field `protocol` (`{p}`) is not grpc, http/1.1 or h2")
+                })?),
+            },
+            status: number(Column::Status)?
+                .map(|s| {
+                    u16::try_from(s).map_err(|_| format!("field `status` (`{s}`) is too large"))
+                })
+                .transpose()?,
+            request_bytes: number(Column::RequestBytes)?,
+            response_bytes: number(Column::ResponseBytes)?,
+        },
     })
 }
 

@@ -113,6 +113,10 @@ pub struct Summary {
     pub dispatcher: String,
     /// Interrupted by a signal.
     pub interrupted: bool,
+    /// Per endpoint whose calls failed, the first failure's cause (what a run in which calls fail says
+    /// once, not once per call).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failures: BTreeMap<String, String>,
     /// A second stop request cut the wait for calls in flight short: those are recorded as `cancelled`.
     #[serde(default)]
     pub incomplete: bool,
@@ -178,6 +182,33 @@ pub fn busiest<K: Ord, V>(
 }
 
 impl Summary {
+    /// When calls were sent and none was answered: what to say, one line per endpoint with its first
+    /// failure's cause. Such a run is complete (its files are written) but measured nothing.
+    pub fn every_call_failed(&self) -> Option<String> {
+        if self.sent == 0 || self.ok > 0 || self.outcomes.get("ok").is_some_and(|n| *n > 0) {
+            return None;
+        }
+        let mut text = format!(
+            "every call failed ({} sent, none answered successfully); the first cause per endpoint:",
+            self.sent
+        );
+        for (endpoint, cause) in &self.failures {
+            text.push_str(&format!("\n  {endpoint}: {cause}"));
+        }
+        if self.failures.is_empty() {
+            let outcomes: Vec<String> = self
+                .outcomes
+                .iter()
+                .map(|(o, n)| format!("{o} {n}"))
+                .collect();
+            text.push_str(&format!(
+                " not recorded (outcomes: {})",
+                outcomes.join(", ")
+            ));
+        }
+        Some(text)
+    }
+
     /// The `n` endpoints with the most successful calls, with their latency.
     pub fn busiest_endpoints(&self, n: usize) -> Vec<(&str, &TimeStats)> {
         busiest(
@@ -335,6 +366,26 @@ impl std::fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_in_which_every_call_failed_says_why_per_endpoint() {
+        let mut s = Summary {
+            sent: 200,
+            ..Summary::default()
+        };
+        s.outcomes.insert("error:unavailable".into(), 200);
+        s.failures
+            .insert("http://127.0.0.1:9".into(), "connection refused".into());
+        let text = s.every_call_failed().unwrap();
+        assert!(text.contains("200 sent"), "{text}");
+        assert!(
+            text.ends_with("\n  http://127.0.0.1:9: connection refused"),
+            "{text}"
+        );
+        s.ok = 1;
+        assert_eq!(s.every_call_failed(), None);
+        assert_eq!(Summary::default().every_call_failed(), None);
+    }
 
     #[test]
     fn a_summary_states_its_records_schema_and_an_older_one_reads_as_the_first() {

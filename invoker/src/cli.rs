@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use clap::{ArgAction, Parser};
 use cmdline::values::{parse_bool, parse_instant, seconds_up_to, whole_in, DAY_SECONDS};
 
-/// Replays load.json over gRPC, firing each call at its scheduled microsecond and recording every one.
+/// Replays load.json over gRPC or HTTP, firing each call at its scheduled microsecond and recording every one.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "invoker", version, about, long_about = None)]
 pub struct InvokerArgs {
@@ -78,7 +78,12 @@ pub struct InvokerArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_instant)]
     pub start_at: Option<SystemTime>,
 
-    /// Connections per endpoint (calls go round-robin over them).
+    /// What each call sends to HTTP endpoints, and how their connections are held.
+    #[command(flatten)]
+    pub request: crate::request::RequestArgs,
+
+    /// Connections per endpoint opened before the run: gRPC and HTTP/2 calls go round-robin over them;
+    /// HTTP/1.1 opens more as calls need them (up to --max-connections).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub connections: u32,
 
@@ -181,6 +186,8 @@ pub struct InvokerSettings {
     /// How often each worker reports what it has done to the coordinator's live view and `/metrics`
     /// (`invoker --live-interval`); none: not at all.
     pub live_interval: Option<Duration>,
+    /// What each call sends, and how HTTP connections are held.
+    pub request: crate::request::RequestArgs,
 }
 
 /// The arguments of worker `worker` (a number, or `$(JOB_COMPLETION_INDEX)` in a Job).
@@ -234,6 +241,7 @@ pub fn invoker_args(
             format!("{}", interval.as_secs_f64()),
         ]);
     }
+    args.extend(settings.request.to_args());
     args
 }
 
@@ -361,6 +369,14 @@ mod tests {
             realtime: true,
             shared_cpu: true,
             live_interval: Some(Duration::from_millis(250)),
+            request: crate::request::RequestArgs {
+                method: "POST".into(),
+                headers: vec![("Authorization".into(), "Bearer $TOKEN".into())],
+                payload_bytes: Some(512),
+                max_connections: 7,
+                connection_per_call: true,
+                ca_cert: Some(PathBuf::from("/ca.pem")),
+            },
         };
         let start = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);
         let built = invoker_args(
@@ -388,11 +404,13 @@ mod tests {
         assert_eq!(a.live_interval, settings.live_interval);
         assert_eq!(a.work_dir, Some(PathBuf::from("/work")));
         assert_eq!(a.dispatcher_cpu, Some(1));
+        assert_eq!(a.request, settings.request);
         // The defaults, left out, come back as the defaults.
         let quiet = InvokerSettings {
             realtime: false,
             shared_cpu: false,
             live_interval: None,
+            request: crate::request::RequestArgs::default(),
             ..settings
         };
         let built = invoker_args("http://h:1", "0", 1, start, &quiet, "w", None);
@@ -404,5 +422,6 @@ mod tests {
         .unwrap();
         assert!(!a.realtime && !a.shared_cpu);
         assert_eq!((a.live_interval, a.dispatcher_cpu), (None, None));
+        assert_eq!(a.request, crate::request::RequestArgs::default());
     }
 }

@@ -11,7 +11,7 @@
 //! Records go in batches to a writer thread that writes the CSV files and fills the histograms, so memory
 //! stays bounded on long runs (see `sink`).
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -20,25 +20,20 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
-use tonic::transport::{Channel, Endpoint};
-
 use cmdline::Stop;
 use formats::output::AtomicFile;
 use formats::records::{Outcome, Record};
 use formats::summary::{Summary, WorkerInfo};
 use host::{all_cpus_but, online_cpus, pin_to};
-use proto::function::{CallRequest, FunctionReport};
-use proto::greeter_client::GreeterClient;
-use proto::HelloRequest;
 
+use crate::client::{Call, Client};
 pub use crate::error::ReplayError;
 use crate::observe::Observer;
+use crate::request::{RequestArgs, RequestTemplate};
 use crate::schedule::Schedule;
 use crate::sink::{write_records, Pending, Sink};
+use crate::target::Target;
 use crate::wait::{tune_thread, Waiter};
-
-/// What the invoker sends (vSwarm's relay accepts any name).
-const REQUEST_NAME: &str = "Invoke Relay";
 
 /// How to replay.
 #[derive(Debug, Clone)]
@@ -77,6 +72,8 @@ pub struct ReplayOptions {
     pub stop: Stop,
     /// Metrics and the live view's figures, fed as the replay goes (see [`crate::observe`]).
     pub observer: Option<Arc<Observer>>,
+    /// What each call sends (HTTP method, headers, payload) and how HTTP connections are held.
+    pub request: RequestArgs,
 }
 
 /// Which share of a load an invoker replays.
@@ -92,34 +89,19 @@ pub struct Shard {
 /// less long before is sent, late, and its lag says by how much.
 pub const LATE_START_GRACE: Duration = Duration::from_millis(1);
 
-/// The URI to dial for an endpoint of a load file: `host`, `host:port` or a full `http://` URI.
-pub fn endpoint_uri(endpoint: &str, default_port: u16) -> Result<String, ReplayError> {
-    let uri = if endpoint.contains("://") {
-        endpoint.to_owned()
-    } else if endpoint
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        format!("http://{endpoint}")
-    } else {
-        format!("http://{endpoint}:{default_port}")
-    };
-    uri.parse::<tonic::transport::Uri>()
-        .map_err(|e| ReplayError::BadEndpoint {
-            endpoint: endpoint.to_owned(),
-            reason: e.to_string(),
-        })?;
-    Ok(uri)
-}
-
 /// Replays `schedule`; returns the summary once every call has a record.
 pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, ReplayError> {
     let schedule = Arc::new(schedule);
-    let uris = schedule
+    let targets = schedule
         .endpoints
         .iter()
-        .map(|e| endpoint_uri(e, options.default_port))
+        .map(|e| Target::parse(e, options.default_port))
         .collect::<Result<Vec<_>, _>>()?;
+    // `$VAR`s are read before anything is written, so a missing token fails the run at once.
+    let request = options
+        .request
+        .resolve(|name| std::env::var(name).ok())
+        .map_err(ReplayError::Header)?;
     // Output files are opened before anything is sent, so a bad path fails the run before it starts.
     let records = options.records.as_deref().map(create).transpose()?;
     let latencies = options.latency_file.as_deref().map(create).transpose()?;
@@ -161,7 +143,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         let options = options.clone();
         std::thread::Builder::new()
             .name("dispatcher".into())
-            .spawn(move || run_dispatcher(&schedule, &uris, &options, tx))
+            .spawn(move || run_dispatcher(&schedule, &targets, request, &options, tx))
             .map_err(ReplayError::Start)?
     };
     let dispatched = dispatcher.join().expect("dispatcher thread panicked");
@@ -173,6 +155,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         interrupted,
         start,
         ready_late,
+        failures,
     } = dispatched?;
     let (mut collector, records, latencies) = written?;
     for file in [records, latencies].into_iter().flatten() {
@@ -185,6 +168,12 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
     }
     let interrupted = interrupted.is_some();
     let mut summary = collector.summary(mode, interrupted);
+    summary.failures = schedule
+        .endpoints
+        .iter()
+        .zip(failures)
+        .filter_map(|(endpoint, cause)| Some((endpoint.clone(), cause?)))
+        .collect();
     summary.incomplete = interrupted && options.stop.abandon();
     summary.start_unix_us = start
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -193,16 +182,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         .into_iter()
         .collect();
     if let Some(late) = ready_late {
-        log::warn!(
-            "ready {:.1} ms after the start time: {} call(s) due before then are recorded as {}",
-            late.as_secs_f64() * 1e3,
-            summary
-                .outcomes
-                .get(Outcome::NotSentLateStart.name())
-                .copied()
-                .unwrap_or(0),
-            Outcome::NotSentLateStart.name()
-        );
+        warn_late(late, &summary);
     }
     if let Some(shard) = options.shard {
         summary.worker = Some(WorkerInfo {
@@ -214,6 +194,20 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         });
     }
     Ok(summary)
+}
+
+/// Says how late the invoker was ready, and what that cost.
+fn warn_late(late: Duration, summary: &Summary) {
+    log::warn!(
+        "ready {:.1} ms after the start time: {} call(s) due before then are recorded as {}",
+        late.as_secs_f64() * 1e3,
+        summary
+            .outcomes
+            .get(Outcome::NotSentLateStart.name())
+            .copied()
+            .unwrap_or(0),
+        Outcome::NotSentLateStart.name()
+    );
 }
 
 fn create(path: &Path) -> Result<AtomicFile, ReplayError> {
@@ -233,12 +227,18 @@ struct Dispatched {
     start: SystemTime,
     /// How long after time 0 it was ready, if later than [`LATE_START_GRACE`].
     ready_late: Option<Duration>,
+    /// Per endpoint, the first failed call's cause.
+    failures: Vec<Option<String>>,
 }
+
+/// The first failure's cause per endpoint: what a run that failed says (once, not once per call).
+type FirstFailures = Rc<RefCell<Vec<Option<String>>>>;
 
 /// The dispatcher thread's body.
 fn run_dispatcher(
     schedule: &Schedule,
-    uris: &[String],
+    targets: &[Target],
+    request: RequestTemplate,
     options: &ReplayOptions,
     tx: mpsc::Sender<Vec<Record>>,
 ) -> Result<Dispatched, ReplayError> {
@@ -262,7 +262,18 @@ fn run_dispatcher(
     let sink = Sink::new(tx);
     let local = tokio::task::LocalSet::new();
     let preempted_before = host::thread_preemptions();
-    let result = local.block_on(&runtime, dispatch(schedule, uris, options, &sink, realtime));
+    let failures: FirstFailures = Rc::new(RefCell::new(vec![None; targets.len()]));
+    let request = Rc::new(request);
+    let result = local.block_on(
+        &runtime,
+        dispatch(
+            schedule,
+            (targets, &request),
+            options,
+            (&sink, &failures),
+            realtime,
+        ),
+    );
     // How often something else took the dispatcher's CPU: what explains a lag spike that steal does not.
     mode.push_str(&format!(
         ", preempted {} time(s) while dispatching",
@@ -271,55 +282,14 @@ fn run_dispatcher(
     // Dropping the LocalSet drops any call still pending; its guard records it as cancelled.
     drop(local);
     sink.flush();
+    let failures = failures.take();
     result.map(|(interrupted, start, ready_late)| Dispatched {
         mode,
         interrupted,
         start,
         ready_late,
+        failures,
     })
-}
-
-async fn connect(
-    uris: &[String],
-    endpoints: &[String],
-    options: &ReplayOptions,
-) -> Result<Vec<Vec<GreeterClient<Channel>>>, ReplayError> {
-    let mut clients = Vec::with_capacity(uris.len());
-    for (uri, endpoint) in uris.iter().zip(endpoints) {
-        let target = Endpoint::from_shared(uri.clone())
-            .map_err(|e| ReplayError::BadEndpoint {
-                endpoint: endpoint.clone(),
-                reason: e.to_string(),
-            })?
-            .tcp_nodelay(true)
-            .connect_timeout(options.connect_timeout);
-        let mut channels = Vec::with_capacity(options.connections);
-        for _ in 0..options.connections.max(1) {
-            let channel = match tokio::time::timeout(options.connect_timeout, target.connect())
-                .await
-            {
-                Ok(Ok(channel)) => channel,
-                failure => {
-                    let reason = match failure {
-                        Ok(Err(e)) => error_chain(&e),
-                        _ => format!("no connection within {:?}", options.connect_timeout),
-                    };
-                    if !options.allow_unreachable {
-                        return Err(ReplayError::Unreachable {
-                            endpoint: endpoint.clone(),
-                            uri: uri.clone(),
-                            reason,
-                        });
-                    }
-                    log::warn!("endpoint {endpoint} unreachable at start ({reason}); its calls will be recorded as failures");
-                    target.connect_lazy()
-                }
-            };
-            channels.push(GreeterClient::new(channel));
-        }
-        clients.push(channels);
-    }
-    Ok(clients)
 }
 
 /// An error and its sources, `: `-separated.
@@ -391,12 +361,12 @@ async fn wait_for_in_flight(
 /// 0, and how late it was ready.
 async fn dispatch(
     schedule: &Schedule,
-    uris: &[String],
+    (targets, request): (&[Target], &Rc<RequestTemplate>),
     options: &ReplayOptions,
-    sink: &Rc<Sink>,
+    (sink, failures): (&Rc<Sink>, &FirstFailures),
     realtime: bool,
 ) -> Result<(Option<u64>, SystemTime, Option<Duration>), ReplayError> {
-    let clients = connect(uris, &schedule.endpoints, options).await?;
+    let clients = crate::client::connect(targets, &schedule.endpoints, options, request).await?;
     let (now, now_wall) = (Instant::now(), SystemTime::now());
     let (start, start_wall) = time_zero(options.start_at, now, now_wall);
     let ready_late = now
@@ -405,7 +375,6 @@ async fn dispatch(
     let late_before = ready_late.map(|_| now - LATE_START_GRACE);
     let mut waiter = Waiter::new(realtime, options.shared_cpu).map_err(ReplayError::Start)?;
     let in_flight = Rc::new(Cell::new(0usize));
-    let mut next_channel = vec![0usize; clients.len()];
     // When a stop request came, µs from time 0; from then on no call is sent.
     let mut interrupted_at: Option<u64> = None;
 
@@ -449,10 +418,7 @@ async fn dispatch(
             sink.flush_if_due();
             continue;
         }
-        let e = call.endpoint as usize;
-        let channels = &clients[e];
-        let client = channels[next_channel[e] % channels.len()].clone();
-        next_channel[e] += 1;
+        let client: &Client = &clients[call.endpoint as usize];
         in_flight.set(in_flight.get() + 1);
         if let Some(o) = &options.observer {
             o.call_sent();
@@ -462,21 +428,14 @@ async fn dispatch(
             sink: Rc::clone(sink),
             in_flight: Rc::clone(&in_flight),
         };
-        // First poll inline: the request is handed to the gRPC client now, not after whatever tasks are
+        // First poll inline: the request is handed to the client now, not after whatever tasks are
         // queued ahead of a new one; the task then carries the call to its end.
-        let metadata = call.ask.map_or_else(Vec::new, |ask| {
-            CallRequest {
-                duration_us: Some(ask.duration_us),
-                memory_mb: Some(ask.memory_mb),
-            }
-            .to_metadata()
-        });
         let mut call = Box::pin(call_once(
-            client,
+            client.call(call.ask, request),
             pending,
             deadline,
             options.grpc_timeout,
-            metadata,
+            Rc::clone(failures),
         ));
         let done = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_ready())).await;
         if !done {
@@ -499,58 +458,33 @@ async fn dispatch(
 }
 
 async fn call_once(
-    mut client: GreeterClient<Channel>,
+    call: Call,
     mut pending: Pending,
     deadline: Instant,
     timeout: Duration,
-    metadata: Vec<u8>,
+    failures: FirstFailures,
 ) {
-    let sent = Instant::now();
-    if let Some(r) = pending.record.as_mut() {
-        r.send_lag_ns = Some(sent.saturating_duration_since(deadline).as_nanos() as u64);
-    }
-    let request = HelloRequest {
-        name: REQUEST_NAME.into(),
-        v_hive_metadata: metadata,
-    };
-    let result = tokio::time::timeout(timeout, client.say_hello(request)).await;
+    let reply = call.run(timeout).await;
     let done = Instant::now();
-    let (outcome, report) = match result {
-        Err(_) => (Outcome::Timeout, None),
-        // What the function says it did, if it says (the emulated function does; vSwarm's proxies not).
-        Ok(Ok(reply)) => (Outcome::Ok, FunctionReport::parse(&reply.get_ref().message)),
-        Ok(Err(status)) if status.code() == tonic::Code::DeadlineExceeded => {
-            (Outcome::Timeout, None)
+    if let Some(r) = pending.record.as_mut() {
+        r.send_lag_ns = Some(reply.sent.saturating_duration_since(deadline).as_nanos() as u64);
+        r.wire = reply.wire;
+        if let Some(report) = reply.report {
+            r.exec_us = Some(report.exec_us);
+            r.instance = Some(report.instance_number());
+            r.cold = Some(report.cold);
         }
-        Ok(Err(status)) => (Outcome::status(status.code() as i32), None),
-    };
-    if let (Some(r), Some(report)) = (pending.record.as_mut(), report) {
-        r.exec_us = Some(report.exec_us);
-        r.instance = Some(report.instance_number());
-        r.cold = Some(report.cold);
+        if let Some(cause) = reply.failure {
+            let mut first = failures.borrow_mut();
+            let slot = &mut first[r.endpoint as usize];
+            if slot.is_none() {
+                *slot = Some(cause);
+            }
+        }
     }
     pending.complete(
-        outcome,
-        done - sent,
+        reply.outcome,
+        done.saturating_duration_since(reply.sent),
         done.saturating_duration_since(deadline),
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn endpoint_forms() {
-        assert_eq!(
-            endpoint_uri("127.0.0.1:5000", 80).unwrap(),
-            "http://127.0.0.1:5000"
-        );
-        assert_eq!(
-            endpoint_uri("aes.default.192.168.1.240.sslip.io", 80).unwrap(),
-            "http://aes.default.192.168.1.240.sslip.io:80"
-        );
-        assert_eq!(endpoint_uri("http://h:1", 80).unwrap(), "http://h:1");
-        assert!(endpoint_uri("bad host:1", 80).is_err());
-    }
 }

@@ -31,6 +31,17 @@ pub enum ReplayError {
         /// Underlying error.
         source: std::io::Error,
     },
+    /// A `--header` names an environment variable that is not set (or makes a value no header can hold).
+    #[error(transparent)]
+    Header(#[from] crate::request::HeaderError),
+    /// `--ca-cert` is not a file of PEM certificates.
+    #[error("--ca-cert {}: {reason}", path.display())]
+    CaCert {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The runtime or a thread could not be started.
     #[error("starting the dispatcher: {0}")]
     Start(std::io::Error),

@@ -400,6 +400,7 @@ pub(crate) mod tests {
             exec_us: None,
             instance: None,
             cold: None,
+            wire: formats::records::Wire::default(),
         }
     }
 

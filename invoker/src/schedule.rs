@@ -113,6 +113,7 @@ impl Schedule {
             exec_us: None,
             instance: None,
             cold: None,
+            wire: formats::records::Wire::default(),
         }
     }
 

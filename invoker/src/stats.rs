@@ -234,6 +234,7 @@ impl Collector {
             steal_ms: BTreeMap::new(),
             dispatcher,
             interrupted,
+            failures: BTreeMap::new(),
             incomplete: false,
             start_unix_us: 0,
             worker: None,
@@ -267,6 +268,7 @@ mod tests {
                     exec_us: None,
                     instance: None,
                     cold: None,
+                    wire: formats::records::Wire::default(),
                 }
             })
             .collect()

@@ -333,6 +333,7 @@ fn valid_records(path: &PathBuf) -> Vec<u8> {
                 exec_us: None,
                 instance: None,
                 cold: None,
+                wire: formats::records::Wire::default(),
             },
             &endpoints,
         )

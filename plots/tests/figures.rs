@@ -266,6 +266,7 @@ fn results_figures_count_what_the_records_say() {
                 exec_us: Some(latency - (50 + i % 100)),
                 instance: Some(1 + i % 3),
                 cold: Some(i % 50 == 0),
+                wire: formats::records::Wire::default(),
             },
             &endpoints,
         )
@@ -497,6 +498,7 @@ fn answers_after_the_last_due_second_are_not_drawn_as_a_plunge() {
                 exec_us: None,
                 instance: None,
                 cold: None,
+                wire: formats::records::Wire::default(),
             },
             &endpoints,
         )

@@ -6,8 +6,17 @@
 //! - [`FunctionReport`], as `HelloReply.message`: what the function did (its execution time, its instance,
 //!   whether the call was a cold start, the memory it touched). vSwarm's invoker ignores the message; ours
 //!   records it, so platform overhead = latency − execution time.
+//!
+//! Over HTTP the same JSON travels in headers ([`REQUEST_HEADER`], [`REPORT_HEADER`]), so a reply's body
+//! is free to be the payload a call asked for.
 
 use serde::{Deserialize, Serialize};
+
+/// Over HTTP, the header carrying a [`CallRequest`] (the same JSON as gRPC's metadata).
+pub const REQUEST_HEADER: &str = "x-function-request";
+
+/// Over HTTP, the reply header carrying a [`FunctionReport`] (the body is the call's payload).
+pub const REPORT_HEADER: &str = "x-function-report";
 
 /// What a call asks of the function; either field may be absent (the function then draws it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -2,6 +2,9 @@
 //! events (a condition, a process's exit, a line it prints) that are bounded in time and fail naming what
 //! never happened. Tests sequence on these, never on sleeps.
 
+pub mod nginx;
+pub mod tls;
+
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Output};
 use std::sync::{mpsc, Mutex, MutexGuard};

@@ -185,7 +185,11 @@ fn run(args: &Args) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(&listen)
             .await
             .with_context(|| format!("listening on {listen}"))?;
-        println!("listening on {}", listener.local_addr()?);
+        println!(
+            "listening on {} (gRPC, HTTP/1.1 and h2c); busy-spin {:.0} increments/µs (STeLLAR's IncrementLimit)",
+            listener.local_addr()?,
+            emulated::function::spin_rate_per_us()
+        );
         std::io::stdout().flush()?;
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;

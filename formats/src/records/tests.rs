@@ -18,6 +18,12 @@ fn sample() -> Record {
         exec_us: Some(60),
         instance: Some(0x3f2a_00c1_d9e4_b710),
         cold: Some(true),
+        wire: Wire {
+            protocol: Some(Protocol::Grpc),
+            status: Some(0),
+            request_bytes: Some(29),
+            response_bytes: Some(161),
+        },
     }
 }
 
@@ -63,7 +69,7 @@ fn records_round_trip_and_bad_lines_are_named() {
     assert_eq!(r.ended_us(), Some(1_000_081));
 
     let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str("3,0,0,x,0,abc,,,,,ok,,,\n");
+    text.push_str("3,0,0,x,0,abc,,,,,ok,,,,,,,\n");
     std::fs::write(&path, &text).unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
     assert!(
@@ -72,7 +78,7 @@ fn records_round_trip_and_bad_lines_are_named() {
     );
     std::fs::write(
         &path,
-        format!("{RECORDS_HEADER}\n0,0,99999999999,x,0,1,,,,,ok,,,\n"),
+        format!("{RECORDS_HEADER}\n0,0,99999999999,x,0,1,,,,,ok,,,,,,,\n"),
     )
     .unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
@@ -82,7 +88,7 @@ fn records_round_trip_and_bad_lines_are_named() {
     );
     std::fs::write(
         &path,
-        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,maybe,,,\n"),
+        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,maybe,,,,,,,\n"),
     )
     .unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
@@ -92,11 +98,18 @@ fn records_round_trip_and_bad_lines_are_named() {
     );
     std::fs::write(
         &path,
-        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,5,xyz,1\n"),
+        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,5,xyz,1,,,,\n"),
     )
     .unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
     assert!(e.contains("`instance` (`xyz`)"), "{e}");
+    std::fs::write(
+        &path,
+        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,,,,spdy,70000,,\n"),
+    )
+    .unwrap();
+    let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("`protocol` (`spdy`)"), "{e}");
     std::fs::write(&path, b"index\xff\n").unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
     assert!(e.contains("line 1") && e.contains("not UTF-8"), "{e}");
@@ -119,7 +132,7 @@ fn readers_find_columns_by_name_skip_new_ones_and_name_a_missing_one() {
     std::fs::write(
         &path,
         "outcome,index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,\
-         latency_us,latency_from_scheduled_us,http_status\n\
+         latency_us,latency_from_scheduled_us,tcp_rtt_us\n\
          ok,7,0,2,127.0.0.1:1,0,1000,1,2,30,31,200\n",
     )
     .unwrap();
@@ -133,6 +146,7 @@ fn readers_find_columns_by_name_skip_new_ones_and_name_a_missing_one() {
         (Some(30), Some(31))
     );
     assert_eq!((r.outcome, r.exec_us, r.cold), (Outcome::Ok, None, None));
+    assert_eq!(r.wire, Wire::default());
     assert_eq!(e, "127.0.0.1:1");
 
     std::fs::write(&path, "index,worker,period,endpoint,warmup,scheduled_us\n").unwrap();
@@ -143,7 +157,7 @@ fn readers_find_columns_by_name_skip_new_ones_and_name_a_missing_one() {
     );
     std::fs::write(&path, format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,,\n")).unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
-    assert!(e.contains("line 2: 13 fields, expected 14"), "{e}");
+    assert!(e.contains("line 2: 13 fields, expected 18"), "{e}");
 }
 
 #[test]
@@ -158,6 +172,10 @@ fn every_outcome_name_parses_back() {
         Outcome::WorkerLost,
     ];
     all.extend((0..17).map(Outcome::status));
+    all.extend([100, 404, 503, 599].map(|c| Outcome::http(c).unwrap()));
+    assert_eq!(Outcome::http(204), Some(Outcome::Ok));
+    assert_eq!(Outcome::http(600), None);
+    assert_eq!(Outcome::http(404).unwrap().name(), "http_404");
     for o in all {
         assert_eq!(Outcome::parse(o.name()), Some(o), "{}", o.name());
     }

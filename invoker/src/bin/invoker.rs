@@ -59,7 +59,11 @@ fn run(args: &InvokerArgs, stop: &Stop) -> Result<()> {
         latencies: args.latf.clone(),
         summary: args.summary.clone(),
     };
-    replay_load(args, &files, shard(args)?, args.start_at, None, stop)?;
+    let summary = replay_load(args, &files, shard(args)?, args.start_at, None, stop)?;
+    // The files are written: the run is complete, but it measured nothing.
+    if let Some(why) = summary.every_call_failed() {
+        bail!("{why}");
+    }
     Ok(())
 }
 
@@ -137,6 +141,7 @@ fn replay_load(
             latency_file: Some(files.latencies.clone()),
             stop: stop.clone(),
             observer,
+            request: args.request.clone(),
         },
     )?;
     // The last report holds every record: sent before the results, so the coordinator's live view ends

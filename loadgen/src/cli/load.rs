@@ -372,9 +372,15 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = seconds_up_to(DAY_SECONDS))]
     pub grpc_timeout: Duration,
 
-    /// Connections per endpoint.
+    /// Connections per endpoint opened before the run (gRPC and HTTP/2 calls go round-robin over
+    /// them; HTTP/1.1 opens more as calls need them, up to --max-connections).
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub connections: u32,
+
+    /// What each call sends to HTTP endpoints (http://, h2c://, https://), and how their connections are
+    /// held.
+    #[command(flatten)]
+    pub request: invoker::request::RequestArgs,
 
     /// Calls outstanding beyond which a due call is recorded as not sent (1 to 10,000,000).
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = whole_in::<usize>(1, 10_000_000))]

@@ -23,7 +23,17 @@ pub fn run(cli: Cli, stop: &Stop) -> Result<()> {
         Command::Generate(args) => generate::generate(&args, stop).map(|report| print!("{report}")),
         Command::Deploy(args) => generate::deploy(&args, stop),
         Command::Run(args) if args.load.deploy.dry_run => check::dry_run(&args, stop),
-        Command::Run(args) => run::run(&args, stop).map(|_| ()),
+        Command::Run(args) => {
+            let outcome = run::run(&args, stop)?;
+            // The run is complete and in place; it measured nothing, which must not pass unnoticed.
+            match outcome.summary.every_call_failed() {
+                Some(why) => anyhow::bail!(
+                    "{why}\n(the run's files are in {})",
+                    args.output_dir.display()
+                ),
+                None => Ok(()),
+            }
+        }
         Command::Experiment(args) => crate::experiment::experiment(&args, stop),
         Command::Clean(args) => clean::clean(&args),
         Command::Preprocess(args) => preprocess::preprocess(&args).map(|_| ()),

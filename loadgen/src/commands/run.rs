@@ -358,6 +358,7 @@ fn replay_load(
                 latency_file: Some(files.latencies.clone()),
                 stop: stop.clone(),
                 observer,
+                request: plan.replay.request.clone(),
             },
         )
         .context("replaying the load")?
@@ -441,6 +442,7 @@ pub(crate) fn invoker_settings(plan: &RunPlan, shared_cpu: bool) -> InvokerSetti
         realtime: plan.replay.realtime,
         shared_cpu,
         live_interval: plan.observe.followed_every(),
+        request: plan.replay.request.clone(),
     }
 }
 

@@ -488,6 +488,7 @@ mod tests {
             steal_ms: [(0, 10.0), (1, 30.0)].into_iter().collect(),
             dispatcher: "SCHED_OTHER, pinned to CPU 1".into(),
             interrupted: true,
+            failures: BTreeMap::new(),
             incomplete: false,
             start_unix_us: 0,
             worker: None,

@@ -1,0 +1,147 @@
+//! The calls' way out: one [`Client`] per endpoint, speaking its protocol (see [`crate::target`]). A
+//! call ends in a [`Reply`]: when it was sent, its outcome, what went over the wire, what the function
+//! said of it, and for a failure its cause.
+
+mod grpc;
+mod http;
+pub(crate) mod tls;
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use formats::records::{Outcome, Wire};
+use formats::CallAsk;
+use proto::function::FunctionReport;
+
+use crate::dispatch::ReplayOptions;
+use crate::error::ReplayError;
+use crate::request::RequestTemplate;
+use crate::target::{Scheme, Target};
+
+/// How one call ended.
+pub(crate) struct Reply {
+    /// When the request was handed to its connection (after any wait for one).
+    pub(crate) sent: Instant,
+    pub(crate) outcome: Outcome,
+    pub(crate) wire: Wire,
+    /// What the function said it did, if it said.
+    pub(crate) report: Option<FunctionReport>,
+    /// Why it failed, for the run's one-line diagnosis.
+    pub(crate) failure: Option<String>,
+}
+
+impl Reply {
+    fn failed(sent: Instant, outcome: Outcome, wire: Wire, failure: Option<String>) -> Reply {
+        Reply {
+            sent,
+            outcome,
+            wire,
+            report: None,
+            failure,
+        }
+    }
+}
+
+/// A timed-out call's cause.
+fn no_answer(timeout: Duration) -> String {
+    format!(
+        "no answer within the call timeout of {:.3} s",
+        timeout.as_secs_f64()
+    )
+}
+
+/// The connections to one endpoint.
+pub(crate) enum Client {
+    Grpc(grpc::GrpcEndpoint),
+    Http(Rc<http::HttpEndpoint>),
+}
+
+/// One call, ready to go: owns what it needs, so it can run as a task of its own.
+pub(crate) enum Call {
+    Grpc(grpc::GrpcCall),
+    Http(Rc<http::HttpEndpoint>, Option<CallAsk>),
+}
+
+impl Call {
+    /// Makes the call.
+    pub(crate) async fn run(self, timeout: Duration) -> Reply {
+        match self {
+            Call::Grpc(call) => call.run(timeout).await,
+            Call::Http(endpoint, ask) => endpoint.call(ask, timeout).await,
+        }
+    }
+}
+
+impl Client {
+    /// The next call to this endpoint.
+    pub(crate) fn call(&self, ask: Option<CallAsk>, request: &RequestTemplate) -> Call {
+        match self {
+            Client::Grpc(endpoint) => Call::Grpc(endpoint.call(ask, request)),
+            Client::Http(endpoint) => Call::Http(Rc::clone(endpoint), ask),
+        }
+    }
+}
+
+/// Connects to every endpoint before the run. An endpoint that cannot be reached fails the run, unless
+/// `--allow-unreachable`: then its calls are made anyway, and fail on their own.
+pub(crate) async fn connect(
+    targets: &[Target],
+    endpoints: &[String],
+    options: &ReplayOptions,
+    request: &Rc<RequestTemplate>,
+) -> Result<Vec<Client>, ReplayError> {
+    let tls = if targets.iter().any(|t| t.scheme == Scheme::Https) {
+        Some(tls::config(request.ca_cert.as_deref())?)
+    } else {
+        None
+    };
+    let mut clients = Vec::with_capacity(targets.len());
+    for (target, endpoint) in targets.iter().zip(endpoints) {
+        let unreachable = |reason: String| {
+            if options.allow_unreachable {
+                log::warn!("endpoint {endpoint} unreachable at start ({reason}); its calls will be recorded as failures");
+                Ok(())
+            } else {
+                Err(ReplayError::Unreachable {
+                    endpoint: endpoint.clone(),
+                    uri: match target.scheme {
+                        Scheme::Grpc => target.grpc_uri(),
+                        _ => target.http_uri(),
+                    },
+                    reason,
+                })
+            }
+        };
+        let client = match target.scheme {
+            Scheme::Grpc => {
+                Client::Grpc(grpc::GrpcEndpoint::connect(target, options, unreachable).await?)
+            }
+            _ => {
+                let tls = (target.scheme == Scheme::Https)
+                    .then(|| Arc::clone(tls.as_ref().expect("made above")));
+                let http = http::HttpEndpoint::new(target.clone(), Rc::clone(request), tls)
+                    .map_err(|reason| ReplayError::BadEndpoint {
+                        endpoint: endpoint.clone(),
+                        reason,
+                    })?;
+                let opened =
+                    tokio::time::timeout(options.connect_timeout, http.open(options.connections))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(format!(
+                                "no connection within {:?}",
+                                options.connect_timeout
+                            ))
+                        });
+                if let Err(reason) = opened {
+                    // Calls dial on their own, and fail, or succeed once it is up.
+                    unreachable(reason)?;
+                }
+                Client::Http(Rc::new(http))
+            }
+        };
+        clients.push(client);
+    }
+    Ok(clients)
+}

@@ -1,0 +1,297 @@
+//! What each call sends, beyond where: the HTTP method, headers and payload, and how connections are
+//! held. [`RequestArgs`] is the one definition of these flags, shared by `invoker` and `loadgen run`, and
+//! [`RequestArgs::to_args`] writes them back for the invokers of workers.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use clap::Args;
+
+/// The request flags.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct RequestArgs {
+    /// HTTP method of HTTP endpoints' calls: GET or POST.
+    #[arg(long, value_name = "METHOD", default_value = "GET", value_parser = parse_method)]
+    pub method: String,
+
+    /// A header of every HTTP call, `Name: value` (repeatable). `$VAR` or `${VAR}` in the value is taken
+    /// from the environment where the invoker starts, so tokens stay out of files and command lines.
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+
+    /// Payload of every call, bytes: a POST's body, a GET's `PayloadLengthBytes=N` query (the reply size
+    /// STeLLAR's functions are asked for), or the gRPC request's `name` field.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=(1 << 30)))]
+    pub payload_bytes: Option<u64>,
+
+    /// Most HTTP/1.1 connections per endpoint: a call that finds every open one busy opens another, up to
+    /// this many, and otherwise waits for one (the wait shows in its send lag).
+    #[arg(long, value_name = "N", default_value_t = MAX_CONNECTIONS, value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_connections: u32,
+
+    /// A new connection (and TLS handshake) for every HTTP call, as STeLLAR dials, so that latencies
+    /// include connection set-up.
+    #[arg(long)]
+    pub connection_per_call: bool,
+
+    /// A PEM file of root certificates trusted for https:// endpoints, besides the platform's.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// Most HTTP/1.1 connections per endpoint unless `--max-connections` says.
+pub const MAX_CONNECTIONS: u32 = 1024;
+
+impl Default for RequestArgs {
+    /// The flags' defaults.
+    fn default() -> Self {
+        RequestArgs {
+            method: "GET".to_owned(),
+            headers: Vec::new(),
+            payload_bytes: None,
+            max_connections: MAX_CONNECTIONS,
+            connection_per_call: false,
+            ca_cert: None,
+        }
+    }
+}
+
+fn parse_method(text: &str) -> Result<String, String> {
+    match text.to_ascii_uppercase().as_str() {
+        m @ ("GET" | "POST") => Ok(m.to_owned()),
+        _ => Err(format!("`{text}` is not GET or POST")),
+    }
+}
+
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| format!("`{text}` has no colon: a header is `Name: value`"))?;
+    let name = name.trim();
+    hyper::header::HeaderName::from_bytes(name.as_bytes())
+        .map_err(|_| format!("`{name}` is not a header name"))?;
+    Ok((name.to_owned(), value.trim().to_owned()))
+}
+
+/// A `$VAR` of a header value that the environment does not hold.
+#[derive(Debug, thiserror::Error)]
+#[error("--header `{name}`: {reason}")]
+pub struct HeaderError {
+    /// The header.
+    pub name: String,
+    /// What is missing or wrong.
+    pub reason: String,
+}
+
+/// The request every call sends, resolved once before the run.
+#[derive(Debug, Clone)]
+pub struct RequestTemplate {
+    /// `GET` or `POST`.
+    pub method: hyper::Method,
+    /// Headers, their `$VAR`s resolved.
+    pub headers: hyper::HeaderMap,
+    /// A POST's body (empty for GET).
+    pub body: Bytes,
+    /// Appended to a GET's query (`PayloadLengthBytes=N`), if a payload is asked.
+    pub query: Option<String>,
+    /// The gRPC request's `name` (vSwarm's helloworld has no other field for a payload).
+    pub grpc_name: String,
+    /// Most HTTP/1.1 connections per endpoint.
+    pub max_connections: usize,
+    /// A new connection per call.
+    pub connection_per_call: bool,
+    /// Extra trusted roots.
+    pub ca_cert: Option<PathBuf>,
+}
+
+/// What the invoker sends as a gRPC request's name when no payload is asked (vSwarm's relay accepts any).
+pub const GRPC_NAME: &str = "Invoke Relay";
+
+impl RequestArgs {
+    /// The template, with each header's `$VAR` taken from `env`.
+    pub fn resolve(
+        &self,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<RequestTemplate, HeaderError> {
+        let mut headers = hyper::HeaderMap::new();
+        for (name, value) in &self.headers {
+            let error = |reason: String| HeaderError {
+                name: name.clone(),
+                reason,
+            };
+            let value = expand(value, &env).map_err(error)?;
+            let value = hyper::header::HeaderValue::from_str(&value)
+                .map_err(|_| error("the value holds a character a header cannot".into()))?;
+            let name = hyper::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| error("not a header name".into()))?;
+            headers.append(name, value);
+        }
+        let post = self.method == "POST";
+        let payload = self.payload_bytes.unwrap_or(0) as usize;
+        Ok(RequestTemplate {
+            method: if post {
+                hyper::Method::POST
+            } else {
+                hyper::Method::GET
+            },
+            headers,
+            body: if post {
+                Bytes::from(vec![b'x'; payload])
+            } else {
+                Bytes::new()
+            },
+            query: self
+                .payload_bytes
+                .filter(|_| !post)
+                .map(|n| format!("PayloadLengthBytes={n}")),
+            grpc_name: match self.payload_bytes {
+                Some(n) => "x".repeat(n as usize),
+                None => GRPC_NAME.to_owned(),
+            },
+            max_connections: self.max_connections.max(1) as usize,
+            connection_per_call: self.connection_per_call,
+            ca_cert: self.ca_cert.clone(),
+        })
+    }
+
+    /// The flags again, as an invoker's arguments (only those away from their defaults).
+    pub fn to_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if self.method != "GET" {
+            args.extend(["--method".to_owned(), self.method.clone()]);
+        }
+        for (name, value) in &self.headers {
+            args.extend(["--header".to_owned(), format!("{name}: {value}")]);
+        }
+        if let Some(n) = self.payload_bytes {
+            args.extend(["--payload-bytes".to_owned(), n.to_string()]);
+        }
+        if self.max_connections != MAX_CONNECTIONS {
+            args.extend([
+                "--max-connections".to_owned(),
+                self.max_connections.to_string(),
+            ]);
+        }
+        if self.connection_per_call {
+            args.push("--connection-per-call".to_owned());
+        }
+        if let Some(ca) = &self.ca_cert {
+            args.extend(["--ca-cert".to_owned(), ca.display().to_string()]);
+        }
+        args
+    }
+}
+
+/// `value` with each `$VAR` and `${VAR}` replaced from `env`; `$$` is a `$`.
+fn expand(value: &str, env: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let (name, next) = if let Some(braced) = after.strip_prefix('{') {
+            let end = braced
+                .find('}')
+                .ok_or_else(|| format!("`${{` without its `}}` in `{value}`"))?;
+            (&braced[..end], &braced[end + 1..])
+        } else if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+            continue;
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        if name.is_empty() {
+            return Err(format!(
+                "a `$` names no variable in `{value}` (write `$$` for a dollar)"
+            ));
+        }
+        let found =
+            env(name).ok_or_else(|| format!("the environment variable `{name}` is not set"))?;
+        out.push_str(&found);
+        rest = next;
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        request: RequestArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RequestArgs, String> {
+        Cli::try_parse_from(std::iter::once("x").chain(args.iter().copied()))
+            .map(|c| c.request)
+            .map_err(|e| e.to_string())
+    }
+
+    fn env(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "s3cret".to_owned())
+    }
+
+    #[test]
+    fn headers_take_their_variables_from_the_environment() {
+        let a = parse(&[
+            "--header",
+            "Authorization: Bearer $TOKEN",
+            "--header",
+            "x-a:${TOKEN}-$$5",
+            "--method",
+            "post",
+            "--payload-bytes",
+            "3",
+        ])
+        .unwrap();
+        let t = a.resolve(env).unwrap();
+        assert_eq!(t.headers["authorization"], "Bearer s3cret");
+        assert_eq!(t.headers["x-a"], "s3cret-$5");
+        assert_eq!((t.method.as_str(), &t.body[..]), ("POST", &b"xxx"[..]));
+        assert_eq!((t.query.as_deref(), t.grpc_name.as_str()), (None, "xxx"));
+        // The arguments name the variable, never its value.
+        let again = parse(&a.to_args().iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
+        assert_eq!(again, a);
+        assert!(!a.to_args().concat().contains("s3cret"));
+
+        let get = parse(&["--payload-bytes", "1024"])
+            .unwrap()
+            .resolve(env)
+            .unwrap();
+        assert_eq!(get.query.as_deref(), Some("PayloadLengthBytes=1024"));
+        assert!(get.body.is_empty());
+        assert_eq!(parse(&[]).unwrap(), RequestArgs::default());
+        assert_eq!(parse(&[]).unwrap().to_args(), Vec::<String>::new());
+        let d = parse(&[]).unwrap().resolve(env).unwrap();
+        assert_eq!((d.grpc_name.as_str(), d.max_connections), (GRPC_NAME, 1024));
+    }
+
+    #[test]
+    fn bad_headers_are_refused_with_the_header_named() {
+        let e = parse(&["--header", "NoColon"]).unwrap_err();
+        assert!(e.contains("`NoColon` has no colon"), "{e}");
+        let e = parse(&["--header", "bad name: v"]).unwrap_err();
+        assert!(e.contains("`bad name` is not a header name"), "{e}");
+        let e = parse(&["--method", "PUT"]).unwrap_err();
+        assert!(e.contains("`PUT` is not GET or POST"), "{e}");
+        let a = parse(&["--header", "Authorization: $MISSING"]).unwrap();
+        let e = a.resolve(env).unwrap_err().to_string();
+        assert!(
+            e.contains("--header `Authorization`") && e.contains("`MISSING` is not set"),
+            "{e}"
+        );
+        let e = parse(&["--header", "a: ${TOKEN"])
+            .unwrap()
+            .resolve(env)
+            .unwrap_err();
+        assert!(e.to_string().contains("without its"), "{e}");
+    }
+}
