@@ -33,6 +33,39 @@ pub enum Deployer {
     Knative,
 }
 
+/// What the emulated functions speak to their callers (they answer all three on one port; this says
+/// which one load.json's endpoints ask for, and which Knative's ingress is told of).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum FunctionProtocol {
+    /// vSwarm's gRPC `helloworld.Greeter` (endpoints `host:port`).
+    #[default]
+    Grpc,
+    /// HTTP/1.1 (endpoints `http://host:port`).
+    Http,
+    /// HTTP/2 with prior knowledge (endpoints `h2c://host:port`).
+    H2c,
+}
+
+impl FunctionProtocol {
+    /// The endpoint that calls `host_port` (or a Knative host) with this protocol.
+    pub fn endpoint(self, host_port: &str) -> String {
+        match self {
+            FunctionProtocol::Grpc => host_port.to_owned(),
+            FunctionProtocol::Http => format!("http://{host_port}"),
+            FunctionProtocol::H2c => format!("h2c://{host_port}"),
+        }
+    }
+
+    /// The name of the container port in a Knative Service: Knative's ingress speaks HTTP/2 to a port
+    /// named `h2c` and HTTP/1.1 to one named `http1`.
+    pub fn knative_port_name(self) -> &'static str {
+        match self {
+            FunctionProtocol::Grpc | FunctionProtocol::H2c => "h2c",
+            FunctionProtocol::Http => "http1",
+        }
+    }
+}
+
 /// One deployed proxy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployedProxy {

@@ -25,6 +25,8 @@ pub struct LocalOptions {
     pub keep_alive: std::time::Duration,
     /// Extra wait of a cold call.
     pub cold_start: std::time::Duration,
+    /// What the endpoints ask the servers to speak.
+    pub protocol: crate::FunctionProtocol,
 }
 
 impl LocalOptions {
@@ -57,7 +59,7 @@ pub fn deploy(
         .zip(servers.endpoints())
         .map(|(p, endpoint)| DeployedProxy {
             proxy: p.name.clone(),
-            endpoint,
+            endpoint: options.protocol.endpoint(&endpoint),
             service: None,
         })
         .collect();
@@ -168,6 +170,7 @@ mod tests {
             cpu_share: None,
             keep_alive: std::time::Duration::from_secs(600),
             cold_start: std::time::Duration::ZERO,
+            protocol: crate::FunctionProtocol::Grpc,
         };
         let (servers, deployed) = deploy(&proxies, &options).unwrap();
         assert_eq!(deployed.len(), 3);

@@ -293,6 +293,7 @@ pub fn deploy_proxies(
                         container_concurrency: d.container_concurrency,
                         cpu_share: d.cpu_share,
                         keep_alive_seconds: d.keep_alive.as_secs_f64(),
+                        protocol: d.function_protocol,
                     },
                 )?
             } else {
@@ -333,8 +334,11 @@ pub fn deploy_proxies(
                 stop: stop.clone(),
             };
             let progress = progress_bar(planned.len() as u64, "service");
-            let deployed = knative::deploy(&planned, &options, &progress)?;
+            let mut deployed = knative::deploy(&planned, &options, &progress)?;
             progress.finish_and_clear();
+            for d in &mut deployed {
+                d.endpoint = load.deploy.function_protocol.endpoint(&d.endpoint);
+            }
             Ok(Deployment {
                 note: Some(format!(
                     "knative: {} services Ready, YAMLs in {}",
@@ -403,6 +407,7 @@ pub fn local_fleet(
         cpu_share: load.deploy.cpu_share,
         keep_alive: load.deploy.keep_alive,
         cold_start: std::time::Duration::from_secs_f64(load.deploy.cold_start_ms / 1e3),
+        protocol: load.deploy.function_protocol,
     };
     // Every instance holds its footprint for its life: together they must fit the memory budget.
     let fitting = memory_fitting_scale(&proxies, &options);

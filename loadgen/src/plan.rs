@@ -49,6 +49,21 @@ impl LoadPlan {
     /// Checks `settings`: the profile parsed, the seed resolved (`default_seed` when none is given).
     pub fn check(settings: &LoadArgs, default_seed: impl FnOnce() -> u64) -> Result<LoadPlan> {
         let mut settings = settings.clone();
+        let protocol = settings.deploy.function_protocol;
+        if protocol != deploy::FunctionProtocol::Grpc {
+            match settings.deploy.deployer {
+                Some(Deployer::Knative) if settings.profile != "trace" => bail!(
+                    "--function-protocol {protocol:?} needs functions that speak it: vSwarm's proxies \
+                     (-c/--config-proxy) speak gRPC only; use -p trace (each function its own emulated \
+                     function) or the local deployer"
+                ),
+                Some(Deployer::None) => bail!(
+                    "--function-protocol {protocol:?} is what the deployed emulated functions speak: \
+                     with --deployer none nothing is deployed"
+                ),
+                _ => {}
+            }
+        }
         let catalogue = (settings.profile != "trace")
             .then(|| load_catalogue(&settings.profile))
             .transpose()?;

@@ -30,6 +30,8 @@ pub struct OwnFunctions {
     pub cpu_share: Option<f64>,
     /// Keep-alive, seconds.
     pub keep_alive_seconds: f64,
+    /// What Knative's ingress speaks to the functions (the name of their port).
+    pub protocol: crate::FunctionProtocol,
 }
 
 /// Percentiles as `emulated-function` takes them: `P:V,P:V,…`.
@@ -69,7 +71,7 @@ pub fn service(proxy: &Proxy, own: &OwnFunctions) -> Value {
                     "--keep-alive", own.keep_alive_seconds.to_string(),
                     "--memory-budget-mb", ((memory_mb.ceil() as u64).max(1)).to_string(),
                 ],
-                "ports": [{ "name": "h2c", "containerPort": CONTAINER_PORT }],
+                "ports": [{ "name": own.protocol.knative_port_name(), "containerPort": CONTAINER_PORT }],
                 "resources": {
                     "requests": { "memory": memory },
                     "limits": { "memory": memory },
@@ -121,6 +123,7 @@ mod tests {
             container_concurrency: 4,
             cpu_share: None,
             keep_alive_seconds: 600.0,
+            protocol: crate::FunctionProtocol::Grpc,
         };
         let v = service(proxy, &own);
         let spec = &v["spec"]["template"]["spec"];
@@ -128,6 +131,14 @@ mod tests {
         let c = &spec["containers"][0];
         assert_eq!(c["command"][0], IMAGE_EMULATED);
         assert_eq!(c["ports"][0]["name"], "h2c");
+        let http = OwnFunctions {
+            protocol: crate::FunctionProtocol::Http,
+            ..own.clone()
+        };
+        assert_eq!(
+            service(proxy, &http)["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"],
+            "http1"
+        );
         let args: Vec<&str> = c["args"]
             .as_array()
             .unwrap()

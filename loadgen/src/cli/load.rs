@@ -304,6 +304,12 @@ pub struct DeployArgs {
     /// Emulated functions: extra wait of a cold call before it runs, ms (0 to 600,000).
     #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = number_in(0.0, 600_000.0))]
     pub cold_start_ms: f64,
+
+    /// Emulated functions: what the calls speak to them (they answer all three on one port): vSwarm's
+    /// gRPC, HTTP/1.1, or HTTP/2 with prior knowledge. On Knative, it names the Services' port (h2c or
+    /// http1) and needs `-p trace` (vSwarm's proxies speak gRPC only).
+    #[arg(long, value_enum, value_name = "PROTOCOL", default_value = "grpc")]
+    pub function_protocol: deploy::FunctionProtocol,
 }
 
 impl DeployArgs {

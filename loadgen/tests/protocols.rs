@@ -1,0 +1,120 @@
+//! `loadgen run` over every protocol the emulated functions speak, and a run in which every call failed:
+//! complete, in place, and ending non-zero with the first cause per endpoint.
+
+use std::path::Path;
+
+mod common;
+use common::{loadgen, ok, s};
+use formats::records::{read_records, Outcome, Protocol};
+
+/// Every record's protocol and outcome, and the endpoints they went to.
+fn wire(out: &Path) -> Vec<(Option<Protocol>, Outcome, String)> {
+    let mut rows = Vec::new();
+    read_records(&out.join("records.csv"), |r, e| {
+        rows.push((r.wire.protocol, r.outcome, e.to_owned()))
+    })
+    .unwrap();
+    rows
+}
+
+#[test]
+fn the_local_fleet_is_called_over_http1_and_h2c_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    for (protocol, scheme, expected) in [
+        ("http", "http://", Protocol::Http1),
+        ("h2c", "h2c://", Protocol::H2),
+    ] {
+        let out = dir.path().join(protocol);
+        ok(&loadgen(&[
+            "run",
+            "-o",
+            s(&out),
+            "-m",
+            "false",
+            "-w",
+            "0",
+            "-d",
+            "2",
+            "--seed",
+            "3",
+            "--rps",
+            "20",
+            "--function-protocol",
+            protocol,
+            "--payload-bytes",
+            "100",
+        ]));
+        let rows = wire(&out);
+        assert_eq!(rows.len(), 40, "{protocol}");
+        for (p, outcome, endpoint) in rows {
+            assert_eq!((p, outcome), (Some(expected), Outcome::Ok), "{protocol}");
+            assert!(endpoint.starts_with(scheme), "{endpoint}");
+        }
+        let endpoints = std::fs::read_to_string(out.join("endpoints.json")).unwrap();
+        assert!(endpoints.contains(scheme), "{endpoints}");
+    }
+    // vSwarm's proxies on Knative speak gRPC only: refused before anything is written.
+    let out = dir.path().join("refused");
+    let o = loadgen(&[
+        "run",
+        "-o",
+        s(&out),
+        "--deployer",
+        "knative",
+        "--function-protocol",
+        "http",
+    ]);
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("vSwarm's proxies") && e.contains("-p trace"),
+        "{e}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_run_in_which_every_call_failed_is_kept_and_ends_non_zero_with_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // A 38-second function and a half-second timeout: every call times out.
+    let o = loadgen(&[
+        "run",
+        "-o",
+        s(&out),
+        "-m",
+        "false",
+        "-w",
+        "0",
+        "-d",
+        "2",
+        "--seed",
+        "5",
+        "--rps",
+        "3",
+        "--rps-proxy",
+        "emu-37p9s-16mi",
+        "--cpu-share",
+        "0.01",
+        "--local-scale",
+        "1",
+        "--grpc-timeout",
+        "0.5",
+    ]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{e}");
+    assert!(e.contains("every call failed (6 sent"), "{e}");
+    assert!(
+        e.contains("no answer within the call timeout of 0.500 s"),
+        "{e}"
+    );
+    assert!(
+        e.contains(&format!("the run's files are in {}", out.display())),
+        "{e}"
+    );
+    // A complete run, in place.
+    let rows = wire(&out);
+    assert_eq!(rows.len(), 6);
+    assert!(rows.iter().all(|(_, o, _)| *o == Outcome::Timeout));
+    assert!(out.join("report.md").is_file() && out.join("summary.json").is_file());
+}
