@@ -30,6 +30,7 @@ use crate::client::{Call, Client};
 pub use crate::error::ReplayError;
 use crate::observe::Observer;
 use crate::request::{RequestArgs, RequestTemplate};
+pub use crate::rounds::{Pacing, Round};
 use crate::schedule::Schedule;
 use crate::sink::{write_records, Pending, Sink};
 use crate::target::Target;
@@ -74,6 +75,8 @@ pub struct ReplayOptions {
     pub observer: Option<Arc<Observer>>,
     /// What each call sends (HTTP method, headers, payload) and how HTTP connections are held.
     pub request: RequestArgs,
+    /// How calls are released: at their due times (the default), or in closed-loop rounds.
+    pub pacing: Pacing,
 }
 
 /// Which share of a load an invoker replays.
@@ -232,7 +235,7 @@ struct Dispatched {
 }
 
 /// The first failure's cause per endpoint: what a run that failed says (once, not once per call).
-type FirstFailures = Rc<RefCell<Vec<Option<String>>>>;
+pub(crate) type FirstFailures = Rc<RefCell<Vec<Option<String>>>>;
 
 /// The dispatcher thread's body.
 fn run_dispatcher(
@@ -264,16 +267,28 @@ fn run_dispatcher(
     let preempted_before = host::thread_preemptions();
     let failures: FirstFailures = Rc::new(RefCell::new(vec![None; targets.len()]));
     let request = Rc::new(request);
-    let result = local.block_on(
-        &runtime,
-        dispatch(
-            schedule,
-            (targets, &request),
-            options,
-            (&sink, &failures),
-            realtime,
+    let result = match &options.pacing {
+        Pacing::Scheduled => local.block_on(
+            &runtime,
+            dispatch(
+                schedule,
+                (targets, &request),
+                options,
+                (&sink, &failures),
+                realtime,
+            ),
         ),
-    );
+        Pacing::Loops(loops) => local.block_on(
+            &runtime,
+            crate::rounds::dispatch_loops(
+                schedule,
+                loops,
+                (targets, &request),
+                options,
+                (&sink, &failures),
+            ),
+        ),
+    };
     // How often something else took the dispatcher's CPU: what explains a lag spike that steal does not.
     mode.push_str(&format!(
         ", preempted {} time(s) while dispatching",
@@ -457,7 +472,7 @@ async fn dispatch(
     Ok((interrupted_at, start_wall, ready_late))
 }
 
-async fn call_once(
+pub(crate) async fn call_once(
     call: Call,
     mut pending: Pending,
     deadline: Instant,

@@ -16,6 +16,7 @@ pub mod dispatch;
 pub mod error;
 pub mod observe;
 pub mod request;
+pub mod rounds;
 pub mod schedule;
 mod sink;
 pub mod stats;

@@ -34,6 +34,7 @@ fn options(dir: &Path, request: RequestArgs) -> ReplayOptions {
         latency_file: Some(dir.join("lat.txt")),
         stop: Stop::new(),
         observer: None,
+        pacing: invoker::dispatch::Pacing::Scheduled,
         request,
     }
 }

@@ -37,6 +37,7 @@ fn options(dir: &Path, timeout: Duration) -> ReplayOptions {
         latency_file: Some(dir.join("lat.txt")),
         stop: Stop::new(),
         observer: None,
+        pacing: invoker::dispatch::Pacing::Scheduled,
         request: invoker::request::RequestArgs::default(),
     }
 }

@@ -142,6 +142,7 @@ fn replay_load(
             stop: stop.clone(),
             observer,
             request: args.request.clone(),
+            pacing: invoker::dispatch::Pacing::Scheduled,
         },
     )?;
     // The last report holds every record: sent before the results, so the coordinator's live view ends

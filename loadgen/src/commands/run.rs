@@ -359,6 +359,7 @@ fn replay_load(
                 stop: stop.clone(),
                 observer,
                 request: plan.replay.request.clone(),
+                pacing: invoker::dispatch::Pacing::Scheduled,
             },
         )
         .context("replaying the load")?

@@ -1,0 +1,154 @@
+//! Closed-loop pacing, as STeLLAR paces its bursts: rounds, each after a sleep, in which every burst is
+//! sent whole (its calls at once) and answered before the next burst goes. Nothing is due at an instant:
+//! a call's `scheduled_us` is when the loop released it, so its send lag is only the hand-off, and what
+//! the loop's waiting costs shows as the rounds' drift from their nominal instants (the schedule's due
+//! times), which the caller can compare.
+
+use std::cell::{Cell, RefCell};
+use std::ops::Range;
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
+
+use formats::records::Outcome;
+
+use crate::client::Client;
+use crate::dispatch::{call_once, FirstFailures, ReplayError, ReplayOptions};
+use crate::request::RequestTemplate;
+use crate::schedule::Schedule;
+use crate::sink::{Pending, Sink};
+use crate::target::Target;
+
+/// How calls are released.
+#[derive(Debug, Clone, Default)]
+pub enum Pacing {
+    /// Each call at its due time (open loop): the invoker's dispatcher.
+    #[default]
+    Scheduled,
+    /// Closed loops of rounds, run at once (STeLLAR's concurrent sub-experiments), every call of the
+    /// schedule in exactly one burst of one loop.
+    Loops(Vec<Vec<Round>>),
+}
+
+/// One round of a closed loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Round {
+    /// Slept before the round, from the end of the previous one (or the start).
+    pub sleep_before: Duration,
+    /// The bursts, in turn: ranges of the schedule's calls.
+    pub bursts: Vec<Range<usize>>,
+}
+
+/// Sleeps `d`, waking early on a stop request; false when stopped.
+async fn sleep_unless_stopped(d: Duration, options: &ReplayOptions) -> bool {
+    let until = Instant::now() + d;
+    while !options.stop.requested() {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        tokio::time::sleep(left.min(Duration::from_millis(20))).await;
+    }
+    false
+}
+
+/// The closed loops, at once; returns as [`crate::dispatch`]'s open loop does (when it was interrupted,
+/// µs from time 0; the wall-clock instant of time 0; never late).
+pub(crate) async fn dispatch_loops(
+    schedule: &Schedule,
+    loops: &[Vec<Round>],
+    (targets, request): (&[Target], &Rc<RequestTemplate>),
+    options: &ReplayOptions,
+    (sink, failures): (&Rc<Sink>, &FirstFailures),
+) -> Result<(Option<u64>, SystemTime, Option<Duration>), ReplayError> {
+    let clients = crate::client::connect(targets, &schedule.endpoints, options, request).await?;
+    let loop_of = Loop {
+        schedule,
+        clients: &clients,
+        request,
+        options,
+        sink,
+        failures,
+        start: Instant::now(),
+        in_flight: Rc::new(Cell::new(0)),
+        released: RefCell::new(vec![false; schedule.calls.len()]),
+    };
+    let start_wall = SystemTime::now();
+    let ends = futures_util::future::join_all(loops.iter().map(|rounds| loop_of.run(rounds))).await;
+    let interrupted_at = ends.into_iter().flatten().min();
+    // Calls never released (a stop request) keep their record.
+    for (index, call) in schedule.calls.iter().enumerate() {
+        if !loop_of.released.borrow()[index] {
+            sink.push(schedule.unsent_record(call, index as u64, 0, Outcome::NotSentInterrupted));
+        }
+    }
+    Ok((interrupted_at, start_wall, None))
+}
+
+/// What every closed loop of a replay shares.
+struct Loop<'a> {
+    schedule: &'a Schedule,
+    clients: &'a [Client],
+    request: &'a Rc<RequestTemplate>,
+    options: &'a ReplayOptions,
+    sink: &'a Rc<Sink>,
+    failures: &'a FirstFailures,
+    start: Instant,
+    in_flight: Rc<Cell<usize>>,
+    released: RefCell<Vec<bool>>,
+}
+
+impl Loop<'_> {
+    /// One closed loop; when it was stopped, µs from time 0.
+    async fn run(&self, rounds: &[Round]) -> Option<u64> {
+        let stopped = || Some(self.start.elapsed().as_micros() as u64);
+        for round in rounds {
+            if !sleep_unless_stopped(round.sleep_before, self.options).await {
+                return stopped();
+            }
+            for burst in &round.bursts {
+                if self.options.stop.requested() {
+                    return stopped();
+                }
+                let mut calls = tokio::task::JoinSet::new();
+                for index in burst.clone() {
+                    self.release(index, &mut calls);
+                }
+                // Closed loop: the whole burst is answered (or times out) before the next one goes.
+                while calls.join_next().await.is_some() {
+                    self.sink.flush_if_due();
+                }
+            }
+        }
+        None
+    }
+
+    /// Sends call `index` now, as a task of `calls`.
+    fn release(&self, index: usize, calls: &mut tokio::task::JoinSet<()>) {
+        let call = &self.schedule.calls[index];
+        self.released.borrow_mut()[index] = true;
+        let now = Instant::now();
+        let mut record =
+            self.schedule
+                .unsent_record(call, index as u64, 0, Outcome::NotSentInterrupted);
+        record.scheduled_us = now.saturating_duration_since(self.start).as_micros() as u64;
+        record.dispatch_lag_ns = Some(0);
+        if let Some(o) = &self.options.observer {
+            o.call_due();
+            o.call_sent();
+        }
+        self.in_flight.set(self.in_flight.get() + 1);
+        let pending = Pending {
+            record: Some(record),
+            sink: Rc::clone(self.sink),
+            in_flight: Rc::clone(&self.in_flight),
+        };
+        let client: &Client = &self.clients[call.endpoint as usize];
+        calls.spawn_local(call_once(
+            client.call(call.ask, self.request),
+            pending,
+            now,
+            self.options.grpc_timeout,
+            Rc::clone(self.failures),
+        ));
+    }
+}
