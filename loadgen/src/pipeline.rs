@@ -235,6 +235,27 @@ pub struct Deployment {
     pub note: Option<String>,
 }
 
+/// A Knative deployment written, not applied: its YAMLs and script; endpoints are `name.namespace`.
+fn knative_dry_run(planned: &[knative::PlannedService], load: &LoadArgs) -> Result<Deployment> {
+    let script = knative::write_script(planned, &load.build, load.deploy.ready_timeout)?;
+    Ok(Deployment {
+        deployed: planned
+            .iter()
+            .map(|p| DeployedProxy {
+                proxy: p.proxy.clone(),
+                endpoint: format!("{}.{}", p.name, p.namespace),
+                service: Some(p.qualified()),
+            })
+            .collect(),
+        servers: None,
+        note: Some(format!(
+            "knative dry run: {} YAMLs and {} written, nothing deployed; endpoints are `name.namespace`",
+            planned.len(),
+            script.display()
+        )),
+    })
+}
+
 /// Deploys the proxies `prepared` uses with `kind`. `local` says how the local fleet runs; what is made
 /// in a cluster carries the label of `run_id`.
 pub fn deploy_proxies(
@@ -308,23 +329,7 @@ pub fn deploy_proxies(
                 &[(RUN_LABEL.to_owned(), run_id.to_owned())],
             )?;
             if d.dry_run {
-                let script = knative::write_script(&planned, &load.build, d.ready_timeout)?;
-                return Ok(Deployment {
-                    deployed: planned
-                        .iter()
-                        .map(|p| DeployedProxy {
-                            proxy: p.proxy.clone(),
-                            endpoint: format!("{}.{}", p.name, p.namespace),
-                            service: Some(p.qualified()),
-                        })
-                        .collect(),
-                    servers: None,
-                    note: Some(format!(
-                        "knative dry run: {} YAMLs and {} written, nothing deployed; endpoints are `name.namespace`",
-                        planned.len(),
-                        script.display()
-                    )),
-                });
+                return knative_dry_run(&planned, load);
             }
             let options = KnativeOptions {
                 kubectl: deploy::kube::Kubectl::default(),
@@ -332,13 +337,11 @@ pub fn deploy_proxies(
                 poll_interval: d.poll_interval,
                 build: load.build.clone(),
                 stop: stop.clone(),
+                protocol: d.function_protocol,
             };
             let progress = progress_bar(planned.len() as u64, "service");
-            let mut deployed = knative::deploy(&planned, &options, &progress)?;
+            let deployed = knative::deploy(&planned, &options, &progress)?;
             progress.finish_and_clear();
-            for d in &mut deployed {
-                d.endpoint = load.deploy.function_protocol.endpoint(&d.endpoint);
-            }
             Ok(Deployment {
                 note: Some(format!(
                     "knative: {} services Ready, YAMLs in {}",

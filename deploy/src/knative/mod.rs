@@ -40,6 +40,8 @@ pub struct KnativeOptions {
     pub build: PathBuf,
     /// Ctrl-C: the wait for Ready ends, and what was applied is deleted.
     pub stop: cmdline::Stop,
+    /// What the endpoints ask the services to speak (their URL's scheme).
+    pub protocol: crate::FunctionProtocol,
 }
 
 /// Names an error message lists before it says "and N more" and points to the full list in a file.
@@ -197,7 +199,7 @@ fn poll_readiness(
                 }
                 match by_name.get(&p.qualified()).map(|item| readiness(item)) {
                     Some(Ok(url)) => {
-                        endpoints[i] = Some(url);
+                        endpoints[i] = Some(options.protocol.endpoint(&url));
                         progress.inc(1);
                     }
                     Some(Err(status)) => last_status[i] = status,
