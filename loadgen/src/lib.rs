@@ -21,3 +21,4 @@ pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod shapes;
+pub mod stellar_step;

@@ -97,6 +97,8 @@ pub struct RunPlan {
     pub invokers: u32,
     /// The CPU each invoker's dispatcher is pinned to, if any (one entry per invoker).
     pub dispatcher_cpus: Vec<Option<usize>>,
+    /// A STeLLAR step (`--stellar`): its sub-experiments replace the trace.
+    pub stellar: Option<crate::stellar_step::StellarPlan>,
 }
 
 impl RunPlan {
@@ -164,6 +166,15 @@ impl RunPlan {
         })?;
         let invokers = launcher.map_or(1, |_| args.load.workers);
         let dispatcher_cpus = dispatcher_cpus(args, deployer, launcher, cpus);
+        let stellar = match &args.stellar.stellar {
+            Some(file) if launcher.is_some() || deployer != Deployer::Local => bail!(
+                "--stellar {}: a STeLLAR step runs from one invoker with its gateways local or given by \
+                 --stellar-endpoints (not --workers, not --deployer knative)",
+                file.display()
+            ),
+            Some(file) => Some(crate::stellar_step::StellarPlan::check(&args.stellar, file)?),
+            None => None,
+        };
         Ok(RunPlan {
             load,
             replay: args.replay.clone(),
@@ -174,6 +185,7 @@ impl RunPlan {
             launcher,
             invokers,
             dispatcher_cpus,
+            stellar,
         })
     }
 }

@@ -8,16 +8,20 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use cmdline::values::{parse_bool, whole_in};
 
 mod checks;
+mod experiment;
 mod load;
 mod observe;
 mod shape;
+mod stellar;
 
+pub use experiment::ExperimentArgs;
 pub use load::{
     parse_percentile, AppMemoryArg, DeployArgs, LoadArgs, ReplayArgs, Scale, TraceArgs,
     MAX_PERIODS, MAX_SCALE,
 };
 pub use observe::ObserveArgs;
 pub use shape::{ShapeArgs, MAX_RPS};
+pub use stellar::StellarArgs;
 
 /// Turns serverless traces into reproducible load: synthesis, mapping to proxy functions, load.json.
 #[derive(Debug, Parser)]
@@ -230,52 +234,11 @@ pub struct RunArgs {
     #[command(flatten)]
     pub observe: ObserveArgs,
 
+    #[command(flatten)]
+    pub stellar: StellarArgs,
+
     /// Write into an output directory that holds files an earlier run did not write (they are left
     /// there). An earlier run's own files are always removed first, so runs never mix.
-    #[arg(long)]
-    pub force: bool,
-}
-
-/// `loadgen experiment`.
-#[derive(Debug, Clone, Args)]
-pub struct ExperimentArgs {
-    /// The experiment file (TOML); `loadgen experiment --example` prints a commented one.
-    #[arg(value_name = "FILE", required_unless_present = "example")]
-    pub file: Option<PathBuf>,
-
-    /// Output directory: steps/NNN/ (one `loadgen run` each, with params.json), results.csv, report.md,
-    /// figures/, hooks.log. An earlier experiment's files there are removed first; other files make
-    /// it refuse, unless --force.
-    #[arg(short = 'o', long, value_name = "DIR", default_value = "experiment")]
-    pub output_dir: PathBuf,
-
-    /// Print the plan, check every setting, write each step's settings (and Knative YAMLs); deploy
-    /// and send nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// Skip the steps whose results exist in DIR with the same settings.
-    #[arg(long)]
-    pub resume: bool,
-
-    /// Run a plan of more than 1,000 steps.
-    #[arg(long)]
-    pub yes: bool,
-
-    /// No live view while each step replays.
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
-
-    /// Serve each step's metrics in Prometheus' format at http://HOST:PORT/metrics while it replays
-    /// (the same address for every step; see `loadgen run --help`).
-    #[arg(long, value_name = "HOST:PORT")]
-    pub metrics_addr: Option<String>,
-
-    /// Print a commented example file (it runs here in about two minutes, no cluster) and exit.
-    #[arg(long)]
-    pub example: bool,
-
-    /// Write into a directory that holds files an earlier experiment did not write.
     #[arg(long)]
     pub force: bool,
 }

@@ -24,6 +24,10 @@ use formats::files::RunFiles;
 /// A run's plan checked with its files opened, writing only into `scratch`: the trace read (a synthetic
 /// one made there, quietly) and mapped onto the plan's catalogue. Returns the local fleet it would deploy.
 pub(crate) fn check_with_files(plan: &RunPlan, scratch: &Path) -> Result<Option<LocalFleet>> {
+    if plan.stellar.is_some() {
+        // Its sub-experiments replace the trace: checked with the plan, no fleet to size.
+        return Ok(None);
+    }
     let input = match &plan.source {
         Source::Given(input) => input.clone(),
         Source::Synthetic { functions } => {

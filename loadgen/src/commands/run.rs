@@ -34,8 +34,8 @@ use trace::synth::{synthesize, SynthOptions, SynthStats};
 pub struct RunOutcome {
     /// Its files.
     pub files: RunFiles,
-    /// The generation summary.
-    pub generated: Generated,
+    /// The generation summary (none for a STeLLAR step, which writes no load).
+    pub generated: Option<Generated>,
     /// The replay summary.
     pub summary: Summary,
 }
@@ -160,6 +160,10 @@ pub fn run_keeping(
     files: RunFiles,
     run_id: &str,
 ) -> Result<RunOutcome> {
+    if let Some(step) = &plan.stellar {
+        kept.release()?;
+        return crate::stellar_step::run(plan, step, stop, files);
+    }
     let load = &plan.load.settings;
     let (kind, launcher, workers) = (plan.deployer, plan.launcher, plan.invokers);
     if launcher == Some(Launcher::Kubernetes) && kind == Deployer::Local {
@@ -266,7 +270,7 @@ pub fn run_keeping(
     println!("report     {}", files.show(&files.report).display());
     Ok(RunOutcome {
         files,
-        generated,
+        generated: Some(generated),
         summary,
     })
 }

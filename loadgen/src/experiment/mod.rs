@@ -51,7 +51,7 @@ pub fn experiment(args: &ExperimentArgs, stop: &Stop) -> Result<()> {
     let Some(file) = &args.file else {
         bail!("which experiment? give its TOML file (`loadgen experiment --example` prints one)");
     };
-    let mut plan = read_plan(file, args.yes)?;
+    let mut plan = read_plan(file, args)?;
     print!("{}", crate::report::experiment::plan_table(&plan));
     if let Some(addr) = &args.metrics_addr {
         crate::commands::watch::check_metrics_addr(addr)?;
@@ -230,9 +230,23 @@ fn run_steps(
     Ok(results)
 }
 
-/// The experiment file's plan; one of more than [`plan::LARGE_PLAN`] steps only with `--yes`.
-fn read_plan(file: &Path, yes: bool) -> Result<Plan> {
-    let plan = Plan::read(file)?;
+/// The experiment file's plan (ours, or STeLLAR's JSON); one of more than [`plan::LARGE_PLAN`] steps
+/// only with `--yes`.
+fn read_plan(file: &Path, args: &ExperimentArgs) -> Result<Plan> {
+    let yes = args.yes;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let plan = if ::stellar::experiment::is_stellar_experiment(&text) {
+        crate::stellar_step::experiment_plan(
+            file,
+            args.endpoints.as_deref(),
+            args.timing.as_deref(),
+        )?
+    } else if args.endpoints.is_some() || args.timing.is_some() {
+        bail!("--endpoints and --timing are for STeLLAR experiment files (JSON with `SubExperiments`); {} is not one", file.display())
+    } else {
+        Plan::read(file)?
+    };
     if plan.steps.len() > plan::LARGE_PLAN && !yes {
         bail!(
             "{}: the plan has {} steps, more than {}: pass --yes to run them all",

@@ -221,7 +221,7 @@ impl Plan {
 
     /// The combinations (grid: every one, the first key slowest; zip: the i-th values together), each
     /// repeated.
-    fn expand(&self, trace: Option<&Path>) -> Vec<Step> {
+    pub(crate) fn expand(&self, trace: Option<&Path>) -> Vec<Step> {
         let combinations: Vec<Vec<(String, String)>> = if self.swept.is_empty() {
             vec![Vec::new()]
         } else if self.zip {
