@@ -16,8 +16,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
 use std::time::Duration;
 
 use formats::summary::Summary;
@@ -222,32 +220,13 @@ fn path(p: &Path) -> &str {
 }
 
 /// The server, on one thread pinned to [`SERVER_CPU`]; it lives as long as the returned handle.
-fn start_server() -> (String, std::thread::JoinHandle<()>) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
+fn start_server() -> (String, proto::testing::TestServer) {
+    let server = proto::testing::TestServer::start_on(Duration::ZERO, || {
         assert!(
             host::pin_to(&[SERVER_CPU]),
             "pinning the server to CPU {SERVER_CPU}"
         );
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            tx.send(listener.local_addr().expect("address").to_string())
-                .expect("send address");
-            proto::testing::serve(
-                listener,
-                Duration::ZERO,
-                Arc::new(AtomicU64::new(0)),
-                std::future::pending(),
-            )
-            .await
-            .expect("serve");
-        });
-    });
-    (rx.recv().expect("server address"), thread)
+    })
+    .expect("the server starts");
+    (server.endpoint(), server)
 }

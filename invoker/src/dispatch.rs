@@ -258,8 +258,12 @@ fn run_dispatcher(
             mode.push_str(&format!(", pinning to CPU {cpu} refused"));
         }
     }
+    // The dispatcher yields between calls; with tokio's default, sockets are polled only every 61 of those
+    // ticks, so answers (and freed HTTP/1.1 connections) wait for it: polling at each tick (one
+    // non-blocking epoll_wait) took HTTP/1.1's latency p99 at 20k calls/s from ~0.8-2 ms to ~0.2 ms here.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        .event_interval(1)
         .build()
         .map_err(ReplayError::Start)?;
     let sink = Sink::new(tx);

@@ -78,6 +78,15 @@ pub mod testing {
     impl TestServer {
         /// Starts a server answering after `delay`.
         pub fn start(delay: Duration) -> std::io::Result<TestServer> {
+            TestServer::start_on(delay, || {})
+        }
+
+        /// Starts a server answering after `delay`, its thread first running `on_thread` (to pin it to a
+        /// CPU, in benchmarks).
+        pub fn start_on(
+            delay: Duration,
+            on_thread: impl FnOnce() + Send + 'static,
+        ) -> std::io::Result<TestServer> {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -87,6 +96,7 @@ pub mod testing {
             let received = Arc::new(AtomicU64::new(0));
             let counter = Arc::clone(&received);
             let thread = std::thread::spawn(move || {
+                on_thread();
                 runtime.block_on(async move {
                     let _ = serve(listener, delay, counter, async {
                         let _ = stopped.await;

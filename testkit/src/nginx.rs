@@ -114,6 +114,11 @@ impl Nginx {
         nginx
     }
 
+    /// Its process (one: nginx runs without a master here), to pin it to CPUs in benchmarks.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What nginx wrote to its error log.
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir().join("error.log")).unwrap_or_default()

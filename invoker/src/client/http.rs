@@ -2,8 +2,9 @@
 //! that what a connection does is ours to say:
 //!
 //! - HTTP/1.1 carries one call at a time per connection. Connections are kept alive in a pool: a call
-//!   takes an idle one, or opens another while fewer than `--max-connections` are open, or waits for one
-//!   to be freed. The wait (and an opening) comes before the send time, so it shows in the send lag.
+//!   takes an idle one, or opens another while fewer than `--max-connections` are open (one opening at a
+//!   time), or waits for one to be freed. The wait (and an opening) comes before the send time, so it
+//!   shows in the send lag.
 //! - HTTP/2 (h2c, or h2 chosen by ALPN) multiplexes: calls go round-robin over `--connections`
 //!   connections.
 //! - `--connection-per-call` dials (and, for https, shakes hands) afresh for every call, as STeLLAR does.
@@ -53,6 +54,9 @@ pub(crate) struct HttpEndpoint {
     h2: Cell<bool>,
     idle: RefCell<Vec<http1::SendRequest<Full<Bytes>>>>,
     open: Cell<usize>,
+    /// Whether a connection is being opened: one at a time, so that a burst of calls arriving while every
+    /// connection is busy opens connections as fast as answers do not free them, not one per call.
+    opening: Cell<bool>,
     freed: Notify,
     multiplexed: RefCell<Vec<http2::SendRequest<Full<Bytes>>>>,
     next: Cell<usize>,
@@ -96,6 +100,7 @@ impl HttpEndpoint {
             tls,
             idle: RefCell::new(Vec::new()),
             open: Cell::new(0),
+            opening: Cell::new(false),
             freed: Notify::new(),
             multiplexed: RefCell::new(Vec::new()),
             next: Cell::new(0),
@@ -170,13 +175,18 @@ impl HttpEndpoint {
                 self.open.set(self.open.get() - 1);
                 continue;
             }
-            if self.open.get() < self.request.max_connections {
+            if self.open.get() < self.request.max_connections && !self.opening.get() {
                 self.open.set(self.open.get() + 1);
+                self.opening.set(true);
                 let mut lease = Lease {
                     endpoint: self,
                     sender: None,
                 };
-                return match self.dial().await? {
+                let dialled = self.dial().await;
+                self.opening.set(false);
+                // A caller waiting may open the next one, if answers have not freed one by then.
+                self.freed.notify_one();
+                return match dialled? {
                     Sender::H1(s) => {
                         lease.sender = Some(s);
                         Ok(lease)
