@@ -11,7 +11,7 @@
 //! command line (vSwarm's Go invoker flags).
 
 pub mod cli;
-mod client;
+pub mod client;
 pub mod dispatch;
 pub mod error;
 pub mod observe;

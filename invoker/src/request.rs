@@ -37,6 +37,12 @@ pub struct RequestArgs {
     /// A PEM file of root certificates trusted for https:// endpoints, besides the platform's.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+
+    /// Sign every HTTP call with AWS Signature V4 for SERVICE in REGION (`execute-api:us-west-1` for API
+    /// Gateway, `lambda:REGION` for function URLs), with the credentials of `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` where the invoker starts.
+    #[arg(long, value_name = "SERVICE:REGION")]
+    pub aws_sigv4: Option<String>,
 }
 
 /// Most HTTP/1.1 connections per endpoint unless `--max-connections` says.
@@ -52,6 +58,7 @@ impl Default for RequestArgs {
             max_connections: MAX_CONNECTIONS,
             connection_per_call: false,
             ca_cert: None,
+            aws_sigv4: None,
         }
     }
 }
@@ -73,11 +80,11 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
     Ok((name.to_owned(), value.trim().to_owned()))
 }
 
-/// A `$VAR` of a header value that the environment does not hold.
+/// A `$VAR` of a header value that the environment does not hold, or signing credentials missing.
 #[derive(Debug, thiserror::Error)]
-#[error("--header `{name}`: {reason}")]
+#[error("{name}: {reason}")]
 pub struct HeaderError {
-    /// The header.
+    /// The flag and header (`--header `Authorization``, `--aws-sigv4`).
     pub name: String,
     /// What is missing or wrong.
     pub reason: String,
@@ -102,6 +109,8 @@ pub struct RequestTemplate {
     pub connection_per_call: bool,
     /// Extra trusted roots.
     pub ca_cert: Option<PathBuf>,
+    /// Signs each call, when asked.
+    pub signer: Option<crate::client::aws::AwsSigner>,
 }
 
 /// What the invoker sends as a gRPC request's name when no payload is asked (vSwarm's relay accepts any).
@@ -116,7 +125,7 @@ impl RequestArgs {
         let mut headers = hyper::HeaderMap::new();
         for (name, value) in &self.headers {
             let error = |reason: String| HeaderError {
-                name: name.clone(),
+                name: format!("--header `{name}`"),
                 reason,
             };
             let value = expand(value, &env).map_err(error)?;
@@ -151,6 +160,15 @@ impl RequestArgs {
             max_connections: self.max_connections.max(1) as usize,
             connection_per_call: self.connection_per_call,
             ca_cert: self.ca_cert.clone(),
+            signer: self
+                .aws_sigv4
+                .as_deref()
+                .map(|scope| crate::client::aws::AwsSigner::from_env(scope, &env))
+                .transpose()
+                .map_err(|reason| HeaderError {
+                    name: "--aws-sigv4".into(),
+                    reason,
+                })?,
         })
     }
 
@@ -177,6 +195,9 @@ impl RequestArgs {
         }
         if let Some(ca) = &self.ca_cert {
             args.extend(["--ca-cert".to_owned(), ca.display().to_string()]);
+        }
+        if let Some(scope) = &self.aws_sigv4 {
+            args.extend(["--aws-sigv4".to_owned(), scope.clone()]);
         }
         args
     }

@@ -123,6 +123,23 @@ impl Target {
         format!("http://{}", self.authority)
     }
 
+    /// The `Host` an HTTP call names: the host, with the port only when it is not the scheme's default
+    /// (as browsers and curl send it; AWS signatures cover it).
+    pub fn host_header(&self) -> String {
+        let default = if self.scheme == Scheme::Https {
+            443
+        } else {
+            80
+        };
+        if self.port == default {
+            self.authority
+                .rsplit_once(':')
+                .map_or(self.authority.clone(), |(h, _)| h.to_owned())
+        } else {
+            self.authority.clone()
+        }
+    }
+
     /// The full URI of an HTTP call (what an HTTP/2 request carries).
     pub fn http_uri(&self) -> String {
         let scheme = if self.scheme == Scheme::Https {
@@ -130,7 +147,7 @@ impl Target {
         } else {
             "http"
         };
-        format!("{scheme}://{}{}", self.authority, self.path_and_query)
+        format!("{scheme}://{}{}", self.host_header(), self.path_and_query)
     }
 }
 
@@ -161,7 +178,7 @@ mod tests {
         assert_eq!((s.scheme, s.port), (Scheme::Https, 443));
         assert_eq!(
             s.http_uri(),
-            "https://abc.execute-api.eu-west-1.amazonaws.com:443/prod/fn"
+            "https://abc.execute-api.eu-west-1.amazonaws.com/prod/fn"
         );
         let v6 = t("http://[::1]:8080/");
         assert_eq!(

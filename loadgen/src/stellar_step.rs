@@ -53,6 +53,14 @@ impl StellarPlan {
             None => None,
             Some(path) => Some(assign_gateways(&experiment, &subs, path)?),
         };
+        if gateways.is_some() && experiment.provider == "aws" {
+            // Checked now, not when the first call is signed.
+            for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+                if std::env::var_os(name).is_none() {
+                    bail!("provider `aws` signs its calls with AWS Signature V4: the environment variable `{name}` is not set");
+                }
+            }
+        }
         Ok(StellarPlan {
             experiment,
             subs,
@@ -69,11 +77,12 @@ fn assign_gateways(
     path: &Path,
 ) -> Result<Vec<Vec<String>>> {
     let listed = ::stellar::endpoints::read_gateways(path)?;
+    let region = aws_region();
     let urls = listed
         .iter()
         .enumerate()
         .map(|(i, g)| {
-            ::stellar::endpoints::gateway_url(&experiment.provider, &g.id).map_err(|e| {
+            ::stellar::endpoints::gateway_url(&experiment.provider, &g.id, &region).map_err(|e| {
                 anyhow::anyhow!("{}: [{i}].GatewayID (`{}`): {e}", path.display(), g.id)
             })
         })
@@ -141,6 +150,12 @@ pub fn experiment_plan(
     Ok(plan)
 }
 
+/// AWS's region: `AWS_REGION`, or STeLLAR's default.
+fn aws_region() -> String {
+    std::env::var("AWS_REGION")
+        .unwrap_or_else(|_| ::stellar::endpoints::DEFAULT_AWS_REGION.to_owned())
+}
+
 /// Runs a STeLLAR step into `files`: its gateways up (emulated functions unless an endpoints file gave
 /// them), its sub-experiments replayed, our records and summary, STeLLAR's latency CSVs, a report.
 pub fn run(plan: &RunPlan, step: &StellarPlan, stop: &Stop, files: RunFiles) -> Result<RunOutcome> {
@@ -178,7 +193,7 @@ pub fn run(plan: &RunPlan, step: &StellarPlan, stop: &Stop, files: RunFiles) -> 
             "STeLLAR's closed loop"
         }
     );
-    let replayed = planned.replay(replay_options(plan, &files, stop), &files.dir)?;
+    let replayed = planned.replay(replay_options(plan, step, &files, stop), &files.dir)?;
     drop(servers);
     let summary = replayed.summary;
     print!("{summary}");
@@ -223,8 +238,19 @@ fn local_gateways(subs: &[&SubExperiment]) -> Result<(emulated::LocalServers, Ve
     Ok((fleet, per_sub))
 }
 
-fn replay_options(plan: &RunPlan, files: &RunFiles, stop: &Stop) -> ReplayOptions {
+fn replay_options(
+    plan: &RunPlan,
+    step: &StellarPlan,
+    files: &RunFiles,
+    stop: &Stop,
+) -> ReplayOptions {
     let timeout = plan.replay.grpc_timeout;
+    let mut request = plan.replay.request.clone();
+    if step.gateways.is_some() && step.experiment.provider == "aws" {
+        // STeLLAR's API Gateway calls: POSTs signed for execute-api.
+        request.method = "POST".into();
+        request.aws_sigv4 = Some(format!("execute-api:{}", aws_region()));
+    }
     ReplayOptions {
         default_port: 80,
         grpc_timeout: timeout,
@@ -241,7 +267,7 @@ fn replay_options(plan: &RunPlan, files: &RunFiles, stop: &Stop) -> ReplayOption
         latency_file: Some(files.latencies.clone()),
         stop: stop.clone(),
         observer: None,
-        request: plan.replay.request.clone(),
+        request,
         pacing: Pacing::Scheduled,
     }
 }

@@ -178,11 +178,20 @@ fn gateways_come_from_stellars_endpoints_file_and_bad_files_are_refused_before_a
         ],
         &["e.json", "[0].GatewayID", "unknown provider `ibm`"],
     );
+    // The refusal names the missing credential (nothing else in this test binary reads it).
+    std::env::remove_var("AWS_ACCESS_KEY_ID");
     refused(
         "aws.json",
         &one.replace("gcr", "aws"),
-        &["--endpoints", s(&dir.path().join("e.json"))],
-        &["Signature V4"],
+        &[
+            "--endpoints",
+            s(&write_file(
+                dir.path(),
+                "two.json",
+                r#"[{"GatewayID": "abc"}, {"GatewayID": "def"}]"#,
+            )),
+        ],
+        &["Signature V4", "`AWS_ACCESS_KEY_ID` is not set"],
     );
     refused(
         "few.json",

@@ -49,6 +49,9 @@ pub fn read_gateways(path: &Path) -> Result<Vec<Gateway>, StellarError> {
     Ok(gateways)
 }
 
+/// The region of AWS's gateways unless `AWS_REGION` says: STeLLAR's own default.
+pub const DEFAULT_AWS_REGION: &str = "us-west-1";
+
 /// The providers STeLLAR knows.
 pub const PROVIDERS: [&str; 7] = [
     "aws",
@@ -60,9 +63,9 @@ pub const PROVIDERS: [&str; 7] = [
     "vhive",
 ];
 
-/// The URL a gateway of `provider` is called at (before STeLLAR's query is added); an error says why
-/// it cannot be.
-pub fn gateway_url(provider: &str, gateway: &str) -> Result<String, String> {
+/// The URL a gateway of `provider` is called at (before STeLLAR's query is added), AWS's API Gateway
+/// in `aws_region`; an error says why it cannot be.
+pub fn gateway_url(provider: &str, gateway: &str, aws_region: &str) -> Result<String, String> {
     if gateway.contains("://") {
         return Ok(gateway.to_owned());
     }
@@ -70,11 +73,10 @@ pub fn gateway_url(provider: &str, gateway: &str) -> Result<String, String> {
         // The gateway ID is the host and path (Azure's with its `?code=` key), called over HTTPS with
         // GET, as STeLLAR's benchhttp does.
         "azure" | "google" | "gcr" | "cloudflare" | "aliyun" => Ok(format!("https://{gateway}")),
-        "aws" => Err(
-            "provider `aws` calls API Gateway with requests signed by AWS Signature V4, which is not \
-             served yet; give the endpoints as https:// URLs of an unauthenticated route instead"
-                .into(),
-        ),
+        // STeLLAR's API Gateway route; calls are POSTs signed with AWS Signature V4 (see `AWS_STEP`).
+        "aws" => Ok(format!(
+            "https://{gateway}.execute-api.{aws_region}.amazonaws.com/prod/benchmarking"
+        )),
         "vhive" => Err(
             "provider `vhive` calls STeLLAR's ProducerConsumer gRPC chain service, which is not served \
              yet; give the endpoints as http:// or h2c:// URLs of functions that answer STeLLAR's HTTP \
@@ -85,5 +87,32 @@ pub fn gateway_url(provider: &str, gateway: &str) -> Result<String, String> {
             "unknown provider `{other}` (STeLLAR's are {})",
             PROVIDERS.join(", ")
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_provider_in_stellars_url_shape() {
+        assert_eq!(
+            gateway_url("aws", "abc123", "eu-west-1").unwrap(),
+            "https://abc123.execute-api.eu-west-1.amazonaws.com/prod/benchmarking"
+        );
+        assert_eq!(
+            gateway_url("azure", "x.azurewebsites.net/api/f?code=k", "").unwrap(),
+            "https://x.azurewebsites.net/api/f?code=k"
+        );
+        assert_eq!(
+            gateway_url("vhive", "http://10.0.0.1:80/", "").unwrap(),
+            "http://10.0.0.1:80/"
+        );
+        assert!(gateway_url("vhive", "10.0.0.1:80", "")
+            .unwrap_err()
+            .contains("gRPC chain"));
+        assert!(gateway_url("ibm", "f", "")
+            .unwrap_err()
+            .contains("unknown provider `ibm`"));
     }
 }

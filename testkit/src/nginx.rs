@@ -3,7 +3,8 @@
 //! benchmarks.
 //!
 //! Locations: `/` answers 200 with `hello`, `/kib` 200 with 1,024 bytes, `/missing` 404, `/busy` 503, and
-//! `/reset` closes the connection without a reply (nginx's 444).
+//! `/reset` closes the connection without a reply (nginx's 444), `/authorization` answers with the
+//! request's `Authorization` header.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -43,6 +44,7 @@ const LOCATIONS: &str = r#"
         location = /missing { return 404; }
         location = /busy { return 503; }
         location = /reset { return 444; }
+        location = /authorization { return 200 "$http_authorization"; }
 "#;
 
 impl Nginx {

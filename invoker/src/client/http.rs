@@ -92,8 +92,8 @@ impl HttpEndpoint {
         };
         Ok(HttpEndpoint {
             uri_h1: uri(path.clone())?,
-            uri_h2: uri(format!("{scheme}://{}{path}", target.authority))?,
-            host: HeaderValue::from_str(&target.authority).map_err(|e| e.to_string())?,
+            uri_h2: uri(format!("{scheme}://{}{path}", target.host_header()))?,
+            host: HeaderValue::from_str(&target.host_header()).map_err(|e| e.to_string())?,
             h2: Cell::new(target.scheme == Scheme::H2c),
             target,
             request,
@@ -216,6 +216,9 @@ impl HttpEndpoint {
         if !h2 && !request.headers().contains_key(HOST) {
             request.headers_mut().insert(HOST, self.host.clone());
         }
+        if let Some(signer) = &t.signer {
+            self.sign(signer, &mut request);
+        }
         if let Some(ask) = ask {
             let json = CallRequest {
                 duration_us: Some(ask.duration_us),
@@ -227,6 +230,32 @@ impl HttpEndpoint {
             }
         }
         request
+    }
+
+    /// Adds the AWS Signature V4 headers of `request`, signed now over its host, method, URI and body. A
+    /// request that cannot be signed goes unsigned, and its endpoint answers 403.
+    fn sign(&self, signer: &super::aws::AwsSigner, request: &mut Request<Full<Bytes>>) {
+        let host = self.host.to_str().unwrap_or_default();
+        let uri = format!(
+            "{}://{host}{}",
+            if self.target.scheme == Scheme::Https {
+                "https"
+            } else {
+                "http"
+            },
+            self.uri_h1
+        );
+        let method = request.method().as_str().to_owned();
+        match signer.headers(
+            &method,
+            &uri,
+            &[("host", host)],
+            &self.request.body,
+            std::time::SystemTime::now(),
+        ) {
+            Ok(headers) => request.headers_mut().extend(headers),
+            Err(e) => log::warn!("signing a call to {}: {e}", self.target.authority),
+        }
     }
 
     /// One call: a connection, the request, the whole reply. `sent` is set when the request is handed to

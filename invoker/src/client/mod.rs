@@ -2,6 +2,7 @@
 //! call ends in a [`Reply`]: when it was sent, its outcome, what went over the wire, what the function
 //! said of it, and for a failure its cause.
 
+pub mod aws;
 mod grpc;
 mod http;
 pub(crate) mod tls;
