@@ -198,7 +198,18 @@ pub fn run(plan: &RunPlan, step: &StellarPlan, stop: &Stop, files: RunFiles) -> 
     let summary = replayed.summary;
     print!("{summary}");
     formats::summary::write(&files.summary, &summary)?;
-    let report = report(
+    let mut per_part: Vec<Vec<f64>> = vec![Vec::new(); subs.len()];
+    formats::records::read_records(&files.records, |r, _| {
+        let part = replayed.part_of_call.get(r.index as usize).copied();
+        if let (Some(part), formats::records::Outcome::Ok, Some(l)) =
+            (part, r.outcome, r.latency_us)
+        {
+            per_part[part as usize].push(l as f64 / 1e3);
+        }
+    })?;
+    let titles = subs.iter().map(|s| s.title.clone());
+    let figure = draw_cdf(&files.plots, CDF_TITLE, titles.zip(per_part).collect());
+    let mut report = report(
         step,
         &subs,
         &replayed.latencies,
@@ -206,6 +217,7 @@ pub fn run(plan: &RunPlan, step: &StellarPlan, stop: &Stop, files: RunFiles) -> 
         &files,
         rate,
     );
+    report.push_str(&figure_markdown(&figure, &files.dir));
     formats::output::write_atomic(&files.report, report.as_bytes())
         .with_context(|| format!("writing {}", files.report.display()))?;
     println!("report     {}", files.show(&files.report).display());
@@ -327,4 +339,90 @@ fn report(
         ));
     }
     md
+}
+
+/// The name of the latency CDF figure, in a step's `plots/` and an experiment's `figures/`.
+const CDF: &str = "stellar_latency_cdf";
+
+/// Its title.
+const CDF_TITLE: &str = "Latency of each sub-experiment (answer − send)";
+
+/// Draws a latency CDF of `groups` (title, latencies in ms) into `dir`, with all warm and all cold
+/// sub-experiments together when their titles say which they are; the figure, or why it is not drawn.
+fn draw_cdf(
+    dir: &Path,
+    title: &str,
+    mut groups: Vec<(String, Vec<f64>)>,
+) -> Result<plots::spec::Figure, String> {
+    for kind in ["warm", "cold"] {
+        let of_kind: Vec<&(String, Vec<f64>)> = groups
+            .iter()
+            .filter(|(t, _)| t.to_ascii_lowercase().contains(kind))
+            .collect();
+        if of_kind.len() > 1 {
+            let all = of_kind
+                .iter()
+                .flat_map(|(_, v)| v.iter().copied())
+                .collect();
+            groups.push((format!("all {kind}"), all));
+        }
+    }
+    let data = plots::results::latency_cdf_of(title, &groups)?;
+    plots::render(dir, CDF, data).map_err(|e| e.to_string())
+}
+
+/// The figure as a report section, its path relative to `base`.
+fn figure_markdown(figure: &Result<plots::spec::Figure, String>, base: &Path) -> String {
+    match figure {
+        Ok(f) => format!(
+            "\n![Latency CDF]({})\n",
+            f.png.strip_prefix(base).unwrap_or(&f.png).display()
+        ),
+        Err(e) => format!("\nThe latency CDF is not drawn: {e}.\n"),
+    }
+}
+
+/// For a STeLLAR experiment (its steps run with `--stellar`), the latency CDF of all its
+/// sub-experiments as a report section, from the steps in `dir`: drawn into `figures/` from each step's
+/// records when each step is one sub-experiment, or the one step's own when they ran at once.
+pub fn experiment_figure(dir: &Path, plan: &Plan) -> Option<String> {
+    let file = plan.base.iter().find(|s| s.key == "stellar")?;
+    let experiment = Experiment::read(Path::new(&file.value)).ok()?;
+    let mut groups = Vec::new();
+    for step in &plan.steps {
+        let sub = step
+            .params
+            .iter()
+            .find(|(k, _)| k == "stellar-sub")?
+            .1
+            .parse::<usize>();
+        let step_dir = crate::experiment::step_dir(dir, step.index);
+        let Ok(sub) = sub else {
+            // All at once: the step's figure covers them all.
+            let png = step_dir.join("plots").join(format!("{CDF}.png"));
+            return png.is_file().then(|| {
+                format!(
+                    "\n## Latency of each sub-experiment\n\n![Latency CDF]({})\n",
+                    png.strip_prefix(dir).unwrap_or(&png).display()
+                )
+            });
+        };
+        let mut latencies = Vec::new();
+        let read = formats::records::read_records(&step_dir.join("records.csv"), |r, _| {
+            if let (formats::records::Outcome::Ok, Some(l)) = (r.outcome, r.latency_us) {
+                latencies.push(l as f64 / 1e3);
+            }
+        });
+        if read.is_ok() {
+            groups.push((
+                experiment.sub_experiments.get(sub)?.title.clone(),
+                latencies,
+            ));
+        }
+    }
+    let figure = draw_cdf(&dir.join("figures"), CDF_TITLE, groups);
+    Some(format!(
+        "\n## Latency of each sub-experiment\n{}",
+        figure_markdown(&figure, dir)
+    ))
 }

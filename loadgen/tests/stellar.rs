@@ -73,6 +73,16 @@ fn each_sub_experiment_is_a_step_with_stellars_latency_file() {
         "{report}"
     );
     assert!(report.contains("warm-memory128MB"), "{report}");
+    // The latency CDF: each step's, and one of all the sub-experiments in the experiment's report.
+    assert!(out
+        .join("steps/000/plots/stellar_latency_cdf.png")
+        .is_file());
+    assert!(out.join("figures/stellar_latency_cdf.png").is_file());
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("![Latency CDF](figures/stellar_latency_cdf.png)"),
+        "{report}"
+    );
 }
 
 #[test]

@@ -167,6 +167,37 @@ fn latency_cdf(r: &Results, name: &dyn Fn(&str) -> String) -> Result<FigureData,
     }
 }
 
+/// A latency CDF of named groups of latencies (ms, in any order), one series each, on a log axis.
+pub fn latency_cdf_of(title: &str, groups: &[(String, Vec<f64>)]) -> Result<FigureData, String> {
+    let series: Vec<Series<(f64, f64)>> = groups
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(name, values)| {
+            let mut v = values.clone();
+            v.sort_unstable_by(f64::total_cmp);
+            Series {
+                name: format!("{name} ({})", v.len()),
+                values: cdf(&v, 1000),
+            }
+        })
+        .collect();
+    if series.is_empty() {
+        return Err("no answered call: no latency to draw".to_owned());
+    }
+    Ok(FigureData::Xy(XyPlot {
+        title: title.to_owned(),
+        x_label: "latency, ms (log)".into(),
+        y_label: "fraction of calls ≤ latency".into(),
+        series,
+        log_x: true,
+        log_y: false,
+        points: false,
+        lines: true,
+        x_ticks: Vec::new(),
+        error_bars: Vec::new(),
+    }))
+}
+
 /// Figure 10: the dispatch lag histogram, its percentiles marked.
 fn dispatch_lag(r: &Results) -> Result<FigureData, String> {
     let mut lag = r.dispatch_lag_us.clone();

@@ -151,6 +151,8 @@ pub struct Replayed {
     pub latencies: Vec<(std::path::PathBuf, u64)>,
     /// Per part, how far its closed loop drifted from the nominal instants (none when scheduled).
     pub drift: Vec<Option<Drift>>,
+    /// Per call, the part it belongs to.
+    pub part_of_call: Vec<u32>,
 }
 
 impl StepPlan {
@@ -200,6 +202,7 @@ impl StepPlan {
             summary,
             latencies,
             drift,
+            part_of_call: self.part_of_call,
         })
     }
 }

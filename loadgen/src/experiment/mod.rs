@@ -349,7 +349,11 @@ fn write_outputs(
 ) -> Result<()> {
     results::write_csv(&dir.join("results.csv"), plan, results)?;
     let figures = crate::report::experiment::figures(dir, plan, results);
-    let report = crate::report::experiment::markdown(plan, conditions, results, &figures, elapsed);
+    let mut report =
+        crate::report::experiment::markdown(plan, conditions, results, &figures, elapsed);
+    if let Some(section) = crate::stellar_step::experiment_figure(dir, plan) {
+        report.push_str(&section);
+    }
     formats::output::write_atomic(&dir.join("report.md"), report.as_bytes())
         .with_context(|| format!("writing {}", dir.join("report.md").display()))?;
     Ok(())
