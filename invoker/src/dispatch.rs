@@ -13,80 +13,27 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::{Duration, Instant, SystemTime};
 
-use cmdline::Stop;
 use formats::output::AtomicFile;
 use formats::records::{Outcome, Record};
 use formats::summary::{Summary, WorkerInfo};
 use host::{all_cpus_but, online_cpus, pin_to};
 
-use crate::client::{Call, Client};
-pub use crate::error::ReplayError;
-use crate::observe::Observer;
-use crate::request::{RequestArgs, RequestTemplate};
-pub use crate::rounds::{Pacing, Round};
+use crate::call::{call_once, FirstFailures};
+use crate::client::Client;
+pub use crate::error::{error_chain, ReplayError};
+pub use crate::options::{Pacing, ReplayOptions, Round, Shard};
+use crate::request::RequestTemplate;
 use crate::schedule::Schedule;
 use crate::sink::{write_records, Pending, Sink};
 use crate::target::Target;
 use crate::wait::{tune_thread, Waiter};
-
-/// How to replay.
-#[derive(Debug, Clone)]
-pub struct ReplayOptions {
-    /// Port used for endpoints that name none.
-    pub default_port: u16,
-    /// Per-call timeout; also how long in-flight calls are awaited at the end.
-    pub grpc_timeout: Duration,
-    /// How long to try to open each connection before the run.
-    pub connect_timeout: Duration,
-    /// Connections per endpoint; calls go round-robin over them.
-    pub connections: usize,
-    /// Calls outstanding beyond which a due call is recorded as not sent.
-    pub max_in_flight: usize,
-    /// Wall-clock instant (on this machine's clock) of the run's time 0, so several invokers start
-    /// together; default: as soon as connected. Calls due before the invoker is ready (connected) are
-    /// recorded as `not_sent:late_start`, so a late invoker never shifts its share of the load.
-    pub start_at: Option<SystemTime>,
-    /// This invoker replays one worker's share of a load: records carry the worker and each call's index
-    /// in the whole load (see `formats::shard_of`).
-    pub shard: Option<Shard>,
-    /// Go on when an endpoint cannot be reached at start (its calls are recorded as failures).
-    pub allow_unreachable: bool,
-    /// Ask for `SCHED_FIFO` for the dispatcher thread.
-    pub realtime: bool,
-    /// The dispatcher shares its CPU with other busy ones: it parks through short gaps instead of
-    /// spinning (see `wait`).
-    pub shared_cpu: bool,
-    /// Pin the dispatcher thread to this CPU, and the invoker's other threads to the others.
-    pub dispatcher_cpu: Option<usize>,
-    /// Per-invocation CSV.
-    pub records: Option<PathBuf>,
-    /// vSwarm latency file: one latency (µs) per line, successful measured calls.
-    pub latency_file: Option<PathBuf>,
-    /// Stop dispatching when requested (Ctrl-C); a second request stops waiting for calls in flight.
-    pub stop: Stop,
-    /// Metrics and the live view's figures, fed as the replay goes (see [`crate::observe`]).
-    pub observer: Option<Arc<Observer>>,
-    /// What each call sends (HTTP method, headers, payload) and how HTTP connections are held.
-    pub request: RequestArgs,
-    /// How calls are released: at their due times (the default), or in closed-loop rounds.
-    pub pacing: Pacing,
-}
-
-/// Which share of a load an invoker replays.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Shard {
-    /// This worker's index.
-    pub worker: u32,
-    /// Workers sharing the load.
-    pub workers: u32,
-}
 
 /// A call due this long before the invoker is ready is recorded as `not_sent:late_start`; one due
 /// less long before is sent, late, and its lag says by how much.
@@ -234,9 +181,6 @@ struct Dispatched {
     failures: Vec<Option<String>>,
 }
 
-/// The first failure's cause per endpoint: what a run that failed says (once, not once per call).
-pub(crate) type FirstFailures = Rc<RefCell<Vec<Option<String>>>>;
-
 /// The dispatcher thread's body.
 fn run_dispatcher(
     schedule: &Schedule,
@@ -309,18 +253,6 @@ fn run_dispatcher(
         ready_late,
         failures,
     })
-}
-
-/// An error and its sources, `: `-separated.
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
 }
 
 /// Time 0 of the replay, as an instant and on the wall clock: the agreed `start_at`, even if it has
@@ -474,36 +406,4 @@ async fn dispatch(
 
     wait_for_in_flight(&in_flight, interrupted_at.is_some(), options, sink).await;
     Ok((interrupted_at, start_wall, ready_late))
-}
-
-pub(crate) async fn call_once(
-    call: Call,
-    mut pending: Pending,
-    deadline: Instant,
-    timeout: Duration,
-    failures: FirstFailures,
-) {
-    let reply = call.run(timeout).await;
-    let done = Instant::now();
-    if let Some(r) = pending.record.as_mut() {
-        r.send_lag_ns = Some(reply.sent.saturating_duration_since(deadline).as_nanos() as u64);
-        r.wire = reply.wire;
-        if let Some(report) = reply.report {
-            r.exec_us = Some(report.exec_us);
-            r.instance = Some(report.instance_number());
-            r.cold = Some(report.cold);
-        }
-        if let Some(cause) = reply.failure {
-            let mut first = failures.borrow_mut();
-            let slot = &mut first[r.endpoint as usize];
-            if slot.is_none() {
-                *slot = Some(cause);
-            }
-        }
-    }
-    pending.complete(
-        reply.outcome,
-        done.saturating_duration_since(reply.sent),
-        done.saturating_duration_since(deadline),
-    );
 }

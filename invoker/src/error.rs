@@ -46,3 +46,15 @@ pub enum ReplayError {
     #[error("starting the dispatcher: {0}")]
     Start(std::io::Error),
 }
+
+/// An error and its sources, `: `-separated.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}

@@ -10,11 +10,13 @@
 //! records CSV, summary.json) are defined in the `formats` crate; [`cli`] is the `invoker` binary's
 //! command line (vSwarm's Go invoker flags).
 
+mod call;
 pub mod cli;
 pub mod client;
 pub mod dispatch;
 pub mod error;
 pub mod observe;
+pub mod options;
 pub mod request;
 pub mod rounds;
 pub mod schedule;

@@ -5,38 +5,21 @@
 //! times), which the caller can compare.
 
 use std::cell::{Cell, RefCell};
-use std::ops::Range;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
 use formats::records::Outcome;
 
+use crate::call::{call_once, FirstFailures};
 use crate::client::Client;
-use crate::dispatch::{call_once, FirstFailures, ReplayError, ReplayOptions};
+use crate::error::ReplayError;
+use crate::options::ReplayOptions;
 use crate::request::RequestTemplate;
 use crate::schedule::Schedule;
 use crate::sink::{Pending, Sink};
 use crate::target::Target;
 
-/// How calls are released.
-#[derive(Debug, Clone, Default)]
-pub enum Pacing {
-    /// Each call at its due time (open loop): the invoker's dispatcher.
-    #[default]
-    Scheduled,
-    /// Closed loops of rounds, run at once (STeLLAR's concurrent sub-experiments), every call of the
-    /// schedule in exactly one burst of one loop.
-    Loops(Vec<Vec<Round>>),
-}
-
-/// One round of a closed loop.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Round {
-    /// Slept before the round, from the end of the previous one (or the start).
-    pub sleep_before: Duration,
-    /// The bursts, in turn: ranges of the schedule's calls.
-    pub bursts: Vec<Range<usize>>,
-}
+pub use crate::options::{Pacing, Round};
 
 /// Sleeps `d`, waking early on a stop request; false when stopped.
 async fn sleep_unless_stopped(d: Duration, options: &ReplayOptions) -> bool {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::dispatch::error_chain;
+use crate::error::error_chain;
 use crate::observe::Observer;
 use formats::transfer::{
     check_hash, live_path, now_unix_us, sha256_file, ClockReply, ClockSample, LiveReport,

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use cmdline::Stop;
 use formats::records::{read_records, Protocol, Record};
 use invoker::dispatch::{replay, ReplayError, ReplayOptions};
 use invoker::request::RequestArgs;
@@ -19,23 +18,13 @@ use common::{constant_load, spawn_invoker};
 
 fn options(dir: &Path, request: RequestArgs) -> ReplayOptions {
     ReplayOptions {
-        default_port: 80,
         grpc_timeout: Duration::from_secs(5),
         connect_timeout: Duration::from_secs(2),
-        connections: 1,
-        max_in_flight: 100_000,
-        start_at: None,
-        shard: None,
-        allow_unreachable: false,
-        realtime: false,
         shared_cpu: true,
-        dispatcher_cpu: None,
         records: Some(dir.join("records.csv")),
         latency_file: Some(dir.join("lat.txt")),
-        stop: Stop::new(),
-        observer: None,
-        pacing: invoker::dispatch::Pacing::Scheduled,
         request,
+        ..ReplayOptions::default()
     }
 }
 

@@ -6,7 +6,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cmdline::Stop;
 use formats::records::read_records;
 use formats::summary::Summary;
 use invoker::dispatch::{replay, ReplayOptions};
@@ -22,23 +21,11 @@ use testkit::turn as serial;
 
 fn options(dir: &Path, timeout: Duration) -> ReplayOptions {
     ReplayOptions {
-        default_port: 80,
         grpc_timeout: timeout,
         connect_timeout: Duration::from_secs(2),
-        connections: 1,
-        max_in_flight: 100_000,
-        start_at: None,
-        shard: None,
-        allow_unreachable: false,
-        realtime: false,
-        shared_cpu: false,
-        dispatcher_cpu: None,
         records: Some(dir.join("records.csv")),
         latency_file: Some(dir.join("lat.txt")),
-        stop: Stop::new(),
-        observer: None,
-        pacing: invoker::dispatch::Pacing::Scheduled,
-        request: invoker::request::RequestArgs::default(),
+        ..ReplayOptions::default()
     }
 }
 

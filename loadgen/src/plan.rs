@@ -98,7 +98,7 @@ pub struct RunPlan {
     /// The CPU each invoker's dispatcher is pinned to, if any (one entry per invoker).
     pub dispatcher_cpus: Vec<Option<usize>>,
     /// A STeLLAR step (`--stellar`): its sub-experiments replace the trace.
-    pub stellar: Option<crate::stellar_step::StellarPlan>,
+    pub stellar: Option<crate::stellar_step::plan::StellarPlan>,
 }
 
 impl RunPlan {
@@ -172,7 +172,7 @@ impl RunPlan {
                  --stellar-endpoints (not --workers, not --deployer knative)",
                 file.display()
             ),
-            Some(file) => Some(crate::stellar_step::StellarPlan::check(&args.stellar, file)?),
+            Some(file) => Some(crate::stellar_step::plan::StellarPlan::check(&args.stellar, file)?),
             None => None,
         };
         Ok(RunPlan {

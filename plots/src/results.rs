@@ -132,39 +132,16 @@ pub fn results_figures(
 
 /// Figure 9: the latency CDF, all calls and the four busiest endpoints.
 fn latency_cdf(r: &Results, name: &dyn Fn(&str) -> String) -> Result<FigureData, String> {
-    let mut all: Vec<f64> = r.latency_ms.values().flatten().copied().collect();
-    all.sort_unstable_by(f64::total_cmp);
-    let busiest = busiest(r.latency_ms.iter(), |v| v.len() as u64, 4);
+    let all: Vec<f64> = r.latency_ms.values().flatten().copied().collect();
     if all.is_empty() {
-        Err("no successful call after the warm-up: no latency to draw".to_owned())
-    } else {
-        let mut series = vec![Series {
-            name: format!("all ({} calls)", all.len()),
-            values: cdf(&all, 2000),
-        }];
-        if busiest.len() > 1 {
-            for (endpoint, values) in &busiest {
-                let mut v = (*values).clone();
-                v.sort_unstable_by(f64::total_cmp);
-                series.push(Series {
-                    name: format!("{} ({})", name(endpoint), v.len()),
-                    values: cdf(&v, 1000),
-                });
-            }
-        }
-        Ok(FigureData::Xy(XyPlot {
-            title: "Latency (answer − send), after warm-up".into(),
-            x_label: "latency, ms (log)".into(),
-            y_label: "fraction of calls ≤ latency".into(),
-            series,
-            log_x: true,
-            log_y: false,
-            points: false,
-            lines: true,
-            x_ticks: Vec::new(),
-            error_bars: Vec::new(),
-        }))
+        return Err("no successful call after the warm-up: no latency to draw".to_owned());
     }
+    let mut groups = vec![("all".to_owned(), all)];
+    let busiest = busiest(r.latency_ms.iter(), |v| v.len() as u64, 4);
+    if busiest.len() > 1 {
+        groups.extend(busiest.iter().map(|(e, v)| (name(e), (*v).clone())));
+    }
+    latency_cdf_of("Latency (answer − send), after warm-up", &groups)
 }
 
 /// A latency CDF of named groups of latencies (ms, in any order), one series each, on a log axis.

@@ -6,10 +6,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use cmdline::Stop;
 use formats::records::{read_records, Outcome, Record};
-use invoker::dispatch::{Pacing, ReplayOptions};
-use invoker::request::RequestArgs;
+use invoker::dispatch::ReplayOptions;
 use stellar::step::{step_plan, StepPlan};
 use stellar::Experiment;
 
@@ -27,23 +25,11 @@ const EXPERIMENT: &str = r#"{
 
 fn options(dir: &Path) -> ReplayOptions {
     ReplayOptions {
-        default_port: 80,
         grpc_timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(2),
-        connections: 1,
-        max_in_flight: 100_000,
-        start_at: None,
-        shard: None,
-        allow_unreachable: false,
-        realtime: false,
         shared_cpu: true,
-        dispatcher_cpu: None,
         records: Some(dir.join("records.csv")),
-        latency_file: None,
-        stop: Stop::new(),
-        observer: None,
-        request: RequestArgs::default(),
-        pacing: Pacing::Scheduled,
+        ..ReplayOptions::default()
     }
 }
 

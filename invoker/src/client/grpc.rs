@@ -15,8 +15,9 @@ use proto::greeter_client::GreeterClient;
 use proto::HelloRequest;
 
 use super::{no_answer, Reply};
-use crate::dispatch::{error_chain, ReplayOptions};
+use crate::error::error_chain;
 use crate::error::ReplayError;
+use crate::options::ReplayOptions;
 use crate::request::RequestTemplate;
 use crate::target::Target;
 

@@ -367,7 +367,7 @@ struct Answer {
 async fn read(
     response: Result<hyper::Response<hyper::body::Incoming>, hyper::Error>,
 ) -> Result<Answer, String> {
-    let response = response.map_err(|e| crate::dispatch::error_chain(&e))?;
+    let response = response.map_err(|e| crate::error::error_chain(&e))?;
     let status = response.status().as_u16();
     let report = response
         .headers()
@@ -377,7 +377,7 @@ async fn read(
     let mut body = response.into_body();
     let mut bytes = 0u64;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| crate::dispatch::error_chain(&e))?;
+        let frame = frame.map_err(|e| crate::error::error_chain(&e))?;
         if let Some(data) = frame.data_ref() {
             bytes += data.len() as u64;
         }

@@ -15,8 +15,8 @@ use formats::records::{Outcome, Wire};
 use formats::CallAsk;
 use proto::function::FunctionReport;
 
-use crate::dispatch::ReplayOptions;
 use crate::error::ReplayError;
+use crate::options::ReplayOptions;
 use crate::request::RequestTemplate;
 use crate::target::{Scheme, Target};
 

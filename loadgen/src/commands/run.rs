@@ -162,7 +162,7 @@ pub fn run_keeping(
 ) -> Result<RunOutcome> {
     if let Some(step) = &plan.stellar {
         kept.release()?;
-        return crate::stellar_step::run(plan, step, stop, files);
+        return stellar_run(plan, step, stop, files);
     }
     let load = &plan.load.settings;
     let (kind, launcher, workers) = (plan.deployer, plan.launcher, plan.invokers);
@@ -275,6 +275,21 @@ pub fn run_keeping(
     })
 }
 
+/// A STeLLAR step's run: its sub-experiments replace the trace, the load and the deployment.
+fn stellar_run(
+    plan: &RunPlan,
+    step: &crate::stellar_step::plan::StellarPlan,
+    stop: &Stop,
+    files: RunFiles,
+) -> Result<RunOutcome> {
+    let summary = crate::stellar_step::run(plan, step, stop, &files)?;
+    Ok(RunOutcome {
+        files,
+        generated: None,
+        summary,
+    })
+}
+
 /// Step 3: the deployment `kept` holds when it is the same (same proxies, deployed the same way), else a
 /// new one; kept from then on, so that whatever happens next, the caller's release removes it.
 fn deploy_or_reuse<'k>(
@@ -347,23 +362,18 @@ fn replay_load(
         replay(
             schedule,
             ReplayOptions {
-                default_port: 80,
                 grpc_timeout,
                 connect_timeout: grpc_timeout.min(Duration::from_secs(5)),
                 connections: plan.replay.connections as usize,
                 max_in_flight: plan.replay.max_in_flight,
-                start_at: None,
-                shard: None,
-                allow_unreachable: false,
                 realtime: plan.replay.realtime,
-                shared_cpu: false,
                 dispatcher_cpu,
                 records: Some(files.records.clone()),
                 latency_file: Some(files.latencies.clone()),
                 stop: stop.clone(),
                 observer,
                 request: plan.replay.request.clone(),
-                pacing: invoker::dispatch::Pacing::Scheduled,
+                ..ReplayOptions::default()
             },
         )
         .context("replaying the load")?

@@ -351,7 +351,9 @@ fn write_outputs(
     let figures = crate::report::experiment::figures(dir, plan, results);
     let mut report =
         crate::report::experiment::markdown(plan, conditions, results, &figures, elapsed);
-    if let Some(section) = crate::stellar_step::experiment_figure(dir, plan) {
+    if let Some(section) =
+        crate::stellar_step::experiment_figure(dir, plan, |index| step_dir(dir, index))
+    {
         report.push_str(&section);
     }
     formats::output::write_atomic(&dir.join("report.md"), report.as_bytes())

@@ -1,0 +1,110 @@
+//! How to replay: [`ReplayOptions`] (with the invoker's defaults), which share of a load ([`Shard`]),
+//! and how calls are released ([`Pacing`]: at their due times, or in closed-loop rounds).
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use cmdline::Stop;
+
+use crate::observe::Observer;
+use crate::request::RequestArgs;
+
+/// How to replay.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// Port used for endpoints that name none.
+    pub default_port: u16,
+    /// Per-call timeout; also how long in-flight calls are awaited at the end.
+    pub grpc_timeout: Duration,
+    /// How long to try to open each connection before the run.
+    pub connect_timeout: Duration,
+    /// Connections per endpoint; calls go round-robin over them.
+    pub connections: usize,
+    /// Calls outstanding beyond which a due call is recorded as not sent.
+    pub max_in_flight: usize,
+    /// Wall-clock instant (on this machine's clock) of the run's time 0, so several invokers start
+    /// together; default: as soon as connected. Calls due before the invoker is ready (connected) are
+    /// recorded as `not_sent:late_start`, so a late invoker never shifts its share of the load.
+    pub start_at: Option<SystemTime>,
+    /// This invoker replays one worker's share of a load: records carry the worker and each call's index
+    /// in the whole load (see `formats::shard_of`).
+    pub shard: Option<Shard>,
+    /// Go on when an endpoint cannot be reached at start (its calls are recorded as failures).
+    pub allow_unreachable: bool,
+    /// Ask for `SCHED_FIFO` for the dispatcher thread.
+    pub realtime: bool,
+    /// The dispatcher shares its CPU with other busy ones: it parks through short gaps instead of
+    /// spinning (see `wait`).
+    pub shared_cpu: bool,
+    /// Pin the dispatcher thread to this CPU, and the invoker's other threads to the others.
+    pub dispatcher_cpu: Option<usize>,
+    /// Per-invocation CSV.
+    pub records: Option<PathBuf>,
+    /// vSwarm latency file: one latency (µs) per line, successful measured calls.
+    pub latency_file: Option<PathBuf>,
+    /// Stop dispatching when requested (Ctrl-C); a second request stops waiting for calls in flight.
+    pub stop: Stop,
+    /// Metrics and the live view's figures, fed as the replay goes (see [`crate::observe`]).
+    pub observer: Option<Arc<Observer>>,
+    /// What each call sends (HTTP method, headers, payload) and how HTTP connections are held.
+    pub request: RequestArgs,
+    /// How calls are released: at their due times (the default), or in closed-loop rounds.
+    pub pacing: Pacing,
+}
+
+impl Default for ReplayOptions {
+    /// The invoker's defaults: port 80, a 30 s call timeout (5 s to connect), one connection per endpoint,
+    /// 100,000 calls in flight at most, no records file, every call at its due time.
+    fn default() -> Self {
+        ReplayOptions {
+            default_port: 80,
+            grpc_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            connections: 1,
+            max_in_flight: 100_000,
+            start_at: None,
+            shard: None,
+            allow_unreachable: false,
+            realtime: false,
+            shared_cpu: false,
+            dispatcher_cpu: None,
+            records: None,
+            latency_file: None,
+            stop: Stop::new(),
+            observer: None,
+            request: RequestArgs::default(),
+            pacing: Pacing::Scheduled,
+        }
+    }
+}
+
+/// Which share of a load an invoker replays.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shard {
+    /// This worker's index.
+    pub worker: u32,
+    /// Workers sharing the load.
+    pub workers: u32,
+}
+
+/// How calls are released.
+#[derive(Debug, Clone, Default)]
+pub enum Pacing {
+    /// Each call at its due time (open loop): the invoker's dispatcher.
+    #[default]
+    Scheduled,
+    /// Closed loops of rounds, run at once (STeLLAR's concurrent sub-experiments), every call of the
+    /// schedule in exactly one burst of one loop.
+    Loops(Vec<Vec<Round>>),
+}
+
+/// One round of a closed loop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Round {
+    /// Slept before the round, from the end of the previous one (or the start).
+    pub sleep_before: Duration,
+    /// The bursts, in turn: ranges of the schedule's calls.
+    pub bursts: Vec<Range<usize>>,
+}
