@@ -37,16 +37,41 @@ pub fn job_name(run_id: &str) -> String {
     format!("loadgen-invokers-{run_id}")
 }
 
+/// The name of the Secret holding what the workers' calls need from the environment (header `$VAR`s,
+/// AWS credentials).
+pub fn secret_name(run_id: &str) -> String {
+    format!("loadgen-invokers-{run_id}-env")
+}
+
+/// The Secret of `values` (name, value) for the run's workers, labelled like the Job. It is applied
+/// through `kubectl apply -f -`, so its values are never on a command line or in a file.
+pub fn secret_manifest(run_id: &str, namespace: &str, values: &[(String, String)]) -> Value {
+    let data: serde_json::Map<String, Value> =
+        values.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+    json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": secret_name(run_id),
+            "namespace": namespace,
+            "labels": { MANAGED_BY_LABEL: MANAGED_BY, RUN_LABEL: run_id },
+        },
+        "stringData": data,
+    })
+}
+
 /// The Job manifest: `workers` pods running `invoker` with `args` (in which `$(JOB_COMPLETION_INDEX)`
-/// stands for the pod's index); it ends after `deadline_seconds` whatever happens, and is removed
-/// 10 minutes after it finishes if `loadgen` could not delete it.
+/// stands for the pod's index), their environment from the run's Secret when `with_secret`; it ends
+/// after `deadline_seconds` whatever happens, and is removed 10 minutes after it finishes if `loadgen`
+/// could not delete it.
 pub fn manifest(
     run_id: &str,
     workers: u32,
     args: &[String],
     options: &KubernetesOptions,
-    deadline_seconds: u64,
-    grace_seconds: u64,
+    (deadline_seconds, grace_seconds): (u64, u64),
+    with_secret: bool,
 ) -> Value {
     let labels = json!({ MANAGED_BY_LABEL: MANAGED_BY, RUN_LABEL: run_id });
     let mut pod_labels = labels.clone();
@@ -74,6 +99,9 @@ pub fn manifest(
         }],
         "volumes": [{ "name": "work", "emptyDir": {} }],
     });
+    if with_secret {
+        pod["containers"][0]["envFrom"] = json!([{ "secretRef": { "name": secret_name(run_id) } }]);
+    }
     if !resources.is_empty() {
         pod["containers"][0]["resources"] =
             json!({ "requests": resources.clone(), "limits": resources });
@@ -112,26 +140,67 @@ pub fn to_yaml(manifest: &Value) -> String {
     serde_yaml_ng::to_string(manifest).expect("a JSON value is valid YAML")
 }
 
-/// The commands a run gives `kubectl`, for `--dry-run` to print.
-pub fn commands(kubectl: &Kubectl, file: &Path, run_id: &str, namespace: &str) -> Vec<String> {
+/// The commands a run gives `kubectl`, for `--dry-run` to print; `variables` are those the workers'
+/// Secret would hold.
+pub fn commands(
+    kubectl: &Kubectl,
+    file: &Path,
+    run_id: &str,
+    namespace: &str,
+    variables: &[String],
+) -> Vec<String> {
     let job = job_name(run_id);
     let workers_of_run = format!("{RUN_LABEL}={run_id},{INDEX_LABEL}=K");
-    vec![
+    let mut commands = Vec::new();
+    if !variables.is_empty() {
+        commands.push(format!(
+            "{}   (Secret {} in {namespace}: {}, their values from this machine's environment)",
+            kubectl.shown(&["apply", "-f", "-"]),
+            secret_name(run_id),
+            variables.join(", ")
+        ));
+    }
+    commands.extend([
         kubectl.shown(&["apply", "-f", &file.display().to_string()]),
         kubectl.shown(&["get", "job", &job, "-n", namespace, "-o", "json"]),
         kubectl.shown(&["logs", "-n", namespace, "-l", &workers_of_run, "--tail=5"])
             + "   (worker K, if lost)",
         kubectl.shown(&["delete", "job", "-n", namespace, &job]),
-    ]
+    ]);
+    if !variables.is_empty() {
+        commands.push(kubectl.shown(&["delete", "secret", "-n", namespace, &secret_name(run_id)]));
+    }
+    commands
 }
 
-/// A Job this run created.
+/// The Secret of `variables` with their values from `env`: none when there are none; an error names a
+/// variable that is not set (`AWS_SESSION_TOKEN` may be absent).
+pub fn secret_values(
+    variables: &[String],
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>> {
+    let mut values = Vec::new();
+    for name in variables {
+        match env(name) {
+            Some(value) => values.push((name.clone(), value)),
+            None if name == "AWS_SESSION_TOKEN" => {}
+            None => anyhow::bail!(
+                "the environment variable `{name}` is not set here: the workers' calls need it (their Secret \
+                 is made from this machine's environment)"
+            ),
+        }
+    }
+    Ok(values)
+}
+
+/// A Job this run created (and its Secret, if it has one).
 #[derive(Debug)]
 pub struct Job {
     kubectl: Kubectl,
     name: String,
     namespace: String,
     run_id: String,
+    secret: bool,
     deleted: bool,
 }
 
@@ -163,19 +232,35 @@ pub fn parse_indexes(text: &str) -> Vec<u32> {
 }
 
 impl Job {
-    /// Applies `file` (the Job's manifest).
-    pub fn apply(options: &KubernetesOptions, run_id: &str, file: &Path) -> Result<Job> {
-        options.kubectl.run(
-            &["apply", "-f", &file.display().to_string()],
-            "creating the workers' Job",
-        )?;
-        Ok(Job {
+    /// Applies `secret` (the workers' environment, through standard input), then `file` (the Job's
+    /// manifest). The Secret goes with the Job, whatever happens.
+    pub fn apply(
+        options: &KubernetesOptions,
+        run_id: &str,
+        file: &Path,
+        secret: Option<&Value>,
+    ) -> Result<Job> {
+        let job = Job {
             kubectl: options.kubectl.clone(),
             name: job_name(run_id),
             namespace: options.namespace.clone(),
             run_id: run_id.to_owned(),
+            secret: secret.is_some(),
             deleted: false,
-        })
+        };
+        if let Some(secret) = secret {
+            // A Job that is not applied still takes its Secret with it when dropped.
+            options.kubectl.run_with_input(
+                &["apply", "-f", "-"],
+                &to_yaml(secret),
+                "creating the workers' Secret",
+            )?;
+        }
+        options.kubectl.run(
+            &["apply", "-f", &file.display().to_string()],
+            "creating the workers' Job",
+        )?;
+        Ok(job)
     }
 
     /// The Job's state.
@@ -222,13 +307,21 @@ impl Job {
             .unwrap_or_else(|e| format!("(no logs: {e})"))
     }
 
-    /// Deletes the Job (its pods get SIGTERM, then send back what they have).
+    /// Deletes the Job (its pods get SIGTERM, then send back what they have) and its Secret.
     pub fn delete(&mut self) -> Result<()> {
         if !self.deleted {
-            let job = format!("{}/{}", self.namespace, self.name);
-            self.kubectl
-                .delete("job", &[job], "deleting the workers' Job")?;
             self.deleted = true;
+            let job = format!("{}/{}", self.namespace, self.name);
+            let deleted = self
+                .kubectl
+                .delete("job", &[job], "deleting the workers' Job");
+            // The Secret goes even when the Job could not be deleted (or was never made).
+            if self.secret {
+                let secret = format!("{}/{}", self.namespace, secret_name(&self.run_id));
+                self.kubectl
+                    .delete("secret", &[secret], "deleting the workers' Secret")?;
+            }
+            deleted?;
         }
         Ok(())
     }
@@ -265,7 +358,7 @@ mod tests {
     #[test]
     fn the_job_is_indexed_labelled_spread_and_names_its_command() {
         let args = vec!["--worker".to_owned(), "$(JOB_COMPLETION_INDEX)".to_owned()];
-        let m = manifest("r1", 4, &args, &options(), 300, 40);
+        let m = manifest("r1", 4, &args, &options(), (300, 40), false);
         assert_eq!(m["kind"], "Job");
         assert_eq!(m["metadata"]["name"], "loadgen-invokers-r1");
         assert_eq!(m["metadata"]["namespace"], "load");
@@ -287,9 +380,53 @@ mod tests {
         assert_eq!(c["command"][0], IMAGE_INVOKER);
         assert_eq!(c["args"][1], "$(JOB_COMPLETION_INDEX)");
         assert_eq!(c["resources"]["limits"]["cpu"], "2");
+        assert!(c.get("envFrom").is_none());
         let yaml = to_yaml(&m);
         let back: Value = serde_yaml_ng::from_str(&yaml).unwrap();
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn the_workers_environment_travels_in_a_secret_never_in_the_job() {
+        let args = vec![
+            "--header".to_owned(),
+            "Authorization: Bearer $TOKEN".to_owned(),
+        ];
+        let m = manifest("r1", 2, &args, &options(), (300, 40), true);
+        let c = &m["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            c["envFrom"][0]["secretRef"]["name"],
+            "loadgen-invokers-r1-env"
+        );
+        let values = secret_values(&["TOKEN".into(), "AWS_SESSION_TOKEN".into()], |n| {
+            (n == "TOKEN").then(|| "s3cret".to_owned())
+        })
+        .unwrap();
+        assert_eq!(values, [("TOKEN".to_owned(), "s3cret".to_owned())]);
+        let secret = secret_manifest("r1", "load", &values);
+        assert_eq!(secret["kind"], "Secret");
+        assert_eq!(secret["stringData"]["TOKEN"], "s3cret");
+        assert_eq!(secret["metadata"]["labels"][RUN_LABEL], "r1");
+        assert!(!to_yaml(&m).contains("s3cret"));
+        let e = secret_values(&["TOKEN".into()], |_| None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`TOKEN` is not set here"), "{e}");
+        let shown = commands(
+            &Kubectl::default(),
+            Path::new("job.yaml"),
+            "r1",
+            "load",
+            &["TOKEN".into()],
+        );
+        assert!(
+            shown[0].starts_with("kubectl apply -f -") && shown[0].contains("TOKEN"),
+            "{shown:?}"
+        );
+        assert_eq!(
+            shown.last().unwrap(),
+            "kubectl delete secret -n load loadgen-invokers-r1-env"
+        );
     }
 
     #[test]

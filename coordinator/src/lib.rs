@@ -266,17 +266,31 @@ fn launch_workers(
                 kubernetes::POD_WORK_DIR,
                 None,
             );
+            let values = kubernetes::secret_values(&launch.settings.request.variables(), |name| {
+                std::env::var(name).ok()
+            })?;
             let manifest = kubernetes::manifest(
                 launch.run_id,
                 n,
                 &args,
                 &launch.kubernetes,
-                (deadline - Instant::now()).as_secs() + 60,
-                launch.settings.grpc_timeout.as_secs() + 60,
+                (
+                    (deadline - Instant::now()).as_secs() + 60,
+                    launch.settings.grpc_timeout.as_secs() + 60,
+                ),
+                !values.is_empty(),
             );
             formats::output::write_atomic(&files.job, kubernetes::to_yaml(&manifest).as_bytes())
                 .with_context(|| format!("writing {}", files.job.display()))?;
-            Launched::Kubernetes(Job::apply(&launch.kubernetes, launch.run_id, &files.job)?)
+            let secret = (!values.is_empty()).then(|| {
+                kubernetes::secret_manifest(launch.run_id, &launch.kubernetes.namespace, &values)
+            });
+            Launched::Kubernetes(Job::apply(
+                &launch.kubernetes,
+                launch.run_id,
+                &files.job,
+                secret.as_ref(),
+            )?)
         }
     })
 }

@@ -55,14 +55,24 @@ pub struct KubeError {
 
 /// Runs `command` (shown as `shown`) and returns its standard output.
 pub fn run(command: &mut Command, stage: &str, shown: &str) -> Result<String, KubeError> {
+    run_with_input(command, None, stage, shown)
+}
+
+/// [`run`], with `input` on the command's standard input (kept off the command line and out of files).
+fn run_with_input(
+    command: &mut Command,
+    input: Option<&str>,
+    stage: &str,
+    shown: &str,
+) -> Result<String, KubeError> {
     let failed = |status: String, stderr: String| KubeError {
         stage: stage.to_owned(),
         command: shown.to_owned(),
         status,
         stderr,
     };
-    let output = command.stdin(Stdio::null()).output().map_err(|e| {
-        let program = command.get_program().to_string_lossy().into_owned();
+    let program = command.get_program().to_string_lossy().into_owned();
+    let start_error = |e: std::io::Error| {
         failed(
             if e.kind() == std::io::ErrorKind::NotFound {
                 format!("`{program}` is not on PATH")
@@ -71,7 +81,24 @@ pub fn run(command: &mut Command, stage: &str, shown: &str) -> Result<String, Ku
             },
             String::new(),
         )
-    })?;
+    };
+    let output = match input {
+        None => command.stdin(Stdio::null()).output().map_err(start_error)?,
+        Some(text) => {
+            let mut child = command
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(start_error)?;
+            let mut stdin = child.stdin.take().expect("stdin is piped");
+            // Written whole, then closed, before the output is read: kubectl reads all of it first.
+            std::io::Write::write_all(&mut stdin, text.as_bytes())
+                .map_err(|e| failed(format!("writing its input: {e}"), String::new()))?;
+            drop(stdin);
+            child.wait_with_output().map_err(start_error)?
+        }
+    };
     if !output.status.success() {
         return Err(failed(
             output.status.to_string(),
@@ -116,6 +143,22 @@ impl Kubectl {
     pub fn run(&self, args: &[&str], stage: &str) -> Result<String, KubeError> {
         run(
             Command::new(&self.program).args(args),
+            stage,
+            &self.shown(args),
+        )
+    }
+
+    /// Runs `kubectl ARGS` with `input` on its standard input (`apply -f -` of a Secret: its values
+    /// never on a command line or in a file).
+    pub fn run_with_input(
+        &self,
+        args: &[&str],
+        input: &str,
+        stage: &str,
+    ) -> Result<String, KubeError> {
+        run_with_input(
+            Command::new(&self.program).args(args),
+            Some(input),
             stage,
             &self.shown(args),
         )

@@ -172,6 +172,32 @@ impl RequestArgs {
         })
     }
 
+    /// The environment variables the calls need where the invoker runs: those `$VAR`s of the headers
+    /// name, and with `--aws-sigv4` the AWS credentials (what a Kubernetes worker gets from a Secret).
+    pub fn variables(&self) -> Vec<String> {
+        let mut names = std::cell::RefCell::new(Vec::new());
+        for (_, value) in &self.headers {
+            let _ = expand(value, &|name: &str| {
+                names.borrow_mut().push(name.to_owned());
+                Some(String::new())
+            });
+        }
+        let names = names.get_mut();
+        if self.aws_sigv4.is_some() {
+            names.extend(
+                [
+                    "AWS_ACCESS_KEY_ID",
+                    "AWS_SECRET_ACCESS_KEY",
+                    "AWS_SESSION_TOKEN",
+                ]
+                .map(String::from),
+            );
+        }
+        names.sort();
+        names.dedup();
+        std::mem::take(names)
+    }
+
     /// The flags again, as an invoker's arguments (only those away from their defaults).
     pub fn to_args(&self) -> Vec<String> {
         let mut args = Vec::new();
@@ -282,6 +308,20 @@ mod tests {
         let again = parse(&a.to_args().iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
         assert_eq!(again, a);
         assert!(!a.to_args().concat().contains("s3cret"));
+        assert_eq!(a.variables(), ["TOKEN"]);
+        let signed = RequestArgs {
+            aws_sigv4: Some("execute-api:eu-west-1".into()),
+            ..a.clone()
+        };
+        assert_eq!(
+            signed.variables(),
+            [
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_SESSION_TOKEN",
+                "TOKEN"
+            ]
+        );
 
         let get = parse(&["--payload-bytes", "1024"])
             .unwrap()

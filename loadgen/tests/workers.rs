@@ -315,6 +315,70 @@ fn kubernetes_workers_replay_the_load_and_their_job_is_deleted() {
 }
 
 #[test]
+fn header_variables_reach_kubernetes_workers_in_a_secret_never_in_the_job() {
+    let _turn = testkit::turn();
+    let (cluster, _runner) = cluster_with_pods(PodFaults::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = run_args(
+        &out,
+        &[
+            "--launcher",
+            "kubernetes",
+            "--advertise-addr",
+            "127.0.0.1:0",
+            "--start-lead",
+            "3",
+            "--namespace",
+            "load",
+            "--function-protocol",
+            "http",
+            "--header",
+            "x-token: Bearer $LOADGEN_TEST_TOKEN",
+        ],
+    );
+    // Only loadgen has the token: the pods (processes of this test) get it from the Secret alone, and
+    // an invoker without it would refuse to start.
+    let env = cluster.env(&[("LOADGEN_TEST_TOKEN", "s3cret-42")]);
+    ok(&run_loadgen(&args, &env, LIMIT));
+    let o = read_one_to_one(&out);
+    check_all_answered(&out, &o);
+    let job = std::fs::read_to_string(out.join("invokers-job.yaml")).unwrap();
+    assert!(
+        job.contains("$LOADGEN_TEST_TOKEN") && !job.contains("s3cret-42"),
+        "{job}"
+    );
+    assert!(job.contains("secretRef"), "{job}");
+    let calls = cluster.calls();
+    assert!(calls.iter().any(|c| c == "kubectl apply -f -"), "{calls:?}");
+    assert!(!calls.iter().any(|c| c.contains("s3cret-42")), "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("kubectl delete secret -n load loadgen-invokers-")),
+        "{calls:?}"
+    );
+    // Deleted with the Job.
+    let secrets: Vec<String> = std::fs::read_dir(cluster.state.join("secrets"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        secrets.len() == 1 && secrets[0].ends_with(".deleted"),
+        "{secrets:?}"
+    );
+
+    // Without the token here, refused before a pod starts, naming it.
+    let refused = run_loadgen(&args, &cluster.env(&[]), LIMIT);
+    assert!(!refused.status.success());
+    assert!(
+        common::text(&refused).contains("`LOADGEN_TEST_TOKEN` is not set here"),
+        "{}",
+        common::text(&refused)
+    );
+}
+
+#[test]
 fn a_killed_pod_is_lost_and_a_late_pod_starts_late() {
     let _turn = testkit::turn();
     let (cluster, _runner) = cluster_with_pods(PodFaults {

@@ -110,13 +110,17 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
         None,
     );
     let span = (load.warmup_duration + load.duration) as u64 * granularity.period_us() / 1_000_000;
+    let variables = args.replay.request.variables();
     let manifest = kubernetes::manifest(
         &run_id,
         workers,
         &invoker_args,
         &kubernetes_options(&args.replay),
-        lead.as_secs() + span + args.replay.grpc_timeout.as_secs() + 120,
-        args.replay.grpc_timeout.as_secs() + 60,
+        (
+            lead.as_secs() + span + args.replay.grpc_timeout.as_secs() + 120,
+            args.replay.grpc_timeout.as_secs() + 60,
+        ),
+        !variables.is_empty(),
     );
     write_atomic(&files.job, kubernetes::to_yaml(&manifest).as_bytes())
         .with_context(|| format!("writing {}", files.job.display()))?;
@@ -137,6 +141,7 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
         &job,
         &run_id,
         &args.replay.namespace,
+        &variables,
     ) {
         println!("           {command}");
     }

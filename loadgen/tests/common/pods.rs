@@ -150,6 +150,18 @@ fn start_job(
         .iter()
         .map(|a| a.as_str().unwrap().to_owned())
         .collect();
+    // The environment from the Job's Secret, as the kubelet gives it (the Secret was applied first).
+    let mut env: Vec<(String, String)> = Vec::new();
+    if let Some(secret) = container["envFrom"][0]["secretRef"]["name"].as_str() {
+        let ns = job["metadata"]["namespace"].as_str().unwrap_or("default");
+        let path = state.join("secrets").join(format!("{ns}.{secret}.yaml"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("the Job's Secret {}: {e}", path.display()));
+        let secret: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+        for (k, v) in secret["stringData"].as_object().unwrap() {
+            env.push((k.clone(), v.as_str().unwrap().to_owned()));
+        }
+    }
     let pods = (0..completions)
         .map(|k| {
             let dir = state.join("pods").join(format!("{key}-{k}"));
@@ -169,7 +181,10 @@ fn start_job(
                 child: None,
                 due: Instant::now() + delay,
                 args: args.iter().map(expand).collect(),
-                env: vec![("JOB_COMPLETION_INDEX".into(), k.to_string())],
+                env: [("JOB_COMPLETION_INDEX".to_owned(), k.to_string())]
+                    .into_iter()
+                    .chain(env.iter().cloned())
+                    .collect(),
                 log: dir.join("log"),
                 exit: None,
                 terminated: false,
