@@ -1,12 +1,11 @@
 //! `loadgen run --workers N`: invokers as local processes or as the pods of a (fake) Kubernetes Job,
 //! started together, their records merged one to one with the load; a killed worker and a late one are
-//! named, and their calls recorded as such; `clean` removes only labelled objects; a corrupted transfer
-//! is refused.
+//! named, and their calls recorded as such; a corrupted transfer is refused. (`clean`: tests/clean.rs.)
 
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -471,87 +470,6 @@ fn dry_run_writes_the_job_and_prints_the_commands_without_calling_kubectl() {
     let refused = run_loadgen(&run_args(&other, &["--dry-run"]), &[], LIMIT);
     assert!(!refused.status.success());
     assert!(common::text(&refused).contains("--launcher kubernetes"));
-}
-
-/// Applies a Job manifest to the fake cluster as a user would, with `labels`.
-fn apply_job(cluster: &FakeCluster, name: &str, labels: &str) {
-    let file = cluster.state.join(format!("{name}.yaml"));
-    std::fs::write(
-        &file,
-        format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  namespace: default\n  labels:\n{labels}spec: {{}}\n"),
-    )
-    .unwrap();
-    let out = run_loadgen_kubectl(cluster, &["apply", "-f", s(&file)]);
-    assert!(out.contains("created"), "{out}");
-}
-
-fn run_loadgen_kubectl(cluster: &FakeCluster, args: &[&str]) -> String {
-    let env = cluster.env(&[]);
-    let path = &env.iter().find(|(k, _)| *k == "PATH").unwrap().1;
-    let kubectl = PathBuf::from(path.split(':').next().unwrap()).join("kubectl");
-    let out = Command::new(kubectl)
-        .args(args)
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-#[test]
-fn clean_removes_only_labelled_jobs_and_one_runs_with_run() {
-    let cluster = FakeCluster::new();
-    let ours = "    app.kubernetes.io/managed-by: serverless-loadgen\n";
-    apply_job(
-        &cluster,
-        "loadgen-invokers-a",
-        &format!("{ours}    serverless-loadgen/run: a\n"),
-    );
-    apply_job(
-        &cluster,
-        "loadgen-invokers-b",
-        &format!("{ours}    serverless-loadgen/run: b\n"),
-    );
-    apply_job(&cluster, "users-own", "    app: theirs\n");
-    let present = |name: &str| {
-        cluster
-            .state
-            .join(format!("jobs/default.{name}.yaml"))
-            .exists()
-    };
-
-    let t = ok(&run_loadgen(
-        &["clean", "--run", "a", "--dry-run"],
-        &cluster.env(&[]),
-        LIMIT,
-    ));
-    assert!(
-        t.contains("would delete 1 Job(s)") && t.contains("default/loadgen-invokers-a"),
-        "{t}"
-    );
-    assert!(present("loadgen-invokers-a"));
-
-    let t = ok(&run_loadgen(
-        &["clean", "--run", "a"],
-        &cluster.env(&[]),
-        LIMIT,
-    ));
-    assert!(t.contains("deleted 1 Job(s)"), "{t}");
-    assert!(
-        !present("loadgen-invokers-a") && present("loadgen-invokers-b") && present("users-own")
-    );
-
-    let t = ok(&run_loadgen(&["clean"], &cluster.env(&[]), LIMIT));
-    assert!(t.contains("deleted 1 Job(s)"), "{t}");
-    assert!(
-        !present("loadgen-invokers-b") && present("users-own"),
-        "{t}"
-    );
-    for call in cluster.calls() {
-        assert!(
-            !call.contains("users-own") || call.starts_with("kubectl apply"),
-            "{call}"
-        );
-    }
 }
 
 #[test]
