@@ -1,18 +1,65 @@
 //! One call's life after its release: made by its client, then its record completed (send lag, what
 //! went over the wire, what the function said) and, for a failure, its cause kept once per endpoint.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use crate::client::Call;
-use crate::sink::Pending;
+use formats::records::Record;
+
+use crate::client::{Call, Client};
+use crate::observe::Observer;
+use crate::request::RequestTemplate;
+use crate::schedule::ScheduledCall;
+use crate::sink::{Pending, Sink};
 
 /// The first failure's cause per endpoint: what a run that failed says (once, not once per call).
 pub(crate) type FirstFailures = Rc<RefCell<Vec<Option<String>>>>;
 
+/// What sending a released call takes, the same for the open loop and the closed ones: its endpoint's
+/// client, the request, the calls in flight, where records and failures go.
+pub(crate) struct Sending<'a> {
+    pub(crate) clients: &'a [Client],
+    pub(crate) request: &'a Rc<RequestTemplate>,
+    pub(crate) sink: &'a Rc<Sink>,
+    pub(crate) failures: &'a FirstFailures,
+    pub(crate) observer: Option<&'a Observer>,
+    pub(crate) timeout: Duration,
+    /// Calls sent and not yet ended.
+    pub(crate) in_flight: Rc<Cell<usize>>,
+}
+
+impl Sending<'_> {
+    /// Sends `call` (its `record` so far), due at `deadline`: counted in flight and as sent now; the
+    /// future makes the call and completes the record.
+    pub(crate) fn send(
+        &self,
+        call: &ScheduledCall,
+        record: Record,
+        deadline: Instant,
+    ) -> impl Future<Output = ()> + 'static {
+        self.in_flight.set(self.in_flight.get() + 1);
+        if let Some(o) = self.observer {
+            o.call_sent();
+        }
+        let pending = Pending {
+            record: Some(record),
+            sink: Rc::clone(self.sink),
+            in_flight: Rc::clone(&self.in_flight),
+        };
+        call_once(
+            self.clients[call.endpoint as usize].call(call.ask, self.request),
+            pending,
+            deadline,
+            self.timeout,
+            Rc::clone(self.failures),
+        )
+    }
+}
+
 /// Makes `call`, due at `deadline`, and completes its record.
-pub(crate) async fn call_once(
+async fn call_once(
     call: Call,
     mut pending: Pending,
     deadline: Instant,

@@ -25,13 +25,12 @@ use formats::records::{Outcome, Record};
 use formats::summary::{Summary, WorkerInfo};
 use host::{all_cpus_but, online_cpus, pin_to};
 
-use crate::call::{call_once, FirstFailures};
-use crate::client::Client;
+use crate::call::{FirstFailures, Sending};
 pub use crate::error::{error_chain, ReplayError};
 pub use crate::options::{Pacing, ReplayOptions, Round, Shard};
 use crate::request::RequestTemplate;
 use crate::schedule::Schedule;
-use crate::sink::{write_records, Pending, Sink};
+use crate::sink::{write_records, Sink};
 use crate::target::Target;
 use crate::wait::{tune_thread, Waiter};
 
@@ -325,7 +324,15 @@ async fn dispatch(
         .filter(|late| *late > LATE_START_GRACE);
     let late_before = ready_late.map(|_| now - LATE_START_GRACE);
     let mut waiter = Waiter::new(realtime, options.shared_cpu).map_err(ReplayError::Start)?;
-    let in_flight = Rc::new(Cell::new(0usize));
+    let sending = Sending {
+        clients: &clients,
+        request,
+        sink,
+        failures,
+        observer: options.observer.as_deref(),
+        timeout: options.grpc_timeout,
+        in_flight: Rc::new(Cell::new(0)),
+    };
     // When a stop request came, µs from time 0; from then on no call is sent.
     let mut interrupted_at: Option<u64> = None;
 
@@ -363,31 +370,15 @@ async fn dispatch(
         }
         record.dispatch_lag_ns =
             Some(released.saturating_duration_since(deadline).as_nanos() as u64);
-        if in_flight.get() >= options.max_in_flight {
+        if sending.in_flight.get() >= options.max_in_flight {
             record.outcome = Outcome::NotSentBackPressure;
             sink.push(record);
             sink.flush_if_due();
             continue;
         }
-        let client: &Client = &clients[call.endpoint as usize];
-        in_flight.set(in_flight.get() + 1);
-        if let Some(o) = &options.observer {
-            o.call_sent();
-        }
-        let pending = Pending {
-            record: Some(record),
-            sink: Rc::clone(sink),
-            in_flight: Rc::clone(&in_flight),
-        };
         // First poll inline: the request is handed to the client now, not after whatever tasks are
         // queued ahead of a new one; the task then carries the call to its end.
-        let mut call = Box::pin(call_once(
-            client.call(call.ask, request),
-            pending,
-            deadline,
-            options.grpc_timeout,
-            Rc::clone(failures),
-        ));
+        let mut call = Box::pin(sending.send(call, record, deadline));
         let done = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_ready())).await;
         if !done {
             tokio::task::spawn_local(call);
@@ -404,6 +395,6 @@ async fn dispatch(
         }
     }
 
-    wait_for_in_flight(&in_flight, interrupted_at.is_some(), options, sink).await;
+    wait_for_in_flight(&sending.in_flight, interrupted_at.is_some(), options, sink).await;
     Ok((interrupted_at, start_wall, ready_late))
 }

@@ -175,14 +175,14 @@ impl RequestArgs {
     /// The environment variables the calls need where the invoker runs: those `$VAR`s of the headers
     /// name, and with `--aws-sigv4` the AWS credentials (what a Kubernetes worker gets from a Secret).
     pub fn variables(&self) -> Vec<String> {
-        let mut names = std::cell::RefCell::new(Vec::new());
+        let found = std::cell::RefCell::new(Vec::new());
         for (_, value) in &self.headers {
             let _ = expand(value, &|name: &str| {
-                names.borrow_mut().push(name.to_owned());
+                found.borrow_mut().push(name.to_owned());
                 Some(String::new())
             });
         }
-        let names = names.get_mut();
+        let mut names = found.into_inner();
         if self.aws_sigv4.is_some() {
             names.extend(
                 [
@@ -195,7 +195,7 @@ impl RequestArgs {
         }
         names.sort();
         names.dedup();
-        std::mem::take(names)
+        names
     }
 
     /// The flags again, as an invoker's arguments (only those away from their defaults).

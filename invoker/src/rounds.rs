@@ -10,13 +10,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use formats::records::Outcome;
 
-use crate::call::{call_once, FirstFailures};
-use crate::client::Client;
+use crate::call::{FirstFailures, Sending};
 use crate::error::ReplayError;
 use crate::options::ReplayOptions;
 use crate::request::RequestTemplate;
 use crate::schedule::Schedule;
-use crate::sink::{Pending, Sink};
+use crate::sink::Sink;
 use crate::target::Target;
 
 pub use crate::options::{Pacing, Round};
@@ -46,13 +45,17 @@ pub(crate) async fn dispatch_loops(
     let clients = crate::client::connect(targets, &schedule.endpoints, options, request).await?;
     let loop_of = Loop {
         schedule,
-        clients: &clients,
-        request,
         options,
-        sink,
-        failures,
+        sending: Sending {
+            clients: &clients,
+            request,
+            sink,
+            failures,
+            observer: options.observer.as_deref(),
+            timeout: options.grpc_timeout,
+            in_flight: Rc::new(Cell::new(0)),
+        },
         start: Instant::now(),
-        in_flight: Rc::new(Cell::new(0)),
         released: RefCell::new(vec![false; schedule.calls.len()]),
     };
     let start_wall = SystemTime::now();
@@ -70,13 +73,9 @@ pub(crate) async fn dispatch_loops(
 /// What every closed loop of a replay shares.
 struct Loop<'a> {
     schedule: &'a Schedule,
-    clients: &'a [Client],
-    request: &'a Rc<RequestTemplate>,
     options: &'a ReplayOptions,
-    sink: &'a Rc<Sink>,
-    failures: &'a FirstFailures,
+    sending: Sending<'a>,
     start: Instant,
-    in_flight: Rc<Cell<usize>>,
     released: RefCell<Vec<bool>>,
 }
 
@@ -98,7 +97,7 @@ impl Loop<'_> {
                 }
                 // Closed loop: the whole burst is answered (or times out) before the next one goes.
                 while calls.join_next().await.is_some() {
-                    self.sink.flush_if_due();
+                    self.sending.sink.flush_if_due();
                 }
             }
         }
@@ -117,21 +116,7 @@ impl Loop<'_> {
         record.dispatch_lag_ns = Some(0);
         if let Some(o) = &self.options.observer {
             o.call_due();
-            o.call_sent();
         }
-        self.in_flight.set(self.in_flight.get() + 1);
-        let pending = Pending {
-            record: Some(record),
-            sink: Rc::clone(self.sink),
-            in_flight: Rc::clone(&self.in_flight),
-        };
-        let client: &Client = &self.clients[call.endpoint as usize];
-        calls.spawn_local(call_once(
-            client.call(call.ask, self.request),
-            pending,
-            now,
-            self.options.grpc_timeout,
-            Rc::clone(self.failures),
-        ));
+        calls.spawn_local(self.sending.send(call, record, now));
     }
 }

@@ -151,6 +151,15 @@ impl Target {
     }
 }
 
+/// `url` with `query` appended to its query (`?` or `&`, as it already has one or not).
+pub fn with_query(url: &str, query: Option<&str>) -> String {
+    match query {
+        None => url.to_owned(),
+        Some(q) if url.contains('?') => format!("{url}&{q}"),
+        Some(q) => format!("{url}?{q}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

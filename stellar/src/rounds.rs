@@ -134,9 +134,11 @@ pub fn replay_plan(
         for burst in &round.bursts {
             let limit = (burst.service_time.as_secs_f64() * 1e6 * increments_per_us).round() as u64;
             let base = &gateways[burst.gateway as usize];
-            let separator = if base.contains('?') { '&' } else { '?' };
-            let url = format!(
-                "{base}{separator}IncrementLimit={limit}&PayloadLengthBytes={payload_bytes}&DataTransferChainIDs=[]"
+            let url = invoker::target::with_query(
+                base,
+                Some(&format!(
+                    "IncrementLimit={limit}&PayloadLengthBytes={payload_bytes}&DataTransferChainIDs=[]"
+                )),
             );
             let endpoint = match endpoints.iter().position(|e| *e == url) {
                 Some(e) => e,

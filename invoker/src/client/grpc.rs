@@ -10,7 +10,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use formats::records::{Outcome, Protocol, Wire};
 use formats::CallAsk;
-use proto::function::{CallRequest, FunctionReport};
+use proto::function::FunctionReport;
 use proto::greeter_client::GreeterClient;
 use proto::HelloRequest;
 
@@ -72,13 +72,7 @@ impl GrpcEndpoint {
             client: self.channels[k % self.channels.len()].clone(),
             request: HelloRequest {
                 name: request.grpc_name.clone(),
-                v_hive_metadata: ask.map_or_else(Vec::new, |ask| {
-                    CallRequest {
-                        duration_us: Some(ask.duration_us),
-                        memory_mb: Some(ask.memory_mb),
-                    }
-                    .to_metadata()
-                }),
+                v_hive_metadata: super::ask_json(ask),
             },
         }
     }

@@ -29,11 +29,11 @@ use tokio_rustls::TlsConnector;
 
 use formats::records::{Outcome, Protocol, Wire};
 use formats::CallAsk;
-use proto::function::{CallRequest, FunctionReport, REPORT_HEADER, REQUEST_HEADER};
+use proto::function::{FunctionReport, REPORT_HEADER, REQUEST_HEADER};
 
 use super::{no_answer, Reply};
 use crate::request::RequestTemplate;
-use crate::target::{Scheme, Target};
+use crate::target::{with_query, Scheme, Target};
 
 /// A connection's sending half.
 enum Sender {
@@ -46,7 +46,8 @@ pub(crate) struct HttpEndpoint {
     target: Target,
     request: Rc<RequestTemplate>,
     tls: Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>,
-    /// The request target of an HTTP/1.1 call (origin form) and of an HTTP/2 one (absolute).
+    /// The request target of an HTTP/1.1 call (origin form) and of an HTTP/2 one (absolute, also what a
+    /// signature covers).
     uri_h1: Uri,
     uri_h2: Uri,
     host: HeaderValue,
@@ -77,22 +78,11 @@ impl HttpEndpoint {
             )),
             None => None,
         };
-        let path = match &request.query {
-            None => target.path_and_query.clone(),
-            Some(q) if target.path_and_query.contains('?') => {
-                format!("{}&{q}", target.path_and_query)
-            }
-            Some(q) => format!("{}?{q}", target.path_and_query),
-        };
+        let query = request.query.as_deref();
         let uri = |text: String| text.parse::<Uri>().map_err(|e| format!("`{text}`: {e}"));
-        let scheme = if target.scheme == Scheme::Https {
-            "https"
-        } else {
-            "http"
-        };
         Ok(HttpEndpoint {
-            uri_h1: uri(path.clone())?,
-            uri_h2: uri(format!("{scheme}://{}{path}", target.host_header()))?,
+            uri_h1: uri(with_query(&target.path_and_query, query))?,
+            uri_h2: uri(with_query(&target.http_uri(), query))?,
             host: HeaderValue::from_str(&target.host_header()).map_err(|e| e.to_string())?,
             h2: Cell::new(target.scheme == Scheme::H2c),
             target,
@@ -219,13 +209,8 @@ impl HttpEndpoint {
         if let Some(signer) = &t.signer {
             self.sign(signer, &mut request);
         }
-        if let Some(ask) = ask {
-            let json = CallRequest {
-                duration_us: Some(ask.duration_us),
-                memory_mb: Some(ask.memory_mb),
-            }
-            .to_metadata();
-            if let Ok(value) = HeaderValue::from_bytes(&json) {
+        if ask.is_some() {
+            if let Ok(value) = HeaderValue::from_bytes(&super::ask_json(ask)) {
                 request.headers_mut().insert(REQUEST_HEADER, value);
             }
         }
@@ -236,19 +221,10 @@ impl HttpEndpoint {
     /// request that cannot be signed goes unsigned, and its endpoint answers 403.
     fn sign(&self, signer: &super::aws::AwsSigner, request: &mut Request<Full<Bytes>>) {
         let host = self.host.to_str().unwrap_or_default();
-        let uri = format!(
-            "{}://{host}{}",
-            if self.target.scheme == Scheme::Https {
-                "https"
-            } else {
-                "http"
-            },
-            self.uri_h1
-        );
         let method = request.method().as_str().to_owned();
         match signer.headers(
             &method,
-            &uri,
+            &self.uri_h2.to_string(),
             &[("host", host)],
             &self.request.body,
             std::time::SystemTime::now(),

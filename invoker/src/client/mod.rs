@@ -44,6 +44,18 @@ impl Reply {
     }
 }
 
+/// What a call asks of the function, as the JSON both protocols carry (gRPC's `vHiveMetadata`, HTTP's
+/// `x-function-request`); empty when the load asks nothing.
+fn ask_json(ask: Option<CallAsk>) -> Vec<u8> {
+    ask.map_or_else(Vec::new, |ask| {
+        proto::function::CallRequest {
+            duration_us: Some(ask.duration_us),
+            memory_mb: Some(ask.memory_mb),
+        }
+        .to_metadata()
+    })
+}
+
 /// A timed-out call's cause.
 fn no_answer(timeout: Duration) -> String {
     format!(
