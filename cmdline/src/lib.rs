@@ -2,11 +2,13 @@
 //!
 //! - [`values`]: flag values with bounds (booleans as vSwarm's scripts write them, seconds, numbers,
 //!   instants), so that no number a user types can overflow a computation later;
+//! - [`sizes`]: a size in bytes, fixed or drawn from a distribution;
 //! - [`goflags`]: vSwarm's Go-style single-dash long flags (`-traceFile x`, `-min=false`);
 //! - [`Stop`]: Ctrl-C and SIGTERM as a stop request that work checks, and the exit status it implies;
 //! - [`main_result`]: how a binary ends: its error printed once, each cause once, and its exit status.
 
 pub mod goflags;
+pub mod sizes;
 pub mod values;
 
 use std::process::ExitCode;

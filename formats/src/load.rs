@@ -103,20 +103,26 @@ impl<W: Write> LoadWriter<W> {
 
     /// Appends one period. `calls` must be sorted by offset (the order they will be sent in).
     pub fn write_period(&mut self, calls: &[Invocation]) -> io::Result<()> {
-        self.write_period_asking(calls, &[])
+        self.write_period_with(calls, &[], &[])
     }
 
-    /// Appends one period whose calls each ask for a duration and memory (`asks`, one per call, or none:
-    /// then the period is vSwarm's two arrays only). The asks go in two more arrays, `duration_us` and
-    /// `memory_mb`, which vSwarm's invoker ignores.
-    pub fn write_period_asking(
+    /// Appends one period whose calls each ask for a duration and memory (`asks`, one per call, or none)
+    /// and each send a payload of their own size (`payloads`, bytes, one per call, or none); with neither,
+    /// the period is vSwarm's two arrays only. The asks go in two more arrays, `duration_us` and
+    /// `memory_mb`, the payloads in `payload_bytes`; vSwarm's invoker ignores them.
+    pub fn write_period_with(
         &mut self,
         calls: &[Invocation],
         asks: &[CallAsk],
+        payloads: &[u32],
     ) -> io::Result<()> {
         assert!(
             asks.is_empty() || asks.len() == calls.len(),
             "one ask per call"
+        );
+        assert!(
+            payloads.is_empty() || payloads.len() == calls.len(),
+            "one payload per call"
         );
         debug_assert!(calls.windows(2).all(|w| w[0].offset_us <= w[1].offset_us));
         let buf = &mut self.line;
@@ -140,19 +146,30 @@ impl<W: Write> LoadWriter<W> {
             buf.extend_from_slice(b"\n    ");
         }
         buf.extend_from_slice(b"]");
+        let mut array = |buf: &mut Vec<u8>, key: &[u8], values: &mut dyn Iterator<Item = u64>| {
+            buf.extend_from_slice(b",\n    \"");
+            buf.extend_from_slice(key);
+            buf.extend_from_slice(b"\": [");
+            for (i, value) in values.enumerate() {
+                buf.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
+                buf.extend_from_slice(digits.format(value).as_bytes());
+            }
+            buf.extend_from_slice(b"\n    ]");
+        };
         if !asks.is_empty() {
-            let mut array = |buf: &mut Vec<u8>, key: &[u8], value: &dyn Fn(&CallAsk) -> u64| {
-                buf.extend_from_slice(b",\n    \"");
-                buf.extend_from_slice(key);
-                buf.extend_from_slice(b"\": [");
-                for (i, ask) in asks.iter().enumerate() {
-                    buf.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
-                    buf.extend_from_slice(digits.format(value(ask)).as_bytes());
-                }
-                buf.extend_from_slice(b"\n    ]");
-            };
-            array(buf, b"duration_us", &|a| a.duration_us);
-            array(buf, b"memory_mb", &|a| u64::from(a.memory_mb));
+            array(buf, b"duration_us", &mut asks.iter().map(|a| a.duration_us));
+            array(
+                buf,
+                b"memory_mb",
+                &mut asks.iter().map(|a| u64::from(a.memory_mb)),
+            );
+        }
+        if !payloads.is_empty() {
+            array(
+                buf,
+                b"payload_bytes",
+                &mut payloads.iter().map(|&p| u64::from(p)),
+            );
         }
         buf.extend_from_slice(b"\n  }");
         self.out.write_all(buf)?;
@@ -230,6 +247,8 @@ pub struct Period {
     /// What each call asks of its function, when the file says (`duration_us` and `memory_mb` arrays):
     /// one per call, or empty.
     pub asks: Vec<CallAsk>,
+    /// What each call sends, bytes, when the file says (a `payload_bytes` array): one per call, or empty.
+    pub payloads: Vec<u32>,
 }
 
 impl Load {
@@ -407,11 +426,13 @@ impl<'de> Visitor<'de> for PeriodSeed<'_> {
         let mut endpoints: Option<Vec<u32>> = None;
         let mut durations: Option<Vec<u64>> = None;
         let mut memory: Option<Vec<u32>> = None;
+        let mut payloads: Option<Vec<u32>> = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "timestamp" => timestamps = Some(map.next_value()?),
                 "duration_us" => durations = Some(map.next_value()?),
                 "memory_mb" => memory = Some(map.next_value()?),
+                "payload_bytes" => payloads = Some(map.next_value()?),
                 "endpoint" => {
                     endpoints = Some(map.next_value_seed(EndpointsSeed {
                         interner: &mut *self.interner,
@@ -456,7 +477,16 @@ impl<'de> Visitor<'de> for PeriodSeed<'_> {
                 )))
             }
         };
+        let payloads = payloads.unwrap_or_default();
+        if !payloads.is_empty() && payloads.len() != timestamps.len() {
+            return Err(de::Error::custom(format!(
+                "period {period}: {} timestamps but {} payload sizes (`payload_bytes` has one per call)",
+                timestamps.len(),
+                payloads.len()
+            )));
+        }
         Ok(Period {
+            payloads,
             calls: timestamps
                 .into_iter()
                 .zip(endpoints)

@@ -49,7 +49,7 @@ impl Sending<'_> {
             in_flight: Rc::clone(&self.in_flight),
         };
         call_once(
-            self.clients[call.endpoint as usize].call(call.ask, self.request),
+            self.clients[call.endpoint as usize].call(call, self.request),
             pending,
             deadline,
             self.timeout,

@@ -16,6 +16,9 @@ pub struct ScheduledCall {
     pub endpoint: u32,
     /// What the call asks of its function, when the load says (sent in the request's metadata).
     pub ask: Option<CallAsk>,
+    /// The size of what the call sends, bytes, when the load says (`payload_bytes`); otherwise the
+    /// request's own (`--payload-bytes`).
+    pub payload_bytes: Option<u32>,
 }
 
 /// Every call of a run, in the order they are due.
@@ -70,6 +73,7 @@ impl Schedule {
                 period: p as u32,
                 endpoint: c.endpoint,
                 ask: period.asks.get(i).copied(),
+                payload_bytes: period.payloads.get(i).copied(),
             }));
         }
         // vSwarm's own files are not always sorted; a stable sort keeps file order among equal times.

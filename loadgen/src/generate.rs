@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use cmdline::sizes::SizeDistribution;
 use formats::output::{partial_path, with_path, AtomicFile};
 use formats::{shard_path, CallAsk, Invocation, LoadWriter};
 use indicatif::ProgressBar;
@@ -38,7 +39,21 @@ pub struct GenerateOptions {
     pub per_call: bool,
     /// Rotate each function's offsets in each period by a random phase (see [`crate::iat::rotate`]).
     pub shift: bool,
+    /// Payload sizes of the calls' own, in the `payload_bytes` array; `None` leaves them to the invoker.
+    pub payload: Option<(SizeDistribution, PayloadPer)>,
 }
+
+/// What a `--payload` size is drawn for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PayloadPer {
+    /// Once per function: all its calls send that size.
+    Function,
+    /// Once per call.
+    Call,
+}
+
+/// Mixed into the seed of the payload draws, so they never disturb the other streams.
+const PAYLOAD_STREAM: u64 = 0x0070_6179_6c6f_6164; // "payload"
 
 /// Mixed into the seed of the shift phases, so they never disturb the offsets' streams.
 const SHIFT_STREAM: u64 = 0x0073_6869_6674; // "shift"
@@ -182,6 +197,84 @@ fn place_counted(
     }
 }
 
+/// One period's calls for one file, with their asks and payload sizes when the load has them.
+#[derive(Debug, Clone, Default)]
+struct PeriodColumns {
+    calls: Vec<Invocation>,
+    asks: Vec<CallAsk>,
+    payloads: Vec<u32>,
+}
+
+impl PeriodColumns {
+    fn clear(&mut self) {
+        self.calls.clear();
+        self.asks.clear();
+        self.payloads.clear();
+    }
+
+    fn push(&mut self, call: Invocation, ask: Option<CallAsk>, payload: Option<u32>) {
+        self.calls.push(call);
+        self.asks.extend(ask);
+        self.payloads.extend(payload);
+    }
+
+    fn write<W: std::io::Write>(&self, writer: &mut LoadWriter<W>) -> std::io::Result<()> {
+        writer.write_period_with(&self.calls, &self.asks, &self.payloads)
+    }
+}
+
+/// The calls' payload sizes (`--payload`): drawn once per function, or per call from one stream per
+/// period in time order.
+struct Payloads {
+    size: Option<(SizeDistribution, PayloadPer)>,
+    seed: u64,
+    /// Per function, with `--payload-per function`.
+    of_function: Vec<u32>,
+}
+
+/// The payload draws of one period.
+struct PayloadDraws<'a> {
+    payloads: &'a Payloads,
+    rng: Option<rand_chacha::ChaCha8Rng>,
+}
+
+impl Payloads {
+    fn new(options: GenerateOptions, function_keys: &[u64]) -> Payloads {
+        let seed = options.seed ^ PAYLOAD_STREAM;
+        let of_function = match options.payload {
+            Some((size, PayloadPer::Function)) => function_keys
+                .iter()
+                .map(|&key| size.sample(&mut stream(seed, key, 0)) as u32)
+                .collect(),
+            _ => Vec::new(),
+        };
+        Payloads {
+            size: options.payload,
+            seed,
+            of_function,
+        }
+    }
+
+    fn period(&self, label: u64) -> PayloadDraws<'_> {
+        PayloadDraws {
+            payloads: self,
+            rng: matches!(self.size, Some((_, PayloadPer::Call)))
+                .then(|| stream(self.seed, PAYLOAD_STREAM, label)),
+        }
+    }
+}
+
+impl PayloadDraws<'_> {
+    /// The size of the next call, to function `f`.
+    fn next(&mut self, f: usize) -> Option<u32> {
+        let (size, per) = self.payloads.size?;
+        Some(match (per, self.rng.as_mut()) {
+            (PayloadPer::Call, Some(rng)) => size.sample(rng) as u32,
+            _ => self.payloads.of_function[f],
+        })
+    }
+}
+
 /// Writes the load for every period of `trace`.
 ///
 /// Files are written beside their final names and renamed only once all are complete, so a failure never
@@ -215,12 +308,11 @@ pub fn generate(
     let mut per_period = Vec::with_capacity(trace.periods);
     let mut per_file = vec![0u64; workers];
     let mut keys: Vec<u64> = Vec::new();
-    let mut shares: Vec<Vec<Invocation>> = vec![Vec::new(); workers];
-    let mut share_asks: Vec<Vec<CallAsk>> = vec![Vec::new(); workers];
-    let mut all: Vec<Invocation> = Vec::new();
-    let mut all_asks: Vec<CallAsk> = Vec::new();
+    let mut shares: Vec<PeriodColumns> = vec![PeriodColumns::default(); workers];
+    let mut all = PeriodColumns::default();
     // Per call, in the order of `keys` once sorted: what it asks of its function (with --per-call).
     let mut asks: Vec<(u64, CallAsk)> = Vec::new();
+    let payloads = Payloads::new(options, &function_keys);
     let mut dealt = 0u64;
 
     for p in 0..trace.periods {
@@ -245,41 +337,32 @@ pub fn generate(
         for share in &mut shares {
             share.clear();
         }
-        for share in &mut share_asks {
-            share.clear();
-        }
         all.clear();
-        all_asks.clear();
+        let mut payload_draws = payloads.period(label);
         for (n, &k) in keys.iter().enumerate() {
             let f = (k & 0xffff_ffff) as usize;
             let call = Invocation {
                 offset_us: k >> 32,
                 endpoint: endpoints.of_function[f],
             };
-            let (worker, _) = formats::shard_of(dealt, workers as u32);
-            shares[worker as usize].push(call);
             let ask = asks.get(n).map(|(_, a)| *a);
-            if let Some(ask) = ask {
-                share_asks[worker as usize].push(ask);
-            }
+            let payload = payload_draws.next(f);
+            let (worker, _) = formats::shard_of(dealt, workers as u32);
+            shares[worker as usize].push(call, ask, payload);
             if whole.is_some() {
-                all.push(call);
-                all_asks.extend(ask);
+                all.push(call, ask, payload);
             }
             dealt += 1;
         }
         if let Some(writer) = whole.as_mut() {
-            writer
-                .write_period_asking(&all, &all_asks)
+            all.write(writer)
                 .map_err(|e| with_path(&partial_path(output), e))?;
         }
-        for (w, ((writer, share), share_asks)) in
-            writers.iter_mut().zip(&shares).zip(&share_asks).enumerate()
-        {
-            writer
-                .write_period_asking(share, share_asks)
+        for (w, (writer, share)) in writers.iter_mut().zip(&shares).enumerate() {
+            share
+                .write(writer)
                 .map_err(|e| with_path(&partial_path(&files[w]), e))?;
-            per_file[w] += share.len() as u64;
+            per_file[w] += share.calls.len() as u64;
         }
         per_period.push(keys.len() as u64);
         progress.inc(1);

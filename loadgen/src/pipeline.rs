@@ -513,6 +513,7 @@ pub fn write_load(
             whole,
             per_call: load.per_call,
             shift: load.shift,
+            payload: load.payload.map(|size| (size, load.payload_per)),
         },
         output,
         &progress,

@@ -412,11 +412,11 @@ fn mapping_and_load_figures_count_their_inputs() {
         periods: vec![
             formats::Period {
                 calls: (0..4).map(call).collect(),
-                asks: Vec::new(),
+                ..Default::default()
             },
             formats::Period {
                 calls: (0..7).map(call).collect(),
-                asks: Vec::new(),
+                ..Default::default()
             },
         ],
     };
@@ -457,7 +457,7 @@ fn mapping_and_load_figures_count_their_inputs() {
         endpoints: vec!["e".into()],
         periods: vec![formats::Period {
             calls: (0..4).map(call).collect(),
-            asks: Vec::new(),
+            ..Default::default()
         }],
     };
     let mut plan = Plan::default();

@@ -154,6 +154,7 @@ pub fn replay_plan(
                     period: 0,
                     endpoint: endpoint as u32,
                     ask: None,
+                    payload_bytes: None,
                 });
                 burst_of_call.push(burst.id);
             }

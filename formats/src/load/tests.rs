@@ -144,8 +144,9 @@ fn per_call_asks_round_trip_and_must_match_the_calls() {
         },
     ];
     let mut w = LoadWriter::create(&path, &endpoints).unwrap();
-    w.write_period_asking(&calls, &asks).unwrap();
+    w.write_period_with(&calls, &asks, &[]).unwrap();
     w.write_period(&calls).unwrap();
+    w.write_period_with(&calls, &[], &[0, 70_000]).unwrap();
     w.commit().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
@@ -155,6 +156,12 @@ fn per_call_asks_round_trip_and_must_match_the_calls() {
     let load = read(&path).unwrap();
     assert_eq!(load.periods[0].asks, asks);
     assert!(load.periods[1].asks.is_empty());
+    assert!(load.periods[0].payloads.is_empty());
+    assert_eq!(load.periods[2].payloads, [0, 70_000]);
+    assert!(
+        text.contains("\"payload_bytes\": [\n      0,\n      70000\n    ]"),
+        "{text}"
+    );
     // Still vSwarm's shape: any JSON reader sees the two arrays it knows.
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v[0]["timestamp"][1], 9);
@@ -165,6 +172,13 @@ fn per_call_asks_round_trip_and_must_match_the_calls() {
     .unwrap();
     let e = read(&path).unwrap_err().to_string();
     assert!(e.contains("both be there or neither"), "{e}");
+    std::fs::write(
+        &path,
+        r#"[{"timestamp":[1,2],"endpoint":["a","a"],"payload_bytes":[5]}]"#,
+    )
+    .unwrap();
+    let e = read(&path).unwrap_err().to_string();
+    assert!(e.contains("2 timestamps but 1 payload sizes"), "{e}");
 }
 
 #[test]

@@ -9,7 +9,6 @@ use prost::Message;
 use tonic::transport::{Channel, Endpoint};
 
 use formats::records::{Outcome, Protocol, Wire};
-use formats::CallAsk;
 use proto::function::FunctionReport;
 use proto::greeter_client::GreeterClient;
 use proto::HelloRequest;
@@ -19,6 +18,7 @@ use crate::error::error_chain;
 use crate::error::ReplayError;
 use crate::options::ReplayOptions;
 use crate::request::RequestTemplate;
+use crate::schedule::ScheduledCall;
 use crate::target::Target;
 
 /// One gRPC endpoint's channels.
@@ -65,14 +65,17 @@ impl GrpcEndpoint {
     }
 
     /// The next call, on the next channel.
-    pub(crate) fn call(&self, ask: Option<CallAsk>, request: &RequestTemplate) -> GrpcCall {
+    pub(crate) fn call(&self, call: &ScheduledCall, request: &RequestTemplate) -> GrpcCall {
         let k = self.next.get();
         self.next.set(k.wrapping_add(1));
         GrpcCall {
             client: self.channels[k % self.channels.len()].clone(),
             request: HelloRequest {
-                name: request.grpc_name.clone(),
-                v_hive_metadata: super::ask_json(ask),
+                name: match call.payload_bytes {
+                    Some(n) => "x".repeat(n as usize),
+                    None => request.grpc_name.clone(),
+                },
+                v_hive_metadata: super::ask_json(call.ask),
             },
         }
     }

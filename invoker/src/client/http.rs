@@ -28,11 +28,11 @@ use tokio::sync::Notify;
 use tokio_rustls::TlsConnector;
 
 use formats::records::{Outcome, Protocol, Wire};
-use formats::CallAsk;
 use proto::function::{FunctionReport, REPORT_HEADER, REQUEST_HEADER};
 
 use super::{no_answer, Reply};
 use crate::request::RequestTemplate;
+use crate::schedule::ScheduledCall;
 use crate::target::{with_query, Scheme, Target};
 
 /// A connection's sending half.
@@ -61,6 +61,8 @@ pub(crate) struct HttpEndpoint {
     freed: Notify,
     multiplexed: RefCell<Vec<http2::SendRequest<Full<Bytes>>>>,
     next: Cell<usize>,
+    /// Bytes that bodies of sizes the load gives are sliced from (no copy per call); grown on demand.
+    filler: RefCell<Bytes>,
 }
 
 impl HttpEndpoint {
@@ -94,6 +96,7 @@ impl HttpEndpoint {
             freed: Notify::new(),
             multiplexed: RefCell::new(Vec::new()),
             next: Cell::new(0),
+            filler: RefCell::new(Bytes::new()),
         })
     }
 
@@ -192,41 +195,79 @@ impl HttpEndpoint {
         }
     }
 
+    /// `n` bytes of filler.
+    fn filler(&self, n: usize) -> Bytes {
+        let mut filler = self.filler.borrow_mut();
+        if filler.len() < n {
+            *filler = Bytes::from(vec![b'x'; n.next_power_of_two()]);
+        }
+        filler.slice(..n)
+    }
+
+    /// The body `call` sends: its own payload size when the load gives one (a POST's body; a GET sends
+    /// its size in the query), otherwise the request's.
+    fn body(&self, call: &ScheduledCall) -> Bytes {
+        match call.payload_bytes {
+            Some(n) if self.request.method == hyper::Method::POST => self.filler(n as usize),
+            Some(_) => Bytes::new(),
+            None => self.request.body.clone(),
+        }
+    }
+
     /// The request of one call.
-    fn build(&self, ask: Option<CallAsk>, h2: bool) -> Request<Full<Bytes>> {
+    fn build(&self, call: &ScheduledCall, h2: bool) -> Request<Full<Bytes>> {
         let t = &*self.request;
-        let mut request = Request::new(Full::new(t.body.clone()));
-        *request.method_mut() = t.method.clone();
-        *request.uri_mut() = if h2 {
-            self.uri_h2.clone()
-        } else {
-            self.uri_h1.clone()
+        let body = self.body(call);
+        // The absolute URI (HTTP/2's request target, and what a signature covers) and the origin form.
+        let (absolute, origin) = match call.payload_bytes {
+            Some(n) if t.method == hyper::Method::GET => {
+                let query = format!("PayloadLengthBytes={n}");
+                let uri = |base: &str| with_query(base, Some(&query)).parse::<Uri>().ok();
+                match (
+                    uri(&self.target.http_uri()),
+                    uri(&self.target.path_and_query),
+                ) {
+                    (Some(a), Some(o)) => (a, o),
+                    _ => (self.uri_h2.clone(), self.uri_h1.clone()),
+                }
+            }
+            _ => (self.uri_h2.clone(), self.uri_h1.clone()),
         };
+        let mut request = Request::new(Full::new(body.clone()));
+        *request.method_mut() = t.method.clone();
+        *request.uri_mut() = if h2 { absolute.clone() } else { origin };
         *request.headers_mut() = t.headers.clone();
         if !h2 && !request.headers().contains_key(HOST) {
             request.headers_mut().insert(HOST, self.host.clone());
         }
         if let Some(signer) = &t.signer {
-            self.sign(signer, &mut request);
+            self.sign(signer, &mut request, &absolute, &body);
         }
-        if ask.is_some() {
-            if let Ok(value) = HeaderValue::from_bytes(&super::ask_json(ask)) {
+        if call.ask.is_some() {
+            if let Ok(value) = HeaderValue::from_bytes(&super::ask_json(call.ask)) {
                 request.headers_mut().insert(REQUEST_HEADER, value);
             }
         }
         request
     }
 
-    /// Adds the AWS Signature V4 headers of `request`, signed now over its host, method, URI and body. A
-    /// request that cannot be signed goes unsigned, and its endpoint answers 403.
-    fn sign(&self, signer: &super::aws::AwsSigner, request: &mut Request<Full<Bytes>>) {
+    /// Adds the AWS Signature V4 headers of `request`, signed now over its host, method, `absolute` URI
+    /// and `body`.
+    /// A request that cannot be signed goes unsigned, and its endpoint answers 403.
+    fn sign(
+        &self,
+        signer: &super::aws::AwsSigner,
+        request: &mut Request<Full<Bytes>>,
+        absolute: &Uri,
+        body: &[u8],
+    ) {
         let host = self.host.to_str().unwrap_or_default();
         let method = request.method().as_str().to_owned();
         match signer.headers(
             &method,
-            &self.uri_h2.to_string(),
+            &absolute.to_string(),
             &[("host", host)],
-            &self.request.body,
+            body,
             std::time::SystemTime::now(),
         ) {
             Ok(headers) => request.headers_mut().extend(headers),
@@ -238,13 +279,13 @@ impl HttpEndpoint {
     /// the connection.
     async fn exchange(
         &self,
-        ask: Option<CallAsk>,
+        call: &ScheduledCall,
         sent: &Cell<Option<Instant>>,
     ) -> Result<Answer, String> {
         if self.request.connection_per_call {
             let sender = self.dial().await?;
             let h2 = matches!(sender, Sender::H2(_));
-            let request = self.build(ask, h2);
+            let request = self.build(call, h2);
             sent.set(Some(Instant::now()));
             return match sender {
                 Sender::H1(mut s) => read(s.send_request(request).await).await,
@@ -258,12 +299,12 @@ impl HttpEndpoint {
                 self.next.set(k.wrapping_add(1));
                 senders[k % senders.len()].clone()
             };
-            let request = self.build(ask, true);
+            let request = self.build(call, true);
             sent.set(Some(Instant::now()));
             return read(sender.send_request(request).await).await;
         }
         let mut lease = self.lease().await?;
-        let request = self.build(ask, false);
+        let request = self.build(call, false);
         sent.set(Some(Instant::now()));
         let sender = lease.sender.as_mut().expect("a lease holds its connection");
         let answer = read(sender.send_request(request).await).await;
@@ -274,13 +315,13 @@ impl HttpEndpoint {
     }
 
     /// Makes one call, within `timeout` of `start` (the wait for a connection included).
-    pub(crate) async fn call(self: Rc<Self>, ask: Option<CallAsk>, timeout: Duration) -> Reply {
+    pub(crate) async fn call(self: Rc<Self>, call: ScheduledCall, timeout: Duration) -> Reply {
         let start = Instant::now();
         let sent = Cell::new(None);
-        let result = tokio::time::timeout(timeout, self.exchange(ask, &sent)).await;
+        let result = tokio::time::timeout(timeout, self.exchange(&call, &sent)).await;
         let mut wire = Wire {
             protocol: Some(self.protocol()),
-            request_bytes: Some(self.request.body.len() as u64),
+            request_bytes: Some(self.body(&call).len() as u64),
             ..Wire::default()
         };
         let sent = sent.get().unwrap_or(start);

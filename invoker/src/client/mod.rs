@@ -18,6 +18,7 @@ use proto::function::FunctionReport;
 use crate::error::ReplayError;
 use crate::options::ReplayOptions;
 use crate::request::RequestTemplate;
+use crate::schedule::ScheduledCall;
 use crate::target::{Scheme, Target};
 
 /// How one call ended.
@@ -73,7 +74,7 @@ pub(crate) enum Client {
 /// One call, ready to go: owns what it needs, so it can run as a task of its own.
 pub(crate) enum Call {
     Grpc(grpc::GrpcCall),
-    Http(Rc<http::HttpEndpoint>, Option<CallAsk>),
+    Http(Rc<http::HttpEndpoint>, ScheduledCall),
 }
 
 impl Call {
@@ -81,17 +82,17 @@ impl Call {
     pub(crate) async fn run(self, timeout: Duration) -> Reply {
         match self {
             Call::Grpc(call) => call.run(timeout).await,
-            Call::Http(endpoint, ask) => endpoint.call(ask, timeout).await,
+            Call::Http(endpoint, call) => endpoint.call(call, timeout).await,
         }
     }
 }
 
 impl Client {
-    /// The next call to this endpoint.
-    pub(crate) fn call(&self, ask: Option<CallAsk>, request: &RequestTemplate) -> Call {
+    /// The next call to this endpoint: `call`'s ask and payload on `request`.
+    pub(crate) fn call(&self, call: &ScheduledCall, request: &RequestTemplate) -> Call {
         match self {
-            Client::Grpc(endpoint) => Call::Grpc(endpoint.call(ask, request)),
-            Client::Http(endpoint) => Call::Http(Rc::clone(endpoint), ask),
+            Client::Grpc(endpoint) => Call::Grpc(endpoint.call(call, request)),
+            Client::Http(endpoint) => Call::Http(Rc::clone(endpoint), *call),
         }
     }
 }

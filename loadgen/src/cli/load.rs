@@ -201,6 +201,17 @@ pub struct LoadArgs {
     #[arg(long)]
     pub per_call: bool,
 
+    /// Give calls payloads of their own size, fixed or drawn with the seed: BYTES (`64KiB`),
+    /// `uniform:MIN:MAX`, `exponential:MEAN` or `lognormal:MEDIAN:SIGMA`. Written as a `payload_bytes`
+    /// array beside `timestamp` (vSwarm's invoker ignores it); our invoker sends each call's size as a
+    /// POST body, a GET's `PayloadLengthBytes` query, or a gRPC name, in place of `--payload-bytes`.
+    #[arg(long, value_name = "SIZE")]
+    pub payload: Option<cmdline::sizes::SizeDistribution>,
+
+    /// Draw `--payload` once per function (each function always sends one size) or per call.
+    #[arg(long, value_enum, default_value = "call", requires = "payload")]
+    pub payload_per: crate::generate::PayloadPer,
+
     /// Refuse a window of more calls than this (counted before anything is placed or written; a whole
     /// Azure day has about 600 million).
     #[arg(long, value_name = "N", default_value_t = 1_000_000_000,
