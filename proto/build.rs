@@ -7,7 +7,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
-        .compile_with_config(config, &["proto/helloworld.proto"], &["proto"])?;
+        .compile_with_config(
+            config,
+            &["proto/helloworld.proto", "proto/chainfunction.proto"],
+            &["proto"],
+        )?;
     println!("cargo:rerun-if-changed=proto/helloworld.proto");
+    println!("cargo:rerun-if-changed=proto/chainfunction.proto");
     Ok(())
 }

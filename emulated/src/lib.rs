@@ -2,7 +2,8 @@
 //! time (part computing, part waiting) and touches a working set, both drawn from a proxy's profile (or
 //! asked for by the call, or fixed), and says what it did: see [`function`] for the model and the reply.
 //! The same function answers plain HTTP/1.1 and h2c on the same port (see `http`: STeLLAR's
-//! measurement-function contract).
+//! measurement-function contract), and STeLLAR's producer-consumer gRPC service (see `chain`: its vHive
+//! provider).
 //!
 //! Memory is each instance's footprint, allocated when it starts and held for its life, and what a call
 //! asks beyond it, for the call's duration: all under a server-wide budget (a semaphore of MiB), so
@@ -10,6 +11,7 @@
 //! runs on at most `threads` threads, so a slow function uses as many cores as it was given, not one per
 //! call in flight; waiting holds no thread.
 
+mod chain;
 pub mod function;
 mod http;
 mod instance;
@@ -31,6 +33,7 @@ use tonic_health::pb::HealthCheckRequest;
 
 use function::Service;
 use host::pin_to;
+use proto::chain::producer_consumer_server::ProducerConsumerServer;
 use proto::greeter_server::GreeterServer;
 
 /// Serves `behaviour` on `listener` until `shutdown` completes, with the standard gRPC health service
@@ -57,7 +60,8 @@ async fn serve_with_budget(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<GreeterServer<Service>>().await;
     let grpc = tonic::service::Routes::new(health_service)
-        .add_service(GreeterServer::from_arc(Arc::clone(&service)));
+        .add_service(GreeterServer::from_arc(Arc::clone(&service)))
+        .add_service(ProducerConsumerServer::from_arc(Arc::clone(&service)));
     // Every path that is not a gRPC method is the function over plain HTTP.
     let routes = tonic::service::Routes::from(grpc.into_axum_router().fallback(
         move |request: axum::extract::Request| http::answer(Arc::clone(&service), request),

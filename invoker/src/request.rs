@@ -103,6 +103,8 @@ pub struct RequestTemplate {
     pub query: Option<String>,
     /// The gRPC request's `name` (vSwarm's helloworld has no other field for a payload).
     pub grpc_name: String,
+    /// `--payload-bytes`, as asked (STeLLAR's `payloadLengthBytes` for `vhive://`).
+    pub payload_bytes: Option<u64>,
     /// Most HTTP/1.1 connections per endpoint.
     pub max_connections: usize,
     /// A new connection per call.
@@ -153,6 +155,7 @@ impl RequestArgs {
                 .payload_bytes
                 .filter(|_| !post)
                 .map(|n| format!("PayloadLengthBytes={n}")),
+            payload_bytes: self.payload_bytes,
             grpc_name: match self.payload_bytes {
                 Some(n) => "x".repeat(n as usize),
                 None => GRPC_NAME.to_owned(),

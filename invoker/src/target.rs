@@ -6,8 +6,11 @@
 //! | `http://…`                      | HTTP/1.1                                  | 80                      |
 //! | `h2c://…`                       | HTTP/2 with prior knowledge (no upgrade)  | 80                      |
 //! | `https://…`                     | TLS, then h2 or HTTP/1.1 as ALPN chooses  | 443                     |
+//! | `vhive://…`                     | gRPC `proto_gen.ProducerConsumer` (STeLLAR's vHive provider) | 80 (STeLLAR's) |
 //!
-//! An HTTP endpoint's path and query are kept and sent with every call.
+//! An HTTP endpoint's path and query are kept and sent with every call. A `vhive://` endpoint's query
+//! gives the request's fields in STeLLAR's HTTP names: `IncrementLimit`, `PayloadLengthBytes`,
+//! `DataTransferChainIDs`.
 
 use crate::error::ReplayError;
 
@@ -22,6 +25,8 @@ pub enum Scheme {
     H2c,
     /// HTTP over TLS; ALPN picks h2 or HTTP/1.1.
     Https,
+    /// STeLLAR's producer-consumer gRPC service (`InvokeNext`), over h2c.
+    Vhive,
 }
 
 /// An endpoint, parsed.
@@ -55,9 +60,10 @@ impl Target {
                     "http" => Scheme::Http,
                     "h2c" => Scheme::H2c,
                     "https" => Scheme::Https,
+                    "vhive" => Scheme::Vhive,
                     other => {
                         return Err(bad(format!(
-                            "unknown scheme `{other}://` (grpc://, http://, h2c:// or https://, or a bare host:port for gRPC)"
+                            "unknown scheme `{other}://` (grpc://, http://, h2c://, https:// or vhive://, or a bare host:port for gRPC)"
                         )))
                     }
                 },
@@ -66,7 +72,7 @@ impl Target {
         };
         let port_if_none = match scheme {
             Scheme::Grpc => default_port,
-            Scheme::Http | Scheme::H2c => 80,
+            Scheme::Http | Scheme::H2c | Scheme::Vhive => 80,
             Scheme::Https => 443,
         };
         let split = rest.find(['/', '?']).unwrap_or(rest.len());
@@ -96,6 +102,11 @@ impl Target {
             p if p.starts_with('?') => format!("/{p}"),
             p => p.to_owned(),
         };
+        if scheme == Scheme::Vhive && !path_and_query.starts_with("/?") && path_and_query != "/" {
+            return Err(bad(format!(
+                "a vhive:// endpoint has a query but no path (`{path_and_query}`): it calls `/proto_gen.ProducerConsumer/InvokeNext`"
+            )));
+        }
         if scheme == Scheme::Grpc && path_and_query != "/" {
             return Err(bad(format!(
                 "a gRPC endpoint has no path (`{path_and_query}`): gRPC calls `/helloworld.Greeter/SayHello`"
@@ -194,6 +205,9 @@ mod tests {
             (v6.host.as_str(), v6.authority.as_str()),
             ("::1", "[::1]:8080")
         );
+        let v = t("vhive://10.0.0.1?IncrementLimit=5&PayloadLengthBytes=9");
+        assert_eq!((v.scheme, v.port), (Scheme::Vhive, 80));
+        assert_eq!(v.path_and_query, "/?IncrementLimit=5&PayloadLengthBytes=9");
     }
 
     #[test]
@@ -201,6 +215,7 @@ mod tests {
         for (e, why) in [
             ("bad host:1", "not a host"),
             ("ftp://h:1", "unknown scheme `ftp://`"),
+            ("vhive://h:1/path", "has a query but no path"),
             ("http://:80/x", "names no host"),
             ("http://h:99999", "not a host"),
             ("grpc://h:1/x", "no path"),

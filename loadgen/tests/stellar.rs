@@ -220,3 +220,58 @@ fn gateways_come_from_stellars_endpoints_file_and_bad_files_are_refused_before_a
     ]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("are for STeLLAR experiment files"));
 }
+
+#[test]
+fn vhive_gateways_are_called_over_stellars_producer_consumer_grpc_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let behaviour = emulated::Behaviour {
+        cpu_share: 0.0,
+        ..emulated::Behaviour::fixed("vhive-gateway", 0.0, 0.0)
+    };
+    let mut servers = emulated::LocalServers::start(vec![behaviour; 2], 1, None).unwrap();
+    let gateways: Vec<String> = servers.endpoints();
+    let exp = r#"{"Provider": "vhive", "SubExperiments": [{"Title": "v", "Bursts": 4, "BurstSizes": [2],
+        "IATSeconds": 0.05, "IATType": "deterministic", "Parallelism": 2, "PayloadLengthBytes": 64,
+        "DesiredServiceTimes": ["2ms"]}]}"#;
+    let file = write_file(dir.path(), "exp.json", exp);
+    // STeLLAR's vHive endpoints: `host:port`, as its endpoints JSON lists them.
+    let endpoints = write_file(
+        dir.path(),
+        "endpoints.json",
+        &format!(
+            r#"[{{"GatewayID": "{}", "FunctionMemoryMB": 128, "ImageSizeMB": 10, "PackageType": "Image"}},
+               {{"GatewayID": "{}"}}]"#,
+            gateways[0], gateways[1]
+        ),
+    );
+    let out = dir.path().join("out");
+    ok(&loadgen(&[
+        "experiment",
+        s(&file),
+        "-o",
+        s(&out),
+        "--endpoints",
+        s(&endpoints),
+    ]));
+    servers.stop();
+    assert_eq!(latencies(&out.join("steps/000")).len(), 1 + 8);
+    let mut calls = 0;
+    formats::records::read_records(&out.join("steps/000/records.csv"), |r, e| {
+        calls += 1;
+        assert_eq!(r.outcome, formats::records::Outcome::Ok, "{e}");
+        assert_eq!(r.wire.protocol, Some(formats::records::Protocol::Grpc));
+        assert!(e.starts_with("vhive://127.0.0.1:"), "{e}");
+        assert!(e.contains("PayloadLengthBytes=64"), "{e}");
+        // The function's report came back in the reply's metadata: it spun about 2 ms.
+        let exec = r.exec_us.expect("the function's report");
+        assert!((1_000..200_000).contains(&exec), "exec {exec} µs");
+    })
+    .unwrap();
+    assert_eq!(calls, 8);
+
+    // With no endpoints file, a vhive experiment runs against local functions over the same service.
+    let out = dir.path().join("local");
+    ok(&loadgen(&["experiment", s(&file), "-o", s(&out)]));
+    let records = std::fs::read_to_string(out.join("steps/000/records.csv")).unwrap();
+    assert_eq!(records.matches("vhive://").count(), 8, "{records}");
+}

@@ -1,6 +1,7 @@
 //! The `helloworld.Greeter` contract vSwarm proxies speak, generated from `proto/helloworld.proto`: the one
 //! wire definition the invoker's client and the emulated function's server are both built from.
 //!
+//! [`chain`] is STeLLAR's producer-consumer contract, which its vHive provider speaks.
 //! [`function`] defines what travels inside those messages between the invoker and the emulated function
 //! (what a call asks for, what the function says it did), as JSON, so other functions stay compatible.
 //! [`testing`] holds a minimal server for tests and benchmarks of the client side.
@@ -11,6 +12,27 @@ mod generated {
 }
 
 pub use generated::*;
+
+/// STeLLAR's producer-consumer contract (`proto_gen.ProducerConsumer/InvokeNext`), generated from
+/// `proto/chainfunction.proto`: what its vHive provider calls, served by the emulated function and
+/// called by the invoker's `vhive://` endpoints.
+#[allow(missing_docs, clippy::all)]
+pub mod chain {
+    tonic::include_proto!("proto_gen");
+
+    /// Go's `%v` of a list of strings, as STeLLAR writes `DataTransferChainIDs` and `TimestampChain`:
+    /// `[a b c]`.
+    pub fn go_list<S: AsRef<str>>(items: &[S]) -> String {
+        let joined: Vec<&str> = items.iter().map(AsRef::as_ref).collect();
+        format!("[{}]", joined.join(" "))
+    }
+
+    /// The items of a Go `%v` list (`[a b]`, or `[]`); `None` when it is not one.
+    pub fn parse_go_list(text: &str) -> Option<Vec<String>> {
+        let inner = text.trim().strip_prefix('[')?.strip_suffix(']')?;
+        Some(inner.split_whitespace().map(str::to_owned).collect())
+    }
+}
 
 pub mod function;
 

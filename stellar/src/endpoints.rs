@@ -77,12 +77,9 @@ pub fn gateway_url(provider: &str, gateway: &str, aws_region: &str) -> Result<St
         "aws" => Ok(format!(
             "https://{gateway}.execute-api.{aws_region}.amazonaws.com/prod/benchmarking"
         )),
-        "vhive" => Err(
-            "provider `vhive` calls STeLLAR's ProducerConsumer gRPC chain service, which is not served \
-             yet; give the endpoints as http:// or h2c:// URLs of functions that answer STeLLAR's HTTP \
-             query"
-                .into(),
-        ),
+        // STeLLAR's producer-consumer gRPC service at `host[:port]`, port 80 when none is named, as
+        // STeLLAR's vHive client dials.
+        "vhive" => Ok(format!("vhive://{gateway}")),
         other => Err(format!(
             "unknown provider `{other}` (STeLLAR's are {})",
             PROVIDERS.join(", ")
@@ -108,9 +105,10 @@ mod tests {
             gateway_url("vhive", "http://10.0.0.1:80/", "").unwrap(),
             "http://10.0.0.1:80/"
         );
-        assert!(gateway_url("vhive", "10.0.0.1:80", "")
-            .unwrap_err()
-            .contains("gRPC chain"));
+        assert_eq!(
+            gateway_url("vhive", "10.0.0.1:8080", "").unwrap(),
+            "vhive://10.0.0.1:8080"
+        );
         assert!(gateway_url("ibm", "f", "")
             .unwrap_err()
             .contains("unknown provider `ibm`"));

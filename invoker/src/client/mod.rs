@@ -120,7 +120,7 @@ pub(crate) async fn connect(
                 Err(ReplayError::Unreachable {
                     endpoint: endpoint.clone(),
                     uri: match target.scheme {
-                        Scheme::Grpc => target.grpc_uri(),
+                        Scheme::Grpc | Scheme::Vhive => target.grpc_uri(),
                         _ => target.http_uri(),
                     },
                     reason,
@@ -128,9 +128,9 @@ pub(crate) async fn connect(
             }
         };
         let client = match target.scheme {
-            Scheme::Grpc => {
-                Client::Grpc(grpc::GrpcEndpoint::connect(target, options, unreachable).await?)
-            }
+            Scheme::Grpc | Scheme::Vhive => Client::Grpc(
+                grpc::GrpcEndpoint::connect(target, options, request, unreachable).await?,
+            ),
             _ => {
                 let tls = (target.scheme == Scheme::Https)
                     .then(|| Arc::clone(tls.as_ref().expect("made above")));

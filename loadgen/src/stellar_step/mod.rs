@@ -43,7 +43,7 @@ pub fn run(
     let gateways = match &step.gateways {
         Some(given) => given.clone(),
         None => {
-            let (fleet, urls) = local_gateways(&subs)?;
+            let (fleet, urls) = local_gateways(&subs, &step.experiment.provider)?;
             servers = Some(fleet);
             urls
         }
@@ -100,8 +100,12 @@ pub fn run(
 }
 
 /// One emulated function per gateway of every sub-experiment: STeLLAR's measurement function (no work
-/// but the spin each call asks for), on loopback, called over HTTP/1.1.
-fn local_gateways(subs: &[&SubExperiment]) -> Result<(emulated::LocalServers, Vec<Vec<String>>)> {
+/// but the spin each call asks for), on loopback, called over HTTP/1.1, or for provider `vhive` as
+/// STeLLAR's producer-consumer gRPC service.
+fn local_gateways(
+    subs: &[&SubExperiment],
+    provider: &str,
+) -> Result<(emulated::LocalServers, Vec<Vec<String>>)> {
     let total: usize = subs.iter().map(|s| s.parallelism as usize).sum();
     let behaviour = emulated::Behaviour {
         cpu_share: 0.0,
@@ -110,10 +114,10 @@ fn local_gateways(subs: &[&SubExperiment]) -> Result<(emulated::LocalServers, Ve
     let threads = host::online_cpus().max(1);
     let fleet = emulated::LocalServers::start(vec![behaviour; total], threads, None)
         .context("starting the gateways' emulated functions")?;
-    let mut urls = fleet
-        .endpoints()
-        .into_iter()
-        .map(|e| format!("http://{e}/"));
+    let mut urls = fleet.endpoints().into_iter().map(|e| match provider {
+        "vhive" => format!("vhive://{e}"),
+        _ => format!("http://{e}/"),
+    });
     let per_sub = subs
         .iter()
         .map(|s| urls.by_ref().take(s.parallelism as usize).collect())
