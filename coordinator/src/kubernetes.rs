@@ -341,6 +341,12 @@ pub fn list_jobs(kubectl: &Kubectl, run: Option<&str>) -> Result<Vec<String>> {
     Ok(kubectl.list_names("jobs", &kube::ours(run), "listing loadgen's Jobs")?)
 }
 
+/// `namespace/name` of every workers' Secret labelled as ours (and `run`'s, if given): what a run left
+/// when it could not delete its Secret.
+pub fn list_secrets(kubectl: &Kubectl, run: Option<&str>) -> Result<Vec<String>> {
+    Ok(kubectl.list_names("secrets", &kube::ours(run), "listing loadgen's Secrets")?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
-//! `loadgen clean` against a fake cluster: it deletes only the Jobs labelled as loadgen's (and, with
-//! `--run`, one run's), never a user's.
+//! `loadgen clean` against a fake cluster: it deletes only the Jobs and Secrets labelled as loadgen's
+//! (and, with `--run`, one run's), never a user's.
 
 mod common;
 
@@ -47,6 +47,29 @@ fn clean_removes_only_labelled_jobs_and_one_runs_with_run() {
         &format!("{ours}    serverless-loadgen/run: b\n"),
     );
     apply_job(&cluster, "users-own", "    app: theirs\n");
+    // A Secret a run could not delete (its loadgen was killed), and a user's.
+    for (name, labels) in [
+        (
+            "loadgen-invokers-a-env",
+            format!("{ours}    serverless-loadgen/run: a\n"),
+        ),
+        ("users-secret", "    app: theirs\n".to_owned()),
+    ] {
+        let file = cluster.state.join(format!("{name}.yaml"));
+        std::fs::write(
+            &file,
+            format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: default\n  labels:\n{labels}stringData: {{}}\n"),
+        )
+        .unwrap();
+        let out = run_loadgen_kubectl(&cluster, &["apply", "-f", s(&file)]);
+        assert!(out.contains("created"), "{out}");
+    }
+    let secret = |name: &str| {
+        cluster
+            .state
+            .join(format!("secrets/default.{name}.yaml"))
+            .exists()
+    };
     let present = |name: &str| {
         cluster
             .state
@@ -63,7 +86,11 @@ fn clean_removes_only_labelled_jobs_and_one_runs_with_run() {
         t.contains("would delete 1 Job(s)") && t.contains("default/loadgen-invokers-a"),
         "{t}"
     );
-    assert!(present("loadgen-invokers-a"));
+    assert!(
+        t.contains("would delete 1 Secret(s)") && t.contains("default/loadgen-invokers-a-env"),
+        "{t}"
+    );
+    assert!(present("loadgen-invokers-a") && secret("loadgen-invokers-a-env"));
 
     let t = ok(&run_loadgen(
         &["clean", "--run", "a"],
@@ -71,9 +98,11 @@ fn clean_removes_only_labelled_jobs_and_one_runs_with_run() {
         LIMIT,
     ));
     assert!(t.contains("deleted 1 Job(s)"), "{t}");
+    assert!(t.contains("deleted 1 Secret(s)"), "{t}");
     assert!(
         !present("loadgen-invokers-a") && present("loadgen-invokers-b") && present("users-own")
     );
+    assert!(!secret("loadgen-invokers-a-env") && secret("users-secret"));
 
     let t = ok(&run_loadgen(&["clean"], &cluster.env(&[]), LIMIT));
     assert!(t.contains("deleted 1 Job(s)"), "{t}");

@@ -59,7 +59,8 @@ pub enum Command {
     /// A whole experiment from one TOML file: sweeps and repeats of `run`, lifecycle hooks, and one
     /// comparison of all steps (results.csv, report.md). `--example` prints a commented file.
     Experiment(ExperimentArgs),
-    /// Delete the Knative services loadgen deployed (those carrying its label), and nothing else.
+    /// Delete the Knative services, workers' Jobs and their Secrets loadgen made (those carrying its
+    /// label), and nothing else.
     Clean(CleanArgs),
     /// Clean an excerpt out of the raw Azure day files: functions present in all three files, no
     /// duplicates, no idle or zero-duration functions; written in the sampled layout.
