@@ -440,7 +440,7 @@ mod tests {
         let dockerfile = include_str!("../../Dockerfile");
         let installed = dockerfile
             .lines()
-            .find(|l| l.starts_with("COPY --from=build"))
+            .find(|l| l.starts_with("COPY --from=binaries"))
             .unwrap();
         assert!(installed.ends_with(" /usr/local/bin/"), "{installed}");
         for binary in ["invoker", "emulated-function", "loadgen"] {

@@ -310,7 +310,10 @@ pub fn deploy_proxies(
                     &proxies,
                     &load.build.join("own-functions"),
                     &knative::own::OwnFunctions {
-                        image: d.function_image.clone(),
+                        image: knative::own::padded_image(
+                            &d.function_image,
+                            d.function_image_size_mb,
+                        ),
                         container_concurrency: d.container_concurrency,
                         cpu_share: d.cpu_share,
                         keep_alive_seconds: d.keep_alive.as_secs_f64(),

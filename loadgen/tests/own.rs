@@ -260,6 +260,8 @@ fn profile_trace_on_knative_deploys_one_emulated_service_per_function() {
             "8",
             "--function-image",
             "registry.example/loadgen:1",
+            "--function-image-size-mb",
+            "100",
         ],
         &cluster.env(&[]),
         LIMIT,
@@ -277,7 +279,11 @@ fn profile_trace_on_knative_deploys_one_emulated_service_per_function() {
         serde_yaml_ng::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let spec = &v["spec"]["template"]["spec"];
     assert_eq!(spec["containerConcurrency"], 8);
-    assert_eq!(spec["containers"][0]["image"], "registry.example/loadgen:1");
+    // The image padded with a 100 MiB filler layer, as the Dockerfile's FUNCTION_IMAGE_SIZE_MB builds it.
+    assert_eq!(
+        spec["containers"][0]["image"],
+        "registry.example/loadgen:1-filler-100mb"
+    );
     assert_eq!(
         spec["containers"][0]["command"][0],
         "/usr/local/bin/emulated-function"

@@ -34,6 +34,24 @@ pub struct OwnFunctions {
     pub protocol: crate::FunctionProtocol,
 }
 
+/// The name of `image` padded with a filler layer of `mb` MiB (`--function-image-size-mb`):
+/// `IMAGE-filler-Nmb`, the tag `latest` when `image` names none; `image` itself for 0. The Dockerfile
+/// builds it with `--build-arg FUNCTION_IMAGE_SIZE_MB=N`.
+pub fn padded_image(image: &str, mb: u32) -> String {
+    if mb == 0 {
+        return image.to_owned();
+    }
+    // A padded image is another image: a digest names the unpadded one only.
+    let image = image.split_once('@').map_or(image, |(name, _)| name);
+    // A tag is what follows the last `:` after the last `/` (a registry's port is before a `/`).
+    let name_start = image.rfind('/').map_or(0, |i| i + 1);
+    if image[name_start..].contains(':') {
+        format!("{image}-filler-{mb}mb")
+    } else {
+        format!("{image}:latest-filler-{mb}mb")
+    }
+}
+
 /// Percentiles as `emulated-function` takes them: `P:V,P:V,…`.
 fn percentiles_arg(proxy: &Proxy, metric: Metric) -> String {
     proxy
@@ -113,6 +131,26 @@ pub fn config(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padded_images_are_named_by_their_filler() {
+        assert_eq!(
+            padded_image("serverless-loadgen:latest", 0),
+            "serverless-loadgen:latest"
+        );
+        assert_eq!(
+            padded_image("serverless-loadgen:v2", 100),
+            "serverless-loadgen:v2-filler-100mb"
+        );
+        assert_eq!(
+            padded_image("registry:5000/loadgen", 10),
+            "registry:5000/loadgen:latest-filler-10mb"
+        );
+        assert_eq!(
+            padded_image("r/loadgen@sha256:abc", 10),
+            "r/loadgen:latest-filler-10mb"
+        );
+    }
 
     #[test]
     fn a_functions_service_carries_its_own_profile() {

@@ -297,6 +297,13 @@ pub struct DeployArgs {
     #[arg(long, value_name = "IMAGE", default_value = coordinator::kubernetes::DEFAULT_IMAGE)]
     pub function_image: String,
 
+    /// Knative, `-p trace`: run the functions from the image padded with a filler layer of this many
+    /// MiB, as STeLLAR varies `FunctionImageSizeMB`, so cold starts can be studied against image size.
+    /// It is named `IMAGE-filler-Nmb` (tag `latest` when IMAGE has none), which the Dockerfile builds
+    /// with `--build-arg FUNCTION_IMAGE_SIZE_MB=N`; 0: the image itself.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = whole_in::<u32>(0, 100_000))]
+    pub function_image_size_mb: u32,
+
     /// Knative, `-p trace`: calls one instance of a function serves at once (`containerConcurrency`; 0:
     /// as many as arrive).
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = whole_in::<u32>(0, 1000))]
