@@ -88,6 +88,7 @@ impl GrpcEndpoint {
                 reason: e.to_string(),
             })?
             .tcp_nodelay(true)
+            .executor(super::LocalExecutor)
             .connect_timeout(options.connect_timeout);
         let mut channels = Vec::with_capacity(options.connections);
         for _ in 0..options.connections.max(1) {

@@ -22,7 +22,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::{http1, http2};
 use hyper::header::{HeaderValue, HOST};
 use hyper::{Request, Uri};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio_rustls::TlsConnector;
@@ -412,7 +412,7 @@ where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     if h2 {
-        let (sender, connection) = http2::handshake(TokioExecutor::new(), io).await?;
+        let (sender, connection) = http2::handshake(super::LocalExecutor, io).await?;
         tokio::task::spawn_local(async move {
             let _ = connection.await;
         });
