@@ -7,11 +7,15 @@
 //! node with several predecessors is a join: it waits for all of them. Each edge carries a payload whose
 //! size is fixed or drawn ([`cmdline::sizes::SizeDistribution`]).
 //!
+//! [`instance::expand`] draws one instance of a workflow: its switch choices, foreach widths and edge
+//! sizes, and so the calls it makes and what each waits for.
+//!
 //! [`Workflow::check`] refuses what cannot run, naming the node, the file and the line: a cycle, a
 //! successor that is not a node, a workflow with no single entry, and a join that can never complete
 //! (it waits for two branches of one switch, of which only one is ever taken).
 
 pub mod faasflow;
+pub mod instance;
 pub mod own;
 
 use std::collections::BTreeMap;
