@@ -6,7 +6,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use super::plan::{
+use super::keys::{
     parse_on_failure, unknown_key, OnFailure, Setting, HOOKS, KNATIVE_KEYS, PATH_KEYS, RESERVED,
 };
 use super::text::{header_line, line_of, scalar};
