@@ -2,7 +2,7 @@
 //! package, one process pinned to CPU 0, answering `hello` at once), beside gRPC against the in-process
 //! test server (also pinned to CPU 0), open loop at constant rates; then wrk (HTTP/1.1) and h2load (h2c)
 //! against the same nginx, and the highest rate the invoker sustains with 0 calls lost and send-lag p99
-//! ≤ 100 µs.
+//! ≤ 100 µs; last, the same for a bare sender (mio, no HTTP library): the machine's ceiling.
 //!
 //! Every invoker run passes `--dispatcher-cpu 1` (the mode is `pinned`; the output says so); wrk and
 //! h2load run under `taskset -c 1` with one thread, so each tool has one CPU and nginx the other. wrk and
@@ -127,6 +127,8 @@ fn main() {
     closed_loop_tools(&mut out, &nginx, seconds, repeats);
     out.line("");
     highest_open_loop_rates(&mut out, dir.path(), &targets[1..], seconds, repeats);
+    out.line("");
+    bare_sender_ceiling(&mut out, nginx.http, seconds, repeats);
     out.finish();
 }
 
@@ -309,6 +311,101 @@ fn run_once(dir: &Path, endpoint: &str, rate: u64, seconds: u64) -> Run {
         steal_ms: s.steal_ms.get(&CLIENT_CPU).copied().unwrap_or(0.0),
         s,
     }
+}
+
+/// The same search for the least an open-loop HTTP/1.1 sender can do: one thread on the client CPU, 64
+/// keep-alive connections polled with mio, a fixed request written at each due time on an idle
+/// connection, no HTTP library, no records. What it sustains is this machine's ceiling for lonely
+/// requests over loopback, whatever the client.
+fn bare_sender_ceiling(out: &mut Output, port: u16, seconds: u64, repeats: usize) {
+    out.line(&format!(
+        "# bare sender (mio, 64 connections, no HTTP library, CPU {CLIENT_CPU}): highest rate with all answered and send-lag p99 ≤ 100 µs in most of {repeats} run(s)"
+    ));
+    let mut best = None;
+    for rate in (40_000..=100_000).step_by(5_000) {
+        let mut passes = 0;
+        for _ in 0..repeats {
+            let (p99, answered, total) = std::thread::spawn(move || {
+                assert!(host::pin_to(&[CLIENT_CPU]), "pinning the bare sender");
+                bare_run(port, rate, seconds)
+            })
+            .join()
+            .expect("bare sender");
+            let passed = answered == total && p99 <= 100.0;
+            passes += usize::from(passed);
+            out.line(&format!(
+                "    bare {rate:>6}/s: send lag p99 {p99:.1} µs, answered {answered} of {total} -> {}",
+                if passed { "passes" } else { "fails" }
+            ));
+        }
+        if passes * 2 <= repeats {
+            break;
+        }
+        best = Some(rate);
+    }
+    out.line(&format!(
+        "    bare highest: {}",
+        best.map_or("none of the rates tried".into(), |r| format!("{r}/s"))
+    ));
+}
+
+/// One bare run: send-lag p99 (µs), responses read, requests due.
+fn bare_run(port: u16, rate: u64, seconds: u64) -> (f64, u64, u64) {
+    use mio::{Events, Interest, Poll, Token};
+    use std::io::{Read, Write};
+    use std::time::Instant;
+    const CONNECTIONS: usize = 64;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let mut poll = Poll::new().expect("poll");
+    let mut streams = Vec::with_capacity(CONNECTIONS);
+    for i in 0..CONNECTIONS {
+        let std_stream = std::net::TcpStream::connect(addr).expect("connect");
+        std_stream.set_nodelay(true).expect("nodelay");
+        std_stream.set_nonblocking(true).expect("nonblocking");
+        let mut s = mio::net::TcpStream::from_std(std_stream);
+        poll.registry()
+            .register(&mut s, Token(i), Interest::READABLE)
+            .expect("register");
+        streams.push(s);
+    }
+    let request = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let mut idle: Vec<usize> = (0..CONNECTIONS).collect();
+    let mut events = Events::with_capacity(1024);
+    let total = rate * seconds;
+    let start = Instant::now() + Duration::from_millis(20);
+    let give_up = start + Duration::from_secs(seconds + 5);
+    let mut lags: Vec<u64> = Vec::with_capacity(total as usize);
+    let (mut sent, mut answered) = (0u64, 0u64);
+    let mut buf = [0u8; 4096];
+    while answered < total && Instant::now() < give_up {
+        if sent < total {
+            let due = start + Duration::from_nanos(sent * 1_000_000_000 / rate);
+            if Instant::now() >= due {
+                if let Some(c) = idle.pop() {
+                    if streams[c].write_all(request).is_ok() {
+                        lags.push(due.elapsed().as_nanos() as u64);
+                    }
+                    sent += 1;
+                }
+            }
+        }
+        poll.poll(&mut events, Some(Duration::ZERO)).expect("poll");
+        for event in &events {
+            let c = event.token().0;
+            // One request in flight per connection, and a reply of a few bytes: one read, one reply.
+            if let Ok(n) = streams[c].read(&mut buf) {
+                if n > 0 {
+                    answered += 1;
+                    idle.push(c);
+                }
+            }
+        }
+    }
+    lags.sort_unstable();
+    let p99 = lags
+        .get(((lags.len().max(1) - 1) as f64 * 0.99) as usize)
+        .map_or(f64::INFINITY, |&ns| ns as f64 / 1e3);
+    (p99, answered, total)
 }
 
 /// Runs a closed-loop tool on the client CPU; its standard output.
