@@ -30,7 +30,25 @@ pub(crate) struct Sending<'a> {
     pub(crate) in_flight: Rc<Cell<usize>>,
 }
 
-impl Sending<'_> {
+impl<'a> Sending<'a> {
+    /// What sending takes, for `clients` of a replay with `options`; no call in flight yet.
+    pub(crate) fn new(
+        clients: &'a [Client],
+        request: &'a Rc<RequestTemplate>,
+        (sink, failures): (&'a Rc<Sink>, &'a FirstFailures),
+        options: &'a crate::options::ReplayOptions,
+    ) -> Sending<'a> {
+        Sending {
+            clients,
+            request,
+            sink,
+            failures,
+            observer: options.observer.as_deref(),
+            timeout: options.grpc_timeout,
+            in_flight: Rc::new(Cell::new(0)),
+        }
+    }
+
     /// Sends `call` (its `record` so far), due at `deadline`: counted in flight and as sent now; the
     /// future makes the call and completes the record.
     pub(crate) fn send(

@@ -324,15 +324,7 @@ async fn dispatch(
         .filter(|late| *late > LATE_START_GRACE);
     let late_before = ready_late.map(|_| now - LATE_START_GRACE);
     let mut waiter = Waiter::new(realtime, options.shared_cpu).map_err(ReplayError::Start)?;
-    let sending = Sending {
-        clients: &clients,
-        request,
-        sink,
-        failures,
-        observer: options.observer.as_deref(),
-        timeout: options.grpc_timeout,
-        in_flight: Rc::new(Cell::new(0)),
-    };
+    let sending = Sending::new(&clients, request, (sink, failures), options);
     // When a stop request came, µs from time 0; from then on no call is sent.
     let mut interrupted_at: Option<u64> = None;
 

@@ -4,7 +4,7 @@
 //! the loop's waiting costs shows as the rounds' drift from their nominal instants (the schedule's due
 //! times), which the caller can compare.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -46,15 +46,7 @@ pub(crate) async fn dispatch_loops(
     let loop_of = Loop {
         schedule,
         options,
-        sending: Sending {
-            clients: &clients,
-            request,
-            sink,
-            failures,
-            observer: options.observer.as_deref(),
-            timeout: options.grpc_timeout,
-            in_flight: Rc::new(Cell::new(0)),
-        },
+        sending: Sending::new(&clients, request, (sink, failures), options),
         start: Instant::now(),
         released: RefCell::new(vec![false; schedule.calls.len()]),
     };
