@@ -214,10 +214,9 @@ impl HttpEndpoint {
         }
     }
 
-    /// The request of one call.
-    fn build(&self, call: &ScheduledCall, h2: bool) -> Request<Full<Bytes>> {
+    /// The request of one call, sending `body` (see [`HttpEndpoint::body`]).
+    fn build(&self, call: &ScheduledCall, body: &Bytes, h2: bool) -> Request<Full<Bytes>> {
         let t = &*self.request;
-        let body = self.body(call);
         // The absolute URI (HTTP/2's request target, and what a signature covers) and the origin form.
         let (absolute, origin) = match call.payload_bytes {
             Some(n) if t.method == hyper::Method::GET => {
@@ -241,7 +240,7 @@ impl HttpEndpoint {
             request.headers_mut().insert(HOST, self.host.clone());
         }
         if let Some(signer) = &t.signer {
-            self.sign(signer, &mut request, &absolute, &body);
+            self.sign(signer, &mut request, &absolute, body);
         }
         if call.ask.is_some() {
             if let Ok(value) = HeaderValue::from_bytes(&super::ask_json(call.ask)) {
@@ -280,12 +279,13 @@ impl HttpEndpoint {
     async fn exchange(
         &self,
         call: &ScheduledCall,
+        body: &Bytes,
         sent: &Cell<Option<Instant>>,
     ) -> Result<Answer, String> {
         if self.request.connection_per_call {
             let sender = self.dial().await?;
             let h2 = matches!(sender, Sender::H2(_));
-            let request = self.build(call, h2);
+            let request = self.build(call, body, h2);
             sent.set(Some(Instant::now()));
             return match sender {
                 Sender::H1(mut s) => read(s.send_request(request).await).await,
@@ -299,12 +299,12 @@ impl HttpEndpoint {
                 self.next.set(k.wrapping_add(1));
                 senders[k % senders.len()].clone()
             };
-            let request = self.build(call, true);
+            let request = self.build(call, body, true);
             sent.set(Some(Instant::now()));
             return read(sender.send_request(request).await).await;
         }
         let mut lease = self.lease().await?;
-        let request = self.build(call, false);
+        let request = self.build(call, body, false);
         sent.set(Some(Instant::now()));
         let sender = lease.sender.as_mut().expect("a lease holds its connection");
         let answer = read(sender.send_request(request).await).await;
@@ -318,10 +318,12 @@ impl HttpEndpoint {
     pub(crate) async fn call(self: Rc<Self>, call: ScheduledCall, timeout: Duration) -> Reply {
         let start = Instant::now();
         let sent = Cell::new(None);
-        let result = tokio::time::timeout(timeout, self.exchange(&call, &sent)).await;
+        // Made once: sent (and signed) by the exchange, counted in the record.
+        let body = self.body(&call);
+        let result = tokio::time::timeout(timeout, self.exchange(&call, &body, &sent)).await;
         let mut wire = Wire {
             protocol: Some(self.protocol()),
-            request_bytes: Some(self.body(&call).len() as u64),
+            request_bytes: Some(body.len() as u64),
             ..Wire::default()
         };
         let sent = sent.get().unwrap_or(start);
