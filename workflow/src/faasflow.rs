@@ -18,7 +18,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::{
-    Draft, DraftEdge, Node, Routing, SizeDistribution, Width, Work, Workflow, WorkflowError,
+    is_item, line_where, Draft, DraftEdge, Node, Routing, SizeDistribution, Width, Work, Workflow,
+    WorkflowError,
 };
 
 #[derive(Deserialize)]
@@ -72,15 +73,6 @@ struct Next {
     probabilities: Option<Vec<f64>>,
 }
 
-/// The line of the first line from `from` on whose text (without a leading `- `) is `needle`.
-fn line_exact(text: &str, from: usize, needle: &str) -> Option<usize> {
-    text.lines()
-        .enumerate()
-        .skip(from.saturating_sub(1))
-        .find(|(_, l)| l.trim().trim_start_matches("- ").trim() == needle)
-        .map(|(i, _)| i + 1)
-}
-
 /// Parses a `flat_workflow.yaml`; foreach nodes start `foreach_width` instances.
 pub fn parse_with(
     text: &str,
@@ -104,7 +96,8 @@ pub fn parse_with(
         .functions
         .iter()
         .map(|f| {
-            let line = line_exact(text, 1, &format!("name: {}", f.name)).unwrap_or(1);
+            let line =
+                line_where(text, 1, |l| is_item(l, &format!("name: {}", f.name))).unwrap_or(1);
             (f.name.as_str(), line)
         })
         .collect();
@@ -147,7 +140,7 @@ pub fn parse_with(
             }
         };
         for target in targets {
-            let at = line_exact(text, line, target).unwrap_or(line);
+            let at = line_where(text, line, |l| is_item(l, target)).unwrap_or(line);
             draft.edges.push((
                 f.name.clone(),
                 target.clone(),
@@ -183,7 +176,10 @@ fn data_edges(
         let Some(source) = item.value.as_ref().filter(|s| s.function != "INPUT") else {
             continue;
         };
-        let at = line_exact(text, line, &format!("function: {}", source.function)).unwrap_or(line);
+        let at = line_where(text, line, |l| {
+            is_item(l, &format!("function: {}", source.function))
+        })
+        .unwrap_or(line);
         let size = match item.size {
             Some(size) => size,
             None => outputs

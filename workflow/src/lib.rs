@@ -196,22 +196,19 @@ pub fn read(path: &Path, foreach_width: Width) -> Result<Workflow, WorkflowError
     }
 }
 
-/// The 1-based line of the first line of `text` from `from` on that, trimmed, starts with `needle`.
-pub(crate) fn line_of(text: &str, from: usize, needle: &str) -> Option<usize> {
+/// The 1-based line of the first line of `text`, from line `from` on, that `matches`.
+pub(crate) fn line_where(text: &str, from: usize, matches: impl Fn(&str) -> bool) -> Option<usize> {
     text.lines()
         .enumerate()
         .skip(from.saturating_sub(1))
-        .find(|(_, l)| l.trim_start().trim_start_matches("- ").starts_with(needle))
+        .find(|(_, l)| matches(l))
         .map(|(i, _)| i + 1)
 }
 
-/// The 1-based line of the first line of `text` from `from` on that contains `needle`.
-pub(crate) fn line_containing(text: &str, from: usize, needle: &str) -> Option<usize> {
-    text.lines()
-        .enumerate()
-        .skip(from.saturating_sub(1))
-        .find(|(_, l)| l.contains(needle))
-        .map(|(i, _)| i + 1)
+/// Whether `line`, trimmed and without a list's leading `- `, is `item` (a YAML key and value, or a list
+/// entry) exactly, so that `name: A` is not found on `name: AB`.
+pub(crate) fn is_item(line: &str, item: &str) -> bool {
+    line.trim().trim_start_matches("- ").trim() == item
 }
 
 impl Workflow {

@@ -28,7 +28,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::{
-    line_containing, line_of, Draft, Node, Routing, SizeDistribution, Width, Work, Workflow,
+    is_item, line_where, Draft, Node, Routing, SizeDistribution, Width, Work, Workflow,
     WorkflowError,
 };
 
@@ -124,7 +124,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Workflow, WorkflowError> {
         ..Draft::default()
     };
     for raw in file.nodes {
-        let line = line_of(text, 1, &format!("name: {}", raw.name)).unwrap_or(1);
+        let line = line_where(text, 1, |l| is_item(l, &format!("name: {}", raw.name))).unwrap_or(1);
         let bad = |reason: String| WorkflowError::Invalid {
             path: path.to_owned(),
             line: Some(line),
@@ -164,8 +164,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Workflow, WorkflowError> {
             .map(|t| (t, true))
             .chain(raw.reads.iter().map(|t| (t, false)))
         {
-            let edge_line =
-                line_containing(text, line, &format!("node: {}", target.node)).unwrap_or(line);
+            let edge_line = line_where(text, line, |l| {
+                l.contains(&format!("node: {}", target.node))
+            })
+            .unwrap_or(line);
             let size = target
                 .size
                 .as_ref()
