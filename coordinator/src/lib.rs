@@ -142,7 +142,21 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
         .observer
         .as_ref()
         .map(|o| Arc::new(live::WorkersLive::new(Arc::clone(o), n)));
-    let server = serve::start(bind, shards, &files.workers, events_tx, live)?;
+    let endpoint_requests = launch
+        .settings
+        .request
+        .endpoint_requests
+        .as_ref()
+        .map(|path| serve::describe_shards(std::slice::from_ref(path)))
+        .transpose()?
+        .and_then(|mut served| served.pop());
+    let server = serve::start(
+        bind,
+        (shards, endpoint_requests),
+        &files.workers,
+        events_tx,
+        live,
+    )?;
     let coordinator = format!("http://{}", server.addr);
     let lead = launch
         .start_lead

@@ -53,6 +53,8 @@ pub struct ServedShard {
 
 struct Shared {
     shards: Vec<ServedShard>,
+    /// The endpoints file whose entries' requests the workers use, if any.
+    endpoint_requests: Option<ServedShard>,
     /// Where worker K's results go: `results/K/NAME`.
     results: PathBuf,
     events: Mutex<mpsc::Sender<Event>>,
@@ -106,11 +108,12 @@ pub fn describe_shards(paths: &[PathBuf]) -> Result<Vec<ServedShard>> {
         .collect()
 }
 
-/// Binds `bind` (port 0: a free port) and serves `shards`; results go under `results`, events to
-/// `events`, live reports to `live`.
+/// Binds `bind` (port 0: a free port) and serves `shards` (and `endpoint_requests`, the endpoints file
+/// the workers' `--endpoint-requests` read); results go under `results`, events to `events`, live
+/// reports to `live`.
 pub fn start(
     bind: SocketAddr,
-    shards: Vec<ServedShard>,
+    (shards, endpoint_requests): (Vec<ServedShard>, Option<ServedShard>),
     results: &Path,
     events: mpsc::Sender<Event>,
     live: Option<Arc<WorkersLive>>,
@@ -123,6 +126,7 @@ pub fn start(
     std::fs::create_dir_all(results).with_context(|| format!("creating {}", results.display()))?;
     let shared = Arc::new(Shared {
         shards,
+        endpoint_requests,
         results: results.to_owned(),
         events: Mutex::new(events),
         live,
@@ -130,6 +134,10 @@ pub fn start(
     let app = Router::new()
         .route("/v1/shards/{k}", get(shard))
         .route(formats::transfer::CLOCK_PATH, get(clock))
+        .route(
+            formats::transfer::ENDPOINT_REQUESTS_PATH,
+            get(endpoint_requests_file),
+        )
         .route("/v1/results/{k}/{name}", put(result))
         .route("/v1/failed/{k}", put(failed))
         .route("/v1/live/{k}", put(live_report))
@@ -175,6 +183,22 @@ async fn shard(State(shared): State<Arc<Shared>>, UrlPath(k): UrlPath<u32>) -> R
             format!("no worker {k}: this run has {}", shared.shards.len()),
         );
     };
+    shared.send(Event::ShardRequested(k));
+    served(shard).await
+}
+
+async fn endpoint_requests_file(State(shared): State<Arc<Shared>>) -> Response {
+    match &shared.endpoint_requests {
+        Some(file) => served(file).await,
+        None => plain(
+            StatusCode::NOT_FOUND,
+            "this run's endpoints have no requests of their own",
+        ),
+    }
+}
+
+/// `file`, streamed with its hash.
+async fn served(shard: &ServedShard) -> Response {
     let file = match tokio::fs::File::open(&shard.path).await {
         Ok(f) => f,
         Err(e) => {
@@ -184,7 +208,6 @@ async fn shard(State(shared): State<Arc<Shared>>, UrlPath(k): UrlPath<u32>) -> R
             )
         }
     };
-    shared.send(Event::ShardRequested(k));
     let stream = tokio_util::io::ReaderStream::with_capacity(file, 1 << 20);
     (
         [

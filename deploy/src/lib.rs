@@ -9,9 +9,7 @@ pub mod knative;
 pub mod kube;
 pub mod local;
 
-use std::path::{Path, PathBuf};
-
-use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
 impl From<kube::KubeError> for DeployError {
     fn from(source: kube::KubeError) -> DeployError {
@@ -31,6 +29,9 @@ pub enum Deployer {
     Local,
     /// Knative services on a cluster, through `kubectl` (config.json, YAMLs).
     Knative,
+    /// Deployed already: an endpoints file says where each proxy is (`--use-endpoints FILE`).
+    #[value(skip)]
+    Given,
 }
 
 /// What the emulated functions speak to their callers (they answer all three on one port; this says
@@ -66,17 +67,7 @@ impl FunctionProtocol {
     }
 }
 
-/// One deployed proxy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeployedProxy {
-    /// Proxy name in the catalogue.
-    pub proxy: String,
-    /// What load.json calls it by (`host:port`, or a Knative URL without its scheme).
-    pub endpoint: String,
-    /// Knative service name, when deployed on Knative.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service: Option<String>,
-}
+pub use formats::endpoints::EndpointEntry;
 
 /// Why deployment failed.
 #[derive(Debug, thiserror::Error)]
@@ -157,27 +148,4 @@ pub enum DeployError {
         /// `namespace/name` of each, summarised when long.
         applied: String,
     },
-}
-
-/// Writes `endpoints.json`: proxy → endpoint, in load order.
-pub fn write_endpoints(path: &Path, deployed: &[DeployedProxy]) -> Result<(), DeployError> {
-    let json = serde_json::to_string_pretty(deployed).expect("endpoints serialise");
-    formats::output::write_atomic(path, (json + "\n").as_bytes()).map_err(|source| {
-        DeployError::Io {
-            path: path.to_owned(),
-            source,
-        }
-    })
-}
-
-/// Reads an `endpoints.json`.
-pub fn read_endpoints(path: &Path) -> Result<Vec<DeployedProxy>, DeployError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DeployError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|e| DeployError::Config {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })
 }

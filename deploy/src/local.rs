@@ -6,7 +6,7 @@
 use emulated::{Behaviour, LocalServers};
 use profiles::Proxy;
 
-use crate::{DeployError, DeployedProxy};
+use crate::{DeployError, EndpointEntry};
 
 /// How the local fleet runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,17 +50,15 @@ pub const TOUCH_SECONDS_PER_MIB: f64 = 0.25e-3;
 pub fn deploy(
     proxies: &[&Proxy],
     options: &LocalOptions,
-) -> Result<(LocalServers, Vec<DeployedProxy>), DeployError> {
+) -> Result<(LocalServers, Vec<EndpointEntry>), DeployError> {
     let behaviours = proxies.iter().map(|p| options.behaviour(p)).collect();
     let servers = LocalServers::start(behaviours, options.threads, options.cpus.clone())
         .map_err(DeployError::Local)?;
     let deployed = proxies
         .iter()
         .zip(servers.endpoints())
-        .map(|(p, endpoint)| DeployedProxy {
-            proxy: p.name.clone(),
-            endpoint: options.protocol.endpoint(&endpoint),
-            service: None,
+        .map(|(p, endpoint)| {
+            EndpointEntry::deployed(&p.name, options.protocol.endpoint(&endpoint), None)
         })
         .collect();
     Ok((servers, deployed))

@@ -11,6 +11,8 @@ pub const SUMMARY: &str = "summary.json";
 pub const LATENCIES: &str = "lat.csv";
 /// load.json.
 pub const LOAD: &str = "load.json";
+/// endpoints.json: where each proxy ran (see [`crate::endpoints`]).
+pub const ENDPOINTS: &str = "endpoints.json";
 
 /// The files a run leaves in its directory.
 #[derive(Debug, Clone)]
@@ -54,7 +56,7 @@ impl RunFiles {
             dir: dir.to_owned(),
             load: dir.join(LOAD),
             mapping: dir.join("mapping.json"),
-            endpoints: dir.join("endpoints.json"),
+            endpoints: dir.join(ENDPOINTS),
             records: dir.join(RECORDS),
             latencies: dir.join(LATENCIES),
             summary: dir.join(SUMMARY),

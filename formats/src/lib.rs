@@ -6,6 +6,7 @@
 //! - [`summary`]: the run summary JSON (rates, lag and latency statistics, per period and per endpoint);
 //! - [`transfer`]: how shards and results travel between `loadgen` and its workers (paths, content
 //!   hashes, the clock exchange);
+//! - [`endpoints`]: `endpoints.json`, where each proxy is called and what its calls send;
 //! - [`files`]: the names of a run directory's files;
 //! - [`Granularity`]: the length of a period, which gives every per-period offset above its meaning.
 //!
@@ -14,6 +15,7 @@
 //! This crate depends on nothing heavier than serde, so every tool that reads these files (the plots
 //! among them) can do so without the gRPC or CSV-engine stacks.
 
+pub mod endpoints;
 pub mod files;
 pub mod load;
 pub mod output;

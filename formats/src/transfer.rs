@@ -30,6 +30,10 @@ pub fn shard_path(k: u32) -> String {
     format!("/v1/shards/{k}")
 }
 
+/// The path of the run's endpoints file, when its endpoints have requests of their own (`invoker
+/// --endpoint-requests`).
+pub const ENDPOINT_REQUESTS_PATH: &str = "/v1/endpoint-requests";
+
 /// The path of the clock.
 pub const CLOCK_PATH: &str = "/v1/clock";
 

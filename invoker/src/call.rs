@@ -10,7 +10,6 @@ use formats::records::Record;
 
 use crate::client::{Call, Client};
 use crate::observe::Observer;
-use crate::request::RequestTemplate;
 use crate::schedule::ScheduledCall;
 use crate::sink::{Pending, Sink};
 
@@ -18,10 +17,9 @@ use crate::sink::{Pending, Sink};
 pub(crate) type FirstFailures = Rc<RefCell<Vec<Option<String>>>>;
 
 /// What sending a released call takes, the same for the open loop and the closed ones: its endpoint's
-/// client, the request, the calls in flight, where records and failures go.
+/// client (which holds its request), the calls in flight, where records and failures go.
 pub(crate) struct Sending<'a> {
     pub(crate) clients: &'a [Client],
-    pub(crate) request: &'a Rc<RequestTemplate>,
     pub(crate) sink: &'a Rc<Sink>,
     pub(crate) failures: &'a FirstFailures,
     pub(crate) observer: Option<&'a Observer>,
@@ -34,13 +32,11 @@ impl<'a> Sending<'a> {
     /// What sending takes, for `clients` of a replay with `options`; no call in flight yet.
     pub(crate) fn new(
         clients: &'a [Client],
-        request: &'a Rc<RequestTemplate>,
         (sink, failures): (&'a Rc<Sink>, &'a FirstFailures),
         options: &'a crate::options::ReplayOptions,
     ) -> Sending<'a> {
         Sending {
             clients,
-            request,
             sink,
             failures,
             observer: options.observer.as_deref(),
@@ -67,7 +63,7 @@ impl<'a> Sending<'a> {
             in_flight: Rc::clone(&self.in_flight),
         };
         call_once(
-            self.clients[call.endpoint as usize].call(call, self.request),
+            self.clients[call.endpoint as usize].call(call),
             pending,
             deadline,
             self.timeout,

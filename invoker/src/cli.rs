@@ -377,6 +377,7 @@ mod tests {
                 connection_per_call: true,
                 ca_cert: Some(PathBuf::from("/ca.pem")),
                 aws_sigv4: Some("execute-api:us-west-1".into()),
+                endpoint_requests: Some(PathBuf::from("/run/endpoints.json")),
             },
         };
         let start = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);

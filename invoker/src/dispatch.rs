@@ -28,7 +28,7 @@ use host::{all_cpus_but, online_cpus, pin_to};
 use crate::call::{FirstFailures, Sending};
 pub use crate::error::{error_chain, ReplayError};
 pub use crate::options::{Pacing, ReplayOptions, Round, Shard};
-use crate::request::RequestTemplate;
+use crate::request::{EndpointRequests, RequestTemplate};
 use crate::schedule::Schedule;
 use crate::sink::{write_records, Sink};
 use crate::target::Target;
@@ -47,9 +47,9 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         .map(|e| Target::parse(e, options.default_port))
         .collect::<Result<Vec<_>, _>>()?;
     // `$VAR`s are read before anything is written, so a missing token fails the run at once.
-    let request = options
+    let requests = options
         .request
-        .resolve(|name| std::env::var(name).ok())
+        .resolve_for(&schedule.endpoints, |name| std::env::var(name).ok())
         .map_err(ReplayError::Header)?;
     // Output files are opened before anything is sent, so a bad path fails the run before it starts.
     let records = options.records.as_deref().map(create).transpose()?;
@@ -92,7 +92,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         let options = options.clone();
         std::thread::Builder::new()
             .name("dispatcher".into())
-            .spawn(move || run_dispatcher(&schedule, &targets, request, &options, tx))
+            .spawn(move || run_dispatcher(&schedule, &targets, requests, &options, tx))
             .map_err(ReplayError::Start)?
     };
     let dispatched = dispatcher.join().expect("dispatcher thread panicked");
@@ -184,7 +184,7 @@ struct Dispatched {
 fn run_dispatcher(
     schedule: &Schedule,
     targets: &[Target],
-    request: RequestTemplate,
+    requests: EndpointRequests,
     options: &ReplayOptions,
     tx: mpsc::Sender<Vec<Record>>,
 ) -> Result<Dispatched, ReplayError> {
@@ -213,13 +213,20 @@ fn run_dispatcher(
     let local = tokio::task::LocalSet::new();
     let preempted_before = host::thread_preemptions();
     let failures: FirstFailures = Rc::new(RefCell::new(vec![None; targets.len()]));
-    let request = Rc::new(request);
+    // One shared request per distinct template, so a large payload is held once however many endpoints
+    // send it.
+    let templates: Vec<Rc<RequestTemplate>> = requests.templates.into_iter().map(Rc::new).collect();
+    let per_endpoint: Vec<Rc<RequestTemplate>> = requests
+        .of_endpoint
+        .iter()
+        .map(|&k| Rc::clone(&templates[k]))
+        .collect();
     let result = match &options.pacing {
         Pacing::Scheduled => local.block_on(
             &runtime,
             dispatch(
                 schedule,
-                (targets, &request),
+                (targets, &per_endpoint),
                 options,
                 (&sink, &failures),
                 realtime,
@@ -230,7 +237,7 @@ fn run_dispatcher(
             crate::rounds::dispatch_loops(
                 schedule,
                 loops,
-                (targets, &request),
+                (targets, &per_endpoint),
                 options,
                 (&sink, &failures),
             ),
@@ -311,12 +318,12 @@ async fn wait_for_in_flight(
 /// 0, and how late it was ready.
 async fn dispatch(
     schedule: &Schedule,
-    (targets, request): (&[Target], &Rc<RequestTemplate>),
+    (targets, requests): (&[Target], &[Rc<RequestTemplate>]),
     options: &ReplayOptions,
     (sink, failures): (&Rc<Sink>, &FirstFailures),
     realtime: bool,
 ) -> Result<(Option<u64>, SystemTime, Option<Duration>), ReplayError> {
-    let clients = crate::client::connect(targets, &schedule.endpoints, options, request).await?;
+    let clients = crate::client::connect(targets, &schedule.endpoints, options, requests).await?;
     let (now, now_wall) = (Instant::now(), SystemTime::now());
     let (start, start_wall) = time_zero(options.start_at, now, now_wall);
     let ready_late = now
@@ -324,7 +331,7 @@ async fn dispatch(
         .filter(|late| *late > LATE_START_GRACE);
     let late_before = ready_late.map(|_| now - LATE_START_GRACE);
     let mut waiter = Waiter::new(realtime, options.shared_cpu).map_err(ReplayError::Start)?;
-    let sending = Sending::new(&clients, request, (sink, failures), options);
+    let sending = Sending::new(&clients, (sink, failures), options);
     // When a stop request came, µs from time 0; from then on no call is sent.
     let mut interrupted_at: Option<u64> = None;
 

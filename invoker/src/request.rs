@@ -21,7 +21,7 @@ pub struct RequestArgs {
 
     /// Payload of every call, bytes: a POST's body, a GET's `PayloadLengthBytes=N` query (the reply size
     /// STeLLAR's functions are asked for), or the gRPC request's `name` field.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=(1 << 30)))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=MAX_PAYLOAD_BYTES))]
     pub payload_bytes: Option<u64>,
 
     /// Most HTTP/1.1 connections per endpoint: a call that finds every open one busy opens another, up to
@@ -43,7 +43,16 @@ pub struct RequestArgs {
     /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` where the invoker starts.
     #[arg(long, value_name = "SERVICE:REGION")]
     pub aws_sigv4: Option<String>,
+
+    /// An endpoints file (`endpoints.json`) whose entries may give their endpoint its own `method`,
+    /// `headers` and `payload_bytes`, in place of `--method`, `--header` and `--payload-bytes` for that
+    /// endpoint's calls (an entry's header replaces a `--header` of the same name).
+    #[arg(long, value_name = "FILE")]
+    pub endpoint_requests: Option<PathBuf>,
 }
+
+/// The largest payload a call may send, bytes (1 GiB).
+pub const MAX_PAYLOAD_BYTES: u64 = 1 << 30;
 
 /// Most HTTP/1.1 connections per endpoint unless `--max-connections` says.
 pub const MAX_CONNECTIONS: u32 = 1024;
@@ -59,6 +68,7 @@ impl Default for RequestArgs {
             connection_per_call: false,
             ca_cert: None,
             aws_sigv4: None,
+            endpoint_requests: None,
         }
     }
 }
@@ -80,11 +90,13 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
     Ok((name.to_owned(), value.trim().to_owned()))
 }
 
-/// A `$VAR` of a header value that the environment does not hold, or signing credentials missing.
+/// A `$VAR` of a header value that the environment does not hold, signing credentials missing, or an
+/// endpoint's own request that is not one.
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: {reason}")]
 pub struct HeaderError {
-    /// The flag and header (`--header `Authorization``, `--aws-sigv4`).
+    /// The flag and header (`--header `Authorization``, `--aws-sigv4`), or the file and JSON path of an
+    /// endpoint's own request (`endpoints.json [2].method`).
     pub name: String,
     /// What is missing or wrong.
     pub reason: String,
@@ -113,6 +125,26 @@ pub struct RequestTemplate {
     pub ca_cert: Option<PathBuf>,
     /// Signs each call, when asked.
     pub signer: Option<crate::client::aws::AwsSigner>,
+}
+
+/// Each endpoint's request: the flags', or the one its entry in `--endpoint-requests` gives it.
+#[derive(Debug)]
+pub struct EndpointRequests {
+    /// The distinct requests; the first is the flags'.
+    pub templates: Vec<RequestTemplate>,
+    /// Per endpoint of the load, the index of its request in `templates`.
+    pub of_endpoint: Vec<usize>,
+}
+
+/// An endpoint's own request, from its entry in an endpoints file.
+#[derive(Debug, Clone)]
+pub struct OwnRequest {
+    /// The entry's index in the file.
+    pub entry: usize,
+    /// The endpoint, as the load names it.
+    pub endpoint: String,
+    /// The flags with the entry's method, headers and payload in place.
+    pub args: RequestArgs,
 }
 
 /// What the invoker sends as a gRPC request's name when no payload is asked (vSwarm's relay accepts any).
@@ -175,11 +207,110 @@ impl RequestArgs {
         })
     }
 
+    /// Per endpoint of `endpoints` (a load's, in its order), its request: the flags', or the one its
+    /// entry in `--endpoint-requests` gives it. Every entry's own request is checked, whether the load
+    /// calls its endpoint or not; only those the load calls take their `$VAR`s from `env`.
+    pub fn resolve_for(
+        &self,
+        endpoints: &[String],
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<EndpointRequests, HeaderError> {
+        let mut requests = EndpointRequests {
+            templates: vec![self.resolve(&env)?],
+            of_endpoint: vec![0; endpoints.len()],
+        };
+        let Some(path) = &self.endpoint_requests else {
+            return Ok(requests);
+        };
+        let position: std::collections::HashMap<&str, usize> = endpoints
+            .iter()
+            .enumerate()
+            .map(|(k, e)| (e.as_str(), k))
+            .collect();
+        for own in self.own_requests(path)? {
+            let Some(&k) = position.get(own.endpoint.as_str()) else {
+                continue;
+            };
+            let template = own.args.resolve(&env).map_err(|e| HeaderError {
+                name: format!("{} [{}] ({})", path.display(), own.entry, e.name),
+                reason: e.reason,
+            })?;
+            requests.templates.push(template);
+            requests.of_endpoint[k] = requests.templates.len() - 1;
+        }
+        Ok(requests)
+    }
+
+    /// The entries of the endpoints file `path` that give their endpoint a request of its own; an entry's bad method, header or payload is
+    /// refused with the file, its JSON path and the value, and so is an endpoint given two requests.
+    pub fn own_requests(&self, path: &std::path::Path) -> Result<Vec<OwnRequest>, HeaderError> {
+        let entries = formats::endpoints::read(path).map_err(|e| HeaderError {
+            name: "--endpoint-requests".into(),
+            reason: e.to_string(),
+        })?;
+        let mut own = Vec::new();
+        let mut first_of = std::collections::HashMap::new();
+        for (i, entry) in entries.iter().enumerate() {
+            if !entry.has_own_request() {
+                continue;
+            }
+            let at = |field: String, reason: String| HeaderError {
+                name: format!("{} [{i}].{field}", path.display()),
+                reason,
+            };
+            if let Some(first) = first_of.insert(entry.endpoint.as_str(), i) {
+                return Err(at(
+                    "endpoint".into(),
+                    format!(
+                        "`{}` is given its own request by entry [{first}] already",
+                        entry.endpoint
+                    ),
+                ));
+            }
+            let mut args = self.clone();
+            if let Some(method) = &entry.method {
+                args.method = parse_method(method).map_err(|r| at("method".into(), r))?;
+            }
+            for (j, header) in entry.headers.iter().enumerate() {
+                let (name, value) =
+                    parse_header(header).map_err(|r| at(format!("headers[{j}]"), r))?;
+                args.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+                args.headers.push((name, value));
+            }
+            if let Some(n) = entry.payload_bytes {
+                if n > MAX_PAYLOAD_BYTES {
+                    return Err(at(
+                        "payload_bytes".into(),
+                        format!("{n} is over the largest payload, {MAX_PAYLOAD_BYTES}"),
+                    ));
+                }
+                args.payload_bytes = Some(n);
+            }
+            own.push(OwnRequest {
+                entry: i,
+                endpoint: entry.endpoint.clone(),
+                args,
+            });
+        }
+        Ok(own)
+    }
+
     /// The environment variables the calls need where the invoker runs: those `$VAR`s of the headers
-    /// name, and with `--aws-sigv4` the AWS credentials (what a Kubernetes worker gets from a Secret).
+    /// (and of the `--endpoint-requests` entries' headers) name, and with `--aws-sigv4` the AWS
+    /// credentials (what a Kubernetes worker gets from a Secret). A file that cannot be read adds none:
+    /// resolving the requests says why.
     pub fn variables(&self) -> Vec<String> {
         let found = std::cell::RefCell::new(Vec::new());
-        for (_, value) in &self.headers {
+        let own = self
+            .endpoint_requests
+            .as_deref()
+            .and_then(|path| self.own_requests(path).ok())
+            .unwrap_or_default();
+        let headers = self
+            .headers
+            .iter()
+            .chain(own.iter().flat_map(|o| &o.args.headers));
+        for (_, value) in headers {
             let _ = expand(value, &|name: &str| {
                 found.borrow_mut().push(name.to_owned());
                 Some(String::new())
@@ -227,6 +358,9 @@ impl RequestArgs {
         }
         if let Some(scope) = &self.aws_sigv4 {
             args.extend(["--aws-sigv4".to_owned(), scope.clone()]);
+        }
+        if let Some(file) = &self.endpoint_requests {
+            args.extend(["--endpoint-requests".to_owned(), file.display().to_string()]);
         }
         args
     }
@@ -336,6 +470,93 @@ mod tests {
         assert_eq!(parse(&[]).unwrap().to_args(), Vec::<String>::new());
         let d = parse(&[]).unwrap().resolve(env).unwrap();
         assert_eq!((d.grpc_name.as_str(), d.max_connections), (GRPC_NAME, 1024));
+    }
+
+    #[test]
+    fn an_endpoints_own_requests_stand_in_for_the_flags_and_bad_ones_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("endpoints.json");
+        let write = |json: serde_json::Value| std::fs::write(&file, json.to_string()).unwrap();
+        write(serde_json::json!([
+            {"proxy": "a", "endpoint": "http://a/", "method": "post",
+             "headers": ["X-Key: ${TOKEN}", "x-own: 1"], "payload_bytes": 5},
+            {"proxy": "b", "endpoint": "http://b/"},
+            {"proxy": "c", "endpoint": "http://c/", "headers": ["x-c: $NOT_SET"]},
+        ]));
+        let flags = RequestArgs {
+            headers: vec![
+                ("x-key".into(), "flag".into()),
+                ("x-all".into(), "2".into()),
+            ],
+            endpoint_requests: Some(file.clone()),
+            ..RequestArgs::default()
+        };
+        let endpoints = ["http://b/".to_owned(), "http://a/".to_owned()];
+        let r = flags.resolve_for(&endpoints, env).unwrap();
+        assert_eq!(r.of_endpoint, [0, 1]);
+        let own = &r.templates[1];
+        assert_eq!(
+            (own.method.as_str(), &own.body[..]),
+            ("POST", &b"xxxxx"[..])
+        );
+        // The entry's header replaces the flag's of the same name; the others stay.
+        assert_eq!(own.headers["x-key"], "s3cret");
+        assert_eq!(own.headers.get_all("x-key").iter().count(), 1);
+        assert_eq!(
+            (
+                own.headers["x-all"].as_bytes(),
+                own.headers["x-own"].as_bytes()
+            ),
+            (&b"2"[..], &b"1"[..])
+        );
+        assert_eq!(r.templates[0].headers["x-key"], "flag");
+        // The load does not call c, so its variable is not needed; the file's are named for a Secret.
+        assert_eq!(flags.variables(), ["NOT_SET", "TOKEN"]);
+        assert!(flags.to_args().contains(&"--endpoint-requests".to_owned()));
+        let e = flags
+            .resolve_for(&["http://c/".to_owned()], env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("[2]") && e.contains("`NOT_SET` is not set"),
+            "{e}"
+        );
+
+        for (json, path, says) in [
+            (
+                serde_json::json!([{"endpoint": "e", "method": "PUT"}]),
+                "[0].method",
+                "`PUT` is not GET or POST",
+            ),
+            (
+                serde_json::json!([{"endpoint": "e"}, {"endpoint": "e", "headers": ["ok: 1", "NoColon"]}]),
+                "[1].headers[1]",
+                "has no colon",
+            ),
+            (
+                serde_json::json!([{"endpoint": "e", "payload_bytes": 1u64 << 31}]),
+                "[0].payload_bytes",
+                "over the largest",
+            ),
+            (
+                serde_json::json!([{"endpoint": "e", "method": "GET"}, {"endpoint": "e", "method": "POST"}]),
+                "[1].endpoint",
+                "by entry [0] already",
+            ),
+        ] {
+            write(json);
+            let e = flags.resolve_for(&[], env).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("endpoints.json {path}")) && e.contains(says),
+                "{e}"
+            );
+        }
+        write(serde_json::json!({"endpoint": "e"}));
+        let e = flags.resolve_for(&[], env).unwrap_err().to_string();
+        assert!(
+            e.contains("--endpoint-requests") && e.contains("endpoints.json"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -38,15 +38,15 @@ async fn sleep_unless_stopped(d: Duration, options: &ReplayOptions) -> bool {
 pub(crate) async fn dispatch_loops(
     schedule: &Schedule,
     loops: &[Vec<Round>],
-    (targets, request): (&[Target], &Rc<RequestTemplate>),
+    (targets, requests): (&[Target], &[Rc<RequestTemplate>]),
     options: &ReplayOptions,
     (sink, failures): (&Rc<Sink>, &FirstFailures),
 ) -> Result<(Option<u64>, SystemTime, Option<Duration>), ReplayError> {
-    let clients = crate::client::connect(targets, &schedule.endpoints, options, request).await?;
+    let clients = crate::client::connect(targets, &schedule.endpoints, options, requests).await?;
     let loop_of = Loop {
         schedule,
         options,
-        sending: Sending::new(&clients, request, (sink, failures), options),
+        sending: Sending::new(&clients, (sink, failures), options),
         start: Instant::now(),
         released: RefCell::new(vec![false; schedule.calls.len()]),
     };

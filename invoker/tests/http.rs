@@ -137,6 +137,85 @@ fn not_found_unavailable_and_reset_are_recorded_as_such_and_a_post_carries_its_p
 }
 
 #[test]
+fn an_endpoints_file_gives_each_endpoint_its_own_method_headers_and_payload() {
+    let _turn = turn();
+    let nginx = Nginx::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    let echo = |who: &str| format!("http://127.0.0.1:{}/echo?who={who}", nginx.http);
+    let endpoints = vec![echo("own"), echo("flags"), echo("payload")];
+    let file = dir.path().join("endpoints.json");
+    std::fs::write(
+        &file,
+        serde_json::json!([
+            {"proxy": "a", "endpoint": endpoints[0], "method": "POST",
+             "headers": ["x-tenant: a1"], "payload_bytes": 300},
+            {"proxy": "b", "endpoint": endpoints[1]},
+            {"proxy": "c", "endpoint": endpoints[2], "payload_bytes": 77},
+            // An entry whose endpoint the load does not call is checked, not used.
+            {"endpoint": "http://127.0.0.1:9/unused", "method": "post"},
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let summary = run(
+        dir.path(),
+        &endpoints,
+        20,
+        RequestArgs {
+            headers: vec![("x-tenant".into(), "bravo".into())],
+            endpoint_requests: Some(file.clone()),
+            ..RequestArgs::default()
+        },
+    );
+    assert_eq!(summary.ok, 60, "{summary:?}");
+    let by = records(dir.path());
+    // nginx answers `METHOD|x-tenant|PayloadLengthBytes`: each reply's size says what its request was.
+    for (endpoint, request_bytes, reply) in [
+        (&endpoints[0], 300, "POST|a1|"),
+        (&endpoints[1], 0, "GET|bravo|"),
+        (&endpoints[2], 0, "GET|bravo|77"),
+    ] {
+        let rows = &by[endpoint];
+        assert_eq!(rows.len(), 20, "{endpoint}");
+        for r in rows {
+            assert_eq!(
+                (r.wire.request_bytes, r.wire.response_bytes),
+                (Some(request_bytes), Some(reply.len() as u64)),
+                "{endpoint}: {reply}"
+            );
+        }
+    }
+
+    // A bad entry stops the run before anything is written, naming the file, its JSON path and the value.
+    std::fs::write(
+        &file,
+        serde_json::json!([{"endpoint": endpoints[0], "method": "PUT"}]).to_string(),
+    )
+    .unwrap();
+    let out = dir.path().join("refused");
+    std::fs::create_dir(&out).unwrap();
+    let load = common::constant_load(&out, &endpoints[..1], 5, 1);
+    let schedule = Schedule::from_file(&load, 1_000_000, 0, 1).unwrap();
+    let e = replay(
+        schedule,
+        options(
+            &out,
+            RequestArgs {
+                endpoint_requests: Some(file.clone()),
+                ..RequestArgs::default()
+            },
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("endpoints.json [0].method") && e.contains("`PUT` is not GET or POST"),
+        "{e}"
+    );
+    assert!(!out.join("records.csv").exists());
+}
+
+#[test]
 fn tls_failures_name_the_host_and_the_reason() {
     let _turn = turn();
     let certs = testkit::tls::certificates(&["localhost"]);

@@ -39,9 +39,14 @@ fn main() {
         let hashed = started.elapsed().as_secs_f64();
         let (tx, _events) = std::sync::mpsc::channel();
         let results = dir.path().join(format!("results-{run}"));
-        let server =
-            coordinator::serve::start("127.0.0.1:0".parse().unwrap(), served, &results, tx, None)
-                .expect("server");
+        let server = coordinator::serve::start(
+            "127.0.0.1:0".parse().unwrap(),
+            (served, None),
+            &results,
+            tx,
+            None,
+        )
+        .expect("server");
         let url = format!("http://{}", server.addr);
         let fetched_dir = dir.path().join(format!("fetched-{run}"));
         std::fs::create_dir_all(&fetched_dir).expect("dir");

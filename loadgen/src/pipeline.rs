@@ -27,7 +27,7 @@ use deploy::kube::RUN_LABEL;
 use deploy::local::{
     demand_cores, fitting_scale, footprints_mb, memory_fitting_scale, LocalOptions,
 };
-use deploy::{self, DeployedProxy, Deployer};
+use deploy::{self, Deployer, EndpointEntry};
 
 /// A trace read and mapped, ready to be deployed and generated.
 pub struct Prepared {
@@ -228,7 +228,7 @@ pub fn drop_idle(trace: &mut Trace, keep: bool) -> usize {
 /// The proxies of a load, deployed (or named).
 pub struct Deployment {
     /// Proxy and endpoint, in the order of [`Prepared::proxies_used`].
-    pub deployed: Vec<DeployedProxy>,
+    pub deployed: Vec<EndpointEntry>,
     /// The local servers, alive as long as this is.
     pub servers: Option<LocalServers>,
     /// What was deployed where, in words.
@@ -241,10 +241,12 @@ fn knative_dry_run(planned: &[knative::PlannedService], load: &LoadArgs) -> Resu
     Ok(Deployment {
         deployed: planned
             .iter()
-            .map(|p| DeployedProxy {
-                proxy: p.proxy.clone(),
-                endpoint: format!("{}.{}", p.name, p.namespace),
-                service: Some(p.qualified()),
+            .map(|p| {
+                EndpointEntry::deployed(
+                    &p.proxy,
+                    format!("{}.{}", p.name, p.namespace),
+                    Some(p.qualified()),
+                )
             })
             .collect(),
         servers: None,
@@ -253,6 +255,69 @@ fn knative_dry_run(planned: &[knative::PlannedService], load: &LoadArgs) -> Resu
             planned.len(),
             script.display()
         )),
+    })
+}
+
+/// Up to five names, then how many more.
+fn missing_names(names: &[&str]) -> String {
+    let shown = names
+        .iter()
+        .take(5)
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>();
+    match names.len().saturating_sub(5) {
+        0 => shown.join(", "),
+        more => format!("{}, and {more} more", shown.join(", ")),
+    }
+}
+
+/// The endpoints of `proxies` as the endpoints file `path` gives them (`--use-endpoints`): each used
+/// proxy must have its entry; entries of other proxies are left out.
+fn given_endpoints(path: &Path, proxies: &[&Proxy]) -> Result<Deployment> {
+    let entries = formats::endpoints::read(path)?;
+    let mut of_proxy = std::collections::HashMap::new();
+    for (i, entry) in entries.iter().enumerate() {
+        if entry.proxy.is_empty() {
+            bail!(
+                "{} [{i}].proxy: missing; --use-endpoints needs each entry's proxy",
+                path.display()
+            );
+        }
+        if let Some(first) = of_proxy.insert(entry.proxy.as_str(), i) {
+            bail!(
+                "{} [{i}].proxy: `{}` has an entry already, [{first}]",
+                path.display(),
+                entry.proxy
+            );
+        }
+    }
+    let missing: Vec<&str> = proxies
+        .iter()
+        .map(|p| p.name.as_str())
+        .filter(|name| !of_proxy.contains_key(name))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{}: no entry for {} of the load's {} proxies: {}",
+            path.display(),
+            missing.len(),
+            proxies.len(),
+            missing_names(&missing)
+        );
+    }
+    let deployed: Vec<EndpointEntry> = proxies
+        .iter()
+        .map(|p| entries[of_proxy[p.name.as_str()]].clone())
+        .collect();
+    let own = deployed.iter().filter(|e| e.has_own_request()).count();
+    Ok(Deployment {
+        note: Some(format!(
+            "given: {} endpoints from {}, {own} with a request of their own; nothing deployed",
+            deployed.len(),
+            path.display()
+        )),
+        deployed,
+        servers: None,
     })
 }
 
@@ -273,15 +338,18 @@ pub fn deploy_proxies(
         Deployer::None => Ok(Deployment {
             deployed: proxies
                 .iter()
-                .map(|p| DeployedProxy {
-                    proxy: p.name.clone(),
-                    endpoint: p.name.clone(),
-                    service: None,
-                })
+                .map(|p| EndpointEntry::deployed(&p.name, p.name.clone(), None))
                 .collect(),
             servers: None,
             note: None,
         }),
+        Deployer::Given => {
+            let path = d
+                .use_endpoints
+                .as_deref()
+                .context("given endpoints come with their file")?;
+            given_endpoints(path, &proxies)
+        }
         Deployer::Local => {
             let fleet = local.context("the local deployer needs its fleet's size")?;
             let options = &fleet.options;
@@ -501,7 +569,7 @@ pub fn write_load(
     create_parent(output)?;
     if let Some(path) = endpoints_path {
         create_parent(path)?;
-        deploy::write_endpoints(path, &deployment.deployed)?;
+        formats::endpoints::write(path, &deployment.deployed)?;
     }
     let trace = &prepared.trace;
     let seed = prepared.seed;

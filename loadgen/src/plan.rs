@@ -64,6 +64,16 @@ impl LoadPlan {
                 _ => {}
             }
         }
+        if let Some(path) = &settings.deploy.use_endpoints {
+            if protocol != deploy::FunctionProtocol::Grpc {
+                bail!(
+                    "--function-protocol {protocol:?} is what the deployed emulated functions speak: \
+                     with --use-endpoints nothing is deployed (each endpoint's URL says its protocol)"
+                );
+            }
+            // The entries' own requests are checked now, before anything is written.
+            invoker::request::RequestArgs::default().own_requests(path)?;
+        }
         let catalogue = (settings.profile != "trace")
             .then(|| load_catalogue(&settings.profile))
             .transpose()?;
@@ -107,7 +117,10 @@ impl RunPlan {
     /// (not for `--launcher kubernetes --dry-run`, which only writes the workers' Job).
     pub fn check(args: &RunArgs) -> Result<RunPlan> {
         let load = &args.load;
-        let deployer = load.deploy.deployer.unwrap_or(Deployer::Local);
+        let deployer = load.deploy.deployer_or(Deployer::Local);
+        if args.replay.request.endpoint_requests.is_some() {
+            bail!("--endpoint-requests is the invoker's: loadgen run gives endpoints requests of their own through --use-endpoints FILE");
+        }
         if deployer == Deployer::None {
             bail!("loadgen run replays the load, so it needs proxies to call: --deployer local or knative");
         }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{run_loadgen, s, text, wait_bounded, LOADGEN};
 
-use deploy::read_endpoints;
+use formats::endpoints::read as read_endpoints;
 
 /// Starts loadgen with `args` and reads its stdout until a line starts with `prefix`.
 fn spawn_until(args: &[&str], prefix: &str) -> Child {

@@ -294,7 +294,7 @@ fn ctrl_c_mid_step_keeps_the_finished_steps_and_leaves_no_port() {
     );
     for step in ["000", "001"] {
         let endpoints =
-            deploy::read_endpoints(&out.join(format!("steps/{step}/endpoints.json"))).unwrap();
+            formats::endpoints::read(&out.join(format!("steps/{step}/endpoints.json"))).unwrap();
         for e in endpoints {
             assert!(
                 std::net::TcpStream::connect_timeout(

@@ -10,7 +10,7 @@ use common::{run_loadgen, s, text, FakeCluster};
 
 use deploy::knative::is_dns1035;
 use deploy::kube::{MANAGED_BY, MANAGED_BY_LABEL};
-use deploy::{read_endpoints, DeployedProxy};
+use formats::endpoints::{read as read_endpoints, EndpointEntry};
 
 /// `loadgen deploy --deployer knative` on the shared sample with its real profile.json, config.json and
 /// YAMLs, plus `extra` flags.
@@ -66,7 +66,7 @@ fn knative_deploys_the_real_yamls_and_clean_deletes_only_ours() {
     );
     assert!(out.status.success(), "{}", text(&out));
 
-    let endpoints: Vec<DeployedProxy> = read_endpoints(&dir.path().join("endpoints.json")).unwrap();
+    let endpoints: Vec<EndpointEntry> = read_endpoints(&dir.path().join("endpoints.json")).unwrap();
     let load = formats::read(&dir.path().join("load.json")).unwrap();
     assert!(endpoints.len() >= 2, "{endpoints:?}");
     assert_eq!(load.endpoints.len(), endpoints.len());
@@ -481,7 +481,7 @@ fn cold_functions_and_bursts_are_distinct_services_of_one_proxy() {
         let args: Vec<&str> = common.iter().chain(shape).copied().collect();
         let out = run_loadgen(&args, &cluster.env(&[]), Duration::from_secs(60));
         assert!(out.status.success(), "{}", text(&out));
-        let endpoints: Vec<DeployedProxy> =
+        let endpoints: Vec<EndpointEntry> =
             read_endpoints(&dir.path().join("endpoints.json")).unwrap();
         assert!(endpoints.len() >= 3, "{endpoints:?}");
         // One proxy: every deployment is named after it, from its YAML.

@@ -530,7 +530,7 @@ fn the_scale_collector_writes_the_fake_clusters_pod_counts_and_draws_them() {
         ]),
         LIMIT,
     ));
-    let endpoints = deploy::read_endpoints(&out.join("endpoints.json")).unwrap();
+    let endpoints = formats::endpoints::read(&out.join("endpoints.json")).unwrap();
     let services: Vec<String> = endpoints.iter().filter_map(|e| e.service.clone()).collect();
     assert!(services.len() >= 2, "{endpoints:?}");
     let mut reader = csv::Reader::from_path(out.join("collect/kubernetes-scale.csv")).unwrap();

@@ -226,3 +226,115 @@ fn payload_sizes_drawn_per_call_or_per_function_are_what_each_call_sends() {
     );
     assert!(!out.exists());
 }
+
+#[test]
+fn given_endpoints_are_called_each_with_its_own_method_headers_and_payload() {
+    let _turn = testkit::turn();
+    let nginx = testkit::nginx::Nginx::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("profile.json");
+    ok(&loadgen(&["catalogue", "-o", s(&catalogue)]));
+    let proxies: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&catalogue).unwrap()).unwrap();
+    // Every built-in proxy at its own URL of nginx's /echo: every other one POSTs 100 bytes with its
+    // tenant taken from the environment, the rest send the flags' GET and header.
+    let entries: Vec<serde_json::Value> = proxies
+        .keys()
+        .enumerate()
+        .map(|(i, name)| {
+            let endpoint = format!("http://127.0.0.1:{}/echo?proxy={name}", nginx.http);
+            if i % 2 == 0 {
+                serde_json::json!({"proxy": name, "endpoint": endpoint, "method": "POST",
+                                   "headers": ["x-tenant: $TENANT"], "payload_bytes": 100})
+            } else {
+                serde_json::json!({"proxy": name, "endpoint": endpoint})
+            }
+        })
+        .collect();
+    let own: std::collections::BTreeSet<String> = entries
+        .iter()
+        .filter(|e| e.get("method").is_some())
+        .map(|e| e["endpoint"].as_str().unwrap().to_owned())
+        .collect();
+    let given = dir.path().join("given.json");
+    std::fs::write(&given, serde_json::Value::from(entries).to_string()).unwrap();
+    let out = dir.path().join("run");
+    let args = [
+        "run",
+        "-o",
+        s(&out),
+        "-n",
+        "200",
+        "-m",
+        "false",
+        "-w",
+        "0",
+        "-d",
+        "3",
+        "--seed",
+        "5",
+        "--workers",
+        "2",
+        "--use-endpoints",
+        s(&given),
+        "--header",
+        "x-tenant: flags",
+    ];
+    let env = [("TENANT", "alpha".to_owned())];
+    ok(&common::run_loadgen(&args, &env, common::LIMIT));
+    let rows = {
+        let mut rows = Vec::new();
+        read_records(&out.join("records.csv"), |r, e| {
+            rows.push((*r, e.to_owned()))
+        })
+        .unwrap();
+        rows
+    };
+    assert!(!rows.is_empty());
+    let mut kinds = std::collections::BTreeSet::new();
+    for (r, endpoint) in &rows {
+        assert_eq!(r.outcome, Outcome::Ok, "{endpoint}");
+        // nginx answers `METHOD|x-tenant|`: the reply's size says which request went.
+        let (sent, reply) = if own.contains(endpoint) {
+            (100, "POST|alpha|")
+        } else {
+            (0, "GET|flags|")
+        };
+        assert_eq!(
+            (r.wire.request_bytes, r.wire.response_bytes),
+            (Some(sent), Some(reply.len() as u64)),
+            "{endpoint}"
+        );
+        kinds.insert(sent);
+    }
+    assert_eq!(kinds.len(), 2, "both kinds of entry were called");
+    // The run's endpoints.json holds the entries it used, their requests with them.
+    let used = formats::endpoints::read(&out.join("endpoints.json")).unwrap();
+    assert!(used.iter().any(|e| e.payload_bytes == Some(100)));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("with a request of their own; nothing deployed"),
+        "{report}"
+    );
+
+    // A proxy without an entry, or an entry's bad header, is refused before anything is written: the
+    // finished run stays as it was.
+    let before = std::fs::read(out.join("records.csv")).unwrap();
+    for (json, says) in [
+        (
+            serde_json::json!([{"proxy": "other", "endpoint": "http://127.0.0.1:9/"}]),
+            "no entry for",
+        ),
+        (
+            serde_json::json!([{"proxy": "p", "endpoint": "http://127.0.0.1:9/", "headers": ["bad"]}]),
+            "given.json [0].headers[0]",
+        ),
+    ] {
+        std::fs::write(&given, json.to_string()).unwrap();
+        let o = loadgen(&args);
+        assert!(!o.status.success());
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains(says) && e.contains("given.json"), "{e}");
+        assert_eq!(std::fs::read(out.join("records.csv")).unwrap(), before);
+    }
+}

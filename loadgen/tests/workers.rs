@@ -482,9 +482,14 @@ fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
     let shards = coordinator::serve::describe_shards(&[shard]).unwrap();
     let (tx, events) = std::sync::mpsc::channel();
     let results = dir.path().join("workers");
-    let server =
-        coordinator::serve::start("127.0.0.1:0".parse().unwrap(), shards, &results, tx, None)
-            .unwrap();
+    let server = coordinator::serve::start(
+        "127.0.0.1:0".parse().unwrap(),
+        (shards, None),
+        &results,
+        tx,
+        None,
+    )
+    .unwrap();
     let put = |body: &str, hash: &str| {
         let mut c = std::net::TcpStream::connect(server.addr).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

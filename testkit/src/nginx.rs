@@ -45,6 +45,7 @@ const LOCATIONS: &str = r#"
         location = /busy { return 503; }
         location = /reset { return 444; }
         location = /authorization { return 200 "$http_authorization"; }
+        location = /echo { return 200 "$request_method|$http_x_tenant|$arg_PayloadLengthBytes"; }
 "#;
 
 impl Nginx {

@@ -25,7 +25,7 @@ pub use plan::{
 use plan::{steps, Step};
 
 use crate::kube::{self, Kubectl};
-use crate::{DeployError, DeployedProxy};
+use crate::{DeployError, EndpointEntry};
 
 /// How to talk to the cluster.
 #[derive(Debug, Clone)]
@@ -91,7 +91,7 @@ pub fn deploy(
     planned: &[PlannedService],
     options: &KnativeOptions,
     progress: &ProgressBar,
-) -> Result<Vec<DeployedProxy>, DeployError> {
+) -> Result<Vec<EndpointEntry>, DeployError> {
     let mut applied: Vec<String> = Vec::new();
     let partial = |source: DeployError, applied: &[String]| {
         if applied.is_empty() {
@@ -166,11 +166,7 @@ pub fn deploy(
     Ok(planned
         .iter()
         .zip(endpoints)
-        .map(|(p, e)| DeployedProxy {
-            proxy: p.proxy.clone(),
-            endpoint: e.expect("all ready"),
-            service: Some(p.qualified()),
-        })
+        .map(|(p, e)| EndpointEntry::deployed(&p.proxy, e.expect("all ready"), Some(p.qualified())))
         .collect())
 }
 

@@ -7,6 +7,7 @@
 //!   gives one, comes in the reply's `x-function-report` metadata.
 
 use std::cell::Cell;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use prost::Message;
@@ -33,6 +34,8 @@ pub(crate) struct GrpcEndpoint {
     next: Cell<usize>,
     /// For `vhive://`, the request every call sends (from the endpoint's query).
     chain: Option<InvokeChainRequest>,
+    /// What the endpoint's calls send.
+    request: Rc<RequestTemplate>,
 }
 
 /// The `InvokeNext` request of a `vhive://` endpoint: its query's `IncrementLimit`, `PayloadLengthBytes`
@@ -75,7 +78,7 @@ impl GrpcEndpoint {
     pub(crate) async fn connect(
         target: &Target,
         options: &ReplayOptions,
-        request: &RequestTemplate,
+        request: &Rc<RequestTemplate>,
         unreachable: impl Fn(String) -> Result<(), ReplayError>,
     ) -> Result<GrpcEndpoint, ReplayError> {
         let chain = (target.scheme == Scheme::Vhive)
@@ -109,11 +112,12 @@ impl GrpcEndpoint {
             channels,
             next: Cell::new(0),
             chain,
+            request: Rc::clone(request),
         })
     }
 
     /// The next call, on the next channel.
-    pub(crate) fn call(&self, call: &ScheduledCall, request: &RequestTemplate) -> GrpcCall {
+    pub(crate) fn call(&self, call: &ScheduledCall) -> GrpcCall {
         let k = self.next.get();
         self.next.set(k.wrapping_add(1));
         let channel = self.channels[k % self.channels.len()].clone();
@@ -127,7 +131,7 @@ impl GrpcEndpoint {
             None => GrpcRequest::Greeter(HelloRequest {
                 name: match call.payload_bytes {
                     Some(n) => "x".repeat(n as usize),
-                    None => request.grpc_name.clone(),
+                    None => self.request.grpc_name.clone(),
                 },
                 v_hive_metadata: super::ask_json(call.ask),
             }),

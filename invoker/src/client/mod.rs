@@ -84,7 +84,7 @@ fn no_answer(timeout: Duration) -> String {
 
 /// The connections to one endpoint.
 pub(crate) enum Client {
-    Grpc(grpc::GrpcEndpoint),
+    Grpc(Box<grpc::GrpcEndpoint>),
     Http(Rc<http::HttpEndpoint>),
 }
 
@@ -105,30 +105,31 @@ impl Call {
 }
 
 impl Client {
-    /// The next call to this endpoint: `call`'s ask and payload on `request`.
-    pub(crate) fn call(&self, call: &ScheduledCall, request: &RequestTemplate) -> Call {
+    /// The next call to this endpoint: `call`'s ask and payload on the endpoint's request.
+    pub(crate) fn call(&self, call: &ScheduledCall) -> Call {
         match self {
-            Client::Grpc(endpoint) => Call::Grpc(endpoint.call(call, request)),
+            Client::Grpc(endpoint) => Call::Grpc(endpoint.call(call)),
             Client::Http(endpoint) => Call::Http(Rc::clone(endpoint), *call),
         }
     }
 }
 
 /// Connects to every endpoint before the run. An endpoint that cannot be reached fails the run, unless
-/// `--allow-unreachable`: then its calls are made anyway, and fail on their own.
+/// `--allow-unreachable`: then its calls are made anyway, and fail on their own. `requests` holds each
+/// endpoint's request.
 pub(crate) async fn connect(
     targets: &[Target],
     endpoints: &[String],
     options: &ReplayOptions,
-    request: &Rc<RequestTemplate>,
+    requests: &[Rc<RequestTemplate>],
 ) -> Result<Vec<Client>, ReplayError> {
     let tls = if targets.iter().any(|t| t.scheme == Scheme::Https) {
-        Some(tls::config(request.ca_cert.as_deref())?)
+        Some(tls::config(options.request.ca_cert.as_deref())?)
     } else {
         None
     };
     let mut clients = Vec::with_capacity(targets.len());
-    for (target, endpoint) in targets.iter().zip(endpoints) {
+    for ((target, endpoint), request) in targets.iter().zip(endpoints).zip(requests) {
         let unreachable = |reason: String| {
             if options.allow_unreachable {
                 log::warn!("endpoint {endpoint} unreachable at start ({reason}); its calls will be recorded as failures");
@@ -145,9 +146,9 @@ pub(crate) async fn connect(
             }
         };
         let client = match target.scheme {
-            Scheme::Grpc | Scheme::Vhive => Client::Grpc(
+            Scheme::Grpc | Scheme::Vhive => Client::Grpc(Box::new(
                 grpc::GrpcEndpoint::connect(target, options, request, unreachable).await?,
-            ),
+            )),
             _ => {
                 let tls = (target.scheme == Scheme::Https)
                     .then(|| Arc::clone(tls.as_ref().expect("made above")));

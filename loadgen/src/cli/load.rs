@@ -229,6 +229,17 @@ pub struct LoadArgs {
     pub deploy: DeployArgs,
 }
 
+impl DeployArgs {
+    /// The deployer: `--deployer`, given endpoints with `--use-endpoints`, else `default`.
+    pub fn deployer_or(&self, default: Deployer) -> Deployer {
+        match (&self.use_endpoints, self.deployer) {
+            (Some(_), _) => Deployer::Given,
+            (None, Some(asked)) => asked,
+            (None, None) => default,
+        }
+    }
+}
+
 /// Where and how the proxies are deployed.
 #[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Deployment")]
@@ -239,6 +250,12 @@ pub struct DeployArgs {
     /// use a config.json you trust.
     #[arg(long, value_enum)]
     pub deployer: Option<Deployer>,
+
+    /// The proxies are deployed already: FILE (an endpoints.json, as `deploy` and `run` write it, or by
+    /// hand) says where each mapped proxy is called, and an entry may give its calls their own `method`,
+    /// `headers` and `payload_bytes`. Nothing is deployed.
+    #[arg(long, value_name = "FILE", conflicts_with = "deployer")]
+    pub use_endpoints: Option<PathBuf>,
 
     /// Knative: write the build directory (-b) and its deploy.sh, touch nothing; load.json then names the
     /// services as `name.namespace`.

@@ -66,10 +66,10 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
     let staged = Staged::begin(&args.output_dir, MARKER, &owned, false, &run_id)?;
     let files = RunFiles::staged(&staged.work, &args.output_dir, workers);
     let (_, prepared) = trace_and_mapping(&plan, &files)?;
-    let named = if kind == Deployer::Knative {
-        Deployer::Knative
-    } else {
-        Deployer::None
+    // Knative's planned names and given endpoints are known without deploying; a local fleet's are not.
+    let named = match kind {
+        Deployer::Knative | Deployer::Given => kind,
+        Deployer::Local | Deployer::None => Deployer::None,
     };
     let deployment = deploy_proxies(&prepared, &plan.load, named, None, &run_id, stop)?;
     let generated = write_load(
@@ -99,7 +99,7 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
     let bind =
         coordinator::bind_address(Launcher::Kubernetes, args.replay.advertise_addr.as_deref())?;
     let granularity = load.trace.granularity();
-    let settings = super::run::invoker_settings(&plan, false);
+    let settings = super::run::invoker_settings(&plan, false, &files.endpoints);
     let invoker_args = coordinator::invoker_args(
         &format!("http://{bind}"),
         "$(JOB_COMPLETION_INDEX)",
@@ -110,7 +110,7 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
         None,
     );
     let span = (load.warmup_duration + load.duration) as u64 * granularity.period_us() / 1_000_000;
-    let variables = args.replay.request.variables();
+    let variables = settings.request.variables();
     let manifest = kubernetes::manifest(
         &run_id,
         workers,

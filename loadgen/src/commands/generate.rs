@@ -15,7 +15,7 @@ use deploy::Deployer;
 /// Read, map, write `mapping.json`, deploy on Knative if asked, write the load.
 pub fn generate(args: &GenerateArgs, stop: &Stop) -> Result<Generated> {
     args.check_output()?;
-    let kind = args.load.deploy.deployer.unwrap_or(Deployer::None);
+    let kind = args.load.deploy.deployer_or(Deployer::None);
     if kind == Deployer::Local {
         bail!("--deployer local: local servers live only as long as loadgen; use `loadgen deploy` (serves until Ctrl-C) or `loadgen run`");
     }
@@ -42,7 +42,7 @@ pub fn generate(args: &GenerateArgs, stop: &Stop) -> Result<Generated> {
 /// Like generate, then (local) serve until Ctrl-C.
 pub fn deploy(args: &GenerateArgs, stop: &Stop) -> Result<()> {
     args.check_output()?;
-    let kind = args.load.deploy.deployer.unwrap_or(Deployer::Local);
+    let kind = args.load.deploy.deployer_or(Deployer::Local);
     let endpoints_path = args.endpoints_path();
     let plan = LoadPlan::check(&args.load, rand::random)?;
     let input = Input::find(&args.load, &args.trace_dir())?;

@@ -347,6 +347,7 @@ fn replay_load(
             settings: invoker_settings(
                 plan,
                 launcher == Launcher::Local && reserved < workers as usize,
+                &files.endpoints,
             ),
             cpus: dispatcher_cpus.clone(),
             start_lead: plan.replay.start_lead,
@@ -372,7 +373,7 @@ fn replay_load(
                 latency_file: Some(files.latencies.clone()),
                 stop: stop.clone(),
                 observer,
-                request: plan.replay.request.clone(),
+                request: request_args(plan, &files.endpoints),
                 ..ReplayOptions::default()
             },
         )
@@ -445,7 +446,22 @@ fn figures(
 /// What every worker's invoker is told of the replay (its flags); `shared_cpu` when the workers share
 /// CPUs and must park rather than spin. The live interval is set exactly when the run's watch has an
 /// observer to fold the workers' reports into.
-pub(crate) fn invoker_settings(plan: &RunPlan, shared_cpu: bool) -> InvokerSettings {
+/// What each call sends: the request flags, and with `--use-endpoints` the entries' own requests, read
+/// from the run's `endpoints` file (the entries of the proxies the load calls).
+fn request_args(plan: &RunPlan, endpoints: &Path) -> invoker::request::RequestArgs {
+    let mut request = plan.replay.request.clone();
+    if plan.deployer == Deployer::Given {
+        request.endpoint_requests = Some(endpoints.to_owned());
+    }
+    request
+}
+
+/// What the workers' invokers are told (`endpoints`: the run's endpoints file).
+pub(crate) fn invoker_settings(
+    plan: &RunPlan,
+    shared_cpu: bool,
+    endpoints: &Path,
+) -> InvokerSettings {
     let load = &plan.load.settings;
     InvokerSettings {
         minute: load.trace.granularity() == trace::Granularity::Minute,
@@ -457,13 +473,13 @@ pub(crate) fn invoker_settings(plan: &RunPlan, shared_cpu: bool) -> InvokerSetti
         realtime: plan.replay.realtime,
         shared_cpu,
         live_interval: plan.observe.followed_every(),
-        request: plan.replay.request.clone(),
+        request: request_args(plan, endpoints),
     }
 }
 
 /// Endpoint → the proxy deployed there, for every endpoint not already named by it.
 fn endpoint_names(
-    deployed: &[deploy::DeployedProxy],
+    deployed: &[deploy::EndpointEntry],
 ) -> std::collections::BTreeMap<String, String> {
     deployed
         .iter()

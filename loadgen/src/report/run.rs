@@ -111,6 +111,7 @@ fn what_ran(out: &mut String, r: &RunReport) {
         Deployer::Local => "local",
         Deployer::Knative => "knative",
         Deployer::None => "none",
+        Deployer::Given => "given endpoints",
     };
     let _ = writeln!(
         out,
