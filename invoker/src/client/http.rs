@@ -105,7 +105,7 @@ impl HttpEndpoint {
     pub(crate) async fn open(&self, connections: usize) -> Result<(), String> {
         let per_call = self.request.connection_per_call;
         for _ in 0..if per_call { 1 } else { connections.max(1) } {
-            let sender = self.dial().await?;
+            let sender = Box::pin(self.dial()).await?;
             if !per_call {
                 self.keep(sender);
             }
@@ -175,7 +175,9 @@ impl HttpEndpoint {
                     endpoint: self,
                     sender: None,
                 };
-                let dialled = self.dial().await;
+                // Boxed, as every dial: a connect and TLS handshake future is kilobytes, and inline it would
+                // make every call's task that large (10 KB with gRPC's, copied and allocated per call).
+                let dialled = Box::pin(self.dial()).await;
                 self.opening.set(false);
                 // A caller waiting may open the next one, if answers have not freed one by then.
                 self.freed.notify_one();
@@ -283,7 +285,7 @@ impl HttpEndpoint {
         sent: &Cell<Option<Instant>>,
     ) -> Result<Answer, String> {
         if self.request.connection_per_call {
-            let sender = self.dial().await?;
+            let sender = Box::pin(self.dial()).await?;
             let h2 = matches!(sender, Sender::H2(_));
             let request = self.build(call, body, h2);
             sent.set(Some(Instant::now()));

@@ -98,7 +98,9 @@ impl Call {
     /// Makes the call.
     pub(crate) async fn run(self, timeout: Duration) -> Reply {
         match self {
-            Call::Grpc(call) => call.run(timeout).await,
+            // Boxed: tonic's call future is kilobytes, and inline it would make every call's task (HTTP's
+            // too) that large, copied and allocated per call.
+            Call::Grpc(call) => Box::pin(call.run(timeout)).await,
             Call::Http(endpoint, call) => endpoint.call(call, timeout).await,
         }
     }
