@@ -26,7 +26,7 @@ pub mod transfer;
 
 pub use load::{
     read, shard_of, shard_path, whole_index, CallAsk, Invocation, Load, LoadError, LoadWriter,
-    Period, WriteStats, MAX_ASK_US,
+    Period, WorkflowStep, WriteStats, MAX_ASK_US,
 };
 pub use percentiles::Percentiles;
 

@@ -18,6 +18,12 @@
 //! ]
 //! ```
 //!
+//! A workflow load (calls that belong to workflow instances) has three more arrays per period, which
+//! vSwarm's invoker ignores: `workflow_instance` (the instance of each call), `node` (its node's name) and
+//! `after` (for each call, the calls of its instance it waits for, by their position among the
+//! instance's calls; see [`WorkflowStep`]). An instance's calls are all in one period, at its entry's
+//! timestamp, each after the calls it waits for.
+//!
 //! [`LoadWriter`] streams that layout (two-space indent, one value per line, as Python's `json.dump` with
 //! `indent=2` writes it) period by period, so memory never grows with the length of a load. [`read`] parses
 //! any valid JSON of that shape into a compact [`Load`]: endpoints interned once, 12 bytes per invocation.
@@ -56,11 +62,25 @@ pub struct Invocation {
     pub endpoint: u32,
 }
 
+/// Where a call stands in a workflow instance (the `workflow_instance`, `node` and `after` arrays).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct WorkflowStep {
+    /// The instance, unique in the load.
+    pub instance: u64,
+    /// The node, an index into the load's node names ([`Load::nodes`]).
+    pub node: u32,
+    /// The calls of the same instance this one waits for, each by its position among the instance's
+    /// calls in file order (0: the instance's first); every one comes before this call.
+    pub after: Vec<u32>,
+}
+
 /// Streams a `load.json` period by period.
 pub struct LoadWriter<W: Write> {
     out: W,
     /// Each endpoint as a JSON string literal, escaped once.
     endpoints: Vec<Vec<u8>>,
+    /// Each workflow node's name as a JSON string literal (a workflow load's `node` array).
+    nodes: Vec<Vec<u8>>,
     periods: u64,
     invocations: u64,
     bytes: u64,
@@ -94,11 +114,21 @@ impl<W: Write> LoadWriter<W> {
         Ok(LoadWriter {
             out,
             endpoints,
+            nodes: Vec::new(),
             periods: 0,
             invocations: 0,
             bytes: 1,
             line: Vec::with_capacity(1 << 16),
         })
+    }
+
+    /// The node names a workflow load's [`WorkflowStep::node`] indexes.
+    pub fn with_nodes(mut self, nodes: &[String]) -> Self {
+        self.nodes = nodes
+            .iter()
+            .map(|n| serde_json::to_vec(n).expect("a string serialises"))
+            .collect();
+        self
     }
 
     /// Appends one period. `calls` must be sorted by offset (the order they will be sent in).
@@ -116,6 +146,22 @@ impl<W: Write> LoadWriter<W> {
         asks: &[CallAsk],
         payloads: &[u32],
     ) -> io::Result<()> {
+        self.write_workflow_period(calls, asks, payloads, &[])
+    }
+
+    /// [`LoadWriter::write_period_with`], the calls each a step of a workflow instance (`steps`, one per
+    /// call, or none): in the `workflow_instance`, `node` and `after` arrays.
+    pub fn write_workflow_period(
+        &mut self,
+        calls: &[Invocation],
+        asks: &[CallAsk],
+        payloads: &[u32],
+        steps: &[WorkflowStep],
+    ) -> io::Result<()> {
+        assert!(
+            steps.is_empty() || steps.len() == calls.len(),
+            "one workflow step per call"
+        );
         assert!(
             asks.is_empty() || asks.len() == calls.len(),
             "one ask per call"
@@ -170,6 +216,30 @@ impl<W: Write> LoadWriter<W> {
                 b"payload_bytes",
                 &mut payloads.iter().map(|&p| u64::from(p)),
             );
+        }
+        if !steps.is_empty() {
+            array(
+                buf,
+                b"workflow_instance",
+                &mut steps.iter().map(|s| s.instance),
+            );
+            buf.extend_from_slice(b",\n    \"node\": [");
+            for (i, step) in steps.iter().enumerate() {
+                buf.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
+                buf.extend_from_slice(&self.nodes[step.node as usize]);
+            }
+            buf.extend_from_slice(b"\n    ],\n    \"after\": [");
+            for (i, step) in steps.iter().enumerate() {
+                buf.extend_from_slice(if i == 0 { b"\n      [" } else { b",\n      [" });
+                for (k, at) in step.after.iter().enumerate() {
+                    if k > 0 {
+                        buf.extend_from_slice(b", ");
+                    }
+                    buf.extend_from_slice(itoa::Buffer::new().format(*at).as_bytes());
+                }
+                buf.extend_from_slice(b"]");
+            }
+            buf.extend_from_slice(b"\n    ]");
         }
         buf.extend_from_slice(b"\n  }");
         self.out.write_all(buf)?;
@@ -235,6 +305,8 @@ pub fn whole_index(worker: u32, local: u64, workers: u32) -> u64 {
 pub struct Load {
     /// Distinct endpoints, in order of first appearance.
     pub endpoints: Vec<String>,
+    /// Distinct workflow node names, in order of first appearance (none in a load without workflows).
+    pub nodes: Vec<String>,
     /// The periods, in file order.
     pub periods: Vec<Period>,
 }
@@ -249,6 +321,8 @@ pub struct Period {
     pub asks: Vec<CallAsk>,
     /// What each call sends, bytes, when the file says (a `payload_bytes` array): one per call, or empty.
     pub payloads: Vec<u32>,
+    /// Where each call stands in its workflow instance, in a workflow load: one per call, or empty.
+    pub steps: Vec<WorkflowStep>,
 }
 
 impl Load {
@@ -328,8 +402,12 @@ pub fn read(path: &Path) -> Result<Load, LoadError> {
     })?;
     let mut de = serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 20, file));
     let mut interner = Interner::default();
+    let mut nodes = Interner::default();
+    let mut instances_before = std::collections::HashSet::new();
     let result = LoadSeed {
         interner: &mut interner,
+        nodes: &mut nodes,
+        instances_before: &mut instances_before,
     }
     .deserialize(&mut de)
     .and_then(|periods| de.end().map(|_| periods));
@@ -350,6 +428,7 @@ pub fn read(path: &Path) -> Result<Load, LoadError> {
     })?;
     Ok(Load {
         endpoints: interner.names,
+        nodes: nodes.names,
         periods,
     })
 }
@@ -374,6 +453,9 @@ impl Interner {
 
 struct LoadSeed<'a> {
     interner: &'a mut Interner,
+    nodes: &'a mut Interner,
+    /// Workflow instances of the periods read so far (an instance lies in one period).
+    instances_before: &'a mut std::collections::HashSet<u64>,
 }
 
 impl<'de> DeserializeSeed<'de> for LoadSeed<'_> {
@@ -392,6 +474,8 @@ impl<'de> Visitor<'de> for LoadSeed<'_> {
         let mut periods = Vec::new();
         while let Some(period) = seq.next_element_seed(PeriodSeed {
             interner: &mut *self.interner,
+            nodes: &mut *self.nodes,
+            instances_before: &mut *self.instances_before,
             index: periods.len(),
         })? {
             periods.push(period);
@@ -402,6 +486,8 @@ impl<'de> Visitor<'de> for LoadSeed<'_> {
 
 struct PeriodSeed<'a> {
     interner: &'a mut Interner,
+    nodes: &'a mut Interner,
+    instances_before: &'a mut std::collections::HashSet<u64>,
     index: usize,
 }
 
@@ -427,8 +513,18 @@ impl<'de> Visitor<'de> for PeriodSeed<'_> {
         let mut durations: Option<Vec<u64>> = None;
         let mut memory: Option<Vec<u32>> = None;
         let mut payloads: Option<Vec<u32>> = None;
+        let mut instances: Option<Vec<u64>> = None;
+        let mut nodes: Option<Vec<u32>> = None;
+        let mut after: Option<Vec<Vec<u32>>> = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
+                "workflow_instance" => instances = Some(map.next_value()?),
+                "after" => after = Some(map.next_value()?),
+                "node" => {
+                    nodes = Some(map.next_value_seed(EndpointsSeed {
+                        interner: &mut *self.nodes,
+                    })?)
+                }
                 "timestamp" => timestamps = Some(map.next_value()?),
                 "duration_us" => durations = Some(map.next_value()?),
                 "memory_mb" => memory = Some(map.next_value()?),
@@ -485,8 +581,21 @@ impl<'de> Visitor<'de> for PeriodSeed<'_> {
                 payloads.len()
             )));
         }
+        let steps = match (instances, nodes, after) {
+            (None, None, None) => Vec::new(),
+            (Some(i), Some(n), Some(a)) => {
+                workflow_steps(period, &timestamps, (i, n, a), self.instances_before)
+                    .map_err(de::Error::custom)?
+            }
+            _ => {
+                return Err(de::Error::custom(format!(
+                    "period {period}: `workflow_instance`, `node` and `after` must all be there or none"
+                )))
+            }
+        };
         Ok(Period {
             payloads,
+            steps,
             calls: timestamps
                 .into_iter()
                 .zip(endpoints)
@@ -498,6 +607,55 @@ impl<'de> Visitor<'de> for PeriodSeed<'_> {
             asks,
         })
     }
+}
+
+/// A period's workflow arrays as steps, checked: one per call; each instance's calls in this period only,
+/// at one timestamp, each waiting only for calls before it.
+fn workflow_steps(
+    period: usize,
+    timestamps: &[u64],
+    (instances, nodes, after): (Vec<u64>, Vec<u32>, Vec<Vec<u32>>),
+    instances_before: &mut std::collections::HashSet<u64>,
+) -> Result<Vec<WorkflowStep>, String> {
+    let calls = timestamps.len();
+    if instances.len() != calls || nodes.len() != calls || after.len() != calls {
+        return Err(format!(
+            "period {period}: {calls} calls but {} `workflow_instance`, {} `node` and {} `after` entries (one per call)",
+            instances.len(),
+            nodes.len(),
+            after.len()
+        ));
+    }
+    // Per instance of this period: its calls so far, and its timestamp.
+    let mut seen: HashMap<u64, (u32, u64)> = HashMap::new();
+    let mut steps = Vec::with_capacity(calls);
+    for (k, ((instance, node), after)) in instances.into_iter().zip(nodes).zip(after).enumerate() {
+        if instances_before.contains(&instance) {
+            return Err(format!(
+                "period {period}, call {k}: workflow instance {instance} has calls in an earlier period (an instance lies in one period)"
+            ));
+        }
+        let (position, at) = seen.entry(instance).or_insert((0, timestamps[k]));
+        if *at != timestamps[k] {
+            return Err(format!(
+                "period {period}, call {k}: workflow instance {instance} has calls at {at} µs and at {} µs (all at its entry's timestamp)",
+                timestamps[k]
+            ));
+        }
+        if let Some(late) = after.iter().find(|&&a| a >= *position) {
+            return Err(format!(
+                "period {period}, call {k}: `after` names call {late} of workflow instance {instance}, which is not before it (it is call {position})"
+            ));
+        }
+        *position += 1;
+        steps.push(WorkflowStep {
+            instance,
+            node,
+            after,
+        });
+    }
+    instances_before.extend(seen.into_keys());
+    Ok(steps)
 }
 
 struct EndpointsSeed<'a> {

@@ -1,13 +1,14 @@
 //! The records CSV: one line per scheduled call, saying what happened to it.
 //!
 //! ```text
-//! index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold,protocol,status,request_bytes,response_bytes
-//! 0,0,0,127.0.0.1:50051,1,1234,80,510,97,98,ok,61,3f2a00c1d9e4b710,1,grpc,0,29,161
+//! index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold,protocol,status,request_bytes,response_bytes,workflow_instance,node
+//! 0,0,0,127.0.0.1:50051,1,1234,80,510,97,98,ok,61,3f2a00c1d9e4b710,1,grpc,0,29,161,,
 //! ```
 //!
 //! `exec_us`, `instance` and `cold` are what the function said of the call (its own execution time, the
 //! instance that served it, whether it was a cold start), empty when it said nothing. `protocol`,
 //! `status`, `request_bytes` and `response_bytes` are what went over the wire (see [`Wire`]).
+//! `workflow_instance` and `node` say where a call of a workflow load stands (see [`WorkflowCall`]).
 //!
 //! `index` is the call's position in the whole load, `worker` the invoker that replayed it (0 when one
 //! did). Times are from the start of the run, each measured on its worker's own clock. An empty field is "did not happen" (a call never sent has no lag).
@@ -68,11 +69,15 @@ pub enum Column {
     RequestBytes,
     /// `response_bytes`: the reply's payload, bytes.
     ResponseBytes,
+    /// `workflow_instance`: the workflow instance the call belongs to, in a workflow load.
+    WorkflowInstance,
+    /// `node`: its node in that workflow.
+    Node,
 }
 
 impl Column {
     /// Every column, in the order written.
-    pub const ALL: [Column; 18] = [
+    pub const ALL: [Column; 20] = [
         Column::Index,
         Column::Worker,
         Column::Period,
@@ -91,6 +96,8 @@ impl Column {
         Column::Status,
         Column::RequestBytes,
         Column::ResponseBytes,
+        Column::WorkflowInstance,
+        Column::Node,
     ];
 
     /// Its name in the header.
@@ -114,6 +121,8 @@ impl Column {
             Column::Status => "status",
             Column::RequestBytes => "request_bytes",
             Column::ResponseBytes => "response_bytes",
+            Column::WorkflowInstance => "workflow_instance",
+            Column::Node => "node",
         }
     }
 
@@ -125,7 +134,7 @@ impl Column {
 }
 
 /// The header the writer writes: every [`Column`]'s name, in order.
-pub const RECORDS_HEADER: &str = "index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold,protocol,status,request_bytes,response_bytes";
+pub const RECORDS_HEADER: &str = "index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold,protocol,status,request_bytes,response_bytes,workflow_instance,node";
 
 /// Where each column stands in a file's lines, from its header.
 #[derive(Debug, Clone)]
@@ -195,6 +204,18 @@ pub struct Record {
     pub cold: Option<bool>,
     /// What went over the wire.
     pub wire: Wire,
+    /// Its workflow instance and node, in a workflow load.
+    pub workflow: Option<WorkflowCall>,
+}
+
+/// Where a call stands in a workflow load: its instance, and its node (an index into the load's node
+/// names, `formats::Load::nodes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkflowCall {
+    /// The instance.
+    pub instance: u64,
+    /// The node.
+    pub node: u32,
 }
 
 /// What went over the wire for one call; empty (`None`) where nothing did or nothing is known.
@@ -253,10 +274,11 @@ impl Record {
     }
 }
 
-/// Writes records as CSV lines; endpoints by name.
+/// Writes records as CSV lines; endpoints and workflow nodes by name.
 pub struct RecordsWriter<W: Write> {
     out: W,
     line: Vec<u8>,
+    nodes: Vec<String>,
 }
 
 impl<W: Write> RecordsWriter<W> {
@@ -266,7 +288,14 @@ impl<W: Write> RecordsWriter<W> {
         Ok(RecordsWriter {
             out,
             line: Vec::with_capacity(256),
+            nodes: Vec::new(),
         })
+    }
+
+    /// The node names [`WorkflowCall::node`] indexes (a workflow load's).
+    pub fn with_nodes(mut self, nodes: &[String]) -> Self {
+        self.nodes = nodes.to_vec();
+        self
     }
 
     /// Appends one record; `endpoints` is the table `r.endpoint` indexes.
@@ -311,6 +340,11 @@ impl<W: Write> RecordsWriter<W> {
         num(l, r.wire.status.map(u64::from));
         num(l, r.wire.request_bytes);
         num(l, r.wire.response_bytes);
+        num(l, r.workflow.map(|w| w.instance));
+        if let Some(w) = r.workflow {
+            l.extend_from_slice(self.nodes[w.node as usize].as_bytes());
+        }
+        l.push(b',');
         // The last field's separator ends the line.
         l.pop();
         l.push(b'\n');
@@ -349,6 +383,14 @@ pub enum RecordsError {
 
 /// Reads a records CSV, calling `each(record, endpoint name)` per record in file order.
 pub fn read_records(path: &Path, mut each: impl FnMut(&Record, &str)) -> Result<(), RecordsError> {
+    read_workflow_records(path, |r, endpoint, _| each(r, endpoint))
+}
+
+/// [`read_records`], with each record's workflow node by name (`None` outside a workflow load).
+pub fn read_workflow_records(
+    path: &Path,
+    mut each: impl FnMut(&Record, &str, Option<&str>),
+) -> Result<(), RecordsError> {
     let io_error = |source| RecordsError::Io {
         path: path.to_owned(),
         source,
@@ -360,8 +402,8 @@ pub fn read_records(path: &Path, mut each: impl FnMut(&Record, &str)) -> Result<
     };
     let file = std::fs::File::open(path).map_err(io_error)?;
     let mut reader = io::BufReader::with_capacity(1 << 20, file);
-    let mut endpoints: Vec<String> = Vec::new();
-    let mut index: HashMap<String, u32> = HashMap::new();
+    let mut endpoints = Names::default();
+    let mut nodes = Names::default();
     let mut bytes = Vec::with_capacity(256);
     let mut layout: Option<Layout> = None;
     let mut n = 0u64;
@@ -391,8 +433,15 @@ pub fn read_records(path: &Path, mut each: impl FnMut(&Record, &str)) -> Result<
             continue;
         }
         let layout = layout.as_ref().expect("the header comes first");
-        let record = parse_line(line, layout, &mut endpoints, &mut index).map_err(|r| bad(n, r))?;
-        each(&record, &endpoints[record.endpoint as usize]);
+        let record =
+            parse_line(line, layout, (&mut endpoints, &mut nodes)).map_err(|r| bad(n, r))?;
+        each(
+            &record,
+            &endpoints.names[record.endpoint as usize],
+            record
+                .workflow
+                .map(|w| nodes.names[w.node as usize].as_str()),
+        );
     }
     if n == 0 {
         return Err(bad(1, "empty file: no header".into()));
@@ -400,11 +449,34 @@ pub fn read_records(path: &Path, mut each: impl FnMut(&Record, &str)) -> Result<
     Ok(())
 }
 
+/// Names met in a file, each numbered once.
+#[derive(Default)]
+struct Names {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Names {
+    /// `name`'s number; `column` names it in an error.
+    fn number(&mut self, name: &str, column: Column) -> Result<u32, String> {
+        if let Some(&k) = self.index.get(name) {
+            return Ok(k);
+        }
+        if name.is_empty() {
+            return Err(format!("field `{}` is empty", column.name()));
+        }
+        let k = u32::try_from(self.names.len())
+            .map_err(|_| format!("too many distinct `{}` values", column.name()))?;
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), k);
+        Ok(k)
+    }
+}
+
 fn parse_line(
     line: &str,
     layout: &Layout,
-    endpoints: &mut Vec<String>,
-    index: &mut HashMap<String, u32>,
+    (endpoints, nodes): (&mut Names, &mut Names),
 ) -> Result<Record, String> {
     // An endpoint holds no comma (it is a host:port or URL), so fields split plainly.
     let f: Vec<&str> = line.split(',').collect();
@@ -432,18 +504,13 @@ fn parse_line(
         u32::try_from(required(c)?)
             .map_err(|_| format!("field `{}` (`{}`) is too large", c.name(), field(c)))
     };
-    let name = field(Column::Endpoint);
-    let endpoint = match index.get(name) {
-        Some(&e) => e,
-        None => {
-            if name.is_empty() {
-                return Err("field `endpoint` is empty".into());
-            }
-            let e = u32::try_from(endpoints.len()).map_err(|_| "too many endpoints".to_owned())?;
-            endpoints.push(name.to_owned());
-            index.insert(name.to_owned(), e);
-            e
-        }
+    let endpoint = endpoints.number(field(Column::Endpoint), Column::Endpoint)?;
+    let workflow = match number(Column::WorkflowInstance)? {
+        None => None,
+        Some(instance) => Some(WorkflowCall {
+            instance,
+            node: nodes.number(field(Column::Node), Column::Node)?,
+        }),
     };
     let flag = |c: Column| -> Result<Option<bool>, String> {
         match field(c) {
@@ -498,6 +565,7 @@ fn parse_line(
             request_bytes: number(Column::RequestBytes)?,
             response_bytes: number(Column::ResponseBytes)?,
         },
+        workflow,
     })
 }
 

@@ -26,6 +26,8 @@ pub(crate) struct Sending<'a> {
     pub(crate) timeout: Duration,
     /// Calls sent and not yet ended.
     pub(crate) in_flight: Rc<Cell<usize>>,
+    /// In a workflow load, where each call's end is told (so the calls waiting for it can go).
+    pub(crate) ended: Option<crate::orchestrate::Ended>,
 }
 
 impl<'a> Sending<'a> {
@@ -42,6 +44,14 @@ impl<'a> Sending<'a> {
             observer: options.observer.as_deref(),
             timeout: options.grpc_timeout,
             in_flight: Rc::new(Cell::new(0)),
+            ended: None,
+        }
+    }
+
+    /// Tells the calls waiting for call `index` (in a workflow load) that it will not be sent.
+    pub(crate) fn not_sent(&self, index: usize) {
+        if let Some(ended) = &self.ended {
+            let _ = ended.send((index, false));
         }
     }
 
@@ -66,7 +76,7 @@ impl<'a> Sending<'a> {
             self.clients[call.endpoint as usize].call(call),
             pending,
             deadline,
-            self.timeout,
+            (self.timeout, self.ended.clone()),
             Rc::clone(self.failures),
         )
     }
@@ -77,7 +87,7 @@ async fn call_once(
     call: Call,
     mut pending: Pending,
     deadline: Instant,
-    timeout: Duration,
+    (timeout, ended): (Duration, Option<crate::orchestrate::Ended>),
     failures: FirstFailures,
 ) {
     let reply = call.run(timeout).await;
@@ -98,9 +108,15 @@ async fn call_once(
             }
         }
     }
+    // In a workflow load (one invoker: a record's index is its schedule index), the calls waiting for
+    // this one learn that it ended.
+    let index = pending.record.as_ref().map(|r| r.index as usize);
     pending.complete(
         reply.outcome,
         done.saturating_duration_since(reply.sent),
         done.saturating_duration_since(deadline),
     );
+    if let (Some(ended), Some(index)) = (ended, index) {
+        let _ = ended.send((index, reply.outcome == formats::records::Outcome::Ok));
+    }
 }

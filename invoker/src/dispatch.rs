@@ -40,6 +40,21 @@ pub const LATE_START_GRACE: Duration = Duration::from_millis(1);
 
 /// Replays `schedule`; returns the summary once every call has a record.
 pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, ReplayError> {
+    if schedule.dependencies.is_some() {
+        if options.shard.is_some() {
+            return Err(ReplayError::Unsupported(
+                "a workflow load is replayed by one invoker (its instances' calls wait for one another); \
+                 run it without --workers"
+                    .into(),
+            ));
+        }
+        if !matches!(options.pacing, Pacing::Scheduled) {
+            return Err(ReplayError::Unsupported(
+                "a workflow load is released by its own schedule and dependencies, not in closed loops"
+                    .into(),
+            ));
+        }
+    }
     let schedule = Arc::new(schedule);
     let targets = schedule
         .endpoints
@@ -331,11 +346,68 @@ async fn dispatch(
         .filter(|late| *late > LATE_START_GRACE);
     let late_before = ready_late.map(|_| now - LATE_START_GRACE);
     let mut waiter = Waiter::new(realtime, options.shared_cpu).map_err(ReplayError::Start)?;
-    let sending = Sending::new(&clients, (sink, failures), options);
+    let mut sending = Sending::new(&clients, (sink, failures), options);
+    let interrupted_at = match &schedule.dependencies {
+        None => {
+            release_on_time(
+                schedule,
+                &sending,
+                (start, late_before),
+                &mut waiter,
+                options,
+            )
+            .await
+        }
+        Some(dependencies) => {
+            // A workflow load: the calls that wait for others go as those end, beside the open loop.
+            let (ended, ends) = tokio::sync::mpsc::unbounded_channel();
+            sending.ended = Some(ended);
+            let on_time = release_on_time(
+                schedule,
+                &sending,
+                (start, late_before),
+                &mut waiter,
+                options,
+            );
+            let waiting = crate::orchestrate::release_waiting(
+                schedule,
+                dependencies,
+                &sending,
+                ends,
+                start,
+                options,
+            );
+            futures_util::future::join(on_time, waiting).await.0
+        }
+    };
+
+    wait_for_in_flight(&sending.in_flight, interrupted_at.is_some(), options, sink).await;
+    Ok((interrupted_at, start_wall, ready_late))
+}
+
+/// The open loop: releases each call that waits for nothing at its due time (`start` is time 0; a call
+/// due before `late_before` is not sent, its invoker was not ready). Returns when a stop request came,
+/// µs from time 0, if one did.
+async fn release_on_time(
+    schedule: &Schedule,
+    sending: &Sending<'_>,
+    (start, late_before): (Instant, Option<Instant>),
+    waiter: &mut Waiter,
+    options: &ReplayOptions,
+) -> Option<u64> {
+    let sink = sending.sink;
+    let waits = |index: usize| {
+        schedule
+            .dependencies
+            .as_ref()
+            .is_some_and(|d| d.waits_for[index] > 0)
+    };
     // When a stop request came, µs from time 0; from then on no call is sent.
     let mut interrupted_at: Option<u64> = None;
-
     for (index, call) in schedule.calls.iter().enumerate() {
+        if waits(index) {
+            continue;
+        }
         let deadline = start + Duration::from_micros(call.due_us);
         let (worker, whole_index) = match options.shard {
             Some(shard) => (
@@ -352,6 +424,7 @@ async fn dispatch(
             }
             record.outcome = Outcome::NotSentLateStart;
             sink.push(record);
+            sending.not_sent(index);
             sink.flush_if_due();
             continue;
         }
@@ -361,6 +434,7 @@ async fn dispatch(
         }
         if interrupted_at.is_some() {
             sink.push(record);
+            sending.not_sent(index);
             continue;
         }
         let released = Instant::now();
@@ -372,6 +446,7 @@ async fn dispatch(
         if sending.in_flight.get() >= options.max_in_flight {
             record.outcome = Outcome::NotSentBackPressure;
             sink.push(record);
+            sending.not_sent(index);
             sink.flush_if_due();
             continue;
         }
@@ -384,16 +459,14 @@ async fn dispatch(
         }
         // Release every call already due first (a burst's release times stay exact), then let the call
         // tasks run at once: they write their requests before the dispatcher looks at the clock again.
-        let next_due = schedule
-            .calls
-            .get(index + 1)
-            .map(|n| start + Duration::from_micros(n.due_us));
+        let next_due = (index + 1..schedule.calls.len())
+            .find(|&n| !waits(n))
+            .map(|n| start + Duration::from_micros(schedule.calls[n].due_us));
         if next_due.is_none_or(|due| due > Instant::now()) {
             tokio::task::yield_now().await;
             sink.flush_if_due();
         }
     }
 
-    wait_for_in_flight(&sending.in_flight, interrupted_at.is_some(), options, sink).await;
-    Ok((interrupted_at, start_wall, ready_late))
+    interrupted_at
 }

@@ -42,6 +42,9 @@ pub enum ReplayError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The load asks for something this replay cannot do (the reason says what, and what can).
+    #[error("{0}")]
+    Unsupported(String),
     /// The runtime or a thread could not be started.
     #[error("starting the dispatcher: {0}")]
     Start(std::io::Error),

@@ -17,6 +17,7 @@ pub mod dispatch;
 pub mod error;
 pub mod observe;
 pub mod options;
+mod orchestrate;
 pub mod request;
 pub mod rounds;
 pub mod schedule;

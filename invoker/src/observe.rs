@@ -386,6 +386,7 @@ pub(crate) mod tests {
     /// answered in `latency_us` if ok); the crate's other tests build theirs with it too.
     pub(crate) fn record(endpoint: u32, outcome: Outcome, lag_ns: u64, latency_us: u64) -> Record {
         Record {
+            workflow: None,
             index: 0,
             worker: 0,
             period: 0,

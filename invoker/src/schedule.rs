@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use formats::records::{Outcome, Record};
+use formats::records::{Outcome, Record, WorkflowCall};
 use formats::{CallAsk, LoadError};
 
 /// One call to make.
@@ -19,6 +19,8 @@ pub struct ScheduledCall {
     /// The size of what the call sends, bytes, when the load says (`payload_bytes`); otherwise the
     /// request's own (`--payload-bytes`).
     pub payload_bytes: Option<u32>,
+    /// Its workflow instance and node, in a workflow load.
+    pub workflow: Option<WorkflowCall>,
 }
 
 /// Every call of a run, in the order they are due.
@@ -36,6 +38,86 @@ pub struct Schedule {
     pub period_us: u64,
     /// Periods the file held.
     pub periods_in_file: u32,
+    /// A workflow load's node names (what [`ScheduledCall::workflow`] indexes).
+    pub nodes: Vec<String>,
+    /// A workflow load's dependencies: which calls wait for which.
+    pub dependencies: Option<Dependencies>,
+}
+
+/// Which calls of a workflow load wait for which (client orchestration): a call that waits is released
+/// when every call it waits for has ended, not at its due time.
+#[derive(Debug, Clone, Default)]
+pub struct Dependencies {
+    /// Per call, how many calls it waits for.
+    pub waits_for: Vec<u32>,
+    /// Per call `i`, the calls waiting for it are `waiting[start[i]..start[i + 1]]`.
+    start: Vec<u32>,
+    waiting: Vec<u32>,
+}
+
+impl Dependencies {
+    /// From each call's list of the calls it waits for (schedule indices).
+    fn new(after: &[Vec<u32>]) -> Dependencies {
+        let n = after.len();
+        let mut count = vec![0u32; n + 1];
+        for a in after.iter().flatten() {
+            count[*a as usize + 1] += 1;
+        }
+        for i in 0..n {
+            count[i + 1] += count[i];
+        }
+        let start = count.clone();
+        let mut waiting = vec![0u32; start[n] as usize];
+        for (call, a) in after.iter().enumerate() {
+            for &before in a {
+                let slot = &mut count[before as usize];
+                waiting[*slot as usize] = call as u32;
+                *slot += 1;
+            }
+        }
+        Dependencies {
+            waits_for: after.iter().map(|a| a.len() as u32).collect(),
+            start,
+            waiting,
+        }
+    }
+
+    /// The calls waiting for call `index`.
+    pub fn waiting_for(&self, index: usize) -> &[u32] {
+        &self.waiting[self.start[index] as usize..self.start[index + 1] as usize]
+    }
+
+    /// Calls that wait for another.
+    pub fn dependent_calls(&self) -> usize {
+        self.waits_for.iter().filter(|&&w| w > 0).count()
+    }
+}
+
+/// The dependencies of a workflow load's calls, in schedule order: `order[k]` is the file position
+/// (periods concatenated) of the schedule's `k`-th call.
+fn dependencies(periods: &[formats::Period], order: &[u32]) -> Dependencies {
+    let mut index_of = vec![0u32; order.len()];
+    for (k, &file) in order.iter().enumerate() {
+        index_of[file as usize] = k as u32;
+    }
+    let mut after = vec![Vec::new(); order.len()];
+    let mut first = 0usize;
+    for period in periods {
+        // Each instance's calls, by file position, in file order.
+        let mut of_instance: std::collections::HashMap<u64, Vec<usize>> = Default::default();
+        for (i, step) in period.steps.iter().enumerate() {
+            let file = first + i;
+            let mine = of_instance.entry(step.instance).or_default();
+            after[index_of[file] as usize] = step
+                .after
+                .iter()
+                .map(|&a| index_of[mine[a as usize]])
+                .collect();
+            mine.push(file);
+        }
+        first += period.calls.len();
+    }
+    Dependencies::new(&after)
 }
 
 impl Schedule {
@@ -74,10 +156,22 @@ impl Schedule {
                 endpoint: c.endpoint,
                 ask: period.asks.get(i).copied(),
                 payload_bytes: period.payloads.get(i).copied(),
+                workflow: period.steps.get(i).map(|s| WorkflowCall {
+                    instance: s.instance,
+                    node: s.node,
+                }),
             }));
         }
         // vSwarm's own files are not always sorted; a stable sort keeps file order among equal times.
-        calls.sort_by_key(|c| c.due_us);
+        let mut order: Vec<u32> = (0..calls.len() as u32).collect();
+        order.sort_by_key(|&k| calls[k as usize].due_us);
+        let calls: Vec<ScheduledCall> = order.iter().map(|&k| calls[k as usize]).collect();
+        let dependencies = load
+            .periods
+            .iter()
+            .take(periods as usize)
+            .any(|p| !p.steps.is_empty())
+            .then(|| dependencies(&load.periods[..periods as usize], &order));
         Ok(Schedule {
             endpoints: load.endpoints,
             calls,
@@ -85,6 +179,8 @@ impl Schedule {
             warmup_periods: warmup.min(periods),
             period_us,
             periods_in_file,
+            nodes: load.nodes,
+            dependencies,
         })
     }
 
@@ -103,6 +199,7 @@ impl Schedule {
         outcome: Outcome,
     ) -> Record {
         Record {
+            workflow: call.workflow,
             index,
             worker,
             period: call.period,

@@ -43,7 +43,7 @@ pub(crate) fn write_records(
         schedule.measured_window(),
     );
     let mut records = records
-        .map(RecordsWriter::new)
+        .map(|file| RecordsWriter::new(file).map(|w| w.with_nodes(&schedule.nodes)))
         .transpose()
         .map_err(io(&records_path))?;
     let mut latencies = latencies;

@@ -254,6 +254,7 @@ mod tests {
             .map(|k| {
                 let lag = lag_us(k);
                 Record {
+                    workflow: None,
                     index: k,
                     worker: 0,
                     period: 1,
@@ -284,6 +285,7 @@ mod tests {
         let mut c = Collector::new(vec!["a".into(), "b".into()], rs.len() as u64 + 1, WINDOW);
         // A warm-up call counts in its period only.
         c.add(&Record {
+            workflow: None,
             period: 0,
             warmup: true,
             scheduled_us: 5,

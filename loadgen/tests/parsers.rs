@@ -315,6 +315,7 @@ fn valid_records(path: &PathBuf) -> Vec<u8> {
         let sent = i % 3 != 2;
         w.write(
             &Record {
+                workflow: None,
                 index: i,
                 worker: 0,
                 period: (i / 3) as u32,

@@ -251,6 +251,7 @@ fn results_figures_count_what_the_records_say() {
         }
         w.write(
             &Record {
+                workflow: None,
                 index: i,
                 worker: 0,
                 period: (i / 100) as u32,
@@ -419,6 +420,7 @@ fn mapping_and_load_figures_count_their_inputs() {
                 ..Default::default()
             },
         ],
+        ..Default::default()
     };
     let mut plan = Plan::default();
     plots::mapping_figure(&mapping, &mut plan);
@@ -459,6 +461,7 @@ fn mapping_and_load_figures_count_their_inputs() {
             calls: (0..4).map(call).collect(),
             ..Default::default()
         }],
+        ..Default::default()
     };
     let mut plan = Plan::default();
     plots::load_figure(&one, &load.per_period(), &mut plan);
@@ -484,6 +487,7 @@ fn answers_after_the_last_due_second_are_not_drawn_as_a_plunge() {
     for i in 0..20u64 {
         w.write(
             &Record {
+                workflow: None,
                 index: i,
                 worker: 0,
                 period: (i / 10) as u32,

@@ -155,6 +155,7 @@ pub fn replay_plan(
                     endpoint: endpoint as u32,
                     ask: None,
                     payload_bytes: None,
+                    workflow: None,
                 });
                 burst_of_call.push(burst.id);
             }
@@ -174,6 +175,7 @@ pub fn replay_plan(
             warmup_periods: 0,
             period_us: end_us,
             periods_in_file: 1,
+            ..Schedule::default()
         },
         rounds: closed,
         burst_of_call,

@@ -182,6 +182,71 @@ fn per_call_asks_round_trip_and_must_match_the_calls() {
 }
 
 #[test]
+fn workflow_steps_round_trip_and_bad_ones_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("load.json");
+    let endpoints = vec!["a:1".to_owned(), "b:1".to_owned()];
+    let nodes = vec![
+        "A".to_owned(),
+        "B".to_owned(),
+        "C".to_owned(),
+        "D".to_owned(),
+    ];
+    let at = |offset_us, endpoint| Invocation {
+        offset_us,
+        endpoint,
+    };
+    // A diamond, instance 7: A; B and C after A; D after B and C.
+    let calls = [at(10, 0), at(10, 1), at(10, 1), at(10, 0)];
+    let step = |node, after: &[u32]| WorkflowStep {
+        instance: 7,
+        node,
+        after: after.to_vec(),
+    };
+    let steps = [step(0, &[]), step(1, &[0]), step(2, &[0]), step(3, &[1, 2])];
+    let mut w = LoadWriter::create(&path, &endpoints)
+        .unwrap()
+        .with_nodes(&nodes);
+    w.write_workflow_period(&calls, &[], &[0, 1024, 1024, 2048], &steps)
+        .unwrap();
+    w.write_period(&calls[..1]).unwrap();
+    w.commit().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("\"after\": [\n      [],\n      [0],\n      [0],\n      [1, 2]\n    ]"),
+        "{text}"
+    );
+    let load = read(&path).unwrap();
+    assert_eq!(load.periods[0].steps, steps);
+    assert_eq!(load.nodes, nodes);
+    assert!(load.periods[1].steps.is_empty());
+
+    for (json, says) in [
+        (
+            r#"[{"timestamp":[1],"endpoint":["a"],"workflow_instance":[1],"node":["A"]}]"#,
+            "must all be there or none",
+        ),
+        (
+            r#"[{"timestamp":[1,1],"endpoint":["a","a"],"workflow_instance":[1,1],"node":["A","B"],"after":[[],[1]]}]"#,
+            "period 1, call 1: `after` names call 1 of workflow instance 1",
+        ),
+        (
+            r#"[{"timestamp":[1,2],"endpoint":["a","a"],"workflow_instance":[1,1],"node":["A","B"],"after":[[],[0]]}]"#,
+            "has calls at 1 µs and at 2 µs",
+        ),
+        (
+            r#"[{"timestamp":[1],"endpoint":["a"],"workflow_instance":[1],"node":["A"],"after":[[]]},
+                {"timestamp":[1],"endpoint":["a"],"workflow_instance":[1],"node":["B"],"after":[[]]}]"#,
+            "period 2, call 0: workflow instance 1 has calls in an earlier period",
+        ),
+    ] {
+        std::fs::write(&path, json).unwrap();
+        let e = read(&path).unwrap_err().to_string();
+        assert!(e.contains(says) && e.contains("load.json"), "{e}");
+    }
+}
+
+#[test]
 fn shards_deal_calls_round_robin() {
     for workers in [1, 2, 3, 7] {
         for g in 0..50 {

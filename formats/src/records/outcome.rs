@@ -53,6 +53,8 @@ pub enum Outcome {
     Cancelled,
     /// Not sent: its worker was not ready until after it was due (it started late).
     NotSentLateStart,
+    /// Not sent: a call of its workflow instance it waits for did not succeed.
+    NotSentUpstreamFailed,
     /// No record came back: its worker died (or was lost) before reporting, so it was never sent or its
     /// fate is unknown.
     WorkerLost,
@@ -91,6 +93,7 @@ impl Outcome {
             Outcome::Cancelled => "cancelled",
             Outcome::NotSentLateStart => "not_sent:late_start",
             Outcome::WorkerLost => "not_sent:worker_lost",
+            Outcome::NotSentUpstreamFailed => "not_sent:upstream_failed",
         }
     }
 
@@ -104,6 +107,7 @@ impl Outcome {
             "cancelled" => Outcome::Cancelled,
             "not_sent:late_start" => Outcome::NotSentLateStart,
             "not_sent:worker_lost" => Outcome::WorkerLost,
+            "not_sent:upstream_failed" => Outcome::NotSentUpstreamFailed,
             http if http.starts_with("http_") => Outcome::http(http[5..].parse().ok()?)?,
             _ => Outcome::Status(STATUS_NAMES.iter().position(|n| *n == name)? as u8),
         })
@@ -116,6 +120,7 @@ impl Outcome {
             Outcome::NotSentBackPressure
                 | Outcome::NotSentInterrupted
                 | Outcome::NotSentLateStart
+                | Outcome::NotSentUpstreamFailed
                 | Outcome::WorkerLost
         )
     }

@@ -4,6 +4,7 @@ use super::*;
 
 fn sample() -> Record {
     Record {
+        workflow: None,
         index: 0,
         worker: 3,
         period: 1,
@@ -35,6 +36,7 @@ fn records_round_trip_and_bad_lines_are_named() {
     let endpoints = vec!["127.0.0.1:1".to_owned(), "127.0.0.1:2".to_owned()];
     let r = sample();
     let not_sent = Record {
+        workflow: None,
         index: 1,
         endpoint: 1,
         outcome: Outcome::NotSentBackPressure,
@@ -49,6 +51,7 @@ fn records_round_trip_and_bad_lines_are_named() {
         ..r
     };
     let failed = Record {
+        workflow: None,
         index: 2,
         outcome: Outcome::status(14),
         ..r
@@ -69,7 +72,7 @@ fn records_round_trip_and_bad_lines_are_named() {
     assert_eq!(r.ended_us(), Some(1_000_081));
 
     let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str("3,0,0,x,0,abc,,,,,ok,,,,,,,\n");
+    text.push_str("3,0,0,x,0,abc,,,,,ok,,,,,,,,,\n");
     std::fs::write(&path, &text).unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
     assert!(
@@ -78,7 +81,7 @@ fn records_round_trip_and_bad_lines_are_named() {
     );
     std::fs::write(
         &path,
-        format!("{RECORDS_HEADER}\n0,0,99999999999,x,0,1,,,,,ok,,,,,,,\n"),
+        format!("{RECORDS_HEADER}\n0,0,99999999999,x,0,1,,,,,ok,,,,,,,,,\n"),
     )
     .unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
@@ -88,7 +91,7 @@ fn records_round_trip_and_bad_lines_are_named() {
     );
     std::fs::write(
         &path,
-        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,maybe,,,,,,,\n"),
+        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,maybe,,,,,,,,,\n"),
     )
     .unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
@@ -98,14 +101,14 @@ fn records_round_trip_and_bad_lines_are_named() {
     );
     std::fs::write(
         &path,
-        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,5,xyz,1,,,,\n"),
+        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,5,xyz,1,,,,,,\n"),
     )
     .unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
     assert!(e.contains("`instance` (`xyz`)"), "{e}");
     std::fs::write(
         &path,
-        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,,,,spdy,70000,,\n"),
+        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,,,,spdy,70000,,,,\n"),
     )
     .unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
@@ -157,7 +160,7 @@ fn readers_find_columns_by_name_skip_new_ones_and_name_a_missing_one() {
     );
     std::fs::write(&path, format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,,\n")).unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
-    assert!(e.contains("line 2: 13 fields, expected 18"), "{e}");
+    assert!(e.contains("line 2: 13 fields, expected 20"), "{e}");
 }
 
 #[test]
@@ -169,6 +172,7 @@ fn every_outcome_name_parses_back() {
         Outcome::NotSentInterrupted,
         Outcome::Cancelled,
         Outcome::NotSentLateStart,
+        Outcome::NotSentUpstreamFailed,
         Outcome::WorkerLost,
     ];
     all.extend((0..17).map(Outcome::status));
@@ -181,4 +185,48 @@ fn every_outcome_name_parses_back() {
     }
     assert_eq!(Outcome::status(99).name(), "error:unknown");
     assert_eq!(Outcome::status(-1).name(), "error:unknown");
+}
+
+#[test]
+fn workflow_calls_round_trip_with_their_node_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.csv");
+    let nodes = vec!["A".to_owned(), "B".to_owned()];
+    let endpoints = vec!["e:1".to_owned()];
+    let mut w = RecordsWriter::new(std::fs::File::create(&path).unwrap())
+        .unwrap()
+        .with_nodes(&nodes);
+    let in_workflow = Record {
+        workflow: Some(WorkflowCall {
+            instance: 42,
+            node: 1,
+        }),
+        ..sample()
+    };
+    w.write(&in_workflow, &endpoints).unwrap();
+    w.write(&sample(), &endpoints).unwrap();
+    w.finish().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].ends_with(",workflow_instance,node"), "{text}");
+    assert!(lines[1].ends_with(",42,B"), "{text}");
+    assert!(lines[2].ends_with(",,"), "{text}");
+    let mut read = Vec::new();
+    read_workflow_records(&path, |r, _, node| read.push((*r, node.map(str::to_owned)))).unwrap();
+    // Nodes are numbered in the order the reader meets them; the name is what stays.
+    let (first, node) = &read[0];
+    assert_eq!(node.as_deref(), Some("B"));
+    assert_eq!(first.workflow.map(|w| w.instance), Some(42));
+    assert_eq!(
+        Record {
+            workflow: None,
+            ..*first
+        },
+        sample()
+    );
+    assert_eq!(read[1], (sample(), None));
+    // A workflow instance without its node is refused, with the line.
+    std::fs::write(&path, text.replace(",42,B", ",42,")).unwrap();
+    let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
+    assert!(e.contains("line 2") && e.contains("`node` is empty"), "{e}");
 }

@@ -1,0 +1,146 @@
+//! Client orchestration of a workflow load against emulated functions on loopback: a diamond (A → B, C →
+//! D) per instance, each call released when the calls it waits for have answered, bytes as sized, and a
+//! failed call's successors not sent.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use formats::records::{read_workflow_records, Outcome, Record};
+use formats::{CallAsk, Invocation, LoadWriter, WorkflowStep};
+use invoker::dispatch::{replay, ReplayOptions};
+use invoker::request::RequestArgs;
+use invoker::schedule::Schedule;
+use testkit::turn;
+
+/// The diamond's nodes: name, wall time asked of the function (ms), bytes it receives.
+const NODES: [(&str, u64, u32); 4] = [
+    ("A", 20, 0),
+    ("B", 10, 1024),
+    ("C", 30, 1024),
+    ("D", 5, 2048),
+];
+/// What each node waits for, by its position in the instance.
+const AFTER: [&[u32]; 4] = [&[], &[0], &[0], &[1, 2]];
+
+#[test]
+fn each_node_goes_once_its_predecessors_answered_and_a_failure_stops_its_successors() {
+    let _turn = turn();
+    let server = emulated::LocalServer::start(
+        emulated::Behaviour {
+            cpu_share: 0.0,
+            ..emulated::Behaviour::fixed("f", 1.0, 0.0)
+        },
+        1,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("load.json");
+    let endpoints = vec![
+        server.endpoint().replace("127.0.0.1", "http://127.0.0.1"),
+        // Nothing listens here: the calls sent to it fail at once.
+        "http://127.0.0.1:1/".to_owned(),
+    ];
+    let nodes: Vec<String> = NODES.iter().map(|n| n.0.to_owned()).collect();
+    let mut writer = LoadWriter::create(&path, &endpoints)
+        .unwrap()
+        .with_nodes(&nodes);
+    let (mut calls, mut asks, mut payloads, mut steps) = (vec![], vec![], vec![], vec![]);
+    let instances = 10u64;
+    for instance in 0..instances {
+        for (k, (_, ms, bytes)) in NODES.iter().enumerate() {
+            // Instance 3's B goes nowhere: its D must not be sent; its C still is.
+            let endpoint = u32::from(instance == 3 && k == 1);
+            calls.push(Invocation {
+                offset_us: instance * 50_000,
+                endpoint,
+            });
+            asks.push(CallAsk {
+                duration_us: ms * 1000,
+                memory_mb: 0,
+            });
+            payloads.push(*bytes);
+            steps.push(WorkflowStep {
+                instance: 100 + instance,
+                node: k as u32,
+                after: AFTER[k].to_vec(),
+            });
+        }
+    }
+    writer
+        .write_workflow_period(&calls, &asks, &payloads, &steps)
+        .unwrap();
+    writer.commit().unwrap();
+
+    let schedule = Schedule::from_file(&path, 1_000_000, 0, 1).unwrap();
+    let summary = replay(
+        schedule,
+        ReplayOptions {
+            grpc_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            shared_cpu: true,
+            allow_unreachable: true,
+            records: Some(dir.path().join("records.csv")),
+            latency_file: Some(dir.path().join("lat.txt")),
+            request: RequestArgs {
+                method: "POST".into(),
+                ..RequestArgs::default()
+            },
+            ..ReplayOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(summary.scheduled, instances * 4, "{summary:?}");
+
+    let mut by_instance: BTreeMap<u64, BTreeMap<String, Record>> = BTreeMap::new();
+    read_workflow_records(&dir.path().join("records.csv"), |r, _, node| {
+        let w = r.workflow.expect("every call is a workflow step");
+        let previous = by_instance
+            .entry(w.instance)
+            .or_default()
+            .insert(node.unwrap().to_owned(), *r);
+        assert!(
+            previous.is_none(),
+            "instance {} node {node:?} twice",
+            w.instance
+        );
+    })
+    .unwrap();
+    assert_eq!(by_instance.len(), instances as usize);
+    for (instance, calls) in &by_instance {
+        let node = |n: &str| &calls[n];
+        if *instance == 103 {
+            assert_eq!(node("B").outcome, Outcome::status(14), "{calls:?}");
+            assert_eq!(node("C").outcome, Outcome::Ok);
+            assert_eq!(node("D").outcome, Outcome::NotSentUpstreamFailed);
+            assert_eq!(node("D").send_lag_ns, None);
+            continue;
+        }
+        assert!(
+            calls.values().all(|r| r.outcome == Outcome::Ok),
+            "{calls:?}"
+        );
+        let (sent, ended) = (
+            |n: &str| node(n).sent_us().unwrap(),
+            |n: &str| node(n).ended_us().unwrap(),
+        );
+        // Each node goes only once every node it waits for has answered.
+        assert!(
+            sent("B") >= ended("A") && sent("C") >= ended("A"),
+            "{calls:?}"
+        );
+        assert!(sent("D") >= ended("B").max(ended("C")), "{calls:?}");
+        // Bytes as sized.
+        for (name, _, bytes) in NODES {
+            assert_eq!(
+                node(name).wire.request_bytes,
+                Some(u64::from(bytes)),
+                "{name}"
+            );
+        }
+        // End to end (from the entry's due time) is at least the critical path of the functions' own times.
+        let exec = |n: &str| node(n).exec_us.unwrap();
+        let critical = exec("A") + exec("B").max(exec("C")) + exec("D");
+        assert!(critical >= 55_000, "{calls:?}");
+        assert!(ended("D") - node("A").scheduled_us >= critical, "{calls:?}");
+    }
+}
