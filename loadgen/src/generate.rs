@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use cmdline::sizes::SizeDistribution;
 use formats::output::{partial_path, with_path, AtomicFile};
-use formats::{shard_path, CallAsk, Invocation, LoadWriter};
+use formats::{shard_path, CallAsk, Invocation, LoadWriter, WorkflowStep};
 use indicatif::ProgressBar;
 use trace::Trace;
 
@@ -24,7 +24,7 @@ pub struct Endpoints {
 
 /// How to generate.
 #[derive(Debug, Clone, Copy)]
-pub struct GenerateOptions {
+pub struct GenerateOptions<'w> {
     /// Spread of calls inside a period.
     pub distribution: IatDistribution,
     /// Seed of every random stream.
@@ -41,7 +41,60 @@ pub struct GenerateOptions {
     pub shift: bool,
     /// Payload sizes of the calls' own, in the `payload_bytes` array; `None` leaves them to the invoker.
     pub payload: Option<(SizeDistribution, PayloadPer)>,
+    /// A workflow: each call becomes an instance of it (see [`WorkflowLoad`]).
+    pub workflow: Option<&'w WorkflowLoad>,
 }
+
+/// A workflow load: every call the load would make becomes one instance of `workflow`, its draws (switch
+/// branches, foreach widths, edge sizes) made with the seed, one stream per period in time order. Each
+/// working node's call goes to the arrival's endpoint, asking the node's duration and memory, and receives
+/// its input edges' bytes (`payload_bytes`); the load says what each waits for, so the invoker releases it
+/// when those have answered.
+#[derive(Debug, Clone)]
+pub struct WorkflowLoad {
+    /// The graph.
+    pub workflow: workflow::Workflow,
+    /// Its calls' names in the load and the records.
+    pub names: workflow::instance::CallNames,
+}
+
+impl WorkflowLoad {
+    /// The load of `workflow`; refused when a node's work cannot be asked of an emulated function yet.
+    pub fn new(workflow: workflow::Workflow) -> Result<WorkflowLoad, String> {
+        if let Some(node) = workflow.nodes.iter().find(|n| {
+            !matches!(
+                n.work,
+                workflow::Work::Fixed { .. } | workflow::Work::Virtual
+            )
+        }) {
+            return Err(format!(
+                "node `{}` (line {}): a workflow load asks each node's duration and memory of the function \
+                 it calls, so each node needs `function: {{duration_ms, memory_mb}}` (or `virtual: true`); \
+                 `proxy` and `trace` functions are not supported in loads yet",
+                node.name, node.line
+            ));
+        }
+        let names = workflow::instance::CallNames::new(&workflow);
+        Ok(WorkflowLoad { workflow, names })
+    }
+
+    /// What node `node` asks of its function.
+    fn ask(&self, node: usize) -> Option<CallAsk> {
+        match self.workflow.nodes[node].work {
+            workflow::Work::Fixed {
+                duration_ms,
+                memory_mb,
+            } => Some(CallAsk {
+                duration_us: ((duration_ms.max(0.0) * 1e3).round() as u64).min(formats::MAX_ASK_US),
+                memory_mb: memory_mb.max(0.0).round().min(f64::from(u32::MAX)) as u32,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Mixed into the seed of the workflow draws, so they never disturb the other streams.
+const WORKFLOW_STREAM: u64 = 0x0077_6f72_6b66_6c6f; // "workflo"
 
 /// What a `--payload` size is drawn for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -197,12 +250,14 @@ fn place_counted(
     }
 }
 
-/// One period's calls for one file, with their asks and payload sizes when the load has them.
+/// One period's calls for one file, with their asks, payload sizes and workflow steps when the load has
+/// them.
 #[derive(Debug, Clone, Default)]
 struct PeriodColumns {
     calls: Vec<Invocation>,
     asks: Vec<CallAsk>,
     payloads: Vec<u32>,
+    steps: Vec<WorkflowStep>,
 }
 
 impl PeriodColumns {
@@ -210,6 +265,28 @@ impl PeriodColumns {
         self.calls.clear();
         self.asks.clear();
         self.payloads.clear();
+        self.steps.clear();
+    }
+
+    /// The calls of one instance of `load`'s workflow, arriving as `call` (instance number `instance`).
+    fn push_instance(
+        &mut self,
+        load: &WorkflowLoad,
+        (call, instance): (Invocation, u64),
+        rng: &mut impl Rng,
+    ) {
+        let expanded = workflow::instance::expand(&load.workflow, rng);
+        for step in expanded.steps(&load.workflow, &load.names) {
+            self.calls.push(call);
+            self.asks.extend(load.ask(step.node));
+            self.payloads
+                .push(step.bytes.min(u64::from(u32::MAX)) as u32);
+            self.steps.push(WorkflowStep {
+                instance,
+                node: step.name,
+                after: step.after,
+            });
+        }
     }
 
     fn push(&mut self, call: Invocation, ask: Option<CallAsk>, payload: Option<u32>) {
@@ -219,7 +296,7 @@ impl PeriodColumns {
     }
 
     fn write<W: std::io::Write>(&self, writer: &mut LoadWriter<W>) -> std::io::Result<()> {
-        writer.write_period_with(&self.calls, &self.asks, &self.payloads)
+        writer.write_workflow_period(&self.calls, &self.asks, &self.payloads, &self.steps)
     }
 }
 
@@ -297,10 +374,12 @@ pub fn generate(
     };
     // Each file is written beside its final name and renamed when all are complete; on an error they
     // are dropped, which removes them, and any earlier load stays as it was.
+    let nodes = options.workflow.map_or(&[][..], |w| &w.names.names[..]);
     let mut writers = files
         .iter()
-        .map(|p| LoadWriter::create(p, &endpoints.names))
+        .map(|p| LoadWriter::create(p, &endpoints.names).map(|w| w.with_nodes(nodes)))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut instances = 0u64;
 
     let period_us = trace.granularity.period_us();
     let function_keys: Vec<u64> = trace.functions.iter().map(|f| f.id.stable_key()).collect();
@@ -339,12 +418,19 @@ pub fn generate(
         }
         all.clear();
         let mut payload_draws = payloads.period(label);
+        let mut instance_draws = stream(options.seed ^ WORKFLOW_STREAM, WORKFLOW_STREAM, label);
         for (n, &k) in keys.iter().enumerate() {
             let f = (k & 0xffff_ffff) as usize;
             let call = Invocation {
                 offset_us: k >> 32,
                 endpoint: endpoints.of_function[f],
             };
+            if let Some(load) = options.workflow {
+                // One writer: a workflow load is replayed by one invoker (its calls wait for each other).
+                shares[0].push_instance(load, (call, instances), &mut instance_draws);
+                instances += 1;
+                continue;
+            }
             let ask = asks.get(n).map(|(_, a)| *a);
             let payload = payload_draws.next(f);
             let (worker, _) = formats::shard_of(dealt, workers as u32);
@@ -364,7 +450,7 @@ pub fn generate(
                 .map_err(|e| with_path(&partial_path(&files[w]), e))?;
             per_file[w] += share.calls.len() as u64;
         }
-        per_period.push(keys.len() as u64);
+        per_period.push(shares.iter().map(|s| s.calls.len() as u64).sum());
         progress.inc(1);
     }
 
@@ -412,7 +498,7 @@ fn place_arrivals(
     trace: &Trace,
     arrivals: &trace::Arrivals,
     p: usize,
-    options: GenerateOptions,
+    options: GenerateOptions<'_>,
     keys: &mut Vec<u64>,
     asks: &mut Vec<(u64, CallAsk)>,
 ) {

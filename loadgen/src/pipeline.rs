@@ -585,6 +585,7 @@ pub fn write_load(
             per_call: load.per_call,
             shift: load.shift,
             payload: load.payload.map(|size| (size, load.payload_per)),
+            workflow: plan.workflow.as_ref(),
         },
         output,
         &progress,

@@ -43,6 +43,8 @@ pub struct LoadPlan {
     pub seed: u64,
     /// The proxies' catalogue, parsed (none with `-p trace`: each function gets its own).
     pub catalogue: Option<Catalogue>,
+    /// `--workflow`, read and checked.
+    pub workflow: Option<crate::generate::WorkflowLoad>,
 }
 
 impl LoadPlan {
@@ -74,6 +76,18 @@ impl LoadPlan {
             // The entries' own requests are checked now, before anything is written.
             invoker::request::RequestArgs::default().own_requests(path)?;
         }
+        let workflow = settings
+            .workflow
+            .as_deref()
+            .map(|path| -> Result<crate::generate::WorkflowLoad> {
+                if settings.workers > 1 {
+                    bail!("--workflow: a workflow load is replayed by one invoker (its calls wait for one another); leave out --workers");
+                }
+                let read = workflow::read(path, settings.foreach_width)?;
+                crate::generate::WorkflowLoad::new(read)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            })
+            .transpose()?;
         let catalogue = (settings.profile != "trace")
             .then(|| load_catalogue(&settings.profile))
             .transpose()?;
@@ -82,6 +96,7 @@ impl LoadPlan {
             settings,
             seed,
             catalogue,
+            workflow,
         })
     }
 }

@@ -13,7 +13,7 @@
 
 use rand::Rng;
 
-use crate::{Routing, Width, Workflow};
+use crate::{Routing, Width, Work, Workflow};
 
 /// One call of an instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,4 +107,90 @@ fn pick(p: &[f64], rng: &mut impl Rng) -> usize {
         }
     }
     p.len().saturating_sub(1)
+}
+
+/// One call of an instance as a load holds it: the calls of routing nodes (which do no work) left out,
+/// each call waiting for the working calls before them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// The call's name in the load ([`CallNames`]).
+    pub name: u32,
+    /// Its node.
+    pub node: usize,
+    /// The steps (indices into the list) it waits for, ascending.
+    pub after: Vec<u32>,
+    /// The bytes it receives: its input edges' sizes, summed.
+    pub bytes: u64,
+}
+
+impl Instance {
+    /// The instance's working calls, in order, as [`Step`]s: a routing node's call is left out, and the
+    /// calls after it wait for what it waited for (the bytes on the edges out of it still count).
+    pub fn steps(&self, workflow: &Workflow, names: &CallNames) -> Vec<Step> {
+        // Per call: the steps it stands for (itself, or for a routing call, what it waits for).
+        let mut stands_for: Vec<Vec<u32>> = Vec::with_capacity(self.calls.len());
+        let mut steps = Vec::new();
+        for call in &self.calls {
+            let mut after: Vec<u32> = call
+                .after
+                .iter()
+                .flat_map(|(c, _)| stands_for[*c].iter().copied())
+                .collect();
+            after.sort_unstable();
+            after.dedup();
+            if workflow.nodes[call.node].work == Work::Virtual {
+                stands_for.push(after);
+                continue;
+            }
+            stands_for.push(vec![steps.len() as u32]);
+            steps.push(Step {
+                name: names.of(call.node, call.key),
+                node: call.node,
+                after,
+                bytes: call.after.iter().map(|(_, b)| b).sum(),
+            });
+        }
+        steps
+    }
+}
+
+/// The names calls go by in a load and its records: a node's name, or for the copies a foreach makes of
+/// its successors, `NAME[key]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallNames {
+    /// Every name, in node order.
+    pub names: Vec<String>,
+    /// Per node, the index of its first name.
+    first: Vec<u32>,
+}
+
+impl CallNames {
+    /// The names of `workflow`'s calls: each node once, a foreach successor once per key up to the
+    /// widest its foreach can draw.
+    pub fn new(workflow: &Workflow) -> CallNames {
+        let mut names = Vec::new();
+        let mut first = Vec::with_capacity(workflow.nodes.len());
+        for (i, node) in workflow.nodes.iter().enumerate() {
+            first.push(names.len() as u32);
+            let widest = workflow
+                .inputs_of(i)
+                .filter(|e| e.control)
+                .filter_map(|e| match workflow.nodes[e.from].routing {
+                    Routing::Foreach(Width::Fixed(n)) => Some(n),
+                    Routing::Foreach(Width::Uniform { max, .. }) => Some(max),
+                    _ => None,
+                })
+                .max();
+            match widest {
+                None => names.push(node.name.clone()),
+                Some(n) => names.extend((0..n).map(|k| format!("{}[{k}]", node.name))),
+            }
+        }
+        CallNames { names, first }
+    }
+
+    /// The name of `node`'s copy `key`.
+    pub fn of(&self, node: usize, key: u32) -> u32 {
+        self.first[node] + key
+    }
 }

@@ -122,3 +122,47 @@ fn switch_shares_and_foreach_widths_follow_their_draws() {
     let b = expand(&w, &mut rand_chacha::ChaCha8Rng::seed_from_u64(3));
     assert_eq!(a, b);
 }
+
+#[test]
+fn steps_leave_routing_nodes_out_and_name_foreach_copies_by_key() {
+    let w = workflow(
+        "nodes:
+  - name: A
+    function: {duration_ms: 1}
+    next: {to: [{node: R, size: 10}]}
+  - name: R
+    virtual: true
+    next: {type: foreach, width: 3, to: [{node: M, size: 100}]}
+  - name: M
+    function: {duration_ms: 1}
+    next: {to: [{node: Z, size: 1000}]}
+  - name: Z
+    function: {duration_ms: 1}
+",
+    );
+    let names = workflow::instance::CallNames::new(&w);
+    assert_eq!(names.names, ["A", "R", "M[0]", "M[1]", "M[2]", "Z"]);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let steps = expand(&w, &mut rng).steps(&w, &names);
+    let shown: Vec<(&str, Vec<u32>, u64)> = steps
+        .iter()
+        .map(|s| {
+            (
+                names.names[s.name as usize].as_str(),
+                s.after.clone(),
+                s.bytes,
+            )
+        })
+        .collect();
+    // R does no work: the copies of M wait for A directly, and Z for all three copies.
+    assert_eq!(
+        shown,
+        [
+            ("A", vec![], 0),
+            ("M[0]", vec![0], 100),
+            ("M[1]", vec![0], 100),
+            ("M[2]", vec![0], 100),
+            ("Z", vec![1, 2, 3], 3000),
+        ]
+    );
+}

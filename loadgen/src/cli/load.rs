@@ -212,6 +212,16 @@ pub struct LoadArgs {
     #[arg(long, value_enum, default_value = "call", requires = "payload")]
     pub payload_per: crate::generate::PayloadPer,
 
+    /// A workflow (our YAML, or FaaSFlow's flat_workflow.yaml; see docs/workflows.md): every call the load
+    /// would make becomes an instance of it, whose nodes the invoker calls as their predecessors answer
+    /// (client orchestration), each receiving its input edges' bytes.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["payload", "per_call"])]
+    pub workflow: Option<PathBuf>,
+
+    /// The width of a FaaSFlow `foreach` (its file gives none): N, or uniform:MIN:MAX drawn per instance.
+    #[arg(long, value_name = "N", default_value = "4", requires = "workflow")]
+    pub foreach_width: workflow::Width,
+
     /// Refuse a window of more calls than this (counted before anything is placed or written; a whole
     /// Azure day has about 600 million).
     #[arg(long, value_name = "N", default_value_t = 1_000_000_000,

@@ -1,0 +1,108 @@
+//! `loadgen run --workflow`: every arrival an instance of the workflow, its nodes called by the invoker as
+//! their predecessors answer; and what a workflow load refuses.
+
+use std::collections::BTreeMap;
+
+mod common;
+use common::{loadgen, ok, s, write_file};
+use formats::records::{read_workflow_records, Outcome, Record};
+
+const DIAMOND: &str = "name: diamond
+nodes:
+  - name: A
+    function: {duration_ms: 10, memory_mb: 16}
+    next: {to: [{node: B, size: 1KB}, {node: C, size: 100KB}]}
+  - name: B
+    function: {duration_ms: 20, memory_mb: 16}
+    next: {to: [{node: D, size: 1KB}]}
+  - name: C
+    function: {duration_ms: 5, memory_mb: 16}
+    next: {to: [{node: D, size: 1MB}]}
+  - name: D
+    function: {duration_ms: 5, memory_mb: 16}
+";
+
+#[test]
+fn a_run_calls_every_node_of_every_instance_after_its_predecessors() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(dir.path(), "diamond.yaml", DIAMOND);
+    let out = dir.path().join("run");
+    ok(&loadgen(&[
+        "run",
+        "-o",
+        s(&out),
+        "--workflow",
+        s(&file),
+        "--rps",
+        "10",
+        "-m",
+        "false",
+        "-d",
+        "2",
+        "-w",
+        "0",
+        "--seed",
+        "3",
+    ]));
+    let mut instances: BTreeMap<u64, BTreeMap<String, Record>> = BTreeMap::new();
+    read_workflow_records(&out.join("records.csv"), |r, _, node| {
+        let w = r.workflow.expect("a workflow step");
+        instances
+            .entry(w.instance)
+            .or_default()
+            .insert(node.unwrap().to_owned(), *r);
+    })
+    .unwrap();
+    assert_eq!(instances.len(), 20, "10 instances a second for 2 s");
+    for calls in instances.values() {
+        assert_eq!(calls.len(), 4, "{calls:?}");
+        let r = |n: &str| &calls[n];
+        assert!(
+            calls.values().all(|c| c.outcome == Outcome::Ok),
+            "{calls:?}"
+        );
+        let ended = |n: &str| r(n).ended_us().unwrap();
+        assert!(r("B").sent_us().unwrap() >= ended("A"));
+        assert!(r("D").sent_us().unwrap() >= ended("B").max(ended("C")));
+        // The function was asked each node's time.
+        assert!(r("B").exec_us.unwrap() >= 20_000, "{calls:?}");
+    }
+    // The load says it all, and replays the same calls with the same seed.
+    let load = std::fs::read_to_string(out.join("load.json")).unwrap();
+    assert!(
+        load.contains("\"after\": [\n      [],\n      [0],\n      [0],\n      [1, 2]"),
+        "{load}"
+    );
+}
+
+#[test]
+fn what_a_workflow_load_cannot_do_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let diamond = write_file(dir.path(), "diamond.yaml", DIAMOND);
+    let proxy = write_file(
+        dir.path(),
+        "proxy.yaml",
+        "nodes:\n  - name: A\n    function: {proxy: emu-1}\n",
+    );
+    let out = dir.path().join("run");
+    for (args, says) in [
+        (
+            vec!["--workflow", s(&diamond), "--workers", "2"],
+            "replayed by one invoker",
+        ),
+        (vec!["--workflow", s(&proxy)], "node `A` (line 2)"),
+        (
+            vec!["--workflow", s(&diamond), "--per-call"],
+            "cannot be used with",
+        ),
+        (vec!["--foreach-width", "3"], "--workflow"),
+    ] {
+        let mut all = vec!["run", "-o", s(&out), "--rps", "5", "-m", "false", "-d", "1"];
+        all.extend(args);
+        let o = loadgen(&all);
+        assert!(!o.status.success());
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains(says), "{e}");
+        assert!(!out.exists());
+    }
+}
