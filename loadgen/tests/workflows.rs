@@ -76,6 +76,33 @@ fn a_run_calls_every_node_of_every_instance_after_its_predecessors() {
 }
 
 #[test]
+fn an_experiment_sweeps_workflow_files_given_relative_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(dir.path(), "diamond.yaml", DIAMOND);
+    write_file(
+        dir.path(),
+        "chain.yaml",
+        "nodes:\n  - name: A\n    function: {duration_ms: 1, memory_mb: 8}\n    next: {to: [{node: B, size: 10}]}\n  - name: B\n    function: {duration_ms: 1, memory_mb: 8}\n",
+    );
+    let file = write_file(
+        dir.path(),
+        "experiment.toml",
+        "[run]\nrps = 5\nminute = false\nduration = 1\nwarmup-duration = 0\n[sweep]\nworkflow = [\"diamond.yaml\", \"chain.yaml\"]\n",
+    );
+    let out = dir.path().join("exp");
+    ok(&common::experiment(&file, &out, &[]));
+    for (step, nodes) in [("000", 4), ("001", 2)] {
+        let mut calls = 0;
+        read_workflow_records(&out.join(format!("steps/{step}/records.csv")), |r, _, _| {
+            assert_eq!(r.outcome, Outcome::Ok);
+            calls += 1;
+        })
+        .unwrap();
+        assert_eq!(calls, 5 * nodes, "step {step}");
+    }
+}
+
+#[test]
 fn what_a_workflow_load_cannot_do_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let diamond = write_file(dir.path(), "diamond.yaml", DIAMOND);

@@ -24,7 +24,14 @@ pub const KNATIVE_KEYS: [&str; 6] = [
 ];
 
 /// Run flags whose value is a path, taken relative to the experiment file's directory.
-pub(super) const PATH_KEYS: [&str; 4] = ["trace", "profile", "config-proxy", "build"];
+pub(super) const PATH_KEYS: [&str; 6] = [
+    "trace",
+    "profile",
+    "config-proxy",
+    "build",
+    "workflow",
+    "use-endpoints",
+];
 
 /// Run flags the experiment sets itself.
 pub(super) const RESERVED: [&str; 3] = ["output-dir", "force", "help"];
