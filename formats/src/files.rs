@@ -27,6 +27,8 @@ pub struct RunFiles {
     pub endpoints: PathBuf,
     /// records.csv (one line per scheduled call).
     pub records: PathBuf,
+    /// workflows.csv (one line per workflow instance, in a workflow load).
+    pub workflows: PathBuf,
     /// lat.csv (vSwarm's latency file).
     pub latencies: PathBuf,
     /// summary.json.
@@ -58,6 +60,7 @@ impl RunFiles {
             mapping: dir.join("mapping.json"),
             endpoints: dir.join(ENDPOINTS),
             records: dir.join(RECORDS),
+            workflows: dir.join(crate::workflows::WORKFLOWS),
             latencies: dir.join(LATENCIES),
             summary: dir.join(SUMMARY),
             report: dir.join("report.md"),
@@ -89,6 +92,7 @@ impl RunFiles {
             &self.mapping,
             &self.endpoints,
             &self.records,
+            &self.workflows,
             &self.latencies,
             &self.summary,
             &self.report,

@@ -7,6 +7,7 @@
 //! - [`transfer`]: how shards and results travel between `loadgen` and its workers (paths, content
 //!   hashes, the clock exchange);
 //! - [`endpoints`]: `endpoints.json`, where each proxy is called and what its calls send;
+//! - [`workflows`]: `workflows.csv`, one line per workflow instance of a workflow load;
 //! - [`files`]: the names of a run directory's files;
 //! - [`Granularity`]: the length of a period, which gives every per-period offset above its meaning.
 //!
@@ -23,6 +24,7 @@ pub mod percentiles;
 pub mod records;
 pub mod summary;
 pub mod transfer;
+pub mod workflows;
 
 pub use load::{
     read, shard_of, shard_path, whole_index, CallAsk, Invocation, Load, LoadError, LoadWriter,

@@ -127,6 +127,17 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         file.commit()
             .map_err(|source| ReplayError::Io { path, source })?;
     }
+    if let (Some(path), Some(records)) = (&options.workflows_file, &options.records) {
+        if schedule.dependencies.is_some() {
+            let io = |e: String| ReplayError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            };
+            let rows = crate::instances::instance_rows(&schedule, records)
+                .map_err(|e| io(e.to_string()))?;
+            formats::workflows::write(path, &rows).map_err(|e| io(e.to_string()))?;
+        }
+    }
     if let Some(at) = interrupted {
         collector.interrupted_at(at);
     }

@@ -15,6 +15,7 @@ pub mod cli;
 pub mod client;
 pub mod dispatch;
 pub mod error;
+pub mod instances;
 pub mod observe;
 pub mod options;
 mod orchestrate;

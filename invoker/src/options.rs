@@ -44,6 +44,8 @@ pub struct ReplayOptions {
     pub records: Option<PathBuf>,
     /// vSwarm latency file: one latency (µs) per line, successful measured calls.
     pub latency_file: Option<PathBuf>,
+    /// In a workflow load, where one row per instance goes (`formats::workflows`; needs `records`).
+    pub workflows_file: Option<PathBuf>,
     /// Stop dispatching when requested (Ctrl-C); a second request stops waiting for calls in flight.
     pub stop: Stop,
     /// Metrics and the live view's figures, fed as the replay goes (see [`crate::observe`]).
@@ -72,6 +74,7 @@ impl Default for ReplayOptions {
             dispatcher_cpu: None,
             records: None,
             latency_file: None,
+            workflows_file: None,
             stop: Stop::new(),
             observer: None,
             request: RequestArgs::default(),

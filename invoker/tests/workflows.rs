@@ -81,6 +81,7 @@ fn each_node_goes_once_its_predecessors_answered_and_a_failure_stops_its_success
             allow_unreachable: true,
             records: Some(dir.path().join("records.csv")),
             latency_file: Some(dir.path().join("lat.txt")),
+            workflows_file: Some(dir.path().join("workflows.csv")),
             request: RequestArgs {
                 method: "POST".into(),
                 ..RequestArgs::default()
@@ -142,5 +143,39 @@ fn each_node_goes_once_its_predecessors_answered_and_a_failure_stops_its_success
         let critical = exec("A") + exec("B").max(exec("C")) + exec("D");
         assert!(critical >= 55_000, "{calls:?}");
         assert!(ended("D") - node("A").scheduled_us >= critical, "{calls:?}");
+    }
+
+    // One row per instance: end to end from its due time, its critical path, what it sent.
+    let text = std::fs::read_to_string(dir.path().join("workflows.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), instances as usize, "{text}");
+    for row in &rows {
+        let number = |k: usize| row[k].parse::<u64>().ok();
+        let instance = number(0).unwrap();
+        let calls = &by_instance[&instance];
+        assert_eq!(number(1), Some(0), "{text}");
+        let row = &row[1..];
+        let number = |k: usize| row[k].parse::<u64>().ok();
+        assert_eq!(number(1), Some(calls["A"].scheduled_us), "{text}");
+        assert_eq!(number(2), Some(4));
+        if instance == 103 {
+            // B failed and D was not sent: no end-to-end figure.
+            assert_eq!((number(3), row[5], row[7]), (Some(2), "", ""), "{text}");
+            continue;
+        }
+        assert_eq!((number(3), number(4)), (Some(0), Some(4096)), "{text}");
+        let exec = |n: &str| calls[n].exec_us.unwrap();
+        let critical = exec("A") + exec("B").max(exec("C")) + exec("D");
+        let end = calls["D"].ended_us().unwrap() - calls["A"].scheduled_us;
+        assert_eq!(
+            (number(5), number(6)),
+            (Some(end), Some(critical)),
+            "{text}"
+        );
+        assert_eq!(number(7), Some(end - critical));
     }
 }

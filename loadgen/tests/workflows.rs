@@ -67,6 +67,20 @@ fn a_run_calls_every_node_of_every_instance_after_its_predecessors() {
         // The function was asked each node's time.
         assert!(r("B").exec_us.unwrap() >= 20_000, "{calls:?}");
     }
+    // One row per instance, each with its end to end and critical path.
+    let rows = std::fs::read_to_string(out.join("workflows.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 21, "{rows}");
+    assert!(
+        rows.lines()
+            .skip(1)
+            .all(|l| l.split(',').filter(|f| f.is_empty()).count() == 0),
+        "{rows}"
+    );
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("## Workflows\n\n20 instances after warm-up (0 in it), 0 with a call that did not succeed"),
+        "{report}"
+    );
     // The load says it all, and replays the same calls with the same seed.
     let load = std::fs::read_to_string(out.join("load.json")).unwrap();
     assert!(

@@ -139,6 +139,11 @@ fn replay_load(
             dispatcher_cpu: args.dispatcher_cpu,
             records: files.records.clone(),
             latency_file: Some(files.latencies.clone()),
+            // A workflow load's instances go beside its records.
+            workflows_file: files
+                .records
+                .as_ref()
+                .map(|r| r.with_file_name(formats::workflows::WORKFLOWS)),
             stop: stop.clone(),
             observer,
             request: args.request.clone(),

@@ -371,6 +371,7 @@ fn replay_load(
                 dispatcher_cpu,
                 records: Some(files.records.clone()),
                 latency_file: Some(files.latencies.clone()),
+                workflows_file: Some(files.workflows.clone()),
                 stop: stop.clone(),
                 observer,
                 request: request_args(plan, &files.endpoints),

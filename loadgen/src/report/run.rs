@@ -71,6 +71,7 @@ pub fn markdown(r: &RunReport) -> String {
     timing(&mut out, r.summary);
     cold_starts(&mut out, r.summary);
     platform(&mut out, r);
+    workflows(&mut out, r);
     let _ = writeln!(out, "\n## Figures\n");
     out.push_str(r.figures);
     files(&mut out, r);
@@ -316,6 +317,49 @@ fn platform(out: &mut String, r: &RunReport) {
 }
 
 /// `## Files`: each file of the run, linked, with what it holds.
+/// `## Workflows`: the instances of a workflow load, from `workflows.csv`.
+fn workflows(out: &mut String, r: &RunReport) {
+    let path = &r.files.workflows;
+    if !path.exists() {
+        return;
+    }
+    let rows = match formats::workflows::read(path) {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = writeln!(out, "\n## Workflows\n\n{e}");
+            return;
+        }
+    };
+    let warmup = rows.iter().filter(|r| r.warmup).count();
+    let rows: Vec<_> = rows.into_iter().filter(|r| !r.warmup).collect();
+    let ms = |pick: &dyn Fn(&formats::workflows::InstanceRow) -> Option<u64>| {
+        let mut v: Vec<f64> = rows
+            .iter()
+            .filter_map(pick)
+            .map(|x| x as f64 / 1e3)
+            .collect();
+        v.sort_by(f64::total_cmp);
+        if v.is_empty() {
+            return "–".to_owned();
+        }
+        format!(
+            "{:.1} / {:.1}",
+            formats::nearest_rank(&v, 0.5),
+            formats::nearest_rank(&v, 0.99)
+        )
+    };
+    let failed = rows.iter().filter(|r| r.failed > 0).count();
+    let _ = writeln!(
+        out,
+        "\n## Workflows\n\n{} instances after warm-up ({warmup} in it), {failed} with a call that did not succeed; per instance, ms (p50 / p99):\n\n\
+         | end to end (from its due time) | critical path (functions' own times) | overhead (the rest) |\n|---|---|---|\n| {} | {} | {} |",
+        rows.len(),
+        ms(&|r| r.end_to_end_us),
+        ms(&|r| r.critical_path_us),
+        ms(&|r| r.overhead_us()),
+    );
+}
+
 fn files(out: &mut String, r: &RunReport) {
     let s = r.summary;
     let _ = writeln!(out, "\n## Files\n");
@@ -337,6 +381,12 @@ fn files(out: &mut String, r: &RunReport) {
         ),
         (&f.summary, "these statistics as JSON"),
     ]
+    .into_iter()
+    .chain(f.workflows.exists().then_some((
+        &f.workflows,
+        "one line per workflow instance: end to end, critical path, overhead",
+    )))
+    .collect::<Vec<_>>()
     .into_iter()
     .chain(f.shards.iter().map(|p| (p, "a worker's share of the load")))
     .chain((!s.workers.is_empty()).then_some((
