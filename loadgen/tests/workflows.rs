@@ -147,3 +147,109 @@ fn what_a_workflow_load_cannot_do_is_refused_before_anything_is_written() {
         assert!(!out.exists());
     }
 }
+
+/// FaaSFlow's own layout: a VIRTUAL switch between `split` (a foreach over `transcode`) and `simple`.
+const FAASFLOW: &str = "\
+functions:
+- name: upload
+  source: upload
+  runtime: 0.01
+  output:
+    prefix: {type: normal, size: 16}
+  next: {type: pass, nodes: [route]}
+- name: route
+  source: VIRTUAL
+  runtime: 0
+  next: {type: switch, conditions: [INPUT.split, default], nodes: [split, simple]}
+- name: simple
+  source: simple
+  runtime: 0.01
+- name: split
+  source: split
+  runtime: 0.02
+  output:
+    content: {type: pass, size: 800}
+  next: {type: foreach, nodes: [transcode]}
+- name: transcode
+  source: transcode
+  runtime: 0.01
+  input:
+    content: {type: pass, value: {function: split, parameter: content}, size: 8}
+  next: {type: pass, nodes: [merge]}
+- name: merge
+  source: merge
+  runtime: 0.01
+  input:
+    prefix: {type: pass, value: {function: upload, parameter: prefix}}
+";
+
+#[test]
+fn faasflows_file_makes_a_load_whose_branches_follow_their_draws() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("video")).unwrap();
+    let file = write_file(&dir.path().join("video"), "flat_workflow.yaml", FAASFLOW);
+    let out = dir.path().join("load.json");
+    ok(&loadgen(&[
+        "generate",
+        "-o",
+        s(&out),
+        "-p",
+        "builtin",
+        "--workflow",
+        s(&file),
+        "--foreach-width",
+        "5",
+        "--rps",
+        "100",
+        "-m",
+        "false",
+        "-d",
+        "10",
+        "-w",
+        "0",
+        "--seed",
+        "7",
+    ]));
+    let load = formats::read(&out).unwrap();
+    // Per instance, the names of its calls, and for merge what it waits for.
+    let mut instances: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for period in &load.periods {
+        let mut position: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+        for step in &period.steps {
+            let name = load.nodes[step.node as usize].clone();
+            let mine = position.entry(step.instance).or_default();
+            if name == "merge" {
+                let waits: Vec<&str> = step
+                    .after
+                    .iter()
+                    .map(|&a| mine[a as usize].as_str())
+                    .collect();
+                assert_eq!(waits[0], "upload", "merge reads upload's prefix: {waits:?}");
+                assert_eq!(waits.len(), 6, "and waits for the 5 transcodes: {waits:?}");
+            }
+            mine.push(name);
+        }
+        instances.extend(position);
+    }
+    assert_eq!(instances.len(), 1000);
+    let split = instances
+        .values()
+        .filter(|c| c.contains(&"split".to_owned()))
+        .count();
+    // The switch is even (FaaSFlow's conditions are not evaluated): 1,000 draws of p = 0.5 lie within
+    // four standard deviations (±63) of 500.
+    assert!((437..=563).contains(&split), "{split} of 1000 took split");
+    for calls in instances.values() {
+        let expected: Vec<String> = if calls.contains(&"split".to_owned()) {
+            ["upload", "split"]
+                .into_iter()
+                .map(String::from)
+                .chain((0..5).map(|k| format!("transcode[{k}]")))
+                .chain(["merge".to_owned()])
+                .collect()
+        } else {
+            vec!["upload".into(), "simple".into()]
+        };
+        assert_eq!(calls, &expected, "the VIRTUAL route makes no call");
+    }
+}
