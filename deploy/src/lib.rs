@@ -1,10 +1,12 @@
 //! Deployment: making the mapped proxies callable and learning their endpoints.
 //!
-//! Three ways, one result (proxy name → endpoint): [`Deployer::None`] uses proxy names as endpoints (what
+//! Four ways, one result (proxy name → endpoint): [`Deployer::None`] uses proxy names as endpoints (what
 //! `generate` writes when nothing is deployed), [`local`] starts emulated function servers in this process
-//! on loopback, [`knative`] applies the proxies' YAMLs to a cluster with `kubectl`. [`kube`] is the only
+//! on loopback, [`knative`] applies the proxies' YAMLs to a cluster with `kubectl`, and [`given`] reads
+//! where functions deployed already are from an endpoints file. [`kube`] is the only
 //! code that runs `kubectl`, for the workers' Job and the collectors too.
 
+pub mod given;
 pub mod knative;
 pub mod kube;
 pub mod local;

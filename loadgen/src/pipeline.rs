@@ -258,69 +258,6 @@ fn knative_dry_run(planned: &[knative::PlannedService], load: &LoadArgs) -> Resu
     })
 }
 
-/// Up to five names, then how many more.
-fn missing_names(names: &[&str]) -> String {
-    let shown = names
-        .iter()
-        .take(5)
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>();
-    match names.len().saturating_sub(5) {
-        0 => shown.join(", "),
-        more => format!("{}, and {more} more", shown.join(", ")),
-    }
-}
-
-/// The endpoints of `proxies` as the endpoints file `path` gives them (`--use-endpoints`): each used
-/// proxy must have its entry; entries of other proxies are left out.
-fn given_endpoints(path: &Path, proxies: &[&Proxy]) -> Result<Deployment> {
-    let entries = formats::endpoints::read(path)?;
-    let mut of_proxy = std::collections::HashMap::new();
-    for (i, entry) in entries.iter().enumerate() {
-        if entry.proxy.is_empty() {
-            bail!(
-                "{} [{i}].proxy: missing; --use-endpoints needs each entry's proxy",
-                path.display()
-            );
-        }
-        if let Some(first) = of_proxy.insert(entry.proxy.as_str(), i) {
-            bail!(
-                "{} [{i}].proxy: `{}` has an entry already, [{first}]",
-                path.display(),
-                entry.proxy
-            );
-        }
-    }
-    let missing: Vec<&str> = proxies
-        .iter()
-        .map(|p| p.name.as_str())
-        .filter(|name| !of_proxy.contains_key(name))
-        .collect();
-    if !missing.is_empty() {
-        bail!(
-            "{}: no entry for {} of the load's {} proxies: {}",
-            path.display(),
-            missing.len(),
-            proxies.len(),
-            missing_names(&missing)
-        );
-    }
-    let deployed: Vec<EndpointEntry> = proxies
-        .iter()
-        .map(|p| entries[of_proxy[p.name.as_str()]].clone())
-        .collect();
-    let own = deployed.iter().filter(|e| e.has_own_request()).count();
-    Ok(Deployment {
-        note: Some(format!(
-            "given: {} endpoints from {}, {own} with a request of their own; nothing deployed",
-            deployed.len(),
-            path.display()
-        )),
-        deployed,
-        servers: None,
-    })
-}
-
 /// Deploys the proxies `prepared` uses with `kind`. `local` says how the local fleet runs; what is made
 /// in a cluster carries the label of `run_id`.
 pub fn deploy_proxies(
@@ -348,7 +285,18 @@ pub fn deploy_proxies(
                 .use_endpoints
                 .as_deref()
                 .context("given endpoints come with their file")?;
-            given_endpoints(path, &proxies)
+            let names: Vec<&str> = proxies.iter().map(|p| p.name.as_str()).collect();
+            let deployed = deploy::given::endpoints(path, &names)?;
+            let own = deployed.iter().filter(|e| e.has_own_request()).count();
+            Ok(Deployment {
+                note: Some(format!(
+                    "given: {} endpoints from {}, {own} with a request of their own; nothing deployed",
+                    deployed.len(),
+                    path.display()
+                )),
+                deployed,
+                servers: None,
+            })
         }
         Deployer::Local => {
             let fleet = local.context("the local deployer needs its fleet's size")?;

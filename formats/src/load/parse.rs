@@ -1,0 +1,324 @@
+//! Reading a `load.json`: serde visitors that intern endpoints and node names as they go, so a load of
+//! millions of calls never holds their strings more than once, and check each period's arrays.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+use super::{CallAsk, Invocation, Load, LoadError, Period, WorkflowStep};
+
+/// Reads a `load.json` (or a worker's `load-k.json`).
+pub fn read(path: &Path) -> Result<Load, LoadError> {
+    let file = File::open(path).map_err(|source| LoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let mut de = serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 20, file));
+    let mut interner = Interner::default();
+    let mut nodes = Interner::default();
+    let mut instances_before = std::collections::HashSet::new();
+    let result = LoadSeed {
+        interner: &mut interner,
+        nodes: &mut nodes,
+        instances_before: &mut instances_before,
+    }
+    .deserialize(&mut de)
+    .and_then(|periods| de.end().map(|_| periods));
+    let periods = result.map_err(|e| {
+        if e.is_io() {
+            LoadError::Io {
+                path: path.to_owned(),
+                source: e.into(),
+            }
+        } else {
+            LoadError::Format {
+                path: path.to_owned(),
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            }
+        }
+    })?;
+    Ok(Load {
+        endpoints: interner.names,
+        nodes: nodes.names,
+        periods,
+    })
+}
+
+#[derive(Default)]
+struct Interner {
+    names: Vec<String>,
+    index: HashMap<String, u32>,
+}
+
+impl Interner {
+    fn intern(&mut self, name: &str) -> u32 {
+        if let Some(&id) = self.index.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), id);
+        id
+    }
+}
+
+struct LoadSeed<'a> {
+    interner: &'a mut Interner,
+    nodes: &'a mut Interner,
+    /// Workflow instances of the periods read so far (an instance lies in one period).
+    instances_before: &'a mut std::collections::HashSet<u64>,
+}
+
+impl<'de> DeserializeSeed<'de> for LoadSeed<'_> {
+    type Value = Vec<Period>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LoadSeed<'_> {
+    type Value = Vec<Period>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of periods")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut periods = Vec::new();
+        while let Some(period) = seq.next_element_seed(PeriodSeed {
+            interner: &mut *self.interner,
+            nodes: &mut *self.nodes,
+            instances_before: &mut *self.instances_before,
+            index: periods.len(),
+        })? {
+            periods.push(period);
+        }
+        Ok(periods)
+    }
+}
+
+struct PeriodSeed<'a> {
+    interner: &'a mut Interner,
+    nodes: &'a mut Interner,
+    instances_before: &'a mut std::collections::HashSet<u64>,
+    index: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for PeriodSeed<'_> {
+    type Value = Period;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PeriodSeed<'_> {
+    type Value = Period;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "period {}: an object with `timestamp` and `endpoint` arrays",
+            self.index + 1
+        )
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut timestamps: Option<Vec<u64>> = None;
+        let mut endpoints: Option<Vec<u32>> = None;
+        let mut durations: Option<Vec<u64>> = None;
+        let mut memory: Option<Vec<u32>> = None;
+        let mut payloads: Option<Vec<u32>> = None;
+        let mut instances: Option<Vec<u64>> = None;
+        let mut nodes: Option<Vec<u32>> = None;
+        let mut after: Option<Vec<Vec<u32>>> = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "workflow_instance" => instances = Some(map.next_value()?),
+                "after" => after = Some(map.next_value()?),
+                "node" => {
+                    nodes = Some(map.next_value_seed(EndpointsSeed {
+                        interner: &mut *self.nodes,
+                    })?)
+                }
+                "timestamp" => timestamps = Some(map.next_value()?),
+                "duration_us" => durations = Some(map.next_value()?),
+                "memory_mb" => memory = Some(map.next_value()?),
+                "payload_bytes" => payloads = Some(map.next_value()?),
+                "endpoint" => {
+                    endpoints = Some(map.next_value_seed(EndpointsSeed {
+                        interner: &mut *self.interner,
+                    })?)
+                }
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        let period = self.index + 1;
+        let timestamps = timestamps.ok_or_else(|| {
+            de::Error::custom(format!("period {period}: missing `timestamp` array"))
+        })?;
+        let endpoints = endpoints.ok_or_else(|| {
+            de::Error::custom(format!("period {period}: missing `endpoint` array"))
+        })?;
+        if timestamps.len() != endpoints.len() {
+            return Err(de::Error::custom(format!(
+                "period {period}: {} timestamps but {} endpoints",
+                timestamps.len(),
+                endpoints.len()
+            )));
+        }
+        let asks = match (durations, memory) {
+            (None, None) => Vec::new(),
+            (Some(d), Some(m)) if d.len() == timestamps.len() && m.len() == timestamps.len() => d
+                .into_iter()
+                .zip(m)
+                .map(|(duration_us, memory_mb)| CallAsk {
+                    duration_us,
+                    memory_mb,
+                })
+                .collect(),
+            (d, m) => {
+                return Err(de::Error::custom(format!(
+                    "period {period}: `duration_us` and `memory_mb` must both be there or neither, one per \
+                     call ({} calls; {} durations, {} memory sizes)",
+                    timestamps.len(),
+                    d.map_or(0, |d| d.len()),
+                    m.map_or(0, |m| m.len())
+                )))
+            }
+        };
+        let payloads = payloads.unwrap_or_default();
+        if !payloads.is_empty() && payloads.len() != timestamps.len() {
+            return Err(de::Error::custom(format!(
+                "period {period}: {} timestamps but {} payload sizes (`payload_bytes` has one per call)",
+                timestamps.len(),
+                payloads.len()
+            )));
+        }
+        let steps = match (instances, nodes, after) {
+            (None, None, None) => Vec::new(),
+            (Some(i), Some(n), Some(a)) => {
+                workflow_steps(period, &timestamps, (i, n, a), self.instances_before)
+                    .map_err(de::Error::custom)?
+            }
+            _ => {
+                return Err(de::Error::custom(format!(
+                    "period {period}: `workflow_instance`, `node` and `after` must all be there or none"
+                )))
+            }
+        };
+        Ok(Period {
+            payloads,
+            steps,
+            calls: timestamps
+                .into_iter()
+                .zip(endpoints)
+                .map(|(offset_us, endpoint)| Invocation {
+                    offset_us,
+                    endpoint,
+                })
+                .collect(),
+            asks,
+        })
+    }
+}
+
+/// A period's workflow arrays as steps, checked: one per call; each instance's calls in this period only,
+/// at one timestamp, each waiting only for calls before it.
+fn workflow_steps(
+    period: usize,
+    timestamps: &[u64],
+    (instances, nodes, after): (Vec<u64>, Vec<u32>, Vec<Vec<u32>>),
+    instances_before: &mut std::collections::HashSet<u64>,
+) -> Result<Vec<WorkflowStep>, String> {
+    let calls = timestamps.len();
+    if instances.len() != calls || nodes.len() != calls || after.len() != calls {
+        return Err(format!(
+            "period {period}: {calls} calls but {} `workflow_instance`, {} `node` and {} `after` entries (one per call)",
+            instances.len(),
+            nodes.len(),
+            after.len()
+        ));
+    }
+    // Per instance of this period: its calls so far, and its timestamp.
+    let mut seen: HashMap<u64, (u32, u64)> = HashMap::new();
+    let mut steps = Vec::with_capacity(calls);
+    for (k, ((instance, node), after)) in instances.into_iter().zip(nodes).zip(after).enumerate() {
+        if instances_before.contains(&instance) {
+            return Err(format!(
+                "period {period}, call {k}: workflow instance {instance} has calls in an earlier period (an instance lies in one period)"
+            ));
+        }
+        let (position, at) = seen.entry(instance).or_insert((0, timestamps[k]));
+        if *at != timestamps[k] {
+            return Err(format!(
+                "period {period}, call {k}: workflow instance {instance} has calls at {at} µs and at {} µs (all at its entry's timestamp)",
+                timestamps[k]
+            ));
+        }
+        if let Some(late) = after.iter().find(|&&a| a >= *position) {
+            return Err(format!(
+                "period {period}, call {k}: `after` names call {late} of workflow instance {instance}, which is not before it (it is call {position})"
+            ));
+        }
+        *position += 1;
+        steps.push(WorkflowStep {
+            instance,
+            node,
+            after,
+        });
+    }
+    instances_before.extend(seen.into_keys());
+    Ok(steps)
+}
+
+struct EndpointsSeed<'a> {
+    interner: &'a mut Interner,
+}
+
+impl<'de> DeserializeSeed<'de> for EndpointsSeed<'_> {
+    type Value = Vec<u32>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EndpointsSeed<'_> {
+    type Value = Vec<u32>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of endpoint strings")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut ids = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(name) = seq.next_element_seed(EndpointSeed {
+            interner: &mut *self.interner,
+        })? {
+            ids.push(name);
+        }
+        Ok(ids)
+    }
+}
+
+struct EndpointSeed<'a> {
+    interner: &'a mut Interner,
+}
+
+impl<'de> DeserializeSeed<'de> for EndpointSeed<'_> {
+    type Value = u32;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EndpointSeed<'_> {
+    type Value = u32;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an endpoint string")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<u32, E> {
+        Ok(self.interner.intern(v))
+    }
+}
