@@ -40,21 +40,7 @@ pub const LATE_START_GRACE: Duration = Duration::from_millis(1);
 
 /// Replays `schedule`; returns the summary once every call has a record.
 pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, ReplayError> {
-    if schedule.dependencies.is_some() {
-        if options.shard.is_some() {
-            return Err(ReplayError::Unsupported(
-                "a workflow load is replayed by one invoker (its instances' calls wait for one another); \
-                 run it without --workers"
-                    .into(),
-            ));
-        }
-        if !matches!(options.pacing, Pacing::Scheduled) {
-            return Err(ReplayError::Unsupported(
-                "a workflow load is released by its own schedule and dependencies, not in closed loops"
-                    .into(),
-            ));
-        }
-    }
+    crate::orchestrate::check(&schedule, &options)?;
     let schedule = Arc::new(schedule);
     let targets = schedule
         .endpoints
@@ -69,15 +55,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
     // Output files are opened before anything is sent, so a bad path fails the run before it starts.
     let records = options.records.as_deref().map(create).transpose()?;
     let latencies = options.latency_file.as_deref().map(create).transpose()?;
-    if let Some(cpu) = options.dispatcher_cpu {
-        let cpus = online_cpus();
-        if cpu >= cpus {
-            return Err(ReplayError::Start(std::io::Error::other(format!(
-                "--dispatcher-cpu {cpu}: this machine has CPUs 0..{}",
-                cpus.saturating_sub(1)
-            ))));
-        }
-    }
+    check_cpu(options.dispatcher_cpu)?;
     let options_cpu = options.dispatcher_cpu;
     let (tx, rx) = mpsc::channel::<Vec<Record>>();
     let writer = {
@@ -127,17 +105,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         file.commit()
             .map_err(|source| ReplayError::Io { path, source })?;
     }
-    if let (Some(path), Some(records)) = (&options.workflows_file, &options.records) {
-        if schedule.dependencies.is_some() {
-            let io = |e: String| ReplayError::Io {
-                path: path.clone(),
-                source: std::io::Error::other(e),
-            };
-            let rows = crate::instances::instance_rows(&schedule, records)
-                .map_err(|e| io(e.to_string()))?;
-            formats::workflows::write(path, &rows).map_err(|e| io(e.to_string()))?;
-        }
-    }
+    crate::instances::write_rows(&schedule, &options)?;
     if let Some(at) = interrupted {
         collector.interrupted_at(at);
     }
@@ -169,6 +137,18 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         });
     }
     Ok(summary)
+}
+
+/// Refuses a `--dispatcher-cpu` this machine does not have.
+fn check_cpu(cpu: Option<usize>) -> Result<(), ReplayError> {
+    let cpus = online_cpus();
+    match cpu {
+        Some(cpu) if cpu >= cpus => Err(ReplayError::Start(std::io::Error::other(format!(
+            "--dispatcher-cpu {cpu}: this machine has CPUs 0..{}",
+            cpus.saturating_sub(1)
+        )))),
+        _ => Ok(()),
+    }
 }
 
 /// Says how late the invoker was ready, and what that cost.

@@ -7,7 +7,25 @@ use std::path::Path;
 use formats::records::{read_records, Outcome, Record, RecordsError};
 use formats::workflows::InstanceRow;
 
+use crate::error::ReplayError;
+use crate::options::ReplayOptions;
 use crate::schedule::Schedule;
+
+/// Writes `options.workflows_file` for a workflow load, from its records once they are written.
+pub(crate) fn write_rows(schedule: &Schedule, options: &ReplayOptions) -> Result<(), ReplayError> {
+    let (Some(path), Some(records)) = (&options.workflows_file, &options.records) else {
+        return Ok(());
+    };
+    if schedule.dependencies.is_none() {
+        return Ok(());
+    }
+    let io = |e: String| ReplayError::Io {
+        path: path.clone(),
+        source: std::io::Error::other(e),
+    };
+    let rows = instance_rows(schedule, records).map_err(|e| io(e.to_string()))?;
+    formats::workflows::write(path, &rows).map_err(|e| io(e.to_string()))
+}
 
 /// One row per workflow instance of `schedule`, in order of their first call, from the records at
 /// `records` (written by one invoker: a record's index is its call's place in the schedule). None when

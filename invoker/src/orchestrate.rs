@@ -9,8 +9,31 @@ use formats::records::Outcome;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 
 use crate::call::Sending;
-use crate::options::ReplayOptions;
+use crate::error::ReplayError;
+use crate::options::{Pacing, ReplayOptions};
 use crate::schedule::{Dependencies, Schedule};
+
+/// Refuses a workflow load where its calls could not wait for one another: dealt over several invokers,
+/// or released in closed loops.
+pub(crate) fn check(schedule: &Schedule, options: &ReplayOptions) -> Result<(), ReplayError> {
+    if schedule.dependencies.is_none() {
+        return Ok(());
+    }
+    if options.shard.is_some() {
+        return Err(ReplayError::Unsupported(
+            "a workflow load is replayed by one invoker (its instances' calls wait for one another); \
+             run it without --workers"
+                .into(),
+        ));
+    }
+    if !matches!(options.pacing, Pacing::Scheduled) {
+        return Err(ReplayError::Unsupported(
+            "a workflow load is released by its own schedule and dependencies, not in closed loops"
+                .into(),
+        ));
+    }
+    Ok(())
+}
 
 /// Where a call's end is told (its schedule index, and whether it succeeded).
 pub(crate) type Ended = UnboundedSender<(usize, bool)>;

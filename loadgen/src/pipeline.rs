@@ -258,6 +258,22 @@ fn knative_dry_run(planned: &[knative::PlannedService], load: &LoadArgs) -> Resu
     })
 }
 
+/// The endpoints of `proxies` from the endpoints file `path` (`--use-endpoints`): nothing is deployed.
+fn given(path: &Path, proxies: &[&Proxy]) -> Result<Deployment> {
+    let names: Vec<&str> = proxies.iter().map(|p| p.name.as_str()).collect();
+    let deployed = deploy::given::endpoints(path, &names)?;
+    let own = deployed.iter().filter(|e| e.has_own_request()).count();
+    Ok(Deployment {
+        note: Some(format!(
+            "given: {} endpoints from {}, {own} with a request of their own; nothing deployed",
+            deployed.len(),
+            path.display()
+        )),
+        deployed,
+        servers: None,
+    })
+}
+
 /// Deploys the proxies `prepared` uses with `kind`. `local` says how the local fleet runs; what is made
 /// in a cluster carries the label of `run_id`.
 pub fn deploy_proxies(
@@ -280,24 +296,12 @@ pub fn deploy_proxies(
             servers: None,
             note: None,
         }),
-        Deployer::Given => {
-            let path = d
-                .use_endpoints
+        Deployer::Given => given(
+            d.use_endpoints
                 .as_deref()
-                .context("given endpoints come with their file")?;
-            let names: Vec<&str> = proxies.iter().map(|p| p.name.as_str()).collect();
-            let deployed = deploy::given::endpoints(path, &names)?;
-            let own = deployed.iter().filter(|e| e.has_own_request()).count();
-            Ok(Deployment {
-                note: Some(format!(
-                    "given: {} endpoints from {}, {own} with a request of their own; nothing deployed",
-                    deployed.len(),
-                    path.display()
-                )),
-                deployed,
-                servers: None,
-            })
-        }
+                .context("given endpoints come with their file")?,
+            &proxies,
+        ),
         Deployer::Local => {
             let fleet = local.context("the local deployer needs its fleet's size")?;
             let options = &fleet.options;
