@@ -13,6 +13,10 @@ use crate::observe::Observer;
 use crate::schedule::ScheduledCall;
 use crate::sink::{Pending, Sink};
 
+/// Where a call's end is told in a workflow load (its schedule index, and whether it succeeded), for
+/// the calls waiting for it (`crate::orchestrate`).
+pub(crate) type Ended = tokio::sync::mpsc::UnboundedSender<(usize, bool)>;
+
 /// The first failure's cause per endpoint: what a run that failed says (once, not once per call).
 pub(crate) type FirstFailures = Rc<RefCell<Vec<Option<String>>>>;
 
@@ -27,7 +31,7 @@ pub(crate) struct Sending<'a> {
     /// Calls sent and not yet ended.
     pub(crate) in_flight: Rc<Cell<usize>>,
     /// In a workflow load, where each call's end is told (so the calls waiting for it can go).
-    pub(crate) ended: Option<crate::orchestrate::Ended>,
+    pub(crate) ended: Option<Ended>,
 }
 
 impl<'a> Sending<'a> {
@@ -87,7 +91,7 @@ async fn call_once(
     call: Call,
     mut pending: Pending,
     deadline: Instant,
-    (timeout, ended): (Duration, Option<crate::orchestrate::Ended>),
+    (timeout, ended): (Duration, Option<Ended>),
     failures: FirstFailures,
 ) {
     let reply = call.run(timeout).await;

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use formats::records::Outcome;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::call::Sending;
 use crate::error::ReplayError;
@@ -34,9 +34,6 @@ pub(crate) fn check(schedule: &Schedule, options: &ReplayOptions) -> Result<(), 
     }
     Ok(())
 }
-
-/// Where a call's end is told (its schedule index, and whether it succeeded).
-pub(crate) type Ended = UnboundedSender<(usize, bool)>;
 
 /// How often a stop request is looked at while no call ends.
 const STOP_CHECK: Duration = Duration::from_millis(10);

@@ -289,7 +289,7 @@ impl<'de> DeserializeSeed<'de> for EndpointsSeed<'_> {
 impl<'de> Visitor<'de> for EndpointsSeed<'_> {
     type Value = Vec<u32>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of endpoint strings")
+        f.write_str("an array of strings (endpoints, or workflow nodes)")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut ids = Vec::with_capacity(seq.size_hint().unwrap_or(0));
