@@ -48,6 +48,10 @@ pub async fn serve(
     serve_with_budget(listener, behaviour, budget, metrics, shutdown).await
 }
 
+/// The largest request the function takes over gRPC, bytes: a payload as large as the invoker sends
+/// (1 GiB), not tonic's 4 MiB default, which refused a workflow's join of eight 1 MB edges.
+pub const MAX_REQUEST_BYTES: usize = (1 << 30) + (1 << 20);
+
 /// [`serve`] drawing working sets from a `budget` (MiB) shared with other servers.
 async fn serve_with_budget(
     listener: TcpListener,
@@ -60,8 +64,14 @@ async fn serve_with_budget(
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<GreeterServer<Service>>().await;
     let grpc = tonic::service::Routes::new(health_service)
-        .add_service(GreeterServer::from_arc(Arc::clone(&service)))
-        .add_service(ProducerConsumerServer::from_arc(Arc::clone(&service)));
+        .add_service(
+            GreeterServer::from_arc(Arc::clone(&service))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            ProducerConsumerServer::from_arc(Arc::clone(&service))
+                .max_decoding_message_size(MAX_REQUEST_BYTES),
+        );
     // Every path that is not a gRPC method is the function over plain HTTP.
     let routes = tonic::service::Routes::from(grpc.into_axum_router().fallback(
         move |request: axum::extract::Request| http::answer(Arc::clone(&service), request),

@@ -521,3 +521,20 @@ fn aws_signed_calls_carry_their_signature() {
         "{rows:?}"
     );
 }
+
+#[test]
+fn a_grpc_request_over_tonics_four_mib_default_is_taken_by_the_emulated_function() {
+    let _turn = turn();
+    let server = emulated_function(1.0);
+    let dir = tempfile::tempdir().unwrap();
+    let summary = run(
+        dir.path(),
+        &[server.endpoint()],
+        5,
+        RequestArgs {
+            payload_bytes: Some(5 << 20),
+            ..RequestArgs::default()
+        },
+    );
+    assert_eq!((summary.sent, summary.ok), (5, 5), "{summary:?}");
+}

@@ -1,0 +1,211 @@
+//! Workflow benchmark, client orchestration with data inline: on the local fleet (emulated functions
+//! that only wait, `--cpu-share 0`, so the two cores measure orchestration, not computing), a 10-node
+//! chain and a width-8 fan-out/fan-in (A → B0..B7 → Z) of 10 ms functions, with 1 KB edges at 50
+//! instances/s and 1 MB edges at 10 instances/s, each run `BENCH_REPEATS` times (3) for
+//! `WORKFLOW_SECONDS` (10) after a 1 s warm-up.
+//!
+//! From each run's `workflows.csv` (instances after warm-up): end to end p50/p99 (from the instance's due
+//! time to its last call's end), the critical path of the functions' own times, and the overhead (end to
+//! end − critical path) per hop along the critical path (chain: 9 hops; fan: 2). Data transfer per MB is
+//! the overhead per hop that 1 MB edges add over 1 KB ones, divided by the 1 MB each hop carries. Steal on
+//! both CPUs is shown beside each run. Written to `bench-results/workflows.txt`.
+//! `cargo bench -p loadgen --bench workflows`.
+
+use std::path::Path;
+use std::process::Command;
+
+use formats::summary::Summary;
+use host::bench::{spread, Output};
+
+mod common;
+use common::{output_path, path, repeats};
+
+/// A workflow in our YAML, and the hops along its critical path.
+struct Shape {
+    name: &'static str,
+    hops: u32,
+    yaml: fn(&str) -> String,
+}
+
+fn chain(size: &str) -> String {
+    let mut y = String::from("name: chain10\nnodes:\n");
+    for k in 0..10 {
+        y.push_str(&format!(
+            "  - name: n{k}\n    function: {{duration_ms: 10, memory_mb: 16}}\n"
+        ));
+        if k < 9 {
+            y.push_str(&format!(
+                "    next: {{to: [{{node: n{}, size: {size}}}]}}\n",
+                k + 1
+            ));
+        }
+    }
+    y
+}
+
+fn fan(size: &str) -> String {
+    let branches: Vec<String> = (0..8)
+        .map(|k| format!("{{node: B{k}, size: {size}}}"))
+        .collect();
+    let mut y = format!(
+        "name: fan8\nnodes:\n  - name: A\n    function: {{duration_ms: 10, memory_mb: 16}}\n    next: {{to: [{}]}}\n",
+        branches.join(", ")
+    );
+    for k in 0..8 {
+        y.push_str(&format!(
+            "  - name: B{k}\n    function: {{duration_ms: 10, memory_mb: 16}}\n    next: {{to: [{{node: Z, size: {size}}}]}}\n"
+        ));
+    }
+    y.push_str("  - name: Z\n    function: {duration_ms: 10, memory_mb: 16}\n");
+    y
+}
+
+/// One run's figures, ms.
+struct Figures {
+    e2e_p50: f64,
+    e2e_p99: f64,
+    critical_p50: f64,
+    overhead_p50: f64,
+    overhead_p99: f64,
+    instances: usize,
+    failed: usize,
+    steal_ms: f64,
+}
+
+fn percentile(mut v: Vec<f64>, q: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    formats::nearest_rank(&v, q)
+}
+
+fn run_once(dir: &Path, file: &Path, rate: u32, seconds: u32, seed: usize) -> Figures {
+    let out = dir.join(format!("run-{seed}"));
+    let status = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "run",
+            "-o",
+            path(&out),
+            "--force",
+            "-q",
+            "--workflow",
+            path(file),
+        ])
+        .args(["--rps", &rate.to_string(), "-m", "false", "-w", "1"])
+        .args([
+            "-d",
+            &seconds.to_string(),
+            "--seed",
+            &(seed + 1).to_string(),
+        ])
+        .args(["--cpu-share", "0"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run loadgen");
+    assert!(status.success(), "the run failed");
+    let rows = formats::workflows::read(&out.join(formats::workflows::WORKFLOWS)).expect("rows");
+    let rows: Vec<_> = rows.into_iter().filter(|r| !r.warmup).collect();
+    let ms = |pick: fn(&formats::workflows::InstanceRow) -> Option<u64>| -> Vec<f64> {
+        rows.iter()
+            .filter_map(pick)
+            .map(|v| v as f64 / 1e3)
+            .collect()
+    };
+    let summary: Summary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).expect("summary"))
+            .expect("summary json");
+    let _ = std::fs::remove_dir_all(&out);
+    Figures {
+        e2e_p50: percentile(ms(|r| r.end_to_end_us), 0.5),
+        e2e_p99: percentile(ms(|r| r.end_to_end_us), 0.99),
+        critical_p50: percentile(ms(|r| r.critical_path_us), 0.5),
+        overhead_p50: percentile(ms(|r| r.overhead_us()), 0.5),
+        overhead_p99: percentile(ms(|r| r.overhead_us()), 0.99),
+        instances: rows.len(),
+        failed: rows.iter().filter(|r| r.failed > 0).count(),
+        steal_ms: summary.steal_ms.values().sum::<f64>(),
+    }
+}
+
+fn main() {
+    let mut out = Output::new(
+        "cargo bench -p loadgen --bench workflows",
+        &output_path("workflows"),
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runs = repeats();
+    let seconds: u32 = std::env::var("WORKFLOW_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
+    let shapes = [
+        Shape {
+            name: "chain10",
+            hops: 9,
+            yaml: chain,
+        },
+        Shape {
+            name: "fan8",
+            hops: 2,
+            yaml: fan,
+        },
+    ];
+    let loads = [("1KB", 50u32), ("1MB", 10u32)];
+    out.line(&format!(
+        "# client orchestration, data inline (gRPC requests), local fleet of waiting emulated functions (--cpu-share 0); \
+         10 ms per node; 1 s warm-up + {seconds} s measured; {runs} run(s) each; figures per instance after warm-up, ms"
+    ));
+    out.line(&format!(
+        "{:>8} {:>4} {:>6} | {:>15} | {:>13} | {:>15} | {:>13} | {:>9} | {:>8}",
+        "workflow",
+        "edge",
+        "inst/s",
+        "e2e p50/p99",
+        "critical p50",
+        "overhead p50/p99",
+        "per hop p50",
+        "instances",
+        "steal ms"
+    ));
+    // Per (shape, edge): the runs' overhead per hop, p50.
+    let mut per_hop: Vec<((&str, &str), Vec<f64>)> = Vec::new();
+    for shape in &shapes {
+        for (size, rate) in loads {
+            let file = dir.path().join(format!("{}-{size}.yaml", shape.name));
+            std::fs::write(&file, (shape.yaml)(size)).expect("workflow file");
+            let mut hops = Vec::new();
+            for k in 0..runs {
+                let f = run_once(dir.path(), &file, rate, seconds, k);
+                let hop = f.overhead_p50 / f64::from(shape.hops);
+                out.line(&format!(
+                    "{:>8} {:>4} {:>6} | {:>7.1} {:>7.1} | {:>13.1} | {:>7.2} {:>7.2} | {:>13.2} | {:>5} ({}) | {:>8.0}",
+                    shape.name, size, rate, f.e2e_p50, f.e2e_p99, f.critical_p50, f.overhead_p50,
+                    f.overhead_p99, hop, f.instances, f.failed, f.steal_ms
+                ));
+                hops.push(hop);
+            }
+            per_hop.push(((shape.name, size), hops));
+        }
+    }
+    out.line("");
+    out.line("# overhead per hop along the critical path, ms, median [min–max] over the runs");
+    for ((name, size), hops) in &per_hop {
+        out.line(&format!("{name:>8} {size:>4}: {}", spread(hops, 2)));
+    }
+    out.line("");
+    out.line("# data transfer per MB: (overhead per hop with 1 MB edges − with 1 KB edges) / 1 MB, ms, median [min–max]");
+    for shape in &shapes {
+        let of = |size: &str| {
+            per_hop
+                .iter()
+                .find(|((n, s), _)| *n == shape.name && *s == size)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let (mb, kb) = (of("1MB"), of("1KB"));
+        let per_mb: Vec<f64> = mb.iter().zip(&kb).map(|(m, k)| (m - k) / 0.999).collect();
+        out.line(&format!("{:>8}: {}", shape.name, spread(&per_mb, 2)));
+    }
+    out.finish();
+}
