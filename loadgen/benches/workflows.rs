@@ -7,7 +7,8 @@
 //! From each run's `workflows.csv` (instances after warm-up): end to end p50/p99 (from the instance's due
 //! time to its last call's end), the critical path of the functions' own times, and the overhead (end to
 //! end − critical path) per hop along the critical path (chain: 9 hops; fan: 2). Data transfer per MB is
-//! the overhead per hop that 1 MB edges add over 1 KB ones, divided by the 1 MB each hop carries. Steal on
+//! the overhead that 1 MB edges add over 1 KB ones, divided by the megabytes the critical path's calls
+//! receive with 1 MB edges (chain: 9 × 1 MB; fan: 1 MB into a branch, then 8 MB into the join). Steal on
 //! both CPUs is shown beside each run. Written to `bench-results/workflows.txt`.
 //! `cargo bench -p loadgen --bench workflows`.
 
@@ -20,10 +21,12 @@ use host::bench::{spread, Output};
 mod common;
 use common::{output_path, path, repeats};
 
-/// A workflow in our YAML, and the hops along its critical path.
+/// A workflow in our YAML, the hops along its critical path, and the megabytes its calls receive along
+/// it with 1 MB edges.
 struct Shape {
     name: &'static str,
     hops: u32,
+    megabytes: f64,
     yaml: fn(&str) -> String,
 }
 
@@ -128,6 +131,15 @@ fn run_once(dir: &Path, file: &Path, rate: u32, seconds: u32, seed: usize) -> Fi
     }
 }
 
+/// The runs' figures of `name` with `size` edges.
+fn of(figures: &[((&str, &str), Vec<f64>)], name: &str, size: &str) -> Vec<f64> {
+    figures
+        .iter()
+        .find(|((n, s), _)| *n == name && *s == size)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default()
+}
+
 fn main() {
     let mut out = Output::new(
         "cargo bench -p loadgen --bench workflows",
@@ -143,11 +155,13 @@ fn main() {
         Shape {
             name: "chain10",
             hops: 9,
+            megabytes: 9.0,
             yaml: chain,
         },
         Shape {
             name: "fan8",
             hops: 2,
+            megabytes: 9.0,
             yaml: fan,
         },
     ];
@@ -168,13 +182,13 @@ fn main() {
         "instances",
         "steal ms"
     ));
-    // Per (shape, edge): the runs' overhead per hop, p50.
-    let mut per_hop: Vec<((&str, &str), Vec<f64>)> = Vec::new();
+    // Per (shape, edge): the runs' overhead p50, ms.
+    let mut overheads: Vec<((&str, &str), Vec<f64>)> = Vec::new();
     for shape in &shapes {
         for (size, rate) in loads {
             let file = dir.path().join(format!("{}-{size}.yaml", shape.name));
             std::fs::write(&file, (shape.yaml)(size)).expect("workflow file");
-            let mut hops = Vec::new();
+            let mut overhead = Vec::new();
             for k in 0..runs {
                 let f = run_once(dir.path(), &file, rate, seconds, k);
                 let hop = f.overhead_p50 / f64::from(shape.hops);
@@ -183,29 +197,46 @@ fn main() {
                     shape.name, size, rate, f.e2e_p50, f.e2e_p99, f.critical_p50, f.overhead_p50,
                     f.overhead_p99, hop, f.instances, f.failed, f.steal_ms
                 ));
-                hops.push(hop);
+                overhead.push(f.overhead_p50);
             }
-            per_hop.push(((shape.name, size), hops));
+            overheads.push(((shape.name, size), overhead));
         }
     }
     out.line("");
-    out.line("# overhead per hop along the critical path, ms, median [min–max] over the runs");
-    for ((name, size), hops) in &per_hop {
-        out.line(&format!("{name:>8} {size:>4}: {}", spread(hops, 2)));
+    out.line("# overhead p50 per hop along the critical path, ms, median [min–max] over the runs");
+    for shape in &shapes {
+        for (size, _) in loads {
+            let per_hop: Vec<f64> = of(&overheads, shape.name, size)
+                .iter()
+                .map(|o| o / f64::from(shape.hops))
+                .collect();
+            out.line(&format!(
+                "{:>8} {size:>4}: {}",
+                shape.name,
+                spread(&per_hop, 2)
+            ));
+        }
     }
     out.line("");
-    out.line("# data transfer per MB: (overhead per hop with 1 MB edges − with 1 KB edges) / 1 MB, ms, median [min–max]");
+    out.line(
+        "# data transfer per MB: (overhead p50 with 1 MB edges − with 1 KB edges) / MB received along the critical path, ms, median [min–max]",
+    );
     for shape in &shapes {
-        let of = |size: &str| {
-            per_hop
-                .iter()
-                .find(|((n, s), _)| *n == shape.name && *s == size)
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default()
-        };
-        let (mb, kb) = (of("1MB"), of("1KB"));
-        let per_mb: Vec<f64> = mb.iter().zip(&kb).map(|(m, k)| (m - k) / 0.999).collect();
-        out.line(&format!("{:>8}: {}", shape.name, spread(&per_mb, 2)));
+        let (mb, kb) = (
+            of(&overheads, shape.name, "1MB"),
+            of(&overheads, shape.name, "1KB"),
+        );
+        let per_mb: Vec<f64> = mb
+            .iter()
+            .zip(&kb)
+            .map(|(m, k)| (m - k) / shape.megabytes)
+            .collect();
+        out.line(&format!(
+            "{:>8} ({} MB on the path): {}",
+            shape.name,
+            shape.megabytes,
+            spread(&per_mb, 2)
+        ));
     }
     out.finish();
 }
