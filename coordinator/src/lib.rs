@@ -142,21 +142,16 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
         .observer
         .as_ref()
         .map(|o| Arc::new(live::WorkersLive::new(Arc::clone(o), n)));
-    let endpoint_requests = launch
-        .settings
-        .request
-        .endpoint_requests
-        .as_ref()
-        .map(|path| serve::describe_shards(std::slice::from_ref(path)))
-        .transpose()?
-        .and_then(|mut served| served.pop());
-    let server = serve::start(
-        bind,
-        (shards, endpoint_requests),
-        &files.workers,
-        events_tx,
-        live,
-    )?;
+    // The files the workers' flags name, served for workers that do not share this machine's paths.
+    let mut flag_files = Vec::new();
+    for (flag, path) in launch.settings.request.files() {
+        if let Some(path) = path {
+            let served = serve::describe_shards(std::slice::from_ref(path))
+                .with_context(|| format!("--{flag}"))?;
+            flag_files.extend(served.into_iter().map(|s| (flag, s)));
+        }
+    }
+    let server = serve::start(bind, (shards, flag_files), &files.workers, events_tx, live)?;
     let coordinator = format!("http://{}", server.addr);
     let lead = launch
         .start_lead

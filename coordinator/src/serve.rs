@@ -53,8 +53,8 @@ pub struct ServedShard {
 
 struct Shared {
     shards: Vec<ServedShard>,
-    /// The endpoints file whose entries' requests the workers use, if any.
-    endpoint_requests: Option<ServedShard>,
+    /// The files the workers' flags name, by flag (`ca-cert`, `endpoint-requests`).
+    flag_files: Vec<(&'static str, ServedShard)>,
     /// Where worker K's results go: `results/K/NAME`.
     results: PathBuf,
     events: Mutex<mpsc::Sender<Event>>,
@@ -108,12 +108,11 @@ pub fn describe_shards(paths: &[PathBuf]) -> Result<Vec<ServedShard>> {
         .collect()
 }
 
-/// Binds `bind` (port 0: a free port) and serves `shards` (and `endpoint_requests`, the endpoints file
-/// the workers' `--endpoint-requests` read); results go under `results`, events to `events`, live
-/// reports to `live`.
+/// Binds `bind` (port 0: a free port) and serves `shards` (and `flag_files`, the files the workers'
+/// flags name, by flag); results go under `results`, events to `events`, live reports to `live`.
 pub fn start(
     bind: SocketAddr,
-    (shards, endpoint_requests): (Vec<ServedShard>, Option<ServedShard>),
+    (shards, flag_files): (Vec<ServedShard>, Vec<(&'static str, ServedShard)>),
     results: &Path,
     events: mpsc::Sender<Event>,
     live: Option<Arc<WorkersLive>>,
@@ -126,7 +125,7 @@ pub fn start(
     std::fs::create_dir_all(results).with_context(|| format!("creating {}", results.display()))?;
     let shared = Arc::new(Shared {
         shards,
-        endpoint_requests,
+        flag_files,
         results: results.to_owned(),
         events: Mutex::new(events),
         live,
@@ -135,8 +134,8 @@ pub fn start(
         .route("/v1/shards/{k}", get(shard))
         .route(formats::transfer::CLOCK_PATH, get(clock))
         .route(
-            formats::transfer::ENDPOINT_REQUESTS_PATH,
-            get(endpoint_requests_file),
+            &formats::transfer::worker_file_path("{flag}"),
+            get(flag_file),
         )
         .route("/v1/results/{k}/{name}", put(result))
         .route("/v1/failed/{k}", put(failed))
@@ -187,12 +186,12 @@ async fn shard(State(shared): State<Arc<Shared>>, UrlPath(k): UrlPath<u32>) -> R
     served(shard).await
 }
 
-async fn endpoint_requests_file(State(shared): State<Arc<Shared>>) -> Response {
-    match &shared.endpoint_requests {
-        Some(file) => served(file).await,
+async fn flag_file(State(shared): State<Arc<Shared>>, UrlPath(flag): UrlPath<String>) -> Response {
+    match shared.flag_files.iter().find(|(f, _)| *f == flag) {
+        Some((_, file)) => served(file).await,
         None => plain(
             StatusCode::NOT_FOUND,
-            "this run's endpoints have no requests of their own",
+            format!("this run's workers were given no --{flag}"),
         ),
     }
 }

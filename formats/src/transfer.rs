@@ -30,9 +30,11 @@ pub fn shard_path(k: u32) -> String {
     format!("/v1/shards/{k}")
 }
 
-/// The path of the run's endpoints file, when its endpoints have requests of their own (`invoker
-/// --endpoint-requests`).
-pub const ENDPOINT_REQUESTS_PATH: &str = "/v1/endpoint-requests";
+/// The path of a file a worker's flags name (`--endpoint-requests`, `--ca-cert`): the worker fetches it
+/// from the coordinator, as the path the flag gives is the coordinator's, not the worker's.
+pub fn worker_file_path(flag: &str) -> String {
+    format!("/v1/files/{flag}")
+}
 
 /// The path of the clock.
 pub const CLOCK_PATH: &str = "/v1/clock";

@@ -295,6 +295,23 @@ impl RequestArgs {
         Ok(own)
     }
 
+    /// The files these flags name, by flag (`ca-cert`, `endpoint-requests`): what a worker elsewhere
+    /// fetches from its coordinator.
+    pub fn files(&self) -> [(&'static str, Option<&PathBuf>); 2] {
+        [
+            ("ca-cert", self.ca_cert.as_ref()),
+            ("endpoint-requests", self.endpoint_requests.as_ref()),
+        ]
+    }
+
+    /// [`RequestArgs::files`], to point them elsewhere (at a worker's copies).
+    pub fn files_mut(&mut self) -> [(&'static str, &mut Option<PathBuf>); 2] {
+        [
+            ("ca-cert", &mut self.ca_cert),
+            ("endpoint-requests", &mut self.endpoint_requests),
+        ]
+    }
+
     /// The environment variables the calls need where the invoker runs: those `$VAR`s of the headers
     /// (and of the `--endpoint-requests` entries' headers) name, and with `--aws-sigv4` the AWS
     /// credentials (what a Kubernetes worker gets from a Secret). A file that cannot be read adds none:

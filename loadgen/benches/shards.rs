@@ -41,7 +41,7 @@ fn main() {
         let results = dir.path().join(format!("results-{run}"));
         let server = coordinator::serve::start(
             "127.0.0.1:0".parse().unwrap(),
-            (served, None),
+            (served, Vec::new()),
             &results,
             tx,
             None,

@@ -338,3 +338,52 @@ fn given_endpoints_are_called_each_with_its_own_method_headers_and_payload() {
         assert_eq!(std::fs::read(out.join("records.csv")).unwrap(), before);
     }
 }
+
+#[test]
+fn workers_call_https_endpoints_with_the_ca_they_fetch_from_the_coordinator() {
+    let _turn = testkit::turn();
+    let certs = testkit::tls::certificates(&["localhost"]);
+    let nginx = testkit::nginx::Nginx::start(Some((&certs.server, &certs.server_key)));
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("profile.json");
+    ok(&loadgen(&["catalogue", "-o", s(&catalogue)]));
+    let proxies: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&catalogue).unwrap()).unwrap();
+    let port = nginx.https.unwrap();
+    let entries: Vec<serde_json::Value> = proxies
+        .keys()
+        .map(|name| serde_json::json!({"proxy": name, "endpoint": format!("https://localhost:{port}/")}))
+        .collect();
+    let given = dir.path().join("given.json");
+    std::fs::write(&given, serde_json::Value::from(entries).to_string()).unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &certs.ca).unwrap();
+    let out = dir.path().join("run");
+    ok(&loadgen(&[
+        "run",
+        "-o",
+        s(&out),
+        "-n",
+        "200",
+        "-m",
+        "false",
+        "-w",
+        "0",
+        "-d",
+        "2",
+        "--seed",
+        "5",
+        "--workers",
+        "2",
+        "--use-endpoints",
+        s(&given),
+        "--ca-cert",
+        s(&ca),
+    ]));
+    let rows = wire(&out);
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|(_, outcome, _)| *outcome == Outcome::Ok),
+        "{rows:?}"
+    );
+}

@@ -484,7 +484,7 @@ fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
     let results = dir.path().join("workers");
     let server = coordinator::serve::start(
         "127.0.0.1:0".parse().unwrap(),
-        (shards, None),
+        (shards, Vec::new()),
         &results,
         tx,
         None,
@@ -569,4 +569,39 @@ fn ctrl_c_stops_the_workers_and_keeps_what_they_recorded() {
             "worker {k}"
         );
     }
+}
+
+#[test]
+fn the_files_the_workers_flags_name_are_served_with_their_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = dir.path().join("load-0.json");
+    std::fs::write(&shard, "[]").unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "abc").unwrap();
+    let shards = coordinator::serve::describe_shards(&[shard]).unwrap();
+    let ca_served = coordinator::serve::describe_shards(&[ca])
+        .unwrap()
+        .remove(0);
+    let (tx, _events) = std::sync::mpsc::channel();
+    let server = coordinator::serve::start(
+        "127.0.0.1:0".parse().unwrap(),
+        (shards, vec![("ca-cert", ca_served)]),
+        &dir.path().join("workers"),
+        tx,
+        None,
+    )
+    .unwrap();
+    // A worker fetches the file to its own directory (its hash checked), whatever path the flag gave.
+    let worker = invoker::worker::Coordinator::new(&format!("http://{}", server.addr)).unwrap();
+    let local = dir.path().join("fetched.pem");
+    let path = formats::transfer::worker_file_path("ca-cert");
+    assert_eq!(worker.fetch(&path, &local).unwrap(), 3);
+    assert_eq!(std::fs::read_to_string(&local).unwrap(), "abc");
+    // A flag the workers were not given is not there.
+    let missing = worker.fetch(
+        &formats::transfer::worker_file_path("endpoint-requests"),
+        &dir.path().join("none.json"),
+    );
+    let e = missing.unwrap_err().to_string();
+    assert!(e.contains("no --endpoint-requests"), "{e}");
 }

@@ -184,19 +184,18 @@ fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()>
             .fetch(&transfer::shard_path(k), files.load)
             .context("fetching this worker's shard")?;
         log::info!("worker {k}: shard of {bytes} bytes received");
-        // The endpoints' own requests come from the coordinator too: its path is not this machine's.
-        let args = &match &args.request.endpoint_requests {
-            Some(_) => {
-                let local = work.path.join(formats::files::ENDPOINTS);
+        // The files the flags name come from the coordinator too: its paths are not this machine's.
+        let mut args = args.clone();
+        for (flag, path) in args.request.files_mut() {
+            if let Some(path) = path {
+                let local = work.path.join(flag);
                 coordinator
-                    .fetch(transfer::ENDPOINT_REQUESTS_PATH, &local)
-                    .context("fetching the endpoints' requests")?;
-                let mut args = args.clone();
-                args.request.endpoint_requests = Some(local);
-                args
+                    .fetch(&transfer::worker_file_path(flag), &local)
+                    .with_context(|| format!("fetching --{flag}"))?;
+                *path = local;
             }
-            None => args.clone(),
-        };
+        }
+        let args = &args;
         let before = measure_clock(&coordinator, "before the run");
         let offset = before.map_or(0.0, |c| c.offset_us);
         // --start-at is the coordinator's instant; on this machine's clock it is that minus the offset.
