@@ -12,6 +12,38 @@ use invoker::request::RequestArgs;
 use invoker::schedule::Schedule;
 use testkit::turn;
 
+/// Writes a load of `instances` diamonds, one every `gap_us`, all to `endpoints[0]` except instance 3's B
+/// (to `endpoints[1]`).
+fn diamonds(path: &std::path::Path, endpoints: &[String], instances: u64, gap_us: u64) {
+    let nodes: Vec<String> = NODES.iter().map(|n| n.0.to_owned()).collect();
+    let mut writer = LoadWriter::create(path, endpoints)
+        .unwrap()
+        .with_nodes(&nodes);
+    let (mut calls, mut asks, mut payloads, mut steps) = (vec![], vec![], vec![], vec![]);
+    for instance in 0..instances {
+        for (k, (_, ms, bytes)) in NODES.iter().enumerate() {
+            calls.push(Invocation {
+                offset_us: instance * gap_us,
+                endpoint: u32::from(instance == 3 && k == 1 && endpoints.len() > 1),
+            });
+            asks.push(CallAsk {
+                duration_us: ms * 1000,
+                memory_mb: 0,
+            });
+            payloads.push(*bytes);
+            steps.push(WorkflowStep {
+                instance: 100 + instance,
+                node: k as u32,
+                after: AFTER[k].to_vec(),
+            });
+        }
+    }
+    writer
+        .write_workflow_period(&calls, &asks, &payloads, &steps)
+        .unwrap();
+    writer.commit().unwrap();
+}
+
 /// The diamond's nodes: name, wall time asked of the function (ms), bytes it receives.
 const NODES: [(&str, u64, u32); 4] = [
     ("A", 20, 0),
@@ -40,36 +72,8 @@ fn each_node_goes_once_its_predecessors_answered_and_a_failure_stops_its_success
         // Nothing listens here: the calls sent to it fail at once.
         "http://127.0.0.1:1/".to_owned(),
     ];
-    let nodes: Vec<String> = NODES.iter().map(|n| n.0.to_owned()).collect();
-    let mut writer = LoadWriter::create(&path, &endpoints)
-        .unwrap()
-        .with_nodes(&nodes);
-    let (mut calls, mut asks, mut payloads, mut steps) = (vec![], vec![], vec![], vec![]);
     let instances = 10u64;
-    for instance in 0..instances {
-        for (k, (_, ms, bytes)) in NODES.iter().enumerate() {
-            // Instance 3's B goes nowhere: its D must not be sent; its C still is.
-            let endpoint = u32::from(instance == 3 && k == 1);
-            calls.push(Invocation {
-                offset_us: instance * 50_000,
-                endpoint,
-            });
-            asks.push(CallAsk {
-                duration_us: ms * 1000,
-                memory_mb: 0,
-            });
-            payloads.push(*bytes);
-            steps.push(WorkflowStep {
-                instance: 100 + instance,
-                node: k as u32,
-                after: AFTER[k].to_vec(),
-            });
-        }
-    }
-    writer
-        .write_workflow_period(&calls, &asks, &payloads, &steps)
-        .unwrap();
-    writer.commit().unwrap();
+    diamonds(&path, &endpoints, instances, 50_000);
 
     let schedule = Schedule::from_file(&path, 1_000_000, 0, 1).unwrap();
     let summary = replay(
@@ -178,4 +182,71 @@ fn each_node_goes_once_its_predecessors_answered_and_a_failure_stops_its_success
         );
         assert_eq!(number(7), Some(end - critical));
     }
+}
+
+#[test]
+fn a_stop_leaves_every_call_of_every_instance_with_its_record() {
+    let _turn = turn();
+    let server = emulated::LocalServer::start(
+        emulated::Behaviour {
+            cpu_share: 0.0,
+            ..emulated::Behaviour::fixed("f", 1.0, 0.0)
+        },
+        1,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("load.json");
+    let endpoints = vec![server.endpoint()];
+    // 200 instances over the first 0.8 s of a 1 s period: a stop lands among them.
+    diamonds(&path, &endpoints, 200, 4_000);
+    let schedule = Schedule::from_file(&path, 1_000_000, 0, 1).unwrap();
+    let observer = std::sync::Arc::new(invoker::observe::Observer::for_schedule(&schedule));
+    let stop = cmdline::Stop::new();
+    let stopper = {
+        let (observer, stop) = (std::sync::Arc::clone(&observer), stop.clone());
+        std::thread::spawn(move || {
+            // Once the first instances have gone: stop.
+            testkit::wait_until(Duration::from_secs(10), "calls sent", || {
+                (observer.counts().1 >= 40).then_some(())
+            });
+            stop.request();
+        })
+    };
+    let summary = replay(
+        schedule,
+        ReplayOptions {
+            grpc_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            shared_cpu: true,
+            records: Some(dir.path().join("records.csv")),
+            latency_file: Some(dir.path().join("lat.txt")),
+            workflows_file: Some(dir.path().join("workflows.csv")),
+            observer: Some(observer),
+            stop,
+            ..ReplayOptions::default()
+        },
+    )
+    .unwrap();
+    stopper.join().unwrap();
+    let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut calls = 0;
+    read_workflow_records(&dir.path().join("records.csv"), |r, _, _| {
+        calls += 1;
+        *outcomes.entry(r.outcome.name()).or_default() += 1;
+    })
+    .unwrap();
+    // Every call has its record, sent or not; the unreleased ones say the run was interrupted.
+    assert_eq!(calls, 800, "{outcomes:?}");
+    assert!(
+        outcomes.get("ok").copied().unwrap_or(0) >= 40,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.get("not_sent:interrupted").copied().unwrap_or(0) > 0,
+        "{outcomes:?}"
+    );
+    assert_eq!(summary.scheduled, 800);
+    let rows = std::fs::read_to_string(dir.path().join("workflows.csv")).unwrap();
+    assert_eq!(rows.lines().count(), 201, "{rows}");
 }
