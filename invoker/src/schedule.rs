@@ -163,15 +163,18 @@ impl Schedule {
             }));
         }
         // vSwarm's own files are not always sorted; a stable sort keeps file order among equal times.
-        let mut order: Vec<u32> = (0..calls.len() as u32).collect();
-        order.sort_by_key(|&k| calls[k as usize].due_us);
-        let calls: Vec<ScheduledCall> = order.iter().map(|&k| calls[k as usize]).collect();
-        let dependencies = load
-            .periods
-            .iter()
-            .take(periods as usize)
-            .any(|p| !p.steps.is_empty())
-            .then(|| dependencies(&load.periods[..periods as usize], &order));
+        let kept = &load.periods[..periods as usize];
+        let dependencies = if kept.iter().any(|p| !p.steps.is_empty()) {
+            // A workflow load: the calls' file positions are kept, to find what each waits for.
+            let mut order: Vec<u32> = (0..calls.len() as u32).collect();
+            order.sort_by_key(|&k| calls[k as usize].due_us);
+            calls = order.iter().map(|&k| calls[k as usize]).collect();
+            Some(dependencies(kept, &order))
+        } else {
+            // Any other load is sorted in place: no second copy of its calls.
+            calls.sort_by_key(|c| c.due_us);
+            None
+        };
         Ok(Schedule {
             endpoints: load.endpoints,
             calls,
