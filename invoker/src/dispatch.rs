@@ -338,28 +338,22 @@ async fn dispatch(
     let late_before = ready_late.map(|_| now - LATE_START_GRACE);
     let mut waiter = Waiter::new(realtime, options.shared_cpu).map_err(ReplayError::Start)?;
     let mut sending = Sending::new(&clients, (sink, failures), options);
-    let interrupted_at = match &schedule.dependencies {
-        None => {
-            release_on_time(
-                schedule,
-                &sending,
-                (start, late_before),
-                &mut waiter,
-                options,
-            )
-            .await
-        }
-        Some(dependencies) => {
-            // A workflow load: the calls that wait for others go as those end, beside the open loop.
-            let (ended, ends) = tokio::sync::mpsc::unbounded_channel();
-            sending.ended = Some(ended);
-            let on_time = release_on_time(
-                schedule,
-                &sending,
-                (start, late_before),
-                &mut waiter,
-                options,
-            );
+    // A workflow load: the calls that wait for others go as those end, beside the open loop.
+    let waiting = schedule.dependencies.as_ref().map(|dependencies| {
+        let (ended, ends) = tokio::sync::mpsc::unbounded_channel();
+        sending.ended = Some(ended);
+        (dependencies, ends)
+    });
+    let on_time = release_on_time(
+        schedule,
+        &sending,
+        (start, late_before),
+        &mut waiter,
+        options,
+    );
+    let interrupted_at = match waiting {
+        None => on_time.await,
+        Some((dependencies, ends)) => {
             let waiting = crate::orchestrate::release_waiting(
                 schedule,
                 dependencies,
