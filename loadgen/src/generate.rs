@@ -84,10 +84,7 @@ impl WorkflowLoad {
             workflow::Work::Fixed {
                 duration_ms,
                 memory_mb,
-            } => Some(CallAsk {
-                duration_us: ((duration_ms.max(0.0) * 1e3).round() as u64).min(formats::MAX_ASK_US),
-                memory_mb: memory_mb.max(0.0).round().min(f64::from(u32::MAX)) as u32,
-            }),
+            } => Some(ask_of(duration_ms, memory_mb)),
             _ => None,
         }
     }
@@ -517,13 +514,7 @@ fn place_arrivals(
             let ask = if arrivals.recorded_durations {
                 CallAsk {
                     duration_us: u64::from(call.duration_us).min(formats::MAX_ASK_US),
-                    memory_mb: function
-                        .memory_mb
-                        .quantile(0.5)
-                        .unwrap_or(0.0)
-                        .max(0.0)
-                        .round()
-                        .min(f64::from(u32::MAX)) as u32,
+                    memory_mb: whole_mib(function.memory_mb.quantile(0.5).unwrap_or(0.0)),
                 }
             } else {
                 draw_ask(function, &mut rng)
@@ -544,8 +535,18 @@ pub fn draw_ask(function: &trace::Function, rng: &mut impl rand::Rng) -> CallAsk
         .memory_mb
         .quantile(rng.random::<f64>())
         .unwrap_or(0.0);
+    ask_of(duration_ms, memory_mb)
+}
+
+/// A duration (ms) and a working set (MiB) as a call's ask: whole µs up to the longest ask, whole MiB.
+fn ask_of(duration_ms: f64, memory_mb: f64) -> CallAsk {
     CallAsk {
         duration_us: ((duration_ms.max(0.0) * 1e3).round() as u64).min(formats::MAX_ASK_US),
-        memory_mb: memory_mb.max(0.0).round().min(f64::from(u32::MAX)) as u32,
+        memory_mb: whole_mib(memory_mb),
     }
+}
+
+/// MiB rounded to a whole number, 0 to `u32::MAX`.
+fn whole_mib(memory_mb: f64) -> u32 {
+    memory_mb.max(0.0).round().min(f64::from(u32::MAX)) as u32
 }
