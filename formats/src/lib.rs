@@ -32,6 +32,33 @@ pub use load::{
 };
 pub use percentiles::Percentiles;
 
+/// Names met while reading a file (endpoints, workflow nodes), each numbered once, in order of first
+/// appearance: what a load's and a records file's readers keep instead of a string per call.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    /// The names, by number.
+    pub(crate) names: Vec<String>,
+    index: std::collections::HashMap<String, u32>,
+}
+
+impl Interner {
+    /// `name`'s number, if it was met.
+    pub(crate) fn get(&self, name: &str) -> Option<u32> {
+        self.index.get(name).copied()
+    }
+
+    /// `name`'s number, numbering it if it is new.
+    pub(crate) fn intern(&mut self, name: &str) -> u32 {
+        if let Some(id) = self.get(name) {
+            return id;
+        }
+        let id = self.names.len() as u32;
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), id);
+        id
+    }
+}
+
 /// Length of one period of a trace or a load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Granularity {

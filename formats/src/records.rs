@@ -18,7 +18,7 @@
 //! the schema's version ([`RECORDS_SCHEMA`]). Endpoints are interned on both sides (a record holds an
 //! index into a table of names). vSwarm's `lat.csv` is another file, written as vSwarm writes it.
 
-use std::collections::HashMap;
+use crate::Interner;
 use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -402,8 +402,8 @@ pub fn read_workflow_records(
     };
     let file = std::fs::File::open(path).map_err(io_error)?;
     let mut reader = io::BufReader::with_capacity(1 << 20, file);
-    let mut endpoints = Names::default();
-    let mut nodes = Names::default();
+    let mut endpoints = Interner::default();
+    let mut nodes = Interner::default();
     let mut bytes = Vec::with_capacity(256);
     let mut layout: Option<Layout> = None;
     let mut n = 0u64;
@@ -449,34 +449,23 @@ pub fn read_workflow_records(
     Ok(())
 }
 
-/// Names met in a file, each numbered once.
-#[derive(Default)]
-struct Names {
-    names: Vec<String>,
-    index: HashMap<String, u32>,
-}
-
-impl Names {
-    /// `name`'s number; `column` names it in an error.
-    fn number(&mut self, name: &str, column: Column) -> Result<u32, String> {
-        if let Some(&k) = self.index.get(name) {
-            return Ok(k);
-        }
-        if name.is_empty() {
-            return Err(format!("field `{}` is empty", column.name()));
-        }
-        let k = u32::try_from(self.names.len())
-            .map_err(|_| format!("too many distinct `{}` values", column.name()))?;
-        self.names.push(name.to_owned());
-        self.index.insert(name.to_owned(), k);
-        Ok(k)
+/// `name`'s number among `names`; `column` names it in an error (an empty field, or one name too many).
+fn numbered(names: &mut Interner, name: &str, column: Column) -> Result<u32, String> {
+    if let Some(k) = names.get(name) {
+        return Ok(k);
     }
+    if name.is_empty() {
+        return Err(format!("field `{}` is empty", column.name()));
+    }
+    u32::try_from(names.names.len())
+        .map_err(|_| format!("too many distinct `{}` values", column.name()))?;
+    Ok(names.intern(name))
 }
 
 fn parse_line(
     line: &str,
     layout: &Layout,
-    (endpoints, nodes): (&mut Names, &mut Names),
+    (endpoints, nodes): (&mut Interner, &mut Interner),
 ) -> Result<Record, String> {
     // An endpoint holds no comma (it is a host:port or URL), so fields split plainly.
     let f: Vec<&str> = line.split(',').collect();
@@ -504,12 +493,12 @@ fn parse_line(
         u32::try_from(required(c)?)
             .map_err(|_| format!("field `{}` (`{}`) is too large", c.name(), field(c)))
     };
-    let endpoint = endpoints.number(field(Column::Endpoint), Column::Endpoint)?;
+    let endpoint = numbered(endpoints, field(Column::Endpoint), Column::Endpoint)?;
     let workflow = match number(Column::WorkflowInstance)? {
         None => None,
         Some(instance) => Some(WorkflowCall {
             instance,
-            node: nodes.number(field(Column::Node), Column::Node)?,
+            node: numbered(nodes, field(Column::Node), Column::Node)?,
         }),
     };
     let flag = |c: Column| -> Result<Option<bool>, String> {

@@ -10,6 +10,7 @@ use std::path::Path;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use super::{CallAsk, Invocation, Load, LoadError, Period, WorkflowStep};
+use crate::Interner;
 
 /// Reads a `load.json` (or a worker's `load-k.json`).
 pub fn read(path: &Path) -> Result<Load, LoadError> {
@@ -48,24 +49,6 @@ pub fn read(path: &Path) -> Result<Load, LoadError> {
         nodes: nodes.names,
         periods,
     })
-}
-
-#[derive(Default)]
-struct Interner {
-    names: Vec<String>,
-    index: HashMap<String, u32>,
-}
-
-impl Interner {
-    fn intern(&mut self, name: &str) -> u32 {
-        if let Some(&id) = self.index.get(name) {
-            return id;
-        }
-        let id = self.names.len() as u32;
-        self.names.push(name.to_owned());
-        self.index.insert(name.to_owned(), id);
-        id
-    }
 }
 
 struct LoadSeed<'a> {
