@@ -241,8 +241,9 @@ impl RequestArgs {
         Ok(requests)
     }
 
-    /// The entries of the endpoints file `path` that give their endpoint a request of its own; an entry's bad method, header or payload is
-    /// refused with the file, its JSON path and the value, and so is an endpoint given two requests.
+    /// The entries of the endpoints file `path` that give their endpoint a request of its own; an entry's
+    /// bad method, header or payload is refused with the file, its JSON path and the value, and so is an
+    /// endpoint given two requests.
     pub fn own_requests(&self, path: &std::path::Path) -> Result<Vec<OwnRequest>, HeaderError> {
         let entries = formats::endpoints::read(path).map_err(|e| HeaderError {
             name: "--endpoint-requests".into(),
