@@ -412,6 +412,36 @@ fn stellar_increment_limits_are_a_busy_spin_the_function_reports() {
 }
 
 #[test]
+fn connections_the_server_closes_after_an_answer_or_while_idle_are_replaced_without_a_failed_call()
+{
+    let _turn = turn();
+    let nginx = Nginx::start(None);
+    let dir = tempfile::tempdir().unwrap();
+    // `/short-lived` answers `Connection: close` every 2nd call on a connection; `/idle-closing` closes a
+    // connection idle for 50 ms, so at 4 calls/s every call finds the connections it kept closed.
+    let short = format!("http://127.0.0.1:{}/short-lived", nginx.http);
+    let idle = format!("http://127.0.0.1:{}/idle-closing", nginx.http);
+    let summary = run(
+        dir.path(),
+        std::slice::from_ref(&short),
+        200,
+        RequestArgs::default(),
+    );
+    assert_eq!((summary.sent, summary.ok), (200, 200), "{summary:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let summary = run(
+        dir.path(),
+        std::slice::from_ref(&idle),
+        4,
+        RequestArgs::default(),
+    );
+    assert_eq!((summary.sent, summary.ok), (4, 4), "{summary:?}");
+    assert!(records(dir.path())[&idle]
+        .iter()
+        .all(|r| r.wire.response_bytes == Some(4)));
+}
+
+#[test]
 fn calls_that_find_every_connection_busy_wait_for_one_and_the_wait_is_their_send_lag() {
     let _turn = turn();
     // 200 ms per call; 6 calls due within 6 ms.

@@ -46,6 +46,8 @@ const LOCATIONS: &str = r#"
         location = /reset { return 444; }
         location = /authorization { return 200 "$http_authorization"; }
         location = /echo { return 200 "$request_method|$http_x_tenant|$arg_PayloadLengthBytes"; }
+        location = /short-lived { keepalive_requests 2; return 200 "short"; }
+        location = /idle-closing { keepalive_timeout 50ms; return 200 "idle"; }
 "#;
 
 impl Nginx {

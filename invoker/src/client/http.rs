@@ -1,12 +1,11 @@
-//! Calls to HTTP endpoints (`http://`, `h2c://`, `https://`), on hyper's connection-level client, so
-//! that what a connection does is ours to say:
+//! Calls to HTTP endpoints (`http://`, `h2c://`, `https://`), on connections whose behaviour is ours to
+//! say:
 //!
-//! - HTTP/1.1 carries one call at a time per connection. Connections are kept alive in a pool: a call
-//!   takes an idle one, or opens another while fewer than `--max-connections` are open (one opening at a
-//!   time), or waits for one to be freed. The wait (and an opening) comes before the send time, so it
-//!   shows in the send lag.
-//! - HTTP/2 (h2c, or h2 chosen by ALPN) multiplexes: calls go round-robin over `--connections`
-//!   connections.
+//! - HTTP/1.1 carries one call at a time per connection, written and read by the call's own task
+//!   ([`super::h1`]). Connections are kept alive in a pool; the wait for one (and an opening) comes before
+//!   the send time, so it shows in the send lag.
+//! - HTTP/2 (h2c, or h2 chosen by ALPN) multiplexes, on hyper's connection-level client: calls go
+//!   round-robin over `--connections` connections.
 //! - `--connection-per-call` dials (and, for https, shakes hands) afresh for every call, as STeLLAR does.
 //!
 //! Everything runs on the dispatcher's thread (`Rc`, `Cell`): the connections are driven by the thread
@@ -19,25 +18,25 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::{http1, http2};
-use hyper::header::{HeaderValue, HOST};
-use hyper::{Request, Uri};
+use hyper::client::conn::http2;
+use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 use tokio_rustls::TlsConnector;
 
 use formats::records::{Outcome, Protocol, Wire};
 use proto::function::{FunctionReport, REPORT_HEADER, REQUEST_HEADER};
 
+use super::h1::{self, Answer, Failure};
 use super::{no_answer, Reply};
 use crate::request::RequestTemplate;
 use crate::schedule::ScheduledCall;
 use crate::target::{with_query, Scheme, Target};
 
-/// A connection's sending half.
-enum Sender {
-    H1(http1::SendRequest<Full<Bytes>>),
+/// A new connection.
+enum Dialled {
+    H1(h1::Connection),
     H2(http2::SendRequest<Full<Bytes>>),
 }
 
@@ -48,17 +47,15 @@ pub(crate) struct HttpEndpoint {
     tls: Option<(TlsConnector, rustls::pki_types::ServerName<'static>)>,
     /// The request target of an HTTP/1.1 call (origin form) and of an HTTP/2 one (absolute, also what a
     /// signature covers).
-    uri_h1: Uri,
+    origin: String,
     uri_h2: Uri,
     host: HeaderValue,
+    /// The header lines of every HTTP/1.1 request: `Host` (unless the request names one) and the
+    /// request's headers, rendered once.
+    h1_headers: Vec<u8>,
     /// Whether the endpoint speaks HTTP/2 (known once the first connection is made: ALPN decides https).
     h2: Cell<bool>,
-    idle: RefCell<Vec<http1::SendRequest<Full<Bytes>>>>,
-    open: Cell<usize>,
-    /// Whether a connection is being opened: one at a time, so that a burst of calls arriving while every
-    /// connection is busy opens connections as fast as answers do not free them, not one per call.
-    opening: Cell<bool>,
-    freed: Notify,
+    pool: h1::Pool,
     multiplexed: RefCell<Vec<http2::SendRequest<Full<Bytes>>>>,
     next: Cell<usize>,
     /// Bytes that bodies of sizes the load gives are sliced from (no copy per call); grown on demand.
@@ -82,18 +79,20 @@ impl HttpEndpoint {
         };
         let query = request.query.as_deref();
         let uri = |text: String| text.parse::<Uri>().map_err(|e| format!("`{text}`: {e}"));
+        let origin = with_query(&target.path_and_query, query);
+        // Checked as hyper would check it, so both protocols refuse the same targets.
+        uri(origin.clone())?;
+        let host = HeaderValue::from_str(&target.host_header()).map_err(|e| e.to_string())?;
         Ok(HttpEndpoint {
-            uri_h1: uri(with_query(&target.path_and_query, query))?,
+            origin,
             uri_h2: uri(with_query(&target.http_uri(), query))?,
-            host: HeaderValue::from_str(&target.host_header()).map_err(|e| e.to_string())?,
+            h1_headers: h1_headers(&request.headers, &host),
+            host,
             h2: Cell::new(target.scheme == Scheme::H2c),
+            pool: h1::Pool::new(request.max_connections),
             target,
             request,
             tls,
-            idle: RefCell::new(Vec::new()),
-            open: Cell::new(0),
-            opening: Cell::new(false),
-            freed: Notify::new(),
             multiplexed: RefCell::new(Vec::new()),
             next: Cell::new(0),
             filler: RefCell::new(Bytes::new()),
@@ -105,9 +104,12 @@ impl HttpEndpoint {
     pub(crate) async fn open(&self, connections: usize) -> Result<(), String> {
         let per_call = self.request.connection_per_call;
         for _ in 0..if per_call { 1 } else { connections.max(1) } {
-            let sender = Box::pin(self.dial()).await?;
+            let dialled = Box::pin(self.dial()).await?;
             if !per_call {
-                self.keep(sender);
+                match dialled {
+                    Dialled::H1(connection) => self.pool.keep(connection),
+                    Dialled::H2(sender) => self.multiplexed.borrow_mut().push(sender),
+                }
             }
         }
         Ok(())
@@ -122,25 +124,16 @@ impl HttpEndpoint {
         }
     }
 
-    fn keep(&self, sender: Sender) {
-        match sender {
-            Sender::H1(s) => {
-                self.open.set(self.open.get() + 1);
-                self.idle.borrow_mut().push(s);
-            }
-            Sender::H2(s) => self.multiplexed.borrow_mut().push(s),
-        }
-    }
-
-    /// A new connection, its driver spawned on this thread.
-    async fn dial(&self) -> Result<Sender, String> {
+    /// A new connection (an HTTP/2 one's driver spawned on this thread).
+    async fn dial(&self) -> Result<Dialled, String> {
         let t = &self.target;
         let tcp = TcpStream::connect((t.host.as_str(), t.port))
             .await
             .map_err(|e| format!("connecting to {}: {e}", t.authority))?;
         let _ = tcp.set_nodelay(true);
-        let sender = match &self.tls {
-            None => handshake(TokioIo::new(tcp), self.h2.get()).await,
+        let dialled = match &self.tls {
+            None if self.h2.get() => handshake_h2(TokioIo::new(tcp)).await,
+            None => Ok(Dialled::H1(h1::Connection::new(Box::new(tcp)))),
             Some((connector, name)) => {
                 let stream = connector
                     .connect(name.clone(), tcp)
@@ -148,52 +141,27 @@ impl HttpEndpoint {
                     .map_err(|e| super::tls::handshake_failure(&t.host, &e))?;
                 let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                 self.h2.set(h2);
-                handshake(TokioIo::new(stream), h2).await
+                if h2 {
+                    handshake_h2(TokioIo::new(stream)).await
+                } else {
+                    Ok(Dialled::H1(h1::Connection::new(Box::new(stream))))
+                }
             }
         };
-        sender.map_err(|e| format!("HTTP handshake with {}: {e}", t.authority))
+        dialled.map_err(|e| format!("HTTP/2 handshake with {}: {e}", t.authority))
     }
 
-    /// An HTTP/1.1 connection free for one call: an idle one, a new one, or the next one freed.
-    async fn lease(&self) -> Result<Lease<'_>, String> {
-        loop {
-            let idle = self.idle.borrow_mut().pop();
-            if let Some(mut sender) = idle {
-                if sender.ready().await.is_ok() {
-                    return Ok(Lease {
-                        endpoint: self,
-                        sender: Some(sender),
-                    });
-                }
-                self.open.set(self.open.get() - 1);
-                continue;
+    /// A new HTTP/1.1 connection.
+    async fn dial_h1(&self) -> Result<h1::Connection, String> {
+        // Boxed, as every dial: a connect and TLS handshake future is kilobytes, and inline it would make
+        // every call's task that large (copied and allocated per call).
+        match Box::pin(self.dial()).await? {
+            Dialled::H1(connection) => Ok(connection),
+            // ALPN may choose differently on another connection; keep it rather than fail.
+            Dialled::H2(sender) => {
+                self.multiplexed.borrow_mut().push(sender);
+                Err("the server switched to HTTP/2 on a new connection".into())
             }
-            if self.open.get() < self.request.max_connections && !self.opening.get() {
-                self.open.set(self.open.get() + 1);
-                self.opening.set(true);
-                let mut lease = Lease {
-                    endpoint: self,
-                    sender: None,
-                };
-                // Boxed, as every dial: a connect and TLS handshake future is kilobytes, and inline it would
-                // make every call's task that large (10 KB with gRPC's, copied and allocated per call).
-                let dialled = Box::pin(self.dial()).await;
-                self.opening.set(false);
-                // A caller waiting may open the next one, if answers have not freed one by then.
-                self.freed.notify_one();
-                return match dialled? {
-                    Sender::H1(s) => {
-                        lease.sender = Some(s);
-                        Ok(lease)
-                    }
-                    // ALPN may choose differently on another connection; keep it rather than fail.
-                    Sender::H2(s) => {
-                        self.multiplexed.borrow_mut().push(s);
-                        Err("the server switched to HTTP/2 on a new connection".into())
-                    }
-                };
-            }
-            self.freed.notified().await;
         }
     }
 
@@ -210,70 +178,122 @@ impl HttpEndpoint {
     /// its size in the query), otherwise the request's.
     fn body(&self, call: &ScheduledCall) -> Bytes {
         match call.payload_bytes {
-            Some(n) if self.request.method == hyper::Method::POST => self.filler(n as usize),
+            Some(n) if self.request.method == Method::POST => self.filler(n as usize),
             Some(_) => Bytes::new(),
             None => self.request.body.clone(),
         }
     }
 
-    /// The request of one call, sending `body` (see [`HttpEndpoint::body`]).
-    fn build(&self, call: &ScheduledCall, body: &Bytes, h2: bool) -> Request<Full<Bytes>> {
-        let t = &*self.request;
-        // The absolute URI (HTTP/2's request target, and what a signature covers) and the origin form.
-        let (absolute, origin) = match call.payload_bytes {
-            Some(n) if t.method == hyper::Method::GET => {
-                let query = format!("PayloadLengthBytes={n}");
-                let uri = |base: &str| with_query(base, Some(&query)).parse::<Uri>().ok();
-                match (
-                    uri(&self.target.http_uri()),
-                    uri(&self.target.path_and_query),
-                ) {
-                    (Some(a), Some(o)) => (a, o),
-                    _ => (self.uri_h2.clone(), self.uri_h1.clone()),
-                }
+    /// The query of a GET that sends the call's payload size, if it does.
+    fn payload_query(&self, call: &ScheduledCall) -> Option<String> {
+        match call.payload_bytes {
+            Some(n) if self.request.method == Method::GET => {
+                Some(format!("PayloadLengthBytes={n}"))
             }
-            _ => (self.uri_h2.clone(), self.uri_h1.clone()),
-        };
+            _ => None,
+        }
+    }
+
+    /// The HTTP/2 request of one call, sending `body` (see [`HttpEndpoint::body`]).
+    fn build_h2(&self, call: &ScheduledCall, body: &Bytes) -> Request<Full<Bytes>> {
+        let t = &*self.request;
+        let uri = self
+            .payload_query(call)
+            .and_then(|q| {
+                with_query(&self.target.http_uri(), Some(&q))
+                    .parse::<Uri>()
+                    .ok()
+            })
+            .unwrap_or_else(|| self.uri_h2.clone());
         let mut request = Request::new(Full::new(body.clone()));
         *request.method_mut() = t.method.clone();
-        *request.uri_mut() = if h2 { absolute.clone() } else { origin };
         *request.headers_mut() = t.headers.clone();
-        if !h2 && !request.headers().contains_key(HOST) {
-            request.headers_mut().insert(HOST, self.host.clone());
-        }
         if let Some(signer) = &t.signer {
-            self.sign(signer, &mut request, &absolute, body);
+            let signature = self.signature(signer, &uri.to_string(), body);
+            request.headers_mut().extend(signature);
         }
         if call.ask.is_some() {
             if let Ok(value) = HeaderValue::from_bytes(&super::ask_json(call.ask)) {
                 request.headers_mut().insert(REQUEST_HEADER, value);
             }
         }
+        *request.uri_mut() = uri;
         request
     }
 
-    /// Adds the AWS Signature V4 headers of `request`, signed now over its host, method, `absolute` URI
-    /// and `body`.
-    /// A request that cannot be signed goes unsigned, and its endpoint answers 403.
-    fn sign(
+    /// Renders the HTTP/1.1 request head of one call, sending `body`, into `out`.
+    fn render_h1(&self, call: &ScheduledCall, body: &Bytes, out: &mut Vec<u8>) {
+        let t = &*self.request;
+        let query = self.payload_query(call);
+        out.extend_from_slice(t.method.as_str().as_bytes());
+        out.push(b' ');
+        match &query {
+            Some(q) => {
+                out.extend_from_slice(with_query(&self.target.path_and_query, Some(q)).as_bytes())
+            }
+            None => out.extend_from_slice(self.origin.as_bytes()),
+        }
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        out.extend_from_slice(&self.h1_headers);
+        if let Some(signer) = &t.signer {
+            let absolute = match &query {
+                Some(q) => with_query(&self.target.http_uri(), Some(q)),
+                None => self.uri_h2.to_string(),
+            };
+            for (name, value) in self.signature(signer, &absolute, body) {
+                header_line(out, name.as_str().as_bytes(), value.as_bytes());
+            }
+        }
+        if call.ask.is_some() {
+            header_line(out, REQUEST_HEADER.as_bytes(), &super::ask_json(call.ask));
+        }
+        // A body, or a method that expects one, says its length (as hyper did: not for an empty GET).
+        if !body.is_empty() || !matches!(t.method, Method::GET | Method::HEAD) {
+            header_line(
+                out,
+                b"content-length",
+                itoa::Buffer::new().format(body.len()).as_bytes(),
+            );
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// The AWS Signature V4 headers of a request to `absolute`, signed now over its host, method and
+    /// `body`. A request that cannot be signed goes unsigned, and its endpoint answers 403.
+    fn signature(
         &self,
         signer: &super::aws::AwsSigner,
-        request: &mut Request<Full<Bytes>>,
-        absolute: &Uri,
+        absolute: &str,
         body: &[u8],
-    ) {
+    ) -> Vec<(HeaderName, HeaderValue)> {
         let host = self.host.to_str().unwrap_or_default();
-        let method = request.method().as_str().to_owned();
-        match signer.headers(
-            &method,
-            &absolute.to_string(),
-            &[("host", host)],
-            body,
-            std::time::SystemTime::now(),
-        ) {
-            Ok(headers) => request.headers_mut().extend(headers),
-            Err(e) => log::warn!("signing a call to {}: {e}", self.target.authority),
-        }
+        let method = self.request.method.as_str();
+        signer
+            .headers(
+                method,
+                absolute,
+                &[("host", host)],
+                body,
+                std::time::SystemTime::now(),
+            )
+            .unwrap_or_else(|e| {
+                log::warn!("signing a call to {}: {e}", self.target.authority);
+                Vec::new()
+            })
+    }
+
+    /// One HTTP/1.1 call on `connection`: `sent` is set when its request is written.
+    async fn exchange_h1(
+        &self,
+        connection: &mut h1::Connection,
+        call: &ScheduledCall,
+        body: &Bytes,
+        sent: &Cell<Option<Instant>>,
+    ) -> Result<(Answer, bool), Failure> {
+        self.render_h1(call, body, connection.request_head());
+        sent.set(Some(Instant::now()));
+        let head_request = self.request.method == Method::HEAD;
+        connection.exchange(body, head_request).await
     }
 
     /// One call: a connection, the request, the whole reply. `sent` is set when the request is handed to
@@ -285,13 +305,17 @@ impl HttpEndpoint {
         sent: &Cell<Option<Instant>>,
     ) -> Result<Answer, String> {
         if self.request.connection_per_call {
-            let sender = Box::pin(self.dial()).await?;
-            let h2 = matches!(sender, Sender::H2(_));
-            let request = self.build(call, body, h2);
-            sent.set(Some(Instant::now()));
-            return match sender {
-                Sender::H1(mut s) => read(s.send_request(request).await).await,
-                Sender::H2(mut s) => read(s.send_request(request).await).await,
+            return match Box::pin(self.dial()).await? {
+                Dialled::H1(mut connection) => self
+                    .exchange_h1(&mut connection, call, body, sent)
+                    .await
+                    .map(|(answer, _)| answer)
+                    .map_err(Failure::into_cause),
+                Dialled::H2(mut sender) => {
+                    let request = self.build_h2(call, body);
+                    sent.set(Some(Instant::now()));
+                    read_h2(sender.send_request(request).await).await
+                }
             };
         }
         if self.h2.get() {
@@ -301,19 +325,25 @@ impl HttpEndpoint {
                 self.next.set(k.wrapping_add(1));
                 senders[k % senders.len()].clone()
             };
-            let request = self.build(call, body, true);
+            let request = self.build_h2(call, body);
             sent.set(Some(Instant::now()));
-            return read(sender.send_request(request).await).await;
+            return read_h2(sender.send_request(request).await).await;
         }
-        let mut lease = self.lease().await?;
-        let request = self.build(call, body, false);
-        sent.set(Some(Instant::now()));
-        let sender = lease.sender.as_mut().expect("a lease holds its connection");
-        let answer = read(sender.send_request(request).await).await;
-        if answer.is_ok() {
-            lease.give_back();
+        // A kept-alive connection the server closed while idle fails before any answer: the call goes on
+        // another (each such connection is dropped, so this ends).
+        loop {
+            let mut lease = self.pool.lease(|| self.dial_h1()).await?;
+            match self.exchange_h1(lease.connection(), call, body, sent).await {
+                Ok((answer, reusable)) => {
+                    if reusable {
+                        lease.give_back();
+                    }
+                    return Ok(answer);
+                }
+                Err(Failure::Stale(cause)) => log::debug!("{cause}; sending again"),
+                Err(Failure::Broken(cause)) => return Err(cause),
+            }
         }
-        answer
     }
 
     /// Makes one call, within `timeout` of `start` (the wait for a connection included).
@@ -350,42 +380,31 @@ impl HttpEndpoint {
     }
 }
 
-/// An HTTP/1.1 connection lent to one call: given back when the call is answered; dropped (and no longer
-/// counted as open) when the call failed or was abandoned, so a broken connection is never reused.
-struct Lease<'a> {
-    endpoint: &'a HttpEndpoint,
-    /// The connection (none while it is being opened).
-    sender: Option<http1::SendRequest<Full<Bytes>>>,
-}
-
-impl Lease<'_> {
-    fn give_back(mut self) {
-        if let Some(sender) = self.sender.take() {
-            self.endpoint.idle.borrow_mut().push(sender);
-            self.endpoint.freed.notify_one();
+/// The header lines every HTTP/1.1 request to an endpoint carries: `Host` first (unless `headers` name
+/// one), then `headers`. Framing headers are the call's to set, from its body.
+fn h1_headers(headers: &hyper::HeaderMap, host: &HeaderValue) -> Vec<u8> {
+    let mut out = Vec::new();
+    if !headers.contains_key(HOST) {
+        header_line(&mut out, b"host", host.as_bytes());
+    }
+    for (name, value) in headers {
+        if name != CONTENT_LENGTH && name != TRANSFER_ENCODING {
+            header_line(&mut out, name.as_str().as_bytes(), value.as_bytes());
         }
-        std::mem::forget(self);
     }
+    out
 }
 
-impl Drop for Lease<'_> {
-    /// Not given back: the connection failed, or never opened, so one more may be opened.
-    fn drop(&mut self) {
-        let open = &self.endpoint.open;
-        open.set(open.get().saturating_sub(1));
-        self.endpoint.freed.notify_one();
-    }
+/// Appends `name: value\r\n`.
+fn header_line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    out.extend_from_slice(name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(b"\r\n");
 }
 
-/// What came back.
-struct Answer {
-    status: u16,
-    bytes: u64,
-    report: Option<FunctionReport>,
-}
-
-/// Reads a reply to its end (counting its bytes, keeping none of them).
-async fn read(
+/// Reads an HTTP/2 reply to its end (counting its bytes, keeping none of them).
+async fn read_h2(
     response: Result<hyper::Response<hyper::body::Incoming>, hyper::Error>,
 ) -> Result<Answer, String> {
     let response = response.map_err(|e| crate::error::error_chain(&e))?;
@@ -410,22 +429,14 @@ async fn read(
     })
 }
 
-/// The HTTP handshake over an open stream; the connection's driver runs as a task of this thread.
-async fn handshake<T>(io: T, h2: bool) -> Result<Sender, hyper::Error>
+/// The HTTP/2 handshake over an open stream; the connection's driver runs as a task of this thread.
+async fn handshake_h2<T>(io: T) -> Result<Dialled, hyper::Error>
 where
     T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    if h2 {
-        let (sender, connection) = http2::handshake(super::LocalExecutor, io).await?;
-        tokio::task::spawn_local(async move {
-            let _ = connection.await;
-        });
-        Ok(Sender::H2(sender))
-    } else {
-        let (sender, connection) = http1::handshake(io).await?;
-        tokio::task::spawn_local(async move {
-            let _ = connection.await;
-        });
-        Ok(Sender::H1(sender))
-    }
+    let (sender, connection) = http2::handshake(super::LocalExecutor, io).await?;
+    tokio::task::spawn_local(async move {
+        let _ = connection.await;
+    });
+    Ok(Dialled::H2(sender))
 }

@@ -4,6 +4,7 @@
 
 pub mod aws;
 mod grpc;
+mod h1;
 mod http;
 pub(crate) mod tls;
 
