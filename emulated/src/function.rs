@@ -28,6 +28,7 @@ use profiles::Percentiles;
 use profiles::{Metric, Proxy};
 use proto::function::{instance_text, CallRequest, FunctionReport};
 use proto::greeter_server::Greeter;
+use proto::workflow::{Plan, PLAN_HEADER};
 use proto::{HelloReply, HelloRequest};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Request, Response, Status};
@@ -263,11 +264,32 @@ impl Service {
             memory_mb: mib.max(footprint),
             duration_us: duration.as_micros() as u64,
             cpu_us: cpu.as_micros() as u64,
+            own_us: None,
+            nodes: Vec::new(),
         })
     }
 }
 
 impl Service {
+    /// One call and, when it carries a chained workflow's `plan`, the calls of the nodes it orchestrates
+    /// (`crate::orchestrate`): the report's `exec_us` then covers both, `own_us` the call alone, and
+    /// `nodes` tells of the nodes called.
+    pub(crate) async fn call_and_follow(
+        &self,
+        asked: Option<CallRequest>,
+        spin: Option<u64>,
+        plan: Option<Plan>,
+    ) -> Result<FunctionReport, Status> {
+        let arrival = Instant::now();
+        let mut report = self.call(asked, spin).await?;
+        if let Some(plan) = plan {
+            report.nodes = crate::orchestrate::follow(&plan).await;
+            report.own_us = Some(report.exec_us);
+            report.exec_us = arrival.elapsed().as_micros() as u64;
+        }
+        Ok(report)
+    }
+
     /// `mib` of the budget, waited for (as queued) when other instances and calls hold it.
     async fn budget_for(&self, mib: u32) -> Result<Option<OwnedSemaphorePermit>, Status> {
         if mib == 0 {
@@ -334,7 +356,14 @@ impl Greeter for Service {
         request: Request<HelloRequest>,
     ) -> Result<Response<HelloReply>, Status> {
         let asked = CallRequest::from_metadata(&request.get_ref().v_hive_metadata);
-        let report = self.call(asked, None).await?;
+        let plan = match request.metadata().get(PLAN_HEADER) {
+            Some(value) => Some(
+                Plan::from_header(value.as_bytes())
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let report = self.call_and_follow(asked, None, plan).await?;
         Ok(Response::new(HelloReply {
             message: report.to_message(),
         }))

@@ -7,7 +7,9 @@
 //!   (the rate is measured when the server starts, see [`crate::function::spin_rate_per_us`]);
 //! - `PayloadLengthBytes=B` (query): the reply's body is B bytes;
 //! - `DataTransferChainIDs=[...]` (query): accepted; a chain of one is this function (chains of more are
-//!   workflows').
+//!   workflows');
+//! - `x-workflow-plan` (header): a chained workflow's plan; the function calls the nodes it orchestrates
+//!   after its own work (`crate::orchestrate`).
 //!
 //! The reply carries the report in `x-function-report`; its body is the payload asked for, or else the
 //! report's JSON. A query parameter that is not a number is answered 400, naming it.
@@ -22,6 +24,7 @@ use axum::response::Response;
 use http_body_util::BodyExt;
 
 use proto::function::{CallRequest, REPORT_HEADER, REQUEST_HEADER};
+use proto::workflow::{Plan, PLAN_HEADER};
 
 use crate::function::Service;
 
@@ -64,6 +67,15 @@ pub(crate) async fn answer(service: Arc<Service>, request: Request) -> Response 
         .headers()
         .get(REQUEST_HEADER)
         .and_then(|v| CallRequest::from_metadata(v.as_bytes()));
+    let plan = match request
+        .headers()
+        .get(PLAN_HEADER)
+        .map(|v| Plan::from_header(v.as_bytes()))
+    {
+        None => None,
+        Some(Ok(plan)) => Some(plan),
+        Some(Err(e)) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
+    };
     // The request's body is read to its end (its bytes are the call's input), then dropped.
     let mut body = request.into_body();
     while let Some(frame) = body.frame().await {
@@ -71,7 +83,10 @@ pub(crate) async fn answer(service: Arc<Service>, request: Request) -> Response 
             return plain(StatusCode::BAD_REQUEST, format!("reading the body: {e}"));
         }
     }
-    let report = match service.call(call, asked.increment_limit).await {
+    let report = match service
+        .call_and_follow(call, asked.increment_limit, plan)
+        .await
+    {
         Ok(report) => report,
         Err(status) => return plain(StatusCode::SERVICE_UNAVAILABLE, status.message().to_owned()),
     };

@@ -16,6 +16,7 @@ pub mod function;
 mod http;
 mod instance;
 pub mod metrics;
+mod orchestrate;
 
 pub use function::{Behaviour, DEFAULT_BUDGET_MB, DEFAULT_KEEP_ALIVE};
 pub use metrics::{FleetMetrics, Scale};

@@ -123,6 +123,11 @@ impl FleetMetrics {
             .push((instance, keep_alive));
     }
 
+    /// Calls the fleet has taken so far.
+    pub fn requests(&self) -> u64 {
+        self.requests.get()
+    }
+
     /// The scale now; also sets the `emulated_instances` gauge.
     pub fn scale(&self) -> Scale {
         let now = Instant::now();

@@ -9,6 +9,9 @@
 //! instance that served it, whether it was a cold start), empty when it said nothing. `protocol`,
 //! `status`, `request_bytes` and `response_bytes` are what went over the wire (see [`Wire`]).
 //! `workflow_instance` and `node` say where a call of a workflow load stands (see [`WorkflowCall`]).
+//! In a chained workflow the functions call every node but the entry: such a call's `scheduled_us` is
+//! when its caller sent it and its latency is on its caller's clock; it has no lags, and its `exec_us`
+//! is the function's own time (without its wait for the nodes it called in turn), as is the entry's.
 //!
 //! `index` is the call's position in the whole load, `worker` the invoker that replayed it (0 when one
 //! did). Times are from the start of the run, each measured on its worker's own clock. An empty field is "did not happen" (a call never sent has no lag).
@@ -261,10 +264,13 @@ impl Protocol {
 }
 
 impl Record {
-    /// When the request left, µs from the start of the run, if it did.
+    /// When the request left, µs from the start of the run, if it did. A call a function made in a
+    /// chained workflow has no send lag: its `scheduled_us` is when the function sent it.
     pub fn sent_us(&self) -> Option<u64> {
-        self.send_lag_ns
-            .map(|lag| self.scheduled_us.saturating_add(lag / 1000))
+        match self.send_lag_ns {
+            Some(lag) => Some(self.scheduled_us.saturating_add(lag / 1000)),
+            None => self.latency_us.map(|_| self.scheduled_us),
+        }
     }
 
     /// When the answer (or failure) came, µs from the start of the run, if the call ended.

@@ -129,6 +129,42 @@ pub struct Summary {
     /// A run of several workers: one block per worker (the figures above are all of them together).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workers: Vec<WorkerReport>,
+    /// A workflow load: its instances after warm-up (from `workflows.csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflows: Option<WorkflowFigures>,
+}
+
+/// A workflow load's instances after warm-up, from their rows in `workflows.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct WorkflowFigures {
+    /// Instances.
+    pub instances: u64,
+    /// Of them, with a call that did not succeed (they have no end to end).
+    pub failed: u64,
+    /// End to end, from the instance's due time to its last call's end.
+    pub end_to_end_us: TimeStats,
+    /// End to end minus the critical path of the functions' own times.
+    pub overhead_us: TimeStats,
+}
+
+impl TimeStats {
+    /// The statistics of a sample (percentiles by nearest rank; all zero when it is empty).
+    pub fn of_sample(mut values: Vec<f64>) -> TimeStats {
+        if values.is_empty() {
+            return TimeStats::default();
+        }
+        values.sort_by(f64::total_cmp);
+        let q = |q: f64| crate::nearest_rank(&values, q);
+        TimeStats {
+            count: values.len() as u64,
+            mean: values.iter().sum::<f64>() / values.len() as f64,
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: values[values.len() - 1],
+        }
+    }
 }
 
 /// How one worker of a run shared by several started and kept time.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use formats::records::Record;
 
+use crate::chained::{ChainedCall, Chaining};
 use crate::client::{Call, Client};
 use crate::observe::Observer;
 use crate::schedule::ScheduledCall;
@@ -32,6 +33,8 @@ pub(crate) struct Sending<'a> {
     pub(crate) in_flight: Rc<Cell<usize>>,
     /// In a workflow load, where each call's end is told (so the calls waiting for it can go).
     pub(crate) ended: Option<Ended>,
+    /// In a chained workflow load, the instances' plans.
+    pub(crate) chaining: Option<&'a Chaining<'a>>,
 }
 
 impl<'a> Sending<'a> {
@@ -49,14 +52,27 @@ impl<'a> Sending<'a> {
             timeout: options.grpc_timeout,
             in_flight: Rc::new(Cell::new(0)),
             ended: None,
+            chaining: None,
         }
     }
 
-    /// Tells the calls waiting for call `index` (in a workflow load) that it will not be sent.
+    /// Tells the calls waiting for call `index` (in a workflow load) that it will not be sent; in a
+    /// chained one, records its instance's other nodes as not sent either.
     pub(crate) fn not_sent(&self, index: usize) {
         if let Some(ended) = &self.ended {
             let _ = ended.send((index, false));
         }
+        if let Some(chained) = self.chained(index) {
+            for r in chained.records(None).0 {
+                self.sink.push(r);
+            }
+        }
+    }
+
+    /// The chained instance call `index` is the entry of, if it is one's.
+    fn chained(&self, index: usize) -> Option<ChainedCall> {
+        self.chaining?
+            .call(index, |e| self.clients[e as usize].protocol())
     }
 
     /// Sends `call` (its `record` so far), due at `deadline`: counted in flight and as sent now; the
@@ -67,6 +83,7 @@ impl<'a> Sending<'a> {
         record: Record,
         deadline: Instant,
     ) -> impl Future<Output = ()> + 'static {
+        let record_index = record.index as usize;
         self.in_flight.set(self.in_flight.get() + 1);
         if let Some(o) = self.observer {
             o.call_sent();
@@ -76,12 +93,16 @@ impl<'a> Sending<'a> {
             sink: Rc::clone(self.sink),
             in_flight: Rc::clone(&self.in_flight),
         };
+        // One invoker replays a workflow load: a record's index is its call's place in the schedule.
+        let chained = self.chained(record_index);
+        let plan = chained.as_ref().map(|c| Rc::clone(&c.plan));
         call_once(
-            self.clients[call.endpoint as usize].call(call),
+            self.clients[call.endpoint as usize].call(call, plan),
             pending,
             deadline,
             (self.timeout, self.ended.clone()),
             Rc::clone(self.failures),
+            chained,
         )
     }
 }
@@ -93,14 +114,16 @@ async fn call_once(
     deadline: Instant,
     (timeout, ended): (Duration, Option<Ended>),
     failures: FirstFailures,
+    chained: Option<ChainedCall>,
 ) {
     let reply = call.run(timeout).await;
     let done = Instant::now();
     if let Some(r) = pending.record.as_mut() {
         r.send_lag_ns = Some(reply.sent.saturating_duration_since(deadline).as_nanos() as u64);
         r.wire = reply.wire;
-        if let Some(report) = reply.report {
-            r.exec_us = Some(report.exec_us);
+        if let Some(report) = &reply.report {
+            // A chained workflow's node: its own time, without its wait for the nodes it called.
+            r.exec_us = Some(report.own_us.unwrap_or(report.exec_us));
             r.instance = Some(report.instance_number());
             r.cold = Some(report.cold);
         }
@@ -110,6 +133,16 @@ async fn call_once(
             if slot.is_none() {
                 *slot = Some(cause);
             }
+        }
+    }
+    if let Some(chained) = chained {
+        let (records, causes) = chained.records(reply.report.as_ref());
+        for r in records {
+            pending.sink.push(r);
+        }
+        let mut first = failures.borrow_mut();
+        for (endpoint, cause) in causes {
+            first[endpoint as usize].get_or_insert(cause);
         }
     }
     // In a workflow load (one invoker: a record's index is its schedule index), the calls waiting for

@@ -95,6 +95,12 @@ pub struct InvokerArgs {
     #[arg(long)]
     pub allow_unreachable: bool,
 
+    /// Who calls a workflow load's nodes: `client` (the invoker, once a node's predecessors answered) or
+    /// `chained` (the invoker sends each instance's entry call, carrying the instance's plan, and the
+    /// functions call the rest).
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = crate::options::Orchestration::Client)]
+    pub orchestration: crate::options::Orchestration,
+
     /// Run the dispatcher thread as SCHED_FIFO (needs root). It removes preemption by other processes,
     /// but the kernel throttles a real-time thread that never sleeps (~50 ms per second): use it for rates
     /// where the dispatcher parks between calls (well under 1,000 calls/s).

@@ -26,8 +26,9 @@ use formats::summary::{Summary, WorkerInfo};
 use host::{all_cpus_but, online_cpus, pin_to};
 
 use crate::call::{FirstFailures, Sending};
+use crate::chained::Chaining;
 pub use crate::error::{error_chain, ReplayError};
-pub use crate::options::{Pacing, ReplayOptions, Round, Shard};
+pub use crate::options::{Orchestration, Pacing, ReplayOptions, Round, Shard};
 use crate::request::{EndpointRequests, RequestTemplate};
 use crate::schedule::Schedule;
 use crate::sink::{write_records, Sink};
@@ -105,12 +106,13 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         file.commit()
             .map_err(|source| ReplayError::Io { path, source })?;
     }
-    crate::instances::write_rows(&schedule, &options)?;
+    let workflows = crate::instances::write_rows(&schedule, &options)?;
     if let Some(at) = interrupted {
         collector.interrupted_at(at);
     }
     let interrupted = interrupted.is_some();
     let mut summary = collector.summary(mode, interrupted);
+    summary.workflows = workflows;
     summary.failures = schedule
         .endpoints
         .iter()
@@ -338,12 +340,31 @@ async fn dispatch(
     let late_before = ready_late.map(|_| now - LATE_START_GRACE);
     let mut waiter = Waiter::new(realtime, options.shared_cpu).map_err(ReplayError::Start)?;
     let mut sending = Sending::new(&clients, (sink, failures), options);
-    // A workflow load: the calls that wait for others go as those end, beside the open loop.
-    let waiting = schedule.dependencies.as_ref().map(|dependencies| {
-        let (ended, ends) = tokio::sync::mpsc::unbounded_channel();
-        sending.ended = Some(ended);
-        (dependencies, ends)
-    });
+    // A chained workflow load: the open loop sends the instances' entry calls with their plans, and the
+    // functions call the rest.
+    let chaining = match options.orchestration {
+        Orchestration::Chained => {
+            let start_unix_us = start_wall
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_micros() as u64;
+            Some(Chaining::new(schedule, start_unix_us)?)
+        }
+        Orchestration::Client => None,
+    };
+    sending.chaining = chaining.as_ref();
+    // A workflow load orchestrated here: the calls that wait for others go as those end, beside the
+    // open loop.
+    let client_orchestrated = chaining.is_none();
+    let waiting = schedule
+        .dependencies
+        .as_ref()
+        .filter(|_| client_orchestrated)
+        .map(|dependencies| {
+            let (ended, ends) = tokio::sync::mpsc::unbounded_channel();
+            sending.ended = Some(ended);
+            (dependencies, ends)
+        });
     let on_time = release_on_time(
         schedule,
         &sending,

@@ -5,26 +5,52 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use formats::records::{read_records, Outcome, Record, RecordsError};
+use formats::summary::{TimeStats, WorkflowFigures};
 use formats::workflows::InstanceRow;
 
 use crate::error::ReplayError;
 use crate::options::ReplayOptions;
 use crate::schedule::Schedule;
 
-/// Writes `options.workflows_file` for a workflow load, from its records once they are written.
-pub(crate) fn write_rows(schedule: &Schedule, options: &ReplayOptions) -> Result<(), ReplayError> {
+/// Writes `options.workflows_file` for a workflow load, from its records once they are written; the
+/// figures of its instances after warm-up, for the summary.
+pub(crate) fn write_rows(
+    schedule: &Schedule,
+    options: &ReplayOptions,
+) -> Result<Option<WorkflowFigures>, ReplayError> {
     let (Some(path), Some(records)) = (&options.workflows_file, &options.records) else {
-        return Ok(());
+        return Ok(None);
     };
     if schedule.dependencies.is_none() {
-        return Ok(());
+        return Ok(None);
     }
     let io = |e: String| ReplayError::Io {
         path: path.clone(),
         source: std::io::Error::other(e),
     };
     let rows = instance_rows(schedule, records).map_err(|e| io(e.to_string()))?;
-    formats::workflows::write(path, &rows).map_err(|e| io(e.to_string()))
+    formats::workflows::write(path, &rows).map_err(|e| io(e.to_string()))?;
+    Ok(Some(figures(&rows)))
+}
+
+/// The figures of the instances after warm-up.
+fn figures(rows: &[InstanceRow]) -> WorkflowFigures {
+    let measured: Vec<&InstanceRow> = rows.iter().filter(|r| !r.warmup).collect();
+    let sample = |pick: fn(&InstanceRow) -> Option<u64>| {
+        TimeStats::of_sample(
+            measured
+                .iter()
+                .filter_map(|r| pick(r))
+                .map(|v| v as f64)
+                .collect(),
+        )
+    };
+    WorkflowFigures {
+        instances: measured.len() as u64,
+        failed: measured.iter().filter(|r| r.failed > 0).count() as u64,
+        end_to_end_us: sample(|r| r.end_to_end_us),
+        overhead_us: sample(InstanceRow::overhead_us),
+    }
 }
 
 /// One row per workflow instance of `schedule`, in order of their first call, from the records at

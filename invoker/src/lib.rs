@@ -11,6 +11,7 @@
 //! command line (vSwarm's Go invoker flags).
 
 mod call;
+mod chained;
 pub mod cli;
 pub mod client;
 pub mod dispatch;

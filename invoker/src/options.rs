@@ -54,6 +54,19 @@ pub struct ReplayOptions {
     pub request: RequestArgs,
     /// How calls are released: at their due times (the default), or in closed-loop rounds.
     pub pacing: Pacing,
+    /// Who calls a workflow load's nodes: the invoker, or the functions.
+    pub orchestration: Orchestration,
+}
+
+/// Who calls the nodes of a workflow load's instances (FaaSFlow's MasterSP and WorkerSP).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Orchestration {
+    /// The invoker sends each node's call once its predecessors answered (`crate::orchestrate`).
+    #[default]
+    Client,
+    /// The invoker sends each instance's entry call with the instance's plan; the functions call the
+    /// rest (`proto::workflow`).
+    Chained,
 }
 
 impl Default for ReplayOptions {
@@ -79,6 +92,7 @@ impl Default for ReplayOptions {
             observer: None,
             request: RequestArgs::default(),
             pacing: Pacing::Scheduled,
+            orchestration: Orchestration::Client,
         }
     }
 }

@@ -239,6 +239,7 @@ impl Collector {
             start_unix_us: 0,
             worker: None,
             workers: Vec::new(),
+            workflows: None,
         }
     }
 }

@@ -1,13 +1,13 @@
-//! Client orchestration of a workflow load against emulated functions on loopback: a diamond (A → B, C →
-//! D) per instance, each call released when the calls it waits for have answered, bytes as sized, and a
-//! failed call's successors not sent.
+//! Workflow loads against emulated functions on loopback, orchestrated by the invoker (client) or by
+//! the functions (chained): a diamond (A → B, C → D) per instance, each node called once, only after the
+//! nodes it waits for answered, bytes as sized, and a failed node's successors not called.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use formats::records::{read_workflow_records, Outcome, Record};
 use formats::{CallAsk, Invocation, LoadWriter, WorkflowStep};
-use invoker::dispatch::{replay, ReplayOptions};
+use invoker::dispatch::{replay, Orchestration, ReplayOptions};
 use invoker::request::RequestArgs;
 use invoker::schedule::Schedule;
 use testkit::turn;
@@ -48,14 +48,15 @@ fn diamonds(path: &std::path::Path, endpoints: &[String], instances: u64, gap_us
 const NODES: [(&str, u64, u32); 4] = [
     ("A", 20, 0),
     ("B", 10, 1024),
-    ("C", 30, 1024),
-    ("D", 5, 2048),
+    ("C", 30, 100 * 1024),
+    ("D", 5, 1024 * 1024),
 ];
 /// What each node waits for, by its position in the instance.
 const AFTER: [&[u32]; 4] = [&[], &[0], &[0], &[1, 2]];
 
-#[test]
-fn each_node_goes_once_its_predecessors_answered_and_a_failure_stops_its_successors() {
+/// Replays 10 diamonds, instance 3's B sent where nothing listens, orchestrated as asked, over HTTP/1.1
+/// or gRPC; checks what each node's record says and the instances' rows.
+fn diamonds_run(orchestration: Orchestration, grpc: bool) {
     let _turn = turn();
     let server = emulated::LocalServer::start(
         emulated::Behaviour {
@@ -67,11 +68,15 @@ fn each_node_goes_once_its_predecessors_answered_and_a_failure_stops_its_success
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("load.json");
-    let endpoints = vec![
-        server.endpoint().replace("127.0.0.1", "http://127.0.0.1"),
-        // Nothing listens here: the calls sent to it fail at once.
-        "http://127.0.0.1:1/".to_owned(),
-    ];
+    let endpoints = if grpc {
+        vec![server.endpoint(), "127.0.0.1:1".to_owned()]
+    } else {
+        vec![
+            server.endpoint().replace("127.0.0.1", "http://127.0.0.1"),
+            // Nothing listens here: the calls sent to it fail at once.
+            "http://127.0.0.1:1/".to_owned(),
+        ]
+    };
     let instances = 10u64;
     diamonds(&path, &endpoints, instances, 50_000);
 
@@ -90,11 +95,25 @@ fn each_node_goes_once_its_predecessors_answered_and_a_failure_stops_its_success
                 method: "POST".into(),
                 ..RequestArgs::default()
             },
+            orchestration,
             ..ReplayOptions::default()
         },
     )
     .unwrap();
     assert_eq!(summary.scheduled, instances * 4, "{summary:?}");
+    // The failed call's cause is the run's, once; in chained orchestration in the calling function's words.
+    let cause = &summary.failures[&endpoints[1]];
+    if orchestration == Orchestration::Chained {
+        assert!(cause.starts_with("called by a function: "), "{cause}");
+    }
+    assert!(cause.contains("127.0.0.1:1"), "{cause}");
+    // Every node but instance 3's B (sent where nothing listens) and D (after it) was called exactly
+    // once: the function counted them.
+    assert_eq!(
+        server.metrics().requests(),
+        instances * 4 - 2,
+        "{orchestration:?}"
+    );
 
     let mut by_instance: BTreeMap<u64, BTreeMap<String, Record>> = BTreeMap::new();
     read_workflow_records(&dir.path().join("records.csv"), |r, _, node| {
@@ -111,6 +130,7 @@ fn each_node_goes_once_its_predecessors_answered_and_a_failure_stops_its_success
     })
     .unwrap();
     assert_eq!(by_instance.len(), instances as usize);
+    let chained = orchestration == Orchestration::Chained;
     for (instance, calls) in &by_instance {
         let node = |n: &str| &calls[n];
         if *instance == 103 {
@@ -128,25 +148,42 @@ fn each_node_goes_once_its_predecessors_answered_and_a_failure_stops_its_success
             |n: &str| node(n).sent_us().unwrap(),
             |n: &str| node(n).ended_us().unwrap(),
         );
-        // Each node goes only once every node it waits for has answered.
-        assert!(
-            sent("B") >= ended("A") && sent("C") >= ended("A"),
-            "{calls:?}"
-        );
-        assert!(sent("D") >= ended("B").max(ended("C")), "{calls:?}");
-        // Bytes as sized.
-        for (name, _, bytes) in NODES {
-            assert_eq!(
-                node(name).wire.request_bytes,
-                Some(u64::from(bytes)),
-                "{name}"
+        let exec = |n: &str| node(n).exec_us.unwrap();
+        if chained {
+            // A calls B and C after its own work (the function's clock against the invoker's: 1 ms of
+            // slack), and answers only once they all did; the nodes it called have no send lag.
+            assert!(
+                sent("B") + 1000 >= sent("A") + exec("A")
+                    && sent("C") + 1000 >= sent("A") + exec("A"),
+                "{calls:?}"
+            );
+            assert!(ended("A") + 1000 >= ended("D"), "{calls:?}");
+            assert!(["B", "C", "D"]
+                .iter()
+                .all(|n| node(n).send_lag_ns.is_none()));
+        } else {
+            assert!(
+                sent("B") >= ended("A") && sent("C") >= ended("A"),
+                "{calls:?}"
             );
         }
-        // End to end (from the entry's due time) is at least the critical path of the functions' own times.
-        let exec = |n: &str| node(n).exec_us.unwrap();
+        // Each node goes only once every node it waits for has answered.
+        assert!(sent("D") >= ended("B").max(ended("C")), "{calls:?}");
+        // Bytes as sized (a gRPC entry's count is its encoded message).
+        for (name, _, bytes) in NODES {
+            let sent_bytes = node(name).wire.request_bytes.unwrap();
+            if grpc && !(chained && name != "A") {
+                assert!(sent_bytes >= u64::from(bytes), "{name}: {sent_bytes}");
+            } else {
+                assert_eq!(sent_bytes, u64::from(bytes), "{name}");
+            }
+        }
+        // End to end (from the entry's due time) is at least the critical path of the functions' own
+        // times (in chained orchestration, A's own time does not hold its wait for the others).
         let critical = exec("A") + exec("B").max(exec("C")) + exec("D");
         assert!(critical >= 55_000, "{calls:?}");
-        assert!(ended("D") - node("A").scheduled_us >= critical, "{calls:?}");
+        let end = calls.values().filter_map(Record::ended_us).max().unwrap();
+        assert!(end - node("A").scheduled_us >= critical, "{calls:?}");
     }
 
     // One row per instance: end to end from its due time, its critical path, what it sent.
@@ -171,10 +208,13 @@ fn each_node_goes_once_its_predecessors_answered_and_a_failure_stops_its_success
             assert_eq!((number(3), row[5], row[7]), (Some(2), "", ""), "{text}");
             continue;
         }
-        assert_eq!((number(3), number(4)), (Some(0), Some(4096)), "{text}");
+        assert_eq!(number(3), Some(0), "{text}");
+        let sent: u64 = calls.values().map(|r| r.wire.request_bytes.unwrap()).sum();
+        assert_eq!(number(4), Some(sent), "{text}");
         let exec = |n: &str| calls[n].exec_us.unwrap();
         let critical = exec("A") + exec("B").max(exec("C")) + exec("D");
-        let end = calls["D"].ended_us().unwrap() - calls["A"].scheduled_us;
+        let end =
+            calls.values().filter_map(Record::ended_us).max().unwrap() - calls["A"].scheduled_us;
         assert_eq!(
             (number(5), number(6)),
             (Some(end), Some(critical)),
@@ -182,6 +222,21 @@ fn each_node_goes_once_its_predecessors_answered_and_a_failure_stops_its_success
         );
         assert_eq!(number(7), Some(end - critical));
     }
+}
+
+#[test]
+fn client_orchestration_sends_each_node_once_its_predecessors_answered_and_stops_at_a_failure() {
+    diamonds_run(Orchestration::Client, false);
+}
+
+#[test]
+fn chained_orchestration_over_http_has_the_functions_call_each_node_once_and_report_it() {
+    diamonds_run(Orchestration::Chained, false);
+}
+
+#[test]
+fn chained_orchestration_over_grpc_has_the_functions_call_each_node_once_and_report_it() {
+    diamonds_run(Orchestration::Chained, true);
 }
 
 #[test]

@@ -192,6 +192,11 @@ impl RunPlan {
                 rand::random()
             }
         })?;
+        if args.replay.orchestration == invoker::dispatch::Orchestration::Chained
+            && load.workflow.is_none()
+        {
+            bail!("--orchestration chained: the functions call a workflow's nodes, so it needs --workflow FILE");
+        }
         let invokers = launcher.map_or(1, |_| args.load.workers);
         let dispatcher_cpus = dispatcher_cpus(args, deployer, launcher, cpus);
         let stellar = match &args.stellar.stellar {

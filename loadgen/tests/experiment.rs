@@ -84,8 +84,11 @@ after-experiment = \"echo after-experiment >> order.txt\"
         "achieved_rate",
         "local_scale",
         "cold_starts",
+        "workflow_e2e_p50_us",
+        "workflow_e2e_p99_us",
+        "workflow_overhead_p50_us",
     ];
-    assert_eq!(header[4..18], figures.map(String::from), "{header:?}");
+    assert_eq!(header[4..21], figures.map(String::from), "{header:?}");
     // One scale for every step, the most demanding step's: the steps compare at one scale.
     let scale = column(&header, "local_scale");
     assert!(
@@ -94,7 +97,7 @@ after-experiment = \"echo after-experiment >> order.txt\"
         "{rows:?}"
     );
     assert!(
-        header[18..].iter().all(|h| h.starts_with("outcome:")),
+        header[21..].iter().all(|h| h.starts_with("outcome:")),
         "{header:?}"
     );
     assert_eq!(rows.len(), 4, "{t}");

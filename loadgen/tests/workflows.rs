@@ -1,5 +1,6 @@
-//! `loadgen run --workflow`: every arrival an instance of the workflow, its nodes called by the invoker as
-//! their predecessors answer; and what a workflow load refuses.
+//! `loadgen run --workflow`: every arrival an instance of the workflow, its nodes called as their
+//! predecessors answer, by the invoker or by the functions (`--orchestration`); and what a workflow load
+//! refuses.
 
 use std::collections::BTreeMap;
 
@@ -22,8 +23,9 @@ nodes:
     function: {duration_ms: 5, memory_mb: 16}
 ";
 
-#[test]
-fn a_run_calls_every_node_of_every_instance_after_its_predecessors() {
+/// `loadgen run` of 20 diamonds (10 a second for 2 s) orchestrated by `orchestration`: every node of
+/// every instance called once, after its predecessors, and the instances' rows and report.
+fn run_diamonds(orchestration: &str) {
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(dir.path(), "diamond.yaml", DIAMOND);
     let out = dir.path().join("run");
@@ -33,6 +35,8 @@ fn a_run_calls_every_node_of_every_instance_after_its_predecessors() {
         s(&out),
         "--workflow",
         s(&file),
+        "--orchestration",
+        orchestration,
         "--rps",
         "10",
         "-m",
@@ -47,10 +51,11 @@ fn a_run_calls_every_node_of_every_instance_after_its_predecessors() {
     let mut instances: BTreeMap<u64, BTreeMap<String, Record>> = BTreeMap::new();
     read_workflow_records(&out.join("records.csv"), |r, _, node| {
         let w = r.workflow.expect("a workflow step");
-        instances
+        let previous = instances
             .entry(w.instance)
             .or_default()
             .insert(node.unwrap().to_owned(), *r);
+        assert!(previous.is_none(), "a node recorded twice");
     })
     .unwrap();
     assert_eq!(instances.len(), 20, "10 instances a second for 2 s");
@@ -62,8 +67,18 @@ fn a_run_calls_every_node_of_every_instance_after_its_predecessors() {
             "{calls:?}"
         );
         let ended = |n: &str| r(n).ended_us().unwrap();
-        assert!(r("B").sent_us().unwrap() >= ended("A"));
-        assert!(r("D").sent_us().unwrap() >= ended("B").max(ended("C")));
+        let sent = |n: &str| r(n).sent_us().unwrap();
+        if orchestration == "chained" {
+            // A calls B once its own work is done (the function's clock: 1 ms of slack).
+            assert!(
+                sent("B") + 1000 >= sent("A") + r("A").exec_us.unwrap(),
+                "{calls:?}"
+            );
+            assert_eq!(r("B").send_lag_ns, None);
+        } else {
+            assert!(sent("B") >= ended("A"));
+        }
+        assert!(sent("D") >= ended("B").max(ended("C")));
         // The function was asked each node's time.
         assert!(r("B").exec_us.unwrap() >= 20_000, "{calls:?}");
     }
@@ -90,7 +105,17 @@ fn a_run_calls_every_node_of_every_instance_after_its_predecessors() {
 }
 
 #[test]
-fn an_experiment_sweeps_workflow_files_given_relative_to_it() {
+fn a_run_calls_every_node_of_every_instance_after_its_predecessors() {
+    run_diamonds("client");
+}
+
+#[test]
+fn a_chained_run_has_the_functions_call_every_node_after_its_predecessors() {
+    run_diamonds("chained");
+}
+
+#[test]
+fn an_experiment_sweeps_workflow_files_given_relative_to_it_and_their_orchestration() {
     let dir = tempfile::tempdir().unwrap();
     write_file(dir.path(), "diamond.yaml", DIAMOND);
     write_file(
@@ -101,11 +126,12 @@ fn an_experiment_sweeps_workflow_files_given_relative_to_it() {
     let file = write_file(
         dir.path(),
         "experiment.toml",
-        "[run]\nrps = 5\nminute = false\nduration = 1\nwarmup-duration = 0\n[sweep]\nworkflow = [\"diamond.yaml\", \"chain.yaml\"]\n",
+        "[run]\nrps = 5\nminute = false\nduration = 1\nwarmup-duration = 0\n[sweep]\nworkflow = [\"diamond.yaml\", \"chain.yaml\"]\norchestration = [\"client\", \"chained\"]\n",
     );
     let out = dir.path().join("exp");
     ok(&common::experiment(&file, &out, &[]));
-    for (step, nodes) in [("000", 4), ("001", 2)] {
+    // The first key varies slowest.
+    for (step, nodes) in [("000", 4), ("001", 4), ("002", 2), ("003", 2)] {
         let mut calls = 0;
         read_workflow_records(&out.join(format!("steps/{step}/records.csv")), |r, _, _| {
             assert_eq!(r.outcome, Outcome::Ok);
@@ -113,6 +139,24 @@ fn an_experiment_sweeps_workflow_files_given_relative_to_it() {
         })
         .unwrap();
         assert_eq!(calls, 5 * nodes, "step {step}");
+    }
+    // results.csv sets the orchestrations side by side: each step's instances' end to end.
+    let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let mut lines = results.lines().map(|l| l.split(',').collect::<Vec<_>>());
+    let header = lines.next().unwrap();
+    let at = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<&str>> = lines.collect();
+    assert_eq!(rows.len(), 4, "{results}");
+    for row in &rows {
+        let e2e: f64 = row[at("workflow_e2e_p50_us")].parse().unwrap();
+        // The diamond's critical path is 10 + 20 + 5 ms; the chain's 2 ms.
+        let floor = if row[at("workflow")] == "diamond.yaml" {
+            35_000.0
+        } else {
+            2_000.0
+        };
+        assert!(e2e >= floor, "{results}");
+        assert!(["client", "chained"].contains(&row[at("orchestration")]));
     }
 }
 
@@ -137,6 +181,7 @@ fn what_a_workflow_load_cannot_do_is_refused_before_anything_is_written() {
             "cannot be used with",
         ),
         (vec!["--foreach-width", "3"], "--workflow"),
+        (vec!["--orchestration", "chained"], "needs --workflow FILE"),
     ] {
         let mut all = vec!["run", "-o", s(&out), "--rps", "5", "-m", "false", "-d", "1"];
         all.extend(args);

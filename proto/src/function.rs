@@ -69,6 +69,14 @@ pub struct FunctionReport {
     /// Of it, busy computation, µs.
     #[serde(default)]
     pub cpu_us: u64,
+    /// In a chained workflow, the call's own time, µs: `exec_us` without the wait for the nodes it
+    /// orchestrated (see `crate::workflow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own_us: Option<u64>,
+    /// In a chained workflow, the reports of the nodes it orchestrated and of those they did, in the order
+    /// they answered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<crate::workflow::NodeReport>,
 }
 
 impl FunctionReport {
@@ -124,6 +132,8 @@ mod tests {
             memory_mb: 64,
             duration_us: 200_000,
             cpu_us: 400,
+            own_us: None,
+            nodes: Vec::new(),
         };
         assert_eq!(FunctionReport::parse(&r.to_message()), Some(r.clone()));
         assert_eq!(r.instance_number(), 0x00ab00cd00ef0012);

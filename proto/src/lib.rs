@@ -4,6 +4,7 @@
 //! [`chain`] is STeLLAR's producer-consumer contract, which its vHive provider speaks.
 //! [`function`] defines what travels inside those messages between the invoker and the emulated function
 //! (what a call asks for, what the function says it did), as JSON, so other functions stay compatible.
+//! [`workflow`] is the plan a chained workflow's calls carry, and the reports they return.
 //! [`testing`] holds a minimal server for tests and benchmarks of the client side.
 
 #[allow(missing_docs, clippy::all)]
@@ -35,6 +36,7 @@ pub mod chain {
 }
 
 pub mod function;
+pub mod workflow;
 
 /// A minimal `Greeter` server for tests and benchmarks of callers: it answers every call after a fixed
 /// delay (a timer, so it holds no thread), and can be stopped to play a server that dies.

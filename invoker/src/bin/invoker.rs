@@ -148,6 +148,7 @@ fn replay_load(
             observer,
             request: args.request.clone(),
             pacing: invoker::dispatch::Pacing::Scheduled,
+            orchestration: args.orchestration,
         },
     )?;
     // The last report holds every record: sent before the results, so the coordinator's live view ends

@@ -11,6 +11,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use prost::Message;
+use proto::workflow::PLAN_HEADER;
 use tonic::transport::{Channel, Endpoint};
 
 use formats::records::{Outcome, Protocol, Wire};
@@ -117,7 +118,7 @@ impl GrpcEndpoint {
     }
 
     /// The next call, on the next channel.
-    pub(crate) fn call(&self, call: &ScheduledCall) -> GrpcCall {
+    pub(crate) fn call(&self, call: &ScheduledCall, plan: Option<Rc<str>>) -> GrpcCall {
         let k = self.next.get();
         self.next.set(k.wrapping_add(1));
         let channel = self.channels[k % self.channels.len()].clone();
@@ -136,7 +137,11 @@ impl GrpcEndpoint {
                 v_hive_metadata: super::ask_json(call.ask),
             }),
         };
-        GrpcCall { channel, request }
+        GrpcCall {
+            channel,
+            request,
+            plan,
+        }
     }
 }
 
@@ -150,6 +155,8 @@ enum GrpcRequest {
 pub(crate) struct GrpcCall {
     channel: Channel,
     request: GrpcRequest,
+    /// A chained workflow's plan, sent in the request's metadata.
+    plan: Option<Rc<str>>,
 }
 
 /// A reply's size and what the function said of the call.
@@ -160,6 +167,13 @@ impl GrpcCall {
     async fn exchange(self) -> Result<Answered, tonic::Status> {
         match self.request {
             GrpcRequest::Greeter(request) => {
+                let mut request = tonic::Request::new(request);
+                if let Some(plan) = &self.plan {
+                    let value = plan.parse().map_err(|_| {
+                        tonic::Status::invalid_argument("the workflow plan is not ASCII")
+                    })?;
+                    request.metadata_mut().insert(PLAN_HEADER, value);
+                }
                 let reply = GreeterClient::new(self.channel)
                     .say_hello(request)
                     .await?

@@ -506,6 +506,8 @@ mod tests {
             memory_mb: 1,
             duration_us: 7,
             cpu_us: 7,
+            own_us: None,
+            nodes: Vec::new(),
         };
         let answer = String::from_utf8_lossy(answer).replace("REPORT", &report.to_message());
         let (result, read) = exchange(

@@ -27,6 +27,7 @@ use tokio_rustls::TlsConnector;
 
 use formats::records::{Outcome, Protocol, Wire};
 use proto::function::{FunctionReport, REPORT_HEADER, REQUEST_HEADER};
+use proto::workflow::PLAN_HEADER;
 
 use super::h1::{self, Answer, Failure};
 use super::{no_answer, Reply};
@@ -195,7 +196,12 @@ impl HttpEndpoint {
     }
 
     /// The HTTP/2 request of one call, sending `body` (see [`HttpEndpoint::body`]).
-    fn build_h2(&self, call: &ScheduledCall, body: &Bytes) -> Request<Full<Bytes>> {
+    fn build_h2(
+        &self,
+        call: &ScheduledCall,
+        body: &Bytes,
+        plan: Option<&str>,
+    ) -> Request<Full<Bytes>> {
         let t = &*self.request;
         let uri = self
             .payload_query(call)
@@ -217,12 +223,15 @@ impl HttpEndpoint {
                 request.headers_mut().insert(REQUEST_HEADER, value);
             }
         }
+        if let Some(value) = plan.and_then(|p| HeaderValue::from_str(p).ok()) {
+            request.headers_mut().insert(PLAN_HEADER, value);
+        }
         *request.uri_mut() = uri;
         request
     }
 
     /// Renders the HTTP/1.1 request head of one call, sending `body`, into `out`.
-    fn render_h1(&self, call: &ScheduledCall, body: &Bytes, out: &mut Vec<u8>) {
+    fn render_h1(&self, call: &ScheduledCall, body: &Bytes, plan: Option<&str>, out: &mut Vec<u8>) {
         let t = &*self.request;
         let query = self.payload_query(call);
         out.extend_from_slice(t.method.as_str().as_bytes());
@@ -246,6 +255,9 @@ impl HttpEndpoint {
         }
         if call.ask.is_some() {
             header_line(out, REQUEST_HEADER.as_bytes(), &super::ask_json(call.ask));
+        }
+        if let Some(plan) = plan {
+            header_line(out, PLAN_HEADER.as_bytes(), plan.as_bytes());
         }
         // A body, or a method that expects one, says its length (as hyper did: not for an empty GET).
         if !body.is_empty() || !matches!(t.method, Method::GET | Method::HEAD) {
@@ -286,11 +298,10 @@ impl HttpEndpoint {
     async fn exchange_h1(
         &self,
         connection: &mut h1::Connection,
-        call: &ScheduledCall,
-        body: &Bytes,
+        (call, body, plan): (&ScheduledCall, &Bytes, Option<&str>),
         sent: &Cell<Option<Instant>>,
     ) -> Result<(Answer, bool), Failure> {
-        self.render_h1(call, body, connection.request_head());
+        self.render_h1(call, body, plan, connection.request_head());
         sent.set(Some(Instant::now()));
         let head_request = self.request.method == Method::HEAD;
         connection.exchange(body, head_request).await
@@ -300,19 +311,18 @@ impl HttpEndpoint {
     /// the connection.
     async fn exchange(
         &self,
-        call: &ScheduledCall,
-        body: &Bytes,
+        (call, body, plan): (&ScheduledCall, &Bytes, Option<&str>),
         sent: &Cell<Option<Instant>>,
     ) -> Result<Answer, String> {
         if self.request.connection_per_call {
             return match Box::pin(self.dial()).await? {
                 Dialled::H1(mut connection) => self
-                    .exchange_h1(&mut connection, call, body, sent)
+                    .exchange_h1(&mut connection, (call, body, plan), sent)
                     .await
                     .map(|(answer, _)| answer)
                     .map_err(Failure::into_cause),
                 Dialled::H2(mut sender) => {
-                    let request = self.build_h2(call, body);
+                    let request = self.build_h2(call, body, plan);
                     sent.set(Some(Instant::now()));
                     read_h2(sender.send_request(request).await).await
                 }
@@ -325,7 +335,7 @@ impl HttpEndpoint {
                 self.next.set(k.wrapping_add(1));
                 senders[k % senders.len()].clone()
             };
-            let request = self.build_h2(call, body);
+            let request = self.build_h2(call, body, plan);
             sent.set(Some(Instant::now()));
             return read_h2(sender.send_request(request).await).await;
         }
@@ -333,7 +343,10 @@ impl HttpEndpoint {
         // another (each such connection is dropped, so this ends).
         loop {
             let mut lease = self.pool.lease(|| self.dial_h1()).await?;
-            match self.exchange_h1(lease.connection(), call, body, sent).await {
+            match self
+                .exchange_h1(lease.connection(), (call, body, plan), sent)
+                .await
+            {
                 Ok((answer, reusable)) => {
                     if reusable {
                         lease.give_back();
@@ -347,12 +360,18 @@ impl HttpEndpoint {
     }
 
     /// Makes one call, within `timeout` of `start` (the wait for a connection included).
-    pub(crate) async fn call(self: Rc<Self>, call: ScheduledCall, timeout: Duration) -> Reply {
+    pub(crate) async fn call(
+        self: Rc<Self>,
+        call: ScheduledCall,
+        plan: Option<Rc<str>>,
+        timeout: Duration,
+    ) -> Reply {
         let start = Instant::now();
         let sent = Cell::new(None);
         // Made once: sent (and signed) by the exchange, counted in the record.
         let body = self.body(&call);
-        let result = tokio::time::timeout(timeout, self.exchange(&call, &body, &sent)).await;
+        let exchange = self.exchange((&call, &body, plan.as_deref()), &sent);
+        let result = tokio::time::timeout(timeout, exchange).await;
         let mut wire = Wire {
             protocol: Some(self.protocol()),
             request_bytes: Some(body.len() as u64),

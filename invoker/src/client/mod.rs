@@ -49,12 +49,14 @@ impl Reply {
 /// What a call asks of the function, as the JSON both protocols carry (gRPC's `vHiveMetadata`, HTTP's
 /// `x-function-request`); empty when the load asks nothing.
 fn ask_json(ask: Option<CallAsk>) -> Vec<u8> {
-    ask.map_or_else(Vec::new, |ask| {
-        proto::function::CallRequest {
-            duration_us: Some(ask.duration_us),
-            memory_mb: Some(ask.memory_mb),
-        }
-        .to_metadata()
+    call_request(ask).to_metadata()
+}
+
+/// What a call asks of the function, as `proto` defines it (nothing when the load asks nothing).
+pub(crate) fn call_request(ask: Option<CallAsk>) -> proto::function::CallRequest {
+    ask.map_or_else(Default::default, |ask| proto::function::CallRequest {
+        duration_us: Some(ask.duration_us),
+        memory_mb: Some(ask.memory_mb),
     })
 }
 
@@ -92,7 +94,7 @@ pub(crate) enum Client {
 /// One call, ready to go: owns what it needs, so it can run as a task of its own.
 pub(crate) enum Call {
     Grpc(grpc::GrpcCall),
-    Http(Rc<http::HttpEndpoint>, ScheduledCall),
+    Http(Rc<http::HttpEndpoint>, ScheduledCall, Option<Rc<str>>),
 }
 
 impl Call {
@@ -102,17 +104,26 @@ impl Call {
             // Boxed: tonic's call future is kilobytes, and inline it would make every call's task (HTTP's
             // too) that large, copied and allocated per call.
             Call::Grpc(call) => Box::pin(call.run(timeout)).await,
-            Call::Http(endpoint, call) => endpoint.call(call, timeout).await,
+            Call::Http(endpoint, call, plan) => endpoint.call(call, plan, timeout).await,
         }
     }
 }
 
 impl Client {
-    /// The next call to this endpoint: `call`'s ask and payload on the endpoint's request.
-    pub(crate) fn call(&self, call: &ScheduledCall) -> Call {
+    /// The next call to this endpoint: `call`'s ask and payload on the endpoint's request, and a chained
+    /// workflow's `plan` (`proto::workflow`) when it is one's entry.
+    pub(crate) fn call(&self, call: &ScheduledCall, plan: Option<Rc<str>>) -> Call {
         match self {
-            Client::Grpc(endpoint) => Call::Grpc(endpoint.call(call)),
-            Client::Http(endpoint) => Call::Http(Rc::clone(endpoint), *call),
+            Client::Grpc(endpoint) => Call::Grpc(endpoint.call(call, plan)),
+            Client::Http(endpoint) => Call::Http(Rc::clone(endpoint), *call, plan),
+        }
+    }
+
+    /// The protocol its calls travel with.
+    pub(crate) fn protocol(&self) -> formats::records::Protocol {
+        match self {
+            Client::Grpc(_) => formats::records::Protocol::Grpc,
+            Client::Http(endpoint) => endpoint.protocol(),
         }
     }
 }

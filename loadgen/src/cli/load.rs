@@ -213,8 +213,8 @@ pub struct LoadArgs {
     pub payload_per: crate::generate::PayloadPer,
 
     /// A workflow (our YAML, or FaaSFlow's flat_workflow.yaml; see docs/workflows.md): every call the load
-    /// would make becomes an instance of it, whose nodes the invoker calls as their predecessors answer
-    /// (client orchestration), each receiving its input edges' bytes.
+    /// would make becomes an instance of it, whose nodes are called as their predecessors answer (by the
+    /// invoker or by the functions: --orchestration), each receiving its input edges' bytes.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["payload", "per_call"])]
     pub workflow: Option<PathBuf>,
 
@@ -436,6 +436,12 @@ pub struct ReplayArgs {
     /// Calls outstanding beyond which a due call is recorded as not sent (1 to 10,000,000).
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = whole_in::<usize>(1, 10_000_000))]
     pub max_in_flight: usize,
+
+    /// Who calls a --workflow load's nodes: `client` (the invoker, each once its predecessors answered:
+    /// FaaSFlow's MasterSP) or `chained` (the invoker sends each instance's entry call with the instance's
+    /// plan, and the functions call the rest: WorkerSP). See docs/workflows.md.
+    #[arg(long, value_name = "MODE", value_enum, default_value = "client")]
+    pub orchestration: invoker::dispatch::Orchestration,
 
     /// Pin the invoker's dispatcher to this CPU (local servers get the others). Default with the local
     /// deployer on a machine of 2+ CPUs: the last CPU.

@@ -375,6 +375,7 @@ fn replay_load(
                 stop: stop.clone(),
                 observer,
                 request: request_args(plan, &files.endpoints),
+                orchestration: plan.replay.orchestration,
                 ..ReplayOptions::default()
             },
         )

@@ -43,8 +43,10 @@ impl StepResult {
 
 /// The figures columns, in order, after the swept keys. A failed step's are empty (its error is in its
 /// directory's `error.txt` and in the report). `local_scale` is the local fleet's scale the step ran at
-/// (empty off the local fleet), `cold_starts` the measured calls the functions said were cold.
-pub const FIGURES: [&str; 14] = [
+/// (empty off the local fleet), `cold_starts` the measured calls the functions said were cold; the
+/// `workflow_` ones are a workflow load's instances after warm-up (empty for other loads), so steps that
+/// sweep `orchestration` compare side by side.
+pub const FIGURES: [&str; 17] = [
     "scheduled",
     "sent",
     "answered",
@@ -59,6 +61,9 @@ pub const FIGURES: [&str; 14] = [
     "achieved_rate",
     "local_scale",
     "cold_starts",
+    "workflow_e2e_p50_us",
+    "workflow_e2e_p99_us",
+    "workflow_overhead_p50_us",
 ];
 
 /// The figures of `s`, run as `step` says, in [`FIGURES`] order.
@@ -79,6 +84,12 @@ fn figures(step: &Step, s: &Summary) -> Vec<String> {
         format!("{:.3}", s.achieved_rate),
         local_scale(step).map_or_else(String::new, |f| format!("{f:.4}")),
         s.cold_starts.to_string(),
+        s.workflows
+            .map_or_else(String::new, |w| us(w.end_to_end_us.p50)),
+        s.workflows
+            .map_or_else(String::new, |w| us(w.end_to_end_us.p99)),
+        s.workflows
+            .map_or_else(String::new, |w| us(w.overhead_us.p50)),
     ]
 }
 

@@ -544,6 +544,7 @@ mod tests {
             start_unix_us: 0,
             worker: None,
             workers: Vec::new(),
+            workflows: None,
         };
         let files = RunFiles::in_dir(Path::new("out"));
         let md = markdown(&RunReport {

@@ -1,0 +1,192 @@
+//! Chained orchestration inside the function (FaaSFlow's WorkerSP; who calls whom is
+//! `proto::workflow`'s): once its own work is done, a call that carries a plan calls the nodes it
+//! orchestrates, each as soon as the nodes it waits for answered, and waits for them all. Their reports,
+//! and those of the nodes they called, come back in its own.
+//!
+//! A node is called where its plan says: over gRPC (`host:port`, `grpc://`), carrying the plan in the
+//! request's metadata and its payload as the request's `name`, or over HTTP (`http://` for HTTP/1.1,
+//! `h2c://`) as a POST whose body is its payload, the plan in a header. Connections are shared by every
+//! function of the process.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use tokio::task::JoinSet;
+use tonic::transport::{Channel, Endpoint};
+
+use proto::function::{FunctionReport, REPORT_HEADER, REQUEST_HEADER};
+use proto::greeter_client::GreeterClient;
+use proto::workflow::{NodeReport, Plan, PLAN_HEADER};
+use proto::HelloRequest;
+
+/// How long a node's call may take before it counts as failed. A function has no caller's timeout to
+/// go by; this bounds a hung one.
+const NODE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Calls the nodes `plan.at` orchestrates; their reports and those they carried, in the order the calls
+/// answered. A node whose inputs did not all answer is not called (and so not reported).
+pub(crate) async fn follow(plan: &Plan) -> Vec<NodeReport> {
+    let children = plan.orchestrated(plan.at);
+    let mut started = vec![false; children.len()];
+    let mut answered: Vec<u32> = Vec::new();
+    let mut running = JoinSet::new();
+    let mut reports = Vec::new();
+    loop {
+        for (k, (node, waits)) in children.iter().enumerate() {
+            if !started[k] && waits.iter().all(|w| answered.contains(w)) {
+                started[k] = true;
+                running.spawn(call_node(plan.at(*node)));
+            }
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let Ok(mut report) = joined else { continue };
+        if report.failure.is_none() {
+            answered.push(report.node);
+        }
+        let below = report
+            .report
+            .as_mut()
+            .map(|r| std::mem::take(&mut r.nodes))
+            .unwrap_or_default();
+        reports.push(report);
+        reports.extend(below);
+    }
+    reports
+}
+
+/// Calls node `plan.at`, carrying `plan`.
+async fn call_node(plan: Plan) -> NodeReport {
+    let node = &plan.nodes[plan.at as usize];
+    let sent_unix_us = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as u64;
+    let sent = Instant::now();
+    let call = async {
+        match node.endpoint.split_once("://") {
+            None => grpc(&node.endpoint, &plan).await,
+            Some(("grpc", authority)) => grpc(authority, &plan).await,
+            Some(("http", _)) => http(&node.endpoint, false, &plan).await,
+            Some(("h2c", rest)) => http(&format!("http://{rest}"), true, &plan).await,
+            Some((scheme, _)) => Err(format!(
+                "`{}`: a chained node is called over gRPC, http:// or h2c://, not {scheme}://",
+                node.endpoint
+            )),
+        }
+    };
+    let result = tokio::time::timeout(NODE_TIMEOUT, call)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {NODE_TIMEOUT:?}")));
+    let latency_us = sent.elapsed().as_micros() as u64;
+    let (failure, report) = match result {
+        Ok(report) => (None, report),
+        Err(cause) => (Some(format!("{}: {cause}", node.endpoint)), None),
+    };
+    NodeReport {
+        node: plan.at,
+        sent_unix_us,
+        latency_us,
+        failure,
+        report,
+        request_bytes: node.payload_bytes,
+    }
+}
+
+/// A channel to `authority`, shared by every call to it.
+fn channel(authority: &str) -> Result<Channel, String> {
+    static CHANNELS: OnceLock<Mutex<HashMap<String, Channel>>> = OnceLock::new();
+    let mut channels = CHANNELS
+        .get_or_init(Default::default)
+        .lock()
+        .map_err(|_| "the channel table is poisoned".to_owned())?;
+    if let Some(channel) = channels.get(authority) {
+        return Ok(channel.clone());
+    }
+    let channel = Endpoint::from_shared(format!("http://{authority}"))
+        .map_err(|e| format!("`{authority}`: {e}"))?
+        .connect_lazy();
+    channels.insert(authority.to_owned(), channel.clone());
+    Ok(channel)
+}
+
+/// The node's call over gRPC (`helloworld.Greeter`).
+async fn grpc(authority: &str, plan: &Plan) -> Result<Option<FunctionReport>, String> {
+    let node = &plan.nodes[plan.at as usize];
+    let mut request = tonic::Request::new(HelloRequest {
+        name: "x".repeat(node.payload_bytes as usize),
+        v_hive_metadata: node.ask.to_metadata(),
+    });
+    let value = plan
+        .to_header()
+        .parse()
+        .map_err(|_| "the plan is not ASCII".to_owned())?;
+    request.metadata_mut().insert(PLAN_HEADER, value);
+    let reply = GreeterClient::new(channel(authority)?)
+        .max_decoding_message_size(crate::MAX_REQUEST_BYTES)
+        .max_encoding_message_size(crate::MAX_REQUEST_BYTES)
+        .say_hello(request)
+        .await
+        .map_err(|status| format!("{:?}: {}", status.code(), status.message()))?;
+    Ok(FunctionReport::parse(&reply.into_inner().message))
+}
+
+/// The node's call over HTTP/1.1, or h2c with `h2`.
+async fn http(url: &str, h2: bool, plan: &Plan) -> Result<Option<FunctionReport>, String> {
+    type HttpClient = Client<HttpConnector, Full<Bytes>>;
+    static CLIENTS: OnceLock<(HttpClient, HttpClient)> = OnceLock::new();
+    let (h1_client, h2_client) = CLIENTS.get_or_init(|| {
+        (
+            Client::builder(TokioExecutor::new()).build_http(),
+            Client::builder(TokioExecutor::new())
+                .http2_only(true)
+                .build_http(),
+        )
+    });
+    let node = &plan.nodes[plan.at as usize];
+    let mut request = hyper::Request::post(url)
+        .header(PLAN_HEADER, plan.to_header())
+        .body(Full::new(Bytes::from(vec![
+            b'x';
+            node.payload_bytes as usize
+        ])))
+        .map_err(|e| e.to_string())?;
+    let ask = node.ask.to_metadata();
+    if !ask.is_empty() {
+        let value = hyper::header::HeaderValue::from_bytes(&ask).map_err(|e| e.to_string())?;
+        request.headers_mut().insert(REQUEST_HEADER, value);
+    }
+    let client = if h2 { h2_client } else { h1_client };
+    let response = client.request(request).await.map_err(|e| {
+        let mut cause = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            cause.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        cause
+    })?;
+    let status = response.status();
+    let report = response
+        .headers()
+        .get(REPORT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(FunctionReport::parse);
+    // Read to its end (the connection is then free for the next call).
+    response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    if !status.is_success() {
+        return Err(format!("answered HTTP {}", status.as_u16()));
+    }
+    Ok(report)
+}

@@ -1,0 +1,268 @@
+//! Chained orchestration (FaaSFlow's WorkerSP): the invoker sends a workflow instance's entry call only,
+//! carrying the instance's whole graph as a [`Plan`]; each function, once its own work is done, calls
+//! the nodes it orchestrates and waits for them, and returns their [`NodeReport`]s with its own.
+//!
+//! **Who calls whom.** A node orchestrates the nodes it immediately dominates (every path from the entry
+//! to them passes through it, and through no later node that does too). A chain's node calls the next; a
+//! fan-out's source calls every branch; a join is called by the node that dominates all its inputs (a
+//! diamond's source calls the join once both branches answered). So every node is called exactly once,
+//! only after all its predecessors ended, by a function that was alive when they did.
+//!
+//! **Data.** A node's request carries its `payload_bytes` (the sum of its input edges), from whichever
+//! function calls it, as in client orchestration, where the invoker sends it.
+//!
+//! The plan travels in [`PLAN_HEADER`] (gRPC metadata or HTTP header), JSON; the reports in the
+//! function's report (`crate::function::FunctionReport::nodes`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::function::{CallRequest, FunctionReport};
+
+/// The header (HTTP) or metadata key (gRPC) carrying a chained call's [`Plan`].
+pub const PLAN_HEADER: &str = "x-workflow-plan";
+
+/// A workflow instance's graph, as one of its calls carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The node this call is (an index into `nodes`).
+    pub at: u32,
+    /// Every node of the instance, each after the nodes it waits for.
+    pub nodes: Vec<PlanNode>,
+}
+
+/// One node of a [`Plan`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanNode {
+    /// Where it is called, as a load names an endpoint (`host:port` for gRPC, `http://…`, `h2c://…`).
+    pub endpoint: String,
+    /// What its call asks of the function.
+    #[serde(default)]
+    pub ask: CallRequest,
+    /// What its request carries, bytes.
+    #[serde(default)]
+    pub payload_bytes: u64,
+    /// The nodes it waits for (indices into the plan's nodes, each lower than its own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<u32>,
+}
+
+/// What a function says of a node it called (or one called further down).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeReport {
+    /// The node (an index into the plan's nodes).
+    pub node: u32,
+    /// When its request was sent, µs since the Unix epoch, on the calling function's clock.
+    pub sent_unix_us: u64,
+    /// From then to its answer (or failure), µs.
+    pub latency_us: u64,
+    /// Why it failed; none when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// What it said it did (its `nodes` moved up into the caller's list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<FunctionReport>,
+    /// What its request carried, bytes.
+    #[serde(default)]
+    pub request_bytes: u64,
+}
+
+/// Why a plan cannot be followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanError(pub String);
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PlanError {}
+
+impl Plan {
+    /// Refuses a plan no function could follow: no node, a node out of range, a node waiting for one not
+    /// before it, or more than one entry (a node waiting for nothing).
+    pub fn check(&self) -> Result<(), PlanError> {
+        let n = self.nodes.len();
+        if n == 0 || self.at as usize >= n {
+            return Err(PlanError(format!(
+                "node {} of a plan of {n} nodes",
+                self.at
+            )));
+        }
+        let entries = self.nodes.iter().filter(|v| v.after.is_empty()).count();
+        if entries != 1 {
+            return Err(PlanError(format!(
+                "a chained workflow instance has one entry node (waiting for nothing); this one has {entries}"
+            )));
+        }
+        if !self.nodes[0].after.is_empty() {
+            return Err(PlanError("the entry node comes first".into()));
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            if let Some(bad) = node.after.iter().find(|&&p| p as usize >= i) {
+                return Err(PlanError(format!(
+                    "node {i} waits for node {bad}, which does not come before it"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Each node's immediate dominator (the entry's is itself). Nodes come after their predecessors, so
+    /// one pass folds each node's predecessors into their nearest common dominator.
+    pub fn dominators(&self) -> Vec<u32> {
+        let n = self.nodes.len();
+        let mut idom = vec![0u32; n];
+        let mut depth = vec![0u32; n];
+        for v in 1..n {
+            let mut preds = self.nodes[v].after.iter().copied();
+            let Some(first) = preds.next() else { continue };
+            let mut d = first;
+            for p in preds {
+                d = common(d, p, &idom, &depth);
+            }
+            idom[v] = d;
+            depth[v] = depth[d as usize] + 1;
+        }
+        idom
+    }
+
+    /// The nodes the call at `at` orchestrates (those it immediately dominates), in plan order, each with
+    /// the nodes among them it must wait for: a node is called once every one of them whose dominator
+    /// subtree holds one of its predecessors has answered.
+    pub fn orchestrated(&self, at: u32) -> Vec<(u32, Vec<u32>)> {
+        let idom = self.dominators();
+        // The node among `at`'s children whose subtree holds `v` (or `at` itself).
+        let child_of = |mut v: u32| {
+            while v != at && idom[v as usize] != at {
+                if v == 0 {
+                    return at;
+                }
+                v = idom[v as usize];
+            }
+            v
+        };
+        (0..self.nodes.len() as u32)
+            .filter(|&v| v != at && idom[v as usize] == at)
+            .map(|v| {
+                let mut waits: Vec<u32> = self.nodes[v as usize]
+                    .after
+                    .iter()
+                    .map(|&p| child_of(p))
+                    .filter(|&c| c != at)
+                    .collect();
+                waits.sort_unstable();
+                waits.dedup();
+                (v, waits)
+            })
+            .collect()
+    }
+
+    /// The same plan, carried by the call to node `at`.
+    pub fn at(&self, at: u32) -> Plan {
+        Plan {
+            at,
+            nodes: self.nodes.clone(),
+        }
+    }
+
+    /// The plan as its header's value.
+    pub fn to_header(&self) -> String {
+        serde_json::to_string(self).expect("a plan serialises")
+    }
+
+    /// A plan from its header's value, checked.
+    pub fn from_header(text: &[u8]) -> Result<Plan, PlanError> {
+        let plan: Plan =
+            serde_json::from_slice(text).map_err(|e| PlanError(format!("{PLAN_HEADER}: {e}")))?;
+        plan.check()?;
+        Ok(plan)
+    }
+}
+
+/// The nearest common dominator of `a` and `b`.
+fn common(mut a: u32, mut b: u32, idom: &[u32], depth: &[u32]) -> u32 {
+    while a != b {
+        if depth[a as usize] >= depth[b as usize] {
+            a = idom[a as usize];
+        } else {
+            b = idom[b as usize];
+        }
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(after: &[&[u32]]) -> Plan {
+        Plan {
+            at: 0,
+            nodes: after
+                .iter()
+                .map(|a| PlanNode {
+                    endpoint: "f:80".into(),
+                    ask: CallRequest::default(),
+                    payload_bytes: 0,
+                    after: a.to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_chain_calls_the_next_a_fan_calls_every_branch_and_a_diamond_s_source_calls_its_join() {
+        let chain = plan(&[&[], &[0], &[1]]);
+        assert_eq!(chain.orchestrated(0), vec![(1, vec![])]);
+        assert_eq!(chain.orchestrated(1), vec![(2, vec![])]);
+        assert!(chain.orchestrated(2).is_empty());
+        // A → B, C → D: A calls B and C, then D once both answered.
+        let diamond = plan(&[&[], &[0], &[0], &[1, 2]]);
+        assert_eq!(diamond.dominators(), vec![0, 0, 0, 0]);
+        assert_eq!(
+            diamond.orchestrated(0),
+            vec![(1, vec![]), (2, vec![]), (3, vec![1, 2])]
+        );
+        assert!(diamond.orchestrated(1).is_empty());
+        // A → B → E → D, A → C → D: D waits for E, inside B's subtree, so for B's answer.
+        let deep = plan(&[&[], &[0], &[0], &[1], &[3, 2]]);
+        assert_eq!(
+            deep.orchestrated(0),
+            vec![(1, vec![]), (2, vec![]), (4, vec![1, 2])]
+        );
+        assert_eq!(deep.orchestrated(1), vec![(3, vec![])]);
+    }
+
+    #[test]
+    fn every_node_is_orchestrated_by_exactly_one_other() {
+        // Two diamonds in a row, a skip edge, a fan of three.
+        let p = plan(&[&[], &[0], &[0], &[1, 2], &[3], &[3], &[3], &[4, 5, 6, 0]]);
+        let mut called = vec![0; p.nodes.len()];
+        for at in 0..p.nodes.len() as u32 {
+            for (v, waits) in p.orchestrated(at) {
+                called[v as usize] += 1;
+                // It waits only for siblings, before it in the plan.
+                assert!(waits.iter().all(|&w| w < v), "{v} waits for {waits:?}");
+            }
+        }
+        assert_eq!(called, vec![0, 1, 1, 1, 1, 1, 1, 1]);
+        assert_eq!(
+            p.orchestrated(3),
+            vec![(4, vec![]), (5, vec![]), (6, vec![])]
+        );
+        assert_eq!(p.orchestrated(0).last(), Some(&(7, vec![3])));
+    }
+
+    #[test]
+    fn plans_no_function_could_follow_are_refused() {
+        assert!(plan(&[&[], &[0]]).check().is_ok());
+        let two_entries = plan(&[&[], &[]]).check().unwrap_err();
+        assert!(two_entries.0.contains("this one has 2"), "{two_entries}");
+        let forward = plan(&[&[], &[2], &[0]]).check().unwrap_err();
+        assert!(forward.0.contains("node 1 waits for node 2"), "{forward}");
+        let p = plan(&[&[], &[0]]);
+        assert_eq!(Plan::from_header(p.to_header().as_bytes()), Ok(p));
+        assert!(Plan::from_header(b"{").is_err());
+    }
+}
