@@ -93,7 +93,9 @@ impl<'a> Chaining<'a> {
                 .map_or(0, |w| w.instance);
             plan.check().map_err(|e| {
                 ReplayError::Unsupported(format!(
-                    "--orchestration chained: workflow instance {instance}: {e}"
+                    "--orchestration chained: workflow instance {instance}: {e} (a virtual entry node \
+                     that routes to several starts an instance with several calls; --orchestration \
+                     client replays it)"
                 ))
             })?;
             let entry = calls[0] as usize;

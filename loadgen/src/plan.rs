@@ -192,6 +192,8 @@ impl RunPlan {
                 rand::random()
             }
         })?;
+        // An instance that starts with several calls (a virtual entry fanning out) is refused by the
+        // invoker, naming it: whether one does depends on its draws.
         if args.replay.orchestration == invoker::dispatch::Orchestration::Chained
             && load.workflow.is_none()
         {

@@ -193,6 +193,57 @@ fn what_a_workflow_load_cannot_do_is_refused_before_anything_is_written() {
     }
 }
 
+#[test]
+fn a_chained_instance_that_starts_with_several_calls_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let fan = write_file(
+        dir.path(),
+        "fan.yaml",
+        "nodes:\n  - name: V\n    virtual: true\n    next: {to: [{node: B, size: 10}, {node: C, size: 10}]}\n  - name: B\n    function: {duration_ms: 1, memory_mb: 8}\n  - name: C\n    function: {duration_ms: 1, memory_mb: 8}\n",
+    );
+    let out = dir.path().join("run");
+    let o = loadgen(&[
+        "run",
+        "-o",
+        s(&out),
+        "--workflow",
+        s(&fan),
+        "--orchestration",
+        "chained",
+        "--rps",
+        "2",
+        "-m",
+        "false",
+        "-d",
+        "1",
+        "-w",
+        "0",
+    ]);
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("workflow instance 0: a chained workflow instance has one entry node")
+            && e.contains("--orchestration client"),
+        "{e}"
+    );
+    // The same file replays under client orchestration.
+    ok(&loadgen(&[
+        "run",
+        "-o",
+        s(&out),
+        "--workflow",
+        s(&fan),
+        "--rps",
+        "2",
+        "-m",
+        "false",
+        "-d",
+        "1",
+        "-w",
+        "0",
+    ]));
+}
+
 /// FaaSFlow's own layout: a VIRTUAL switch between `split` (a foreach over `transcode`) and `simple`.
 const FAASFLOW: &str = "\
 functions:
