@@ -202,23 +202,26 @@ fn a_chained_instance_that_starts_with_several_calls_is_refused_naming_it() {
         "nodes:\n  - name: V\n    virtual: true\n    next: {to: [{node: B, size: 10}, {node: C, size: 10}]}\n  - name: B\n    function: {duration_ms: 1, memory_mb: 8}\n  - name: C\n    function: {duration_ms: 1, memory_mb: 8}\n",
     );
     let out = dir.path().join("run");
-    let o = loadgen(&[
-        "run",
-        "-o",
-        s(&out),
-        "--workflow",
-        s(&fan),
-        "--orchestration",
-        "chained",
-        "--rps",
-        "2",
-        "-m",
-        "false",
-        "-d",
-        "1",
-        "-w",
-        "0",
-    ]);
+    let run = |orchestration: &str| {
+        loadgen(&[
+            "run",
+            "-o",
+            s(&out),
+            "--workflow",
+            s(&fan),
+            "--orchestration",
+            orchestration,
+            "--rps",
+            "2",
+            "-m",
+            "false",
+            "-d",
+            "1",
+            "-w",
+            "0",
+        ])
+    };
+    let o = run("chained");
     assert!(!o.status.success());
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -227,21 +230,7 @@ fn a_chained_instance_that_starts_with_several_calls_is_refused_naming_it() {
         "{e}"
     );
     // The same file replays under client orchestration.
-    ok(&loadgen(&[
-        "run",
-        "-o",
-        s(&out),
-        "--workflow",
-        s(&fan),
-        "--rps",
-        "2",
-        "-m",
-        "false",
-        "-d",
-        "1",
-        "-w",
-        "0",
-    ]));
+    ok(&run("client"));
 }
 
 /// FaaSFlow's own layout: a VIRTUAL switch between `split` (a foreach over `transcode`) and `simple`.

@@ -485,6 +485,31 @@ mod tests {
         (result, read)
     }
 
+    /// A GET on `connection`, answered with `pieces`.
+    async fn get(
+        connection: &mut Connection,
+        server: &mut DuplexStream,
+        pieces: &[&[u8]],
+    ) -> Result<(Answer, bool), Failure> {
+        let request = b"GET / HTTP/1.1\r\n\r\n";
+        exchange(connection, server, request, b"", pieces).await.0
+    }
+
+    /// A GET on a fresh connection whose server writes `answer`, then closes.
+    async fn get_then_close(answer: &'static [u8]) -> Result<(Answer, bool), Failure> {
+        let (mut connection, mut server) = pair();
+        connection
+            .request_head()
+            .extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
+        let serve = async move {
+            let mut read = [0; 18];
+            server.read_exact(&mut read).await.unwrap();
+            server.write_all(answer).await.unwrap();
+            // Dropping the server's end closes the stream.
+        };
+        tokio::join!(connection.exchange(b"", false), serve).0
+    }
+
     fn ok(result: Result<(Answer, bool), Failure>) -> (Answer, bool) {
         match result {
             Ok(answer) => answer,
@@ -528,14 +553,7 @@ mod tests {
         assert_eq!(read, [&head[..], b"abc"].concat(), "head and body in order");
         // The connection carries the next call.
         let answer: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
-        let (result, _) = exchange(
-            &mut connection,
-            &mut server,
-            b"GET / HTTP/1.1\r\n\r\n",
-            b"",
-            &[answer],
-        )
-        .await;
+        let result = get(&mut connection, &mut server, &[answer]).await;
         assert_eq!(ok(result).0.status, 404);
     }
 
@@ -561,14 +579,7 @@ mod tests {
         let (mut connection, mut server) = pair();
         let answer: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1a;ext=1\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nx-trailer: 1\r\n\r\n";
         let pieces: Vec<&[u8]> = answer.chunks(3).collect();
-        let (result, _) = exchange(
-            &mut connection,
-            &mut server,
-            b"GET / HTTP/1.1\r\n\r\n",
-            b"",
-            &pieces,
-        )
-        .await;
+        let result = get(&mut connection, &mut server, &pieces).await;
         let (answer, reusable) = ok(result);
         assert_eq!((answer.status, answer.bytes, reusable), (200, 31, true));
     }
@@ -577,30 +588,10 @@ mod tests {
     async fn connection_close_and_a_body_to_the_end_are_not_reused() {
         let (mut connection, mut server) = pair();
         let answer: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi";
-        let (result, _) = exchange(
-            &mut connection,
-            &mut server,
-            b"GET / HTTP/1.1\r\n\r\n",
-            b"",
-            &[answer],
-        )
-        .await;
+        let result = get(&mut connection, &mut server, &[answer]).await;
         assert!(!ok(result).1, "Connection: close");
 
-        let (mut connection, mut server) = pair();
-        connection
-            .request_head()
-            .extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
-        let serve = async move {
-            let mut read = [0; 18];
-            server.read_exact(&mut read).await.unwrap();
-            server
-                .write_all(b"HTTP/1.0 200 OK\r\n\r\nto the end")
-                .await
-                .unwrap();
-            // Dropping the server's end closes the stream: the body ends there.
-        };
-        let (result, ()) = tokio::join!(connection.exchange(b"", false), serve);
+        let result = get_then_close(b"HTTP/1.0 200 OK\r\n\r\nto the end").await;
         let (answer, reusable) = ok(result);
         assert_eq!((answer.bytes, reusable), (10, false));
     }
@@ -609,14 +600,7 @@ mod tests {
     async fn a_close_before_any_answer_is_stale_only_on_a_used_connection() {
         let (mut connection, mut server) = pair();
         let answer: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-        let (result, _) = exchange(
-            &mut connection,
-            &mut server,
-            b"GET / HTTP/1.1\r\n\r\n",
-            b"",
-            &[answer],
-        )
-        .await;
+        let result = get(&mut connection, &mut server, &[answer]).await;
         assert!(ok(result).1);
         drop(server);
         connection
@@ -655,17 +639,7 @@ mod tests {
                 "closed in the middle",
             ),
         ] {
-            let (mut connection, mut server) = pair();
-            connection
-                .request_head()
-                .extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
-            let serve = async move {
-                let mut read = [0; 18];
-                server.read_exact(&mut read).await.unwrap();
-                server.write_all(answer).await.unwrap();
-            };
-            let (result, ()) = tokio::join!(connection.exchange(b"", false), serve);
-            match result {
+            match get_then_close(answer).await {
                 Err(Failure::Broken(got)) => assert!(got.contains(cause), "{got} names {cause}"),
                 _ => panic!("{} is refused", String::from_utf8_lossy(answer)),
             }
