@@ -20,9 +20,9 @@ use hyper_util::rt::TokioExecutor;
 use tokio::task::JoinSet;
 use tonic::transport::{Channel, Endpoint};
 
-use proto::function::{FunctionReport, REPORT_HEADER, REQUEST_HEADER};
+use proto::function::{FunctionReport, NodeReport, REPORT_HEADER, REQUEST_HEADER};
 use proto::greeter_client::GreeterClient;
-use proto::workflow::{NodeReport, Plan, PLAN_HEADER};
+use proto::workflow::{Plan, PLAN_HEADER};
 use proto::HelloRequest;
 
 /// How long a node's call may take before it counts as failed. A function has no caller's timeout to

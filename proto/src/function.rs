@@ -76,7 +76,28 @@ pub struct FunctionReport {
     /// In a chained workflow, the reports of the nodes it orchestrated and of those they did, in the order
     /// they answered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub nodes: Vec<crate::workflow::NodeReport>,
+    pub nodes: Vec<NodeReport>,
+}
+
+/// What a function says of a node of a chained workflow it called (or of one called further down; see
+/// `crate::workflow`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeReport {
+    /// The node (an index into the plan's nodes).
+    pub node: u32,
+    /// When its request was sent, µs since the Unix epoch, on the calling function's clock.
+    pub sent_unix_us: u64,
+    /// From then to its answer (or failure), µs.
+    pub latency_us: u64,
+    /// Why it failed; none when it answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    /// What it said it did (its `nodes` moved up into the caller's list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<FunctionReport>,
+    /// What its request carried, bytes.
+    #[serde(default)]
+    pub request_bytes: u64,
 }
 
 impl FunctionReport {

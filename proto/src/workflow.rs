@@ -12,11 +12,11 @@
 //! function calls it, as in client orchestration, where the invoker sends it.
 //!
 //! The plan travels in [`PLAN_HEADER`] (gRPC metadata or HTTP header), JSON; the reports in the
-//! function's report (`crate::function::FunctionReport::nodes`).
+//! function's report (`crate::function::FunctionReport::nodes`, each a `crate::function::NodeReport`).
 
 use serde::{Deserialize, Serialize};
 
-use crate::function::{CallRequest, FunctionReport};
+use crate::function::CallRequest;
 
 /// The header (HTTP) or metadata key (gRPC) carrying a chained call's [`Plan`].
 pub const PLAN_HEADER: &str = "x-workflow-plan";
@@ -44,26 +44,6 @@ pub struct PlanNode {
     /// The nodes it waits for (indices into the plan's nodes, each lower than its own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<u32>,
-}
-
-/// What a function says of a node it called (or one called further down).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NodeReport {
-    /// The node (an index into the plan's nodes).
-    pub node: u32,
-    /// When its request was sent, µs since the Unix epoch, on the calling function's clock.
-    pub sent_unix_us: u64,
-    /// From then to its answer (or failure), µs.
-    pub latency_us: u64,
-    /// Why it failed; none when it answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub failure: Option<String>,
-    /// What it said it did (its `nodes` moved up into the caller's list).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub report: Option<FunctionReport>,
-    /// What its request carried, bytes.
-    #[serde(default)]
-    pub request_bytes: u64,
 }
 
 /// Why a plan cannot be followed.

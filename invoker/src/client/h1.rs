@@ -1,14 +1,14 @@
 //! HTTP/1.1 on the calling task: a request is rendered into bytes and written, and its answer read and
-//! parsed (`httparse`) by the task of the call that sent it, on the dispatcher's thread.
+//! parsed (`httparse`) by the task of the call that sent it, on the dispatcher's thread. Long because its
+//! tests (framing, interim answers, closes, malformed answers) sit beside it.
 //!
 //! Why not hyper's HTTP/1.1 client: its connection is a task of its own, which a call reaches through a
-//! channel and whose answer comes back through another, so each call costs two task wake-ups and two
-//! channel hand-overs beside its write and read. That held the dispatcher to 50,000 calls/s where wrk,
-//! on the same CPU, makes 118,000. HTTP/2 multiplexes, needs a connection task, and stays on hyper.
-//!
-//! A connection carries one call at a time. [`Pool`] keeps them alive: a call takes an idle one, or opens
-//! another while fewer than `--max-connections` are open (one opening at a time), or waits for one to be
-//! freed.
+//! channel and whose answer comes back through another: two task wake-ups and two hand-overs per call on
+//! the dispatcher's one CPU. Here a call is a write, and a read when the socket wakes its task (what is
+//! left of HTTP/1.1's cost is the kernel's: docs/benchmarks.md). HTTP/2 multiplexes, needs a connection
+//! task, and stays on hyper. A connection carries one call at a time; [`Pool`] keeps them alive: a call
+//! takes an idle one, or opens another while fewer than `--max-connections` are open (one opening at a
+//! time), or waits for one to be freed.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
