@@ -1,6 +1,6 @@
 //! HTTP/1.1 on the calling task: a request is rendered into bytes and written, and its answer read and
-//! parsed (`httparse`) by the task of the call that sent it, on the dispatcher's thread. Long because its
-//! tests (framing, interim answers, closes, malformed answers) sit beside it.
+//! parsed (`httparse`) by the task of the call that sent it, on the dispatcher's thread. The file is
+//! long because its tests (framing, interim answers, closes, malformed answers) sit beside it.
 //!
 //! Why not hyper's HTTP/1.1 client: its connection is a task of its own, which a call reaches through a
 //! channel and whose answer comes back through another: two task wake-ups and two hand-overs per call on
