@@ -25,8 +25,8 @@ use proto::greeter_client::GreeterClient;
 use proto::workflow::{Plan, PLAN_HEADER};
 use proto::HelloRequest;
 
-/// How long a node's call may take before it counts as failed. A function has no caller's timeout to
-/// go by; this bounds a hung one.
+/// How long a node's call may take before it counts as failed when the plan has no deadline (the
+/// invoker's plans carry one, from its call timeout): this bounds a hung one.
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Calls the nodes `plan.at` orchestrates; their reports and those they carried, in the order the calls
@@ -41,7 +41,7 @@ pub(crate) async fn follow(plan: &Plan) -> Vec<NodeReport> {
         for (k, (node, waits)) in children.iter().enumerate() {
             if !started[k] && waits.iter().all(|w| answered.contains(w)) {
                 started[k] = true;
-                running.spawn(call_node(plan.at(*node)));
+                running.spawn(call_node(plan.for_node(*node)));
             }
         }
         let Some(joined) = running.join_next().await else {
@@ -82,9 +82,13 @@ async fn call_node(plan: Plan) -> NodeReport {
             )),
         }
     };
-    let result = tokio::time::timeout(NODE_TIMEOUT, call)
+    // The node must answer by its own deadline (what it was given).
+    let timeout = plan.deadline_unix_us.map_or(NODE_TIMEOUT, |d| {
+        Duration::from_micros(d.saturating_sub(sent_unix_us))
+    });
+    let result = tokio::time::timeout(timeout, call)
         .await
-        .unwrap_or_else(|_| Err(format!("no answer within {NODE_TIMEOUT:?}")));
+        .unwrap_or_else(|_| Err(format!("no answer within {:.3} s", timeout.as_secs_f64())));
     let latency_us = sent.elapsed().as_micros() as u64;
     let (failure, report) = match result {
         Ok(report) => (None, report),

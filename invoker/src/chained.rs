@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use formats::records::{Outcome, Protocol, Record};
 use proto::function::FunctionReport;
-use proto::workflow::{Plan, PlanNode};
+use proto::workflow::{Plan, PlanNode, DEADLINE_MARGIN_US};
 
 use crate::error::ReplayError;
 use crate::schedule::Schedule;
@@ -42,8 +42,14 @@ pub(crate) struct ChainedCall {
 }
 
 impl<'a> Chaining<'a> {
-    /// The plans of `schedule`'s instances; refused when an instance has not exactly one entry node.
-    pub(crate) fn new(schedule: &'a Schedule, start_unix_us: u64) -> Result<Self, ReplayError> {
+    /// The plans of `schedule`'s instances, each with the deadline its entry call's `timeout` sets (the
+    /// functions end their calls in time for the entry to answer); refused when an instance has not
+    /// exactly one entry node.
+    pub(crate) fn new(
+        schedule: &'a Schedule,
+        start_unix_us: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Self, ReplayError> {
         let n = schedule.calls.len();
         let mut entries = vec![None; n];
         let Some(dependencies) = &schedule.dependencies else {
@@ -87,7 +93,15 @@ impl<'a> Chaining<'a> {
                     }
                 })
                 .collect();
-            let plan = Plan { at: 0, nodes };
+            let due_us = schedule.calls[calls[0] as usize].due_us;
+            let plan = Plan {
+                at: 0,
+                nodes,
+                deadline_unix_us: Some(
+                    (start_unix_us + due_us + timeout.as_micros() as u64)
+                        .saturating_sub(DEADLINE_MARGIN_US),
+                ),
+            };
             let instance = schedule.calls[calls[0] as usize]
                 .workflow
                 .map_or(0, |w| w.instance);

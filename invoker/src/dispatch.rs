@@ -348,7 +348,11 @@ async fn dispatch(
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_micros() as u64;
-            Some(Chaining::new(schedule, start_unix_us)?)
+            Some(Chaining::new(
+                schedule,
+                start_unix_us,
+                options.grpc_timeout,
+            )?)
         }
         Orchestration::Client => None,
     };

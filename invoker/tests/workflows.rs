@@ -305,3 +305,71 @@ fn a_stop_leaves_every_call_of_every_instance_with_its_record() {
     let rows = std::fs::read_to_string(dir.path().join("workflows.csv")).unwrap();
     assert_eq!(rows.lines().count(), 201, "{rows}");
 }
+
+#[test]
+fn a_chained_node_too_slow_for_the_call_timeout_is_given_up_in_time_for_the_entry_to_report_it() {
+    let _turn = turn();
+    let server = emulated::LocalServer::start(
+        emulated::Behaviour {
+            cpu_share: 0.0,
+            ..emulated::Behaviour::fixed("f", 1.0, 0.0)
+        },
+        1,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("load.json");
+    // One instance of A (5 ms) → B (3 s), under a 1 s call timeout.
+    let nodes = vec!["A".to_owned(), "B".to_owned()];
+    let mut writer = LoadWriter::create(&path, &[server.endpoint()])
+        .unwrap()
+        .with_nodes(&nodes);
+    let call = Invocation {
+        offset_us: 0,
+        endpoint: 0,
+    };
+    let ask = |ms: u64| CallAsk {
+        duration_us: ms * 1000,
+        memory_mb: 0,
+    };
+    let step = |node: u32, after: Vec<u32>| WorkflowStep {
+        instance: 7,
+        node,
+        after,
+    };
+    writer
+        .write_workflow_period(
+            &[call, call],
+            &[ask(5), ask(3000)],
+            &[0, 10],
+            &[step(0, vec![]), step(1, vec![0])],
+        )
+        .unwrap();
+    writer.commit().unwrap();
+    let schedule = Schedule::from_file(&path, 1_000_000, 0, 1).unwrap();
+    let summary = replay(
+        schedule,
+        ReplayOptions {
+            grpc_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(2),
+            shared_cpu: true,
+            records: Some(dir.path().join("records.csv")),
+            latency_file: Some(dir.path().join("lat.txt")),
+            orchestration: Orchestration::Chained,
+            ..ReplayOptions::default()
+        },
+    )
+    .unwrap();
+    let mut calls: BTreeMap<String, Record> = BTreeMap::new();
+    read_workflow_records(&dir.path().join("records.csv"), |r, _, node| {
+        calls.insert(node.unwrap().to_owned(), *r);
+    })
+    .unwrap();
+    // A answered within the timeout, having given B up 20 ms before its own deadline; B's record says so.
+    assert_eq!(calls["A"].outcome, Outcome::Ok, "{calls:?}");
+    let latency = calls["A"].latency_us.unwrap();
+    assert!((900_000..1_000_000).contains(&latency), "{calls:?}");
+    assert_eq!(calls["B"].outcome, Outcome::status(14), "{calls:?}");
+    let cause = &summary.failures[&server.endpoint()];
+    assert!(cause.contains("no answer within"), "{cause}");
+}

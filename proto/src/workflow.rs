@@ -28,7 +28,17 @@ pub struct Plan {
     pub at: u32,
     /// Every node of the instance, each after the nodes it waits for.
     pub nodes: Vec<PlanNode>,
+    /// When the function at `at` must have answered its caller, µs since the Unix epoch: it stops waiting
+    /// for the nodes it calls [`DEADLINE_MARGIN_US`] before, and gives them that as their own deadline,
+    /// so the invoker's call timeout ends the instance's calls from the leaves up and every report still
+    /// reaches it. None: the function's own default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_unix_us: Option<u64>,
 }
+
+/// What each function keeps of its deadline to answer its caller once the nodes it called have answered
+/// or been given up, µs.
+pub const DEADLINE_MARGIN_US: u64 = 20_000;
 
 /// One node of a [`Plan`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,11 +148,22 @@ impl Plan {
             .collect()
     }
 
+    /// The plan the call to node `at` carries: this one, its deadline [`DEADLINE_MARGIN_US`] earlier.
+    pub fn for_node(&self, at: u32) -> Plan {
+        Plan {
+            deadline_unix_us: self
+                .deadline_unix_us
+                .map(|d| d.saturating_sub(DEADLINE_MARGIN_US)),
+            ..self.at(at)
+        }
+    }
+
     /// The same plan, carried by the call to node `at`.
     pub fn at(&self, at: u32) -> Plan {
         Plan {
             at,
             nodes: self.nodes.clone(),
+            deadline_unix_us: self.deadline_unix_us,
         }
     }
 
@@ -178,6 +199,7 @@ mod tests {
 
     fn plan(after: &[&[u32]]) -> Plan {
         Plan {
+            deadline_unix_us: None,
             at: 0,
             nodes: after
                 .iter()
