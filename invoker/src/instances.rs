@@ -1,10 +1,12 @@
 //! A workflow load's instances from its records: end to end, the critical path of the functions' own
-//! execution times, and what they sent (`formats::workflows`, one row per instance).
+//! execution times, and what they sent (`formats::workflows`, one row per instance); and its records put
+//! in the order of the load's calls.
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use formats::records::{read_records, Outcome, Record, RecordsError};
+use formats::output::AtomicFile;
+use formats::records::{read_records, Outcome, Record, RecordsError, RecordsWriter};
 use formats::summary::{TimeStats, WorkflowFigures};
 use formats::workflows::InstanceRow;
 
@@ -12,25 +14,67 @@ use crate::error::ReplayError;
 use crate::options::ReplayOptions;
 use crate::schedule::Schedule;
 
-/// Writes `options.workflows_file` for a workflow load, from its records once they are written; the
-/// figures of its instances after warm-up, for the summary.
+/// For a workflow load, once its records are written: rewrites them in the order of their calls in the
+/// load (by index: an instance's calls come in its graph's order, so each instance reads top down,
+/// whoever made the calls and whenever they ended), and writes `options.workflows_file`; the figures of
+/// its instances after warm-up, for the summary. A workflow load's records are held in memory here, as
+/// its instances need them together.
 pub(crate) fn write_rows(
     schedule: &Schedule,
     options: &ReplayOptions,
 ) -> Result<Option<WorkflowFigures>, ReplayError> {
-    let (Some(path), Some(records)) = (&options.workflows_file, &options.records) else {
+    let Some(records) = &options.records else {
         return Ok(None);
     };
     if schedule.dependencies.is_none() {
         return Ok(None);
     }
-    let io = |e: String| ReplayError::Io {
-        path: path.clone(),
-        source: std::io::Error::other(e),
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |e: String| ReplayError::Io {
+            path: path.clone(),
+            source: std::io::Error::other(e),
+        }
     };
-    let rows = instance_rows(schedule, records).map_err(|e| io(e.to_string()))?;
-    formats::workflows::write(path, &rows).map_err(|e| io(e.to_string()))?;
+    let by_call = read_by_call(schedule, records).map_err(|e| io(records)(e.to_string()))?;
+    rewrite_in_order(schedule, records, &by_call).map_err(|e| io(records)(e.to_string()))?;
+    let Some(path) = &options.workflows_file else {
+        return Ok(None);
+    };
+    let rows = rows_of(schedule, &by_call);
+    formats::workflows::write(path, &rows).map_err(|e| io(path)(e.to_string()))?;
     Ok(Some(figures(&rows)))
+}
+
+/// Each call's record (one invoker wrote them: a record's index is its call's place in the schedule). A
+/// record read back names its endpoint and node by the reader's tables; they are the schedule's again.
+fn read_by_call(schedule: &Schedule, records: &Path) -> Result<Vec<Option<Record>>, RecordsError> {
+    let mut by_call: Vec<Option<Record>> = vec![None; schedule.calls.len()];
+    read_records(records, |r, _| {
+        let i = r.index as usize;
+        if let (Some(slot), Some(call)) = (by_call.get_mut(i), schedule.calls.get(i)) {
+            *slot = Some(Record {
+                endpoint: call.endpoint,
+                workflow: call.workflow,
+                ..*r
+            });
+        }
+    })?;
+    Ok(by_call)
+}
+
+/// Writes `by_call` to `records` (whole or not at all), in index order.
+fn rewrite_in_order(
+    schedule: &Schedule,
+    records: &Path,
+    by_call: &[Option<Record>],
+) -> std::io::Result<()> {
+    let file = AtomicFile::create(records)?;
+    let mut writer = RecordsWriter::new(file)?.with_nodes(&schedule.nodes);
+    for r in by_call.iter().flatten() {
+        writer.write(r, &schedule.endpoints)?;
+    }
+    writer.finish()?.commit()
 }
 
 /// The figures of the instances after warm-up.
@@ -53,23 +97,12 @@ fn figures(rows: &[InstanceRow]) -> WorkflowFigures {
     }
 }
 
-/// One row per workflow instance of `schedule`, in order of their first call, from the records at
-/// `records` (written by one invoker: a record's index is its call's place in the schedule). None when
-/// the schedule has no workflow.
-pub fn instance_rows(
-    schedule: &Schedule,
-    records: &Path,
-) -> Result<Vec<InstanceRow>, RecordsError> {
+/// One row per workflow instance of `schedule`, in order of their first call, from each call's record.
+fn rows_of(schedule: &Schedule, by_call: &[Option<Record>]) -> Vec<InstanceRow> {
     let Some(dependencies) = &schedule.dependencies else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
     let n = schedule.calls.len();
-    let mut by_call: Vec<Option<Record>> = vec![None; n];
-    read_records(records, |r, _| {
-        if let Some(slot) = by_call.get_mut(r.index as usize) {
-            *slot = Some(*r);
-        }
-    })?;
     // The longest path of execution times ending at each call; none when one on the way is unknown. A
     // call comes after every call it waits for, so one pass in schedule order does it.
     let mut before = vec![Some(0u64); n];
@@ -113,5 +146,5 @@ pub fn instance_rows(
     for (row, end) in rows.iter_mut().zip(ends) {
         row.end_to_end_us = (row.failed == 0).then(|| end.saturating_sub(row.due_us));
     }
-    Ok(rows)
+    rows
 }

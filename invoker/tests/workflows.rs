@@ -116,7 +116,19 @@ fn diamonds_run(orchestration: Orchestration, grpc: bool) {
     );
 
     let mut by_instance: BTreeMap<u64, BTreeMap<String, Record>> = BTreeMap::new();
-    read_workflow_records(&dir.path().join("records.csv"), |r, _, node| {
+    // The records come in the load's order (each instance's calls in its graph's order), whichever way
+    // and whenever the calls ended.
+    let mut last_index = None;
+    read_workflow_records(&dir.path().join("records.csv"), |r, endpoint, node| {
+        assert!(
+            last_index < Some(r.index),
+            "{} after {last_index:?}",
+            r.index
+        );
+        last_index = Some(r.index);
+        // Each record names the endpoint its call went to (instance 3's B: nowhere).
+        let unreachable = r.workflow.is_some_and(|w| w.instance == 103) && node == Some("B");
+        assert_eq!(endpoint, endpoints[usize::from(unreachable)], "{r:?}");
         let w = r.workflow.expect("every call is a workflow step");
         let previous = by_instance
             .entry(w.instance)

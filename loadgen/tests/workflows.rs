@@ -96,6 +96,9 @@ fn run_diamonds(orchestration: &str) {
         report.contains("## Workflows\n\n20 instances after warm-up (0 in it), 0 with a call that did not succeed"),
         "{report}"
     );
+    // The instances' end to end, critical path and overhead, drawn.
+    assert!(out.join("plots/workflow_cdf.png").exists());
+    assert!(report.contains("workflow_cdf"), "{report}");
     // The load says it all, and replays the same calls with the same seed.
     let load = std::fs::read_to_string(out.join("load.json")).unwrap();
     assert!(

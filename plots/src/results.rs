@@ -127,7 +127,33 @@ pub fn results_figures(
     plan.add("dispatch_lag", dispatch_lag(&r));
     plan.add("calls_per_second", calls_per_second(&r));
     plan.add("overhead", overhead(&r));
+    // A workflow load's instances, from `workflows.csv` beside the records.
+    let instances = records.with_file_name(formats::workflows::WORKFLOWS);
+    if instances.exists() {
+        plan.add("workflow_cdf", workflow_cdf(&instances));
+    }
     Ok(())
+}
+
+/// A workflow load's instances after warm-up: the CDFs of their end to end (from the instance's due
+/// time), of the critical path of their functions' own times, and of the overhead between the two.
+fn workflow_cdf(path: &Path) -> Result<FigureData, String> {
+    let rows = formats::workflows::read(path).map_err(|e| e.to_string())?;
+    let measured: Vec<_> = rows.iter().filter(|r| !r.warmup).collect();
+    let ms = |pick: &dyn Fn(&formats::workflows::InstanceRow) -> Option<u64>| -> Vec<f64> {
+        measured
+            .iter()
+            .filter_map(|r| pick(r))
+            .map(|us| us as f64 / 1e3)
+            .collect()
+    };
+    let groups = [
+        ("end to end".to_owned(), ms(&|r| r.end_to_end_us)),
+        ("critical path".to_owned(), ms(&|r| r.critical_path_us)),
+        ("overhead".to_owned(), ms(&|r| r.overhead_us())),
+    ];
+    latency_cdf_of("Workflow instances after warm-up, per instance", &groups)
+        .map_err(|_| "no workflow instance ended after the warm-up: nothing to draw".to_owned())
 }
 
 /// Figure 9: the latency CDF, all calls and the four busiest endpoints.
