@@ -143,6 +143,8 @@ fn an_experiment_sweeps_workflow_files_given_relative_to_it_and_their_orchestrat
         .unwrap();
         assert_eq!(calls, 5 * nodes, "step {step}");
     }
+    // The report draws the steps' instances side by side.
+    assert!(out.join("figures/workflow_e2e_per_step.png").exists());
     // results.csv sets the orchestrations side by side: each step's instances' end to end.
     let results = std::fs::read_to_string(out.join("results.csv")).unwrap();
     let mut lines = results.lines().map(|l| l.split(',').collect::<Vec<_>>());

@@ -130,10 +130,42 @@ pub fn figures(dir: &Path, plan: &Plan, results: &[StepResult]) -> String {
             markers: Vec::new(),
         }),
     ));
+    if let Some(figure) = workflows_per_step(results) {
+        figures
+            .figures
+            .push(("workflow_e2e_per_step".into(), figure));
+    }
     match plots::draw_plan(&dir.join("figures"), figures) {
         Ok(drawn) => crate::report::figures_markdown(dir, &drawn),
         Err(e) => format!("Figures could not be drawn: {e}\n"),
     }
+}
+
+/// Workflow loads: their instances' end to end and overhead per step, so a sweep of `orchestration` (or
+/// of anything else) sets them side by side; none when no step ran one.
+fn workflows_per_step(results: &[StepResult]) -> Option<FigureData> {
+    let ran = |r: &StepResult| r.outcome.as_ref().ok().and_then(|s| s.workflows);
+    results.iter().find_map(ran)?;
+    let of = |name: &str, pick: fn(&formats::summary::WorkflowFigures) -> f64| Series {
+        name: name.to_owned(),
+        values: results
+            .iter()
+            .map(|r| ran(r).map_or(0.0, |w| pick(&w) / 1e3))
+            .collect(),
+    };
+    Some(FigureData::Histogram(Histogram {
+        title: "Workflow instances' end to end, per step (after warm-up)".into(),
+        x_label: "step".into(),
+        y_label: "end to end, ms".into(),
+        series: vec![
+            of("p50", |w| w.end_to_end_us.p50),
+            of("p99", |w| w.end_to_end_us.p99),
+            of("overhead p50", |w| w.overhead_us.p50),
+        ],
+        bins: results.iter().map(|r| r.step.index.to_string()).collect(),
+        log_y: false,
+        markers: Vec::new(),
+    }))
 }
 
 /// Latency against the first swept key: one series per combination of the other swept keys, each point
