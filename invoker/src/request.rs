@@ -227,7 +227,7 @@ impl RequestArgs {
             .enumerate()
             .map(|(k, e)| (e.as_str(), k))
             .collect();
-        for own in self.own_requests(path)? {
+        for own in self.own_requests("--endpoint-requests", path)? {
             let Some(&k) = position.get(own.endpoint.as_str()) else {
                 continue;
             };
@@ -241,12 +241,16 @@ impl RequestArgs {
         Ok(requests)
     }
 
-    /// The entries of the endpoints file `path` that give their endpoint a request of its own; an entry's
-    /// bad method, header or payload is refused with the file, its JSON path and the value, and so is an
-    /// endpoint given two requests.
-    pub fn own_requests(&self, path: &std::path::Path) -> Result<Vec<OwnRequest>, HeaderError> {
+    /// The entries of the endpoints file `path` (given by `flag`, which an unreadable file's error names)
+    /// that give their endpoint a request of its own; an entry's bad method, header or payload is refused
+    /// with the file, its JSON path and the value, and so is an endpoint given two requests.
+    pub fn own_requests(
+        &self,
+        flag: &str,
+        path: &std::path::Path,
+    ) -> Result<Vec<OwnRequest>, HeaderError> {
         let entries = formats::endpoints::read(path).map_err(|e| HeaderError {
-            name: "--endpoint-requests".into(),
+            name: flag.into(),
             reason: e.to_string(),
         })?;
         let mut own = Vec::new();
@@ -322,7 +326,7 @@ impl RequestArgs {
         let own = self
             .endpoint_requests
             .as_deref()
-            .and_then(|path| self.own_requests(path).ok())
+            .and_then(|path| self.own_requests("--endpoint-requests", path).ok())
             .unwrap_or_default();
         let headers = self
             .headers

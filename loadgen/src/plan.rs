@@ -74,7 +74,7 @@ impl LoadPlan {
                 );
             }
             // The entries' own requests are checked now, before anything is written.
-            invoker::request::RequestArgs::default().own_requests(path)?;
+            invoker::request::RequestArgs::default().own_requests("--use-endpoints", path)?;
         }
         let workflow = settings
             .workflow

@@ -317,20 +317,22 @@ fn given_endpoints_are_called_each_with_its_own_method_headers_and_payload() {
         "{report}"
     );
 
-    // A proxy without an entry, or an entry's bad header, is refused before anything is written: the
-    // finished run stays as it was.
+    // A proxy without an entry, an entry's bad header, or a file that is not JSON is refused before
+    // anything is written, naming the flag that gave it: the finished run stays as it was.
     let before = std::fs::read(out.join("records.csv")).unwrap();
     for (json, says) in [
         (
-            serde_json::json!([{"proxy": "other", "endpoint": "http://127.0.0.1:9/"}]),
+            serde_json::json!([{"proxy": "other", "endpoint": "http://127.0.0.1:9/"}]).to_string(),
             "no entry for",
         ),
         (
-            serde_json::json!([{"proxy": "p", "endpoint": "http://127.0.0.1:9/", "headers": ["bad"]}]),
+            serde_json::json!([{"proxy": "p", "endpoint": "http://127.0.0.1:9/", "headers": ["bad"]}])
+                .to_string(),
             "given.json [0].headers[0]",
         ),
+        ("[{".to_owned(), "--use-endpoints"),
     ] {
-        std::fs::write(&given, json.to_string()).unwrap();
+        std::fs::write(&given, json).unwrap();
         let o = loadgen(&args);
         assert!(!o.status.success());
         let e = String::from_utf8_lossy(&o.stderr);
