@@ -1,6 +1,7 @@
 //! What each call sends, beyond where: the HTTP method, headers and payload, and how connections are
 //! held. [`RequestArgs`] is the one definition of these flags, shared by `invoker` and `loadgen run`, and
-//! [`RequestArgs::to_args`] writes them back for the invokers of workers.
+//! [`RequestArgs::to_args`] writes them back for the invokers of workers. The file is long because the
+//! flags, their resolution (headers, `$VAR`s, signing, endpoints' own requests) and its tests sit together.
 
 use std::path::PathBuf;
 
