@@ -44,6 +44,15 @@ fn diamonds(path: &std::path::Path, endpoints: &[String], instances: u64, gap_us
     writer.commit().unwrap();
 }
 
+/// An emulated function that only waits the time each call asks (1 ms when it asks none).
+fn waiting_function() -> emulated::LocalServer {
+    let behaviour = emulated::Behaviour {
+        cpu_share: 0.0,
+        ..emulated::Behaviour::fixed("f", 1.0, 0.0)
+    };
+    emulated::LocalServer::start(behaviour, 1).unwrap()
+}
+
 /// The diamond's nodes: name, wall time asked of the function (ms), bytes it receives.
 const NODES: [(&str, u64, u32); 4] = [
     ("A", 20, 0),
@@ -58,14 +67,7 @@ const AFTER: [&[u32]; 4] = [&[], &[0], &[0], &[1, 2]];
 /// or gRPC; checks what each node's record says and the instances' rows.
 fn diamonds_run(orchestration: Orchestration, grpc: bool) {
     let _turn = turn();
-    let server = emulated::LocalServer::start(
-        emulated::Behaviour {
-            cpu_share: 0.0,
-            ..emulated::Behaviour::fixed("f", 1.0, 0.0)
-        },
-        1,
-    )
-    .unwrap();
+    let server = waiting_function();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("load.json");
     let endpoints = if grpc {
@@ -254,14 +256,7 @@ fn chained_orchestration_over_grpc_has_the_functions_call_each_node_once_and_rep
 #[test]
 fn a_stop_leaves_every_call_of_every_instance_with_its_record() {
     let _turn = turn();
-    let server = emulated::LocalServer::start(
-        emulated::Behaviour {
-            cpu_share: 0.0,
-            ..emulated::Behaviour::fixed("f", 1.0, 0.0)
-        },
-        1,
-    )
-    .unwrap();
+    let server = waiting_function();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("load.json");
     let endpoints = vec![server.endpoint()];
@@ -321,14 +316,7 @@ fn a_stop_leaves_every_call_of_every_instance_with_its_record() {
 #[test]
 fn a_chained_node_too_slow_for_the_call_timeout_is_given_up_in_time_for_the_entry_to_report_it() {
     let _turn = turn();
-    let server = emulated::LocalServer::start(
-        emulated::Behaviour {
-            cpu_share: 0.0,
-            ..emulated::Behaviour::fixed("f", 1.0, 0.0)
-        },
-        1,
-    )
-    .unwrap();
+    let server = waiting_function();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("load.json");
     // One instance of A (5 ms) → B (3 s), under a 1 s call timeout.
