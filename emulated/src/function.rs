@@ -28,6 +28,8 @@ use profiles::Percentiles;
 use profiles::{Metric, Proxy};
 use proto::function::{instance_text, CallRequest, FunctionReport};
 use proto::greeter_server::Greeter;
+use proto::store::{StoreObject, StoreOps, STORE_HEADER};
+use proto::trace::{new_span_id, now_unix_ns, span_hex, Span, SpanKind, TraceContext, TRACEPARENT};
 use proto::workflow::{Plan, PLAN_HEADER};
 use proto::{HelloReply, HelloRequest};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -163,6 +165,7 @@ pub(crate) struct Service {
     budget: Arc<Semaphore>,
     instance: Arc<Mutex<Instance>>,
     metrics: Arc<FleetMetrics>,
+    stores: crate::store::Stores,
 }
 
 impl Service {
@@ -178,6 +181,7 @@ impl Service {
             budget,
             instance,
             metrics,
+            stores: Default::default(),
         }
     }
 
@@ -265,28 +269,81 @@ impl Service {
             duration_us: duration.as_micros() as u64,
             cpu_us: cpu.as_micros() as u64,
             own_us: None,
+            transfer_us: None,
             nodes: Vec::new(),
+            spans: Vec::new(),
         })
     }
 }
 
+/// What a call of a workflow carries besides its ask: a chained workflow's plan, and what it reads
+/// from and writes to a store.
+#[derive(Debug, Default)]
+pub(crate) struct Carried {
+    /// The plan (chained orchestration).
+    pub(crate) plan: Option<Plan>,
+    /// The store operations (client orchestration; chained calls derive theirs from the plan).
+    pub(crate) store: Option<StoreOps>,
+    /// The caller's trace context, when the call is traced (a sampled `traceparent`).
+    pub(crate) trace: Option<TraceContext>,
+}
+
+impl Carried {
+    /// From a request's headers (or gRPC metadata), each found by `header`; a malformed one is refused.
+    pub(crate) fn of<'a>(header: impl Fn(&str) -> Option<&'a [u8]>) -> Result<Carried, String> {
+        let plan = header(PLAN_HEADER)
+            .map(Plan::from_header)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let store = match header(STORE_HEADER) {
+            Some(text) => Some(StoreOps::from_header(text)?),
+            None => plan.as_ref().and_then(|p| p.store_ops(p.at)),
+        };
+        let trace = header(TRACEPARENT).and_then(TraceContext::from_header);
+        Ok(Carried { plan, store, trace })
+    }
+}
+
 impl Service {
-    /// One call and, when it carries a chained workflow's `plan`, the calls of the nodes it orchestrates
-    /// (`crate::orchestrate`): the report's `exec_us` then covers both, `own_us` the call alone, and
-    /// `nodes` tells of the nodes called.
+    /// One call with what it `carried`: its inputs read from the store, the call, its outputs written
+    /// there, and, when it carries a chained workflow's plan, the calls of the nodes it orchestrates
+    /// (`crate::orchestrate`). The report's `exec_us` then covers all of it, `own_us` all but the nodes
+    /// called, `transfer_us` the store's part, and `nodes` tells of the nodes called. A traced call
+    /// reports its spans: its own (a server span), its store accesses', and its calls of nodes'.
     pub(crate) async fn call_and_follow(
         &self,
         asked: Option<CallRequest>,
         spin: Option<u64>,
-        plan: Option<Plan>,
+        carried: Carried,
     ) -> Result<FunctionReport, Status> {
         let arrival = Instant::now();
+        let mut trace = Spans::new(carried.trace);
+        let store_failed = |e: String| Status::failed_precondition(e);
+        let mut moved = Duration::ZERO;
+        if let Some(ops) = carried.store.as_ref().filter(|o| !o.get.is_empty()) {
+            let started = now_unix_ns();
+            let read = crate::store::read_inputs(&self.stores, ops).await;
+            trace.store("store.get", started, (ops.get.iter(), &read));
+            moved += read.map_err(store_failed)?;
+        }
         let mut report = self.call(asked, spin).await?;
-        if let Some(plan) = plan {
-            report.nodes = crate::orchestrate::follow(&plan).await;
-            report.own_us = Some(report.exec_us);
+        if let Some(ops) = carried.store.as_ref() {
+            let started = now_unix_ns();
+            let written = crate::store::write_outputs(&self.stores, ops).await;
+            if !ops.put.is_empty() {
+                trace.store("store.put", started, (ops.put.iter(), &written));
+            }
+            moved += written.map_err(store_failed)?;
+            report.transfer_us = Some(moved.as_micros() as u64);
             report.exec_us = arrival.elapsed().as_micros() as u64;
         }
+        if let Some(plan) = carried.plan {
+            report.own_us = Some(arrival.elapsed().as_micros() as u64);
+            report.nodes =
+                crate::orchestrate::follow(&plan, trace.context(), &mut trace.spans).await;
+            report.exec_us = arrival.elapsed().as_micros() as u64;
+        }
+        report.spans = trace.finish(&report);
         Ok(report)
     }
 
@@ -323,6 +380,82 @@ impl Service {
     }
 }
 
+/// The spans of one traced call: its server span's context (a child of the caller's), and the spans
+/// under it so far.
+struct Spans {
+    parent: Option<TraceContext>,
+    own: Option<TraceContext>,
+    started_unix_ns: u64,
+    spans: Vec<Span>,
+}
+
+impl Spans {
+    /// For a call under `parent` (none: not traced).
+    fn new(parent: Option<TraceContext>) -> Spans {
+        Spans {
+            parent,
+            own: parent.map(|p| TraceContext {
+                span_id: new_span_id(),
+                ..p
+            }),
+            started_unix_ns: now_unix_ns(),
+            spans: Vec::new(),
+        }
+    }
+
+    /// The call's own span's context, for the calls it makes.
+    fn context(&self) -> Option<TraceContext> {
+        self.own
+    }
+
+    /// A store access from `started` to now, of the `objects` it moved, ending as `result` did.
+    fn store<'a, T>(
+        &mut self,
+        name: &str,
+        started: u64,
+        (objects, result): (impl Iterator<Item = &'a StoreObject>, &Result<T, String>),
+    ) {
+        let Some(own) = self.own else { return };
+        let bytes: u64 = objects.map(|o| o.bytes).sum();
+        let mut attributes = vec![("store.bytes".to_owned(), bytes.to_string())];
+        if let Err(e) = result {
+            attributes.push(("error".to_owned(), e.clone()));
+        }
+        self.spans.push(Span {
+            trace_id: own.trace_hex(),
+            span_id: span_hex(new_span_id()),
+            parent_span_id: Some(span_hex(own.span_id)),
+            name: name.to_owned(),
+            kind: SpanKind::Internal,
+            start_unix_ns: started,
+            end_unix_ns: now_unix_ns(),
+            attributes,
+        });
+    }
+
+    /// Every span of the call, its own (the server span, ending now) first.
+    fn finish(mut self, report: &FunctionReport) -> Vec<Span> {
+        let (Some(parent), Some(own)) = (self.parent, self.own) else {
+            return Vec::new();
+        };
+        let server = Span {
+            trace_id: own.trace_hex(),
+            span_id: span_hex(own.span_id),
+            parent_span_id: Some(span_hex(parent.span_id)),
+            name: report.function.clone(),
+            kind: SpanKind::Server,
+            start_unix_ns: self.started_unix_ns,
+            end_unix_ns: now_unix_ns(),
+            attributes: vec![
+                ("faas.instance".to_owned(), report.instance.clone()),
+                ("faas.coldstart".to_owned(), report.cold.to_string()),
+            ],
+        };
+        self.spans.insert(0, server);
+        self.spans
+    }
+}
+
 /// Marks a call's end in its instance when dropped; the last call out sets a timer that gives the
 /// footprint back if the instance is still idle when its keep-alive has passed.
 struct Departure<'a>(&'a Arc<Mutex<Instance>>, Duration);
@@ -356,14 +489,10 @@ impl Greeter for Service {
         request: Request<HelloRequest>,
     ) -> Result<Response<HelloReply>, Status> {
         let asked = CallRequest::from_metadata(&request.get_ref().v_hive_metadata);
-        let plan = match request.metadata().get(PLAN_HEADER) {
-            Some(value) => Some(
-                Plan::from_header(value.as_bytes())
-                    .map_err(|e| Status::invalid_argument(e.to_string()))?,
-            ),
-            None => None,
-        };
-        let report = self.call_and_follow(asked, None, plan).await?;
+        let metadata = request.metadata();
+        let carried = Carried::of(|key| metadata.get(key).map(|v| v.as_bytes()))
+            .map_err(Status::invalid_argument)?;
+        let report = self.call_and_follow(asked, None, carried).await?;
         Ok(Response::new(HelloReply {
             message: report.to_message(),
         }))

@@ -9,7 +9,9 @@
 //! - `DataTransferChainIDs=[...]` (query): accepted; a chain of one is this function (chains of more are
 //!   workflows');
 //! - `x-workflow-plan` (header): a chained workflow's plan; the function calls the nodes it orchestrates
-//!   after its own work (`crate::orchestrate`).
+//!   after its own work (`crate::orchestrate`);
+//! - `x-workflow-store` (header): what the call reads from a store before its work and writes there after
+//!   (`proto::store`).
 //!
 //! The reply carries the report in `x-function-report`; its body is the payload asked for, or else the
 //! report's JSON. A query parameter that is not a number is answered 400, naming it.
@@ -23,10 +25,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use http_body_util::BodyExt;
 
+use crate::function::{Carried, Service};
 use proto::function::{CallRequest, REPORT_HEADER, REQUEST_HEADER};
-use proto::workflow::{Plan, PLAN_HEADER};
-
-use crate::function::Service;
 
 /// Largest payload a call may ask for, bytes.
 pub const MAX_PAYLOAD_BYTES: u64 = 1 << 30;
@@ -67,14 +67,10 @@ pub(crate) async fn answer(service: Arc<Service>, request: Request) -> Response 
         .headers()
         .get(REQUEST_HEADER)
         .and_then(|v| CallRequest::from_metadata(v.as_bytes()));
-    let plan = match request
-        .headers()
-        .get(PLAN_HEADER)
-        .map(|v| Plan::from_header(v.as_bytes()))
-    {
-        None => None,
-        Some(Ok(plan)) => Some(plan),
-        Some(Err(e)) => return plain(StatusCode::BAD_REQUEST, e.to_string()),
+    let headers = request.headers();
+    let carried = match Carried::of(|name| headers.get(name).map(|v| v.as_bytes())) {
+        Ok(carried) => carried,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, e),
     };
     // The request's body is read to its end (its bytes are the call's input), then dropped.
     let mut body = request.into_body();
@@ -84,7 +80,7 @@ pub(crate) async fn answer(service: Arc<Service>, request: Request) -> Response 
         }
     }
     let report = match service
-        .call_and_follow(call, asked.increment_limit, plan)
+        .call_and_follow(call, asked.increment_limit, carried)
         .await
     {
         Ok(report) => report,

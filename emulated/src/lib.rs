@@ -17,6 +17,7 @@ mod http;
 mod instance;
 pub mod metrics;
 mod orchestrate;
+mod store;
 
 pub use function::{Behaviour, DEFAULT_BUDGET_MB, DEFAULT_KEEP_ALIVE};
 pub use metrics::{FleetMetrics, Scale};

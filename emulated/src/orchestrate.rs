@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -22,6 +22,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use proto::function::{FunctionReport, NodeReport, REPORT_HEADER, REQUEST_HEADER};
 use proto::greeter_client::GreeterClient;
+use proto::trace::{new_span_id, now_unix_ns, span_hex, Span, SpanKind, TraceContext, TRACEPARENT};
 use proto::workflow::{Plan, PLAN_HEADER};
 use proto::HelloRequest;
 
@@ -30,8 +31,14 @@ use proto::HelloRequest;
 const NODE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Calls the nodes `plan.at` orchestrates; their reports and those they carried, in the order the calls
-/// answered. A node whose inputs did not all answer is not called (and so not reported).
-pub(crate) async fn follow(plan: &Plan) -> Vec<NodeReport> {
+/// answered. A node whose inputs did not all answer is not called (and so not reported). Under a
+/// `trace` (the calling function's server span), each call carries its own client span's context, and
+/// the client spans come back in `spans`.
+pub(crate) async fn follow(
+    plan: &Plan,
+    trace: Option<TraceContext>,
+    spans: &mut Vec<Span>,
+) -> Vec<NodeReport> {
     let children = plan.orchestrated(plan.at);
     let mut started = vec![false; children.len()];
     let mut answered: Vec<u32> = Vec::new();
@@ -41,13 +48,16 @@ pub(crate) async fn follow(plan: &Plan) -> Vec<NodeReport> {
         for (k, (node, waits)) in children.iter().enumerate() {
             if !started[k] && waits.iter().all(|w| answered.contains(w)) {
                 started[k] = true;
-                running.spawn(call_node(plan.for_node(*node)));
+                running.spawn(call_node(plan.for_node(*node), trace));
             }
         }
         let Some(joined) = running.join_next().await else {
             break;
         };
-        let Ok(mut report) = joined else { continue };
+        let Ok((mut report, span)) = joined else {
+            continue;
+        };
+        spans.extend(span);
         if report.failure.is_none() {
             answered.push(report.node);
         }
@@ -62,20 +72,27 @@ pub(crate) async fn follow(plan: &Plan) -> Vec<NodeReport> {
     reports
 }
 
-/// Calls node `plan.at`, carrying `plan`.
-async fn call_node(plan: Plan) -> NodeReport {
+/// Calls node `plan.at`, carrying `plan`; under a `trace`, its client span too.
+async fn call_node(plan: Plan, trace: Option<TraceContext>) -> (NodeReport, Option<Span>) {
     let node = &plan.nodes[plan.at as usize];
-    let sent_unix_us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_micros() as u64;
+    let sent_unix_ns = now_unix_ns();
+    let sent_unix_us = sent_unix_ns / 1000;
     let sent = Instant::now();
+    // The call's own span, under the caller's.
+    let context = trace.map(|t| TraceContext {
+        span_id: new_span_id(),
+        ..t
+    });
+    let carried = Carried {
+        plan: &plan,
+        traceparent: context.map(TraceContext::to_header),
+    };
     let call = async {
         match node.endpoint.split_once("://") {
-            None => grpc(&node.endpoint, &plan).await,
-            Some(("grpc", authority)) => grpc(authority, &plan).await,
-            Some(("http", _)) => http(&node.endpoint, false, &plan).await,
-            Some(("h2c", rest)) => http(&format!("http://{rest}"), true, &plan).await,
+            None => grpc(&node.endpoint, &carried).await,
+            Some(("grpc", authority)) => grpc(authority, &carried).await,
+            Some(("http", _)) => http(&node.endpoint, false, &carried).await,
+            Some(("h2c", rest)) => http(&format!("http://{rest}"), true, &carried).await,
             Some((scheme, _)) => Err(format!(
                 "`{}`: a chained node is called over gRPC, http:// or h2c://, not {scheme}://",
                 node.endpoint
@@ -94,14 +111,38 @@ async fn call_node(plan: Plan) -> NodeReport {
         Ok(report) => (None, report),
         Err(cause) => (Some(format!("{}: {cause}", node.endpoint)), None),
     };
-    NodeReport {
+    let span = trace.zip(context).map(|(parent, own)| Span {
+        trace_id: own.trace_hex(),
+        span_id: span_hex(own.span_id),
+        parent_span_id: Some(span_hex(parent.span_id)),
+        name: format!("call node {}", plan.at),
+        kind: SpanKind::Client,
+        start_unix_ns: sent_unix_ns,
+        end_unix_ns: sent_unix_ns + latency_us * 1000,
+        attributes: [
+            ("workflow.node_index", plan.at.to_string()),
+            ("server.address", node.endpoint.clone()),
+        ]
+        .into_iter()
+        .chain(failure.clone().map(|f| ("error", f)))
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+    });
+    let report = NodeReport {
         node: plan.at,
         sent_unix_us,
         latency_us,
         failure,
         report,
-        request_bytes: node.payload_bytes,
-    }
+        request_bytes: node.inline_bytes(&plan),
+    };
+    (report, span)
+}
+
+/// What a node's call carries besides its payload: the plan, and the trace context when traced.
+struct Carried<'a> {
+    plan: &'a Plan,
+    traceparent: Option<String>,
 }
 
 /// A channel to `authority`, shared by every call to it.
@@ -122,10 +163,11 @@ fn channel(authority: &str) -> Result<Channel, String> {
 }
 
 /// The node's call over gRPC (`helloworld.Greeter`).
-async fn grpc(authority: &str, plan: &Plan) -> Result<Option<FunctionReport>, String> {
+async fn grpc(authority: &str, carried: &Carried<'_>) -> Result<Option<FunctionReport>, String> {
+    let plan = carried.plan;
     let node = &plan.nodes[plan.at as usize];
     let mut request = tonic::Request::new(HelloRequest {
-        name: "x".repeat(node.payload_bytes as usize),
+        name: "x".repeat(node.inline_bytes(plan) as usize),
         v_hive_metadata: node.ask.to_metadata(),
     });
     let value = plan
@@ -133,6 +175,9 @@ async fn grpc(authority: &str, plan: &Plan) -> Result<Option<FunctionReport>, St
         .parse()
         .map_err(|_| "the plan is not ASCII".to_owned())?;
     request.metadata_mut().insert(PLAN_HEADER, value);
+    if let Some(value) = carried.traceparent.as_ref().and_then(|t| t.parse().ok()) {
+        request.metadata_mut().insert(TRACEPARENT, value);
+    }
     let reply = GreeterClient::new(channel(authority)?)
         .max_decoding_message_size(crate::MAX_REQUEST_BYTES)
         .max_encoding_message_size(crate::MAX_REQUEST_BYTES)
@@ -143,7 +188,12 @@ async fn grpc(authority: &str, plan: &Plan) -> Result<Option<FunctionReport>, St
 }
 
 /// The node's call over HTTP/1.1, or h2c with `h2`.
-async fn http(url: &str, h2: bool, plan: &Plan) -> Result<Option<FunctionReport>, String> {
+async fn http(
+    url: &str,
+    h2: bool,
+    carried: &Carried<'_>,
+) -> Result<Option<FunctionReport>, String> {
+    let plan = carried.plan;
     type HttpClient = Client<HttpConnector, Full<Bytes>>;
     static CLIENTS: OnceLock<(HttpClient, HttpClient)> = OnceLock::new();
     let (h1_client, h2_client) = CLIENTS.get_or_init(|| {
@@ -159,9 +209,13 @@ async fn http(url: &str, h2: bool, plan: &Plan) -> Result<Option<FunctionReport>
         .header(PLAN_HEADER, plan.to_header())
         .body(Full::new(Bytes::from(vec![
             b'x';
-            node.payload_bytes as usize
+            node.inline_bytes(plan) as usize
         ])))
         .map_err(|e| e.to_string())?;
+    if let Some(t) = &carried.traceparent {
+        let value = hyper::header::HeaderValue::from_str(t).map_err(|e| e.to_string())?;
+        request.headers_mut().insert(TRACEPARENT, value);
+    }
     let ask = node.ask.to_metadata();
     if !ask.is_empty() {
         let value = hyper::header::HeaderValue::from_bytes(&ask).map_err(|e| e.to_string())?;

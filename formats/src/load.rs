@@ -67,6 +67,9 @@ pub struct WorkflowStep {
     /// The calls of the same instance this one waits for, each by its position among the instance's
     /// calls in file order (0: the instance's first); every one comes before this call.
     pub after: Vec<u32>,
+    /// The bytes it receives from each of them, one per `after` entry (the `after_bytes` array), which a
+    /// store transfer writes and reads edge by edge; empty when the load does not say.
+    pub after_bytes: Vec<u64>,
 }
 
 /// Streams a `load.json` period by period.
@@ -145,7 +148,8 @@ impl<W: Write> LoadWriter<W> {
     }
 
     /// [`LoadWriter::write_period_with`], the calls each a step of a workflow instance (`steps`, one per
-    /// call, or none): in the `workflow_instance`, `node` and `after` arrays.
+    /// call, or none): in the `workflow_instance`, `node` and `after` arrays, and `after_bytes` when a step
+    /// says what its edges carry (each step's list as long as its `after`).
     pub fn write_workflow_period(
         &mut self,
         calls: &[Invocation],
@@ -223,18 +227,19 @@ impl<W: Write> LoadWriter<W> {
                 buf.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
                 buf.extend_from_slice(&self.nodes[step.node as usize]);
             }
-            buf.extend_from_slice(b"\n    ],\n    \"after\": [");
-            for (i, step) in steps.iter().enumerate() {
-                buf.extend_from_slice(if i == 0 { b"\n      [" } else { b",\n      [" });
-                for (k, at) in step.after.iter().enumerate() {
-                    if k > 0 {
-                        buf.extend_from_slice(b", ");
-                    }
-                    buf.extend_from_slice(itoa::Buffer::new().format(*at).as_bytes());
-                }
-                buf.extend_from_slice(b"]");
-            }
             buf.extend_from_slice(b"\n    ]");
+            nested(
+                buf,
+                b"after",
+                steps.iter().map(|s| s.after.iter().map(|&a| u64::from(a))),
+            );
+            if steps.iter().any(|s| !s.after_bytes.is_empty()) {
+                nested(
+                    buf,
+                    b"after_bytes",
+                    steps.iter().map(|s| s.after_bytes.iter().copied()),
+                );
+            }
         }
         buf.extend_from_slice(b"\n  }");
         self.out.write_all(buf)?;
@@ -394,3 +399,22 @@ pub use parse::read;
 
 #[cfg(test)]
 mod tests;
+
+/// Writes `,\n    "key": [[a, b], [], …]`, one inner list per call.
+fn nested<I: Iterator<Item = u64>>(buf: &mut Vec<u8>, key: &[u8], lists: impl Iterator<Item = I>) {
+    buf.extend_from_slice(b",\n    \"");
+    buf.extend_from_slice(key);
+    buf.extend_from_slice(b"\": [");
+    let mut digits = itoa::Buffer::new();
+    for (i, list) in lists.enumerate() {
+        buf.extend_from_slice(if i == 0 { b"\n      [" } else { b",\n      [" });
+        for (k, value) in list.enumerate() {
+            if k > 0 {
+                buf.extend_from_slice(b", ");
+            }
+            buf.extend_from_slice(digits.format(value).as_bytes());
+        }
+        buf.extend_from_slice(b"]");
+    }
+    buf.extend_from_slice(b"\n    ]");
+}

@@ -1,14 +1,16 @@
 //! The records CSV: one line per scheduled call, saying what happened to it.
 //!
 //! ```text
-//! index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold,protocol,status,request_bytes,response_bytes,workflow_instance,node
-//! 0,0,0,127.0.0.1:50051,1,1234,80,510,97,98,ok,61,3f2a00c1d9e4b710,1,grpc,0,29,161,,
+//! index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold,protocol,status,request_bytes,response_bytes,workflow_instance,node,transfer_us
+//! 0,0,0,127.0.0.1:50051,1,1234,80,510,97,98,ok,61,3f2a00c1d9e4b710,1,grpc,0,29,161,,,
 //! ```
 //!
 //! `exec_us`, `instance` and `cold` are what the function said of the call (its own execution time, the
 //! instance that served it, whether it was a cold start), empty when it said nothing. `protocol`,
 //! `status`, `request_bytes` and `response_bytes` are what went over the wire (see [`Wire`]).
-//! `workflow_instance` and `node` say where a call of a workflow load stands (see [`WorkflowCall`]).
+//! `workflow_instance` and `node` say where a call of a workflow load stands (see [`WorkflowCall`]), and
+//! `transfer_us` how long its function spent reading its inputs from a store and writing its outputs
+//! there (`--store`), when it did.
 //! In a chained workflow the functions call every node but the entry: such a call's `scheduled_us` is
 //! when its caller sent it and its latency is on its caller's clock; it has no lags, and its `exec_us`
 //! is the function's own time (without its wait for the nodes it called in turn), as is the entry's.
@@ -76,11 +78,13 @@ pub enum Column {
     WorkflowInstance,
     /// `node`: its node in that workflow.
     Node,
+    /// `transfer_us`: the time the function spent moving the call's data through a store.
+    TransferUs,
 }
 
 impl Column {
     /// Every column, in the order written.
-    pub const ALL: [Column; 20] = [
+    pub const ALL: [Column; 21] = [
         Column::Index,
         Column::Worker,
         Column::Period,
@@ -101,6 +105,7 @@ impl Column {
         Column::ResponseBytes,
         Column::WorkflowInstance,
         Column::Node,
+        Column::TransferUs,
     ];
 
     /// Its name in the header.
@@ -126,6 +131,7 @@ impl Column {
             Column::ResponseBytes => "response_bytes",
             Column::WorkflowInstance => "workflow_instance",
             Column::Node => "node",
+            Column::TransferUs => "transfer_us",
         }
     }
 
@@ -137,7 +143,7 @@ impl Column {
 }
 
 /// The header the writer writes: every [`Column`]'s name, in order.
-pub const RECORDS_HEADER: &str = "index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold,protocol,status,request_bytes,response_bytes,workflow_instance,node";
+pub const RECORDS_HEADER: &str = "index,worker,period,endpoint,warmup,scheduled_us,dispatch_lag_ns,send_lag_ns,latency_us,latency_from_scheduled_us,outcome,exec_us,instance,cold,protocol,status,request_bytes,response_bytes,workflow_instance,node,transfer_us";
 
 /// Where each column stands in a file's lines, from its header.
 #[derive(Debug, Clone)]
@@ -232,6 +238,9 @@ pub struct Wire {
     pub request_bytes: Option<u64>,
     /// The reply's payload, bytes.
     pub response_bytes: Option<u64>,
+    /// Time the function spent moving the call's data through a store (its inputs read, its outputs
+    /// written), µs, when it moved them there and said so: the data that did not go over this wire.
+    pub transfer_us: Option<u64>,
 }
 
 /// How a call travelled.
@@ -351,6 +360,7 @@ impl<W: Write> RecordsWriter<W> {
             l.extend_from_slice(self.nodes[w.node as usize].as_bytes());
         }
         l.push(b',');
+        num(l, r.wire.transfer_us);
         // The last field's separator ends the line.
         l.pop();
         l.push(b'\n');
@@ -558,6 +568,7 @@ fn parse_line(
                 })
                 .transpose()?,
             request_bytes: number(Column::RequestBytes)?,
+            transfer_us: number(Column::TransferUs)?,
             response_bytes: number(Column::ResponseBytes)?,
         },
         workflow,

@@ -1,8 +1,8 @@
 //! `workflows.csv`: one line per workflow instance of a workflow load, saying where its time went.
 //!
 //! ```text
-//! workflow_instance,warmup,due_us,calls,failed,bytes,end_to_end_us,critical_path_us,overhead_us
-//! 0,0,29914,4,0,1102000,61210,45107,16103
+//! workflow_instance,warmup,due_us,calls,failed,bytes,end_to_end_us,critical_path_us,overhead_us,transfer_us
+//! 0,0,29914,4,0,1102000,61210,45107,16103,
 //! ```
 //!
 //! - `warmup`: 1 when it was due in a warm-up period (left out of the report's figures);
@@ -10,12 +10,14 @@
 //! - `calls`: its calls; `failed`: those that did not succeed (not sent included);
 //! - `bytes`: what its calls sent (their `request_bytes`, summed);
 //! - `end_to_end_us`: from its due time to the end of its last call;
-//! - `critical_path_us`: the longest path through its graph, each call weighted by its function's own
-//!   execution time (`exec_us`);
-//! - `overhead_us`: end to end minus the critical path: what orchestration, the platform and moving the
-//!   data added.
+//! - `critical_path_us`: along the longest path through its graph (each call weighted by its function's
+//!   own execution time, `exec_us`), the time the functions computed: `exec_us` less `transfer_us`;
+//! - `overhead_us`: end to end minus the critical path minus the transfers on it: what orchestration and
+//!   the platform added (and, with data inline, moving it in the requests, which no function times);
+//! - `transfer_us`: with a store (`--store`), the time the functions on that path spent reading and
+//!   writing its data there; empty with data inline.
 //!
-//! The last three are empty when a call failed or a function did not report its time.
+//! The last four are empty when a call failed or a function did not report its time.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -25,7 +27,7 @@ pub const WORKFLOWS: &str = "workflows.csv";
 
 /// The header, the one definition of the columns.
 pub const WORKFLOWS_HEADER: &str =
-    "workflow_instance,warmup,due_us,calls,failed,bytes,end_to_end_us,critical_path_us,overhead_us";
+    "workflow_instance,warmup,due_us,calls,failed,bytes,end_to_end_us,critical_path_us,overhead_us,transfer_us";
 
 /// One workflow instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,14 +46,20 @@ pub struct InstanceRow {
     pub bytes: u64,
     /// Due time to the end of its last call, µs, when every call succeeded.
     pub end_to_end_us: Option<u64>,
-    /// The longest path of its functions' own execution times, µs, when every one reported.
+    /// Along its longest path of its functions' own execution times, the time they computed, µs, when
+    /// every one reported.
     pub critical_path_us: Option<u64>,
+    /// Along that path, the time its functions spent moving data through a store, µs (none: inline).
+    pub transfer_us: Option<u64>,
 }
 
 impl InstanceRow {
-    /// End to end minus the critical path, µs.
+    /// End to end minus the critical path and its store transfers, µs.
     pub fn overhead_us(&self) -> Option<u64> {
-        Some(self.end_to_end_us?.saturating_sub(self.critical_path_us?))
+        Some(
+            self.end_to_end_us?
+                .saturating_sub(self.critical_path_us? + self.transfer_us.unwrap_or(0)),
+        )
     }
 }
 
@@ -63,7 +71,7 @@ pub fn write(path: &Path, rows: &[InstanceRow]) -> io::Result<()> {
     for r in rows {
         writeln!(
             text,
-            "{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{}",
             r.instance,
             u8::from(r.warmup),
             r.due_us,
@@ -72,7 +80,8 @@ pub fn write(path: &Path, rows: &[InstanceRow]) -> io::Result<()> {
             r.bytes,
             field(r.end_to_end_us),
             field(r.critical_path_us),
-            field(r.overhead_us())
+            field(r.overhead_us()),
+            field(r.transfer_us)
         )?;
     }
     crate::output::write_atomic(path, &text).map_err(|e| crate::output::with_path(path, e))
@@ -95,8 +104,8 @@ pub fn read(path: &Path) -> io::Result<Vec<InstanceRow>> {
         .enumerate()
         .map(|(k, line)| {
             let f: Vec<&str> = line.split(',').collect();
-            if f.len() != 9 {
-                return Err(bad(k + 2, "not 9 fields"));
+            if f.len() != 10 {
+                return Err(bad(k + 2, "not 10 fields"));
             }
             let number = |i: usize| -> io::Result<Option<u64>> {
                 match f[i] {
@@ -118,6 +127,7 @@ pub fn read(path: &Path) -> io::Result<Vec<InstanceRow>> {
                 bytes: needed(5)?,
                 end_to_end_us: number(6)?,
                 critical_path_us: number(7)?,
+                transfer_us: number(9)?,
             })
         })
         .collect()
@@ -140,6 +150,12 @@ mod tests {
             bytes: 2048,
             end_to_end_us: Some(500),
             critical_path_us: Some(420),
+            transfer_us: None,
+        };
+        let stored = InstanceRow {
+            instance: 2,
+            transfer_us: Some(30),
+            ..done
         };
         let failed = InstanceRow {
             instance: 1,
@@ -147,12 +163,15 @@ mod tests {
             end_to_end_us: None,
             ..done
         };
-        write(&path, &[done, failed]).unwrap();
+        write(&path, &[done, failed, stored]).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
-            format!("{WORKFLOWS_HEADER}\n0,0,10,4,0,2048,500,420,80\n1,0,10,4,1,2048,,420,\n")
+            format!(
+                "{WORKFLOWS_HEADER}\n0,0,10,4,0,2048,500,420,80,\n1,0,10,4,1,2048,,420,,\n\
+                 2,0,10,4,0,2048,500,420,50,30\n"
+            )
         );
-        assert_eq!(read(&path).unwrap(), [done, failed]);
+        assert_eq!(read(&path).unwrap(), [done, failed, stored]);
         std::fs::write(&path, format!("{WORKFLOWS_HEADER}\n0,1,2\n")).unwrap();
         let e = read(&path).unwrap_err().to_string();
         assert!(e.contains("workflows.csv: line 2"), "{e}");

@@ -11,8 +11,11 @@ use formats::records::Record;
 use crate::chained::{ChainedCall, Chaining};
 use crate::client::{Call, Client};
 use crate::observe::Observer;
+use crate::orchestrate::ClientStore;
 use crate::schedule::ScheduledCall;
 use crate::sink::{Pending, Sink};
+use proto::store::STORE_HEADER;
+use proto::workflow::PLAN_HEADER;
 
 /// Where a call's end is told in a workflow load (its schedule index, and whether it succeeded), for
 /// the calls waiting for it (`crate::orchestrate`).
@@ -35,6 +38,8 @@ pub(crate) struct Sending<'a> {
     pub(crate) ended: Option<Ended>,
     /// In a chained workflow load, the instances' plans.
     pub(crate) chaining: Option<&'a Chaining<'a>>,
+    /// In a workflow load orchestrated here whose data goes through a store, what each call moves.
+    pub(crate) store: Option<ClientStore<'a>>,
 }
 
 impl<'a> Sending<'a> {
@@ -53,6 +58,7 @@ impl<'a> Sending<'a> {
             in_flight: Rc::new(Cell::new(0)),
             ended: None,
             chaining: None,
+            store: None,
         }
     }
 
@@ -95,9 +101,18 @@ impl<'a> Sending<'a> {
         };
         // One invoker replays a workflow load: a record's index is its call's place in the schedule.
         let chained = self.chained(record_index);
-        let plan = chained.as_ref().map(|c| Rc::clone(&c.plan));
+        let mut call = *call;
+        let carried = match (&chained, &self.store) {
+            (Some(c), _) => Some((PLAN_HEADER, Rc::clone(&c.plan))),
+            (None, Some(store)) => {
+                // The data goes through the store: the request carries none.
+                call.payload_bytes = None;
+                Some((STORE_HEADER, store.ops(record_index)))
+            }
+            (None, None) => None,
+        };
         call_once(
-            self.clients[call.endpoint as usize].call(call, plan),
+            self.clients[call.endpoint as usize].call(&call, carried),
             pending,
             deadline,
             (self.timeout, self.ended.clone()),
@@ -124,6 +139,7 @@ async fn call_once(
         if let Some(report) = &reply.report {
             // A chained workflow's node: its own time, without its wait for the nodes it called.
             r.exec_us = Some(report.own_us.unwrap_or(report.exec_us));
+            r.wire.transfer_us = report.transfer_us;
             r.instance = Some(report.instance_number());
             r.cold = Some(report.cold);
         }

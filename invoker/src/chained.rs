@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use formats::records::{Outcome, Protocol, Record};
 use proto::function::FunctionReport;
-use proto::workflow::{Plan, PlanNode, DEADLINE_MARGIN_US};
+use proto::workflow::{Plan, PlanNode, PlanStore, DEADLINE_MARGIN_US};
 
 use crate::error::ReplayError;
 use crate::schedule::Schedule;
@@ -44,11 +44,11 @@ pub(crate) struct ChainedCall {
 impl<'a> Chaining<'a> {
     /// The plans of `schedule`'s instances, each with the deadline its entry call's `timeout` sets (the
     /// functions end their calls in time for the entry to answer); refused when an instance has not
-    /// exactly one entry node.
+    /// exactly one entry node. With a `store`, each plan's data goes through it.
     pub(crate) fn new(
         schedule: &'a Schedule,
-        start_unix_us: u64,
-        timeout: std::time::Duration,
+        (start_unix_us, timeout): (u64, std::time::Duration),
+        store: Option<&str>,
     ) -> Result<Self, ReplayError> {
         let n = schedule.calls.len();
         let mut entries = vec![None; n];
@@ -57,12 +57,7 @@ impl<'a> Chaining<'a> {
                 "--orchestration chained replays a workflow load (made with --workflow)".into(),
             ));
         };
-        let mut after: Vec<Vec<u32>> = vec![Vec::new(); n];
-        for i in 0..n {
-            for &w in dependencies.waiting_for(i) {
-                after[w as usize].push(i as u32);
-            }
-        }
+        let inputs = |i: u32| dependencies.inputs_of(i as usize).iter().copied();
         // Each instance's calls, in schedule order (a call comes after those it waits for).
         let mut instances: Vec<Vec<u32>> = Vec::new();
         let mut of_instance: HashMap<u64, usize> = HashMap::new();
@@ -89,12 +84,20 @@ impl<'a> Chaining<'a> {
                         endpoint: schedule.endpoints[call.endpoint as usize].clone(),
                         ask: crate::client::call_request(call.ask),
                         payload_bytes: call.payload_bytes.map_or(0, u64::from),
-                        after: after[i as usize].iter().map(|p| position[p]).collect(),
+                        after: inputs(i).map(|(p, _)| position[&p]).collect(),
+                        after_bytes: inputs(i).map(|(_, bytes)| bytes).collect(),
                     }
                 })
                 .collect();
             let due_us = schedule.calls[calls[0] as usize].due_us;
+            let instance = schedule.calls[calls[0] as usize]
+                .workflow
+                .map_or(0, |w| w.instance);
             let plan = Plan {
+                store: store.map(|url| PlanStore {
+                    url: url.to_owned(),
+                    prefix: format!("loadgen:{start_unix_us}:{instance}"),
+                }),
                 at: 0,
                 nodes,
                 deadline_unix_us: Some(
@@ -102,9 +105,6 @@ impl<'a> Chaining<'a> {
                         .saturating_sub(DEADLINE_MARGIN_US),
                 ),
             };
-            let instance = schedule.calls[calls[0] as usize]
-                .workflow
-                .map_or(0, |w| w.instance);
             plan.check().map_err(|e| {
                 ReplayError::Unsupported(format!(
                     "--orchestration chained: workflow instance {instance}: {e} (a virtual entry node \
@@ -188,6 +188,7 @@ impl ChainedCall {
             }
             if let Some(f) = &told.report {
                 r.exec_us = Some(f.own_us.unwrap_or(f.exec_us));
+                r.wire.transfer_us = f.transfer_us;
                 r.instance = Some(f.instance_number());
                 r.cold = Some(f.cold);
             }

@@ -101,6 +101,12 @@ pub struct InvokerArgs {
     #[arg(long, value_name = "MODE", value_enum, default_value_t = crate::options::Orchestration::Client)]
     pub orchestration: crate::options::Orchestration,
 
+    /// Move a workflow load's data through this store (`redis://HOST:PORT`, which the functions reach):
+    /// each function reads its inputs there and writes its outputs, and requests carry none. Default:
+    /// inline, in the requests.
+    #[arg(long, value_name = "URL", value_parser = store_url)]
+    pub store: Option<String>,
+
     /// Run the dispatcher thread as SCHED_FIFO (needs root). It removes preemption by other processes,
     /// but the kernel throttles a real-time thread that never sleeps (~50 ms per second): use it for rates
     /// where the dispatcher parks between calls (well under 1,000 calls/s).
@@ -249,6 +255,11 @@ pub fn invoker_args(
     }
     args.extend(settings.request.to_args());
     args
+}
+
+/// A `--store` URL, checked (`proto::store::check_url`).
+pub fn store_url(text: &str) -> Result<String, String> {
+    proto::store::check_url(text).map(|()| text.to_owned())
 }
 
 #[cfg(test)]

@@ -342,21 +342,26 @@ async fn dispatch(
     let mut sending = Sending::new(&clients, (sink, failures), options);
     // A chained workflow load: the open loop sends the instances' entry calls with their plans, and the
     // functions call the rest.
+    let start_unix_us = start_wall
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_micros() as u64;
     let chaining = match options.orchestration {
-        Orchestration::Chained => {
-            let start_unix_us = start_wall
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_micros() as u64;
-            Some(Chaining::new(
-                schedule,
-                start_unix_us,
-                options.grpc_timeout,
-            )?)
-        }
+        Orchestration::Chained => Some(Chaining::new(
+            schedule,
+            (start_unix_us, options.grpc_timeout),
+            options.store.as_deref(),
+        )?),
         Orchestration::Client => None,
     };
     sending.chaining = chaining.as_ref();
+    if chaining.is_none() {
+        sending.store = options
+            .store
+            .as_deref()
+            .zip(schedule.dependencies.as_ref())
+            .map(|(url, d)| crate::orchestrate::ClientStore::new(url, d, start_unix_us));
+    }
     // A workflow load orchestrated here: the calls that wait for others go as those end, beside the
     // open loop.
     let client_orchestrated = chaining.is_none();

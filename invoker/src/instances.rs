@@ -103,20 +103,25 @@ fn rows_of(schedule: &Schedule, by_call: &[Option<Record>]) -> Vec<InstanceRow> 
         return Vec::new();
     };
     let n = schedule.calls.len();
-    // The longest path of execution times ending at each call; none when one on the way is unknown. A
-    // call comes after every call it waits for, so one pass in schedule order does it.
-    let mut before = vec![Some(0u64); n];
-    let mut path = vec![None; n];
+    // The longest path of execution times ending at each call, with the store transfers on it; none when
+    // one on the way is unknown. A call comes after every call it waits for, so one pass in schedule
+    // order does it.
+    let mut before = vec![Some((0u64, 0u64)); n];
+    let mut path: Vec<Option<(u64, u64)>> = vec![None; n];
     for i in 0..n {
         let exec = by_call[i]
             .filter(|r| r.outcome == Outcome::Ok)
-            .and_then(|r| r.exec_us);
-        path[i] = before[i].zip(exec).map(|(b, e)| b + e);
+            .and_then(|r| Some((r.exec_us?, r.wire.transfer_us.unwrap_or(0))));
+        path[i] = before[i].zip(exec).map(|(b, e)| (b.0 + e.0, b.1 + e.1));
         for &w in dependencies.waiting_for(i) {
             let w = w as usize;
             before[w] = before[w].zip(path[i]).map(|(b, p)| b.max(p));
         }
     }
+    let moved_by_store = by_call
+        .iter()
+        .flatten()
+        .any(|r| r.wire.transfer_us.is_some());
     let mut rows: Vec<InstanceRow> = Vec::new();
     let mut row_of: HashMap<u64, usize> = HashMap::new();
     // Per row: the end of its last call.
@@ -129,6 +134,7 @@ fn rows_of(schedule: &Schedule, by_call: &[Option<Record>]) -> Vec<InstanceRow> 
                 warmup: schedule.is_warmup(call),
                 due_us: call.due_us,
                 critical_path_us: Some(0),
+                transfer_us: moved_by_store.then_some(0),
                 ..InstanceRow::default()
             });
             ends.push(0);
@@ -140,7 +146,17 @@ fn rows_of(schedule: &Schedule, by_call: &[Option<Record>]) -> Vec<InstanceRow> 
         let ok = record.is_some_and(|r| r.outcome == Outcome::Ok);
         row.failed += u32::from(!ok);
         row.bytes += record.and_then(|r| r.wire.request_bytes).unwrap_or(0);
-        row.critical_path_us = row.critical_path_us.zip(path[i]).map(|(a, b)| a.max(b));
+        // The instance's critical path: its longest (execution and transfer), split into the two.
+        match path[i] {
+            Some((total, moved)) if row.critical_path_us.is_some() => {
+                let longest = row.critical_path_us.unwrap_or(0) + row.transfer_us.unwrap_or(0);
+                if total >= longest {
+                    row.critical_path_us = Some(total - moved);
+                    row.transfer_us = row.transfer_us.map(|_| moved);
+                }
+            }
+            _ => (row.critical_path_us, row.transfer_us) = (None, None),
+        }
         ends[k] = ends[k].max(record.and_then(|r| r.ended_us()).unwrap_or(0));
     }
     for (row, end) in rows.iter_mut().zip(ends) {

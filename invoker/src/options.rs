@@ -56,6 +56,9 @@ pub struct ReplayOptions {
     pub pacing: Pacing,
     /// Who calls a workflow load's nodes: the invoker, or the functions.
     pub orchestration: Orchestration,
+    /// Where a workflow load's data goes between its functions (`redis://host:port`, `proto::store`);
+    /// none: inline, in the requests.
+    pub store: Option<String>,
 }
 
 /// Who calls the nodes of a workflow load's instances (FaaSFlow's MasterSP and WorkerSP).
@@ -93,6 +96,7 @@ impl Default for ReplayOptions {
             request: RequestArgs::default(),
             pacing: Pacing::Scheduled,
             orchestration: Orchestration::Client,
+            store: None,
         }
     }
 }

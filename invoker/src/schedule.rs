@@ -53,14 +53,19 @@ pub struct Dependencies {
     /// Per call `i`, the calls waiting for it are `waiting[start[i]..start[i + 1]]`.
     start: Vec<u32>,
     waiting: Vec<u32>,
+    /// Per call `i`, the calls it waits for, each with the bytes it receives from it, are
+    /// `inputs[input_start[i]..input_start[i + 1]]`.
+    input_start: Vec<u32>,
+    inputs: Vec<(u32, u64)>,
 }
 
 impl Dependencies {
-    /// From each call's list of the calls it waits for (schedule indices).
-    fn new(after: &[Vec<u32>]) -> Dependencies {
+    /// From each call's list of the calls it waits for (schedule indices), each with the bytes it
+    /// receives from it.
+    fn new(after: &[Vec<(u32, u64)>]) -> Dependencies {
         let n = after.len();
         let mut count = vec![0u32; n + 1];
-        for a in after.iter().flatten() {
+        for (a, _) in after.iter().flatten() {
             count[*a as usize + 1] += 1;
         }
         for i in 0..n {
@@ -69,17 +74,40 @@ impl Dependencies {
         let start = count.clone();
         let mut waiting = vec![0u32; start[n] as usize];
         for (call, a) in after.iter().enumerate() {
-            for &before in a {
+            for &(before, _) in a {
                 let slot = &mut count[before as usize];
                 waiting[*slot as usize] = call as u32;
                 *slot += 1;
             }
         }
+        let mut input_start = Vec::with_capacity(n + 1);
+        input_start.push(0);
+        for a in after {
+            input_start.push(input_start[input_start.len() - 1] + a.len() as u32);
+        }
         Dependencies {
             waits_for: after.iter().map(|a| a.len() as u32).collect(),
             start,
             waiting,
+            input_start,
+            inputs: after.iter().flatten().copied().collect(),
         }
+    }
+
+    /// The calls call `index` waits for, each with the bytes it receives from it.
+    pub fn inputs_of(&self, index: usize) -> &[(u32, u64)] {
+        &self.inputs[self.input_start[index] as usize..self.input_start[index + 1] as usize]
+    }
+
+    /// The calls waiting for call `index`, each with the bytes it hands them.
+    pub fn outputs_of(&self, index: usize) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.waiting_for(index).iter().filter_map(move |&w| {
+            let &(_, bytes) = self
+                .inputs_of(w as usize)
+                .iter()
+                .find(|(from, _)| *from as usize == index)?;
+            Some((w, bytes))
+        })
     }
 
     /// The calls waiting for call `index`.
@@ -108,10 +136,18 @@ fn dependencies(periods: &[formats::Period], order: &[u32]) -> Dependencies {
         for (i, step) in period.steps.iter().enumerate() {
             let file = first + i;
             let mine = of_instance.entry(step.instance).or_default();
+            // What each input carries: as the load says, or (an older load) the payload shared evenly.
+            let payload = period.payloads.get(i).map_or(0, |&p| u64::from(p));
+            let n = step.after.len().max(1) as u64;
+            let bytes = |k: usize| match step.after_bytes.get(k) {
+                Some(&b) => b,
+                None => payload / n + u64::from(k == 0) * (payload % n),
+            };
             after[index_of[file] as usize] = step
                 .after
                 .iter()
-                .map(|&a| index_of[mine[a as usize]])
+                .enumerate()
+                .map(|(k, &a)| (index_of[mine[a as usize]], bytes(k)))
                 .collect();
             mine.push(file);
         }

@@ -1,14 +1,18 @@
-//! Workflow benchmark, client and chained orchestration with data inline: on the local fleet (emulated
+//! Workflow benchmark, client and chained orchestration with data inline or through a store (a
+//! redis-server the bench starts on loopback, `--store`): on the local fleet (emulated
 //! functions that only wait, `--cpu-share 0`, so the two cores measure orchestration, not computing), a
 //! 10-node chain and a width-8 fan-out/fan-in (A → B0..B7 → Z) of 10 ms functions, with 1 KB edges at 50
 //! instances/s and 1 MB edges at 10 instances/s, each run `BENCH_REPEATS` times (3) for
-//! `WORKFLOW_SECONDS` (10) after a 1 s warm-up, with `--orchestration client` and `chained`.
+//! `WORKFLOW_SECONDS` (10) after a 1 s warm-up, with `--orchestration client` and `chained`, inline and
+//! through the store.
 //!
 //! From each run's `workflows.csv` (instances after warm-up): end to end p50/p99 (from the instance's due
-//! time to its last call's end), the critical path of the functions' own times, and the overhead (end to
-//! end − critical path) per hop along the critical path (chain: 9 hops; fan: 2). Data transfer per MB is
-//! the overhead that 1 MB edges add over 1 KB ones, divided by the megabytes the critical path's calls
-//! receive with 1 MB edges (chain: 9 × 1 MB; fan: 1 MB into a branch, then 8 MB into the join). Last, how
+//! time to its last call's end), the critical path of the functions' computing, the store transfers on it
+//! (empty inline), and the overhead per hop along the critical path (chain: 9 hops; fan: 2). The overhead
+//! here is end to end − computing: orchestration and moving the data, whichever way it moves, so inline
+//! and store compare. Data transfer per MB is the overhead that 1 MB edges add over 1 KB ones, divided by
+//! the megabytes the critical path's calls receive with 1 MB edges (chain: 9 × 1 MB; fan: 1 MB into a
+//! branch, then 8 MB into the join). Last, how
 //! much chained orchestration cuts each against client orchestration (1 − chained / client, of the
 //! medians), the figures FaaSFlow reports for WorkerSP against MasterSP. Steal on both CPUs is shown
 //! beside each run. Written to `bench-results/workflows.txt`.
@@ -70,6 +74,7 @@ struct Figures {
     e2e_p50: f64,
     e2e_p99: f64,
     critical_p50: f64,
+    transfer_p50: f64,
     overhead_p50: f64,
     overhead_p99: f64,
     instances: usize,
@@ -89,7 +94,7 @@ fn run_once(
     dir: &Path,
     file: &Path,
     (rate, seconds): (u32, u32),
-    orchestration: &str,
+    (orchestration, store): (&str, Option<&str>),
     seed: usize,
 ) -> Figures {
     let out = dir.join(format!("run-{seed}"));
@@ -111,6 +116,7 @@ fn run_once(
             &(seed + 1).to_string(),
         ])
         .args(["--cpu-share", "0", "--orchestration", orchestration])
+        .args(store.map(|url| ["--store", url]).into_iter().flatten())
         .stdout(std::process::Stdio::null())
         .status()
         .expect("run loadgen");
@@ -131,22 +137,32 @@ fn run_once(
         e2e_p50: percentile(ms(|r| r.end_to_end_us), 0.5),
         e2e_p99: percentile(ms(|r| r.end_to_end_us), 0.99),
         critical_p50: percentile(ms(|r| r.critical_path_us), 0.5),
-        overhead_p50: percentile(ms(|r| r.overhead_us()), 0.5),
-        overhead_p99: percentile(ms(|r| r.overhead_us()), 0.99),
+        transfer_p50: percentile(ms(|r| r.transfer_us), 0.5),
+        overhead_p50: percentile(ms(orchestration_and_data), 0.5),
+        overhead_p99: percentile(ms(orchestration_and_data), 0.99),
         instances: rows.len(),
         failed: rows.iter().filter(|r| r.failed > 0).count(),
         steal_ms: summary.steal_ms.values().sum::<f64>(),
     }
 }
 
-/// Per run of a workflow, edge size and orchestration: its overhead p50, ms.
-type Overheads<'a> = Vec<((&'a str, &'a str, &'a str), Vec<f64>)>;
+/// An instance's end to end less its functions' computing: what orchestration and moving the data took
+/// (inline, the transfer is in the overhead; through the store, it is counted apart, and added back).
+fn orchestration_and_data(r: &formats::workflows::InstanceRow) -> Option<u64> {
+    Some(r.overhead_us()? + r.transfer_us.unwrap_or(0))
+}
+
+/// Per run of a workflow, edge size and orchestration (with the way the data went): its overhead p50, ms.
+type Overheads<'a> = Vec<((&'a str, &'a str, String), Vec<f64>)>;
+
+/// Per workflow and orchestration (with the way the data went): its runs' data transfer per MB, ms.
+type Transfers<'a> = Vec<((&'a str, &'a str), Vec<f64>)>;
 
 /// The runs' figures of `name` with `size` edges, orchestrated by `by`.
 fn of(figures: &Overheads<'_>, name: &str, size: &str, by: &str) -> Vec<f64> {
     figures
         .iter()
-        .find(|((n, s, o), _)| *n == name && *s == size && *o == by)
+        .find(|((n, s, o), _)| *n == name && *s == size && o == by)
         .map(|(_, v)| v.clone())
         .unwrap_or_default()
 }
@@ -182,45 +198,64 @@ fn main() {
         },
     ];
     let loads = [("1KB", 50u32), ("1MB", 10u32)];
+    let redis = testkit::redis::Redis::start();
+    let url = redis.url();
     out.line(&format!(
-        "# client and chained orchestration, data inline (gRPC requests), local fleet of waiting emulated functions (--cpu-share 0); \
-         10 ms per node; 1 s warm-up + {seconds} s measured; {runs} run(s) each; figures per instance after warm-up, ms"
+        "# client and chained orchestration, data inline (gRPC requests) or through a redis-server on loopback (store), local fleet of waiting emulated functions (--cpu-share 0); \
+         10 ms per node; 1 s warm-up + {seconds} s measured; {runs} run(s) each; figures per instance after warm-up, ms; \
+         overhead = end to end − the critical path's computing (orchestration and data, either way)"
     ));
     out.line(&format!(
-        "{:>8} {:>4} {:>7} {:>6} | {:>15} | {:>13} | {:>15} | {:>13} | {:>9} | {:>8}",
+        "{:>8} {:>4} {:>13} {:>6} | {:>15} | {:>13} | {:>12} | {:>15} | {:>13} | {:>9} | {:>8}",
         "workflow",
         "edge",
         "orch",
         "inst/s",
         "e2e p50/p99",
-        "critical p50",
+        "computing p50",
+        "store p50",
         "overhead p50/p99",
         "per hop p50",
         "instances",
         "steal ms"
     ));
-    let orchestrations = ["client", "chained"];
+    let orchestrations = ["client", "chained", "client+store", "chained+store"];
     let mut overheads: Overheads<'_> = Vec::new();
     for shape in &shapes {
         for (size, rate) in loads {
             let file = dir.path().join(format!("{}-{size}.yaml", shape.name));
             std::fs::write(&file, (shape.yaml)(size)).expect("workflow file");
             for by in orchestrations {
+                let (orchestration, store) = match by.split_once('+') {
+                    Some((o, _)) => (o, Some(url.as_str())),
+                    None => (by, None),
+                };
                 let mut overhead = Vec::new();
                 for k in 0..runs {
-                    let f = run_once(dir.path(), &file, (rate, seconds), by, k);
+                    let f = run_once(
+                        dir.path(),
+                        &file,
+                        (rate, seconds),
+                        (orchestration, store),
+                        k,
+                    );
                     let hop = f.overhead_p50 / f64::from(shape.hops);
                     out.line(&format!(
-                        "{:>8} {:>4} {:>7} {:>6} | {:>7.1} {:>7.1} | {:>13.1} | {:>7.2} {:>7.2} | {:>13.2} | {:>5} ({}) | {:>8.0}",
-                        shape.name, size, by, rate, f.e2e_p50, f.e2e_p99, f.critical_p50, f.overhead_p50,
-                        f.overhead_p99, hop, f.instances, f.failed, f.steal_ms
+                        "{:>8} {:>4} {:>13} {:>6} | {:>7.1} {:>7.1} | {:>13.1} | {:>12.1} | {:>7.2} {:>7.2} | {:>13.2} | {:>5} ({}) | {:>8.0}",
+                        shape.name, size, by, rate, f.e2e_p50, f.e2e_p99, f.critical_p50, f.transfer_p50,
+                        f.overhead_p50, f.overhead_p99, hop, f.instances, f.failed, f.steal_ms
                     ));
                     overhead.push(f.overhead_p50);
                 }
-                overheads.push(((shape.name, size, by), overhead));
+                overheads.push(((shape.name, size, by.to_owned()), overhead));
             }
         }
     }
+    assert_eq!(
+        redis.keys(),
+        0,
+        "every input read from the store was deleted"
+    );
     out.line("");
     out.line("# overhead p50 per hop along the critical path, ms, median [min–max] over the runs");
     for shape in &shapes {
@@ -231,7 +266,7 @@ fn main() {
                     .map(|o| o / f64::from(shape.hops))
                     .collect();
                 out.line(&format!(
-                    "{:>8} {size:>4} {by:>7}: {}",
+                    "{:>8} {size:>4} {by:>13}: {}",
                     shape.name,
                     spread(&per_hop, 2)
                 ));
@@ -243,7 +278,7 @@ fn main() {
         "# data transfer per MB: (overhead p50 with 1 MB edges − with 1 KB edges) / MB received along the critical path, ms, median [min–max]",
     );
     // Per shape and orchestration: the runs' transfer per MB.
-    let mut transfer: Vec<((&str, &str), Vec<f64>)> = Vec::new();
+    let mut transfer: Transfers<'_> = Vec::new();
     for shape in &shapes {
         for by in orchestrations {
             let (mb, kb) = (
@@ -256,7 +291,7 @@ fn main() {
                 .map(|(m, k)| (m - k) / shape.megabytes)
                 .collect();
             out.line(&format!(
-                "{:>8} {by:>7} ({} MB on the path): {}",
+                "{:>8} {by:>13} ({} MB on the path): {}",
                 shape.name,
                 shape.megabytes,
                 spread(&per_mb, 2)
@@ -266,12 +301,46 @@ fn main() {
     }
     out.line("");
     out.line("# chained against client, 1 − chained / client of the medians (FaaSFlow: WorkerSP cuts scheduling overhead 74.6 % on average, data transfer up to 95 %)");
-    for shape in &shapes {
-        let cut =
-            |client: &[f64], chained: &[f64]| 100.0 * (1.0 - median(chained) / median(client));
+    compare(
+        &mut out,
+        &shapes,
+        (&overheads, &transfer),
+        ("client", "chained"),
+    );
+    compare(
+        &mut out,
+        &shapes,
+        (&overheads, &transfer),
+        ("client+store", "chained+store"),
+    );
+    out.line("# inline against the store, 1 − inline / store of the medians (FaaSFlow: in-memory hand-over cuts data transfer up to 95 % against its remote store)");
+    compare(
+        &mut out,
+        &shapes,
+        (&overheads, &transfer),
+        ("client+store", "client"),
+    );
+    compare(
+        &mut out,
+        &shapes,
+        (&overheads, &transfer),
+        ("chained+store", "chained"),
+    );
+    out.finish();
+}
+
+/// How much `other` cuts `base`'s scheduling overhead (1 KB edges) and data transfer per MB, per shape.
+fn compare(
+    out: &mut Output,
+    shapes: &[Shape],
+    (overheads, transfer): (&Overheads<'_>, &Transfers<'_>),
+    (base, other): (&str, &str),
+) {
+    for shape in shapes {
+        let cut = |base: &[f64], other: &[f64]| 100.0 * (1.0 - median(other) / median(base));
         let overhead = cut(
-            &of(&overheads, shape.name, "1KB", "client"),
-            &of(&overheads, shape.name, "1KB", "chained"),
+            &of(overheads, shape.name, "1KB", base),
+            &of(overheads, shape.name, "1KB", other),
         );
         let pick = |by: &str| {
             transfer
@@ -280,11 +349,10 @@ fn main() {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default()
         };
-        let data = cut(&pick("client"), &pick("chained"));
+        let data = cut(&pick(base), &pick(other));
         out.line(&format!(
-            "{:>8}: scheduling overhead (1 KB edges) {overhead:+.1} %, data transfer per MB {data:+.1} % (negative: chained costs more)",
+            "{:>8} {other} against {base}: scheduling overhead (1 KB edges) {overhead:+.1} %, data transfer per MB {data:+.1} % (negative: {other} costs more)",
             shape.name
         ));
     }
-    out.finish();
 }

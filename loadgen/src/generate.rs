@@ -282,6 +282,7 @@ impl PeriodColumns {
                 instance,
                 node: step.name,
                 after: step.after,
+                after_bytes: step.after_bytes,
             });
         }
     }

@@ -199,6 +199,9 @@ impl RunPlan {
         {
             bail!("--orchestration chained: the functions call a workflow's nodes, so it needs --workflow FILE");
         }
+        if let (Some(url), None) = (&args.replay.store, &load.workflow) {
+            bail!("--store {url}: the store carries the data between a workflow's functions, so it needs --workflow FILE");
+        }
         let invokers = launcher.map_or(1, |_| args.load.workers);
         let dispatcher_cpus = dispatcher_cpus(args, deployer, launcher, cpus);
         let stellar = match &args.stellar.stellar {

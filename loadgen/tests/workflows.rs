@@ -23,31 +23,43 @@ nodes:
     function: {duration_ms: 5, memory_mb: 16}
 ";
 
-/// `loadgen run` of 20 diamonds (10 a second for 2 s) orchestrated by `orchestration`: every node of
-/// every instance called once, after its predecessors, and the instances' rows and report.
-fn run_diamonds(orchestration: &str) {
+/// `loadgen run` of 20 diamonds (10 a second for 2 s) orchestrated by `orchestration`, their data inline
+/// or through a real redis-server (`store`): every node of every instance called once, after its
+/// predecessors, and the instances' rows and report.
+fn run_diamonds(orchestration: &str, store: bool) {
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(dir.path(), "diamond.yaml", DIAMOND);
     let out = dir.path().join("run");
-    ok(&loadgen(&[
-        "run",
-        "-o",
-        s(&out),
-        "--workflow",
-        s(&file),
-        "--orchestration",
-        orchestration,
-        "--rps",
-        "10",
-        "-m",
-        "false",
-        "-d",
-        "2",
-        "-w",
-        "0",
-        "--seed",
-        "3",
-    ]));
+    let redis = store.then(testkit::redis::Redis::start);
+    let url = redis.as_ref().map(|r| r.url());
+    let mut store_args = Vec::new();
+    if let Some(url) = &url {
+        store_args = vec!["--store", url.as_str()];
+    }
+    ok(&loadgen(
+        &[
+            "run",
+            "-o",
+            s(&out),
+            "--workflow",
+            s(&file),
+            "--orchestration",
+            orchestration,
+            "--rps",
+            "10",
+            "-m",
+            "false",
+            "-d",
+            "2",
+            "-w",
+            "0",
+            "--seed",
+            "3",
+        ]
+        .into_iter()
+        .chain(store_args)
+        .collect::<Vec<_>>(),
+    ));
     let mut instances: BTreeMap<u64, BTreeMap<String, Record>> = BTreeMap::new();
     read_workflow_records(&out.join("records.csv"), |r, _, node| {
         let w = r.workflow.expect("a workflow step");
@@ -81,16 +93,27 @@ fn run_diamonds(orchestration: &str) {
         assert!(sent("D") >= ended("B").max(ended("C")));
         // The function was asked each node's time.
         assert!(r("B").exec_us.unwrap() >= 20_000, "{calls:?}");
+        // With a store, each function timed its reads and writes there, and the requests after the
+        // entry's carried none (a gRPC entry's count is its encoded message).
+        for (node, call) in calls {
+            assert_eq!(call.wire.transfer_us.is_some(), store, "{calls:?}");
+            if store && node != "A" {
+                assert_eq!(call.wire.request_bytes, Some(0), "{calls:?}");
+            }
+        }
     }
-    // One row per instance, each with its end to end and critical path.
+    // One row per instance, each with its end to end and critical path (and its store transfers).
     let rows = std::fs::read_to_string(out.join("workflows.csv")).unwrap();
     assert_eq!(rows.lines().count(), 21, "{rows}");
     assert!(
         rows.lines()
             .skip(1)
-            .all(|l| l.split(',').filter(|f| f.is_empty()).count() == 0),
+            .all(|l| l.split(',').filter(|f| f.is_empty()).count() == usize::from(!store)),
         "{rows}"
     );
+    if let Some(redis) = &redis {
+        assert_eq!(redis.keys(), 0, "every input was deleted once read");
+    }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
         report.contains("## Workflows\n\n20 instances after warm-up (0 in it), 0 with a call that did not succeed"),
@@ -105,16 +128,26 @@ fn run_diamonds(orchestration: &str) {
         load.contains("\"after\": [\n      [],\n      [0],\n      [0],\n      [1, 2]"),
         "{load}"
     );
+    // And what each edge carries, which a store moves edge by edge.
+    assert!(
+        load.contains("\"after_bytes\": [\n      [],\n      [1"),
+        "{load}"
+    );
 }
 
 #[test]
 fn a_run_calls_every_node_of_every_instance_after_its_predecessors() {
-    run_diamonds("client");
+    run_diamonds("client", false);
 }
 
 #[test]
 fn a_chained_run_has_the_functions_call_every_node_after_its_predecessors() {
-    run_diamonds("chained");
+    run_diamonds("chained", false);
+}
+
+#[test]
+fn a_chained_run_moves_its_data_through_a_store() {
+    run_diamonds("chained", true);
 }
 
 #[test]
@@ -187,6 +220,14 @@ fn what_a_workflow_load_cannot_do_is_refused_before_anything_is_written() {
         ),
         (vec!["--foreach-width", "3"], "--workflow"),
         (vec!["--orchestration", "chained"], "needs --workflow FILE"),
+        (
+            vec!["--store", "redis://127.0.0.1:1"],
+            "needs --workflow FILE",
+        ),
+        (
+            vec!["--workflow", s(&diamond), "--store", "s3://bucket"],
+            "give redis://HOST:PORT",
+        ),
     ] {
         let mut all = vec!["run", "-o", s(&out), "--rps", "5", "-m", "false", "-d", "1"];
         all.extend(args);

@@ -73,10 +73,17 @@ pub struct FunctionReport {
     /// orchestrated (see `crate::workflow`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_us: Option<u64>,
+    /// Of `exec_us`, the time spent moving the call's data through a store (`crate::store`), µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer_us: Option<u64>,
     /// In a chained workflow, the reports of the nodes it orchestrated and of those they did, in the order
     /// they answered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nodes: Vec<NodeReport>,
+    /// When the call was traced, its spans: its own, its store accesses' and its calls of nodes'
+    /// (`crate::trace`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spans: Vec<crate::trace::Span>,
 }
 
 /// What a function says of a node of a chained workflow it called (or of one called further down; see
@@ -154,7 +161,9 @@ mod tests {
             duration_us: 200_000,
             cpu_us: 400,
             own_us: None,
+            transfer_us: Some(12),
             nodes: Vec::new(),
+            spans: Vec::new(),
         };
         assert_eq!(FunctionReport::parse(&r.to_message()), Some(r.clone()));
         assert_eq!(r.instance_number(), 0x00ab00cd00ef0012);

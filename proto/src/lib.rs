@@ -36,6 +36,8 @@ pub mod chain {
 }
 
 pub mod function;
+pub mod store;
+pub mod trace;
 pub mod workflow;
 
 /// A minimal `Greeter` server for tests and benchmarks of callers: it answers every call after a fixed

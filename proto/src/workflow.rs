@@ -9,7 +9,9 @@
 //! only after all its predecessors ended, by a function that was alive when they did.
 //!
 //! **Data.** A node's request carries its `payload_bytes` (the sum of its input edges), from whichever
-//! function calls it, as in client orchestration, where the invoker sends it.
+//! function calls it, as in client orchestration, where the invoker sends it. With a [`PlanStore`], the
+//! data goes through the store instead, edge by edge ([`Plan::store_ops`], `crate::store`), and requests
+//! carry none.
 //!
 //! The plan travels in [`PLAN_HEADER`] (gRPC metadata or HTTP header), JSON; the reports in the
 //! function's report (`crate::function::FunctionReport::nodes`, each a `crate::function::NodeReport`).
@@ -17,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::function::CallRequest;
+use crate::store::{StoreObject, StoreOps};
 
 /// The header (HTTP) or metadata key (gRPC) carrying a chained call's [`Plan`].
 pub const PLAN_HEADER: &str = "x-workflow-plan";
@@ -34,6 +37,19 @@ pub struct Plan {
     /// reaches it. None: the function's own default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_unix_us: Option<u64>,
+    /// Where the data goes when not inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<PlanStore>,
+}
+
+/// The store a chained instance's data goes through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanStore {
+    /// The store, `redis://host:port`.
+    pub url: String,
+    /// The instance's key prefix (unique per run and instance): node `i`'s data for node `j` is at
+    /// `crate::store::key(prefix, i, j)`.
+    pub prefix: String,
 }
 
 /// What each function keeps of its deadline to answer its caller once the nodes it called have answered
@@ -54,6 +70,32 @@ pub struct PlanNode {
     /// The nodes it waits for (indices into the plan's nodes, each lower than its own).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<u32>,
+    /// What it receives from each of them, bytes (one per `after`; empty: not said, the payload shared
+    /// evenly).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_bytes: Vec<u64>,
+}
+
+impl PlanNode {
+    /// What it receives from its `k`-th input, bytes.
+    pub fn input_bytes(&self, k: usize) -> u64 {
+        match self.after_bytes.get(k) {
+            Some(&b) => b,
+            None => {
+                let n = self.after.len().max(1) as u64;
+                self.payload_bytes / n + u64::from(k == 0) * (self.payload_bytes % n)
+            }
+        }
+    }
+
+    /// What its request carries: nothing when the data goes through a store.
+    pub fn inline_bytes(&self, plan: &Plan) -> u64 {
+        if plan.store.is_some() {
+            0
+        } else {
+            self.payload_bytes
+        }
+    }
 }
 
 /// Why a plan cannot be followed.
@@ -83,6 +125,17 @@ impl Plan {
         if entries != 1 {
             return Err(PlanError(format!(
                 "a chained workflow instance has one entry node (waiting for nothing); this one has {entries}"
+            )));
+        }
+        if let Some(bad) = self
+            .nodes
+            .iter()
+            .position(|v| !v.after_bytes.is_empty() && v.after_bytes.len() != v.after.len())
+        {
+            return Err(PlanError(format!(
+                "node {bad} has {} input sizes for {} inputs",
+                self.nodes[bad].after_bytes.len(),
+                self.nodes[bad].after.len()
             )));
         }
         if !self.nodes[0].after.is_empty() {
@@ -164,7 +217,43 @@ impl Plan {
             at,
             nodes: self.nodes.clone(),
             deadline_unix_us: self.deadline_unix_us,
+            store: self.store.clone(),
         }
+    }
+
+    /// What the call at `at` reads from the store (its inputs) and writes there (what the nodes after it
+    /// receive from it), when the plan's data goes through one.
+    pub fn store_ops(&self, at: u32) -> Option<StoreOps> {
+        let store = self.store.as_ref()?;
+        let key = |from: u32, to: u32| crate::store::key(&store.prefix, from.into(), to.into());
+        let node = &self.nodes[at as usize];
+        let get = node
+            .after
+            .iter()
+            .enumerate()
+            .map(|(k, &from)| StoreObject {
+                key: key(from, at),
+                bytes: node.input_bytes(k),
+            })
+            .collect();
+        let put = self
+            .nodes
+            .iter()
+            .enumerate()
+            .skip(at as usize + 1)
+            .filter_map(|(to, v)| {
+                let k = v.after.iter().position(|&p| p == at)?;
+                Some(StoreObject {
+                    key: key(at, to as u32),
+                    bytes: v.input_bytes(k),
+                })
+            })
+            .collect();
+        Some(StoreOps {
+            url: store.url.clone(),
+            get,
+            put,
+        })
     }
 
     /// The plan as its header's value.
@@ -200,6 +289,7 @@ mod tests {
     fn plan(after: &[&[u32]]) -> Plan {
         Plan {
             deadline_unix_us: None,
+            store: None,
             at: 0,
             nodes: after
                 .iter()
@@ -208,6 +298,7 @@ mod tests {
                     ask: CallRequest::default(),
                     payload_bytes: 0,
                     after: a.to_vec(),
+                    after_bytes: Vec::new(),
                 })
                 .collect(),
         }
@@ -266,5 +357,42 @@ mod tests {
         let p = plan(&[&[], &[0]]);
         assert_eq!(Plan::from_header(p.to_header().as_bytes()), Ok(p));
         assert!(Plan::from_header(b"{").is_err());
+        let mut sizes = plan(&[&[], &[0]]);
+        sizes.nodes[1].after_bytes = vec![1, 2];
+        let e = sizes.check().unwrap_err();
+        assert!(e.0.contains("node 1 has 2 input sizes for 1 inputs"), "{e}");
+    }
+
+    #[test]
+    fn through_a_store_each_node_reads_its_inputs_and_writes_what_its_successors_read() {
+        // A diamond: B gets 100 from A, C 200, D 10 from B and 20 from C.
+        let mut p = plan(&[&[], &[0], &[0], &[1, 2]]);
+        p.nodes[1].after_bytes = vec![100];
+        p.nodes[2].after_bytes = vec![200];
+        p.nodes[3].after_bytes = vec![10, 20];
+        assert_eq!(p.store_ops(0), None);
+        p.store = Some(PlanStore {
+            url: "redis://127.0.0.1:1".into(),
+            prefix: "r:7".into(),
+        });
+        let object = |key: &str, bytes| StoreObject {
+            key: key.into(),
+            bytes,
+        };
+        let a = p.store_ops(0).unwrap();
+        assert!(a.get.is_empty());
+        assert_eq!(a.put, vec![object("r:7:0:1", 100), object("r:7:0:2", 200)]);
+        let d = p.store_ops(3).unwrap();
+        assert_eq!(d.get, vec![object("r:7:1:3", 10), object("r:7:2:3", 20)]);
+        assert!(d.put.is_empty());
+        assert_eq!(p.store_ops(1).unwrap().put, vec![object("r:7:1:3", 10)]);
+        // Sizes not said: the payload shared evenly, the remainder on the first input.
+        let mut even = plan(&[&[], &[0], &[0], &[1, 2]]);
+        even.nodes[3].payload_bytes = 7;
+        assert_eq!(
+            (even.nodes[3].input_bytes(0), even.nodes[3].input_bytes(1)),
+            (4, 3)
+        );
+        assert_eq!(p.nodes[3].inline_bytes(&p), 0);
     }
 }

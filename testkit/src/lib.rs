@@ -3,6 +3,7 @@
 //! never happened. Tests sequence on these, never on sleeps.
 
 pub mod nginx;
+pub mod redis;
 pub mod tls;
 
 use std::io::{BufRead, BufReader, Read};

@@ -30,8 +30,8 @@ pub fn binary() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-/// A free loopback port (free when asked; nginx binds it a moment later).
-fn free_port() -> u16 {
+/// A free loopback port (free when asked; the server binds it a moment later).
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free loopback port")

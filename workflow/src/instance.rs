@@ -119,6 +119,9 @@ pub struct Step {
     pub node: usize,
     /// The steps (indices into the list) it waits for, ascending.
     pub after: Vec<u32>,
+    /// The bytes it receives from each of them (one per `after`): an edge's size, or what comes
+    /// through a routing node shared evenly among the steps it stands for.
+    pub after_bytes: Vec<u64>,
     /// The bytes it receives: its input edges' sizes, summed.
     pub bytes: u64,
 }
@@ -131,22 +134,26 @@ impl Instance {
         let mut stands_for: Vec<Vec<u32>> = Vec::with_capacity(self.calls.len());
         let mut steps = Vec::new();
         for call in &self.calls {
-            let mut after: Vec<u32> = call
-                .after
-                .iter()
-                .flat_map(|(c, _)| stands_for[*c].iter().copied())
-                .collect();
-            after.sort_unstable();
-            after.dedup();
+            // The bytes from each step, keyed by step: a routing call's edge is shared evenly.
+            let mut from: std::collections::BTreeMap<u32, u64> = Default::default();
+            for (c, bytes) in &call.after {
+                let steps = &stands_for[*c];
+                let share = bytes / steps.len().max(1) as u64;
+                let mut rest = bytes - share * steps.len() as u64;
+                for &s in steps {
+                    *from.entry(s).or_default() += share + std::mem::take(&mut rest);
+                }
+            }
             if workflow.nodes[call.node].work == Work::Virtual {
-                stands_for.push(after);
+                stands_for.push(from.into_keys().collect());
                 continue;
             }
             stands_for.push(vec![steps.len() as u32]);
             steps.push(Step {
                 name: names.of(call.node, call.key),
                 node: call.node,
-                after,
+                after: from.keys().copied().collect(),
+                after_bytes: from.values().copied().collect(),
                 bytes: call.after.iter().map(|(_, b)| b).sum(),
             });
         }

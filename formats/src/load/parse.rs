@@ -116,10 +116,12 @@ impl<'de> Visitor<'de> for PeriodSeed<'_> {
         let mut instances: Option<Vec<u64>> = None;
         let mut nodes: Option<Vec<u32>> = None;
         let mut after: Option<Vec<Vec<u32>>> = None;
+        let mut after_bytes: Option<Vec<Vec<u64>>> = None;
         while let Some(key) = map.next_key::<String>()? {
             match key.as_str() {
                 "workflow_instance" => instances = Some(map.next_value()?),
                 "after" => after = Some(map.next_value()?),
+                "after_bytes" => after_bytes = Some(map.next_value()?),
                 "node" => {
                     nodes = Some(map.next_value_seed(EndpointsSeed {
                         interner: &mut *self.nodes,
@@ -181,18 +183,13 @@ impl<'de> Visitor<'de> for PeriodSeed<'_> {
                 payloads.len()
             )));
         }
-        let steps = match (instances, nodes, after) {
-            (None, None, None) => Vec::new(),
-            (Some(i), Some(n), Some(a)) => {
-                workflow_steps(period, &timestamps, (i, n, a), self.instances_before)
-                    .map_err(de::Error::custom)?
-            }
-            _ => {
-                return Err(de::Error::custom(format!(
-                    "period {period}: `workflow_instance`, `node` and `after` must all be there or none"
-                )))
-            }
-        };
+        let steps = steps_of(
+            period,
+            &timestamps,
+            (instances, nodes, after, after_bytes),
+            self.instances_before,
+        )
+        .map_err(de::Error::custom)?;
         Ok(Period {
             payloads,
             steps,
@@ -252,10 +249,67 @@ fn workflow_steps(
             instance,
             node,
             after,
+            after_bytes: Vec::new(),
         });
     }
     instances_before.extend(seen.into_keys());
     Ok(steps)
+}
+
+/// The arrays of a workflow load's period (`workflow_instance`, `node`, `after`, `after_bytes`) as its
+/// steps, checked: none when none is there.
+type WorkflowArrays = (
+    Option<Vec<u64>>,
+    Option<Vec<u32>>,
+    Option<Vec<Vec<u32>>>,
+    Option<Vec<Vec<u64>>>,
+);
+
+fn steps_of(
+    period: usize,
+    timestamps: &[u64],
+    (instances, nodes, after, after_bytes): WorkflowArrays,
+    instances_before: &mut std::collections::HashSet<u64>,
+) -> Result<Vec<WorkflowStep>, String> {
+    match (instances, nodes, after) {
+        (None, None, None) => Ok(Vec::new()),
+        (Some(i), Some(n), Some(a)) => {
+            let mut steps = workflow_steps(period, timestamps, (i, n, a), instances_before)?;
+            if let Some(sizes) = after_bytes {
+                edge_sizes(period, &mut steps, sizes)?;
+            }
+            Ok(steps)
+        }
+        _ => Err(format!(
+            "period {period}: `workflow_instance`, `node` and `after` must all be there or none"
+        )),
+    }
+}
+
+/// A period's `after_bytes` into its steps, checked: one list per call, as long as its `after`.
+fn edge_sizes(
+    period: usize,
+    steps: &mut [WorkflowStep],
+    sizes: Vec<Vec<u64>>,
+) -> Result<(), String> {
+    if sizes.len() != steps.len() {
+        return Err(format!(
+            "period {period}: {} calls but {} `after_bytes` entries (one per call)",
+            steps.len(),
+            sizes.len()
+        ));
+    }
+    for (k, (step, sizes)) in steps.iter_mut().zip(sizes).enumerate() {
+        if sizes.len() != step.after.len() {
+            return Err(format!(
+                "period {period}, call {k}: `after_bytes` has {} sizes for {} calls in `after` (one per call waited for)",
+                sizes.len(),
+                step.after.len()
+            ));
+        }
+        step.after_bytes = sizes;
+    }
+    Ok(())
 }
 
 struct EndpointsSeed<'a> {

@@ -198,12 +198,18 @@ fn workflow_steps_round_trip_and_bad_ones_are_named() {
     };
     // A diamond, instance 7: A; B and C after A; D after B and C.
     let calls = [at(10, 0), at(10, 1), at(10, 1), at(10, 0)];
-    let step = |node, after: &[u32]| WorkflowStep {
+    let step = |node, after: &[u32], sizes: &[u64]| WorkflowStep {
         instance: 7,
         node,
         after: after.to_vec(),
+        after_bytes: sizes.to_vec(),
     };
-    let steps = [step(0, &[]), step(1, &[0]), step(2, &[0]), step(3, &[1, 2])];
+    let steps = [
+        step(0, &[], &[]),
+        step(1, &[0], &[1024]),
+        step(2, &[0], &[1024]),
+        step(3, &[1, 2], &[1000, 1048]),
+    ];
     let mut w = LoadWriter::create(&path, &endpoints)
         .unwrap()
         .with_nodes(&nodes);
@@ -214,6 +220,10 @@ fn workflow_steps_round_trip_and_bad_ones_are_named() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
         text.contains("\"after\": [\n      [],\n      [0],\n      [0],\n      [1, 2]\n    ]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"after_bytes\": [\n      [],\n      [1024],\n      [1024],\n      [1000, 1048]\n    ]"),
         "{text}"
     );
     let load = read(&path).unwrap();
@@ -238,6 +248,10 @@ fn workflow_steps_round_trip_and_bad_ones_are_named() {
             r#"[{"timestamp":[1],"endpoint":["a"],"workflow_instance":[1],"node":["A"],"after":[[]]},
                 {"timestamp":[1],"endpoint":["a"],"workflow_instance":[1],"node":["B"],"after":[[]]}]"#,
             "period 2, call 0: workflow instance 1 has calls in an earlier period",
+        ),
+        (
+            r#"[{"timestamp":[1,1],"endpoint":["a","a"],"workflow_instance":[1,1],"node":["A","B"],"after":[[],[0]],"after_bytes":[[],[]]}]"#,
+            "period 1, call 1: `after_bytes` has 0 sizes for 1 calls in `after`",
         ),
     ] {
         std::fs::write(&path, json).unwrap();

@@ -24,6 +24,7 @@ fn sample() -> Record {
             status: Some(0),
             request_bytes: Some(29),
             response_bytes: Some(161),
+            transfer_us: Some(42),
         },
     }
 }
@@ -72,7 +73,7 @@ fn records_round_trip_and_bad_lines_are_named() {
     assert_eq!(r.ended_us(), Some(1_000_081));
 
     let mut text = std::fs::read_to_string(&path).unwrap();
-    text.push_str("3,0,0,x,0,abc,,,,,ok,,,,,,,,,\n");
+    text.push_str("3,0,0,x,0,abc,,,,,ok,,,,,,,,,,\n");
     std::fs::write(&path, &text).unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
     assert!(
@@ -81,7 +82,7 @@ fn records_round_trip_and_bad_lines_are_named() {
     );
     std::fs::write(
         &path,
-        format!("{RECORDS_HEADER}\n0,0,99999999999,x,0,1,,,,,ok,,,,,,,,,\n"),
+        format!("{RECORDS_HEADER}\n0,0,99999999999,x,0,1,,,,,ok,,,,,,,,,,\n"),
     )
     .unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
@@ -91,7 +92,7 @@ fn records_round_trip_and_bad_lines_are_named() {
     );
     std::fs::write(
         &path,
-        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,maybe,,,,,,,,,\n"),
+        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,maybe,,,,,,,,,,\n"),
     )
     .unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
@@ -101,14 +102,14 @@ fn records_round_trip_and_bad_lines_are_named() {
     );
     std::fs::write(
         &path,
-        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,5,xyz,1,,,,,,\n"),
+        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,5,xyz,1,,,,,,,\n"),
     )
     .unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
     assert!(e.contains("`instance` (`xyz`)"), "{e}");
     std::fs::write(
         &path,
-        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,,,,spdy,70000,,,,\n"),
+        format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,,,,spdy,70000,,,,,\n"),
     )
     .unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
@@ -160,7 +161,7 @@ fn readers_find_columns_by_name_skip_new_ones_and_name_a_missing_one() {
     );
     std::fs::write(&path, format!("{RECORDS_HEADER}\n0,0,0,x,0,1,,,,,ok,,\n")).unwrap();
     let e = read_records(&path, |_, _| {}).unwrap_err().to_string();
-    assert!(e.contains("line 2: 13 fields, expected 20"), "{e}");
+    assert!(e.contains("line 2: 13 fields, expected 21"), "{e}");
 }
 
 #[test]
@@ -208,9 +209,12 @@ fn workflow_calls_round_trip_with_their_node_names() {
     w.finish().unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].ends_with(",workflow_instance,node"), "{text}");
-    assert!(lines[1].ends_with(",42,B"), "{text}");
-    assert!(lines[2].ends_with(",,"), "{text}");
+    assert!(
+        lines[0].ends_with(",workflow_instance,node,transfer_us"),
+        "{text}"
+    );
+    assert!(lines[1].ends_with(",42,B,42"), "{text}");
+    assert!(lines[2].ends_with(",,,42"), "{text}");
     let mut read = Vec::new();
     read_workflow_records(&path, |r, _, node| read.push((*r, node.map(str::to_owned)))).unwrap();
     // Nodes are numbered in the order the reader meets them; the name is what stays.

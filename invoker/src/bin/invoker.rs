@@ -149,6 +149,7 @@ fn replay_load(
             request: args.request.clone(),
             pacing: invoker::dispatch::Pacing::Scheduled,
             orchestration: args.orchestration,
+            store: args.store.clone(),
         },
     )?;
     // The last report holds every record: sent before the results, so the coordinator's live view ends

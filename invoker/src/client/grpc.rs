@@ -11,7 +11,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use prost::Message;
-use proto::workflow::PLAN_HEADER;
 use tonic::transport::{Channel, Endpoint};
 
 use formats::records::{Outcome, Protocol, Wire};
@@ -118,7 +117,7 @@ impl GrpcEndpoint {
     }
 
     /// The next call, on the next channel.
-    pub(crate) fn call(&self, call: &ScheduledCall, plan: Option<Rc<str>>) -> GrpcCall {
+    pub(crate) fn call(&self, call: &ScheduledCall, carried: Option<super::Carried>) -> GrpcCall {
         let k = self.next.get();
         self.next.set(k.wrapping_add(1));
         let channel = self.channels[k % self.channels.len()].clone();
@@ -140,7 +139,7 @@ impl GrpcEndpoint {
         GrpcCall {
             channel,
             request,
-            plan,
+            carried,
         }
     }
 }
@@ -155,8 +154,8 @@ enum GrpcRequest {
 pub(crate) struct GrpcCall {
     channel: Channel,
     request: GrpcRequest,
-    /// A chained workflow's plan, sent in the request's metadata.
-    plan: Option<Rc<str>>,
+    /// What a workflow's call carries, sent in the request's metadata.
+    carried: Option<super::Carried>,
 }
 
 /// A reply's size and what the function said of the call.
@@ -168,11 +167,11 @@ impl GrpcCall {
         match self.request {
             GrpcRequest::Greeter(request) => {
                 let mut request = tonic::Request::new(request);
-                if let Some(plan) = &self.plan {
-                    let value = plan.parse().map_err(|_| {
-                        tonic::Status::invalid_argument("the workflow plan is not ASCII")
+                if let Some((name, value)) = &self.carried {
+                    let value = value.parse().map_err(|_| {
+                        tonic::Status::invalid_argument(format!("`{name}` is not ASCII"))
                     })?;
-                    request.metadata_mut().insert(PLAN_HEADER, value);
+                    request.metadata_mut().insert(*name, value);
                 }
                 let reply = GreeterClient::new(self.channel)
                     .say_hello(request)

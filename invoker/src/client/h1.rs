@@ -532,7 +532,9 @@ mod tests {
             duration_us: 7,
             cpu_us: 7,
             own_us: None,
+            transfer_us: None,
             nodes: Vec::new(),
+            spans: Vec::new(),
         };
         let answer = String::from_utf8_lossy(answer).replace("REPORT", &report.to_message());
         let (result, read) = exchange(

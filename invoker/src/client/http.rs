@@ -27,7 +27,6 @@ use tokio_rustls::TlsConnector;
 
 use formats::records::{Outcome, Protocol, Wire};
 use proto::function::{FunctionReport, REPORT_HEADER, REQUEST_HEADER};
-use proto::workflow::PLAN_HEADER;
 
 use super::h1::{self, Answer, Failure};
 use super::{no_answer, Reply};
@@ -200,7 +199,7 @@ impl HttpEndpoint {
         &self,
         call: &ScheduledCall,
         body: &Bytes,
-        plan: Option<&str>,
+        carried: Option<(&'static str, &str)>,
     ) -> Request<Full<Bytes>> {
         let t = &*self.request;
         let uri = self
@@ -223,15 +222,23 @@ impl HttpEndpoint {
                 request.headers_mut().insert(REQUEST_HEADER, value);
             }
         }
-        if let Some(value) = plan.and_then(|p| HeaderValue::from_str(p).ok()) {
-            request.headers_mut().insert(PLAN_HEADER, value);
+        if let Some((name, value)) = carried {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                request.headers_mut().insert(name, value);
+            }
         }
         *request.uri_mut() = uri;
         request
     }
 
     /// Renders the HTTP/1.1 request head of one call, sending `body`, into `out`.
-    fn render_h1(&self, call: &ScheduledCall, body: &Bytes, plan: Option<&str>, out: &mut Vec<u8>) {
+    fn render_h1(
+        &self,
+        call: &ScheduledCall,
+        body: &Bytes,
+        carried: Option<(&'static str, &str)>,
+        out: &mut Vec<u8>,
+    ) {
         let t = &*self.request;
         let query = self.payload_query(call);
         out.extend_from_slice(t.method.as_str().as_bytes());
@@ -256,8 +263,8 @@ impl HttpEndpoint {
         if call.ask.is_some() {
             header_line(out, REQUEST_HEADER.as_bytes(), &super::ask_json(call.ask));
         }
-        if let Some(plan) = plan {
-            header_line(out, PLAN_HEADER.as_bytes(), plan.as_bytes());
+        if let Some((name, value)) = carried {
+            header_line(out, name.as_bytes(), value.as_bytes());
         }
         // A body, or a method that expects one, says its length (as hyper did: not for an empty GET).
         if !body.is_empty() || !matches!(t.method, Method::GET | Method::HEAD) {
@@ -298,10 +305,10 @@ impl HttpEndpoint {
     async fn exchange_h1(
         &self,
         connection: &mut h1::Connection,
-        (call, body, plan): (&ScheduledCall, &Bytes, Option<&str>),
+        (call, body, carried): (&ScheduledCall, &Bytes, Option<(&'static str, &str)>),
         sent: &Cell<Option<Instant>>,
     ) -> Result<(Answer, bool), Failure> {
-        self.render_h1(call, body, plan, connection.request_head());
+        self.render_h1(call, body, carried, connection.request_head());
         sent.set(Some(Instant::now()));
         let head_request = self.request.method == Method::HEAD;
         connection.exchange(body, head_request).await
@@ -311,18 +318,18 @@ impl HttpEndpoint {
     /// the connection.
     async fn exchange(
         &self,
-        (call, body, plan): (&ScheduledCall, &Bytes, Option<&str>),
+        (call, body, carried): (&ScheduledCall, &Bytes, Option<(&'static str, &str)>),
         sent: &Cell<Option<Instant>>,
     ) -> Result<Answer, String> {
         if self.request.connection_per_call {
             return match Box::pin(self.dial()).await? {
                 Dialled::H1(mut connection) => self
-                    .exchange_h1(&mut connection, (call, body, plan), sent)
+                    .exchange_h1(&mut connection, (call, body, carried), sent)
                     .await
                     .map(|(answer, _)| answer)
                     .map_err(Failure::into_cause),
                 Dialled::H2(mut sender) => {
-                    let request = self.build_h2(call, body, plan);
+                    let request = self.build_h2(call, body, carried);
                     sent.set(Some(Instant::now()));
                     read_h2(sender.send_request(request).await).await
                 }
@@ -335,7 +342,7 @@ impl HttpEndpoint {
                 self.next.set(k.wrapping_add(1));
                 senders[k % senders.len()].clone()
             };
-            let request = self.build_h2(call, body, plan);
+            let request = self.build_h2(call, body, carried);
             sent.set(Some(Instant::now()));
             return read_h2(sender.send_request(request).await).await;
         }
@@ -344,7 +351,7 @@ impl HttpEndpoint {
         loop {
             let mut lease = self.pool.lease(|| self.dial_h1()).await?;
             match self
-                .exchange_h1(lease.connection(), (call, body, plan), sent)
+                .exchange_h1(lease.connection(), (call, body, carried), sent)
                 .await
             {
                 Ok((answer, reusable)) => {
@@ -363,14 +370,15 @@ impl HttpEndpoint {
     pub(crate) async fn call(
         self: Rc<Self>,
         call: ScheduledCall,
-        plan: Option<Rc<str>>,
+        carried: Option<super::Carried>,
         timeout: Duration,
     ) -> Reply {
         let start = Instant::now();
         let sent = Cell::new(None);
         // Made once: sent (and signed) by the exchange, counted in the record.
         let body = self.body(&call);
-        let exchange = self.exchange((&call, &body, plan.as_deref()), &sent);
+        let carried = carried.as_ref().map(|(name, value)| (*name, &**value));
+        let exchange = self.exchange((&call, &body, carried), &sent);
         let result = tokio::time::timeout(timeout, exchange).await;
         let mut wire = Wire {
             protocol: Some(self.protocol()),

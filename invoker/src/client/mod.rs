@@ -91,10 +91,14 @@ pub(crate) enum Client {
     Http(Rc<http::HttpEndpoint>),
 }
 
+/// A header (or gRPC metadata entry) a workflow's call carries: its name and value (a chained instance's
+/// plan, `proto::workflow::PLAN_HEADER`, or a call's store operations, `proto::store::STORE_HEADER`).
+pub(crate) type Carried = (&'static str, Rc<str>);
+
 /// One call, ready to go: owns what it needs, so it can run as a task of its own.
 pub(crate) enum Call {
     Grpc(grpc::GrpcCall),
-    Http(Rc<http::HttpEndpoint>, ScheduledCall, Option<Rc<str>>),
+    Http(Rc<http::HttpEndpoint>, ScheduledCall, Option<Carried>),
 }
 
 impl Call {
@@ -104,18 +108,18 @@ impl Call {
             // Boxed: tonic's call future is kilobytes, and inline it would make every call's task (HTTP's
             // too) that large, copied and allocated per call.
             Call::Grpc(call) => Box::pin(call.run(timeout)).await,
-            Call::Http(endpoint, call, plan) => endpoint.call(call, plan, timeout).await,
+            Call::Http(endpoint, call, carried) => endpoint.call(call, carried, timeout).await,
         }
     }
 }
 
 impl Client {
     /// The next call to this endpoint: `call`'s ask and payload on the endpoint's request, and a chained
-    /// workflow's `plan` (`proto::workflow`) when it is one's entry.
-    pub(crate) fn call(&self, call: &ScheduledCall, plan: Option<Rc<str>>) -> Call {
+    /// workflow's plan or store operations (`carried`) when it is one's.
+    pub(crate) fn call(&self, call: &ScheduledCall, carried: Option<Carried>) -> Call {
         match self {
-            Client::Grpc(endpoint) => Call::Grpc(endpoint.call(call, plan)),
-            Client::Http(endpoint) => Call::Http(Rc::clone(endpoint), *call, plan),
+            Client::Grpc(endpoint) => Call::Grpc(endpoint.call(call, carried)),
+            Client::Http(endpoint) => Call::Http(Rc::clone(endpoint), *call, carried),
         }
     }
 

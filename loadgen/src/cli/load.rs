@@ -443,6 +443,12 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "MODE", value_enum, default_value = "client")]
     pub orchestration: invoker::dispatch::Orchestration,
 
+    /// Move a --workflow load's data through this store (`redis://HOST:PORT`, which the functions reach):
+    /// each function reads its inputs there (deleting them) and writes its outputs, and requests carry
+    /// none, as FaaSFlow's remote store and STeLLAR's StorageTransfer. Default: inline, in the requests.
+    #[arg(long, value_name = "URL", value_parser = invoker::cli::store_url)]
+    pub store: Option<String>,
+
     /// Pin the invoker's dispatcher to this CPU (local servers get the others). Default with the local
     /// deployer on a machine of 2+ CPUs: the last CPU.
     #[arg(long, value_name = "CPU", conflicts_with = "no_pin", value_parser = whole_in::<usize>(0, 4095))]

@@ -376,6 +376,7 @@ fn replay_load(
                 observer,
                 request: request_args(plan, &files.endpoints),
                 orchestration: plan.replay.orchestration,
+                store: plan.replay.store.clone(),
                 ..ReplayOptions::default()
             },
         )
