@@ -390,14 +390,11 @@ struct Spans {
 }
 
 impl Spans {
-    /// For a call under `parent` (none: not traced).
+    /// For a call under `parent` (none: not traced; unsampled: passed on, no span made).
     fn new(parent: Option<TraceContext>) -> Spans {
         Spans {
             parent,
-            own: parent.map(|p| TraceContext {
-                span_id: new_span_id(),
-                ..p
-            }),
+            own: parent.map(TraceContext::child),
             started_unix_ns: now_unix_ns(),
             spans: Vec::new(),
         }
@@ -415,7 +412,9 @@ impl Spans {
         started: u64,
         (objects, result): (impl Iterator<Item = &'a StoreObject>, &Result<T, String>),
     ) {
-        let Some(own) = self.own else { return };
+        let Some(own) = self.own.filter(|o| o.sampled) else {
+            return;
+        };
         let bytes: u64 = objects.map(|o| o.bytes).sum();
         let mut attributes = vec![("store.bytes".to_owned(), bytes.to_string())];
         if let Err(e) = result {
@@ -435,7 +434,7 @@ impl Spans {
 
     /// Every span of the call, its own (the server span, ending now) first.
     fn finish(mut self, report: &FunctionReport) -> Vec<Span> {
-        let (Some(parent), Some(own)) = (self.parent, self.own) else {
+        let (Some(parent), Some(own)) = (self.parent, self.own.filter(|o| o.sampled)) else {
             return Vec::new();
         };
         let server = Span {

@@ -22,7 +22,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use proto::function::{FunctionReport, NodeReport, REPORT_HEADER, REQUEST_HEADER};
 use proto::greeter_client::GreeterClient;
-use proto::trace::{new_span_id, now_unix_ns, span_hex, Span, SpanKind, TraceContext, TRACEPARENT};
+use proto::trace::{now_unix_ns, span_hex, Span, SpanKind, TraceContext, TRACEPARENT};
 use proto::workflow::{Plan, PLAN_HEADER};
 use proto::HelloRequest;
 
@@ -78,11 +78,8 @@ async fn call_node(plan: Plan, trace: Option<TraceContext>) -> (NodeReport, Opti
     let sent_unix_ns = now_unix_ns();
     let sent_unix_us = sent_unix_ns / 1000;
     let sent = Instant::now();
-    // The call's own span, under the caller's.
-    let context = trace.map(|t| TraceContext {
-        span_id: new_span_id(),
-        ..t
-    });
+    // The call's own span, under the caller's (an unsampled context passed on as it came).
+    let context = trace.map(TraceContext::child);
     let carried = Carried {
         plan: &plan,
         traceparent: context.map(TraceContext::to_header),
@@ -111,23 +108,25 @@ async fn call_node(plan: Plan, trace: Option<TraceContext>) -> (NodeReport, Opti
         Ok(report) => (None, report),
         Err(cause) => (Some(format!("{}: {cause}", node.endpoint)), None),
     };
-    let span = trace.zip(context).map(|(parent, own)| Span {
-        trace_id: own.trace_hex(),
-        span_id: span_hex(own.span_id),
-        parent_span_id: Some(span_hex(parent.span_id)),
-        name: format!("call node {}", plan.at),
-        kind: SpanKind::Client,
-        start_unix_ns: sent_unix_ns,
-        end_unix_ns: sent_unix_ns + latency_us * 1000,
-        attributes: [
-            ("workflow.node_index", plan.at.to_string()),
-            ("server.address", node.endpoint.clone()),
-        ]
-        .into_iter()
-        .chain(failure.clone().map(|f| ("error", f)))
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect(),
-    });
+    let span = trace
+        .zip(context.filter(|c| c.sampled))
+        .map(|(parent, own)| Span {
+            trace_id: own.trace_hex(),
+            span_id: span_hex(own.span_id),
+            parent_span_id: Some(span_hex(parent.span_id)),
+            name: format!("call node {}", plan.at),
+            kind: SpanKind::Client,
+            start_unix_ns: sent_unix_ns,
+            end_unix_ns: sent_unix_ns + latency_us * 1000,
+            attributes: [
+                ("workflow.node_index", plan.at.to_string()),
+                ("server.address", node.endpoint.clone()),
+            ]
+            .into_iter()
+            .chain(failure.clone().map(|f| ("error", f)))
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        });
     let report = NodeReport {
         node: plan.at,
         sent_unix_us,

@@ -13,6 +13,8 @@ pub const LATENCIES: &str = "lat.csv";
 pub const LOAD: &str = "load.json";
 /// endpoints.json: where each proxy ran (see [`crate::endpoints`]).
 pub const ENDPOINTS: &str = "endpoints.json";
+/// spans.json: a workflow load's traces, OTLP JSON.
+pub const SPANS: &str = "spans.json";
 
 /// The files a run leaves in its directory.
 #[derive(Debug, Clone)]
@@ -29,6 +31,8 @@ pub struct RunFiles {
     pub records: PathBuf,
     /// workflows.csv (one line per workflow instance, in a workflow load).
     pub workflows: PathBuf,
+    /// spans.json (a workflow load's traces, OTLP JSON).
+    pub spans: PathBuf,
     /// lat.csv (vSwarm's latency file).
     pub latencies: PathBuf,
     /// summary.json.
@@ -61,6 +65,7 @@ impl RunFiles {
             endpoints: dir.join(ENDPOINTS),
             records: dir.join(RECORDS),
             workflows: dir.join(crate::workflows::WORKFLOWS),
+            spans: dir.join(SPANS),
             latencies: dir.join(LATENCIES),
             summary: dir.join(SUMMARY),
             report: dir.join("report.md"),

@@ -14,7 +14,9 @@ use crate::observe::Observer;
 use crate::orchestrate::ClientStore;
 use crate::schedule::ScheduledCall;
 use crate::sink::{Pending, Sink};
+use crate::spans::{TracedCall, Tracing};
 use proto::store::STORE_HEADER;
+use proto::trace::TRACEPARENT;
 use proto::workflow::PLAN_HEADER;
 
 /// Where a call's end is told in a workflow load (its schedule index, and whether it succeeded), for
@@ -40,6 +42,8 @@ pub(crate) struct Sending<'a> {
     pub(crate) chaining: Option<&'a Chaining<'a>>,
     /// In a workflow load orchestrated here whose data goes through a store, what each call moves.
     pub(crate) store: Option<ClientStore<'a>>,
+    /// In a workflow load, how its calls are traced.
+    pub(crate) tracing: Option<&'a Tracing<'a>>,
 }
 
 impl<'a> Sending<'a> {
@@ -59,6 +63,7 @@ impl<'a> Sending<'a> {
             ended: None,
             chaining: None,
             store: None,
+            tracing: None,
         }
     }
 
@@ -102,22 +107,27 @@ impl<'a> Sending<'a> {
         // One invoker replays a workflow load: a record's index is its call's place in the schedule.
         let chained = self.chained(record_index);
         let mut call = *call;
-        let carried = match (&chained, &self.store) {
-            (Some(c), _) => Some((PLAN_HEADER, Rc::clone(&c.plan))),
+        let mut carried = Vec::new();
+        match (&chained, &self.store) {
+            (Some(c), _) => carried.push((PLAN_HEADER, Rc::clone(&c.plan))),
             (None, Some(store)) => {
                 // The data goes through the store: the request carries none.
                 call.payload_bytes = None;
-                Some((STORE_HEADER, store.ops(record_index)))
+                carried.push((STORE_HEADER, store.ops(record_index)));
             }
-            (None, None) => None,
-        };
+            (None, None) => {}
+        }
+        let traced = self.tracing.and_then(|t| t.call(record_index));
+        if let Some(t) = &traced {
+            carried.push((TRACEPARENT, t.traceparent().into()));
+        }
         call_once(
             self.clients[call.endpoint as usize].call(&call, carried),
             pending,
             deadline,
             (self.timeout, self.ended.clone()),
             Rc::clone(self.failures),
-            chained,
+            (chained, traced),
         )
     }
 }
@@ -129,10 +139,17 @@ async fn call_once(
     deadline: Instant,
     (timeout, ended): (Duration, Option<Ended>),
     failures: FirstFailures,
-    chained: Option<ChainedCall>,
+    (chained, traced): (Option<ChainedCall>, Option<TracedCall>),
 ) {
     let reply = call.run(timeout).await;
     let done = Instant::now();
+    if let Some(traced) = traced {
+        traced.ended(
+            (reply.sent, done),
+            reply.report.as_ref(),
+            reply.failure.as_deref(),
+        );
+    }
     if let Some(r) = pending.record.as_mut() {
         r.send_lag_ns = Some(reply.sent.saturating_duration_since(deadline).as_nanos() as u64);
         r.wire = reply.wire;

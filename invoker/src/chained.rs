@@ -125,6 +125,16 @@ impl<'a> Chaining<'a> {
         })
     }
 
+    /// Whether call `index` is a node of an instance other than its entry: the functions call it, and
+    /// its record comes from the entry's answer.
+    pub(crate) fn is_called_by_a_function(&self, index: usize) -> bool {
+        self.schedule
+            .calls
+            .get(index)
+            .is_some_and(|c| c.workflow.is_some())
+            && self.entries.get(index).is_some_and(Option::is_none)
+    }
+
     /// The instance call `index` is the entry of, if it is one's, with its other nodes' records (their
     /// protocol from `protocol_of` their endpoint).
     pub(crate) fn call(

@@ -107,6 +107,17 @@ pub struct InvokerArgs {
     #[arg(long, value_name = "URL", value_parser = store_url)]
     pub store: Option<String>,
 
+    /// The share of a workflow load's instances traced (0 to 1): their calls' spans go to spans.json
+    /// beside the records (OTLP JSON), and to --otlp-endpoint. Every call carries a W3C `traceparent`,
+    /// sampled or not.
+    #[arg(long, value_name = "P", default_value_t = 1.0, value_parser = share)]
+    pub span_sample: f64,
+
+    /// Send a workflow load's spans to this OTLP/HTTP receiver as calls end (`http://HOST:PORT[/PATH]`,
+    /// the path `/v1/traces` when none is given), OTLP JSON.
+    #[arg(long, value_name = "URL", value_parser = otlp_endpoint)]
+    pub otlp_endpoint: Option<String>,
+
     /// Run the dispatcher thread as SCHED_FIFO (needs root). It removes preemption by other processes,
     /// but the kernel throttles a real-time thread that never sleeps (~50 ms per second): use it for rates
     /// where the dispatcher parks between calls (well under 1,000 calls/s).
@@ -255,6 +266,19 @@ pub fn invoker_args(
     }
     args.extend(settings.request.to_args());
     args
+}
+
+/// A share from 0 to 1.
+pub fn share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("`{text}` is not a share from 0 to 1")),
+    }
+}
+
+/// An `--otlp-endpoint` URL, checked (`crate::spans::otlp_url`).
+pub fn otlp_endpoint(text: &str) -> Result<String, String> {
+    crate::spans::otlp_url(text).map(|_| text.to_owned())
 }
 
 /// A `--store` URL, checked (`proto::store::check_url`).

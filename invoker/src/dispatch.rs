@@ -355,6 +355,17 @@ async fn dispatch(
         Orchestration::Client => None,
     };
     sending.chaining = chaining.as_ref();
+    let tracing = (options.spans_file.is_some() || options.otlp_endpoint.is_some())
+        .then(|| {
+            crate::spans::Tracing::new(
+                schedule,
+                (options.span_sample, options.otlp_endpoint.as_deref()),
+                chaining.is_none(),
+                (start, start_unix_us),
+            )
+        })
+        .flatten();
+    sending.tracing = tracing.as_ref();
     if chaining.is_none() {
         sending.store = options
             .store
@@ -397,6 +408,14 @@ async fn dispatch(
     };
 
     wait_for_in_flight(&sending.in_flight, interrupted_at.is_some(), options, sink).await;
+    drop(sending);
+    if let Some(tracing) = tracing {
+        let path = options.spans_file.as_deref();
+        tracing.finish(path).map_err(|source| ReplayError::Io {
+            path: path.map(Path::to_owned).unwrap_or_default(),
+            source,
+        })?;
+    }
     Ok((interrupted_at, start_wall, ready_late))
 }
 

@@ -24,6 +24,7 @@ pub mod request;
 pub mod rounds;
 pub mod schedule;
 mod sink;
+pub mod spans;
 pub mod stats;
 pub mod target;
 mod wait;

@@ -59,6 +59,13 @@ pub struct ReplayOptions {
     /// Where a workflow load's data goes between its functions (`redis://host:port`, `proto::store`);
     /// none: inline, in the requests.
     pub store: Option<String>,
+    /// In a workflow load, where its instances' spans go (OTLP JSON, `crate::spans`); none: not traced
+    /// unless `otlp_endpoint` is given.
+    pub spans_file: Option<PathBuf>,
+    /// The share of a workflow load's instances traced (0 to 1).
+    pub span_sample: f64,
+    /// An OTLP/HTTP receiver the spans are sent to as calls end (`http://HOST:PORT[/PATH]`).
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Who calls the nodes of a workflow load's instances (FaaSFlow's MasterSP and WorkerSP).
@@ -97,6 +104,9 @@ impl Default for ReplayOptions {
             pacing: Pacing::Scheduled,
             orchestration: Orchestration::Client,
             store: None,
+            spans_file: None,
+            span_sample: 1.0,
+            otlp_endpoint: None,
         }
     }
 }

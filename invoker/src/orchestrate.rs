@@ -33,7 +33,11 @@ pub(crate) fn check(schedule: &Schedule, options: &ReplayOptions) -> Result<(), 
                 .into(),
         ));
     }
-    if !matches!(options.pacing, Pacing::Scheduled) {
+    // Closed loops send what they are given at once: a chained instance's entry (the functions call the
+    // rest), never a call that must wait for others.
+    if !matches!(options.pacing, Pacing::Scheduled)
+        && options.orchestration != crate::options::Orchestration::Chained
+    {
         return Err(ReplayError::Unsupported(
             "a workflow load is released by its own schedule and dependencies, not in closed loops"
                 .into(),

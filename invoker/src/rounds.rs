@@ -43,19 +43,40 @@ pub(crate) async fn dispatch_loops(
     (sink, failures): (&Rc<Sink>, &FirstFailures),
 ) -> Result<(Option<u64>, SystemTime, Option<Duration>), ReplayError> {
     let clients = crate::client::connect(targets, &schedule.endpoints, options, requests).await?;
+    let (start, start_wall) = (Instant::now(), SystemTime::now());
+    // Chained workflow instances (STeLLAR's chains): the loops send their entries, the functions the rest.
+    let chaining = match options.orchestration {
+        crate::options::Orchestration::Chained => Some(crate::chained::Chaining::new(
+            schedule,
+            (
+                start_wall
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_micros() as u64,
+                options.grpc_timeout,
+            ),
+            options.store.as_deref(),
+        )?),
+        crate::options::Orchestration::Client => None,
+    };
+    let mut sending = Sending::new(&clients, (sink, failures), options);
+    sending.chaining = chaining.as_ref();
     let loop_of = Loop {
         schedule,
         options,
-        sending: Sending::new(&clients, (sink, failures), options),
-        start: Instant::now(),
+        sending,
+        start,
         released: RefCell::new(vec![false; schedule.calls.len()]),
     };
-    let start_wall = SystemTime::now();
     let ends = futures_util::future::join_all(loops.iter().map(|rounds| loop_of.run(rounds))).await;
     let interrupted_at = ends.into_iter().flatten().min();
-    // Calls never released (a stop request) keep their record.
+    // Calls never released (a stop request) keep their record; a chained instance's other nodes have
+    // theirs from its entry's answer.
     for (index, call) in schedule.calls.iter().enumerate() {
-        if !loop_of.released.borrow()[index] {
+        let by_a_function = chaining
+            .as_ref()
+            .is_some_and(|c| c.is_called_by_a_function(index));
+        if !loop_of.released.borrow()[index] && !by_a_function {
             sink.push(schedule.unsent_record(call, index as u64, 0, Outcome::NotSentInterrupted));
         }
     }

@@ -60,9 +60,9 @@ pub struct Dependencies {
 }
 
 impl Dependencies {
-    /// From each call's list of the calls it waits for (schedule indices), each with the bytes it
-    /// receives from it.
-    fn new(after: &[Vec<(u32, u64)>]) -> Dependencies {
+    /// From each call's list of the calls it waits for (schedule indices, each before it), each with the
+    /// bytes it receives from it.
+    pub fn new(after: &[Vec<(u32, u64)>]) -> Dependencies {
         let n = after.len();
         let mut count = vec![0u32; n + 1];
         for (a, _) in after.iter().flatten() {

@@ -199,8 +199,9 @@ impl RunPlan {
         {
             bail!("--orchestration chained: the functions call a workflow's nodes, so it needs --workflow FILE");
         }
-        if let (Some(url), None) = (&args.replay.store, &load.workflow) {
-            bail!("--store {url}: the store carries the data between a workflow's functions, so it needs --workflow FILE");
+        if let (Some(url), None, None) = (&args.replay.store, &load.workflow, &args.stellar.stellar)
+        {
+            bail!("--store {url}: the store carries the data between a workflow's functions, so it needs --workflow FILE (or a --stellar file whose chains say StorageTransfer)");
         }
         let invokers = launcher.map_or(1, |_| args.load.workers);
         let dispatcher_cpus = dispatcher_cpus(args, deployer, launcher, cpus);
@@ -210,7 +211,7 @@ impl RunPlan {
                  --stellar-endpoints (not --workers, not --deployer knative)",
                 file.display()
             ),
-            Some(file) => Some(crate::stellar_step::plan::StellarPlan::check(&args.stellar, file)?),
+            Some(file) => Some(crate::stellar_step::plan::StellarPlan::check(&args.stellar, file, args.replay.store.as_deref())?),
             None => None,
         };
         Ok(RunPlan {

@@ -275,3 +275,67 @@ fn vhive_gateways_are_called_over_stellars_producer_consumer_grpc_service() {
     let records = std::fs::read_to_string(out.join("steps/000/records.csv")).unwrap();
     assert_eq!(records.matches("vhive://").count(), 8, "{records}");
 }
+
+/// STeLLAR's data-transfer chains: each request the entry of a chain of `DataTransferChainLength`
+/// functions, each handing `PayloadLengthBytes` to the next, inline or (`StorageTransfer`) through a
+/// real redis-server; STeLLAR's latency file has one row per request, our records one per function.
+#[test]
+fn data_transfer_chains_run_as_chain_workflows_inline_or_through_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let redis = testkit::redis::Redis::start();
+    let chain = |storage: bool| {
+        format!(
+            r#"{{"Provider": "gcr", "SubExperiments": [{{"Title": "chain", "Bursts": 3, "BurstSizes": [2],
+               "IATSeconds": 0.1, "IATType": "deterministic", "PayloadLengthBytes": 4096,
+               "DataTransferChainLength": 3, "StorageTransfer": {storage}}}]}}"#
+        )
+    };
+    for storage in [false, true] {
+        let file = write_file(
+            dir.path(),
+            &format!("chain-{storage}.json"),
+            &chain(storage),
+        );
+        let out = dir.path().join(format!("out-{storage}"));
+        let mut args = vec!["run", "--stellar", s(&file), "-o", s(&out)];
+        let url = redis.url();
+        if storage {
+            args.extend(["--store", url.as_str()]);
+        }
+        ok(&loadgen(&args));
+        // 6 requests, each a chain of 3: 18 records, all answered.
+        let mut records = Vec::new();
+        formats::records::read_workflow_records(&out.join("records.csv"), |r, _, node| {
+            records.push((node.unwrap().to_owned(), *r));
+        })
+        .unwrap();
+        assert_eq!(records.len(), 18);
+        for (node, r) in &records {
+            assert_eq!(r.outcome, formats::records::Outcome::Ok, "{node}: {r:?}");
+            if node != "chain-0" {
+                // The payload went inline, or through the store (timed by the function).
+                let inline = if storage { 0 } else { 4096 };
+                assert_eq!(r.wire.request_bytes, Some(inline), "{node}: {r:?}");
+                assert_eq!(r.wire.transfer_us.is_some(), storage, "{node}: {r:?}");
+            }
+        }
+        // STeLLAR's file: one row per request (the chain's entry), as STeLLAR measures it.
+        assert_eq!(latencies(&out).len(), 1 + 6);
+        assert_eq!(redis.keys(), 0);
+    }
+    // A chain that says StorageTransfer needs a store.
+    let file = write_file(dir.path(), "stored.json", &chain(true));
+    let o = loadgen(&[
+        "run",
+        "--stellar",
+        s(&file),
+        "-o",
+        s(&dir.path().join("no")),
+    ]);
+    assert!(!o.status.success());
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("StorageTransfer") && e.contains("--store redis://"),
+        "{e}"
+    );
+}

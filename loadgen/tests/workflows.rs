@@ -114,6 +114,21 @@ fn run_diamonds(orchestration: &str, store: bool) {
     if let Some(redis) = &redis {
         assert_eq!(redis.keys(), 0, "every input was deleted once read");
     }
+    // Every instance traced (OTLP JSON): one trace each, the invoker's spans and the functions'.
+    let spans: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("spans.json")).unwrap()).unwrap();
+    let mut traces = std::collections::BTreeSet::new();
+    let mut services = std::collections::BTreeSet::new();
+    for resource in spans["resourceSpans"].as_array().unwrap() {
+        services.insert(resource["resource"]["attributes"][0]["value"]["stringValue"].to_string());
+        for scope in resource["scopeSpans"].as_array().unwrap() {
+            for span in scope["spans"].as_array().unwrap() {
+                traces.insert(span["traceId"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    assert_eq!(traces.len(), 20, "{services:?}");
+    assert!(services.len() >= 2, "{services:?}");
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(
         report.contains("## Workflows\n\n20 instances after warm-up (0 in it), 0 with a call that did not succeed"),
@@ -122,6 +137,9 @@ fn run_diamonds(orchestration: &str, store: bool) {
     // The instances' end to end, critical path and overhead, drawn.
     assert!(out.join("plots/workflow_cdf.png").exists());
     assert!(report.contains("workflow_cdf"), "{report}");
+    // Where each node's time went, stacked.
+    assert!(out.join("plots/workflow_nodes.png").exists());
+    assert!(report.contains("workflow_nodes"), "{report}");
     // The load says it all, and replays the same calls with the same seed.
     let load = std::fs::read_to_string(out.join("load.json")).unwrap();
     assert!(

@@ -87,6 +87,7 @@ fn log_histogram(
         bins: bins.labels,
         log_y: false,
         markers: Vec::new(),
+        stacked: false,
     }))
 }
 
@@ -266,6 +267,7 @@ pub fn mapping_figure(mapping: &MappingFile, plan: &mut Plan) {
             bins: bins.labels,
             log_y: false,
             markers: Vec::new(),
+            stacked: false,
         }))
     };
     plan.add("mapping_error", data);

@@ -107,11 +107,24 @@ fn draw_histogram<DB: DrawingBackend>(
 ) -> Result<(), String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let n = h.bins.len().max(1);
-    let top = h
-        .series
-        .iter()
-        .flat_map(|s| s.values.iter().copied())
-        .fold(0.0f64, f64::max);
+    // Stacked: each series' bar starts where the ones before it in the bin ended.
+    let below = |k: usize, i: usize| -> f64 {
+        if h.stacked {
+            h.series[..k].iter().filter_map(|s| s.values.get(i)).sum()
+        } else {
+            0.0
+        }
+    };
+    let top = if h.stacked {
+        (0..n)
+            .map(|i| below(h.series.len(), i))
+            .fold(0.0f64, f64::max)
+    } else {
+        h.series
+            .iter()
+            .flat_map(|s| s.values.iter().copied())
+            .fold(0.0f64, f64::max)
+    };
     let mut chart = ChartBuilder::on(root);
     chart
         .caption(&h.title, (FONT, 24))
@@ -128,19 +141,20 @@ fn draw_histogram<DB: DrawingBackend>(
         ($chart:expr, $base:expr, $line_top:expr) => {{
             for (k, s) in h.series.iter().enumerate() {
                 let colour = COLOURS[k % COLOURS.len()];
-                let style = if k == 0 {
+                let style = if k == 0 || h.stacked {
                     colour.mix(0.55).filled()
                 } else {
                     colour.stroke_width(3)
                 };
-                let inset = if k == 0 { 0 } else { 4 };
+                let inset = if k == 0 || h.stacked { 0 } else { 4 };
                 $chart
                     .draw_series(s.values.iter().enumerate().filter(|(_, &v)| v > 0.0).map(
                         |(i, &v)| {
+                            let from = $base + below(k, i);
                             let mut bar = Rectangle::new(
                                 [
-                                    (SegmentValue::Exact(i), $base),
-                                    (SegmentValue::Exact(i + 1), v),
+                                    (SegmentValue::Exact(i), from),
+                                    (SegmentValue::Exact(i + 1), from + v),
                                 ],
                                 style,
                             );
@@ -210,7 +224,10 @@ fn draw_histogram<DB: DrawingBackend>(
     }
     let x = (0..n - 1).into_segmented();
     // Headroom above the tallest bar for the markers' labels (and the legend).
-    let room = if h.markers.is_empty() {
+    let room = if h.stacked {
+        // The legend of every stacked component sits above the tallest stack.
+        1.0 + 0.08 * h.series.len() as f64
+    } else if h.markers.is_empty() {
         1.0
     } else {
         1.0 + 0.12 * h.markers.len() as f64

@@ -131,8 +131,86 @@ pub fn results_figures(
     let instances = records.with_file_name(formats::workflows::WORKFLOWS);
     if instances.exists() {
         plan.add("workflow_cdf", workflow_cdf(&instances));
+        plan.add("workflow_nodes", workflow_nodes(records));
     }
     Ok(())
+}
+
+/// Most nodes the per-node figure draws (a foreach's copies each count), in the load's order.
+pub const MAX_NODES_DRAWN: usize = 40;
+
+/// A workflow load's calls after warm-up, per node: where each node's time went, medians stacked: the
+/// function's computing (`exec_us` less its store transfers), its store transfers, the call's overhead
+/// (latency − `exec_us`: the network, the platform, queueing), and its release delay (the send lag: in
+/// client orchestration, from its last predecessor's end to its send; empty in chained).
+fn workflow_nodes(records: &Path) -> Result<FigureData, String> {
+    // Per node, in order of first appearance (the load's: its instances' graph order), its components.
+    let mut nodes: Vec<(String, [Vec<f64>; 4])> = Vec::new();
+    let mut seen = 0usize;
+    formats::records::read_workflow_records(records, |r, _, node| {
+        let (Some(node), false, Outcome::Ok) = (node, r.warmup, r.outcome) else {
+            return;
+        };
+        let (Some(latency), Some(exec)) = (r.latency_us, r.exec_us) else {
+            return;
+        };
+        let k = match nodes.iter().position(|(n, _)| n == node) {
+            Some(k) => k,
+            None if nodes.len() < MAX_NODES_DRAWN => {
+                nodes.push((node.to_owned(), Default::default()));
+                nodes.len() - 1
+            }
+            None => return,
+        };
+        seen += 1;
+        let moved = r.wire.transfer_us.unwrap_or(0);
+        let parts = &mut nodes[k].1;
+        parts[0].push(exec.saturating_sub(moved) as f64 / 1e3);
+        parts[1].push(moved as f64 / 1e3);
+        parts[2].push(latency.saturating_sub(exec) as f64 / 1e3);
+        parts[3].push(r.send_lag_ns.unwrap_or(0) as f64 / 1e6);
+    })
+    .map_err(|e| e.to_string())?;
+    if nodes.is_empty() {
+        return Err("no workflow call answered after the warm-up: nothing to draw".to_owned());
+    }
+    let names = [
+        "computing (exec − store)",
+        "store transfer",
+        "call overhead (latency − exec)",
+        "release delay (send lag)",
+    ];
+    let series = names
+        .iter()
+        .enumerate()
+        .map(|(c, name)| Series {
+            name: (*name).to_owned(),
+            values: nodes
+                .iter_mut()
+                .map(|(_, parts)| {
+                    let v = &mut parts[c];
+                    v.sort_unstable_by(f64::total_cmp);
+                    if v.is_empty() {
+                        0.0
+                    } else {
+                        nearest_rank(v, 0.5)
+                    }
+                })
+                .collect(),
+        })
+        // A component no node has (no store; chained: no release delay) is left out of the legend.
+        .filter(|s| s.values.iter().any(|&v| v > 0.0))
+        .collect();
+    Ok(FigureData::Histogram(Histogram {
+        title: format!("Where each node's time went: medians of {seen} calls after warm-up"),
+        x_label: "node".into(),
+        y_label: "ms (medians, stacked)".into(),
+        bins: nodes.into_iter().map(|(name, _)| name).collect(),
+        series,
+        log_y: false,
+        markers: Vec::new(),
+        stacked: true,
+    }))
 }
 
 /// A workflow load's instances after warm-up: the CDFs of their end to end (from the instance's due
@@ -229,6 +307,7 @@ fn dispatch_lag(r: &Results) -> Result<FigureData, String> {
                 bins: bins.labels,
                 log_y: true,
                 markers,
+                stacked: false,
             }))
         }
     }

@@ -45,6 +45,9 @@ pub struct Histogram {
     pub log_y: bool,
     /// Percentile markers.
     pub markers: Vec<Marker>,
+    /// Series stacked in each bin (each bar on top of the ones before), all filled; otherwise the first
+    /// series filled and the others outlined over it.
+    pub stacked: bool,
 }
 
 /// Points or lines over two numeric axes.

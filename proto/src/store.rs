@@ -71,11 +71,6 @@ impl StoreOps {
         check_url(&ops.url).map_err(|e| format!("{STORE_HEADER}: {e}"))?;
         Ok(ops)
     }
-
-    /// Bytes read and written.
-    pub fn bytes(&self) -> u64 {
-        self.get.iter().chain(&self.put).map(|o| o.bytes).sum()
-    }
 }
 
 #[cfg(test)]

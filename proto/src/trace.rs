@@ -58,22 +58,42 @@ pub struct Span {
     pub attributes: Vec<(String, String)>,
 }
 
-/// A trace context: the trace and the span a call is made under.
+/// A trace context: the trace and the span a call is made under, and whether spans are made for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TraceContext {
     /// The trace.
     pub trace_id: u128,
     /// The caller's span.
     pub span_id: u64,
+    /// Whether the trace is sampled (its spans made and kept).
+    pub sampled: bool,
 }
 
 impl TraceContext {
-    /// The `traceparent` value: version 00, sampled.
+    /// The `traceparent` value: version 00, and the sampled flag.
     pub fn to_header(self) -> String {
-        format!("00-{:032x}-{:016x}-01", self.trace_id, self.span_id)
+        format!(
+            "00-{:032x}-{:016x}-0{}",
+            self.trace_id,
+            self.span_id,
+            u8::from(self.sampled)
+        )
     }
 
-    /// A context from a `traceparent` value; none when it is not one, or not sampled.
+    /// The context a call made under this one carries: a new span of its own when sampled (the same
+    /// context passed on otherwise).
+    pub fn child(self) -> TraceContext {
+        if self.sampled {
+            TraceContext {
+                span_id: new_span_id(),
+                ..self
+            }
+        } else {
+            self
+        }
+    }
+
+    /// A context from a `traceparent` value; none when it is not one.
     pub fn from_header(text: &[u8]) -> Option<TraceContext> {
         let text = std::str::from_utf8(text).ok()?;
         let mut parts = text.trim().split('-');
@@ -85,7 +105,11 @@ impl TraceContext {
         let trace_id = u128::from_str_radix(trace, 16).ok()?;
         let span_id = u64::from_str_radix(span, 16).ok()?;
         let sampled = u8::from_str_radix(flags, 16).ok()? & 1 == 1;
-        (trace_id != 0 && span_id != 0 && sampled).then_some(TraceContext { trace_id, span_id })
+        (trace_id != 0 && span_id != 0).then_some(TraceContext {
+            trace_id,
+            span_id,
+            sampled,
+        })
     }
 
     /// The trace, as spans name it.
@@ -121,6 +145,7 @@ mod tests {
         let c = TraceContext {
             trace_id: 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736,
             span_id: 0x00f0_67aa_0ba9_02b7,
+            sampled: true,
         };
         let header = c.to_header();
         assert_eq!(
@@ -128,9 +153,20 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
         );
         assert_eq!(TraceContext::from_header(header.as_bytes()), Some(c));
+        let unsampled = TraceContext {
+            sampled: false,
+            ..c
+        };
+        assert!(unsampled.to_header().ends_with("-00"));
+        assert_eq!(
+            TraceContext::from_header(unsampled.to_header().as_bytes()),
+            Some(unsampled)
+        );
+        // A sampled call's calls get spans of their own, under it; an unsampled one's pass it on.
+        assert_ne!(c.child().span_id, c.span_id);
+        assert_eq!(unsampled.child(), unsampled);
         for bad in [
             "",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b-01",
             "zz",

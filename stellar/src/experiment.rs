@@ -68,6 +68,11 @@ pub struct SubExperiment {
     pub memory_mb: u32,
     /// `FunctionImageSizeMB`.
     pub image_size_mb: f64,
+    /// `DataTransferChainLength`: functions per request, each handing `PayloadLengthBytes` to the next
+    /// (1: a lone call; more: a chain workflow, the functions calling one another).
+    pub chain_length: u32,
+    /// `StorageTransfer`: the chain's data goes through a store (`--store`) rather than inline.
+    pub storage_transfer: bool,
 }
 
 /// An experiment file, checked.
@@ -319,21 +324,22 @@ fn check_sub(index: usize, s: RawSub) -> Result<SubExperiment, (&'static str, St
         .iter()
         .map(|t| go_duration(t).map_err(|reason| ("DesiredServiceTimes", reason)))
         .collect::<Result<_, _>>()?;
-    let chain = if s.data_transfer_chain_length == 0 {
-        1
-    } else {
-        s.data_transfer_chain_length
-    };
-    if chain != 1 {
-        return Err((
-            "DataTransferChainLength",
-            format!("`{chain}`: chains longer than one function are workflows, not yet served (issue: workflows)"),
-        ));
-    }
-    if s.storage_transfer {
+    let chain_length = whole(
+        "DataTransferChainLength",
+        if s.data_transfer_chain_length == 0 {
+            1
+        } else {
+            s.data_transfer_chain_length
+        },
+        1,
+        100,
+    )? as u32;
+    if s.storage_transfer && chain_length < 2 {
         return Err((
             "StorageTransfer",
-            "`true`: transfers through object storage are workflows', not yet served (issue: workflows)".into(),
+            "`true` moves the payload from one function of a chain to the next: give a \
+             DataTransferChainLength of 2 or more"
+                .into(),
         ));
     }
     Ok(SubExperiment {
@@ -366,6 +372,8 @@ fn check_sub(index: usize, s: RawSub) -> Result<SubExperiment, (&'static str, St
             1,
             1 << 20,
         )? as u32,
+        chain_length,
+        storage_transfer: s.storage_transfer,
         image_size_mb: s.function_image_size_mb.max(0.0),
     })
 }

@@ -6,8 +6,9 @@ use std::ops::Range;
 use std::time::Duration;
 
 use formats::records::Record;
+use formats::records::WorkflowCall;
 use invoker::rounds::Round;
-use invoker::schedule::Schedule;
+use invoker::schedule::{Dependencies, Schedule, ScheduledCall};
 
 use crate::experiment::SubExperiment;
 use crate::rounds::{plan_rounds, replay_plan};
@@ -91,13 +92,87 @@ pub fn step_plan(
         });
     }
     // Closed loops name their calls by index, so calls stay part by part; `scheduled` sorts them.
-    StepPlan {
+    let mut plan = StepPlan {
         schedule,
         loops,
         parts,
         part_of_call,
         burst_of_call,
+    };
+    plan.add_chains();
+    plan
+}
+
+/// Marks the calls of a chain's followers (not a sub-experiment's own requests) in `part_of_call`.
+pub const FOLLOWER: u32 = u32::MAX;
+
+impl StepPlan {
+    /// `DataTransferChainLength` > 1: each call of such a part becomes the entry of a chain workflow
+    /// instance, whose other functions (on the same gateway) follow it, each receiving
+    /// `PayloadLengthBytes` from the one before; the functions call one another (chained orchestration),
+    /// so the loops still send the requests only. The followers' calls go after every part's own (outside
+    /// every burst), marked [`FOLLOWER`].
+    fn add_chains(&mut self) {
+        let longest = self
+            .parts
+            .iter()
+            .map(|p| p.sub.chain_length)
+            .max()
+            .unwrap_or(1);
+        if longest < 2 {
+            return;
+        }
+        self.schedule.nodes = (0..longest).map(|k| format!("chain-{k}")).collect();
+        let own = self.schedule.calls.len();
+        for entry in 0..own {
+            let sub = &self.parts[self.part_of_call[entry] as usize].sub;
+            if sub.chain_length < 2 {
+                continue;
+            }
+            let payload = u32::try_from(sub.payload_bytes).unwrap_or(u32::MAX);
+            let call = &mut self.schedule.calls[entry];
+            call.workflow = Some(WorkflowCall {
+                instance: entry as u64,
+                node: 0,
+            });
+            let first = *call;
+            for node in 1..sub.chain_length {
+                self.schedule.calls.push(ScheduledCall {
+                    payload_bytes: Some(payload),
+                    workflow: Some(WorkflowCall {
+                        instance: entry as u64,
+                        node,
+                    }),
+                    ..first
+                });
+                self.part_of_call.push(FOLLOWER);
+                self.burst_of_call.push(self.burst_of_call[entry]);
+            }
+        }
+        self.schedule.dependencies = Some(chain_dependencies(&self.schedule));
     }
+}
+
+/// Each chain function's call waits for the one before it in its instance, receiving its payload.
+fn chain_dependencies(schedule: &Schedule) -> Dependencies {
+    let mut at: std::collections::HashMap<(u64, u32), u32> = Default::default();
+    for (i, call) in schedule.calls.iter().enumerate() {
+        if let Some(w) = call.workflow {
+            at.insert((w.instance, w.node), i as u32);
+        }
+    }
+    let after: Vec<Vec<(u32, u64)>> = schedule
+        .calls
+        .iter()
+        .map(|call| match call.workflow {
+            Some(w) if w.node > 0 => at
+                .get(&(w.instance, w.node - 1))
+                .map(|&before| vec![(before, call.payload_bytes.map_or(0, u64::from))])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        })
+        .collect();
+    Dependencies::new(&after)
 }
 
 impl StepPlan {
@@ -109,6 +184,9 @@ impl StepPlan {
         self.burst_of_call = order.iter().map(|&i| self.burst_of_call[i]).collect();
         self.part_of_call = order.iter().map(|&i| self.part_of_call[i]).collect();
         self.schedule.calls = order.iter().map(|&i| self.schedule.calls[i]).collect();
+        if self.schedule.dependencies.is_some() {
+            self.schedule.dependencies = Some(chain_dependencies(&self.schedule));
+        }
         self.loops.clear();
         for part in &mut self.parts {
             part.rounds.clear();

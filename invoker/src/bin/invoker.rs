@@ -150,6 +150,13 @@ fn replay_load(
             pacing: invoker::dispatch::Pacing::Scheduled,
             orchestration: args.orchestration,
             store: args.store.clone(),
+            // A workflow load's traces go beside its records.
+            spans_file: files
+                .records
+                .as_ref()
+                .map(|r| r.with_file_name(formats::files::SPANS)),
+            span_sample: args.span_sample,
+            otlp_endpoint: args.otlp_endpoint.clone(),
         },
     )?;
     // The last report holds every record: sent before the results, so the coordinator's live view ends

@@ -117,7 +117,7 @@ impl GrpcEndpoint {
     }
 
     /// The next call, on the next channel.
-    pub(crate) fn call(&self, call: &ScheduledCall, carried: Option<super::Carried>) -> GrpcCall {
+    pub(crate) fn call(&self, call: &ScheduledCall, carried: super::Carried) -> GrpcCall {
         let k = self.next.get();
         self.next.set(k.wrapping_add(1));
         let channel = self.channels[k % self.channels.len()].clone();
@@ -155,7 +155,7 @@ pub(crate) struct GrpcCall {
     channel: Channel,
     request: GrpcRequest,
     /// What a workflow's call carries, sent in the request's metadata.
-    carried: Option<super::Carried>,
+    carried: super::Carried,
 }
 
 /// A reply's size and what the function said of the call.
@@ -167,7 +167,7 @@ impl GrpcCall {
         match self.request {
             GrpcRequest::Greeter(request) => {
                 let mut request = tonic::Request::new(request);
-                if let Some((name, value)) = &self.carried {
+                for (name, value) in &self.carried {
                     let value = value.parse().map_err(|_| {
                         tonic::Status::invalid_argument(format!("`{name}` is not ASCII"))
                     })?;

@@ -199,7 +199,7 @@ impl HttpEndpoint {
         &self,
         call: &ScheduledCall,
         body: &Bytes,
-        carried: Option<(&'static str, &str)>,
+        carried: &[(&'static str, Rc<str>)],
     ) -> Request<Full<Bytes>> {
         let t = &*self.request;
         let uri = self
@@ -222,9 +222,9 @@ impl HttpEndpoint {
                 request.headers_mut().insert(REQUEST_HEADER, value);
             }
         }
-        if let Some((name, value)) = carried {
+        for (name, value) in carried {
             if let Ok(value) = HeaderValue::from_str(value) {
-                request.headers_mut().insert(name, value);
+                request.headers_mut().insert(*name, value);
             }
         }
         *request.uri_mut() = uri;
@@ -236,7 +236,7 @@ impl HttpEndpoint {
         &self,
         call: &ScheduledCall,
         body: &Bytes,
-        carried: Option<(&'static str, &str)>,
+        carried: &[(&'static str, Rc<str>)],
         out: &mut Vec<u8>,
     ) {
         let t = &*self.request;
@@ -263,7 +263,7 @@ impl HttpEndpoint {
         if call.ask.is_some() {
             header_line(out, REQUEST_HEADER.as_bytes(), &super::ask_json(call.ask));
         }
-        if let Some((name, value)) = carried {
+        for (name, value) in carried {
             header_line(out, name.as_bytes(), value.as_bytes());
         }
         // A body, or a method that expects one, says its length (as hyper did: not for an empty GET).
@@ -305,7 +305,7 @@ impl HttpEndpoint {
     async fn exchange_h1(
         &self,
         connection: &mut h1::Connection,
-        (call, body, carried): (&ScheduledCall, &Bytes, Option<(&'static str, &str)>),
+        (call, body, carried): (&ScheduledCall, &Bytes, &[(&'static str, Rc<str>)]),
         sent: &Cell<Option<Instant>>,
     ) -> Result<(Answer, bool), Failure> {
         self.render_h1(call, body, carried, connection.request_head());
@@ -318,7 +318,7 @@ impl HttpEndpoint {
     /// the connection.
     async fn exchange(
         &self,
-        (call, body, carried): (&ScheduledCall, &Bytes, Option<(&'static str, &str)>),
+        (call, body, carried): (&ScheduledCall, &Bytes, &[(&'static str, Rc<str>)]),
         sent: &Cell<Option<Instant>>,
     ) -> Result<Answer, String> {
         if self.request.connection_per_call {
@@ -370,15 +370,14 @@ impl HttpEndpoint {
     pub(crate) async fn call(
         self: Rc<Self>,
         call: ScheduledCall,
-        carried: Option<super::Carried>,
+        carried: super::Carried,
         timeout: Duration,
     ) -> Reply {
         let start = Instant::now();
         let sent = Cell::new(None);
         // Made once: sent (and signed) by the exchange, counted in the record.
         let body = self.body(&call);
-        let carried = carried.as_ref().map(|(name, value)| (*name, &**value));
-        let exchange = self.exchange((&call, &body, carried), &sent);
+        let exchange = self.exchange((&call, &body, &carried), &sent);
         let result = tokio::time::timeout(timeout, exchange).await;
         let mut wire = Wire {
             protocol: Some(self.protocol()),

@@ -4,7 +4,7 @@
 
 pub mod aws;
 mod grpc;
-mod h1;
+pub(crate) mod h1;
 mod http;
 pub(crate) mod tls;
 
@@ -91,14 +91,15 @@ pub(crate) enum Client {
     Http(Rc<http::HttpEndpoint>),
 }
 
-/// A header (or gRPC metadata entry) a workflow's call carries: its name and value (a chained instance's
-/// plan, `proto::workflow::PLAN_HEADER`, or a call's store operations, `proto::store::STORE_HEADER`).
-pub(crate) type Carried = (&'static str, Rc<str>);
+/// The headers (or gRPC metadata entries) a workflow's call carries, each its name and value: a chained
+/// instance's plan (`proto::workflow::PLAN_HEADER`), a call's store operations
+/// (`proto::store::STORE_HEADER`), its `traceparent` (`proto::trace::TRACEPARENT`).
+pub(crate) type Carried = Vec<(&'static str, Rc<str>)>;
 
 /// One call, ready to go: owns what it needs, so it can run as a task of its own.
 pub(crate) enum Call {
     Grpc(grpc::GrpcCall),
-    Http(Rc<http::HttpEndpoint>, ScheduledCall, Option<Carried>),
+    Http(Rc<http::HttpEndpoint>, ScheduledCall, Carried),
 }
 
 impl Call {
@@ -116,7 +117,7 @@ impl Call {
 impl Client {
     /// The next call to this endpoint: `call`'s ask and payload on the endpoint's request, and a chained
     /// workflow's plan or store operations (`carried`) when it is one's.
-    pub(crate) fn call(&self, call: &ScheduledCall, carried: Option<Carried>) -> Call {
+    pub(crate) fn call(&self, call: &ScheduledCall, carried: Carried) -> Call {
         match self {
             Client::Grpc(endpoint) => Call::Grpc(endpoint.call(call, carried)),
             Client::Http(endpoint) => Call::Http(Rc::clone(endpoint), *call, carried),

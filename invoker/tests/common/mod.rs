@@ -2,6 +2,8 @@
 
 #![allow(dead_code)] // each test file uses some of these
 
+pub mod diamonds;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

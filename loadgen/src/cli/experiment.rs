@@ -53,6 +53,11 @@ pub struct ExperimentArgs {
     #[arg(long, value_name = "TIMING", value_parser = ["stellar", "scheduled"])]
     pub timing: Option<String>,
 
+    /// A STeLLAR experiment (JSON) whose chains say `StorageTransfer`: the store their data goes through
+    /// (`redis://HOST:PORT`).
+    #[arg(long, value_name = "URL", value_parser = invoker::cli::store_url)]
+    pub store: Option<String>,
+
     /// Write into a directory that holds files an earlier experiment did not write.
     #[arg(long)]
     pub force: bool,

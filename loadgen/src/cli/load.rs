@@ -449,6 +449,17 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "URL", value_parser = invoker::cli::store_url)]
     pub store: Option<String>,
 
+    /// The share of a --workflow load's instances traced (0 to 1): every call carries a W3C
+    /// `traceparent`; the sampled instances' spans (the invoker's calls, the functions' work, their store
+    /// accesses and, chained, their calls) go to spans.json (OTLP JSON) and to --otlp-endpoint.
+    #[arg(long, value_name = "P", default_value_t = 1.0, value_parser = invoker::cli::share)]
+    pub span_sample: f64,
+
+    /// Send a --workflow load's spans to this OTLP/HTTP receiver as calls end (`http://HOST:PORT[/PATH]`;
+    /// `/v1/traces` when no path is given), e.g. a Jaeger or an OpenTelemetry Collector.
+    #[arg(long, value_name = "URL", value_parser = invoker::cli::otlp_endpoint)]
+    pub otlp_endpoint: Option<String>,
+
     /// Pin the invoker's dispatcher to this CPU (local servers get the others). Default with the local
     /// deployer on a machine of 2+ CPUs: the last CPU.
     #[arg(long, value_name = "CPU", conflicts_with = "no_pin", value_parser = whole_in::<usize>(0, 4095))]

@@ -377,6 +377,9 @@ fn replay_load(
                 request: request_args(plan, &files.endpoints),
                 orchestration: plan.replay.orchestration,
                 store: plan.replay.store.clone(),
+                spans_file: Some(files.spans.clone()),
+                span_sample: plan.replay.span_sample,
+                otlp_endpoint: plan.replay.otlp_endpoint.clone(),
                 ..ReplayOptions::default()
             },
         )

@@ -241,10 +241,10 @@ fn read_plan(file: &Path, args: &ExperimentArgs) -> Result<Plan> {
         crate::stellar_step::experiment_plan(
             file,
             args.endpoints.as_deref(),
-            args.timing.as_deref(),
+            (args.timing.as_deref(), args.store.as_deref()),
         )?
-    } else if args.endpoints.is_some() || args.timing.is_some() {
-        bail!("--endpoints and --timing are for STeLLAR experiment files (JSON with `SubExperiments`); {} is not one", file.display())
+    } else if args.endpoints.is_some() || args.timing.is_some() || args.store.is_some() {
+        bail!("--endpoints, --timing and --store are for STeLLAR experiment files (JSON with `SubExperiments`; a TOML experiment sets `store` in [run] or [sweep]); {} is not one", file.display())
     } else {
         Plan::read(file)?
     };

@@ -113,6 +113,7 @@ pub fn figures(dir: &Path, plan: &Plan, results: &[StepResult]) -> String {
             bins: steps.clone(),
             log_y: false,
             markers: Vec::new(),
+            stacked: false,
         }),
     ));
     figures.figures.push((
@@ -128,6 +129,7 @@ pub fn figures(dir: &Path, plan: &Plan, results: &[StepResult]) -> String {
             bins: steps,
             log_y: false,
             markers: Vec::new(),
+            stacked: false,
         }),
     ));
     if let Some(figure) = workflows_per_step(results) {
@@ -165,6 +167,7 @@ fn workflows_per_step(results: &[StepResult]) -> Option<FigureData> {
         bins: results.iter().map(|r| r.step.index.to_string()).collect(),
         log_y: false,
         markers: Vec::new(),
+        stacked: false,
     }))
 }
 

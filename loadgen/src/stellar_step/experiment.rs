@@ -10,11 +10,11 @@ use super::figure::{draw_cdf, figure_markdown, CDF, CDF_TITLE};
 use crate::experiment::plan::{OnFailure, Plan, Setting};
 
 /// The experiment plan of a STeLLAR file: a step per sub-experiment (one step for all when
-/// `"Sequential": false`), with the endpoints and timing given.
+/// `"Sequential": false`), with the endpoints, timing and store given.
 pub fn experiment_plan(
     file: &Path,
     endpoints: Option<&Path>,
-    timing: Option<&str>,
+    (timing, store): (Option<&str>, Option<&str>),
 ) -> Result<Plan> {
     let experiment = Experiment::read(file)?;
     let setting = |key: &str, value: String| Setting {
@@ -30,6 +30,9 @@ pub fn experiment_plan(
         "stellar-timing",
         timing.unwrap_or("stellar").to_owned(),
     ));
+    if let Some(url) = store {
+        base.push(setting("store", url.to_owned()));
+    }
     let subs: Vec<String> = if experiment.sequential {
         (0..experiment.sub_experiments.len())
             .map(|i| i.to_string())

@@ -75,11 +75,14 @@ pub fn run(
     formats::summary::write(&files.summary, &summary)?;
     let mut per_part: Vec<Vec<f64>> = vec![Vec::new(); subs.len()];
     formats::records::read_records(&files.records, |r, _| {
+        // A chain's followers (called by the functions) are no sub-experiment's requests.
         let part = replayed.part_of_call.get(r.index as usize).copied();
-        if let (Some(part), formats::records::Outcome::Ok, Some(l)) =
-            (part, r.outcome, r.latency_us)
-        {
-            per_part[part as usize].push(l as f64 / 1e3);
+        if let (Some(own), formats::records::Outcome::Ok, Some(l)) = (
+            part.and_then(|p| per_part.get_mut(p as usize)),
+            r.outcome,
+            r.latency_us,
+        ) {
+            own.push(l as f64 / 1e3);
         }
     })?;
     let titles = subs.iter().map(|s| s.title.clone());
@@ -149,6 +152,14 @@ fn replay_options(
         latency_file: Some(files.latencies.clone()),
         stop: stop.clone(),
         request,
+        // Chains (DataTransferChainLength > 1): the functions call one another, the data through the
+        // store when StorageTransfer says (`StellarPlan::store`).
+        orchestration: if step.chained() {
+            invoker::dispatch::Orchestration::Chained
+        } else {
+            invoker::dispatch::Orchestration::Client
+        },
+        store: step.store.clone(),
         ..ReplayOptions::default()
     }
 }

@@ -19,12 +19,14 @@ pub struct StellarPlan {
     pub gateways: Option<Vec<Vec<String>>>,
     /// Open loop (`--stellar-timing scheduled`) rather than STeLLAR's closed loop.
     pub scheduled: bool,
+    /// The store a chain's data goes through (`StorageTransfer`), from `--store`.
+    pub store: Option<String>,
 }
 
 impl StellarPlan {
     /// Checks the step's flags: the file read, the sub-experiment found, the endpoints read and each
     /// gateway's URL made (enough of them for every sub-experiment's Parallelism).
-    pub fn check(args: &StellarArgs, file: &Path) -> Result<StellarPlan> {
+    pub fn check(args: &StellarArgs, file: &Path, store: Option<&str>) -> Result<StellarPlan> {
         let experiment = Experiment::read(file)?;
         let count = experiment.sub_experiments.len();
         let subs = match args.stellar_sub.as_str() {
@@ -50,12 +52,59 @@ impl StellarPlan {
                 }
             }
         }
+        let store = chains_store(&experiment, &subs, file, store)?;
         Ok(StellarPlan {
             experiment,
             subs,
             gateways,
             scheduled: args.stellar_timing == "scheduled",
+            store,
         })
+    }
+
+    /// Whether the step runs chains (a `DataTransferChainLength` above 1).
+    pub fn chained(&self) -> bool {
+        self.subs
+            .iter()
+            .any(|&i| self.experiment.sub_experiments[i].chain_length > 1)
+    }
+}
+
+/// The store the step's chains move their data through: `--store` when its sub-experiments say
+/// `StorageTransfer`, none when they do not; refused when they disagree (one step has one store), when
+/// one needs a store and none is given, and for chains over vHive's gRPC.
+fn chains_store(
+    experiment: &Experiment,
+    subs: &[usize],
+    file: &Path,
+    store: Option<&str>,
+) -> Result<Option<String>> {
+    let chains: Vec<&::stellar::experiment::SubExperiment> = subs
+        .iter()
+        .map(|&i| &experiment.sub_experiments[i])
+        .filter(|s| s.chain_length > 1)
+        .collect();
+    if chains.is_empty() {
+        return Ok(None);
+    }
+    if experiment.provider == "vhive" {
+        bail!(
+            "{}: DataTransferChainLength above 1 runs over HTTP gateways here; provider `vhive` calls STeLLAR's gRPC producer-consumer",
+            file.display()
+        );
+    }
+    let stored = chains.iter().filter(|s| s.storage_transfer).count();
+    match (stored, store) {
+        (0, _) => Ok(None),
+        (n, _) if n < chains.len() => bail!(
+            "{}: the chains of one step move their data one way: some say StorageTransfer and others not (run them with \"Sequential\": true)",
+            file.display()
+        ),
+        (_, None) => bail!(
+            "{}: StorageTransfer moves a chain's data through a store: give it with --store redis://HOST:PORT",
+            file.display()
+        ),
+        (_, Some(url)) => Ok(Some(url.to_owned())),
     }
 }
 

@@ -92,14 +92,14 @@ fn what_cannot_run_is_refused_with_its_json_path_and_value() {
             "`5 sec`",
         ),
         (
-            sub(r#""IATSeconds": 5, "DataTransferChainLength": 3"#),
+            sub(r#""IATSeconds": 5, "DataTransferChainLength": 101"#),
             "DataTransferChainLength",
-            "workflows",
+            "`101`",
         ),
         (
             sub(r#""IATSeconds": 5, "StorageTransfer": true"#),
             "StorageTransfer",
-            "workflows",
+            "DataTransferChainLength of 2 or more",
         ),
         (
             sub(r#""IATSeconds": 5, "BurstSizes": "big""#),
