@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use formats::records::{read_workflow_records, Outcome};
 use invoker::dispatch::{replay, Orchestration, ReplayOptions};
-use invoker::request::RequestArgs;
 use invoker::schedule::Schedule;
 use testkit::turn;
 
 mod common;
-use common::diamonds::{diamonds, waiting_function};
+use common::diamonds::{diamond_options, diamonds, waiting_function};
 
 /// Replays 10 diamonds over HTTP with their data through a real redis-server, orchestrated as asked:
 /// every node answers, its request carries nothing, its function says how long it spent on the store,
@@ -29,19 +28,8 @@ fn diamonds_through_a_store(orchestration: Orchestration) {
     let summary = replay(
         schedule,
         ReplayOptions {
-            grpc_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
-            shared_cpu: true,
-            records: Some(dir.path().join("records.csv")),
-            latency_file: Some(dir.path().join("lat.txt")),
-            workflows_file: Some(dir.path().join("workflows.csv")),
-            request: RequestArgs {
-                method: "POST".into(),
-                ..RequestArgs::default()
-            },
-            orchestration,
             store: Some(redis.url()),
-            ..ReplayOptions::default()
+            ..diamond_options(dir.path(), orchestration)
         },
     )
     .unwrap();

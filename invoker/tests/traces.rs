@@ -3,14 +3,13 @@
 //! and an OTLP/HTTP receiver on loopback gets the same spans; a sampled share of instances is traced.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use invoker::dispatch::{replay, Orchestration, ReplayOptions};
 use invoker::schedule::Schedule;
 use testkit::turn;
 
 mod common;
-use common::diamonds::{diamonds, waiting_function};
+use common::diamonds::{diamond_options, diamonds, waiting_function};
 
 /// An OTLP/HTTP receiver on loopback: answers every POST 200 and keeps its body.
 struct Receiver {
@@ -102,15 +101,10 @@ fn traced_diamonds(orchestration: Orchestration, instances: u64, sample: f64) ->
     replay(
         schedule,
         ReplayOptions {
-            grpc_timeout: Duration::from_secs(5),
-            shared_cpu: true,
-            records: Some(dir.path().join("records.csv")),
-            workflows_file: Some(dir.path().join("workflows.csv")),
             spans_file: Some(dir.path().join("spans.json")),
             span_sample: sample,
             otlp_endpoint: Some(format!("http://127.0.0.1:{}", receiver.port)),
-            orchestration,
-            ..ReplayOptions::default()
+            ..diamond_options(dir.path(), orchestration)
         },
     )
     .unwrap();

@@ -8,12 +8,11 @@ use std::time::Duration;
 use formats::records::{read_workflow_records, Outcome, Record};
 use formats::{CallAsk, Invocation, LoadWriter, WorkflowStep};
 use invoker::dispatch::{replay, Orchestration, ReplayOptions};
-use invoker::request::RequestArgs;
 use invoker::schedule::Schedule;
 use testkit::turn;
 
 mod common;
-use common::diamonds::{diamonds, waiting_function, NODES};
+use common::diamonds::{diamond_options, diamonds, waiting_function, NODES};
 
 /// Replays 10 diamonds, instance 3's B sent where nothing listens, orchestrated as asked, over HTTP/1.1
 /// or gRPC; checks what each node's record says and the instances' rows.
@@ -38,19 +37,8 @@ fn diamonds_run(orchestration: Orchestration, grpc: bool) {
     let summary = replay(
         schedule,
         ReplayOptions {
-            grpc_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
-            shared_cpu: true,
             allow_unreachable: true,
-            records: Some(dir.path().join("records.csv")),
-            latency_file: Some(dir.path().join("lat.txt")),
-            workflows_file: Some(dir.path().join("workflows.csv")),
-            request: RequestArgs {
-                method: "POST".into(),
-                ..RequestArgs::default()
-            },
-            orchestration,
-            ..ReplayOptions::default()
+            ..diamond_options(dir.path(), orchestration)
         },
     )
     .unwrap();

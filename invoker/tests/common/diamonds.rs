@@ -1,6 +1,11 @@
 //! A diamond workflow (A → B, C → D) as a load, and the emulated function its nodes run on.
 
+use std::path::Path;
+use std::time::Duration;
+
 use formats::{CallAsk, Invocation, LoadWriter, WorkflowStep};
+use invoker::dispatch::{Orchestration, ReplayOptions};
+use invoker::request::RequestArgs;
 
 /// Writes a load of `instances` diamonds, one every `gap_us`, all to `endpoints[0]` except instance 3's B
 /// (to `endpoints[1]`).
@@ -53,3 +58,22 @@ pub const NODES: [(&str, u64, u32); 4] = [
 ];
 /// What each node waits for, by its position in the instance.
 pub const AFTER: [&[u32]; 4] = [&[], &[0], &[0], &[1, 2]];
+
+/// How the diamonds' tests replay them: orchestrated as asked, a 5 s call timeout, each node a POST of
+/// its bytes, the records, latencies and instances' rows written into `dir`.
+pub fn diamond_options(dir: &Path, orchestration: Orchestration) -> ReplayOptions {
+    ReplayOptions {
+        grpc_timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(2),
+        shared_cpu: true,
+        records: Some(dir.join("records.csv")),
+        latency_file: Some(dir.join("lat.txt")),
+        workflows_file: Some(dir.join("workflows.csv")),
+        request: RequestArgs {
+            method: "POST".into(),
+            ..RequestArgs::default()
+        },
+        orchestration,
+        ..ReplayOptions::default()
+    }
+}
