@@ -371,7 +371,7 @@ async fn dispatch(
             .store
             .as_deref()
             .zip(schedule.dependencies.as_ref())
-            .map(|(url, d)| crate::orchestrate::ClientStore::new(url, d, start_unix_us));
+            .map(|(url, d)| crate::store::ClientStore::new(url, d, start_unix_us));
     }
     // A workflow load orchestrated here: the calls that wait for others go as those end, beside the
     // open loop.

@@ -26,6 +26,7 @@ pub mod schedule;
 mod sink;
 pub mod spans;
 pub mod stats;
+mod store;
 pub mod target;
 mod wait;
 pub mod worker;

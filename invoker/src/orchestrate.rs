@@ -12,7 +12,6 @@ use crate::call::Sending;
 use crate::error::ReplayError;
 use crate::options::{Pacing, ReplayOptions};
 use crate::schedule::{Dependencies, Schedule};
-use proto::store::{StoreObject, StoreOps};
 
 /// Refuses a workflow load where its calls could not wait for one another: dealt over several invokers,
 /// or released in closed loops; and a store for a load that is not a workflow's.
@@ -131,47 +130,4 @@ fn release(
     }
     tokio::task::spawn_local(sending.send(call, record, now));
     None
-}
-
-/// Client orchestration's store (`--store`): what each call of a workflow load reads there (what the
-/// calls it waits for hand it) and writes (what it hands the calls waiting for it), under a prefix
-/// unique to the run.
-pub(crate) struct ClientStore<'a> {
-    url: String,
-    prefix: String,
-    dependencies: &'a Dependencies,
-}
-
-impl<'a> ClientStore<'a> {
-    /// The store at `url` for `dependencies`' calls, in the run that started `start_unix_us`.
-    pub(crate) fn new(url: &str, dependencies: &'a Dependencies, start_unix_us: u64) -> Self {
-        ClientStore {
-            url: url.to_owned(),
-            prefix: format!("loadgen:{start_unix_us}"),
-            dependencies,
-        }
-    }
-
-    /// Call `index`'s store operations, as its header's value.
-    pub(crate) fn ops(&self, index: usize) -> std::rc::Rc<str> {
-        let object = |from: usize, to: usize, bytes: u64| StoreObject {
-            key: proto::store::key(&self.prefix, from as u64, to as u64),
-            bytes,
-        };
-        let ops = StoreOps {
-            url: self.url.clone(),
-            get: self
-                .dependencies
-                .inputs_of(index)
-                .iter()
-                .map(|&(from, bytes)| object(from as usize, index, bytes))
-                .collect(),
-            put: self
-                .dependencies
-                .outputs_of(index)
-                .map(|(to, bytes)| object(index, to as usize, bytes))
-                .collect(),
-        };
-        ops.to_header().into()
-    }
 }
