@@ -48,6 +48,20 @@ pub struct CallAsk {
     pub memory_mb: u32,
 }
 
+impl CallAsk {
+    /// A call that asks nothing in a load whose other calls ask (a workflow node that calls a proxy,
+    /// or its instance's function with that function's own percentiles): `null` in both arrays.
+    pub const NOTHING: CallAsk = CallAsk {
+        duration_us: u64::MAX,
+        memory_mb: u32::MAX,
+    };
+
+    /// The ask, unless it is [`CallAsk::NOTHING`].
+    pub fn asked(self) -> Option<CallAsk> {
+        (self != CallAsk::NOTHING).then_some(self)
+    }
+}
+
 /// One call within a period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Invocation {
@@ -191,42 +205,53 @@ impl<W: Write> LoadWriter<W> {
             buf.extend_from_slice(b"\n    ");
         }
         buf.extend_from_slice(b"]");
-        let mut array = |buf: &mut Vec<u8>, key: &[u8], values: &mut dyn Iterator<Item = u64>| {
-            buf.extend_from_slice(b",\n    \"");
-            buf.extend_from_slice(key);
-            buf.extend_from_slice(b"\": [");
-            for (i, value) in values.enumerate() {
-                buf.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
-                buf.extend_from_slice(digits.format(value).as_bytes());
-            }
-            buf.extend_from_slice(b"\n    ]");
-        };
+        // A value left out is `null` (a call that asks nothing).
+        let mut array =
+            |buf: &mut Vec<u8>, key: &[u8], values: &mut dyn Iterator<Item = Option<u64>>| {
+                buf.extend_from_slice(b",\n    \"");
+                buf.extend_from_slice(key);
+                buf.extend_from_slice(b"\": [");
+                for (i, value) in values.enumerate() {
+                    buf.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
+                    match value {
+                        Some(v) => buf.extend_from_slice(digits.format(v).as_bytes()),
+                        None => buf.extend_from_slice(b"null"),
+                    }
+                }
+                buf.extend_from_slice(b"\n    ]");
+            };
         if !asks.is_empty() {
-            array(buf, b"duration_us", &mut asks.iter().map(|a| a.duration_us));
+            let asked = |a: &CallAsk| a.asked();
+            array(
+                buf,
+                b"duration_us",
+                &mut asks.iter().map(|a| asked(a).map(|a| a.duration_us)),
+            );
             array(
                 buf,
                 b"memory_mb",
-                &mut asks.iter().map(|a| u64::from(a.memory_mb)),
+                &mut asks
+                    .iter()
+                    .map(|a| asked(a).map(|a| u64::from(a.memory_mb))),
             );
         }
         if !payloads.is_empty() {
             array(
                 buf,
                 b"payload_bytes",
-                &mut payloads.iter().map(|&p| u64::from(p)),
+                &mut payloads.iter().map(|&p| Some(u64::from(p))),
             );
         }
         if !steps.is_empty() {
             array(
                 buf,
                 b"workflow_instance",
-                &mut steps.iter().map(|s| s.instance),
+                &mut steps.iter().map(|s| Some(s.instance)),
             );
-            buf.extend_from_slice(b",\n    \"node\": [");
-            for (i, step) in steps.iter().enumerate() {
-                buf.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
-                buf.extend_from_slice(&self.nodes[step.node as usize]);
-            }
+            let mut nodes = steps.iter().map(|s| &self.nodes[s.node as usize]);
+            buf.extend_from_slice(b",\n    \"node\": [\n      ");
+            buf.extend_from_slice(nodes.next().map_or(&b""[..], Vec::as_slice));
+            nodes.for_each(|n| buf.extend([&b",\n      "[..], n].concat()));
             buf.extend_from_slice(b"\n    ]");
             nested(
                 buf,

@@ -190,7 +190,7 @@ impl Schedule {
                 due_us: base + c.offset_us,
                 period: p as u32,
                 endpoint: c.endpoint,
-                ask: period.asks.get(i).copied(),
+                ask: period.asks.get(i).copied().and_then(CallAsk::asked),
                 payload_bytes: period.payloads.get(i).copied(),
                 workflow: period.steps.get(i).map(|s| WorkflowCall {
                     instance: s.instance,

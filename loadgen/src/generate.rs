@@ -11,6 +11,7 @@ use indicatif::ProgressBar;
 use trace::Trace;
 
 use crate::iat::{offsets, rotate, stream, IatDistribution};
+pub use crate::workflow_load::WorkflowLoad;
 use rand::Rng;
 
 /// Where each trace function's calls go.
@@ -20,6 +21,9 @@ pub struct Endpoints {
     pub names: Vec<String>,
     /// Index into `names`, per trace function.
     pub of_function: Vec<u32>,
+    /// In a workflow load, per node: index into `names` of the proxy it calls (`function: {proxy}`);
+    /// none for a node that calls its instance's function (empty without a workflow).
+    pub of_node: Vec<Option<u32>>,
 }
 
 /// How to generate.
@@ -43,51 +47,6 @@ pub struct GenerateOptions<'w> {
     pub payload: Option<(SizeDistribution, PayloadPer)>,
     /// A workflow: each call becomes an instance of it (see [`WorkflowLoad`]).
     pub workflow: Option<&'w WorkflowLoad>,
-}
-
-/// A workflow load: every call the load would make becomes one instance of `workflow`, its draws (switch
-/// branches, foreach widths, edge sizes) made with the seed, one stream per period in time order. Each
-/// working node's call goes to the arrival's endpoint, asking the node's duration and memory, and receives
-/// its input edges' bytes (`payload_bytes`); the load says what each waits for, so the invoker releases it
-/// when those have answered.
-#[derive(Debug, Clone)]
-pub struct WorkflowLoad {
-    /// The graph.
-    pub workflow: workflow::Workflow,
-    /// Its calls' names in the load and the records.
-    pub names: workflow::instance::CallNames,
-}
-
-impl WorkflowLoad {
-    /// The load of `workflow`; refused when a node's work cannot be asked of an emulated function yet.
-    pub fn new(workflow: workflow::Workflow) -> Result<WorkflowLoad, String> {
-        if let Some(node) = workflow.nodes.iter().find(|n| {
-            !matches!(
-                n.work,
-                workflow::Work::Fixed { .. } | workflow::Work::Virtual
-            )
-        }) {
-            return Err(format!(
-                "node `{}` (line {}): a workflow load asks each node's duration and memory of the function \
-                 it calls, so each node needs `function: {{duration_ms, memory_mb}}` (or `virtual: true`); \
-                 `proxy` and `trace` functions are not supported in loads yet",
-                node.name, node.line
-            ));
-        }
-        let names = workflow::instance::CallNames::new(&workflow);
-        Ok(WorkflowLoad { workflow, names })
-    }
-
-    /// What node `node` asks of its function.
-    fn ask(&self, node: usize) -> Option<CallAsk> {
-        match self.workflow.nodes[node].work {
-            workflow::Work::Fixed {
-                duration_ms,
-                memory_mb,
-            } => Some(ask_of(duration_ms, memory_mb)),
-            _ => None,
-        }
-    }
 }
 
 /// Mixed into the seed of the workflow draws, so they never disturb the other streams.
@@ -268,14 +227,24 @@ impl PeriodColumns {
     /// The calls of one instance of `load`'s workflow, arriving as `call` (instance number `instance`).
     fn push_instance(
         &mut self,
-        load: &WorkflowLoad,
+        (load, of_node): (&WorkflowLoad, &[Option<u32>]),
         (call, instance): (Invocation, u64),
         rng: &mut impl Rng,
     ) {
         let expanded = workflow::instance::expand(&load.workflow, rng);
         for step in expanded.steps(&load.workflow, &load.names) {
-            self.calls.push(call);
-            self.asks.extend(load.ask(step.node));
+            // A node that names a proxy calls it; the others, the instance's function.
+            let endpoint = of_node
+                .get(step.node)
+                .copied()
+                .flatten()
+                .unwrap_or(call.endpoint);
+            self.calls.push(Invocation { endpoint, ..call });
+            // In a workflow whose nodes ask, one that does not (a proxy, `trace`) asks nothing.
+            if load.asks {
+                self.asks
+                    .push(load.ask(step.node).unwrap_or(CallAsk::NOTHING));
+            }
             self.payloads
                 .push(step.bytes.min(u64::from(u32::MAX)) as u32);
             self.steps.push(WorkflowStep {
@@ -425,7 +394,11 @@ pub fn generate(
             };
             if let Some(load) = options.workflow {
                 // One writer: a workflow load is replayed by one invoker (its calls wait for each other).
-                shares[0].push_instance(load, (call, instances), &mut instance_draws);
+                shares[0].push_instance(
+                    (load, &endpoints.of_node),
+                    (call, instances),
+                    &mut instance_draws,
+                );
                 instances += 1;
                 continue;
             }
@@ -540,7 +513,7 @@ pub fn draw_ask(function: &trace::Function, rng: &mut impl rand::Rng) -> CallAsk
 }
 
 /// A duration (ms) and a working set (MiB) as a call's ask: whole µs up to the longest ask, whole MiB.
-fn ask_of(duration_ms: f64, memory_mb: f64) -> CallAsk {
+pub(crate) fn ask_of(duration_ms: f64, memory_mb: f64) -> CallAsk {
     CallAsk {
         duration_us: ((duration_ms.max(0.0) * 1e3).round() as u64).min(formats::MAX_ASK_US),
         memory_mb: whole_mib(memory_mb),

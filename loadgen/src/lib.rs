@@ -22,3 +22,4 @@ pub mod progress;
 pub mod report;
 pub mod shapes;
 pub mod stellar_step;
+pub mod workflow_load;

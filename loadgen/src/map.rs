@@ -13,12 +13,16 @@ pub struct Mapped {
     pub file: MappingFile,
     /// Catalogue index of each trace function's proxy.
     pub proxy_of: Vec<usize>,
+    /// In a workflow load, per node: the catalogue index of the proxy it names (`function: {proxy}`),
+    /// deployed beside the functions' own; none for the other nodes (or no workflow).
+    pub node_proxy: Vec<Option<usize>>,
 }
 
 impl Mapped {
     /// Catalogue indices of the proxies used, ascending.
     pub fn proxies_used(&self) -> Vec<usize> {
         let mut used = self.proxy_of.clone();
+        used.extend(self.node_proxy.iter().flatten());
         used.sort_unstable();
         used.dedup();
         used
@@ -33,7 +37,16 @@ impl Mapped {
             .iter()
             .map(|p| used.binary_search(p).expect("proxy is in the used set") as u32)
             .collect();
-        Endpoints { names, of_function }
+        let of_node = self
+            .node_proxy
+            .iter()
+            .map(|p| p.map(|p| used.binary_search(&p).expect("proxy is in the used set") as u32))
+            .collect();
+        Endpoints {
+            names,
+            of_function,
+            of_node,
+        }
     }
 }
 
@@ -70,6 +83,7 @@ pub fn map_trace(
             functions,
         },
         proxy_of: assignment.proxy_of,
+        node_proxy: Vec::new(),
     })
 }
 
@@ -97,5 +111,6 @@ pub fn map_to_own(
             functions,
         },
         proxy_of: (0..trace.functions.len()).collect(),
+        node_proxy: Vec::new(),
     })
 }

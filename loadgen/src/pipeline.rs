@@ -100,7 +100,7 @@ pub fn prepare(plan: &LoadPlan, input: &Input, mapping_path: &Path) -> Result<Pr
             let catalogue = catalogue_of(&load.profile)?;
             let shaped = crate::shapes::shaped_load(plan, &catalogue)?;
             let premade = (shaped.catalogue, shaped.mapped);
-            return finish_prepare(
+            let prepared = finish_prepare(
                 load,
                 shaped.trace,
                 shaped.source,
@@ -108,7 +108,8 @@ pub fn prepare(plan: &LoadPlan, input: &Input, mapping_path: &Path) -> Result<Pr
                 |_| Ok(premade),
                 mapping_path,
                 started,
-            );
+            )?;
+            return Ok(with_node_proxies(prepared, plan, Some(&catalogue)));
         }
         Input::Azure2021(file) => {
             trace::read_azure2021(file, &load.trace.azure2021_options(Some(periods)))
@@ -151,6 +152,16 @@ pub fn prepare(plan: &LoadPlan, input: &Input, mapping_path: &Path) -> Result<Pr
         mapping_path,
         started,
     )
+    // `-p trace` has no profile: a workflow naming a proxy was refused with the plan.
+    .map(|prepared| with_node_proxies(prepared, plan, plan.catalogue.as_ref()))
+}
+
+/// A workflow's proxy nodes added to what `prepared` deploys.
+fn with_node_proxies(mut p: Prepared, plan: &LoadPlan, profile: Option<&Catalogue>) -> Prepared {
+    p.mapped.node_proxy = plan.workflow.as_ref().map_or_else(Vec::new, |load| {
+        load.node_proxies(&mut p.catalogue, profile)
+    });
+    p
 }
 
 /// The common end of [`prepare`]: idle functions left out, the size checked, the functions mapped (by

@@ -84,13 +84,28 @@ impl LoadPlan {
                     bail!("--workflow: a workflow load is replayed by one invoker (its calls wait for one another); leave out --workers");
                 }
                 let read = workflow::read(path, settings.foreach_width)?;
-                crate::generate::WorkflowLoad::new(read)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+                Ok(crate::generate::WorkflowLoad::new(read, path))
             })
             .transpose()?;
         let catalogue = (settings.profile != "trace")
             .then(|| load_catalogue(&settings.profile))
             .transpose()?;
+        // A node that calls a proxy names one of the profile's, checked before anything is written.
+        if let Some(load) = &workflow {
+            match (&catalogue, load.proxies_named().next()) {
+                (_, None) => {}
+                (Some(c), Some(_)) => load
+                    .check_proxies(c, &settings.profile)
+                    .map_err(anyhow::Error::msg)?,
+                (None, Some((name, node))) => bail!(
+                    "{}, line {}: node `{}` calls proxy `{name}`, but with -p trace each function is its own \
+                     emulated function and there is no catalogue of proxies: give a profile (-p FILE or the built-in)",
+                    load.file.display(),
+                    node.line,
+                    node.name
+                ),
+            }
+        }
         let seed = *settings.seed.get_or_insert_with(default_seed);
         Ok(LoadPlan {
             settings,

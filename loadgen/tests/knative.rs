@@ -510,3 +510,59 @@ fn cold_functions_and_bursts_are_distinct_services_of_one_proxy() {
         assert_eq!(l.endpoints.len(), endpoints.len());
     }
 }
+
+/// A workflow node that names a proxy the trace's mapping does not use is deployed as a service of its
+/// own, and every call of that node goes to it.
+#[test]
+fn a_workflow_s_proxy_node_is_a_knative_service_of_its_own() {
+    let Some(sample) = trace::testing::vswarm_sample() else {
+        return;
+    };
+    let cluster = FakeCluster::new();
+    let dir = tempfile::tempdir().unwrap();
+    let workflow = dir.path().join("w.yaml");
+    std::fs::write(
+        &workflow,
+        "name: w\nnodes:\n  - name: A\n    function: trace\n    next: {to: [{node: B, size: 1KB}]}\n  - name: B\n    function: {proxy: aes-go-500-505}\n",
+    )
+    .unwrap();
+    let out = deploy_knative(
+        &sample,
+        dir.path(),
+        &sample.join("config.json"),
+        &cluster,
+        &["--dry-run", "--workflow", s(&workflow)],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let endpoints = read_endpoints(&dir.path().join("endpoints.json")).unwrap();
+    let service = endpoints
+        .iter()
+        .find(|e| e.proxy == "aes-go-500-505")
+        .expect("the node's proxy is deployed");
+    let script = std::fs::read_to_string(dir.path().join("build/deploy.sh")).unwrap();
+    let name = service
+        .service
+        .as_deref()
+        .unwrap()
+        .split_once('/')
+        .unwrap()
+        .1;
+    assert!(script.contains(&format!("ksvc/{name}")), "{script}");
+    // Every B goes there, no A does.
+    let load = formats::read(&dir.path().join("load.json")).unwrap();
+    let b = load.nodes.iter().position(|n| n == "B").unwrap() as u32;
+    let at = load
+        .endpoints
+        .iter()
+        .position(|e| *e == service.endpoint)
+        .unwrap() as u32;
+    let mut calls = 0;
+    for period in &load.periods {
+        for (call, step) in period.calls.iter().zip(&period.steps) {
+            assert_eq!(call.endpoint == at, step.node == b, "{call:?} {step:?}");
+            calls += 1;
+        }
+    }
+    assert!(calls > 1000, "{calls}");
+}

@@ -223,7 +223,7 @@ fn what_a_workflow_load_cannot_do_is_refused_before_anything_is_written() {
     let proxy = write_file(
         dir.path(),
         "proxy.yaml",
-        "nodes:\n  - name: A\n    function: {proxy: emu-1}\n",
+        "nodes:\n  - name: A\n    function: {proxy: no-such-proxy}\n",
     );
     let out = dir.path().join("run");
     for (args, says) in [
@@ -231,7 +231,14 @@ fn what_a_workflow_load_cannot_do_is_refused_before_anything_is_written() {
             vec!["--workflow", s(&diamond), "--workers", "2"],
             "replayed by one invoker",
         ),
-        (vec!["--workflow", s(&proxy)], "node `A` (line 2)"),
+        (
+            vec!["--workflow", s(&proxy)],
+            "line 2: node `A` calls proxy `no-such-proxy`, which the profile `builtin` does not have",
+        ),
+        (
+            vec!["--workflow", s(&proxy), "-p", "trace"],
+            "with -p trace each function is its own emulated function",
+        ),
         (
             vec!["--workflow", s(&diamond), "--per-call"],
             "cannot be used with",
@@ -400,5 +407,79 @@ fn faasflows_file_makes_a_load_whose_branches_follow_their_draws() {
             vec!["upload".into(), "simple".into()]
         };
         assert_eq!(calls, &expected, "the VIRTUAL route makes no call");
+    }
+}
+
+/// A node may call a proxy of the profile (deployed beside the instances' functions, its own endpoint,
+/// its own durations) or, `trace`, the instance's function with its own percentiles (no ask).
+#[test]
+fn a_node_calls_the_proxy_it_names_or_its_instance_s_function() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "mixed.yaml",
+        "name: mixed
+nodes:
+  - name: A
+    function: {duration_ms: 5, memory_mb: 16}
+    next: {to: [{node: B, size: 1KB}, {node: C, size: 1KB}]}
+  - name: B
+    function: {proxy: emu-1ms-16mi}
+  - name: C
+    function: trace
+",
+    );
+    let out = dir.path().join("run");
+    ok(&loadgen(&[
+        "run",
+        "-o",
+        s(&out),
+        "--workflow",
+        s(&file),
+        "--rps",
+        "10",
+        "-m",
+        "false",
+        "-d",
+        "1",
+        "-w",
+        "0",
+    ]));
+    let mut endpoint_of: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    let mut asked: Vec<(String, Record)> = Vec::new();
+    read_workflow_records(&out.join("records.csv"), |r, endpoint, node| {
+        assert_eq!(r.outcome, Outcome::Ok, "{r:?}");
+        let node = node.unwrap().to_owned();
+        endpoint_of
+            .entry(node.clone())
+            .or_default()
+            .insert(endpoint.to_owned());
+        asked.push((node, *r));
+    })
+    .unwrap();
+    assert_eq!(asked.len(), 30, "10 instances of 3 nodes");
+    // A and C call the instance's function; B the proxy it names, deployed too.
+    assert_eq!(endpoint_of["A"], endpoint_of["C"]);
+    assert_eq!(endpoint_of["B"].len(), 1);
+    assert!(
+        endpoint_of["A"].is_disjoint(&endpoint_of["B"]),
+        "{endpoint_of:?}"
+    );
+    let endpoints = std::fs::read_to_string(out.join("endpoints.json")).unwrap();
+    assert!(endpoints.contains("emu-1ms-16mi"), "{endpoints}");
+    // A runs the 5 ms it asks; C (`trace`) what its instance's function draws (the load shape's proxy,
+    // 98 ms nominal, 0.8 to 1.5 times that); B its own proxy's 1 ms (waiting, on this one-CPU fleet,
+    // for a thread C's computing holds): always less than C.
+    let exec = |node: &str| -> Vec<u64> {
+        asked
+            .iter()
+            .filter(|(n, _)| n == node)
+            .map(|(_, r)| r.exec_us.unwrap())
+            .collect()
+    };
+    assert!(exec("A").iter().all(|&e| e >= 5_000), "{:?}", exec("A"));
+    assert!(exec("C").iter().all(|&e| e >= 78_000), "{:?}", exec("C"));
+    for (b, c) in exec("B").iter().zip(exec("C")) {
+        assert!(*b < c, "B {:?} C {:?}", exec("B"), exec("C"));
     }
 }

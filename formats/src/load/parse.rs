@@ -110,8 +110,8 @@ impl<'de> Visitor<'de> for PeriodSeed<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut timestamps: Option<Vec<u64>> = None;
         let mut endpoints: Option<Vec<u32>> = None;
-        let mut durations: Option<Vec<u64>> = None;
-        let mut memory: Option<Vec<u32>> = None;
+        let mut durations: Option<Vec<Option<u64>>> = None;
+        let mut memory: Option<Vec<Option<u32>>> = None;
         let mut payloads: Option<Vec<u32>> = None;
         let mut instances: Option<Vec<u64>> = None;
         let mut nodes: Option<Vec<u32>> = None;
@@ -155,26 +155,8 @@ impl<'de> Visitor<'de> for PeriodSeed<'_> {
                 endpoints.len()
             )));
         }
-        let asks = match (durations, memory) {
-            (None, None) => Vec::new(),
-            (Some(d), Some(m)) if d.len() == timestamps.len() && m.len() == timestamps.len() => d
-                .into_iter()
-                .zip(m)
-                .map(|(duration_us, memory_mb)| CallAsk {
-                    duration_us,
-                    memory_mb,
-                })
-                .collect(),
-            (d, m) => {
-                return Err(de::Error::custom(format!(
-                    "period {period}: `duration_us` and `memory_mb` must both be there or neither, one per \
-                     call ({} calls; {} durations, {} memory sizes)",
-                    timestamps.len(),
-                    d.map_or(0, |d| d.len()),
-                    m.map_or(0, |m| m.len())
-                )))
-            }
-        };
+        let asks =
+            asks_of(period, timestamps.len(), (durations, memory)).map_err(de::Error::custom)?;
         let payloads = payloads.unwrap_or_default();
         if !payloads.is_empty() && payloads.len() != timestamps.len() {
             return Err(de::Error::custom(format!(
@@ -254,6 +236,42 @@ fn workflow_steps(
     }
     instances_before.extend(seen.into_keys());
     Ok(steps)
+}
+
+/// A period's `duration_us` and `memory_mb` arrays, as read (`null` for a call that asks nothing).
+type AskArrays = (Option<Vec<Option<u64>>>, Option<Vec<Option<u32>>>);
+
+/// A period's `duration_us` and `memory_mb` arrays as its calls' asks, checked: both or neither, one
+/// per call; a call with `null` in both asks nothing ([`CallAsk::NOTHING`]).
+fn asks_of(
+    period: usize,
+    calls: usize,
+    (durations, memory): AskArrays,
+) -> Result<Vec<CallAsk>, String> {
+    match (durations, memory) {
+        (None, None) => Ok(Vec::new()),
+        (Some(d), Some(m)) if d.len() == calls && m.len() == calls => d
+            .into_iter()
+            .zip(m)
+            .enumerate()
+            .map(|(k, ask)| match ask {
+                (Some(duration_us), Some(memory_mb)) => Ok(CallAsk {
+                    duration_us,
+                    memory_mb,
+                }),
+                (None, None) => Ok(CallAsk::NOTHING),
+                _ => Err(format!(
+                    "period {period}, call {k}: `duration_us` and `memory_mb` are both null (the call asks nothing) or neither"
+                )),
+            })
+            .collect(),
+        (d, m) => Err(format!(
+            "period {period}: `duration_us` and `memory_mb` must both be there or neither, one per call \
+             ({calls} calls; {} durations, {} memory sizes)",
+            d.map_or(0, |d| d.len()),
+            m.map_or(0, |m| m.len())
+        )),
+    }
 }
 
 /// The arrays of a workflow load's period (`workflow_instance`, `node`, `after`, `after_bytes`) as its

@@ -179,6 +179,30 @@ fn per_call_asks_round_trip_and_must_match_the_calls() {
     .unwrap();
     let e = read(&path).unwrap_err().to_string();
     assert!(e.contains("2 timestamps but 1 payload sizes"), "{e}");
+
+    // A call that asks nothing beside calls that ask: null in both arrays.
+    let mixed = [asks[0], CallAsk::NOTHING];
+    let mut w = LoadWriter::create(&path, &endpoints).unwrap();
+    w.write_period_with(&calls, &mixed, &[]).unwrap();
+    w.commit().unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("\"memory_mb\": [\n      64,\n      null\n    ]"),
+        "{text}"
+    );
+    let load = read(&path).unwrap();
+    assert_eq!(load.periods[0].asks, mixed);
+    assert_eq!(load.periods[0].asks[1].asked(), None);
+    std::fs::write(
+        &path,
+        r#"[{"timestamp":[1,2],"endpoint":["a","a"],"duration_us":[5,null],"memory_mb":[1,2]}]"#,
+    )
+    .unwrap();
+    let e = read(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("period 1, call 1: `duration_us` and `memory_mb` are both null"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -278,6 +278,7 @@ fn copies_of(
                 functions: entries,
             },
             proxy_of,
+            node_proxy: Vec::new(),
         },
         source,
     }
