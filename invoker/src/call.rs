@@ -132,6 +132,11 @@ impl<'a> Sending<'a> {
     }
 }
 
+/// Keeps `cause` as `endpoint`'s failure unless it already has one (the first is what the run says).
+fn keep_first(failures: &FirstFailures, endpoint: u32, cause: String) {
+    failures.borrow_mut()[endpoint as usize].get_or_insert(cause);
+}
+
 /// Makes `call`, due at `deadline`, and completes its record.
 async fn call_once(
     call: Call,
@@ -161,11 +166,7 @@ async fn call_once(
             r.cold = Some(report.cold);
         }
         if let Some(cause) = reply.failure {
-            let mut first = failures.borrow_mut();
-            let slot = &mut first[r.endpoint as usize];
-            if slot.is_none() {
-                *slot = Some(cause);
-            }
+            keep_first(&failures, r.endpoint, cause);
         }
     }
     if let Some(chained) = chained {
@@ -173,9 +174,8 @@ async fn call_once(
         for r in records {
             pending.sink.push(r);
         }
-        let mut first = failures.borrow_mut();
         for (endpoint, cause) in causes {
-            first[endpoint as usize].get_or_insert(cause);
+            keep_first(&failures, endpoint, cause);
         }
     }
     // In a workflow load (one invoker: a record's index is its schedule index), the calls waiting for
