@@ -467,19 +467,27 @@ nodes:
     );
     let endpoints = std::fs::read_to_string(out.join("endpoints.json")).unwrap();
     assert!(endpoints.contains("emu-1ms-16mi"), "{endpoints}");
-    // A runs the 5 ms it asks; C (`trace`) what its instance's function draws (the load shape's proxy,
-    // 98 ms nominal, 0.8 to 1.5 times that); B its own proxy's 1 ms (waiting, on this one-CPU fleet,
-    // for a thread C's computing holds): always less than C.
-    let exec = |node: &str| -> Vec<u64> {
-        asked
-            .iter()
-            .filter(|(n, _)| n == node)
-            .map(|(_, r)| r.exec_us.unwrap())
-            .collect()
-    };
+    // A asks its 5 ms; B and C ask nothing: their requests carry only their 1,000-byte payload (a gRPC
+    // `name` of 1,003 bytes encoded, no ask in the metadata field). C (`trace`) runs what its instance's
+    // function draws (the load shape's proxy, 98 ms nominal, 0.8 to 1.5 times that); B its own proxy's
+    // 1 ms, plus any wait for a thread another call's computing holds on this one-CPU fleet: its fastest
+    // call is faster than C's fastest.
+    let of = |node: &'static str| asked.iter().filter(move |(n, _)| n == node).map(|(_, r)| r);
+    let exec = |node: &'static str| -> Vec<u64> { of(node).map(|r| r.exec_us.unwrap()).collect() };
+    for node in ["B", "C"] {
+        assert!(
+            of(node).all(|r| r.wire.request_bytes == Some(1003)),
+            "{node} asks nothing: {:?}",
+            of(node).collect::<Vec<_>>()
+        );
+    }
     assert!(exec("A").iter().all(|&e| e >= 5_000), "{:?}", exec("A"));
     assert!(exec("C").iter().all(|&e| e >= 78_000), "{:?}", exec("C"));
-    for (b, c) in exec("B").iter().zip(exec("C")) {
-        assert!(*b < c, "B {:?} C {:?}", exec("B"), exec("C"));
-    }
+    let fastest = |node: &'static str| exec(node).into_iter().min().unwrap();
+    assert!(
+        fastest("B") < fastest("C"),
+        "B {:?} C {:?}",
+        exec("B"),
+        exec("C")
+    );
 }
