@@ -138,10 +138,9 @@ fn dependencies(periods: &[formats::Period], order: &[u32]) -> Dependencies {
             let mine = of_instance.entry(step.instance).or_default();
             // What each input carries: as the load says, or (an older load) the payload shared evenly.
             let payload = period.payloads.get(i).map_or(0, |&p| u64::from(p));
-            let n = step.after.len().max(1) as u64;
             let bytes = |k: usize| match step.after_bytes.get(k) {
                 Some(&b) => b,
-                None => payload / n + u64::from(k == 0) * (payload % n),
+                None => proto::workflow::even_share(payload, step.after.len(), k),
             };
             after[index_of[file] as usize] = step
                 .after

@@ -81,10 +81,7 @@ impl PlanNode {
     pub fn input_bytes(&self, k: usize) -> u64 {
         match self.after_bytes.get(k) {
             Some(&b) => b,
-            None => {
-                let n = self.after.len().max(1) as u64;
-                self.payload_bytes / n + u64::from(k == 0) * (self.payload_bytes % n)
-            }
+            None => even_share(self.payload_bytes, self.after.len(), k),
         }
     }
 
@@ -268,6 +265,13 @@ impl Plan {
         plan.check()?;
         Ok(plan)
     }
+}
+
+/// The `k`-th of `parts` even shares of `total` bytes, the remainder on the first: what each input
+/// carries when only their sum is known.
+pub fn even_share(total: u64, parts: usize, k: usize) -> u64 {
+    let n = parts.max(1) as u64;
+    total / n + u64::from(k == 0) * (total % n)
 }
 
 /// The nearest common dominator of `a` and `b`.
