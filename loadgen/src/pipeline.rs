@@ -335,25 +335,22 @@ pub fn deploy_proxies(
             })
         }
         Deployer::Knative => {
+            let own = knative::own::OwnFunctions {
+                image: knative::own::padded_image(&d.function_image, d.function_image_size_mb),
+                container_concurrency: d.container_concurrency,
+                cpu_share: d.cpu_share,
+                keep_alive_seconds: d.keep_alive.as_secs_f64(),
+                protocol: d.function_protocol,
+            };
+            let own_dir = load.build.join("own-functions");
             let config = if load.profile == "trace" {
                 // Every function its own emulated function: their Services are made here.
-                knative::own::config(
-                    &proxies,
-                    &load.build.join("own-functions"),
-                    &knative::own::OwnFunctions {
-                        image: knative::own::padded_image(
-                            &d.function_image,
-                            d.function_image_size_mb,
-                        ),
-                        container_concurrency: d.container_concurrency,
-                        cpu_share: d.cpu_share,
-                        keep_alive_seconds: d.keep_alive.as_secs_f64(),
-                        protocol: d.function_protocol,
-                    },
-                )?
+                knative::own::config(&proxies, &own_dir, &own)?
             } else {
-                ProxyConfig::read(&load.config_proxy)
-                    .context("reading the proxies' deployment config (-c/--config-proxy)")?
+                // A workflow's fixed-duration nodes are emulated functions of their own beside the profile's.
+                let config = ProxyConfig::read(&load.config_proxy)
+                    .context("reading the proxies' deployment config (-c/--config-proxy)")?;
+                knative::own::with_own(config, &proxies, &own_dir, &own)?
             };
             let planned = knative::plan(
                 &config,

@@ -71,9 +71,12 @@ impl WorkflowLoad {
         Ok(())
     }
 
-    /// Per node, the index in `catalogue` of the proxy it calls: `catalogue`'s own, or (a load shape's
-    /// catalogue holds only the copies it made) `profile`'s, added to `catalogue` to be deployed too
-    /// (none without a profile: `-p trace`, where a proxy node is refused with the plan).
+    /// Per node, the index in `catalogue` of the service its calls go to, so each node that is not its
+    /// instance's function (`trace`) is a service of its own. A proxy node calls its proxy: `catalogue`'s
+    /// own, or (a load shape's catalogue holds only the copies it made) `profile`'s, added to `catalogue`
+    /// to be deployed too (none without a profile: `-p trace`, where a proxy node is refused with the
+    /// plan). A node with a fixed duration and memory gets an emulated proxy of its own
+    /// ([`fixed_node_proxy`]), added to `catalogue`.
     pub fn node_proxies(
         &self,
         catalogue: &mut profiles::Catalogue,
@@ -82,16 +85,29 @@ impl WorkflowLoad {
         self.workflow
             .nodes
             .iter()
-            .map(|node| {
-                let workflow::Work::Proxy(name) = &node.work else {
-                    return None;
-                };
-                if let Some(k) = catalogue.proxies.iter().position(|p| p.name == *name) {
-                    return Some(k);
+            .map(|node| match &node.work {
+                workflow::Work::Proxy(name) => {
+                    if let Some(k) = catalogue.proxies.iter().position(|p| p.name == *name) {
+                        return Some(k);
+                    }
+                    let proxy = profile?.proxies.iter().find(|p| p.name == *name)?;
+                    catalogue.proxies.push(proxy.clone());
+                    Some(catalogue.proxies.len() - 1)
                 }
-                let proxy = profile?.proxies.iter().find(|p| p.name == *name)?;
-                catalogue.proxies.push(proxy.clone());
-                Some(catalogue.proxies.len() - 1)
+                workflow::Work::Fixed {
+                    duration_ms,
+                    memory_mb,
+                } => {
+                    let proxy = fixed_node_proxy(
+                        &self.workflow.name,
+                        &node.name,
+                        (*duration_ms, *memory_mb),
+                        catalogue,
+                    );
+                    catalogue.proxies.push(proxy);
+                    Some(catalogue.proxies.len() - 1)
+                }
+                workflow::Work::Virtual | workflow::Work::Trace => None,
             })
             .collect()
     }
@@ -105,5 +121,38 @@ impl WorkflowLoad {
             } => Some(ask_of(duration_ms, memory_mb)),
             _ => None,
         }
+    }
+}
+
+/// The emulated proxy serving a workflow's node of fixed `(duration_ms, memory_mb)`: named
+/// `wf-<workflow>-<node>` (with a number added if `catalogue` has the name already), its one duration and
+/// memory at each percentile the built-in proxies give (its calls ask them anyway), computing like the built-in catalogue's
+/// proxies ([`profiles::BUILTIN_CPU_PERCENT`] of its wall time; `--cpu-share` overrides it). With no
+/// `yaml`, Knative deploys it as an emulated function Service of its own.
+pub fn fixed_node_proxy(
+    workflow: &str,
+    node: &str,
+    (duration_ms, memory_mb): (f64, f64),
+    catalogue: &profiles::Catalogue,
+) -> profiles::Proxy {
+    let base = format!("wf-{workflow}-{node}");
+    let name = std::iter::once(base.clone())
+        .chain((2..).map(|k| format!("{base}-{k}")))
+        .find(|n| catalogue.get(n).is_none())
+        .expect("some numbered name is free");
+    let one = |v: f64| {
+        formats::Percentiles::new(
+            profiles::SPREAD_PERCENTILES
+                .iter()
+                .map(|&p| (p, v))
+                .collect(),
+        )
+    };
+    profiles::Proxy {
+        name,
+        yaml: None,
+        cpu: one(profiles::BUILTIN_CPU_PERCENT),
+        memory_mb: one(memory_mb),
+        duration_ms: one(duration_ms),
     }
 }

@@ -128,6 +128,38 @@ pub fn config(
     })
 }
 
+/// `config` with Services of their own (written into `dir`) for the proxies it has no entry for and that
+/// have no YAML of their own: the emulated proxies a workflow's fixed-duration nodes add to a vSwarm
+/// profile's (`loadgen::workflow_load::fixed_node_proxy`). Their entries name the written files by
+/// absolute path, so the config's own directory still anchors its other entries and commands.
+pub fn with_own(
+    mut config: ProxyConfig,
+    proxies: &[&Proxy],
+    dir: &Path,
+    own: &OwnFunctions,
+) -> Result<ProxyConfig, DeployError> {
+    let missing: Vec<&Proxy> = proxies
+        .iter()
+        .copied()
+        .filter(|p| p.yaml.is_none() && config.entry_for(p).is_err())
+        .collect();
+    if missing.is_empty() {
+        return Ok(config);
+    }
+    let made = self::config(&missing, dir, own)?;
+    config.entries.extend(made.entries.into_iter().map(|e| {
+        ConfigEntry {
+            yaml_location: made
+                .dir
+                .join(&e.yaml_location)
+                .to_string_lossy()
+                .into_owned(),
+            ..e
+        }
+    }));
+    Ok(config)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
