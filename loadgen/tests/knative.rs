@@ -274,7 +274,8 @@ fn knative_apply_failure_and_dry_run() {
         "{t}"
     );
 
-    // --dry-run: YAMLs and deploy.sh, no call to the cluster at all.
+    // --dry-run: YAMLs and deploy.sh, no call to the cluster at all. The autoscaler's knobs that are
+    // annotations go on every service; a cluster-wide one is said to stay the cluster's.
     let cluster = FakeCluster::new();
     let dir = tempfile::tempdir().unwrap();
     let out = deploy_knative(
@@ -282,10 +283,26 @@ fn knative_apply_failure_and_dry_run() {
         dir.path(),
         &sample.join("config.json"),
         &cluster,
-        &["--dry-run"],
+        &[
+            "--dry-run",
+            "--knative-window",
+            "30",
+            "--knative-target-burst-capacity",
+            "-1",
+            "--knative-target-utilization-percentage",
+            "50",
+            "--knative-max-scale-down-rate",
+            "4",
+        ],
         &[],
     );
     assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("--knative-max-scale-down-rate set Knative's cluster-wide config-autoscaler"),
+        "{}",
+        text(&out)
+    );
     assert!(cluster.calls().is_empty(), "{:?}", cluster.calls());
     let script = std::fs::read_to_string(dir.path().join("build/deploy.sh")).unwrap();
     let endpoints = read_endpoints(&dir.path().join("endpoints.json")).unwrap();
@@ -294,6 +311,16 @@ fn knative_apply_failure_and_dry_run() {
         assert!(script.contains(&format!("kn-{name}.yaml")), "{script}");
         assert!(script.contains(&format!("ksvc/{name}")), "{script}");
         assert_eq!(e.endpoint, format!("{name}.{ns}"));
+        let yaml =
+            std::fs::read_to_string(dir.path().join(format!("build/kn-{name}.yaml"))).unwrap();
+        for annotation in [
+            "autoscaling.knative.dev/window: 30s",
+            "autoscaling.knative.dev/target-burst-capacity: '-1'",
+            "autoscaling.knative.dev/target-utilization-percentage: '50'",
+        ] {
+            assert!(yaml.contains(annotation), "{annotation}: {yaml}");
+        }
+        assert!(!yaml.contains("max-scale-down-rate"), "{yaml}");
     }
 }
 

@@ -280,29 +280,9 @@ pub struct DeployArgs {
     #[arg(long, value_name = "SECONDS", default_value = "2", value_parser = seconds_up_to(3600.0))]
     pub poll_interval: Duration,
 
-    /// Knative: the services' autoscaling metric (`autoscaling.knative.dev/metric`).
-    #[arg(long, value_name = "METRIC", value_parser = ["concurrency", "rps"])]
-    pub knative_metric: Option<String>,
-
-    /// Knative: the autoscaling target per instance (`autoscaling.knative.dev/target`).
-    #[arg(long, value_name = "N", value_parser = number_in(0.01, 1e9))]
-    pub knative_target: Option<f64>,
-
-    /// Knative: panic window, % of the stable window, 1 to 100 (`…/panic-window-percentage`).
-    #[arg(long, value_name = "PERCENT", value_parser = number_in(1.0, 100.0))]
-    pub knative_panic_window_percentage: Option<f64>,
-
-    /// Knative: panic threshold, % of the target, 110 to 1000 (`…/panic-threshold-percentage`).
-    #[arg(long, value_name = "PERCENT", value_parser = number_in(110.0, 1000.0))]
-    pub knative_panic_threshold_percentage: Option<f64>,
-
-    /// Knative: fewest instances of each service (`autoscaling.knative.dev/min-scale`).
-    #[arg(long, value_name = "N", value_parser = whole_in::<u32>(0, 100_000))]
-    pub knative_min_scale: Option<u32>,
-
-    /// Knative: most instances of each service, 0 for no limit (`autoscaling.knative.dev/max-scale`).
-    #[arg(long, value_name = "N", value_parser = whole_in::<u32>(0, 100_000))]
-    pub knative_max_scale: Option<u32>,
+    /// Knative's autoscaler: its knobs (`--knative-*`).
+    #[command(flatten)]
+    pub knative: super::knative::KnativeArgs,
 
     /// Local: threads computing for all emulated functions (the most calls computing at once; waiting
     /// holds none), 1 to 1024. Default: one per CPU not used by the invoker's dispatchers.
@@ -360,34 +340,7 @@ pub struct DeployArgs {
 impl DeployArgs {
     /// The Knative settings given, as annotations on the generated services' revision template.
     pub fn knative_annotations(&self) -> Vec<(String, String)> {
-        let key = |k: &str| format!("autoscaling.knative.dev/{k}");
-        let number = |v: f64| {
-            if v.fract() == 0.0 {
-                format!("{v:.0}")
-            } else {
-                v.to_string()
-            }
-        };
-        let mut out = Vec::new();
-        if let Some(m) = &self.knative_metric {
-            out.push((key("metric"), m.clone()));
-        }
-        if let Some(v) = self.knative_target {
-            out.push((key("target"), number(v)));
-        }
-        if let Some(v) = self.knative_panic_window_percentage {
-            out.push((key("panic-window-percentage"), number(v)));
-        }
-        if let Some(v) = self.knative_panic_threshold_percentage {
-            out.push((key("panic-threshold-percentage"), number(v)));
-        }
-        if let Some(v) = self.knative_min_scale {
-            out.push((key("min-scale"), v.to_string()));
-        }
-        if let Some(v) = self.knative_max_scale {
-            out.push((key("max-scale"), v.to_string()));
-        }
-        out
+        self.knative.annotations()
     }
 }
 

@@ -9,12 +9,14 @@ use cmdline::values::{parse_bool, whole_in};
 
 mod checks;
 mod experiment;
+mod knative;
 mod load;
 mod observe;
 mod shape;
 mod stellar;
 
 pub use experiment::ExperimentArgs;
+pub use knative::KnativeArgs;
 pub use load::{
     parse_percentile, AppMemoryArg, DeployArgs, LoadArgs, ReplayArgs, Scale, TraceArgs,
     MAX_PERIODS, MAX_SCALE,
@@ -75,6 +77,31 @@ pub enum Command {
     Plot(PlotArgs),
     /// Write the built-in catalogue of emulated proxies as a profile.json.
     Catalogue(CatalogueArgs),
+    /// Run Knative's autoscaler (the KPA decider) alone on one revision's observed concurrency or
+    /// requests/s: one CSV row per tick.
+    Autoscaler(AutoscalerArgs),
+}
+
+/// `loadgen autoscaler`.
+#[derive(Debug, Clone, Args)]
+pub struct AutoscalerArgs {
+    /// The revision's metric: a CSV with the header `second,value` and one row per second from 0, the
+    /// average concurrency (or requests/s with `--knative-metric rps`) during that second.
+    #[arg(long, value_name = "FILE.csv")]
+    pub observed: PathBuf,
+
+    /// Where to write the ticks (`time_s,stable,panic,ready,desired,pods,panic_mode,
+    /// excess_burst_capacity`); standard output when not given.
+    #[arg(short = 'o', long, value_name = "FILE.csv")]
+    pub output: Option<PathBuf>,
+
+    /// Seconds from the tick that decides pods to their being ready (0: ready at the next tick).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0, value_parser = whole_in::<u64>(0, 3600))]
+    pub ready_delay: u64,
+
+    /// The autoscaler's knobs.
+    #[command(flatten)]
+    pub knative: KnativeArgs,
 }
 
 /// `loadgen plot`.

@@ -1,6 +1,7 @@
 //! One module per subcommand: each wires the pipeline's steps (or a library step) together and hands what
 //! they return to the `report` module to word.
 
+pub mod autoscaler;
 pub mod catalogue;
 pub mod check;
 pub mod clean;
@@ -41,5 +42,6 @@ pub fn run(cli: Cli, stop: &Stop) -> Result<()> {
         Command::Plot(args) => plot::plot(&args).map(|_| ()),
         Command::Synth(args) => synth::synth(&args),
         Command::Catalogue(args) => catalogue::catalogue(&args),
+        Command::Autoscaler(args) => autoscaler::autoscaler(&args),
     }
 }

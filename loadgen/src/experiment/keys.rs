@@ -13,14 +13,22 @@ pub const HOOKS: [&str; 4] = [
     "after-experiment",
 ];
 
-/// Keys of `[knative]`: Knative's autoscaling annotations on the generated services.
-pub const KNATIVE_KEYS: [&str; 6] = [
+/// Keys of `[knative]`: Knative's autoscaler knobs (`--knative-KEY`). The first nine are annotations on
+/// the generated services; the rest are cluster-wide, read by the KPA model only (docs/autoscaler.md).
+pub const KNATIVE_KEYS: [&str; 13] = [
     "metric",
     "target",
+    "target-utilization-percentage",
+    "window",
     "panic-window-percentage",
     "panic-threshold-percentage",
     "min-scale",
     "max-scale",
+    "target-burst-capacity",
+    "max-scale-up-rate",
+    "max-scale-down-rate",
+    "scale-to-zero-grace-period",
+    "tick-interval",
 ];
 
 /// Run flags whose value is a path, taken relative to the experiment file's directory.
