@@ -30,7 +30,7 @@ use proto::function::{instance_text, CallRequest, FunctionReport};
 use proto::greeter_server::Greeter;
 use proto::store::{StoreObject, StoreOps, STORE_HEADER};
 use proto::trace::{new_span_id, now_unix_ns, span_hex, Span, SpanKind, TraceContext, TRACEPARENT};
-use proto::workflow::{Plan, PLAN_HEADER};
+use proto::workflow::{Plan, PLAN_HEADER, STEP_HEADER};
 use proto::{HelloReply, HelloRequest};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::{Request, Response, Status};
@@ -286,6 +286,10 @@ pub(crate) struct Carried {
     pub(crate) store: Option<StoreOps>,
     /// The caller's trace context, when the call is traced (a sampled `traceparent`).
     pub(crate) trace: Option<TraceContext>,
+    /// Whether it says it is a workflow's step (`proto::workflow::STEP_HEADER`).
+    pub(crate) step: bool,
+    /// When the request arrived and how long its body took (`crate::receive`), when it carried input.
+    pub(crate) received: Option<crate::receive::Received>,
 }
 
 impl Carried {
@@ -300,7 +304,27 @@ impl Carried {
             None => plan.as_ref().and_then(|p| p.store_ops(p.at)),
         };
         let trace = header(TRACEPARENT).and_then(TraceContext::from_header);
-        Ok(Carried { plan, store, trace })
+        Ok(Carried {
+            plan,
+            store,
+            trace,
+            step: header(STEP_HEADER).is_some(),
+            received: None,
+        })
+    }
+
+    /// With `received`, the arrival of a request that carried input (a payload, a workflow's edge).
+    pub(crate) fn received(self, received: Option<&crate::receive::Received>) -> Carried {
+        Carried {
+            received: received.cloned(),
+            ..self
+        }
+    }
+
+    /// Whether the call is a step of a workflow: it carries a plan, store operations or the step's
+    /// header, or a trace context (every call of a workflow load does one of these).
+    fn is_workflow_step(&self) -> bool {
+        self.step || self.plan.is_some() || self.store.is_some() || self.trace.is_some()
     }
 }
 
@@ -316,10 +340,17 @@ impl Service {
         spin: Option<u64>,
         carried: Carried,
     ) -> Result<FunctionReport, Status> {
-        let arrival = Instant::now();
+        // A workflow step's inline input is timed from its headers to its body's last frame (gRPC and
+        // HTTP alike), and counted as transfer inside its execution time, as the store's is.
+        let inline = carried
+            .received
+            .as_ref()
+            .filter(|_| carried.is_workflow_step())
+            .and_then(|r| Some((r.at, r.transfer()?)));
+        let arrival = inline.map_or_else(Instant::now, |(at, _)| at);
         let mut trace = Spans::new(carried.trace);
         let store_failed = |e: String| Status::failed_precondition(e);
-        let mut moved = Duration::ZERO;
+        let mut moved = inline.map_or(Duration::ZERO, |(_, took)| took);
         if let Some(ops) = carried.store.as_ref().filter(|o| !o.get.is_empty()) {
             let started = now_unix_ns();
             let read = crate::store::read_inputs(&self.stores, ops).await;
@@ -334,6 +365,8 @@ impl Service {
                 trace.store("store.put", started, (ops.put.iter(), &written));
             }
             moved += written.map_err(store_failed)?;
+        }
+        if carried.store.is_some() || inline.is_some() {
             report.transfer_us = Some(moved.as_micros() as u64);
             report.exec_us = arrival.elapsed().as_micros() as u64;
         }
@@ -489,8 +522,14 @@ impl Greeter for Service {
     ) -> Result<Response<HelloReply>, Status> {
         let asked = CallRequest::from_metadata(&request.get_ref().v_hive_metadata);
         let metadata = request.metadata();
+        // Its input is the `name` field (a payload, a workflow's edge).
+        let received = request
+            .extensions()
+            .get::<crate::receive::Received>()
+            .filter(|_| !request.get_ref().name.is_empty());
         let carried = Carried::of(|key| metadata.get(key).map(|v| v.as_bytes()))
-            .map_err(Status::invalid_argument)?;
+            .map_err(Status::invalid_argument)?
+            .received(received);
         let report = self.call_and_follow(asked, None, carried).await?;
         Ok(Response::new(HelloReply {
             message: report.to_message(),

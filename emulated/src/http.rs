@@ -68,8 +68,10 @@ pub(crate) async fn answer(service: Arc<Service>, request: Request) -> Response 
         .get(REQUEST_HEADER)
         .and_then(|v| CallRequest::from_metadata(v.as_bytes()));
     let headers = request.headers();
+    // Its input is the body, timed on its way in (an empty body reports no transfer).
+    let received = request.extensions().get::<crate::receive::Received>();
     let carried = match Carried::of(|name| headers.get(name).map(|v| v.as_bytes())) {
-        Ok(carried) => carried,
+        Ok(carried) => carried.received(received),
         Err(e) => return plain(StatusCode::BAD_REQUEST, e),
     };
     // The request's body is read to its end (its bytes are the call's input), then dropped.

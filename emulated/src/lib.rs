@@ -17,6 +17,7 @@ mod http;
 mod instance;
 pub mod metrics;
 mod orchestrate;
+mod receive;
 mod store;
 
 pub use function::{Behaviour, DEFAULT_BUDGET_MB, DEFAULT_KEEP_ALIVE};
@@ -75,9 +76,14 @@ async fn serve_with_budget(
                 .max_decoding_message_size(MAX_REQUEST_BYTES),
         );
     // Every path that is not a gRPC method is the function over plain HTTP.
-    let routes = tonic::service::Routes::from(grpc.into_axum_router().fallback(
-        move |request: axum::extract::Request| http::answer(Arc::clone(&service), request),
-    ));
+    // Every request's body is timed on its way in (`receive`).
+    let routes = tonic::service::Routes::from(
+        grpc.into_axum_router()
+            .fallback(move |request: axum::extract::Request| {
+                http::answer(Arc::clone(&service), request)
+            })
+            .layer(axum::middleware::map_request(receive::time_body)),
+    );
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         .accept_http1(true)

@@ -14,8 +14,9 @@
 //!   own execution time, `exec_us`), the time the functions computed: `exec_us` less `transfer_us`;
 //! - `overhead_us`: end to end minus the critical path minus the transfers on it: what orchestration and
 //!   the platform added (and, with data inline, moving it in the requests, which no function times);
-//! - `transfer_us`: with a store (`--store`), the time the functions on that path spent reading and
-//!   writing its data there; empty with data inline.
+//! - `transfer_us`: the time the data on that path took to move: each function's inline input, from its
+//!   request's headers to its body's last frame, and, with a store (`--store`), its reads and writes
+//!   there; empty when no function timed any.
 //!
 //! The last four are empty when a call failed or a function did not report its time.
 
@@ -54,7 +55,7 @@ pub struct InstanceRow {
 }
 
 impl InstanceRow {
-    /// End to end minus the critical path and its store transfers, µs.
+    /// End to end minus the critical path and its data transfers, µs.
     pub fn overhead_us(&self) -> Option<u64> {
         Some(
             self.end_to_end_us?

@@ -17,7 +17,7 @@ use crate::spans::{TracedCall, Tracing};
 use crate::store::ClientStore;
 use proto::store::STORE_HEADER;
 use proto::trace::TRACEPARENT;
-use proto::workflow::PLAN_HEADER;
+use proto::workflow::{PLAN_HEADER, STEP_HEADER};
 
 /// Where a call's end is told in a workflow load (its schedule index, and whether it succeeded), for
 /// the calls waiting for it (`crate::orchestrate`).
@@ -115,7 +115,11 @@ impl<'a> Sending<'a> {
                 call.payload_bytes = None;
                 carried.push((STORE_HEADER, store.ops(record_index)));
             }
-            (None, None) => {}
+            (None, None) => {
+                if let Some(w) = call.workflow {
+                    carried.push((STEP_HEADER, format!("{}/{}", w.instance, w.node).into()));
+                }
+            }
         }
         let traced = self.tracing.and_then(|t| t.call(record_index));
         if let Some(t) = &traced {

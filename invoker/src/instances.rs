@@ -103,7 +103,7 @@ fn rows_of(schedule: &Schedule, by_call: &[Option<Record>]) -> Vec<InstanceRow> 
         return Vec::new();
     };
     let n = schedule.calls.len();
-    // The longest path of execution times ending at each call, with the store transfers on it; none when
+    // The longest path of execution times ending at each call, with the data transfers on it; none when
     // one on the way is unknown. A call comes after every call it waits for, so one pass in schedule
     // order does it.
     let mut before = vec![Some((0u64, 0u64)); n];
@@ -118,7 +118,8 @@ fn rows_of(schedule: &Schedule, by_call: &[Option<Record>]) -> Vec<InstanceRow> 
             before[w] = before[w].zip(path[i]).map(|(b, p)| b.max(p));
         }
     }
-    let moved_by_store = by_call
+    // The functions timed their data's moves (through a store, or inline in a workflow's requests).
+    let timed = by_call
         .iter()
         .flatten()
         .any(|r| r.wire.transfer_us.is_some());
@@ -134,7 +135,7 @@ fn rows_of(schedule: &Schedule, by_call: &[Option<Record>]) -> Vec<InstanceRow> 
                 warmup: schedule.is_warmup(call),
                 due_us: call.due_us,
                 critical_path_us: Some(0),
-                transfer_us: moved_by_store.then_some(0),
+                transfer_us: timed.then_some(0),
                 ..InstanceRow::default()
             });
             ends.push(0);

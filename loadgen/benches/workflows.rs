@@ -7,8 +7,8 @@
 //! through the store.
 //!
 //! From each run's `workflows.csv` (instances after warm-up): end to end p50/p99 (from the instance's due
-//! time to its last call's end), the critical path of the functions' computing, the store transfers on it
-//! (empty inline), and the overhead per hop along the critical path (chain: 9 hops; fan: 2). The overhead
+//! time to its last call's end), the critical path of the functions' computing, the data transfers the
+//! functions timed on it (inline inputs as they arrived, store reads and writes), and the overhead per hop along the critical path (chain: 9 hops; fan: 2). The overhead
 //! here is end to end − computing: orchestration and moving the data, whichever way it moves, so inline
 //! and store compare. Data transfer per MB is the overhead that 1 MB edges add over 1 KB ones, divided by
 //! the megabytes the critical path's calls receive with 1 MB edges (chain: 9 × 1 MB; fan: 1 MB into a
@@ -213,7 +213,7 @@ fn main() {
         "inst/s",
         "e2e p50/p99",
         "computing p50",
-        "store p50",
+        "transfer p50",
         "overhead p50/p99",
         "per hop p50",
         "instances",
@@ -240,15 +240,15 @@ fn main() {
                         k,
                     );
                     let hop = f.overhead_p50 / f64::from(shape.hops);
-                    // Inline, no function times the transfer: it is in the overhead.
-                    let store_p50 = if f.transfer_p50.is_nan() {
-                        "inline".to_owned()
+                    // No function timed a transfer: none to show.
+                    let transfer_p50 = if f.transfer_p50.is_nan() {
+                        "none".to_owned()
                     } else {
                         format!("{:.1}", f.transfer_p50)
                     };
                     out.line(&format!(
                         "{:>8} {:>4} {:>13} {:>6} | {:>7.1} {:>7.1} | {:>13.1} | {:>12} | {:>7.2} {:>7.2} | {:>13.2} | {:>5} ({}) | {:>8.0}",
-                        shape.name, size, by, rate, f.e2e_p50, f.e2e_p99, f.critical_p50, store_p50,
+                        shape.name, size, by, rate, f.e2e_p50, f.e2e_p99, f.critical_p50, transfer_p50,
                         f.overhead_p50, f.overhead_p99, hop, f.instances, f.failed, f.steal_ms
                     ));
                     overhead.push(f.overhead_p50);

@@ -313,10 +313,10 @@ fn data_transfer_chains_run_as_chain_workflows_inline_or_through_a_store() {
         for (node, r) in &records {
             assert_eq!(r.outcome, formats::records::Outcome::Ok, "{node}: {r:?}");
             if node != "chain-0" {
-                // The payload went inline, or through the store (timed by the function).
+                // The payload went inline, or through the store, timed by the function either way.
                 let inline = if storage { 0 } else { 4096 };
                 assert_eq!(r.wire.request_bytes, Some(inline), "{node}: {r:?}");
-                assert_eq!(r.wire.transfer_us.is_some(), storage, "{node}: {r:?}");
+                assert!(r.wire.transfer_us.is_some(), "{node}: {r:?}");
             }
         }
         // STeLLAR's file: one row per request (the chain's entry), as STeLLAR measures it.

@@ -24,6 +24,11 @@ use crate::store::{StoreObject, StoreOps};
 /// The header (HTTP) or metadata key (gRPC) carrying a chained call's [`Plan`].
 pub const PLAN_HEADER: &str = "x-workflow-plan";
 
+/// The header (HTTP) or metadata key (gRPC) saying which step of a workflow instance a call is
+/// (`INSTANCE/NODE`), on a client-orchestrated call whose data travels inline: so the function knows its
+/// body is the step's input and times its arrival, as the plan or the store's header tell it otherwise.
+pub const STEP_HEADER: &str = "x-workflow-step";
+
 /// A workflow instance's graph, as one of its calls carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
