@@ -31,6 +31,7 @@
 
 mod decider;
 mod settings;
+pub mod simulate;
 
 pub use decider::{Decider, Decision, ReadyAfter, ScaleToZero, Tick};
 pub use settings::{KpaSettings, Metric, SettingsError};

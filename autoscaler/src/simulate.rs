@@ -1,0 +1,471 @@
+//! One Knative revision simulated in time, with no call sent: each call occupies an instance for its
+//! duration; instances are created by the KPA decider's count (or at once when a call finds none, as the
+//! activator pokes the autoscaler), become ready after a cold-start delay, and are removed as the count
+//! falls (idle ones; those not ready yet first). A call that finds no instance with room waits in the
+//! activator's queue, first come first served. This is `loadgen predict`'s model.
+//!
+//! The decider observes, each second, the revision's average concurrency: the calls running and those
+//! queued in the activator (which reports them too). At a tick at time `T` it decides on the seconds
+//! before `T`.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+
+use crate::{Decider, KpaSettings, ScaleToZero};
+
+const SECOND_US: u64 = 1_000_000;
+
+/// One call: when it arrives and how long it runs, µs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Call {
+    /// Arrival, µs from the start.
+    pub arrival_us: u64,
+    /// Time it occupies its instance, µs.
+    pub duration_us: u64,
+}
+
+/// What became of one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallOutcome {
+    /// Time it waited in the activator's queue, µs.
+    pub queued_us: u64,
+    /// Whether it waited for its instance to start (a cold start).
+    pub cold: bool,
+}
+
+/// The revision at one tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScaleTick {
+    /// The tick, seconds from the start.
+    pub time_s: u64,
+    /// The decider's count (after min/max and the scale-to-zero grace).
+    pub desired: u32,
+    /// Instances ready.
+    pub ready: u32,
+    /// Instances created and not removed (ready or starting).
+    pub instances: u32,
+    /// Calls waiting in the activator's queue.
+    pub queued: u32,
+}
+
+/// The revision's totals.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Totals {
+    /// Calls simulated.
+    pub calls: u64,
+    /// Calls that waited for their instance to start.
+    pub cold_starts: u64,
+    /// Instances created.
+    pub instances_created: u64,
+    /// Instance lifetimes summed, seconds (from creation to removal, or the end).
+    pub instance_seconds: f64,
+    /// The most instances at once (ready or starting).
+    pub peak_instances: u32,
+}
+
+/// How the simulated revision runs.
+#[derive(Debug, Clone)]
+pub struct Revision {
+    /// The autoscaler's knobs.
+    pub settings: KpaSettings,
+    /// Calls one instance serves at once (`containerConcurrency`); 0: no limit.
+    pub container_concurrency: u32,
+}
+
+impl Revision {
+    /// The decider's settings: with a container concurrency, the per-pod target is at most it (and it,
+    /// when none is given), as Knative resolves it.
+    pub fn settings(&self) -> KpaSettings {
+        let mut settings = self.settings.clone();
+        if self.container_concurrency > 0 {
+            let cc = f64::from(self.container_concurrency);
+            settings.target = Some(settings.target.map_or(cc, |t| t.min(cc)));
+        }
+        settings
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Instance {
+    created_us: u64,
+    ready_us: u64,
+    busy: u32,
+    live: bool,
+    generation: u32,
+}
+
+/// Simulates `calls` (in order of arrival) until they have all ended and `end_us` has passed, each new
+/// instance taking `cold_start_us()` to start. `on_tick` sees the revision at every tick it was not
+/// idle at zero (no instance, nothing running or queued), `on_call` each call's fate as it starts.
+pub fn simulate(
+    revision: &Revision,
+    calls: impl IntoIterator<Item = Call>,
+    end_us: u64,
+    mut cold_start_us: impl FnMut() -> u64,
+    mut on_tick: impl FnMut(ScaleTick),
+    mut on_call: impl FnMut(CallOutcome),
+) -> Totals {
+    let mut sim = Sim::new(revision);
+    let mut calls = calls.into_iter().peekable();
+    let tick_us = revision.settings.tick_s * SECOND_US;
+    let mut next_tick = tick_us;
+    loop {
+        let arrival = calls.peek().map(|c| c.arrival_us);
+        if sim.idle() {
+            // Nothing to decide until the next call: skip the ticks in between.
+            match arrival {
+                Some(a) => next_tick = next_tick.max(a.div_ceil(tick_us) * tick_us),
+                None if next_tick > end_us => break,
+                None => {}
+            }
+        }
+        let next_end = sim.ends.peek().map(|Reverse((t, _))| *t);
+        let next_ready = sim.readies.peek().map(|Reverse((t, _, _))| *t);
+        let now = [next_end, next_ready, arrival, Some(next_tick)]
+            .into_iter()
+            .flatten()
+            .min()
+            .expect("a tick is always next");
+        if arrival.is_none() && sim.in_flight() == 0 && now > end_us && now == next_tick {
+            break;
+        }
+        sim.advance(now);
+        if next_end == Some(now) {
+            let Reverse((_, slot)) = sim.ends.pop().expect("peeked");
+            sim.instances[slot].busy -= 1;
+            sim.running -= 1;
+            sim.dispatch(now, false, &mut on_call);
+        } else if next_ready == Some(now) {
+            let Reverse((_, slot, generation)) = sim.readies.pop().expect("peeked");
+            if sim.instances[slot].live && sim.instances[slot].generation == generation {
+                sim.dispatch(now, true, &mut on_call);
+            }
+        } else if arrival == Some(now) {
+            let call = calls.next().expect("peeked");
+            sim.totals.calls += 1;
+            sim.queue.push_back(call);
+            if sim.live == 0 {
+                // The activator pokes the autoscaler: an instance is made at once.
+                sim.create(now, cold_start_us());
+            }
+            sim.dispatch(now, false, &mut on_call);
+        } else {
+            let tick = sim.tick(now, &mut cold_start_us);
+            on_tick(tick);
+            next_tick += tick_us;
+        }
+    }
+    sim.finish(end_us)
+}
+
+/// The simulation's state.
+struct Sim {
+    decider: Decider,
+    zero: ScaleToZero,
+    container_concurrency: u32,
+    instances: Vec<Instance>,
+    free: Vec<usize>,
+    live: u32,
+    queue: VecDeque<Call>,
+    running: u32,
+    /// `(end, slot)` of running calls.
+    ends: BinaryHeap<Reverse<(u64, usize)>>,
+    /// `(ready, slot, generation)` of starting instances.
+    readies: BinaryHeap<Reverse<(u64, usize, u32)>>,
+    /// The concurrency integral of the current second.
+    second: u64,
+    area: f64,
+    last_us: u64,
+    totals: Totals,
+    now_us: u64,
+}
+
+impl Sim {
+    fn new(revision: &Revision) -> Sim {
+        Sim {
+            decider: Decider::new(revision.settings()),
+            zero: ScaleToZero::new(revision.settings.scale_to_zero_grace_s),
+            container_concurrency: revision.container_concurrency,
+            instances: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            queue: VecDeque::new(),
+            running: 0,
+            ends: BinaryHeap::new(),
+            readies: BinaryHeap::new(),
+            second: 0,
+            area: 0.0,
+            last_us: 0,
+            totals: Totals::default(),
+            now_us: 0,
+        }
+    }
+
+    fn in_flight(&self) -> u32 {
+        self.running + self.queue.len() as u32
+    }
+
+    fn idle(&self) -> bool {
+        self.live == 0 && self.in_flight() == 0 && self.area == 0.0
+    }
+
+    /// Moves the clock to `now`, giving the decider each second completed on the way (seconds with
+    /// nothing in flight are not given: the decider counts missing ones as 0).
+    fn advance(&mut self, now: u64) {
+        let in_flight = f64::from(self.in_flight());
+        while now >= (self.second + 1) * SECOND_US {
+            let boundary = (self.second + 1) * SECOND_US;
+            self.area += in_flight * (boundary - self.last_us) as f64;
+            if self.area > 0.0 {
+                self.decider
+                    .observe(self.second, self.area / SECOND_US as f64);
+            }
+            self.area = 0.0;
+            self.second += 1;
+            self.last_us = boundary;
+            if in_flight == 0.0 {
+                // Nothing more until now.
+                self.second = now / SECOND_US;
+                self.last_us = self.second * SECOND_US;
+            }
+        }
+        self.area += in_flight * (now - self.last_us) as f64;
+        self.last_us = now;
+        self.now_us = now;
+    }
+
+    /// A new instance, ready `cold_us` from `now`.
+    fn create(&mut self, now: u64, cold_us: u64) {
+        let generation = self.totals.instances_created as u32;
+        let instance = Instance {
+            created_us: now,
+            ready_us: now + cold_us,
+            busy: 0,
+            live: true,
+            generation,
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.instances[slot] = instance;
+                slot
+            }
+            None => {
+                self.instances.push(instance);
+                self.instances.len() - 1
+            }
+        };
+        self.readies
+            .push(Reverse((now + cold_us, slot, generation)));
+        self.live += 1;
+        self.totals.instances_created += 1;
+        self.totals.peak_instances = self.totals.peak_instances.max(self.live);
+    }
+
+    fn remove(&mut self, slot: usize, now: u64) {
+        let i = &mut self.instances[slot];
+        i.live = false;
+        self.totals.instance_seconds += (now - i.created_us) as f64 / SECOND_US as f64;
+        self.live -= 1;
+        self.free.push(slot);
+    }
+
+    /// Starts queued calls on ready instances with room (the least busy first); `readied`: an instance
+    /// just became ready, so calls waiting then waited for it to start.
+    fn dispatch(&mut self, now: u64, readied: bool, on_call: &mut impl FnMut(CallOutcome)) {
+        while let Some(&call) = self.queue.front() {
+            let room = |i: &Instance| {
+                i.live
+                    && i.ready_us <= now
+                    && (self.container_concurrency == 0 || i.busy < self.container_concurrency)
+            };
+            let Some(slot) = (0..self.instances.len())
+                .filter(|&k| room(&self.instances[k]))
+                .min_by_key(|&k| (self.instances[k].busy, k))
+            else {
+                return;
+            };
+            self.queue.pop_front();
+            self.instances[slot].busy += 1;
+            self.running += 1;
+            self.ends.push(Reverse((now + call.duration_us, slot)));
+            let queued_us = now - call.arrival_us;
+            let cold = readied && queued_us > 0;
+            self.totals.cold_starts += u64::from(cold);
+            on_call(CallOutcome { queued_us, cold });
+        }
+    }
+
+    /// The decider's tick at `now`: instances made or removed to its count.
+    fn tick(&mut self, now: u64, cold_start_us: &mut impl FnMut() -> u64) -> ScaleTick {
+        let ready = self
+            .instances
+            .iter()
+            .filter(|i| i.live && i.ready_us <= now)
+            .count() as u32;
+        let decision = self
+            .decider
+            .decide((now / SECOND_US).saturating_sub(1), ready);
+        // Calls in flight keep at least one instance: the activator reports those it holds at once, where
+        // the decider's windows would see them only from the next second.
+        let wanted = decision.desired.max(u32::from(self.in_flight() > 0));
+        let pods = self.zero.pods(now / SECOND_US, wanted);
+        while self.live < pods {
+            self.create(now, cold_start_us());
+        }
+        if self.live > pods {
+            // Those not ready yet go first, then idle ones, the newest first; busy ones stay.
+            let mut idle: Vec<usize> = (0..self.instances.len())
+                .filter(|&k| self.instances[k].live && self.instances[k].busy == 0)
+                .collect();
+            idle.sort_by_key(|&k| {
+                let i = &self.instances[k];
+                (i.ready_us <= now, Reverse(i.created_us))
+            });
+            for slot in idle.into_iter().take((self.live - pods) as usize) {
+                self.remove(slot, now);
+            }
+        }
+        ScaleTick {
+            time_s: now / SECOND_US,
+            desired: pods,
+            ready,
+            instances: self.live,
+            queued: self.queue.len() as u32,
+        }
+    }
+
+    /// The totals, with the instances still live counted to `end_us` (or the last event, if later).
+    fn finish(mut self, end_us: u64) -> Totals {
+        let now = self.now_us.max(end_us);
+        for slot in 0..self.instances.len() {
+            if self.instances[slot].live {
+                self.remove(slot, now);
+            }
+        }
+        self.totals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u64 = SECOND_US;
+
+    fn run(
+        container_concurrency: u32,
+        calls: &[Call],
+        end_us: u64,
+    ) -> (Totals, Vec<CallOutcome>, Vec<ScaleTick>) {
+        let revision = Revision {
+            settings: KpaSettings::default(),
+            container_concurrency,
+        };
+        let (mut outcomes, mut ticks) = (Vec::new(), Vec::new());
+        let totals = simulate(
+            &revision,
+            calls.iter().copied(),
+            end_us,
+            || S,
+            |t| ticks.push(t),
+            |c| outcomes.push(c),
+        );
+        (totals, outcomes, ticks)
+    }
+
+    /// A call finding no instance makes one at once, and waits its 1 s cold start in the activator.
+    #[test]
+    fn a_call_at_zero_waits_for_the_instance_it_makes() {
+        let call = Call {
+            arrival_us: S / 2,
+            duration_us: S,
+        };
+        let (totals, outcomes, ticks) = run(0, &[call], 3 * S);
+        assert_eq!(
+            outcomes,
+            vec![CallOutcome {
+                queued_us: S,
+                cold: true
+            }]
+        );
+        assert_eq!(
+            (
+                totals.calls,
+                totals.cold_starts,
+                totals.instances_created,
+                totals.peak_instances
+            ),
+            (1, 1, 1, 1)
+        );
+        // Alive from 0.5 s to the end at 3 s (the decider still wants it: the stable window remembers).
+        assert_eq!(totals.instance_seconds, 2.5);
+        // The tick at 2 s: one instance, ready since 1.5 s, the call running.
+        assert_eq!(
+            ticks[0],
+            ScaleTick {
+                time_s: 2,
+                desired: 1,
+                ready: 1,
+                instances: 1,
+                queued: 0
+            }
+        );
+    }
+
+    /// With one call per instance, a second call waits for the decider: two in flight over a target of
+    /// 1 × 70 % want ceil(2 / 0.7) = 3 instances at the tick at 2 s, ready at 3 s.
+    #[test]
+    fn a_container_concurrency_of_one_queues_until_the_decider_adds_instances() {
+        let calls = [
+            Call {
+                arrival_us: 0,
+                duration_us: 10 * S,
+            },
+            Call {
+                arrival_us: 0,
+                duration_us: 10 * S,
+            },
+        ];
+        let (totals, outcomes, ticks) = run(1, &calls, 14 * S);
+        let queued: Vec<u64> = outcomes.iter().map(|o| o.queued_us).collect();
+        assert_eq!(queued, vec![S, 3 * S]);
+        assert!(outcomes.iter().all(|o| o.cold));
+        assert_eq!(ticks[0].desired, 3);
+        assert_eq!((ticks[0].ready, ticks[0].queued), (1, 1));
+        assert_eq!((totals.instances_created, totals.peak_instances), (3, 3));
+        // The first from 0 s, the two others from 2 s, all to the end at 14 s.
+        assert_eq!(totals.instance_seconds, 14.0 + 2.0 * 12.0);
+    }
+
+    /// A revision idle at zero is not ticked, and an instance left idle goes once the decider has wanted
+    /// 0 for the grace period.
+    #[test]
+    fn idle_revisions_are_skipped_and_scaled_to_zero() {
+        let calls = [
+            Call {
+                arrival_us: 0,
+                duration_us: S / 10,
+            },
+            Call {
+                arrival_us: 1000 * S,
+                duration_us: S / 10,
+            },
+        ];
+        let (totals, _, ticks) = run(0, &calls, 1001 * S);
+        // The decider wants 1 while the stable window holds the first call's second (ticks to 60 s),
+        // 0 from 62 s, and the instance goes 30 s later, at 92 s; nothing is ticked from then to 1000 s.
+        let last_with_one = ticks
+            .iter()
+            .rev()
+            .find(|t| t.instances == 1 && t.time_s < 1000);
+        assert_eq!(last_with_one.map(|t| t.time_s), Some(90), "{ticks:?}");
+        assert!(
+            ticks.iter().all(|t| t.time_s <= 92 || t.time_s >= 1000),
+            "{ticks:?}"
+        );
+        assert_eq!(totals.instances_created, 2);
+        assert_eq!(totals.cold_starts, 2);
+        // 92 s, then from 1000 s to the second call's end at 1001.1 s (its cold start is 1 s).
+        assert!((totals.instance_seconds - 93.1).abs() < 1e-9, "{totals:?}");
+    }
+}
