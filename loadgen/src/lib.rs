@@ -18,6 +18,7 @@ pub mod map;
 pub mod output;
 pub mod pipeline;
 pub mod plan;
+pub mod predict;
 pub mod progress;
 pub mod report;
 pub mod shapes;

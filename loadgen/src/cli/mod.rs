@@ -80,6 +80,48 @@ pub enum Command {
     /// Run Knative's autoscaler (the KPA decider) alone on one revision's observed concurrency or
     /// requests/s: one CSV row per tick.
     Autoscaler(AutoscalerArgs),
+    /// Predict, with no call sent, what Knative's autoscaler makes of a run's load: instances, cold
+    /// starts, instance-seconds and the activator's queueing, per function.
+    Predict(PredictArgs),
+}
+
+/// `loadgen predict`.
+#[derive(Debug, Clone, Args)]
+pub struct PredictArgs {
+    /// A directory `run`, `generate` or `deploy` wrote: its load.json, endpoints.json and mapping.json.
+    #[arg(value_name = "RUN_DIR")]
+    pub run_dir: PathBuf,
+
+    /// Where to write scale.csv and summary.json.
+    #[arg(short = 'o', long, value_name = "DIR", default_value = "predict")]
+    pub output: PathBuf,
+
+    /// The load's periods are minutes (true, vSwarm's default) or seconds (false), as it was generated.
+    #[arg(short = 'm', long, value_name = "BOOL", value_parser = parse_bool,
+          num_args = 0..=1, default_value = "true", default_missing_value = "true", action = ArgAction::Set)]
+    pub minute: bool,
+
+    /// The proxies' catalogue (a profile.json or `builtin`); default: the one mapping.json names.
+    #[arg(short = 'p', long, value_name = "PATH|builtin")]
+    pub profile: Option<String>,
+
+    /// Calls one instance serves at once (`containerConcurrency`); 0: no limit.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = whole_in::<u32>(0, 1000))]
+    pub container_concurrency: u32,
+
+    /// Time a new instance takes to be ready, ms: `N`, or percentiles drawn per instance
+    /// (`p50:N,p99:M,…`). The default, 1,000 ms, is an assumption: vSwarm's profiles give none.
+    #[arg(long, value_name = "MS|pP:MS,…", default_value = "1000", value_parser = crate::predict::parse_cold_start)]
+    pub cold_start_ms: formats::Percentiles,
+
+    /// Seed of the calls' durations (drawn from their proxies' percentiles where the load asks none) and
+    /// of the cold starts.
+    #[arg(long, value_name = "N", default_value_t = 42)]
+    pub seed: u64,
+
+    /// The autoscaler's knobs.
+    #[command(flatten)]
+    pub knative: KnativeArgs,
 }
 
 /// `loadgen autoscaler`.

@@ -7,6 +7,7 @@ pub mod check;
 pub mod clean;
 pub mod generate;
 pub mod plot;
+pub mod predict;
 pub mod preprocess;
 pub mod run;
 pub mod sample;
@@ -43,5 +44,6 @@ pub fn run(cli: Cli, stop: &Stop) -> Result<()> {
         Command::Synth(args) => synth::synth(&args),
         Command::Catalogue(args) => catalogue::catalogue(&args),
         Command::Autoscaler(args) => autoscaler::autoscaler(&args),
+        Command::Predict(args) => predict::predict(&args).map(|_| ()),
     }
 }

@@ -1,0 +1,219 @@
+//! `loadgen predict`: what Knative's autoscaler would make of a run's load, simulated with no call sent
+//! (`crate::predict`): `scale.csv` (per function and tick) and `summary.json` (cold starts,
+//! instance-seconds, memory-seconds, peak instances, the activator's queueing).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use autoscaler::simulate::Revision;
+use profiles::{Catalogue, Metric};
+use serde_json::json;
+
+use crate::cli::PredictArgs;
+use crate::predict::{predict as predict_load, FunctionPrediction, FunctionSpec};
+
+/// The header of `scale.csv`.
+pub const SCALE_HEADER: &str = "function,time_s,desired,ready,instances,queued";
+
+/// Runs the prediction and writes its files; the summary's JSON.
+pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
+    let settings = args
+        .knative
+        .settings()
+        .context("the autoscaler's settings (--knative-*)")?;
+    let dir = &args.run_dir;
+    let load_path = dir.join(formats::files::LOAD);
+    let load = formats::read(&load_path)
+        .with_context(|| format!("reading the load to predict ({})", load_path.display()))?;
+    let period_us = formats::Granularity::from_minute_flag(args.minute).period_us();
+    load.check_offsets(&load_path, period_us).with_context(|| {
+        format!(
+            "its calls do not fit periods of a {} (is -m {} right?)",
+            formats::Granularity::from_minute_flag(args.minute).unit(),
+            args.minute
+        )
+    })?;
+    let functions = function_specs(dir, &load, args.profile.as_deref())?;
+    let revision = Revision {
+        settings,
+        container_concurrency: args.container_concurrency,
+    };
+    let predictions = predict_load(
+        &load,
+        period_us,
+        &functions,
+        &revision,
+        (&args.cold_start_ms, args.seed),
+    );
+    let summary = summary(&predictions, args);
+    std::fs::create_dir_all(&args.output)
+        .with_context(|| format!("creating {}", args.output.display()))?;
+    let scale = args.output.join("scale.csv");
+    formats::output::write_atomic(&scale, scale_csv(&predictions).as_bytes())
+        .with_context(|| format!("writing {}", scale.display()))?;
+    let path = args.output.join("summary.json");
+    let text = serde_json::to_string_pretty(&summary).expect("JSON serialises");
+    formats::output::write_atomic(&path, text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "predict    {} functions, {} calls: {} cold starts, {:.0} instance-seconds, peak {} instances -> {}",
+        predictions.len(),
+        summary["calls"],
+        summary["cold_starts"],
+        summary["instance_seconds"].as_f64().unwrap_or(0.0),
+        summary["peak_instances"],
+        args.output.display()
+    );
+    Ok(summary)
+}
+
+/// Each endpoint of `load` as a function: its proxy (endpoints.json) in the catalogue (`profile`, or
+/// the one mapping.json names). A proxy the catalogue lacks is refused unless every call asks its time.
+fn function_specs(
+    dir: &Path,
+    load: &formats::Load,
+    profile: Option<&str>,
+) -> Result<Vec<FunctionSpec>> {
+    let endpoints_path = dir.join(formats::files::ENDPOINTS);
+    let deployed = formats::endpoints::read(&endpoints_path)
+        .with_context(|| format!("reading {}", endpoints_path.display()))?;
+    let mapping_path = dir.join("mapping.json");
+    let mapping = mapping::MappingFile::read(&mapping_path)
+        .with_context(|| format!("reading {}", mapping_path.display()))?;
+    let catalogue_name = profile.map_or_else(|| mapping.catalogue.clone(), str::to_owned);
+    // A load shape's functions are renamed copies of one proxy (mapping.json's `hash_app`).
+    let copied_from = |name: &str| {
+        (mapping.method == mapping::Method::Copies)
+            .then(|| mapping.functions.iter().find(|f| f.proxy == name))
+            .flatten()
+            .map(|f| f.hash_app.as_str())
+    };
+    let catalogue = Catalogue::load(&catalogue_name)
+        .with_context(|| format!("reading the catalogue `{catalogue_name}` (-p)"))?;
+    let mut asks_all: Vec<bool> = vec![true; load.endpoints.len()];
+    for period in &load.periods {
+        for (i, call) in period.calls.iter().enumerate() {
+            if period.asks.get(i).and_then(|a| a.asked()).is_none() {
+                asks_all[call.endpoint as usize] = false;
+            }
+        }
+    }
+    load.endpoints
+        .iter()
+        .zip(asks_all)
+        .map(|(endpoint, asks)| {
+            let proxy_name = deployed
+                .iter()
+                .find(|d| d.endpoint == *endpoint)
+                .map(|d| d.proxy.as_str())
+                .with_context(|| {
+                    format!(
+                        "{}: no entry for the load's endpoint `{endpoint}`",
+                        endpoints_path.display()
+                    )
+                })?;
+            let proxy = catalogue
+                .get(proxy_name)
+                .or_else(|| copied_from(proxy_name).and_then(|from| catalogue.get(from)));
+            match proxy {
+                Some(proxy) => Ok(FunctionSpec {
+                    name: proxy_name.to_owned(),
+                    duration_ms: Some(proxy.metric(Metric::Duration).clone()),
+                    memory_mb: proxy.at(Metric::Memory, 50).unwrap_or(0.0),
+                }),
+                None if asks => Ok(FunctionSpec {
+                    name: proxy_name.to_owned(),
+                    duration_ms: None,
+                    memory_mb: 0.0,
+                }),
+                None => bail!(
+                    "{}: proxy `{proxy_name}` (endpoint `{endpoint}`) is not in the catalogue `{catalogue_name}`, \
+                     and the load does not ask its calls' durations",
+                    endpoints_path.display()
+                ),
+            }
+        })
+        .collect()
+}
+
+/// `scale.csv`: each function's ticks, functions in the load's order.
+fn scale_csv(predictions: &[FunctionPrediction]) -> String {
+    let mut text = String::from(SCALE_HEADER);
+    text.push('\n');
+    for p in predictions {
+        for t in &p.ticks {
+            let _ = writeln!(
+                text,
+                "{},{},{},{},{},{}",
+                p.name, t.time_s, t.desired, t.ready, t.instances, t.queued
+            );
+        }
+    }
+    text
+}
+
+/// The nearest-rank `q`-quantile of ascending `sorted` µs (0 when empty).
+fn quantile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// `summary.json`: the totals, overall and per function, and the settings they came from.
+fn summary(predictions: &[FunctionPrediction], args: &PredictArgs) -> serde_json::Value {
+    let mut at_tick: BTreeMap<u64, u64> = BTreeMap::new();
+    for p in predictions {
+        for t in &p.ticks {
+            *at_tick.entry(t.time_s).or_default() += u64::from(t.instances);
+        }
+    }
+    let mut all: Vec<u64> = predictions
+        .iter()
+        .flat_map(|p| p.queued_us.iter().copied())
+        .collect();
+    all.sort_unstable();
+    let functions: Vec<serde_json::Value> = predictions
+        .iter()
+        .map(|p| {
+            json!({
+                "function": p.name,
+                "calls": p.totals.calls,
+                "cold_starts": p.totals.cold_starts,
+                "instances_created": p.totals.instances_created,
+                "instance_seconds": p.totals.instance_seconds,
+                "memory_mb_seconds": p.memory_mb_seconds,
+                "peak_instances": p.totals.peak_instances,
+                "queue_delay_us": {"p50": quantile(&p.queued_us, 0.5), "p99": quantile(&p.queued_us, 0.99)},
+            })
+        })
+        .collect();
+    let s = args.knative.settings().unwrap_or_default();
+    json!({
+        "calls": predictions.iter().map(|p| p.totals.calls).sum::<u64>(),
+        "cold_starts": predictions.iter().map(|p| p.totals.cold_starts).sum::<u64>(),
+        "instances_created": predictions.iter().map(|p| p.totals.instances_created).sum::<u64>(),
+        "instance_seconds": predictions.iter().map(|p| p.totals.instance_seconds).sum::<f64>(),
+        "memory_mb_seconds": predictions.iter().map(|p| p.memory_mb_seconds).sum::<f64>(),
+        "peak_instances": at_tick.values().copied().max().unwrap_or(0),
+        "queue_delay_us": {"p50": quantile(&all, 0.5), "p99": quantile(&all, 0.99)},
+        "settings": {
+            "metric": s.metric.name(),
+            "target": s.total_target(),
+            "target_utilization_percentage": s.target_utilization_percentage,
+            "window_s": s.stable_window_s,
+            "panic_window_percentage": s.panic_window_percentage,
+            "panic_threshold_percentage": s.panic_threshold_percentage,
+            "min_scale": s.min_scale,
+            "max_scale": s.max_scale,
+            "scale_to_zero_grace_period_s": s.scale_to_zero_grace_s,
+            "tick_interval_s": s.tick_s,
+            "container_concurrency": args.container_concurrency,
+            "cold_start_ms": args.cold_start_ms.points(),
+        },
+        "functions": functions,
+    })
+}
