@@ -41,14 +41,8 @@ fn a_run_s_load_is_predicted_from_its_files() {
     due.sort_unstable();
     let first = due[0];
     let predicted = dir.path().join("predict");
-    let said = ok(&loadgen(&[
-        "predict",
-        s(&run_dir),
-        "-m",
-        "false",
-        "-o",
-        s(&predicted),
-    ]));
+    // Its periods are seconds: the records say so, so no `-m false` is needed.
+    let said = ok(&loadgen(&["predict", s(&run_dir), "-o", s(&predicted)]));
     assert!(said.contains("predict    1 functions, 50 calls"), "{said}");
     let p = summary(&predicted);
     assert_eq!(p["calls"], due.len() as u64);
@@ -122,6 +116,14 @@ fn what_predict_cannot_read_is_refused_naming_the_file() {
     assert!(!out.status.success());
     assert!(text(&out).contains("load.json"), "{}", text(&out));
     let run_dir = run(dir.path());
+    // Minutes, where the records show seconds.
+    let out = loadgen(&["predict", s(&run_dir), "-m", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("records.csv shows periods of a second"),
+        "{}",
+        text(&out)
+    );
     for (flag, value) in [("--cold-start-ms", "p50:x"), ("--cold-start-ms", "-5")] {
         let out = loadgen(&["predict", s(&run_dir), "-m", "false", flag, value]);
         assert!(

@@ -96,10 +96,12 @@ pub struct PredictArgs {
     #[arg(short = 'o', long, value_name = "DIR", default_value = "predict")]
     pub output: PathBuf,
 
-    /// The load's periods are minutes (true, vSwarm's default) or seconds (false), as it was generated.
+    /// The load's periods are minutes (true) or seconds (false), as it was generated. Default: what the
+    /// run's records.csv shows, or else minutes (vSwarm's default); a value its records contradict is
+    /// refused.
     #[arg(short = 'm', long, value_name = "BOOL", value_parser = parse_bool,
-          num_args = 0..=1, default_value = "true", default_missing_value = "true", action = ArgAction::Set)]
-    pub minute: bool,
+          num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    pub minute: Option<bool>,
 
     /// The proxies' catalogue (a profile.json or `builtin`); default: the one mapping.json names.
     #[arg(short = 'p', long, value_name = "PATH|builtin")]

@@ -27,12 +27,13 @@ pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
     let load_path = dir.join(formats::files::LOAD);
     let load = formats::read(&load_path)
         .with_context(|| format!("reading the load to predict ({})", load_path.display()))?;
-    let period_us = formats::Granularity::from_minute_flag(args.minute).period_us();
+    let minute = minute_periods(dir, args.minute)?;
+    let granularity = formats::Granularity::from_minute_flag(minute);
+    let period_us = granularity.period_us();
     load.check_offsets(&load_path, period_us).with_context(|| {
         format!(
-            "its calls do not fit periods of a {} (is -m {} right?)",
-            formats::Granularity::from_minute_flag(args.minute).unit(),
-            args.minute
+            "its calls do not fit periods of a {} (is -m {minute} right?)",
+            granularity.unit()
         )
     })?;
     let functions = function_specs(dir, &load, args.profile.as_deref())?;
@@ -67,6 +68,32 @@ pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
         args.output.display()
     );
     Ok(summary)
+}
+
+/// Whether the load in `dir` has minute periods: as `given`, checked against the run's records when it
+/// has them (a call of period k ≥ 1 was due at k periods or later); else what they show, or minutes.
+fn minute_periods(dir: &Path, given: Option<bool>) -> Result<bool> {
+    let records = dir.join(formats::files::RECORDS);
+    let mut shown = None;
+    if records.exists() {
+        let mut first_later = None;
+        formats::records::read_records(&records, |r, _| {
+            if first_later.is_none() && r.period >= 1 {
+                first_later = Some((u64::from(r.period), r.scheduled_us));
+            }
+        })
+        .with_context(|| format!("reading {}", records.display()))?;
+        shown = first_later.map(|(period, due_us)| due_us >= period * 60_000_000);
+    }
+    match (given, shown) {
+        (Some(m), Some(s)) if m != s => bail!(
+            "-m {m}: {} shows periods of a {} (its calls are due accordingly)",
+            records.display(),
+            formats::Granularity::from_minute_flag(s).unit()
+        ),
+        (Some(m), _) | (None, Some(m)) => Ok(m),
+        (None, None) => Ok(true),
+    }
 }
 
 /// Each endpoint of `load` as a function: its proxy (endpoints.json) in the catalogue (`profile`, or
