@@ -352,13 +352,8 @@ pub fn deploy_proxies(
                     .context("reading the proxies' deployment config (-c/--config-proxy)")?;
                 knative::own::with_own(config, &proxies, &own_dir, &own)?
             };
-            let cluster_wide = d.knative.cluster_wide_given();
-            if !cluster_wide.is_empty() {
-                log::warn!(
-                    "{} set Knative's cluster-wide config-autoscaler, which no service annotation carries: \
-                     the cluster keeps its own (only the KPA model reads them)",
-                    cluster_wide.join(", ")
-                );
+            if let Some(note) = d.knative.cluster_wide_note() {
+                log::warn!("{note}");
             }
             let planned = knative::plan(
                 &config,

@@ -2,50 +2,14 @@
 //! (`tests/fake`), with the shared sample's real profile.json, config.json and YAMLs.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{run_loadgen, s, text, FakeCluster};
+use common::{deploy_knative, run_loadgen, s, text, FakeCluster};
 
 use deploy::knative::is_dns1035;
 use deploy::kube::{MANAGED_BY, MANAGED_BY_LABEL};
 use formats::endpoints::{read as read_endpoints, EndpointEntry};
-
-/// `loadgen deploy --deployer knative` on the shared sample with its real profile.json, config.json and
-/// YAMLs, plus `extra` flags.
-fn deploy_knative(
-    sample: &Path,
-    out: &Path,
-    config: &Path,
-    cluster: &FakeCluster,
-    extra: &[&str],
-    env: &[(&str, &str)],
-) -> Output {
-    let mut args = vec!["deploy", "--deployer", "knative", "-t", s(sample), "-p"];
-    let profile = sample.join("profile.json");
-    let build = out.join("build");
-    let load = out.join("load.json");
-    args.extend([
-        s(&profile),
-        "-c",
-        s(config),
-        "-b",
-        s(&build),
-        "-o",
-        s(&load),
-        "-w",
-        "0",
-        "-d",
-        "2",
-        "--poll-interval",
-        "0.02",
-    ]);
-    let extra: Vec<&str> = extra.to_vec();
-    let owned: Vec<String> = args.iter().chain(&extra).map(|a| a.to_string()).collect();
-    let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
-    run_loadgen(&refs, &cluster.env(env), Duration::from_secs(60))
-}
 
 #[test]
 fn knative_deploys_the_real_yamls_and_clean_deletes_only_ours() {
@@ -536,80 +500,4 @@ fn cold_functions_and_bursts_are_distinct_services_of_one_proxy() {
         let l = formats::read(&load).unwrap();
         assert_eq!(l.endpoints.len(), endpoints.len());
     }
-}
-
-/// A workflow node that names a proxy the trace's mapping does not use is deployed as a service of its
-/// own, and so is a node of fixed duration and memory (an emulated function Service made for it beside
-/// the profile's YAMLs); every call of each node goes to its service, and the `trace` node's to its
-/// instance's function.
-#[test]
-fn a_workflow_s_proxy_and_fixed_nodes_are_knative_services_of_their_own() {
-    let Some(sample) = trace::testing::vswarm_sample() else {
-        return;
-    };
-    let cluster = FakeCluster::new();
-    let dir = tempfile::tempdir().unwrap();
-    let workflow = dir.path().join("w.yaml");
-    std::fs::write(
-        &workflow,
-        "name: w\nnodes:\n  - name: A\n    function: trace\n    next: {to: [{node: B, size: 1KB}, {node: C, size: 1KB}]}\n  - name: B\n    function: {proxy: aes-go-500-505}\n  - name: C\n    function: {duration_ms: 5, memory_mb: 32}\n",
-    )
-    .unwrap();
-    let out = deploy_knative(
-        &sample,
-        dir.path(),
-        &sample.join("config.json"),
-        &cluster,
-        &["--dry-run", "--workflow", s(&workflow)],
-        &[],
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let endpoints = read_endpoints(&dir.path().join("endpoints.json")).unwrap();
-    let script = std::fs::read_to_string(dir.path().join("build/deploy.sh")).unwrap();
-    let load = formats::read(&dir.path().join("load.json")).unwrap();
-    let mut ends = Vec::new();
-    for (proxy, node) in [("aes-go-500-505", "B"), ("wf-w-C", "C")] {
-        let service = endpoints
-            .iter()
-            .find(|e| e.proxy == proxy)
-            .unwrap_or_else(|| panic!("node {node}'s service {proxy} is deployed: {endpoints:?}"));
-        let name = service
-            .service
-            .as_deref()
-            .unwrap()
-            .split_once('/')
-            .unwrap()
-            .1;
-        assert!(script.contains(&format!("ksvc/{name}")), "{script}");
-        let at = load
-            .endpoints
-            .iter()
-            .position(|e| *e == service.endpoint)
-            .unwrap() as u32;
-        ends.push((
-            load.nodes.iter().position(|n| n == node).unwrap() as u32,
-            at,
-        ));
-    }
-    // The fixed node's Service is the emulated function with its one duration and memory.
-    let own =
-        std::fs::read_to_string(dir.path().join("build/own-functions/kn-wf-w-C.yaml")).unwrap();
-    assert!(
-        own.contains("0:5,1:5,5:5,25:5,50:5,75:5,95:5,99:5,100:5"),
-        "{own}"
-    );
-    assert!(
-        own.contains("0:32,1:32,5:32,25:32,50:32,75:32,95:32,99:32,100:32"),
-        "{own}"
-    );
-    let mut calls = 0;
-    for period in &load.periods {
-        for (call, step) in period.calls.iter().zip(&period.steps) {
-            for &(node, at) in &ends {
-                assert_eq!(call.endpoint == at, step.node == node, "{call:?} {step:?}");
-            }
-            calls += 1;
-        }
-    }
-    assert!(calls > 1000, "{calls}");
 }

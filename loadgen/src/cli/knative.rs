@@ -138,6 +138,18 @@ impl KnativeArgs {
         .collect()
     }
 
+    /// The warning due when cluster-wide knobs are given for a cluster, which keeps its own.
+    pub fn cluster_wide_note(&self) -> Option<String> {
+        let given = self.cluster_wide_given();
+        (!given.is_empty()).then(|| {
+            format!(
+                "{} set Knative's cluster-wide config-autoscaler, which no service annotation carries: \
+                 the cluster keeps its own (only the KPA model reads them)",
+                given.join(", ")
+            )
+        })
+    }
+
     /// The KPA's settings: Knative's defaults, with what was given.
     pub fn settings(&self) -> Result<autoscaler::KpaSettings, autoscaler::SettingsError> {
         let d = autoscaler::KpaSettings::default();

@@ -206,3 +206,38 @@ pub fn generate_seconds(dir: &Path, name: &str, extra: &[&str]) -> std::path::Pa
     ok(&run_loadgen(&args, &[], LIMIT));
     out
 }
+
+/// `loadgen deploy --deployer knative` on the shared sample with its real profile.json, config.json and
+/// YAMLs, plus `extra` flags.
+pub fn deploy_knative(
+    sample: &Path,
+    out: &Path,
+    config: &Path,
+    cluster: &FakeCluster,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let mut args = vec!["deploy", "--deployer", "knative", "-t", s(sample), "-p"];
+    let profile = sample.join("profile.json");
+    let build = out.join("build");
+    let load = out.join("load.json");
+    args.extend([
+        s(&profile),
+        "-c",
+        s(config),
+        "-b",
+        s(&build),
+        "-o",
+        s(&load),
+        "-w",
+        "0",
+        "-d",
+        "2",
+        "--poll-interval",
+        "0.02",
+    ]);
+    let extra: Vec<&str> = extra.to_vec();
+    let owned: Vec<String> = args.iter().chain(&extra).map(|a| a.to_string()).collect();
+    let refs: Vec<&str> = owned.iter().map(String::as_str).collect();
+    run_loadgen(&refs, &cluster.env(env), Duration::from_secs(60))
+}
