@@ -76,6 +76,13 @@ fn a_run_s_load_is_predicted_from_its_files() {
         ["2", "4", "6", "8", "10"]
     );
     assert!(ticks.iter().all(|t| t[2..5] == ["1", "1", "1"]), "{scale}");
+    // And drawn.
+    for file in ["predict_scale.png", "predict_scale.svg"] {
+        assert!(
+            predicted.join(file).metadata().unwrap().len() > 1000,
+            "{file}"
+        );
+    }
 }
 
 #[test]

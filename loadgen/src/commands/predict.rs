@@ -58,6 +58,9 @@ pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
     let text = serde_json::to_string_pretty(&summary).expect("JSON serialises");
     formats::output::write_atomic(&path, text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
+    let figure = scale_figure(&predictions, &load, period_us);
+    let figure = plots::render(&args.output, "predict_scale", figure)
+        .with_context(|| format!("drawing the figure into {}", args.output.display()))?;
     println!(
         "predict    {} functions, {} calls: {} cold starts, {:.0} instance-seconds, peak {} instances -> {}",
         predictions.len(),
@@ -67,6 +70,7 @@ pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
         summary["peak_instances"],
         args.output.display()
     );
+    log::debug!("drew {}", figure.png.display());
     Ok(summary)
 }
 
@@ -179,6 +183,51 @@ fn scale_csv(predictions: &[FunctionPrediction]) -> String {
         }
     }
     text
+}
+
+/// The figure: the calls due per second (left axis) and, at each tick, the instances desired, ready
+/// and alive and the calls queued, summed over the functions (right axis).
+fn scale_figure(
+    predictions: &[FunctionPrediction],
+    load: &formats::Load,
+    period_us: u64,
+) -> plots::FigureData {
+    let mut due: BTreeMap<u64, f64> = BTreeMap::new();
+    for (k, period) in load.periods.iter().enumerate() {
+        for call in &period.calls {
+            *due.entry((k as u64 * period_us + call.offset_us) / 1_000_000)
+                .or_default() += 1.0;
+        }
+    }
+    let mut at_tick: BTreeMap<u64, [f64; 4]> = BTreeMap::new();
+    for p in predictions {
+        for t in &p.ticks {
+            let sums = at_tick.entry(t.time_s).or_default();
+            for (sum, v) in sums
+                .iter_mut()
+                .zip([t.desired, t.ready, t.instances, t.queued])
+            {
+                *sum += f64::from(v);
+            }
+        }
+    }
+    let series = ["desired", "ready", "instances", "queued"]
+        .iter()
+        .enumerate()
+        .map(|(k, name)| plots::Series {
+            name: (*name).to_owned(),
+            values: at_tick.iter().map(|(&t, v)| (t as f64, v[k])).collect(),
+        })
+        .collect();
+    plots::FigureData::Timeline(plots::Timeline {
+        title: "predicted instances and queue (Knative's autoscaler model)".into(),
+        calls: plots::Series {
+            name: "calls due per second".into(),
+            values: due.into_iter().map(|(s, n)| (s as f64 + 0.5, n)).collect(),
+        },
+        series,
+        y_label: "instances, calls queued".into(),
+    })
 }
 
 /// The nearest-rank `q`-quantile of ascending `sorted` µs (0 when empty).
