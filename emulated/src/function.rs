@@ -29,7 +29,7 @@ use profiles::{Metric, Proxy};
 use proto::function::{instance_text, CallRequest, FunctionReport};
 use proto::greeter_server::Greeter;
 use proto::store::{StoreObject, StoreOps, STORE_HEADER};
-use proto::trace::{new_span_id, now_unix_ns, span_hex, Span, SpanKind, TraceContext, TRACEPARENT};
+use proto::trace::{now_unix_ns, Span, SpanKind, TraceContext, TRACEPARENT};
 use proto::workflow::{Plan, PLAN_HEADER, STEP_HEADER};
 use proto::{HelloReply, HelloRequest};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -453,16 +453,12 @@ impl Spans {
         if let Err(e) = result {
             attributes.push(("error".to_owned(), e.clone()));
         }
-        self.spans.push(Span {
-            trace_id: own.trace_hex(),
-            span_id: span_hex(new_span_id()),
-            parent_span_id: Some(span_hex(own.span_id)),
-            name: name.to_owned(),
-            kind: SpanKind::Internal,
-            start_unix_ns: started,
-            end_unix_ns: now_unix_ns(),
+        self.spans.push(own.child().span(
+            Some(own.span_id),
+            (name.to_owned(), SpanKind::Internal),
+            (started, now_unix_ns()),
             attributes,
-        });
+        ));
     }
 
     /// Every span of the call, its own (the server span, ending now) first.
@@ -470,19 +466,15 @@ impl Spans {
         let (Some(parent), Some(own)) = (self.parent, self.own.filter(|o| o.sampled)) else {
             return Vec::new();
         };
-        let server = Span {
-            trace_id: own.trace_hex(),
-            span_id: span_hex(own.span_id),
-            parent_span_id: Some(span_hex(parent.span_id)),
-            name: report.function.clone(),
-            kind: SpanKind::Server,
-            start_unix_ns: self.started_unix_ns,
-            end_unix_ns: now_unix_ns(),
-            attributes: vec![
+        let server = own.span(
+            Some(parent.span_id),
+            (report.function.clone(), SpanKind::Server),
+            (self.started_unix_ns, now_unix_ns()),
+            vec![
                 ("faas.instance".to_owned(), report.instance.clone()),
                 ("faas.coldstart".to_owned(), report.cold.to_string()),
             ],
-        };
+        );
         self.spans.insert(0, server);
         self.spans
     }

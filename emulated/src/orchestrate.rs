@@ -22,7 +22,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use proto::function::{FunctionReport, NodeReport, REPORT_HEADER, REQUEST_HEADER};
 use proto::greeter_client::GreeterClient;
-use proto::trace::{now_unix_ns, span_hex, Span, SpanKind, TraceContext, TRACEPARENT};
+use proto::trace::{now_unix_ns, Span, SpanKind, TraceContext, TRACEPARENT};
 use proto::workflow::{Plan, PLAN_HEADER};
 use proto::HelloRequest;
 
@@ -110,22 +110,20 @@ async fn call_node(plan: Plan, trace: Option<TraceContext>) -> (NodeReport, Opti
     };
     let span = trace
         .zip(context.filter(|c| c.sampled))
-        .map(|(parent, own)| Span {
-            trace_id: own.trace_hex(),
-            span_id: span_hex(own.span_id),
-            parent_span_id: Some(span_hex(parent.span_id)),
-            name: format!("call node {}", plan.at),
-            kind: SpanKind::Client,
-            start_unix_ns: sent_unix_ns,
-            end_unix_ns: sent_unix_ns + latency_us * 1000,
-            attributes: [
-                ("workflow.node_index", plan.at.to_string()),
-                ("server.address", node.endpoint.clone()),
-            ]
-            .into_iter()
-            .chain(failure.clone().map(|f| ("error", f)))
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
+        .map(|(parent, own)| {
+            own.span(
+                Some(parent.span_id),
+                (format!("call node {}", plan.at), SpanKind::Client),
+                (sent_unix_ns, sent_unix_ns + latency_us * 1000),
+                [
+                    ("workflow.node_index", plan.at.to_string()),
+                    ("server.address", node.endpoint.clone()),
+                ]
+                .into_iter()
+                .chain(failure.clone().map(|f| ("error", f)))
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            )
         });
     let report = NodeReport {
         node: plan.at,

@@ -22,7 +22,7 @@ use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span as OtlpSpan, TracesData,
 };
 use proto::function::FunctionReport;
-use proto::trace::{span_hex, Span, SpanKind, TraceContext};
+use proto::trace::{Span, SpanKind, TraceContext};
 
 use crate::schedule::Schedule;
 
@@ -180,16 +180,12 @@ impl TracedCall {
         }
         let mut spans = vec![(
             INVOKER_SERVICE.to_owned(),
-            Span {
-                trace_id: self.context.trace_hex(),
-                span_id: span_hex(self.context.span_id),
-                parent_span_id: self.parent.map(span_hex),
-                name: self.name,
-                kind: SpanKind::Client,
-                start_unix_ns: at(sent),
-                end_unix_ns: at(ended),
+            self.context.span(
+                self.parent,
+                (self.name, SpanKind::Client),
+                (at(sent), at(ended)),
                 attributes,
-            },
+            ),
         )];
         if let Some(report) = report {
             reported(report, &mut spans);

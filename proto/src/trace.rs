@@ -116,6 +116,27 @@ impl TraceContext {
     pub fn trace_hex(self) -> String {
         format!("{:032x}", self.trace_id)
     }
+
+    /// The span this context names (its trace and span id), under the span `parent` (none: the trace's
+    /// root), from `start_unix_ns` to `end_unix_ns`.
+    pub fn span(
+        self,
+        parent: Option<u64>,
+        (name, kind): (String, SpanKind),
+        (start_unix_ns, end_unix_ns): (u64, u64),
+        attributes: Vec<(String, String)>,
+    ) -> Span {
+        Span {
+            trace_id: self.trace_hex(),
+            span_id: span_hex(self.span_id),
+            parent_span_id: parent.map(span_hex),
+            name,
+            kind,
+            start_unix_ns,
+            end_unix_ns,
+            attributes,
+        }
+    }
 }
 
 /// A span id as spans name it.
