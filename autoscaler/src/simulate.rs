@@ -57,7 +57,8 @@ pub struct Totals {
     pub cold_starts: u64,
     /// Instances created.
     pub instances_created: u64,
-    /// Instance lifetimes summed, seconds (from creation to removal, or the end).
+    /// Instance lifetimes summed, seconds (from creation to removal, or to the end: `end_us` or the
+    /// last call's end, whichever is later).
     pub instance_seconds: f64,
     /// The most instances at once (ready or starting).
     pub peak_instances: u32,

@@ -33,7 +33,8 @@ pub struct AutoscalerArgs {
 /// `loadgen predict`.
 #[derive(Debug, Clone, Args)]
 pub struct PredictArgs {
-    /// A directory `run`, `generate` or `deploy` wrote: its load.json, endpoints.json and mapping.json.
+    /// A directory `run`, `generate` or `deploy` wrote: its load.json, endpoints.json (without one, as
+    /// `generate` with no deployer leaves it, each endpoint is named by its proxy) and mapping.json.
     #[arg(value_name = "RUN_DIR")]
     pub run_dir: PathBuf,
 

@@ -108,8 +108,16 @@ fn function_specs(
     profile: Option<&str>,
 ) -> Result<Vec<FunctionSpec>> {
     let endpoints_path = dir.join(formats::files::ENDPOINTS);
-    let deployed = formats::endpoints::read(&endpoints_path)
-        .with_context(|| format!("reading {}", endpoints_path.display()))?;
+    // `generate` with no deployer writes none: its load names each endpoint by its proxy.
+    let deployed = if endpoints_path.exists() {
+        formats::endpoints::read(&endpoints_path)
+            .with_context(|| format!("reading {}", endpoints_path.display()))?
+    } else {
+        load.endpoints
+            .iter()
+            .map(|e| formats::endpoints::EndpointEntry::deployed(e, e.clone(), None))
+            .collect()
+    };
     let mapping_path = dir.join("mapping.json");
     let mapping = mapping::MappingFile::read(&mapping_path)
         .with_context(|| format!("reading {}", mapping_path.display()))?;
