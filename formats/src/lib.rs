@@ -96,10 +96,10 @@ impl Granularity {
 }
 
 /// The `q`-quantile (0..=1) of `sorted` values by the nearest-rank method: the smallest value with at least
-/// a share `q` of the sample at or below it. `0.0` for an empty sample.
-pub fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
+/// a share `q` of the sample at or below it. Zero (`T::default()`) for an empty sample.
+pub fn nearest_rank<T: Copy + Default>(sorted: &[T], q: f64) -> T {
     if sorted.is_empty() {
-        return 0.0;
+        return T::default();
     }
     let rank = (q.clamp(0.0, 1.0) * sorted.len() as f64).ceil().max(1.0) as usize;
     sorted[rank.min(sorted.len()) - 1]
@@ -117,7 +117,7 @@ mod tests {
         assert_eq!(nearest_rank(&v, 0.0), 1.0);
         assert_eq!(nearest_rank(&v, 1.0), 200.0);
         assert_eq!(nearest_rank(&[7.0], 0.95), 7.0);
-        assert_eq!(nearest_rank(&[], 0.5), 0.0);
+        assert_eq!(nearest_rank::<f64>(&[], 0.5), 0.0);
     }
 
     #[test]

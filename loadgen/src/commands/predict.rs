@@ -48,7 +48,7 @@ pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
         &revision,
         (&args.cold_start_ms, args.seed),
     );
-    let summary = summary(&predictions, args);
+    let summary = summary(&predictions, &revision.settings, args);
     std::fs::create_dir_all(&args.output)
         .with_context(|| format!("creating {}", args.output.display()))?;
     let scale = args.output.join("scale.csv");
@@ -207,18 +207,7 @@ fn scale_figure(
                 .or_default() += 1.0;
         }
     }
-    let mut at_tick: BTreeMap<u64, [f64; 4]> = BTreeMap::new();
-    for p in predictions {
-        for t in &p.ticks {
-            let sums = at_tick.entry(t.time_s).or_default();
-            for (sum, v) in sums
-                .iter_mut()
-                .zip([t.desired, t.ready, t.instances, t.queued])
-            {
-                *sum += f64::from(v);
-            }
-        }
-    }
+    let at_tick = summed_ticks(predictions);
     let series = ["desired", "ready", "instances", "queued"]
         .iter()
         .enumerate()
@@ -238,23 +227,35 @@ fn scale_figure(
     })
 }
 
-/// The nearest-rank `q`-quantile of ascending `sorted` µs (0 when empty).
-fn quantile(sorted: &[u64], q: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
+/// Per tick, the functions' instances desired, ready and alive and calls queued, summed.
+fn summed_ticks(predictions: &[FunctionPrediction]) -> BTreeMap<u64, [f64; 4]> {
+    let mut at_tick: BTreeMap<u64, [f64; 4]> = BTreeMap::new();
+    for p in predictions {
+        for t in &p.ticks {
+            let sums = at_tick.entry(t.time_s).or_default();
+            for (sum, v) in sums
+                .iter_mut()
+                .zip([t.desired, t.ready, t.instances, t.queued])
+            {
+                *sum += f64::from(v);
+            }
+        }
     }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
+    at_tick
 }
 
 /// `summary.json`: the totals, overall and per function, and the settings they came from.
-fn summary(predictions: &[FunctionPrediction], args: &PredictArgs) -> serde_json::Value {
-    let mut at_tick: BTreeMap<u64, u64> = BTreeMap::new();
-    for p in predictions {
-        for t in &p.ticks {
-            *at_tick.entry(t.time_s).or_default() += u64::from(t.instances);
-        }
-    }
+fn summary(
+    predictions: &[FunctionPrediction],
+    s: &autoscaler::KpaSettings,
+    args: &PredictArgs,
+) -> serde_json::Value {
+    let peak_instances = summed_ticks(predictions)
+        .values()
+        .map(|sums| sums[2] as u64)
+        .max()
+        .unwrap_or(0);
+    let quantile = formats::nearest_rank::<u64>;
     let mut all: Vec<u64> = predictions
         .iter()
         .flat_map(|p| p.queued_us.iter().copied())
@@ -275,14 +276,13 @@ fn summary(predictions: &[FunctionPrediction], args: &PredictArgs) -> serde_json
             })
         })
         .collect();
-    let s = args.knative.settings().unwrap_or_default();
     json!({
         "calls": predictions.iter().map(|p| p.totals.calls).sum::<u64>(),
         "cold_starts": predictions.iter().map(|p| p.totals.cold_starts).sum::<u64>(),
         "instances_created": predictions.iter().map(|p| p.totals.instances_created).sum::<u64>(),
         "instance_seconds": predictions.iter().map(|p| p.totals.instance_seconds).sum::<f64>(),
         "memory_mb_seconds": predictions.iter().map(|p| p.memory_mb_seconds).sum::<f64>(),
-        "peak_instances": at_tick.values().copied().max().unwrap_or(0),
+        "peak_instances": peak_instances,
         "queue_delay_us": {"p50": quantile(&all, 0.5), "p99": quantile(&all, 0.99)},
         "settings": {
             "metric": s.metric.name(),
