@@ -101,11 +101,12 @@ pub fn catalogue_figures(
     let points = proxy_points(catalogue, percentile)?;
     let memory: Vec<f64> = points.iter().map(|p| p.memory_mb).collect();
     let duration: Vec<f64> = points.iter().map(|p| p.duration_ms).collect();
+    // A catalogue made from a trace (`-p trace`) has no CPU profile: its figure says so.
     let cpu: Vec<f64> = catalogue
         .proxies
         .iter()
-        .map(|p| p.at(Metric::Cpu, percentile))
-        .collect::<Result<_, _>>()?;
+        .filter_map(|p| p.at(Metric::Cpu, percentile).ok())
+        .collect();
     let n = catalogue.proxies.len();
     plan.add(
         "proxy_memory",
@@ -118,12 +119,23 @@ pub fn catalogue_figures(
     );
     plan.add(
         "proxy_cpu",
-        log_histogram(
-            &format!("CPU utilisation of the {n} proxy functions (p{percentile})"),
-            "CPU utilisation, % of one core",
-            &[("proxies", &cpu)],
-            CPU_FLOOR_PERCENT,
-        ),
+        if cpu.is_empty() {
+            Err(format!("no proxy has a CPU utilisation at p{percentile}"))
+        } else {
+            log_histogram(
+                &if cpu.len() == n {
+                    format!("CPU utilisation of the {n} proxy functions (p{percentile})")
+                } else {
+                    format!(
+                        "CPU utilisation of the {} of {n} proxy functions with one (p{percentile})",
+                        cpu.len()
+                    )
+                },
+                "CPU utilisation, % of one core",
+                &[("proxies", &cpu)],
+                CPU_FLOOR_PERCENT,
+            )
+        },
     );
     plan.add(
         "proxy_duration",
