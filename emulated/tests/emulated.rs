@@ -78,13 +78,16 @@ fn waiting_holds_no_thread_so_calls_overlap() {
 #[test]
 fn an_instance_holds_its_footprint_and_calls_touch_only_what_they_ask_beyond_it() {
     // The same 50 overlapping 200 ms calls, on a function of 16 MiB: the instance touches its 16 MiB
-    // once, on its cold call, and no call touches it again, so all still finish within 200 ms + 20 %.
+    // once, on its cold call, and no call touches it again. Were each call to touch it (~4 ms on the one
+    // thread), the last would queue ~200 ms for it; 300 ms catches that, and leaves this test's calls
+    // room for the tests beside it on a 2-CPU machine (their 20 ms of computation and the cold call's
+    // touch, queued on one thread, came to 251 ms there once).
     let b = with_share(Behaviour::fixed("io", 200.0, 16.0), 0.002);
     let server = LocalServer::start(b, 1).unwrap();
     let replies = calls(&server, 50, false, CallRequest::default());
     for (latency, report) in &replies {
         assert!(*latency >= Duration::from_millis(200), "{latency:?}");
-        assert!(*latency <= Duration::from_millis(240), "{latency:?}");
+        assert!(*latency <= Duration::from_millis(300), "{latency:?}");
         assert_eq!(report.memory_mb, 16, "{report:?}");
     }
     assert_eq!(replies.iter().filter(|(_, r)| r.cold).count(), 1);
