@@ -30,10 +30,12 @@
 //! period (30 s).
 
 mod decider;
+mod scaler;
 mod settings;
 pub mod simulate;
 
 pub use decider::{Decider, Decision, ReadyAfter, ScaleToZero, Tick};
+pub use scaler::{to_remove, Revision, Scaler};
 pub use settings::{KpaSettings, Metric, SettingsError};
 
 /// The decider alone on one revision whose average metric in second `s` is `observed[s]`: a row per tick

@@ -2,16 +2,13 @@
 //! duration; instances are created by the KPA decider's count (or at once when a call finds none, as the
 //! activator pokes the autoscaler), become ready after a cold-start delay, and are removed as the count
 //! falls (idle ones; those not ready yet first). A call that finds no instance with room waits in the
-//! activator's queue, first come first served. This is `loadgen predict`'s model.
-//!
-//! The decider observes, each second, the revision's average concurrency: the calls running and those
-//! queued in the activator (which reports them too). At a tick at time `T` it decides on the seconds
-//! before `T`.
+//! activator's queue, first come first served. This is `loadgen predict`'s model; the local fleet runs
+//! the same [`Scaler`] in real time.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 
-use crate::{Decider, KpaSettings, ScaleToZero};
+use crate::scaler::{to_remove, Revision, Scaler};
 
 const SECOND_US: u64 = 1_000_000;
 
@@ -64,28 +61,6 @@ pub struct Totals {
     pub peak_instances: u32,
 }
 
-/// How the simulated revision runs.
-#[derive(Debug, Clone)]
-pub struct Revision {
-    /// The autoscaler's knobs.
-    pub settings: KpaSettings,
-    /// Calls one instance serves at once (`containerConcurrency`); 0: no limit.
-    pub container_concurrency: u32,
-}
-
-impl Revision {
-    /// The decider's settings: with a container concurrency, the per-pod target is at most it (and it,
-    /// when none is given), as Knative resolves it.
-    pub fn settings(&self) -> KpaSettings {
-        let mut settings = self.settings.clone();
-        if self.container_concurrency > 0 {
-            let cc = f64::from(self.container_concurrency);
-            settings.target = Some(settings.target.map_or(cc, |t| t.min(cc)));
-        }
-        settings
-    }
-}
-
 #[derive(Debug, Clone, Copy)]
 struct Instance {
     created_us: u64,
@@ -108,7 +83,7 @@ pub fn simulate(
 ) -> Totals {
     let mut sim = Sim::new(revision);
     let mut calls = calls.into_iter().peekable();
-    let tick_us = revision.settings.tick_s * SECOND_US;
+    let tick_us = sim.scaler.tick_us();
     let mut next_tick = tick_us;
     loop {
         let arrival = calls.peek().map(|c| c.arrival_us);
@@ -144,6 +119,7 @@ pub fn simulate(
         } else if arrival == Some(now) {
             let call = calls.next().expect("peeked");
             sim.totals.calls += 1;
+            sim.scaler.arrive();
             sim.queue.push_back(call);
             if sim.live == 0 {
                 // The activator pokes the autoscaler: an instance is made at once.
@@ -161,9 +137,8 @@ pub fn simulate(
 
 /// The simulation's state.
 struct Sim {
-    decider: Decider,
-    zero: ScaleToZero,
-    container_concurrency: u32,
+    scaler: Scaler,
+    revision: Revision,
     instances: Vec<Instance>,
     free: Vec<usize>,
     live: u32,
@@ -173,10 +148,6 @@ struct Sim {
     ends: BinaryHeap<Reverse<(u64, usize)>>,
     /// `(ready, slot, generation)` of starting instances.
     readies: BinaryHeap<Reverse<(u64, usize, u32)>>,
-    /// The concurrency integral of the current second.
-    second: u64,
-    area: f64,
-    last_us: u64,
     totals: Totals,
     now_us: u64,
 }
@@ -184,9 +155,8 @@ struct Sim {
 impl Sim {
     fn new(revision: &Revision) -> Sim {
         Sim {
-            decider: Decider::new(revision.settings()),
-            zero: ScaleToZero::new(revision.settings.scale_to_zero_grace_s),
-            container_concurrency: revision.container_concurrency,
+            scaler: Scaler::new(revision),
+            revision: revision.clone(),
             instances: Vec::new(),
             free: Vec::new(),
             live: 0,
@@ -194,9 +164,6 @@ impl Sim {
             running: 0,
             ends: BinaryHeap::new(),
             readies: BinaryHeap::new(),
-            second: 0,
-            area: 0.0,
-            last_us: 0,
             totals: Totals::default(),
             now_us: 0,
         }
@@ -207,31 +174,12 @@ impl Sim {
     }
 
     fn idle(&self) -> bool {
-        self.live == 0 && self.in_flight() == 0 && self.area == 0.0
+        self.live == 0 && self.in_flight() == 0 && self.scaler.quiet()
     }
 
-    /// Moves the clock to `now`, giving the decider each second completed on the way (seconds with
-    /// nothing in flight are not given: the decider counts missing ones as 0).
+    /// Moves the clock to `now`.
     fn advance(&mut self, now: u64) {
-        let in_flight = f64::from(self.in_flight());
-        while now >= (self.second + 1) * SECOND_US {
-            let boundary = (self.second + 1) * SECOND_US;
-            self.area += in_flight * (boundary - self.last_us) as f64;
-            if self.area > 0.0 {
-                self.decider
-                    .observe(self.second, self.area / SECOND_US as f64);
-            }
-            self.area = 0.0;
-            self.second += 1;
-            self.last_us = boundary;
-            if in_flight == 0.0 {
-                // Nothing more until now.
-                self.second = now / SECOND_US;
-                self.last_us = self.second * SECOND_US;
-            }
-        }
-        self.area += in_flight * (now - self.last_us) as f64;
-        self.last_us = now;
+        self.scaler.advance(now, self.in_flight());
         self.now_us = now;
     }
 
@@ -274,11 +222,7 @@ impl Sim {
     /// just became ready, so calls waiting then waited for it to start.
     fn dispatch(&mut self, now: u64, readied: bool, on_call: &mut impl FnMut(CallOutcome)) {
         while let Some(&call) = self.queue.front() {
-            let room = |i: &Instance| {
-                i.live
-                    && i.ready_us <= now
-                    && (self.container_concurrency == 0 || i.busy < self.container_concurrency)
-            };
+            let room = |i: &Instance| i.live && i.ready_us <= now && self.revision.has_room(i.busy);
             let Some(slot) = (0..self.instances.len())
                 .filter(|&k| room(&self.instances[k]))
                 .min_by_key(|&k| (self.instances[k].busy, k))
@@ -303,26 +247,22 @@ impl Sim {
             .iter()
             .filter(|i| i.live && i.ready_us <= now)
             .count() as u32;
-        let decision = self
-            .decider
-            .decide((now / SECOND_US).saturating_sub(1), ready);
-        // Calls in flight keep at least one instance: the activator reports those it holds at once, where
-        // the decider's windows would see them only from the next second.
-        let wanted = decision.desired.max(u32::from(self.in_flight() > 0));
-        let pods = self.zero.pods(now / SECOND_US, wanted);
+        let pods = self.scaler.tick(now, ready, self.in_flight());
         while self.live < pods {
             self.create(now, cold_start_us());
         }
         if self.live > pods {
-            // Those not ready yet go first, then idle ones, the newest first; busy ones stay.
-            let mut idle: Vec<usize> = (0..self.instances.len())
+            let idle = (0..self.instances.len())
                 .filter(|&k| self.instances[k].live && self.instances[k].busy == 0)
+                .map(|k| {
+                    (
+                        k,
+                        self.instances[k].ready_us <= now,
+                        self.instances[k].created_us,
+                    )
+                })
                 .collect();
-            idle.sort_by_key(|&k| {
-                let i = &self.instances[k];
-                (i.ready_us <= now, Reverse(i.created_us))
-            });
-            for slot in idle.into_iter().take((self.live - pods) as usize) {
+            for slot in to_remove(idle, (self.live - pods) as usize) {
                 self.remove(slot, now);
             }
         }
@@ -350,6 +290,7 @@ impl Sim {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::KpaSettings;
 
     const S: u64 = SECOND_US;
 

@@ -1,4 +1,5 @@
-//! The local deployer: one emulated function server per distinct proxy, in this process, on loopback.
+//! The local deployer: one emulated function server per distinct proxy, in this process, on loopback;
+//! each function scaled like Knative ([`LocalOptions::scaling`]) or kept as one instance.
 //!
 //! The servers live exactly as long as the returned [`LocalServers`]: dropping it (a normal end, an error
 //! unwinding, or after Ctrl-C) closes every port, so nothing outlives `loadgen`.
@@ -9,7 +10,7 @@ use profiles::Proxy;
 use crate::{DeployError, EndpointEntry};
 
 /// How the local fleet runs.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct LocalOptions {
     /// Worker threads shared by all servers: the most requests busy at once.
     pub threads: usize,
@@ -21,12 +22,41 @@ pub struct LocalOptions {
     pub memory_budget_mb: u32,
     /// The fraction of each call computing, for every function (default: each proxy's own).
     pub cpu_share: Option<f64>,
-    /// How long an idle instance lives.
+    /// How long an idle instance lives (without `scaling`).
     pub keep_alive: std::time::Duration,
-    /// Extra wait of a cold call.
+    /// Extra wait of a cold call (without `scaling`).
     pub cold_start: std::time::Duration,
+    /// Knative's scaling of every function (`--local-platform knative`); `None`: one instance each.
+    pub scaling: Option<std::sync::Arc<emulated::Scaling>>,
     /// What the endpoints ask the servers to speak.
     pub protocol: crate::FunctionProtocol,
+}
+
+/// Two fleets scaled like Knative are never the same, so an experiment never reuses one: each step's
+/// fleet starts at zero instances, as the one before did, whatever that one scaled to.
+impl PartialEq for LocalOptions {
+    fn eq(&self, other: &LocalOptions) -> bool {
+        self.scaling.is_none()
+            && other.scaling.is_none()
+            && (self.threads, &self.cpus, self.scale, self.memory_budget_mb)
+                == (
+                    other.threads,
+                    &other.cpus,
+                    other.scale,
+                    other.memory_budget_mb,
+                )
+            && (
+                self.cpu_share,
+                self.keep_alive,
+                self.cold_start,
+                self.protocol,
+            ) == (
+                other.cpu_share,
+                other.keep_alive,
+                other.cold_start,
+                other.protocol,
+            )
+    }
 }
 
 impl LocalOptions {
@@ -39,6 +69,7 @@ impl LocalOptions {
         }
         b.keep_alive = self.keep_alive;
         b.cold_start = self.cold_start;
+        b.scaling = self.scaling.clone();
         b
     }
 }
@@ -168,6 +199,7 @@ mod tests {
             cpu_share: None,
             keep_alive: std::time::Duration::from_secs(600),
             cold_start: std::time::Duration::ZERO,
+            scaling: None,
             protocol: crate::FunctionProtocol::Grpc,
         };
         let (servers, deployed) = deploy(&proxies, &options).unwrap();

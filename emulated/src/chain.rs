@@ -55,7 +55,7 @@ impl ProducerConsumer for Service {
         let request = request.into_inner();
         check_single(&request)?;
         let spin = increment_limit(&request)?;
-        let report = self.call(None, spin).await?;
+        let (report, _waited) = self.call(None, spin).await?;
         let mut chain = parse_go_list(&request.timestamp_chain).unwrap_or_default();
         let now_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -14,10 +14,15 @@
 //! are drawn from one budget (MiB) shared by the server's functions; an instance idle past its
 //! keep-alive gives its footprint back.
 //!
-//! **The instance.** Each function is one instance with an id (16 hex digits). A call is cold when it is
-//! the instance's first, or the first after the instance sat idle (no call in flight) longer than its
-//! keep-alive: then the instance is replaced, as a platform that scales an idle function to zero and back
-//! does (a new id), and the call waits the cold-start delay first.
+//! **The instance.** By default (`--local-platform knative`) a function scales like Knative: the
+//! autoscaler keeps as many instances as its decider wants, a call that finds none with room waits in
+//! the activator's queue (a cold call when it waited for its instance to start), and its wait is part
+//! of its latency but not of its `exec_us` (see `crate::pool`). With `--local-platform simple` (and in
+//! the `emulated-function` binary, where the cluster does the scaling) each function is one instance
+//! with an id (16 hex digits): a call is cold when it is the instance's first, or the first after the
+//! instance sat idle (no call in flight) longer than its keep-alive; then the instance is replaced, as a
+//! platform that scales an idle function to zero and back does (a new id), and the call waits the
+//! cold-start delay first, inside its `exec_us`.
 //!
 //! The reply's message is a `proto::function::FunctionReport` (JSON).
 
@@ -32,11 +37,12 @@ use proto::store::{StoreObject, StoreOps, STORE_HEADER};
 use proto::trace::{now_unix_ns, Span, SpanKind, TraceContext, TRACEPARENT};
 use proto::workflow::{Plan, PLAN_HEADER, STEP_HEADER};
 use proto::{HelloReply, HelloRequest};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
-use crate::instance::{Footprint, Instance};
+use crate::instance::{budget_for, Instance, Instances};
 use crate::metrics::FleetMetrics;
+use crate::pool::{Lease, Pool, Scaling};
 use observe::Held;
 
 /// Default memory budget, MiB.
@@ -63,6 +69,9 @@ pub struct Behaviour {
     pub cold_start: Duration,
     /// What a call asks for is multiplied by this (the fleet's scale: see [`Behaviour::scaled`]).
     pub ask_scale: f64,
+    /// When given, the function scales like Knative (see `crate::pool`), and `keep_alive` and
+    /// `cold_start` do not apply; otherwise it is one instance kept alive while in use.
+    pub scaling: Option<Arc<Scaling>>,
 }
 
 impl Behaviour {
@@ -78,6 +87,7 @@ impl Behaviour {
             keep_alive: DEFAULT_KEEP_ALIVE,
             cold_start: Duration::ZERO,
             ask_scale: 1.0,
+            scaling: None,
         }
     }
 
@@ -92,6 +102,7 @@ impl Behaviour {
             keep_alive: DEFAULT_KEEP_ALIVE,
             cold_start: Duration::ZERO,
             ask_scale: 1.0,
+            scaling: None,
         }
     }
 
@@ -163,9 +174,16 @@ fn mean_of(p: &Percentiles) -> f64 {
 pub(crate) struct Service {
     behaviour: Arc<Behaviour>,
     budget: Arc<Semaphore>,
-    instance: Arc<Mutex<Instance>>,
+    instances: Instances,
     metrics: Arc<FleetMetrics>,
     stores: crate::store::Stores,
+}
+
+/// The instance a call runs on, held until the call ends (its drop tells the instance).
+#[allow(dead_code, reason = "held for its drop")]
+enum Placed<'a> {
+    KeepAlive(Departure<'a>),
+    Scaled(Lease),
 }
 
 impl Service {
@@ -174,47 +192,70 @@ impl Service {
         budget: Arc<Semaphore>,
         metrics: Arc<FleetMetrics>,
     ) -> Service {
-        let instance = Arc::new(Mutex::new(Instance::new(rand::random())));
-        metrics.add_instance(Arc::clone(&instance), behaviour.keep_alive);
+        let instances = match &behaviour.scaling {
+            Some(scaling) => Instances::Scaled(Pool::start(
+                Arc::clone(scaling),
+                behaviour.footprint_mb(),
+                Arc::clone(&budget),
+                Arc::clone(&metrics),
+            )),
+            None => Instances::KeepAlive(
+                Arc::new(Mutex::new(Instance::new(rand::random()))),
+                behaviour.keep_alive,
+            ),
+        };
+        metrics.add_function(&behaviour.name, instances.clone());
         Service {
             behaviour: Arc::new(behaviour),
             budget,
-            instance,
+            instances,
             metrics,
             stores: Default::default(),
         }
     }
 
-    /// One call, from arrival to report. With `spin`, the call's work is that many increments of a
-    /// busy-spin (STeLLAR's `IncrementLimit`) instead of a duration drawn or asked for.
+    /// One call, from arrival to report, and the time it waited for an instance (in the activator's
+    /// queue, when the function scales like Knative), which the report's `exec_us` leaves out. With
+    /// `spin`, the call's work is that many increments of a busy-spin (STeLLAR's `IncrementLimit`)
+    /// instead of a duration drawn or asked for.
     pub(crate) async fn call(
         &self,
         asked: Option<CallRequest>,
         spin: Option<u64>,
-    ) -> Result<FunctionReport, Status> {
-        let arrival = Instant::now();
+    ) -> Result<(FunctionReport, Duration), Status> {
         let b = &self.behaviour;
-        let (id, cold) = self
-            .instance
-            .lock()
-            .expect("instance lock")
-            .arrive(arrival, b.keep_alive);
-        // The instance counts the call in flight until this guard goes, whatever ends the call.
-        let _in_flight = Departure(&self.instance, b.keep_alive);
+        // The instance counts the call in flight until `_placed` goes, whatever ends the call.
+        let (id, cold, waited, _placed) = match &self.instances {
+            Instances::KeepAlive(instance, keep_alive) => {
+                let (id, cold) = instance
+                    .lock()
+                    .expect("instance lock")
+                    .arrive(Instant::now(), *keep_alive);
+                let departure = Departure(instance, *keep_alive);
+                (id, cold, Duration::ZERO, Placed::KeepAlive(departure))
+            }
+            Instances::Scaled(pool) => {
+                let lease = pool.lease().await?;
+                (lease.id, lease.cold, lease.waited, Placed::Scaled(lease))
+            }
+        };
+        let arrival = Instant::now();
         let m = &self.metrics;
         m.requests.inc();
         if cold {
             m.cold_starts.inc();
         }
         let _serving = Held::new(&m.in_flight, 1);
-        if cold && !b.cold_start.is_zero() {
+        let keeps_alive = matches!(_placed, Placed::KeepAlive(_));
+        if keeps_alive && cold && !b.cold_start.is_zero() {
             tokio::time::sleep(b.cold_start).await;
         }
         let footprint = b.footprint_mb();
-        if cold {
-            // The new instance's memory: allocated and touched now, on this call's time.
-            let held = self.allocate(footprint).await?;
-            self.instance.lock().expect("instance lock").footprint = Some(held);
+        if let (true, Instances::KeepAlive(instance, _)) = (cold, &self.instances) {
+            // The new instance's memory: allocated and touched now, on this call's time (a scaled
+            // function's instances hold theirs from their start).
+            let held = crate::instance::footprint(&self.budget, m, footprint).await?;
+            instance.lock().expect("instance lock").footprint = Some(held);
         }
         let (drawn, mib) = b.for_call(asked);
         let duration = if spin.is_some() {
@@ -226,7 +267,7 @@ impl Service {
         let extra = mib.saturating_sub(footprint);
         let cpu = duration.mul_f64(b.cpu_share.clamp(0.0, 1.0));
         let queued = Held::new(&m.queued, 1);
-        let permit = self.budget_for(extra).await?;
+        let permit = budget_for(&self.budget, extra).await?;
         let _held = Held::new(&m.working_set_bytes, i64::from(extra) << 20);
         // Computation holds a busy thread (queueing for one when all are taken); waiting holds none.
         let busy = m.busy.clone();
@@ -260,7 +301,7 @@ impl Service {
         tokio::time::sleep_until((started + duration).into()).await;
         drop(working_set);
         drop(permit);
-        Ok(FunctionReport {
+        let report = FunctionReport {
             function: b.name.clone(),
             exec_us: arrival.elapsed().as_micros() as u64,
             instance: instance_text(id),
@@ -272,7 +313,8 @@ impl Service {
             transfer_us: None,
             nodes: Vec::new(),
             spans: Vec::new(),
-        })
+        };
+        Ok((report, waited))
     }
 }
 
@@ -357,7 +399,10 @@ impl Service {
             trace.store("store.get", started, (ops.get.iter(), &read));
             moved += read.map_err(store_failed)?;
         }
-        let mut report = self.call(asked, spin).await?;
+        let (mut report, waited) = self.call(asked, spin).await?;
+        // Its time inside the function leaves out its wait for an instance.
+        let exec_since =
+            |arrival: Instant| arrival.elapsed().saturating_sub(waited).as_micros() as u64;
         if let Some(ops) = carried.store.as_ref() {
             let started = now_unix_ns();
             let written = crate::store::write_outputs(&self.stores, ops).await;
@@ -368,48 +413,16 @@ impl Service {
         }
         if carried.store.is_some() || inline.is_some() {
             report.transfer_us = Some(moved.as_micros() as u64);
-            report.exec_us = arrival.elapsed().as_micros() as u64;
+            report.exec_us = exec_since(arrival);
         }
         if let Some(plan) = carried.plan {
-            report.own_us = Some(arrival.elapsed().as_micros() as u64);
+            report.own_us = Some(exec_since(arrival));
             report.nodes =
                 crate::orchestrate::follow(&plan, trace.context(), &mut trace.spans).await;
-            report.exec_us = arrival.elapsed().as_micros() as u64;
+            report.exec_us = exec_since(arrival);
         }
         report.spans = trace.finish(&report);
         Ok(report)
-    }
-
-    /// `mib` of the budget, waited for (as queued) when other instances and calls hold it.
-    async fn budget_for(&self, mib: u32) -> Result<Option<OwnedSemaphorePermit>, Status> {
-        if mib == 0 {
-            return Ok(None);
-        }
-        Arc::clone(&self.budget)
-            .acquire_many_owned(mib)
-            .await
-            .map(Some)
-            .map_err(|_| Status::unavailable("server shutting down"))
-    }
-
-    /// A new instance's footprint: its budget, then its pages touched on a busy thread.
-    async fn allocate(&self, mib: u32) -> Result<Footprint, Status> {
-        let m = &self.metrics;
-        let queued = Held::new(&m.queued, 1);
-        let budget = self.budget_for(mib).await?;
-        let busy = m.busy.clone();
-        let pages = tokio::task::spawn_blocking(move || {
-            drop(queued);
-            let _busy = Held::new(&busy, 1);
-            touch(mib as usize)
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?;
-        Ok(Footprint {
-            _pages: pages,
-            _budget: budget,
-            _gauge: Held::new(&m.working_set_bytes, i64::from(mib) << 20),
-        })
     }
 }
 
@@ -557,7 +570,7 @@ pub fn spin_rate_per_us() -> f64 {
 
 /// Allocates `mib` MiB and writes one byte per page, so the pages are really resident; the caller holds
 /// them as long as the call runs.
-fn touch(mib: usize) -> Vec<u8> {
+pub(crate) fn touch(mib: usize) -> Vec<u8> {
     if mib == 0 {
         return Vec::new();
     }

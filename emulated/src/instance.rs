@@ -1,10 +1,93 @@
-//! One function's instance: its id, the calls in it, when it was last busy and the memory it holds; when
-//! a call is cold, and when the instance dies (idle past its keep-alive) and gives its memory back.
+//! A function's instances: one kept alive while it is busy or idle for less than its keep-alive
+//! ([`Instance`], `--local-platform simple`), or as many as Knative's autoscaler wants
+//! ([`crate::pool`]); and the memory footprint an instance holds for its life.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use observe::Held;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::Status;
+
+use crate::metrics::FleetMetrics;
+use crate::pool::{FunctionScale, Pool};
+use formats::summary::PlatformTotals;
+
+/// A function's instances, as its platform keeps them.
+#[derive(Clone)]
+pub(crate) enum Instances {
+    /// One instance, replaced after it sat idle longer than the keep-alive.
+    KeepAlive(Arc<Mutex<Instance>>, Duration),
+    /// Scaled like Knative.
+    Scaled(Arc<Pool>),
+}
+
+impl Instances {
+    /// The function's scale now.
+    pub(crate) fn scale(&self, now: Instant) -> FunctionScale {
+        match self {
+            Instances::KeepAlive(instance, keep_alive) => {
+                let i = instance.lock().unwrap_or_else(|e| e.into_inner());
+                let alive = u32::from(i.alive(now, *keep_alive));
+                FunctionScale {
+                    desired: alive,
+                    ready: alive,
+                    pending: 0,
+                    in_flight: i.in_flight as u32,
+                    queued: 0,
+                }
+            }
+            Instances::Scaled(pool) => pool.scale(),
+        }
+    }
+
+    /// What a scaled function's instances did so far (`None`: not scaled).
+    pub(crate) fn totals(&self) -> Option<PlatformTotals> {
+        match self {
+            Instances::KeepAlive(..) => None,
+            Instances::Scaled(pool) => Some(pool.totals()),
+        }
+    }
+}
+
+/// `mib` of the `budget`, waited for when other instances and calls hold it.
+pub(crate) async fn budget_for(
+    budget: &Arc<Semaphore>,
+    mib: u32,
+) -> Result<Option<OwnedSemaphorePermit>, Status> {
+    if mib == 0 {
+        return Ok(None);
+    }
+    Arc::clone(budget)
+        .acquire_many_owned(mib)
+        .await
+        .map(Some)
+        .map_err(|_| Status::unavailable("server shutting down"))
+}
+
+/// A new instance's footprint of `mib`: its budget (queued for, as a call waiting for memory is), then
+/// its pages touched on a busy thread.
+pub(crate) async fn footprint(
+    budget: &Arc<Semaphore>,
+    metrics: &FleetMetrics,
+    mib: u32,
+) -> Result<Footprint, Status> {
+    let queued = Held::new(&metrics.queued, 1);
+    let budget = budget_for(budget, mib).await?;
+    let busy = metrics.busy.clone();
+    let pages = tokio::task::spawn_blocking(move || {
+        drop(queued);
+        let _busy = Held::new(&busy, 1);
+        crate::function::touch(mib as usize)
+    })
+    .await
+    .map_err(|e| Status::internal(e.to_string()))?;
+    Ok(Footprint {
+        _pages: pages,
+        _budget: budget,
+        _gauge: Held::new(&metrics.working_set_bytes, i64::from(mib) << 20),
+    })
+}
 
 /// The instance's life: its id, the calls in it, when it was last busy, the memory it holds.
 #[derive(Debug)]

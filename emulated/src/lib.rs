@@ -17,11 +17,13 @@ mod http;
 mod instance;
 pub mod metrics;
 mod orchestrate;
+mod pool;
 mod receive;
 mod store;
 
 pub use function::{Behaviour, DEFAULT_BUDGET_MB, DEFAULT_KEEP_ALIVE};
 pub use metrics::{FleetMetrics, Scale};
+pub use pool::{FunctionScale, Scaling};
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,17 +1,20 @@
 //! What emulated functions are doing, for Prometheus (`emulated_…`, served by `observe::MetricsServer`)
 //! and for a run's scale collector ([`FleetMetrics::scale`]): requests and cold starts, calls in flight,
 //! calls computing on a busy thread and calls queued for one (or for memory), the working set held, and
-//! instances alive (the scale a platform would show: one per function that is busy or idle for less
-//! than its keep-alive).
+//! instances alive (the scale a platform would show: per function, one that is busy or idle for less
+//! than its keep-alive, or as many as Knative's autoscaler keeps: see `crate::pool`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use observe::prometheus_client::metrics::counter::Counter;
 use observe::prometheus_client::metrics::gauge::Gauge;
 use observe::prometheus_client::registry::Registry;
 
-use crate::instance::Instance;
+use crate::instance::Instances;
+use crate::pool::FunctionScale;
+use formats::summary::PlatformTotals;
 
 /// The metrics of every server of a fleet (or of one server), together.
 pub struct FleetMetrics {
@@ -23,13 +26,17 @@ pub struct FleetMetrics {
     pub(crate) queued: Gauge,
     pub(crate) working_set_bytes: Gauge,
     instances_alive: Gauge,
-    instances: Mutex<Vec<(Arc<Mutex<Instance>>, Duration)>>,
+    functions: Mutex<Vec<(String, Instances)>>,
+    /// Instances of the scaled functions alive now, and the most at once.
+    scaled_alive: AtomicU64,
+    scaled_peak: AtomicU64,
 }
 
 /// A fleet's scale at one instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Scale {
-    /// Functions with an instance alive (busy, or idle for less than their keep-alive).
+    /// Instances alive (busy, idle for less than their keep-alive, or kept by the autoscaler; starting
+    /// ones included).
     pub instances: u64,
     /// Functions.
     pub functions: u64,
@@ -68,7 +75,9 @@ impl FleetMetrics {
             queued: Gauge::default(),
             working_set_bytes: Gauge::default(),
             instances_alive: Gauge::default(),
-            instances: Mutex::new(Vec::new()),
+            functions: Mutex::new(Vec::new()),
+            scaled_alive: AtomicU64::new(0),
+            scaled_peak: AtomicU64::new(0),
         };
         registry.register(
             "emulated_requests",
@@ -116,11 +125,21 @@ impl FleetMetrics {
         Arc::clone(&self.registry)
     }
 
-    pub(crate) fn add_instance(&self, instance: Arc<Mutex<Instance>>, keep_alive: Duration) {
-        self.instances
+    pub(crate) fn add_function(&self, name: &str, instances: Instances) {
+        self.functions
             .lock()
-            .expect("instances lock")
-            .push((instance, keep_alive));
+            .expect("functions lock")
+            .push((name.to_owned(), instances));
+    }
+
+    /// A scaled function's instance was made (`true`) or removed.
+    pub(crate) fn scaled_instance(&self, made: bool) {
+        if made {
+            let alive = self.scaled_alive.fetch_add(1, Ordering::Relaxed) + 1;
+            self.scaled_peak.fetch_max(alive, Ordering::Relaxed);
+        } else {
+            self.scaled_alive.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// Calls the fleet has taken so far.
@@ -130,20 +149,50 @@ impl FleetMetrics {
 
     /// The scale now; also sets the `emulated_instances` gauge.
     pub fn scale(&self) -> Scale {
-        let now = Instant::now();
-        let instances = self.instances.lock().expect("instances lock");
-        let alive = instances
+        let per_function = self.functions_scale();
+        let alive: u64 = per_function
             .iter()
-            .filter(|(i, keep_alive)| i.lock().is_ok_and(|i| i.alive(now, *keep_alive)))
-            .count() as u64;
+            .map(|(_, s)| u64::from(s.ready + s.pending))
+            .sum();
         self.instances_alive.set(alive as i64);
         Scale {
             instances: alive,
-            functions: instances.len() as u64,
+            functions: per_function.len() as u64,
             in_flight: self.in_flight.get(),
             busy: self.busy.get(),
             queued: self.queued.get(),
             memory_mb: self.working_set_bytes.get() >> 20,
         }
+    }
+
+    /// Each function's scale now, in the order they started.
+    pub fn functions_scale(&self) -> Vec<(String, FunctionScale)> {
+        let now = Instant::now();
+        self.functions
+            .lock()
+            .expect("functions lock")
+            .iter()
+            .map(|(name, instances)| (name.clone(), instances.scale(now)))
+            .collect()
+    }
+
+    /// What the instances of the functions that scale like Knative did so far, summed, with the most
+    /// instances alive at once over all of them (`None` when no function scales).
+    pub fn scaled_totals(&self) -> Option<PlatformTotals> {
+        let functions = self.functions.lock().expect("functions lock");
+        let mut all = functions.iter().filter_map(|(_, i)| i.totals()).peekable();
+        all.peek()?;
+        Some(
+            all.fold(PlatformTotals::default(), |sum, t| PlatformTotals {
+                instances_created: sum.instances_created + t.instances_created,
+                cold_starts: sum.cold_starts + t.cold_starts,
+                instance_seconds: sum.instance_seconds + t.instance_seconds,
+                peak_instances: sum.peak_instances.max(t.peak_instances),
+            }),
+        )
+        .map(|t| PlatformTotals {
+            peak_instances: self.scaled_peak.load(Ordering::Relaxed) as u32,
+            ..t
+        })
     }
 }

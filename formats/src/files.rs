@@ -51,6 +51,8 @@ pub struct RunFiles {
     pub job: PathBuf,
     /// collect/: what the collectors gathered (scale, Prometheus queries).
     pub collect: PathBuf,
+    /// predict/: `loadgen predict`'s figures for the run's load, beside what the local fleet measured.
+    pub predict: PathBuf,
     /// The output directory as the user names it, when these files are written in a staging directory.
     shown: Option<PathBuf>,
 }
@@ -75,6 +77,7 @@ impl RunFiles {
             workers: dir.join("workers"),
             job: dir.join("invokers-job.yaml"),
             collect: dir.join("collect"),
+            predict: dir.join("predict"),
             shown: None,
         }
     }
@@ -106,6 +109,7 @@ impl RunFiles {
             &self.workers,
             &self.job,
             &self.collect,
+            &self.predict,
         ]
         .into_iter()
         .map(PathBuf::as_path)

@@ -132,6 +132,25 @@ pub struct Summary {
     /// A workflow load: its instances after warm-up (from `workflows.csv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflows: Option<WorkflowFigures>,
+    /// The local fleet scaled like Knative (`--local-platform knative`): what its instances did, warm-up
+    /// included (the platform's own count, where `cold_starts` above is the functions' after warm-up).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_platform: Option<PlatformTotals>,
+}
+
+/// What the instances of functions scaled like Knative did: the local fleet's measurement, and
+/// `loadgen predict`'s figures for the same load.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct PlatformTotals {
+    /// Instances made.
+    pub instances_created: u64,
+    /// Calls that waited for their instance to start.
+    pub cold_starts: u64,
+    /// Instance lifetimes summed, seconds (from creation, its cold start included, to removal or to the
+    /// end).
+    pub instance_seconds: f64,
+    /// The most instances alive at once (ready or starting), over all functions.
+    pub peak_instances: u32,
 }
 
 /// A workflow load's instances after warm-up, from their rows in `workflows.csv`.

@@ -240,6 +240,7 @@ impl Collector {
             worker: None,
             workers: Vec::new(),
             workflows: None,
+            local_platform: None,
         }
     }
 }

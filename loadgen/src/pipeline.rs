@@ -443,7 +443,8 @@ pub fn local_fleet(
         memory_budget_mb: load.deploy.local_memory_mb,
         cpu_share: load.deploy.cpu_share,
         keep_alive: load.deploy.keep_alive,
-        cold_start: std::time::Duration::from_secs_f64(load.deploy.cold_start_ms / 1e3),
+        cold_start: load.deploy.simple_cold_start()?,
+        scaling: load.deploy.local_scaling()?,
         protocol: load.deploy.function_protocol,
     };
     // Every instance holds its footprint for its life: together they must fit the memory budget.

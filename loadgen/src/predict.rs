@@ -1,41 +1,13 @@
 //! `loadgen predict`'s model run over a load: each function (endpoint) of the load a Knative revision
 //! simulated in time ([`autoscaler::simulate`]), in parallel, with no call sent.
 
-use autoscaler::simulate::{simulate, Call, Revision, ScaleTick, Totals};
+use autoscaler::simulate::{simulate, Call, ScaleTick, Totals};
+use autoscaler::Revision;
 use formats::{Load, Percentiles};
 use rand::Rng;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-
-/// `--cold-start-ms`: `N` (every instance), or `pP:N,…` percentiles drawn per instance.
-pub fn parse_cold_start(text: &str) -> Result<Percentiles, String> {
-    let value = |v: &str| -> Result<f64, String> {
-        v.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite() && (0.0..=600_000.0).contains(v))
-            .ok_or_else(|| format!("`{v}` is not a time of 0 to 600,000 ms"))
-    };
-    if !text.contains(':') {
-        let v = value(text)?;
-        return Ok(Percentiles::new(vec![(0.0, v), (100.0, v)]));
-    }
-    let mut points = Vec::new();
-    for part in text.split(',') {
-        let (p, v) = part
-            .split_once(':')
-            .ok_or_else(|| format!("`{part}`: expected pP:MS (e.g. p50:800)"))?;
-        let p: f64 = p
-            .trim()
-            .strip_prefix('p')
-            .and_then(|p| p.parse().ok())
-            .filter(|p| (0.0..=100.0).contains(p))
-            .ok_or_else(|| format!("`{p}`: expected a percentile p0 to p100"))?;
-        points.push((p, value(v)?));
-    }
-    Ok(Percentiles::new(points))
-}
 
 /// What a function's calls are: its name, and its durations when the load asks none.
 #[derive(Debug, Clone)]
@@ -65,13 +37,14 @@ pub struct FunctionPrediction {
 
 /// Predicts each endpoint of `load` (periods of `period_us`) as `functions[endpoint]` under `revision`,
 /// until the load's end; durations the load does not ask are drawn from the function's percentiles, and
-/// cold starts from `cold_start_ms`, both seeded by `seed` and the endpoint.
+/// cold starts from `cold_start_ms`, both seeded by `seed` and the endpoint; those it asks are multiplied
+/// by `duration_scale` (the function's percentiles come scaled already, as the local fleet scales both).
 pub fn predict(
     load: &Load,
     period_us: u64,
     functions: &[FunctionSpec],
     revision: &Revision,
-    (cold_start_ms, seed): (&Percentiles, u64),
+    (cold_start_ms, seed, duration_scale): (&Percentiles, u64, f64),
 ) -> Vec<FunctionPrediction> {
     let end_us = load.periods.len() as u64 * period_us;
     let mut calls: Vec<Vec<(u64, Option<u64>)>> = vec![Vec::new(); functions.len()];
@@ -81,7 +54,7 @@ pub fn predict(
                 .asks
                 .get(i)
                 .and_then(|a| a.asked())
-                .map(|a| a.duration_us);
+                .map(|a| (a.duration_us as f64 * duration_scale) as u64);
             calls[call.endpoint as usize].push((k as u64 * period_us + call.offset_us, asked));
         }
     }

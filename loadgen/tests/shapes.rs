@@ -313,8 +313,9 @@ fn burst_gaps_follow_the_shifted_exponential() {
 fn an_rps_run_with_cold_ratio_meets_a_cold_instance_on_every_cold_call() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    // Emulated instances are dropped after 0.5 s idle; each cold function is called 2.5 s after its last
-    // call, which covers the idle time and the proxy's longest call (1.0 s).
+    // The simple platform, whose instances are dropped after 0.5 s idle (Knative's scale to zero takes a
+    // stable window and a grace period: over a minute); each cold function is called 2.5 s after its
+    // last call, which covers the idle time and the proxy's longest call (1.0 s).
     ok(&run_loadgen(
         &[
             "run",
@@ -328,6 +329,8 @@ fn an_rps_run_with_cold_ratio_meets_a_cold_instance_on_every_cold_call() {
             "25",
             "--cooldown",
             "2.5",
+            "--local-platform",
+            "simple",
             "--keep-alive",
             "0.5",
             "-m",

@@ -42,9 +42,10 @@ fn number(s: &str) -> f64 {
     s.parse().unwrap_or(f64::NAN)
 }
 
-/// The series a collector's CSV holds, by its name: `local-scale` (one per column), `kubernetes-scale`
-/// (desired, ready and pending summed over the services; the activator's and autoscaler's ready
-/// replicas), `prometheus-NAME` (one per series, the [`MAX_SERIES`] largest).
+/// The series a collector's CSV holds, by its name: `local-fleet` (one per column), `local-scale`
+/// (desired, ready and pending instances and calls in flight and queued, summed over the functions),
+/// `kubernetes-scale` (desired, ready and pending summed over the services; the activator's and
+/// autoscaler's ready replicas), `prometheus-NAME` (one per series, the [`MAX_SERIES`] largest).
 pub fn series_of(path: &Path, start_unix_s: f64) -> Result<Collected, String> {
     let stem = path
         .file_stem()
@@ -55,7 +56,7 @@ pub fn series_of(path: &Path, start_unix_s: f64) -> Result<Collected, String> {
         name: name.to_owned(),
         values,
     };
-    if stem == "local-scale" {
+    if stem == "local-fleet" {
         let columns = [
             (0, "instances alive"),
             (2, "in flight"),
@@ -75,38 +76,31 @@ pub fn series_of(path: &Path, start_unix_s: f64) -> Result<Collected, String> {
             .collect();
         return Ok(("instances, calls".into(), out));
     }
+    if stem == "local-scale" {
+        let names = [
+            "desired instances",
+            "ready instances",
+            "pending instances",
+            "calls in flight",
+            "calls queued",
+        ];
+        let (summed, _) = summed_per_time(&rows, &names, |_| false);
+        return Ok(("instances, calls (functions summed)".into(), summed));
+    }
     if stem == "kubernetes-scale" {
-        // Per time: services summed, components apart.
-        let mut services: BTreeMap<u64, [f64; 3]> = BTreeMap::new();
-        let mut components: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
-        let mut times: BTreeMap<u64, f64> = BTreeMap::new();
-        for (t, r) in &rows {
-            let key = (t * 1e3).round() as u64;
-            times.insert(key, *t);
-            let (name, values) = (r[0].as_str(), [number(&r[1]), number(&r[2]), number(&r[3])]);
-            if let Some(component) = name.strip_prefix("knative-serving/") {
-                components
-                    .entry(format!("{component} ready"))
-                    .or_default()
-                    .push((*t, values[1]));
-            } else {
-                let sum = services.entry(key).or_default();
-                for k in 0..3 {
-                    sum[k] += values[k];
-                }
-            }
+        let names = ["desired pods", "ready pods", "pending pods"];
+        let (mut out, components) =
+            summed_per_time(&rows, &names, |name| name.starts_with("knative-serving/"));
+        // Knative's own components apart: their ready replicas.
+        let mut apart: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+        for (t, name, values) in components {
+            let component = name.trim_start_matches("knative-serving/");
+            apart
+                .entry(format!("{component} ready"))
+                .or_default()
+                .push((t, values[1]));
         }
-        let mut out: Vec<Series<(f64, f64)>> = ["desired pods", "ready pods", "pending pods"]
-            .iter()
-            .enumerate()
-            .map(|(k, name)| {
-                series(
-                    name,
-                    services.iter().map(|(key, v)| (times[key], v[k])).collect(),
-                )
-            })
-            .collect();
-        out.extend(components.into_iter().map(|(n, v)| series(&n, v)));
+        out.extend(apart.into_iter().map(|(n, v)| series(&n, v)));
         return Ok(("pods (services summed)".into(), out));
     }
     let mut by_series: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
@@ -120,6 +114,43 @@ pub fn series_of(path: &Path, start_unix_s: f64) -> Result<Collected, String> {
     out.sort_by(|a, b| peak(b).total_cmp(&peak(a)));
     out.truncate(MAX_SERIES);
     Ok(("value".into(), out))
+}
+
+/// Rows of `(time, name, values…)` summed per time over the names, one series per value column named
+/// by `names`; rows whose name is `apart` are left out of the sums and returned as they are.
+#[allow(clippy::type_complexity)]
+fn summed_per_time(
+    rows: &[Row],
+    names: &[&str],
+    apart: impl Fn(&str) -> bool,
+) -> (Vec<Series<(f64, f64)>>, Vec<(f64, String, Vec<f64>)>) {
+    let mut sums: BTreeMap<u64, (f64, Vec<f64>)> = BTreeMap::new();
+    let mut left = Vec::new();
+    for (t, r) in rows {
+        let name = r.first().map_or("", String::as_str);
+        let values: Vec<f64> = (1..=names.len())
+            .map(|k| r.get(k).map_or(f64::NAN, |v| number(v)))
+            .collect();
+        if apart(name) {
+            left.push((*t, name.to_owned(), values));
+            continue;
+        }
+        let sum = sums
+            .entry((t * 1e3).round() as u64)
+            .or_insert_with(|| (*t, vec![0.0; names.len()]));
+        for (s, v) in sum.1.iter_mut().zip(values) {
+            *s += v;
+        }
+    }
+    let series = names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| Series {
+            name: (*name).to_owned(),
+            values: sums.values().map(|(t, v)| (*t, v[k])).collect(),
+        })
+        .collect();
+    (series, left)
 }
 
 /// One timeline figure per CSV in `files`, named `collect_<stem>`; a CSV that cannot be read is a

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{ArgAction, Args};
-use cmdline::values::{parse_bool, whole_in};
+use cmdline::values::{number_in, parse_bool, whole_in};
 
 use super::KnativeArgs;
 
@@ -59,8 +59,13 @@ pub struct PredictArgs {
 
     /// Time a new instance takes to be ready, ms: `N`, or percentiles drawn per instance
     /// (`p50:N,p99:M,…`). The default, 1,000 ms, is an assumption: vSwarm's profiles give none.
-    #[arg(long, value_name = "MS|pP:MS,…", default_value = "1000", value_parser = crate::predict::parse_cold_start)]
+    #[arg(long, value_name = "MS|pP:MS,…", default_value = "1000", value_parser = super::knative::parse_cold_start)]
     pub cold_start_ms: formats::Percentiles,
+
+    /// Every call's duration multiplied by this: a local run's `--local-scale` (its report states it), for
+    /// a prediction of what its fleet did; 1 for the proxies' real durations, as on a cluster.
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.0, value_parser = number_in(1e-9, 1e6))]
+    pub duration_scale: f64,
 
     /// Seed of the calls' durations (drawn from their proxies' percentiles where the load asks none) and
     /// of the cold starts.

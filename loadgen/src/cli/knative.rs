@@ -182,3 +182,32 @@ impl KnativeArgs {
         Ok(settings)
     }
 }
+
+/// `--cold-start-ms`: `N` (every instance), or `pP:N,…` percentiles drawn per instance.
+pub fn parse_cold_start(text: &str) -> Result<formats::Percentiles, String> {
+    let value = |v: &str| -> Result<f64, String> {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite() && (0.0..=600_000.0).contains(v))
+            .ok_or_else(|| format!("`{v}` is not a time of 0 to 600,000 ms"))
+    };
+    if !text.contains(':') {
+        let v = value(text)?;
+        return Ok(formats::Percentiles::new(vec![(0.0, v), (100.0, v)]));
+    }
+    let mut points = Vec::new();
+    for part in text.split(',') {
+        let (p, v) = part
+            .split_once(':')
+            .ok_or_else(|| format!("`{part}`: expected pP:MS (e.g. p50:800)"))?;
+        let p: f64 = p
+            .trim()
+            .strip_prefix('p')
+            .and_then(|p| p.parse().ok())
+            .filter(|p| (0.0..=100.0).contains(p))
+            .ok_or_else(|| format!("`{p}`: expected a percentile p0 to p100"))?;
+        points.push((p, value(v)?));
+    }
+    Ok(formats::Percentiles::new(points))
+}

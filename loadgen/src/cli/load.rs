@@ -98,6 +98,19 @@ impl TraceArgs {
     }
 }
 
+/// `--local-platform`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LocalPlatform {
+    /// Scaled like Knative: its autoscaler's decider, cold starts, an activator's queue.
+    Knative,
+    /// One instance per function, replaced after `--keep-alive` idle.
+    Simple,
+}
+
+/// The cold start assumed on the local fleet's Knative platform (and by `predict`) when none is given,
+/// ms.
+pub const DEFAULT_COLD_START_MS: f64 = 1000.0;
+
 /// `--app-memory`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum AppMemoryArg {
@@ -311,24 +324,31 @@ pub struct DeployArgs {
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = whole_in::<u32>(0, 100_000))]
     pub function_image_size_mb: u32,
 
-    /// Knative, `-p trace`: calls one instance of a function serves at once (`containerConcurrency`; 0:
-    /// as many as arrive).
+    /// Calls one instance of a function serves at once (`containerConcurrency`; 0: as many as arrive): on
+    /// the local fleet's Knative platform, and on Knative with `-p trace`.
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = whole_in::<u32>(0, 1000))]
     pub container_concurrency: u32,
 
+    /// Local: how the emulated functions scale. `knative`: as Knative's autoscaler decides (the
+    /// `--knative-*` knobs), each new instance ready after its cold start, calls finding no room waiting
+    /// in an activator's queue; `simple`: one instance per function, replaced after `--keep-alive` idle.
+    #[arg(long, value_enum, value_name = "PLATFORM", default_value = "knative")]
+    pub local_platform: LocalPlatform,
     /// Emulated functions: the fraction of a call's wall time spent computing, 0 to 1 (the rest waits,
     /// holding no thread). Default: each proxy's CPU utilisation from its profile (built-in: 0.25).
     #[arg(long, value_name = "FRACTION", value_parser = number_in(0.0, 1.0))]
     pub cpu_share: Option<f64>,
 
-    /// Emulated functions: seconds an instance may sit idle before its next call is a cold start (and a
-    /// new instance), 0 to a day.
+    /// Emulated functions, `--local-platform simple` (and the `emulated-function` image): seconds an
+    /// instance may sit idle before its next call is a cold start (and a new instance), 0 to a day.
     #[arg(long, value_name = "SECONDS", default_value = "600", value_parser = seconds_up_to(DAY_SECONDS))]
     pub keep_alive: Duration,
 
-    /// Emulated functions: extra wait of a cold call before it runs, ms (0 to 600,000).
-    #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = number_in(0.0, 600_000.0))]
-    pub cold_start_ms: f64,
+    /// Emulated functions: a new instance's cold start, ms: `N`, or percentiles `pP:N,…` drawn per
+    /// instance (`--local-platform knative`: the time until it is ready, default 1,000, an assumption:
+    /// vSwarm's profiles have none; `simple`: a fixed extra wait of each cold call, default 0).
+    #[arg(long, value_name = "MS|pP:MS,…", value_parser = super::knative::parse_cold_start)]
+    pub cold_start_ms: Option<formats::Percentiles>,
 
     /// Emulated functions: what the calls speak to them (they answer all three on one port): vSwarm's
     /// gRPC, HTTP/1.1, or HTTP/2 with prior knowledge. On Knative, it names the Services' port (h2c or
@@ -341,6 +361,64 @@ impl DeployArgs {
     /// The Knative settings given, as annotations on the generated services' revision template.
     pub fn knative_annotations(&self) -> Vec<(String, String)> {
         self.knative.annotations()
+    }
+
+    /// `--cold-start-ms`, or the platform's default.
+    pub fn cold_start_ms(&self) -> formats::Percentiles {
+        self.cold_start_ms.clone().unwrap_or_else(|| {
+            let ms = match self.local_platform {
+                LocalPlatform::Knative => DEFAULT_COLD_START_MS,
+                LocalPlatform::Simple => 0.0,
+            };
+            formats::Percentiles::new(vec![(0.0, ms), (100.0, ms)])
+        })
+    }
+
+    /// `--cold-start-ms` on the simple platform: one fixed wait (none on the Knative platform, whose
+    /// instances take it to start instead).
+    pub fn simple_cold_start(&self) -> anyhow::Result<Duration> {
+        if self.local_platform == LocalPlatform::Knative {
+            return Ok(Duration::ZERO);
+        }
+        let cold = self.cold_start_ms();
+        match (cold.at(0.0), cold.at(100.0)) {
+            (Some(low), Some(high)) if low == high => Ok(Duration::from_secs_f64(low / 1e3)),
+            _ => anyhow::bail!(
+                "--cold-start-ms: --local-platform simple takes one fixed wait (N ms), not percentiles; \
+                 percentiles are the Knative platform's (--local-platform knative)"
+            ),
+        }
+    }
+
+    /// Knative's scaling of the local fleet (`--local-platform knative`), its knobs checked.
+    pub fn local_scaling(&self) -> anyhow::Result<Option<std::sync::Arc<emulated::Scaling>>> {
+        use anyhow::Context as _;
+        if self.local_platform == LocalPlatform::Simple {
+            return Ok(None);
+        }
+        let settings = self.knative.settings().context("--knative-*")?;
+        settings.check().context("--knative-*")?;
+        let revision = autoscaler::Revision {
+            settings,
+            container_concurrency: self.container_concurrency,
+        };
+        Ok(Some(std::sync::Arc::new(emulated::Scaling::new(
+            revision,
+            self.cold_start_ms(),
+        ))))
+    }
+
+    /// How long a function must go without calls before its next call is cold: past its keep-alive
+    /// (`simple`), or (`knative`) until the stable window has forgotten its last call and the
+    /// scale-to-zero grace and a tick have passed.
+    pub fn idle_until_cold(&self) -> Result<Duration, autoscaler::SettingsError> {
+        Ok(match self.local_platform {
+            LocalPlatform::Simple => self.keep_alive,
+            LocalPlatform::Knative => {
+                let s = self.knative.settings()?;
+                Duration::from_secs(s.stable_window_s + s.scale_to_zero_grace_s + 2 * s.tick_s)
+            }
+        })
     }
 }
 

@@ -20,8 +20,8 @@ pub use autoscaler::{AutoscalerArgs, PredictArgs};
 pub use experiment::ExperimentArgs;
 pub use knative::KnativeArgs;
 pub use load::{
-    parse_percentile, AppMemoryArg, DeployArgs, LoadArgs, ReplayArgs, Scale, TraceArgs,
-    MAX_PERIODS, MAX_SCALE,
+    parse_percentile, AppMemoryArg, DeployArgs, LoadArgs, LocalPlatform, ReplayArgs, Scale,
+    TraceArgs, MAX_PERIODS, MAX_SCALE,
 };
 pub use observe::ObserveArgs;
 pub use shape::{ShapeArgs, MAX_RPS};

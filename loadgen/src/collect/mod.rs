@@ -2,8 +2,9 @@
 //! the run's `collect/` directory, timed in Unix seconds (so each lines up with the calls per second of
 //! the records, whose start is in summary.json), and the report draws it on the run's time axis.
 //!
-//! - [`local`]: the local fleet's scale from the emulated functions' own gauges (instances alive, calls
-//!   in flight, busy threads, queue), sampled every `--scale-interval`;
+//! - [`local`]: the local fleet's scale from the emulated functions' own state, sampled every
+//!   `--scale-interval`: per function, instances desired, ready and pending and calls in flight and
+//!   queued (`local-scale.csv`), and the whole fleet's gauges (`local-fleet.csv`);
 //! - [`kubernetes`]: desired, ready and pending pods of each Knative service deployed, and the ready
 //!   replicas of the activator and autoscaler, one `kubectl` call per interval;
 //! - [`prometheus`]: named PromQL range queries over the run's window, asked once the run has ended so
@@ -23,7 +24,7 @@ use observe::ticker::Ticker;
 /// What one collector left.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Collected {
-    /// Its name (`local-scale`, `kubernetes-scale`, `prometheus-NAME`).
+    /// Its name (`local-scale`, `local-fleet`, `kubernetes-scale`, `prometheus-NAME`).
     pub name: String,
     /// What it measures, in words.
     pub what: String,

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use autoscaler::simulate::Revision;
+use autoscaler::Revision;
 use profiles::{Catalogue, Metric};
 use serde_json::json;
 
@@ -17,17 +17,67 @@ use crate::predict::{predict as predict_load, FunctionPrediction, FunctionSpec};
 /// The header of `scale.csv`.
 pub const SCALE_HEADER: &str = "function,time_s,desired,ready,instances,queued";
 
-/// Runs the prediction and writes its files; the summary's JSON.
+/// What one prediction runs on and with.
+pub struct PredictOptions<'a> {
+    /// The directory with the load (load.json, endpoints.json, mapping.json).
+    pub run_dir: &'a Path,
+    /// Where its files go.
+    pub output: &'a Path,
+    /// Whether the load's periods are minutes (`None`: as the records show, else minutes).
+    pub minute: Option<bool>,
+    /// The proxies' catalogue: given (a run's own), or read by name (`None`: mapping.json's).
+    pub catalogue: Option<&'a Catalogue>,
+    /// The catalogue's name, when it is read.
+    pub profile: Option<&'a str>,
+    /// The revision every function is.
+    pub revision: Revision,
+    /// A new instance's cold start, ms.
+    pub cold_start_ms: &'a formats::Percentiles,
+    /// The seed of the draws.
+    pub seed: u64,
+    /// Every call's duration multiplied by this (a local run's `--local-scale`).
+    pub duration_scale: f64,
+}
+
+/// `loadgen predict`: runs the prediction and writes its files; the summary's JSON.
 pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
     let settings = args
         .knative
         .settings()
         .context("the autoscaler's settings (--knative-*)")?;
-    let dir = &args.run_dir;
+    let summary = predict_dir(&PredictOptions {
+        run_dir: &args.run_dir,
+        output: &args.output,
+        minute: args.minute,
+        catalogue: None,
+        profile: args.profile.as_deref(),
+        revision: Revision {
+            settings,
+            container_concurrency: args.container_concurrency,
+        },
+        cold_start_ms: &args.cold_start_ms,
+        seed: args.seed,
+        duration_scale: args.duration_scale,
+    })?;
+    println!(
+        "predict    {} functions, {} calls: {} cold starts, {:.0} instance-seconds, peak {} instances -> {}",
+        summary["functions"].as_array().map_or(0, Vec::len),
+        summary["calls"],
+        summary["cold_starts"],
+        summary["instance_seconds"].as_f64().unwrap_or(0.0),
+        summary["peak_instances"],
+        args.output.display()
+    );
+    Ok(summary)
+}
+
+/// The prediction of the load in `o.run_dir`, its files written into `o.output`; the summary's JSON.
+pub fn predict_dir(o: &PredictOptions) -> Result<serde_json::Value> {
+    let dir = o.run_dir;
     let load_path = dir.join(formats::files::LOAD);
     let load = formats::read(&load_path)
         .with_context(|| format!("reading the load to predict ({})", load_path.display()))?;
-    let minute = minute_periods(dir, args.minute)?;
+    let minute = minute_periods(dir, o.minute)?;
     let granularity = formats::Granularity::from_minute_flag(minute);
     let period_us = granularity.period_us();
     load.check_offsets(&load_path, period_us).with_context(|| {
@@ -36,42 +86,92 @@ pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
             granularity.unit()
         )
     })?;
-    let functions = function_specs(dir, &load, args.profile.as_deref())?;
-    let revision = Revision {
-        settings,
-        container_concurrency: args.container_concurrency,
-    };
+    let functions = function_specs(dir, &load, (o.catalogue, o.profile), o.duration_scale)?;
     let predictions = predict_load(
         &load,
         period_us,
         &functions,
-        &revision,
-        (&args.cold_start_ms, args.seed),
+        &o.revision,
+        (o.cold_start_ms, o.seed, o.duration_scale),
     );
-    let summary = summary(&predictions, &revision.settings, args);
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("creating {}", args.output.display()))?;
-    let scale = args.output.join("scale.csv");
+    let summary = summary(&predictions, o);
+    std::fs::create_dir_all(o.output)
+        .with_context(|| format!("creating {}", o.output.display()))?;
+    let scale = o.output.join("scale.csv");
     formats::output::write_atomic(&scale, scale_csv(&predictions).as_bytes())
         .with_context(|| format!("writing {}", scale.display()))?;
-    let path = args.output.join("summary.json");
+    let path = o.output.join("summary.json");
     let text = serde_json::to_string_pretty(&summary).expect("JSON serialises");
     formats::output::write_atomic(&path, text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     let figure = scale_figure(&predictions, &load, period_us);
-    let figure = plots::render(&args.output, "predict_scale", figure)
-        .with_context(|| format!("drawing the figure into {}", args.output.display()))?;
-    println!(
-        "predict    {} functions, {} calls: {} cold starts, {:.0} instance-seconds, peak {} instances -> {}",
-        predictions.len(),
-        summary["calls"],
-        summary["cold_starts"],
-        summary["instance_seconds"].as_f64().unwrap_or(0.0),
-        summary["peak_instances"],
-        args.output.display()
-    );
+    let figure = plots::render(o.output, "predict_scale", figure)
+        .with_context(|| format!("drawing the figure into {}", o.output.display()))?;
     log::debug!("drew {}", figure.png.display());
     Ok(summary)
+}
+
+/// On the local fleet's Knative platform, `loadgen predict` over the run's load, with the fleet's
+/// settings and scale, into `predict/`: its totals (printed beside those measured, `summary`'s), or why
+/// it failed (a run is kept either way). `None` on any other platform.
+pub fn beside_run(
+    plan: &crate::plan::RunPlan,
+    prepared: &crate::pipeline::Prepared,
+    fleet: Option<&crate::pipeline::LocalFleet>,
+    files: &formats::files::RunFiles,
+    summary: &formats::summary::Summary,
+) -> Option<std::result::Result<formats::summary::PlatformTotals, String>> {
+    let (measured, fleet) = summary.local_platform.zip(fleet)?;
+    Some(predict_measured(plan, prepared, fleet, files, measured))
+}
+
+fn predict_measured(
+    plan: &crate::plan::RunPlan,
+    prepared: &crate::pipeline::Prepared,
+    fleet: &crate::pipeline::LocalFleet,
+    files: &formats::files::RunFiles,
+    measured: formats::summary::PlatformTotals,
+) -> std::result::Result<formats::summary::PlatformTotals, String> {
+    let deploy = &plan.load.settings.deploy;
+    let settings = deploy.knative.settings().map_err(|e| e.to_string())?;
+    let minute = plan.load.settings.trace.granularity().period_us() == 60_000_000;
+    let predicted = predict_dir(&PredictOptions {
+        run_dir: &files.dir,
+        output: &files.predict,
+        minute: Some(minute),
+        catalogue: Some(&prepared.catalogue),
+        profile: None,
+        revision: autoscaler::Revision {
+            settings,
+            container_concurrency: deploy.container_concurrency,
+        },
+        cold_start_ms: &deploy.cold_start_ms(),
+        seed: prepared.seed,
+        duration_scale: fleet.options.scale,
+    })
+    .map_err(|e| format!("{e:#}"))?;
+    let number = |key: &str| summary_number(&predicted, key);
+    let totals = formats::summary::PlatformTotals {
+        instances_created: number("instances_created") as u64,
+        cold_starts: number("cold_starts") as u64,
+        instance_seconds: number("instance_seconds"),
+        peak_instances: number("peak_instances") as u32,
+    };
+    println!(
+        "platform   measured {} cold starts, {} instances, {:.0} instance-seconds; predicted {}, {}, {:.0} ({})",
+        measured.cold_starts,
+        measured.instances_created,
+        measured.instance_seconds,
+        totals.cold_starts,
+        totals.instances_created,
+        totals.instance_seconds,
+        files.show(&files.predict).display()
+    );
+    Ok(totals)
+}
+
+fn summary_number(summary: &serde_json::Value, key: &str) -> f64 {
+    summary[key].as_f64().unwrap_or(0.0)
 }
 
 /// Whether the load in `dir` has minute periods: as `given`, checked against the run's records when it
@@ -100,12 +200,14 @@ fn minute_periods(dir: &Path, given: Option<bool>) -> Result<bool> {
     }
 }
 
-/// Each endpoint of `load` as a function: its proxy (endpoints.json) in the catalogue (`profile`, or
-/// the one mapping.json names). A proxy the catalogue lacks is refused unless every call asks its time.
+/// Each endpoint of `load` as a function: its proxy (endpoints.json) in the catalogue (given, or read:
+/// `profile`, or the one mapping.json names), its durations × `duration_scale`. A proxy the catalogue
+/// lacks is refused unless every call asks its time.
 fn function_specs(
     dir: &Path,
     load: &formats::Load,
-    profile: Option<&str>,
+    (given, profile): (Option<&Catalogue>, Option<&str>),
+    duration_scale: f64,
 ) -> Result<Vec<FunctionSpec>> {
     let endpoints_path = dir.join(formats::files::ENDPOINTS);
     // `generate` with no deployer writes none: its load names each endpoint by its proxy.
@@ -129,8 +231,15 @@ fn function_specs(
             .flatten()
             .map(|f| f.hash_app.as_str())
     };
-    let catalogue = Catalogue::load(&catalogue_name)
-        .with_context(|| format!("reading the catalogue `{catalogue_name}` (-p)"))?;
+    let read;
+    let catalogue = match given {
+        Some(catalogue) => catalogue,
+        None => {
+            read = Catalogue::load(&catalogue_name)
+                .with_context(|| format!("reading the catalogue `{catalogue_name}` (-p)"))?;
+            &read
+        }
+    };
     let mut asks_all: Vec<bool> = vec![true; load.endpoints.len()];
     for period in &load.periods {
         for (i, call) in period.calls.iter().enumerate() {
@@ -159,7 +268,7 @@ fn function_specs(
             match proxy {
                 Some(proxy) => Ok(FunctionSpec {
                     name: proxy_name.to_owned(),
-                    duration_ms: Some(proxy.metric(Metric::Duration).clone()),
+                    duration_ms: Some(proxy.metric(Metric::Duration).scaled(duration_scale)),
                     memory_mb: proxy.at(Metric::Memory, 50).unwrap_or(0.0),
                 }),
                 None if asks => Ok(FunctionSpec {
@@ -245,11 +354,8 @@ fn summed_ticks(predictions: &[FunctionPrediction]) -> BTreeMap<u64, [f64; 4]> {
 }
 
 /// `summary.json`: the totals, overall and per function, and the settings they came from.
-fn summary(
-    predictions: &[FunctionPrediction],
-    s: &autoscaler::KpaSettings,
-    args: &PredictArgs,
-) -> serde_json::Value {
+fn summary(predictions: &[FunctionPrediction], o: &PredictOptions) -> serde_json::Value {
+    let s = &o.revision.settings;
     let peak_instances = summed_ticks(predictions)
         .values()
         .map(|sums| sums[2] as u64)
@@ -295,8 +401,9 @@ fn summary(
             "max_scale": s.max_scale,
             "scale_to_zero_grace_period_s": s.scale_to_zero_grace_s,
             "tick_interval_s": s.tick_s,
-            "container_concurrency": args.container_concurrency,
-            "cold_start_ms": args.cold_start_ms.points(),
+            "container_concurrency": o.revision.container_concurrency,
+            "cold_start_ms": o.cold_start_ms.points(),
+            "duration_scale": o.duration_scale,
         },
         "functions": functions,
     })

@@ -15,6 +15,7 @@ use trace::Layout;
 use crate::cli::{ReplayArgs, RunArgs, Scale};
 use crate::collect::Collected;
 use crate::commands::plot::{draw, Inputs};
+use crate::commands::predict;
 use crate::commands::watch::{Cluster, Watch};
 use crate::output::{Staged, MARKER};
 use crate::pipeline::{
@@ -233,27 +234,31 @@ pub fn run_keeping(
             .collect(),
     });
     let names = endpoint_names(&deployment.deployed);
+    let fleet_metrics = deployment.servers.as_ref().map(|s| s.metrics());
     let watch = Watch::start(
         &plan.observe,
         &schedule,
         &names,
-        deployment.servers.as_ref().map(|s| s.metrics()),
+        fleet_metrics.clone(),
         cluster,
         &files.dir,
         dispatcher_cpu,
     )?;
     let mut summary = replay_load(plan, schedule, &files, watch.observer(), run_id, stop)?;
     summary.endpoint_names = names;
+    summary.local_platform = fleet_metrics.and_then(|m| m.scaled_totals());
     let collected = watch.finish();
     print_collected(&collected, &files);
     print!("{summary}");
     formats::summary::write(&files.summary, &summary)?;
+    // The local fleet scaled like Knative: what the offline model makes of the same load, beside it.
+    let prediction = predict::beside_run(plan, &prepared, fleet.as_ref(), &files, &summary);
 
     // 6. Figures: a run is worth keeping even if one cannot be drawn, so a failure is reported, not fatal.
     let figures = figures(plan, &prepared, &generated, &files, &summary, &collected);
 
     // 7. Report.
-    let report = crate::report::run::markdown(&RunReport {
+    write_report(&RunReport {
         plan,
         trace_dir: &files.show(&trace_dir),
         scale_note: fleet.as_ref().map(|f| f.note.as_str()),
@@ -264,15 +269,22 @@ pub fn run_keeping(
         figures: &figures,
         run_id,
         collected: &collected,
-    });
-    write_atomic(&files.report, report.as_bytes())
-        .with_context(|| format!("writing {}", files.report.display()))?;
-    println!("report     {}", files.show(&files.report).display());
+        prediction: prediction.as_ref(),
+    })?;
     Ok(RunOutcome {
         files,
         generated: Some(generated),
         summary,
     })
+}
+
+/// Step 7: `report.md`.
+fn write_report(r: &RunReport) -> Result<()> {
+    let report = crate::report::run::markdown(r);
+    write_atomic(&r.files.report, report.as_bytes())
+        .with_context(|| format!("writing {}", r.files.report.display()))?;
+    println!("report     {}", r.files.show(&r.files.report).display());
+    Ok(())
 }
 
 /// A STeLLAR step's run: its sub-experiments replace the trace, the load and the deployment.

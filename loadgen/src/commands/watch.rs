@@ -119,7 +119,7 @@ impl Watch {
         let mut samplers = Vec::new();
         if !args.scale_interval.is_zero() {
             if let Some(fleet) = fleet {
-                samplers.push(collect::local::start(&dir, fleet, args.scale_interval));
+                samplers.extend(collect::local::start(&dir, fleet, args.scale_interval));
             }
             if let Some(cluster) = cluster.filter(|c| !c.services.is_empty()) {
                 samplers.push(collect::kubernetes::start(

@@ -3,6 +3,7 @@
 
 pub mod experiment;
 pub mod live;
+pub mod predicted;
 pub mod run;
 pub mod workers;
 

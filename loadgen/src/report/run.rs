@@ -37,6 +37,8 @@ pub struct RunReport<'a> {
     pub run_id: &'a str,
     /// What each collector gathered, or why it failed.
     pub collected: &'a [crate::collect::Collected],
+    /// On the local fleet's Knative platform, `loadgen predict`'s figures for the load (or its error).
+    pub prediction: Option<&'a Result<formats::summary::PlatformTotals, String>>,
 }
 
 /// Microseconds as a table shows them: two decimals for small values, none from 1,000 on.
@@ -71,6 +73,7 @@ pub fn markdown(r: &RunReport) -> String {
     timing(&mut out, r.summary);
     cold_starts(&mut out, r.summary);
     platform(&mut out, r);
+    super::predicted::section(&mut out, r.summary, r.prediction);
     workflows(&mut out, r);
     let _ = writeln!(out, "\n## Figures\n");
     out.push_str(r.figures);
@@ -539,12 +542,7 @@ mod tests {
             steal_ms: [(0, 10.0), (1, 30.0)].into_iter().collect(),
             dispatcher: "SCHED_OTHER, pinned to CPU 1".into(),
             interrupted: true,
-            failures: BTreeMap::new(),
-            incomplete: false,
-            start_unix_us: 0,
-            worker: None,
-            workers: Vec::new(),
-            workflows: None,
+            ..Summary::default()
         };
         let files = RunFiles::in_dir(Path::new("out"));
         let md = markdown(&RunReport {
@@ -564,6 +562,7 @@ mod tests {
                 rows: 0,
                 error: Some("connection refused".into()),
             }],
+            prediction: None,
         });
         for expected in [
             "Window: seconds 1..=3 (1 warm-up, left out of statistics, + 2 measured)",

@@ -102,11 +102,10 @@ pub fn shaped_load(plan: &LoadPlan, catalogue: &Catalogue) -> Result<ShapedLoad>
         };
         // Silence is counted between call times, so by default it also covers the longest call.
         let longest = proxy.duration_ms.quantile(1.0).unwrap_or(0.0).max(0.0);
-        let cooldown = shape.cooldown.unwrap_or(
-            load.deploy.keep_alive
-                + Duration::from_secs_f64(longest / 1e3)
-                + Duration::from_secs(1),
-        );
+        let idle = load.deploy.idle_until_cold().context("--knative-*")?;
+        let cooldown = shape
+            .cooldown
+            .unwrap_or(idle + Duration::from_secs_f64(longest / 1e3) + Duration::from_secs(1));
         let cold = (shape.cold_ratio > 0.0).then_some(rps::Cold {
             percent: shape.cold_ratio,
             cooldown_us: cooldown.as_micros() as u64,
