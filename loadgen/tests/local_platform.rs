@@ -163,3 +163,45 @@ fn a_burst_scales_a_function_out_with_cold_starts_and_back_in() {
     assert!(out.join("predict/summary.json").is_file());
     assert!(out.join("predict/predict_scale.png").is_file());
 }
+
+/// Within 10 % of `measured`, or `floor` (whichever is larger).
+fn agrees(predicted: f64, measured: f64, floor: f64) -> bool {
+    (predicted - measured).abs() <= (0.1 * measured).max(floor)
+}
+
+#[test]
+fn predict_and_the_local_fleet_agree_on_the_same_load() {
+    // 100 synthetic functions for 5 minutes on the fleet's Knative platform; `run` predicts the same load
+    // beside it.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let said = ok(&run_loadgen(
+        &["run", "-o", s(&out), "-d", "5", "-w", "0", "--quiet"],
+        &[],
+        // Five minutes of load, and the build of the trace, the load and the figures around it.
+        std::time::Duration::from_secs(600),
+    ));
+    let read = |path: std::path::PathBuf| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let measured = read(out.join("summary.json"))["local_platform"].clone();
+    let predicted = read(out.join("predict/summary.json"));
+    let number = |v: &serde_json::Value, key: &str| v[key].as_f64().unwrap();
+    let (cold_m, cold_p) = (
+        number(&measured, "cold_starts"),
+        number(&predicted, "cold_starts"),
+    );
+    assert!(cold_m > 0.0, "{said}");
+    assert!(
+        agrees(cold_p, cold_m, 5.0),
+        "cold starts: predicted {cold_p}, measured {cold_m}\n{said}"
+    );
+    let (seconds_m, seconds_p) = (
+        number(&measured, "instance_seconds"),
+        number(&predicted, "instance_seconds"),
+    );
+    assert!(
+        agrees(seconds_p, seconds_m, 0.0),
+        "instance-seconds: predicted {seconds_p}, measured {seconds_m}\n{said}"
+    );
+}
