@@ -13,7 +13,7 @@ use crate::scaler::{to_remove, Revision, Scaler};
 const SECOND_US: u64 = 1_000_000;
 
 /// One call: when it arrives and how long it runs, µs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Call {
     /// Arrival, µs from the start.
     pub arrival_us: u64,
@@ -81,58 +81,146 @@ pub fn simulate(
     mut on_tick: impl FnMut(ScaleTick),
     mut on_call: impl FnMut(CallOutcome),
 ) -> Totals {
-    let mut sim = Sim::new(revision);
-    let mut calls = calls.into_iter().peekable();
-    let tick_us = sim.scaler.tick_us();
-    let mut next_tick = tick_us;
-    loop {
-        let arrival = calls.peek().map(|c| c.arrival_us);
-        if sim.idle() {
-            // Nothing to decide until the next call: skip the ticks in between.
-            match arrival {
-                Some(a) => next_tick = next_tick.max(a.div_ceil(tick_us) * tick_us),
-                None if next_tick > end_us => break,
-                None => {}
+    let mut simulation = Simulation::new(revision);
+    let hooks = (&mut cold_start_us, &mut on_tick, &mut on_call);
+    simulation.drive(calls, Stop::End(end_us), hooks);
+    simulation.sim.finish(end_us)
+}
+
+/// Where [`Simulation::drive`] stops.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// Before the first event at or after this time.
+    Before(u64),
+    /// Once every call has ended and this time has passed.
+    End(u64),
+}
+
+/// A revision simulated a stretch of time at a time: the calls of each stretch given as they come, so
+/// a load of any length streams through it in the memory of its busiest stretch. [`simulate`] is one
+/// stretch to the end.
+pub struct Simulation {
+    sim: Sim,
+    next_tick: u64,
+}
+
+impl Simulation {
+    /// A revision with no instance, at time 0.
+    pub fn new(revision: &Revision) -> Simulation {
+        let sim = Sim::new(revision);
+        let next_tick = sim.scaler.tick_us();
+        Simulation { sim, next_tick }
+    }
+
+    /// Runs every event before `until_us`: `calls` (each arriving before it, in order, after those of
+    /// earlier stretches) and the ends, readies and ticks among them (see [`simulate`] for the hooks).
+    pub fn run_until(
+        &mut self,
+        calls: impl IntoIterator<Item = Call>,
+        until_us: u64,
+        mut cold_start_us: impl FnMut() -> u64,
+        mut on_tick: impl FnMut(ScaleTick),
+        mut on_call: impl FnMut(CallOutcome),
+    ) {
+        let hooks = (&mut cold_start_us, &mut on_tick, &mut on_call);
+        self.drive(calls, Stop::Before(until_us), hooks);
+    }
+
+    /// Runs until every call has ended and `end_us` has passed; the totals.
+    pub fn finish(
+        mut self,
+        end_us: u64,
+        mut cold_start_us: impl FnMut() -> u64,
+        mut on_tick: impl FnMut(ScaleTick),
+        mut on_call: impl FnMut(CallOutcome),
+    ) -> Totals {
+        let hooks = (&mut cold_start_us, &mut on_tick, &mut on_call);
+        self.drive(std::iter::empty(), Stop::End(end_us), hooks);
+        self.sim.finish(end_us)
+    }
+
+    /// The totals so far (instances alive not counted yet).
+    pub fn totals(&self) -> Totals {
+        self.sim.totals
+    }
+
+    /// The event loop: at equal times, a call's end, then an instance ready, then an arrival, then a tick.
+    fn drive(
+        &mut self,
+        calls: impl IntoIterator<Item = Call>,
+        stop: Stop,
+        (cold_start_us, on_tick, on_call): (
+            &mut impl FnMut() -> u64,
+            &mut impl FnMut(ScaleTick),
+            &mut impl FnMut(CallOutcome),
+        ),
+    ) {
+        let sim = &mut self.sim;
+        let mut calls = calls.into_iter().peekable();
+        let tick_us = sim.scaler.tick_us();
+        loop {
+            let arrival = calls.peek().map(|c| c.arrival_us);
+            if sim.idle() {
+                // Nothing to decide until the next call: skip the ticks in between.
+                match (arrival, stop) {
+                    (Some(a), _) => {
+                        self.next_tick = self.next_tick.max(a.div_ceil(tick_us) * tick_us)
+                    }
+                    (None, Stop::Before(until)) => {
+                        self.next_tick = self.next_tick.max(until.div_ceil(tick_us) * tick_us);
+                        return;
+                    }
+                    (None, Stop::End(end)) if self.next_tick > end => return,
+                    (None, Stop::End(_)) => {}
+                }
             }
-        }
-        let next_end = sim.ends.peek().map(|Reverse((t, _))| *t);
-        let next_ready = sim.readies.peek().map(|Reverse((t, _, _))| *t);
-        let now = [next_end, next_ready, arrival, Some(next_tick)]
-            .into_iter()
-            .flatten()
-            .min()
-            .expect("a tick is always next");
-        if arrival.is_none() && sim.in_flight() == 0 && now > end_us && now == next_tick {
-            break;
-        }
-        sim.advance(now);
-        if next_end == Some(now) {
-            let Reverse((_, slot)) = sim.ends.pop().expect("peeked");
-            sim.instances[slot].busy -= 1;
-            sim.running -= 1;
-            sim.dispatch(now, false, &mut on_call);
-        } else if next_ready == Some(now) {
-            let Reverse((_, slot, generation)) = sim.readies.pop().expect("peeked");
-            if sim.instances[slot].live && sim.instances[slot].generation == generation {
-                sim.dispatch(now, true, &mut on_call);
+            let next_end = sim.ends.peek().map(|Reverse((t, _))| *t);
+            let next_ready = sim.readies.peek().map(|Reverse((t, _, _))| *t);
+            let now = [next_end, next_ready, arrival, Some(self.next_tick)]
+                .into_iter()
+                .flatten()
+                .min()
+                .expect("a tick is always next");
+            match stop {
+                Stop::Before(until) if now >= until => return,
+                Stop::End(end)
+                    if arrival.is_none()
+                        && sim.in_flight() == 0
+                        && now > end
+                        && now == self.next_tick =>
+                {
+                    return
+                }
+                _ => {}
             }
-        } else if arrival == Some(now) {
-            let call = calls.next().expect("peeked");
-            sim.totals.calls += 1;
-            sim.scaler.arrive();
-            sim.queue.push_back(call);
-            if sim.live == 0 {
-                // The activator pokes the autoscaler: an instance is made at once.
-                sim.create(now, cold_start_us());
+            sim.advance(now);
+            if next_end == Some(now) {
+                let Reverse((_, slot)) = sim.ends.pop().expect("peeked");
+                sim.instances[slot].busy -= 1;
+                sim.running -= 1;
+                sim.dispatch(now, false, on_call);
+            } else if next_ready == Some(now) {
+                let Reverse((_, slot, generation)) = sim.readies.pop().expect("peeked");
+                if sim.instances[slot].live && sim.instances[slot].generation == generation {
+                    sim.dispatch(now, true, on_call);
+                }
+            } else if arrival == Some(now) {
+                let call = calls.next().expect("peeked");
+                sim.totals.calls += 1;
+                sim.scaler.arrive();
+                sim.queue.push_back(call);
+                if sim.live == 0 {
+                    // The activator pokes the autoscaler: an instance is made at once.
+                    sim.create(now, cold_start_us());
+                }
+                sim.dispatch(now, false, on_call);
+            } else {
+                let tick = sim.tick(now, cold_start_us);
+                on_tick(tick);
+                self.next_tick += tick_us;
             }
-            sim.dispatch(now, false, &mut on_call);
-        } else {
-            let tick = sim.tick(now, &mut cold_start_us);
-            on_tick(tick);
-            next_tick += tick_us;
         }
     }
-    sim.finish(end_us)
 }
 
 /// The simulation's state.
@@ -409,5 +497,65 @@ mod tests {
         assert_eq!(totals.cold_starts, 2);
         // 92 s, then from 1000 s to the second call's end at 1001.1 s (its cold start is 1 s).
         assert!((totals.instance_seconds - 93.1).abs() < 1e-9, "{totals:?}");
+    }
+
+    /// A load given a second at a time runs exactly as when given whole: ticks, calls and totals.
+    #[test]
+    fn stretches_give_what_one_run_gives() {
+        // Bursts and gaps: 300 calls over 200 s, 50 ms to 3 s long, on instances of 4 calls.
+        let calls: Vec<Call> = (0..300u64)
+            .map(|k| Call {
+                arrival_us: (k * k * 7_919) % (200 * S),
+                duration_us: 50_000 + (k * 104_729) % (3 * S),
+            })
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let revision = Revision {
+            settings: KpaSettings::default(),
+            container_concurrency: 4,
+        };
+        let colds = |seed: u64| {
+            let mut n = seed;
+            move || {
+                n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                S / 2 + (n >> 40) % S
+            }
+        };
+        let (mut ticks, mut outcomes) = (Vec::new(), Vec::new());
+        let whole = simulate(
+            &revision,
+            calls.iter().copied(),
+            250 * S,
+            colds(7),
+            |t| ticks.push(t),
+            |c| outcomes.push(c),
+        );
+        let (mut streamed_ticks, mut streamed_outcomes) = (Vec::new(), Vec::new());
+        let mut simulation = Simulation::new(&revision);
+        let mut cold = colds(7);
+        for second in 0..200 {
+            let stretch = calls.iter().copied().filter(|c| c.arrival_us / S == second);
+            simulation.run_until(
+                stretch,
+                (second + 1) * S,
+                &mut cold,
+                |t| streamed_ticks.push(t),
+                |c| streamed_outcomes.push(c),
+            );
+        }
+        let streamed = simulation.finish(
+            250 * S,
+            &mut cold,
+            |t| streamed_ticks.push(t),
+            |c| streamed_outcomes.push(c),
+        );
+        assert_eq!(streamed, whole);
+        assert_eq!(streamed_ticks, ticks);
+        assert_eq!(streamed_outcomes, outcomes);
+        assert!(
+            whole.cold_starts > 1 && whole.instances_created > 2,
+            "{whole:?}"
+        );
     }
 }

@@ -1,7 +1,11 @@
-//! `loadgen predict`'s model run over a load: each function (endpoint) of the load a Knative revision
-//! simulated in time ([`autoscaler::simulate`]), in parallel, with no call sent.
+//! `loadgen predict`'s model run over a load given period by period: each function (endpoint) of the
+//! load a Knative revision simulated in time ([`autoscaler::simulate::Simulation`]), in parallel, with
+//! no call sent. Memory holds one period's calls and each function's state, never the whole load; each
+//! period's ticks go to the caller as the period ends.
 
-use autoscaler::simulate::{simulate, Call, ScaleTick, Totals};
+use std::collections::BTreeMap;
+
+use autoscaler::simulate::{Call, ScaleTick, Simulation, Totals};
 use autoscaler::Revision;
 use formats::{Load, Percentiles};
 use rand::Rng;
@@ -20,6 +24,55 @@ pub struct FunctionSpec {
     pub memory_mb: f64,
 }
 
+/// The calls' waits in the activator: how many did not wait, and each wait of those that did (most
+/// calls wait for nothing, so a day's calls cost only their waits).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Waits {
+    /// Calls that did not wait.
+    pub none: u64,
+    /// The waits, µs, ascending once [`Waits::sorted`].
+    pub waited: Vec<u64>,
+}
+
+impl Waits {
+    fn add(&mut self, queued_us: u64) {
+        if queued_us == 0 {
+            self.none += 1;
+        } else {
+            self.waited.push(queued_us);
+        }
+    }
+
+    /// With its waits in order.
+    pub fn sorted(mut self) -> Waits {
+        self.waited.sort_unstable();
+        self
+    }
+
+    /// Every wait of `all` together, in order.
+    pub fn merged<'a>(all: impl IntoIterator<Item = &'a Waits>) -> Waits {
+        let mut merged = Waits::default();
+        for w in all {
+            merged.none += w.none;
+            merged.waited.extend_from_slice(&w.waited);
+        }
+        merged.sorted()
+    }
+
+    /// The nearest-rank `q` quantile of every call's wait (0 for none), µs; 0 with no call.
+    pub fn quantile(&self, q: f64) -> u64 {
+        let n = self.none + self.waited.len() as u64;
+        if n == 0 {
+            return 0;
+        }
+        let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
+        match rank.checked_sub(self.none + 1) {
+            Some(k) => self.waited[k as usize],
+            None => 0,
+        }
+    }
+}
+
 /// One function's prediction.
 #[derive(Debug, Clone)]
 pub struct FunctionPrediction {
@@ -29,73 +82,243 @@ pub struct FunctionPrediction {
     pub totals: Totals,
     /// Instance-seconds × its memory, MiB·s.
     pub memory_mb_seconds: f64,
-    /// Every tick it was not idle at zero.
-    pub ticks: Vec<ScaleTick>,
-    /// Each call's wait in the activator, µs, ascending.
-    pub queued_us: Vec<u64>,
+    /// Its calls' waits in the activator.
+    pub waits: Waits,
 }
 
-/// Predicts each endpoint of `load` (periods of `period_us`) as `functions[endpoint]` under `revision`,
-/// until the load's end; durations the load does not ask are drawn from the function's percentiles, and
-/// cold starts from `cold_start_ms`, both seeded by `seed` and the endpoint; those it asks are multiplied
-/// by `duration_scale` (the function's percentiles come scaled already, as the local fleet scales both).
+/// A call of a period: its endpoint, its arrival (µs from the load's start) and the duration it asks
+/// (µs), if it asks one.
+pub type PeriodCall = (u32, u64, Option<u64>);
+
+/// One function being simulated.
+struct Function {
+    /// Taken when it finishes.
+    simulation: Option<Simulation>,
+    durations: ChaCha8Rng,
+    colds: ChaCha8Rng,
+    waits: Waits,
+    /// Its ticks in the period being run.
+    ticks: Vec<ScaleTick>,
+}
+
+/// The functions' instances at one tick, summed: desired, ready, alive, queued.
+pub type SummedTick = [f64; 4];
+
+/// The model over a load given period by period: [`Predictor::period`] for each, then
+/// [`Predictor::finish`].
+pub struct Predictor<'a> {
+    specs: &'a [FunctionSpec],
+    functions: Vec<Function>,
+    cold_start_ms: &'a Percentiles,
+    duration_scale: f64,
+    /// Per tick (seconds), the functions' instances summed.
+    summed: BTreeMap<u64, SummedTick>,
+}
+
+fn draw_ms(p: &Percentiles, rng: &mut ChaCha8Rng) -> f64 {
+    p.quantile(rng.random::<f64>()).unwrap_or(0.0)
+}
+
+impl<'a> Predictor<'a> {
+    /// Each of `specs` (one per endpoint) a revision of `revision`; durations the load does not ask are
+    /// drawn from its percentiles, and cold starts from `cold_start_ms`, both seeded by `seed` and the
+    /// endpoint; those it asks are multiplied by `duration_scale` (the percentiles come scaled already,
+    /// as the local fleet scales both).
+    pub fn new(
+        specs: &'a [FunctionSpec],
+        revision: &Revision,
+        (cold_start_ms, seed, duration_scale): (&'a Percentiles, u64, f64),
+    ) -> Predictor<'a> {
+        let functions = (0..specs.len() as u64)
+            .map(|endpoint| Function {
+                simulation: Some(Simulation::new(revision)),
+                durations: ChaCha8Rng::seed_from_u64(seed ^ endpoint.wrapping_mul(0x9E37_79B9)),
+                colds: ChaCha8Rng::seed_from_u64(!seed ^ endpoint.wrapping_mul(0x85EB_CA6B)),
+                waits: Waits::default(),
+                ticks: Vec::new(),
+            })
+            .collect();
+        Predictor {
+            specs,
+            functions,
+            cold_start_ms,
+            duration_scale,
+            summed: BTreeMap::new(),
+        }
+    }
+
+    /// Runs every function to `until_us` with `calls` (in order of arrival, all before it, after those
+    /// given before); `on_tick(function, tick)` sees each function's ticks of the stretch, functions in
+    /// order.
+    pub fn period(
+        &mut self,
+        calls: &[PeriodCall],
+        until_us: u64,
+        mut on_tick: impl FnMut(usize, &ScaleTick),
+    ) {
+        // The calls by endpoint, each endpoint's in order (a counting sort).
+        let mut starts = vec![0usize; self.functions.len() + 1];
+        for &(endpoint, _, _) in calls {
+            starts[endpoint as usize + 1] += 1;
+        }
+        for k in 1..starts.len() {
+            starts[k] += starts[k - 1];
+        }
+        let mut next = starts.clone();
+        let mut grouped = vec![(0u64, None); calls.len()];
+        for &(endpoint, arrival, asked) in calls {
+            grouped[next[endpoint as usize]] = (arrival, asked);
+            next[endpoint as usize] += 1;
+        }
+        let (specs, cold_start_ms, scale) = (self.specs, self.cold_start_ms, self.duration_scale);
+        self.functions
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(e, f)| {
+                let spec = &specs[e];
+                let Function {
+                    simulation,
+                    durations,
+                    colds,
+                    waits,
+                    ticks,
+                } = f;
+                let arrivals = grouped[starts[e]..starts[e + 1]]
+                    .iter()
+                    .map(|&(at, asked)| Call {
+                        arrival_us: at,
+                        duration_us: match asked {
+                            Some(us) => (us as f64 * scale) as u64,
+                            None => spec
+                                .duration_ms
+                                .as_ref()
+                                .map_or(0, |p| (draw_ms(p, durations) * 1000.0) as u64),
+                        },
+                    });
+                let Some(simulation) = simulation.as_mut() else {
+                    return;
+                };
+                simulation.run_until(
+                    arrivals,
+                    until_us,
+                    || (draw_ms(cold_start_ms, colds) * 1000.0) as u64,
+                    |t| ticks.push(t),
+                    |c| waits.add(c.queued_us),
+                );
+            });
+        self.take_ticks(&mut on_tick);
+    }
+
+    /// Hands each function's ticks of the stretch just run to `on_tick`, and sums them.
+    fn take_ticks(&mut self, on_tick: &mut impl FnMut(usize, &ScaleTick)) {
+        for (e, f) in self.functions.iter_mut().enumerate() {
+            for t in f.ticks.drain(..) {
+                on_tick(e, &t);
+                let sums = self.summed.entry(t.time_s).or_default();
+                for (sum, v) in sums
+                    .iter_mut()
+                    .zip([t.desired, t.ready, t.instances, t.queued])
+                {
+                    *sum += f64::from(v);
+                }
+            }
+        }
+    }
+
+    /// Runs every function until its calls have ended and `end_us` has passed (`on_tick` as in
+    /// [`Predictor::period`]); each function's prediction, and the instances summed per tick.
+    pub fn finish(
+        mut self,
+        end_us: u64,
+        mut on_tick: impl FnMut(usize, &ScaleTick),
+    ) -> (Vec<FunctionPrediction>, BTreeMap<u64, SummedTick>) {
+        let cold_start_ms = self.cold_start_ms;
+        let totals: Vec<Totals> = self
+            .functions
+            .par_iter_mut()
+            .map(|f| {
+                let simulation = f.simulation.take().expect("finished once");
+                let Function {
+                    colds,
+                    waits,
+                    ticks,
+                    ..
+                } = f;
+                simulation.finish(
+                    end_us,
+                    || (draw_ms(cold_start_ms, colds) * 1000.0) as u64,
+                    |t| ticks.push(t),
+                    |c| waits.add(c.queued_us),
+                )
+            })
+            .collect();
+        self.take_ticks(&mut on_tick);
+        let predictions = std::mem::take(&mut self.functions)
+            .into_iter()
+            .zip(totals)
+            .zip(self.specs)
+            .map(|((f, totals), spec)| FunctionPrediction {
+                name: spec.name.clone(),
+                totals,
+                memory_mb_seconds: totals.instance_seconds * spec.memory_mb,
+                waits: f.waits.sorted(),
+            })
+            .collect();
+        (predictions, self.summed)
+    }
+}
+
+/// Predicts each endpoint of `load` (periods of `period_us`) as `functions[endpoint]` under `revision`
+/// (see [`Predictor::new`]) until the load's end, period by period; `on_tick` as in
+/// [`Predictor::period`].
 pub fn predict(
     load: &Load,
     period_us: u64,
     functions: &[FunctionSpec],
     revision: &Revision,
-    (cold_start_ms, seed, duration_scale): (&Percentiles, u64, f64),
-) -> Vec<FunctionPrediction> {
-    let end_us = load.periods.len() as u64 * period_us;
-    let mut calls: Vec<Vec<(u64, Option<u64>)>> = vec![Vec::new(); functions.len()];
+    draws: (&Percentiles, u64, f64),
+    mut on_tick: impl FnMut(usize, &ScaleTick),
+) -> (Vec<FunctionPrediction>, BTreeMap<u64, SummedTick>) {
+    let mut predictor = Predictor::new(functions, revision, draws);
+    let mut calls: Vec<PeriodCall> = Vec::new();
     for (k, period) in load.periods.iter().enumerate() {
-        for (i, call) in period.calls.iter().enumerate() {
+        let start = k as u64 * period_us;
+        calls.clear();
+        calls.extend(period.calls.iter().enumerate().map(|(i, call)| {
             let asked = period
                 .asks
                 .get(i)
                 .and_then(|a| a.asked())
-                .map(|a| (a.duration_us as f64 * duration_scale) as u64);
-            calls[call.endpoint as usize].push((k as u64 * period_us + call.offset_us, asked));
-        }
+                .map(|a| a.duration_us);
+            (call.endpoint, start + call.offset_us, asked)
+        }));
+        // A period's calls in order of arrival (the load keeps them so; a hand-made one may not).
+        calls.sort_by_key(|&(_, at, _)| at);
+        predictor.period(&calls, start + period_us, &mut on_tick);
     }
-    calls
-        .into_par_iter()
-        .zip(functions.par_iter())
-        .enumerate()
-        .map(|(endpoint, (mut arrivals, spec))| {
-            arrivals.sort_unstable_by_key(|&(at, _)| at);
-            let mut durations =
-                ChaCha8Rng::seed_from_u64(seed ^ (endpoint as u64).wrapping_mul(0x9E37_79B9));
-            let mut colds =
-                ChaCha8Rng::seed_from_u64(!seed ^ (endpoint as u64).wrapping_mul(0x85EB_CA6B));
-            let draw_ms = |p: &Percentiles, rng: &mut ChaCha8Rng| {
-                p.quantile(rng.random::<f64>()).unwrap_or(0.0)
-            };
-            let stream = arrivals.into_iter().map(|(arrival_us, asked)| Call {
-                arrival_us,
-                duration_us: asked.unwrap_or_else(|| {
-                    spec.duration_ms
-                        .as_ref()
-                        .map_or(0, |p| (draw_ms(p, &mut durations) * 1000.0) as u64)
-                }),
-            });
-            let (mut ticks, mut queued_us) = (Vec::new(), Vec::new());
-            let totals = simulate(
-                revision,
-                stream,
-                end_us,
-                || (draw_ms(cold_start_ms, &mut colds) * 1000.0) as u64,
-                |t| ticks.push(t),
-                |c| queued_us.push(c.queued_us),
-            );
-            queued_us.sort_unstable();
-            FunctionPrediction {
-                name: spec.name.clone(),
-                totals,
-                memory_mb_seconds: totals.instance_seconds * spec.memory_mb,
-                ticks,
-                queued_us,
-            }
-        })
-        .collect()
+    predictor.finish(load.periods.len() as u64 * period_us, on_tick)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_quantiles_count_the_calls_that_did_not_wait() {
+        let mut w = Waits::default();
+        for us in [0, 0, 0, 0, 0, 0, 0, 0, 500, 1000] {
+            w.add(us);
+        }
+        let w = w.sorted();
+        assert_eq!(
+            (w.quantile(0.5), w.quantile(0.9), w.quantile(1.0)),
+            (0, 500, 1000)
+        );
+        assert_eq!(Waits::default().quantile(0.99), 0);
+        let both = Waits::merged([&w, &w]);
+        assert_eq!(
+            (both.none, both.waited.len(), both.quantile(0.95)),
+            (16, 4, 1000)
+        );
+    }
 }

@@ -3,7 +3,7 @@
 //! instance-seconds, memory-seconds, peak instances, the activator's queueing).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -12,7 +12,9 @@ use profiles::{Catalogue, Metric};
 use serde_json::json;
 
 use crate::cli::PredictArgs;
-use crate::predict::{predict as predict_load, FunctionPrediction, FunctionSpec};
+use crate::predict::{
+    predict as predict_load, FunctionPrediction, FunctionSpec, SummedTick, Waits,
+};
 
 /// The header of `scale.csv`.
 pub const SCALE_HEADER: &str = "function,time_s,desired,ready,instances,queued";
@@ -87,24 +89,38 @@ pub fn predict_dir(o: &PredictOptions) -> Result<serde_json::Value> {
         )
     })?;
     let functions = function_specs(dir, &load, (o.catalogue, o.profile), o.duration_scale)?;
-    let predictions = predict_load(
+    std::fs::create_dir_all(o.output)
+        .with_context(|| format!("creating {}", o.output.display()))?;
+    // scale.csv is written as each period's ticks are known: tick rows by period, then function.
+    let scale_path = o.output.join("scale.csv");
+    let mut scale = formats::output::AtomicFile::create(&scale_path)
+        .with_context(|| format!("writing {}", scale_path.display()))?;
+    let mut written = writeln!(scale, "{SCALE_HEADER}");
+    let (predictions, summed) = predict_load(
         &load,
         period_us,
         &functions,
         &o.revision,
         (o.cold_start_ms, o.seed, o.duration_scale),
+        |e, t| {
+            if written.is_ok() {
+                written = writeln!(
+                    scale,
+                    "{},{},{},{},{},{}",
+                    functions[e].name, t.time_s, t.desired, t.ready, t.instances, t.queued
+                );
+            }
+        },
     );
-    let summary = summary(&predictions, o);
-    std::fs::create_dir_all(o.output)
-        .with_context(|| format!("creating {}", o.output.display()))?;
-    let scale = o.output.join("scale.csv");
-    formats::output::write_atomic(&scale, scale_csv(&predictions).as_bytes())
-        .with_context(|| format!("writing {}", scale.display()))?;
+    written
+        .and_then(|()| scale.commit())
+        .with_context(|| format!("writing {}", scale_path.display()))?;
+    let summary = summary(&predictions, &summed, o);
     let path = o.output.join("summary.json");
     let text = serde_json::to_string_pretty(&summary).expect("JSON serialises");
     formats::output::write_atomic(&path, text.as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
-    let figure = scale_figure(&predictions, &load, period_us);
+    let figure = scale_figure(&summed, &load, period_us);
     let figure = plots::render(o.output, "predict_scale", figure)
         .with_context(|| format!("drawing the figure into {}", o.output.display()))?;
     log::debug!("drew {}", figure.png.display());
@@ -286,26 +302,10 @@ fn function_specs(
         .collect()
 }
 
-/// `scale.csv`: each function's ticks, functions in the load's order.
-fn scale_csv(predictions: &[FunctionPrediction]) -> String {
-    let mut text = String::from(SCALE_HEADER);
-    text.push('\n');
-    for p in predictions {
-        for t in &p.ticks {
-            let _ = writeln!(
-                text,
-                "{},{},{},{},{},{}",
-                p.name, t.time_s, t.desired, t.ready, t.instances, t.queued
-            );
-        }
-    }
-    text
-}
-
 /// The figure: the calls due per second (left axis) and, at each tick, the instances desired, ready
 /// and alive and the calls queued, summed over the functions (right axis).
 fn scale_figure(
-    predictions: &[FunctionPrediction],
+    at_tick: &BTreeMap<u64, SummedTick>,
     load: &formats::Load,
     period_us: u64,
 ) -> plots::FigureData {
@@ -316,7 +316,6 @@ fn scale_figure(
                 .or_default() += 1.0;
         }
     }
-    let at_tick = summed_ticks(predictions);
     let series = ["desired", "ready", "instances", "queued"]
         .iter()
         .enumerate()
@@ -336,37 +335,19 @@ fn scale_figure(
     })
 }
 
-/// Per tick, the functions' instances desired, ready and alive and calls queued, summed.
-fn summed_ticks(predictions: &[FunctionPrediction]) -> BTreeMap<u64, [f64; 4]> {
-    let mut at_tick: BTreeMap<u64, [f64; 4]> = BTreeMap::new();
-    for p in predictions {
-        for t in &p.ticks {
-            let sums = at_tick.entry(t.time_s).or_default();
-            for (sum, v) in sums
-                .iter_mut()
-                .zip([t.desired, t.ready, t.instances, t.queued])
-            {
-                *sum += f64::from(v);
-            }
-        }
-    }
-    at_tick
-}
-
 /// `summary.json`: the totals, overall and per function, and the settings they came from.
-fn summary(predictions: &[FunctionPrediction], o: &PredictOptions) -> serde_json::Value {
+fn summary(
+    predictions: &[FunctionPrediction],
+    at_tick: &BTreeMap<u64, SummedTick>,
+    o: &PredictOptions,
+) -> serde_json::Value {
     let s = &o.revision.settings;
-    let peak_instances = summed_ticks(predictions)
+    let peak_instances = at_tick
         .values()
         .map(|sums| sums[2] as u64)
         .max()
         .unwrap_or(0);
-    let quantile = formats::nearest_rank::<u64>;
-    let mut all: Vec<u64> = predictions
-        .iter()
-        .flat_map(|p| p.queued_us.iter().copied())
-        .collect();
-    all.sort_unstable();
+    let all = Waits::merged(predictions.iter().map(|p| &p.waits));
     let functions: Vec<serde_json::Value> = predictions
         .iter()
         .map(|p| {
@@ -378,7 +359,7 @@ fn summary(predictions: &[FunctionPrediction], o: &PredictOptions) -> serde_json
                 "instance_seconds": p.totals.instance_seconds,
                 "memory_mb_seconds": p.memory_mb_seconds,
                 "peak_instances": p.totals.peak_instances,
-                "queue_delay_us": {"p50": quantile(&p.queued_us, 0.5), "p99": quantile(&p.queued_us, 0.99)},
+                "queue_delay_us": {"p50": p.waits.quantile(0.5), "p99": p.waits.quantile(0.99)},
             })
         })
         .collect();
@@ -389,7 +370,7 @@ fn summary(predictions: &[FunctionPrediction], o: &PredictOptions) -> serde_json
         "instance_seconds": predictions.iter().map(|p| p.totals.instance_seconds).sum::<f64>(),
         "memory_mb_seconds": predictions.iter().map(|p| p.memory_mb_seconds).sum::<f64>(),
         "peak_instances": peak_instances,
-        "queue_delay_us": {"p50": quantile(&all, 0.5), "p99": quantile(&all, 0.99)},
+        "queue_delay_us": {"p50": all.quantile(0.5), "p99": all.quantile(0.99)},
         "settings": {
             "metric": s.metric.name(),
             "target": s.total_target(),
