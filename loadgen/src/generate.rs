@@ -149,6 +149,61 @@ impl LoadSize {
     }
 }
 
+/// Places each period's calls of a trace: what `generate` writes and `predict` simulates, the same
+/// calls for the same seed.
+pub struct Placer<'t> {
+    trace: &'t Trace,
+    options: GenerateOptions<'t>,
+    function_keys: Vec<u64>,
+    keys: Vec<u64>,
+    asks: Vec<(u64, CallAsk)>,
+}
+
+impl<'t> Placer<'t> {
+    /// For `trace`'s periods, drawn as `options` say.
+    pub fn new(trace: &'t Trace, options: GenerateOptions<'t>) -> Placer<'t> {
+        Placer {
+            trace,
+            options,
+            function_keys: trace.functions.iter().map(|f| f.id.stable_key()).collect(),
+            keys: Vec::new(),
+            asks: Vec::new(),
+        }
+    }
+
+    /// Period `p`'s calls in time order (ties by function) as sort keys (offset in the period, µs, in the
+    /// high half; the trace function in the low half) and, with `--per-call`, each call's ask, in the
+    /// keys' order.
+    pub fn place(&mut self, p: usize) -> (&[u64], &[(u64, CallAsk)]) {
+        let trace = self.trace;
+        self.keys.clear();
+        self.asks.clear();
+        if let Some(arrivals) = &trace.arrivals {
+            // Calls placed one by one (Azure 2021, load shapes): taken as they are, already in order.
+            place_arrivals(
+                trace,
+                arrivals,
+                p,
+                self.options,
+                &mut self.keys,
+                &mut self.asks,
+            );
+        } else {
+            let period = Counted {
+                index: p,
+                label: u64::from(trace.first_period) + p as u64,
+                length_us: trace.granularity.period_us(),
+            };
+            let (keys, asks) = (&mut self.keys, &mut self.asks);
+            place_counted(trace, &self.function_keys, period, self.options, keys, asks);
+        }
+        self.keys.sort_unstable();
+        // Equal keys (one function, one microsecond) hold draws of one stream: any order is the same.
+        self.asks.sort_unstable_by_key(|(k, _)| *k);
+        (&self.keys, &self.asks)
+    }
+}
+
 /// A period of a trace given as counts per function.
 #[derive(Debug, Clone, Copy)]
 struct Counted {
@@ -348,37 +403,18 @@ pub fn generate(
         .collect::<Result<Vec<_>, _>>()?;
     let mut instances = 0u64;
 
-    let period_us = trace.granularity.period_us();
-    let function_keys: Vec<u64> = trace.functions.iter().map(|f| f.id.stable_key()).collect();
     let workers = writers.len();
     let mut per_period = Vec::with_capacity(trace.periods);
     let mut per_file = vec![0u64; workers];
-    let mut keys: Vec<u64> = Vec::new();
+    let mut placer = Placer::new(trace, options);
     let mut shares: Vec<PeriodColumns> = vec![PeriodColumns::default(); workers];
     let mut all = PeriodColumns::default();
-    // Per call, in the order of `keys` once sorted: what it asks of its function (with --per-call).
-    let mut asks: Vec<(u64, CallAsk)> = Vec::new();
-    let payloads = Payloads::new(options, &function_keys);
+    let payloads = Payloads::new(options, &placer.function_keys);
     let mut dealt = 0u64;
 
     for p in 0..trace.periods {
         let label = u64::from(trace.first_period) + p as u64;
-        keys.clear();
-        asks.clear();
-        if let Some(arrivals) = &trace.arrivals {
-            // Calls placed one by one (Azure 2021, load shapes): taken as they are, already in order.
-            place_arrivals(trace, arrivals, p, options, &mut keys, &mut asks);
-        } else {
-            let period = Counted {
-                index: p,
-                label,
-                length_us: period_us,
-            };
-            place_counted(trace, &function_keys, period, options, &mut keys, &mut asks);
-        }
-        keys.sort_unstable();
-        // Equal keys (one function, one microsecond) hold draws of one stream: any order of them is the same.
-        asks.sort_unstable_by_key(|(k, _)| *k);
+        let (keys, asks) = placer.place(p);
 
         for share in &mut shares {
             share.clear();

@@ -163,6 +163,75 @@ fn a_generated_load_with_no_deployment_is_predicted() {
     );
 }
 
+/// From the trace (or shape) flags, predict makes the load `generate` would write, never writing it, and
+/// predicts exactly what it predicts of the written load.
+#[test]
+fn a_load_made_from_the_flags_is_predicted_as_the_written_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let shape = [
+        "-p",
+        "builtin",
+        "--rps",
+        "20",
+        "--rps-step",
+        "20",
+        "--rps-every",
+        "10",
+        "-m",
+        "false",
+        "-d",
+        "30",
+        "-w",
+        "0",
+        "--seed",
+        "3",
+    ];
+    let load = dir.path().join("written/load.json");
+    let mut generate = vec!["generate", "-o", s(&load)];
+    generate.extend(shape);
+    let mapping = dir.path().join("written/mapping.json");
+    generate.extend(["--mapping", s(&mapping)]);
+    ok(&loadgen(&generate));
+    let from_file = dir.path().join("from-file");
+    ok(&loadgen(&[
+        "predict",
+        s(&dir.path().join("written")),
+        "-o",
+        s(&from_file),
+        "-m",
+        "false",
+        "--seed",
+        "3",
+    ]));
+    let streamed = dir.path().join("streamed");
+    let mut predict = vec!["predict", "-o", s(&streamed)];
+    predict.extend(shape);
+    let said = ok(&loadgen(&predict));
+    assert!(
+        said.contains("predict    1 functions, 1200 calls"),
+        "{said}"
+    );
+    assert!(!streamed.join("load.json").exists());
+    assert!(streamed.join("mapping.json").is_file());
+    let (a, b) = (summary(&from_file), summary(&streamed));
+    assert_eq!(a["functions"], b["functions"], "{a}\n{b}");
+    assert_eq!(
+        std::fs::read_to_string(from_file.join("scale.csv")).unwrap(),
+        std::fs::read_to_string(streamed.join("scale.csv")).unwrap(),
+    );
+    // A workflow load is predicted from its directory only.
+    let out = loadgen(&[
+        "predict",
+        "--rps",
+        "1",
+        "-p",
+        "builtin",
+        "--workflow",
+        "w.yaml",
+    ]);
+    assert!(!out.status.success());
+}
+
 #[test]
 fn what_predict_cannot_read_is_refused_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Args};
-use cmdline::values::{number_in, parse_bool, whole_in};
+use clap::Args;
+use cmdline::values::{number_in, whole_in};
 
 use super::KnativeArgs;
 
@@ -35,44 +35,38 @@ pub struct AutoscalerArgs {
 pub struct PredictArgs {
     /// A directory `run`, `generate` or `deploy` wrote: its load.json, endpoints.json (without one, as
     /// `generate` with no deployer leaves it, each endpoint is named by its proxy) and mapping.json.
+    /// Without it, the load is made from the trace (or shape) flags below, as `generate` makes it, and
+    /// streamed period by period: no load.json is written or read.
     #[arg(value_name = "RUN_DIR")]
-    pub run_dir: PathBuf,
+    pub run_dir: Option<PathBuf>,
 
-    /// Where to write scale.csv and summary.json.
+    /// Where to write scale.csv, summary.json and the figure (and, from a trace, mapping.json).
     #[arg(short = 'o', long, value_name = "DIR", default_value = "predict")]
     pub output: PathBuf,
-
-    /// The load's periods are minutes (true) or seconds (false), as it was generated. Default: what the
-    /// run's records.csv shows, or else minutes (vSwarm's default); a value its records contradict is
-    /// refused.
-    #[arg(short = 'm', long, value_name = "BOOL", value_parser = parse_bool,
-          num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
-    pub minute: Option<bool>,
-
-    /// The proxies' catalogue (a profile.json or `builtin`); default: the one mapping.json names.
-    #[arg(short = 'p', long, value_name = "PATH|builtin")]
-    pub profile: Option<String>,
-
-    /// Calls one instance serves at once (`containerConcurrency`); 0: no limit.
-    #[arg(long, value_name = "N", default_value_t = 0, value_parser = whole_in::<u32>(0, 1000))]
-    pub container_concurrency: u32,
-
-    /// Time a new instance takes to be ready, ms: `N`, or percentiles drawn per instance
-    /// (`p50:N,p99:M,…`). The default, 1,000 ms, is an assumption: vSwarm's profiles give none.
-    #[arg(long, value_name = "MS|pP:MS,…", default_value = "1000", value_parser = super::knative::parse_cold_start)]
-    pub cold_start_ms: formats::Percentiles,
 
     /// Every call's duration multiplied by this: a local run's `--local-scale` (its report states it), for
     /// a prediction of what its fleet did; 1 for the proxies' real durations, as on a cluster.
     #[arg(long, value_name = "FACTOR", default_value_t = 1.0, value_parser = number_in(1e-9, 1e6))]
     pub duration_scale: f64,
 
-    /// Seed of the calls' durations (drawn from their proxies' percentiles where the load asks none) and
-    /// of the cold starts.
-    #[arg(long, value_name = "N", default_value_t = 42)]
-    pub seed: u64,
-
-    /// The autoscaler's knobs.
+    /// The load: the trace, profile, window and shape flags of `generate`; the autoscaler's knobs
+    /// (`--knative-*`), `--container-concurrency` and `--cold-start-ms` (1,000 ms by default, an
+    /// assumption: vSwarm's profiles give none). With RUN_DIR, `-m` and `-p` default to the run's
+    /// (its records' periods, mapping.json's catalogue), and `--seed` (default 42) seeds the draws of
+    /// durations and cold starts only.
     #[command(flatten)]
-    pub knative: KnativeArgs,
+    pub load: super::LoadArgs,
+
+    /// Which of `-m` and `-p` the command line gave (set by [`super::parse_command_line`]).
+    #[arg(skip)]
+    pub given: PredictGiven,
+}
+
+/// Which flags of `predict` were given, where their defaults are the run directory's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PredictGiven {
+    /// `-m`.
+    pub minute: bool,
+    /// `-p`.
+    pub profile: bool,
 }

@@ -16,7 +16,7 @@ mod observe;
 mod shape;
 mod stellar;
 
-pub use autoscaler::{AutoscalerArgs, PredictArgs};
+pub use autoscaler::{AutoscalerArgs, PredictArgs, PredictGiven};
 pub use experiment::ExperimentArgs;
 pub use knative::KnativeArgs;
 pub use load::{
@@ -380,7 +380,17 @@ pub fn parse_command_line(args: impl IntoIterator<Item = OsString>) -> Result<Cl
             return Err(sub.error(clap::error::ErrorKind::ArgumentConflict, why));
         }
     }
-    Cli::from_arg_matches(&matches)
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let (Command::Predict(args), Some(("predict", sub))) =
+        (&mut cli.command, matches.subcommand())
+    {
+        let given = |id: &str| sub.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+        args.given = autoscaler::PredictGiven {
+            minute: given("minute"),
+            profile: given("profile"),
+        };
+    }
+    Ok(cli)
 }
 
 #[cfg(test)]

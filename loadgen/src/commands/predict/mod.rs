@@ -1,66 +1,81 @@
-//! `loadgen predict`: what Knative's autoscaler would make of a run's load, simulated with no call sent
-//! (`crate::predict`): `scale.csv` (per function and tick) and `summary.json` (cold starts,
-//! instance-seconds, memory-seconds, peak instances, the activator's queueing).
+//! `loadgen predict`: what Knative's autoscaler would make of a load, simulated with no call sent
+//! (`crate::predict`), from a run directory's load or from a trace streamed period by period (`trace`);
+//! `output` writes `scale.csv` (per function and tick), `summary.json` (cold starts, instance-seconds,
+//! memory-seconds, peak instances, the activator's queueing) and the figure.
 
-use std::collections::BTreeMap;
-use std::io::Write as _;
+mod output;
+mod trace;
+
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use autoscaler::Revision;
 use profiles::{Catalogue, Metric};
-use serde_json::json;
 
 use crate::cli::PredictArgs;
-use crate::predict::{
-    predict as predict_load, FunctionPrediction, FunctionSpec, SummedTick, Waits,
-};
+use crate::predict::{FunctionSpec, PeriodCall};
 
-/// The header of `scale.csv`.
-pub const SCALE_HEADER: &str = "function,time_s,desired,ready,instances,queued";
+pub use output::SCALE_HEADER;
 
-/// What one prediction runs on and with.
+/// What every prediction runs with.
 pub struct PredictOptions<'a> {
-    /// The directory with the load (load.json, endpoints.json, mapping.json).
-    pub run_dir: &'a Path,
     /// Where its files go.
     pub output: &'a Path,
+    /// The revision every function is.
+    pub revision: Revision,
+    /// A new instance's cold start, ms.
+    pub cold_start_ms: &'a formats::Percentiles,
+    /// The seed of the draws of durations and cold starts.
+    pub seed: u64,
+    /// Every call's duration multiplied by this (a local run's `--local-scale`).
+    pub duration_scale: f64,
+}
+
+/// A run directory's load, as `predict_dir` reads it.
+pub struct RunDir<'a> {
+    /// The directory with the load (load.json, endpoints.json, mapping.json).
+    pub dir: &'a Path,
     /// Whether the load's periods are minutes (`None`: as the records show, else minutes).
     pub minute: Option<bool>,
     /// The proxies' catalogue: given (a run's own), or read by name (`None`: mapping.json's).
     pub catalogue: Option<&'a Catalogue>,
     /// The catalogue's name, when it is read.
     pub profile: Option<&'a str>,
-    /// The revision every function is.
-    pub revision: Revision,
-    /// A new instance's cold start, ms.
-    pub cold_start_ms: &'a formats::Percentiles,
-    /// The seed of the draws.
-    pub seed: u64,
-    /// Every call's duration multiplied by this (a local run's `--local-scale`).
-    pub duration_scale: f64,
 }
 
 /// `loadgen predict`: runs the prediction and writes its files; the summary's JSON.
 pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
-    let settings = args
+    let deploy = &args.load.deploy;
+    let settings = deploy
         .knative
         .settings()
         .context("the autoscaler's settings (--knative-*)")?;
-    let summary = predict_dir(&PredictOptions {
-        run_dir: &args.run_dir,
+    settings
+        .check()
+        .context("the autoscaler's settings (--knative-*)")?;
+    let cold_start_ms = deploy.cold_start_ms();
+    let options = PredictOptions {
         output: &args.output,
-        minute: args.minute,
-        catalogue: None,
-        profile: args.profile.as_deref(),
         revision: Revision {
             settings,
-            container_concurrency: args.container_concurrency,
+            container_concurrency: deploy.container_concurrency,
         },
-        cold_start_ms: &args.cold_start_ms,
-        seed: args.seed,
+        cold_start_ms: &cold_start_ms,
+        seed: args.load.seed.unwrap_or(DEFAULT_SEED),
         duration_scale: args.duration_scale,
-    })?;
+    };
+    let summary = match &args.run_dir {
+        Some(dir) => {
+            let run = RunDir {
+                dir,
+                minute: args.given.minute.then_some(args.load.trace.minute),
+                catalogue: None,
+                profile: args.given.profile.then_some(args.load.profile.as_str()),
+            };
+            predict_dir(&run, &options)?
+        }
+        None => trace::predict_trace(&args.load, &options)?,
+    };
     println!(
         "predict    {} functions, {} calls: {} cold starts, {:.0} instance-seconds, peak {} instances -> {}",
         summary["functions"].as_array().map_or(0, Vec::len),
@@ -73,13 +88,16 @@ pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
     Ok(summary)
 }
 
-/// The prediction of the load in `o.run_dir`, its files written into `o.output`; the summary's JSON.
-pub fn predict_dir(o: &PredictOptions) -> Result<serde_json::Value> {
-    let dir = o.run_dir;
+/// The seed of the draws when none is given.
+pub const DEFAULT_SEED: u64 = 42;
+
+/// The prediction of the load in `run.dir`, its files written into `o.output`; the summary's JSON.
+pub fn predict_dir(run: &RunDir, o: &PredictOptions) -> Result<serde_json::Value> {
+    let dir = run.dir;
     let load_path = dir.join(formats::files::LOAD);
     let load = formats::read(&load_path)
         .with_context(|| format!("reading the load to predict ({})", load_path.display()))?;
-    let minute = minute_periods(dir, o.minute)?;
+    let minute = minute_periods(dir, run.minute)?;
     let granularity = formats::Granularity::from_minute_flag(minute);
     let period_us = granularity.period_us();
     load.check_offsets(&load_path, period_us).with_context(|| {
@@ -88,43 +106,27 @@ pub fn predict_dir(o: &PredictOptions) -> Result<serde_json::Value> {
             granularity.unit()
         )
     })?;
-    let functions = function_specs(dir, &load, (o.catalogue, o.profile), o.duration_scale)?;
-    std::fs::create_dir_all(o.output)
-        .with_context(|| format!("creating {}", o.output.display()))?;
-    // scale.csv is written as each period's ticks are known: tick rows by period, then function.
-    let scale_path = o.output.join("scale.csv");
-    let mut scale = formats::output::AtomicFile::create(&scale_path)
-        .with_context(|| format!("writing {}", scale_path.display()))?;
-    let mut written = writeln!(scale, "{SCALE_HEADER}");
-    let (predictions, summed) = predict_load(
-        &load,
-        period_us,
-        &functions,
-        &o.revision,
-        (o.cold_start_ms, o.seed, o.duration_scale),
-        |e, t| {
-            if written.is_ok() {
-                written = writeln!(
-                    scale,
-                    "{},{},{},{},{},{}",
-                    functions[e].name, t.time_s, t.desired, t.ready, t.instances, t.queued
-                );
-            }
-        },
-    );
-    written
-        .and_then(|()| scale.commit())
-        .with_context(|| format!("writing {}", scale_path.display()))?;
-    let summary = summary(&predictions, &summed, o);
-    let path = o.output.join("summary.json");
-    let text = serde_json::to_string_pretty(&summary).expect("JSON serialises");
-    formats::output::write_atomic(&path, text.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    let figure = scale_figure(&summed, &load, period_us);
-    let figure = plots::render(o.output, "predict_scale", figure)
-        .with_context(|| format!("drawing the figure into {}", o.output.display()))?;
-    log::debug!("drew {}", figure.png.display());
-    Ok(summary)
+    let functions = function_specs(dir, &load, (run.catalogue, run.profile), o.duration_scale)?;
+    let end_us = load.periods.len() as u64 * period_us;
+    output::predict_periods(o, &functions, end_us, |feed| {
+        let mut calls: Vec<PeriodCall> = Vec::new();
+        for (k, period) in load.periods.iter().enumerate() {
+            let start = k as u64 * period_us;
+            calls.clear();
+            calls.extend(period.calls.iter().enumerate().map(|(i, call)| {
+                let asked = period
+                    .asks
+                    .get(i)
+                    .and_then(|a| a.asked())
+                    .map(|a| a.duration_us);
+                (call.endpoint, start + call.offset_us, asked)
+            }));
+            // In order of arrival (the load keeps them so; a hand-made one may not).
+            calls.sort_by_key(|&(_, at, _)| at);
+            feed(&calls, start + period_us);
+        }
+        Ok(())
+    })
 }
 
 /// On the local fleet's Knative platform, `loadgen predict` over the run's load, with the fleet's
@@ -151,12 +153,14 @@ fn predict_measured(
     let deploy = &plan.load.settings.deploy;
     let settings = deploy.knative.settings().map_err(|e| e.to_string())?;
     let minute = plan.load.settings.trace.granularity().period_us() == 60_000_000;
-    let predicted = predict_dir(&PredictOptions {
-        run_dir: &files.dir,
-        output: &files.predict,
+    let run = RunDir {
+        dir: &files.dir,
         minute: Some(minute),
         catalogue: Some(&prepared.catalogue),
         profile: None,
+    };
+    let options = PredictOptions {
+        output: &files.predict,
         revision: autoscaler::Revision {
             settings,
             container_concurrency: deploy.container_concurrency,
@@ -164,8 +168,8 @@ fn predict_measured(
         cold_start_ms: &deploy.cold_start_ms(),
         seed: prepared.seed,
         duration_scale: fleet.options.scale,
-    })
-    .map_err(|e| format!("{e:#}"))?;
+    };
+    let predicted = predict_dir(&run, &options).map_err(|e| format!("{e:#}"))?;
     let number = |key: &str| summary_number(&predicted, key);
     let totals = formats::summary::PlatformTotals {
         instances_created: number("instances_created") as u64,
@@ -300,92 +304,4 @@ fn function_specs(
             }
         })
         .collect()
-}
-
-/// The figure: the calls due per second (left axis) and, at each tick, the instances desired, ready
-/// and alive and the calls queued, summed over the functions (right axis).
-fn scale_figure(
-    at_tick: &BTreeMap<u64, SummedTick>,
-    load: &formats::Load,
-    period_us: u64,
-) -> plots::FigureData {
-    let mut due: BTreeMap<u64, f64> = BTreeMap::new();
-    for (k, period) in load.periods.iter().enumerate() {
-        for call in &period.calls {
-            *due.entry((k as u64 * period_us + call.offset_us) / 1_000_000)
-                .or_default() += 1.0;
-        }
-    }
-    let series = ["desired", "ready", "instances", "queued"]
-        .iter()
-        .enumerate()
-        .map(|(k, name)| plots::Series {
-            name: (*name).to_owned(),
-            values: at_tick.iter().map(|(&t, v)| (t as f64, v[k])).collect(),
-        })
-        .collect();
-    plots::FigureData::Timeline(plots::Timeline {
-        title: "predicted instances and queue (Knative's autoscaler model)".into(),
-        calls: plots::Series {
-            name: "calls due per second".into(),
-            values: due.into_iter().map(|(s, n)| (s as f64 + 0.5, n)).collect(),
-        },
-        series,
-        y_label: "instances, calls queued".into(),
-    })
-}
-
-/// `summary.json`: the totals, overall and per function, and the settings they came from.
-fn summary(
-    predictions: &[FunctionPrediction],
-    at_tick: &BTreeMap<u64, SummedTick>,
-    o: &PredictOptions,
-) -> serde_json::Value {
-    let s = &o.revision.settings;
-    let peak_instances = at_tick
-        .values()
-        .map(|sums| sums[2] as u64)
-        .max()
-        .unwrap_or(0);
-    let all = Waits::merged(predictions.iter().map(|p| &p.waits));
-    let functions: Vec<serde_json::Value> = predictions
-        .iter()
-        .map(|p| {
-            json!({
-                "function": p.name,
-                "calls": p.totals.calls,
-                "cold_starts": p.totals.cold_starts,
-                "instances_created": p.totals.instances_created,
-                "instance_seconds": p.totals.instance_seconds,
-                "memory_mb_seconds": p.memory_mb_seconds,
-                "peak_instances": p.totals.peak_instances,
-                "queue_delay_us": {"p50": p.waits.quantile(0.5), "p99": p.waits.quantile(0.99)},
-            })
-        })
-        .collect();
-    json!({
-        "calls": predictions.iter().map(|p| p.totals.calls).sum::<u64>(),
-        "cold_starts": predictions.iter().map(|p| p.totals.cold_starts).sum::<u64>(),
-        "instances_created": predictions.iter().map(|p| p.totals.instances_created).sum::<u64>(),
-        "instance_seconds": predictions.iter().map(|p| p.totals.instance_seconds).sum::<f64>(),
-        "memory_mb_seconds": predictions.iter().map(|p| p.memory_mb_seconds).sum::<f64>(),
-        "peak_instances": peak_instances,
-        "queue_delay_us": {"p50": all.quantile(0.5), "p99": all.quantile(0.99)},
-        "settings": {
-            "metric": s.metric.name(),
-            "target": s.total_target(),
-            "target_utilization_percentage": s.target_utilization_percentage,
-            "window_s": s.stable_window_s,
-            "panic_window_percentage": s.panic_window_percentage,
-            "panic_threshold_percentage": s.panic_threshold_percentage,
-            "min_scale": s.min_scale,
-            "max_scale": s.max_scale,
-            "scale_to_zero_grace_period_s": s.scale_to_zero_grace_s,
-            "tick_interval_s": s.tick_s,
-            "container_concurrency": o.revision.container_concurrency,
-            "cold_start_ms": o.cold_start_ms.points(),
-            "duration_scale": o.duration_scale,
-        },
-        "functions": functions,
-    })
 }

@@ -1,0 +1,87 @@
+//! `loadgen predict` from a trace (or a load shape): the load `generate` would write for the same flags
+//! and seed, placed period by period (`crate::generate::Placer`) and fed to the model as it is placed,
+//! never written. Memory holds the trace, one period's calls and each function's state.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use profiles::Metric;
+
+use super::{output, PredictOptions};
+use crate::cli::LoadArgs;
+use crate::generate::{GenerateOptions, Placer};
+use crate::pipeline::prepare;
+use crate::plan::{Input, LoadPlan};
+use crate::predict::{FunctionSpec, PeriodCall};
+use crate::progress::progress_bar;
+
+/// Predicts the load `args` describe (its mapping.json written beside the prediction); the summary.
+pub fn predict_trace(args: &LoadArgs, o: &PredictOptions) -> Result<serde_json::Value> {
+    let plan = LoadPlan::check(args, rand::random)?;
+    if plan.workflow.is_some() {
+        bail!(
+            "--workflow: predict a workflow load from the directory `generate` or `run` wrote for it \
+             (loadgen predict RUN_DIR)"
+        );
+    }
+    let trace_dir = args
+        .trace
+        .trace
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("trace"));
+    let input = Input::find(args, &trace_dir)?;
+    std::fs::create_dir_all(o.output)
+        .with_context(|| format!("creating {}", o.output.display()))?;
+    let prepared = prepare(&plan, &input, &o.output.join("mapping.json"))?;
+    // One revision per proxy used: the functions mapped onto one proxy share its deployment.
+    let used = prepared.proxies_used();
+    let endpoints = prepared
+        .mapped
+        .endpoints(|p| prepared.catalogue.proxies[p].name.clone());
+    let functions: Vec<FunctionSpec> = used
+        .iter()
+        .map(|&p| {
+            let proxy = &prepared.catalogue.proxies[p];
+            FunctionSpec {
+                name: proxy.name.clone(),
+                duration_ms: Some(proxy.metric(Metric::Duration).scaled(o.duration_scale)),
+                memory_mb: proxy.at(Metric::Memory, 50).unwrap_or(0.0),
+            }
+        })
+        .collect();
+    let trace = &prepared.trace;
+    let period_us = trace.granularity.period_us();
+    let mut placer = Placer::new(
+        trace,
+        GenerateOptions {
+            distribution: args.iat_distribution,
+            seed: prepared.seed,
+            workers: 1,
+            whole: false,
+            per_call: args.per_call,
+            shift: args.shift,
+            payload: None,
+            workflow: None,
+        },
+    );
+    let progress = progress_bar(trace.periods as u64, trace.granularity.unit());
+    let end_us = trace.periods as u64 * period_us;
+    let summary = output::predict_periods(o, &functions, end_us, |feed| {
+        let mut calls: Vec<PeriodCall> = Vec::new();
+        for p in 0..trace.periods {
+            let start = p as u64 * period_us;
+            let (keys, asks) = placer.place(p);
+            calls.clear();
+            calls.extend(keys.iter().enumerate().map(|(n, &key)| {
+                let function = (key & 0xffff_ffff) as usize;
+                let asked = asks.get(n).map(|(_, ask)| ask.duration_us);
+                (endpoints.of_function[function], start + (key >> 32), asked)
+            }));
+            feed(&calls, start + period_us);
+            progress.inc(1);
+        }
+        Ok(())
+    })?;
+    progress.finish_and_clear();
+    Ok(summary)
+}
