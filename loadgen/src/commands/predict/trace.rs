@@ -67,19 +67,34 @@ pub fn predict_trace(args: &LoadArgs, o: &PredictOptions) -> Result<serde_json::
     let progress = progress_bar(trace.periods as u64, trace.granularity.unit());
     let end_us = trace.periods as u64 * period_us;
     let summary = output::predict_periods(o, &functions, end_us, |feed| {
-        let mut calls: Vec<PeriodCall> = Vec::new();
-        for p in 0..trace.periods {
-            let start = p as u64 * period_us;
-            let (keys, asks) = placer.place(p);
-            calls.clear();
-            calls.extend(keys.iter().enumerate().map(|(n, &key)| {
-                let function = (key & 0xffff_ffff) as usize;
-                let asked = asks.get(n).map(|(_, ask)| ask.duration_us);
-                (endpoints.of_function[function], start + (key >> 32), asked)
-            }));
-            feed(&calls, start + period_us);
-            progress.inc(1);
-        }
+        // Periods are placed on a thread of their own, a period or two ahead of the model: the two
+        // overlap, and memory holds at most three periods' calls.
+        let (placed, periods) = std::sync::mpsc::sync_channel::<(Vec<PeriodCall>, u64)>(1);
+        let of_function = &endpoints.of_function;
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                for p in 0..trace.periods {
+                    let start = p as u64 * period_us;
+                    let (keys, asks) = placer.place(p);
+                    let calls = keys
+                        .iter()
+                        .enumerate()
+                        .map(|(n, &key)| {
+                            let function = (key & 0xffff_ffff) as usize;
+                            let asked = asks.get(n).map(|(_, ask)| ask.duration_us);
+                            (of_function[function], start + (key >> 32), asked)
+                        })
+                        .collect();
+                    if placed.send((calls, start + period_us)).is_err() {
+                        return;
+                    }
+                }
+            });
+            for (calls, until_us) in periods {
+                feed(&calls, until_us);
+                progress.inc(1);
+            }
+        });
         Ok(())
     })?;
     progress.finish_and_clear();
