@@ -10,7 +10,7 @@ use profiles::Proxy;
 use crate::{DeployError, EndpointEntry};
 
 /// How the local fleet runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LocalOptions {
     /// Worker threads shared by all servers: the most requests busy at once.
     pub threads: usize,
@@ -30,33 +30,6 @@ pub struct LocalOptions {
     pub scaling: Option<std::sync::Arc<emulated::Scaling>>,
     /// What the endpoints ask the servers to speak.
     pub protocol: crate::FunctionProtocol,
-}
-
-/// Two fleets scaled like Knative are never the same, so an experiment never reuses one: each step's
-/// fleet starts at zero instances, as the one before did, whatever that one scaled to.
-impl PartialEq for LocalOptions {
-    fn eq(&self, other: &LocalOptions) -> bool {
-        self.scaling.is_none()
-            && other.scaling.is_none()
-            && (self.threads, &self.cpus, self.scale, self.memory_budget_mb)
-                == (
-                    other.threads,
-                    &other.cpus,
-                    other.scale,
-                    other.memory_budget_mb,
-                )
-            && (
-                self.cpu_share,
-                self.keep_alive,
-                self.cold_start,
-                self.protocol,
-            ) == (
-                other.cpu_share,
-                other.keep_alive,
-                other.cold_start,
-                other.protocol,
-            )
-    }
 }
 
 impl LocalOptions {

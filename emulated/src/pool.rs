@@ -35,6 +35,17 @@ pub struct Scaling {
     pub epoch: Instant,
 }
 
+/// Two fleets scale alike when their knobs, container concurrency and cold starts are the same,
+/// whenever their clocks started (an experiment that reuses a deployment asks this).
+impl PartialEq for Scaling {
+    fn eq(&self, other: &Scaling) -> bool {
+        let (a, b) = (&self.revision, &other.revision);
+        a.settings == b.settings
+            && a.container_concurrency == b.container_concurrency
+            && self.cold_start_ms == other.cold_start_ms
+    }
+}
+
 impl Scaling {
     /// Knative's scaling of `revision`, each new instance ready after `cold_start_ms`, ticking from now.
     pub fn new(revision: Revision, cold_start_ms: Percentiles) -> Scaling {

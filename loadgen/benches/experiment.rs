@@ -39,7 +39,7 @@ fn main() {
             &file,
             format!(
                 "[run]\nprofile = \"builtin\"\nminute = false\nwarmup-duration = 0\nduration = 3\nseed = 1\n\
-                 reuse-deployment = {reuse}\n\
+                 reuse-deployment = {reuse}\nlocal-platform = \"simple\"\n\
                  [sweep]\nmode = \"zip\"\nfunctions = [{}]\niat-distribution = [{distributions}]\n",
                 ["60"; STEPS].join(", ")
             ),

@@ -115,6 +115,9 @@ fn run(dir: &std::path::Path, mode: Mode) -> Measured {
         "1",
         "--dispatcher-cpu",
         "1",
+        // Its figures were measured on one instance per function: the simple platform, no cold starts.
+        "--local-platform",
+        "simple",
     ]
     .map(String::from)
     .to_vec();

@@ -78,7 +78,10 @@ fn sample100(sample: &Path, dir: &Path) -> PathBuf {
 }
 
 fn main() {
-    let mut out = Output::new("predict", &output_path("predict"));
+    let mut out = Output::new(
+        "cargo bench -p loadgen --bench predict",
+        &output_path("predict"),
+    );
     let scratch = tempfile::tempdir().expect("temp dir");
     let n = repeats();
     let mut loads: Vec<(&str, Vec<String>)> = vec![("default", Vec::new())];

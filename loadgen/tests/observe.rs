@@ -579,4 +579,10 @@ fn the_scale_collector_writes_the_fake_clusters_pod_counts_and_draws_them() {
         .values
         .iter()
         .all(|&(_, v)| v == 3.0 * services.len() as f64));
+    // The cluster's pods beside the prediction of the same load: 2 ready + 1 pending per service.
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("Measured: the cluster"), "{report}");
+    let peak = format!("| peak instances | {} |", 3 * services.len());
+    assert!(report.contains(&peak), "{peak} not in {report}");
+    assert!(out.join("predict/summary.json").is_file());
 }

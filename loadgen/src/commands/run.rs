@@ -225,14 +225,7 @@ pub fn run_keeping(
         }
     );
     let started_at = SystemTime::now();
-    let cluster = (kind == Deployer::Knative).then(|| Cluster {
-        kubectl: deploy::kube::Kubectl::default(),
-        services: deployment
-            .deployed
-            .iter()
-            .filter_map(|d| d.service.clone())
-            .collect(),
-    });
+    let cluster = (kind == Deployer::Knative).then(|| cluster_of(deployment));
     let names = endpoint_names(&deployment.deployed);
     let fleet_metrics = deployment.servers.as_ref().map(|s| s.metrics());
     let watch = Watch::start(
@@ -251,8 +244,14 @@ pub fn run_keeping(
     print_collected(&collected, &files);
     print!("{summary}");
     formats::summary::write(&files.summary, &summary)?;
-    // The local fleet scaled like Knative: what the offline model makes of the same load, beside it.
-    let prediction = predict::beside_run(plan, &prepared, fleet.as_ref(), &files, &summary);
+    // What the offline model makes of the same load, beside what the platform did.
+    let prediction = predict::beside_run(
+        plan,
+        &prepared,
+        fleet.as_ref(),
+        &files,
+        (&summary, &collected),
+    );
 
     // 6. Figures: a run is worth keeping even if one cannot be drawn, so a failure is reported, not fatal.
     let figures = figures(plan, &prepared, &generated, &files, &summary, &collected);
@@ -276,6 +275,18 @@ pub fn run_keeping(
         generated: Some(generated),
         summary,
     })
+}
+
+/// The cluster a Knative deployment's services run in, for the Kubernetes collector.
+fn cluster_of(deployment: &Deployment) -> Cluster {
+    Cluster {
+        kubectl: deploy::kube::Kubectl::default(),
+        services: deployment
+            .deployed
+            .iter()
+            .filter_map(|d| d.service.clone())
+            .collect(),
+    }
 }
 
 /// Step 7: `report.md`.

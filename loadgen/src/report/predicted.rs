@@ -1,18 +1,19 @@
-//! A run's `## Measured and predicted`: what the local fleet's Knative platform did beside what
-//! `loadgen predict` makes of the same load.
+//! A run's `## Measured and predicted`: what its platform did (the local fleet's Knative platform, or
+//! a cluster) beside what `loadgen predict` makes of the same load.
 
 use std::fmt::Write as _;
 
-use formats::summary::{PlatformTotals, Summary};
+use crate::commands::predict::Beside;
 
-/// `## Measured and predicted`: the local fleet's Knative platform's totals beside `loadgen predict`'s
-/// for the same load, with the prediction's relative error.
-pub fn section(
-    out: &mut String,
-    summary: &Summary,
-    prediction: Option<&Result<PlatformTotals, String>>,
-) {
-    let (Some(measured), Some(prediction)) = (summary.local_platform, prediction) else {
+/// `## Measured and predicted`: the platform's totals beside `loadgen predict`'s for the same load, with
+/// the prediction's relative error.
+pub fn section(out: &mut String, beside: Option<&Beside>) {
+    let Some(Beside {
+        measured,
+        source,
+        predicted: prediction,
+    }) = beside
+    else {
         return;
     };
     let _ = writeln!(out, "\n## Measured and predicted\n");
@@ -25,10 +26,10 @@ pub fn section(
     };
     let _ = writeln!(
         out,
-        "The local fleet scaled like Knative (`--local-platform knative`); `loadgen predict` ran the same \
-         autoscaler model over the same load in simulated time, each call occupying its instance for its \
-         duration (drawn again, with the load's seed, where the load does not ask it). Relative error = \
-         (predicted − measured) / measured; its files are in `predict/`.\n"
+        "Measured: {source}. Predicted: `loadgen predict` ran Knative's autoscaler model over the same \
+         load in simulated time, each call occupying its instance for its duration (drawn again, with the \
+         load's seed, where the load does not ask it). Relative error = (predicted − measured) / \
+         measured; its files are in `predict/`.\n"
     );
     let _ = writeln!(
         out,
@@ -81,6 +82,7 @@ pub fn section(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use formats::summary::PlatformTotals;
 
     fn totals(cold_starts: u64, instance_seconds: f64) -> PlatformTotals {
         PlatformTotals {
@@ -93,13 +95,15 @@ mod tests {
 
     #[test]
     fn the_prediction_stands_beside_the_measurement_with_its_relative_error() {
-        let summary = Summary {
-            local_platform: Some(totals(10, 100.0)),
-            ..Summary::default()
+        let beside = |predicted| Beside {
+            measured: totals(10, 100.0),
+            source: "the test",
+            predicted,
         };
         let mut out = String::new();
-        section(&mut out, &summary, Some(&Ok(totals(11, 90.0))));
+        section(&mut out, Some(&beside(Ok(totals(11, 90.0)))));
         for expected in [
+            "Measured: the test.",
             "| cold starts | 10 | 11 | +10.0 % |",
             "| instance-seconds | 100.0 | 90.0 | -10.0 % |",
             "| peak instances | 3 | 3 | +0.0 % |",
@@ -108,14 +112,14 @@ mod tests {
             assert!(out.contains(expected), "{expected} not in {out}");
         }
         let mut failed = String::new();
-        section(&mut failed, &summary, Some(&Err("no load.json".into())));
+        section(&mut failed, Some(&beside(Err("no load.json".into()))));
         assert!(
             failed.contains("failed on this run's load: no load.json"),
             "{failed}"
         );
-        // Off the Knative platform: nothing.
+        // Nothing measured: nothing said.
         let mut none = String::new();
-        section(&mut none, &Summary::default(), None);
+        section(&mut none, None);
         assert!(none.is_empty());
     }
 }

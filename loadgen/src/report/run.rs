@@ -37,8 +37,8 @@ pub struct RunReport<'a> {
     pub run_id: &'a str,
     /// What each collector gathered, or why it failed.
     pub collected: &'a [crate::collect::Collected],
-    /// On the local fleet's Knative platform, `loadgen predict`'s figures for the load (or its error).
-    pub prediction: Option<&'a Result<formats::summary::PlatformTotals, String>>,
+    /// What the platform measured beside `loadgen predict`'s figures for the load, where it measured.
+    pub prediction: Option<&'a crate::commands::predict::Beside>,
 }
 
 /// Microseconds as a table shows them: two decimals for small values, none from 1,000 on.
@@ -73,7 +73,7 @@ pub fn markdown(r: &RunReport) -> String {
     timing(&mut out, r.summary);
     cold_starts(&mut out, r.summary);
     platform(&mut out, r);
-    super::predicted::section(&mut out, r.summary, r.prediction);
+    super::predicted::section(&mut out, r.prediction);
     workflows(&mut out, r);
     let _ = writeln!(out, "\n## Figures\n");
     out.push_str(r.figures);

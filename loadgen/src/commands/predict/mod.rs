@@ -6,6 +6,7 @@
 mod output;
 mod trace;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -14,6 +15,7 @@ use profiles::{Catalogue, Metric};
 
 use crate::cli::PredictArgs;
 use crate::predict::{FunctionSpec, PeriodCall};
+use formats::summary::{PlatformTotals, Summary};
 
 pub use output::SCALE_HEADER;
 
@@ -129,27 +131,117 @@ pub fn predict_dir(run: &RunDir, o: &PredictOptions) -> Result<serde_json::Value
     })
 }
 
-/// On the local fleet's Knative platform, `loadgen predict` over the run's load, with the fleet's
-/// settings and scale, into `predict/`: its totals (printed beside those measured, `summary`'s), or why
-/// it failed (a run is kept either way). `None` on any other platform.
+/// What a run measured of its platform beside what `loadgen predict` makes of its load.
+#[derive(Debug, Clone)]
+pub struct Beside {
+    /// What the platform did.
+    pub measured: PlatformTotals,
+    /// Where `measured` comes from, in words.
+    pub source: &'static str,
+    /// The prediction's totals, or why there are none.
+    pub predicted: std::result::Result<PlatformTotals, String>,
+}
+
+/// Where the local fleet's figures come from.
+const FROM_FLEET: &str =
+    "the local fleet scaled like Knative (`--local-platform knative`): its own count";
+
+/// Where a cluster's figures come from.
+const FROM_CLUSTER: &str = "the cluster: instances created and cold starts as the functions reported them \
+    (distinct instances; cold calls after warm-up), instance-seconds and the peak from the Kubernetes \
+    collector's pods (ready and pending, per sample)";
+
+/// `loadgen predict` over a run's load, with the run's knobs (and the local fleet's scale) into
+/// `predict/`, beside what the platform measured: the local fleet's Knative platform (its own count,
+/// `summary.local_platform`) or a Knative cluster (its `kubernetes-scale.csv` and the functions'
+/// reports). `None` where nothing was measured (the simple platform; a cluster run with no collector).
 pub fn beside_run(
     plan: &crate::plan::RunPlan,
     prepared: &crate::pipeline::Prepared,
     fleet: Option<&crate::pipeline::LocalFleet>,
     files: &formats::files::RunFiles,
-    summary: &formats::summary::Summary,
-) -> Option<std::result::Result<formats::summary::PlatformTotals, String>> {
-    let (measured, fleet) = summary.local_platform.zip(fleet)?;
-    Some(predict_measured(plan, prepared, fleet, files, measured))
+    (summary, collected): (&Summary, &[crate::collect::Collected]),
+) -> Option<Beside> {
+    let (measured, source, scale) = match (summary.local_platform, fleet) {
+        (Some(measured), Some(fleet)) => (measured, FROM_FLEET, fleet.options.scale),
+        _ => {
+            let scale_csv = collected
+                .iter()
+                .find(|c| c.name == "kubernetes-scale")?
+                .file
+                .as_ref()?;
+            (cluster_totals(scale_csv, summary).ok()?, FROM_CLUSTER, 1.0)
+        }
+    };
+    let predicted = predict_run(plan, prepared, files, scale);
+    if let Ok(p) = &predicted {
+        println!(
+            "platform   measured {} cold starts, {} instances, {:.0} instance-seconds; predicted {}, {}, {:.0} ({})",
+            measured.cold_starts,
+            measured.instances_created,
+            measured.instance_seconds,
+            p.cold_starts,
+            p.instances_created,
+            p.instance_seconds,
+            files.show(&files.predict).display()
+        );
+    }
+    Some(Beside {
+        measured,
+        source,
+        predicted,
+    })
 }
 
-fn predict_measured(
+/// A cluster run's platform figures: instances and cold starts as its functions reported them, and from
+/// `scale_csv` (`kubernetes-scale.csv`) the pods ready or pending of its services (not Knative's own)
+/// summed per sample: their integral over the samples (instance-seconds) and their most (peak).
+pub fn cluster_totals(scale_csv: &Path, summary: &Summary) -> Result<PlatformTotals> {
+    let mut reader = csv::Reader::from_path(scale_csv)
+        .with_context(|| format!("reading {}", scale_csv.display()))?;
+    let mut pods_at: BTreeMap<u64, (f64, u64)> = BTreeMap::new();
+    for (i, row) in reader.records().enumerate() {
+        let row = row.with_context(|| format!("{}: line {}", scale_csv.display(), i + 2))?;
+        let field = |k: usize| -> Result<&str> {
+            row.get(k).with_context(|| {
+                format!("{}: line {}: field {}", scale_csv.display(), i + 2, k + 1)
+            })
+        };
+        if field(1)?.starts_with("knative-serving/") {
+            continue;
+        }
+        let time: f64 = field(0)?
+            .parse()
+            .with_context(|| format!("{}: line {}: time", scale_csv.display(), i + 2))?;
+        let count = |k: usize| -> Result<u64> {
+            field(k)?.parse().with_context(|| {
+                format!("{}: line {}: field {}", scale_csv.display(), i + 2, k + 1)
+            })
+        };
+        let pods = count(3)? + count(4)?;
+        let at = pods_at.entry((time * 1e6) as u64).or_insert((time, 0));
+        at.1 += pods;
+    }
+    let samples: Vec<(f64, u64)> = pods_at.into_values().collect();
+    let instance_seconds = samples
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0) * w[0].1 as f64)
+        .sum();
+    Ok(PlatformTotals {
+        instances_created: summary.instances_by_endpoint.values().sum(),
+        cold_starts: summary.cold_starts,
+        instance_seconds,
+        peak_instances: samples.iter().map(|s| s.1).max().unwrap_or(0) as u32,
+    })
+}
+
+/// The prediction of a run's load into its `predict/`, durations × `duration_scale`.
+fn predict_run(
     plan: &crate::plan::RunPlan,
     prepared: &crate::pipeline::Prepared,
-    fleet: &crate::pipeline::LocalFleet,
     files: &formats::files::RunFiles,
-    measured: formats::summary::PlatformTotals,
-) -> std::result::Result<formats::summary::PlatformTotals, String> {
+    duration_scale: f64,
+) -> std::result::Result<PlatformTotals, String> {
     let deploy = &plan.load.settings.deploy;
     let settings = deploy.knative.settings().map_err(|e| e.to_string())?;
     let minute = plan.load.settings.trace.granularity().period_us() == 60_000_000;
@@ -167,27 +259,16 @@ fn predict_measured(
         },
         cold_start_ms: &deploy.cold_start_ms(),
         seed: prepared.seed,
-        duration_scale: fleet.options.scale,
+        duration_scale,
     };
     let predicted = predict_dir(&run, &options).map_err(|e| format!("{e:#}"))?;
     let number = |key: &str| summary_number(&predicted, key);
-    let totals = formats::summary::PlatformTotals {
+    Ok(PlatformTotals {
         instances_created: number("instances_created") as u64,
         cold_starts: number("cold_starts") as u64,
         instance_seconds: number("instance_seconds"),
         peak_instances: number("peak_instances") as u32,
-    };
-    println!(
-        "platform   measured {} cold starts, {} instances, {:.0} instance-seconds; predicted {}, {}, {:.0} ({})",
-        measured.cold_starts,
-        measured.instances_created,
-        measured.instance_seconds,
-        totals.cold_starts,
-        totals.instances_created,
-        totals.instance_seconds,
-        files.show(&files.predict).display()
-    );
-    Ok(totals)
+    })
 }
 
 fn summary_number(summary: &serde_json::Value, key: &str) -> f64 {
