@@ -231,6 +231,8 @@ fn the_image_builds_runs_its_tools_and_serves_a_function_to_the_host() {
         Command::new("timeout")
             .args(["120", s(&invoker), "--traceFile", s(&load), "--min=false"])
             .args(["--duration", "2", "--warmup", "0", "--records", s(&records)])
+            // Its vSwarm latency file (lat.csv, in the working directory) goes with the test's files.
+            .current_dir(dir.path())
             .output()
             .unwrap(),
         "the host's invoker",
