@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use autoscaler::simulate::{Call, ScaleTick, Simulation, Totals};
 use autoscaler::Revision;
-use formats::{Load, Percentiles};
+use formats::Percentiles;
 use rand::Rng;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -266,37 +266,6 @@ impl<'a> Predictor<'a> {
             .collect();
         (predictions, self.summed)
     }
-}
-
-/// Predicts each endpoint of `load` (periods of `period_us`) as `functions[endpoint]` under `revision`
-/// (see [`Predictor::new`]) until the load's end, period by period; `on_tick` as in
-/// [`Predictor::period`].
-pub fn predict(
-    load: &Load,
-    period_us: u64,
-    functions: &[FunctionSpec],
-    revision: &Revision,
-    draws: (&Percentiles, u64, f64),
-    mut on_tick: impl FnMut(usize, &ScaleTick),
-) -> (Vec<FunctionPrediction>, BTreeMap<u64, SummedTick>) {
-    let mut predictor = Predictor::new(functions, revision, draws);
-    let mut calls: Vec<PeriodCall> = Vec::new();
-    for (k, period) in load.periods.iter().enumerate() {
-        let start = k as u64 * period_us;
-        calls.clear();
-        calls.extend(period.calls.iter().enumerate().map(|(i, call)| {
-            let asked = period
-                .asks
-                .get(i)
-                .and_then(|a| a.asked())
-                .map(|a| a.duration_us);
-            (call.endpoint, start + call.offset_us, asked)
-        }));
-        // A period's calls in order of arrival (the load keeps them so; a hand-made one may not).
-        calls.sort_by_key(|&(_, at, _)| at);
-        predictor.period(&calls, start + period_us, &mut on_tick);
-    }
-    predictor.finish(load.periods.len() as u64 * period_us, on_tick)
 }
 
 #[cfg(test)]
