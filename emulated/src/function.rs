@@ -40,7 +40,8 @@ use proto::{HelloReply, HelloRequest};
 use tokio::sync::Semaphore;
 use tonic::{Request, Response, Status};
 
-use crate::instance::{budget_for, Instance, Instances};
+use crate::footprint::{budget_for, touch};
+use crate::instance::{Instance, Instances};
 use crate::metrics::FleetMetrics;
 use crate::pool::{Lease, Pool, Scaling};
 use observe::Held;
@@ -204,7 +205,7 @@ impl Service {
                 behaviour.keep_alive,
             ),
         };
-        metrics.add_function(&behaviour.name, instances.clone());
+        metrics.add_function(&behaviour.name, Box::new(instances.clone()));
         Service {
             behaviour: Arc::new(behaviour),
             budget,
@@ -254,7 +255,7 @@ impl Service {
         if let (true, Instances::KeepAlive(instance, _)) = (cold, &self.instances) {
             // The new instance's memory: allocated and touched now, on this call's time (a scaled
             // function's instances hold theirs from their start).
-            let held = crate::instance::footprint(&self.budget, m, footprint).await?;
+            let held = crate::footprint::footprint(&self.budget, m, footprint).await?;
             instance.lock().expect("instance lock").footprint = Some(held);
         }
         let (drawn, mib) = b.for_call(asked);
@@ -566,17 +567,4 @@ pub fn spin_rate_per_us() -> f64 {
             n *= 2;
         }
     })
-}
-
-/// Allocates `mib` MiB and writes one byte per page, so the pages are really resident; the caller holds
-/// them as long as the call runs.
-pub(crate) fn touch(mib: usize) -> Vec<u8> {
-    if mib == 0 {
-        return Vec::new();
-    }
-    let mut buffer = vec![0u8; mib << 20];
-    for i in (0..buffer.len()).step_by(4096) {
-        buffer[i] = 1;
-    }
-    std::hint::black_box(buffer)
 }

@@ -1,16 +1,13 @@
 //! A function's instances: one kept alive while it is busy or idle for less than its keep-alive
 //! ([`Instance`], `--local-platform simple`), or as many as Knative's autoscaler wants
-//! ([`crate::pool`]); and the memory footprint an instance holds for its life.
+//! ([`crate::pool`]); what the fleet's metrics read of either (`crate::metrics::FunctionState`).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use observe::Held;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tonic::Status;
-
-use crate::metrics::FleetMetrics;
-use crate::pool::{FunctionScale, Pool};
+use crate::footprint::Footprint;
+use crate::metrics::{FunctionScale, FunctionState};
+use crate::pool::Pool;
 use formats::summary::PlatformTotals;
 
 /// A function's instances, as its platform keeps them.
@@ -22,9 +19,8 @@ pub(crate) enum Instances {
     Scaled(Arc<Pool>),
 }
 
-impl Instances {
-    /// The function's scale now.
-    pub(crate) fn scale(&self, now: Instant) -> FunctionScale {
+impl FunctionState for Instances {
+    fn scale(&self, now: Instant) -> FunctionScale {
         match self {
             Instances::KeepAlive(instance, keep_alive) => {
                 let i = instance.lock().unwrap_or_else(|e| e.into_inner());
@@ -41,52 +37,12 @@ impl Instances {
         }
     }
 
-    /// What a scaled function's instances did so far (`None`: not scaled).
-    pub(crate) fn totals(&self) -> Option<PlatformTotals> {
+    fn totals(&self) -> Option<PlatformTotals> {
         match self {
             Instances::KeepAlive(..) => None,
             Instances::Scaled(pool) => Some(pool.totals()),
         }
     }
-}
-
-/// `mib` of the `budget`, waited for when other instances and calls hold it.
-pub(crate) async fn budget_for(
-    budget: &Arc<Semaphore>,
-    mib: u32,
-) -> Result<Option<OwnedSemaphorePermit>, Status> {
-    if mib == 0 {
-        return Ok(None);
-    }
-    Arc::clone(budget)
-        .acquire_many_owned(mib)
-        .await
-        .map(Some)
-        .map_err(|_| Status::unavailable("server shutting down"))
-}
-
-/// A new instance's footprint of `mib`: its budget (queued for, as a call waiting for memory is), then
-/// its pages touched on a busy thread.
-pub(crate) async fn footprint(
-    budget: &Arc<Semaphore>,
-    metrics: &FleetMetrics,
-    mib: u32,
-) -> Result<Footprint, Status> {
-    let queued = Held::new(&metrics.queued, 1);
-    let budget = budget_for(budget, mib).await?;
-    let busy = metrics.busy.clone();
-    let pages = tokio::task::spawn_blocking(move || {
-        drop(queued);
-        let _busy = Held::new(&busy, 1);
-        crate::function::touch(mib as usize)
-    })
-    .await
-    .map_err(|e| Status::internal(e.to_string()))?;
-    Ok(Footprint {
-        _pages: pages,
-        _budget: budget,
-        _gauge: Held::new(&metrics.working_set_bytes, i64::from(mib) << 20),
-    })
 }
 
 /// The instance's life: its id, the calls in it, when it was last busy, the memory it holds.
@@ -97,19 +53,6 @@ pub(crate) struct Instance {
     last_active: Option<Instant>,
     /// The memory it holds from its cold call on.
     pub(crate) footprint: Option<Footprint>,
-}
-
-/// An instance's footprint: its pages, resident, and the budget they take, given back when dropped.
-pub(crate) struct Footprint {
-    pub(crate) _pages: Vec<u8>,
-    pub(crate) _budget: Option<OwnedSemaphorePermit>,
-    pub(crate) _gauge: Held,
-}
-
-impl std::fmt::Debug for Footprint {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Footprint").finish_non_exhaustive()
-    }
 }
 
 impl Instance {

@@ -12,6 +12,7 @@
 //! call in flight; waiting holds no thread.
 
 mod chain;
+mod footprint;
 pub mod function;
 mod http;
 mod instance;
@@ -22,8 +23,8 @@ mod receive;
 mod store;
 
 pub use function::{Behaviour, DEFAULT_BUDGET_MB, DEFAULT_KEEP_ALIVE};
-pub use metrics::{FleetMetrics, Scale};
-pub use pool::{FunctionScale, Scaling};
+pub use metrics::{FleetMetrics, FunctionScale, Scale};
+pub use pool::Scaling;
 
 use std::future::Future;
 use std::net::SocketAddr;

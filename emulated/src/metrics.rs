@@ -12,9 +12,30 @@ use observe::prometheus_client::metrics::counter::Counter;
 use observe::prometheus_client::metrics::gauge::Gauge;
 use observe::prometheus_client::registry::Registry;
 
-use crate::instance::Instances;
-use crate::pool::FunctionScale;
 use formats::summary::PlatformTotals;
+
+/// One function's scale at an instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FunctionScale {
+    /// Instances the autoscaler wants (as of its last tick).
+    pub desired: u32,
+    /// Instances ready.
+    pub ready: u32,
+    /// Instances starting (made, not ready yet).
+    pub pending: u32,
+    /// Calls being served.
+    pub in_flight: u32,
+    /// Calls waiting in the activator's queue.
+    pub queued: u32,
+}
+
+/// What the metrics read of a function's instances, however its platform keeps them.
+pub(crate) trait FunctionState: Send + Sync {
+    /// The function's scale at `now`.
+    fn scale(&self, now: Instant) -> FunctionScale;
+    /// What its instances did so far, when it scales like Knative.
+    fn totals(&self) -> Option<PlatformTotals>;
+}
 
 /// The metrics of every server of a fleet (or of one server), together.
 pub struct FleetMetrics {
@@ -26,7 +47,7 @@ pub struct FleetMetrics {
     pub(crate) queued: Gauge,
     pub(crate) working_set_bytes: Gauge,
     instances_alive: Gauge,
-    functions: Mutex<Vec<(String, Instances)>>,
+    functions: Mutex<Vec<(String, Box<dyn FunctionState>)>>,
     /// Instances of the scaled functions alive now, and the most at once.
     scaled_alive: AtomicU64,
     scaled_peak: AtomicU64,
@@ -125,7 +146,7 @@ impl FleetMetrics {
         Arc::clone(&self.registry)
     }
 
-    pub(crate) fn add_function(&self, name: &str, instances: Instances) {
+    pub(crate) fn add_function(&self, name: &str, instances: Box<dyn FunctionState>) {
         self.functions
             .lock()
             .expect("functions lock")

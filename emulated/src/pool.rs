@@ -21,8 +21,8 @@ use profiles::Percentiles;
 use tokio::sync::{oneshot, Semaphore};
 use tonic::Status;
 
-use crate::instance::{footprint, Footprint};
-use crate::metrics::FleetMetrics;
+use crate::footprint::{footprint, Footprint};
+use crate::metrics::{FleetMetrics, FunctionScale};
 
 /// How a fleet's functions scale like Knative.
 #[derive(Debug, Clone)]
@@ -67,21 +67,6 @@ impl Scaling {
             .unwrap_or(0.0);
         Duration::from_secs_f64(ms.max(0.0) / 1e3)
     }
-}
-
-/// One function's scale at an instant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FunctionScale {
-    /// Instances the autoscaler wants (as of its last tick).
-    pub desired: u32,
-    /// Instances ready.
-    pub ready: u32,
-    /// Instances starting (made, not ready yet).
-    pub pending: u32,
-    /// Calls being served.
-    pub in_flight: u32,
-    /// Calls waiting in the activator's queue.
-    pub queued: u32,
 }
 
 struct Slot {
