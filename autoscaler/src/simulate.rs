@@ -139,11 +139,6 @@ impl Simulation {
         self.sim.finish(end_us)
     }
 
-    /// The totals so far (instances alive not counted yet).
-    pub fn totals(&self) -> Totals {
-        self.sim.totals
-    }
-
     /// The event loop: at equal times, a call's end, then an instance ready, then an arrival, then a tick.
     fn drive(
         &mut self,

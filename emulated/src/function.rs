@@ -78,11 +78,10 @@ pub struct Behaviour {
 impl Behaviour {
     /// Fixed duration and memory, all of it computation.
     pub fn fixed(name: &str, duration_ms: f64, memory_mb: f64) -> Behaviour {
-        let point = |v: f64| Percentiles::new(vec![(0.0, v), (100.0, v)]);
         Behaviour {
             name: name.to_owned(),
-            duration_ms: point(duration_ms),
-            memory_mb: point(memory_mb),
+            duration_ms: Percentiles::constant(duration_ms),
+            memory_mb: Percentiles::constant(memory_mb),
             memory_budget_mb: DEFAULT_BUDGET_MB,
             cpu_share: 1.0,
             keep_alive: DEFAULT_KEEP_ALIVE,
@@ -247,14 +246,13 @@ impl Service {
             m.cold_starts.inc();
         }
         let _serving = Held::new(&m.in_flight, 1);
-        let keeps_alive = matches!(_placed, Placed::KeepAlive(_));
-        if keeps_alive && cold && !b.cold_start.is_zero() {
-            tokio::time::sleep(b.cold_start).await;
-        }
         let footprint = b.footprint_mb();
         if let (true, Instances::KeepAlive(instance, _)) = (cold, &self.instances) {
-            // The new instance's memory: allocated and touched now, on this call's time (a scaled
-            // function's instances hold theirs from their start).
+            // A new instance: its cold start, then its memory allocated and touched, on this call's
+            // time (a scaled function's instances start, and hold theirs, before their calls).
+            if !b.cold_start.is_zero() {
+                tokio::time::sleep(b.cold_start).await;
+            }
             let held = crate::footprint::footprint(&self.budget, m, footprint).await?;
             instance.lock().expect("instance lock").footprint = Some(held);
         }

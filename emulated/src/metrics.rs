@@ -203,17 +203,15 @@ impl FleetMetrics {
         let functions = self.functions.lock().expect("functions lock");
         let mut all = functions.iter().filter_map(|(_, i)| i.totals()).peekable();
         all.peek()?;
-        Some(
-            all.fold(PlatformTotals::default(), |sum, t| PlatformTotals {
-                instances_created: sum.instances_created + t.instances_created,
-                cold_starts: sum.cold_starts + t.cold_starts,
-                instance_seconds: sum.instance_seconds + t.instance_seconds,
-                peak_instances: sum.peak_instances.max(t.peak_instances),
-            }),
-        )
-        .map(|t| PlatformTotals {
+        let fleet = PlatformTotals {
             peak_instances: self.scaled_peak.load(Ordering::Relaxed) as u32,
-            ..t
-        })
+            ..PlatformTotals::default()
+        };
+        Some(all.fold(fleet, |sum, t| PlatformTotals {
+            instances_created: sum.instances_created + t.instances_created,
+            cold_starts: sum.cold_starts + t.cold_starts,
+            instance_seconds: sum.instance_seconds + t.instance_seconds,
+            ..sum
+        }))
     }
 }

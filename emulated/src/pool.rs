@@ -96,6 +96,12 @@ impl State {
         self.running + self.queue.len() as u32
     }
 
+    /// Moves the scaler's clock to `now_us`, with the calls in flight until now.
+    fn advance(&mut self, now_us: u64) {
+        let in_flight = self.in_flight();
+        self.scaler.advance(now_us, in_flight);
+    }
+
     /// The ready instance with room serving the fewest calls.
     fn room(&self, revision: &Revision) -> Option<usize> {
         (0..self.instances.len())
@@ -167,9 +173,7 @@ impl Pool {
         let arrival = Instant::now();
         let assigned = {
             let mut s = self.lock();
-            let now_us = self.scaling.now_us(arrival);
-            let in_flight = s.in_flight();
-            s.scaler.advance(now_us, in_flight);
+            s.advance(self.scaling.now_us(arrival));
             s.scaler.arrive();
             match s
                 .room(&self.scaling.revision)
@@ -230,9 +234,7 @@ impl Pool {
     /// Instance `id` has started: calls waiting go to it.
     fn ready(&self, id: u64, held: Option<Footprint>) {
         let mut s = self.lock();
-        let now_us = self.scaling.now_us(Instant::now());
-        let in_flight = s.in_flight();
-        s.scaler.advance(now_us, in_flight);
+        s.advance(self.scaling.now_us(Instant::now()));
         // It may have been removed while it started: its footprint goes back, then.
         if let Some(slot) = s.instances.iter_mut().find(|i| i.id == id) {
             slot.ready = true;
@@ -244,9 +246,7 @@ impl Pool {
     /// A call on instance `id` has ended.
     fn release(&self, id: u64) {
         let mut s = self.lock();
-        let now_us = self.scaling.now_us(Instant::now());
-        let in_flight = s.in_flight();
-        s.scaler.advance(now_us, in_flight);
+        s.advance(self.scaling.now_us(Instant::now()));
         if let Some(slot) = s.instances.iter_mut().find(|i| i.id == id) {
             slot.busy -= 1;
         }
@@ -275,9 +275,9 @@ impl Pool {
         let mut s = self.lock();
         let now = Instant::now();
         let now_us = self.scaling.now_us(now);
-        let in_flight = s.in_flight();
-        s.scaler.advance(now_us, in_flight);
+        s.advance(now_us);
         let ready = s.instances.iter().filter(|i| i.ready).count() as u32;
+        let in_flight = s.in_flight();
         let pods = s.scaler.tick(now_us, ready, in_flight) as usize;
         while s.instances.len() < pods {
             self.create(&mut s, now);

@@ -15,6 +15,17 @@ impl Percentiles {
         Percentiles { points }
     }
 
+    /// One value at every percentile: a fixed quantity (a cold start of N ms, a fixed duration).
+    pub fn constant(value: f64) -> Self {
+        Percentiles::new(vec![(0.0, value), (100.0, value)])
+    }
+
+    /// The one value of a distribution that has a single value at every percentile it gives.
+    pub fn as_constant(&self) -> Option<f64> {
+        let (first, rest) = self.points.split_first()?;
+        rest.iter().all(|p| p.1 == first.1).then_some(first.1)
+    }
+
     /// The value given for percentile `p` exactly, if the distribution has it.
     pub fn at(&self, p: f64) -> Option<f64> {
         self.points.iter().find(|(q, _)| *q == p).map(|&(_, v)| v)
@@ -54,6 +65,18 @@ impl Percentiles {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_constant_is_one_value_everywhere() {
+        let c = Percentiles::constant(7.0);
+        assert_eq!(
+            (c.quantile(0.0), c.quantile(0.5), c.as_constant()),
+            (Some(7.0), Some(7.0), Some(7.0))
+        );
+        let spread = Percentiles::new(vec![(50.0, 1.0), (99.0, 2.0)]);
+        assert_eq!(spread.as_constant(), None);
+        assert_eq!(Percentiles::default().as_constant(), None);
+    }
 
     #[test]
     fn quantile_interpolates_and_clamps() {

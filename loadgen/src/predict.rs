@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use autoscaler::simulate::{Call, ScaleTick, Simulation, Totals};
 use autoscaler::Revision;
 use formats::Percentiles;
+use profiles::{Metric, Proxy};
 use rand::Rng;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -22,6 +23,18 @@ pub struct FunctionSpec {
     pub duration_ms: Option<Percentiles>,
     /// Its instances' memory, MiB (the proxy's median).
     pub memory_mb: f64,
+}
+
+impl FunctionSpec {
+    /// `proxy`, deployed as `name`: its duration percentiles × `duration_scale`, and its median memory
+    /// (what each emulated instance holds).
+    pub fn of_proxy(name: &str, proxy: &Proxy, duration_scale: f64) -> FunctionSpec {
+        FunctionSpec {
+            name: name.to_owned(),
+            duration_ms: Some(proxy.metric(Metric::Duration).scaled(duration_scale)),
+            memory_mb: proxy.at(Metric::Memory, 50).unwrap_or(0.0),
+        }
+    }
 }
 
 /// The calls' waits in the activator: how many did not wait, and each wait of those that did (most

@@ -194,7 +194,7 @@ pub fn parse_cold_start(text: &str) -> Result<formats::Percentiles, String> {
     };
     if !text.contains(':') {
         let v = value(text)?;
-        return Ok(formats::Percentiles::new(vec![(0.0, v), (100.0, v)]));
+        return Ok(formats::Percentiles::constant(v));
     }
     let mut points = Vec::new();
     for part in text.split(',') {

@@ -370,7 +370,7 @@ impl DeployArgs {
                 LocalPlatform::Knative => DEFAULT_COLD_START_MS,
                 LocalPlatform::Simple => 0.0,
             };
-            formats::Percentiles::new(vec![(0.0, ms), (100.0, ms)])
+            formats::Percentiles::constant(ms)
         })
     }
 
@@ -380,10 +380,9 @@ impl DeployArgs {
         if self.local_platform == LocalPlatform::Knative {
             return Ok(Duration::ZERO);
         }
-        let cold = self.cold_start_ms();
-        match (cold.at(0.0), cold.at(100.0)) {
-            (Some(low), Some(high)) if low == high => Ok(Duration::from_secs_f64(low / 1e3)),
-            _ => anyhow::bail!(
+        match self.cold_start_ms().as_constant() {
+            Some(ms) => Ok(Duration::from_secs_f64(ms / 1e3)),
+            None => anyhow::bail!(
                 "--cold-start-ms: --local-platform simple takes one fixed wait (N ms), not percentiles; \
                  percentiles are the Knative platform's (--local-platform knative)"
             ),

@@ -11,13 +11,13 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use autoscaler::Revision;
-use profiles::{Catalogue, Metric};
+use profiles::Catalogue;
 
 use crate::cli::PredictArgs;
 use crate::predict::{FunctionSpec, PeriodCall};
 use formats::summary::{PlatformTotals, Summary};
 
-pub use output::SCALE_HEADER;
+pub use output::{Predicted, SCALE_HEADER};
 
 /// What every prediction runs with.
 pub struct PredictOptions<'a> {
@@ -66,7 +66,7 @@ pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
         seed: args.load.seed.unwrap_or(DEFAULT_SEED),
         duration_scale: args.duration_scale,
     };
-    let summary = match &args.run_dir {
+    let Predicted { summary, totals } = match &args.run_dir {
         Some(dir) => {
             let run = RunDir {
                 dir,
@@ -82,9 +82,9 @@ pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
         "predict    {} functions, {} calls: {} cold starts, {:.0} instance-seconds, peak {} instances -> {}",
         summary["functions"].as_array().map_or(0, Vec::len),
         summary["calls"],
-        summary["cold_starts"],
-        summary["instance_seconds"].as_f64().unwrap_or(0.0),
-        summary["peak_instances"],
+        totals.cold_starts,
+        totals.instance_seconds,
+        totals.peak_instances,
         args.output.display()
     );
     Ok(summary)
@@ -93,8 +93,8 @@ pub fn predict(args: &PredictArgs) -> Result<serde_json::Value> {
 /// The seed of the draws when none is given.
 pub const DEFAULT_SEED: u64 = 42;
 
-/// The prediction of the load in `run.dir`, its files written into `o.output`; the summary's JSON.
-pub fn predict_dir(run: &RunDir, o: &PredictOptions) -> Result<serde_json::Value> {
+/// The prediction of the load in `run.dir`, its files written into `o.output`.
+pub fn predict_dir(run: &RunDir, o: &PredictOptions) -> Result<Predicted> {
     let dir = run.dir;
     let load_path = dir.join(formats::files::LOAD);
     let load = formats::read(&load_path)
@@ -262,17 +262,7 @@ fn predict_run(
         duration_scale,
     };
     let predicted = predict_dir(&run, &options).map_err(|e| format!("{e:#}"))?;
-    let number = |key: &str| summary_number(&predicted, key);
-    Ok(PlatformTotals {
-        instances_created: number("instances_created") as u64,
-        cold_starts: number("cold_starts") as u64,
-        instance_seconds: number("instance_seconds"),
-        peak_instances: number("peak_instances") as u32,
-    })
-}
-
-fn summary_number(summary: &serde_json::Value, key: &str) -> f64 {
-    summary[key].as_f64().unwrap_or(0.0)
+    Ok(predicted.totals)
 }
 
 /// Whether the load in `dir` has minute periods: as `given`, checked against the run's records when it
@@ -367,11 +357,7 @@ fn function_specs(
                 .get(proxy_name)
                 .or_else(|| copied_from(proxy_name).and_then(|from| catalogue.get(from)));
             match proxy {
-                Some(proxy) => Ok(FunctionSpec {
-                    name: proxy_name.to_owned(),
-                    duration_ms: Some(proxy.metric(Metric::Duration).scaled(duration_scale)),
-                    memory_mb: proxy.at(Metric::Memory, 50).unwrap_or(0.0),
-                }),
+                Some(proxy) => Ok(FunctionSpec::of_proxy(proxy_name, proxy, duration_scale)),
                 None if asks => Ok(FunctionSpec {
                     name: proxy_name.to_owned(),
                     duration_ms: None,

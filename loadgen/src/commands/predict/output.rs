@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 
 use anyhow::{Context, Result};
-use autoscaler::simulate::ScaleTick;
+use autoscaler::simulate::{ScaleTick, Totals};
+use formats::summary::PlatformTotals;
 use serde_json::json;
 
 use super::PredictOptions;
@@ -14,15 +15,24 @@ use crate::predict::{FunctionPrediction, FunctionSpec, PeriodCall, Predictor, Su
 /// The header of `scale.csv`.
 pub const SCALE_HEADER: &str = "function,time_s,desired,ready,instances,queued";
 
+/// What a prediction made: `summary.json`, and its overall totals.
+#[derive(Debug, Clone)]
+pub struct Predicted {
+    /// `summary.json`'s JSON.
+    pub summary: serde_json::Value,
+    /// The totals over every function (the peak: the most instances at one tick, summed).
+    pub totals: PlatformTotals,
+}
+
 /// Runs the model over the periods `periods` feeds (each period's calls, in order of arrival, and its
 /// end, µs) until `end_us`, each of `functions` an endpoint; writes scale.csv, summary.json and the
-/// figure into `o.output`; the summary's JSON.
+/// figure into `o.output`; what it predicted.
 pub fn predict_periods(
     o: &PredictOptions,
     functions: &[FunctionSpec],
     end_us: u64,
     periods: impl FnOnce(&mut dyn FnMut(&[PeriodCall], u64)) -> Result<()>,
-) -> Result<serde_json::Value> {
+) -> Result<Predicted> {
     std::fs::create_dir_all(o.output)
         .with_context(|| format!("creating {}", o.output.display()))?;
     // scale.csv is written as each period's ticks are known: tick rows by period, then function.
@@ -56,7 +66,8 @@ pub fn predict_periods(
     written
         .and_then(|()| scale.commit())
         .with_context(|| format!("writing {}", scale_path.display()))?;
-    let summary = summary(&predictions, &summed, o);
+    let totals = overall(&predictions, &summed);
+    let summary = summary(&predictions, &totals, o);
     let path = o.output.join("summary.json");
     let text = serde_json::to_string_pretty(&summary).expect("JSON serialises");
     formats::output::write_atomic(&path, text.as_bytes())
@@ -65,7 +76,7 @@ pub fn predict_periods(
     let figure = plots::render(o.output, "predict_scale", figure)
         .with_context(|| format!("drawing the figure into {}", o.output.display()))?;
     log::debug!("drew {}", figure.png.display());
-    Ok(summary)
+    Ok(Predicted { summary, totals })
 }
 
 /// The figure: the calls due per second (left axis) and, at each tick, the instances desired, ready
@@ -90,18 +101,31 @@ fn scale_figure(at_tick: &BTreeMap<u64, SummedTick>, due: BTreeMap<u64, f64>) ->
     })
 }
 
-/// `summary.json`: the totals, overall and per function, and the settings they came from.
-fn summary(
+/// The totals over every function; the peak is the most instances at one tick, summed.
+fn overall(
     predictions: &[FunctionPrediction],
     at_tick: &BTreeMap<u64, SummedTick>,
+) -> PlatformTotals {
+    let sum = |pick: fn(&Totals) -> u64| predictions.iter().map(|p| pick(&p.totals)).sum::<u64>();
+    PlatformTotals {
+        instances_created: sum(|t| t.instances_created),
+        cold_starts: sum(|t| t.cold_starts),
+        instance_seconds: predictions.iter().map(|p| p.totals.instance_seconds).sum(),
+        peak_instances: at_tick
+            .values()
+            .map(|sums| sums[2] as u32)
+            .max()
+            .unwrap_or(0),
+    }
+}
+
+/// `summary.json`: the totals, overall (`totals`) and per function, and the settings they came from.
+fn summary(
+    predictions: &[FunctionPrediction],
+    totals: &PlatformTotals,
     o: &PredictOptions,
 ) -> serde_json::Value {
     let s = &o.revision.settings;
-    let peak_instances = at_tick
-        .values()
-        .map(|sums| sums[2] as u64)
-        .max()
-        .unwrap_or(0);
     let all = Waits::merged(predictions.iter().map(|p| &p.waits));
     let functions: Vec<serde_json::Value> = predictions
         .iter()
@@ -120,11 +144,11 @@ fn summary(
         .collect();
     json!({
         "calls": predictions.iter().map(|p| p.totals.calls).sum::<u64>(),
-        "cold_starts": predictions.iter().map(|p| p.totals.cold_starts).sum::<u64>(),
-        "instances_created": predictions.iter().map(|p| p.totals.instances_created).sum::<u64>(),
-        "instance_seconds": predictions.iter().map(|p| p.totals.instance_seconds).sum::<f64>(),
+        "cold_starts": totals.cold_starts,
+        "instances_created": totals.instances_created,
+        "instance_seconds": totals.instance_seconds,
         "memory_mb_seconds": predictions.iter().map(|p| p.memory_mb_seconds).sum::<f64>(),
-        "peak_instances": peak_instances,
+        "peak_instances": totals.peak_instances,
         "queue_delay_us": {"p50": all.quantile(0.5), "p99": all.quantile(0.99)},
         "settings": {
             "metric": s.metric.name(),

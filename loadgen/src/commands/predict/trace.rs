@@ -5,9 +5,8 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
-use profiles::Metric;
 
-use super::{output, PredictOptions};
+use super::{output, PredictOptions, Predicted};
 use crate::cli::LoadArgs;
 use crate::generate::{GenerateOptions, Placer};
 use crate::pipeline::prepare;
@@ -16,7 +15,7 @@ use crate::predict::{FunctionSpec, PeriodCall};
 use crate::progress::progress_bar;
 
 /// Predicts the load `args` describe (its mapping.json written beside the prediction); the summary.
-pub fn predict_trace(args: &LoadArgs, o: &PredictOptions) -> Result<serde_json::Value> {
+pub fn predict_trace(args: &LoadArgs, o: &PredictOptions) -> Result<Predicted> {
     let plan = LoadPlan::check(args, rand::random)?;
     if plan.workflow.is_some() {
         bail!(
@@ -42,11 +41,7 @@ pub fn predict_trace(args: &LoadArgs, o: &PredictOptions) -> Result<serde_json::
         .iter()
         .map(|&p| {
             let proxy = &prepared.catalogue.proxies[p];
-            FunctionSpec {
-                name: proxy.name.clone(),
-                duration_ms: Some(proxy.metric(Metric::Duration).scaled(o.duration_scale)),
-                memory_mb: proxy.at(Metric::Memory, 50).unwrap_or(0.0),
-            }
+            FunctionSpec::of_proxy(&proxy.name, proxy, o.duration_scale)
         })
         .collect();
     let trace = &prepared.trace;
