@@ -37,8 +37,8 @@ pub fn job_name(run_id: &str) -> String {
     format!("loadgen-invokers-{run_id}")
 }
 
-/// The name of the Secret holding what the workers' calls need from the environment (header `$VAR`s,
-/// AWS credentials).
+/// The name of the Secret holding the run's token and what the workers' calls need from the environment
+/// (header `$VAR`s, AWS credentials).
 pub fn secret_name(run_id: &str) -> String {
     format!("loadgen-invokers-{run_id}-env")
 }
@@ -62,7 +62,7 @@ pub fn secret_manifest(run_id: &str, namespace: &str, values: &[(String, String)
 }
 
 /// The Job manifest: `workers` pods running `invoker` with `args` (in which `$(JOB_COMPLETION_INDEX)`
-/// stands for the pod's index), their environment from the run's Secret when `with_secret`; it ends
+/// stands for the pod's index), their environment from the run's Secret; it ends
 /// after `deadline_seconds` whatever happens, and is removed 10 minutes after it finishes if `loadgen`
 /// could not delete it.
 pub fn manifest(
@@ -71,7 +71,6 @@ pub fn manifest(
     args: &[String],
     options: &KubernetesOptions,
     (deadline_seconds, grace_seconds): (u64, u64),
-    with_secret: bool,
 ) -> Value {
     let labels = json!({ MANAGED_BY_LABEL: MANAGED_BY, RUN_LABEL: run_id });
     let mut pod_labels = labels.clone();
@@ -95,13 +94,12 @@ pub fn manifest(
             "image": options.image,
             "command": [IMAGE_INVOKER],
             "args": args,
+            // The run's token and the calls' variables: never in this manifest, its arguments or a log.
+            "envFrom": [{ "secretRef": { "name": secret_name(run_id) } }],
             "volumeMounts": [{ "name": "work", "mountPath": POD_WORK_DIR }],
         }],
         "volumes": [{ "name": "work", "emptyDir": {} }],
     });
-    if with_secret {
-        pod["containers"][0]["envFrom"] = json!([{ "secretRef": { "name": secret_name(run_id) } }]);
-    }
     if !resources.is_empty() {
         pod["containers"][0]["resources"] =
             json!({ "requests": resources.clone(), "limits": resources });
@@ -141,7 +139,7 @@ pub fn to_yaml(manifest: &Value) -> String {
 }
 
 /// The commands a run gives `kubectl`, for `--dry-run` to print; `variables` are those the workers'
-/// Secret would hold.
+/// Secret would hold beside the run's token.
 pub fn commands(
     kubectl: &Kubectl,
     file: &Path,
@@ -151,25 +149,27 @@ pub fn commands(
 ) -> Vec<String> {
     let job = job_name(run_id);
     let workers_of_run = format!("{RUN_LABEL}={run_id},{INDEX_LABEL}=K");
-    let mut commands = Vec::new();
-    if !variables.is_empty() {
-        commands.push(format!(
-            "{}   (Secret {} in {namespace}: {}, their values from this machine's environment)",
-            kubectl.shown(&["apply", "-f", "-"]),
-            secret_name(run_id),
-            variables.join(", ")
-        ));
-    }
+    let held = std::iter::once(formats::transfer::TOKEN_ENV.to_owned() + " (the run's token)")
+        .chain(
+            variables
+                .iter()
+                .map(|v| v.clone() + " (from this machine's environment)"),
+        )
+        .collect::<Vec<_>>();
+    let mut commands = vec![format!(
+        "{}   (Secret {} in {namespace}: {})",
+        kubectl.shown(&["apply", "-f", "-"]),
+        secret_name(run_id),
+        held.join(", ")
+    )];
     commands.extend([
         kubectl.shown(&["apply", "-f", &file.display().to_string()]),
         kubectl.shown(&["get", "job", &job, "-n", namespace, "-o", "json"]),
         kubectl.shown(&["logs", "-n", namespace, "-l", &workers_of_run, "--tail=5"])
             + "   (worker K, if lost)",
         kubectl.shown(&["delete", "job", "-n", namespace, &job]),
+        kubectl.shown(&["delete", "secret", "-n", namespace, &secret_name(run_id)]),
     ]);
-    if !variables.is_empty() {
-        commands.push(kubectl.shown(&["delete", "secret", "-n", namespace, &secret_name(run_id)]));
-    }
     commands
 }
 
@@ -193,14 +193,13 @@ pub fn secret_values(
     Ok(values)
 }
 
-/// A Job this run created (and its Secret, if it has one).
+/// A Job this run created, and its Secret.
 #[derive(Debug)]
 pub struct Job {
     kubectl: Kubectl,
     name: String,
     namespace: String,
     run_id: String,
-    secret: bool,
     deleted: bool,
 }
 
@@ -238,24 +237,21 @@ impl Job {
         options: &KubernetesOptions,
         run_id: &str,
         file: &Path,
-        secret: Option<&Value>,
+        secret: &Value,
     ) -> Result<Job> {
         let job = Job {
             kubectl: options.kubectl.clone(),
             name: job_name(run_id),
             namespace: options.namespace.clone(),
             run_id: run_id.to_owned(),
-            secret: secret.is_some(),
             deleted: false,
         };
-        if let Some(secret) = secret {
-            // A Job that is not applied still takes its Secret with it when dropped.
-            options.kubectl.run_with_input(
-                &["apply", "-f", "-"],
-                &to_yaml(secret),
-                "creating the workers' Secret",
-            )?;
-        }
+        // A Job that is not applied still takes its Secret with it when dropped.
+        options.kubectl.run_with_input(
+            &["apply", "-f", "-"],
+            &to_yaml(secret),
+            "creating the workers' Secret",
+        )?;
         options.kubectl.run(
             &["apply", "-f", &file.display().to_string()],
             "creating the workers' Job",
@@ -316,11 +312,9 @@ impl Job {
                 .kubectl
                 .delete("job", &[job], "deleting the workers' Job");
             // The Secret goes even when the Job could not be deleted (or was never made).
-            if self.secret {
-                let secret = format!("{}/{}", self.namespace, secret_name(&self.run_id));
-                self.kubectl
-                    .delete("secret", &[secret], "deleting the workers' Secret")?;
-            }
+            let secret = format!("{}/{}", self.namespace, secret_name(&self.run_id));
+            self.kubectl
+                .delete("secret", &[secret], "deleting the workers' Secret")?;
             deleted?;
         }
         Ok(())
@@ -364,7 +358,7 @@ mod tests {
     #[test]
     fn the_job_is_indexed_labelled_spread_and_names_its_command() {
         let args = vec!["--worker".to_owned(), "$(JOB_COMPLETION_INDEX)".to_owned()];
-        let m = manifest("r1", 4, &args, &options(), (300, 40), false);
+        let m = manifest("r1", 4, &args, &options(), (300, 40));
         assert_eq!(m["kind"], "Job");
         assert_eq!(m["metadata"]["name"], "loadgen-invokers-r1");
         assert_eq!(m["metadata"]["namespace"], "load");
@@ -386,7 +380,10 @@ mod tests {
         assert_eq!(c["command"][0], IMAGE_INVOKER);
         assert_eq!(c["args"][1], "$(JOB_COMPLETION_INDEX)");
         assert_eq!(c["resources"]["limits"]["cpu"], "2");
-        assert!(c.get("envFrom").is_none());
+        assert_eq!(
+            c["envFrom"][0]["secretRef"]["name"],
+            "loadgen-invokers-r1-env"
+        );
         let yaml = to_yaml(&m);
         let back: Value = serde_yaml_ng::from_str(&yaml).unwrap();
         assert_eq!(back, m);
@@ -398,7 +395,7 @@ mod tests {
             "--header".to_owned(),
             "Authorization: Bearer $TOKEN".to_owned(),
         ];
-        let m = manifest("r1", 2, &args, &options(), (300, 40), true);
+        let m = manifest("r1", 2, &args, &options(), (300, 40));
         let c = &m["spec"]["template"]["spec"]["containers"][0];
         assert_eq!(
             c["envFrom"][0]["secretRef"]["name"],
@@ -426,7 +423,8 @@ mod tests {
             &["TOKEN".into()],
         );
         assert!(
-            shown[0].starts_with("kubectl apply -f -") && shown[0].contains("TOKEN"),
+            shown[0].starts_with("kubectl apply -f -")
+                && shown[0].contains("LOADGEN_COORDINATOR_TOKEN (the run's token), TOKEN"),
             "{shown:?}"
         );
         assert_eq!(

@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use cmdline::Stop;
 use formats::summary::Summary;
-use formats::transfer::RESULT_FILES;
+use formats::transfer::{RESULT_FILES, TOKEN_ENV};
 use invoker::observe::Observer;
 use invoker::schedule::Schedule;
 
@@ -72,6 +72,16 @@ pub struct Launch<'a> {
     /// The observer of the whole load that the workers' live reports are folded into (needs
     /// `settings.live_interval`).
     pub observer: Option<Arc<Observer>>,
+    /// The run's token ([`new_token`]): the coordinator serves only requests that carry it, and the
+    /// workers get it through their environment (local) or the run's Secret (Kubernetes).
+    pub token: String,
+}
+
+/// A new run token: 256 random bits from the operating system's generator, as hex. It is kept in memory
+/// only: no file the run writes holds it.
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The default time from now to the agreed start: enough to start the workers and for each to fetch its
@@ -151,7 +161,14 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
             flag_files.extend(served.into_iter().map(|s| (flag, s)));
         }
     }
-    let server = serve::start(bind, (shards, flag_files), &files.workers, events_tx, live)?;
+    let server = serve::start(
+        bind,
+        (shards, flag_files),
+        &files.workers,
+        events_tx,
+        live,
+        &launch.token,
+    )?;
     let coordinator = format!("http://{}", server.addr);
     let lead = launch
         .start_lead
@@ -260,8 +277,8 @@ fn launch_workers(
             }
             Launched::Local(LocalWorkers::launch(
                 &binary,
-                args,
-                logs,
+                (args, logs),
+                &launch.token,
                 &launch.launch_delays,
             )?)
         }
@@ -275,9 +292,11 @@ fn launch_workers(
                 kubernetes::POD_WORK_DIR,
                 None,
             );
-            let values = kubernetes::secret_values(&launch.settings.request.variables(), |name| {
-                std::env::var(name).ok()
-            })?;
+            let mut values =
+                kubernetes::secret_values(&launch.settings.request.variables(), |name| {
+                    std::env::var(name).ok()
+                })?;
+            values.push((TOKEN_ENV.to_owned(), launch.token.clone()));
             let manifest = kubernetes::manifest(
                 launch.run_id,
                 n,
@@ -287,18 +306,16 @@ fn launch_workers(
                     (deadline - Instant::now()).as_secs() + 60,
                     launch.settings.grpc_timeout.as_secs() + 60,
                 ),
-                !values.is_empty(),
             );
             formats::output::write_atomic(&files.job, kubernetes::to_yaml(&manifest).as_bytes())
                 .with_context(|| format!("writing {}", files.job.display()))?;
-            let secret = (!values.is_empty()).then(|| {
-                kubernetes::secret_manifest(launch.run_id, &launch.kubernetes.namespace, &values)
-            });
+            let secret =
+                kubernetes::secret_manifest(launch.run_id, &launch.kubernetes.namespace, &values);
             Launched::Kubernetes(Job::apply(
                 &launch.kubernetes,
                 launch.run_id,
                 &files.job,
-                secret.as_ref(),
+                &secret,
             )?)
         }
     })

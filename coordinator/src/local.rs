@@ -29,6 +29,26 @@ pub fn invoker_binary() -> Result<PathBuf> {
     }
 }
 
+/// Makes the process `command` starts die (SIGKILL) when this thread's process dies, even by `kill -9`:
+/// a local worker that outlived its loadgen would go on sending load that nobody records.
+fn die_with_this_process(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls are made: prctl(2) and getppid(2).
+    unsafe {
+        let parent = libc::getpid();
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died before the prctl: then nobody would send the signal.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
 /// One worker process, or one still to be started.
 struct Worker {
     child: Option<Child>,
@@ -40,23 +60,25 @@ struct Worker {
 /// The worker processes of a run.
 pub struct LocalWorkers {
     binary: PathBuf,
+    token: String,
     args: Vec<Vec<String>>,
     logs: Vec<PathBuf>,
     workers: Vec<Worker>,
 }
 
 impl LocalWorkers {
-    /// Starts one process per argument list (worker K gets `args[K]`), its output in `logs[K]`; worker K
-    /// is started `delays[K]` later when given.
+    /// Starts one process per argument list (worker K gets `args[K]`), its output in `logs[K]`, the run's
+    /// `token` in its environment; worker K is started `delays[K]` later when given.
     pub fn launch(
         binary: &Path,
-        args: Vec<Vec<String>>,
-        logs: Vec<PathBuf>,
+        (args, logs): (Vec<Vec<String>>, Vec<PathBuf>),
+        token: &str,
         delays: &[(u32, Duration)],
     ) -> Result<LocalWorkers> {
         let now = Instant::now();
         let mut launched = LocalWorkers {
             binary: binary.to_owned(),
+            token: token.to_owned(),
             workers: (0..args.len())
                 .map(|k| Worker {
                     child: None,
@@ -84,11 +106,15 @@ impl LocalWorkers {
             worker.due = None;
             let log = std::fs::File::create(&self.logs[k])
                 .with_context(|| format!("creating {}", self.logs[k].display()))?;
-            let child = Command::new(&self.binary)
+            let mut command = Command::new(&self.binary);
+            command
                 .args(&self.args[k])
+                .env(formats::transfer::TOKEN_ENV, &self.token)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
-                .stderr(log)
+                .stderr(log);
+            die_with_this_process(&mut command);
+            let child = command
                 .spawn()
                 .with_context(|| format!("starting worker {k} ({})", self.binary.display()))?;
             worker.child = Some(child);

@@ -3,6 +3,10 @@
 //! `formats::transfer`). Shards are streamed from disk and results streamed to disk, each checked
 //! against its SHA-256 on the way, so a full day's load never sits in memory.
 //!
+//! Only the run's own workers get in: every request must carry the run's token as a bearer header, and
+//! any other is answered 401 before its body is read, so nobody else can read the load (with its
+//! endpoints) or plant results, failures or live reports.
+//!
 //! The server runs on its own small tokio runtime; what happens is reported to the coordinator (a plain
 //! thread) as [`Event`]s on a channel.
 
@@ -13,14 +17,16 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::Router;
 use formats::output::AtomicFile;
 use formats::transfer::{
-    check_hash, now_unix_us, ClockReply, LiveReport, Sha256Writer, HASH_HEADER, RESULT_FILES,
+    carries_token, check_hash, now_unix_us, ClockReply, LiveReport, Sha256Writer, HASH_HEADER,
+    RESULT_FILES,
 };
 use http_body_util::BodyExt;
 use std::io::Write;
@@ -60,6 +66,8 @@ struct Shared {
     events: Mutex<mpsc::Sender<Event>>,
     /// Where live reports go; none: they are refused (nobody shows them).
     live: Option<Arc<WorkersLive>>,
+    /// The run's token, which every request must carry.
+    token: String,
 }
 
 impl Shared {
@@ -109,14 +117,19 @@ pub fn describe_shards(paths: &[PathBuf]) -> Result<Vec<ServedShard>> {
 }
 
 /// Binds `bind` (port 0: a free port) and serves `shards` (and `flag_files`, the files the workers'
-/// flags name, by flag); results go under `results`, events to `events`, live reports to `live`.
+/// flags name, by flag) to the requests that carry `token`; results go under `results`, events to
+/// `events`, live reports to `live`.
 pub fn start(
     bind: SocketAddr,
     (shards, flag_files): (Vec<ServedShard>, Vec<(&'static str, ServedShard)>),
     results: &Path,
     events: mpsc::Sender<Event>,
     live: Option<Arc<WorkersLive>>,
+    token: &str,
 ) -> Result<Server> {
+    if token.is_empty() {
+        bail!("the workers' HTTP server needs a token: with none, nobody could be told apart");
+    }
     let listener = TcpListener::bind(bind).with_context(|| {
         format!("binding the workers' HTTP server to {bind} (--advertise-addr)")
     })?;
@@ -129,6 +142,7 @@ pub fn start(
         results: results.to_owned(),
         events: Mutex::new(events),
         live,
+        token: token.to_owned(),
     });
     let app = Router::new()
         .route("/v1/shards/{k}", get(shard))
@@ -140,6 +154,10 @@ pub fn start(
         .route("/v1/results/{k}/{name}", put(result))
         .route("/v1/failed/{k}", put(failed))
         .route("/v1/live/{k}", put(live_report))
+        .route_layer(middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            only_the_runs_workers,
+        ))
         .layer(DefaultBodyLimit::disable())
         .with_state(shared);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -169,6 +187,27 @@ pub fn start(
         shutdown: Some(shutdown),
         thread: Some(thread),
     })
+}
+
+/// Lets through the requests that carry the run's token; the others get 401 and nothing of them is read.
+async fn only_the_runs_workers(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let authorized = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .is_some_and(|value| carries_token(value.as_bytes(), &shared.token));
+    if !authorized {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "this run's token is missing or wrong: only the run's own workers are served",
+        )
+            .into_response();
+    }
+    next.run(request).await
 }
 
 fn plain(status: StatusCode, text: impl Into<String>) -> Response {

@@ -1,11 +1,37 @@
-//! The coordinator's HTTP server, from a worker's side: uploads checked against their hash, and the files
-//! the workers' flags name served with theirs.
+//! The coordinator's HTTP server, from a worker's side: uploads checked against their hash, the files
+//! the workers' flags name served with theirs, and nothing served to, or taken from, a request without
+//! the run's token.
 
+use std::io::{Read, Write};
+use std::sync::Arc;
 use std::time::Duration;
+
+const TOKEN: &str = "0123456789abcdef";
+
+/// One raw HTTP/1.1 request to `addr` (`authorization`: the whole header line, if any); the answer.
+fn request(
+    addr: std::net::SocketAddr,
+    method_path: &str,
+    headers: &str,
+    authorization: Option<&str>,
+    body: &str,
+) -> String {
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let authorization = authorization.map_or(String::new(), |a| format!("authorization: {a}\r\n"));
+    write!(
+        c,
+        "{method_path} HTTP/1.1\r\nhost: x\r\n{headers}{authorization}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).unwrap();
+    answer
+}
 
 #[test]
 fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
-    use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let shard = dir.path().join("load-0.json");
     std::fs::write(&shard, "[]").unwrap();
@@ -18,20 +44,17 @@ fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
         &results,
         tx,
         None,
+        TOKEN,
     )
     .unwrap();
     let put = |body: &str, hash: &str| {
-        let mut c = std::net::TcpStream::connect(server.addr).unwrap();
-        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        write!(
-            c,
-            "PUT /v1/results/0/summary.json HTTP/1.1\r\nhost: x\r\nx-content-sha256: {hash}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
+        request(
+            server.addr,
+            "PUT /v1/results/0/summary.json",
+            &format!("x-content-sha256: {hash}\r\n"),
+            Some(&format!("Bearer {TOKEN}")),
+            body,
         )
-        .unwrap();
-        let mut answer = String::new();
-        c.read_to_string(&mut answer).unwrap();
-        answer
     };
     let sha_of_abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
     // Bytes changed on the way: "abd" sent under the hash of "abc".
@@ -76,10 +99,12 @@ fn the_files_the_workers_flags_name_are_served_with_their_hash() {
         &dir.path().join("workers"),
         tx,
         None,
+        TOKEN,
     )
     .unwrap();
     // A worker fetches the file to its own directory (its hash checked), whatever path the flag gave.
-    let worker = invoker::worker::Coordinator::new(&format!("http://{}", server.addr)).unwrap();
+    let worker =
+        invoker::worker::Coordinator::new(&format!("http://{}", server.addr), TOKEN).unwrap();
     let local = dir.path().join("fetched.pem");
     let path = formats::transfer::worker_file_path("ca-cert");
     assert_eq!(worker.fetch(&path, &local).unwrap(), 3);
@@ -91,4 +116,138 @@ fn the_files_the_workers_flags_name_are_served_with_their_hash() {
     );
     let e = missing.unwrap_err().to_string();
     assert!(e.contains("no --endpoint-requests"), "{e}");
+}
+
+#[test]
+fn without_the_runs_token_nothing_is_served_and_nothing_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = dir.path().join("load-0.json");
+    std::fs::write(
+        &shard,
+        r#"[{"endpoint":"http://10.0.0.1/secret","calls":[1]}]"#,
+    )
+    .unwrap();
+    let shards = coordinator::serve::describe_shards(&[shard]).unwrap();
+    let (tx, events) = std::sync::mpsc::channel();
+    let results = dir.path().join("workers");
+    let endpoints = vec!["e".to_owned()];
+    let observer = Arc::new(invoker::observe::Observer::new(&endpoints, &[10]));
+    let live = Arc::new(coordinator::live::WorkersLive::new(
+        Arc::clone(&observer),
+        1,
+    ));
+    let server = coordinator::serve::start(
+        "127.0.0.1:0".parse().unwrap(),
+        (shards, Vec::new()),
+        &results,
+        tx,
+        Some(live),
+        TOKEN,
+    )
+    .unwrap();
+    let summary = r#"{"planted":true}"#;
+    let mut hashed = formats::transfer::Sha256Writer::new(Vec::new());
+    hashed.write_all(summary.as_bytes()).unwrap();
+    let (_, hash) = hashed.finish();
+    let live_report = r#"{"seq":0,"due":5,"sent":5,"endpoints":["e"],"calls":[[0,"ok",10,100]]}"#;
+    let attempts = [
+        ("GET /v1/shards/0", String::new(), ""),
+        ("GET /v1/clock", String::new(), ""),
+        (
+            "PUT /v1/results/0/summary.json",
+            format!("x-content-sha256: {hash}\r\n"),
+            summary,
+        ),
+        ("PUT /v1/failed/0", String::new(), "a false verdict"),
+        (
+            "PUT /v1/live/0",
+            "content-type: application/json\r\n".to_owned(),
+            live_report,
+        ),
+    ];
+    let wrong = [
+        None,
+        Some("Bearer 0123456789abcdee".to_owned()),
+        Some(format!("Bearer {TOKEN}x")),
+        Some(format!("Basic {TOKEN}")),
+        Some(TOKEN.to_owned()),
+    ];
+    for authorization in &wrong {
+        for (method_path, headers, body) in &attempts {
+            let answer = request(
+                server.addr,
+                method_path,
+                headers,
+                authorization.as_deref(),
+                body,
+            );
+            assert!(
+                answer.starts_with("HTTP/1.1 401"),
+                "{method_path} with {authorization:?}: {answer}"
+            );
+            assert!(!answer.contains("10.0.0.1"), "{answer}");
+        }
+    }
+    // Nothing was kept, reported or counted.
+    assert!(!results.join("0").exists(), "no result file was written");
+    assert!(
+        events.try_recv().is_err(),
+        "no event reached the coordinator"
+    );
+    assert_eq!(observer.counts(), (0, 0), "no live report was applied");
+
+    // The same requests with the token go through: the refusals above were the token's doing.
+    let bearer = Some(format!("Bearer {TOKEN}"));
+    let answer = request(server.addr, "GET /v1/shards/0", "", bearer.as_deref(), "");
+    assert!(
+        answer.starts_with("HTTP/1.1 200") && answer.contains("10.0.0.1"),
+        "{answer}"
+    );
+    let (method_path, headers, body) = &attempts[4];
+    let answer = request(server.addr, method_path, headers, bearer.as_deref(), body);
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    assert_eq!(observer.counts(), (5, 5));
+    let (method_path, headers, body) = &attempts[3];
+    let answer = request(server.addr, method_path, headers, bearer.as_deref(), body);
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    let mut seen = Vec::new();
+    while let Ok(event) = events.recv_timeout(Duration::from_secs(5)) {
+        seen.push(event);
+        if matches!(seen.last(), Some(coordinator::serve::Event::Failed(..))) {
+            break;
+        }
+    }
+    assert!(
+        seen.contains(&coordinator::serve::Event::Failed(
+            0,
+            "a false verdict".into()
+        )),
+        "{seen:?}"
+    );
+}
+
+#[test]
+fn a_worker_without_the_token_is_refused_and_told_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = dir.path().join("load-0.json");
+    std::fs::write(&shard, "[]").unwrap();
+    let shards = coordinator::serve::describe_shards(&[shard]).unwrap();
+    let (tx, _events) = std::sync::mpsc::channel();
+    let server = coordinator::serve::start(
+        "127.0.0.1:0".parse().unwrap(),
+        (shards, Vec::new()),
+        &dir.path().join("workers"),
+        tx,
+        None,
+        TOKEN,
+    )
+    .unwrap();
+    let worker =
+        invoker::worker::Coordinator::new(&format!("http://{}", server.addr), "not-the-token")
+            .unwrap();
+    let e = worker
+        .fetch("/v1/shards/0", &dir.path().join("fetched.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("401") && e.contains("token"), "{e}");
 }

@@ -10,6 +10,11 @@
 //!
 //! Every body carries its SHA-256 in [`HASH_HEADER`] and the receiver checks it ([`Sha256Writer`]) before
 //! it keeps the file: a corrupted or truncated transfer is refused, never used.
+//!
+//! The hash guards transit only (the sender supplies it). Who may talk at all is decided by the run's
+//! token: every request carries `Authorization: Bearer TOKEN` ([`bearer`]), the coordinator answers any
+//! other with 401 before it reads the body, and the workers find the token in [`TOKEN_ENV`], never on
+//! their command line.
 
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -21,6 +26,28 @@ use crate::records::Outcome;
 
 /// The header holding a body's SHA-256, lowercase hex.
 pub const HASH_HEADER: &str = "x-content-sha256";
+
+/// The environment variable that gives a worker its run's token.
+pub const TOKEN_ENV: &str = "LOADGEN_COORDINATOR_TOKEN";
+
+/// The `Authorization` header's value for `token`.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// Whether `header` (an `Authorization` value) carries `token`, compared in constant time so the answer's
+/// timing does not tell how much of a guess was right.
+pub fn carries_token(header: &[u8], token: &str) -> bool {
+    let expected = bearer(token);
+    let expected = expected.as_bytes();
+    header.len() == expected.len()
+        && !token.is_empty()
+        && header
+            .iter()
+            .zip(expected)
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+}
 
 /// What a worker sends back, in the order it sends them.
 pub const RESULT_FILES: [&str; 2] = [crate::files::RECORDS, crate::files::SUMMARY];
@@ -249,6 +276,22 @@ pub fn now_unix_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_exact_bearer_token_is_accepted() {
+        assert!(carries_token(b"Bearer abc123", "abc123"));
+        for wrong in [
+            &b"Bearer abc124"[..],
+            b"Bearer abc12",
+            b"bearer abc123",
+            b"abc123",
+            b"",
+        ] {
+            assert!(!carries_token(wrong, "abc123"), "{wrong:?}");
+        }
+        // A run without a token lets nobody in.
+        assert!(!carries_token(b"Bearer ", ""));
+    }
 
     #[test]
     fn hashes_match_sha256sum_and_catch_changes() {

@@ -13,8 +13,8 @@ use std::time::Duration;
 use crate::error::error_chain;
 use crate::observe::Observer;
 use formats::transfer::{
-    check_hash, live_path, now_unix_us, sha256_file, ClockReply, ClockSample, LiveReport,
-    Sha256Writer, CLOCK_PATH, HASH_HEADER,
+    self, check_hash, live_path, now_unix_us, sha256_file, ClockReply, ClockSample, LiveReport,
+    Sha256Writer, CLOCK_PATH, HASH_HEADER, TOKEN_ENV,
 };
 use observe::ticker::{Ticker, Ticks};
 
@@ -42,6 +42,21 @@ pub enum TransferError {
     },
 }
 
+/// The run's token from [`TOKEN_ENV`], as `loadgen run` gives it to its workers (coordinator at `base`,
+/// for the error).
+pub fn run_token(base: &str) -> Result<String, TransferError> {
+    match std::env::var(TOKEN_ENV) {
+        Ok(token) if !token.is_empty() => Ok(token),
+        _ => Err(TransferError::Http {
+            url: base.to_owned(),
+            reason: format!(
+                "${TOKEN_ENV} is not set: a worker needs its run's token, which `loadgen run --workers` \
+                 gives it through the environment (a Kubernetes worker: from the run's Secret)"
+            ),
+        }),
+    }
+}
+
 /// The coordinator, as this worker talks to it.
 pub struct Coordinator {
     base: String,
@@ -50,8 +65,9 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
-    /// A client for the coordinator at `base` (`http://HOST:PORT`).
-    pub fn new(base: &str) -> Result<Coordinator, TransferError> {
+    /// A client for the coordinator at `base` (`http://HOST:PORT`) whose every request carries the run's
+    /// `token`.
+    pub fn new(base: &str, token: &str) -> Result<Coordinator, TransferError> {
         let http = |reason: String| TransferError::Http {
             url: base.to_owned(),
             reason,
@@ -61,8 +77,20 @@ impl Coordinator {
                 "the coordinator's address must start with http://".into(),
             ));
         }
+        let mut authorization = reqwest::header::HeaderValue::from_str(&transfer::bearer(token))
+            .map_err(|_| {
+                http(format!(
+                    "the run's token (${TOKEN_ENV}) is not a header value"
+                ))
+            })?;
+        // Kept out of debug output and logs.
+        authorization.set_sensitive(true);
         let client = reqwest::Client::builder()
             .no_proxy()
+            .default_headers(reqwest::header::HeaderMap::from_iter([(
+                reqwest::header::AUTHORIZATION,
+                authorization,
+            )]))
             .connect_timeout(Duration::from_secs(10))
             .read_timeout(Duration::from_secs(60))
             .build()
@@ -289,15 +317,16 @@ pub struct LiveReporter {
 
 impl LiveReporter {
     /// Starts reporting `observer` (made with [`Observer::forwarding`]) as worker `worker` to the
-    /// coordinator at `base`, every `interval`; its thread keeps off `dispatcher_cpu`.
+    /// coordinator at `base` (with the run's `token`), every `interval`; its thread keeps off
+    /// `dispatcher_cpu`.
     pub fn start(
-        base: &str,
+        (base, token): (&str, &str),
         worker: u32,
         observer: Arc<Observer>,
         interval: Duration,
         dispatcher_cpu: Option<usize>,
     ) -> Result<LiveReporter, TransferError> {
-        let coordinator = Coordinator::new(base)?;
+        let coordinator = Coordinator::new(base, token)?;
         let ticker = Ticker::start("live-reports", interval, move |ticks| {
             if let Some(cpu) = dispatcher_cpu {
                 host::pin_to(&host::all_cpus_but(cpu));
@@ -446,7 +475,7 @@ mod tests {
         observer.call_sent();
         observer.records(&[answered(1)]);
         let reporter = LiveReporter::start(
-            &url,
+            (&url, "t"),
             3,
             Arc::clone(&observer),
             Duration::from_millis(20),

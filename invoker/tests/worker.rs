@@ -43,7 +43,7 @@ fn a_corrupted_shard_is_refused_and_a_whole_one_kept() {
     let dest = dir.path().join("load-0.json");
 
     let (url, served) = serve("abd", SHA_OF_ABC);
-    let e = Coordinator::new(&url)
+    let e = Coordinator::new(&url, "t")
         .unwrap()
         .fetch("/v1/shards/0", &dest)
         .unwrap_err()
@@ -60,7 +60,7 @@ fn a_corrupted_shard_is_refused_and_a_whole_one_kept() {
     assert!(!dest.exists(), "a corrupted shard is not left behind");
 
     let (url, _) = serve("abc", SHA_OF_ABC);
-    let bytes = Coordinator::new(&url)
+    let bytes = Coordinator::new(&url, "t")
         .unwrap()
         .fetch("/v1/shards/0", &dest)
         .unwrap();
@@ -70,6 +70,9 @@ fn a_corrupted_shard_is_refused_and_a_whole_one_kept() {
 
 #[test]
 fn a_coordinator_address_must_be_http() {
-    let e = Coordinator::new("127.0.0.1:80").err().unwrap().to_string();
+    let e = Coordinator::new("127.0.0.1:80", "t")
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("http://"), "{e}");
 }

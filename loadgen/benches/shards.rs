@@ -15,6 +15,8 @@ mod common;
 use common::{output_path, repeats};
 
 const WORKERS: u32 = 8;
+/// The run's token, as `loadgen run` would make it.
+const TOKEN: &str = "bench-token";
 const TARGET_BYTES: u64 = 460_000_000;
 
 fn main() {
@@ -45,6 +47,7 @@ fn main() {
             &results,
             tx,
             None,
+            TOKEN,
         )
         .expect("server");
         let url = format!("http://{}", server.addr);
@@ -55,7 +58,7 @@ fn main() {
             .map(|k| {
                 let (url, dest) = (url.clone(), fetched_dir.join(format!("{k}.json")));
                 std::thread::spawn(move || {
-                    Coordinator::new(&url)
+                    Coordinator::new(&url, TOKEN)
                         .expect("client")
                         .fetch(&shard_path(k), &dest)
                         .expect("fetch")

@@ -121,6 +121,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
             stop: cmdline::Stop::new(),
             launch_delays: Vec::new(),
             observer: observer.clone(),
+            token: coordinator::new_token(),
         })
         .expect("replay");
         let not_ok: u64 = summary

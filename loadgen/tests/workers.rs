@@ -147,8 +147,9 @@ fn check_faults(o: &Outputs) {
 }
 
 /// Starts `loadgen args`, kills worker 1 (the process holding `worker_1_arg`) 1.5 s after the common
-/// start, and waits for the run to end.
-fn run_with_faults(args: &[&str], env: &[(&str, String)], worker_1_arg: &str) -> String {
+/// start, and waits for the run to end; returns its output and the run's token, read from the killed
+/// worker's environment.
+fn run_with_faults(args: &[&str], env: &[(&str, String)], worker_1_arg: &str) -> (String, String) {
     let mut c = Command::new(LOADGEN);
     c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in env {
@@ -156,9 +157,48 @@ fn run_with_faults(args: &[&str], env: &[(&str, String)], worker_1_arg: &str) ->
     }
     let child = c.spawn().unwrap();
     let pid = worker_running_for(worker_1_arg, 1.5, LIMIT);
+    let token = token_of(pid);
     unsafe { libc::kill(pid, libc::SIGKILL) };
     let out = wait_bounded(child, LIMIT);
-    ok(&out)
+    (ok(&out), token)
+}
+
+/// The run's token in process `pid`'s environment.
+fn token_of(pid: i32) -> String {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    let token = environ
+        .split(|b| *b == 0)
+        .find_map(|v| v.strip_prefix(b"LOADGEN_COORDINATOR_TOKEN="))
+        .map(|t| String::from_utf8(t.to_vec()).unwrap())
+        .expect("a worker has its run's token in its environment");
+    assert!(
+        token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "256 random bits: {token}"
+    );
+    token
+}
+
+/// No file under `dir` holds `token`.
+fn assert_token_in_no_file(dir: &Path, token: &str) {
+    let mut checked = 0;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+                    "{} holds the run's token",
+                    path.display()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 5, "only {checked} files under {}", dir.display());
 }
 
 #[test]
@@ -208,13 +248,55 @@ fn a_killed_local_worker_is_lost_and_a_late_one_starts_late() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
     let worker_1 = out.join("workers/1/invoker");
-    let t = run_with_faults(
+    let (t, token) = run_with_faults(
         &run_args(&out, &["--start-lead", "2", "--launch-delay", "2=4"]),
         &[],
         s(&worker_1),
     );
     assert!(t.contains("worker 1   lost"), "{t}");
+    assert!(!t.contains(&token), "{t}");
     check_faults(&read_one_to_one(&out));
+    assert_token_in_no_file(&out, &token);
+}
+
+#[test]
+fn local_workers_die_with_a_killed_loadgen() {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    // A run long enough that its workers would still be sending well after the kill.
+    let mut args = run_args(&out, &["--start-lead", "1"]);
+    let duration = args.iter().position(|a| *a == "-d").unwrap() + 1;
+    args[duration] = "20";
+    let child = Command::new(LOADGEN)
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let workers: Vec<i32> = (0..WORKERS)
+        .map(|k| {
+            let arg = out.join(format!("workers/{k}/invoker"));
+            worker_running_for(s(&arg), 0.5, LIMIT)
+        })
+        .collect();
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let killed = wait_bounded(child, LIMIT);
+    assert!(!killed.status.success());
+    // Each worker gets SIGKILL from the kernel as its parent dies: gone (or a zombie awaiting its new
+    // parent's reaping) within seconds, not at the end of its 20-second window.
+    let gone = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+    };
+    testkit::wait_until(
+        Duration::from_secs(5),
+        "the workers to die with loadgen",
+        || workers.iter().all(|&pid| gone(pid)).then_some(()),
+    );
 }
 
 /// The fake cluster with its pod runner; `bin` is where the image's binaries are (the built ones).
@@ -339,7 +421,8 @@ fn header_variables_reach_kubernetes_workers_in_a_secret_never_in_the_job() {
     // Only loadgen has the token: the pods (processes of this test) get it from the Secret alone, and
     // an invoker without it would refuse to start.
     let env = cluster.env(&[("LOADGEN_TEST_TOKEN", "s3cret-42")]);
-    ok(&run_loadgen(&args, &env, LIMIT));
+    let ran = run_loadgen(&args, &env, LIMIT);
+    ok(&ran);
     let o = read_one_to_one(&out);
     check_all_answered(&out, &o);
     let job = std::fs::read_to_string(out.join("invokers-job.yaml")).unwrap();
@@ -361,12 +444,27 @@ fn header_variables_reach_kubernetes_workers_in_a_secret_never_in_the_job() {
     let secrets: Vec<String> = std::fs::read_dir(cluster.state.join("secrets"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| !name.ends_with(".labels"))
+        .filter(|name| !name.ends_with(".labels") && !name.ends_with(".applied"))
         .collect();
     assert!(
         secrets.len() == 1 && secrets[0].ends_with(".deleted"),
         "{secrets:?}"
     );
+    // The run's token went to the pods in that Secret, and nowhere else: not in the Job, a kubectl
+    // command line, loadgen's output or any file of the run.
+    let applied = secrets[0].replace(".deleted", ".applied");
+    let secret: serde_json::Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(cluster.state.join("secrets").join(applied)).unwrap(),
+    )
+    .unwrap();
+    let token = secret["stringData"]["LOADGEN_COORDINATOR_TOKEN"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(token.len(), 64, "{token}");
+    assert!(!calls.iter().any(|c| c.contains(&token)), "{calls:?}");
+    assert!(!common::text(&ran).contains(&token));
+    assert_token_in_no_file(&out, &token);
 
     // Without the token here, refused before a pod starts, naming it.
     let refused = run_loadgen(&args, &cluster.env(&[]), LIMIT);

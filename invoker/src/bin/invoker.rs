@@ -72,7 +72,7 @@ fn replay_load(
     files: &Files,
     shard: Option<Shard>,
     start_at: Option<SystemTime>,
-    coordinator: Option<(&str, u32)>,
+    coordinator: Option<((&str, &str), u32)>,
     stop: &Stop,
 ) -> Result<Summary> {
     if args.trace || args.zipkin.is_some() {
@@ -114,8 +114,8 @@ fn replay_load(
         _ => None,
     };
     let reporter = match (coordinator, &observer, args.live_interval) {
-        (Some((url, k)), Some(o), Some(interval)) => Some(LiveReporter::start(
-            url,
+        (Some((url_token, k)), Some(o), Some(interval)) => Some(LiveReporter::start(
+            url_token,
             k,
             std::sync::Arc::clone(o),
             interval,
@@ -180,7 +180,8 @@ fn write_summary(path: &Path, summary: &Summary) -> Result<()> {
 fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()> {
     let shard = shard(args)?.context("--coordinator needs --worker and --workers")?;
     let k = shard.worker;
-    let coordinator = Coordinator::new(url)?;
+    let token = invoker::worker::run_token(url)?;
+    let coordinator = Coordinator::new(url, &token)?;
     let work = WorkDir::new(args.work_dir.as_deref(), k)?;
     let files = Files {
         load: &work.path.join(format!("load-{k}.json")),
@@ -209,8 +210,14 @@ fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()>
         let offset = before.map_or(0.0, |c| c.offset_us);
         // --start-at is the coordinator's instant; on this machine's clock it is that minus the offset.
         let local_start = args.start_at.map(|at| shift(at, -offset));
-        let mut summary =
-            replay_load(args, &files, Some(shard), local_start, Some((url, k)), stop)?;
+        let mut summary = replay_load(
+            args,
+            &files,
+            Some(shard),
+            local_start,
+            Some(((url, &token), k)),
+            stop,
+        )?;
         if let Some(info) = summary.worker.as_mut() {
             info.clock_offset_before_us = before.map(|c| c.offset_us);
             info.clock_round_trip_us = before.map(|c| c.round_trip_us);

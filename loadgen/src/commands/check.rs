@@ -120,7 +120,6 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
             lead.as_secs() + span + args.replay.grpc_timeout.as_secs() + 120,
             args.replay.grpc_timeout.as_secs() + 60,
         ),
-        !variables.is_empty(),
     );
     write_atomic(&files.job, kubernetes::to_yaml(&manifest).as_bytes())
         .with_context(|| format!("writing {}", files.job.display()))?;

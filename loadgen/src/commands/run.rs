@@ -380,6 +380,7 @@ fn replay_load(
             stop: stop.clone(),
             launch_delays: plan.replay.launch_delay.clone(),
             observer,
+            token: coordinator::new_token(),
         })
         .context("replaying the load from the workers")?
     } else {
