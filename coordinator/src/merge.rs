@@ -80,7 +80,8 @@ pub fn merge(
         total,
         schedule.measured_window(),
     );
-    let records_file = AtomicFile::create(records_out)?;
+    let records_file =
+        formats::compressed::Compressed::for_path(AtomicFile::create(records_out)?, records_out)?;
     let mut records = RecordsWriter::new(records_file)
         .with_context(|| format!("writing {}", records_out.display()))?;
     let mut latencies = AtomicFile::create(latencies_out)?;
@@ -102,6 +103,7 @@ pub fn merge(
     }
     records
         .finish()
+        .and_then(|f| f.finish())
         .and_then(|f| f.commit())
         .with_context(|| format!("writing {}", records_out.display()))?;
     latencies

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::compressed::{zstd_path, Compression};
+
 /// records.csv: one line per scheduled call.
 pub const RECORDS: &str = "records.csv";
 /// summary.json.
@@ -21,13 +23,13 @@ pub const SPANS: &str = "spans.json";
 pub struct RunFiles {
     /// The output directory.
     pub dir: PathBuf,
-    /// load.json.
+    /// load.json (load.json.zst, compressed).
     pub load: PathBuf,
     /// mapping.json.
     pub mapping: PathBuf,
     /// endpoints.json.
     pub endpoints: PathBuf,
-    /// records.csv (one line per scheduled call).
+    /// records.csv (one line per scheduled call; records.csv.zst, compressed).
     pub records: PathBuf,
     /// workflows.csv (one line per workflow instance, in a workflow load).
     pub workflows: PathBuf,
@@ -58,14 +60,24 @@ pub struct RunFiles {
 }
 
 impl RunFiles {
-    /// The files of a run in `dir`.
+    /// The files of a run in `dir`: its load and records compressed if they are there that way only (a
+    /// run of `--compress zstd`).
     pub fn in_dir(dir: &Path) -> RunFiles {
+        let found = |name: &str| {
+            let plain = dir.join(name);
+            let packed = zstd_path(&plain);
+            if !plain.exists() && packed.exists() {
+                packed
+            } else {
+                plain
+            }
+        };
         RunFiles {
             dir: dir.to_owned(),
-            load: dir.join(LOAD),
+            load: found(LOAD),
             mapping: dir.join("mapping.json"),
             endpoints: dir.join(ENDPOINTS),
-            records: dir.join(RECORDS),
+            records: found(RECORDS),
             workflows: dir.join(crate::workflows::WORKFLOWS),
             spans: dir.join(SPANS),
             latencies: dir.join(LATENCIES),
@@ -93,9 +105,20 @@ impl RunFiles {
         files
     }
 
-    /// Every path a run may write in its directory, the marker's content.
-    fn owned(&self) -> Vec<&Path> {
-        let mut owned: Vec<&Path> = [
+    /// These files with the load and records (and shards) written as `compression` says.
+    pub fn compressed(mut self, compression: Compression) -> RunFiles {
+        self.load = compression.path(&self.dir.join(LOAD));
+        self.records = compression.path(&self.dir.join(RECORDS));
+        self.shards = (0..self.shards.len())
+            .map(|k| crate::shard_path(&self.load, k))
+            .collect();
+        self
+    }
+
+    /// Every path a run may write in its directory, the marker's content: the load, records and shards
+    /// in both forms, so a run replaced by one written the other way leaves nothing behind.
+    fn owned(&self) -> Vec<PathBuf> {
+        let mut owned: Vec<PathBuf> = [
             &self.load,
             &self.mapping,
             &self.endpoints,
@@ -112,9 +135,16 @@ impl RunFiles {
             &self.predict,
         ]
         .into_iter()
-        .map(PathBuf::as_path)
+        .cloned()
         .collect();
-        owned.extend(self.shards.iter().map(PathBuf::as_path));
+        for form in [Compression::None, Compression::Zstd] {
+            let load = form.path(&self.dir.join(LOAD));
+            owned.extend((0..self.shards.len()).map(|k| crate::shard_path(&load, k)));
+            owned.push(load);
+            owned.push(form.path(&self.dir.join(RECORDS)));
+        }
+        let mut seen = std::collections::HashSet::new();
+        owned.retain(|p| seen.insert(p.clone()));
         owned
     }
 

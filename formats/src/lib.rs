@@ -16,6 +16,7 @@
 //! This crate depends on nothing heavier than serde, so every tool that reads these files (the plots
 //! among them) can do so without the gRPC or CSV-engine stacks.
 
+pub mod compressed;
 pub mod endpoints;
 pub mod files;
 pub mod load;

@@ -30,6 +30,7 @@
 
 use std::io::{self, Write};
 
+use crate::compressed::Compressed;
 use crate::output::AtomicFile;
 use std::path::{Path, PathBuf};
 
@@ -99,18 +100,21 @@ pub struct LoadWriter<W: Write> {
     line: Vec<u8>,
 }
 
-impl LoadWriter<AtomicFile> {
-    /// Starts writing `path` (beside it, as `path.partial`, until [`LoadWriter::commit`]); `endpoints` is
-    /// the table [`Invocation::endpoint`] indexes.
+impl LoadWriter<Compressed<AtomicFile>> {
+    /// Starts writing `path` (beside it, as `path.partial`, until [`LoadWriter::commit`]), zstd-compressed
+    /// if it ends in `.zst`; `endpoints` is the table [`Invocation::endpoint`] indexes.
     pub fn create(path: &Path, endpoints: &[String]) -> io::Result<Self> {
-        LoadWriter::new(AtomicFile::create(path)?, endpoints)
+        LoadWriter::new(
+            Compressed::for_path(AtomicFile::create(path)?, path)?,
+            endpoints,
+        )
     }
 
     /// Closes the list and renames the file into place; returns what was written. Dropped before this,
     /// the partial file is removed and any earlier file at the path stays as it was.
     pub fn commit(self) -> io::Result<WriteStats> {
         let (file, stats) = self.finish()?;
-        file.commit()?;
+        file.finish()?.commit()?;
         Ok(stats)
     }
 }
@@ -299,8 +303,13 @@ pub struct WriteStats {
     pub bytes: u64,
 }
 
-/// The path of worker `k`'s share of a load: `load.json` → `load-k.json`.
+/// The path of worker `k`'s share of a load: `load.json` → `load-k.json`, `load.json.zst` →
+/// `load-k.json.zst`.
 pub fn shard_path(path: &Path, k: usize) -> PathBuf {
+    // load.json.zst: load-K.json.zst.
+    if crate::compressed::is_zstd_path(path) {
+        return crate::compressed::zstd_path(&shard_path(&path.with_extension(""), k));
+    }
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

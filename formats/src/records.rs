@@ -397,7 +397,8 @@ pub enum RecordsError {
     },
 }
 
-/// Reads a records CSV, calling `each(record, endpoint name)` per record in file order.
+/// Reads a records CSV (plain or zstd-compressed), calling `each(record, endpoint name)` per record in
+/// file order.
 pub fn read_records(path: &Path, mut each: impl FnMut(&Record, &str)) -> Result<(), RecordsError> {
     read_workflow_records(path, |r, endpoint, _| each(r, endpoint))
 }
@@ -416,8 +417,7 @@ pub fn read_workflow_records(
         line,
         reason,
     };
-    let file = std::fs::File::open(path).map_err(io_error)?;
-    let mut reader = io::BufReader::with_capacity(1 << 20, file);
+    let mut reader = crate::compressed::open(path).map_err(io_error)?;
     let mut endpoints = Interner::default();
     let mut nodes = Interner::default();
     let mut bytes = Vec::with_capacity(256);

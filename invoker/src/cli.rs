@@ -73,6 +73,11 @@ pub struct InvokerArgs {
     #[arg(long, value_name = "PATH")]
     pub summary: Option<PathBuf>,
 
+    /// Write the records zstd-compressed (`none` or `zstd`): --records gets `.zst` appended, and a worker
+    /// sends its records back compressed. A --records path ending in `.zst` is compressed either way.
+    #[arg(long, value_name = "HOW", default_value = "none", value_parser = formats::compressed::Compression::parse)]
+    pub compress: formats::compressed::Compression,
+
     /// Start at this wall-clock instant (RFC 3339, e.g. 2026-11-23T10:00:00Z, or Unix seconds; at most
     /// 7 days ahead), so the invokers of several workers start together.
     #[arg(long, value_name = "TIME", value_parser = parse_instant)]
@@ -211,6 +216,8 @@ pub struct InvokerSettings {
     pub live_interval: Option<Duration>,
     /// What each call sends, and how HTTP connections are held.
     pub request: crate::request::RequestArgs,
+    /// How each worker writes, and sends back, its records.
+    pub compress: formats::compressed::Compression,
 }
 
 /// The arguments of worker `worker` (a number, or `$(JOB_COMPLETION_INDEX)` in a Job).
@@ -257,6 +264,9 @@ pub fn invoker_args(
     }
     if settings.shared_cpu {
         args.push("--shared-cpu".to_owned());
+    }
+    if settings.compress != formats::compressed::Compression::None {
+        args.extend(["--compress".to_owned(), settings.compress.name().to_owned()]);
     }
     if let Some(interval) = settings.live_interval {
         args.extend([
@@ -420,6 +430,7 @@ mod tests {
                 aws_sigv4: Some("execute-api:us-west-1".into()),
                 endpoint_requests: Some(PathBuf::from("/run/endpoints.json")),
             },
+            compress: formats::compressed::Compression::Zstd,
         };
         let start = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);
         let built = invoker_args(
@@ -448,12 +459,14 @@ mod tests {
         assert_eq!(a.work_dir, Some(PathBuf::from("/work")));
         assert_eq!(a.dispatcher_cpu, Some(1));
         assert_eq!(a.request, settings.request);
+        assert_eq!(a.compress, settings.compress);
         // The defaults, left out, come back as the defaults.
         let quiet = InvokerSettings {
             realtime: false,
             shared_cpu: false,
             live_interval: None,
             request: crate::request::RequestArgs::default(),
+            compress: formats::compressed::Compression::None,
             ..settings
         };
         let built = invoker_args("http://h:1", "0", 1, start, &quiet, "w", None);

@@ -69,12 +69,12 @@ fn rewrite_in_order(
     records: &Path,
     by_call: &[Option<Record>],
 ) -> std::io::Result<()> {
-    let file = AtomicFile::create(records)?;
+    let file = formats::compressed::Compressed::for_path(AtomicFile::create(records)?, records)?;
     let mut writer = RecordsWriter::new(file)?.with_nodes(&schedule.nodes);
     for r in by_call.iter().flatten() {
         writer.write(r, &schedule.endpoints)?;
     }
-    writer.finish()?.commit()
+    writer.finish()?.finish()?.commit()
 }
 
 /// The figures of the instances after warm-up.

@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use formats::compressed::Compressed;
 use formats::output::AtomicFile;
 use formats::records::{Outcome, Record, RecordsWriter};
 
@@ -42,8 +43,15 @@ pub(crate) fn write_records(
         schedule.calls.len() as u64,
         schedule.measured_window(),
     );
+    // A records path ending in .zst is written zstd-compressed.
     let mut records = records
-        .map(|file| RecordsWriter::new(file).map(|w| w.with_nodes(&schedule.nodes)))
+        .map(|file| {
+            let out = Compressed::for_path(
+                file,
+                records_path.as_deref().unwrap_or(std::path::Path::new("")),
+            )?;
+            RecordsWriter::new(out).map(|w| w.with_nodes(&schedule.nodes))
+        })
         .transpose()
         .map_err(io(&records_path))?;
     let mut latencies = latencies;
@@ -67,7 +75,7 @@ pub(crate) fn write_records(
         }
     }
     let records = records
-        .map(|w| w.finish())
+        .map(|w| w.finish().and_then(Compressed::finish))
         .transpose()
         .map_err(io(&records_path))?;
     if let Some(w) = latencies.as_mut() {

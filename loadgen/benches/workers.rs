@@ -106,6 +106,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
                 shared_cpu,
                 live_interval: live.then_some(Duration::from_secs(1)),
                 request: invoker::request::RequestArgs::default(),
+                compress: formats::compressed::Compression::None,
             },
             cpus: vec![None; WORKERS as usize],
             start_lead: None,

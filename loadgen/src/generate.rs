@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cmdline::sizes::SizeDistribution;
+use formats::compressed::Compressed;
 use formats::output::{partial_path, with_path, AtomicFile};
 use formats::{shard_path, CallAsk, Invocation, LoadWriter, WorkflowStep};
 use indicatif::ProgressBar;
@@ -480,7 +481,7 @@ pub fn generate(
 /// Finishes every file (`writer`, final path), then puts them all in place: none is renamed unless all
 /// were written whole. Returns the bytes written.
 fn finish_all(
-    files: impl Iterator<Item = (LoadWriter<AtomicFile>, PathBuf)>,
+    files: impl Iterator<Item = (LoadWriter<Compressed<AtomicFile>>, PathBuf)>,
 ) -> std::io::Result<u64> {
     let mut finished = Vec::new();
     for (writer, path) in files {
@@ -492,7 +493,7 @@ fn finish_all(
     }
     let mut bytes = 0;
     for (file, stats) in finished {
-        file.commit()?;
+        file.finish()?.commit()?;
         bytes += stats.bytes;
     }
     Ok(bytes)

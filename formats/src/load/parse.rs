@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::File;
-use std::io;
 use std::path::Path;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -12,13 +10,13 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use super::{CallAsk, Invocation, Load, LoadError, Period, WorkflowStep};
 use crate::Interner;
 
-/// Reads a `load.json` (or a worker's `load-k.json`).
+/// Reads a `load.json` (or a worker's `load-k.json`), plain or zstd-compressed.
 pub fn read(path: &Path) -> Result<Load, LoadError> {
-    let file = File::open(path).map_err(|source| LoadError::Io {
+    let file = crate::compressed::open(path).map_err(|source| LoadError::Io {
         path: path.to_owned(),
         source,
     })?;
-    let mut de = serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 20, file));
+    let mut de = serde_json::Deserializer::from_reader(file);
     let mut interner = Interner::default();
     let mut nodes = Interner::default();
     let mut instances_before = std::collections::HashSet::new();

@@ -55,7 +55,7 @@ fn shard(args: &InvokerArgs) -> Result<Option<Shard>> {
 fn run(args: &InvokerArgs, stop: &Stop) -> Result<()> {
     let files = Files {
         load: &args.trace_file,
-        records: args.records.clone(),
+        records: args.records.as_deref().map(|p| args.compress.path(p)),
         latencies: args.latf.clone(),
         summary: args.summary.clone(),
     };
@@ -185,7 +185,7 @@ fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()>
     let work = WorkDir::new(args.work_dir.as_deref(), k)?;
     let files = Files {
         load: &work.path.join(format!("load-{k}.json")),
-        records: Some(work.path.join(formats::files::RECORDS)),
+        records: Some(args.compress.path(&work.path.join(formats::files::RECORDS))),
         latencies: work.path.join(formats::files::LATENCIES),
         summary: None,
     };

@@ -463,6 +463,12 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub request: invoker::request::RequestArgs,
 
+    /// Write the run's load and records zstd-compressed (`none` or `zstd`): load.json.zst (and its shards),
+    /// records.csv.zst, and workers send their records back compressed. Our invoker, report, plots and
+    /// experiment read either form; vSwarm's invoker reads only the plain load.json, the default.
+    #[arg(long, value_name = "HOW", default_value = "none", value_parser = formats::compressed::Compression::parse)]
+    pub compress: formats::compressed::Compression,
+
     /// Calls outstanding beyond which a due call is recorded as not sent (1 to 10,000,000).
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = whole_in::<usize>(1, 10_000_000))]
     pub max_in_flight: usize,

@@ -110,7 +110,8 @@ pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
     let workers = plan.invokers;
     let owned = RunFiles::for_workers(&args.output_dir, workers).owned_names();
     let staged = Staged::begin(&args.output_dir, MARKER, &owned, args.force, &run_id)?;
-    let files = RunFiles::staged(&staged.work, &args.output_dir, workers);
+    let files =
+        RunFiles::staged(&staged.work, &args.output_dir, workers).compressed(plan.replay.compress);
     let mut kept = KeptDeployment::default();
     let outcome = run_keeping(&plan, stop, &mut kept, files, &run_id);
     let released = kept.release();
@@ -504,6 +505,7 @@ pub(crate) fn invoker_settings(
         shared_cpu,
         live_interval: plan.observe.followed_every(),
         request: request_args(plan, endpoints),
+        compress: plan.replay.compress,
     }
 }
 

@@ -146,7 +146,7 @@ fn run_step(
     stop: &Stop,
     kept: &mut KeptDeployment,
 ) -> Result<Summary> {
-    let files = RunFiles::for_workers(step_dir, plan.invokers);
+    let files = RunFiles::for_workers(step_dir, plan.invokers).compressed(plan.replay.compress);
     let run_id = deploy::kube::new_run_id();
     Ok(run_keeping(plan, stop, kept, files, &run_id)?.summary)
 }

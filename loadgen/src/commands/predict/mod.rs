@@ -96,7 +96,7 @@ pub const DEFAULT_SEED: u64 = 42;
 /// The prediction of the load in `run.dir`, its files written into `o.output`.
 pub fn predict_dir(run: &RunDir, o: &PredictOptions) -> Result<Predicted> {
     let dir = run.dir;
-    let load_path = dir.join(formats::files::LOAD);
+    let load_path = formats::files::RunFiles::in_dir(dir).load;
     let load = formats::read(&load_path)
         .with_context(|| format!("reading the load to predict ({})", load_path.display()))?;
     let minute = minute_periods(dir, run.minute)?;
@@ -268,7 +268,7 @@ fn predict_run(
 /// Whether the load in `dir` has minute periods: as `given`, checked against the run's records when it
 /// has them (a call of period k ≥ 1 was due at k periods or later); else what they show, or minutes.
 fn minute_periods(dir: &Path, given: Option<bool>) -> Result<bool> {
-    let records = dir.join(formats::files::RECORDS);
+    let records = formats::files::RunFiles::in_dir(dir).records;
     let mut shown = None;
     if records.exists() {
         let mut first_later = None;
