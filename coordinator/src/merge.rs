@@ -6,8 +6,11 @@
 //! no time taken on one machine is ever subtracted from a time taken on another. A call with no record
 //! (its worker died, or never reported) is recorded as `not_sent:worker_lost`.
 //!
-//! Memory: each worker's records are placed by index before they are written in order, about 100 bytes
-//! per call (a million-call run takes ~100 MB).
+//! Memory: every worker writes its records in scheduled order (the invoker's reorder buffer), so the
+//! merge reads the workers' files as streams and interleaves them as the calls were dealt (call g from
+//! worker g mod N): one record per worker is held, never the run's. Each file is first checked whole, in
+//! one streaming pass (every record in its worker's shard, in order, once, with an endpoint of the load);
+//! a file that fails is not used at all, and its worker's calls are recorded as lost.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -15,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use formats::output::AtomicFile;
-use formats::records::{read_records, Outcome, Record, RecordsWriter};
+use formats::records::{Outcome, Record, RecordsReader, RecordsWriter};
 use formats::summary::{Summary, WorkerReport};
 use formats::{shard_of, whole_index};
 use invoker::schedule::Schedule;
@@ -61,19 +64,20 @@ pub fn merge(
         .enumerate()
         .map(|(i, e)| (e.as_str(), i as u32))
         .collect();
-    let mut placed: Vec<Vec<Option<Record>>> = Vec::with_capacity(results.len());
     for (k, result) in results.iter_mut().enumerate() {
-        let k = k as u32;
-        let mut slots = vec![None; calls_of(k, workers, total) as usize];
         if let (Some(path), None) = (&result.records, &result.lost) {
-            if let Err(e) = place(path, k, workers, &endpoint_of, &mut slots) {
-                // What was placed came from a file that cannot be trusted whole: none of it is kept.
-                slots.iter_mut().for_each(|s| *s = None);
+            if let Err(e) = check_sorted(path, k as u32, workers, &endpoint_of) {
                 result.lost = Some(format!("its records could not be read: {e:#}"));
             }
         }
-        placed.push(slots);
     }
+    let mut streams = results
+        .iter()
+        .map(|r| match (&r.records, &r.lost) {
+            (Some(path), None) => Stream::open(path),
+            _ => Ok(Stream::default()),
+        })
+        .collect::<Result<Vec<_>>>()?;
 
     let mut collector = Collector::new(
         schedule.endpoints.clone(),
@@ -87,8 +91,9 @@ pub fn merge(
     let mut latencies = AtomicFile::create(latencies_out)?;
     let mut digits = itoa::Buffer::new();
     for (g, call) in schedule.calls.iter().enumerate() {
-        let (w, local) = shard_of(g as u64, workers);
-        let record = placed[w as usize][local as usize]
+        let (w, _) = shard_of(g as u64, workers);
+        let record = streams[w as usize]
+            .take(g as u64, &endpoint_of)?
             .unwrap_or_else(|| schedule.unsent_record(call, g as u64, w, Outcome::WorkerLost));
         collector.add(&record);
         records
@@ -152,48 +157,76 @@ pub fn merge(
     Ok(summary)
 }
 
-/// Reads worker `k`'s records into `slots` by their place in its shard.
-fn place(
-    path: &Path,
-    k: u32,
-    workers: u32,
-    endpoint_of: &HashMap<&str, u32>,
-    slots: &mut [Option<Record>],
-) -> Result<()> {
-    let mut wrong: Option<String> = None;
-    read_records(path, |r, endpoint| {
-        if wrong.is_some() {
-            return;
-        }
+/// Checks worker `k`'s records in one streaming pass: each in `k`'s shard, after the one before it in
+/// the shard (so none twice), with an endpoint the load holds.
+fn check_sorted(path: &Path, k: u32, workers: u32, endpoint_of: &HashMap<&str, u32>) -> Result<()> {
+    let mut reader = RecordsReader::open(path)?;
+    let mut last: Option<u64> = None;
+    while let Some(r) = reader.next_record()? {
         let (w, local) = shard_of(r.index, workers);
-        let Some(&e) = endpoint_of.get(endpoint) else {
-            wrong = Some(format!(
-                "call {} names endpoint `{endpoint}`, which the load does not hold",
-                r.index
-            ));
-            return;
-        };
-        match slots.get_mut(local as usize) {
-            Some(slot) if w == k && r.worker == k && slot.is_none() => {
-                *slot = Some(Record { endpoint: e, ..*r })
-            }
-            Some(Some(_)) if w == k => {
-                wrong = Some(format!("call {} is recorded twice", r.index));
-            }
-            _ => {
-                wrong = Some(format!(
-                    "call {} (worker {}) is not in worker {k}'s shard (calls {k}, {}, …)",
-                    r.index,
-                    r.worker,
-                    whole_index(k, 1, workers)
-                ))
-            }
+        if w != k || r.worker != k {
+            bail!(
+                "{}: call {} (worker {}) is not in worker {k}'s shard (calls {k}, {}, …)",
+                path.display(),
+                r.index,
+                r.worker,
+                whole_index(k, 1, workers)
+            );
         }
-    })?;
-    if let Some(wrong) = wrong {
-        bail!("{}: {wrong}", path.display());
+        match last {
+            Some(l) if l == local => {
+                bail!("{}: call {} is recorded twice", path.display(), r.index)
+            }
+            Some(l) if l > local => bail!(
+                "{}: call {} comes after call {}: the records are not in scheduled order",
+                path.display(),
+                r.index,
+                whole_index(k, l, workers)
+            ),
+            _ => {}
+        }
+        last = Some(local);
+        let endpoint = reader.endpoint(&r);
+        if !endpoint_of.contains_key(endpoint) {
+            bail!(
+                "{}: call {} names endpoint `{endpoint}`, which the load does not hold",
+                path.display(),
+                r.index
+            );
+        }
     }
     Ok(())
+}
+
+/// One worker's records as a stream: the next record not yet merged.
+#[derive(Default)]
+struct Stream {
+    reader: Option<RecordsReader>,
+    next: Option<Record>,
+}
+
+impl Stream {
+    fn open(path: &Path) -> Result<Stream> {
+        let mut reader = RecordsReader::open(path)?;
+        let next = reader.next_record()?;
+        Ok(Stream {
+            reader: Some(reader),
+            next,
+        })
+    }
+
+    /// Call `g`'s record (its endpoint numbered as the load's), if this stream has it next.
+    fn take(&mut self, g: u64, endpoint_of: &HashMap<&str, u32>) -> Result<Option<Record>> {
+        let (Some(reader), Some(next)) = (self.reader.as_mut(), self.next) else {
+            return Ok(None);
+        };
+        if next.index != g {
+            return Ok(None);
+        }
+        let endpoint = endpoint_of[reader.endpoint(&next)];
+        self.next = reader.next_record()?;
+        Ok(Some(Record { endpoint, ..next }))
+    }
 }
 
 #[cfg(test)]

@@ -23,12 +23,13 @@
 //! the schema's version ([`RECORDS_SCHEMA`]). Endpoints are interned on both sides (a record holds an
 //! index into a table of names). vSwarm's `lat.csv` is another file, written as vSwarm writes it.
 
-use crate::Interner;
-use std::io::{self, BufRead, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
+use std::path::PathBuf;
 
 mod outcome;
+mod read;
 pub use outcome::Outcome;
+pub use read::{read_records, read_workflow_records, RecordsReader};
 
 /// The version of the records schema, stated in `summary.json`. Columns are only ever appended, and
 /// readers find them by name and skip those they do not know, so appending keeps the version; a change to
@@ -395,184 +396,6 @@ pub enum RecordsError {
         /// What is wrong.
         reason: String,
     },
-}
-
-/// Reads a records CSV (plain or zstd-compressed), calling `each(record, endpoint name)` per record in
-/// file order.
-pub fn read_records(path: &Path, mut each: impl FnMut(&Record, &str)) -> Result<(), RecordsError> {
-    read_workflow_records(path, |r, endpoint, _| each(r, endpoint))
-}
-
-/// [`read_records`], with each record's workflow node by name (`None` outside a workflow load).
-pub fn read_workflow_records(
-    path: &Path,
-    mut each: impl FnMut(&Record, &str, Option<&str>),
-) -> Result<(), RecordsError> {
-    let io_error = |source| RecordsError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let bad = |line: u64, reason: String| RecordsError::Bad {
-        path: path.to_owned(),
-        line,
-        reason,
-    };
-    let mut reader = crate::compressed::open(path).map_err(io_error)?;
-    let mut endpoints = Interner::default();
-    let mut nodes = Interner::default();
-    let mut bytes = Vec::with_capacity(256);
-    let mut layout: Option<Layout> = None;
-    let mut n = 0u64;
-    loop {
-        bytes.clear();
-        if reader.read_until(b'\n', &mut bytes).map_err(io_error)? == 0 {
-            break;
-        }
-        n += 1;
-        let text = std::str::from_utf8(&bytes).map_err(|e| {
-            bad(
-                n,
-                format!(
-                    "not UTF-8 text (byte {} of the line is invalid)",
-                    e.valid_up_to() + 1
-                ),
-            )
-        })?;
-        let line = text.trim_end_matches(['\n', '\r']);
-        if n == 1 {
-            layout = Some(
-                Layout::of_header(line.trim_start_matches('\u{feff}')).map_err(|r| bad(1, r))?,
-            );
-            continue;
-        }
-        if line.is_empty() {
-            continue;
-        }
-        let layout = layout.as_ref().expect("the header comes first");
-        let record =
-            parse_line(line, layout, (&mut endpoints, &mut nodes)).map_err(|r| bad(n, r))?;
-        each(
-            &record,
-            &endpoints.names[record.endpoint as usize],
-            record
-                .workflow
-                .map(|w| nodes.names[w.node as usize].as_str()),
-        );
-    }
-    if n == 0 {
-        return Err(bad(1, "empty file: no header".into()));
-    }
-    Ok(())
-}
-
-/// `name`'s number among `names`; `column` names it in an error (an empty field, or one name too many).
-fn numbered(names: &mut Interner, name: &str, column: Column) -> Result<u32, String> {
-    if let Some(k) = names.get(name) {
-        return Ok(k);
-    }
-    if name.is_empty() {
-        return Err(format!("field `{}` is empty", column.name()));
-    }
-    u32::try_from(names.names.len())
-        .map_err(|_| format!("too many distinct `{}` values", column.name()))?;
-    Ok(names.intern(name))
-}
-
-fn parse_line(
-    line: &str,
-    layout: &Layout,
-    (endpoints, nodes): (&mut Interner, &mut Interner),
-) -> Result<Record, String> {
-    // An endpoint holds no comma (it is a host:port or URL), so fields split plainly.
-    let f: Vec<&str> = line.split(',').collect();
-    if f.len() != layout.fields {
-        return Err(format!(
-            "{} fields, expected {} (one per column of the header)",
-            f.len(),
-            layout.fields
-        ));
-    }
-    let field = |c: Column| layout.get(&f, c);
-    let number = |c: Column| -> Result<Option<u64>, String> {
-        match field(c) {
-            "" => Ok(None),
-            v => v
-                .parse::<u64>()
-                .map(Some)
-                .map_err(|_| format!("field `{}` (`{v}`) is not a whole number ≥ 0", c.name())),
-        }
-    };
-    let required = |c: Column| -> Result<u64, String> {
-        number(c)?.ok_or_else(|| format!("field `{}` is empty", c.name()))
-    };
-    let small = |c: Column| -> Result<u32, String> {
-        u32::try_from(required(c)?)
-            .map_err(|_| format!("field `{}` (`{}`) is too large", c.name(), field(c)))
-    };
-    let endpoint = numbered(endpoints, field(Column::Endpoint), Column::Endpoint)?;
-    let workflow = match number(Column::WorkflowInstance)? {
-        None => None,
-        Some(instance) => Some(WorkflowCall {
-            instance,
-            node: numbered(nodes, field(Column::Node), Column::Node)?,
-        }),
-    };
-    let flag = |c: Column| -> Result<Option<bool>, String> {
-        match field(c) {
-            "" => Ok(None),
-            "1" => Ok(Some(true)),
-            "0" => Ok(Some(false)),
-            other => Err(format!(
-                "field `{}` (`{other}`) is not 0, 1 or empty",
-                c.name()
-            )),
-        }
-    };
-    Ok(Record {
-        index: required(Column::Index)?,
-        worker: small(Column::Worker)?,
-        period: small(Column::Period)?,
-        endpoint,
-        warmup: flag(Column::Warmup)?
-            .ok_or_else(|| "field `warmup` is empty, not 0 or 1".to_owned())?,
-        scheduled_us: required(Column::ScheduledUs)?,
-        dispatch_lag_ns: number(Column::DispatchLagNs)?,
-        send_lag_ns: number(Column::SendLagNs)?,
-        latency_us: number(Column::LatencyUs)?,
-        latency_from_scheduled_us: number(Column::LatencyFromScheduledUs)?,
-        outcome: Outcome::parse(field(Column::Outcome)).ok_or_else(|| {
-            format!(
-                "field `outcome` (`{}`) is not an outcome",
-                field(Column::Outcome)
-            )
-        })?,
-        exec_us: number(Column::ExecUs)?,
-        instance: match field(Column::Instance) {
-            "" => None,
-            hex => Some(
-                u64::from_str_radix(hex, 16)
-                    .map_err(|_| format!("field `instance` (`{hex}`) is not 16 hex digits"))?,
-            ),
-        },
-        cold: flag(Column::Cold)?,
-        wire: Wire {
-            protocol: match field(Column::Protocol) {
-                "" => None,
-                p => Some(Protocol::parse(p).ok_or_else(|| {
-                    format!("field `protocol` (`{p}`) is not grpc, http/1.1 or h2")
-                })?),
-            },
-            status: number(Column::Status)?
-                .map(|s| {
-                    u16::try_from(s).map_err(|_| format!("field `status` (`{s}`) is too large"))
-                })
-                .transpose()?,
-            request_bytes: number(Column::RequestBytes)?,
-            transfer_us: number(Column::TransferUs)?,
-            response_bytes: number(Column::ResponseBytes)?,
-        },
-        workflow,
-    })
 }
 
 #[cfg(test)]

@@ -63,6 +63,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         let schedule = Arc::clone(&schedule);
         let paths = (options.records.clone(), options.latency_file.clone());
         let observer = options.observer.clone();
+        let workers = options.shard.map_or(1, |s| s.workers);
         std::thread::Builder::new()
             .name("records".into())
             .spawn(move || {
@@ -70,7 +71,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
                     pin_to(&all_cpus_but(cpu));
                 }
                 write_records(
-                    &schedule,
+                    (&schedule, workers),
                     rx,
                     records,
                     latencies,

@@ -1,8 +1,13 @@
 //! The records' way from the dispatcher to the files: the dispatcher thread collects them in a [`Sink`]
 //! (a sent call's record travels in a [`Pending`] until its call ends) and hands them over in batches to
 //! the records thread ([`write_records`]), which writes the CSV files and fills the histograms.
+//!
+//! Records come in the order calls end; [`Reorder`] writes them in the order the calls were scheduled,
+//! so every records file, from one invoker or one worker, is sorted by call and a coordinator merges
+//! workers' files as streams.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -25,9 +30,9 @@ const BATCH_INTERVAL: Duration = Duration::from_millis(50);
 /// What the records thread leaves: the statistics, and the files, complete but not yet in place.
 pub(crate) type Written = (Collector, Option<AtomicFile>, Option<AtomicFile>);
 
-/// The records thread: CSV files and histograms.
+/// The records thread: CSV files and histograms, for `schedule` (one worker's of `workers`).
 pub(crate) fn write_records(
-    schedule: &Schedule,
+    (schedule, workers): (&Schedule, u32),
     rx: mpsc::Receiver<Vec<Record>>,
     records: Option<AtomicFile>,
     latencies: Option<AtomicFile>,
@@ -56,6 +61,7 @@ pub(crate) fn write_records(
         .map_err(io(&records_path))?;
     let mut latencies = latencies;
     let mut digits = itoa::Buffer::new();
+    let mut in_order = Reorder::new(workers);
     for batch in rx {
         if let Some(o) = observer {
             o.records(&batch);
@@ -63,7 +69,9 @@ pub(crate) fn write_records(
         for r in &batch {
             collector.add(r);
             if let Some(w) = records.as_mut() {
-                w.write(r, &schedule.endpoints).map_err(io(&records_path))?;
+                in_order
+                    .push(*r, |r| w.write(r, &schedule.endpoints))
+                    .map_err(io(&records_path))?;
             }
             if let (Some(w), Outcome::Ok, false, Some(l)) =
                 (latencies.as_mut(), r.outcome, r.warmup, r.latency_us)
@@ -74,6 +82,11 @@ pub(crate) fn write_records(
             }
         }
     }
+    if let Some(w) = records.as_mut() {
+        in_order
+            .finish(|r| w.write(r, &schedule.endpoints))
+            .map_err(io(&records_path))?;
+    }
     let records = records
         .map(|w| w.finish().and_then(Compressed::finish))
         .transpose()
@@ -82,6 +95,72 @@ pub(crate) fn write_records(
         w.flush().map_err(io(&latency_path))?;
     }
     Ok((collector, records, latencies))
+}
+
+/// Puts records back in scheduled order: a record waits until the records of every call scheduled
+/// before it (in this invoker's share) have come. It holds only the calls still in flight and those
+/// behind them, so its size is bounded by the calls of one timeout window, never the run's.
+pub(crate) struct Reorder {
+    workers: u32,
+    /// The position (in this invoker's share) of the next record to write.
+    next: u64,
+    /// The records from `next` on, by position; a gap is a call still in flight.
+    waiting: VecDeque<Option<Record>>,
+}
+
+impl Reorder {
+    pub(crate) fn new(workers: u32) -> Reorder {
+        Reorder {
+            workers: workers.max(1),
+            next: 0,
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// Takes `record`, and hands `out` every record now in order.
+    pub(crate) fn push(
+        &mut self,
+        record: Record,
+        mut out: impl FnMut(&Record) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let position = formats::shard_of(record.index, self.workers).1;
+        let Some(slot) = position.checked_sub(self.next) else {
+            // Behind the cursor: a second record of one call, which a bug would make. Written, not lost.
+            return out(&record);
+        };
+        let slot = slot as usize;
+        if slot >= self.waiting.len() {
+            self.waiting.resize(slot + 1, None);
+        }
+        self.waiting[slot] = Some(record);
+        while let Some(Some(_)) = self.waiting.front() {
+            let record = self
+                .waiting
+                .pop_front()
+                .flatten()
+                .expect("the front is there");
+            self.next += 1;
+            out(&record)?;
+        }
+        Ok(())
+    }
+
+    /// Hands `out` the records still waiting, in order (none when every call had its record).
+    pub(crate) fn finish(
+        &mut self,
+        mut out: impl FnMut(&Record) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        for record in self.waiting.drain(..).flatten() {
+            out(&record)?;
+        }
+        Ok(())
+    }
+
+    /// Records waiting for an earlier call's.
+    #[cfg(test)]
+    fn held(&self) -> usize {
+        self.waiting.iter().flatten().count()
+    }
 }
 
 /// Records produced on the dispatcher thread, handed over in batches.
@@ -150,5 +229,74 @@ impl Drop for Pending {
             self.sink.push(r);
         }
         self.in_flight.set(self.in_flight.get() - 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(index: u64) -> Record {
+        Record {
+            index,
+            worker: 0,
+            period: 0,
+            endpoint: 0,
+            warmup: false,
+            scheduled_us: index,
+            dispatch_lag_ns: None,
+            send_lag_ns: None,
+            latency_us: None,
+            latency_from_scheduled_us: None,
+            outcome: Outcome::Ok,
+            exec_us: None,
+            instance: None,
+            cold: None,
+            wire: formats::records::Wire::default(),
+            workflow: None,
+        }
+    }
+
+    /// Pushes records of `indexes` (in that order) through a reorder of `workers`; what it wrote, and the
+    /// most it held at once.
+    fn reordered(workers: u32, indexes: &[u64]) -> (Vec<u64>, usize) {
+        let mut reorder = Reorder::new(workers);
+        let mut written = Vec::new();
+        let mut most = 0;
+        for &i in indexes {
+            reorder
+                .push(record(i), |r| {
+                    written.push(r.index);
+                    Ok(())
+                })
+                .unwrap();
+            most = most.max(reorder.held());
+        }
+        reorder
+            .finish(|r| {
+                written.push(r.index);
+                Ok(())
+            })
+            .unwrap();
+        (written, most)
+    }
+
+    #[test]
+    fn records_come_out_in_scheduled_order_holding_only_what_waits() {
+        // Call 1 is slow: 2..5 wait for it, then all go.
+        let (written, most) = reordered(1, &[0, 2, 3, 4, 1, 5]);
+        assert_eq!(written, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(most, 3);
+        // In order already: nothing is held.
+        let (written, most) = reordered(1, &(0..1000).collect::<Vec<_>>());
+        assert_eq!(written, (0..1000).collect::<Vec<_>>());
+        assert_eq!(most, 0);
+        // Worker 1 of 3 holds calls 1, 4, 7, …: ordered by their place in its share.
+        let (written, most) = reordered(3, &[4, 1, 10, 7]);
+        assert_eq!(written, [1, 4, 7, 10]);
+        assert_eq!(most, 1);
+        // A call that never got a record does not keep the others back at the end.
+        let (written, _) = reordered(1, &[0, 2, 3]);
+        assert_eq!(written, [0, 2, 3]);
     }
 }
