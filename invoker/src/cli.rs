@@ -162,6 +162,12 @@ pub struct InvokerArgs {
     #[arg(long, value_name = "N", requires = "worker", value_parser = whole_in::<u32>(1, 4096))]
     pub workers: Option<u32>,
 
+    /// With --coordinator: stop sending when the coordinator has not answered for SECONDS (it is asked
+    /// every few seconds while the replay runs): a worker whose coordinator is gone sends load nobody
+    /// records. The records so far are kept in --work-dir, and sent back if the coordinator returns.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds_up_to(86400.0))]
+    pub coordinator_timeout: Duration,
+
     /// With --coordinator: send the coordinator a live report every SECONDS while replaying (what its
     /// live view and `/metrics` show of this worker); without it, none.
     #[arg(long, value_name = "SECONDS", requires = "coordinator", value_parser = seconds_up_to(3600.0))]
@@ -218,6 +224,8 @@ pub struct InvokerSettings {
     pub request: crate::request::RequestArgs,
     /// How each worker writes, and sends back, its records.
     pub compress: formats::compressed::Compression,
+    /// How long a worker goes on sending while its coordinator does not answer.
+    pub coordinator_timeout: Duration,
 }
 
 /// The arguments of worker `worker` (a number, or `$(JOB_COMPLETION_INDEX)` in a Job).
@@ -265,6 +273,10 @@ pub fn invoker_args(
     if settings.shared_cpu {
         args.push("--shared-cpu".to_owned());
     }
+    args.extend([
+        "--coordinator-timeout".to_owned(),
+        format!("{}", settings.coordinator_timeout.as_secs_f64()),
+    ]);
     if settings.compress != formats::compressed::Compression::None {
         args.extend(["--compress".to_owned(), settings.compress.name().to_owned()]);
     }
@@ -431,6 +443,7 @@ mod tests {
                 endpoint_requests: Some(PathBuf::from("/run/endpoints.json")),
             },
             compress: formats::compressed::Compression::Zstd,
+            coordinator_timeout: Duration::from_millis(7500),
         };
         let start = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);
         let built = invoker_args(
@@ -460,6 +473,7 @@ mod tests {
         assert_eq!(a.dispatcher_cpu, Some(1));
         assert_eq!(a.request, settings.request);
         assert_eq!(a.compress, settings.compress);
+        assert_eq!(a.coordinator_timeout, settings.coordinator_timeout);
         // The defaults, left out, come back as the defaults.
         let quiet = InvokerSettings {
             realtime: false,

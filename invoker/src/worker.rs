@@ -7,8 +7,9 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::error_chain;
 use crate::observe::Observer;
@@ -217,6 +218,17 @@ impl Coordinator {
         })
     }
 
+    /// Whether the coordinator answers a clock request within `limit`.
+    fn answers_within(&self, limit: Duration) -> bool {
+        let url = self.url(CLOCK_PATH);
+        self.runtime.block_on(async {
+            match self.client.get(&url).timeout(limit).send().await {
+                Ok(response) => response.status().is_success(),
+                Err(_) => false,
+            }
+        })
+    }
+
     /// The coordinator's clock against this machine's: `samples` NTP-style exchanges, the one with the
     /// shortest round trip kept.
     pub fn clock(&self, samples: usize) -> Result<ClockSample, TransferError> {
@@ -300,6 +312,73 @@ fn retry<T>(
         url: url.to_owned(),
         reason: format!("{last} ({ATTEMPTS} attempts)"),
     })
+}
+
+/// Stops the replay (as a SIGTERM would: no more calls are sent, every record is written) when the
+/// coordinator has not answered for `timeout`. It asks for the coordinator's clock every `timeout / 6`
+/// (100 ms to 10 s), each question given that long to be answered, on a thread of its own.
+pub struct Watchdog {
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watchdog {
+    /// Starts watching the coordinator at `base` (with the run's `token`); `stop` is the replay's; the
+    /// thread keeps off `dispatcher_cpu`.
+    pub fn start(
+        (base, token): (&str, &str),
+        timeout: Duration,
+        stop: cmdline::Stop,
+        dispatcher_cpu: Option<usize>,
+    ) -> Result<Watchdog, TransferError> {
+        let coordinator = Coordinator::new(base, token)?;
+        let done = Arc::new(AtomicBool::new(false));
+        let every = (timeout / 6).clamp(Duration::from_millis(100), Duration::from_secs(10));
+        let thread = {
+            let done = Arc::clone(&done);
+            std::thread::Builder::new()
+                .name("coordinator-watchdog".into())
+                .spawn(move || {
+                    if let Some(cpu) = dispatcher_cpu {
+                        host::pin_to(&host::all_cpus_but(cpu));
+                    }
+                    let mut answered = Instant::now();
+                    while !done.load(Ordering::SeqCst) {
+                        if coordinator.answers_within(every) {
+                            answered = Instant::now();
+                        } else if answered.elapsed() >= timeout {
+                            log::warn!(
+                                "the coordinator has not answered for {:.0} s (--coordinator-timeout): \
+                                 this worker stops sending; its records are kept and sent back if the \
+                                 coordinator returns",
+                                answered.elapsed().as_secs_f64()
+                            );
+                            stop.request();
+                            return;
+                        }
+                        std::thread::park_timeout(every);
+                    }
+                })
+                .map_err(|e| TransferError::Http {
+                    url: base.to_owned(),
+                    reason: format!("starting the coordinator's watchdog: {e}"),
+                })?
+        };
+        Ok(Watchdog {
+            done,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Live reports not yet acknowledged, in calls, beyond which a worker stops reporting (an unreachable

@@ -107,6 +107,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
                 live_interval: live.then_some(Duration::from_secs(1)),
                 request: invoker::request::RequestArgs::default(),
                 compress: formats::compressed::Compression::None,
+                coordinator_timeout: Duration::from_secs(60),
             },
             cpus: vec![None; WORKERS as usize],
             start_lead: None,

@@ -54,7 +54,12 @@ struct Outputs {
 /// Reads a run's outputs and checks its records match the load one to one: the call's index in the whole
 /// load, the worker it was dealt to, its due time and endpoint.
 fn read_one_to_one(out: &Path) -> Outputs {
-    let schedule = Schedule::from_file(&out.join("load.json"), 1_000_000, 1, 3).unwrap();
+    read_one_to_one_of(out, 3)
+}
+
+/// [`read_one_to_one`] for a run of `duration` measured seconds.
+fn read_one_to_one_of(out: &Path, duration: u32) -> Outputs {
+    let schedule = Schedule::from_file(&out.join("load.json"), 1_000_000, 1, duration).unwrap();
     assert!(schedule.calls.len() > 30, "too few calls to test with");
     let mut records = Vec::new();
     read_records(&out.join("records.csv"), |r, e| {
@@ -297,6 +302,74 @@ fn local_workers_die_with_a_killed_loadgen() {
         "the workers to die with loadgen",
         || workers.iter().all(|&pid| gone(pid)).then_some(()),
     );
+}
+
+#[test]
+fn workers_stop_sending_when_their_coordinator_stops_answering() {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut args = run_args(
+        &out,
+        &[
+            "--start-lead",
+            "1",
+            "--coordinator-timeout",
+            "1",
+            "--grpc-timeout",
+            "2",
+        ],
+    );
+    let duration = args.iter().position(|a| *a == "-d").unwrap() + 1;
+    args[duration] = "20";
+    let child = Command::new(LOADGEN)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // 2 s into the run, loadgen (the coordinator, and the local fleet) freezes: it answers nothing.
+    // Each worker's output is beside its work directory (in the run's staging directory until it ends).
+    let logs: Vec<_> = (0..WORKERS)
+        .map(|k| {
+            let pid = worker_running_for(s(&out.join(format!("workers/{k}/invoker"))), 0.0, LIMIT);
+            let work = pods::arg_of(pid, "--work-dir").unwrap();
+            Path::new(&work).with_file_name("invoker.log")
+        })
+        .collect();
+    worker_running_for(s(&out.join("workers/0/invoker")), 2.0, LIMIT);
+    unsafe { libc::kill(child.id() as i32, libc::SIGSTOP) };
+    testkit::wait_until(
+        Duration::from_secs(20),
+        "every worker to give up on its coordinator",
+        || {
+            logs.iter()
+                .all(|log| {
+                    std::fs::read_to_string(log)
+                        .is_ok_and(|t| t.contains("the coordinator has not answered"))
+                })
+                .then_some(())
+        },
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGCONT) };
+    let ended = wait_bounded(child, LIMIT);
+    let t = common::text(&ended);
+    // The workers stopped, kept their records and sent them once the coordinator answered again.
+    let o = read_one_to_one_of(&out, 20);
+    assert!(o.summary.interrupted, "{t}");
+    let (mut early, mut late) = (0, 0);
+    for (r, _) in &o.records {
+        // Warm-up 1 s: the freeze came 3 s into the load; the workers gave up within ~2 s of it.
+        if r.scheduled_us > 7_000_000 {
+            assert_eq!(r.outcome, Outcome::NotSentInterrupted, "{r:?}");
+            late += 1;
+        } else if r.scheduled_us < 2_500_000 {
+            assert_ne!(r.outcome, Outcome::WorkerLost, "{r:?}");
+            assert!(r.send_lag_ns.is_some(), "sent before the freeze: {r:?}");
+            early += 1;
+        }
+    }
+    assert!(early > 20 && late > 100, "{early} early, {late} late");
 }
 
 /// The fake cluster with its pod runner; `bin` is where the image's binaries are (the built ones).
@@ -588,7 +661,7 @@ fn ctrl_c_stops_the_workers_and_keeps_what_they_recorded() {
     let done = wait_bounded(child, LIMIT);
     let t = common::text(&done);
     assert_eq!(done.status.code(), Some(130), "{t}");
-    let o = read_one_to_one(&out);
+    let o = read_one_to_one_of(&out, 20);
     assert!(o.summary.interrupted, "{t}");
     for w in &o.summary.workers {
         assert!(

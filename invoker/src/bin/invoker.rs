@@ -210,6 +210,12 @@ fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()>
         let offset = before.map_or(0.0, |c| c.offset_us);
         // --start-at is the coordinator's instant; on this machine's clock it is that minus the offset.
         let local_start = args.start_at.map(|at| shift(at, -offset));
+        let _watchdog = invoker::worker::Watchdog::start(
+            (url, &token),
+            args.coordinator_timeout,
+            stop.clone(),
+            args.dispatcher_cpu,
+        )?;
         let mut summary = replay_load(
             args,
             &files,

@@ -463,6 +463,12 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub request: invoker::request::RequestArgs,
 
+    /// With --workers: a worker stops sending when this process (its coordinator) has not answered it for
+    /// SECONDS, so a lost coordinator does not leave pods sending load nobody records; it keeps its
+    /// records. (Local workers also die with this process.)
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds_up_to(DAY_SECONDS))]
+    pub coordinator_timeout: Duration,
+
     /// Write the run's load and records zstd-compressed (`none` or `zstd`): load.json.zst (and its shards),
     /// records.csv.zst, and workers send their records back compressed. Our invoker, report, plots and
     /// experiment read either form; vSwarm's invoker reads only the plain load.json, the default.

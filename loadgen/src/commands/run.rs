@@ -506,6 +506,7 @@ pub(crate) fn invoker_settings(
         live_interval: plan.observe.followed_every(),
         request: request_args(plan, endpoints),
         compress: plan.replay.compress,
+        coordinator_timeout: plan.replay.coordinator_timeout,
     }
 }
 
