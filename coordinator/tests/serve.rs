@@ -3,8 +3,12 @@
 //! the run's token.
 
 use std::io::{Read, Write};
+use std::path::Path;
+use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
+
+use coordinator::serve::{Event, ServedShard, Server};
 
 const TOKEN: &str = "0123456789abcdef";
 
@@ -30,23 +34,35 @@ fn request(
     answer
 }
 
-#[test]
-fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let shard = dir.path().join("load-0.json");
-    std::fs::write(&shard, "[]").unwrap();
+/// A server for one worker in `dir`, its shard holding `shard_text`, also serving `flag_files` and
+/// taking live reports into `live`; its events. Results go to `dir/workers`.
+fn serve(
+    dir: &Path,
+    shard_text: &str,
+    flag_files: Vec<(&'static str, ServedShard)>,
+    live: Option<Arc<coordinator::live::WorkersLive>>,
+) -> (Server, Receiver<Event>) {
+    let shard = dir.join("load-0.json");
+    std::fs::write(&shard, shard_text).unwrap();
     let shards = coordinator::serve::describe_shards(&[shard]).unwrap();
     let (tx, events) = std::sync::mpsc::channel();
-    let results = dir.path().join("workers");
     let server = coordinator::serve::start(
         "127.0.0.1:0".parse().unwrap(),
-        (shards, Vec::new()),
-        &results,
+        (shards, flag_files),
+        &dir.join("workers"),
         tx,
-        None,
+        live,
         TOKEN,
     )
     .unwrap();
+    (server, events)
+}
+
+#[test]
+fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, events) = serve(dir.path(), "[]", Vec::new(), None);
+    let results = dir.path().join("workers");
     let put = |body: &str, hash: &str| {
         request(
             server.addr,
@@ -84,24 +100,12 @@ fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
 #[test]
 fn the_files_the_workers_flags_name_are_served_with_their_hash() {
     let dir = tempfile::tempdir().unwrap();
-    let shard = dir.path().join("load-0.json");
-    std::fs::write(&shard, "[]").unwrap();
     let ca = dir.path().join("ca.pem");
     std::fs::write(&ca, "abc").unwrap();
-    let shards = coordinator::serve::describe_shards(&[shard]).unwrap();
     let ca_served = coordinator::serve::describe_shards(&[ca])
         .unwrap()
         .remove(0);
-    let (tx, _events) = std::sync::mpsc::channel();
-    let server = coordinator::serve::start(
-        "127.0.0.1:0".parse().unwrap(),
-        (shards, vec![("ca-cert", ca_served)]),
-        &dir.path().join("workers"),
-        tx,
-        None,
-        TOKEN,
-    )
-    .unwrap();
+    let (server, _events) = serve(dir.path(), "[]", vec![("ca-cert", ca_served)], None);
     // A worker fetches the file to its own directory (its hash checked), whatever path the flag gave.
     let worker =
         invoker::worker::Coordinator::new(&format!("http://{}", server.addr), TOKEN).unwrap();
@@ -121,14 +125,6 @@ fn the_files_the_workers_flags_name_are_served_with_their_hash() {
 #[test]
 fn without_the_runs_token_nothing_is_served_and_nothing_is_taken() {
     let dir = tempfile::tempdir().unwrap();
-    let shard = dir.path().join("load-0.json");
-    std::fs::write(
-        &shard,
-        r#"[{"endpoint":"http://10.0.0.1/secret","calls":[1]}]"#,
-    )
-    .unwrap();
-    let shards = coordinator::serve::describe_shards(&[shard]).unwrap();
-    let (tx, events) = std::sync::mpsc::channel();
     let results = dir.path().join("workers");
     let endpoints = vec!["e".to_owned()];
     let observer = Arc::new(invoker::observe::Observer::new(&endpoints, &[10]));
@@ -136,15 +132,12 @@ fn without_the_runs_token_nothing_is_served_and_nothing_is_taken() {
         Arc::clone(&observer),
         1,
     ));
-    let server = coordinator::serve::start(
-        "127.0.0.1:0".parse().unwrap(),
-        (shards, Vec::new()),
-        &results,
-        tx,
+    let (server, events) = serve(
+        dir.path(),
+        r#"[{"endpoint":"http://10.0.0.1/secret","calls":[1]}]"#,
+        Vec::new(),
         Some(live),
-        TOKEN,
-    )
-    .unwrap();
+    );
     let summary = r#"{"planted":true}"#;
     let mut hashed = formats::transfer::Sha256Writer::new(Vec::new());
     hashed.write_all(summary.as_bytes()).unwrap();
@@ -229,19 +222,7 @@ fn without_the_runs_token_nothing_is_served_and_nothing_is_taken() {
 #[test]
 fn a_worker_without_the_token_is_refused_and_told_why() {
     let dir = tempfile::tempdir().unwrap();
-    let shard = dir.path().join("load-0.json");
-    std::fs::write(&shard, "[]").unwrap();
-    let shards = coordinator::serve::describe_shards(&[shard]).unwrap();
-    let (tx, _events) = std::sync::mpsc::channel();
-    let server = coordinator::serve::start(
-        "127.0.0.1:0".parse().unwrap(),
-        (shards, Vec::new()),
-        &dir.path().join("workers"),
-        tx,
-        None,
-        TOKEN,
-    )
-    .unwrap();
+    let (server, _events) = serve(dir.path(), "[]", Vec::new(), None);
     let worker =
         invoker::worker::Coordinator::new(&format!("http://{}", server.addr), "not-the-token")
             .unwrap();

@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use trace::{read_azure2021, Azure2021Options, Azure2021Writer, Granularity};
 
 mod common;
-use common::{hash, output_path, path, repeats, run_measured};
+use common::{hash, output_path, path, repeats, run_measured, RPS_RAMP};
 
 const TWO_WEEKS_US: u64 = 14 * 86_400 * 1_000_000;
 const CHILD: &str = "SHAPES_BENCH_READ";
@@ -155,36 +155,14 @@ fn main() {
     std::fs::remove_file(&file).ok();
     std::fs::remove_file(&load).ok();
 
-    let ramp = [
-        "loadgen",
-        "generate",
-        "--rps",
-        "1",
-        "--rps-step",
-        "10000",
-        "--rps-every",
-        "3600",
-        "--rps-ramp",
-        "--rps-max",
-        "10000",
-        "-m",
-        "false",
-        "-d",
-        "3600",
-        "-w",
-        "0",
-        "-p",
-        "builtin",
-        "--max-calls",
-        "100000000",
-        "-o",
-        path(&load),
-        "--seed",
-        "1",
-    ];
+    let ramp: Vec<&str> = ["loadgen"]
+        .into_iter()
+        .chain(RPS_RAMP)
+        .chain(["-o", path(&load)])
+        .collect();
     let (mut rate, mut wall, mut rss, mut calls) = (vec![], vec![], vec![], 0);
     for _ in 0..runs {
-        let Command::Generate(g) = parse_command_line(ramp.map(Into::into))
+        let Command::Generate(g) = parse_command_line(ramp.iter().map(Into::into))
             .expect("args")
             .command
         else {

@@ -1,6 +1,10 @@
 //! `loadgen run --workers N`: invokers as local processes or as the pods of a (fake) Kubernetes Job,
 //! started together, their records merged one to one with the load; a killed worker and a late one are
-//! named, and their calls recorded as such; a corrupted transfer is refused. (`clean`: tests/clean.rs.)
+//! named, and their calls recorded as such; a corrupted transfer is refused; the run's token stays in
+//! memory; workers stop with a killed or silent coordinator. (`clean`: tests/clean.rs.)
+//!
+//! The file is long because its tests share the helpers that read a many-worker run back (records one
+//! to one with the load, the faults, the token), and each fault is one run through them.
 
 mod common;
 
@@ -264,21 +268,27 @@ fn a_killed_local_worker_is_lost_and_a_late_one_starts_late() {
     assert_token_in_no_file(&out, &token);
 }
 
+/// Starts a 20-second run of the local workers into `out` (with `extra` flags), long enough that its
+/// workers would still be sending well after a fault, and returns loadgen's process.
+fn start_long_run(out: &Path, extra: &[&str]) -> std::process::Child {
+    let mut args = run_args(out, &["--start-lead", "1"]);
+    args.extend_from_slice(extra);
+    let duration = args.iter().position(|a| *a == "-d").unwrap() + 1;
+    args[duration] = "20";
+    Command::new(LOADGEN)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn local_workers_die_with_a_killed_loadgen() {
     let _turn = testkit::turn();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    // A run long enough that its workers would still be sending well after the kill.
-    let mut args = run_args(&out, &["--start-lead", "1"]);
-    let duration = args.iter().position(|a| *a == "-d").unwrap() + 1;
-    args[duration] = "20";
-    let child = Command::new(LOADGEN)
-        .args(&args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = start_long_run(&out, &[]);
     let workers: Vec<i32> = (0..WORKERS)
         .map(|k| {
             let arg = out.join(format!("workers/{k}/invoker"));
@@ -309,25 +319,7 @@ fn workers_stop_sending_when_their_coordinator_stops_answering() {
     let _turn = testkit::turn();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let mut args = run_args(
-        &out,
-        &[
-            "--start-lead",
-            "1",
-            "--coordinator-timeout",
-            "1",
-            "--grpc-timeout",
-            "2",
-        ],
-    );
-    let duration = args.iter().position(|a| *a == "-d").unwrap() + 1;
-    args[duration] = "20";
-    let child = Command::new(LOADGEN)
-        .args(&args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = start_long_run(&out, &["--coordinator-timeout", "1", "--grpc-timeout", "2"]);
     // 2 s into the run, loadgen (the coordinator, and the local fleet) freezes: it answers nothing.
     // Each worker's output is beside its work directory (in the run's staging directory until it ends).
     let logs: Vec<_> = (0..WORKERS)

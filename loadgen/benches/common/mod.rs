@@ -165,3 +165,30 @@ pub fn run_measured(command: &mut std::process::Command) -> (f64, i64, bool) {
     let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
     (started.elapsed().as_secs_f64(), usage.ru_maxrss, ok)
 }
+
+/// `loadgen generate`'s flags for a one-hour linear ramp to 10,000 calls/s (about 18 million calls) with
+/// the built-in proxies, seed 1; `-o` is left to the caller.
+pub const RPS_RAMP: [&str; 22] = [
+    "generate",
+    "--rps",
+    "1",
+    "--rps-step",
+    "10000",
+    "--rps-every",
+    "3600",
+    "--rps-ramp",
+    "--rps-max",
+    "10000",
+    "-m",
+    "false",
+    "-d",
+    "3600",
+    "-w",
+    "0",
+    "-p",
+    "builtin",
+    "--max-calls",
+    "100000000",
+    "--seed",
+    "1",
+];
