@@ -143,3 +143,46 @@ fn a_compressed_run_holds_what_a_plain_one_does() {
         plots_before
     );
 }
+
+#[test]
+fn generate_writes_a_zstd_load_when_its_output_ends_in_zst() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = |name: &str| {
+        let load = dir.path().join(name);
+        ok(&loadgen(&[
+            "generate",
+            "--rps",
+            "40",
+            "-m",
+            "false",
+            "-d",
+            "3",
+            "-w",
+            "1",
+            "-p",
+            "builtin",
+            "--seed",
+            "1",
+            "-o",
+            s(&load),
+        ]));
+        load
+    };
+    let plain = generate("load.json");
+    let packed = generate("load.json.zst");
+    let plain_bytes = std::fs::read(&plain).unwrap();
+    assert_eq!(
+        std::fs::read(&packed).unwrap()[..4],
+        [0x28, 0xb5, 0x2f, 0xfd]
+    );
+    assert!(std::fs::metadata(&packed).unwrap().len() * 5 < plain_bytes.len() as u64);
+    // Byte for byte the plain load, once decompressed, and read as one by the invoker's reader.
+    let mut text = Vec::new();
+    formats::compressed::open(&packed)
+        .unwrap()
+        .read_to_end(&mut text)
+        .unwrap();
+    assert_eq!(text, plain_bytes);
+    let schedule = invoker::schedule::Schedule::from_file(&packed, 1_000_000, 1, 3).unwrap();
+    assert_eq!(schedule.calls.len(), 160);
+}
