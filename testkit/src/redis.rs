@@ -15,14 +15,30 @@ pub struct Redis {
 }
 
 impl Redis {
-    /// Starts redis-server; panics when it is missing or does not answer within 10 s.
+    /// Starts redis-server; panics when it is missing or does not answer within 10 s. The free port it is
+    /// given may be taken by a neighbour test before redis binds it: then redis exits, and it is started
+    /// again on another port (5 tries); its own output names why it could not start.
     pub fn start() -> Redis {
+        let mut why = String::new();
+        for _ in 0..5 {
+            match Redis::try_start() {
+                Ok(redis) => return redis,
+                Err(e) => why = e,
+            }
+        }
+        panic!("redis-server did not start in 5 tries: {why}");
+    }
+
+    fn try_start() -> Result<Redis, String> {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let port = crate::nginx::free_port();
+        let log = dir.path().join("redis.log");
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no", "--dir"])
             .arg(dir.path())
+            .arg("--logfile")
+            .arg(&log)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -33,13 +49,27 @@ impl Redis {
             port,
             _dir: dir,
         };
-        crate::wait_until(Duration::from_secs(10), "redis-server answering", || {
+        let exited = crate::wait_until(Duration::from_secs(10), "redis-server answering", || {
             if let Ok(Some(status)) = redis.child.try_wait() {
-                panic!("redis-server exited ({status})");
+                return Some(Some(status));
             }
-            redis.command("PING").ok().filter(|r| r == "+PONG")
+            redis
+                .command("PING")
+                .ok()
+                .filter(|r| r == "+PONG")
+                .map(|_| None)
         });
-        redis
+        match exited {
+            None => Ok(redis),
+            Some(status) => Err(format!(
+                "it exited ({status}) on port {port}: {}",
+                std::fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .lines()
+                    .last()
+                    .unwrap_or("no output")
+            )),
+        }
     }
 
     /// Its URL, as `--store` takes it.
