@@ -6,10 +6,8 @@
 //! naming how far the stream went, never read as a shorter file.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 /// The extension of a zstd-compressed file.
 pub const ZSTD_EXTENSION: &str = "zst";
@@ -78,32 +76,17 @@ pub fn zstd_path(path: &Path) -> PathBuf {
 /// Opens `path` for reading: its text, decompressed if it is a zstd stream.
 pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     let mut file = File::open(path)?;
-    let mut magic = [0u8; 4];
-    let mut got = 0;
-    while got < magic.len() {
-        match file.read(&mut magic[got..])? {
-            0 => break,
-            n => got += n,
-        }
-    }
-    let file = ChainedStart {
-        start: magic[..got].to_vec(),
-        at: 0,
-        rest: file,
-    };
-    if got == ZSTD_MAGIC.len() && magic == ZSTD_MAGIC {
-        let total = std::fs::metadata(path)?.len();
-        let consumed = Arc::new(AtomicU64::new(0));
-        let counted = Counted {
-            inner: file,
-            consumed: Arc::clone(&consumed),
-        };
-        let decoder = zstd::stream::read::Decoder::new(counted)?;
+    let mut magic = Vec::with_capacity(ZSTD_MAGIC.len());
+    (&mut file)
+        .take(ZSTD_MAGIC.len() as u64)
+        .read_to_end(&mut magic)?;
+    file.rewind()?;
+    if magic == ZSTD_MAGIC {
+        let total = file.metadata()?.len();
         Ok(Box::new(BufReader::with_capacity(
             1 << 20,
             Decompressed {
-                decoder,
-                consumed,
+                decoder: zstd::stream::read::Decoder::new(file)?,
                 total,
             },
         )))
@@ -112,50 +95,18 @@ pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     }
 }
 
-/// The bytes already read to look for the magic number, then the rest of the file.
-struct ChainedStart<R> {
-    start: Vec<u8>,
-    at: usize,
-    rest: R,
-}
-
-impl<R: Read> Read for ChainedStart<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at < self.start.len() {
-            let n = (self.start.len() - self.at).min(buf.len());
-            buf[..n].copy_from_slice(&self.start[self.at..self.at + n]);
-            self.at += n;
-            return Ok(n);
-        }
-        self.rest.read(buf)
-    }
-}
-
-/// A reader that counts the bytes taken from it.
-struct Counted<R> {
-    inner: R,
-    consumed: Arc<AtomicU64>,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.consumed.fetch_add(n as u64, Ordering::Relaxed);
-        Ok(n)
-    }
-}
-
 /// A zstd stream whose errors say how far into the compressed file they were met.
-struct Decompressed<R: BufRead> {
-    decoder: zstd::stream::read::Decoder<'static, R>,
-    consumed: Arc<AtomicU64>,
+struct Decompressed {
+    decoder: zstd::stream::read::Decoder<'static, BufReader<File>>,
     total: u64,
 }
 
-impl<R: BufRead> Read for Decompressed<R> {
+impl Read for Decompressed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.decoder.read(buf).map_err(|e| {
-            let at = self.consumed.load(Ordering::Relaxed);
+            // How far the decoder has read into the file: the file's own position.
+            let mut file: &File = self.decoder.get_ref().get_ref();
+            let at = file.stream_position().unwrap_or(self.total);
             let what = if at >= self.total {
                 format!(
                     "the zstd stream ends at byte {} in the middle of a frame: the file is truncated",

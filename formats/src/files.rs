@@ -18,6 +18,11 @@ pub const ENDPOINTS: &str = "endpoints.json";
 /// spans.json: a workflow load's traces, OTLP JSON.
 pub const SPANS: &str = "spans.json";
 
+/// The shards of `load` for `workers` workers: `load-0.json`, `load-1.json`, …
+fn shards_of(load: &Path, workers: usize) -> Vec<PathBuf> {
+    (0..workers).map(|k| crate::shard_path(load, k)).collect()
+}
+
 /// The files a run leaves in its directory.
 #[derive(Debug, Clone)]
 pub struct RunFiles {
@@ -98,9 +103,7 @@ impl RunFiles {
     pub fn for_workers(dir: &Path, workers: u32) -> RunFiles {
         let mut files = RunFiles::in_dir(dir);
         if workers > 1 {
-            files.shards = (0..workers as usize)
-                .map(|k| crate::shard_path(&files.load, k))
-                .collect();
+            files.shards = shards_of(&files.load, workers as usize);
         }
         files
     }
@@ -109,9 +112,7 @@ impl RunFiles {
     pub fn compressed(mut self, compression: Compression) -> RunFiles {
         self.load = compression.path(&self.dir.join(LOAD));
         self.records = compression.path(&self.dir.join(RECORDS));
-        self.shards = (0..self.shards.len())
-            .map(|k| crate::shard_path(&self.load, k))
-            .collect();
+        self.shards = shards_of(&self.load, self.shards.len());
         self
     }
 
@@ -139,7 +140,7 @@ impl RunFiles {
         .collect();
         for form in [Compression::None, Compression::Zstd] {
             let load = form.path(&self.dir.join(LOAD));
-            owned.extend((0..self.shards.len()).map(|k| crate::shard_path(&load, k)));
+            owned.extend(shards_of(&load, self.shards.len()));
             owned.push(load);
             owned.push(form.path(&self.dir.join(RECORDS)));
         }

@@ -7,7 +7,6 @@
 use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -318,8 +317,8 @@ fn retry<T>(
 /// coordinator has not answered for `timeout`. It asks for the coordinator's clock every `timeout / 6`
 /// (100 ms to 10 s), each question given that long to be answered, on a thread of its own.
 pub struct Watchdog {
-    done: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    /// Stopped (and joined) when the watchdog is dropped.
+    _ticker: Ticker<()>,
 }
 
 impl Watchdog {
@@ -332,52 +331,35 @@ impl Watchdog {
         dispatcher_cpu: Option<usize>,
     ) -> Result<Watchdog, TransferError> {
         let coordinator = Coordinator::new(base, token)?;
-        let done = Arc::new(AtomicBool::new(false));
         let every = (timeout / 6).clamp(Duration::from_millis(100), Duration::from_secs(10));
-        let thread = {
-            let done = Arc::clone(&done);
-            std::thread::Builder::new()
-                .name("coordinator-watchdog".into())
-                .spawn(move || {
-                    if let Some(cpu) = dispatcher_cpu {
-                        host::pin_to(&host::all_cpus_but(cpu));
-                    }
-                    let mut answered = Instant::now();
-                    while !done.load(Ordering::SeqCst) {
-                        if coordinator.answers_within(every) {
-                            answered = Instant::now();
-                        } else if answered.elapsed() >= timeout {
-                            log::warn!(
-                                "the coordinator has not answered for {:.0} s (--coordinator-timeout): \
-                                 this worker stops sending; its records are kept and sent back if the \
-                                 coordinator returns",
-                                answered.elapsed().as_secs_f64()
-                            );
-                            stop.request();
-                            return;
-                        }
-                        std::thread::park_timeout(every);
-                    }
-                })
-                .map_err(|e| TransferError::Http {
-                    url: base.to_owned(),
-                    reason: format!("starting the coordinator's watchdog: {e}"),
-                })?
-        };
-        Ok(Watchdog {
-            done,
-            thread: Some(thread),
+        let ticker = Ticker::start("coordinator-watchdog", every, move |ticks| {
+            if let Some(cpu) = dispatcher_cpu {
+                host::pin_to(&host::all_cpus_but(cpu));
+            }
+            let mut answered = Instant::now();
+            loop {
+                if coordinator.answers_within(every) {
+                    answered = Instant::now();
+                } else if answered.elapsed() >= timeout {
+                    log::warn!(
+                        "the coordinator has not answered for {:.0} s (--coordinator-timeout): this \
+                         worker stops sending; its records are kept and sent back if the coordinator \
+                         returns",
+                        answered.elapsed().as_secs_f64()
+                    );
+                    stop.request();
+                    return;
+                }
+                if ticks.wait() {
+                    return;
+                }
+            }
         })
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.done.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
-        }
+        .map_err(|e| TransferError::Http {
+            url: base.to_owned(),
+            reason: format!("starting the coordinator's watchdog: {e}"),
+        })?;
+        Ok(Watchdog { _ticker: ticker })
     }
 }
 

@@ -45,15 +45,12 @@ pub struct RecordsReader {
 impl RecordsReader {
     /// Opens `path` and reads its header.
     pub fn open(path: &Path) -> Result<RecordsReader, RecordsError> {
-        let mut reader = crate::compressed::open(path).map_err(|source| RecordsError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let mut bytes = Vec::with_capacity(256);
         let io_error = |source| RecordsError::Io {
             path: path.to_owned(),
             source,
         };
+        let mut reader = crate::compressed::open(path).map_err(io_error)?;
+        let mut bytes = Vec::with_capacity(256);
         let bad = |reason: String| RecordsError::Bad {
             path: path.to_owned(),
             line: 1,
