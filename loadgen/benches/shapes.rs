@@ -9,6 +9,8 @@
 //!    10000 -m false -d 3600 -w 0` (a one-hour linear ramp to 10,000 calls/s, about 18 million calls):
 //!    calls per second from the start of the schedule to the last byte of load.json, in this process;
 //!    wall time and peak RSS as its own process.
+//! 3. **RPS hour.** `loadgen generate --rps 20000 -m false -d 3600 -w 0` (72 million calls, made second
+//!    by second, never all held) as its own process: wall time, peak RSS, load.json size.
 //!
 //! Written to `bench-results/shapes.txt`. `cargo bench -p loadgen --bench shapes`.
 
@@ -182,6 +184,42 @@ fn main() {
         "rps ramp     1 h linear to 10,000/s, {calls} calls: {} M calls/s (schedule + load.json); \
          as its own process {} s wall, peak RSS {} MiB",
         spread(&rate, 2),
+        spread(&wall, 1),
+        spread(&rss, 0)
+    ));
+    std::fs::remove_file(&load).ok();
+
+    let hour = [
+        "generate",
+        "--rps",
+        "20000",
+        "-m",
+        "false",
+        "-d",
+        "3600",
+        "-w",
+        "0",
+        "-p",
+        "builtin",
+        "-o",
+        path(&load),
+        "--seed",
+        "1",
+    ];
+    let (mut wall, mut rss, mut bytes) = (vec![], vec![], 0);
+    for _ in 0..runs {
+        let (seconds, kib, ok) =
+            run_measured(Process::new(env!("CARGO_BIN_EXE_loadgen")).args(hour));
+        assert!(ok, "loadgen generate --rps 20000 failed");
+        wall.push(seconds);
+        rss.push(kib as f64 / 1024.0);
+        bytes = std::fs::metadata(&load).expect("load.json").len();
+        std::fs::remove_file(&load).ok();
+    }
+    out.line(&format!(
+        "rps hour     1 h at 20,000/s, 72000000 calls, {:.2} GB load.json: as its own process {} s wall, \
+         peak RSS {} MiB",
+        bytes as f64 / 1e9,
         spread(&wall, 1),
         spread(&rss, 0)
     ));

@@ -150,6 +150,9 @@ impl LoadSize {
     }
 }
 
+/// A period's calls as sort keys, and with `--per-call` each one's ask (see [`Placer::place`]).
+pub type PlacedPeriod<'a> = (&'a [u64], &'a [(u64, CallAsk)]);
+
 /// Places each period's calls of a trace: what `generate` writes and `predict` simulates, the same
 /// calls for the same seed.
 pub struct Placer<'t> {
@@ -158,6 +161,10 @@ pub struct Placer<'t> {
     function_keys: Vec<u64>,
     keys: Vec<u64>,
     asks: Vec<(u64, CallAsk)>,
+    /// A pass over calls placed one by one, and the next period it gives.
+    arrivals: Option<(trace::ArrivalStream<'t>, usize)>,
+    /// The period's calls placed one by one.
+    calls: Vec<trace::Arrival>,
 }
 
 impl<'t> Placer<'t> {
@@ -169,21 +176,25 @@ impl<'t> Placer<'t> {
             function_keys: trace.functions.iter().map(|f| f.id.stable_key()).collect(),
             keys: Vec::new(),
             asks: Vec::new(),
+            arrivals: None,
+            calls: Vec::new(),
         }
     }
 
     /// Period `p`'s calls in time order (ties by function) as sort keys (offset in the period, µs, in the
     /// high half; the trace function in the low half) and, with `--per-call`, each call's ask, in the
-    /// keys' order.
-    pub fn place(&mut self, p: usize) -> (&[u64], &[(u64, CallAsk)]) {
+    /// keys' order. Calls placed one by one are read from one pass over them, so periods are best asked
+    /// in order (an earlier one starts a new pass).
+    pub fn place(&mut self, p: usize) -> Result<PlacedPeriod<'_>, trace::TraceError> {
         let trace = self.trace;
         self.keys.clear();
         self.asks.clear();
         if let Some(arrivals) = &trace.arrivals {
             // Calls placed one by one (Azure 2021, load shapes): taken as they are, already in order.
+            self.arrivals_of(arrivals, p)?;
             place_arrivals(
                 trace,
-                arrivals,
+                (arrivals, &self.calls),
                 p,
                 self.options,
                 &mut self.keys,
@@ -201,7 +212,26 @@ impl<'t> Placer<'t> {
         self.keys.sort_unstable();
         // Equal keys (one function, one microsecond) hold draws of one stream: any order is the same.
         self.asks.sort_unstable_by_key(|(k, _)| *k);
-        (&self.keys, &self.asks)
+        Ok((&self.keys, &self.asks))
+    }
+
+    /// Reads period `p`'s calls of `arrivals` into `self.calls`.
+    fn arrivals_of(
+        &mut self,
+        arrivals: &'t trace::Arrivals,
+        p: usize,
+    ) -> Result<(), trace::TraceError> {
+        let period_us = self.trace.granularity.period_us();
+        if self.arrivals.as_ref().is_none_or(|(_, next)| *next > p) {
+            self.arrivals = Some((arrivals.stream()?, 0));
+        }
+        let (stream, next) = self.arrivals.as_mut().expect("a pass was just made");
+        while *next <= p {
+            self.calls.clear();
+            stream.calls_before((*next as u64 + 1) * period_us, &mut self.calls)?;
+            *next += 1;
+        }
+        Ok(())
     }
 }
 
@@ -415,7 +445,7 @@ pub fn generate(
 
     for p in 0..trace.periods {
         let label = u64::from(trace.first_period) + p as u64;
-        let (keys, asks) = placer.place(p);
+        let (keys, asks) = placer.place(p).map_err(std::io::Error::other)?;
 
         for share in &mut shares {
             share.clear();
@@ -499,24 +529,21 @@ fn finish_all(
     Ok(bytes)
 }
 
-/// Period `p`'s calls of `arrivals` as sort keys (offset in the high half, function in the low), and
+/// Period `p`'s `calls` of `arrivals` as sort keys (offset in the high half, function in the low), and
 /// with `--per-call` what each asks: its recorded duration when the trace has one, else a draw between its
 /// function's percentiles (one stream per period, drawn in time order).
 fn place_arrivals(
     trace: &Trace,
-    arrivals: &trace::Arrivals,
+    (arrivals, calls): (&trace::Arrivals, &[trace::Arrival]),
     p: usize,
     options: GenerateOptions<'_>,
     keys: &mut Vec<u64>,
     asks: &mut Vec<(u64, CallAsk)>,
 ) {
-    let period_us = trace.granularity.period_us();
-    let range = arrivals.period(p, period_us);
-    let start = p as u64 * period_us;
-
+    let start = p as u64 * trace.granularity.period_us();
     let label = u64::from(trace.first_period) + p as u64;
     let mut rng = stream(options.seed ^ ASK_STREAM, ARRIVALS_STREAM, label);
-    for call in &arrivals.calls[range] {
+    for call in calls {
         let f = call.function as usize;
         let key = ((call.time_us - start) << 32) | f as u64;
         keys.push(key);

@@ -1,8 +1,16 @@
 //! Calls placed one by one: the exact start times an invocation trace records (Azure 2021), or those a
 //! load shape makes (RPS, bursts). Where a [`crate::Trace`] has them, they, not its counts and an IAT
 //! distribution, say when each call is made; the counts are derived from them.
+//!
+//! They are never all held: a [`CallSource`] makes them again on each pass, in time order, and a pass is
+//! read period by period ([`ArrivalStream::calls_before`]). Memory is what the source keeps between two
+//! periods (for a file ordered by end time, the calls of its reorder window) plus the period being read.
 
-/// One call: 16 bytes, so that tens of millions fit and sort in place.
+use std::sync::Arc;
+
+use crate::error::TraceError;
+
+/// One call: 16 bytes, so that a busy period's calls fit and sort in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Arrival {
     /// Microseconds from the start of the window's first period.
@@ -13,66 +21,143 @@ pub struct Arrival {
     pub duration_us: u32,
 }
 
-/// Every call of a window, in time order (ties by function, then duration).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// One pass over a source's calls.
+pub trait CallStream {
+    /// Appends to `out` every call before `end_us` that this pass has not given yet, in time order (ties
+    /// by function, then duration). Called with growing `end_us`.
+    fn calls_before(&mut self, end_us: u64, out: &mut Vec<Arrival>) -> Result<(), TraceError>;
+}
+
+/// Where calls placed one by one come from. Every pass yields the same calls: a load is made in two
+/// (one counts, one places) without holding them.
+pub trait CallSource: Send + Sync + std::fmt::Debug {
+    /// A new pass from the first call.
+    fn pass(&self) -> Result<Box<dyn CallStream + Send + '_>, TraceError>;
+}
+
+/// Every call of a window, in time order (ties by function, then duration), made again on each pass.
+#[derive(Debug, Clone)]
 pub struct Arrivals {
-    /// The calls.
-    pub calls: Vec<Arrival>,
+    source: Arc<dyn CallSource>,
+    /// The index each of the source's functions now has (`None`: left out), once functions are retained.
+    renumber: Option<Arc<[Option<u32>]>>,
     /// Whether `duration_us` is a recorded duration (Azure 2021) rather than unknown.
     pub recorded_durations: bool,
 }
 
 impl Arrivals {
-    /// Calls held.
-    pub fn len(&self) -> usize {
-        self.calls.len()
-    }
-
-    /// Whether there is no call.
-    pub fn is_empty(&self) -> bool {
-        self.calls.is_empty()
-    }
-
-    /// Puts the calls in order, in place; a no-op (one pass) when they already are.
-    pub fn sort(&mut self) {
-        if !self.calls.is_sorted() {
-            self.calls.sort_unstable();
+    /// The calls of `source`.
+    pub fn new(source: impl CallSource + 'static, recorded_durations: bool) -> Arrivals {
+        Arrivals {
+            source: Arc::new(source),
+            renumber: None,
+            recorded_durations,
         }
     }
 
-    /// The index range of the calls in period `p` (`period_us` long), found by binary search.
-    pub fn period(&self, p: usize, period_us: u64) -> std::ops::Range<usize> {
-        let start = p as u64 * period_us;
-        let from = self.calls.partition_point(|c| c.time_us < start);
-        let to = self
-            .calls
-            .partition_point(|c| c.time_us < start + period_us);
-        from..to
+    /// Calls already in memory (put in order here): for tests and small hand-made loads.
+    pub fn held(mut calls: Vec<Arrival>, recorded_durations: bool) -> Arrivals {
+        calls.sort_unstable();
+        Arrivals::new(Held(calls), recorded_durations)
     }
 
-    /// Calls per function and period: a row-major `functions × periods` matrix, as [`crate::Trace`] keeps.
-    pub fn counts(&self, functions: usize, periods: usize, period_us: u64) -> Vec<u32> {
+    /// A new pass over the calls, from the first.
+    pub fn stream(&self) -> Result<ArrivalStream<'_>, TraceError> {
+        Ok(ArrivalStream {
+            inner: self.source.pass()?,
+            renumber: self.renumber.as_deref(),
+        })
+    }
+
+    /// Calls per function and period in one pass: a row-major `functions × periods` matrix, as
+    /// [`crate::Trace`] keeps; calls after the last period are not counted.
+    pub fn counts(
+        &self,
+        functions: usize,
+        periods: usize,
+        period_us: u64,
+    ) -> Result<Vec<u32>, TraceError> {
         let mut counts = vec![0u32; functions * periods];
-        for c in &self.calls {
-            let p = (c.time_us / period_us) as usize;
-            if p < periods {
+        let mut stream = self.stream()?;
+        let mut calls = Vec::new();
+        for p in 0..periods {
+            calls.clear();
+            stream.calls_before((p as u64 + 1) * period_us, &mut calls)?;
+            for c in &calls {
                 counts[c.function as usize * periods + p] += 1;
             }
         }
-        counts
+        Ok(counts)
     }
 
     /// Keeps the calls whose function `new_index` maps to `Some`, renumbered; order is kept (renumbering
     /// keeps the functions' relative order, so ties stay in order too).
     pub fn retain_functions(&mut self, new_index: &[Option<u32>]) {
-        self.calls
-            .retain_mut(|c| match new_index[c.function as usize] {
-                Some(f) => {
-                    c.function = f;
-                    true
+        let composed: Arc<[Option<u32>]> = match &self.renumber {
+            Some(before) => before
+                .iter()
+                .map(|&f| f.and_then(|f| new_index[f as usize]))
+                .collect(),
+            None => new_index.into(),
+        };
+        self.renumber = Some(composed);
+    }
+}
+
+/// A pass over [`Arrivals`], read period by period.
+pub struct ArrivalStream<'a> {
+    inner: Box<dyn CallStream + Send + 'a>,
+    renumber: Option<&'a [Option<u32>]>,
+}
+
+impl ArrivalStream<'_> {
+    /// Appends to `out` every call before `end_us` not given yet, in time order, numbered as the trace's
+    /// functions now are.
+    pub fn calls_before(&mut self, end_us: u64, out: &mut Vec<Arrival>) -> Result<(), TraceError> {
+        let from = out.len();
+        self.inner.calls_before(end_us, out)?;
+        if let Some(renumber) = self.renumber {
+            let mut kept = from;
+            for i in from..out.len() {
+                if let Some(f) = renumber[out[i].function as usize] {
+                    out[kept] = Arrival {
+                        function: f,
+                        ..out[i]
+                    };
+                    kept += 1;
                 }
-                None => false,
-            });
+            }
+            out.truncate(kept);
+        }
+        Ok(())
+    }
+}
+
+/// Calls held in memory, in order.
+#[derive(Debug)]
+struct Held(Vec<Arrival>);
+
+impl CallSource for Held {
+    fn pass(&self) -> Result<Box<dyn CallStream + Send + '_>, TraceError> {
+        Ok(Box::new(HeldPass {
+            calls: &self.0,
+            next: 0,
+        }))
+    }
+}
+
+struct HeldPass<'a> {
+    calls: &'a [Arrival],
+    next: usize,
+}
+
+impl CallStream for HeldPass<'_> {
+    fn calls_before(&mut self, end_us: u64, out: &mut Vec<Arrival>) -> Result<(), TraceError> {
+        let rest = &self.calls[self.next..];
+        let n = rest.partition_point(|c| c.time_us < end_us);
+        out.extend_from_slice(&rest[..n]);
+        self.next += n;
+        Ok(())
     }
 }
 
@@ -81,34 +166,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sorted_sliced_counted_and_renumbered() {
+    fn streamed_by_period_counted_and_renumbered() {
         let call = |time_us, function, duration_us| Arrival {
             time_us,
             function,
             duration_us,
         };
-        let mut a = Arrivals {
-            calls: [(5, 1, 7), (0, 0, 3), (5, 0, 9), (12, 1, 1), (10, 2, 2)]
+        let mut a = Arrivals::held(
+            [(5, 1, 7), (0, 0, 3), (5, 0, 9), (12, 1, 1), (10, 2, 2)]
                 .map(|(t, f, d)| call(t, f, d))
                 .to_vec(),
-            recorded_durations: true,
-        };
-        a.sort();
-        let flat = |a: &Arrivals| -> Vec<(u64, u32, u32)> {
-            a.calls
-                .iter()
-                .map(|c| (c.time_us, c.function, c.duration_us))
+            true,
+        );
+        let flat = |a: &Arrivals, ends: &[u64]| -> Vec<Vec<(u64, u32, u32)>> {
+            let mut stream = a.stream().unwrap();
+            ends.iter()
+                .map(|&end| {
+                    let mut out = Vec::new();
+                    stream.calls_before(end, &mut out).unwrap();
+                    out.iter()
+                        .map(|c| (c.time_us, c.function, c.duration_us))
+                        .collect()
+                })
                 .collect()
         };
         assert_eq!(
-            flat(&a),
-            [(0, 0, 3), (5, 0, 9), (5, 1, 7), (10, 2, 2), (12, 1, 1)]
+            flat(&a, &[10, 20, 30]),
+            [
+                vec![(0, 0, 3), (5, 0, 9), (5, 1, 7)],
+                vec![(10, 2, 2), (12, 1, 1)],
+                vec![]
+            ]
         );
-        assert_eq!(a.period(0, 10), 0..3);
-        assert_eq!(a.period(1, 10), 3..5);
-        assert_eq!(a.period(2, 10), 5..5);
-        assert_eq!(a.counts(3, 2, 10), [2, 0, 1, 1, 0, 1]);
+        assert_eq!(a.counts(3, 2, 10).unwrap(), [2, 0, 1, 1, 0, 1]);
         a.retain_functions(&[Some(0), None, Some(1)]);
-        assert_eq!(flat(&a), [(0, 0, 3), (5, 0, 9), (10, 1, 2)]);
+        assert_eq!(
+            flat(&a, &[10, 20]),
+            [vec![(0, 0, 3), (5, 0, 9)], vec![(10, 1, 2)]]
+        );
+        // Retaining again composes with the first renumbering.
+        a.retain_functions(&[None, Some(0)]);
+        assert_eq!(flat(&a, &[20]), [vec![(10, 0, 2)]]);
     }
 }

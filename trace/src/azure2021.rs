@@ -3,17 +3,25 @@
 //!
 //! Each invocation is replayed at its own start, `end_timestamp − duration`. Both numbers are parsed as
 //! decimals into integer nanoseconds (never through binary floating point), subtracted, and rounded to the
-//! microsecond; invocations that share a microsecond are all kept. The file is read line by line, so only
-//! the window's invocations (16 bytes each) and every invocation's duration (8 bytes, for the percentiles)
-//! are held.
+//! microsecond; invocations that share a microsecond are all kept.
+//!
+//! The file is read in passes, line by line, and the window's invocations are never all held:
+//! 1. the first pass indexes the functions, keeps every invocation's duration (8 bytes a row, for exact
+//!    percentiles over the whole file: 16 MB for the dataset's 1.98 M rows) and measures the file's
+//!    *reorder window*: how far behind the latest start already read a later row's start can be. Rows are
+//!    ordered by end time, so that is about the longest call, but it is measured, not assumed;
+//! 2. each later pass (one counts the window's calls per period, one places them) gives the calls in
+//!    start order through a heap that holds only the calls inside the reorder window, and stops reading
+//!    once no later row can start inside the window.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use rustc_hash::FxBuildHasher;
 
-use crate::arrivals::{Arrival, Arrivals};
+use crate::arrivals::{Arrival, Arrivals, CallSource, CallStream};
 use crate::error::TraceError;
 use crate::model::{
     Function, FunctionId, Granularity, MemoryLevel, Percentiles, ReadReport, Trace,
@@ -101,95 +109,118 @@ fn columns(header: &str) -> Option<[usize; 4]> {
     Some(at)
 }
 
-/// Reads the window `options` asks for from the Azure 2021 trace at `path`.
-///
-/// Functions are listed in order of first appearance in the file; their duration percentiles (and
-/// average) come from all their invocations in the file, their memory is `options.memory_mb`. The trace's
-/// arrivals hold the window's invocations with their recorded durations.
-#[allow(
-    clippy::too_many_lines,
-    reason = "one pass over the rows with its buffers and state in locals (10 M rows in seconds); the day-scale streaming issue reworks it into a period-by-period reader"
-)]
-pub fn read_azure2021(path: &Path, options: &Azure2021Options) -> Result<Trace, TraceError> {
-    let file = std::fs::File::open(path).map_err(|e| TraceError::io(path, e))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut line = Vec::new();
-    let read_line = |reader: &mut BufReader<std::fs::File>, line: &mut Vec<u8>| {
-        line.clear();
-        reader
-            .read_until(b'\n', line)
-            .map_err(|e| TraceError::io(path, e))
-    };
-    if read_line(&mut reader, &mut line)? == 0 {
-        return Err(TraceError::MissingColumn {
-            path: path.to_owned(),
-            column: AZURE2021_HEADER.join(","),
-        });
-    }
-    let header = String::from_utf8_lossy(&line).into_owned();
-    let header_fields = header.trim_end_matches(['\r', '\n']).split(',').count();
-    let Some([app_at, func_at, end_at, duration_at]) = columns(&header) else {
-        let names: Vec<&str> = header.trim_end().split(',').map(str::trim).collect();
-        let missing = AZURE2021_HEADER
-            .iter()
-            .find(|w| !names.contains(w))
-            .expect("some column is missing");
-        return Err(TraceError::MissingColumn {
-            path: path.to_owned(),
-            column: (*missing).to_owned(),
-        });
-    };
+/// One parsed row: its function's key (`app`, a 0 byte, `func`) is left in the reader's key buffer.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    /// Bytes of the key that are the app's name.
+    app_len: usize,
+    /// When the call began, µs from the trace's beginning; `None` if before it.
+    start_us: Option<u64>,
+    /// What it ran for, µs.
+    duration_us: u64,
+}
 
-    let period_us = options.granularity.period_us();
-    let window_start = u64::from(options.start) * period_us;
-    let window_end = options
-        .periods
-        .map(|p| window_start.saturating_add(p as u64 * period_us));
+/// The rows of an Azure 2021 file, parsed one by one into reused buffers.
+struct Rows {
+    path: PathBuf,
+    reader: BufReader<std::fs::File>,
+    line: Vec<u8>,
+    line_no: u64,
+    header_fields: usize,
+    /// Columns of app, func, end_timestamp, duration.
+    at: [usize; 4],
+    /// Where each field of the current line is: the line buffer is reused, so no field is copied.
+    spans: Vec<(usize, usize)>,
+    /// The current row's function key.
+    key: Vec<u8>,
+}
 
-    let mut index: HashMap<Vec<u8>, u32, FxBuildHasher> = HashMap::default();
-    let mut ids: Vec<FunctionId> = Vec::new();
-    let mut key = Vec::new();
-    // Every invocation's function and duration, packed as function << 40 | µs (8 bytes a call): the
-    // percentiles are over the whole file.
-    let mut durations: Vec<u64> = Vec::new();
-    let mut arrivals = Arrivals {
-        calls: Vec::new(),
-        recorded_durations: true,
-    };
-    let mut last_start_us = 0u64;
-    let mut line_no = 1u64;
-    // Where each field of the current line is: the line buffer is reused, so no field is copied.
-    let mut spans: Vec<(usize, usize)> = Vec::with_capacity(header_fields);
-    loop {
-        if read_line(&mut reader, &mut line)? == 0 {
-            break;
-        }
-        line_no += 1;
-        let text = trim_eol(&line);
-        if text.is_empty() {
-            continue;
-        }
-        spans.clear();
-        let mut from = 0;
-        for i in memchr::memchr_iter(b',', text) {
-            spans.push((from, i));
-            from = i + 1;
-        }
-        spans.push((from, text.len()));
-        if spans.len() != header_fields {
-            return Err(TraceError::Ragged {
+impl Rows {
+    /// Opens `path` and reads its header.
+    fn open(path: &Path) -> Result<Rows, TraceError> {
+        let file = std::fs::File::open(path).map_err(|e| TraceError::io(path, e))?;
+        let mut rows = Rows {
+            path: path.to_owned(),
+            reader: BufReader::with_capacity(1 << 20, file),
+            line: Vec::new(),
+            line_no: 0,
+            header_fields: 0,
+            at: [0; 4],
+            spans: Vec::new(),
+            key: Vec::new(),
+        };
+        if !rows.read_line()? {
+            return Err(TraceError::MissingColumn {
                 path: path.to_owned(),
-                line: line_no,
-                expected: header_fields,
-                found: spans.len(),
+                column: AZURE2021_HEADER.join(","),
             });
         }
+        let header = String::from_utf8_lossy(&rows.line).into_owned();
+        rows.header_fields = header.trim_end_matches(['\r', '\n']).split(',').count();
+        let Some(at) = columns(&header) else {
+            let names: Vec<&str> = header.trim_end().split(',').map(str::trim).collect();
+            let missing = AZURE2021_HEADER
+                .iter()
+                .find(|w| !names.contains(w))
+                .expect("some column is missing");
+            return Err(TraceError::MissingColumn {
+                path: path.to_owned(),
+                column: (*missing).to_owned(),
+            });
+        };
+        rows.at = at;
+        Ok(rows)
+    }
+
+    /// Reads the next line; false at the end of the file.
+    fn read_line(&mut self) -> Result<bool, TraceError> {
+        self.line.clear();
+        self.line_no += 1;
+        let n = self
+            .reader
+            .read_until(b'\n', &mut self.line)
+            .map_err(|e| TraceError::io(&self.path, e))?;
+        Ok(n > 0)
+    }
+
+    /// The next row (blank lines skipped), or `None` at the end of the file.
+    fn next_row(&mut self) -> Result<Option<Row>, TraceError> {
+        loop {
+            if !self.read_line()? {
+                return Ok(None);
+            }
+            if !trim_eol(&self.line).is_empty() {
+                return self.parse().map(Some);
+            }
+        }
+    }
+
+    fn parse(&mut self) -> Result<Row, TraceError> {
+        let text = trim_eol(&self.line);
+        self.spans.clear();
+        let mut from = 0;
+        for i in memchr::memchr_iter(b',', text) {
+            self.spans.push((from, i));
+            from = i + 1;
+        }
+        self.spans.push((from, text.len()));
+        if self.spans.len() != self.header_fields {
+            return Err(TraceError::Ragged {
+                path: self.path.clone(),
+                line: self.line_no,
+                expected: self.header_fields,
+                found: self.spans.len(),
+            });
+        }
+        let [app_at, func_at, end_at, duration_at] = self.at;
+        let spans = &self.spans;
         let field = |column: usize| &text[spans[column].0..spans[column].1];
         let bad = |column: usize, reason: &'static str| TraceError::BadValue {
-            path: path.to_owned(),
-            line: line_no,
+            path: self.path.clone(),
+            line: self.line_no,
             column: column + 1,
-            name: AZURE2021_HEADER[[app_at, func_at, end_at, duration_at]
+            name: AZURE2021_HEADER[self
+                .at
                 .iter()
                 .position(|&c| c == column)
                 .expect("one of the four columns")]
@@ -204,47 +235,88 @@ pub fn read_azure2021(path: &Path, options: &Azure2021Options) -> Result<Trace, 
                 return Err(bad(column, "empty"));
             }
         }
-        key.clear();
-        key.extend_from_slice(field(app_at));
-        key.push(0);
-        key.extend_from_slice(field(func_at));
-        let function = match index.get(key.as_slice()) {
+        self.key.clear();
+        self.key.extend_from_slice(field(app_at));
+        self.key.push(0);
+        self.key.extend_from_slice(field(func_at));
+        Ok(Row {
+            app_len: field(app_at).len(),
+            // An invocation that began before the trace did is outside every window.
+            start_us: end_ns.checked_sub(duration_ns).map(round_ns_to_us),
+            duration_us: round_ns_to_us(duration_ns),
+        })
+    }
+}
+
+/// What identifies the file the first pass read: later passes refuse another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    bytes: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl Fingerprint {
+    fn of(path: &Path) -> Result<Fingerprint, TraceError> {
+        let meta = std::fs::metadata(path).map_err(|e| TraceError::io(path, e))?;
+        Ok(Fingerprint {
+            bytes: meta.len(),
+            modified: meta.modified().ok(),
+        })
+    }
+}
+
+/// Reads the window `options` asks for from the Azure 2021 trace at `path`.
+///
+/// Functions are listed in order of first appearance in the file; their duration percentiles (and
+/// average) come from all their invocations in the file, their memory is `options.memory_mb`. The trace's
+/// arrivals are the window's invocations with their recorded durations, read from the file again on each
+/// pass (see the module's documentation).
+pub fn read_azure2021(path: &Path, options: &Azure2021Options) -> Result<Trace, TraceError> {
+    let fingerprint = Fingerprint::of(path)?;
+    let mut rows = Rows::open(path)?;
+    let mut index: HashMap<Vec<u8>, u32, FxBuildHasher> = HashMap::default();
+    let mut ids: Vec<FunctionId> = Vec::new();
+    // Every invocation's function and duration, packed as function << 40 | µs (8 bytes a call): the
+    // percentiles are over the whole file.
+    let mut durations: Vec<u64> = Vec::new();
+    let mut reorder = ReorderWindow::default();
+    while let Some(row) = rows.next_row()? {
+        let function = match index.get(rows.key.as_slice()) {
             Some(&f) => f,
             None => {
                 if ids.len() >= MAX_FUNCTIONS {
-                    return Err(bad(func_at, "more than 16,777,216 functions"));
+                    let [_, func_at, _, _] = rows.at;
+                    return Err(TraceError::BadValue {
+                        path: path.to_owned(),
+                        line: rows.line_no,
+                        column: func_at + 1,
+                        name: "func".to_owned(),
+                        value: String::from_utf8_lossy(&rows.key[row.app_len + 1..]).into_owned(),
+                        reason: "more than 16,777,216 functions",
+                    });
                 }
                 let f = ids.len() as u32;
-                index.insert(key.clone(), f);
+                index.insert(rows.key.clone(), f);
                 ids.push(FunctionId {
                     owner: String::new(),
-                    app: String::from_utf8_lossy(field(app_at)).into_owned(),
-                    function: String::from_utf8_lossy(field(func_at)).into_owned(),
+                    app: String::from_utf8_lossy(&rows.key[..row.app_len]).into_owned(),
+                    function: String::from_utf8_lossy(&rows.key[row.app_len + 1..]).into_owned(),
                 });
                 f
             }
         };
-        let duration_us = round_ns_to_us(duration_ns);
-        durations.push(u64::from(function) << 40 | duration_us.min(MAX_PACKED_US));
-        // An invocation that began before the trace did is outside every window.
-        let Some(start_ns) = end_ns.checked_sub(duration_ns) else {
-            continue;
-        };
-        let start_us = round_ns_to_us(start_ns);
-        last_start_us = last_start_us.max(start_us);
-        if start_us >= window_start && window_end.is_none_or(|end| start_us < end) {
-            arrivals.calls.push(Arrival {
-                time_us: start_us - window_start,
-                function,
-                duration_us: u32::try_from(duration_us).unwrap_or(u32::MAX),
-            });
+        durations.push(u64::from(function) << 40 | row.duration_us.min(MAX_PACKED_US));
+        if let Some(start_us) = row.start_us {
+            reorder.measure(start_us);
         }
     }
 
+    let period_us = options.granularity.period_us();
+    let window_start = u64::from(options.start) * period_us;
     let periods = match options.periods {
         Some(p) => p,
         None => {
-            if durations.is_empty() || last_start_us < window_start {
+            if durations.is_empty() || reorder.latest_start_us < window_start {
                 return Err(TraceError::Window {
                     path: path.to_owned(),
                     reason: format!(
@@ -254,10 +326,9 @@ pub fn read_azure2021(path: &Path, options: &Azure2021Options) -> Result<Trace, 
                     ),
                 });
             }
-            ((last_start_us - window_start) / period_us + 1) as usize
+            ((reorder.latest_start_us - window_start) / period_us + 1) as usize
         }
     };
-    arrivals.sort();
     let functions = profiles_of(ids, durations, options.memory_mb);
     let report = ReadReport {
         functions_read: functions.len(),
@@ -265,14 +336,138 @@ pub fn read_azure2021(path: &Path, options: &Azure2021Options) -> Result<Trace, 
         memory_level: MemoryLevel::Function,
         duplicate_rows: 0,
     };
-    Ok(Trace::with_arrivals(
+    let calls = Azure2021Calls {
+        path: path.to_owned(),
+        fingerprint,
+        index,
+        window: window_start..window_start.saturating_add(periods as u64 * period_us),
+        lag_us: reorder.lag_us,
+    };
+    Trace::with_arrivals(
         options.granularity,
         options.start,
         periods,
         functions,
-        arrivals,
+        Arrivals::new(calls, true),
         report,
-    ))
+    )
+}
+
+/// How far a row's start can lag behind the latest start read before it.
+#[derive(Debug, Clone, Copy, Default)]
+struct ReorderWindow {
+    /// The latest start read so far, µs.
+    latest_start_us: u64,
+    /// The most any start lagged behind the latest before it, µs.
+    lag_us: u64,
+}
+
+impl ReorderWindow {
+    fn measure(&mut self, start_us: u64) {
+        self.latest_start_us = self.latest_start_us.max(start_us);
+        self.lag_us = self.lag_us.max(self.latest_start_us - start_us);
+    }
+}
+
+/// The window's calls of an Azure 2021 file, read again on each pass.
+#[derive(Debug)]
+struct Azure2021Calls {
+    path: PathBuf,
+    fingerprint: Fingerprint,
+    /// Function index by key, as the first pass numbered them.
+    index: HashMap<Vec<u8>, u32, FxBuildHasher>,
+    /// The window, µs from the trace's beginning.
+    window: std::ops::Range<u64>,
+    /// The file's reorder window (see [`ReorderWindow`]).
+    lag_us: u64,
+}
+
+impl CallSource for Azure2021Calls {
+    fn pass(&self) -> Result<Box<dyn CallStream + Send + '_>, TraceError> {
+        let found = Fingerprint::of(&self.path)?;
+        if found != self.fingerprint {
+            return Err(TraceError::Changed {
+                path: self.path.clone(),
+                reason: format!(
+                    "{} bytes and modified {:?}, not {} bytes and {:?}",
+                    found.bytes, found.modified, self.fingerprint.bytes, self.fingerprint.modified
+                ),
+            });
+        }
+        Ok(Box::new(Azure2021Pass {
+            calls: self,
+            rows: Rows::open(&self.path)?,
+            pending: BinaryHeap::new(),
+            reorder: ReorderWindow::default(),
+            done: false,
+        }))
+    }
+}
+
+/// One pass over an Azure 2021 file's window.
+struct Azure2021Pass<'a> {
+    calls: &'a Azure2021Calls,
+    rows: Rows,
+    /// Calls read whose start a later row may still precede, earliest first.
+    pending: BinaryHeap<Reverse<Arrival>>,
+    reorder: ReorderWindow,
+    /// No later row can start inside the window (or the file has ended).
+    done: bool,
+}
+
+impl Azure2021Pass<'_> {
+    /// Every row from now on starts at or after this, µs from the trace's beginning.
+    fn settled_until(&self) -> u64 {
+        self.reorder
+            .latest_start_us
+            .saturating_sub(self.calls.lag_us)
+    }
+
+    /// Reads one row into `pending` if it starts inside the window.
+    fn read_row(&mut self) -> Result<(), TraceError> {
+        let Some(row) = self.rows.next_row()? else {
+            self.done = true;
+            return Ok(());
+        };
+        let Some(start_us) = row.start_us else {
+            return Ok(());
+        };
+        self.reorder.measure(start_us);
+        if self.calls.window.contains(&start_us) {
+            let Some(&function) = self.calls.index.get(self.rows.key.as_slice()) else {
+                return Err(TraceError::Changed {
+                    path: self.calls.path.clone(),
+                    reason: format!("line {} names a function first seen now", self.rows.line_no),
+                });
+            };
+            self.pending.push(Reverse(Arrival {
+                time_us: start_us - self.calls.window.start,
+                function,
+                duration_us: u32::try_from(row.duration_us).unwrap_or(u32::MAX),
+            }));
+        }
+        if self.settled_until() >= self.calls.window.end {
+            self.done = true;
+        }
+        Ok(())
+    }
+}
+
+impl CallStream for Azure2021Pass<'_> {
+    fn calls_before(&mut self, end_us: u64, out: &mut Vec<Arrival>) -> Result<(), TraceError> {
+        let end_abs = self.calls.window.start.saturating_add(end_us);
+        while !self.done && self.settled_until() < end_abs {
+            self.read_row()?;
+        }
+        while let Some(Reverse(first)) = self.pending.peek() {
+            if first.time_us >= end_us {
+                break;
+            }
+            out.push(*first);
+            self.pending.pop();
+        }
+        Ok(())
+    }
 }
 
 /// Each function's duration percentiles (nearest rank, ms) and average from its invocations; memory the
@@ -499,5 +694,73 @@ mod tests {
             Some([3, 2, 1, 0])
         );
         assert_eq!(columns("HashOwner,HashApp,HashFunction,Trigger,1,2"), None);
+    }
+
+    /// Every call of `trace`'s window, read period by period.
+    fn streamed(trace: &Trace) -> Vec<(u64, u32, u32)> {
+        let arrivals = trace.arrivals.as_ref().unwrap();
+        let mut stream = arrivals.stream().unwrap();
+        let mut calls = Vec::new();
+        for p in 0..trace.periods {
+            stream
+                .calls_before((p as u64 + 1) * trace.granularity.period_us(), &mut calls)
+                .unwrap();
+        }
+        calls
+            .iter()
+            .map(|c| (c.time_us, c.function, c.duration_us))
+            .collect()
+    }
+
+    #[test]
+    fn rows_in_any_order_stream_in_start_order_through_the_measured_reorder_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.txt");
+        // (app, func, end s, duration s); the long call ends last but starts first; one row is out of
+        // end order by 2 s; one began before the trace; minute 0 holds 3 starts, minute 1 two, minute 2 one.
+        let rows = [
+            ("a", "f", "10.5", "0.5"),
+            ("a", "g", "61", "1"),
+            ("a", "f", "59", "2"),
+            ("b", "h", "0.5", "1"),
+            ("a", "g", "70", "0.25"),
+            ("b", "h", "125", "100"),
+            ("a", "f", "130.000001", "0.000001"),
+        ];
+        let mut text = String::from("app,func,end_timestamp,duration\n");
+        for (a, f, e, d) in rows {
+            text += &format!("{a},{f},{e},{d}\n");
+        }
+        std::fs::write(&path, text).unwrap();
+        let options = |periods| Azure2021Options {
+            granularity: Granularity::Minute,
+            start: 0,
+            periods,
+            memory_mb: 128.0,
+        };
+        let trace = read_azure2021(&path, &options(None)).unwrap();
+        assert_eq!(trace.periods, 3);
+        let want = vec![
+            (10_000_000, 0, 500_000),
+            (25_000_000, 2, 100_000_000),
+            (57_000_000, 0, 2_000_000),
+            (60_000_000, 1, 1_000_000),
+            (69_750_000, 1, 250_000),
+            (130_000_000, 0, 1),
+        ];
+        assert_eq!(streamed(&trace), want);
+        assert_eq!(trace.counts(0), [2, 0, 1]);
+        assert_eq!(trace.counts(2), [1, 0, 0]);
+        // A window that ends early stops reading: minute 0 only.
+        let first = read_azure2021(&path, &options(Some(1))).unwrap();
+        assert_eq!(streamed(&first), want[..3]);
+        // Another pass after the file changed is refused, naming it.
+        std::fs::write(&path, "app,func,end_timestamp,duration\na,f,1,1\n").unwrap();
+        let err = first.arrivals.as_ref().unwrap().stream().err().unwrap();
+        assert!(
+            err.to_string()
+                .contains("t.txt: changed while it was being read"),
+            "{err}"
+        );
     }
 }

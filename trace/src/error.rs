@@ -130,6 +130,19 @@ pub enum TraceError {
         reason: String,
     },
 
+    /// A file read in several passes differs from what the first pass read.
+    #[error("{}: changed while it was being read ({reason}); read it again", path.display())]
+    Changed {
+        /// File concerned.
+        path: PathBuf,
+        /// What differs.
+        reason: String,
+    },
+
+    /// Calls made by a load shape cannot be placed (the shape's own error, in words).
+    #[error("{0}")]
+    Shape(#[source] Box<dyn std::error::Error + Send + Sync>),
+
     /// The CSV parser failed where the row-by-row check found nothing to blame (should not happen).
     #[error("{}: {message}", path.display())]
     Csv {

@@ -25,7 +25,7 @@ pub mod preprocess;
 pub mod sample;
 pub mod synth;
 
-pub use arrivals::{Arrival, Arrivals};
+pub use arrivals::{Arrival, ArrivalStream, Arrivals, CallSource, CallStream};
 pub use azure2021::{
     azure2021_file, is_azure2021, read_azure2021, Azure2021Options, Azure2021Writer,
     AZURE2021_FILE, AZURE2021_HEADER,

@@ -5,6 +5,7 @@ use std::fmt;
 pub use formats::Percentiles;
 
 use crate::arrivals::Arrivals;
+use crate::error::TraceError;
 
 /// Percentiles at which `durations.csv` gives execution time (`percentile_Average_N`).
 pub const DURATION_PERCENTILES: [u8; 7] = [0, 1, 25, 50, 75, 99, 100];
@@ -196,7 +197,8 @@ impl Trace {
         }
     }
 
-    /// Assembles a trace whose calls are placed one by one: the counts are those of `arrivals`.
+    /// Assembles a trace whose calls are placed one by one: the counts are those of `arrivals`, counted
+    /// in one pass over them.
     pub fn with_arrivals(
         granularity: Granularity,
         first_period: u32,
@@ -204,8 +206,8 @@ impl Trace {
         functions: Vec<Function>,
         arrivals: Arrivals,
         report: ReadReport,
-    ) -> Self {
-        let counts = arrivals.counts(functions.len(), periods, granularity.period_us());
+    ) -> Result<Self, TraceError> {
+        let counts = arrivals.counts(functions.len(), periods, granularity.period_us())?;
         let mut trace = Trace::new(
             granularity,
             first_period,
@@ -215,7 +217,7 @@ impl Trace {
             report,
         );
         trace.arrivals = Some(arrivals);
-        trace
+        Ok(trace)
     }
 
     /// Invocation counts of function `f` for every period of the window.

@@ -2,7 +2,7 @@
 //! one endpoint drawn from a shifted exponential (`iat` plus an exponential of mean `jitter`).
 
 use rand_distr::{Distribution, Exp1};
-use trace::{Arrival, Arrivals};
+use trace::{Arrival, CallSource, CallStream, TraceError};
 
 use crate::iat::stream;
 
@@ -30,25 +30,58 @@ impl Bursts {
     }
 
     /// The calls of the first `total_us` µs: every endpoint bursts at 0 (as STeLLAR starts), then after
-    /// each of its own gaps. Returns them in time order.
-    pub fn schedule(&self, total_us: u64, seed: u64) -> Arrivals {
-        let mut arrivals = Arrivals::default();
-        for e in 0..self.endpoints {
-            let mut rng = stream(seed, BURST_STREAM, u64::from(e));
-            let mut t = 0;
-            while t < total_us {
+    /// each of its own gaps. Made again on each pass, endpoint by endpoint up to each period's end.
+    pub fn calls(&self, total_us: u64, seed: u64) -> BurstCalls {
+        BurstCalls {
+            bursts: *self,
+            total_us,
+            seed,
+        }
+    }
+}
+
+/// The calls of a burst schedule over a window (see [`Bursts::calls`]).
+#[derive(Debug, Clone, Copy)]
+pub struct BurstCalls {
+    bursts: Bursts,
+    total_us: u64,
+    seed: u64,
+}
+
+impl CallSource for BurstCalls {
+    fn pass(&self) -> Result<Box<dyn CallStream + Send + '_>, TraceError> {
+        let endpoints = (0..self.bursts.endpoints)
+            .map(|e| (0, stream(self.seed, BURST_STREAM, u64::from(e))))
+            .collect();
+        Ok(Box::new(BurstPass {
+            calls: *self,
+            endpoints,
+        }))
+    }
+}
+
+/// One pass over a burst schedule: each endpoint's next burst and its stream of gaps.
+struct BurstPass {
+    calls: BurstCalls,
+    endpoints: Vec<(u64, rand_chacha::ChaCha8Rng)>,
+}
+
+impl CallStream for BurstPass {
+    fn calls_before(&mut self, end_us: u64, out: &mut Vec<Arrival>) -> Result<(), TraceError> {
+        let first = out.len();
+        let until = end_us.min(self.calls.total_us);
+        for (e, (t, rng)) in self.endpoints.iter_mut().enumerate() {
+            while *t < until {
                 let call = Arrival {
-                    time_us: t,
-                    function: e,
+                    time_us: *t,
+                    function: e as u32,
                     duration_us: 0,
                 };
-                arrivals
-                    .calls
-                    .extend(std::iter::repeat_n(call, self.size as usize));
-                t = t.saturating_add(self.gap(&mut rng).max(1));
+                out.extend(std::iter::repeat_n(call, self.calls.bursts.size as usize));
+                *t = t.saturating_add(self.calls.bursts.gap(rng).max(1));
             }
         }
-        arrivals.sort();
-        arrivals
+        out[first..].sort_unstable();
+        Ok(())
     }
 }

@@ -110,13 +110,15 @@ pub fn shaped_load(plan: &LoadPlan, catalogue: &Catalogue) -> Result<ShapedLoad>
             percent: shape.cold_ratio,
             cooldown_us: cooldown.as_micros() as u64,
         });
-        let (arrivals, functions) = rps::schedule(
-            &rate,
-            total_us / 1_000_000,
-            load.iat_distribution,
+        let calls = rps::RpsCalls {
+            rate,
+            seconds: total_us / 1_000_000,
+            distribution: load.iat_distribution,
             cold,
             seed,
-        )?;
+        };
+        let functions = calls.functions()?;
+        let arrivals = Arrivals::new(calls, false);
         let width = (functions - 1).to_string().len();
         let names = std::iter::once(format!("{}-warm", proxy.name))
             .chain((1..functions).map(|i| format!("{}-cold-{i:0width$}", proxy.name)))
@@ -164,23 +166,34 @@ pub fn shaped_load(plan: &LoadPlan, catalogue: &Catalogue) -> Result<ShapedLoad>
             iat.as_secs_f64(),
             jitter.as_secs_f64()
         );
-        (bursts.schedule(total_us, seed), names, source)
+        let arrivals = Arrivals::new(bursts.calls(total_us, seed), false);
+        (arrivals, names, source)
     };
+    let source = format!("{source}; proxy {}", proxy.name);
+    let counts = arrivals.counts(names.len(), periods, granularity.period_us())?;
     let (arrivals, names) = if load.keep_idle {
         (arrivals, names)
     } else {
-        without_idle(arrivals, names)
+        without_idle(arrivals, names, &counts, periods)
     };
-    let source = format!("{source}; proxy {}", proxy.name);
-    Ok(copies_of(proxy, &names, arrivals, load, source, periods))
+    copies_of(proxy, &names, arrivals, load, source, periods)
 }
 
-/// Leaves out the functions no call goes to (the warm one when every call is cold).
-fn without_idle(mut arrivals: Arrivals, names: Vec<String>) -> (Arrivals, Vec<String>) {
-    let mut used = vec![false; names.len()];
-    for c in &arrivals.calls {
-        used[c.function as usize] = true;
-    }
+/// Leaves out the functions no call goes to (the warm one when every call is cold), by their `counts`
+/// (row-major, `periods` a function).
+fn without_idle(
+    mut arrivals: Arrivals,
+    names: Vec<String>,
+    counts: &[u32],
+    periods: usize,
+) -> (Arrivals, Vec<String>) {
+    let used: Vec<bool> = (0..names.len())
+        .map(|f| {
+            counts[f * periods..(f + 1) * periods]
+                .iter()
+                .any(|&c| c > 0)
+        })
+        .collect();
     let mut next = 0;
     let new_index: Vec<Option<u32>> = used
         .iter()
@@ -209,7 +222,7 @@ fn copies_of(
     load: &LoadArgs,
     source: String,
     periods: usize,
-) -> ShapedLoad {
+) -> Result<ShapedLoad> {
     let functions: Vec<Function> = names
         .iter()
         .map(|name| Function {
@@ -262,8 +275,8 @@ fn copies_of(
         functions,
         arrivals,
         report,
-    );
-    ShapedLoad {
+    )?;
+    Ok(ShapedLoad {
         trace,
         catalogue: Catalogue {
             source: None,
@@ -280,5 +293,5 @@ fn copies_of(
             node_proxy: Vec::new(),
         },
         source,
-    }
+    })
 }

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use trace::{Arrival, Arrivals};
+use trace::{Arrival, CallSource, CallStream, TraceError};
 
 use crate::iat::{offsets, stream, IatDistribution};
 
@@ -101,74 +101,154 @@ pub enum RpsError {
     },
 }
 
-/// The calls of `seconds` seconds at `rate`: function 0 is the warm function, 1… the cold ones. Returns
-/// the arrivals (in time order) and the number of functions.
-pub fn schedule(
-    rate: &Rate,
-    seconds: u64,
-    distribution: IatDistribution,
-    cold: Option<Cold>,
-    seed: u64,
-) -> Result<(Arrivals, usize), RpsError> {
-    let mut arrivals = Arrivals::default();
-    // The whole count is known: one allocation, no doubling (18 million calls for an hour's ramp).
-    let total = (rate.cumulative(seconds as f64) + 1e-9).floor() as usize;
-    arrivals.calls.reserve_exact(total);
-    let mut scratch = Vec::new();
-    // Cold functions, the one silent longest first: (last call, function).
-    let mut pool: VecDeque<(u64, u32)> = VecDeque::new();
-    let mut functions = 1usize;
-    let mut k = 0u64;
-    for s in 0..seconds {
-        let count = rate.calls_in_second(s);
-        scratch.clear();
-        let mut rng = stream(seed, RPS_STREAM, s);
+/// The calls of `seconds` seconds at `rate`, made second by second on each pass: function 0 is the warm
+/// function, 1… the cold ones. Its passes hold one second's calls and the cold functions' pool.
+#[derive(Debug, Clone, Copy)]
+pub struct RpsCalls {
+    /// The rate.
+    pub rate: Rate,
+    /// Seconds of load.
+    pub seconds: u64,
+    /// Spread of each second's calls.
+    pub distribution: IatDistribution,
+    /// The cold-start side, if any.
+    pub cold: Option<Cold>,
+    /// Seed of each second's offsets.
+    pub seed: u64,
+}
+
+impl RpsCalls {
+    /// Functions the load calls (the warm one and every cold one), in one pass; refuses a load that needs
+    /// too many cold functions.
+    pub fn functions(&self) -> Result<usize, RpsError> {
+        let mut pass = RpsPass::new(*self);
+        let mut calls = Vec::new();
+        while pass.second < self.seconds {
+            calls.clear();
+            pass.next_second(&mut calls)?;
+        }
+        Ok(pass.functions)
+    }
+}
+
+impl CallSource for RpsCalls {
+    fn pass(&self) -> Result<Box<dyn CallStream + Send + '_>, TraceError> {
+        Ok(Box::new(RpsPass::new(*self)))
+    }
+}
+
+/// One pass over an RPS load, a second at a time.
+struct RpsPass {
+    calls: RpsCalls,
+    /// The next second to make.
+    second: u64,
+    /// Calls made so far (what the cold share counts).
+    made: u64,
+    /// Cold functions, the one silent longest first: (last call, function).
+    pool: VecDeque<(u64, u32)>,
+    /// Functions so far, the warm one included.
+    functions: usize,
+    scratch: Vec<u64>,
+    /// The latest second's calls, in order, and how many of them were given.
+    pending: (Vec<Arrival>, usize),
+}
+
+impl RpsPass {
+    fn new(calls: RpsCalls) -> RpsPass {
+        RpsPass {
+            calls,
+            second: 0,
+            made: 0,
+            pool: VecDeque::new(),
+            functions: 1,
+            scratch: Vec::new(),
+            pending: (Vec::new(), 0),
+        }
+    }
+
+    /// Appends the next second's calls to `out`, in order (equal microseconds in function order).
+    fn next_second(&mut self, out: &mut Vec<Arrival>) -> Result<(), RpsError> {
+        let s = self.second;
+        self.second += 1;
+        let count = self.calls.rate.calls_in_second(s);
+        self.scratch.clear();
+        let mut rng = stream(self.calls.seed, RPS_STREAM, s);
         offsets(
-            distribution,
+            self.calls.distribution,
             u32::try_from(count).unwrap_or(u32::MAX),
             1_000_000,
             &mut rng,
-            &mut scratch,
+            &mut self.scratch,
         );
-        for &o in &scratch {
-            let t = s * 1_000_000 + o;
-            let mut function = 0;
-            if let Some(c) = cold {
-                // Bresenham: the k-th call is cold when it takes the cold count to its next whole number,
-                // so after any number of calls the cold ones are within one of the share asked.
-                let due = |n: u64| (n as f64 * c.percent / 100.0 + 1e-9).floor() as u64;
-                if due(k + 1) > due(k) {
-                    function = match pool.front() {
-                        Some(&(last, f)) if last + c.cooldown_us <= t => {
-                            pool.pop_front();
-                            f
-                        }
-                        _ => {
-                            if functions > MAX_COLD_FUNCTIONS {
-                                return Err(RpsError::TooManyColdFunctions {
-                                    percent: c.percent,
-                                    cooldown_s: c.cooldown_us as f64 / 1e6,
-                                    at_s: t as f64 / 1e6,
-                                });
-                            }
-                            functions += 1;
-                            (functions - 1) as u32
-                        }
-                    };
-                    pool.push_back((t, function));
-                }
-            }
-            arrivals.calls.push(Arrival {
+        let first = out.len();
+        for i in 0..self.scratch.len() {
+            let t = s * 1_000_000 + self.scratch[i];
+            let function = match self.calls.cold {
+                Some(c) => self.cold_or_warm(c, t)?,
+                None => 0,
+            };
+            out.push(Arrival {
                 time_us: t,
                 function,
                 duration_us: 0,
             });
-            k += 1;
+            self.made += 1;
+        }
+        out[first..].sort_unstable();
+        Ok(())
+    }
+
+    /// The function of the next call, at `t`: a cold one silent for the cooldown (or a new one) when the
+    /// call is due to be cold, else the warm one.
+    fn cold_or_warm(&mut self, c: Cold, t: u64) -> Result<u32, RpsError> {
+        // Bresenham: the k-th call is cold when it takes the cold count to its next whole number, so
+        // after any number of calls the cold ones are within one of the share asked.
+        let due = |n: u64| (n as f64 * c.percent / 100.0 + 1e-9).floor() as u64;
+        if due(self.made + 1) == due(self.made) {
+            return Ok(0);
+        }
+        let function = match self.pool.front() {
+            Some(&(last, f)) if last + c.cooldown_us <= t => {
+                self.pool.pop_front();
+                f
+            }
+            _ => {
+                if self.functions > MAX_COLD_FUNCTIONS {
+                    return Err(RpsError::TooManyColdFunctions {
+                        percent: c.percent,
+                        cooldown_s: c.cooldown_us as f64 / 1e6,
+                        at_s: t as f64 / 1e6,
+                    });
+                }
+                self.functions += 1;
+                (self.functions - 1) as u32
+            }
+        };
+        self.pool.push_back((t, function));
+        Ok(function)
+    }
+}
+
+impl CallStream for RpsPass {
+    fn calls_before(&mut self, end_us: u64, out: &mut Vec<Arrival>) -> Result<(), TraceError> {
+        loop {
+            let (calls, given) = &mut self.pending;
+            let due = calls[*given..].partition_point(|c| c.time_us < end_us);
+            out.extend_from_slice(&calls[*given..*given + due]);
+            *given += due;
+            if *given < calls.len()
+                || self.second >= self.calls.seconds
+                || self.second * 1_000_000 >= end_us
+            {
+                return Ok(());
+            }
+            let mut next = std::mem::take(&mut self.pending.0);
+            next.clear();
+            let made = self.next_second(&mut next);
+            self.pending = (next, 0);
+            made.map_err(|e| TraceError::Shape(Box::new(e)))?;
         }
     }
-    // Calls of one second are in time order; equal microseconds are put in function order.
-    arrivals.sort();
-    Ok((arrivals, functions))
 }
 
 #[cfg(test)]
@@ -217,20 +297,35 @@ mod tests {
             cooldown_us: 2_000_000,
         };
         let r = rate(10.0, 0.0, 1.0, f64::INFINITY, false);
-        let (a, functions) =
-            schedule(&r, 20, IatDistribution::Uniform, Some(cold), 7).expect("schedule");
-        assert_eq!(a.len(), 200);
-        let cold_calls = a.calls.iter().filter(|c| c.function != 0).count();
+        let calls = |rate, seconds, distribution| RpsCalls {
+            rate,
+            seconds,
+            distribution,
+            cold: Some(cold),
+            seed: 7,
+        };
+        let load = calls(r, 20, IatDistribution::Uniform);
+        let functions = load.functions().expect("schedule");
+        let mut all = Vec::new();
+        let mut pass = load.pass().unwrap();
+        for end in [500_000, 7_000_000, 7_000_000, 20_000_000, 30_000_000] {
+            pass.calls_before(end, &mut all).unwrap();
+            assert!(all.iter().all(|c| c.time_us < end));
+        }
+        assert_eq!(all.len(), 200);
+        assert!(all.is_sorted());
+        let cold_calls = all.iter().filter(|c| c.function != 0).count();
         assert_eq!(cold_calls, 60);
+        let cold_functions = all.iter().map(|c| c.function).max().unwrap() as usize;
+        assert_eq!(cold_functions, functions - 1);
         // Three cold calls a second, each function silent 2 s: about 6-9 functions.
         assert!((6..=10).contains(&(functions - 1)), "{functions}");
-        let too_many = schedule(
-            &rate(20_000.0, 0.0, 1.0, f64::INFINITY, false),
+        let too_many = calls(
+            rate(20_000.0, 0.0, 1.0, f64::INFINITY, false),
             3,
             IatDistribution::Equidistant,
-            Some(cold),
-            7,
-        );
+        )
+        .functions();
         assert!(matches!(
             too_many,
             Err(RpsError::TooManyColdFunctions { .. })

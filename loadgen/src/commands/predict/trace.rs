@@ -67,10 +67,10 @@ pub fn predict_trace(args: &LoadArgs, o: &PredictOptions) -> Result<Predicted> {
         let (placed, periods) = std::sync::mpsc::sync_channel::<(Vec<PeriodCall>, u64)>(1);
         let of_function = &endpoints.of_function;
         std::thread::scope(|scope| {
-            scope.spawn(move || {
+            let placing = scope.spawn(move || -> Result<(), trace::TraceError> {
                 for p in 0..trace.periods {
                     let start = p as u64 * period_us;
-                    let (keys, asks) = placer.place(p);
+                    let (keys, asks) = placer.place(p)?;
                     let calls = keys
                         .iter()
                         .enumerate()
@@ -81,16 +81,20 @@ pub fn predict_trace(args: &LoadArgs, o: &PredictOptions) -> Result<Predicted> {
                         })
                         .collect();
                     if placed.send((calls, start + period_us)).is_err() {
-                        return;
+                        break;
                     }
                 }
+                Ok(())
             });
             for (calls, until_us) in periods {
                 feed(&calls, until_us);
                 progress.inc(1);
             }
-        });
-        Ok(())
+            match placing.join() {
+                Ok(placed) => placed.context("placing the trace's calls"),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
     })?;
     progress.finish_and_clear();
     Ok(summary)
