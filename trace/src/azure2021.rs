@@ -1,6 +1,9 @@
 //! The Azure Functions 2021 invocation trace: one row per invocation, `app,func,end_timestamp,duration`,
 //! times in seconds (with fractions) since the trace began, over two weeks.
 //!
+//! The file is long because the format is read in one place: its rows, its passes, its exact decimal
+//! seconds, and the writer `synth` uses, with their tests.
+//!
 //! Each invocation is replayed at its own start, `end_timestamp − duration`. Both numbers are parsed as
 //! decimals into integer nanoseconds (never through binary floating point), subtracted, and rounded to the
 //! microsecond; invocations that share a microsecond are all kept.
@@ -10,9 +13,10 @@
 //!    percentiles over the whole file: 16 MB for the dataset's 1.98 M rows) and measures the file's
 //!    *reorder window*: how far behind the latest start already read a later row's start can be. Rows are
 //!    ordered by end time, so that is about the longest call, but it is measured, not assumed;
-//! 2. each later pass (one counts the window's calls per period, one places them) gives the calls in
-//!    start order through a heap that holds only the calls inside the reorder window, and stops reading
-//!    once no later row can start inside the window.
+//!    It counts the window's calls per function and period too;
+//! 2. each later pass (the one that places the calls) gives the calls in start order through a heap that
+//!    holds only the calls inside the reorder window, and stops reading once no later row can start
+//!    inside the window.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -278,8 +282,17 @@ pub fn read_azure2021(path: &Path, options: &Azure2021Options) -> Result<Trace, 
     let mut ids: Vec<FunctionId> = Vec::new();
     // Every invocation's function and duration, packed as function << 40 | µs (8 bytes a call): the
     // percentiles are over the whole file.
-    let mut durations: Vec<u64> = Vec::new();
+    // Reserved for as many rows as the file holds if they are short (the dataset's are about 100 bytes):
+    // pages are only taken as rows fill them, so the vector need not double into a copy of itself.
+    let mut durations: Vec<u64> = Vec::with_capacity((fingerprint.bytes / 32) as usize);
     let mut reorder = ReorderWindow::default();
+    let period_us = options.granularity.period_us();
+    let window_start = u64::from(options.start) * period_us;
+    let window_end = options
+        .periods
+        .map(|p| window_start.saturating_add(p as u64 * period_us));
+    // The window's calls per function and period, counted here so no pass is made only to count them.
+    let mut counts: Vec<Vec<u32>> = Vec::new();
     while let Some(row) = rows.next_row()? {
         let function = match index.get(rows.key.as_slice()) {
             Some(&f) => f,
@@ -308,11 +321,20 @@ pub fn read_azure2021(path: &Path, options: &Azure2021Options) -> Result<Trace, 
         durations.push(u64::from(function) << 40 | row.duration_us.min(MAX_PACKED_US));
         if let Some(start_us) = row.start_us {
             reorder.measure(start_us);
+            if start_us >= window_start && window_end.is_none_or(|end| start_us < end) {
+                let p = ((start_us - window_start) / period_us) as usize;
+                if counts.len() <= function as usize {
+                    counts.resize_with(function as usize + 1, Vec::new);
+                }
+                let row = &mut counts[function as usize];
+                if row.len() <= p {
+                    row.resize(p + 1, 0);
+                }
+                row[p] += 1;
+            }
         }
     }
 
-    let period_us = options.granularity.period_us();
-    let window_start = u64::from(options.start) * period_us;
     let periods = match options.periods {
         Some(p) => p,
         None => {
@@ -343,14 +365,17 @@ pub fn read_azure2021(path: &Path, options: &Azure2021Options) -> Result<Trace, 
         window: window_start..window_start.saturating_add(periods as u64 * period_us),
         lag_us: reorder.lag_us,
     };
-    Trace::with_arrivals(
-        options.granularity,
-        options.start,
-        periods,
+    let mut matrix = vec![0u32; functions.len() * periods];
+    for (f, row) in counts.iter().enumerate() {
+        matrix[f * periods..f * periods + row.len()].copy_from_slice(row);
+    }
+    Ok(Trace::with_counted_arrivals(
+        (options.granularity, options.start, periods),
         functions,
         Arrivals::new(calls, true),
+        matrix,
         report,
-    )
+    ))
 }
 
 /// How far a row's start can lag behind the latest start read before it.

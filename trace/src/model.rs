@@ -208,6 +208,24 @@ impl Trace {
         report: ReadReport,
     ) -> Result<Self, TraceError> {
         let counts = arrivals.counts(functions.len(), periods, granularity.period_us())?;
+        Ok(Trace::with_counted_arrivals(
+            (granularity, first_period, periods),
+            functions,
+            arrivals,
+            counts,
+            report,
+        ))
+    }
+
+    /// Assembles a trace whose calls are placed one by one and were counted already (row-major,
+    /// `functions.len() × periods`: what a pass over `arrivals` would count).
+    pub fn with_counted_arrivals(
+        (granularity, first_period, periods): (Granularity, u32, usize),
+        functions: Vec<Function>,
+        arrivals: Arrivals,
+        counts: Vec<u32>,
+        report: ReadReport,
+    ) -> Self {
         let mut trace = Trace::new(
             granularity,
             first_period,
@@ -217,7 +235,7 @@ impl Trace {
             report,
         );
         trace.arrivals = Some(arrivals);
-        Ok(trace)
+        trace
     }
 
     /// Invocation counts of function `f` for every period of the window.

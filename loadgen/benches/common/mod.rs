@@ -149,21 +149,41 @@ pub fn path(p: &Path) -> &str {
 }
 
 /// Runs `command` to its end; returns (wall seconds, its own peak RSS in KiB, success).
-// The child is reaped by wait4 (which also gives its rusage), not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
+///
+/// The peak is GNU time's (`/usr/bin/time -f %M`, Debian's `time`), which starts the command from its
+/// own small process: a process spawned straight from this one would carry this process's high-water
+/// mark in its `ru_maxrss` (Linux keeps the largest across `exec`, and a vfork child execs from the
+/// parent's memory), so after this bench has held a big trace every child would seem to peak there too.
 pub fn run_measured(command: &mut std::process::Command) -> (f64, i64, bool) {
+    let report = tempfile::NamedTempFile::new().expect("a file for GNU time's report");
+    let mut timed = std::process::Command::new("/usr/bin/time");
+    timed
+        .args(["-q", "-f", "%M", "-o"])
+        .arg(report.path())
+        .arg(command.get_program())
+        .args(command.get_args())
+        .stdout(std::process::Stdio::null());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(v) => timed.env(key, v),
+            None => timed.env_remove(key),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        timed.current_dir(dir);
+    }
     let started = std::time::Instant::now();
-    let child = command
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start the command");
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: waiting for our own child, into structs we own.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32, "wait4");
-    let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
-    (started.elapsed().as_secs_f64(), usage.ru_maxrss, ok)
+    let status = timed
+        .status()
+        .expect("run /usr/bin/time (Debian's `time` package: apt-get install time)");
+    let seconds = started.elapsed().as_secs_f64();
+    let text = std::fs::read_to_string(report.path()).expect("GNU time's report");
+    let kib = text
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("GNU time's report is not a KiB figure: {text:?}"));
+    (seconds, kib, status.success())
 }
 
 /// `loadgen generate`'s flags for a one-hour linear ramp to 10,000 calls/s (about 18 million calls) with
