@@ -13,7 +13,7 @@ pub mod merge;
 pub mod serve;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use clap::ValueEnum;
 use cmdline::Stop;
 use formats::summary::Summary;
-use formats::transfer::{RESULT_FILES, TOKEN_ENV};
+use formats::transfer::TOKEN_ENV;
 use invoker::observe::Observer;
 use invoker::schedule::Schedule;
 
@@ -115,7 +115,8 @@ pub fn bind_address(launcher: Launcher, advertise: Option<&str>) -> Result<Socke
 /// Where each worker is in the run.
 #[derive(Debug, Default)]
 struct Progress {
-    records: Option<PathBuf>,
+    /// Its records chunks so far, by number.
+    chunks: std::collections::BTreeMap<u64, PathBuf>,
     summary: Option<PathBuf>,
     lost: Option<String>,
     /// When its process or pod was seen to end (its results may still be arriving).
@@ -237,11 +238,21 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
     }
     // The records are merged into the run's records.csv; each worker keeps its summary (and log).
     for k in 0..n {
-        let dir = files.workers.join(k.to_string());
-        let _ = std::fs::remove_file(dir.join(RESULT_FILES[0]));
-        let _ = std::fs::remove_dir_all(dir.join("invoker"));
+        remove_merged(&files.workers.join(k.to_string()));
     }
     Ok(summary)
+}
+
+/// Removes what a worker's directory holds that is now in the run's files: its records chunks and its
+/// work directory.
+fn remove_merged(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        if formats::transfer::parse_chunk_name(&name.to_string_lossy()).is_some() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir.join("invoker"));
 }
 
 /// Starts the workers: local invoker processes, or the pods of a Kubernetes Job (its manifest written
@@ -421,7 +432,7 @@ fn worker_results(progress: Vec<Progress>) -> Vec<WorkerResult> {
                     .then(|| "its summary could not be read".to_owned())
             });
             WorkerResult {
-                records: p.records,
+                records: p.chunks.into_values().collect(),
                 summary,
                 lost,
             }
@@ -433,13 +444,16 @@ fn record_event(progress: &mut [Progress], event: Event) {
     match event {
         // Progress worth seeing only when debugging: a worker that never fetches is reported as lost.
         Event::ShardRequested(k) => log::debug!("worker {k}: fetching its shard"),
-        Event::Received(k, name, path) => {
+        Event::Received(k, _summary, path) => {
             if let Some(p) = progress.get_mut(k as usize) {
-                if name == RESULT_FILES[0] {
-                    p.records = Some(path);
-                } else if p.lost.is_none() {
+                if p.lost.is_none() {
                     p.summary = Some(path);
                 }
+            }
+        }
+        Event::Chunk(k, c, path) => {
+            if let Some(p) = progress.get_mut(k as usize) {
+                p.chunks.insert(c, path);
             }
         }
         Event::Corrupted(k, name, why) => log::warn!("worker {k}: {name}: {why}"),

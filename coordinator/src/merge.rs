@@ -27,8 +27,8 @@ use invoker::stats::Collector;
 /// What came back from one worker.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerResult {
-    /// Its records file, if it arrived.
-    pub records: Option<PathBuf>,
+    /// Its records, in the chunks that arrived, in order (a lost worker's too: what it sent is kept).
+    pub records: Vec<PathBuf>,
     /// Its summary, if it arrived.
     pub summary: Option<Summary>,
     /// Why it is counted as lost, if it is.
@@ -47,7 +47,8 @@ pub fn calls_of(worker: u32, workers: u32, total: u64) -> u64 {
 
 /// Merges `results` (one per worker, in worker order) over the whole load's `schedule` into
 /// `records_out` and `latencies_out`; returns the overall summary with one block per worker. A worker
-/// whose records cannot be read is counted as lost, with the reason.
+/// whose records cannot be read is counted as lost, with the reason, and none of its records are used;
+/// a lost worker's chunks that did arrive are used, and its calls beyond them recorded as lost.
 pub fn merge(
     schedule: &Schedule,
     results: &mut [WorkerResult],
@@ -65,18 +66,18 @@ pub fn merge(
         .map(|(i, e)| (e.as_str(), i as u32))
         .collect();
     for (k, result) in results.iter_mut().enumerate() {
-        if let (Some(path), None) = (&result.records, &result.lost) {
-            if let Err(e) = check_sorted(path, k as u32, workers, &endpoint_of) {
-                result.lost = Some(format!("its records could not be read: {e:#}"));
-            }
+        if let Err(e) = check_sorted(&result.records, k as u32, workers, &endpoint_of) {
+            let why = format!("its records could not be read: {e:#}");
+            result.lost = Some(match result.lost.take() {
+                Some(lost) => format!("{lost}; {why}"),
+                None => why,
+            });
+            result.records.clear();
         }
     }
     let mut streams = results
         .iter()
-        .map(|r| match (&r.records, &r.lost) {
-            (Some(path), None) => Stream::open(path),
-            _ => Ok(Stream::default()),
-        })
+        .map(|r| Stream::open(&r.records))
         .collect::<Result<Vec<_>>>()?;
 
     let mut collector = Collector::new(
@@ -157,17 +158,22 @@ pub fn merge(
     Ok(summary)
 }
 
-/// Checks worker `k`'s records in one streaming pass: each in `k`'s shard, after the one before it in
-/// the shard (so none twice), with an endpoint the load holds.
-fn check_sorted(path: &Path, k: u32, workers: u32, endpoint_of: &HashMap<&str, u32>) -> Result<()> {
-    let mut reader = RecordsReader::open(path)?;
+/// Checks worker `k`'s records (its chunks, in order) in one streaming pass: each in `k`'s shard, after
+/// the one before it in the shard (so none twice), with an endpoint the load holds.
+fn check_sorted(
+    chunks: &[PathBuf],
+    k: u32,
+    workers: u32,
+    endpoint_of: &HashMap<&str, u32>,
+) -> Result<()> {
+    let mut reader = Chunks::new(chunks);
     let mut last: Option<u64> = None;
     while let Some(r) = reader.next_record()? {
+        let path = reader.path().display();
         let (w, local) = shard_of(r.index, workers);
         if w != k || r.worker != k {
             bail!(
-                "{}: call {} (worker {}) is not in worker {k}'s shard (calls {k}, {}, …)",
-                path.display(),
+                "{path}: call {} (worker {}) is not in worker {k}'s shard (calls {k}, {}, …)",
                 r.index,
                 r.worker,
                 whole_index(k, 1, workers)
@@ -175,11 +181,10 @@ fn check_sorted(path: &Path, k: u32, workers: u32, endpoint_of: &HashMap<&str, u
         }
         match last {
             Some(l) if l == local => {
-                bail!("{}: call {} is recorded twice", path.display(), r.index)
+                bail!("{path}: call {} is recorded twice", r.index)
             }
             Some(l) if l > local => bail!(
-                "{}: call {} comes after call {}: the records are not in scheduled order",
-                path.display(),
+                "{path}: call {} comes after call {}: the records are not in scheduled order",
                 r.index,
                 whole_index(k, l, workers)
             ),
@@ -189,8 +194,7 @@ fn check_sorted(path: &Path, k: u32, workers: u32, endpoint_of: &HashMap<&str, u
         let endpoint = reader.endpoint(&r);
         if !endpoint_of.contains_key(endpoint) {
             bail!(
-                "{}: call {} names endpoint `{endpoint}`, which the load does not hold",
-                path.display(),
+                "{path}: call {} names endpoint `{endpoint}`, which the load does not hold",
                 r.index
             );
         }
@@ -198,33 +202,75 @@ fn check_sorted(path: &Path, k: u32, workers: u32, endpoint_of: &HashMap<&str, u
     Ok(())
 }
 
+/// A worker's chunks read as one stream of records.
+struct Chunks<'a> {
+    paths: &'a [PathBuf],
+    /// The chunk being read: its index in `paths` and its reader.
+    current: Option<(usize, RecordsReader)>,
+}
+
+impl<'a> Chunks<'a> {
+    fn new(paths: &'a [PathBuf]) -> Chunks<'a> {
+        Chunks {
+            paths,
+            current: None,
+        }
+    }
+
+    /// The next record, from the next chunk when one ends.
+    fn next_record(&mut self) -> Result<Option<Record>> {
+        loop {
+            if let Some((_, reader)) = self.current.as_mut() {
+                if let Some(r) = reader.next_record()? {
+                    return Ok(Some(r));
+                }
+            }
+            let next = self.current.as_ref().map_or(0, |(i, _)| i + 1);
+            let Some(path) = self.paths.get(next) else {
+                return Ok(None);
+            };
+            self.current = Some((next, RecordsReader::open(path)?));
+        }
+    }
+
+    /// The endpoint of `record`, the last one read.
+    fn endpoint(&self, record: &Record) -> &str {
+        self.current
+            .as_ref()
+            .map_or("", |(_, reader)| reader.endpoint(record))
+    }
+
+    /// The chunk being read.
+    fn path(&self) -> &Path {
+        self.current
+            .as_ref()
+            .map_or(Path::new(""), |(i, _)| &self.paths[*i])
+    }
+}
+
 /// One worker's records as a stream: the next record not yet merged.
-#[derive(Default)]
-struct Stream {
-    reader: Option<RecordsReader>,
+struct Stream<'a> {
+    chunks: Chunks<'a>,
     next: Option<Record>,
 }
 
-impl Stream {
-    fn open(path: &Path) -> Result<Stream> {
-        let mut reader = RecordsReader::open(path)?;
-        let next = reader.next_record()?;
-        Ok(Stream {
-            reader: Some(reader),
-            next,
-        })
+impl<'a> Stream<'a> {
+    fn open(paths: &'a [PathBuf]) -> Result<Stream<'a>> {
+        let mut chunks = Chunks::new(paths);
+        let next = chunks.next_record()?;
+        Ok(Stream { chunks, next })
     }
 
     /// Call `g`'s record (its endpoint numbered as the load's), if this stream has it next.
     fn take(&mut self, g: u64, endpoint_of: &HashMap<&str, u32>) -> Result<Option<Record>> {
-        let (Some(reader), Some(next)) = (self.reader.as_mut(), self.next) else {
+        let Some(next) = self.next else {
             return Ok(None);
         };
         if next.index != g {
             return Ok(None);
         }
-        let endpoint = endpoint_of[reader.endpoint(&next)];
-        self.next = reader.next_record()?;
+        let endpoint = endpoint_of[self.chunks.endpoint(&next)];
+        self.next = self.chunks.next_record()?;
         Ok(Some(Record { endpoint, ..next }))
     }
 }

@@ -40,8 +40,10 @@ pub enum Event {
     ShardRequested(u32),
     /// Worker K's result file (one of `RESULT_FILES`) arrived whole, at this path.
     Received(u32, &'static str, PathBuf),
-    /// Worker K sent a result whose hash did not match (it may send it again).
-    Corrupted(u32, &'static str, String),
+    /// Worker K's records chunk C arrived whole, at this path.
+    Chunk(u32, u64, PathBuf),
+    /// Worker K sent a file (named) whose hash did not match (it may send it again).
+    Corrupted(u32, String, String),
     /// Worker K reported that it cannot run.
     Failed(u32, String),
 }
@@ -152,6 +154,7 @@ pub fn start(
             get(flag_file),
         )
         .route("/v1/results/{k}/{name}", put(result))
+        .route("/v1/records/{k}/{name}", put(records_chunk))
         .route("/v1/failed/{k}", put(failed))
         .route("/v1/live/{k}", put(live_report))
         .route_layer(middleware::from_fn_with_state(
@@ -277,40 +280,76 @@ async fn result(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    if k as usize >= shared.shards.len() {
-        return plain(StatusCode::NOT_FOUND, format!("no worker {k}"));
-    }
     let Some(&name) = RESULT_FILES.iter().find(|n| **n == name) else {
         return plain(
             StatusCode::NOT_FOUND,
             format!(
-                "`{name}` is not a result file ({})",
+                "`{name}` is not a result file ({}; records go to /v1/records/K/records-NNNNNN.csv)",
                 RESULT_FILES.join(", ")
             ),
         );
     };
-    let Some(expected) = headers.get(HASH_HEADER).and_then(|v| v.to_str().ok()) else {
+    match keep_checked(&shared, k, name, &headers, body).await {
+        Ok(path) => {
+            shared.send(Event::Received(k, name, path));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(refused) => refused,
+    }
+}
+
+async fn records_chunk(
+    State(shared): State<Arc<Shared>>,
+    UrlPath((k, name)): UrlPath<(u32, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(c) = formats::transfer::parse_chunk_name(&name) else {
         return plain(
+            StatusCode::NOT_FOUND,
+            format!("`{name}` is not a records chunk (records-NNNNNN.csv or .csv.zst)"),
+        );
+    };
+    match keep_checked(&shared, k, &name, &headers, body).await {
+        Ok(path) => {
+            shared.send(Event::Chunk(k, c, path));
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(refused) => refused,
+    }
+}
+
+/// Keeps worker `k`'s file `name` (a name checked by the caller) under the results, if its body matches
+/// the hash it was sent with; else the answer that refuses it.
+async fn keep_checked(
+    shared: &Shared,
+    k: u32,
+    name: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<PathBuf, Response> {
+    if k as usize >= shared.shards.len() {
+        return Err(plain(StatusCode::NOT_FOUND, format!("no worker {k}")));
+    }
+    let Some(expected) = headers.get(HASH_HEADER).and_then(|v| v.to_str().ok()) else {
+        return Err(plain(
             StatusCode::BAD_REQUEST,
             format!("no {HASH_HEADER} header: an unchecked result is refused"),
-        );
+        ));
     };
     let dir = shared.results.join(k.to_string());
     let path = dir.join(name);
-    let (file, received) = match receive(&dir, &path, body).await {
-        Ok(done) => done,
-        Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, e),
-    };
+    let (file, received) = receive(&dir, &path, body)
+        .await
+        .map_err(|e| plain(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     // A mismatch drops the file (its partial copy is removed); a match puts it in place.
     if let Err(reason) = check_hash(expected, &received) {
-        shared.send(Event::Corrupted(k, name, reason.clone()));
-        return plain(StatusCode::UNPROCESSABLE_ENTITY, reason);
+        shared.send(Event::Corrupted(k, name.to_owned(), reason.clone()));
+        return Err(plain(StatusCode::UNPROCESSABLE_ENTITY, reason));
     }
-    if let Err(e) = file.commit() {
-        return plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
-    }
-    shared.send(Event::Received(k, name, path));
-    StatusCode::NO_CONTENT.into_response()
+    file.commit()
+        .map_err(|e| plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(path)
 }
 
 /// Streams a body to `path` (beside it until committed), hashing it; returns the file and the hash.

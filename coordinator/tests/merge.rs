@@ -1,6 +1,7 @@
-//! The coordinator's merge: the workers' records, each file in scheduled order, interleaved as the calls
-//! were dealt into one records file; a worker's file that is not what its shard holds (out of order, a
-//! call twice, cut short) is not used at all, and its calls are recorded as lost.
+//! The coordinator's merge: the workers' records, each sent in chunks in scheduled order, interleaved as
+//! the calls were dealt into one records file; a worker's records that are not what its shard holds (out
+//! of order, a call twice, cut short) are not used at all, and its calls are recorded as lost; a lost
+//! worker's chunks that arrived are kept.
 
 use std::path::{Path, PathBuf};
 
@@ -68,7 +69,7 @@ fn merged(schedule: &Schedule, results: &mut [WorkerResult], dir: &Path) -> Vec<
 
 fn result(records: PathBuf) -> WorkerResult {
     WorkerResult {
-        records: Some(records),
+        records: vec![records],
         summary: Some(Summary::default()),
         lost: None,
     }
@@ -147,4 +148,82 @@ fn a_file_out_of_order_twice_or_cut_short_is_not_used_and_its_calls_are_lost() {
             assert_eq!(r.outcome, expected, "{why}: {r:?}");
         }
     }
+}
+
+#[test]
+fn chunks_read_as_one_stream_and_a_lost_workers_chunks_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let schedule = schedule(dir.path());
+    // Worker 0 sent its four calls in chunks of 2, 1 and 1 (one compressed); worker 1 was lost after its
+    // first chunk of 2; worker 2 sent everything in one.
+    let w0 = shard(0);
+    let chunks_0 = vec![
+        worker_file(&schedule, 0, &w0[..2], &dir.path().join("0-0.csv")),
+        worker_file(&schedule, 0, &w0[2..3], &dir.path().join("0-1.csv.zst")),
+        worker_file(&schedule, 0, &w0[3..], &dir.path().join("0-2.csv")),
+    ];
+    let w1 = shard(1);
+    let lost = WorkerResult {
+        records: vec![worker_file(
+            &schedule,
+            1,
+            &w1[..2],
+            &dir.path().join("1-0.csv"),
+        )],
+        summary: None,
+        lost: Some("its process exited".into()),
+    };
+    let mut results = vec![
+        WorkerResult {
+            records: chunks_0,
+            ..result(PathBuf::new())
+        },
+        lost,
+        result(worker_file(
+            &schedule,
+            2,
+            &shard(2),
+            &dir.path().join("2-0.csv"),
+        )),
+    ];
+    let rows = merged(&schedule, &mut results, dir.path());
+    assert_eq!(
+        rows.iter().map(|r| r.index).collect::<Vec<_>>(),
+        (0..CALLS).collect::<Vec<_>>()
+    );
+    for r in &rows {
+        let kept = r.worker != 1 || w1[..2].contains(&r.index);
+        let expected = if kept {
+            Outcome::Ok
+        } else {
+            Outcome::WorkerLost
+        };
+        assert_eq!(r.outcome, expected, "{r:?}");
+    }
+    assert_eq!(results[1].lost.as_deref(), Some("its process exited"));
+
+    // Chunks that repeat a call (a chunk sent twice under two numbers) are refused whole.
+    let mut results = vec![
+        WorkerResult {
+            records: vec![
+                worker_file(&schedule, 0, &w0[..2], &dir.path().join("a.csv")),
+                worker_file(&schedule, 0, &w0[1..], &dir.path().join("b.csv")),
+            ],
+            ..result(PathBuf::new())
+        },
+        result(worker_file(&schedule, 1, &w1, &dir.path().join("1.csv"))),
+        result(worker_file(
+            &schedule,
+            2,
+            &shard(2),
+            &dir.path().join("2.csv"),
+        )),
+    ];
+    let rows = merged(&schedule, &mut results, dir.path());
+    let why = results[0].lost.as_deref().unwrap_or_default();
+    assert!(why.contains("b.csv: call 3 is recorded twice"), "{why}");
+    assert!(rows
+        .iter()
+        .filter(|r| r.worker == 0)
+        .all(|r| r.outcome == Outcome::WorkerLost));
 }

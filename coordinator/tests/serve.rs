@@ -82,8 +82,8 @@ fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
     let event = events.recv_timeout(Duration::from_secs(10)).unwrap();
     assert!(
         matches!(
-            event,
-            coordinator::serve::Event::Corrupted(0, "summary.json", _)
+            &event,
+            coordinator::serve::Event::Corrupted(0, name, _) if name == "summary.json"
         ),
         "{event:?}"
     );
@@ -95,6 +95,46 @@ fn a_corrupted_upload_is_refused_and_a_whole_one_kept() {
         answer.starts_with("HTTP/1.1 422"),
         "an empty hash matches nothing: {answer}"
     );
+}
+
+#[test]
+fn records_chunks_are_kept_by_number_and_no_other_name_is_taken() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, events) = serve(dir.path(), "[]", Vec::new(), None);
+    let bearer = format!("Bearer {TOKEN}");
+    let sha_of_abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    let put = |path: &str| {
+        request(
+            server.addr,
+            &format!("PUT {path}"),
+            &format!("x-content-sha256: {sha_of_abc}\r\n"),
+            Some(&bearer),
+            "abc",
+        )
+    };
+    let answer = put("/v1/records/0/records-000002.csv.zst");
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    let kept = dir.path().join("workers/0/records-000002.csv.zst");
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), "abc");
+    let event = events.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(event, coordinator::serve::Event::Chunk(0, 2, kept));
+    for refused in [
+        "/v1/records/0/records.csv",
+        "/v1/records/0/summary.json",
+        "/v1/records/0/records-00000x.csv",
+        "/v1/results/0/records.csv",
+        "/v1/records/1/records-000000.csv",
+    ] {
+        let answer = put(refused);
+        assert!(answer.starts_with("HTTP/1.1 404"), "{refused}: {answer}");
+    }
+    assert!(events.try_recv().is_err(), "a refused file made an event");
+    let mut names: Vec<_> = std::fs::read_dir(dir.path().join("workers/0"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["records-000002.csv.zst"]);
 }
 
 #[test]
@@ -153,6 +193,11 @@ fn without_the_runs_token_nothing_is_served_and_nothing_is_taken() {
         ),
         ("PUT /v1/failed/0", String::new(), "a false verdict"),
         (
+            "PUT /v1/records/0/records-000000.csv",
+            format!("x-content-sha256: {hash}\r\n"),
+            summary,
+        ),
+        (
             "PUT /v1/live/0",
             "content-type: application/json\r\n".to_owned(),
             live_report,
@@ -196,7 +241,7 @@ fn without_the_runs_token_nothing_is_served_and_nothing_is_taken() {
         answer.starts_with("HTTP/1.1 200") && answer.contains("10.0.0.1"),
         "{answer}"
     );
-    let (method_path, headers, body) = &attempts[4];
+    let (method_path, headers, body) = &attempts[5];
     let answer = request(server.addr, method_path, headers, bearer.as_deref(), body);
     assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
     assert_eq!(observer.counts(), (5, 5));

@@ -3,7 +3,11 @@
 //!
 //! - `GET /v1/shards/K`: worker K's share of the load (`load-K.json`);
 //! - `GET /v1/clock`: the coordinator's clock, for an NTP-style offset ([`ClockReply`], [`ClockSample`]);
-//! - `PUT /v1/results/K/NAME`: one of worker K's [`RESULT_FILES`];
+//! - `PUT /v1/records/K/NAME`: worker K's records, in chunks sent while it replays ([`chunk_name`]:
+//!   `records-000000.csv`, … in scheduled order, each a whole records file), so a worker lost mid-run
+//!   loses at most the chunk it was writing;
+//! - `PUT /v1/results/K/NAME`: one of worker K's [`RESULT_FILES`] (its summary, sent last: the worker is
+//!   done);
 //! - `PUT /v1/failed/K`: why worker K cannot run (plain text), so the coordinator need not wait for it;
 //! - `PUT /v1/live/K`: worker K's [`LiveReport`]s while it replays (JSON), for the coordinator's live view
 //!   and `/metrics`.
@@ -49,8 +53,34 @@ pub fn carries_token(header: &[u8], token: &str) -> bool {
             == 0
 }
 
-/// What a worker sends back, in the order it sends them.
-pub const RESULT_FILES: [&str; 2] = [crate::files::RECORDS, crate::files::SUMMARY];
+/// What a worker sends back once it is done (its records went before, in chunks).
+pub const RESULT_FILES: [&str; 1] = [crate::files::SUMMARY];
+
+/// The name of a worker's `c`-th records chunk (`records-000003.csv`, or `.csv.zst` compressed).
+pub fn chunk_name(c: u64, compression: crate::compressed::Compression) -> String {
+    let plain = format!("records-{c:06}.csv");
+    match compression {
+        crate::compressed::Compression::None => plain,
+        crate::compressed::Compression::Zstd => format!("{plain}.zst"),
+    }
+}
+
+/// The chunk number a [`chunk_name`] holds; `None` for any other name (so no path can be smuggled in).
+pub fn parse_chunk_name(name: &str) -> Option<u64> {
+    let digits = name
+        .strip_prefix("records-")?
+        .strip_suffix(".csv")
+        .or_else(|| name.strip_prefix("records-")?.strip_suffix(".csv.zst"))?;
+    if digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// The path worker `k` puts its records chunk `name` ([`chunk_name`]) to.
+pub fn chunk_path(k: u32, name: &str) -> String {
+    format!("/v1/records/{k}/{name}")
+}
 
 /// The path of worker `k`'s shard.
 pub fn shard_path(k: u32) -> String {
@@ -276,6 +306,33 @@ pub fn now_unix_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunk_names_round_trip_and_nothing_else_parses() {
+        use crate::compressed::Compression;
+        assert_eq!(chunk_name(3, Compression::None), "records-000003.csv");
+        assert_eq!(chunk_name(3, Compression::Zstd), "records-000003.csv.zst");
+        assert_eq!(
+            chunk_name(1_234_567, Compression::None),
+            "records-1234567.csv"
+        );
+        for c in [0, 3, 999_999, 1_234_567] {
+            for how in [Compression::None, Compression::Zstd] {
+                assert_eq!(parse_chunk_name(&chunk_name(c, how)), Some(c));
+            }
+        }
+        for bad in [
+            "records.csv",
+            "records-3.csv",
+            "records-00000a.csv",
+            "records-000003.txt",
+            "records-../../x.csv",
+            "summary.json",
+            "records-000003.csv.gz",
+        ] {
+            assert_eq!(parse_chunk_name(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn only_the_exact_bearer_token_is_accepted() {

@@ -168,6 +168,11 @@ pub struct InvokerArgs {
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds_up_to(86400.0))]
     pub coordinator_timeout: Duration,
 
+    /// With --coordinator: send the records to the coordinator in chunks of N calls while replaying (each
+    /// once its calls have all ended), so a worker lost mid-run loses at most the chunk it was writing.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = whole_in::<u64>(1, 1_000_000_000))]
+    pub records_chunk: u64,
+
     /// With --coordinator: send the coordinator a live report every SECONDS while replaying (what its
     /// live view and `/metrics` show of this worker); without it, none.
     #[arg(long, value_name = "SECONDS", requires = "coordinator", value_parser = seconds_up_to(3600.0))]
@@ -226,6 +231,8 @@ pub struct InvokerSettings {
     pub compress: formats::compressed::Compression,
     /// How long a worker goes on sending while its coordinator does not answer.
     pub coordinator_timeout: Duration,
+    /// Calls in each chunk of records a worker sends while it replays.
+    pub records_chunk: u64,
 }
 
 /// The arguments of worker `worker` (a number, or `$(JOB_COMPLETION_INDEX)` in a Job).
@@ -276,6 +283,8 @@ pub fn invoker_args(
     args.extend([
         "--coordinator-timeout".to_owned(),
         format!("{}", settings.coordinator_timeout.as_secs_f64()),
+        "--records-chunk".to_owned(),
+        settings.records_chunk.to_string(),
     ]);
     if settings.compress != formats::compressed::Compression::None {
         args.extend(["--compress".to_owned(), settings.compress.name().to_owned()]);
@@ -444,6 +453,7 @@ mod tests {
             },
             compress: formats::compressed::Compression::Zstd,
             coordinator_timeout: Duration::from_millis(7500),
+            records_chunk: 12_345,
         };
         let start = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);
         let built = invoker_args(
@@ -474,6 +484,7 @@ mod tests {
         assert_eq!(a.request, settings.request);
         assert_eq!(a.compress, settings.compress);
         assert_eq!(a.coordinator_timeout, settings.coordinator_timeout);
+        assert_eq!(a.records_chunk, settings.records_chunk);
         // The defaults, left out, come back as the defaults.
         let quiet = InvokerSettings {
             realtime: false,

@@ -63,6 +63,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         let schedule = Arc::clone(&schedule);
         let paths = (options.records.clone(), options.latency_file.clone());
         let observer = options.observer.clone();
+        let chunks = options.record_chunks.clone();
         let workers = options.shard.map_or(1, |s| s.workers);
         std::thread::Builder::new()
             .name("records".into())
@@ -73,8 +74,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
                 write_records(
                     (&schedule, workers),
                     rx,
-                    records,
-                    latencies,
+                    (records, latencies, chunks),
                     paths,
                     observer.as_deref(),
                 )

@@ -28,5 +28,6 @@ pub mod spans;
 pub mod stats;
 mod store;
 pub mod target;
+pub mod upload;
 mod wait;
 pub mod worker;

@@ -11,6 +11,31 @@ use cmdline::Stop;
 use crate::observe::Observer;
 use crate::request::RequestArgs;
 
+/// Records cut into chunk files in scheduled order, each announced once complete: a worker sends them to
+/// its coordinator while it replays, so a lost worker loses at most the chunk it was writing.
+#[derive(Debug, Clone)]
+pub struct RecordChunks {
+    /// Records per chunk (the last one may hold fewer).
+    pub every: u64,
+    /// Where the chunk files are written (`formats::transfer::chunk_name`).
+    pub dir: PathBuf,
+    /// How they are written.
+    pub compression: formats::compressed::Compression,
+    /// Where each complete chunk is announced, in order.
+    pub ready: std::sync::mpsc::Sender<RecordsChunk>,
+}
+
+/// A complete chunk of records, in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordsChunk {
+    /// Its number (0: the first records of the share).
+    pub index: u64,
+    /// Its file.
+    pub path: PathBuf,
+    /// Records in it.
+    pub records: u64,
+}
+
 /// How to replay.
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
@@ -42,6 +67,9 @@ pub struct ReplayOptions {
     pub dispatcher_cpu: Option<usize>,
     /// Per-invocation CSV.
     pub records: Option<PathBuf>,
+    /// Records also cut into chunk files as they are written (a worker sends them to its coordinator
+    /// while it replays); none: not cut.
+    pub record_chunks: Option<RecordChunks>,
     /// vSwarm latency file: one latency (µs) per line, successful measured calls.
     pub latency_file: Option<PathBuf>,
     /// In a workflow load, where one row per instance goes (`formats::workflows`; needs `records`).
@@ -96,6 +124,7 @@ impl Default for ReplayOptions {
             shared_cpu: false,
             dispatcher_cpu: None,
             records: None,
+            record_chunks: None,
             latency_file: None,
             workflows_file: None,
             stop: Stop::new(),

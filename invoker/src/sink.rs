@@ -20,6 +20,7 @@ use formats::records::{Outcome, Record, RecordsWriter};
 
 use crate::error::ReplayError;
 use crate::observe::Observer;
+use crate::options::{RecordChunks, RecordsChunk};
 use crate::schedule::Schedule;
 use crate::stats::Collector;
 
@@ -30,12 +31,12 @@ const BATCH_INTERVAL: Duration = Duration::from_millis(50);
 /// What the records thread leaves: the statistics, and the files, complete but not yet in place.
 pub(crate) type Written = (Collector, Option<AtomicFile>, Option<AtomicFile>);
 
-/// The records thread: CSV files and histograms, for `schedule` (one worker's of `workers`).
+/// The records thread: CSV files (and chunks, if asked) and histograms, for `schedule` (one worker's of
+/// `workers`).
 pub(crate) fn write_records(
     (schedule, workers): (&Schedule, u32),
     rx: mpsc::Receiver<Vec<Record>>,
-    records: Option<AtomicFile>,
-    latencies: Option<AtomicFile>,
+    (records, latencies, chunks): (Option<AtomicFile>, Option<AtomicFile>, Option<RecordChunks>),
     (records_path, latency_path): (Option<PathBuf>, Option<PathBuf>),
     observer: Option<&Observer>,
 ) -> Result<Written, ReplayError> {
@@ -60,18 +61,28 @@ pub(crate) fn write_records(
         .transpose()
         .map_err(io(&records_path))?;
     let mut latencies = latencies;
+    let mut chunks = chunks.map(|c| ChunkWriter::new(c, &schedule.nodes));
     let mut digits = itoa::Buffer::new();
     let mut in_order = Reorder::new(workers);
+    let ordered = records.is_some() || chunks.is_some();
+    // Every record in scheduled order, to the records file and the current chunk; an error names the file.
+    let mut write = |r: &Record| -> Result<(), ReplayError> {
+        if let Some(w) = records.as_mut() {
+            w.write(r, &schedule.endpoints).map_err(io(&records_path))?;
+        }
+        if let Some(c) = chunks.as_mut() {
+            c.write(r, &schedule.endpoints)?;
+        }
+        Ok(())
+    };
     for batch in rx {
         if let Some(o) = observer {
             o.records(&batch);
         }
         for r in &batch {
             collector.add(r);
-            if let Some(w) = records.as_mut() {
-                in_order
-                    .push(*r, |r| w.write(r, &schedule.endpoints))
-                    .map_err(io(&records_path))?;
+            if ordered {
+                in_order.push(*r, &mut write)?;
             }
             if let (Some(w), Outcome::Ok, false, Some(l)) =
                 (latencies.as_mut(), r.outcome, r.warmup, r.latency_us)
@@ -82,10 +93,9 @@ pub(crate) fn write_records(
             }
         }
     }
-    if let Some(w) = records.as_mut() {
-        in_order
-            .finish(|r| w.write(r, &schedule.endpoints))
-            .map_err(io(&records_path))?;
+    in_order.finish(&mut write)?;
+    if let Some(c) = chunks.as_mut() {
+        c.close()?;
     }
     let records = records
         .map(|w| w.finish().and_then(Compressed::finish))
@@ -95,6 +105,77 @@ pub(crate) fn write_records(
         w.flush().map_err(io(&latency_path))?;
     }
     Ok((collector, records, latencies))
+}
+
+/// Writes records in chunk files of `every` records, announcing each once complete.
+struct ChunkWriter<'a> {
+    chunks: RecordChunks,
+    nodes: &'a [String],
+    /// The chunk being written, its path and its records so far.
+    current: Option<(RecordsWriter<Compressed<std::fs::File>>, PathBuf, u64)>,
+    /// The number of the chunk being written (or the next one).
+    index: u64,
+}
+
+impl<'a> ChunkWriter<'a> {
+    fn new(chunks: RecordChunks, nodes: &'a [String]) -> ChunkWriter<'a> {
+        ChunkWriter {
+            chunks,
+            nodes,
+            current: None,
+            index: 0,
+        }
+    }
+
+    fn write(&mut self, r: &Record, endpoints: &[String]) -> Result<(), ReplayError> {
+        if self.current.is_none() {
+            let name = formats::transfer::chunk_name(self.index, self.chunks.compression);
+            let path = self.chunks.dir.join(name);
+            let writer = std::fs::create_dir_all(&self.chunks.dir)
+                .and_then(|()| std::fs::File::create(&path))
+                .and_then(|file| Compressed::for_path(file, &path))
+                .and_then(RecordsWriter::new)
+                .map_err(|source| ReplayError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            self.current = Some((writer.with_nodes(self.nodes), path, 0));
+        }
+        let (writer, path, written) = self.current.as_mut().expect("a chunk is open");
+        writer
+            .write(r, endpoints)
+            .map_err(|source| ReplayError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        *written += 1;
+        if *written >= self.chunks.every {
+            self.close()?;
+        }
+        Ok(())
+    }
+
+    /// Completes the chunk being written, if any, and announces it.
+    fn close(&mut self) -> Result<(), ReplayError> {
+        let Some((writer, path, records)) = self.current.take() else {
+            return Ok(());
+        };
+        writer
+            .finish()
+            .and_then(Compressed::finish)
+            .map_err(|source| ReplayError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        // Nobody listening (the worker gave up sending) leaves the chunk on disk, where it is kept.
+        let _ = self.chunks.ready.send(RecordsChunk {
+            index: self.index,
+            path,
+            records,
+        });
+        self.index += 1;
+        Ok(())
+    }
 }
 
 /// Puts records back in scheduled order: a record waits until the records of every call scheduled
@@ -118,11 +199,11 @@ impl Reorder {
     }
 
     /// Takes `record`, and hands `out` every record now in order.
-    pub(crate) fn push(
+    pub(crate) fn push<E>(
         &mut self,
         record: Record,
-        mut out: impl FnMut(&Record) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
+        mut out: impl FnMut(&Record) -> Result<(), E>,
+    ) -> Result<(), E> {
         let position = formats::shard_of(record.index, self.workers).1;
         let Some(slot) = position.checked_sub(self.next) else {
             // Behind the cursor: a second record of one call, which a bug would make. Written, not lost.
@@ -146,10 +227,10 @@ impl Reorder {
     }
 
     /// Hands `out` the records still waiting, in order (none when every call had its record).
-    pub(crate) fn finish(
+    pub(crate) fn finish<E>(
         &mut self,
-        mut out: impl FnMut(&Record) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
+        mut out: impl FnMut(&Record) -> Result<(), E>,
+    ) -> Result<(), E> {
         for record in self.waiting.drain(..).flatten() {
             out(&record)?;
         }
@@ -267,7 +348,7 @@ mod tests {
             reorder
                 .push(record(i), |r| {
                     written.push(r.index);
-                    Ok(())
+                    Ok::<(), ()>(())
                 })
                 .unwrap();
             most = most.max(reorder.held());
@@ -275,7 +356,7 @@ mod tests {
         reorder
             .finish(|r| {
                 written.push(r.index);
-                Ok(())
+                Ok::<(), ()>(())
             })
             .unwrap();
         (written, most)

@@ -108,6 +108,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
                 request: invoker::request::RequestArgs::default(),
                 compress: formats::compressed::Compression::None,
                 coordinator_timeout: Duration::from_secs(60),
+                records_chunk: 100_000,
             },
             cpus: vec![None; WORKERS as usize],
             start_lead: None,

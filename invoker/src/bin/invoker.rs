@@ -13,6 +13,7 @@ use invoker::cli::InvokerArgs;
 use invoker::dispatch::{replay, ReplayOptions, Shard};
 use invoker::observe::Observer;
 use invoker::schedule::Schedule;
+use invoker::upload::ChunkUploader;
 use invoker::worker::{Coordinator, LiveReporter};
 
 /// Clock exchanges before and after a worker's run; the one with the shortest round trip counts.
@@ -40,6 +41,8 @@ struct Files<'a> {
     records: Option<PathBuf>,
     latencies: PathBuf,
     summary: Option<PathBuf>,
+    /// A worker's records, cut into chunks sent while it replays.
+    chunks: Option<invoker::options::RecordChunks>,
 }
 
 fn shard(args: &InvokerArgs) -> Result<Option<Shard>> {
@@ -58,6 +61,7 @@ fn run(args: &InvokerArgs, stop: &Stop) -> Result<()> {
         records: args.records.as_deref().map(|p| args.compress.path(p)),
         latencies: args.latf.clone(),
         summary: args.summary.clone(),
+        chunks: None,
     };
     let summary = replay_load(args, &files, shard(args)?, args.start_at, None, stop)?;
     // The files are written: the run is complete, but it measured nothing.
@@ -138,6 +142,7 @@ fn replay_load(
             shared_cpu: args.shared_cpu,
             dispatcher_cpu: args.dispatcher_cpu,
             records: files.records.clone(),
+            record_chunks: files.chunks.clone(),
             latency_file: Some(files.latencies.clone()),
             // A workflow load's instances go beside its records.
             workflows_file: files
@@ -183,11 +188,21 @@ fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()>
     let token = invoker::worker::run_token(url)?;
     let coordinator = Coordinator::new(url, &token)?;
     let work = WorkDir::new(args.work_dir.as_deref(), k)?;
+    // Records go to the coordinator in chunks as the replay writes them, each sent on its own thread;
+    // the chunks stay in the work directory until the run is over.
+    let (chunk_ready, chunks) = std::sync::mpsc::channel();
+    let uploader = ChunkUploader::start((url, &token), k, chunks, args.dispatcher_cpu)?;
     let files = Files {
         load: &work.path.join(format!("load-{k}.json")),
-        records: Some(args.compress.path(&work.path.join(formats::files::RECORDS))),
+        records: None,
         latencies: work.path.join(formats::files::LATENCIES),
         summary: None,
+        chunks: Some(invoker::options::RecordChunks {
+            every: args.records_chunk,
+            dir: work.path.join("records"),
+            compression: args.compress,
+            ready: chunk_ready,
+        }),
     };
     let replayed = (|| {
         let bytes = coordinator
@@ -232,7 +247,18 @@ fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()>
         }
         Ok::<_, anyhow::Error>(summary)
     })();
-    let summary = match replayed {
+    // Every chunk's sender is gone once the replay is over (or could not start): the uploader ends.
+    drop(files);
+    let uploaded = uploader.finish();
+    let summary = match replayed.and_then(|summary| {
+        let sent = uploaded.context("sending the records to the coordinator")?;
+        log::info!(
+            "worker {k}: {} records sent in {} chunk(s)",
+            sent.records,
+            sent.chunks
+        );
+        Ok(summary)
+    }) {
         Ok(summary) => summary,
         Err(e) => {
             if let Err(report) =
@@ -246,15 +272,9 @@ fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()>
     let summary_file = work.path.join(formats::files::SUMMARY);
     write_summary(&summary_file, &summary)?;
     // The summary goes last: it tells the coordinator that this worker is done.
-    for (name, file) in RESULT_FILES
-        .iter()
-        .zip([files.records.as_deref(), Some(&summary_file)])
-    {
-        let file = file.expect("both result files are written");
-        coordinator
-            .upload(file, &transfer::result_path(k, name))
-            .with_context(|| format!("sending {name} to the coordinator"))?;
-    }
+    coordinator
+        .upload(&summary_file, &transfer::result_path(k, RESULT_FILES[0]))
+        .context("sending the summary to the coordinator")?;
     work.done();
     Ok(())
 }

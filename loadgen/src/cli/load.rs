@@ -469,6 +469,11 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds_up_to(DAY_SECONDS))]
     pub coordinator_timeout: Duration,
 
+    /// With --workers: each worker sends its records back in chunks of N calls while it replays (each once
+    /// its calls have ended), so a worker lost mid-run loses at most its last chunk's calls.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = whole_in::<u64>(1, 1_000_000_000))]
+    pub records_chunk: u64,
+
     /// Write the run's load and records zstd-compressed (`none` or `zstd`): load.json.zst (and its shards),
     /// records.csv.zst, and workers send their records back compressed. Our invoker, report, plots and
     /// experiment read either form; vSwarm's invoker reads only the plain load.json, the default.

@@ -507,6 +507,7 @@ pub(crate) fn invoker_settings(
         request: request_args(plan, endpoints),
         compress: plan.replay.compress,
         coordinator_timeout: plan.replay.coordinator_timeout,
+        records_chunk: plan.replay.records_chunk,
     }
 }
 
@@ -548,8 +549,7 @@ pub(crate) fn trace_and_mapping(plan: &RunPlan, files: &RunFiles) -> Result<(Pat
     Ok((input.path(), prepared))
 }
 
-/// The synthetic trace of `functions` functions a run without `-t` makes in `dir`, over its periods,
-/// with its seed.
+/// The synthetic trace of `functions` functions (over the plan's periods, with its seed) in `dir`.
 pub(crate) fn synthetic_trace(plan: &RunPlan, functions: usize, dir: &Path) -> Result<SynthStats> {
     let load = &plan.load.settings;
     synthesize(

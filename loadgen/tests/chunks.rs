@@ -1,0 +1,206 @@
+//! Workers send their records in chunks while they replay (`--records-chunk`): a 4-worker run of 200,000
+//! calls in chunks of 10,000 merges into the one-invoker ordering with the summary's percentiles those of
+//! its records, and a worker killed after its third chunk keeps those 30,000 calls (and any later chunk it
+//! finished), the rest of its calls recorded as `not_sent:worker_lost`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::pods::{self, worker_running_for};
+use common::{ok, run_loadgen, s, wait_bounded, LIMIT, LOADGEN};
+use formats::records::{read_records, Outcome, Record};
+use formats::summary::Summary;
+use invoker::schedule::Schedule;
+
+const CHUNK: u64 = 10_000;
+
+/// An RPS run of `rps` calls a second for `seconds` (no warm-up) into `out`, with `extra` flags.
+fn rps_args<'a>(out: &'a Path, rps: &'a str, seconds: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "-o",
+        s(out),
+        "--rps",
+        rps,
+        "-m",
+        "false",
+        "-d",
+        seconds,
+        "-w",
+        "0",
+        "--seed",
+        "11",
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A run's records, in file order, with their endpoints' places in the run's load (the servers' ports
+/// differ between runs).
+fn records_by_place(out: &Path) -> Vec<(Record, usize)> {
+    let endpoints = formats::read(&out.join("load.json")).unwrap().endpoints;
+    records_of(out)
+        .into_iter()
+        .map(|(r, e)| (r, endpoints.iter().position(|x| *x == e).unwrap()))
+        .collect()
+}
+
+/// A run's records, in file order, with their endpoints.
+fn records_of(out: &Path) -> Vec<(Record, String)> {
+    let mut records = Vec::new();
+    read_records(&out.join("records.csv"), |r, e| {
+        records.push((*r, e.to_owned()))
+    })
+    .unwrap();
+    records
+}
+
+fn summary_of(out: &Path) -> Summary {
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+/// Nearest-rank percentile of sorted `values`.
+fn percentile(values: &[u64], q: f64) -> f64 {
+    formats::nearest_rank(values, q) as f64
+}
+
+#[test]
+fn four_workers_in_chunks_merge_into_the_one_invoker_order_with_its_percentiles() {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let (one, four) = (dir.path().join("one"), dir.path().join("four"));
+    ok(&run_loadgen(
+        &rps_args(&one, "20000", "10", &[]),
+        &[],
+        LIMIT,
+    ));
+    ok(&run_loadgen(
+        &rps_args(
+            &four,
+            "20000",
+            "10",
+            &["--workers", "4", "--records-chunk", "10000"],
+        ),
+        &[],
+        LIMIT,
+    ));
+    let (single, merged) = (records_by_place(&one), records_by_place(&four));
+    assert_eq!(single.len(), 200_000);
+    assert_eq!(merged.len(), single.len());
+    for (g, ((a, ea), (b, eb))) in single.iter().zip(&merged).enumerate() {
+        assert_eq!(
+            (a.index, a.scheduled_us, ea),
+            (b.index, b.scheduled_us, eb),
+            "call {g}"
+        );
+        assert_eq!(b.worker, g as u32 % 4, "call {g}");
+    }
+    // Every worker sent 50,000 records in 5 chunks, all used; none is left in the run directory.
+    let summary = summary_of(&four);
+    for w in &summary.workers {
+        assert!(w.lost.is_none(), "{w:?}");
+        assert_eq!(w.calls, 50_000);
+    }
+    for k in 0..4 {
+        let left: Vec<_> = std::fs::read_dir(four.join("workers").join(k.to_string()))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("records"))
+            .collect();
+        assert!(left.is_empty(), "worker {k} left {left:?}");
+    }
+    // The summary's latency percentiles are those of the merged records, within the histogram's
+    // precision (three significant digits).
+    let mut latencies: Vec<u64> = merged
+        .iter()
+        .filter(|(r, _)| r.outcome == Outcome::Ok && !r.warmup)
+        .filter_map(|(r, _)| r.latency_us)
+        .collect();
+    latencies.sort_unstable();
+    assert_eq!(summary.latency_us.count, latencies.len() as u64);
+    assert!(
+        latencies.len() > 10_000,
+        "too few answered calls to compare: {:?}",
+        summary.outcomes
+    );
+    for (q, got) in [
+        (0.5, summary.latency_us.p50),
+        (0.9, summary.latency_us.p90),
+        (0.99, summary.latency_us.p99),
+    ] {
+        let exact = percentile(&latencies, q);
+        assert!(
+            (got - exact).abs() <= exact * 0.002 + 1.0,
+            "p{}: summary {got}, records {exact}",
+            q * 100.0
+        );
+    }
+}
+
+#[test]
+fn a_worker_killed_after_three_chunks_keeps_them_and_loses_the_rest() {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = rps_args(
+        &out,
+        "6000",
+        "20",
+        &["--workers", "2", "--records-chunk", "10000"],
+    );
+    let child = Command::new(LOADGEN)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let worker_1 = worker_running_for(s(&out.join("workers/1/invoker")), 0.0, LIMIT);
+    // The coordinator keeps worker 1's chunks beside its work directory.
+    let work = pods::arg_of(worker_1, "--work-dir").unwrap();
+    let received = Path::new(&work).parent().unwrap().to_owned();
+    testkit::wait_until(
+        Duration::from_secs(60),
+        "worker 1's third chunk to reach the coordinator",
+        || {
+            received
+                .join(formats::transfer::chunk_name(
+                    2,
+                    formats::compressed::Compression::None,
+                ))
+                .exists()
+                .then_some(())
+        },
+    );
+    unsafe { libc::kill(worker_1, libc::SIGKILL) };
+    let run = wait_bounded(child, LIMIT);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(text.contains("worker 1   lost"), "{text}");
+
+    let schedule = Schedule::from_file(&out.join("load.json"), 1_000_000, 0, 20).unwrap();
+    let records = records_of(&out);
+    assert_eq!(records.len(), schedule.calls.len());
+    assert_eq!(records.len(), 120_000);
+    let of_worker = |k: u32| records.iter().filter(move |(r, _)| r.worker == k);
+    // Worker 0 finished: every call of its has its own record.
+    assert!(of_worker(0).all(|(r, _)| r.outcome != Outcome::WorkerLost));
+    // Worker 1's calls: whole chunks kept (at least the three it was killed after), then lost ones.
+    let kept = of_worker(1)
+        .take_while(|(r, _)| r.outcome != Outcome::WorkerLost)
+        .count() as u64;
+    assert!(
+        kept >= 3 * CHUNK && kept.is_multiple_of(CHUNK) && kept < 60_000,
+        "kept {kept}"
+    );
+    assert!(of_worker(1)
+        .skip(kept as usize)
+        .all(|(r, _)| r.outcome == Outcome::WorkerLost && r.latency_us.is_none()));
+    let summary = summary_of(&out);
+    assert_eq!(
+        summary.outcomes.get("not_sent:worker_lost"),
+        Some(&(60_000 - kept))
+    );
+}
