@@ -213,8 +213,13 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
         .map(|s| s.dispatcher.clone())
         .next()
         .unwrap_or_default();
+    let load = merge::MergedLoad {
+        path: &files.load,
+        head: launch.schedule,
+        calls: launch.schedule.calls.len() as u64,
+    };
     let mut summary = merge::merge(
-        launch.schedule,
+        load,
         &mut results,
         &files.records,
         &files.latencies,

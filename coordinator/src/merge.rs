@@ -8,7 +8,8 @@
 //!
 //! Memory: every worker writes its records in scheduled order (the invoker's reorder buffer), so the
 //! merge reads the workers' files as streams and interleaves them as the calls were dealt (call g from
-//! worker g mod N): one record per worker is held, never the run's. Each file is first checked whole, in
+//! worker g mod N): one record per worker is held, never the run's. The load is read again from its file
+//! a period at a time, so neither are its calls held: memory is one period and the workers' readers. Each file is first checked whole, in
 //! one streaming pass (every record in its worker's shard, in order, once, with an endpoint of the load);
 //! a file that fails is not used at all, and its worker's calls are recorded as lost.
 
@@ -35,6 +36,18 @@ pub struct WorkerResult {
     pub lost: Option<String>,
 }
 
+/// The load whose calls are merged: its file, read again a period at a time (the calls are never all
+/// held), and what [`Schedule::head_of_file`] says of it.
+#[derive(Debug, Clone, Copy)]
+pub struct MergedLoad<'a> {
+    /// The load file (the whole load, not a shard).
+    pub path: &'a Path,
+    /// Its endpoints, periods and warm-up; its calls, if held, are not used.
+    pub head: &'a Schedule,
+    /// Calls it holds.
+    pub calls: u64,
+}
+
 /// Calls of a load of `total` calls dealt to `worker` of `workers`.
 pub fn calls_of(worker: u32, workers: u32, total: u64) -> u64 {
     let (n, k) = (u64::from(workers.max(1)), u64::from(worker));
@@ -50,7 +63,7 @@ pub fn calls_of(worker: u32, workers: u32, total: u64) -> u64 {
 /// whose records cannot be read is counted as lost, with the reason, and none of its records are used;
 /// a lost worker's chunks that did arrive are used, and its calls beyond them recorded as lost.
 pub fn merge(
-    schedule: &Schedule,
+    load: MergedLoad<'_>,
     results: &mut [WorkerResult],
     records_out: &Path,
     latencies_out: &Path,
@@ -58,7 +71,7 @@ pub fn merge(
     interrupted: bool,
 ) -> Result<Summary> {
     let workers = results.len() as u32;
-    let total = schedule.calls.len() as u64;
+    let (schedule, total) = (load.head, load.calls);
     let endpoint_of: HashMap<&str, u32> = schedule
         .endpoints
         .iter()
@@ -91,21 +104,34 @@ pub fn merge(
         .with_context(|| format!("writing {}", records_out.display()))?;
     let mut latencies = AtomicFile::create(latencies_out)?;
     let mut digits = itoa::Buffer::new();
-    for (g, call) in schedule.calls.iter().enumerate() {
-        let (w, _) = shard_of(g as u64, workers);
-        let record = streams[w as usize]
-            .take(g as u64, &endpoint_of)?
-            .unwrap_or_else(|| schedule.unsent_record(call, g as u64, w, Outcome::WorkerLost));
-        collector.add(&record);
-        records
-            .write(&record, &schedule.endpoints)
-            .with_context(|| format!("writing {}", records_out.display()))?;
-        if let (Outcome::Ok, false, Some(l)) = (record.outcome, record.warmup, record.latency_us) {
-            latencies
-                .write_all(digits.format(l).as_bytes())
-                .and_then(|_| latencies.write_all(b"\n"))
-                .with_context(|| format!("writing {}", latencies_out.display()))?;
+    let mut g = 0u64;
+    schedule.stream_calls(load.path, |calls| -> Result<()> {
+        for call in calls {
+            let (w, _) = shard_of(g, workers);
+            let record = streams[w as usize]
+                .take(g, &endpoint_of)?
+                .unwrap_or_else(|| schedule.unsent_record(call, g, w, Outcome::WorkerLost));
+            collector.add(&record);
+            records
+                .write(&record, &schedule.endpoints)
+                .with_context(|| format!("writing {}", records_out.display()))?;
+            if let (Outcome::Ok, false, Some(l)) =
+                (record.outcome, record.warmup, record.latency_us)
+            {
+                latencies
+                    .write_all(digits.format(l).as_bytes())
+                    .and_then(|_| latencies.write_all(b"\n"))
+                    .with_context(|| format!("writing {}", latencies_out.display()))?;
+            }
+            g += 1;
         }
+        Ok(())
+    })?;
+    if g != total {
+        bail!(
+            "{}: holds {g} calls now, {total} when the run began: it changed",
+            load.path.display()
+        );
     }
     records
         .finish()
@@ -116,6 +142,24 @@ pub fn merge(
         .commit()
         .with_context(|| format!("writing {}", latencies_out.display()))?;
 
+    Ok(summarize(
+        collector,
+        results,
+        (schedule, total),
+        dispatcher,
+        interrupted,
+    ))
+}
+
+/// The run's summary from the merged records' `collector` and what each worker sent.
+fn summarize(
+    mut collector: Collector,
+    results: &[WorkerResult],
+    (schedule, total): (&Schedule, u64),
+    dispatcher: String,
+    interrupted: bool,
+) -> Summary {
+    let workers = results.len() as u32;
     // The whole load is judged on the whole window, not as a sum of per-worker rates: every call sent,
     // over the window or to the last send of any worker (each on its own clock from the common start),
     // which the merged records give. Interrupted, it ran until the latest of the workers' interrupts:
@@ -155,7 +199,7 @@ pub fn merge(
             summary: r.summary.clone().map(Box::new),
         })
         .collect();
-    Ok(summary)
+    summary
 }
 
 /// Checks worker `k`'s records (its chunks, in order) in one streaming pass: each in `k`'s shard, after

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use coordinator::merge::{merge, WorkerResult};
+use coordinator::merge::{merge, MergedLoad, WorkerResult};
 use formats::records::{read_records, Outcome, Record, RecordsWriter};
 use formats::summary::Summary;
 use formats::{shard_of, Invocation, LoadWriter};
@@ -53,8 +53,13 @@ fn shard(k: u32) -> Vec<u64> {
 
 fn merged(schedule: &Schedule, results: &mut [WorkerResult], dir: &Path) -> Vec<Record> {
     let out = dir.join("records.csv.zst");
+    let load = MergedLoad {
+        path: &dir.join("load.json"),
+        head: schedule,
+        calls: schedule.calls.len() as u64,
+    };
     merge(
-        schedule,
+        load,
         results,
         &out,
         &dir.join("lat.csv"),

@@ -375,17 +375,26 @@ impl Load {
     /// period, so it is refused, naming the period and the call. `path` is the file, for the message.
     pub fn check_offsets(&self, path: &Path, period_us: u64) -> Result<(), LoadError> {
         for (p, period) in self.periods.iter().enumerate() {
-            if let Some(index) = period.calls.iter().position(|c| c.offset_us > period_us) {
-                return Err(LoadError::Offset {
-                    path: path.to_owned(),
-                    period: p + 1,
-                    index,
-                    offset_us: period.calls[index].offset_us,
-                    period_us,
-                });
-            }
+            period.check_offsets(path, p, period_us)?;
         }
         Ok(())
+    }
+}
+
+impl Period {
+    /// Refuses an offset past the period's length, naming the period (`p`, 0-based, of the file at `path`)
+    /// and the call.
+    pub fn check_offsets(&self, path: &Path, p: usize, period_us: u64) -> Result<(), LoadError> {
+        match self.calls.iter().position(|c| c.offset_us > period_us) {
+            Some(index) => Err(LoadError::Offset {
+                path: path.to_owned(),
+                period: p + 1,
+                index,
+                offset_us: self.calls[index].offset_us,
+                period_us,
+            }),
+            None => Ok(()),
+        }
     }
 }
 
@@ -429,7 +438,7 @@ pub enum LoadError {
 }
 
 mod parse;
-pub use parse::read;
+pub use parse::{read, read_periods, LoadNames};
 
 #[cfg(test)]
 mod tests;

@@ -155,6 +155,27 @@ fn dependencies(periods: &[formats::Period], order: &[u32]) -> Dependencies {
     Dependencies::new(&after)
 }
 
+/// Period `p`'s calls as scheduled calls, in file order, appended to `calls`.
+fn push_period_calls(
+    p: usize,
+    period: &formats::Period,
+    period_us: u64,
+    calls: &mut Vec<ScheduledCall>,
+) {
+    let base = p as u64 * period_us;
+    calls.extend(period.calls.iter().enumerate().map(|(i, c)| ScheduledCall {
+        due_us: base + c.offset_us,
+        period: p as u32,
+        endpoint: c.endpoint,
+        ask: period.asks.get(i).copied().and_then(CallAsk::asked),
+        payload_bytes: period.payloads.get(i).copied(),
+        workflow: period.steps.get(i).map(|s| WorkflowCall {
+            instance: s.instance,
+            node: s.node,
+        }),
+    }));
+}
+
 impl Schedule {
     /// Reads `path` and keeps its first `warmup + duration` periods (all of them if it holds fewer).
     /// An offset past its period's length is an error naming the period and the call.
@@ -184,18 +205,7 @@ impl Schedule {
             )),
         })?;
         for (p, period) in load.periods.iter().take(periods as usize).enumerate() {
-            let base = p as u64 * period_us;
-            calls.extend(period.calls.iter().enumerate().map(|(i, c)| ScheduledCall {
-                due_us: base + c.offset_us,
-                period: p as u32,
-                endpoint: c.endpoint,
-                ask: period.asks.get(i).copied().and_then(CallAsk::asked),
-                payload_bytes: period.payloads.get(i).copied(),
-                workflow: period.steps.get(i).map(|s| WorkflowCall {
-                    instance: s.instance,
-                    node: s.node,
-                }),
-            }));
+            push_period_calls(p, period, period_us, &mut calls);
         }
         // vSwarm's own files are not always sorted; a stable sort keeps file order among equal times.
         let kept = &load.periods[..periods as usize];
@@ -220,6 +230,62 @@ impl Schedule {
             nodes: load.nodes,
             dependencies,
         })
+    }
+
+    /// What [`Schedule::from_file`] would read from `path`, without its calls (`calls` is empty), and how
+    /// many calls it holds: one pass over the load, holding one period at a time. With
+    /// [`Schedule::stream_calls`], a load too big to hold is read in two passes.
+    pub fn head_of_file(
+        path: &Path,
+        period_us: u64,
+        warmup: u32,
+        duration: u32,
+    ) -> Result<(Schedule, u64), LoadError> {
+        let wanted = warmup.saturating_add(duration);
+        let (mut periods_in_file, mut calls) = (0u32, 0u64);
+        let names = formats::read_periods(path, |period, _| {
+            period.check_offsets(path, periods_in_file as usize, period_us)?;
+            if periods_in_file < wanted {
+                calls += period.calls.len() as u64;
+            }
+            periods_in_file = periods_in_file.saturating_add(1);
+            Ok::<(), LoadError>(())
+        })?;
+        let periods = wanted.min(periods_in_file);
+        let head = Schedule {
+            endpoints: names.endpoints,
+            calls: Vec::new(),
+            periods,
+            warmup_periods: warmup.min(periods),
+            period_us,
+            periods_in_file,
+            nodes: names.nodes,
+            dependencies: None,
+        };
+        Ok((head, calls))
+    }
+
+    /// Hands `each` the calls of `path` (whose [`Schedule::head_of_file`] this is) one period at a time,
+    /// in the order [`Schedule::from_file`] puts them (periods never overlap, so sorting each is sorting
+    /// all); an error of `each` stops the reading and is returned.
+    pub fn stream_calls<E: From<LoadError>>(
+        &self,
+        path: &Path,
+        mut each: impl FnMut(&[ScheduledCall]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut p = 0usize;
+        let mut calls = Vec::new();
+        formats::read_periods(path, |period, _| {
+            if p < self.periods as usize {
+                calls.clear();
+                push_period_calls(p, &period, self.period_us, &mut calls);
+                calls.sort_by_key(|c| c.due_us);
+                each(&calls)?;
+            }
+            p += 1;
+            Ok::<(), E>(())
+        })?;
+        Ok(())
     }
 
     /// Whether call `c` falls in the warm-up.
@@ -267,5 +333,51 @@ impl Schedule {
             start_us: u64::from(self.warmup_periods) * self.period_us,
             end_us: u64::from(self.periods) * self.period_us,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_streamed_by_period_is_the_schedule_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("load.json");
+        // vSwarm's own files are not sorted within a period; the last call of period 1 is at its very end.
+        std::fs::write(
+            &path,
+            r#"[{"timestamp":[500,100,100,900],"endpoint":["b","a","c","a"]},
+                {"timestamp":[1000,0,300],"endpoint":["c","b","d"]},
+                {"timestamp":[5],"endpoint":["e"]}]"#,
+        )
+        .unwrap();
+        let whole = Schedule::from_file(&path, 1000, 1, 1).unwrap();
+        let (head, calls) = Schedule::head_of_file(&path, 1000, 1, 1).unwrap();
+        assert_eq!(calls, whole.calls.len() as u64);
+        assert_eq!(
+            (head.periods, head.warmup_periods, head.periods_in_file),
+            (2, 1, 3)
+        );
+        // The names of every period, the unread third too: what the file holds.
+        assert_eq!(head.endpoints, ["b", "a", "c", "d", "e"]);
+        let mut streamed = Vec::new();
+        head.stream_calls(&path, |calls| {
+            streamed.push(calls.to_vec());
+            Ok::<(), LoadError>(())
+        })
+        .unwrap();
+        assert_eq!(streamed.len(), 2, "one batch a kept period");
+        assert_eq!(streamed.concat(), whole.calls);
+        // An offset past its period is refused by the first pass, naming it.
+        std::fs::write(
+            &path,
+            r#"[{"timestamp":[1],"endpoint":["a"]},{"timestamp":[1001],"endpoint":["a"]}]"#,
+        )
+        .unwrap();
+        let err = Schedule::head_of_file(&path, 1000, 0, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("period 2"), "{err}");
     }
 }

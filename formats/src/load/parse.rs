@@ -12,6 +12,34 @@ use crate::Interner;
 
 /// Reads a `load.json` (or a worker's `load-k.json`), plain or zstd-compressed.
 pub fn read(path: &Path) -> Result<Load, LoadError> {
+    let mut periods = Vec::new();
+    let names = read_periods(path, |period, _| {
+        periods.push(period);
+        Ok::<(), LoadError>(())
+    })?;
+    Ok(Load {
+        endpoints: names.endpoints,
+        nodes: names.nodes,
+        periods,
+    })
+}
+
+/// The names a load's calls refer to, by number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadNames {
+    /// Distinct endpoints, in order of first appearance.
+    pub endpoints: Vec<String>,
+    /// Distinct workflow node names, in order of first appearance.
+    pub nodes: Vec<String>,
+}
+
+/// Reads a load period by period, handing each to `each` with the endpoints met so far (a period's calls
+/// only name those) and dropping it: memory holds one period, not the load. An error of `each` stops the
+/// reading and is returned as it is. Returns the load's names.
+pub fn read_periods<E: From<LoadError>>(
+    path: &Path,
+    mut each: impl FnMut(Period, &[String]) -> Result<(), E>,
+) -> Result<LoadNames, E> {
     let file = crate::compressed::open(path).map_err(|source| LoadError::Io {
         path: path.to_owned(),
         source,
@@ -20,14 +48,26 @@ pub fn read(path: &Path) -> Result<Load, LoadError> {
     let mut interner = Interner::default();
     let mut nodes = Interner::default();
     let mut instances_before = std::collections::HashSet::new();
+    let mut stopped: Option<E> = None;
+    let mut sink = |period: Period, endpoints: &[String]| match each(period, endpoints) {
+        Ok(()) => true,
+        Err(e) => {
+            stopped = Some(e);
+            false
+        }
+    };
     let result = LoadSeed {
         interner: &mut interner,
         nodes: &mut nodes,
         instances_before: &mut instances_before,
+        sink: &mut sink,
     }
     .deserialize(&mut de)
-    .and_then(|periods| de.end().map(|_| periods));
-    let periods = result.map_err(|e| {
+    .and_then(|()| de.end());
+    if let Some(e) = stopped {
+        return Err(e);
+    }
+    result.map_err(|e| {
         if e.is_io() {
             LoadError::Io {
                 path: path.to_owned(),
@@ -42,10 +82,9 @@ pub fn read(path: &Path) -> Result<Load, LoadError> {
             }
         }
     })?;
-    Ok(Load {
+    Ok(LoadNames {
         endpoints: interner.names,
         nodes: nodes.names,
-        periods,
     })
 }
 
@@ -54,31 +93,36 @@ struct LoadSeed<'a> {
     nodes: &'a mut Interner,
     /// Workflow instances of the periods read so far (an instance lies in one period).
     instances_before: &'a mut std::collections::HashSet<u64>,
+    /// Takes each period; false stops the reading.
+    sink: &'a mut dyn FnMut(Period, &[String]) -> bool,
 }
 
 impl<'de> DeserializeSeed<'de> for LoadSeed<'_> {
-    type Value = Vec<Period>;
+    type Value = ();
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_seq(self)
     }
 }
 
 impl<'de> Visitor<'de> for LoadSeed<'_> {
-    type Value = Vec<Period>;
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of periods")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut periods = Vec::new();
+        let mut index = 0;
         while let Some(period) = seq.next_element_seed(PeriodSeed {
             interner: &mut *self.interner,
             nodes: &mut *self.nodes,
             instances_before: &mut *self.instances_before,
-            index: periods.len(),
+            index,
         })? {
-            periods.push(period);
+            index += 1;
+            if !(self.sink)(period, &self.interner.names) {
+                return Err(de::Error::custom("stopped by its reader"));
+            }
         }
-        Ok(periods)
+        Ok(())
     }
 }
 
