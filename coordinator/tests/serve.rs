@@ -277,3 +277,58 @@ fn a_worker_without_the_token_is_refused_and_told_why() {
         .to_string();
     assert!(e.contains("401") && e.contains("token"), "{e}");
 }
+
+#[test]
+fn a_workers_chunks_reach_the_coordinator_and_unsent_ones_stay_with_the_worker() {
+    use invoker::options::RecordsChunk;
+    use invoker::upload::ChunkUploader;
+    let dir = tempfile::tempdir().unwrap();
+    let (server, events) = serve(dir.path(), "[]", Vec::new(), None);
+    let base = format!("http://{}", server.addr);
+    let kept = dir.path().join("worker-records");
+    std::fs::create_dir_all(&kept).unwrap();
+    let chunk = |c: u64| {
+        let path = kept.join(formats::transfer::chunk_name(
+            c,
+            formats::compressed::Compression::None,
+        ));
+        std::fs::write(&path, format!("chunk {c}")).unwrap();
+        RecordsChunk {
+            index: c,
+            path,
+            records: 10,
+        }
+    };
+    let (ready, chunks) = std::sync::mpsc::channel();
+    let uploader = ChunkUploader::start((&base, TOKEN), 0, chunks, None).unwrap();
+    for c in 0..2 {
+        ready.send(chunk(c)).unwrap();
+    }
+    // Both arrive while the "replay" goes on, each kept by number.
+    for c in 0..2 {
+        let event = events.recv_timeout(Duration::from_secs(10)).unwrap();
+        let stored = dir.path().join(format!("workers/0/records-00000{c}.csv"));
+        assert_eq!(
+            event,
+            coordinator::serve::Event::Chunk(0, c, stored.clone())
+        );
+        assert_eq!(
+            std::fs::read_to_string(stored).unwrap(),
+            format!("chunk {c}")
+        );
+    }
+    // The coordinator goes away: the next chunks cannot be sent, and stay with the worker.
+    drop(server);
+    for c in 2..4 {
+        ready.send(chunk(c)).unwrap();
+    }
+    drop(ready);
+    let err = uploader.finish().unwrap_err().to_string();
+    assert!(
+        err.contains("records chunk 2 could not be sent") && err.contains("worker-records"),
+        "{err}"
+    );
+    for c in 0..4 {
+        assert!(kept.join(format!("records-00000{c}.csv")).exists());
+    }
+}

@@ -2,8 +2,9 @@
 //! completes (`options::RecordChunks`) is sent on a thread of its own, so a worker lost mid-run loses at
 //! most the chunk it was writing, and the end of a long run sends one chunk, not the run's records.
 //!
-//! A chunk that cannot be sent stays in the worker's directory and is tried again at the end; one that
-//! still cannot be sent then fails the worker, naming the files it kept.
+//! A chunk that cannot be sent stays in the worker's directory, as do the ones after it (not tried while
+//! the coordinator does not answer), and all are tried again, in order, at the end; one that still cannot
+//! be sent then fails the worker, naming the directory that keeps them.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -87,14 +88,28 @@ fn send_all(
             }
         }
     };
+    // Once one chunk could not be sent, the coordinator is likely gone: the later ones are only kept
+    // (each try can wait a minute), and all are tried again, in order, when the replay is over.
     for chunk in chunks {
-        if let Err(failed) = send(chunk, &mut uploaded) {
-            unsent.push(failed);
+        if unsent.is_empty() {
+            if let Err(failed) = send(chunk, &mut uploaded) {
+                unsent.push(failed);
+            }
+        } else {
+            unsent.push((
+                chunk,
+                TransferError::Http {
+                    url: String::new(),
+                    reason: "not tried: an earlier chunk could not be sent".into(),
+                },
+            ));
         }
     }
     let mut still = Vec::new();
-    for (chunk, _) in unsent {
-        if let Err(failed) = send(chunk, &mut uploaded) {
+    for (chunk, e) in unsent {
+        if !still.is_empty() {
+            still.push((chunk, e));
+        } else if let Err(failed) = send(chunk, &mut uploaded) {
             still.push(failed);
         }
     }
