@@ -23,7 +23,7 @@ use cmdline::Stop;
 use formats::summary::Summary;
 use formats::transfer::TOKEN_ENV;
 use invoker::observe::Observer;
-use invoker::schedule::Schedule;
+use invoker::schedule::LoadHead;
 
 use formats::files::RunFiles;
 use kubernetes::{Job, KubernetesOptions};
@@ -51,8 +51,9 @@ pub struct Launch<'a> {
     pub launcher: Launcher,
     /// The run's files (load.json, the shards, where the records go).
     pub files: &'a RunFiles,
-    /// The whole load, as one invoker would replay it.
-    pub schedule: &'a Schedule,
+    /// What the whole load holds (its calls are not: the workers read their shards, and the merge reads
+    /// the load again a period at a time).
+    pub load: &'a LoadHead,
     /// What the invokers are told.
     pub settings: InvokerSettings,
     /// Local workers: the CPU each one's dispatcher is pinned to, if any.
@@ -175,9 +176,9 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
         .start_lead
         .unwrap_or_else(|| default_lead(launch.launcher, largest));
     let start_at = SystemTime::now() + lead;
-    let span = Duration::from_micros(launch.schedule.calls.last().map_or(0, |c| c.due_us));
+    let span = Duration::from_micros(launch.load.last_due_us);
     // Results are awaited until every call could have ended, plus time to send them back.
-    let records_mb = launch.schedule.calls.len() as f64 * 80.0 / 1e6;
+    let records_mb = launch.load.calls as f64 * 80.0 / 1e6;
     let deadline = Instant::now()
         + lead
         + span
@@ -215,8 +216,7 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
         .unwrap_or_default();
     let load = merge::MergedLoad {
         path: &files.load,
-        head: launch.schedule,
-        calls: launch.schedule.calls.len() as u64,
+        head: launch.load,
     };
     let mut summary = merge::merge(
         load,

@@ -22,7 +22,7 @@ use formats::output::AtomicFile;
 use formats::records::{Outcome, Record, RecordsReader, RecordsWriter};
 use formats::summary::{Summary, WorkerReport};
 use formats::{shard_of, whole_index};
-use invoker::schedule::Schedule;
+use invoker::schedule::{LoadHead, Schedule};
 use invoker::stats::Collector;
 
 /// What came back from one worker.
@@ -42,10 +42,8 @@ pub struct WorkerResult {
 pub struct MergedLoad<'a> {
     /// The load file (the whole load, not a shard).
     pub path: &'a Path,
-    /// Its endpoints, periods and warm-up; its calls, if held, are not used.
-    pub head: &'a Schedule,
-    /// Calls it holds.
-    pub calls: u64,
+    /// Its endpoints, periods, warm-up and calls.
+    pub head: &'a LoadHead,
 }
 
 /// Calls of a load of `total` calls dealt to `worker` of `workers`.
@@ -71,7 +69,7 @@ pub fn merge(
     interrupted: bool,
 ) -> Result<Summary> {
     let workers = results.len() as u32;
-    let (schedule, total) = (load.head, load.calls);
+    let (schedule, total) = (&load.head.schedule, load.head.calls);
     let endpoint_of: HashMap<&str, u32> = schedule
         .endpoints
         .iter()

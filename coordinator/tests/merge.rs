@@ -9,7 +9,7 @@ use coordinator::merge::{merge, MergedLoad, WorkerResult};
 use formats::records::{read_records, Outcome, Record, RecordsWriter};
 use formats::summary::Summary;
 use formats::{shard_of, Invocation, LoadWriter};
-use invoker::schedule::Schedule;
+use invoker::schedule::{LoadHead, Schedule};
 
 const CALLS: u64 = 12;
 const WORKERS: u32 = 3;
@@ -53,10 +53,10 @@ fn shard(k: u32) -> Vec<u64> {
 
 fn merged(schedule: &Schedule, results: &mut [WorkerResult], dir: &Path) -> Vec<Record> {
     let out = dir.join("records.csv.zst");
+    let head = LoadHead::of(schedule);
     let load = MergedLoad {
         path: &dir.join("load.json"),
-        head: schedule,
-        calls: schedule.calls.len() as u64,
+        head: &head,
     };
     merge(
         load,

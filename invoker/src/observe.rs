@@ -210,6 +210,11 @@ impl Observer {
         Observer::new(&schedule.endpoints, &calls)
     }
 
+    /// Metrics for the load `head` describes (its calls need not be held).
+    pub fn for_head(head: &crate::schedule::LoadHead) -> Observer {
+        Observer::new(&head.schedule.endpoints, &head.calls_by_endpoint)
+    }
+
     /// The registry to serve.
     pub fn registry(&self) -> Arc<Registry> {
         Arc::clone(&self.registry)

@@ -155,6 +155,36 @@ fn dependencies(periods: &[formats::Period], order: &[u32]) -> Dependencies {
     Dependencies::new(&after)
 }
 
+/// What a run needs to know of a load without holding its calls: its schedule's endpoints, periods and
+/// warm-up, how many calls it holds and to which endpoints, and when the last is due.
+#[derive(Debug, Clone, Default)]
+pub struct LoadHead {
+    /// The schedule without its calls (`calls` is empty).
+    pub schedule: Schedule,
+    /// Calls in its periods (warm-up and measured).
+    pub calls: u64,
+    /// Calls per endpoint, by index into the schedule's endpoints.
+    pub calls_by_endpoint: Vec<u64>,
+    /// The last call's due time, µs from the start (0 without calls).
+    pub last_due_us: u64,
+}
+
+impl LoadHead {
+    /// The head of a schedule read whole.
+    pub fn of(schedule: &Schedule) -> LoadHead {
+        let mut calls_by_endpoint = vec![0u64; schedule.endpoints.len()];
+        for c in &schedule.calls {
+            calls_by_endpoint[c.endpoint as usize] += 1;
+        }
+        LoadHead {
+            schedule: schedule.clone_head(),
+            calls: schedule.calls.len() as u64,
+            calls_by_endpoint,
+            last_due_us: schedule.calls.iter().map(|c| c.due_us).max().unwrap_or(0),
+        }
+    }
+}
+
 /// Period `p`'s calls as scheduled calls, in file order, appended to `calls`.
 fn push_period_calls(
     p: usize,
@@ -232,27 +262,38 @@ impl Schedule {
         })
     }
 
-    /// What [`Schedule::from_file`] would read from `path`, without its calls (`calls` is empty), and how
-    /// many calls it holds: one pass over the load, holding one period at a time. With
-    /// [`Schedule::stream_calls`], a load too big to hold is read in two passes.
+    /// What [`Schedule::from_file`] would read from `path`, without its calls: one pass over the load,
+    /// holding one period at a time. With [`Schedule::stream_calls`], a load too big to hold is read in
+    /// two passes.
     pub fn head_of_file(
         path: &Path,
         period_us: u64,
         warmup: u32,
         duration: u32,
-    ) -> Result<(Schedule, u64), LoadError> {
+    ) -> Result<LoadHead, LoadError> {
         let wanted = warmup.saturating_add(duration);
-        let (mut periods_in_file, mut calls) = (0u32, 0u64);
+        let mut periods_in_file = 0u32;
+        let (mut calls, mut calls_by_endpoint, mut last_due_us) = (0u64, Vec::new(), 0u64);
         let names = formats::read_periods(path, |period, _| {
             period.check_offsets(path, periods_in_file as usize, period_us)?;
             if periods_in_file < wanted {
                 calls += period.calls.len() as u64;
+                let base = u64::from(periods_in_file) * period_us;
+                for c in &period.calls {
+                    let e = c.endpoint as usize;
+                    if calls_by_endpoint.len() <= e {
+                        calls_by_endpoint.resize(e + 1, 0);
+                    }
+                    calls_by_endpoint[e] += 1;
+                    last_due_us = last_due_us.max(base + c.offset_us);
+                }
             }
             periods_in_file = periods_in_file.saturating_add(1);
             Ok::<(), LoadError>(())
         })?;
+        calls_by_endpoint.resize(names.endpoints.len(), 0);
         let periods = wanted.min(periods_in_file);
-        let head = Schedule {
+        let schedule = Schedule {
             endpoints: names.endpoints,
             calls: Vec::new(),
             periods,
@@ -262,7 +303,12 @@ impl Schedule {
             nodes: names.nodes,
             dependencies: None,
         };
-        Ok((head, calls))
+        Ok(LoadHead {
+            schedule,
+            calls,
+            calls_by_endpoint,
+            last_due_us,
+        })
     }
 
     /// Hands `each` the calls of `path` (whose [`Schedule::head_of_file`] this is) one period at a time,
@@ -286,6 +332,20 @@ impl Schedule {
             Ok::<(), E>(())
         })?;
         Ok(())
+    }
+
+    /// A copy of everything but the calls and their dependencies.
+    fn clone_head(&self) -> Schedule {
+        Schedule {
+            endpoints: self.endpoints.clone(),
+            calls: Vec::new(),
+            periods: self.periods,
+            warmup_periods: self.warmup_periods,
+            period_us: self.period_us,
+            periods_in_file: self.periods_in_file,
+            nodes: self.nodes.clone(),
+            dependencies: None,
+        }
     }
 
     /// Whether call `c` falls in the warm-up.
@@ -353,8 +413,20 @@ mod tests {
         )
         .unwrap();
         let whole = Schedule::from_file(&path, 1000, 1, 1).unwrap();
-        let (head, calls) = Schedule::head_of_file(&path, 1000, 1, 1).unwrap();
-        assert_eq!(calls, whole.calls.len() as u64);
+        let loaded = Schedule::head_of_file(&path, 1000, 1, 1).unwrap();
+        let of_whole = LoadHead::of(&whole);
+        assert_eq!(loaded.calls, whole.calls.len() as u64);
+        assert_eq!(
+            (loaded.calls, &loaded.calls_by_endpoint, loaded.last_due_us),
+            (
+                of_whole.calls,
+                &of_whole.calls_by_endpoint,
+                of_whole.last_due_us
+            )
+        );
+        assert_eq!(loaded.calls_by_endpoint, [2, 2, 2, 1, 0]);
+        assert_eq!(loaded.last_due_us, 2000);
+        let head = loaded.schedule;
         assert_eq!(
             (head.periods, head.warmup_periods, head.periods_in_file),
             (2, 1, 3)

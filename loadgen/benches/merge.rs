@@ -115,7 +115,7 @@ fn worker_path(dir: &Path, k: u32) -> PathBuf {
 /// The child: the merge alone, so its peak RSS is the merge's; writes the records it merged to `merged`.
 fn child(dir: &Path) {
     let load = dir.join("load.json.zst");
-    let (head, calls) = Schedule::head_of_file(&load, PERIOD_US, 0, PERIODS as u32).expect("head");
+    let head = Schedule::head_of_file(&load, PERIOD_US, 0, PERIODS as u32).expect("head");
     let mut results: Vec<WorkerResult> = (0..WORKERS)
         .map(|k| WorkerResult {
             records: vec![worker_path(dir, k)],
@@ -127,7 +127,6 @@ fn child(dir: &Path) {
         MergedLoad {
             path: &load,
             head: &head,
-            calls,
         },
         &mut results,
         &dir.join("records.csv.zst"),

@@ -86,15 +86,15 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
         let dir = tempfile::tempdir().expect("temp dir");
         let files = RunFiles::for_workers(dir.path(), WORKERS);
         write_load(&files, &server.endpoint(), total_rate);
-        let schedule =
-            Schedule::from_file(&files.load, 1_000_000, WARMUP, SECONDS).expect("schedule");
+        let head =
+            Schedule::head_of_file(&files.load, 1_000_000, WARMUP, SECONDS).expect("schedule");
         std::fs::create_dir_all(&files.workers).expect("workers dir");
-        let observer = live.then(|| std::sync::Arc::new(Observer::for_schedule(&schedule)));
+        let observer = live.then(|| std::sync::Arc::new(Observer::for_head(&head)));
         let summary = replay(&Launch {
             workers: WORKERS,
             launcher: Launcher::Local,
             files: &files,
-            schedule: &schedule,
+            load: &head,
             settings: InvokerSettings {
                 minute: false,
                 warmup: WARMUP,
@@ -171,7 +171,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
             observer.map_or_else(String::new, |o| format!(
                 "; the live view counted {} of the {} calls (warm-up included)",
                 o.snapshot().finished,
-                schedule.calls.len()
+                head.calls
             ))
         ));
         lost.push(not_ok as f64);

@@ -10,9 +10,8 @@ use cmdline::Stop;
 use formats::output::write_atomic;
 
 use crate::cli::RunArgs;
-use crate::commands::run::{
-    fleet_of, kubernetes_options, prepare_calls, synthetic_trace, trace_and_mapping,
-};
+use crate::commands::replay::kubernetes_options;
+use crate::commands::run::{fleet_of, prepare_calls, synthetic_trace, trace_and_mapping};
 use crate::output::{Staged, MARKER};
 use crate::pipeline::{deploy_proxies, write_load, LocalFleet};
 use crate::plan::{Input, RunPlan, Source};
@@ -99,7 +98,7 @@ pub fn dry_run(args: &RunArgs, stop: &Stop) -> Result<()> {
     let bind =
         coordinator::bind_address(Launcher::Kubernetes, args.replay.advertise_addr.as_deref())?;
     let granularity = load.trace.granularity();
-    let settings = super::run::invoker_settings(&plan, false, &files.endpoints);
+    let settings = super::replay::invoker_settings(&plan, false, &files.endpoints);
     let invoker_args = coordinator::invoker_args(
         &format!("http://{bind}"),
         "$(JOB_COMPLETION_INDEX)",

@@ -9,6 +9,7 @@ pub mod generate;
 pub mod plot;
 pub mod predict;
 pub mod preprocess;
+pub mod replay;
 pub mod run;
 pub mod sample;
 pub mod synth;

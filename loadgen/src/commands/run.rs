@@ -2,20 +2,19 @@
 //! load, replay with the invoker, figures, and a report a person can read.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
 use cmdline::Stop;
 use formats::output::write_atomic;
 use formats::summary::Summary;
-use invoker::dispatch::{replay, ReplayOptions};
-use invoker::schedule::Schedule;
 use trace::Layout;
 
-use crate::cli::{ReplayArgs, RunArgs, Scale};
+use crate::cli::{RunArgs, Scale};
 use crate::collect::Collected;
 use crate::commands::plot::{draw, Inputs};
 use crate::commands::predict;
+use crate::commands::replay::{read_back, replay_load};
 use crate::commands::watch::{Cluster, Watch};
 use crate::output::{Staged, MARKER};
 use crate::pipeline::{
@@ -23,8 +22,7 @@ use crate::pipeline::{
 };
 use crate::plan::{Input, RunPlan, Source};
 use crate::report::run::RunReport;
-use coordinator::kubernetes::KubernetesOptions;
-use coordinator::{self, InvokerSettings, Launch, Launcher};
+use coordinator::{self, Launcher};
 use deploy::knative;
 use deploy::Deployer;
 use formats::files::RunFiles;
@@ -203,18 +201,12 @@ pub fn run_keeping(
     stopped_before_replay(stop, "writing the load")?;
 
     // 5. Replay.
-    let schedule = Schedule::from_file(
-        &files.load,
-        granularity.period_us(),
-        load.warmup_duration as u32,
-        load.duration as u32,
-    )
-    .context("reading the load back")?;
+    let (head, here) = read_back(plan, &files)?;
     println!(
         "replay     {} calls to {} endpoints over {} {}s{}",
-        schedule.calls.len(),
-        schedule.endpoints.len(),
-        schedule.periods,
+        head.calls,
+        head.schedule.endpoints.len(),
+        head.schedule.periods,
         granularity.unit(),
         match (launcher, &dispatcher_cpus[..]) {
             (Some(_), cpus) if cpus.iter().any(Option::is_some) =>
@@ -231,14 +223,15 @@ pub fn run_keeping(
     let fleet_metrics = deployment.servers.as_ref().map(|s| s.metrics());
     let watch = Watch::start(
         &plan.observe,
-        &schedule,
+        &head,
         &names,
         fleet_metrics.clone(),
         cluster,
         &files.dir,
         dispatcher_cpu,
     )?;
-    let mut summary = replay_load(plan, schedule, &files, watch.observer(), run_id, stop)?;
+    let observer = watch.observer();
+    let mut summary = replay_load(plan, (&head, here), &files, observer, run_id, stop)?;
     summary.endpoint_names = names;
     summary.local_platform = fleet_metrics.and_then(|m| m.scaled_totals());
     let collected = watch.finish();
@@ -347,71 +340,6 @@ fn deploy_or_reuse<'k>(
     Ok(&kept.kept.insert((key, deployment)).1)
 }
 
-/// Step 5: replays `schedule` from this process, or from the plan's workers; records go to `files`.
-fn replay_load(
-    plan: &RunPlan,
-    schedule: Schedule,
-    files: &RunFiles,
-    observer: Option<std::sync::Arc<invoker::observe::Observer>>,
-    run_id: &str,
-    stop: &Stop,
-) -> Result<formats::summary::Summary> {
-    let (launcher, workers) = (plan.launcher, plan.invokers);
-    let grpc_timeout = plan.replay.grpc_timeout;
-    let dispatcher_cpus = &plan.dispatcher_cpus;
-    let dispatcher_cpu = dispatcher_cpus.first().copied().flatten();
-    let reserved = dispatcher_cpus.iter().flatten().count();
-    Ok(if let Some(launcher) = launcher {
-        coordinator::replay(&Launch {
-            workers,
-            launcher,
-            files,
-            schedule: &schedule,
-            // Local workers that could not each have a CPU share them: they park, not spin.
-            settings: invoker_settings(
-                plan,
-                launcher == Launcher::Local && reserved < workers as usize,
-                &files.endpoints,
-            ),
-            cpus: dispatcher_cpus.clone(),
-            start_lead: plan.replay.start_lead,
-            advertise: plan.replay.advertise_addr.clone(),
-            kubernetes: kubernetes_options(&plan.replay),
-            run_id,
-            stop: stop.clone(),
-            launch_delays: plan.replay.launch_delay.clone(),
-            observer,
-            token: coordinator::new_token(),
-        })
-        .context("replaying the load from the workers")?
-    } else {
-        replay(
-            schedule,
-            ReplayOptions {
-                grpc_timeout,
-                connect_timeout: grpc_timeout.min(Duration::from_secs(5)),
-                connections: plan.replay.connections as usize,
-                max_in_flight: plan.replay.max_in_flight,
-                realtime: plan.replay.realtime,
-                dispatcher_cpu,
-                records: Some(files.records.clone()),
-                latency_file: Some(files.latencies.clone()),
-                workflows_file: Some(files.workflows.clone()),
-                stop: stop.clone(),
-                observer,
-                request: request_args(plan, &files.endpoints),
-                orchestration: plan.replay.orchestration,
-                store: plan.replay.store.clone(),
-                spans_file: Some(files.spans.clone()),
-                span_sample: plan.replay.span_sample,
-                otlp_endpoint: plan.replay.otlp_endpoint.clone(),
-                ..ReplayOptions::default()
-            },
-        )
-        .context("replaying the load")?
-    })
-}
-
 /// Says what each collector gathered, or why it failed (the run goes on without it).
 fn print_collected(collected: &[Collected], files: &RunFiles) {
     for c in collected {
@@ -477,40 +405,6 @@ fn figures(
 /// What every worker's invoker is told of the replay (its flags); `shared_cpu` when the workers share
 /// CPUs and must park rather than spin. The live interval is set exactly when the run's watch has an
 /// observer to fold the workers' reports into.
-/// What each call sends: the request flags, and with `--use-endpoints` the entries' own requests, read
-/// from the run's `endpoints` file (the entries of the proxies the load calls).
-fn request_args(plan: &RunPlan, endpoints: &Path) -> invoker::request::RequestArgs {
-    let mut request = plan.replay.request.clone();
-    if plan.deployer == Deployer::Given {
-        request.endpoint_requests = Some(endpoints.to_owned());
-    }
-    request
-}
-
-/// What the workers' invokers are told (`endpoints`: the run's endpoints file).
-pub(crate) fn invoker_settings(
-    plan: &RunPlan,
-    shared_cpu: bool,
-    endpoints: &Path,
-) -> InvokerSettings {
-    let load = &plan.load.settings;
-    InvokerSettings {
-        minute: load.trace.granularity() == trace::Granularity::Minute,
-        warmup: load.warmup_duration as u32,
-        duration: load.duration as u32,
-        grpc_timeout: plan.replay.grpc_timeout,
-        connections: plan.replay.connections,
-        max_in_flight: plan.replay.max_in_flight,
-        realtime: plan.replay.realtime,
-        shared_cpu,
-        live_interval: plan.observe.followed_every(),
-        request: request_args(plan, endpoints),
-        compress: plan.replay.compress,
-        coordinator_timeout: plan.replay.coordinator_timeout,
-        records_chunk: plan.replay.records_chunk,
-    }
-}
-
 /// Endpoint → the proxy deployed there, for every endpoint not already named by it.
 fn endpoint_names(
     deployed: &[deploy::EndpointEntry],
@@ -576,17 +470,6 @@ pub(crate) fn prepare_calls(plan: &RunPlan, input: &Input, mapping: &Path) -> Re
         );
     }
     Ok(prepared)
-}
-
-/// How the workers' Job is made.
-pub(crate) fn kubernetes_options(replay: &ReplayArgs) -> KubernetesOptions {
-    KubernetesOptions {
-        kubectl: deploy::kube::Kubectl::default(),
-        namespace: replay.namespace.clone(),
-        node_selector: replay.node_selector.clone(),
-        image: replay.invoker_image.clone(),
-        resources: replay.invoker_resources.clone(),
-    }
 }
 
 /// Ends a run stopped (Ctrl-C) before its replay: the files it completed stay, and the error says so

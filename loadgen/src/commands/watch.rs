@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context, Result};
 use emulated::FleetMetrics;
 use invoker::observe::Observer;
-use invoker::schedule::Schedule;
+use invoker::schedule::LoadHead;
 use observe::MetricsServer;
 
 use crate::cli::ObserveArgs;
@@ -46,14 +46,14 @@ pub struct Cluster {
 }
 
 impl Watch {
-    /// Starts watching a replay of `schedule` into `run_dir`'s `collect/`: its observer (fed by the
+    /// Starts watching a replay of the load `head` describes into `run_dir`'s `collect/`: its observer (fed by the
     /// replay here, or by the workers' live reports) feeds the live view and `/metrics`; `fleet` is the
     /// local fleet's metrics, `cluster` the Knative services. Every thread it starts keeps off
     /// `dispatcher_cpu`. The live view names endpoints as `endpoint_names` (endpoint → proxy) does.
     /// Fails only when `--metrics-addr` cannot be bound (before anything is sent).
     pub fn start(
         args: &ObserveArgs,
-        schedule: &Schedule,
+        head: &LoadHead,
         endpoint_names: &BTreeMap<String, String>,
         fleet: Option<Arc<FleetMetrics>>,
         cluster: Option<Cluster>,
@@ -68,7 +68,7 @@ impl Watch {
                     if let Some(cpu) = dispatcher_cpu {
                         host::pin_to(&host::all_cpus_but(cpu));
                     }
-                    Self::start_here(args, schedule, endpoint_names, fleet, cluster, run_dir)
+                    Self::start_here(args, head, endpoint_names, fleet, cluster, run_dir)
                 })
                 .join()
                 .expect("the watch's starter thread panicked")
@@ -77,7 +77,7 @@ impl Watch {
 
     fn start_here(
         args: &ObserveArgs,
-        schedule: &Schedule,
+        head: &LoadHead,
         endpoint_names: &BTreeMap<String, String>,
         fleet: Option<Arc<FleetMetrics>>,
         cluster: Option<Cluster>,
@@ -85,7 +85,7 @@ impl Watch {
     ) -> Result<Watch> {
         let observer = args
             .followed_every()
-            .map(|_| Arc::new(Observer::for_schedule(schedule)));
+            .map(|_| Arc::new(Observer::for_head(head)));
         let server = match &args.metrics_addr {
             Some(addr) => {
                 let mut registries = Vec::new();
