@@ -75,7 +75,14 @@ impl LiveView {
                     Layout::Screen(width) => {
                         // Lines cut to the width never wrap, so moving up by the lines drawn lands
                         // on the previous screen's first line: nothing stale is left behind.
-                        let text = screen_of(&last, &now, &labels, width());
+                        // The screen left on the terminal at the end covers the whole run: the last
+                        // interval alone can be a moment in which no call ended.
+                        let since = if finished {
+                            &Snapshot::default()
+                        } else {
+                            &last
+                        };
+                        let text = screen_of(since, &now, &labels, width());
                         let back = if drawn_lines > 0 {
                             format!("\x1b[{drawn_lines}A\x1b[J")
                         } else {
