@@ -9,9 +9,10 @@
 //! Memory: every worker writes its records in scheduled order (the invoker's reorder buffer), so the
 //! merge reads the workers' files as streams and interleaves them as the calls were dealt (call g from
 //! worker g mod N): one record per worker is held, never the run's. The load is read again from its file
-//! a period at a time, so neither are its calls held: memory is one period and the workers' readers. Each file is first checked whole, in
-//! one streaming pass (every record in its worker's shard, in order, once, with an endpoint of the load);
-//! a file that fails is not used at all, and its worker's calls are recorded as lost.
+//! a period at a time, so neither are its calls held: memory is one period and the workers' readers.
+//! Each worker's records (the chunks it sent, in order) are first checked whole, in one streaming pass
+//! (every record in its worker's shard, in order, once, with an endpoint of the load); records that fail
+//! are not used at all, and their worker's calls are recorded as lost.
 
 use std::collections::HashMap;
 use std::io::Write;

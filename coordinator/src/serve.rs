@@ -289,13 +289,10 @@ async fn result(
             ),
         );
     };
-    match keep_checked(&shared, k, name, &headers, body).await {
-        Ok(path) => {
-            shared.send(Event::Received(k, name, path));
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(refused) => refused,
-    }
+    keep_checked(&shared, (k, name), &headers, body, |path| {
+        Event::Received(k, name, path)
+    })
+    .await
 }
 
 async fn records_chunk(
@@ -310,46 +307,47 @@ async fn records_chunk(
             format!("`{name}` is not a records chunk (records-NNNNNN.csv or .csv.zst)"),
         );
     };
-    match keep_checked(&shared, k, &name, &headers, body).await {
-        Ok(path) => {
-            shared.send(Event::Chunk(k, c, path));
-            StatusCode::NO_CONTENT.into_response()
-        }
-        Err(refused) => refused,
-    }
+    keep_checked(&shared, (k, &name), &headers, body, |path| {
+        Event::Chunk(k, c, path)
+    })
+    .await
 }
 
-/// Keeps worker `k`'s file `name` (a name checked by the caller) under the results, if its body matches
-/// the hash it was sent with; else the answer that refuses it.
+/// Keeps worker `k`'s file `name` (a name checked by the caller) under the results if its body matches
+/// the hash it was sent with, and tells the coordinator (`arrived`: the event, from the file's path);
+/// else answers why it was refused.
 async fn keep_checked(
     shared: &Shared,
-    k: u32,
-    name: &str,
+    (k, name): (u32, &str),
     headers: &HeaderMap,
     body: Body,
-) -> Result<PathBuf, Response> {
+    arrived: impl FnOnce(PathBuf) -> Event,
+) -> Response {
     if k as usize >= shared.shards.len() {
-        return Err(plain(StatusCode::NOT_FOUND, format!("no worker {k}")));
+        return plain(StatusCode::NOT_FOUND, format!("no worker {k}"));
     }
     let Some(expected) = headers.get(HASH_HEADER).and_then(|v| v.to_str().ok()) else {
-        return Err(plain(
+        return plain(
             StatusCode::BAD_REQUEST,
             format!("no {HASH_HEADER} header: an unchecked result is refused"),
-        ));
+        );
     };
     let dir = shared.results.join(k.to_string());
     let path = dir.join(name);
-    let (file, received) = receive(&dir, &path, body)
-        .await
-        .map_err(|e| plain(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let (file, received) = match receive(&dir, &path, body).await {
+        Ok(done) => done,
+        Err(e) => return plain(StatusCode::INTERNAL_SERVER_ERROR, e),
+    };
     // A mismatch drops the file (its partial copy is removed); a match puts it in place.
     if let Err(reason) = check_hash(expected, &received) {
         shared.send(Event::Corrupted(k, name.to_owned(), reason.clone()));
-        return Err(plain(StatusCode::UNPROCESSABLE_ENTITY, reason));
+        return plain(StatusCode::UNPROCESSABLE_ENTITY, reason);
     }
-    file.commit()
-        .map_err(|e| plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(path)
+    if let Err(e) = file.commit() {
+        return plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    }
+    shared.send(arrived(path));
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// Streams a body to `path` (beside it until committed), hashing it; returns the file and the hash.

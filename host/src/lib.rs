@@ -164,6 +164,17 @@ pub mod bench {
         }
     }
 
+    /// The median of `values` (the mean of the middle two when they are even in number; NaN for none).
+    pub fn median(values: &[f64]) -> f64 {
+        let mut v: Vec<f64> = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    }
+
     /// `values` as `median [min–max]` with `digits` decimals, for spreads over repeated runs.
     pub fn spread(values: &[f64], digits: usize) -> String {
         let mut v: Vec<f64> = values.to_vec();
@@ -173,11 +184,7 @@ pub mod bench {
             1 => format!("{:.digits$}", v[0]),
             n => format!(
                 "{:.digits$} [{:.digits$}–{:.digits$}]",
-                if n % 2 == 1 {
-                    v[n / 2]
-                } else {
-                    (v[n / 2 - 1] + v[n / 2]) / 2.0
-                },
+                median(&v),
                 v[0],
                 v[n - 1]
             ),
@@ -200,6 +207,8 @@ mod tests {
         assert_eq!(d, vec![(0, 20.0), (1, 0.0)]);
         assert_eq!(bench::spread(&[3.0, 1.0, 2.0], 1), "2.0 [1.0–3.0]");
         assert_eq!(bench::spread(&[4.0, 1.0], 0), "2 [1–4]");
+        assert_eq!(bench::median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(bench::median(&[3.0, 1.0, 2.0]), 2.0);
         assert!(bench::machine().contains("CPUs"));
         if std::path::Path::new("/proc/meminfo").exists() {
             assert!(available_memory_bytes().unwrap() > 0);

@@ -169,10 +169,7 @@ fn warn_late(late: Duration, summary: &Summary) {
 }
 
 fn create(path: &Path) -> Result<AtomicFile, ReplayError> {
-    AtomicFile::create(path).map_err(|source| ReplayError::Io {
-        path: path.to_owned(),
-        source,
-    })
+    AtomicFile::create(path).map_err(ReplayError::io_on(path))
 }
 
 /// What the dispatcher thread reports.

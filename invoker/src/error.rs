@@ -50,6 +50,16 @@ pub enum ReplayError {
     Start(std::io::Error),
 }
 
+impl ReplayError {
+    /// Turns an I/O error on `path` into a [`ReplayError::Io`] (for `map_err`).
+    pub(crate) fn io_on(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ReplayError + '_ {
+        move |source| ReplayError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
 /// An error and its sources, `: `-separated.
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();

@@ -203,11 +203,7 @@ impl Observer {
 
     /// Metrics for `schedule`: its endpoints, the busiest by their calls in it.
     pub fn for_schedule(schedule: &crate::schedule::Schedule) -> Observer {
-        let mut calls = vec![0u64; schedule.endpoints.len()];
-        for c in &schedule.calls {
-            calls[c.endpoint as usize] += 1;
-        }
-        Observer::new(&schedule.endpoints, &calls)
+        Observer::for_head(&crate::schedule::LoadHead::of(schedule))
     }
 
     /// Metrics for the load `head` describes (its calls need not be held).

@@ -135,19 +135,13 @@ impl<'a> ChunkWriter<'a> {
                 .and_then(|()| std::fs::File::create(&path))
                 .and_then(|file| Compressed::for_path(file, &path))
                 .and_then(RecordsWriter::new)
-                .map_err(|source| ReplayError::Io {
-                    path: path.clone(),
-                    source,
-                })?;
+                .map_err(ReplayError::io_on(&path))?;
             self.current = Some((writer.with_nodes(self.nodes), path, 0));
         }
         let (writer, path, written) = self.current.as_mut().expect("a chunk is open");
         writer
             .write(r, endpoints)
-            .map_err(|source| ReplayError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(ReplayError::io_on(path))?;
         *written += 1;
         if *written >= self.chunks.every {
             self.close()?;
@@ -163,10 +157,7 @@ impl<'a> ChunkWriter<'a> {
         writer
             .finish()
             .and_then(Compressed::finish)
-            .map_err(|source| ReplayError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(ReplayError::io_on(&path))?;
         // Nobody listening (the worker gave up sending) leaves the chunk on disk, where it is kept.
         let _ = self.chunks.ready.send(RecordsChunk {
             index: self.index,

@@ -68,64 +68,48 @@ fn send_all(
     chunks: mpsc::Receiver<RecordsChunk>,
 ) -> Result<Uploaded, TransferError> {
     let mut uploaded = Uploaded::default();
-    let mut unsent: Vec<(RecordsChunk, TransferError)> = Vec::new();
-    let send = |chunk: RecordsChunk, uploaded: &mut Uploaded| {
+    let send = |chunk: &RecordsChunk, uploaded: &mut Uploaded| {
         let name = chunk
             .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        match coordinator.upload(&chunk.path, &transfer::chunk_path(worker, &name)) {
+        let sent = coordinator.upload(&chunk.path, &transfer::chunk_path(worker, &name));
+        match &sent {
             Ok(()) => {
                 uploaded.chunks += 1;
                 uploaded.records += chunk.records;
                 log::debug!("worker {worker}: {name} sent ({} records)", chunk.records);
-                Ok(())
             }
             Err(e) => {
                 log::warn!("worker {worker}: {name} not sent ({e}); kept, tried again at the end");
-                Err((chunk, e))
             }
         }
+        sent
     };
     // Once one chunk could not be sent, the coordinator is likely gone: the later ones are only kept
     // (each try can wait a minute), and all are tried again, in order, when the replay is over.
+    let mut unsent: Vec<RecordsChunk> = Vec::new();
     for chunk in chunks {
-        if unsent.is_empty() {
-            if let Err(failed) = send(chunk, &mut uploaded) {
-                unsent.push(failed);
-            }
-        } else {
-            unsent.push((
-                chunk,
-                TransferError::Http {
-                    url: String::new(),
-                    reason: "not tried: an earlier chunk could not be sent".into(),
-                },
-            ));
+        if !unsent.is_empty() || send(&chunk, &mut uploaded).is_err() {
+            unsent.push(chunk);
         }
     }
-    let mut still = Vec::new();
-    for (chunk, e) in unsent {
-        if !still.is_empty() {
-            still.push((chunk, e));
-        } else if let Err(failed) = send(chunk, &mut uploaded) {
-            still.push(failed);
+    for chunk in &unsent {
+        if let Err(e) = send(chunk, &mut uploaded) {
+            return Err(TransferError::Http {
+                url: transfer::chunk_path(worker, "…"),
+                reason: format!(
+                    "records chunk {} could not be sent ({e}); it and any later unsent ones are kept in {}",
+                    chunk.index,
+                    chunk
+                        .path
+                        .parent()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default()
+                ),
+            });
         }
     }
-    match still.into_iter().next() {
-        None => Ok(uploaded),
-        Some((chunk, e)) => Err(TransferError::Http {
-            url: transfer::chunk_path(worker, "…"),
-            reason: format!(
-                "records chunk {} could not be sent ({e}); it and any later unsent ones are kept in {}",
-                chunk.index,
-                chunk
-                    .path
-                    .parent()
-                    .map(|d| d.display().to_string())
-                    .unwrap_or_default()
-            ),
-        }),
-    }
+    Ok(uploaded)
 }

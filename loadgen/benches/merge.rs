@@ -18,7 +18,7 @@ use formats::compressed::Compressed;
 use formats::records::{Outcome, Record, RecordsWriter, Wire};
 use formats::summary::Summary;
 use formats::{shard_of, Invocation, LoadWriter};
-use host::bench::{spread, Output};
+use host::bench::{median, spread, Output};
 use invoker::schedule::Schedule;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -199,10 +199,4 @@ fn main() {
         spread(&rss, 0)
     ));
     out.finish();
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s[s.len() / 2]
 }

@@ -55,12 +55,6 @@ impl Arrivals {
         }
     }
 
-    /// Calls already in memory (put in order here): for tests and small hand-made loads.
-    pub fn held(mut calls: Vec<Arrival>, recorded_durations: bool) -> Arrivals {
-        calls.sort_unstable();
-        Arrivals::new(Held(calls), recorded_durations)
-    }
-
     /// A new pass over the calls, from the first.
     pub fn stream(&self) -> Result<ArrivalStream<'_>, TraceError> {
         Ok(ArrivalStream {
@@ -133,37 +127,43 @@ impl ArrivalStream<'_> {
     }
 }
 
-/// Calls held in memory, in order.
-#[derive(Debug)]
-struct Held(Vec<Arrival>);
-
-impl CallSource for Held {
-    fn pass(&self) -> Result<Box<dyn CallStream + Send + '_>, TraceError> {
-        Ok(Box::new(HeldPass {
-            calls: &self.0,
-            next: 0,
-        }))
-    }
-}
-
-struct HeldPass<'a> {
-    calls: &'a [Arrival],
-    next: usize,
-}
-
-impl CallStream for HeldPass<'_> {
-    fn calls_before(&mut self, end_us: u64, out: &mut Vec<Arrival>) -> Result<(), TraceError> {
-        let rest = &self.calls[self.next..];
-        let n = rest.partition_point(|c| c.time_us < end_us);
-        out.extend_from_slice(&rest[..n]);
-        self.next += n;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Calls held in memory, in order: the source the tests give.
+    #[derive(Debug)]
+    struct Held(Vec<Arrival>);
+
+    impl CallSource for Held {
+        fn pass(&self) -> Result<Box<dyn CallStream + Send + '_>, TraceError> {
+            Ok(Box::new(HeldPass {
+                calls: &self.0,
+                next: 0,
+            }))
+        }
+    }
+
+    struct HeldPass<'a> {
+        calls: &'a [Arrival],
+        next: usize,
+    }
+
+    impl CallStream for HeldPass<'_> {
+        fn calls_before(&mut self, end_us: u64, out: &mut Vec<Arrival>) -> Result<(), TraceError> {
+            let rest = &self.calls[self.next..];
+            let n = rest.partition_point(|c| c.time_us < end_us);
+            out.extend_from_slice(&rest[..n]);
+            self.next += n;
+            Ok(())
+        }
+    }
+
+    /// `calls`, put in order, as arrivals.
+    fn held(mut calls: Vec<Arrival>) -> Arrivals {
+        calls.sort_unstable();
+        Arrivals::new(Held(calls), true)
+    }
 
     #[test]
     fn streamed_by_period_counted_and_renumbered() {
@@ -172,11 +172,10 @@ mod tests {
             function,
             duration_us,
         };
-        let mut a = Arrivals::held(
+        let mut a = held(
             [(5, 1, 7), (0, 0, 3), (5, 0, 9), (12, 1, 1), (10, 2, 2)]
                 .map(|(t, f, d)| call(t, f, d))
                 .to_vec(),
-            true,
         );
         let flat = |a: &Arrivals, ends: &[u64]| -> Vec<Vec<(u64, u32, u32)>> {
             let mut stream = a.stream().unwrap();

@@ -5,7 +5,6 @@ use std::fmt;
 pub use formats::Percentiles;
 
 use crate::arrivals::Arrivals;
-use crate::error::TraceError;
 
 /// Percentiles at which `durations.csv` gives execution time (`percentile_Average_N`).
 pub const DURATION_PERCENTILES: [u8; 7] = [0, 1, 25, 50, 75, 99, 100];
@@ -195,26 +194,6 @@ impl Trace {
             report,
             arrivals: None,
         }
-    }
-
-    /// Assembles a trace whose calls are placed one by one: the counts are those of `arrivals`, counted
-    /// in one pass over them.
-    pub fn with_arrivals(
-        granularity: Granularity,
-        first_period: u32,
-        periods: usize,
-        functions: Vec<Function>,
-        arrivals: Arrivals,
-        report: ReadReport,
-    ) -> Result<Self, TraceError> {
-        let counts = arrivals.counts(functions.len(), periods, granularity.period_us())?;
-        Ok(Trace::with_counted_arrivals(
-            (granularity, first_period, periods),
-            functions,
-            arrivals,
-            counts,
-            report,
-        ))
     }
 
     /// Assembles a trace whose calls are placed one by one and were counted already (row-major,

@@ -170,23 +170,36 @@ pub fn shaped_load(plan: &LoadPlan, catalogue: &Catalogue) -> Result<ShapedLoad>
         (arrivals, names, source)
     };
     let source = format!("{source}; proxy {}", proxy.name);
+    let (arrivals, names, counts) =
+        counted(arrivals, names, load.keep_idle, (periods, granularity))?;
+    let calls = (arrivals, counts);
+    Ok(copies_of(proxy, &names, calls, load, source, periods))
+}
+
+/// Counts each function's calls per period in one pass (the trace is made with these counts, not by
+/// another pass) and, unless `keep_idle`, leaves out the functions that make none.
+fn counted(
+    arrivals: Arrivals,
+    names: Vec<String>,
+    keep_idle: bool,
+    (periods, granularity): (usize, trace::Granularity),
+) -> Result<(Arrivals, Vec<String>, Vec<u32>)> {
     let counts = arrivals.counts(names.len(), periods, granularity.period_us())?;
-    let (arrivals, names) = if load.keep_idle {
-        (arrivals, names)
+    Ok(if keep_idle {
+        (arrivals, names, counts)
     } else {
-        without_idle(arrivals, names, &counts, periods)
-    };
-    copies_of(proxy, &names, arrivals, load, source, periods)
+        without_idle(arrivals, names, counts, periods)
+    })
 }
 
 /// Leaves out the functions no call goes to (the warm one when every call is cold), by their `counts`
-/// (row-major, `periods` a function).
+/// (row-major, `periods` a function); returns the calls, names and counts of the others.
 fn without_idle(
     mut arrivals: Arrivals,
     names: Vec<String>,
-    counts: &[u32],
+    mut counts: Vec<u32>,
     periods: usize,
-) -> (Arrivals, Vec<String>) {
+) -> (Arrivals, Vec<String>, Vec<u32>) {
     let used: Vec<bool> = (0..names.len())
         .map(|f| {
             counts[f * periods..(f + 1) * periods]
@@ -194,6 +207,11 @@ fn without_idle(
                 .any(|&c| c > 0)
         })
         .collect();
+    let mut row = 0;
+    counts.retain(|_| {
+        row += 1;
+        used[(row - 1) / periods.max(1)]
+    });
     let mut next = 0;
     let new_index: Vec<Option<u32>> = used
         .iter()
@@ -210,19 +228,19 @@ fn without_idle(
         .zip(used)
         .filter_map(|(n, u)| u.then_some(n))
         .collect();
-    (arrivals, names)
+    (arrivals, names, counts)
 }
 
-/// The shaped load's trace (one function per name, with `proxy`'s profile), its catalogue of copies and
-/// the identity mapping between them.
+/// The shaped load's trace (one function per name, with `proxy`'s profile, its calls and their counts),
+/// its catalogue of copies and the identity mapping between them.
 fn copies_of(
     proxy: &Proxy,
     names: &[String],
-    arrivals: Arrivals,
+    (arrivals, counts): (Arrivals, Vec<u32>),
     load: &LoadArgs,
     source: String,
     periods: usize,
-) -> Result<ShapedLoad> {
+) -> ShapedLoad {
     let functions: Vec<Function> = names
         .iter()
         .map(|name| Function {
@@ -268,15 +286,14 @@ fn copies_of(
         memory_level: MemoryLevel::Function,
         duplicate_rows: 0,
     };
-    let trace = Trace::with_arrivals(
-        load.trace.granularity(),
-        0,
-        periods,
+    let trace = Trace::with_counted_arrivals(
+        (load.trace.granularity(), 0, periods),
         functions,
         arrivals,
+        counts,
         report,
-    )?;
-    Ok(ShapedLoad {
+    );
+    ShapedLoad {
         trace,
         catalogue: Catalogue {
             source: None,
@@ -293,5 +310,5 @@ fn copies_of(
             node_proxy: Vec::new(),
         },
         source,
-    })
+    }
 }
