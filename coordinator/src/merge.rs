@@ -26,6 +26,9 @@ use formats::{shard_of, whole_index};
 use invoker::schedule::{LoadHead, Schedule};
 use invoker::stats::Collector;
 
+/// Calls of the load taken at a time.
+const MERGE_BATCH: usize = 65_536;
+
 /// What came back from one worker.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerResult {
@@ -104,7 +107,7 @@ pub fn merge(
     let mut latencies = AtomicFile::create(latencies_out)?;
     let mut digits = itoa::Buffer::new();
     let mut g = 0u64;
-    schedule.stream_calls(load.path, |calls| -> Result<()> {
+    schedule.stream_calls(load.path, MERGE_BATCH, |_, _, calls| -> Result<()> {
         for call in calls {
             let (w, _) = shard_of(g, workers);
             let record = streams[w as usize]

@@ -13,7 +13,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -28,9 +28,10 @@ use host::{all_cpus_but, online_cpus, pin_to};
 use crate::call::{FirstFailures, Sending};
 use crate::chained::Chaining;
 pub use crate::error::{error_chain, ReplayError};
+use crate::lookahead::{read_ahead, CallFeed, CallsFrom, LoadToReplay, LookAhead, Reader};
 pub use crate::options::{Orchestration, Pacing, ReplayOptions, Round, Shard};
 use crate::request::{EndpointRequests, RequestTemplate};
-use crate::schedule::Schedule;
+use crate::schedule::{LoadHead, Schedule};
 use crate::sink::{write_records, Sink};
 use crate::target::Target;
 use crate::wait::{tune_thread, Waiter};
@@ -39,8 +40,13 @@ use crate::wait::{tune_thread, Waiter};
 /// less long before is sent, late, and its lag says by how much.
 pub const LATE_START_GRACE: Duration = Duration::from_millis(1);
 
-/// Replays `schedule`; returns the summary once every call has a record.
-pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, ReplayError> {
+/// Replays `load` (a [`Schedule`] held whole, or a [`LoadToReplay`] whose calls are read ahead of the
+/// dispatcher); returns the summary once every call has a record.
+pub fn replay(
+    load: impl Into<LoadToReplay>,
+    options: ReplayOptions,
+) -> Result<Summary, ReplayError> {
+    let (schedule, scheduled_total, read_from) = calls_of(load.into(), &options)?;
     crate::orchestrate::check(&schedule, &options)?;
     let schedule = Arc::new(schedule);
     let targets = schedule
@@ -58,6 +64,8 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
     let latencies = options.latency_file.as_deref().map(create).transpose()?;
     check_cpu(options.dispatcher_cpu)?;
     let options_cpu = options.dispatcher_cpu;
+    // The reader starts first, so the first calls are at hand by time 0.
+    let (read, reader) = start_reading(read_from.as_ref(), options_cpu)?;
     let (tx, rx) = mpsc::channel::<Vec<Record>>();
     let writer = {
         let schedule = Arc::clone(&schedule);
@@ -72,7 +80,7 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
                     pin_to(&all_cpus_but(cpu));
                 }
                 write_records(
-                    (&schedule, workers),
+                    (&schedule, scheduled_total, workers),
                     rx,
                     (records, latencies, chunks),
                     paths,
@@ -87,11 +95,12 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         let options = options.clone();
         std::thread::Builder::new()
             .name("dispatcher".into())
-            .spawn(move || run_dispatcher(&schedule, &targets, requests, &options, tx))
+            .spawn(move || run_dispatcher((&schedule, read), &targets, requests, &options, tx))
             .map_err(ReplayError::Start)?
     };
     let dispatched = dispatcher.join().expect("dispatcher thread panicked");
     let written = writer.join().expect("records thread panicked");
+    let read = reader.map(|r| r.join().expect("load reader thread panicked"));
     // A replay that could not run leaves no file behind: the partial ones are dropped (removed), and
     // whatever the paths held before stays as it was.
     let Dispatched {
@@ -101,6 +110,8 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         ready_late,
         failures,
     } = dispatched?;
+    // A load that could not be read to its end was not replayed whole: no summary claims it was.
+    read.transpose()?;
     let (mut collector, records, latencies) = written?;
     for file in [records, latencies].into_iter().flatten() {
         let path = file.path().to_owned();
@@ -140,6 +151,40 @@ pub fn replay(schedule: Schedule, options: ReplayOptions) -> Result<Summary, Rep
         });
     }
     Ok(summary)
+}
+
+/// A load read ahead: its head and its file.
+type ReadFrom = (LoadHead, PathBuf);
+
+/// The schedule the dispatcher works from (held whole, or only the head of a load read ahead), its
+/// number of calls, and for a load read ahead, its head and file. Rounds send the calls again and
+/// again, so they need every one at hand: their load is read whole.
+fn calls_of(
+    load: LoadToReplay,
+    options: &ReplayOptions,
+) -> Result<(Schedule, u64, Option<ReadFrom>), ReplayError> {
+    let load = match (&options.pacing, &load.calls) {
+        (Pacing::Loops(_), CallsFrom::File(_)) => LoadToReplay::from(load.read_whole()?),
+        _ => load,
+    };
+    let total = load.head.calls;
+    Ok(match load.calls {
+        CallsFrom::Held(schedule) => (schedule, total, None),
+        CallsFrom::File(path) => (load.head.schedule.clone(), total, Some((load.head, path))),
+    })
+}
+
+/// Starts the reader thread of a load read ahead (off the dispatcher's CPU); nothing for a held one.
+fn start_reading(
+    from: Option<&ReadFrom>,
+    dispatcher_cpu: Option<usize>,
+) -> Result<(Option<LookAhead>, Option<Reader>), ReplayError> {
+    let Some((head, path)) = from else {
+        return Ok((None, None));
+    };
+    let (read, reader) =
+        read_ahead(head, path, dispatcher_cpu.map(all_cpus_but)).map_err(ReplayError::Start)?;
+    Ok((Some(read), Some(reader)))
 }
 
 /// Refuses a `--dispatcher-cpu` this machine does not have.
@@ -188,7 +233,7 @@ struct Dispatched {
 
 /// The dispatcher thread's body.
 fn run_dispatcher(
-    schedule: &Schedule,
+    (schedule, read): (&Schedule, Option<LookAhead>),
     targets: &[Target],
     requests: EndpointRequests,
     options: &ReplayOptions,
@@ -231,7 +276,7 @@ fn run_dispatcher(
         Pacing::Scheduled => local.block_on(
             &runtime,
             dispatch(
-                schedule,
+                (schedule, read),
                 (targets, &per_endpoint),
                 options,
                 (&sink, &failures),
@@ -323,7 +368,7 @@ async fn wait_for_in_flight(
 /// The dispatch loop; returns when it was interrupted (µs from time 0), the wall-clock instant of time
 /// 0, and how late it was ready.
 async fn dispatch(
-    schedule: &Schedule,
+    (schedule, read): (&Schedule, Option<LookAhead>),
     (targets, requests): (&[Target], &[Rc<RequestTemplate>]),
     options: &ReplayOptions,
     (sink, failures): (&Rc<Sink>, &FirstFailures),
@@ -383,8 +428,12 @@ async fn dispatch(
             sending.ended = Some(ended);
             (dependencies, ends)
         });
+    let feed = match read {
+        Some(read) => CallFeed::Read(read),
+        None => CallFeed::Held(&schedule.calls, 0),
+    };
     let on_time = release_on_time(
-        schedule,
+        (schedule, feed),
         &sending,
         (start, late_before),
         &mut waiter,
@@ -421,7 +470,7 @@ async fn dispatch(
 /// due before `late_before` is not sent, its invoker was not ready). Returns when a stop request came,
 /// µs from time 0, if one did.
 async fn release_on_time(
-    schedule: &Schedule,
+    (schedule, mut feed): (&Schedule, CallFeed<'_>),
     sending: &Sending<'_>,
     (start, late_before): (Instant, Option<Instant>),
     waiter: &mut Waiter,
@@ -436,7 +485,10 @@ async fn release_on_time(
     };
     // When a stop request came, µs from time 0; from then on no call is sent.
     let mut interrupted_at: Option<u64> = None;
-    for (index, call) in schedule.calls.iter().enumerate() {
+    let mut index = 0usize;
+    while let Some(call) = feed.next_call() {
+        index += 1;
+        let index = index - 1;
         if waits(index) {
             continue;
         }
@@ -449,7 +501,7 @@ async fn release_on_time(
             None => (0, index as u64),
         };
         let mut record =
-            schedule.unsent_record(call, whole_index, worker, Outcome::NotSentInterrupted);
+            schedule.unsent_record(&call, whole_index, worker, Outcome::NotSentInterrupted);
         if late_before.is_some_and(|ready| deadline < ready) {
             if let Some(o) = &options.observer {
                 o.call_due();
@@ -484,16 +536,19 @@ async fn release_on_time(
         }
         // First poll inline: the request is handed to the client now, not after whatever tasks are
         // queued ahead of a new one; the task then carries the call to its end.
-        let mut call = Box::pin(sending.send(call, record, deadline));
+        let mut call = Box::pin(sending.send(&call, record, deadline));
         let done = std::future::poll_fn(|cx| Poll::Ready(call.as_mut().poll(cx).is_ready())).await;
         if !done {
             tokio::task::spawn_local(call);
         }
         // Release every call already due first (a burst's release times stay exact), then let the call
         // tasks run at once: they write their requests before the dispatcher looks at the clock again.
-        let next_due = (index + 1..schedule.calls.len())
-            .find(|&n| !waits(n))
-            .map(|n| start + Duration::from_micros(schedule.calls[n].due_us));
+        let next_due = feed
+            .ahead()
+            .iter()
+            .enumerate()
+            .find(|&(k, _)| !waits(index + 1 + k))
+            .map(|(_, c)| start + Duration::from_micros(c.due_us));
         if next_due.is_none_or(|due| due > Instant::now()) {
             tokio::task::yield_now().await;
             sink.flush_if_due();

@@ -45,6 +45,9 @@ pub enum ReplayError {
     /// The load asks for something this replay cannot do (the reason says what, and what can).
     #[error("{0}")]
     Unsupported(String),
+    /// The load could not be read (or changed while it was being replayed).
+    #[error(transparent)]
+    Load(#[from] formats::LoadError),
     /// The runtime or a thread could not be started.
     #[error("starting the dispatcher: {0}")]
     Start(std::io::Error),

@@ -2,6 +2,8 @@
 //! call.
 //!
 //! The data path, one module per step: [`schedule`] (the load flattened into absolute due times),
+//! [`lookahead`] (its calls read period by period ahead of the dispatcher, so memory holds about one
+//! period, not the load),
 //! [`target`] (an endpoint read as a URL: gRPC, HTTP/1.1, h2c, https) and [`request`] (what each call
 //! sends), [`dispatch`] (the dispatcher thread and the records thread; `wait` holds how it waits for
 //! each microsecond, `client` how a call goes out over each protocol), [`stats`] (the
@@ -17,6 +19,7 @@ pub mod client;
 pub mod dispatch;
 pub mod error;
 pub mod instances;
+pub mod lookahead;
 pub mod observe;
 pub mod options;
 mod orchestrate;

@@ -1,4 +1,4 @@
-//! The replay plan: a load file flattened into absolute, time-ordered calls (32 bytes each).
+//! The replay plan: a load file flattened into absolute, time-ordered calls (72 bytes each).
 
 use std::path::Path;
 
@@ -165,6 +165,8 @@ pub struct LoadHead {
     pub calls: u64,
     /// Calls per endpoint, by index into the schedule's endpoints.
     pub calls_by_endpoint: Vec<u64>,
+    /// Calls per period replayed (warm-up and measured).
+    pub calls_by_period: Vec<u64>,
     /// The last call's due time, µs from the start (0 without calls).
     pub last_due_us: u64,
 }
@@ -173,15 +175,34 @@ impl LoadHead {
     /// The head of a schedule read whole.
     pub fn of(schedule: &Schedule) -> LoadHead {
         let mut calls_by_endpoint = vec![0u64; schedule.endpoints.len()];
+        let mut calls_by_period = vec![0u64; schedule.periods as usize];
         for c in &schedule.calls {
             calls_by_endpoint[c.endpoint as usize] += 1;
+            calls_by_period[c.period as usize] += 1;
         }
         LoadHead {
             schedule: schedule.clone_head(),
             calls: schedule.calls.len() as u64,
             calls_by_endpoint,
+            calls_by_period,
             last_due_us: schedule.calls.iter().map(|c| c.due_us).max().unwrap_or(0),
         }
+    }
+}
+
+/// Call `i` of period `p` as a scheduled call.
+fn scheduled_call(p: usize, period: &formats::Period, i: usize, period_us: u64) -> ScheduledCall {
+    let c = &period.calls[i];
+    ScheduledCall {
+        due_us: p as u64 * period_us + c.offset_us,
+        period: p as u32,
+        endpoint: c.endpoint,
+        ask: period.asks.get(i).copied().and_then(CallAsk::asked),
+        payload_bytes: period.payloads.get(i).copied(),
+        workflow: period.steps.get(i).map(|s| WorkflowCall {
+            instance: s.instance,
+            node: s.node,
+        }),
     }
 }
 
@@ -192,18 +213,7 @@ fn push_period_calls(
     period_us: u64,
     calls: &mut Vec<ScheduledCall>,
 ) {
-    let base = p as u64 * period_us;
-    calls.extend(period.calls.iter().enumerate().map(|(i, c)| ScheduledCall {
-        due_us: base + c.offset_us,
-        period: p as u32,
-        endpoint: c.endpoint,
-        ask: period.asks.get(i).copied().and_then(CallAsk::asked),
-        payload_bytes: period.payloads.get(i).copied(),
-        workflow: period.steps.get(i).map(|s| WorkflowCall {
-            instance: s.instance,
-            node: s.node,
-        }),
-    }));
+    calls.extend((0..period.calls.len()).map(|i| scheduled_call(p, period, i, period_us)));
 }
 
 impl Schedule {
@@ -274,10 +284,12 @@ impl Schedule {
         let wanted = warmup.saturating_add(duration);
         let mut periods_in_file = 0u32;
         let (mut calls, mut calls_by_endpoint, mut last_due_us) = (0u64, Vec::new(), 0u64);
+        let mut calls_by_period = Vec::new();
         let names = formats::read_periods(path, |period, _| {
             period.check_offsets(path, periods_in_file as usize, period_us)?;
             if periods_in_file < wanted {
                 calls += period.calls.len() as u64;
+                calls_by_period.push(period.calls.len() as u64);
                 let base = u64::from(periods_in_file) * period_us;
                 for c in &period.calls {
                     let e = c.endpoint as usize;
@@ -307,26 +319,42 @@ impl Schedule {
             schedule,
             calls,
             calls_by_endpoint,
+            calls_by_period,
             last_due_us,
         })
     }
 
-    /// Hands `each` the calls of `path` (whose [`Schedule::head_of_file`] this is) one period at a time,
-    /// in the order [`Schedule::from_file`] puts them (periods never overlap, so sorting each is sorting
-    /// all); an error of `each` stops the reading and is returned.
+    /// Hands `each` the calls of `path` (whose [`Schedule::head_of_file`] this is) in the order
+    /// [`Schedule::from_file`] puts them (periods never overlap, so sorting each is sorting all), in
+    /// batches of at most `batch` calls, each with its period's index and how many calls that period
+    /// holds (an empty period gives one empty batch). One period is held as the file gives it, with its
+    /// calls' order, never as scheduled calls; an error of `each` stops the reading and is returned.
     pub fn stream_calls<E: From<LoadError>>(
         &self,
         path: &Path,
-        mut each: impl FnMut(&[ScheduledCall]) -> Result<(), E>,
+        batch: usize,
+        mut each: impl FnMut(usize, usize, &[ScheduledCall]) -> Result<(), E>,
     ) -> Result<(), E> {
         let mut p = 0usize;
-        let mut calls = Vec::new();
+        let (mut order, mut calls) = (Vec::<u32>::new(), Vec::new());
         formats::read_periods(path, |period, _| {
             if p < self.periods as usize {
-                calls.clear();
-                push_period_calls(p, &period, self.period_us, &mut calls);
-                calls.sort_by_key(|c| c.due_us);
-                each(&calls)?;
+                let n = period.calls.len();
+                order.clear();
+                order.extend(0..n as u32);
+                // Stable: calls due at the same time keep file order.
+                order.sort_by_key(|&i| period.calls[i as usize].offset_us);
+                if n == 0 {
+                    each(p, 0, &[])?;
+                }
+                for part in order.chunks(batch.max(1)) {
+                    calls.clear();
+                    calls.extend(
+                        part.iter()
+                            .map(|&i| scheduled_call(p, &period, i as usize, self.period_us)),
+                    );
+                    each(p, n, &calls)?;
+                }
             }
             p += 1;
             Ok::<(), E>(())
@@ -417,13 +445,20 @@ mod tests {
         let of_whole = LoadHead::of(&whole);
         assert_eq!(loaded.calls, whole.calls.len() as u64);
         assert_eq!(
-            (loaded.calls, &loaded.calls_by_endpoint, loaded.last_due_us),
+            (
+                loaded.calls,
+                &loaded.calls_by_endpoint,
+                &loaded.calls_by_period,
+                loaded.last_due_us
+            ),
             (
                 of_whole.calls,
                 &of_whole.calls_by_endpoint,
+                &of_whole.calls_by_period,
                 of_whole.last_due_us
             )
         );
+        assert_eq!(loaded.calls_by_period, [4, 3]);
         assert_eq!(loaded.calls_by_endpoint, [2, 2, 2, 1, 0]);
         assert_eq!(loaded.last_due_us, 2000);
         let head = loaded.schedule;
@@ -434,13 +469,20 @@ mod tests {
         // The names of every period, the unread third too: what the file holds.
         assert_eq!(head.endpoints, ["b", "a", "c", "d", "e"]);
         let mut streamed = Vec::new();
-        head.stream_calls(&path, |calls| {
-            streamed.push(calls.to_vec());
+        head.stream_calls(&path, 3, |p, n, calls| {
+            streamed.push((p, n, calls.to_vec()));
             Ok::<(), LoadError>(())
         })
         .unwrap();
-        assert_eq!(streamed.len(), 2, "one batch a kept period");
-        assert_eq!(streamed.concat(), whole.calls);
+        let shape: Vec<(usize, usize, usize)> =
+            streamed.iter().map(|(p, n, c)| (*p, *n, c.len())).collect();
+        assert_eq!(
+            shape,
+            [(0, 4, 3), (0, 4, 1), (1, 3, 3)],
+            "batches of 3 at most"
+        );
+        let calls: Vec<ScheduledCall> = streamed.into_iter().flat_map(|(_, _, c)| c).collect();
+        assert_eq!(calls, whole.calls);
         // An offset past its period is refused by the first pass, naming it.
         std::fs::write(
             &path,

@@ -31,10 +31,10 @@ const BATCH_INTERVAL: Duration = Duration::from_millis(50);
 /// What the records thread leaves: the statistics, and the files, complete but not yet in place.
 pub(crate) type Written = (Collector, Option<AtomicFile>, Option<AtomicFile>);
 
-/// The records thread: CSV files (and chunks, if asked) and histograms, for `schedule` (one worker's of
-/// `workers`).
+/// The records thread: CSV files (and chunks, if asked) and histograms, for `schedule` and its
+/// `scheduled_total` calls (one worker's of `workers`).
 pub(crate) fn write_records(
-    (schedule, workers): (&Schedule, u32),
+    (schedule, scheduled_total, workers): (&Schedule, u64, u32),
     rx: mpsc::Receiver<Vec<Record>>,
     (records, latencies, chunks): (Option<AtomicFile>, Option<AtomicFile>, Option<RecordChunks>),
     (records_path, latency_path): (Option<PathBuf>, Option<PathBuf>),
@@ -46,7 +46,7 @@ pub(crate) fn write_records(
     };
     let mut collector = Collector::new(
         schedule.endpoints.clone(),
-        schedule.calls.len() as u64,
+        scheduled_total,
         schedule.measured_window(),
     );
     // A records path ending in .zst is written zstd-compressed.

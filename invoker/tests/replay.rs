@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use formats::records::read_records;
 use formats::summary::Summary;
 use invoker::dispatch::{replay, ReplayOptions};
+use invoker::lookahead::{CallsFrom, LoadToReplay};
 use invoker::schedule::Schedule;
 use proto::testing::TestServer;
 
@@ -116,6 +117,48 @@ fn every_call_is_recorded_and_leaves_on_time() {
         "one latency per measured successful call"
     );
     assert!(lat.lines().all(|l| l.parse::<u64>().is_ok()));
+}
+
+/// A load read ahead of the dispatcher (as the invoker binary and `loadgen run` replay it) is replayed
+/// call for call as the same load held whole: same calls, same order, every call on time.
+#[test]
+fn a_load_read_ahead_is_replayed_call_for_call_as_one_held_whole() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(Duration::ZERO).unwrap();
+    // 20,000 calls: more than two of the reader's batches of 8,192.
+    let load = constant_load(dir.path(), &[server.endpoint()], 10_000, 2);
+    let held = Schedule::from_file(&load, 1_000_000, 0, 2).unwrap();
+    let read_ahead = LoadToReplay::open(&load, 1_000_000, 0, 2).unwrap();
+    assert!(matches!(read_ahead.calls, CallsFrom::File(_)));
+    let summary = replay(read_ahead, options(dir.path(), Duration::from_secs(2))).unwrap();
+    assert_eq!((summary.records, summary.ok), (20_000, 20_000));
+    let rows = rows(&dir.path().join("records.csv"));
+    assert_one_record_each(&rows, 20_000);
+    let due: Vec<u64> = rows.iter().map(|r| r.scheduled_us).collect();
+    assert_eq!(due, held.calls.iter().map(|c| c.due_us).collect::<Vec<_>>());
+    let all: Vec<&Row> = rows.iter().collect();
+    assert!(lag_quantile_us(&all, 0.5) < 1000.0);
+}
+
+/// A load file changed between its first reading and its replay fails the replay, naming the file and
+/// the period, and leaves no records file claiming a whole run.
+#[test]
+fn a_load_changed_before_its_replay_fails_it_naming_the_period() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(Duration::ZERO).unwrap();
+    let load = constant_load(dir.path(), &[server.endpoint()], 100, 2);
+    let read_ahead = LoadToReplay::open(&load, 1_000_000, 0, 2).unwrap();
+    constant_load(dir.path(), &[server.endpoint()], 90, 2);
+    let e = replay(read_ahead, options(dir.path(), Duration::from_secs(2))).unwrap_err();
+    let e = invoker::dispatch::error_chain(&e);
+    assert!(
+        e.contains("load.json")
+            && e.contains("changed while it was being replayed: period 1 holds 90 calls, 100"),
+        "{e}"
+    );
+    assert!(!dir.path().join("records.csv").exists());
 }
 
 #[test]

@@ -11,8 +11,8 @@ use formats::summary::Summary;
 use formats::transfer::{self, RESULT_FILES};
 use invoker::cli::InvokerArgs;
 use invoker::dispatch::{replay, ReplayOptions, Shard};
+use invoker::lookahead::LoadToReplay;
 use invoker::observe::Observer;
-use invoker::schedule::Schedule;
 use invoker::upload::ChunkUploader;
 use invoker::worker::{Coordinator, LiveReporter};
 
@@ -82,8 +82,10 @@ fn replay_load(
     if args.trace || args.zipkin.is_some() {
         log::warn!("-trace/-zipkin (Zipkin tracing) are not supported; ignoring them");
     }
-    let schedule = Schedule::from_file(files.load, args.period_us(), args.warmup, args.duration)
+    // Its head only (a workflow load whole): the calls are read ahead of the dispatcher as it goes.
+    let load = LoadToReplay::open(files.load, args.period_us(), args.warmup, args.duration)
         .context("reading the load")?;
+    let schedule = &load.head.schedule;
     if schedule.periods < args.warmup.saturating_add(args.duration) {
         log::warn!(
             "{} holds {} periods; replaying all of them (asked for {} warm-up + {})",
@@ -95,14 +97,14 @@ fn replay_load(
     }
     log::info!(
         "replaying {} calls to {} endpoints over {} periods",
-        schedule.calls.len(),
+        load.head.calls,
         schedule.endpoints.len(),
         schedule.periods
     );
     // Bound before anything is sent, so a taken port fails the run at once.
     let reporting = coordinator.is_some() && args.live_interval.is_some();
     let observer = (args.metrics_addr.is_some() || reporting).then(|| {
-        let observer = Observer::for_schedule(&schedule);
+        let observer = Observer::for_head(&load.head);
         // A worker keeps its finished calls for its live reports.
         std::sync::Arc::new(if reporting {
             observer.forwarding()
@@ -128,7 +130,7 @@ fn replay_load(
         _ => None,
     };
     let summary = replay(
-        schedule,
+        load,
         ReplayOptions {
             default_port: args.port,
             grpc_timeout: args.grpc_timeout,

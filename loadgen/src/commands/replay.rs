@@ -1,6 +1,7 @@
 //! Step 5 of a run: the load read back and replayed, from this process or from workers, with what the
-//! workers are told. A run replayed by workers never holds the load's calls here: the workers read
-//! their shards, and the coordinator's merge reads the load again a period at a time.
+//! workers are told. A run never holds the load's calls here: this process's dispatcher reads them
+//! ahead of itself (`invoker::lookahead`; a workflow load is read whole), workers read their shards
+//! the same way, and the coordinator's merge reads the load again a period at a time.
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,14 +13,18 @@ use coordinator::{InvokerSettings, Launch, Launcher};
 use deploy::Deployer;
 use formats::files::RunFiles;
 use invoker::dispatch::{replay, ReplayOptions};
+use invoker::lookahead::LoadToReplay;
 use invoker::schedule::{LoadHead, Schedule};
 
 use crate::cli::ReplayArgs;
 use crate::plan::RunPlan;
 
-/// The load of `files` as step 5 needs it: read whole when this process replays it, only its head
-/// (one pass, a period at a time) when workers do.
-pub(crate) fn read_back(plan: &RunPlan, files: &RunFiles) -> Result<(LoadHead, Option<Schedule>)> {
+/// The load of `files` as step 5 needs it: its head (one pass, a period at a time), and when this
+/// process replays it, the load ready to be read ahead of the dispatcher.
+pub(crate) fn read_back(
+    plan: &RunPlan,
+    files: &RunFiles,
+) -> Result<(LoadHead, Option<LoadToReplay>)> {
     let load = &plan.load.settings;
     let (period_us, warmup, duration) = (
         load.trace.granularity().period_us(),
@@ -31,17 +36,17 @@ pub(crate) fn read_back(plan: &RunPlan, files: &RunFiles) -> Result<(LoadHead, O
             .context("reading the load back")?;
         (head, None)
     } else {
-        let schedule = Schedule::from_file(&files.load, period_us, warmup, duration)
+        let load = LoadToReplay::open(&files.load, period_us, warmup, duration)
             .context("reading the load back")?;
-        (LoadHead::of(&schedule), Some(schedule))
+        (load.head.clone(), Some(load))
     })
 }
 
-/// Step 5: replays the load from this process (`here`: its schedule, read whole), or from the plan's
-/// workers (which read their shards; `head` is all this process holds of it); records go to `files`.
+/// Step 5: replays the load from this process (`here`), or from the plan's workers (which read their
+/// shards; `head` is all this process holds of it); records go to `files`.
 pub(crate) fn replay_load(
     plan: &RunPlan,
-    (head, here): (&LoadHead, Option<Schedule>),
+    (head, here): (&LoadHead, Option<LoadToReplay>),
     files: &RunFiles,
     observer: Option<std::sync::Arc<invoker::observe::Observer>>,
     run_id: &str,
@@ -76,9 +81,9 @@ pub(crate) fn replay_load(
         })
         .context("replaying the load from the workers")?
     } else {
-        let schedule = here.context("the load was not read whole for this process to replay")?;
+        let load = here.context("the load was not read back for this process to replay")?;
         replay(
-            schedule,
+            load,
             ReplayOptions {
                 grpc_timeout,
                 connect_timeout: grpc_timeout.min(Duration::from_secs(5)),
