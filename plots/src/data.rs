@@ -353,3 +353,73 @@ pub fn cdf(sorted: &[f64], points: usize) -> Vec<(f64, f64)> {
     }
     out
 }
+
+/// [`cdf`] of the values a histogram holds, times `scale`: at most `points` steps, each at the value
+/// (the highest its bucket stands for) where the running count reaches the next `1/points` of the
+/// whole, so the curve is the records' own within the histogram's precision.
+pub fn histogram_cdf(
+    h: &hdrhistogram::Histogram<u64>,
+    scale: f64,
+    points: usize,
+) -> Vec<(f64, f64)> {
+    let n = h.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let step = n.div_ceil(points.max(1) as u64).max(1);
+    let (mut out, mut seen, mut below, mut next) = (Vec::new(), 0u64, 0.0, step);
+    for v in h.iter_recorded() {
+        seen += v.count_at_value();
+        if seen >= next || seen == n {
+            let (value, fraction) = (v.value_iterated_to() as f64 * scale, seen as f64 / n as f64);
+            out.push((value, below));
+            out.push((value, fraction));
+            below = fraction;
+            next = (seen / step + 1) * step;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_cdf_steps_on_the_values_own_cdf_where_the_histogram_is_exact() {
+        // Below 2,048 a histogram of 3 significant digits holds every value exactly: each step must sit
+        // on the values' empirical CDF (the fraction of them at or below it), thinned to `points`.
+        let values: Vec<u64> = (0..5000u64).map(|i| 1 + (i * 7919) % 2000).collect();
+        let mut h = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+        for &v in &values {
+            h.record(v).unwrap();
+        }
+        let n = values.len() as f64;
+        let at_or_below = |x: f64| values.iter().filter(|&&v| v as f64 <= x).count() as f64 / n;
+        for points in [10, 1000, 10_000] {
+            let curve = histogram_cdf(&h, 1.0, points);
+            assert_eq!(curve.last(), Some(&(2000.0, 1.0)));
+            let steps = curve.len() / 2;
+            assert!(
+                steps <= points.min(2000) + 1 && steps >= points.min(2000) / 2,
+                "{steps}"
+            );
+            let mut below = 0.0;
+            for step in curve.chunks(2) {
+                assert_eq!(step[0], (step[1].0, below), "a rise at its value");
+                assert_eq!(
+                    step[1].1,
+                    at_or_below(step[1].0),
+                    "{points} points at {}",
+                    step[1].0
+                );
+                below = step[1].1;
+            }
+        }
+        // Scaled: µs to ms.
+        assert_eq!(histogram_cdf(&h, 1e-3, 10).last(), Some(&(2.0, 1.0)));
+        assert!(
+            histogram_cdf(&hdrhistogram::Histogram::<u64>::new(3).unwrap(), 1.0, 10).is_empty()
+        );
+    }
+}

@@ -1,5 +1,9 @@
 //! Figures 9–12, from the invoker's records: latency CDF, dispatch lag, calls per second and the
 //! platform's overhead, gathered from a records file in one pass.
+//!
+//! Memory does not grow with the records: latency and lag go into HdrHistograms (3 significant digits,
+//! 2 per endpoint), calls per second into counters, and the per-call overhead points are thinned evenly
+//! as they come. So a day's records (hundreds of millions of calls) draw in the memory of a minute's.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -8,18 +12,23 @@ use formats::nearest_rank;
 use formats::records::Outcome;
 use formats::summary::busiest;
 
+use hdrhistogram::Histogram as Hdr;
+
 use crate::bins::{compact, Bins};
-use crate::data::{cdf, Plan, MAX_BINS, MAX_MARKED_POINTS};
+use crate::data::{cdf, histogram_cdf, Plan, MAX_BINS, MAX_MARKED_POINTS};
 use crate::spec::{FigureData, Histogram, Marker, Series, XyPlot};
 use crate::PlotError;
 
 /// What figures 9–11 are made of, gathered from a records file in one pass.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Results {
-    /// Latency (answer − send) of successful calls after warm-up, ms, per endpoint.
-    pub latency_ms: HashMap<String, Vec<f64>>,
-    /// Dispatch lag of calls sent after warm-up, µs.
-    pub dispatch_lag_us: Vec<f64>,
+    /// Latency (answer − send) of successful calls after warm-up, µs, all of them (3 significant
+    /// digits).
+    pub latency_us: Hdr<u64>,
+    /// The same per endpoint (2 significant digits: an endpoint's curve is drawn, not quoted).
+    pub latency_by_endpoint_us: HashMap<String, Hdr<u64>>,
+    /// Dispatch lag of calls sent after warm-up, ns (3 significant digits).
+    pub dispatch_lag_ns: Hdr<u64>,
     /// Per second of the run that saw any: scheduled (by due time), sent (by send time), answered (by
     /// answer time). Sparse, so a record's time, whatever it says, never sizes memory.
     pub per_second: BTreeMap<u64, [u64; 3]>,
@@ -42,6 +51,32 @@ pub const MAX_OVERHEAD_POINTS: usize = 5000;
 /// Longest run the calls-per-second figure draws: 31 days of seconds.
 pub const MAX_RUN_SECONDS: u64 = 31 * 86_400;
 
+/// An auto-resizing histogram keeping `digits` significant digits.
+fn hdr(digits: u8) -> Hdr<u64> {
+    Hdr::new(digits).expect("1 to 5 significant digits are valid")
+}
+
+/// Records `v` (an auto-resizing histogram takes any u64).
+fn record(h: &mut Hdr<u64>, v: u64) {
+    h.record(v).expect("an auto-resizing histogram");
+}
+
+impl Default for Results {
+    fn default() -> Results {
+        Results {
+            latency_us: hdr(3),
+            latency_by_endpoint_us: HashMap::new(),
+            dispatch_lag_ns: hdr(3),
+            per_second: BTreeMap::new(),
+            overhead_warm: Vec::new(),
+            overhead_cold: Vec::new(),
+            last_due_us: 0,
+            overhead_stride: 0,
+            overhead_seen: 0,
+        }
+    }
+}
+
 impl Results {
     /// Reads `records` (the invoker's `--records` CSV).
     pub fn read(records: &Path) -> Result<Results, PlotError> {
@@ -63,7 +98,7 @@ impl Results {
                 return;
             }
             if let Some(lag) = row.dispatch_lag_ns {
-                r.dispatch_lag_us.push(lag as f64 / 1e3);
+                record(&mut r.dispatch_lag_ns, lag);
             }
             if let (true, Some(l), Some(exec)) = (ok, row.latency_us, row.exec_us) {
                 let point = (
@@ -88,11 +123,13 @@ impl Results {
                 }
             }
             if let (true, Some(l)) = (ok, row.latency_us) {
-                match r.latency_ms.get_mut(endpoint) {
-                    Some(v) => v.push(l as f64 / 1e3),
+                record(&mut r.latency_us, l);
+                match r.latency_by_endpoint_us.get_mut(endpoint) {
+                    Some(h) => record(h, l),
                     None => {
-                        r.latency_ms
-                            .insert(endpoint.to_owned(), vec![l as f64 / 1e3]);
+                        let mut h = hdr(2);
+                        record(&mut h, l);
+                        r.latency_by_endpoint_us.insert(endpoint.to_owned(), h);
                     }
                 }
             }
@@ -236,16 +273,22 @@ fn workflow_cdf(path: &Path) -> Result<FigureData, String> {
 
 /// Figure 9: the latency CDF, all calls and the four busiest endpoints.
 fn latency_cdf(r: &Results, name: &dyn Fn(&str) -> String) -> Result<FigureData, String> {
-    let all: Vec<f64> = r.latency_ms.values().flatten().copied().collect();
-    if all.is_empty() {
+    if r.latency_us.is_empty() {
         return Err("no successful call after the warm-up: no latency to draw".to_owned());
     }
-    let mut groups = vec![("all".to_owned(), all)];
-    let busiest = busiest(r.latency_ms.iter(), |v| v.len() as u64, 4);
+    let series_of = |name: String, h: &Hdr<u64>| Series {
+        name: format!("{name} ({})", h.len()),
+        values: histogram_cdf(h, 1e-3, 1000),
+    };
+    let mut series = vec![series_of("all".to_owned(), &r.latency_us)];
+    let busiest = busiest(r.latency_by_endpoint_us.iter(), |h| h.len(), 4);
     if busiest.len() > 1 {
-        groups.extend(busiest.iter().map(|(e, v)| (name(e), (*v).clone())));
+        series.extend(busiest.iter().map(|(e, h)| series_of(name(e), h)));
     }
-    latency_cdf_of("Latency (answer − send), after warm-up", &groups)
+    Ok(latency_cdf_plot(
+        "Latency (answer − send), after warm-up",
+        series,
+    ))
 }
 
 /// A latency CDF of named groups of latencies (ms, in any order), one series each, on a log axis.
@@ -265,7 +308,12 @@ pub fn latency_cdf_of(title: &str, groups: &[(String, Vec<f64>)]) -> Result<Figu
     if series.is_empty() {
         return Err("no answered call: no latency to draw".to_owned());
     }
-    Ok(FigureData::Xy(XyPlot {
+    Ok(latency_cdf_plot(title, series))
+}
+
+/// A latency CDF figure of `series` (ms, fraction at or below), on a log axis.
+fn latency_cdf_plot(title: &str, series: Vec<Series<(f64, f64)>>) -> FigureData {
+    FigureData::Xy(XyPlot {
         title: title.to_owned(),
         x_label: "latency, ms (log)".into(),
         y_label: "fraction of calls ≤ latency".into(),
@@ -276,33 +324,42 @@ pub fn latency_cdf_of(title: &str, groups: &[(String, Vec<f64>)]) -> Result<Figu
         lines: true,
         x_ticks: Vec::new(),
         error_bars: Vec::new(),
-    }))
+    })
 }
 
-/// Figure 10: the dispatch lag histogram, its percentiles marked.
+/// Figure 10: the dispatch lag histogram, its percentiles marked (each within the histogram's 0.1 %).
 fn dispatch_lag(r: &Results) -> Result<FigureData, String> {
-    let mut lag = r.dispatch_lag_us.clone();
-    lag.sort_unstable_by(f64::total_cmp);
-    match Bins::log_spanning(&lag, 0.01, MAX_BINS) {
+    let h = &r.dispatch_lag_ns;
+    let us = |ns: u64| ns as f64 / 1e3;
+    let span = if h.is_empty() {
+        Vec::new()
+    } else {
+        vec![us(h.min()), us(h.max())]
+    };
+    match Bins::log_spanning(&span, 0.01, MAX_BINS) {
         None => Err("no call was dispatched after the warm-up: no lag to draw".to_owned()),
         Some(bins) => {
             let markers = [("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999)]
                 .iter()
                 .map(|&(name, q)| {
-                    let v = nearest_rank(&lag, q);
+                    let v = us(h.value_at_quantile(q));
                     Marker {
                         label: format!("{name} {} µs", compact(v)),
                         bin: bins.index(v),
                     }
                 })
                 .collect();
+            let mut counts = vec![0.0; bins.len()];
+            for v in h.iter_recorded() {
+                counts[bins.index(us(v.value_iterated_to()))] += v.count_at_value() as f64;
+            }
             Ok(FigureData::Histogram(Histogram {
-                title: format!("Dispatch lag (release − due) of {} calls", lag.len()),
+                title: format!("Dispatch lag (release − due) of {} calls", h.len()),
                 x_label: "lag, µs (log bins; below 0.01 counted in the first)".into(),
                 y_label: "calls (log)".into(),
                 series: vec![Series {
                     name: "calls".into(),
-                    values: bins.counts(&lag),
+                    values: counts,
                 }],
                 bins: bins.labels,
                 log_y: true,
