@@ -11,6 +11,7 @@ pub mod live;
 pub mod local;
 pub mod merge;
 pub mod serve;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -76,6 +77,22 @@ pub struct Launch<'a> {
     /// The run's token ([`new_token`]): the coordinator serves only requests that carry it, and the
     /// workers get it through their environment (local) or the run's Secret (Kubernetes).
     pub token: String,
+    /// `--coordinator-tls`: the coordinator serves HTTPS, and the workers trust its certificates only
+    /// (given to them as the token is).
+    pub tls: Option<tls::LoadedTls>,
+}
+
+/// What each worker finds in its environment: the run's token and, when the coordinator serves HTTPS,
+/// the certificates to trust.
+fn worker_env(launch: &Launch) -> Vec<(String, String)> {
+    let mut env = vec![(TOKEN_ENV.to_owned(), launch.token.clone())];
+    if let Some(tls) = &launch.tls {
+        env.push((
+            formats::transfer::CA_ENV.to_owned(),
+            tls.trusted_pem.clone(),
+        ));
+    }
+    env
 }
 
 /// A new run token: 256 random bits from the operating system's generator, as hex. It is kept in memory
@@ -141,6 +158,19 @@ const RESULTS_GRACE: Duration = Duration::from_secs(3);
 /// How often a Job's state is asked for.
 const JOB_POLL: Duration = Duration::from_secs(2);
 
+/// The files the workers' flags name, served for workers that do not share this machine's paths.
+fn flag_files(launch: &Launch) -> Result<Vec<(&'static str, serve::ServedShard)>> {
+    let mut files = Vec::new();
+    for (flag, path) in launch.settings.request.files() {
+        if let Some(path) = path {
+            let served = serve::describe_shards(std::slice::from_ref(path))
+                .with_context(|| format!("--{flag}"))?;
+            files.extend(served.into_iter().map(|s| (flag, s)));
+        }
+    }
+    Ok(files)
+}
+
 /// Replays the load from `launch.workers` workers; writes the merged records.csv and lat.csv and returns
 /// the run's summary (overall, and one block per worker).
 pub fn replay(launch: &Launch) -> Result<Summary> {
@@ -154,24 +184,23 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
         .observer
         .as_ref()
         .map(|o| Arc::new(live::WorkersLive::new(Arc::clone(o), n)));
-    // The files the workers' flags name, served for workers that do not share this machine's paths.
-    let mut flag_files = Vec::new();
-    for (flag, path) in launch.settings.request.files() {
-        if let Some(path) = path {
-            let served = serve::describe_shards(std::slice::from_ref(path))
-                .with_context(|| format!("--{flag}"))?;
-            flag_files.extend(served.into_iter().map(|s| (flag, s)));
-        }
-    }
     let server = serve::start(
         bind,
-        (shards, flag_files),
+        (shards, flag_files(launch)?),
         &files.workers,
         events_tx,
         live,
-        &launch.token,
+        (
+            &launch.token,
+            launch.tls.as_ref().map(|t| Arc::clone(&t.config)),
+        ),
     )?;
-    let coordinator = format!("http://{}", server.addr);
+    let scheme = if launch.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let coordinator = format!("{scheme}://{}", server.addr);
     let lead = launch
         .start_lead
         .unwrap_or_else(|| default_lead(launch.launcher, largest));
@@ -294,7 +323,7 @@ fn launch_workers(
             Launched::Local(LocalWorkers::launch(
                 &binary,
                 (args, logs),
-                &launch.token,
+                worker_env(launch),
                 &launch.launch_delays,
             )?)
         }
@@ -312,7 +341,7 @@ fn launch_workers(
                 kubernetes::secret_values(&launch.settings.request.variables(), |name| {
                     std::env::var(name).ok()
                 })?;
-            values.push((TOKEN_ENV.to_owned(), launch.token.clone()));
+            values.extend(worker_env(launch));
             let manifest = kubernetes::manifest(
                 launch.run_id,
                 n,

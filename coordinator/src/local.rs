@@ -60,25 +60,27 @@ struct Worker {
 /// The worker processes of a run.
 pub struct LocalWorkers {
     binary: PathBuf,
-    token: String,
+    /// What each worker finds in its environment (the run's token; the certificates it trusts).
+    env: Vec<(String, String)>,
     args: Vec<Vec<String>>,
     logs: Vec<PathBuf>,
     workers: Vec<Worker>,
 }
 
 impl LocalWorkers {
-    /// Starts one process per argument list (worker K gets `args[K]`), its output in `logs[K]`, the run's
-    /// `token` in its environment; worker K is started `delays[K]` later when given.
+    /// Starts one process per argument list (worker K gets `args[K]`), its output in `logs[K]`, `env`
+    /// (the run's token, and the certificates it trusts) in its environment; worker K is started
+    /// `delays[K]` later when given.
     pub fn launch(
         binary: &Path,
         (args, logs): (Vec<Vec<String>>, Vec<PathBuf>),
-        token: &str,
+        env: Vec<(String, String)>,
         delays: &[(u32, Duration)],
     ) -> Result<LocalWorkers> {
         let now = Instant::now();
         let mut launched = LocalWorkers {
             binary: binary.to_owned(),
-            token: token.to_owned(),
+            env,
             workers: (0..args.len())
                 .map(|k| Worker {
                     child: None,
@@ -109,7 +111,7 @@ impl LocalWorkers {
             let mut command = Command::new(&self.binary);
             command
                 .args(&self.args[k])
-                .env(formats::transfer::TOKEN_ENV, &self.token)
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
                 .stderr(log);

@@ -119,15 +119,15 @@ pub fn describe_shards(paths: &[PathBuf]) -> Result<Vec<ServedShard>> {
 }
 
 /// Binds `bind` (port 0: a free port) and serves `shards` (and `flag_files`, the files the workers'
-/// flags name, by flag) to the requests that carry `token`; results go under `results`, events to
-/// `events`, live reports to `live`.
+/// flags name, by flag) to the requests that carry `token`, over TLS when `tls` is given; results go
+/// under `results`, events to `events`, live reports to `live`.
 pub fn start(
     bind: SocketAddr,
     (shards, flag_files): (Vec<ServedShard>, Vec<(&'static str, ServedShard)>),
     results: &Path,
     events: mpsc::Sender<Event>,
     live: Option<Arc<WorkersLive>>,
-    token: &str,
+    (token, tls): (&str, Option<Arc<rustls::ServerConfig>>),
 ) -> Result<Server> {
     if token.is_empty() {
         bail!("the workers' HTTP server needs a token: with none, nobody could be told apart");
@@ -175,10 +175,21 @@ pub fn start(
         .name("workers-http".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let stopped = async {
                     let _ = stopped.await;
-                });
-                if let Err(e) = serve.await {
+                };
+                let served = match tls {
+                    Some(config) => match crate::tls::TlsListener::new(listener, config) {
+                        Ok(tls) => axum::serve(tls, app).with_graceful_shutdown(stopped).await,
+                        Err(e) => Err(e),
+                    },
+                    None => {
+                        axum::serve(listener, app)
+                            .with_graceful_shutdown(stopped)
+                            .await
+                    }
+                };
+                if let Err(e) = served {
                     log::warn!("workers' HTTP server: {e}");
                 }
             });

@@ -52,7 +52,7 @@ fn serve(
         &dir.join("workers"),
         tx,
         live,
-        TOKEN,
+        (TOKEN, None),
     )
     .unwrap();
     (server, events)
@@ -331,4 +331,91 @@ fn a_workers_chunks_reach_the_coordinator_and_unsent_ones_stay_with_the_worker()
     for c in 0..4 {
         assert!(kept.join(format!("records-00000{c}.csv")).exists());
     }
+}
+
+/// With `--coordinator-tls`, workers reach the coordinator over HTTPS trusting its certificates only:
+/// the shard comes, a plain-HTTP request gets no answer, and a worker trusting another CA (or none) is
+/// refused before anything is sent.
+#[test]
+fn over_tls_only_a_worker_trusting_the_coordinators_certificates_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let certificates = testkit::tls::certificates(&["127.0.0.1"]);
+    let (cert, key) = (dir.path().join("chain.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certificates.server.clone() + &certificates.ca).unwrap();
+    std::fs::write(&key, &certificates.server_key).unwrap();
+    let tls = coordinator::tls::CoordinatorTls {
+        cert: cert.clone(),
+        key: key.clone(),
+    }
+    .load()
+    .unwrap();
+    let shard = dir.path().join("load-0.json");
+    std::fs::write(&shard, "[]").unwrap();
+    let shards = coordinator::serve::describe_shards(&[shard]).unwrap();
+    let (tx, _events) = std::sync::mpsc::channel();
+    let server = coordinator::serve::start(
+        "127.0.0.1:0".parse().unwrap(),
+        (shards, Vec::new()),
+        &dir.path().join("workers"),
+        tx,
+        None,
+        (TOKEN, Some(Arc::clone(&tls.config))),
+    )
+    .unwrap();
+    let url = format!("https://{}", server.addr);
+    let worker =
+        invoker::worker::Coordinator::trusting(&url, TOKEN, Some(&tls.trusted_pem)).unwrap();
+    let fetched = dir.path().join("fetched.json");
+    assert_eq!(worker.fetch("/v1/shards/0", &fetched).unwrap(), 2);
+    assert_eq!(std::fs::read_to_string(&fetched).unwrap(), "[]");
+
+    // Plain HTTP on the same port: no HTTP answer comes back (the handshake fails and the connection
+    // is closed).
+    let mut plain = std::net::TcpStream::connect(server.addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        plain,
+        "GET /v1/shards/0 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(
+        !answer.starts_with(b"HTTP/"),
+        "{:?}",
+        String::from_utf8_lossy(&answer)
+    );
+
+    // A worker trusting another CA: the handshake fails, naming the certificate.
+    let other = testkit::tls::certificates(&["127.0.0.1"]);
+    let stranger = invoker::worker::Coordinator::trusting(&url, TOKEN, Some(&other.ca)).unwrap();
+    let e = stranger
+        .fetch("/v1/shards/0", &dir.path().join("no.json"))
+        .unwrap_err();
+    let e = invoker::dispatch::error_chain(&e);
+    assert!(
+        e.contains("certificate") || e.contains("UnknownIssuer"),
+        "{e}"
+    );
+    assert!(!dir.path().join("no.json").exists());
+    // None at all: refused before dialling, naming where the certificates come from.
+    let e = invoker::worker::Coordinator::trusting(&url, TOKEN, None)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("LOADGEN_COORDINATOR_CA"), "{e}");
+
+    // A key that is not the certificate's is named at load time, before any worker is started.
+    let stray = testkit::tls::certificates(&["127.0.0.1"]);
+    std::fs::write(&key, &stray.server_key).unwrap();
+    let e = coordinator::tls::CoordinatorTls { cert, key }
+        .load()
+        .err()
+        .unwrap();
+    assert!(
+        format!("{e:#}").contains("do not make a certificate and its key"),
+        "{e:#}"
+    );
 }

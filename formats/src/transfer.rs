@@ -34,6 +34,10 @@ pub const HASH_HEADER: &str = "x-content-sha256";
 /// The environment variable that gives a worker its run's token.
 pub const TOKEN_ENV: &str = "LOADGEN_COORDINATOR_TOKEN";
 
+/// The environment variable that gives a worker the certificates (PEM) it trusts for a coordinator that
+/// serves HTTPS (`loadgen run --coordinator-tls`).
+pub const CA_ENV: &str = "LOADGEN_COORDINATOR_CA";
+
 /// The `Authorization` header's value for `token`.
 pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")

@@ -14,7 +14,7 @@ use crate::error::error_chain;
 use crate::observe::Observer;
 use formats::transfer::{
     self, check_hash, live_path, now_unix_us, sha256_file, ClockReply, ClockSample, LiveReport,
-    Sha256Writer, CLOCK_PATH, HASH_HEADER, TOKEN_ENV,
+    Sha256Writer, CA_ENV, CLOCK_PATH, HASH_HEADER, TOKEN_ENV,
 };
 use observe::ticker::{Ticker, Ticks};
 
@@ -57,6 +57,28 @@ pub fn run_token(base: &str) -> Result<String, TransferError> {
     }
 }
 
+/// The TLS of a worker's client for its coordinator: only the certificates in `pem` are trusted (no
+/// platform roots: the run's coordinator is not any server a public CA vouches for).
+fn coordinator_tls(pem: &str) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert = cert.map_err(|e| format!("not PEM certificates: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("a certificate rustls refuses: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("holds no certificate (no `BEGIN CERTIFICATE` block)".into());
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// The coordinator, as this worker talks to it.
 pub struct Coordinator {
     base: String,
@@ -65,18 +87,39 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
-    /// A client for the coordinator at `base` (`http://HOST:PORT`) whose every request carries the run's
+    /// A client for the coordinator at `base` (`http://HOST:PORT`, or `https://` when it serves TLS: then
+    /// the certificates in [`CA_ENV`] are the only ones trusted) whose every request carries the run's
     /// `token`.
     pub fn new(base: &str, token: &str) -> Result<Coordinator, TransferError> {
+        let trusted = std::env::var(CA_ENV).ok().filter(|pem| !pem.is_empty());
+        Coordinator::trusting(base, token, trusted.as_deref())
+    }
+
+    /// [`Coordinator::new`] with the certificates to trust given (`trusted`, PEM), not read from
+    /// [`CA_ENV`].
+    pub fn trusting(
+        base: &str,
+        token: &str,
+        trusted: Option<&str>,
+    ) -> Result<Coordinator, TransferError> {
         let http = |reason: String| TransferError::Http {
             url: base.to_owned(),
             reason,
         };
-        if !base.starts_with("http://") {
+        let tls = if base.starts_with("https://") {
+            let pem = trusted.ok_or_else(|| {
+                http(format!(
+                    "the coordinator serves https, and ${CA_ENV} does not hold the certificates to trust                      (`loadgen run --coordinator-tls` gives them to its workers)"
+                ))
+            })?;
+            Some(coordinator_tls(pem).map_err(|e| http(format!("${CA_ENV}: {e}")))?)
+        } else if base.starts_with("http://") {
+            None
+        } else {
             return Err(http(
-                "the coordinator's address must start with http://".into(),
+                "the coordinator's address must start with http:// (or https://)".into(),
             ));
-        }
+        };
         let mut authorization = reqwest::header::HeaderValue::from_str(&transfer::bearer(token))
             .map_err(|_| {
                 http(format!(
@@ -85,7 +128,11 @@ impl Coordinator {
             })?;
         // Kept out of debug output and logs.
         authorization.set_sensitive(true);
-        let client = reqwest::Client::builder()
+        let mut client = reqwest::Client::builder();
+        if let Some(tls) = tls {
+            client = client.use_preconfigured_tls(tls);
+        }
+        let client = client
             .no_proxy()
             .default_headers(reqwest::header::HeaderMap::from_iter([(
                 reqwest::header::AUTHORIZATION,

@@ -47,7 +47,7 @@ fn main() {
             &results,
             tx,
             None,
-            TOKEN,
+            (TOKEN, None),
         )
         .expect("server");
         let url = format!("http://{}", server.addr);

@@ -125,6 +125,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
             launch_delays: Vec::new(),
             observer: observer.clone(),
             token: coordinator::new_token(),
+            tls: None,
         })
         .expect("replay");
         let not_ok: u64 = summary

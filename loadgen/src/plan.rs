@@ -187,6 +187,13 @@ impl RunPlan {
                     format!("--advertise-addr {addr}: cannot serve the workers there")
                 })?;
         }
+        if let Some(tls) = &args.replay.coordinator_tls {
+            if launcher.is_none() {
+                bail!("--coordinator-tls secures the channel to the workers: it needs --workers");
+            }
+            // Read and checked now, so a bad file is named before anything is written.
+            tls.load()?;
+        }
         let source = match (&load.trace.trace, load.shape.is_set()) {
             (Some(trace), _) if !trace.exists() => {
                 bail!("-t {}: no such trace file or directory", trace.display())

@@ -251,6 +251,50 @@ fn three_local_workers_replay_the_load_one_to_one() {
     );
 }
 
+/// `--coordinator-tls`: the workers fetch their shards and send their records over HTTPS, trusting the
+/// run's certificates only, and the run is the same one-to-one replay. A bad certificate or key, or the
+/// flag without workers, is refused before anything is written.
+#[test]
+fn local_workers_reach_their_coordinator_over_tls() {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let certificates = testkit::tls::certificates(&["127.0.0.1"]);
+    let (cert, key) = (dir.path().join("chain.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certificates.server.clone() + &certificates.ca).unwrap();
+    std::fs::write(&key, &certificates.server_key).unwrap();
+    let tls = format!("{},{}", s(&cert), s(&key));
+    let out = dir.path().join("run");
+    let t = ok(&run_loadgen(
+        &run_args(&out, &["-q", "--coordinator-tls", &tls]),
+        &[],
+        LIMIT,
+    ));
+    assert!(t.contains("serving shards at https://127.0.0.1:"), "{t}");
+    let o = read_one_to_one(&out);
+    check_all_answered(&out, &o);
+
+    let refused = |extra: &[&str], named: &str| {
+        let out = dir.path().join("refused");
+        let mut args = one_invoker_args(&out);
+        args.extend_from_slice(extra);
+        let o = run_loadgen(&args, &[], LIMIT);
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(!o.status.success() && err.contains(named), "{err}");
+        assert!(!out.join("load.json").exists(), "nothing written: {err}");
+    };
+    refused(&["--coordinator-tls", &tls], "it needs --workers");
+    let missing = format!("{},{}", s(&cert), s(&dir.path().join("none.key")));
+    refused(
+        &["--workers", "2", "--coordinator-tls", &missing],
+        "none.key",
+    );
+    let swapped = format!("{},{}", s(&key), s(&cert));
+    refused(
+        &["--workers", "2", "--coordinator-tls", &swapped],
+        "holds no certificate",
+    );
+}
+
 #[test]
 fn a_killed_local_worker_is_lost_and_a_late_one_starts_late() {
     let _turn = testkit::turn();

@@ -469,6 +469,12 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = seconds_up_to(DAY_SECONDS))]
     pub coordinator_timeout: Duration,
 
+    /// With --workers: the coordinator serves its workers over HTTPS with this certificate chain and its
+    /// key (PEM files), for a pod network that is not trusted; the workers trust these certificates only.
+    /// The chain must name the address the workers dial (--advertise-addr).
+    #[arg(long, value_name = "CERT,KEY", value_parser = coordinator::tls::CoordinatorTls::parse)]
+    pub coordinator_tls: Option<coordinator::tls::CoordinatorTls>,
+
     /// With --workers: each worker sends its records back in chunks of N calls while it replays (each once
     /// its calls have ended), so a worker lost mid-run loses at most its last chunk's calls.
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = whole_in::<u64>(1, 1_000_000_000))]

@@ -78,6 +78,12 @@ pub(crate) fn replay_load(
             launch_delays: plan.replay.launch_delay.clone(),
             observer,
             token: coordinator::new_token(),
+            tls: plan
+                .replay
+                .coordinator_tls
+                .as_ref()
+                .map(coordinator::tls::CoordinatorTls::load)
+                .transpose()?,
         })
         .context("replaying the load from the workers")?
     } else {
