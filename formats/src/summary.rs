@@ -38,6 +38,17 @@ pub struct PeriodTally {
     /// Cold starts, as the functions reported them.
     #[serde(default)]
     pub cold: u64,
+    /// Latency (answer − send) of its answered calls, µs: median and 99th percentile (two significant
+    /// digits: one histogram per period keeps a day's periods small). `None` without an answered call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_p50_us: Option<u64>,
+    /// See [`PeriodTally::latency_p50_us`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_p99_us: Option<u64>,
+    /// Send lag (send − due) of its sent calls, 99th percentile, ns (two significant digits): when in
+    /// the run the invoker fell behind. `None` without a sent call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_lag_p99_ns: Option<u64>,
 }
 
 fn first_records_schema() -> u32 {

@@ -184,9 +184,10 @@ fn fidelity(out: &mut String, r: &RunReport) {
     };
     let _ = writeln!(
         out,
-        "| {unit} | scheduled | sent | answered | answered % |{cold_head}"
+        "| {unit} | scheduled | sent | answered | answered % | latency p50 / p99, ms | send lag p99, µs |{cold_head}"
     );
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|{cold_rule}");
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|{cold_rule}");
+    let ms = |us: Option<u64>| us.map_or("–".to_owned(), |v| format!("{:.2}", v as f64 / 1e3));
     for (i, t) in s.per_period.iter().enumerate() {
         let label = first as usize + i;
         let warm = if i < g.warmup { " (warm-up)" } else { "" };
@@ -197,7 +198,7 @@ fn fidelity(out: &mut String, r: &RunReport) {
         };
         let _ = writeln!(
             out,
-            "| {label}{warm} | {} | {} | {} | {:.1} |{cold}",
+            "| {label}{warm} | {} | {} | {} | {:.1} | {} / {} | {} |{cold}",
             t.scheduled,
             t.sent,
             t.ok,
@@ -205,7 +206,11 @@ fn fidelity(out: &mut String, r: &RunReport) {
                 100.0 * t.ok as f64 / t.scheduled as f64
             } else {
                 100.0
-            }
+            },
+            ms(t.latency_p50_us),
+            ms(t.latency_p99_us),
+            t.send_lag_p99_ns
+                .map_or("–".to_owned(), |ns| format!("{:.1}", ns as f64 / 1e3)),
         );
     }
     let outcomes: Vec<String> = s
@@ -516,18 +521,23 @@ mod tests {
                     sent: 10,
                     ok: 10,
                     cold: 2,
+                    latency_p50_us: Some(1_250),
+                    latency_p99_us: Some(9_900),
+                    send_lag_p99_ns: Some(61_000),
                 },
                 PeriodTally {
                     scheduled: 20,
                     sent: 20,
                     ok: 20,
                     cold: 0,
+                    ..PeriodTally::default()
                 },
                 PeriodTally {
                     scheduled: 30,
                     sent: 25,
                     ok: 20,
                     cold: 1,
+                    ..PeriodTally::default()
                 },
             ],
             overhead_us: stats(40, 3.5),
@@ -571,8 +581,8 @@ mod tests {
             "50 scheduled, 45 sent, 40 answered",
             "22.5/s achieved",
             "25.0/s scheduled",
-            "| 1 (warm-up) | 10 | 10 | 10 | 100.0 | 2 |",
-            "| 3 | 30 | 25 | 20 | 66.7 | 1 |",
+            "| 1 (warm-up) | 10 | 10 | 10 | 100.0 | 1.25 / 9.90 | 61.0 | 2 |",
+            "| 3 | 30 | 25 | 20 | 66.7 | – / – | – | 1 |",
             "| overhead (latency − the function's own time) | 40 | 3.50 |",
             "1 cold starts after warm-up",
             "3 instances over 2 endpoints",
