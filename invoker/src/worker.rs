@@ -57,28 +57,6 @@ pub fn run_token(base: &str) -> Result<String, TransferError> {
     }
 }
 
-/// The TLS of a worker's client for its coordinator: only the certificates in `pem` are trusted (no
-/// platform roots: the run's coordinator is not any server a public CA vouches for).
-fn coordinator_tls(pem: &str) -> Result<rustls::ClientConfig, String> {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
-        let cert = cert.map_err(|e| format!("not PEM certificates: {e}"))?;
-        roots
-            .add(cert)
-            .map_err(|e| format!("a certificate rustls refuses: {e}"))?;
-    }
-    if roots.is_empty() {
-        return Err("holds no certificate (no `BEGIN CERTIFICATE` block)".into());
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
-}
-
 /// The coordinator, as this worker talks to it.
 pub struct Coordinator {
     base: String,
@@ -106,19 +84,17 @@ impl Coordinator {
             url: base.to_owned(),
             reason,
         };
-        let tls = if base.starts_with("https://") {
-            let pem = trusted.ok_or_else(|| {
-                http(format!(
-                    "the coordinator serves https, and ${CA_ENV} does not hold the certificates to trust                      (`loadgen run --coordinator-tls` gives them to its workers)"
-                ))
-            })?;
-            Some(coordinator_tls(pem).map_err(|e| http(format!("${CA_ENV}: {e}")))?)
-        } else if base.starts_with("http://") {
-            None
-        } else {
-            return Err(http(
-                "the coordinator's address must start with http:// (or https://)".into(),
-            ));
+        let tls = match (base.split_once("://").map(|(scheme, _)| scheme), trusted) {
+            (Some("http"), _) => None,
+            (Some("https"), Some(pem)) => Some(
+                crate::client::tls::trusting_only(pem)
+                    .map_err(|e| http(format!("${CA_ENV}: {e}")))?,
+            ),
+            (Some("https"), None) => return Err(http(format!(
+                "the coordinator serves https, and ${CA_ENV} does not hold the certificates to trust \
+                 (`loadgen run --coordinator-tls` gives them to its workers)"
+            ))),
+            _ => return Err(http("the coordinator's address must start with http:// (or https://)".into())),
         };
         let mut authorization = reqwest::header::HeaderValue::from_str(&transfer::bearer(token))
             .map_err(|_| {

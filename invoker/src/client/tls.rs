@@ -73,3 +73,25 @@ pub(crate) fn handshake_failure(host: &str, e: &std::io::Error) -> String {
     };
     format!("TLS handshake with {host}: {reason}")
 }
+
+/// The TLS of a worker's client for its coordinator: only the certificates in `pem` are trusted (no
+/// platform roots: the run's coordinator is not any server a public CA vouches for).
+pub(crate) fn trusting_only(pem: &str) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert = cert.map_err(|e| format!("not PEM certificates: {e}"))?;
+        roots
+            .add(cert)
+            .map_err(|e| format!("a certificate rustls refuses: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err("holds no certificate (no `BEGIN CERTIFICATE` block)".into());
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}

@@ -1,5 +1,8 @@
 //! A run's `report.md`: what ran, how faithfully (scheduled, sent and answered per period), with what lag
 //! and latency, the figures and the files, for a person to read.
+//!
+//! The file is long because its test builds one whole summary and checks every section of the report
+//! against it.
 
 use std::fmt::Write as _;
 use std::path::Path;
