@@ -375,11 +375,12 @@ fn over_tls_only_a_worker_trusting_the_coordinators_certificates_is_served() {
     plain
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
-    write!(
+    // The server may close the connection as soon as the first bytes fail its handshake, so the write
+    // itself can fail (a broken pipe): either way, nothing may come back as HTTP.
+    let _ = write!(
         plain,
         "GET /v1/shards/0 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\n\r\n"
-    )
-    .unwrap();
+    );
     let mut answer = Vec::new();
     let _ = plain.read_to_end(&mut answer);
     assert!(
