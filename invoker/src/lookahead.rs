@@ -106,12 +106,14 @@ impl CallFeed<'_> {
 
     /// The next call.
     pub(crate) fn next_call(&mut self) -> Option<ScheduledCall> {
-        let call = *self.ahead().first()?;
         match self {
-            CallFeed::Held(_, next) => *next += 1,
-            CallFeed::Read(read) => read.next += 1,
+            CallFeed::Held(calls, next) => {
+                let call = *calls.get(*next)?;
+                *next += 1;
+                Some(call)
+            }
+            CallFeed::Read(read) => read.next(),
         }
-        Some(call)
     }
 }
 

@@ -24,11 +24,7 @@ pub struct Collector {
     latency_us: Histogram<u64>,
     latency_from_scheduled_us: Histogram<u64>,
     by_endpoint: Vec<Histogram<u64>>,
-    per_period: Vec<PeriodTally>,
-    /// Per period, the latency of answered calls (µs) and the send lag of sent calls (ns), at two
-    /// significant digits: a day of minutes takes about 40 MB of them, at three it would take 250.
-    per_period_latency_us: Vec<Histogram<u64>>,
-    per_period_send_lag_ns: Vec<Histogram<u64>>,
+    per_period: Vec<PeriodCollector>,
     /// Last real send of a measured call, µs.
     last_sent_us: Option<u64>,
     /// The first call (warm-up included) that was sent: its index and send lag, ns.
@@ -61,9 +57,36 @@ fn histogram() -> Histogram<u64> {
     Histogram::new(3).expect("3 significant digits is valid")
 }
 
-/// A period's histogram: two significant digits (see `Collector::per_period_latency_us`).
-fn period_histogram() -> Histogram<u64> {
-    Histogram::new(2).expect("2 significant digits is valid")
+/// One period's counts, and the latency of its answered calls (µs) and the send lag of its sent calls
+/// (ns), at two significant digits: a day of minutes takes about 40 MB of them, at three it would take
+/// 250.
+#[derive(Clone)]
+struct PeriodCollector {
+    tally: PeriodTally,
+    latency_us: Histogram<u64>,
+    send_lag_ns: Histogram<u64>,
+}
+
+impl PeriodCollector {
+    fn new() -> PeriodCollector {
+        let two_digits = || Histogram::new(2).expect("2 significant digits is valid");
+        PeriodCollector {
+            tally: PeriodTally::default(),
+            latency_us: two_digits(),
+            send_lag_ns: two_digits(),
+        }
+    }
+
+    /// Its counts, with its latency and send-lag percentiles.
+    fn tally(&self) -> PeriodTally {
+        let at = |h: &Histogram<u64>, q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q));
+        PeriodTally {
+            latency_p50_us: at(&self.latency_us, 0.5),
+            latency_p99_us: at(&self.latency_us, 0.99),
+            send_lag_p99_ns: at(&self.send_lag_ns, 0.99),
+            ..self.tally
+        }
+    }
 }
 
 /// Records into an auto-resizing histogram. (`saturating_record` would clamp to the initial range, 2,048.)
@@ -109,8 +132,6 @@ impl Collector {
             latency_from_scheduled_us: histogram(),
             by_endpoint,
             per_period: Vec::new(),
-            per_period_latency_us: Vec::new(),
-            per_period_send_lag_ns: Vec::new(),
             last_sent_us: None,
             first_sent: None,
             overhead_us: histogram(),
@@ -124,22 +145,19 @@ impl Collector {
         self.records += 1;
         let period = r.period as usize;
         if self.per_period.len() <= period {
-            self.per_period.resize(period + 1, PeriodTally::default());
-            self.per_period_latency_us
-                .resize(period + 1, period_histogram());
-            self.per_period_send_lag_ns
-                .resize(period + 1, period_histogram());
+            self.per_period.resize(period + 1, PeriodCollector::new());
         }
-        let tally = &mut self.per_period[period];
+        let of_period = &mut self.per_period[period];
+        let tally = &mut of_period.tally;
         tally.scheduled += 1;
         tally.sent += u64::from(r.outcome.was_sent());
         tally.ok += u64::from(r.outcome == Outcome::Ok);
         tally.cold += u64::from(r.cold == Some(true));
         if let (Outcome::Ok, Some(v)) = (r.outcome, r.latency_us) {
-            record(&mut self.per_period_latency_us[period], v);
+            record(&mut of_period.latency_us, v);
         }
         if let Some(v) = r.send_lag_ns {
-            record(&mut self.per_period_send_lag_ns[period], v);
+            record(&mut of_period.send_lag_ns, v);
         }
         if let Some(instance) = r.instance {
             self.instances.insert((r.endpoint, instance));
@@ -182,22 +200,6 @@ impl Collector {
                 record(&mut self.latency_from_scheduled_us, v);
             }
         }
-    }
-
-    /// Each period's counts, with its latency and send-lag percentiles.
-    fn per_period_tallies(&self) -> Vec<PeriodTally> {
-        let at = |h: &Histogram<u64>, q: f64| (!h.is_empty()).then(|| h.value_at_quantile(q));
-        self.per_period
-            .iter()
-            .zip(&self.per_period_latency_us)
-            .zip(&self.per_period_send_lag_ns)
-            .map(|((tally, latency), send_lag)| PeriodTally {
-                latency_p50_us: at(latency, 0.5),
-                latency_p99_us: at(latency, 0.99),
-                send_lag_p99_ns: at(send_lag, 0.99),
-                ..*tally
-            })
-            .collect()
     }
 
     /// Send lag of the earliest call (warm-up included) that was sent, ns: how late the run really began.
@@ -255,7 +257,7 @@ impl Collector {
                 .filter(|(_, h)| !h.is_empty())
                 .map(|(e, h)| (e.clone(), stats(h, 1.0)))
                 .collect(),
-            per_period: self.per_period_tallies(),
+            per_period: self.per_period.iter().map(PeriodCollector::tally).collect(),
             overhead_us: stats(&self.overhead_us, 1.0),
             cold_starts: self.cold_starts,
             instances_by_endpoint: {
