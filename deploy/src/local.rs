@@ -30,6 +30,9 @@ pub struct LocalOptions {
     pub scaling: Option<std::sync::Arc<emulated::Scaling>>,
     /// What the endpoints ask the servers to speak.
     pub protocol: crate::FunctionProtocol,
+    /// Where each server listens, one address per proxy in the order deployed (a resumed run's, where
+    /// its load sends the calls); none: an ephemeral port each.
+    pub bind: Option<Vec<std::net::SocketAddr>>,
 }
 
 impl LocalOptions {
@@ -56,8 +59,13 @@ pub fn deploy(
     options: &LocalOptions,
 ) -> Result<(LocalServers, Vec<EndpointEntry>), DeployError> {
     let behaviours = proxies.iter().map(|p| options.behaviour(p)).collect();
-    let servers = LocalServers::start(behaviours, options.threads, options.cpus.clone())
-        .map_err(DeployError::Local)?;
+    let servers = LocalServers::start_at(
+        behaviours,
+        options.threads,
+        options.cpus.clone(),
+        options.bind.as_deref(),
+    )
+    .map_err(DeployError::Local)?;
     let deployed = proxies
         .iter()
         .zip(servers.endpoints())
@@ -174,6 +182,7 @@ mod tests {
             cold_start: std::time::Duration::ZERO,
             scaling: None,
             protocol: crate::FunctionProtocol::Grpc,
+            bind: None,
         };
         let (servers, deployed) = deploy(&proxies, &options).unwrap();
         assert_eq!(deployed.len(), 3);

@@ -174,6 +174,17 @@ impl LocalServers {
         threads: usize,
         cpus: Option<Vec<usize>>,
     ) -> std::io::Result<LocalServers> {
+        LocalServers::start_at(behaviours, threads, cpus, None)
+    }
+
+    /// [`LocalServers::start`], each server on the address given (a resumed run's servers where its
+    /// load sends the calls) instead of an ephemeral port; one address per behaviour.
+    pub fn start_at(
+        behaviours: Vec<Behaviour>,
+        threads: usize,
+        cpus: Option<Vec<usize>>,
+        addresses: Option<&[SocketAddr]>,
+    ) -> std::io::Result<LocalServers> {
         let budget_mb = behaviours
             .iter()
             .map(|b| b.memory_budget_mb)
@@ -186,7 +197,13 @@ impl LocalServers {
         let listeners = runtime.block_on(async {
             let mut listeners = Vec::with_capacity(behaviours.len());
             for k in 0..behaviours.len() {
-                listeners.push(TcpListener::bind((loopback_address(k), 0)).await?);
+                let listener = match addresses.and_then(|a| a.get(k)) {
+                    Some(addr) => TcpListener::bind(addr).await.map_err(|e| {
+                        std::io::Error::new(e.kind(), format!("binding {addr}: {e}"))
+                    })?,
+                    None => TcpListener::bind((loopback_address(k), 0)).await?,
+                };
+                listeners.push(listener);
             }
             Ok::<_, std::io::Error>(listeners)
         })?;

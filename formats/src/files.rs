@@ -17,6 +17,8 @@ pub const LOAD: &str = "load.json";
 pub const ENDPOINTS: &str = "endpoints.json";
 /// spans.json: a workflow load's traces, OTLP JSON.
 pub const SPANS: &str = "spans.json";
+/// run.json: the run's plan and its sessions, what `loadgen run --resume` checks.
+pub const RUN: &str = "run.json";
 
 /// The shards of `load` for `workers` workers: `load-0.json`, `load-1.json`, …
 fn shards_of(load: &Path, workers: usize) -> Vec<PathBuf> {
@@ -60,6 +62,8 @@ pub struct RunFiles {
     pub collect: PathBuf,
     /// predict/: `loadgen predict`'s figures for the run's load, beside what the local fleet measured.
     pub predict: PathBuf,
+    /// run.json: the plan the run was made by, and its sessions (`loadgen run --resume`).
+    pub plan: PathBuf,
     /// The output directory as the user names it, when these files are written in a staging directory.
     shown: Option<PathBuf>,
 }
@@ -95,6 +99,7 @@ impl RunFiles {
             job: dir.join("invokers-job.yaml"),
             collect: dir.join("collect"),
             predict: dir.join("predict"),
+            plan: dir.join(RUN),
             shown: None,
         }
     }
@@ -134,6 +139,7 @@ impl RunFiles {
             &self.job,
             &self.collect,
             &self.predict,
+            &self.plan,
         ]
         .into_iter()
         .cloned()

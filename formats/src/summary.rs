@@ -147,6 +147,31 @@ pub struct Summary {
     /// included (the platform's own count, where `cold_starts` above is the functions' after warm-up).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_platform: Option<PlatformTotals>,
+    /// A run continued after it was cut (`loadgen run --resume`): one block per resumed session, in
+    /// order. The figures above are of every session's records together.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resumed: Vec<ResumedSession>,
+}
+
+/// A session that continued a cut run: where it took up the load, and the gap before it. The calls
+/// before each worker's first call here were recorded by the sessions before; the platform idled
+/// between the sessions, so the first calls after a resume meet it as the gap left it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResumedSession {
+    /// Wall-clock time of this session's time 0, µs since the Unix epoch.
+    pub start_unix_us: u64,
+    /// The load's time (µs from the run's time 0) that this session's time 0 stands for.
+    pub from_us: u64,
+    /// The period of the load it took up at.
+    pub from_period: u32,
+    /// Calls sent (or due to be) in this session.
+    pub calls: u64,
+    /// Per worker (one, without workers), the index in the whole load of its first call in this
+    /// session; none when it had every call recorded already.
+    pub first_index: Vec<Option<u64>>,
+    /// Seconds between the load's time `from_us` in the first session and this session's start: how
+    /// long the load stood still (none when the first session's start is not known).
+    pub gap_s: Option<f64>,
 }
 
 /// What the instances of functions scaled like Knative did: the local fleet's measurement, and

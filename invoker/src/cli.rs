@@ -178,6 +178,22 @@ pub struct InvokerArgs {
     #[arg(long, value_name = "SECONDS", requires = "coordinator", value_parser = seconds_up_to(3600.0))]
     pub live_interval: Option<Duration>,
 
+    /// Continue a cut replay (`loadgen run --resume`): the load's time, µs, that is this replay's time 0
+    /// (each call is sent its due time less this after the start). Needs --resume-first.
+    #[arg(long, value_name = "US", requires = "resume_first")]
+    pub resume_from_us: Option<u64>,
+
+    /// With --resume-from-us: the first call to send, as a position in this invoker's share (its calls
+    /// before it were recorded by the earlier session, and are neither sent nor recorded); with
+    /// --workers, one position per worker, comma-separated, worker K taking the K-th.
+    #[arg(
+        long,
+        value_name = "P[,P...]",
+        value_delimiter = ',',
+        requires = "resume_from_us"
+    )]
+    pub resume_first: Vec<u64>,
+
     /// With --coordinator: where the shard and the results are kept (default: a temporary directory,
     /// removed once the results are sent).
     #[arg(long, value_name = "DIR", requires = "coordinator")]
@@ -233,6 +249,8 @@ pub struct InvokerSettings {
     pub coordinator_timeout: Duration,
     /// Calls in each chunk of records a worker sends while it replays.
     pub records_chunk: u64,
+    /// A resumed replay: the load's time that is time 0, and each worker's first position to send.
+    pub resume: Option<crate::options::ResumedShares>,
 }
 
 /// The arguments of worker `worker` (a number, or `$(JOB_COMPLETION_INDEX)` in a Job).
@@ -295,8 +313,39 @@ pub fn invoker_args(
             format!("{}", interval.as_secs_f64()),
         ]);
     }
+    if let Some(resumed) = &settings.resume {
+        let first: Vec<String> = resumed.first.iter().map(u64::to_string).collect();
+        args.extend([
+            "--resume-from-us".to_owned(),
+            resumed.from_us.to_string(),
+            "--resume-first".to_owned(),
+            first.join(","),
+        ]);
+    }
     args.extend(settings.request.to_args());
     args
+}
+
+impl InvokerArgs {
+    /// `--resume-from-us` and `--resume-first` as this invoker's [`crate::options::Resumed`]: worker K
+    /// takes the K-th position (one invoker, the only one).
+    pub fn resumed(&self) -> Result<Option<crate::options::Resumed>, String> {
+        let Some(from_us) = self.resume_from_us else {
+            return Ok(None);
+        };
+        let (k, n) = (self.worker.unwrap_or(0), self.workers.unwrap_or(1));
+        if self.resume_first.len() != n as usize {
+            return Err(format!(
+                "--resume-first: {} position(s) for {n} worker(s); give one per worker",
+                self.resume_first.len()
+            ));
+        }
+        Ok(crate::options::ResumedShares {
+            from_us,
+            first: self.resume_first.clone(),
+        }
+        .of(k))
+    }
 }
 
 /// A share from 0 to 1.
@@ -454,6 +503,10 @@ mod tests {
             compress: formats::compressed::Compression::Zstd,
             coordinator_timeout: Duration::from_millis(7500),
             records_chunk: 12_345,
+            resume: Some(crate::options::ResumedShares {
+                from_us: 1_500_000,
+                first: vec![3, 4, 5, 6, 7],
+            }),
         };
         let start = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);
         let built = invoker_args(
@@ -484,6 +537,13 @@ mod tests {
         assert_eq!(a.request, settings.request);
         assert_eq!(a.compress, settings.compress);
         assert_eq!(a.coordinator_timeout, settings.coordinator_timeout);
+        assert_eq!(
+            a.resumed().unwrap(),
+            Some(crate::options::Resumed {
+                from_us: 1_500_000,
+                first: 5
+            })
+        );
         assert_eq!(a.records_chunk, settings.records_chunk);
         // The defaults, left out, come back as the defaults.
         let quiet = InvokerSettings {

@@ -73,6 +73,7 @@ pub fn replay(
         let observer = options.observer.clone();
         let chunks = options.record_chunks.clone();
         let workers = options.shard.map_or(1, |s| s.workers);
+        let first = options.resume.map_or(0, |r| r.first);
         std::thread::Builder::new()
             .name("records".into())
             .spawn(move || {
@@ -80,7 +81,7 @@ pub fn replay(
                     pin_to(&all_cpus_but(cpu));
                 }
                 write_records(
-                    (&schedule, scheduled_total, workers),
+                    (&schedule, scheduled_total, (workers, first)),
                     rx,
                     (records, latencies, chunks),
                     paths,
@@ -168,10 +169,12 @@ fn calls_of(
         _ => load,
     };
     let total = load.head.calls;
-    Ok(match load.calls {
+    let calls = match load.calls {
         CallsFrom::Held(schedule) => (schedule, total, None),
         CallsFrom::File(path) => (load.head.schedule.clone(), total, Some((load.head, path))),
-    })
+    };
+    check_resume(&calls.0, options)?;
+    Ok(calls)
 }
 
 /// Starts the reader thread of a load read ahead (off the dispatcher's CPU); nothing for a held one.
@@ -185,6 +188,25 @@ fn start_reading(
     let (read, reader) =
         read_ahead(head, path, dispatcher_cpu.map(all_cpus_but)).map_err(ReplayError::Start)?;
     Ok((Some(read), Some(reader)))
+}
+
+/// Refuses to resume a replay whose calls are not released each at its own due time: a workflow load's
+/// calls wait for one another (an instance cut in two cannot go on), and rounds repeat theirs.
+fn check_resume(schedule: &Schedule, options: &ReplayOptions) -> Result<(), ReplayError> {
+    if options.resume.is_none() {
+        return Ok(());
+    }
+    if schedule.dependencies.is_some() {
+        return Err(ReplayError::Unsupported(
+            "a workflow load cannot be resumed: its instances' calls wait for one another".into(),
+        ));
+    }
+    if matches!(options.pacing, Pacing::Loops(_)) {
+        return Err(ReplayError::Unsupported(
+            "closed-loop rounds cannot be resumed: they are not a schedule in time".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a `--dispatcher-cpu` this machine does not have.
@@ -485,14 +507,19 @@ async fn release_on_time(
     };
     // When a stop request came, µs from time 0; from then on no call is sent.
     let mut interrupted_at: Option<u64> = None;
+    // A resumed replay: the calls an earlier session recorded are skipped, and time 0 is `from_us`.
+    let (first, from_us) = options
+        .resume
+        .map_or((0, 0), |r| (r.first as usize, r.from_us));
+    let due = |due_us: u64| start + Duration::from_micros(due_us.saturating_sub(from_us));
     let mut index = 0usize;
     while let Some(call) = feed.next_call() {
         index += 1;
         let index = index - 1;
-        if waits(index) {
+        if index < first || waits(index) {
             continue;
         }
-        let deadline = start + Duration::from_micros(call.due_us);
+        let deadline = due(call.due_us);
         let (worker, whole_index) = match options.shard {
             Some(shard) => (
                 shard.worker,
@@ -548,7 +575,7 @@ async fn release_on_time(
             .iter()
             .enumerate()
             .find(|&(k, _)| !waits(index + 1 + k))
-            .map(|(_, c)| start + Duration::from_micros(c.due_us));
+            .map(|(_, c)| due(c.due_us));
         if next_due.is_none_or(|due| due > Instant::now()) {
             tokio::task::yield_now().await;
             sink.flush_if_due();

@@ -240,24 +240,16 @@ fn read_into(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use formats::{Invocation, LoadWriter};
 
-    /// A load of `periods` periods of `each` calls over 3 endpoints, written in reverse time order
-    /// within each period (as vSwarm's own files can be).
+    /// A load of `periods` periods of `each` calls over 3 endpoints, in reverse time order within each
+    /// period (as vSwarm's own files can be; our writer writes them sorted, so it is written here).
     fn write_load(path: &Path, periods: u64, each: u64) {
-        let endpoints: Vec<String> = (0..3).map(|e| format!("e{e}.local:80")).collect();
-        let mut w = LoadWriter::create(path, &endpoints).unwrap();
-        for _ in 0..periods {
-            let calls: Vec<Invocation> = (0..each)
-                .rev()
-                .map(|i| Invocation {
-                    offset_us: i * 10,
-                    endpoint: (i % 3) as u32,
-                })
-                .collect();
-            w.write_period(&calls).unwrap();
-        }
-        w.commit().unwrap();
+        let period = serde_json::json!({
+            "timestamp": (0..each).rev().map(|i| i * 10).collect::<Vec<_>>(),
+            "endpoint": (0..each).rev().map(|i| format!("e{}.local:80", i % 3)).collect::<Vec<_>>(),
+        });
+        let load = serde_json::Value::Array(vec![period; periods as usize]);
+        std::fs::write(path, serde_json::to_vec(&load).unwrap()).unwrap();
     }
 
     #[test]

@@ -94,6 +94,40 @@ pub struct ReplayOptions {
     pub span_sample: f64,
     /// An OTLP/HTTP receiver the spans are sent to as calls end (`http://HOST:PORT[/PATH]`).
     pub otlp_endpoint: Option<String>,
+    /// This replay continues one that was cut (`loadgen run --resume`): see [`Resumed`].
+    pub resume: Option<Resumed>,
+}
+
+/// A replay that continues a cut one. The calls of this invoker's share before `first` were recorded by
+/// the earlier session: they are neither sent nor recorded again. Time 0 is the load's `from_us`: each
+/// call from `first` on is due `due_us - from_us` after the start, so the calls keep their spacing and
+/// the resumed session begins with the earliest call any worker resumes at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resumed {
+    /// The load's time (µs) that is the resumed session's time 0 (at most the due time of the call at
+    /// `first`).
+    pub from_us: u64,
+    /// The position, in this invoker's share, of its first call to send.
+    pub first: u64,
+}
+
+/// A resumed replay of every worker's share: time 0's load time, and each worker's first position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumedShares {
+    /// The load's time that is the resumed session's time 0.
+    pub from_us: u64,
+    /// Per worker (one without workers), the position in its share of its first call to send.
+    pub first: Vec<u64>,
+}
+
+impl ResumedShares {
+    /// Worker `worker`'s part (none if there is no such worker).
+    pub fn of(&self, worker: u32) -> Option<Resumed> {
+        Some(Resumed {
+            from_us: self.from_us,
+            first: *self.first.get(worker as usize)?,
+        })
+    }
 }
 
 /// Who calls the nodes of a workflow load's instances (FaaSFlow's MasterSP and WorkerSP).
@@ -136,6 +170,7 @@ impl Default for ReplayOptions {
             spans_file: None,
             span_sample: 1.0,
             otlp_endpoint: None,
+            resume: None,
         }
     }
 }

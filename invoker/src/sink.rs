@@ -34,7 +34,7 @@ pub(crate) type Written = (Collector, Option<AtomicFile>, Option<AtomicFile>);
 /// The records thread: CSV files (and chunks, if asked) and histograms, for `schedule` and its
 /// `scheduled_total` calls (one worker's of `workers`).
 pub(crate) fn write_records(
-    (schedule, scheduled_total, workers): (&Schedule, u64, u32),
+    (schedule, scheduled_total, (workers, first)): (&Schedule, u64, (u32, u64)),
     rx: mpsc::Receiver<Vec<Record>>,
     (records, latencies, chunks): (Option<AtomicFile>, Option<AtomicFile>, Option<RecordChunks>),
     (records_path, latency_path): (Option<PathBuf>, Option<PathBuf>),
@@ -46,7 +46,7 @@ pub(crate) fn write_records(
     };
     let mut collector = Collector::new(
         schedule.endpoints.clone(),
-        scheduled_total,
+        scheduled_total.saturating_sub(first),
         schedule.measured_window(),
     );
     // A records path ending in .zst is written zstd-compressed.
@@ -63,7 +63,8 @@ pub(crate) fn write_records(
     let mut latencies = latencies;
     let mut chunks = chunks.map(|c| ChunkWriter::new(c, &schedule.nodes));
     let mut digits = itoa::Buffer::new();
-    let mut in_order = Reorder::new(workers);
+    // A resumed replay records its share from `first` on.
+    let mut in_order = Reorder::starting_at(workers, first);
     let ordered = records.is_some() || chunks.is_some();
     // Every record in scheduled order, to the records file and the current chunk; an error names the file.
     let mut write = |r: &Record| -> Result<(), ReplayError> {
@@ -181,10 +182,16 @@ pub(crate) struct Reorder {
 }
 
 impl Reorder {
+    #[cfg(test)]
     pub(crate) fn new(workers: u32) -> Reorder {
+        Reorder::starting_at(workers, 0)
+    }
+
+    /// Records of a share whose first record is at `next` (0, unless the replay was resumed).
+    pub(crate) fn starting_at(workers: u32, next: u64) -> Reorder {
         Reorder {
             workers: workers.max(1),
-            next: 0,
+            next,
             waiting: VecDeque::new(),
         }
     }

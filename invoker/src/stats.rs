@@ -280,6 +280,7 @@ impl Collector {
             workers: Vec::new(),
             workflows: None,
             local_platform: None,
+            resumed: Vec::new(),
         }
     }
 }

@@ -1,5 +1,8 @@
 //! Replays against a gRPC server on 127.0.0.1 (`proto::testing`, answering after a set delay): one record
 //! per scheduled call, whatever the server does (answers, dies, is too slow), and nothing lost on Ctrl-C.
+//!
+//! The file is long because each way a replay can go (on time, read ahead, resumed, a dying server,
+//! timeouts, back-pressure, signals, bad input) is one test over the same helpers.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -139,6 +142,74 @@ fn a_load_read_ahead_is_replayed_call_for_call_as_one_held_whole() {
     assert_eq!(due, held.calls.iter().map(|c| c.due_us).collect::<Vec<_>>());
     let all: Vec<&Row> = rows.iter().collect();
     assert!(lag_quantile_us(&all, 0.5) < 1000.0);
+}
+
+/// A resumed replay (`loadgen run --resume`) sends only the calls from its first position on, records
+/// only those (in order, with their due times in the load), and starts with them: time 0 is `from_us`,
+/// so the first resumed call, due 2 s into the load, leaves at once and on time, not 2 s late.
+#[test]
+fn a_resumed_replay_sends_and_records_only_the_calls_from_its_first_position() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let server = TestServer::start(Duration::ZERO).unwrap();
+    let load = constant_load(dir.path(), &[server.endpoint()], 400, 3);
+    let held = Schedule::from_file(&load, 1_000_000, 0, 3).unwrap();
+    let first = 850u64;
+    let from_us = held.calls[first as usize].due_us;
+    assert!((2_000_000..2_200_000).contains(&from_us), "{from_us}");
+    let read_ahead = LoadToReplay::open(&load, 1_000_000, 0, 3).unwrap();
+    let began = Instant::now();
+    let summary = replay(
+        read_ahead,
+        ReplayOptions {
+            resume: Some(invoker::options::Resumed { from_us, first }),
+            ..options(dir.path(), Duration::from_secs(2))
+        },
+    )
+    .unwrap();
+    // Only the last second's 350 calls were sent: the run took about one second, not three.
+    assert_eq!((summary.records, summary.sent, summary.ok), (350, 350, 350));
+    assert!(
+        began.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        began.elapsed()
+    );
+    let rows = rows(&dir.path().join("records.csv"));
+    let indices: Vec<u64> = rows.iter().map(|r| r.index).collect();
+    assert_eq!(indices, (first..1200).collect::<Vec<_>>());
+    let due: Vec<u64> = rows.iter().map(|r| r.scheduled_us).collect();
+    let expected: Vec<u64> = held.calls[first as usize..]
+        .iter()
+        .map(|c| c.due_us)
+        .collect();
+    assert_eq!(due, expected);
+    // Each left at its due time less from_us after the start: lags stay small, none near 2 s.
+    let all: Vec<&Row> = rows.iter().collect();
+    assert!(lag_quantile_us(&all, 0.5) < 1000.0);
+    assert!(rows
+        .iter()
+        .all(|r| r.dispatch_lag_ns.unwrap() < 500_000_000));
+}
+
+/// A workflow load, or closed-loop rounds, cannot be resumed: the replay says so before sending.
+#[test]
+fn only_a_schedule_in_time_can_be_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = constant_load(dir.path(), &["127.0.0.1:9".to_owned()], 10, 1);
+    let schedule = Schedule::from_file(&load, 1_000_000, 0, 1).unwrap();
+    let e = replay(
+        schedule,
+        ReplayOptions {
+            resume: Some(invoker::options::Resumed {
+                from_us: 0,
+                first: 1,
+            }),
+            pacing: invoker::dispatch::Pacing::Loops(Vec::new()),
+            ..options(dir.path(), Duration::from_secs(1))
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("rounds cannot be resumed"), "{e}");
 }
 
 /// A load file changed between its first reading and its replay fails the replay, naming the file and

@@ -109,6 +109,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
                 compress: formats::compressed::Compression::None,
                 coordinator_timeout: Duration::from_secs(60),
                 records_chunk: 100_000,
+                resume: None,
             },
             cpus: vec![None; WORKERS as usize],
             start_lead: None,

@@ -21,6 +21,7 @@ pub mod plan;
 pub mod predict;
 pub mod progress;
 pub mod report;
+pub mod resume;
 pub mod shapes;
 pub mod stellar_step;
 pub mod workflow_load;

@@ -6,6 +6,7 @@
 //! 3. [`write_load`]: place every call and write `load.json` ([`Generated`]).
 //!
 //! The commands (`generate`, `deploy`, `run`) wire these together; the `report` module prints them.
+//! The file is long because the three steps share their types and helpers, read best in one place.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -446,6 +447,7 @@ pub fn local_fleet(
         cold_start: load.deploy.simple_cold_start()?,
         scaling: load.deploy.local_scaling()?,
         protocol: load.deploy.function_protocol,
+        bind: None,
     };
     // Every instance holds its footprint for its life: together they must fit the memory budget.
     let fitting = memory_fitting_scale(&proxies, &options);

@@ -139,6 +139,56 @@ pub struct RunPlan {
     pub dispatcher_cpus: Vec<Option<usize>>,
     /// A STeLLAR step (`--stellar`): its sub-experiments replace the trace.
     pub stellar: Option<crate::stellar_step::plan::StellarPlan>,
+    /// The settings that make the run what it is, one per line, its seed included: what `run.json`
+    /// keeps and `--resume` compares ([`identity`]).
+    pub identity: Vec<String>,
+}
+
+/// `args` as `--resume` compares two runs' plans, one setting per line, with `seed` (the one chosen, if
+/// it was not given): everything but where the output goes and how the workers are started (the
+/// output directory, --force, --resume, --start-lead, --advertise-addr).
+pub fn identity(args: &RunArgs, seed: u64) -> Vec<String> {
+    let mut args = args.clone();
+    args.output_dir = PathBuf::new();
+    args.force = false;
+    args.resume = None;
+    args.load.seed = Some(seed);
+    args.replay.start_lead = None;
+    args.replay.advertise_addr = None;
+    args.replay.launch_delay.clear();
+    settings_lines(&format!("{args:#?}"))
+}
+
+/// A pretty `Debug` text as one line per value, each named by its path (`load.seed = 7`), so a
+/// difference names its setting whatever depth it is at.
+fn settings_lines(debug: &str) -> Vec<String> {
+    let mut path: Vec<String> = Vec::new();
+    let mut lines = Vec::new();
+    for line in debug.lines().skip(1) {
+        let line = line.trim().trim_end_matches(',');
+        if matches!(line, "}" | ")" | "]") {
+            path.pop();
+            continue;
+        }
+        let (key, value) = match line.split_once(": ") {
+            Some((k, v)) if !k.contains(['"', ' ', '(']) => (Some(k), v),
+            _ => (None, line),
+        };
+        let here = || {
+            path.iter()
+                .map(String::as_str)
+                .chain(key)
+                .filter(|k| !k.is_empty())
+                .collect::<Vec<_>>()
+                .join(".")
+        };
+        if value.ends_with(['{', '(', '[']) {
+            path.push(key.unwrap_or_default().to_owned());
+        } else {
+            lines.push(format!("{} = {value}", here()));
+        }
+    }
+    lines
 }
 
 impl RunPlan {
@@ -236,7 +286,9 @@ impl RunPlan {
             Some(file) => Some(crate::stellar_step::plan::StellarPlan::check(&args.stellar, file, args.replay.store.as_deref())?),
             None => None,
         };
+        let identity = identity(args, load.seed);
         Ok(RunPlan {
+            identity,
             load,
             replay: args.replay.clone(),
             observe: args.observe.clone(),
@@ -340,6 +392,25 @@ fn dispatcher_cpus(
             None if deployer == Deployer::Local && cpus >= 2 => Some(cpus - 1),
             None => None,
         }],
+    }
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::settings_lines;
+
+    #[test]
+    fn each_setting_is_one_line_named_by_its_path() {
+        let debug = "RunArgs {\n    functions: 60,\n    load: LoadArgs {\n        seed: Some(\n            7,\n        ),\n        names: [\n            \"a\",\n        ],\n    },\n    force: false,\n}";
+        assert_eq!(
+            settings_lines(debug),
+            [
+                "functions = 60",
+                "load.seed = 7",
+                "load.names = \"a\"",
+                "force = false"
+            ]
+        );
     }
 }
 

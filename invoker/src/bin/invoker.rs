@@ -164,6 +164,7 @@ fn replay_load(
                 .map(|r| r.with_file_name(formats::files::SPANS)),
             span_sample: args.span_sample,
             otlp_endpoint: args.otlp_endpoint.clone(),
+            resume: args.resumed().map_err(anyhow::Error::msg)?,
         },
     )?;
     // The last report holds every record: sent before the results, so the coordinator's live view ends

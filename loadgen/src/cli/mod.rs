@@ -252,6 +252,13 @@ pub struct RunArgs {
     /// there). An earlier run's own files are always removed first, so runs never mix.
     #[arg(long)]
     pub force: bool,
+
+    /// Continue the cut run in DIR (interrupted, a worker lost, or its loadgen killed: the run's
+    /// directory, or the `.failed-ID` or `.staging-ID` one it left) with the flags it was run with: each
+    /// worker sends its calls from the first after its last record, and the records of both sessions
+    /// become one run in DIR. The gap between them is recorded (summary.json `resumed`, report.md).
+    #[arg(long, value_name = "DIR", conflicts_with = "force")]
+    pub resume: Option<PathBuf>,
 }
 
 /// `loadgen clean`.

@@ -14,7 +14,10 @@ use deploy::Deployer;
 use formats::files::RunFiles;
 use invoker::dispatch::{replay, ReplayOptions};
 use invoker::lookahead::LoadToReplay;
+use invoker::observe::Observer;
+use invoker::options::ResumedShares;
 use invoker::schedule::{LoadHead, Schedule};
+use std::sync::Arc;
 
 use crate::cli::ReplayArgs;
 use crate::plan::RunPlan;
@@ -48,7 +51,7 @@ pub(crate) fn replay_load(
     plan: &RunPlan,
     (head, here): (&LoadHead, Option<LoadToReplay>),
     files: &RunFiles,
-    observer: Option<std::sync::Arc<invoker::observe::Observer>>,
+    (observer, resume): (Option<Arc<Observer>>, Option<ResumedShares>),
     run_id: &str,
     stop: &Stop,
 ) -> Result<formats::summary::Summary> {
@@ -64,11 +67,14 @@ pub(crate) fn replay_load(
             files,
             load: head,
             // Local workers that could not each have a CPU share them: they park, not spin.
-            settings: invoker_settings(
-                plan,
-                launcher == Launcher::Local && reserved < workers as usize,
-                &files.endpoints,
-            ),
+            settings: InvokerSettings {
+                resume: resume.clone(),
+                ..invoker_settings(
+                    plan,
+                    launcher == Launcher::Local && reserved < workers as usize,
+                    &files.endpoints,
+                )
+            },
             cpus: dispatcher_cpus.clone(),
             start_lead: plan.replay.start_lead,
             advertise: plan.replay.advertise_addr.clone(),
@@ -108,6 +114,7 @@ pub(crate) fn replay_load(
                 spans_file: Some(files.spans.clone()),
                 span_sample: plan.replay.span_sample,
                 otlp_endpoint: plan.replay.otlp_endpoint.clone(),
+                resume: resume.and_then(|r| r.of(0)),
                 ..ReplayOptions::default()
             },
         )
@@ -146,6 +153,7 @@ pub(crate) fn invoker_settings(
         compress: plan.replay.compress,
         coordinator_timeout: plan.replay.coordinator_timeout,
         records_chunk: plan.replay.records_chunk,
+        resume: None,
     }
 }
 

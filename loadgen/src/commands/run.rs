@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 use cmdline::Stop;
 use formats::output::write_atomic;
 use formats::summary::Summary;
+use invoker::schedule::LoadHead;
 use trace::Layout;
 
 use crate::cli::{RunArgs, Scale};
@@ -22,6 +23,7 @@ use crate::pipeline::{
 };
 use crate::plan::{Input, RunPlan, Source};
 use crate::report::run::RunReport;
+use crate::resume::{Resume, RunRecord};
 use coordinator::{self, Launcher};
 use deploy::knative;
 use deploy::Deployer;
@@ -99,19 +101,48 @@ impl KeptDeployment {
 /// at the end. The run is written into a staging directory beside `-o` and put in its place only when it
 /// completes (interrupted included): a run that fails leaves the earlier run there byte for byte, and
 /// what it recorded, if its replay had begun, in a sibling directory its error names.
+///
+/// With `--resume DIR`, the cut run in DIR is continued (see [`crate::resume`]) and put in DIR's place
+/// the same way: a resume that fails leaves DIR as it was.
 pub fn run(args: &RunArgs, stop: &Stop) -> Result<RunOutcome> {
     if args.load.deploy.dry_run {
         bail!("{}", crate::plan::dry_run_refusal(args));
     }
+    if let Some(dir) = &args.resume {
+        let (args, record) = crate::resume::resumed_args(args, dir)?;
+        let plan = RunPlan::check(&args)?;
+        let resume = Resume::find(&plan, dir, record)?;
+        println!(
+            "resume     {}: {} calls to send, from period {} ({:.3} s into the load)",
+            dir.display(),
+            resume.calls,
+            resume.from_period,
+            resume.from_us as f64 / 1e6
+        );
+        return run_staged(&args, &plan, Some(&resume), stop);
+    }
     let plan = RunPlan::check(args)?;
+    run_staged(args, &plan, None, stop)
+}
+
+/// [`run`] of a checked plan (continuing `resume`, if given) into a staging directory beside `-o`,
+/// put in its place when it completes.
+fn run_staged(
+    args: &RunArgs,
+    plan: &RunPlan,
+    resume: Option<&Resume>,
+    stop: &Stop,
+) -> Result<RunOutcome> {
     let run_id = deploy::kube::new_run_id();
     let workers = plan.invokers;
     let owned = RunFiles::for_workers(&args.output_dir, workers).owned_names();
-    let staged = Staged::begin(&args.output_dir, MARKER, &owned, args.force, &run_id)?;
+    // A resume writes into the cut run's directory: the one case a run replaces files it did not write.
+    let force = args.force || resume.is_some();
+    let staged = Staged::begin(&args.output_dir, MARKER, &owned, force, &run_id)?;
     let files =
         RunFiles::staged(&staged.work, &args.output_dir, workers).compressed(plan.replay.compress);
     let mut kept = KeptDeployment::default();
-    let outcome = run_keeping(&plan, stop, &mut kept, files, &run_id);
+    let outcome = run_stages(plan, stop, &mut kept, files, (&run_id, resume));
     let released = kept.release();
     match outcome {
         Ok(outcome) => {
@@ -160,12 +191,24 @@ pub fn run_keeping(
     files: RunFiles,
     run_id: &str,
 ) -> Result<RunOutcome> {
+    run_stages(plan, stop, kept, files, (run_id, None))
+}
+
+/// [`run_keeping`], continuing `resume` when given: the local servers listen where the cut run's did,
+/// the load made must be the cut run's, only the calls it did not send are sent, and the records are
+/// the two sessions' together.
+fn run_stages(
+    plan: &RunPlan,
+    stop: &Stop,
+    kept: &mut KeptDeployment,
+    files: RunFiles,
+    (run_id, resume): (&str, Option<&Resume>),
+) -> Result<RunOutcome> {
     if let Some(step) = &plan.stellar {
         kept.release()?;
         return stellar_run(plan, step, stop, files);
     }
-    let load = &plan.load.settings;
-    let (kind, launcher, workers) = (plan.deployer, plan.launcher, plan.invokers);
+    let (kind, launcher) = (plan.deployer, plan.launcher);
     if launcher == Some(Launcher::Kubernetes) && kind == Deployer::Local {
         log::warn!(
             "--deployer local serves on this machine's loopback: the workers' pods reach it only if they \
@@ -175,7 +218,6 @@ pub fn run_keeping(
     // Every flag is checked; only now is anything written (into the staging directory).
 
     // 1-2. The trace, and its mapping.
-    let granularity = load.trace.granularity();
     let (trace_dir, prepared) = trace_and_mapping(plan, &files)?;
 
     stopped_before_replay(stop, "reading and mapping the trace")?;
@@ -183,8 +225,10 @@ pub fn run_keeping(
     // 3. Deploy: a local fleet is sized and placed so each dispatcher keeps a CPU to itself.
     let dispatcher_cpus = &plan.dispatcher_cpus;
     let dispatcher_cpu = dispatcher_cpus.first().copied().flatten();
-    let reserved: Vec<usize> = dispatcher_cpus.iter().flatten().copied().collect();
-    let fleet = fleet_of(plan, &prepared)?;
+    let mut fleet = fleet_of(plan, &prepared)?;
+    if let (Some(fleet), Some(resume)) = (fleet.as_mut(), resume) {
+        fleet.options.bind = Some(resume.addresses(&prepared.proxies())?);
+    }
     let deployment = deploy_or_reuse(plan, &prepared, fleet.as_ref(), kept, run_id, stop)?;
     stopped_before_replay(stop, "deploying")?;
 
@@ -198,25 +242,14 @@ pub fn run_keeping(
         true,
     )?;
     print!("{}", files.show_in(&generated.to_string()));
+    if let Some(resume) = resume {
+        resume.check_same_load(&files.load)?;
+    }
     stopped_before_replay(stop, "writing the load")?;
 
     // 5. Replay.
     let (head, here) = read_back(plan, &files)?;
-    println!(
-        "replay     {} calls to {} endpoints over {} {}s{}",
-        head.calls,
-        head.schedule.endpoints.len(),
-        head.schedule.periods,
-        granularity.unit(),
-        match (launcher, &dispatcher_cpus[..]) {
-            (Some(_), cpus) if cpus.iter().any(Option::is_some) =>
-                format!(", {workers} workers, dispatchers on CPUs {:?}", reserved),
-            (Some(_), _) => format!(", {workers} workers"),
-            (None, _) => dispatcher_cpu
-                .map(|c| format!(", dispatcher on CPU {c}"))
-                .unwrap_or_default(),
-        }
-    );
+    print_replay(plan, &head);
     let started_at = SystemTime::now();
     let cluster = (kind == Deployer::Knative).then(|| cluster_of(deployment));
     let names = endpoint_names(&deployment.deployed);
@@ -231,7 +264,14 @@ pub fn run_keeping(
         dispatcher_cpu,
     )?;
     let observer = watch.observer();
-    let mut summary = replay_load(plan, (&head, here), &files, observer, run_id, stop)?;
+    let mut summary = replay_session(
+        plan,
+        (&head, here),
+        &files,
+        observer,
+        (run_id, resume),
+        stop,
+    )?;
     summary.endpoint_names = names;
     summary.local_platform = fleet_metrics.and_then(|m| m.scaled_totals());
     let collected = watch.finish();
@@ -269,6 +309,56 @@ pub fn run_keeping(
         generated: Some(generated),
         summary,
     })
+}
+
+/// Step 5's first line: what is replayed, and from where.
+fn print_replay(plan: &RunPlan, head: &LoadHead) {
+    let (launcher, workers, cpus) = (plan.launcher, plan.invokers, &plan.dispatcher_cpus);
+    println!(
+        "replay     {} calls to {} endpoints over {} {}s{}",
+        head.calls,
+        head.schedule.endpoints.len(),
+        head.schedule.periods,
+        plan.load.settings.trace.granularity().unit(),
+        match (launcher, &cpus[..]) {
+            (Some(_), cpus) if cpus.iter().any(Option::is_some) => format!(
+                ", {workers} workers, dispatchers on CPUs {:?}",
+                cpus.iter().flatten().collect::<Vec<_>>()
+            ),
+            (Some(_), _) => format!(", {workers} workers"),
+            (None, _) => cpus
+                .first()
+                .copied()
+                .flatten()
+                .map(|c| format!(", dispatcher on CPU {c}"))
+                .unwrap_or_default(),
+        }
+    );
+}
+
+/// Step 5's replay session: run.json written (a run cut from then on can be resumed), the load
+/// replayed, and a resumed run's records made one with the cut run's.
+fn replay_session(
+    plan: &RunPlan,
+    (head, here): (&LoadHead, Option<invoker::lookahead::LoadToReplay>),
+    files: &RunFiles,
+    observer: Option<std::sync::Arc<invoker::observe::Observer>>,
+    (run_id, resume): (&str, Option<&Resume>),
+    stop: &Stop,
+) -> Result<Summary> {
+    RunRecord::new(
+        plan,
+        resume.map(Resume::earlier_sessions).unwrap_or_default(),
+        run_id,
+        resume.map_or(0, |r| r.from_us),
+    )
+    .write(&files.plan)?;
+    let resumed = resume.map(Resume::invoker_settings);
+    let summary = replay_load(plan, (head, here), files, (observer, resumed), run_id, stop)?;
+    match resume {
+        Some(resume) => resume.combine(files, head, plan.invokers, summary),
+        None => Ok(summary),
+    }
 }
 
 /// The cluster a Knative deployment's services run in, for the Kubernetes collector.

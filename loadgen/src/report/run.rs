@@ -157,6 +157,23 @@ fn what_ran(out: &mut String, r: &RunReport) {
              are over the time the run really ran."
         );
     }
+    for (k, session) in s.resumed.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "- **Resumed** (session {}, `--resume`): the run was cut and continued from period {} ({:.3} s              into the load) at {}, {}; {} calls sent in it. Each worker's calls before its first one              here were recorded before the cut; the platform idled through the gap, so the calls just              after it meet the platform the gap left (cold starts, scaled down). The calls in flight              at the cut had no record and were sent again.",
+            k + 2,
+            session.from_period,
+            session.from_us as f64 / 1e6,
+            humantime::format_rfc3339_millis(
+                std::time::UNIX_EPOCH + std::time::Duration::from_micros(session.start_unix_us)
+            ),
+            session.gap_s.map_or_else(
+                || "after a gap of unknown length".to_owned(),
+                |g| format!("{g:.1} s after the load stood at that point")
+            ),
+            session.calls
+        );
+    }
     if s.incomplete {
         let _ = writeln!(
             out,
