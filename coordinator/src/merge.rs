@@ -6,6 +6,11 @@
 //! no time taken on one machine is ever subtracted from a time taken on another. A call with no record
 //! (its worker died, or never reported) is recorded as `not_sent:worker_lost`.
 //!
+//! The run's figures are the workers' own, merged: each worker sends its HdrHistograms and counts with
+//! its summary (`formats::summary::Collected`), so the percentiles are as exact as each worker's; the
+//! records stream adds only what no worker's figures hold (a lost worker's records, and the calls
+//! nobody recorded).
+//!
 //! Memory: every worker writes its records in scheduled order (the invoker's reorder buffer), so the
 //! merge reads the workers' files as streams and interleaves them as the calls were dealt (call g from
 //! worker g mod N): one record per worker is held, never the run's. The load is read again from its file
@@ -100,6 +105,9 @@ pub fn merge(
         total,
         schedule.measured_window(),
     );
+    // The figures of each worker that reported come from its own histograms and counts, merged; the
+    // records of the others (what a lost worker sent, and the calls nobody recorded) are counted here.
+    let merged = merge_collected(&mut collector, results);
     let records_file =
         formats::compressed::Compressed::for_path(AtomicFile::create(records_out)?, records_out)?;
     let mut records = RecordsWriter::new(records_file)
@@ -110,10 +118,18 @@ pub fn merge(
     schedule.stream_calls(load.path, MERGE_BATCH, |_, _, calls| -> Result<()> {
         for call in calls {
             let (w, _) = shard_of(g, workers);
-            let record = streams[w as usize]
-                .take(g, &endpoint_of)?
-                .unwrap_or_else(|| schedule.unsent_record(call, g, w, Outcome::WorkerLost));
-            collector.add(&record);
+            let record = match streams[w as usize].take(g, &endpoint_of)? {
+                Some(record) if merged[w as usize] => record,
+                Some(record) => {
+                    collector.add(&record);
+                    record
+                }
+                None => {
+                    let record = schedule.unsent_record(call, g, w, Outcome::WorkerLost);
+                    collector.add(&record);
+                    record
+                }
+            };
             records
                 .write(&record, &schedule.endpoints)
                 .with_context(|| format!("writing {}", records_out.display()))?;
@@ -151,6 +167,33 @@ pub fn merge(
         dispatcher,
         interrupted,
     ))
+}
+
+/// Merges into `collector` what each worker that reported collected (its histograms and counts, sent
+/// with its summary); returns, per worker, whether its figures are in. A worker that is lost, sent
+/// none, or sent some that cannot be read is counted from its records instead.
+fn merge_collected(collector: &mut Collector, results: &[WorkerResult]) -> Vec<bool> {
+    results
+        .iter()
+        .enumerate()
+        .map(|(k, r)| {
+            let Some(collected) = r.summary.as_ref().and_then(|s| s.collected.as_deref()) else {
+                return false;
+            };
+            if r.lost.is_some() {
+                return false;
+            }
+            match collector.merge(collected) {
+                Ok(()) => true,
+                Err(e) => {
+                    log::warn!(
+                        "worker {k}: its figures cannot be merged ({e}); counted from its records"
+                    );
+                    false
+                }
+            }
+        })
+        .collect()
 }
 
 /// The run's summary from the merged records' `collector` and what each worker sent.
@@ -198,7 +241,13 @@ fn summarize(
             index: k as u32,
             calls: calls_of(k as u32, workers, total),
             lost: r.lost.clone(),
-            summary: r.summary.clone().map(Box::new),
+            // Its figures are in the run's; its block keeps its own summary without them.
+            summary: r.summary.clone().map(|s| {
+                Box::new(Summary {
+                    collected: None,
+                    ..s
+                })
+            }),
         })
         .collect();
     summary

@@ -151,6 +151,49 @@ pub struct Summary {
     /// order. The figures above are of every session's records together.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resumed: Vec<ResumedSession>,
+    /// A worker's figures as it collected them, to be merged (sent with its results; the run's
+    /// summary.json does not keep them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collected: Option<Box<Collected>>,
+}
+
+/// What an invoker's statistics hold, mergeable: its counts and its HdrHistograms, each serialized
+/// (HdrHistogram's V2 format, deflated, base64), so the coordinator computes a many-worker run's
+/// percentiles from the workers' merged histograms, as exact as each worker's own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Collected {
+    /// Records counted.
+    pub records: u64,
+    /// Measured calls scheduled, sent and answered.
+    pub scheduled: u64,
+    /// See [`Collected::scheduled`].
+    pub sent: u64,
+    /// See [`Collected::scheduled`].
+    pub ok: u64,
+    /// Measured calls by outcome name.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Measured cold starts.
+    pub cold_starts: u64,
+    /// The last real send of a measured call, µs from time 0.
+    pub last_sent_us: Option<u64>,
+    /// The first call sent (warm-up included): its index in the whole load and its send lag, ns.
+    pub first_sent: Option<(u64, u64)>,
+    /// Dispatch lag, ns.
+    pub dispatch_lag_ns: String,
+    /// Send lag, ns.
+    pub send_lag_ns: String,
+    /// Latency, µs.
+    pub latency_us: String,
+    /// Latency from the due time, µs.
+    pub latency_from_scheduled_us: String,
+    /// Latency less the function's own time, µs.
+    pub overhead_us: String,
+    /// Latency by endpoint, µs (endpoints with answered calls).
+    pub latency_by_endpoint_us: BTreeMap<String, String>,
+    /// Per period: its counts, and its latency (µs) and send-lag (ns) histograms.
+    pub per_period: Vec<(PeriodTally, String, String)>,
+    /// The instances seen (warm-up included): endpoint and instance id.
+    pub instances: Vec<(String, u64)>,
 }
 
 /// A session that continued a cut run: where it took up the load, and the gap before it. The calls

@@ -114,11 +114,7 @@ pub fn replay(
     // A load that could not be read to its end was not replayed whole: no summary claims it was.
     read.transpose()?;
     let (mut collector, records, latencies) = written?;
-    for file in [records, latencies].into_iter().flatten() {
-        let path = file.path().to_owned();
-        file.commit()
-            .map_err(|source| ReplayError::Io { path, source })?;
-    }
+    commit_all([records, latencies])?;
     let workflows = crate::instances::write_rows(&schedule, &options)?;
     if let Some(at) = interrupted {
         collector.interrupted_at(at);
@@ -143,6 +139,8 @@ pub fn replay(
         warn_late(late, &summary);
     }
     if let Some(shard) = options.shard {
+        // A worker's histograms go back with its results, for the coordinator to merge.
+        summary.collected = Some(Box::new(collector.collected()));
         summary.worker = Some(WorkerInfo {
             index: shard.worker,
             workers: shard.workers,
@@ -152,6 +150,16 @@ pub fn replay(
         });
     }
     Ok(summary)
+}
+
+/// Puts each written file in its place.
+fn commit_all(files: [Option<AtomicFile>; 2]) -> Result<(), ReplayError> {
+    for file in files.into_iter().flatten() {
+        let path = file.path().to_owned();
+        file.commit()
+            .map_err(|source| ReplayError::Io { path, source })?;
+    }
+    Ok(())
 }
 
 /// A load read ahead: its head and its file.

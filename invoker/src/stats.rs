@@ -1,13 +1,17 @@
 //! Statistics over the records (warm-up excluded): rates, lag and latency percentiles, outcomes, folded
-//! into the run [`Summary`] that `formats` defines.
+//! into the run [`Summary`] that `formats` defines, and serialized ([`Collector::collected`]) for a
+//! coordinator to merge workers' ([`Collector::merge`]).
+//!
+//! The file is long because its tests build records for each figure and check it against them.
 
 use std::collections::BTreeMap;
 
 use formats::records::{Outcome, Record};
-use formats::summary::{PeriodTally, Summary, TimeStats};
+use formats::summary::{Collected, PeriodTally, Summary, TimeStats};
 use hdrhistogram::Histogram;
 
 /// Accumulates records, in any order, into histograms and counts.
+#[derive(Clone)]
 pub struct Collector {
     endpoints: Vec<String>,
     window: MeasuredWindow,
@@ -93,6 +97,29 @@ impl PeriodCollector {
 fn record(h: &mut Histogram<u64>, v: u64) {
     h.record(v)
         .expect("an auto-resizing histogram takes any u64");
+}
+
+/// A histogram in HdrHistogram's V2 format, deflated, as base64.
+fn serialized(h: &Histogram<u64>) -> String {
+    use base64::Engine as _;
+    use hdrhistogram::serialization::Serializer as _;
+    let mut bytes = Vec::new();
+    hdrhistogram::serialization::V2DeflateSerializer::new()
+        .serialize(h, &mut bytes)
+        .expect("a histogram serializes into memory");
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Adds the histogram `text` ([`serialized`]) to `h`; `what` names it in an error.
+fn add_serialized(h: &mut Histogram<u64>, text: &str, what: &str) -> Result<(), String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("{what}: not base64 ({e})"))?;
+    let other: Histogram<u64> = hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("{what}: not an HdrHistogram ({e:?})"))?;
+    h.add(&other).map_err(|e| format!("{what}: {e:?}"))
 }
 
 fn stats(h: &Histogram<u64>, unit_us: f64) -> TimeStats {
@@ -202,6 +229,122 @@ impl Collector {
         }
     }
 
+    /// Everything collected, serialized to be merged elsewhere ([`Collector::merge`]).
+    pub fn collected(&self) -> Collected {
+        let name = |e: u32| self.endpoints.get(e as usize).cloned().unwrap_or_default();
+        Collected {
+            records: self.records,
+            scheduled: self.scheduled,
+            sent: self.sent,
+            ok: self.ok,
+            outcomes: self
+                .outcomes
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
+            cold_starts: self.cold_starts,
+            last_sent_us: self.last_sent_us,
+            first_sent: self.first_sent,
+            dispatch_lag_ns: serialized(&self.dispatch_lag_ns),
+            send_lag_ns: serialized(&self.send_lag_ns),
+            latency_us: serialized(&self.latency_us),
+            latency_from_scheduled_us: serialized(&self.latency_from_scheduled_us),
+            overhead_us: serialized(&self.overhead_us),
+            latency_by_endpoint_us: self
+                .endpoints
+                .iter()
+                .zip(&self.by_endpoint)
+                .filter(|(_, h)| !h.is_empty())
+                .map(|(e, h)| (e.clone(), serialized(h)))
+                .collect(),
+            per_period: self
+                .per_period
+                .iter()
+                .map(|p| {
+                    (
+                        p.tally,
+                        serialized(&p.latency_us),
+                        serialized(&p.send_lag_ns),
+                    )
+                })
+                .collect(),
+            instances: self.instances.iter().map(|&(e, i)| (name(e), i)).collect(),
+        }
+    }
+
+    /// Adds what another collector collected (a worker's, over the same load): counts summed,
+    /// histograms merged. Refused, naming the histogram, when one cannot be read, or names an endpoint
+    /// this collector does not know; this collector is then as it was.
+    pub fn merge(&mut self, other: &Collected) -> Result<(), String> {
+        let mut merged = self.clone();
+        merged.merge_in_place(other)?;
+        *self = merged;
+        Ok(())
+    }
+
+    fn merge_in_place(&mut self, other: &Collected) -> Result<(), String> {
+        self.records += other.records;
+        self.scheduled += other.scheduled;
+        self.sent += other.sent;
+        self.ok += other.ok;
+        for (name, n) in &other.outcomes {
+            let name = formats::records::Outcome::parse(name)
+                .ok_or_else(|| format!("outcome `{name}` is unknown"))?
+                .name();
+            *self.outcomes.entry(name).or_default() += n;
+        }
+        self.cold_starts += other.cold_starts;
+        if let Some(at) = other.last_sent_us {
+            self.last_sent_us = Some(self.last_sent_us.map_or(at, |l| l.max(at)));
+        }
+        if let Some((index, lag)) = other.first_sent {
+            if self.first_sent.is_none_or(|(i, _)| index < i) {
+                self.first_sent = Some((index, lag));
+            }
+        }
+        add_serialized(
+            &mut self.dispatch_lag_ns,
+            &other.dispatch_lag_ns,
+            "dispatch_lag_ns",
+        )?;
+        add_serialized(&mut self.send_lag_ns, &other.send_lag_ns, "send_lag_ns")?;
+        add_serialized(&mut self.latency_us, &other.latency_us, "latency_us")?;
+        add_serialized(
+            &mut self.latency_from_scheduled_us,
+            &other.latency_from_scheduled_us,
+            "latency_from_scheduled_us",
+        )?;
+        add_serialized(&mut self.overhead_us, &other.overhead_us, "overhead_us")?;
+        let index_of = |name: &str| {
+            self.endpoints
+                .iter()
+                .position(|e| e == name)
+                .ok_or_else(|| format!("endpoint `{name}` is not the load's"))
+        };
+        for (name, h) in &other.latency_by_endpoint_us {
+            let e = index_of(name)?;
+            add_serialized(&mut self.by_endpoint[e], h, "latency_by_endpoint_us")?;
+        }
+        for (name, instance) in &other.instances {
+            let e = index_of(name)? as u32;
+            self.instances.insert((e, *instance));
+        }
+        if self.per_period.len() < other.per_period.len() {
+            self.per_period
+                .resize(other.per_period.len(), PeriodCollector::new());
+        }
+        for (mine, (tally, latency, lag)) in self.per_period.iter_mut().zip(&other.per_period) {
+            let t = &mut mine.tally;
+            t.scheduled += tally.scheduled;
+            t.sent += tally.sent;
+            t.ok += tally.ok;
+            t.cold += tally.cold;
+            add_serialized(&mut mine.latency_us, latency, "per_period latency")?;
+            add_serialized(&mut mine.send_lag_ns, lag, "per_period send lag")?;
+        }
+        Ok(())
+    }
+
     /// Send lag of the earliest call (warm-up included) that was sent, ns: how late the run really began.
     pub fn first_send_lag_ns(&self) -> Option<u64> {
         self.first_sent.map(|(_, lag)| lag)
@@ -281,6 +424,7 @@ impl Collector {
             workflows: None,
             local_platform: None,
             resumed: Vec::new(),
+            collected: None,
         }
     }
 }
@@ -341,6 +485,50 @@ mod tests {
 
     fn summarise(rs: &[Record]) -> Summary {
         collector(rs).summary("test".into(), false)
+    }
+
+    /// Workers' collectors, serialized and merged, give the summary one collector of all the records
+    /// gives: the histograms merge exactly, the counts add up.
+    #[test]
+    fn collectors_merged_from_their_serialized_form_equal_one_over_every_record() {
+        let mut rs = records(3000, |k| (k * 37) % 5000);
+        for (k, r) in rs.iter_mut().enumerate() {
+            r.period = 1 + (k % 3) as u32;
+            r.latency_us = Some(50 + (k as u64 * 7919) % 100_000);
+            r.exec_us = Some(10);
+            r.instance = Some(k as u64 % 7);
+            if k % 11 == 0 {
+                r.outcome = Outcome::Timeout;
+            }
+        }
+        let endpoints = vec!["a".to_owned(), "b".to_owned()];
+        let mut whole = Collector::new(endpoints.clone(), 3000, WINDOW);
+        let mut parts: Vec<Collector> = (0..3)
+            .map(|_| Collector::new(endpoints.clone(), 1000, WINDOW))
+            .collect();
+        for r in &rs {
+            whole.add(r);
+            parts[(r.index % 3) as usize].add(r);
+        }
+        let mut merged = Collector::new(endpoints, 3000, WINDOW);
+        for part in &parts {
+            let sent = serde_json::to_string(&part.collected()).unwrap();
+            merged.merge(&serde_json::from_str(&sent).unwrap()).unwrap();
+        }
+        assert_eq!(
+            merged.summary("test".into(), false),
+            whole.summary("test".into(), false)
+        );
+        let mut broken = parts[0].collected();
+        broken.latency_us = "not a histogram".into();
+        let before = merged.summary("test".into(), false);
+        let e = merged.merge(&broken).unwrap_err();
+        assert!(e.starts_with("latency_us: not base64"), "{e}");
+        assert_eq!(
+            merged.summary("test".into(), false),
+            before,
+            "nothing of it merged"
+        );
     }
 
     #[test]

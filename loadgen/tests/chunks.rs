@@ -113,6 +113,17 @@ fn four_workers_in_chunks_merge_into_the_one_invoker_order_with_its_percentiles(
             .collect();
         assert!(left.is_empty(), "worker {k} left {left:?}");
     }
+    // The run's figures are the workers' histograms merged: each sent them with its summary (kept in
+    // workers/K/), and the run's summary does not repeat them.
+    for k in 0..4 {
+        let sent = formats::summary::read(&four.join(format!("workers/{k}/summary.json"))).unwrap();
+        let collected = sent.collected.expect("a worker sends its histograms");
+        assert_eq!(collected.records, 50_000);
+    }
+    assert!(summary
+        .workers
+        .iter()
+        .all(|w| w.summary.as_ref().unwrap().collected.is_none()));
     // The summary's latency percentiles are those of the merged records, within the histogram's
     // precision (three significant digits).
     let mut latencies: Vec<u64> = merged
@@ -139,7 +150,7 @@ fn four_workers_in_chunks_merge_into_the_one_invoker_order_with_its_percentiles(
             q * 100.0
         );
     }
-    // Each period's latency p50 and p99 and send-lag p99, from the merged stream, are those of its
+    // Each period's latency p50 and p99 and send-lag p99, from the merged histograms, are those of its
     // records within the period histograms' two significant digits; a period with no answered (or no
     // sent) call has none. (This machine does not answer every call of 20,000 a second.)
     let mut compared = 0;

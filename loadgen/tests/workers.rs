@@ -308,8 +308,30 @@ fn a_killed_local_worker_is_lost_and_a_late_one_starts_late() {
     );
     assert!(t.contains("worker 1   lost"), "{t}");
     assert!(!t.contains(&token), "{t}");
-    check_faults(&read_one_to_one(&out));
+    let cut = read_one_to_one(&out);
+    check_faults(&cut);
     assert_token_in_no_file(&out, &token);
+
+    // Resumed (`run --resume`): only the lost worker's calls are sent; the others' records stay.
+    ok(&run_loadgen(
+        &run_args(&out, &["--resume", s(&out)]),
+        &[],
+        LIMIT,
+    ));
+    let resumed = read_one_to_one(&out);
+    assert_eq!(resumed.records.len(), cut.records.len());
+    for ((before, _), (after, _)) in cut.records.iter().zip(&resumed.records) {
+        if before.worker == 1 {
+            assert_eq!(after.outcome, Outcome::Ok, "{after:?}");
+        } else {
+            assert_eq!(before, after);
+        }
+    }
+    let session = &resumed.summary.resumed[0];
+    assert_eq!(session.first_index, vec![None, Some(1), None]);
+    let lost = cut.records.iter().filter(|(r, _)| r.worker == 1).count() as u64;
+    assert_eq!(session.calls, lost);
+    assert!(resumed.summary.workers.iter().all(|w| w.lost.is_none()));
 }
 
 /// Starts a 20-second run of the local workers into `out` (with `extra` flags), long enough that its
