@@ -148,6 +148,10 @@ pub fn start(
     });
     let app = Router::new()
         .route("/v1/shards/{k}", get(shard))
+        .route(
+            "/v1/shards/{k}/head/{period_us}/{warmup}/{duration}",
+            get(shard_head),
+        )
         .route(formats::transfer::CLOCK_PATH, get(clock))
         .route(
             &formats::transfer::worker_file_path("{flag}"),
@@ -237,6 +241,37 @@ async fn shard(State(shared): State<Arc<Shared>>, UrlPath(k): UrlPath<u32>) -> R
     };
     shared.send(Event::ShardRequested(k));
     served(shard).await
+}
+
+/// The head of worker `k`'s shard, read from the shard now (a worker that streams its shard asks for
+/// it instead of reading the shard twice).
+async fn shard_head(
+    State(shared): State<Arc<Shared>>,
+    UrlPath((k, period_us, warmup, duration)): UrlPath<(u32, u64, u32, u32)>,
+) -> Response {
+    let Some(shard) = shared.shards.get(k as usize) else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            format!("no worker {k}: this run has {}", shared.shards.len()),
+        );
+    };
+    let path = shard.path.clone();
+    let head = tokio::task::spawn_blocking(move || {
+        invoker::schedule::Schedule::head_of_file(&path, period_us.max(1), warmup, duration)
+    })
+    .await;
+    match head {
+        Ok(Ok(head)) => {
+            let wire = invoker::schedule::HeadOnWire::from(&head);
+            (
+                [("content-type", "application/json")],
+                serde_json::to_string(&wire).expect("a head serialises"),
+            )
+                .into_response()
+        }
+        Ok(Err(e)) => plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }
 
 async fn flag_file(State(shared): State<Arc<Shared>>, UrlPath(flag): UrlPath<String>) -> Response {

@@ -420,3 +420,49 @@ fn over_tls_only_a_worker_trusting_the_coordinators_certificates_is_served() {
         "{e:#}"
     );
 }
+
+/// A streamed shard (`invoker --stream-shard`): its head as the coordinator reads it, and its calls, read
+/// through the look-ahead from the HTTP stream, are the shard's as read from its file; a shard whose
+/// bytes are not those hashed fails the reading at its end, naming both hashes.
+#[test]
+fn a_streamed_shard_reads_as_its_file_and_a_changed_one_is_refused() {
+    use invoker::lookahead::{read_ahead_from, CallsFrom};
+    use invoker::schedule::Schedule;
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"[{"timestamp":[300,100],"endpoint":["a:1","b:1"]},{"timestamp":[100],"endpoint":["a:1"]},{"timestamp":[],"endpoint":[]}]"#;
+    let (server, _events) = serve(dir.path(), text, Vec::new(), None);
+    let coordinator =
+        invoker::worker::Coordinator::trusting(&format!("http://{}", server.addr), TOKEN, None)
+            .unwrap();
+    let whole = Schedule::from_file(&dir.path().join("load-0.json"), 1_000_000, 1, 2).unwrap();
+    let head = invoker::shard_stream::head(&coordinator, 0, 1_000_000, (1, 2)).unwrap();
+    assert_eq!(head.calls_by_period, vec![2, 1, 0]);
+    assert_eq!(head.schedule.endpoints, whole.endpoints);
+    assert_eq!((head.calls, head.last_due_us), (3, 1_000_100));
+    let read = |head: &invoker::schedule::LoadHead| {
+        let stream = invoker::shard_stream::open(&coordinator, 0).unwrap();
+        let (calls, reader) = read_ahead_from(head, &CallsFrom::Stream(stream), None).unwrap();
+        let calls: Vec<_> = calls.collect();
+        (calls, reader.join().unwrap())
+    };
+    let (calls, ended) = read(&head);
+    ended.unwrap();
+    assert_eq!(calls, whole.calls);
+    // Changed after it was hashed (the same calls, one due time other): refused once read.
+    std::fs::write(dir.path().join("load-0.json"), text.replace("300", "400")).unwrap();
+    let (_, ended) = read(&head);
+    let e = ended.unwrap_err().to_string();
+    assert!(
+        e.contains("content hash mismatch") && e.contains("/v1/shards/0"),
+        "{e}"
+    );
+    // Without the token, neither the head nor the shard is given.
+    let answer = request(
+        server.addr,
+        "GET /v1/shards/0/head/1000000/1/2",
+        "",
+        None,
+        "",
+    );
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+}

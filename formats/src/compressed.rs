@@ -95,6 +95,32 @@ pub fn open(path: &Path) -> io::Result<Box<dyn BufRead + Send>> {
     }
 }
 
+/// `input` (a stream: a load sent over the network) for reading: its text, decompressed if it is a zstd
+/// stream (known by its first bytes, as [`open`] knows a file).
+pub fn reader(input: Box<dyn Read + Send>) -> io::Result<Box<dyn BufRead + Send>> {
+    let mut input = BufReader::with_capacity(1 << 20, input);
+    // A stream's first read may be short: read until the magic can be told, or the stream ends.
+    let mut head = Vec::new();
+    while head.len() < ZSTD_MAGIC.len() {
+        let got = input.fill_buf()?;
+        if got.is_empty() {
+            break;
+        }
+        let take = got.len().min(ZSTD_MAGIC.len() - head.len());
+        head.extend_from_slice(&got[..take]);
+        input.consume(take);
+    }
+    let whole = io::Cursor::new(head.clone()).chain(input);
+    if head == ZSTD_MAGIC {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 20,
+            zstd::stream::read::Decoder::new(whole)?,
+        )))
+    } else {
+        Ok(Box::new(BufReader::with_capacity(1 << 20, whole)))
+    }
+}
+
 /// A zstd stream whose errors say how far into the compressed file they were met.
 struct Decompressed {
     decoder: zstd::stream::read::Decoder<'static, BufReader<File>>,
@@ -189,6 +215,37 @@ mod tests {
         let mut text = Vec::new();
         open(path)?.read_to_end(&mut text)?;
         Ok(text)
+    }
+
+    /// A stream that gives one byte a read, as a network may.
+    struct Trickle(io::Cursor<Vec<u8>>);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(1);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn a_stream_reads_as_its_file_plain_or_zstd_however_it_arrives() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: Vec<u8> = (0..50_000u32)
+            .flat_map(|i| format!("{i},").into_bytes())
+            .collect();
+        for (name, short) in [("plain.json", &b"[]"[..]), ("packed.json.zst", &b"[]"[..])] {
+            let path = dir.path().join(name);
+            for body in [&text[..], short, &b""[..]] {
+                written(&path, body);
+                let sent = std::fs::read(&path).unwrap();
+                let mut got = Vec::new();
+                reader(Box::new(Trickle(io::Cursor::new(sent))))
+                    .unwrap()
+                    .read_to_end(&mut got)
+                    .unwrap();
+                assert_eq!(got, body, "{name}");
+            }
+        }
     }
 
     #[test]

@@ -28,8 +28,8 @@ pub mod transfer;
 pub mod workflows;
 
 pub use load::{
-    read, read_periods, shard_of, shard_path, whole_index, CallAsk, Invocation, Load, LoadError,
-    LoadNames, LoadWriter, Period, WorkflowStep, WriteStats, MAX_ASK_US,
+    read, read_periods, read_periods_from, shard_of, shard_path, whole_index, CallAsk, Invocation,
+    Load, LoadError, LoadNames, LoadWriter, Period, WorkflowStep, WriteStats, MAX_ASK_US,
 };
 pub use percentiles::Percentiles;
 

@@ -438,7 +438,7 @@ pub enum LoadError {
 }
 
 mod parse;
-pub use parse::{read, read_periods, LoadNames};
+pub use parse::{read, read_periods, read_periods_from, LoadNames};
 
 #[cfg(test)]
 mod tests;

@@ -91,6 +91,13 @@ pub fn shard_path(k: u32) -> String {
     format!("/v1/shards/{k}")
 }
 
+/// The path of the head of worker `k`'s shard (its endpoints and calls per period, as
+/// `invoker::schedule::HeadOnWire`) over `warmup + duration` periods of `period_us`: a worker that
+/// streams its shard asks for it first.
+pub fn shard_head_path(k: u32, period_us: u64, warmup: u32, duration: u32) -> String {
+    format!("/v1/shards/{k}/head/{period_us}/{warmup}/{duration}")
+}
+
 /// The path of a file a worker's flags name (`--endpoint-requests`, `--ca-cert`): the worker fetches it
 /// from the coordinator, as the path the flag gives is the coordinator's, not the worker's.
 pub fn worker_file_path(flag: &str) -> String {

@@ -178,6 +178,12 @@ pub struct InvokerArgs {
     #[arg(long, value_name = "SECONDS", requires = "coordinator", value_parser = seconds_up_to(3600.0))]
     pub live_interval: Option<Duration>,
 
+    /// With --coordinator: read this worker's shard straight from the coordinator, as the replay goes
+    /// (its head asked for first), instead of fetching it whole into --work-dir before the start: no
+    /// copy on this machine's disk, and no wait for one.
+    #[arg(long, requires = "coordinator")]
+    pub stream_shard: bool,
+
     /// Continue a cut replay (`loadgen run --resume`): the load's time, µs, that is this replay's time 0
     /// (each call is sent its due time less this after the start). Needs --resume-first.
     #[arg(long, value_name = "US", requires = "resume_first")]
@@ -251,6 +257,8 @@ pub struct InvokerSettings {
     pub records_chunk: u64,
     /// A resumed replay: the load's time that is time 0, and each worker's first position to send.
     pub resume: Option<crate::options::ResumedShares>,
+    /// Each worker reads its shard straight from the coordinator (`invoker --stream-shard`).
+    pub stream_shard: bool,
 }
 
 /// The arguments of worker `worker` (a number, or `$(JOB_COMPLETION_INDEX)` in a Job).
@@ -312,6 +320,9 @@ pub fn invoker_args(
             "--live-interval".to_owned(),
             format!("{}", interval.as_secs_f64()),
         ]);
+    }
+    if settings.stream_shard {
+        args.push("--stream-shard".to_owned());
     }
     if let Some(resumed) = &settings.resume {
         let first: Vec<String> = resumed.first.iter().map(u64::to_string).collect();
@@ -507,6 +518,7 @@ mod tests {
                 from_us: 1_500_000,
                 first: vec![3, 4, 5, 6, 7],
             }),
+            stream_shard: true,
         };
         let start = SystemTime::UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);
         let built = invoker_args(
@@ -537,6 +549,7 @@ mod tests {
         assert_eq!(a.request, settings.request);
         assert_eq!(a.compress, settings.compress);
         assert_eq!(a.coordinator_timeout, settings.coordinator_timeout);
+        assert!(a.stream_shard);
         assert_eq!(
             a.resumed().unwrap(),
             Some(crate::options::Resumed {

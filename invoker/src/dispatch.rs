@@ -13,7 +13,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -28,7 +28,7 @@ use host::{all_cpus_but, online_cpus, pin_to};
 use crate::call::{FirstFailures, Sending};
 use crate::chained::Chaining;
 pub use crate::error::{error_chain, ReplayError};
-use crate::lookahead::{read_ahead, CallFeed, CallsFrom, LoadToReplay, LookAhead, Reader};
+use crate::lookahead::{read_ahead_from, CallFeed, CallsFrom, LoadToReplay, LookAhead, Reader};
 pub use crate::options::{Orchestration, Pacing, ReplayOptions, Round, Shard};
 use crate::request::{EndpointRequests, RequestTemplate};
 use crate::schedule::{LoadHead, Schedule};
@@ -162,8 +162,8 @@ fn commit_all(files: [Option<AtomicFile>; 2]) -> Result<(), ReplayError> {
     Ok(())
 }
 
-/// A load read ahead: its head and its file.
-type ReadFrom = (LoadHead, PathBuf);
+/// A load read ahead: its head, and its file or stream.
+type ReadFrom = (LoadHead, CallsFrom);
 
 /// The schedule the dispatcher works from (held whole, or only the head of a load read ahead), its
 /// number of calls, and for a load read ahead, its head and file. Rounds send the calls again and
@@ -173,13 +173,17 @@ fn calls_of(
     options: &ReplayOptions,
 ) -> Result<(Schedule, u64, Option<ReadFrom>), ReplayError> {
     let load = match (&options.pacing, &load.calls) {
-        (Pacing::Loops(_), CallsFrom::File(_)) => LoadToReplay::from(load.read_whole()?),
+        (Pacing::Loops(_), CallsFrom::File(_) | CallsFrom::Stream(_)) => {
+            LoadToReplay::from(load.read_whole()?)
+        }
         _ => load,
     };
     let total = load.head.calls;
     let calls = match load.calls {
         CallsFrom::Held(schedule) => (schedule, total, None),
-        CallsFrom::File(path) => (load.head.schedule.clone(), total, Some((load.head, path))),
+        read @ (CallsFrom::File(_) | CallsFrom::Stream(_)) => {
+            (load.head.schedule.clone(), total, Some((load.head, read)))
+        }
     };
     check_resume(&calls.0, options)?;
     Ok(calls)
@@ -190,11 +194,11 @@ fn start_reading(
     from: Option<&ReadFrom>,
     dispatcher_cpu: Option<usize>,
 ) -> Result<(Option<LookAhead>, Option<Reader>), ReplayError> {
-    let Some((head, path)) = from else {
+    let Some((head, calls)) = from else {
         return Ok((None, None));
     };
-    let (read, reader) =
-        read_ahead(head, path, dispatcher_cpu.map(all_cpus_but)).map_err(ReplayError::Start)?;
+    let (read, reader) = read_ahead_from(head, calls, dispatcher_cpu.map(all_cpus_but))
+        .map_err(ReplayError::Start)?;
     Ok((Some(read), Some(reader)))
 }
 

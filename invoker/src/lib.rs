@@ -26,6 +26,7 @@ mod orchestrate;
 pub mod request;
 pub mod rounds;
 pub mod schedule;
+pub mod shard_stream;
 mod sink;
 pub mod spans;
 pub mod stats;

@@ -9,8 +9,10 @@
 //! A workflow load, or one replayed in closed-loop rounds, is read whole: its calls wait for one another
 //! or are sent again and again, so the dispatcher needs all of them at hand (those loads are small).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use formats::LoadError;
@@ -38,6 +40,46 @@ pub enum CallsFrom {
     Held(Schedule),
     /// The load file (whose head is [`LoadToReplay::head`]), read ahead of the dispatcher.
     File(PathBuf),
+    /// The load's text as a stream (a worker's shard, as its coordinator sends it), read ahead of the
+    /// dispatcher once.
+    Stream(CallStream),
+}
+
+/// A load's text as a stream, read once: a worker's shard as its coordinator sends it, read at the
+/// dispatcher's pace (what is not read yet waits on the network, not in memory or on disk).
+#[derive(Clone)]
+pub struct CallStream {
+    /// What errors name it: where it comes from.
+    pub name: PathBuf,
+    text: Arc<Mutex<Option<Box<dyn Read + Send>>>>,
+}
+
+impl CallStream {
+    /// The stream `text` (the load's plain text), named `name`.
+    pub fn new(name: PathBuf, text: Box<dyn Read + Send>) -> CallStream {
+        CallStream {
+            name,
+            text: Arc::new(Mutex::new(Some(text))),
+        }
+    }
+
+    /// The stream, the first time it is asked for.
+    fn take(&self) -> Result<Box<dyn Read + Send>, LoadError> {
+        self.text
+            .lock()
+            .expect("the stream's lock")
+            .take()
+            .ok_or_else(|| LoadError::Io {
+                path: self.name.clone(),
+                source: std::io::Error::other("a stream is read once, and it was read already"),
+            })
+    }
+}
+
+impl std::fmt::Debug for CallStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CallStream({})", self.name.display())
+    }
 }
 
 impl From<Schedule> for LoadToReplay {
@@ -74,6 +116,12 @@ impl LoadToReplay {
     pub fn read_whole(self) -> Result<Schedule, LoadError> {
         match self.calls {
             CallsFrom::Held(schedule) => Ok(schedule),
+            CallsFrom::Stream(stream) => Err(LoadError::Io {
+                path: stream.name,
+                source: std::io::Error::other(
+                    "a streamed load is read ahead of the dispatcher, never whole",
+                ),
+            }),
             CallsFrom::File(path) => {
                 let s = &self.head.schedule;
                 Schedule::from_file(
@@ -172,11 +220,21 @@ pub fn read_ahead(
     path: &Path,
     cpus: Option<Vec<usize>>,
 ) -> std::io::Result<(LookAhead, Reader)> {
+    read_ahead_from(head, &CallsFrom::File(path.to_owned()), cpus)
+}
+
+/// [`read_ahead`] from a file or a stream (`calls`; a held schedule has nothing to read: its reader
+/// ends at once, handing over no call).
+pub fn read_ahead_from(
+    head: &LoadHead,
+    calls: &CallsFrom,
+    cpus: Option<Vec<usize>>,
+) -> std::io::Result<(LookAhead, Reader)> {
     let (tx, batches) = sync_channel(BATCHES_AHEAD);
-    let (schedule, counted, path) = (
+    let (schedule, counted, calls) = (
         head.schedule.clone(),
         head.calls_by_period.clone(),
-        path.to_owned(),
+        calls.clone(),
     );
     let reader = std::thread::Builder::new()
         .name("load-reader".into())
@@ -184,7 +242,22 @@ pub fn read_ahead(
             if let Some(cpus) = cpus {
                 host::pin_to(&cpus);
             }
-            match read_into(&schedule, &counted, &path, &tx) {
+            let read = match &calls {
+                CallsFrom::Held(_) => Ok(()),
+                CallsFrom::File(path) => formats::compressed::open(path)
+                    .map_err(|source| {
+                        Halt::Load(LoadError::Io {
+                            path: path.clone(),
+                            source,
+                        })
+                    })
+                    .and_then(|file| read_into(&schedule, &counted, (file, path), &tx)),
+                CallsFrom::Stream(stream) => stream
+                    .take()
+                    .map_err(Halt::Load)
+                    .and_then(|text| read_into(&schedule, &counted, (text, &stream.name), &tx)),
+            };
+            match read {
                 Ok(()) | Err(Halt::Unwanted) => Ok(()),
                 Err(Halt::Load(e)) => Err(e),
             }
@@ -201,7 +274,7 @@ pub fn read_ahead(
 fn read_into(
     schedule: &Schedule,
     counted: &[u64],
-    path: &Path,
+    (text, path): (impl Read, &Path),
     tx: &SyncSender<Vec<ScheduledCall>>,
 ) -> Result<(), Halt> {
     let changed = |what: String| {
@@ -211,7 +284,7 @@ fn read_into(
         })
     };
     let mut periods = 0usize;
-    schedule.stream_calls(path, BATCH_CALLS, |p, n, calls| {
+    schedule.stream_calls_from(text, path, BATCH_CALLS, |p, n, calls| {
         if p == periods {
             // A period's first batch: does it hold what the head counted?
             let first_read = counted.get(p).copied().unwrap_or(0);

@@ -171,6 +171,69 @@ pub struct LoadHead {
     pub last_due_us: u64,
 }
 
+/// A load's head as JSON: what a coordinator sends a worker that streams its shard
+/// (`invoker --stream-shard`), so the worker has it without reading the shard first. Workflow loads are
+/// not dealt to workers, so it has no node names.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HeadOnWire {
+    /// The load's endpoints.
+    pub endpoints: Vec<String>,
+    /// Periods replayed, of which the first `warmup_periods` are warm-up.
+    pub periods: u32,
+    /// See [`HeadOnWire::periods`].
+    pub warmup_periods: u32,
+    /// Period length, µs.
+    pub period_us: u64,
+    /// Periods the file holds.
+    pub periods_in_file: u32,
+    /// Calls in the periods replayed.
+    pub calls: u64,
+    /// Calls per endpoint.
+    pub calls_by_endpoint: Vec<u64>,
+    /// Calls per period replayed.
+    pub calls_by_period: Vec<u64>,
+    /// The last call's due time, µs.
+    pub last_due_us: u64,
+}
+
+impl From<&LoadHead> for HeadOnWire {
+    fn from(head: &LoadHead) -> HeadOnWire {
+        let s = &head.schedule;
+        HeadOnWire {
+            endpoints: s.endpoints.clone(),
+            periods: s.periods,
+            warmup_periods: s.warmup_periods,
+            period_us: s.period_us,
+            periods_in_file: s.periods_in_file,
+            calls: head.calls,
+            calls_by_endpoint: head.calls_by_endpoint.clone(),
+            calls_by_period: head.calls_by_period.clone(),
+            last_due_us: head.last_due_us,
+        }
+    }
+}
+
+impl From<HeadOnWire> for LoadHead {
+    fn from(w: HeadOnWire) -> LoadHead {
+        LoadHead {
+            schedule: Schedule {
+                endpoints: w.endpoints,
+                calls: Vec::new(),
+                periods: w.periods,
+                warmup_periods: w.warmup_periods,
+                period_us: w.period_us,
+                periods_in_file: w.periods_in_file,
+                nodes: Vec::new(),
+                dependencies: None,
+            },
+            calls: w.calls,
+            calls_by_endpoint: w.calls_by_endpoint,
+            calls_by_period: w.calls_by_period,
+            last_due_us: w.last_due_us,
+        }
+    }
+}
+
 impl LoadHead {
     /// The head of a schedule read whole.
     pub fn of(schedule: &Schedule) -> LoadHead {
@@ -333,11 +396,27 @@ impl Schedule {
         &self,
         path: &Path,
         batch: usize,
+        each: impl FnMut(usize, usize, &[ScheduledCall]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let file = formats::compressed::open(path).map_err(|source| LoadError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        self.stream_calls_from(file, path, batch, each)
+    }
+
+    /// [`Schedule::stream_calls`] from `reader` (the load's plain text: a worker's shard as its
+    /// coordinator streams it), named `path` in errors.
+    pub fn stream_calls_from<E: From<LoadError>>(
+        &self,
+        reader: impl std::io::Read,
+        path: &Path,
+        batch: usize,
         mut each: impl FnMut(usize, usize, &[ScheduledCall]) -> Result<(), E>,
     ) -> Result<(), E> {
         let mut p = 0usize;
         let (mut order, mut calls) = (Vec::<u32>::new(), Vec::new());
-        formats::read_periods(path, |period, _| {
+        formats::read_periods_from(reader, path, |period, _| {
             if p < self.periods as usize {
                 let n = period.calls.len();
                 order.clear();

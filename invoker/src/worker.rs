@@ -3,6 +3,9 @@
 //! over the HTTP channel that `formats::transfer` defines. Every body is checked against its content hash,
 //! in both directions: a corrupted transfer is retried, never used. While it replays, a [`LiveReporter`]
 //! tells the coordinator what it has done so far, for the coordinator's live view and `/metrics`.
+//!
+//! The file is long because the client, its retries, the watchdog and the live reporter share its
+//! transfer helpers.
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -61,7 +64,10 @@ pub fn run_token(base: &str) -> Result<String, TransferError> {
 pub struct Coordinator {
     base: String,
     client: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
+    pub(crate) runtime: tokio::runtime::Runtime,
+    /// The run's token and the certificates trusted, to make another client ([`Coordinator::fork`]).
+    token: String,
+    trusted: Option<String>,
 }
 
 impl Coordinator {
@@ -126,10 +132,40 @@ impl Coordinator {
             base: base.trim_end_matches('/').to_owned(),
             client,
             runtime,
+            token: token.to_owned(),
+            trusted: trusted.map(str::to_owned),
         })
     }
 
-    fn url(&self, path: &str) -> String {
+    /// Another client of the same coordinator, with its own connections and runtime: for a transfer
+    /// that lasts the whole run on a thread of its own (a streamed shard).
+    pub fn fork(&self) -> Result<Coordinator, TransferError> {
+        Coordinator::trusting(&self.base, &self.token, self.trusted.as_deref())
+    }
+
+    /// GET `path` (once the coordinator answers: tried again as [`Coordinator::fetch`] is), its answer
+    /// not read yet; refused when its status is not success.
+    pub(crate) fn get(&self, path: &str) -> Result<reqwest::Response, TransferError> {
+        let url = self.url(path);
+        retry(&url, || {
+            self.runtime.block_on(async {
+                let response = self
+                    .client
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| Attempt::Retry(error_chain(&e)))?;
+                if response.status().is_success() {
+                    return Ok(response);
+                }
+                let status = response.status();
+                let body = response.text().await.unwrap_or_default();
+                Err(Attempt::Fail(format!("{status}: {}", body.trim())))
+            })
+        })
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 

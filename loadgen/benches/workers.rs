@@ -110,6 +110,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
                 coordinator_timeout: Duration::from_secs(60),
                 records_chunk: 100_000,
                 resume: None,
+                stream_shard: false,
             },
             cpus: vec![None; WORKERS as usize],
             start_lead: None,

@@ -237,13 +237,7 @@ impl RunPlan {
                     format!("--advertise-addr {addr}: cannot serve the workers there")
                 })?;
         }
-        if let Some(tls) = &args.replay.coordinator_tls {
-            if launcher.is_none() {
-                bail!("--coordinator-tls secures the channel to the workers: it needs --workers");
-            }
-            // Read and checked now, so a bad file is named before anything is written.
-            tls.load()?;
-        }
+        check_worker_flags(args, launcher)?;
         let source = match (&load.trace.trace, load.shape.is_set()) {
             (Some(trace), _) if !trace.exists() => {
                 bail!("-t {}: no such trace file or directory", trace.display())
@@ -301,6 +295,22 @@ impl RunPlan {
             stellar,
         })
     }
+}
+
+/// Refuses the flags of a replay from workers (`--stream-shards`, `--coordinator-tls`) without workers;
+/// reads and checks `--coordinator-tls`'s files, so a bad one is named before anything is written.
+fn check_worker_flags(args: &RunArgs, launcher: Option<Launcher>) -> Result<()> {
+    if args.replay.stream_shards && launcher.is_none() {
+        bail!("--stream-shards streams each worker's shard from this process: it needs --workers");
+    }
+    if let Some(tls) = &args.replay.coordinator_tls {
+        if launcher.is_none() {
+            bail!("--coordinator-tls secures the channel to the workers: it needs --workers");
+        }
+        // Read and checked now, so a bad file is named before anything is written.
+        tls.load()?;
+    }
+    Ok(())
 }
 
 /// What a load is made from: its kind decided and its files found, once.

@@ -251,8 +251,8 @@ fn three_local_workers_replay_the_load_one_to_one() {
     );
 }
 
-/// `--coordinator-tls`: the workers fetch their shards and send their records over HTTPS, trusting the
-/// run's certificates only, and the run is the same one-to-one replay. A bad certificate or key, or the
+/// `--coordinator-tls`: the workers read their shards (streamed, `--stream-shards`) and send their
+/// records over HTTPS, trusting the run's certificates only, and the run is the same one-to-one replay. A bad certificate or key, or the
 /// flag without workers, is refused before anything is written.
 #[test]
 fn local_workers_reach_their_coordinator_over_tls() {
@@ -264,14 +264,22 @@ fn local_workers_reach_their_coordinator_over_tls() {
     std::fs::write(&key, &certificates.server_key).unwrap();
     let tls = format!("{},{}", s(&cert), s(&key));
     let out = dir.path().join("run");
+    // The workers read their shards as streams (over the same TLS channel) instead of fetching them.
     let t = ok(&run_loadgen(
-        &run_args(&out, &["-q", "--coordinator-tls", &tls]),
+        &run_args(&out, &["--coordinator-tls", &tls, "--stream-shards"]),
         &[],
         LIMIT,
     ));
     assert!(t.contains("serving shards at https://127.0.0.1:"), "{t}");
     let o = read_one_to_one(&out);
     check_all_answered(&out, &o);
+    for k in 0..WORKERS {
+        let log = std::fs::read_to_string(out.join(format!("workers/{k}/invoker.log"))).unwrap();
+        assert!(
+            log.contains(&format!("worker {k}: shard of ")) && log.contains("streamed"),
+            "{log}"
+        );
+    }
 
     let refused = |extra: &[&str], named: &str| {
         let out = dir.path().join("refused");
@@ -283,6 +291,7 @@ fn local_workers_reach_their_coordinator_over_tls() {
         assert!(!out.join("load.json").exists(), "nothing written: {err}");
     };
     refused(&["--coordinator-tls", &tls], "it needs --workers");
+    refused(&["--stream-shards"], "it needs --workers");
     let missing = format!("{},{}", s(&cert), s(&dir.path().join("none.key")));
     refused(
         &["--workers", "2", "--coordinator-tls", &missing],

@@ -38,13 +38,23 @@ pub struct LoadNames {
 /// reading and is returned as it is. Returns the load's names.
 pub fn read_periods<E: From<LoadError>>(
     path: &Path,
-    mut each: impl FnMut(Period, &[String]) -> Result<(), E>,
+    each: impl FnMut(Period, &[String]) -> Result<(), E>,
 ) -> Result<LoadNames, E> {
     let file = crate::compressed::open(path).map_err(|source| LoadError::Io {
         path: path.to_owned(),
         source,
     })?;
-    let mut de = serde_json::Deserializer::from_reader(file);
+    read_periods_from(file, path, each)
+}
+
+/// [`read_periods`] from `reader` (a load's text, plain: see [`crate::compressed::reader`]), which
+/// errors name as `path` (a file, or where a stream came from).
+pub fn read_periods_from<E: From<LoadError>>(
+    reader: impl std::io::Read,
+    path: &Path,
+    mut each: impl FnMut(Period, &[String]) -> Result<(), E>,
+) -> Result<LoadNames, E> {
+    let mut de = serde_json::Deserializer::from_reader(reader);
     let mut interner = Interner::default();
     let mut nodes = Interner::default();
     let mut instances_before = std::collections::HashSet::new();

@@ -11,8 +11,9 @@ use formats::summary::Summary;
 use formats::transfer::{self, RESULT_FILES};
 use invoker::cli::InvokerArgs;
 use invoker::dispatch::{replay, ReplayOptions, Shard};
-use invoker::lookahead::LoadToReplay;
+use invoker::lookahead::{CallsFrom, LoadToReplay};
 use invoker::observe::Observer;
+use invoker::shard_stream;
 use invoker::upload::ChunkUploader;
 use invoker::worker::{Coordinator, LiveReporter};
 
@@ -63,7 +64,16 @@ fn run(args: &InvokerArgs, stop: &Stop) -> Result<()> {
         summary: args.summary.clone(),
         chunks: None,
     };
-    let summary = replay_load(args, &files, shard(args)?, args.start_at, None, stop)?;
+    let load = LoadToReplay::open(files.load, args.period_us(), args.warmup, args.duration)
+        .context("reading the load")?;
+    let summary = replay_load(
+        args,
+        (load, &files),
+        shard(args)?,
+        args.start_at,
+        None,
+        stop,
+    )?;
     // The files are written: the run is complete, but it measured nothing.
     if let Some(why) = summary.every_call_failed() {
         bail!("{why}");
@@ -73,7 +83,7 @@ fn run(args: &InvokerArgs, stop: &Stop) -> Result<()> {
 
 fn replay_load(
     args: &InvokerArgs,
-    files: &Files,
+    (load, files): (LoadToReplay, &Files),
     shard: Option<Shard>,
     start_at: Option<SystemTime>,
     coordinator: Option<((&str, &str), u32)>,
@@ -82,9 +92,6 @@ fn replay_load(
     if args.trace || args.zipkin.is_some() {
         log::warn!("-trace/-zipkin (Zipkin tracing) are not supported; ignoring them");
     }
-    // Its head only (a workflow load whole): the calls are read ahead of the dispatcher as it goes.
-    let load = LoadToReplay::open(files.load, args.period_us(), args.warmup, args.duration)
-        .context("reading the load")?;
     let schedule = &load.head.schedule;
     if schedule.periods < args.warmup.saturating_add(args.duration) {
         log::warn!(
@@ -183,6 +190,37 @@ fn write_summary(path: &Path, summary: &Summary) -> Result<()> {
     Ok(formats::summary::write(path, summary)?)
 }
 
+/// Worker `k`'s load, its head only (the calls are read ahead of the dispatcher as it goes): from the
+/// shard fetched whole into `path`, or from the coordinator, the shard then read from it as a stream.
+fn worker_load(
+    args: &InvokerArgs,
+    coordinator: &Coordinator,
+    k: u32,
+    path: &Path,
+) -> Result<LoadToReplay> {
+    if args.stream_shard {
+        let head = shard_stream::head(
+            coordinator,
+            k,
+            args.period_us(),
+            (args.warmup, args.duration),
+        )
+        .context("asking for this worker's shard's head")?;
+        let calls = shard_stream::open(coordinator, k).context("opening this worker's shard")?;
+        log::info!("worker {k}: shard of {} calls, streamed", head.calls);
+        return Ok(LoadToReplay {
+            head,
+            calls: CallsFrom::Stream(calls),
+        });
+    }
+    let bytes = coordinator
+        .fetch(&transfer::shard_path(k), path)
+        .context("fetching this worker's shard")?;
+    log::info!("worker {k}: shard of {bytes} bytes received");
+    LoadToReplay::open(path, args.period_us(), args.warmup, args.duration)
+        .context("reading the load")
+}
+
 /// A worker's run: shard in, clock, replay, results out. A failure before the results exist is reported
 /// to the coordinator, so it knows at once instead of waiting for this worker.
 fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()> {
@@ -208,10 +246,7 @@ fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()>
         }),
     };
     let replayed = (|| {
-        let bytes = coordinator
-            .fetch(&transfer::shard_path(k), files.load)
-            .context("fetching this worker's shard")?;
-        log::info!("worker {k}: shard of {bytes} bytes received");
+        let load = worker_load(args, &coordinator, k, files.load)?;
         // The files the flags name come from the coordinator too: its paths are not this machine's.
         let mut args = args.clone();
         for (flag, path) in args.request.files_mut() {
@@ -236,7 +271,7 @@ fn run_for_coordinator(args: &InvokerArgs, url: &str, stop: &Stop) -> Result<()>
         )?;
         let mut summary = replay_load(
             args,
-            &files,
+            (load, &files),
             Some(shard),
             local_start,
             Some(((url, &token), k)),

@@ -1,6 +1,8 @@
 //! Flags shared by the commands that make a load: which trace and window (`TraceArgs`), how it is mapped
 //! and spread (`LoadArgs`), where the proxies run (`DeployArgs`), and how `run` replays it (`ReplayArgs`).
 //! Every number has its bounds here, checked when the command line is parsed.
+//!
+//! The file is long because it holds every load and replay flag with the help text users read.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -479,6 +481,12 @@ pub struct ReplayArgs {
     /// its calls have ended), so a worker lost mid-run loses at most its last chunk's calls.
     #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = whole_in::<u64>(1, 1_000_000_000))]
     pub records_chunk: u64,
+
+    /// With --workers: each worker reads its shard straight from this process as its replay goes (a
+    /// period at a time, its hash checked), instead of fetching it whole before the start: no copy on the
+    /// workers' disks, and no wait for one.
+    #[arg(long)]
+    pub stream_shards: bool,
 
     /// Write the run's load and records zstd-compressed (`none` or `zstd`): load.json.zst (and its shards),
     /// records.csv.zst, and workers send their records back compressed. Our invoker, report, plots and

@@ -154,6 +154,7 @@ pub(crate) fn invoker_settings(
         coordinator_timeout: plan.replay.coordinator_timeout,
         records_chunk: plan.replay.records_chunk,
         resume: None,
+        stream_shard: plan.replay.stream_shards,
     }
 }
 
