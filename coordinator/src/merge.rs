@@ -20,12 +20,11 @@
 //! are not used at all, and their worker's calls are recorded as lost.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
-use formats::output::AtomicFile;
-use formats::records::{Outcome, Record, RecordsReader, RecordsWriter};
+use anyhow::{bail, Result};
+
+use formats::records::{Outcome, Record, RecordsReader, RunRecordsWriter};
 use formats::summary::{Summary, WorkerReport};
 use formats::{shard_of, whole_index};
 use invoker::schedule::{LoadHead, Schedule};
@@ -108,12 +107,7 @@ pub fn merge(
     // The figures of each worker that reported come from its own histograms and counts, merged; the
     // records of the others (what a lost worker sent, and the calls nobody recorded) are counted here.
     let merged = merge_collected(&mut collector, results);
-    let records_file =
-        formats::compressed::Compressed::for_path(AtomicFile::create(records_out)?, records_out)?;
-    let mut records = RecordsWriter::new(records_file)
-        .with_context(|| format!("writing {}", records_out.display()))?;
-    let mut latencies = AtomicFile::create(latencies_out)?;
-    let mut digits = itoa::Buffer::new();
+    let mut out = RunRecordsWriter::create(records_out, latencies_out)?;
     let mut g = 0u64;
     schedule.stream_calls(load.path, MERGE_BATCH, |_, _, calls| -> Result<()> {
         for call in calls {
@@ -130,17 +124,7 @@ pub fn merge(
                     record
                 }
             };
-            records
-                .write(&record, &schedule.endpoints)
-                .with_context(|| format!("writing {}", records_out.display()))?;
-            if let (Outcome::Ok, false, Some(l)) =
-                (record.outcome, record.warmup, record.latency_us)
-            {
-                latencies
-                    .write_all(digits.format(l).as_bytes())
-                    .and_then(|_| latencies.write_all(b"\n"))
-                    .with_context(|| format!("writing {}", latencies_out.display()))?;
-            }
+            out.write(&record, &schedule.endpoints)?;
             g += 1;
         }
         Ok(())
@@ -151,14 +135,7 @@ pub fn merge(
             load.path.display()
         );
     }
-    records
-        .finish()
-        .and_then(|f| f.finish())
-        .and_then(|f| f.commit())
-        .with_context(|| format!("writing {}", records_out.display()))?;
-    latencies
-        .commit()
-        .with_context(|| format!("writing {}", latencies_out.display()))?;
+    out.commit()?;
 
     Ok(summarize(
         collector,

@@ -24,7 +24,7 @@
 //! index into a table of names). vSwarm's `lat.csv` is another file, written as vSwarm writes it.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 mod outcome;
 mod read;
@@ -373,6 +373,55 @@ impl<W: Write> RecordsWriter<W> {
         self.out.flush()?;
         Ok(self.out)
     }
+}
+
+/// A run's `records.csv` (zstd when its name ends in `.zst`) and vSwarm's `lat.csv` written together
+/// from one stream of records: each record goes to the first, and its latency to the second when the
+/// call was measured and answered. Both are written beside their names and put in place by
+/// [`RunRecordsWriter::commit`]; dropped before, neither is. Errors name the file.
+pub struct RunRecordsWriter {
+    records: RecordsWriter<crate::compressed::Compressed<crate::output::AtomicFile>>,
+    latencies: crate::output::AtomicFile,
+    paths: (PathBuf, PathBuf),
+}
+
+impl RunRecordsWriter {
+    /// Starts writing `records` and `latencies`.
+    pub fn create(records: &Path, latencies: &Path) -> io::Result<RunRecordsWriter> {
+        let file = crate::output::AtomicFile::create(records)?;
+        let out = crate::compressed::Compressed::for_path(file, records).map_err(named(records))?;
+        Ok(RunRecordsWriter {
+            records: RecordsWriter::new(out).map_err(named(records))?,
+            latencies: crate::output::AtomicFile::create(latencies)?,
+            paths: (records.to_owned(), latencies.to_owned()),
+        })
+    }
+
+    /// Appends `r` (`endpoints`: the table `r.endpoint` indexes).
+    pub fn write(&mut self, r: &Record, endpoints: &[String]) -> io::Result<()> {
+        self.records
+            .write(r, endpoints)
+            .map_err(named(&self.paths.0))?;
+        if let (Outcome::Ok, false, Some(l)) = (r.outcome, r.warmup, r.latency_us) {
+            writeln!(self.latencies, "{l}").map_err(named(&self.paths.1))?;
+        }
+        Ok(())
+    }
+
+    /// Puts both files in place.
+    pub fn commit(self) -> io::Result<()> {
+        self.records
+            .finish()
+            .and_then(|f| f.finish())
+            .and_then(|f| f.commit())
+            .map_err(named(&self.paths.0))?;
+        self.latencies.commit().map_err(named(&self.paths.1))
+    }
+}
+
+/// An error of `path`'s, naming it.
+fn named(path: &Path) -> impl Fn(io::Error) -> io::Error + '_ {
+    move |e| crate::output::with_path(path, e)
 }
 
 /// Why a records file could not be read.

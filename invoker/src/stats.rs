@@ -229,6 +229,14 @@ impl Collector {
         }
     }
 
+    /// Measured calls by outcome name.
+    fn outcome_counts(&self) -> BTreeMap<String, u64> {
+        self.outcomes
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect()
+    }
+
     /// Everything collected, serialized to be merged elsewhere ([`Collector::merge`]).
     pub fn collected(&self) -> Collected {
         let name = |e: u32| self.endpoints.get(e as usize).cloned().unwrap_or_default();
@@ -237,11 +245,7 @@ impl Collector {
             scheduled: self.scheduled,
             sent: self.sent,
             ok: self.ok,
-            outcomes: self
-                .outcomes
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), *v))
-                .collect(),
+            outcomes: self.outcome_counts(),
             cold_starts: self.cold_starts,
             last_sent_us: self.last_sent_us,
             first_sent: self.first_sent,
@@ -380,11 +384,7 @@ impl Collector {
             scheduled: self.scheduled,
             sent: self.sent,
             ok: self.ok,
-            outcomes: self
-                .outcomes
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), *v))
-                .collect(),
+            outcomes: self.outcome_counts(),
             measured_seconds: nominal,
             scheduled_rate: rate(self.scheduled, nominal),
             achieved_rate: rate(self.sent, achieved_seconds),

@@ -15,15 +15,14 @@
 //! run's addresses, from its `endpoints.json`.
 
 use std::collections::HashMap;
-use std::io::{BufRead, Read, Write};
+use std::io::{BufRead, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use anyhow::{bail, Context, Result};
 use formats::files::RunFiles;
-use formats::output::AtomicFile;
-use formats::records::{Outcome, Record, RecordsReader, RecordsWriter};
+use formats::records::{Outcome, Record, RecordsReader, RunRecordsWriter};
 use formats::summary::{ResumedSession, Summary};
 use formats::{shard_of, whole_index};
 use invoker::schedule::LoadHead;
@@ -320,11 +319,7 @@ impl Resume {
             head.calls,
             schedule.measured_window(),
         );
-        let out = &files.records;
-        let file = formats::compressed::Compressed::for_path(AtomicFile::create(out)?, out)?;
-        let mut records =
-            RecordsWriter::new(file).with_context(|| format!("writing {}", out.display()))?;
-        let mut latencies = AtomicFile::create(&files.latencies)?;
+        let mut out = RunRecordsWriter::create(&files.records, &files.latencies)?;
         while let Some(kept) = earlier.next()? {
             let (w, position) = shard_of(kept.index, workers);
             let record = if position >= self.first[w as usize] {
@@ -333,25 +328,10 @@ impl Resume {
                 kept
             };
             collector.add(&record);
-            records
-                .write(&record, &schedule.endpoints)
-                .with_context(|| format!("writing {}", out.display()))?;
-            if let (Outcome::Ok, false, Some(l)) =
-                (record.outcome, record.warmup, record.latency_us)
-            {
-                writeln!(latencies, "{l}")
-                    .with_context(|| format!("writing {}", files.latencies.display()))?;
-            }
+            out.write(&record, &schedule.endpoints)?;
         }
         drop(resumed);
-        records
-            .finish()
-            .and_then(|f| f.finish())
-            .and_then(|f| f.commit())
-            .with_context(|| format!("writing {}", out.display()))?;
-        latencies
-            .commit()
-            .with_context(|| format!("writing {}", files.latencies.display()))?;
+        out.commit()?;
         let mut summary = collector.summary(session.dispatcher.clone(), session.interrupted);
         summary.incomplete = session.incomplete;
         summary.failures = session.failures.clone();
