@@ -3,7 +3,7 @@
 //! A run is cut when it is interrupted (Ctrl-C, or workers whose coordinator stopped answering), when a
 //! worker is lost, or when `loadgen` itself is killed. What it recorded is in its directory: whole
 //! (`records.csv`, the cut calls `not_sent:interrupted` or `not_sent:worker_lost`), or as the chunks its
-//! workers sent and the records its own invoker was writing (a killed `loadgen`'s `.staging-ID`
+//! workers had sent it and the records its own invoker was writing (a killed `loadgen`'s `.staging-ID`
 //! directory). [`Resume::find`] reads that back as one record per call, and finds each worker's first
 //! call after its last record; the resumed session sends exactly those calls, at their due times less
 //! the earliest of them (so it begins at once, and the calls keep their spacing), and [`Resume::combine`]
@@ -405,8 +405,8 @@ fn socket_address(endpoint: &str) -> Option<SocketAddr> {
 }
 
 /// The records of a run cut before it wrote records.csv, put together in `scratch` (records.csv, one
-/// per call): its workers' chunks (sent to it, or still in a local worker's own directory), or the
-/// records its own invoker had written (up to the last whole line). Calls without a record are
+/// per call): the chunks its workers had sent it, or the records its own invoker had written (up to
+/// the last whole line). Calls without a record are
 /// `not_sent:worker_lost`.
 fn put_together(
     files: &RunFiles,
@@ -439,16 +439,15 @@ fn put_together(
     Ok(out)
 }
 
-/// A worker's chunks, in order: those it sent (`dir`), and those a local worker had not sent yet (its
-/// own `invoker/` directory); each chunk is written whole before it is named.
+/// A worker's chunks that reached the coordinator (`dir`), in order: each was received whole (its hash
+/// checked). A local worker's own directory may hold later ones, but the last of those may have been
+/// cut off as it was written: they are not used.
 fn chunks_of(dir: &Path) -> Result<coordinator::merge::WorkerResult> {
     let mut chunks = std::collections::BTreeMap::new();
-    for d in [dir.join("invoker"), dir.to_owned()] {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(n) = formats::transfer::parse_chunk_name(&name) {
-                chunks.insert(n, entry.path());
-            }
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(n) = formats::transfer::parse_chunk_name(&name) {
+            chunks.insert(n, entry.path());
         }
     }
     // Only an unbroken run of chunks from the first: a record after a missing chunk has a gap before it.
