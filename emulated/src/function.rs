@@ -26,6 +26,7 @@
 //!
 //! The reply's message is a `proto::function::FunctionReport` (JSON).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,7 @@ use tonic::{Request, Response, Status};
 
 use crate::footprint::{budget_for, touch};
 use crate::instance::{Instance, Instances};
+use crate::kill::Kills;
 use crate::metrics::FleetMetrics;
 use crate::pool::{Lease, Pool, Scaling};
 use observe::Held;
@@ -177,6 +179,7 @@ pub(crate) struct Service {
     instances: Instances,
     metrics: Arc<FleetMetrics>,
     stores: crate::store::Stores,
+    kills: Arc<Kills>,
 }
 
 /// The instance a call runs on, held until the call ends (its drop tells the instance).
@@ -191,6 +194,7 @@ impl Service {
         behaviour: Behaviour,
         budget: Arc<Semaphore>,
         metrics: Arc<FleetMetrics>,
+        kills: Arc<Kills>,
     ) -> Service {
         let instances = match &behaviour.scaling {
             Some(scaling) => Instances::Scaled(Pool::start(
@@ -205,7 +209,9 @@ impl Service {
             ),
         };
         metrics.add_function(&behaviour.name, Box::new(instances.clone()));
+        kills.attach(instances.clone());
         Service {
+            kills,
             behaviour: Arc::new(behaviour),
             budget,
             instances,
@@ -223,7 +229,6 @@ impl Service {
         asked: Option<CallRequest>,
         spin: Option<u64>,
     ) -> Result<(FunctionReport, Duration), Status> {
-        let b = &self.behaviour;
         // The instance counts the call in flight until `_placed` goes, whatever ends the call.
         let (id, cold, waited, _placed) = match &self.instances {
             Instances::KeepAlive(instance, keep_alive) => {
@@ -231,7 +236,7 @@ impl Service {
                     .lock()
                     .expect("instance lock")
                     .arrive(Instant::now(), *keep_alive);
-                let departure = Departure(instance, *keep_alive);
+                let departure = Departure(instance, *keep_alive, id);
                 (id, cold, Duration::ZERO, Placed::KeepAlive(departure))
             }
             Instances::Scaled(pool) => {
@@ -239,6 +244,22 @@ impl Service {
                 (lease.id, lease.cold, lease.waited, Placed::Scaled(lease))
             }
         };
+        // A call on an instance that is killed ends with the kill's error (see `crate::kill`).
+        tokio::select! {
+            biased;
+            killed = self.kills.killed(id) => Err(killed),
+            served = self.serve_on((id, cold, waited), asked, spin) => served,
+        }
+    }
+
+    /// [`Service::call`] on instance `id` (`cold`: started for it, after `waited`).
+    async fn serve_on(
+        &self,
+        (id, cold, waited): (u64, bool, Duration),
+        asked: Option<CallRequest>,
+        spin: Option<u64>,
+    ) -> Result<(FunctionReport, Duration), Status> {
+        let b = &self.behaviour;
         let arrival = Instant::now();
         let m = &self.metrics;
         m.requests.inc();
@@ -274,6 +295,9 @@ impl Service {
             drop(queued);
             (Instant::now(), Vec::new(), Duration::ZERO)
         } else {
+            // A call whose instance is killed is dropped here: its computation stops with it.
+            let abandoned = Abandoned::default();
+            let dropped = Arc::clone(&abandoned.0);
             tokio::task::spawn_blocking(move || {
                 drop(queued);
                 let _busy = Held::new(&busy, 1);
@@ -282,7 +306,7 @@ impl Service {
                 match spin {
                     Some(n) => spin_increments(n),
                     None => {
-                        while started.elapsed() < cpu {
+                        while started.elapsed() < cpu && !dropped.load(Ordering::Relaxed) {
                             std::hint::spin_loop();
                         }
                     }
@@ -494,14 +518,25 @@ impl Spans {
 
 /// Marks a call's end in its instance when dropped; the last call out sets a timer that gives the
 /// footprint back if the instance is still idle when its keep-alive has passed.
-struct Departure<'a>(&'a Arc<Mutex<Instance>>, Duration);
+/// Set when the call that made it is dropped (its instance killed), so its computation stops.
+#[derive(Default)]
+struct Abandoned(Arc<AtomicBool>);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A call leaving instance `.2` of a function kept alive for `.1`.
+struct Departure<'a>(&'a Arc<Mutex<Instance>>, Duration, u64);
 
 impl Drop for Departure<'_> {
     fn drop(&mut self) {
         let Ok(mut instance) = self.0.lock() else {
             return;
         };
-        instance.depart(Instant::now());
+        instance.depart(self.2, Instant::now());
         if instance.in_flight > 0 || instance.footprint.is_none() {
             return;
         }

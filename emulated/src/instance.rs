@@ -90,9 +90,22 @@ impl Instance {
                 .is_some_and(|last| now.saturating_duration_since(last) <= keep_alive)
     }
 
-    pub(crate) fn depart(&mut self, now: Instant) {
+    /// The instance is killed: its id is returned, and the next call starts a new one (cold).
+    pub(crate) fn restart(&mut self) -> u64 {
+        let killed = self.id;
+        self.id = rand::random();
+        self.last_active = None;
+        self.footprint = None;
+        killed
+    }
+
+    /// A call on instance `id` ends at `now` (one on an instance since killed leaves no trace of
+    /// activity on the new one).
+    pub(crate) fn depart(&mut self, id: u64, now: Instant) {
         self.in_flight -= 1;
-        self.last_active = Some(now);
+        if id == self.id {
+            self.last_active = Some(now);
+        }
     }
 
     /// Gives the footprint back if the instance has died (idle past `keep_alive` at `now`).
@@ -115,12 +128,24 @@ mod tests {
         assert_eq!(i.arrive(t0, keep), (7, true));
         // A second call while the first runs, and one soon after: warm, same instance.
         assert_eq!(i.arrive(t0 + Duration::from_secs(1), keep), (7, false));
-        i.depart(t0 + Duration::from_secs(2));
-        i.depart(t0 + Duration::from_secs(3));
+        i.depart(7, t0 + Duration::from_secs(2));
+        i.depart(7, t0 + Duration::from_secs(3));
         assert_eq!(i.arrive(t0 + Duration::from_secs(12), keep), (7, false));
-        i.depart(t0 + Duration::from_secs(12));
+        i.depart(7, t0 + Duration::from_secs(12));
         // Idle longer than the keep-alive: cold, on a new instance.
         let (id, cold) = i.arrive(t0 + Duration::from_secs(23), keep);
+        assert!(cold);
+        assert_ne!(id, 7);
+    }
+
+    #[test]
+    fn a_restarted_instance_is_cold_even_when_its_killed_calls_leave_after() {
+        let mut i = Instance::new(7);
+        let (t0, keep) = (Instant::now(), Duration::from_secs(10));
+        i.arrive(t0, keep);
+        assert_eq!(i.restart(), 7);
+        i.depart(7, t0 + Duration::from_secs(1));
+        let (id, cold) = i.arrive(t0 + Duration::from_secs(2), keep);
         assert!(cold);
         assert_ne!(id, 7);
     }

@@ -16,6 +16,7 @@ mod footprint;
 pub mod function;
 mod http;
 mod instance;
+mod kill;
 pub mod metrics;
 mod orchestrate;
 mod pool;
@@ -23,6 +24,7 @@ mod receive;
 mod store;
 
 pub use function::{Behaviour, DEFAULT_BUDGET_MB, DEFAULT_KEEP_ALIVE};
+pub use kill::KillWhich;
 pub use metrics::{FleetMetrics, FunctionScale, Scale};
 pub use pool::Scaling;
 
@@ -39,6 +41,7 @@ use tonic_health::pb::HealthCheckRequest;
 
 use function::Service;
 use host::pin_to;
+use kill::Kills;
 use proto::chain::producer_consumer_server::ProducerConsumerServer;
 use proto::greeter_server::GreeterServer;
 
@@ -51,7 +54,14 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let budget = Arc::new(Semaphore::new(behaviour.memory_budget_mb as usize));
-    serve_with_budget(listener, behaviour, budget, metrics, shutdown).await
+    serve_with_budget(
+        listener,
+        behaviour,
+        (budget, Kills::new()),
+        metrics,
+        shutdown,
+    )
+    .await
 }
 
 /// The largest request the function takes over gRPC, bytes: a payload as large as the invoker sends
@@ -62,11 +72,11 @@ pub const MAX_REQUEST_BYTES: usize = (1 << 30) + (1 << 20);
 async fn serve_with_budget(
     listener: TcpListener,
     behaviour: Behaviour,
-    budget: Arc<Semaphore>,
+    (budget, kills): (Arc<Semaphore>, Arc<Kills>),
     metrics: Arc<FleetMetrics>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let service = Arc::new(Service::new(behaviour, budget, metrics));
+    let service = Arc::new(Service::new(behaviour, budget, metrics, kills));
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<GreeterServer<Service>>().await;
     let grpc = tonic::service::Routes::new(health_service)
@@ -160,6 +170,8 @@ pub struct LocalServers {
     /// `127.0.0.1:port` of each behaviour, in the order given.
     pub addrs: Vec<SocketAddr>,
     metrics: Arc<FleetMetrics>,
+    /// Each server's function name and kill switch, in the order of the behaviours.
+    kills: Vec<(String, Arc<Kills>)>,
     stop: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -211,6 +223,11 @@ impl LocalServers {
             .iter()
             .map(|l| l.local_addr())
             .collect::<std::io::Result<Vec<_>>>()?;
+        let kills: Vec<(String, Arc<Kills>)> = behaviours
+            .iter()
+            .map(|b| (b.name.clone(), Kills::new()))
+            .collect();
+        let switches: Vec<Arc<Kills>> = kills.iter().map(|(_, k)| Arc::clone(k)).collect();
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
         let check_addrs = addrs.clone();
@@ -219,7 +236,8 @@ impl LocalServers {
             .spawn(move || {
                 runtime.block_on(async move {
                     let mut servers = tokio::task::JoinSet::new();
-                    for (listener, behaviour) in listeners.into_iter().zip(behaviours) {
+                    let served = listeners.into_iter().zip(behaviours).zip(switches);
+                    for ((listener, behaviour), kills) in served {
                         let mut stopped = stopped.clone();
                         let shutdown = async move {
                             let _ = stopped.wait_for(|s| *s).await;
@@ -227,9 +245,14 @@ impl LocalServers {
                         let budget = Arc::clone(&budget);
                         let metrics = Arc::clone(&fleet_metrics);
                         servers.spawn(async move {
-                            if let Err(e) =
-                                serve_with_budget(listener, behaviour, budget, metrics, shutdown)
-                                    .await
+                            if let Err(e) = serve_with_budget(
+                                listener,
+                                behaviour,
+                                (budget, kills),
+                                metrics,
+                                shutdown,
+                            )
+                            .await
                             {
                                 log::error!("emulated function server: {e}");
                             }
@@ -251,6 +274,7 @@ impl LocalServers {
         let mut servers = LocalServers {
             addrs,
             metrics,
+            kills,
             stop: Some(stop),
             thread: Some(thread),
         };
@@ -270,6 +294,30 @@ impl LocalServers {
     /// The fleet's metrics: every server's, together.
     pub fn metrics(&self) -> Arc<FleetMetrics> {
         Arc::clone(&self.metrics)
+    }
+
+    /// Kills `which` of the instances of the function named `function` now (a fault a run injects):
+    /// their calls in flight end with an error, later calls go to other or new instances. Returns how
+    /// many were killed, or an error naming the functions there are when none is named so.
+    pub fn kill_instances(&self, function: &str, which: KillWhich) -> Result<usize, String> {
+        let switches: Vec<&Arc<Kills>> = self
+            .kills
+            .iter()
+            .filter(|(name, _)| name == function)
+            .map(|(_, k)| k)
+            .collect();
+        if switches.is_empty() {
+            return Err(format!(
+                "no local function is named {function:?} (the fleet serves: {})",
+                self.function_names().join(", ")
+            ));
+        }
+        Ok(switches.iter().map(|k| k.kill(which)).sum())
+    }
+
+    /// The functions served, in the order of the behaviours.
+    pub fn function_names(&self) -> Vec<String> {
+        self.kills.iter().map(|(name, _)| name.clone()).collect()
     }
 
     /// The `host:port` endpoint strings for a load file, in the order of the behaviours.

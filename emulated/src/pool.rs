@@ -299,6 +299,38 @@ impl Pool {
         }
     }
 
+    /// Kills `which` of the instances now, the busiest first (a pod that dies takes its calls with
+    /// it); returns their ids. Calls waiting for an instance stay queued: if none is left, one is made
+    /// at once, as the activator would ask for.
+    pub(crate) fn kill(self: &Arc<Pool>, which: crate::kill::KillWhich) -> Vec<u64> {
+        let mut s = self.lock();
+        let now = Instant::now();
+        s.advance(self.scaling.now_us(now));
+        let mut order: Vec<usize> = (0..s.instances.len()).collect();
+        order.sort_by_key(|&k| std::cmp::Reverse((s.instances[k].busy, s.instances[k].ready)));
+        let mut ids: Vec<u64> = order[..which.of(order.len())]
+            .iter()
+            .map(|&k| s.instances[k].id)
+            .collect();
+        ids.sort_unstable();
+        let lived: f64 = s
+            .instances
+            .iter()
+            .filter(|slot| ids.binary_search(&slot.id).is_ok())
+            .map(|slot| now.duration_since(slot.created).as_secs_f64())
+            .sum();
+        s.lived_s += lived;
+        s.instances
+            .retain(|slot| ids.binary_search(&slot.id).is_err());
+        for _ in &ids {
+            self.metrics.scaled_instance(false);
+        }
+        if s.instances.is_empty() && !s.queue.is_empty() {
+            self.create(&mut s, now);
+        }
+        ids
+    }
+
     /// The function's scale now.
     pub(crate) fn scale(&self) -> FunctionScale {
         let s = self.lock();
