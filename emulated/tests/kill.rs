@@ -12,17 +12,16 @@ use proto::function::{CallRequest, FunctionReport};
 use proto::greeter_client::GreeterClient;
 use proto::HelloRequest;
 
+/// A call's report or error code, and when it ended.
+type Outcome = (Result<FunctionReport, tonic::Code>, Duration);
+
 /// Sends `n` calls of 1 s at once, kills `which` instances of "fn" once all are in flight, then one
 /// more call; the outcomes of the first calls (with when each ended) and the last call's report.
 fn kill_during_calls(
     servers: &LocalServers,
     n: usize,
     which: KillWhich,
-) -> (
-    Vec<(Result<FunctionReport, tonic::Code>, Duration)>,
-    usize,
-    FunctionReport,
-) {
+) -> (Vec<Outcome>, usize, FunctionReport) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
