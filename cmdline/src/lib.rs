@@ -43,6 +43,7 @@ impl Stop {
                 signal_hook::low_level::register(signal, move || {
                     last.store(signal, Ordering::SeqCst);
                     if requests.fetch_add(1, Ordering::SeqCst) + 1 >= 3 {
+                        kill_adopted_groups();
                         signal_hook::low_level::exit(128 + signal);
                     }
                 })?;
@@ -76,6 +77,39 @@ impl Stop {
             0 => 130,
             signal => (128 + signal).clamp(0, 255) as u8,
         })
+    }
+}
+
+/// Process groups this program started (interference generators), killed by the third stop signal
+/// before the program ends at once, so none outlives it. Fixed slots: the handler may not allocate.
+static ADOPTED_GROUPS: [AtomicI32; 64] = [const { AtomicI32::new(0) }; 64];
+
+/// Records process group `pgid` as this program's, to be killed if a third stop signal ends it at once;
+/// false when every slot is taken (the group then relies on its parent-death signal alone).
+pub fn adopt_group(pgid: i32) -> bool {
+    ADOPTED_GROUPS.iter().any(|slot| {
+        slot.compare_exchange(0, pgid, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+    })
+}
+
+/// Forgets process group `pgid` (it has ended).
+pub fn release_group(pgid: i32) {
+    for slot in &ADOPTED_GROUPS {
+        let _ = slot.compare_exchange(pgid, 0, Ordering::SeqCst, Ordering::SeqCst);
+    }
+}
+
+/// Kills every adopted group: only async-signal-safe calls (atomics and `kill`).
+fn kill_adopted_groups() {
+    for slot in &ADOPTED_GROUPS {
+        let pgid = slot.load(Ordering::SeqCst);
+        if pgid > 0 {
+            // SAFETY: kill(2) is async-signal-safe; a negative pid names the group.
+            unsafe {
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
     }
 }
 
