@@ -34,6 +34,13 @@ FROM ${BINARIES} AS binaries
 # 2. A slim runtime: the binaries need only glibc, libm and libgcc_s, which Debian's slim image has.
 FROM ${BASE}
 COPY --from=binaries /out/invoker /out/emulated-function /out/loadgen /usr/local/bin/
+# The interference generators a run starts on chosen nodes (`--interference …,where=nodes:LABEL=VALUE`):
+# stress-ng (CPU, memory, memory bandwidth) and iperf3 (network), from Debian's packages (installed here
+# unless the base has them).
+RUN if ! command -v stress-ng > /dev/null || ! command -v iperf3 > /dev/null; then \
+        apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+            stress-ng iperf3 && rm -rf /var/lib/apt/lists/*; \
+    fi
 ARG FUNCTION_IMAGE_SIZE_MB=0
 RUN if [ "$FUNCTION_IMAGE_SIZE_MB" -gt 0 ]; then \
         mkdir -p /opt && head -c "$((FUNCTION_IMAGE_SIZE_MB * 1048576))" /dev/urandom > /opt/filler; \

@@ -80,6 +80,21 @@ pub struct Launch<'a> {
     /// `--coordinator-tls`: the coordinator serves HTTPS, and the workers trust its certificates only
     /// (given to them as the token is).
     pub tls: Option<tls::LoadedTls>,
+    /// What the run's disturbance timeline learns from the replay.
+    pub hooks: ReplayHooks,
+}
+
+/// The local workers' process ids, by worker (none before it starts and after it exits).
+pub type WorkerPids = Arc<std::sync::Mutex<Vec<Option<u32>>>>;
+
+/// What a run's disturbance timeline learns from a replay from workers: its time 0, and the local
+/// workers' process ids (a fault pauses or kills one).
+#[derive(Debug, Clone, Default)]
+pub struct ReplayHooks {
+    /// Told the agreed start once it is fixed.
+    pub time_zero: Option<std::sync::mpsc::Sender<SystemTime>>,
+    /// Kept up to date with the local workers' pids.
+    pub worker_pids: Option<WorkerPids>,
 }
 
 /// What each worker finds in its environment: the run's token and, when the coordinator serves HTTPS,
@@ -201,10 +216,7 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
         "http"
     };
     let coordinator = format!("{scheme}://{}", server.addr);
-    let lead = launch
-        .start_lead
-        .unwrap_or_else(|| default_lead(launch.launcher, largest));
-    let start_at = SystemTime::now() + lead;
+    let (lead, start_at) = agreed_start(launch, largest);
     let span = Duration::from_micros(launch.load.last_due_us);
     // Results are awaited until every call could have ended, plus time to send them back.
     let records_mb = launch.load.calls as f64 * 80.0 / 1e6;
@@ -226,7 +238,7 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
     let launched = launch_workers(launch, &coordinator, start_at, deadline)?;
     let progress = wait_for_workers(launch, launched, &events, deadline)?;
     drop(server);
-    let mut results = worker_results(progress);
+    let mut results = worker_results(progress, start_at);
     for (k, r) in results.iter().enumerate() {
         if let Some(why) = &r.lost {
             println!("worker {k}   lost: {why}");
@@ -277,6 +289,18 @@ pub fn replay(launch: &Launch) -> Result<Summary> {
     Ok(summary)
 }
 
+/// The time from now to the workers' agreed start, and that start (told to the run's hooks).
+fn agreed_start(launch: &Launch, largest_shard_bytes: u64) -> (Duration, SystemTime) {
+    let lead = launch
+        .start_lead
+        .unwrap_or_else(|| default_lead(launch.launcher, largest_shard_bytes));
+    let start_at = SystemTime::now() + lead;
+    if let Some(told) = &launch.hooks.time_zero {
+        let _ = told.send(start_at);
+    }
+    (lead, start_at)
+}
+
 /// Removes what a worker's directory holds that is now in the run's files: its records chunks and its
 /// work directory.
 fn remove_merged(dir: &Path) {
@@ -324,7 +348,7 @@ fn launch_workers(
                 &binary,
                 (args, logs),
                 worker_env(launch),
-                &launch.launch_delays,
+                (&launch.launch_delays, launch.hooks.worker_pids.clone()),
             )?)
         }
         Launcher::Kubernetes => {
@@ -452,10 +476,18 @@ fn wait_for_workers(
 }
 
 /// What each worker left: its records and summary, or why it is lost.
-fn worker_results(progress: Vec<Progress>) -> Vec<WorkerResult> {
+fn worker_results(progress: Vec<Progress>, start_at: SystemTime) -> Vec<WorkerResult> {
+    let (now, now_wall) = (Instant::now(), SystemTime::now());
+    // When a lost worker was seen gone, µs from time 0: its calls due before then may have been sent.
+    let seen_gone = |at: Instant| {
+        let wall = now_wall - now.saturating_duration_since(at);
+        wall.duration_since(start_at)
+            .map_or(0, |d| d.as_micros() as u64)
+    };
     progress
         .into_iter()
         .map(|p| {
+            let lost_at_us = p.ended.as_ref().map(|(at, _)| seen_gone(*at));
             let summary = p
                 .summary
                 .as_deref()
@@ -468,6 +500,7 @@ fn worker_results(progress: Vec<Progress>) -> Vec<WorkerResult> {
             WorkerResult {
                 records: p.chunks.into_values().collect(),
                 summary,
+                lost_at_us: lost.as_ref().and(lost_at_us),
                 lost,
             }
         })

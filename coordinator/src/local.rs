@@ -65,18 +65,22 @@ pub struct LocalWorkers {
     args: Vec<Vec<String>>,
     logs: Vec<PathBuf>,
     workers: Vec<Worker>,
+    pids: Option<crate::WorkerPids>,
 }
 
 impl LocalWorkers {
     /// Starts one process per argument list (worker K gets `args[K]`), its output in `logs[K]`, `env`
     /// (the run's token, and the certificates it trusts) in its environment; worker K is started
-    /// `delays[K]` later when given.
+    /// `delays[K]` later when given; `pids`, when given, is kept up to date with their process ids.
     pub fn launch(
         binary: &Path,
         (args, logs): (Vec<Vec<String>>, Vec<PathBuf>),
         env: Vec<(String, String)>,
-        delays: &[(u32, Duration)],
+        (delays, pids): (&[(u32, Duration)], Option<crate::WorkerPids>),
     ) -> Result<LocalWorkers> {
+        if let Some(pids) = &pids {
+            *pids.lock().unwrap_or_else(|e| e.into_inner()) = vec![None; args.len()];
+        }
         let now = Instant::now();
         let mut launched = LocalWorkers {
             binary: binary.to_owned(),
@@ -95,6 +99,7 @@ impl LocalWorkers {
                 .collect(),
             args,
             logs,
+            pids,
         };
         launched.start_due()?;
         Ok(launched)
@@ -119,6 +124,7 @@ impl LocalWorkers {
             let child = command
                 .spawn()
                 .with_context(|| format!("starting worker {k} ({})", self.binary.display()))?;
+            self.pids.set(k, Some(child.id()));
             worker.child = Some(child);
         }
         Ok(())
@@ -136,6 +142,7 @@ impl LocalWorkers {
                 if let Some(status) = child.try_wait()? {
                     let text = status.to_string();
                     worker.exited = Some(text.clone());
+                    self.pids.set(k, None);
                     exited.push((k as u32, text));
                 }
             }
@@ -173,6 +180,21 @@ impl Drop for LocalWorkers {
                     let _ = child.kill();
                 }
                 let _ = child.wait();
+            }
+        }
+    }
+}
+
+/// Worker K's pid, kept where the disturbance timeline reads it.
+trait SetPid {
+    fn set(&self, k: usize, pid: Option<u32>);
+}
+
+impl SetPid for Option<crate::WorkerPids> {
+    fn set(&self, k: usize, pid: Option<u32>) {
+        if let Some(pids) = self {
+            if let Some(slot) = pids.lock().unwrap_or_else(|e| e.into_inner()).get_mut(k) {
+                *slot = pid;
             }
         }
     }

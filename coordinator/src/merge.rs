@@ -4,7 +4,8 @@
 //!
 //! Lag and latency were each measured on their worker's own clock, and merging only reorders records, so
 //! no time taken on one machine is ever subtracted from a time taken on another. A call with no record
-//! (its worker died, or never reported) is recorded as `not_sent:worker_lost`.
+//! (its worker died, or never reported) is recorded as `not_sent:worker_lost`, or as
+//! `unknown:worker_lost` when it was due before its worker was seen gone (it may have been sent).
 //!
 //! The run's figures are the workers' own, merged: each worker sends its HdrHistograms and counts with
 //! its summary (`formats::summary::Collected`), so the percentiles are as exact as each worker's; the
@@ -42,6 +43,10 @@ pub struct WorkerResult {
     pub summary: Option<Summary>,
     /// Why it is counted as lost, if it is.
     pub lost: Option<String>,
+    /// When a lost worker was seen gone (its process exited, its pod failed), µs from time 0: its
+    /// unrecorded calls due before then are `unknown:worker_lost` (they may have been sent), the rest
+    /// `not_sent:worker_lost`. None: all are `not_sent:worker_lost`.
+    pub lost_at_us: Option<u64>,
 }
 
 /// The load whose calls are merged: its file, read again a period at a time (the calls are never all
@@ -119,7 +124,13 @@ pub fn merge(
                     record
                 }
                 None => {
-                    let record = schedule.unsent_record(call, g, w, Outcome::WorkerLost);
+                    let mut record = schedule.unsent_record(call, g, w, Outcome::WorkerLost);
+                    if results[w as usize]
+                        .lost_at_us
+                        .is_some_and(|gone| record.scheduled_us < gone)
+                    {
+                        record.outcome = Outcome::WorkerLostUnknown;
+                    }
                     collector.add(&record);
                     record
                 }

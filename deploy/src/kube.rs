@@ -192,15 +192,31 @@ impl Kubectl {
             Some(Value::Array(items)) => items,
             _ => Vec::new(),
         };
-        let wanted: Vec<(&str, &str)> = selector
-            .split(',')
-            .filter_map(|pair| pair.split_once('='))
-            .collect();
+        Ok(items
+            .into_iter()
+            .filter(|item| labels_hold(item, selector))
+            .collect())
+    }
+
+    /// Every object of `kind` in `namespace` whose labels hold all of `selector` (`k=v,k=v`), each
+    /// item's labels checked again (a fake or an old kubectl that ignores `-l` selects nothing more).
+    pub fn list_in(
+        &self,
+        kind: &str,
+        namespace: &str,
+        selector: &str,
+        stage: &str,
+    ) -> Result<Vec<Value>, KubeError> {
+        let args = ["get", kind, "-n", namespace, "-l", selector, "-o", "json"];
+        let mut list = self.json(&args, stage)?;
+        let items = match list.get_mut("items").map(Value::take) {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        };
         Ok(items
             .into_iter()
             .filter(|item| {
-                let labels = &item["metadata"]["labels"];
-                wanted.iter().all(|(k, v)| labels[*k] == *v)
+                item["metadata"]["namespace"] == namespace && labels_hold(item, selector)
             })
             .collect())
     }
@@ -233,6 +249,15 @@ impl Kubectl {
         }
         Ok(())
     }
+}
+
+/// Whether `item`'s labels hold every `k=v` of `selector`.
+fn labels_hold(item: &Value, selector: &str) -> bool {
+    let labels = &item["metadata"]["labels"];
+    selector
+        .split(',')
+        .filter_map(|pair| pair.split_once('='))
+        .all(|(k, v)| labels[k] == v)
 }
 
 /// `namespace/name` of a listed object.

@@ -6,10 +6,12 @@
 //! - [`process`]: the generators' process groups, which never outlive the run;
 //! - [`local`]: stress-ng and iperf3 on this machine, off the dispatcher's CPU;
 //! - [`timeline`]: the thread that starts, ends and injects everything at its second, and its [`Log`];
+//! - [`kubernetes`]: the same on a cluster's nodes (a Job each), and pods deleted by selection;
 //! - [`files`]: the log as `collect/interference.csv` and `collect/faults.csv`;
 //! - [`windows`]: latency, errors and rate before, during and after each, and recovery times.
 
 pub mod files;
+pub mod kubernetes;
 pub mod local;
 pub mod process;
 pub mod spec;

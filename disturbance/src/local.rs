@@ -41,6 +41,8 @@ pub struct Report {
     pub name: String,
     /// Its value.
     pub value: Option<f64>,
+    /// What the tool said went wrong, if it said.
+    pub error: Option<String>,
 }
 
 /// An interference running here: its process groups, and where its report will be.
@@ -99,26 +101,10 @@ pub fn start(
             report: ReportAt::StressNg(yaml),
         })
     };
+    if let Some(args) = stress_args(&interference.kind) {
+        return stressor(args);
+    }
     match &interference.kind {
-        InterferenceKind::Cpu { threads, load } => stressor(vec![
-            "--cpu".into(),
-            threads.to_string(),
-            "--cpu-load".into(),
-            load.to_string(),
-        ]),
-        InterferenceKind::Memory { mib } => stressor(vec![
-            "--vm".into(),
-            "1".into(),
-            "--vm-bytes".into(),
-            format!("{mib}M"),
-            "--vm-keep".into(),
-        ]),
-        InterferenceKind::MemoryBandwidth { mib } => stressor(vec![
-            "--memrate".into(),
-            "1".into(),
-            "--memrate-bytes".into(),
-            format!("{mib}M"),
-        ]),
         InterferenceKind::Network { bitrate_bps, to } => {
             network(*bitrate_bps, to.as_deref(), seconds, (dir, entry))
         }
@@ -134,7 +120,35 @@ pub fn start(
                 report: ReportAt::Nothing,
             })
         }
+        _ => unreachable!("stress-ng's kinds are started above"),
     }
+}
+
+/// stress-ng's arguments for the kinds it makes (cpu, memory, memory-bandwidth), timeout aside.
+pub fn stress_args(kind: &InterferenceKind) -> Option<Vec<String>> {
+    let args: Vec<String> = match kind {
+        InterferenceKind::Cpu { threads, load } => vec![
+            "--cpu".into(),
+            threads.to_string(),
+            "--cpu-load".into(),
+            load.to_string(),
+        ],
+        InterferenceKind::Memory { mib } => vec![
+            "--vm".into(),
+            "1".into(),
+            "--vm-bytes".into(),
+            format!("{mib}M"),
+            "--vm-keep".into(),
+        ],
+        InterferenceKind::MemoryBandwidth { mib } => vec![
+            "--memrate".into(),
+            "1".into(),
+            "--memrate-bytes".into(),
+            format!("{mib}M"),
+        ],
+        _ => return None,
+    };
+    Some(args)
 }
 
 /// iperf3 at `bitrate` to `to`, or to a one-off server started on a free loopback port.
@@ -157,7 +171,7 @@ fn network(
                 .to_string();
             let mut server = Command::new("iperf3");
             server
-                .args(["-s", "-1", "-B", "127.0.0.1", "-p", &port])
+                .args(["-s", "-B", "127.0.0.1", "-p", &port])
                 .stdout(Stdio::null())
                 .stderr(log_file(dir, entry)?);
             groups.push(Group::spawn(&mut server)?);
@@ -179,7 +193,8 @@ fn network(
     })
 }
 
-/// Waits (bounded, 2 s) until something listens on loopback `port`: the iperf3 server started.
+/// Waits (bounded, 2 s) until something listens on loopback `port`: the iperf3 server started (it
+/// logs the probe as a client that sent nothing, and serves on).
 fn wait_listening(port: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
     while std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err()
@@ -204,18 +219,27 @@ impl Running {
             group.end(Duration::from_secs(2));
         }
         match &self.report {
-            ReportAt::StressNg(yaml) => Report {
-                name: "bogo_ops_per_s".into(),
-                value: std::fs::read_to_string(yaml)
+            ReportAt::StressNg(yaml) => {
+                let value = std::fs::read_to_string(yaml)
                     .ok()
-                    .and_then(|t| stress_ng_rate(&t)),
-            },
-            ReportAt::Iperf3(json) => Report {
-                name: "bits_per_s".into(),
-                value: std::fs::read_to_string(json)
-                    .ok()
-                    .and_then(|t| iperf3_bitrate(&t)),
-            },
+                    .and_then(|t| stress_ng_rate(&t));
+                Report {
+                    name: "bogo_ops_per_s".into(),
+                    error: value
+                        .is_none()
+                        .then(|| format!("stress-ng wrote no metrics to {}", yaml.display())),
+                    value,
+                }
+            }
+            ReportAt::Iperf3(json) => {
+                let text = std::fs::read_to_string(json).unwrap_or_default();
+                let said: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+                Report {
+                    name: "bits_per_s".into(),
+                    value: iperf3_bitrate(&text),
+                    error: said.and_then(|v| v["error"].as_str().map(|e| format!("iperf3: {e}"))),
+                }
+            }
             ReportAt::Nothing => Report::default(),
         }
     }
@@ -231,14 +255,16 @@ pub fn stress_ng_rate(yaml: &str) -> Option<f64> {
     (!rates.is_empty()).then(|| rates.iter().sum())
 }
 
-/// iperf3's achieved bitrate, bits per second, as received (as sent when it has no receiver's), `-J`.
+/// iperf3's achieved bitrate, bits per second, as received (as sent when it has no receiver's: it was
+/// ended before the end of its `-t`), from its `-J` output.
 pub fn iperf3_bitrate(json: &str) -> Option<f64> {
     let v: serde_json::Value = serde_json::from_str(json).ok()?;
     let end = &v["end"];
-    end["sum_received"]["bits_per_second"]
-        .as_f64()
-        .or_else(|| end["sum_sent"]["bits_per_second"].as_f64())
-        .or_else(|| end["sum"]["bits_per_second"].as_f64())
+    // An interrupted client knows only what it sent (the receiver's sum is then 0).
+    ["sum_received", "sum_sent", "sum"]
+        .iter()
+        .filter_map(|sum| end[sum]["bits_per_second"].as_f64())
+        .find(|&b| b > 0.0)
 }
 
 #[cfg(test)]

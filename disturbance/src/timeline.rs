@@ -15,8 +15,8 @@ use crate::spec::{Fault, FaultAction, Interference, Place, PodSelection, Share};
 
 /// What faults act on, given by the run: its local fleet, its local workers, its cluster.
 pub trait Targets: Send {
-    /// Kills `share` of the instances of `function`; says how many.
-    fn kill_instances(&self, function: &str, share: Share) -> Result<String, String>;
+    /// Kills `share` of the instances of `function` (of every function, when none); says how many.
+    fn kill_instances(&self, function: Option<&str>, share: Share) -> Result<String, String>;
     /// The process id of local worker `worker`, while it runs.
     fn worker_pid(&self, worker: u32) -> Option<u32>;
     /// Deletes the pods `selection` holds; their `namespace/name`s.
@@ -158,20 +158,6 @@ impl Timeline {
         done: &(Mutex<bool>, Condvar),
         targets: &dyn Targets,
     ) -> Log {
-        let mut log = Log {
-            interference: self
-                .interference
-                .iter()
-                .enumerate()
-                .map(|(k, i)| row_of(k, i))
-                .collect(),
-            faults: self
-                .faults
-                .iter()
-                .enumerate()
-                .map(|(k, f)| fault_row(k, f))
-                .collect(),
-        };
         let over = || *done.0.lock().unwrap_or_else(|e| e.into_inner()) || stop.requested();
         let time_zero = loop {
             match zero.recv_timeout(Duration::from_millis(20)) {
@@ -181,13 +167,11 @@ impl Timeline {
                 Err(RecvTimeoutError::Timeout) => {}
             }
         };
+        let mut follower = Follower::new(&self, targets);
         let Some(time_zero) = time_zero else {
-            return log;
+            return follower.log;
         };
-        let since_zero = |t: SystemTime| {
-            t.duration_since(time_zero)
-                .map_or_else(|e| -e.duration().as_secs_f64(), |d| d.as_secs_f64())
-        };
+        follower.time_zero = time_zero;
         let mut events: Vec<(f64, Event)> = Vec::new();
         for (k, i) in self.interference.iter().enumerate() {
             events.push((i.start_s, Event::Start(k)));
@@ -196,9 +180,6 @@ impl Timeline {
         for (k, f) in self.faults.iter().enumerate() {
             events.push((f.at_s, Event::Fault(k)));
         }
-        let mut running: Vec<Option<local::Running>> =
-            self.interference.iter().map(|_| None).collect();
-        let mut on_nodes = vec![false; self.interference.len()];
         while !events.is_empty() {
             // The next event (ends before starts at the same second, so a window never overlaps the next).
             let next = (0..events.len())
@@ -215,50 +196,9 @@ impl Timeline {
             }
             let (_, event) = events.swap_remove(next);
             match event {
-                Event::Start(k) => {
-                    let i = &self.interference[k];
-                    let row = &mut log.interference[k];
-                    let started = match &i.place {
-                        Place::Local => {
-                            local::start(i, k, i.stop_s - i.start_s, &self.dir, &self.avoid_cpus)
-                                .map(|r| {
-                                    row.pids = r.groups.iter().map(|g| g.pid()).collect();
-                                    running[k] = Some(r);
-                                })
-                                .map_err(|e| format!("starting it: {e}"))
-                        }
-                        Place::Nodes(_) => targets.start_on_nodes(k, i).map(|made| {
-                            on_nodes[k] = true;
-                            row.report.name = made;
-                        }),
-                    };
-                    match started {
-                        Ok(()) => row.ran = Some((since_zero(SystemTime::now()), f64::NAN)),
-                        Err(e) => {
-                            log::warn!("interference `{}`: {e}", i.text);
-                            row.error = e;
-                        }
-                    }
-                }
-                Event::End(k) => end_entry(
-                    k,
-                    &mut running,
-                    &mut on_nodes,
-                    &mut log,
-                    targets,
-                    &since_zero,
-                ),
-                Event::Fault(k) => {
-                    let f = &self.faults[k];
-                    let (touched, error, resume) = inject(f, targets);
-                    if let Some(resume) = resume {
-                        events.push(resume);
-                    }
-                    let row = &mut log.faults[k];
-                    row.done_s = Some(since_zero(SystemTime::now()));
-                    (row.touched, row.error) = (touched, error);
-                    log::info!("fault `{}`: {}{}", f.text, row.touched, row.error);
-                }
+                Event::Start(k) => follower.start(k),
+                Event::End(k) => follower.end(k),
+                Event::Fault(k) => events.extend(follower.fault(k)),
                 Event::Resume(worker, pid) => {
                     if let Err(e) = signal_process(pid, libc::SIGCONT) {
                         log::warn!("resuming worker {worker} (pid {pid}): {e}");
@@ -272,50 +212,126 @@ impl Timeline {
                 let _ = signal_process(pid, libc::SIGCONT);
             }
         }
-        for k in 0..running.len() {
-            end_entry(
-                k,
-                &mut running,
-                &mut on_nodes,
-                &mut log,
-                targets,
-                &since_zero,
-            );
+        for k in 0..self.interference.len() {
+            follower.end(k);
         }
-        log
+        follower.log
     }
 }
 
-/// Ends entry `k` if it runs, filling its row.
-fn end_entry(
-    k: usize,
-    running: &mut [Option<local::Running>],
-    on_nodes: &mut [bool],
-    log: &mut Log,
-    targets: &dyn Targets,
-    since_zero: &dyn Fn(SystemTime) -> f64,
-) {
-    let row = &mut log.interference[k];
-    if let Some(mut r) = running[k].take() {
-        row.report = r.end();
-        let started = r.groups.first().map(|g| since_zero(g.started));
-        let ended = r
-            .groups
-            .iter()
-            .filter_map(|g| g.ended)
-            .max()
-            .map(since_zero);
-        if let (Some(s), Some(e)) = (started, ended) {
-            row.ran = Some((s, e));
+/// The timeline's state as it is followed.
+struct Follower<'a> {
+    timeline: &'a Timeline,
+    targets: &'a dyn Targets,
+    time_zero: SystemTime,
+    log: Log,
+    /// Each local entry's generator, while it runs.
+    running: Vec<Option<local::Running>>,
+    /// Whether each entry runs on Kubernetes nodes now.
+    on_nodes: Vec<bool>,
+}
+
+impl<'a> Follower<'a> {
+    fn new(timeline: &'a Timeline, targets: &'a dyn Targets) -> Follower<'a> {
+        let entries = timeline.interference.len();
+        Follower {
+            timeline,
+            targets,
+            time_zero: SystemTime::UNIX_EPOCH,
+            log: Log {
+                interference: timeline
+                    .interference
+                    .iter()
+                    .enumerate()
+                    .map(|(k, i)| row_of(k, i))
+                    .collect(),
+                faults: timeline
+                    .faults
+                    .iter()
+                    .enumerate()
+                    .map(|(k, f)| fault_row(k, f))
+                    .collect(),
+            },
+            running: (0..entries).map(|_| None).collect(),
+            on_nodes: vec![false; entries],
         }
     }
-    if std::mem::take(&mut on_nodes[k]) {
-        if let Err(e) = targets.end_on_nodes(k) {
-            row.error = e;
+
+    /// Seconds from time 0 to `t`.
+    fn since_zero(&self, t: SystemTime) -> f64 {
+        t.duration_since(self.time_zero)
+            .map_or_else(|e| -e.duration().as_secs_f64(), |d| d.as_secs_f64())
+    }
+
+    /// Starts entry `k`.
+    fn start(&mut self, k: usize) {
+        let (i, t) = (&self.timeline.interference[k], self.timeline);
+        let started = match &i.place {
+            Place::Local => local::start(i, k, i.stop_s - i.start_s, &t.dir, &t.avoid_cpus)
+                .map(|r| {
+                    self.log.interference[k].pids = r.groups.iter().map(|g| g.pid()).collect();
+                    self.running[k] = Some(r);
+                })
+                .map_err(|e| format!("starting it: {e}")),
+            Place::Nodes(_) => self.targets.start_on_nodes(k, i).map(|made| {
+                self.on_nodes[k] = true;
+                self.log.interference[k].report.name = made;
+            }),
+        };
+        match started {
+            Ok(()) => {
+                let now = self.since_zero(SystemTime::now());
+                self.log.interference[k].ran = Some((now, now));
+            }
+            Err(e) => {
+                log::warn!("interference `{}`: {e}", i.text);
+                self.log.interference[k].error = e;
+            }
         }
-        if let Some((s, _)) = row.ran {
-            row.ran = Some((s, since_zero(SystemTime::now())));
+    }
+
+    /// Ends entry `k` if it runs, filling its row.
+    fn end(&mut self, k: usize) {
+        let ended = SystemTime::now();
+        if let Some(mut r) = self.running[k].take() {
+            let report = r.end();
+            let started = r.groups.first().map(|g| self.since_zero(g.started));
+            let ended = r.groups.iter().filter_map(|g| g.ended).max();
+            let ended = ended.map(|e| self.since_zero(e));
+            let row = &mut self.log.interference[k];
+            row.report = report;
+            // An iperf3 ended at its window's stop says it was interrupted: that is no error.
+            let interrupted = |e: &str| e.contains("interrupt");
+            if let Some(e) = row.report.error.take().filter(|e| !interrupted(e)) {
+                log::warn!("interference `{}`: {e}", row.spec);
+                row.error = e;
+            }
+            if let (Some(s), Some(e)) = (started, ended) {
+                row.ran = Some((s, e));
+            }
         }
+        if std::mem::take(&mut self.on_nodes[k]) {
+            let now = self.since_zero(ended);
+            let row = &mut self.log.interference[k];
+            if let Err(e) = self.targets.end_on_nodes(k) {
+                row.error = e;
+            }
+            if let Some((s, _)) = row.ran {
+                row.ran = Some((s, now));
+            }
+        }
+    }
+
+    /// Injects fault `k`; a worker to resume later, for a pause.
+    fn fault(&mut self, k: usize) -> Option<(f64, Event)> {
+        let f = &self.timeline.faults[k];
+        let (touched, error, resume) = inject(f, self.targets);
+        let done = self.since_zero(SystemTime::now());
+        let row = &mut self.log.faults[k];
+        row.done_s = Some(done);
+        (row.touched, row.error) = (touched, error);
+        log::info!("fault `{}`: {}{}", f.text, row.touched, row.error);
+        resume
     }
 }
 
@@ -346,9 +362,9 @@ fn inject(f: &Fault, targets: &dyn Targets) -> (String, String, Option<(f64, Eve
             .ok_or_else(|| format!("worker {worker} is not running"))
     };
     let done = match &f.action {
-        FaultAction::KillInstances { function, share } => {
-            targets.kill_instances(function, *share).map(|t| (t, None))
-        }
+        FaultAction::KillInstances { function, share } => targets
+            .kill_instances(function.as_deref(), *share)
+            .map(|t| (t, None)),
         FaultAction::PauseWorker { worker: w, seconds } => worker(*w).and_then(|pid| {
             signal_process(pid, libc::SIGSTOP).map_err(|e| e.to_string())?;
             Ok((

@@ -26,7 +26,7 @@
 //!
 //! The reply's message is a `proto::function::FunctionReport` (JSON).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,7 +43,7 @@ use tonic::{Request, Response, Status};
 
 use crate::footprint::{budget_for, touch};
 use crate::instance::{Instance, Instances};
-use crate::kill::Kills;
+use crate::kill::{Abandoned, Kills};
 use crate::metrics::FleetMetrics;
 use crate::pool::{Lease, Pool, Scaling};
 use observe::Held;
@@ -518,16 +518,6 @@ impl Spans {
 
 /// Marks a call's end in its instance when dropped; the last call out sets a timer that gives the
 /// footprint back if the instance is still idle when its keep-alive has passed.
-/// Set when the call that made it is dropped (its instance killed), so its computation stops.
-#[derive(Default)]
-struct Abandoned(Arc<AtomicBool>);
-
-impl Drop for Abandoned {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
 /// A call leaving instance `.2` of a function kept alive for `.1`.
 struct Departure<'a>(&'a Arc<Mutex<Instance>>, Duration, u64);
 

@@ -5,6 +5,7 @@
 //! the restarted server, cold again (`--local-platform simple`).
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use tokio::sync::watch;
@@ -91,5 +92,15 @@ impl Kills {
             "instance {} was killed (a fault injected by the run)",
             proto::function::instance_text(id)
         ))
+    }
+}
+
+/// Set when the call that made it is dropped (its instance killed), so its computation stops.
+#[derive(Default)]
+pub(crate) struct Abandoned(pub(crate) Arc<AtomicBool>);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }

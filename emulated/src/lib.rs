@@ -296,28 +296,10 @@ impl LocalServers {
         Arc::clone(&self.metrics)
     }
 
-    /// Kills `which` of the instances of the function named `function` now (a fault a run injects):
-    /// their calls in flight end with an error, later calls go to other or new instances. Returns how
-    /// many were killed, or an error naming the functions there are when none is named so.
-    pub fn kill_instances(&self, function: &str, which: KillWhich) -> Result<usize, String> {
-        let switches: Vec<&Arc<Kills>> = self
-            .kills
-            .iter()
-            .filter(|(name, _)| name == function)
-            .map(|(_, k)| k)
-            .collect();
-        if switches.is_empty() {
-            return Err(format!(
-                "no local function is named {function:?} (the fleet serves: {})",
-                self.function_names().join(", ")
-            ));
-        }
-        Ok(switches.iter().map(|k| k.kill(which)).sum())
-    }
-
-    /// The functions served, in the order of the behaviours.
-    pub fn function_names(&self) -> Vec<String> {
-        self.kills.iter().map(|(name, _)| name.clone()).collect()
+    /// A handle that kills instances of the fleet's functions (a fault a run injects), usable from
+    /// another thread while the fleet serves.
+    pub fn killer(&self) -> Killer {
+        Killer(self.kills.clone())
     }
 
     /// The `host:port` endpoint strings for a load file, in the order of the behaviours.
@@ -339,6 +321,36 @@ impl LocalServers {
 impl Drop for LocalServers {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Kills instances of a fleet's functions: see [`LocalServers::killer`].
+#[derive(Clone)]
+pub struct Killer(Vec<(String, Arc<Kills>)>);
+
+impl Killer {
+    /// Kills `which` of the instances of the function named `function` (of every function, when none)
+    /// now: their calls in flight end with an error, later calls go to other or new instances. Returns
+    /// how many were killed, or an error naming the functions there are when none is named so.
+    pub fn kill_instances(
+        &self,
+        function: Option<&str>,
+        which: KillWhich,
+    ) -> Result<usize, String> {
+        let switches: Vec<&Arc<Kills>> = self
+            .0
+            .iter()
+            .filter(|(name, _)| function.is_none_or(|f| f == name))
+            .map(|(_, k)| k)
+            .collect();
+        if let (true, Some(function)) = (switches.is_empty(), function) {
+            let names: Vec<&str> = self.0.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(format!(
+                "no local function is named {function:?} (the fleet serves: {})",
+                names.join(", ")
+            ));
+        }
+        Ok(switches.iter().map(|k| k.kill(which)).sum())
     }
 }
 

@@ -66,7 +66,7 @@ fn kill_during_calls(
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let killed = servers.kill_instances("fn", which).unwrap();
+        let killed = servers.killer().kill_instances(Some("fn"), which).unwrap();
         let mut outcomes = Vec::new();
         for t in tasks {
             outcomes.push(t.await.unwrap());
@@ -92,7 +92,10 @@ fn a_killed_instance_ends_its_calls_and_the_server_restarts_cold() {
         after.cold,
         "the restarted server's first call is cold: {after:?}"
     );
-    assert!(servers.kill_instances("nothing", KillWhich::All).is_err());
+    assert!(servers
+        .killer()
+        .kill_instances(Some("nothing"), KillWhich::All)
+        .is_err());
 }
 
 #[test]

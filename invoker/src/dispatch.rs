@@ -411,6 +411,7 @@ async fn dispatch(
     let clients = crate::client::connect(targets, &schedule.endpoints, options, requests).await?;
     let (now, now_wall) = (Instant::now(), SystemTime::now());
     let (start, start_wall) = time_zero(options.start_at, now, now_wall);
+    let _ = options.time_zero.as_ref().map(|told| told.send(start_wall));
     let ready_late = now
         .checked_duration_since(start)
         .filter(|late| *late > LATE_START_GRACE);

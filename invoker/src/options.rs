@@ -53,6 +53,8 @@ pub struct ReplayOptions {
     /// together; default: as soon as connected. Calls due before the invoker is ready (connected) are
     /// recorded as `not_sent:late_start`, so a late invoker never shifts its share of the load.
     pub start_at: Option<SystemTime>,
+    /// Told the wall-clock instant of time 0 once it is fixed (a run's disturbance timeline follows it).
+    pub time_zero: Option<std::sync::mpsc::Sender<SystemTime>>,
     /// This invoker replays one worker's share of a load: records carry the worker and each call's index
     /// in the whole load (see `formats::shard_of`).
     pub shard: Option<Shard>,
@@ -152,6 +154,7 @@ impl Default for ReplayOptions {
             connections: 1,
             max_in_flight: 100_000,
             start_at: None,
+            time_zero: None,
             shard: None,
             allow_unreachable: false,
             realtime: false,

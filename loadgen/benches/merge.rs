@@ -121,6 +121,7 @@ fn child(dir: &Path) {
             records: vec![worker_path(dir, k)],
             summary: Some(Summary::default()),
             lost: None,
+            lost_at_us: None,
         })
         .collect();
     let summary = merge(

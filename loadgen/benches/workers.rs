@@ -128,6 +128,7 @@ fn measure(out: &mut Output, server: &proto::testing::TestServer, shared_cpu: bo
             observer: observer.clone(),
             token: coordinator::new_token(),
             tls: None,
+            hooks: Default::default(),
         })
         .expect("replay");
         let not_ok: u64 = summary

@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod collect;
 pub mod commands;
+pub mod disturb;
 pub mod experiment;
 pub mod generate;
 pub mod iat;

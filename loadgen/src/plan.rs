@@ -142,6 +142,8 @@ pub struct RunPlan {
     /// The settings that make the run what it is, one per line, its seed included: what `run.json`
     /// keeps and `--resume` compares ([`identity`]).
     pub identity: Vec<String>,
+    /// Interference and faults on the replay's timeline, checked.
+    pub disturb: crate::cli::DisturbArgs,
 }
 
 /// `args` as `--resume` compares two runs' plans, one setting per line, with `seed` (the one chosen, if
@@ -280,8 +282,10 @@ impl RunPlan {
             Some(file) => Some(crate::stellar_step::plan::StellarPlan::check(&args.stellar, file, args.replay.store.as_deref())?),
             None => None,
         };
+        check_disturbances(args, (&load, deployer, launcher, invokers))?;
         let identity = identity(args, load.seed);
         Ok(RunPlan {
+            disturb: args.disturb.clone(),
             identity,
             load,
             replay: args.replay.clone(),
@@ -295,6 +299,71 @@ impl RunPlan {
             stellar,
         })
     }
+}
+
+/// Refuses interference and faults this run cannot have: after its replay ends, on a deployer or a
+/// launcher without what they act on, a generator not installed.
+fn check_disturbances(
+    args: &RunArgs,
+    (load, deployer, launcher, invokers): (&LoadPlan, Deployer, Option<Launcher>, u32),
+) -> Result<()> {
+    let d = &args.disturb;
+    if d.is_empty() {
+        return Ok(());
+    }
+    let settings = &load.settings;
+    let period_s = settings.trace.granularity().period_us() as f64 / 1e6;
+    let offered = disturbance::Offered {
+        run_s: (settings.warmup_duration + settings.duration) as f64 * period_s,
+        local_fleet: deployer == Deployer::Local,
+        local_workers: (launcher == Some(Launcher::Local)).then_some(invokers),
+        kubernetes: deployer == Deployer::Knative || launcher == Some(Launcher::Kubernetes),
+    };
+    disturbance::spec::check(&d.interference, &d.fault, &offered)
+        .context("--interference / --fault")?;
+    let timeline = disturbance::Timeline {
+        interference: d.interference.clone(),
+        faults: d.fault.clone(),
+        avoid_cpus: Vec::new(),
+        dir: PathBuf::new(),
+    };
+    timeline.check_programs().context("--interference")?;
+    if offered.kubernetes && !args.load.deploy.dry_run {
+        check_selectors(d)?;
+    }
+    Ok(())
+}
+
+/// Refuses a node selector or a pod selection that matches nothing in the cluster (each asked once):
+/// a typo would otherwise disturb nothing, silently.
+fn check_selectors(d: &crate::cli::DisturbArgs) -> Result<()> {
+    let kubectl = deploy::kube::Kubectl::default();
+    for i in &d.interference {
+        if let disturbance::Place::Nodes(labels) = &i.place {
+            let nodes = disturbance::kubernetes::nodes_matching(&kubectl, labels)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("--interference {}", i.text))?;
+            if nodes.is_empty() {
+                bail!("--interference {}: no node has those labels", i.text);
+            }
+        }
+    }
+    for f in &d.fault {
+        if let disturbance::FaultAction::DeletePods { selections } = &f.action {
+            for s in selections {
+                let pods = kubectl
+                    .list_in("pods", &s.namespace, &s.selector, "checking a fault's pods")
+                    .with_context(|| format!("--fault {}", f.text))?;
+                if pods.is_empty() {
+                    bail!(
+                        "--fault {}: no pod in namespace {} has labels {} (name another with namespace= and selector=, or ingress-namespace= and ingress-selector=)",
+                        f.text, s.namespace, s.selector
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses the flags of a replay from workers (`--stream-shards`, `--coordinator-tls`) without workers;

@@ -32,9 +32,13 @@ use serde::{Deserialize, Serialize};
 use crate::cli::RunArgs;
 use crate::plan::RunPlan;
 
-/// Whether a record says its call was cut off (never tried): a resume sends such calls.
+/// Whether a record says its call was cut off (never tried, or its fate unknown): a resume sends such
+/// calls.
 fn was_cut(outcome: Outcome) -> bool {
-    matches!(outcome, Outcome::WorkerLost | Outcome::NotSentInterrupted)
+    matches!(
+        outcome,
+        Outcome::WorkerLost | Outcome::WorkerLostUnknown | Outcome::NotSentInterrupted
+    )
 }
 
 /// `run.json`: the plan a run was made by, and its replay sessions (one, unless it was resumed).

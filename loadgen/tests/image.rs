@@ -16,7 +16,7 @@ mod common;
 use common::{s, LOADGEN};
 
 /// The base image the test builds on, kept between runs (making it takes ~20 s).
-const BASE: &str = "localhost/loadgen-test-base:bookworm";
+const BASE: &str = "localhost/loadgen-test-base:bookworm-generators";
 
 fn podman(args: &[&str], limit: Duration) -> Output {
     let mut all = vec![
@@ -67,6 +67,8 @@ fn base_image(dir: &Path) {
                 "600",
                 "mmdebstrap",
                 "--variant=minbase",
+                // The interference generators, so the image's build finds them (no mirror needed).
+                "--include=stress-ng,iperf3",
                 "bookworm",
                 s(&tar),
             ])
@@ -172,6 +174,28 @@ fn the_image_builds_runs_its_tools_and_serves_a_function_to_the_host() {
         "invoker --help in the container",
     );
     assert!(help.contains("Replays load.json"), "{help}");
+    // The interference generators are in the image.
+    for (tool, says) in [("stress-ng", "stress-ng, version"), ("iperf3", "iperf 3")] {
+        let version = ok(
+            podman(
+                &[
+                    "run",
+                    "--rm",
+                    LIMITS[0],
+                    LIMITS[1],
+                    LIMITS[2],
+                    LIMITS[3],
+                    "--entrypoint",
+                    tool,
+                    &plain,
+                    "--version",
+                ],
+                Duration::from_secs(120),
+            ),
+            tool,
+        );
+        assert!(version.contains(says), "{version}");
+    }
 
     // An emulated function in the container, on a free port of the host's loopback.
     let port = TcpListener::bind("127.0.0.1:0")

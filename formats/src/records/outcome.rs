@@ -55,9 +55,12 @@ pub enum Outcome {
     NotSentLateStart,
     /// Not sent: a call of its workflow instance it waits for did not succeed.
     NotSentUpstreamFailed,
-    /// No record came back: its worker died (or was lost) before reporting, so it was never sent or its
-    /// fate is unknown.
+    /// No record came back: its worker died (or was lost) before reporting, and the call was due after
+    /// the worker was seen gone (or the worker never reported at all), so it was never sent.
     WorkerLost,
+    /// No record came back, and the call was due before its worker was seen gone: it may have been sent
+    /// (its record was in a chunk that never arrived). Counted as not sent: no send time is known.
+    WorkerLostUnknown,
 }
 
 impl Outcome {
@@ -93,6 +96,7 @@ impl Outcome {
             Outcome::Cancelled => "cancelled",
             Outcome::NotSentLateStart => "not_sent:late_start",
             Outcome::WorkerLost => "not_sent:worker_lost",
+            Outcome::WorkerLostUnknown => "unknown:worker_lost",
             Outcome::NotSentUpstreamFailed => "not_sent:upstream_failed",
         }
     }
@@ -107,6 +111,7 @@ impl Outcome {
             "cancelled" => Outcome::Cancelled,
             "not_sent:late_start" => Outcome::NotSentLateStart,
             "not_sent:worker_lost" => Outcome::WorkerLost,
+            "unknown:worker_lost" => Outcome::WorkerLostUnknown,
             "not_sent:upstream_failed" => Outcome::NotSentUpstreamFailed,
             http if http.starts_with("http_") => Outcome::http(http[5..].parse().ok()?)?,
             _ => Outcome::Status(STATUS_NAMES.iter().position(|n| *n == name)? as u8),
@@ -122,6 +127,7 @@ impl Outcome {
                 | Outcome::NotSentLateStart
                 | Outcome::NotSentUpstreamFailed
                 | Outcome::WorkerLost
+                | Outcome::WorkerLostUnknown
         )
     }
 }

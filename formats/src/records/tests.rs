@@ -175,6 +175,7 @@ fn every_outcome_name_parses_back() {
         Outcome::NotSentLateStart,
         Outcome::NotSentUpstreamFailed,
         Outcome::WorkerLost,
+        Outcome::WorkerLostUnknown,
     ];
     all.extend((0..17).map(Outcome::status));
     all.extend([100, 404, 503, 599].map(|c| Outcome::http(c).unwrap()));

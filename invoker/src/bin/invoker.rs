@@ -172,6 +172,7 @@ fn replay_load(
             span_sample: args.span_sample,
             otlp_endpoint: args.otlp_endpoint.clone(),
             resume: args.resumed().map_err(anyhow::Error::msg)?,
+            time_zero: None,
         },
     )?;
     // The last report holds every record: sent before the results, so the coordinator's live view ends

@@ -9,6 +9,7 @@ use cmdline::values::{parse_bool, whole_in};
 
 mod autoscaler;
 mod checks;
+mod disturb;
 mod experiment;
 mod knative;
 mod load;
@@ -17,6 +18,7 @@ mod shape;
 mod stellar;
 
 pub use autoscaler::{AutoscalerArgs, PredictArgs, PredictGiven};
+pub use disturb::DisturbArgs;
 pub use experiment::ExperimentArgs;
 pub use knative::KnativeArgs;
 pub use load::{
@@ -247,6 +249,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     pub stellar: StellarArgs,
+
+    #[command(flatten)]
+    pub disturb: DisturbArgs,
 
     /// Write into an output directory that holds files an earlier run did not write (they are left
     /// there). An earlier run's own files are always removed first, so runs never mix.

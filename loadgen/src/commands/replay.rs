@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use cmdline::Stop;
 use coordinator::kubernetes::KubernetesOptions;
-use coordinator::{InvokerSettings, Launch, Launcher};
+use coordinator::{InvokerSettings, Launch, Launcher, ReplayHooks};
 use deploy::Deployer;
 use formats::files::RunFiles;
 use invoker::dispatch::{replay, ReplayOptions};
@@ -51,7 +51,7 @@ pub(crate) fn replay_load(
     plan: &RunPlan,
     (head, here): (&LoadHead, Option<LoadToReplay>),
     files: &RunFiles,
-    (observer, resume): (Option<Arc<Observer>>, Option<ResumedShares>),
+    (observer, resume, hooks): (Option<Arc<Observer>>, Option<ResumedShares>, ReplayHooks),
     run_id: &str,
     stop: &Stop,
 ) -> Result<formats::summary::Summary> {
@@ -90,6 +90,7 @@ pub(crate) fn replay_load(
                 .as_ref()
                 .map(coordinator::tls::CoordinatorTls::load)
                 .transpose()?,
+            hooks,
         })
         .context("replaying the load from the workers")?
     } else {
@@ -115,6 +116,7 @@ pub(crate) fn replay_load(
                 span_sample: plan.replay.span_sample,
                 otlp_endpoint: plan.replay.otlp_endpoint.clone(),
                 resume: resume.and_then(|r| r.of(0)),
+                time_zero: hooks.time_zero,
                 ..ReplayOptions::default()
             },
         )

@@ -27,6 +27,7 @@ use crate::resume::{Resume, RunRecord};
 use coordinator::{self, Launcher};
 use deploy::knative;
 use deploy::Deployer;
+use emulated::LocalServers;
 use formats::files::RunFiles;
 use trace::synth::{synthesize, SynthOptions, SynthStats};
 
@@ -264,14 +265,18 @@ fn run_stages(
         dispatcher_cpu,
     )?;
     let observer = watch.observer();
-    let mut summary = replay_session(
-        plan,
-        (&head, here),
-        &files,
-        observer,
-        (run_id, resume),
-        stop,
-    )?;
+    let killer = deployment.servers.as_ref().map(LocalServers::killer);
+    let (mut summary, disturbed) =
+        crate::disturb::during(plan, &files, killer, (run_id, stop), |hooks| {
+            replay_session(
+                plan,
+                (&head, here),
+                &files,
+                (observer, hooks),
+                (run_id, resume),
+                stop,
+            )
+        })?;
     summary.endpoint_names = names;
     summary.local_platform = fleet_metrics.and_then(|m| m.scaled_totals());
     let collected = watch.finish();
@@ -303,6 +308,7 @@ fn run_stages(
         run_id,
         collected: &collected,
         prediction: prediction.as_ref(),
+        disturbed: disturbed.as_ref(),
     })?;
     Ok(RunOutcome {
         files,
@@ -342,7 +348,10 @@ fn replay_session(
     plan: &RunPlan,
     (head, here): (&LoadHead, Option<invoker::lookahead::LoadToReplay>),
     files: &RunFiles,
-    observer: Option<std::sync::Arc<invoker::observe::Observer>>,
+    (observer, hooks): (
+        Option<std::sync::Arc<invoker::observe::Observer>>,
+        coordinator::ReplayHooks,
+    ),
     (run_id, resume): (&str, Option<&Resume>),
     stop: &Stop,
 ) -> Result<Summary> {
@@ -354,7 +363,14 @@ fn replay_session(
     )
     .write(&files.plan)?;
     let resumed = resume.map(Resume::invoker_settings);
-    let summary = replay_load(plan, (head, here), files, (observer, resumed), run_id, stop)?;
+    let summary = replay_load(
+        plan,
+        (head, here),
+        files,
+        (observer, resumed, hooks),
+        run_id,
+        stop,
+    )?;
     match resume {
         Some(resume) => resume.combine(files, head, plan.invokers, summary),
         None => Ok(summary),

@@ -1,6 +1,7 @@
 //! Every human-readable output of `loadgen`, in one place: the terminal summaries of each command and
 //! (in [`run`]) the `report.md` of a run. The commands compute; this module words it.
 
+mod disturbed;
 pub mod experiment;
 pub mod live;
 pub mod predicted;

@@ -42,6 +42,8 @@ pub struct RunReport<'a> {
     pub collected: &'a [crate::collect::Collected],
     /// What the platform measured beside `loadgen predict`'s figures for the load, where it measured.
     pub prediction: Option<&'a crate::commands::predict::Beside>,
+    /// What the run's interference and faults did, and the run around them.
+    pub disturbed: Option<&'a (disturbance::Log, crate::disturb::Around)>,
 }
 
 /// Microseconds as a table shows them: two decimals for small values, none from 1,000 on.
@@ -77,6 +79,7 @@ pub fn markdown(r: &RunReport) -> String {
     cold_starts(&mut out, r.summary);
     platform(&mut out, r);
     super::predicted::section(&mut out, r.prediction);
+    super::disturbed::section(&mut out, r.disturbed);
     workflows(&mut out, r);
     let _ = writeln!(out, "\n## Figures\n");
     out.push_str(r.figures);
@@ -593,6 +596,7 @@ mod tests {
                 error: Some("connection refused".into()),
             }],
             prediction: None,
+            disturbed: None,
         });
         for expected in [
             "Window: seconds 1..=3 (1 warm-up, left out of statistics, + 2 measured)",

@@ -56,9 +56,11 @@ pub fn markdown(s: &Summary) -> String {
                 w.index, w.calls
             );
             warnings.push(format!(
-                "worker {} was lost: {why}. Its {} calls are recorded as `{}`.",
+                "worker {} was lost: {why}. Its {} calls are recorded as `{}` (due before it was seen \
+                 gone: they may have been sent) or `{}`.",
                 w.index,
                 w.calls,
+                Outcome::WorkerLostUnknown.name(),
                 Outcome::WorkerLost.name()
             ));
             continue;

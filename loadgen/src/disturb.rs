@@ -1,0 +1,253 @@
+//! Step 5's companion: the run's interference and faults (`--interference`, `--fault`) follow the
+//! replay's timeline on their own thread (the `disturbance` crate), acting on this run's local fleet,
+//! local workers and cluster; afterwards what happened is written to `collect/interference.csv` and
+//! `collect/faults.csv`, and the records are read once for the before/during/after table.
+
+use std::sync::mpsc::channel;
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use cmdline::Stop;
+use coordinator::{ReplayHooks, WorkerPids};
+use deploy::kube::Kubectl;
+use disturbance::windows::{Call, PerSecond, Phase};
+use disturbance::{Interference, Log, PodSelection, Share, Targets, Timeline};
+use formats::files::RunFiles;
+use formats::records::Outcome;
+
+use crate::plan::RunPlan;
+
+/// What faults act on in this run.
+struct RunTargets {
+    fleet: Option<emulated::Killer>,
+    workers: WorkerPids,
+    kubectl: Kubectl,
+    run_id: String,
+    namespace: String,
+    image: String,
+}
+
+impl Targets for RunTargets {
+    fn kill_instances(&self, function: Option<&str>, share: Share) -> Result<String, String> {
+        let fleet = self.fleet.as_ref().ok_or("the run has no local fleet")?;
+        let which = match share {
+            Share::All => emulated::KillWhich::All,
+            Share::Count(n) => emulated::KillWhich::Count(n),
+            Share::Percent(p) => emulated::KillWhich::Percent(p),
+        };
+        let killed = fleet.kill_instances(function, which)?;
+        Ok(match function {
+            Some(f) => format!("{killed} instances of {f} killed"),
+            None => format!("{killed} instances killed"),
+        })
+    }
+
+    fn worker_pid(&self, worker: u32) -> Option<u32> {
+        let pids = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        pids.get(worker as usize).copied().flatten()
+    }
+
+    fn delete_pods(&self, selection: &PodSelection) -> Result<Vec<String>, String> {
+        disturbance::kubernetes::delete_pods(&self.kubectl, selection)
+    }
+
+    fn worker_killed(&self, worker: u32, at: SystemTime) {
+        log::warn!(
+            "worker {worker} killed at {} (a fault): its calls after its last upload are lost",
+            humantime::format_rfc3339_millis(at)
+        );
+    }
+
+    fn start_on_nodes(&self, entry: usize, interference: &Interference) -> Result<String, String> {
+        let manifest = disturbance::kubernetes::manifest(
+            interference,
+            entry,
+            (&self.run_id, &self.namespace, &self.image),
+        );
+        self.kubectl
+            .run_with_input(
+                &["apply", "-f", "-"],
+                &coordinator::kubernetes::to_yaml(&manifest),
+                "starting an interference Job",
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(disturbance::kubernetes::job_name(&self.run_id, entry))
+    }
+
+    fn end_on_nodes(&self, entry: usize) -> Result<(), String> {
+        let job = format!(
+            "{}/{}",
+            self.namespace,
+            disturbance::kubernetes::job_name(&self.run_id, entry)
+        );
+        self.kubectl
+            .delete("job", &[job], "ending an interference Job")
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The run's timeline, running; ended (everything it started with it) when finished or dropped.
+pub struct Disturbing {
+    running: Option<disturbance::timeline::Running>,
+    /// What the replay tells the timeline.
+    pub hooks: ReplayHooks,
+}
+
+impl Disturbing {
+    /// Ends what still runs and writes what happened into `files.collect`.
+    pub fn finish(mut self, files: &RunFiles) -> Result<Log> {
+        let log = self.running.take().map(|r| r.finish()).unwrap_or_default();
+        std::fs::create_dir_all(&files.collect)?;
+        for (name, text) in [
+            (
+                "interference.csv",
+                disturbance::files::interference_csv(&log),
+            ),
+            ("faults.csv", disturbance::files::faults_csv(&log)),
+        ] {
+            let path = files.collect.join(name);
+            formats::output::write_atomic(&path, text.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(log)
+    }
+}
+
+impl Drop for Disturbing {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.finish();
+        }
+    }
+}
+
+/// Runs `replay` (told the hooks the timeline follows) with the run's interference and faults, if it
+/// has any: then also what they did and what the run did around them.
+pub fn during<T>(
+    plan: &RunPlan,
+    files: &RunFiles,
+    fleet: Option<emulated::Killer>,
+    (run_id, stop): (&str, &Stop),
+    replay: impl FnOnce(ReplayHooks) -> Result<T>,
+) -> Result<(T, Option<(Log, Around)>)> {
+    let disturbing = start(plan, files, fleet, (run_id, stop))?;
+    let hooks = disturbing
+        .as_ref()
+        .map(|d| d.hooks.clone())
+        .unwrap_or_default();
+    // An error in the replay drops `disturbing`, which ends everything it started.
+    let replayed = replay(hooks)?;
+    let Some(disturbing) = disturbing else {
+        return Ok((replayed, None));
+    };
+    let log = disturbing.finish(files)?;
+    let around = around(plan, files, &log)?;
+    Ok((replayed, Some((log, around))))
+}
+
+/// Starts the run's timeline, if it has one: it waits for the replay's time 0.
+fn start(
+    plan: &RunPlan,
+    files: &RunFiles,
+    fleet: Option<emulated::Killer>,
+    (run_id, stop): (&str, &Stop),
+) -> Result<Option<Disturbing>> {
+    if plan.disturb.is_empty() {
+        return Ok(None);
+    }
+    std::fs::create_dir_all(&files.collect)
+        .with_context(|| format!("creating {}", files.collect.display()))?;
+    let timeline = Timeline {
+        interference: plan.disturb.interference.clone(),
+        faults: plan.disturb.fault.clone(),
+        avoid_cpus: plan.dispatcher_cpus.iter().flatten().copied().collect(),
+        dir: files.collect.clone(),
+    };
+    let (told, zero) = channel();
+    let workers: WorkerPids = Default::default();
+    let targets = RunTargets {
+        fleet,
+        workers: workers.clone(),
+        kubectl: Kubectl::default(),
+        run_id: run_id.to_owned(),
+        namespace: plan.replay.namespace.clone(),
+        image: plan.replay.invoker_image.clone(),
+    };
+    Ok(Some(Disturbing {
+        running: Some(timeline.start(zero, stop.clone(), Box::new(targets))),
+        hooks: ReplayHooks {
+            time_zero: Some(told),
+            worker_pids: Some(workers),
+        },
+    }))
+}
+
+/// One row of the report's table: a phase of a window or fault.
+pub struct PhaseRow {
+    /// The window or fault, as written.
+    pub what: String,
+    /// `before`, `during` or `after`.
+    pub phase: &'static str,
+    /// Its figures.
+    pub figures: Phase,
+}
+
+/// What the run did around its disturbances: the phases of each, and each fault's recovery time.
+pub struct Around {
+    /// The table's rows.
+    pub rows: Vec<PhaseRow>,
+    /// Each fault, as written, and its recovery time (none: not recovered).
+    pub recovery: Vec<(String, Option<f64>)>,
+}
+
+/// Reads the run's records once and measures each window and fault.
+pub fn around(plan: &RunPlan, files: &RunFiles, log: &Log) -> Result<Around> {
+    let settings = &plan.load.settings;
+    let period_s = settings.trace.granularity().period_us() as f64 / 1e6;
+    let run_s = ((settings.warmup_duration + settings.duration) as f64 * period_s).ceil() as usize;
+    let warmup_s = (settings.warmup_duration as f64 * period_s).ceil() as usize;
+    let mut series = PerSecond::new(run_s, warmup_s);
+    formats::records::read_records(&files.records, |r, _| {
+        let sent = r.outcome.was_sent();
+        series.add(Call {
+            due_us: r.scheduled_us,
+            latency_us: r.latency_from_scheduled_us,
+            sent,
+            error: r.outcome != Outcome::Ok
+                && !matches!(r.outcome, Outcome::NotSentInterrupted | Outcome::Cancelled),
+        });
+    })
+    .with_context(|| format!("reading {}", files.records.display()))?;
+    let end = run_s as f64;
+    let mut rows = Vec::new();
+    let mut recovery = Vec::new();
+    for i in &log.interference {
+        let (start, stop) = i.window;
+        for (phase, from, to) in [
+            ("before", 0.0, start),
+            ("during", start, stop),
+            ("after", stop, end),
+        ] {
+            rows.push(PhaseRow {
+                what: i.spec.clone(),
+                phase,
+                figures: series.phase(from, to),
+            });
+        }
+    }
+    for f in &log.faults {
+        let before = series.phase(0.0, f.at_s);
+        recovery.push((f.spec.clone(), series.recovery(f.at_s, &before)));
+        rows.push(PhaseRow {
+            what: f.spec.clone(),
+            phase: "before",
+            figures: before,
+        });
+        rows.push(PhaseRow {
+            what: f.spec.clone(),
+            phase: "after",
+            figures: series.phase(f.at_s, end),
+        });
+    }
+    Ok(Around { rows, recovery })
+}

@@ -1,0 +1,464 @@
+//! Interference and faults on a run's timeline (`--interference`, `--fault`): stress-ng and iperf3
+//! (Debian's, which `.ci/run` installs) run only in their windows and never outlive the run, even a
+//! third Ctrl-C; killed instances and workers and deleted pods are recorded as what they did to the
+//! calls; bad input is refused before anything starts.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{loadgen, run_loadgen, s, text, wait_bounded, FakeCluster, LIMIT, LOADGEN};
+use formats::records::{read_records, Outcome, Record};
+
+/// A short per-second `--rps` run into `out`: `seconds` measured after `warmup`, and `extra` flags;
+/// each call of the one function 100 ms of 16 MiB (as `extra` does not say otherwise).
+fn rps_run(out: &Path, (rps, seconds, warmup): (&str, &str, &str), extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["run", "-o", s(out), "--rps", rps]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    if !extra
+        .iter()
+        .any(|a| ["--rps-duration-ms", "--deployer"].contains(a))
+    {
+        args.extend(["--rps-duration-ms", "100", "--rps-memory-mb", "16"].map(String::from));
+    }
+    args.extend(
+        [
+            "--minute", "false", "-d", seconds, "-w", warmup, "--seed", "3",
+        ]
+        .map(String::from),
+    );
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+fn ok_run(args: &[String], env: &[(&str, String)]) -> String {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run_loadgen(&args, env, LIMIT);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    t
+}
+
+/// `collect/NAME`'s rows, as header → value maps.
+fn rows(out: &Path, name: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(out.join("collect").join(name)).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .map(str::to_owned)
+                .zip(r.iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
+fn records(out: &Path) -> Vec<Record> {
+    let mut all = Vec::new();
+    read_records(&out.join("records.csv"), |r, _| all.push(*r)).unwrap();
+    all
+}
+
+fn alive(pid: u32) -> bool {
+    // A zombie is dead: its state letter says so.
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            !stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn cpu_interference_runs_only_in_its_window_and_the_report_compares_it() {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let t = ok_run(
+        &rps_run(
+            &out,
+            ("20", "6", "0"),
+            &["--interference", "cpu:threads=1,load=100,start=2,stop=4"],
+        ),
+        &[],
+    );
+    let row = &rows(&out, "interference.csv")[0];
+    let (started, ended): (f64, f64) = (
+        row["started_s"].parse().unwrap(),
+        row["ended_s"].parse().unwrap(),
+    );
+    // Started at its second and ended at its stop (a generator that outlived it would end later).
+    assert!((2.0..2.5).contains(&started), "started at {started} s: {t}");
+    assert!((4.0..4.6).contains(&ended), "ended at {ended} s: {t}");
+    assert_eq!(row["report"], "bogo_ops_per_s");
+    assert!(row["value"].parse::<f64>().unwrap() > 0.0, "{row:?}");
+    for pid in row["pids"].split(' ') {
+        assert!(
+            !alive(pid.parse().unwrap()),
+            "stress-ng {pid} outlived its window"
+        );
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for phase in ["| before | 0–2 |", "| during | 2–4 |", "| after | 4–6 |"] {
+        assert!(report.contains(phase), "{phase}: {report}");
+    }
+}
+
+#[test]
+fn network_interference_records_iperf3_s_achieved_bitrate() {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    ok_run(
+        &rps_run(
+            &out,
+            ("10", "4", "0"),
+            &["--interference", "network:bitrate=8M,start=1,stop=3"],
+        ),
+        &[],
+    );
+    let row = &rows(&out, "interference.csv")[0];
+    assert_eq!(row["report"], "bits_per_s", "{row:?}");
+    let bitrate: f64 = row["value"].parse().unwrap();
+    // Capped at 8 Mbit/s: loopback would carry far more.
+    assert!((4e6..=9e6).contains(&bitrate), "{bitrate} bit/s: {row:?}");
+}
+
+#[test]
+fn killed_instances_end_their_calls_and_the_restarted_server_serves_the_rest() {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let t = ok_run(
+        &rps_run(
+            &out,
+            ("40", "8", "2"),
+            &[
+                "--rps-duration-ms",
+                "400",
+                "--rps-memory-mb",
+                "16",
+                "--fault",
+                "5:kill-instances",
+            ],
+        ),
+        &[],
+    );
+    let fault = &rows(&out, "faults.csv")[0];
+    let done: f64 = fault["done_s"].parse().unwrap();
+    assert!((5.0..5.5).contains(&done), "{fault:?}");
+    assert!(
+        fault["touched"].contains("instances killed") && fault["error"].is_empty(),
+        "{fault:?}"
+    );
+    let all = records(&out);
+    // Calls in flight at the kill (due within the 400 ms before it) ended with an error at once.
+    let failed: Vec<&Record> = all.iter().filter(|r| r.outcome != Outcome::Ok).collect();
+    assert!(!failed.is_empty(), "no call was in flight at the kill: {t}");
+    for r in &failed {
+        assert_eq!(r.outcome, Outcome::status(14), "{r:?}"); // UNAVAILABLE
+        assert!((4_000_000..5_500_000).contains(&r.scheduled_us), "{r:?}");
+    }
+    // Later calls were served by the restarted server, its first one cold.
+    let later: Vec<&Record> = all.iter().filter(|r| r.scheduled_us >= 5_500_000).collect();
+    assert!(later.iter().all(|r| r.outcome == Outcome::Ok));
+    assert!(all
+        .iter()
+        .any(|r| r.scheduled_us >= 5_000_000 && r.cold == Some(true)));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("Recovery from `5:kill-instances`: "),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_killed_worker_s_calls_are_kept_lost_or_unknown_by_when_they_were_due() {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = rps_run(
+        &out,
+        ("100", "6", "0"),
+        &[
+            "--workers",
+            "2",
+            "--records-chunk",
+            "50",
+            "--fault",
+            "3:kill-worker:worker=1",
+        ],
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run_loadgen(&args, &[], LIMIT);
+    let t = text(&o);
+    assert!(t.contains("worker 1   lost"), "{t}");
+    let all = records(&out);
+    assert_eq!(all.len(), 600);
+    // The other worker completed.
+    assert!(
+        all.iter()
+            .filter(|r| r.worker == 0)
+            .all(|r| r.outcome == Outcome::Ok),
+        "{t}"
+    );
+    let of_1: Vec<&Record> = all.iter().filter(|r| r.worker == 1).collect();
+    let kept = of_1.iter().take_while(|r| r.outcome == Outcome::Ok).count();
+    assert!(
+        kept >= 50 && kept % 50 == 0,
+        "kept {kept}: its uploaded chunks, whole"
+    );
+    let rest = &of_1[kept..];
+    let unknown = rest
+        .iter()
+        .take_while(|r| r.outcome == Outcome::WorkerLostUnknown)
+        .count();
+    let not_sent = &rest[unknown..];
+    assert!(!not_sent.is_empty());
+    // Due before it was seen gone: maybe sent; due after the kill: never sent.
+    assert!(
+        rest[..unknown].iter().all(|r| r.scheduled_us < 3_600_000),
+        "{:?}",
+        &rest[..unknown]
+    );
+    assert!(not_sent
+        .iter()
+        .all(|r| r.outcome == Outcome::WorkerLost && r.scheduled_us >= 3_000_000));
+    let fault = &rows(&out, "faults.csv")[0];
+    assert!(fault["touched"].starts_with("worker 1 (pid "), "{fault:?}");
+}
+
+#[test]
+fn delete_pods_deletes_exactly_the_selected_pods_at_its_second() {
+    let Some(sample) = trace::testing::vswarm_sample() else {
+        return;
+    };
+    let (profile, config) = (sample.join("profile.json"), sample.join("config.json"));
+    let cluster = FakeCluster::new();
+    let pods = cluster.state.join("pods");
+    std::fs::create_dir_all(&pods).unwrap();
+    for (name, labels) in [
+        ("knative-serving.autoscaler-7d", "app=autoscaler"),
+        ("knative-serving.controller-5f", "app=controller"),
+        ("knative-serving.webhook-9c", "app=webhook"),
+        ("knative-serving.activator-2b", "app=activator"),
+        ("default.mine", "app=autoscaler"),
+    ] {
+        std::fs::write(pods.join(name), format!("{labels}\n")).unwrap();
+    }
+    let server =
+        emulated::LocalServer::start(emulated::Behaviour::fixed("ksvc", 0.0, 0.0), 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let build = dir.path().join("build");
+    let args = rps_run(
+        &out,
+        ("10", "4", "0"),
+        &[
+            "--deployer",
+            "knative",
+            "-p",
+            s(&profile),
+            "-c",
+            s(&config),
+            "-b",
+            s(&build),
+            "--fault",
+            "2:delete-pods:control_plane",
+        ],
+    );
+    // A server that ignores the selector lists every pod of the namespace: only the selected go.
+    let env = cluster.env(&[
+        ("FAKE_KSVC_URL", &format!("http://{}", server.endpoint())),
+        ("FAKE_PODS_IGNORE_SELECTOR", "1"),
+    ]);
+    let t = ok_run(&args, &env);
+    let deleted = std::fs::read_to_string(cluster.state.join("pods-deleted")).unwrap();
+    let mut names: Vec<&str> = deleted
+        .lines()
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "knative-serving/autoscaler-7d",
+            "knative-serving/controller-5f",
+            "knative-serving/webhook-9c"
+        ],
+        "{t}"
+    );
+    assert!(
+        pods.join("knative-serving.activator-2b").exists() && pods.join("default.mine").exists()
+    );
+    let fault = &rows(&out, "faults.csv")[0];
+    let done: f64 = fault["done_s"].parse().unwrap();
+    assert!((2.0..2.8).contains(&done), "{fault:?}");
+}
+
+/// The processes descended from `pid` whose command is `name`.
+fn descendants_named(pid: u32, name: &str) -> Vec<u32> {
+    let mut parents = vec![pid];
+    let mut found = Vec::new();
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(p) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                continue;
+            };
+            let Some((head, tail)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let ppid: u32 = tail
+                .split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if parents.contains(&ppid) && !parents.contains(&p) {
+                parents.push(p);
+                grew = true;
+                let comm = head.split_once('(').map_or("", |(_, c)| c);
+                if comm.starts_with(name) {
+                    found.push(p);
+                }
+            }
+        }
+    }
+    found
+}
+
+fn interrupted_during_interference(signals: usize) {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = rps_run(
+        &out,
+        ("10", "30", "0"),
+        &[
+            "--interference",
+            "cpu:threads=1,load=20,start=0,stop=30",
+            "--interference",
+            "network:bitrate=1M,start=0,stop=30",
+        ],
+    );
+    let child = Command::new(LOADGEN)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Every generator running: stress-ng's parent and worker, iperf3's server and client.
+    let generators =
+        testkit::wait_until(Duration::from_secs(60), "the generators to start", || {
+            let stress = descendants_named(pid, "stress-ng");
+            let iperf = descendants_named(pid, "iperf3");
+            (stress.len() >= 2 && iperf.len() >= 2).then(|| [stress, iperf].concat())
+        });
+    for _ in 0..signals {
+        unsafe { libc::kill(pid as i32, libc::SIGINT) };
+    }
+    let o = wait_bounded(child, LIMIT);
+    assert!(!o.status.success());
+    testkit::wait_until(Duration::from_secs(10), "every generator to end", || {
+        generators.iter().all(|&g| !alive(g)).then_some(())
+    });
+}
+
+#[test]
+fn one_ctrl_c_during_interference_leaves_no_generator() {
+    interrupted_during_interference(1);
+}
+
+#[test]
+fn three_ctrl_c_end_loadgen_at_once_and_leave_no_generator() {
+    interrupted_during_interference(3);
+}
+
+#[test]
+fn bad_interference_and_faults_are_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    for (flags, says) in [
+        (
+            vec!["--interference", "cpu:start=4,stop=2"],
+            "ends (stop = 2 s) before it starts",
+        ),
+        (
+            vec!["--interference", "cpu:start=9,stop=10"],
+            "after the run",
+        ),
+        (
+            vec!["--interference", "gpu:stop=2"],
+            "unknown interference kind `gpu`",
+        ),
+        (
+            vec!["--interference", "network:bitrate=lots,stop=2"],
+            "bitrate `lots` cannot be parsed",
+        ),
+        (
+            vec!["--fault", "2:kill-worker:worker=0"],
+            "needs local workers",
+        ),
+        (
+            vec!["--fault", "2:delete-pods:control_plane"],
+            "needs Kubernetes",
+        ),
+        (vec!["--fault", "9:kill-instances"], "after the run"),
+        (
+            vec!["--interference", "cpu:stop=2,where=nodes:role=x"],
+            "needs Kubernetes",
+        ),
+    ] {
+        let args = rps_run(&out, ("10", "4", "0"), &flags);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = loadgen(&args);
+        let t = text(&o);
+        assert!(!o.status.success() && t.contains(says), "{flags:?}: {t}");
+        assert!(!out.exists(), "{flags:?} wrote {}", out.display());
+    }
+    // On a cluster, a selection that matches no pod is refused too (asked once, before anything).
+    let Some(sample) = trace::testing::vswarm_sample() else {
+        return;
+    };
+    let (profile, config) = (sample.join("profile.json"), sample.join("config.json"));
+    let cluster = FakeCluster::new();
+    let args = rps_run(
+        &out,
+        ("10", "4", "0"),
+        &[
+            "--deployer",
+            "knative",
+            "-p",
+            s(&profile),
+            "-c",
+            s(&config),
+            "-b",
+            s(&dir.path().join("b")),
+            "--fault",
+            "2:delete-pods:data_plane",
+        ],
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let t = text(&run_loadgen(&args, &cluster.env(&[]), LIMIT));
+    assert!(
+        t.contains("no pod in namespace knative-serving has labels app=activator"),
+        "{t}"
+    );
+    let _ = PathBuf::new();
+}
