@@ -1,6 +1,10 @@
 //! The run summary (`summary.json`, and the lines the invoker prints): what was scheduled, sent and
 //! answered, at what rate, with lag and latency statistics overall, per endpoint and per period.
 
+mod disturbed;
+
+pub use disturbed::{Disturbed, DisturbedPhase};
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -151,6 +155,10 @@ pub struct Summary {
     /// order. The figures above are of every session's records together.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resumed: Vec<ResumedSession>,
+    /// Interference and faults (`--interference`, `--fault`): the run before, during and after each,
+    /// and each fault's recovery time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disturbed: Option<Disturbed>,
     /// A worker's figures as it collected them, to be merged (sent with its results; the run's
     /// summary.json does not keep them).
     #[serde(default, skip_serializing_if = "Option::is_none")]

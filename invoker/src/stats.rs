@@ -424,6 +424,7 @@ impl Collector {
             workflows: None,
             local_platform: None,
             resumed: Vec::new(),
+            disturbed: None,
             collected: None,
         }
     }

@@ -14,6 +14,7 @@ use disturbance::windows::{Call, PerSecond, Phase};
 use disturbance::{Interference, Log, PodSelection, Share, Targets, Timeline};
 use formats::files::RunFiles;
 use formats::records::Outcome;
+use formats::summary::DisturbedPhase;
 
 use crate::plan::RunPlan;
 
@@ -182,23 +183,8 @@ fn start(
     }))
 }
 
-/// One row of the report's table: a phase of a window or fault.
-pub struct PhaseRow {
-    /// The window or fault, as written.
-    pub what: String,
-    /// `before`, `during` or `after`.
-    pub phase: &'static str,
-    /// Its figures.
-    pub figures: Phase,
-}
-
-/// What the run did around its disturbances: the phases of each, and each fault's recovery time.
-pub struct Around {
-    /// The table's rows.
-    pub rows: Vec<PhaseRow>,
-    /// Each fault, as written, and its recovery time (none: not recovered).
-    pub recovery: Vec<(String, Option<f64>)>,
-}
+/// What the run did around its disturbances (summary.json's `disturbed`).
+pub type Around = formats::summary::Disturbed;
 
 /// Reads the run's records once and measures each window and fault.
 pub fn around(plan: &RunPlan, files: &RunFiles, log: &Log) -> Result<Around> {
@@ -219,35 +205,35 @@ pub fn around(plan: &RunPlan, files: &RunFiles, log: &Log) -> Result<Around> {
     })
     .with_context(|| format!("reading {}", files.records.display()))?;
     let end = run_s as f64;
-    let mut rows = Vec::new();
-    let mut recovery = Vec::new();
-    for i in &log.interference {
+    let mut around = Around::default();
+    let mut add = |(entry, spec): (String, &str), phase: &str, figures: Phase| {
+        around.phases.push(DisturbedPhase {
+            entry,
+            spec: spec.to_owned(),
+            phase: phase.to_owned(),
+            seconds: figures.seconds,
+            calls: figures.calls,
+            errors: figures.errors,
+            p50_us: figures.p50_us,
+            p99_us: figures.p99_us,
+            rate: figures.rate,
+        });
+    };
+    for (k, i) in log.interference.iter().enumerate() {
         let (start, stop) = i.window;
-        for (phase, from, to) in [
-            ("before", 0.0, start),
-            ("during", start, stop),
-            ("after", stop, end),
-        ] {
-            rows.push(PhaseRow {
-                what: i.spec.clone(),
-                phase,
-                figures: series.phase(from, to),
-            });
-        }
+        let entry = || (format!("interference.{k}"), i.spec.as_str());
+        add(entry(), "before", series.phase(0.0, start));
+        add(entry(), "during", series.phase(start, stop));
+        add(entry(), "after", series.phase(stop, end));
     }
-    for f in &log.faults {
+    let mut recovery = Vec::new();
+    for (k, f) in log.faults.iter().enumerate() {
         let before = series.phase(0.0, f.at_s);
-        recovery.push((f.spec.clone(), series.recovery(f.at_s, &before)));
-        rows.push(PhaseRow {
-            what: f.spec.clone(),
-            phase: "before",
-            figures: before,
-        });
-        rows.push(PhaseRow {
-            what: f.spec.clone(),
-            phase: "after",
-            figures: series.phase(f.at_s, end),
-        });
+        recovery.push((format!("faults.{k}"), series.recovery(f.at_s, &before)));
+        let entry = || (format!("faults.{k}"), f.spec.as_str());
+        add(entry(), "before", before);
+        add(entry(), "after", series.phase(f.at_s, end));
     }
-    Ok(Around { rows, recovery })
+    around.recovery_s = recovery;
+    Ok(around)
 }

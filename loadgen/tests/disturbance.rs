@@ -462,3 +462,119 @@ fn bad_interference_and_faults_are_refused_before_anything_starts() {
     );
     let _ = PathBuf::new();
 }
+
+#[test]
+fn an_experiment_sweeps_an_interference_level_and_results_csv_compares_it() {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let file = common::write_file(
+        dir.path(),
+        "exp.toml",
+        r#"[run]
+rps = 10
+rps-duration-ms = 50
+rps-memory-mb = 16
+minute = false
+duration = 4
+warmup-duration = 0
+seed = 3
+
+[[interference]]
+kind = "cpu"
+threads = 1
+load = 0
+start = 1
+stop = 3
+
+[[faults]]
+at = 2
+action = "command"
+run = "true"
+
+[sweep]
+"interference.0.load" = [0, 100]
+"#,
+    );
+    let out = dir.path().join("out");
+    let o = common::experiment(&file, &out, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut reader = csv::Reader::from_path(out.join("results.csv")).unwrap();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    for column in [
+        "interference.0.load",
+        "interference.0.before.p99_us",
+        "interference.0.during.p50_us",
+        "interference.0.during.p99_us",
+        "interference.0.after.rate",
+        "faults.0.after.errors",
+        "faults.0.recovery_s",
+    ] {
+        assert!(header.iter().any(|h| h == column), "{column}: {header:?}");
+    }
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let load = header
+        .iter()
+        .position(|h| h == "interference.0.load")
+        .unwrap();
+    assert_eq!((&rows[0][load], &rows[1][load]), ("0", "100"));
+    // Each step's interference ran at its own level (stress-ng's --cpu-load, recorded as given).
+    for (step, level) in [(0, "load=0"), (1, "load=100")] {
+        let csv =
+            std::fs::read_to_string(out.join(format!("steps/{step:03}/collect/interference.csv")))
+                .unwrap();
+        assert!(csv.contains(level), "step {step}: {csv}");
+    }
+}
+
+#[test]
+fn an_experiment_file_s_bad_entry_is_refused_naming_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    for (entry, line, says) in [
+        (
+            "[[interference]]\nkind = \"gpu\"\nstop = 2\n",
+            4,
+            "unknown interference kind `gpu`",
+        ),
+        (
+            "[[interference]]\nkind = \"cpu\"\nstart = 3\nstop = 1\n",
+            4,
+            "before it starts",
+        ),
+        ("[[faults]]\naction = \"kill-worker\"\n", 4, "needs `at`"),
+        (
+            "[[faults]]\nat = 1\naction = \"reboot\"\n",
+            4,
+            "unknown fault action `reboot`",
+        ),
+    ] {
+        let file = common::write_file(
+            dir.path(),
+            "bad.toml",
+            &format!("[run]\nrps = 10\n\n{entry}"),
+        );
+        let o = common::experiment(&file, &dir.path().join("out"), &[]);
+        let t = text(&o);
+        let at = format!("{}: line {line}", file.display());
+        assert!(
+            !o.status.success() && t.contains(&at) && t.contains(says),
+            "{entry}: {t}"
+        );
+    }
+    // A swept value that makes a bad entry is refused with the sweep's line.
+    let file = common::write_file(
+        dir.path(),
+        "bad.toml",
+        "[run]\nrps = 10\n\n[[interference]]\nkind = \"cpu\"\nstop = 2\n\n[sweep]\n\"interference.0.load\" = [50, 150]\n",
+    );
+    let t = text(&common::experiment(&file, &dir.path().join("out"), &[]));
+    assert!(
+        t.contains(&format!("{}: line 9", file.display())) && t.contains("`load` = `150`"),
+        "{t}"
+    );
+}

@@ -278,6 +278,7 @@ fn run_stages(
             )
         })?;
     summary.endpoint_names = names;
+    summary.disturbed = disturbed.as_ref().map(|(_, around)| around.clone());
     summary.local_platform = fleet_metrics.and_then(|m| m.scaled_totals());
     let collected = watch.finish();
     print_collected(&collected, &files);

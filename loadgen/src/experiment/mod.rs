@@ -9,6 +9,7 @@
 
 mod collect;
 pub mod conditions;
+mod disturbances;
 mod keys;
 pub mod plan;
 pub mod results;

@@ -10,6 +10,7 @@ use anyhow::{bail, Result};
 use clap::CommandFactory;
 use serde::{Deserialize, Serialize};
 
+use super::disturbances;
 pub use super::keys::{OnFailure, Setting, HOOKS, KNATIVE_KEYS};
 use super::sections::{self, Reader, RunSection, Sweep};
 use super::text::{header_line, line_at, line_of};
@@ -106,9 +107,18 @@ impl Plan {
         };
         let at = |line: usize| reader.at(line);
         for section in reader.table.keys() {
-            if !["run", "sweep", "hooks", "knative", "collect"].contains(&section.as_str()) {
+            let tables = [
+                "run",
+                "sweep",
+                "hooks",
+                "knative",
+                "collect",
+                "interference",
+                "faults",
+            ];
+            if !tables.contains(&section.as_str()) {
                 bail!(
-                    "{}: unknown table `[{section}]` (the tables are [run], [sweep], [hooks], [knative], [collect])",
+                    "{}: unknown table `[{section}]` (the tables are [run], [sweep], [hooks], [knative], [collect], [[interference]], [[faults]])",
                     at(line_of(text, "", section).max(header_line(text, section)))
                 );
             }
@@ -120,6 +130,7 @@ impl Plan {
             reuse_deployment,
         } = reader.run()?;
         base.extend(reader.knative()?);
+        base.extend(super::disturbances::entries(&reader)?);
         // [collect]: the collectors of every step.
         for (key, value, line) in super::collect::settings(&reader.section("collect")?, text, &at)?
         {
@@ -215,11 +226,19 @@ impl Plan {
                         continue;
                     }
                     if !params.iter().any(|(k, _)| *k == s.key) {
-                        args.extend(setting_args(&s.key, &s.value, trace));
+                        // An entry's swept keys set its text (checked with the file).
+                        let value = match disturbances::flag_of(&s.key) {
+                            Some(_) => disturbances::with_swept(&s.key, &s.value, &params)
+                                .unwrap_or_else(|_| s.value.clone()),
+                            None => s.value.clone(),
+                        };
+                        args.extend(setting_args(&s.key, &value, trace));
                     }
                 }
                 for (k, v) in &params {
-                    args.extend(setting_args(k, v, trace));
+                    if disturbances::swept_key(k).is_none() {
+                        args.extend(setting_args(k, v, trace));
+                    }
                 }
                 steps.push(Step {
                     index: steps.len(),
@@ -248,6 +267,21 @@ fn check_each_setting(
             .iter()
             .flat_map(|(s, vs)| vs.iter().map(move |v| (s, v.clone()))),
     ) {
+        if let Some((entry, _)) = disturbances::swept_key(&setting.key) {
+            // A swept key of an entry: the entry with that value must parse.
+            let Some(base) = base.iter().find(|b| b.key == entry) else {
+                bail!(
+                    "{}: [sweep] `{}`: no such entry",
+                    at(setting.line),
+                    setting.key
+                );
+            };
+            let swept = [(setting.key.clone(), value.clone())];
+            if let Err(e) = disturbances::with_swept(entry, &base.value, &swept) {
+                bail!("{}: `{}` = `{value}`: {e}", at(setting.line), setting.key);
+            }
+            continue;
+        }
         let args = setting_args(&setting.key, &value, trace);
         if setting.key == "functions" {
             if let Some(t) = trace {
@@ -293,6 +327,9 @@ fn setting_args(key: &str, value: &str, trace: Option<&Path>) -> Vec<String> {
             )],
             None => vec![format!("--functions={value}")],
         };
+    }
+    if let Some(flag) = disturbances::flag_of(key) {
+        return vec![format!("--{flag}={value}")];
     }
     let flag = match key.strip_prefix("knative.") {
         Some(k) => format!("--knative-{k}"),

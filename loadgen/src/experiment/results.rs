@@ -107,10 +107,12 @@ pub fn write_csv(path: &Path, plan: &Plan, results: &[StepResult]) -> Result<()>
         .filter_map(|r| r.outcome.as_ref().ok())
         .flat_map(|s| s.outcomes.keys().map(String::as_str))
         .collect();
+    let disturbed = DisturbedColumns::of(results);
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = vec!["step".into(), "repeat".into()];
     header.extend(plan.swept.iter().map(|(s, _)| s.key.clone()));
     header.extend(FIGURES.iter().map(|f| f.to_string()));
+    header.extend(disturbed.header());
     header.extend(outcomes.iter().map(|o| format!("outcome:{o}")));
     w.write_record(&header)?;
     for r in results {
@@ -119,6 +121,7 @@ pub fn write_csv(path: &Path, plan: &Plan, results: &[StepResult]) -> Result<()>
         match &r.outcome {
             Ok(s) => {
                 row.extend(figures(&r.step, s));
+                row.extend(disturbed.values(s));
                 row.extend(
                     outcomes
                         .iter()
@@ -127,6 +130,7 @@ pub fn write_csv(path: &Path, plan: &Plan, results: &[StepResult]) -> Result<()>
             }
             Err(_) => {
                 row.extend(FIGURES.iter().map(|_| String::new()));
+                row.extend(disturbed.header().iter().map(|_| String::new()));
                 row.extend(outcomes.iter().map(|_| String::new()));
             }
         }
@@ -135,4 +139,74 @@ pub fn write_csv(path: &Path, plan: &Plan, results: &[StepResult]) -> Result<()>
     let bytes = w.into_inner().context("writing results.csv")?;
     formats::output::write_atomic(path, &bytes)
         .with_context(|| format!("writing {}", path.display()))
+}
+
+/// The columns of the runs' interference windows and faults (an experiment that sweeps their levels
+/// compares them): per entry and phase its latency p50 and p99 from the due time (µs), errors and
+/// achieved rate, and per fault its recovery time (empty: not recovered).
+struct DisturbedColumns {
+    /// (entry, phase), in the order the steps first gave them.
+    phases: Vec<(String, String)>,
+    /// Faults with a recovery time.
+    faults: Vec<String>,
+}
+
+/// The figures of each phase, in column order.
+const PHASE_FIGURES: [&str; 4] = ["p50_us", "p99_us", "errors", "rate"];
+
+impl DisturbedColumns {
+    fn of(results: &[StepResult]) -> DisturbedColumns {
+        let mut columns = DisturbedColumns {
+            phases: Vec::new(),
+            faults: Vec::new(),
+        };
+        let summaries = results.iter().filter_map(|r| r.outcome.as_ref().ok());
+        for d in summaries.filter_map(|s| s.disturbed.as_ref()) {
+            for p in &d.phases {
+                let key = (p.entry.clone(), p.phase.clone());
+                if !columns.phases.contains(&key) {
+                    columns.phases.push(key);
+                }
+            }
+            for (fault, _) in &d.recovery_s {
+                if !columns.faults.contains(fault) {
+                    columns.faults.push(fault.clone());
+                }
+            }
+        }
+        columns
+    }
+
+    fn header(&self) -> Vec<String> {
+        let phases = self
+            .phases
+            .iter()
+            .flat_map(|(entry, phase)| PHASE_FIGURES.map(|f| format!("{entry}.{phase}.{f}")));
+        let faults = self.faults.iter().map(|f| format!("{f}.recovery_s"));
+        phases.chain(faults).collect()
+    }
+
+    fn values(&self, s: &Summary) -> Vec<String> {
+        let none = formats::summary::Disturbed::default();
+        let d = s.disturbed.as_ref().unwrap_or(&none);
+        let text = |v: Option<String>| v.unwrap_or_default();
+        let mut out = Vec::new();
+        for (entry, phase) in &self.phases {
+            let p = d
+                .phases
+                .iter()
+                .find(|p| &p.entry == entry && &p.phase == phase);
+            out.push(text(p.and_then(|p| p.p50_us).map(|v| v.to_string())));
+            out.push(text(p.and_then(|p| p.p99_us).map(|v| v.to_string())));
+            out.push(text(p.map(|p| p.errors.to_string())));
+            out.push(text(p.and_then(|p| p.rate).map(|r| format!("{r:.3}"))));
+        }
+        for fault in &self.faults {
+            let recovery = d.recovery_s.iter().find(|(f, _)| f == fault);
+            out.push(text(
+                recovery.and_then(|(_, r)| r.map(|r| format!("{r:.0}"))),
+            ));
+        }
+        out
+    }
 }

@@ -60,24 +60,33 @@ pub(crate) fn section(out: &mut String, disturbed: Option<&(Log, Around)>) {
         "| window or fault | phase | seconds | calls | p50 | p99 | errors | rate/s |"
     );
     let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|");
-    for row in &around.rows {
-        let p = &row.figures;
+    for p in &around.phases {
+        let error_rate = if p.calls == 0 {
+            0.0
+        } else {
+            p.errors as f64 / p.calls as f64
+        };
         let _ = writeln!(
             out,
             "| `{}` | {} | {:.0}–{:.0} | {} | {} | {} | {} ({:.1} %) | {} |",
-            row.what,
-            row.phase,
+            p.spec,
+            p.phase,
             p.seconds.0,
             p.seconds.1,
             p.calls,
             ms(p.p50_us),
             ms(p.p99_us),
             p.errors,
-            100.0 * p.error_rate(),
+            100.0 * error_rate,
             p.rate.map_or_else(|| "–".to_owned(), |r| format!("{r:.1}"))
         );
     }
-    for (fault, recovery) in &around.recovery {
+    for (entry, recovery) in &around.recovery_s {
+        let fault = around
+            .phases
+            .iter()
+            .find(|p| &p.entry == entry)
+            .map_or(entry.as_str(), |p| p.spec.as_str());
         let _ = match recovery {
             Some(s) => writeln!(out, "\nRecovery from `{fault}`: {s:.0} s (then {RECOVERY_RUN} s in a row with p99 within 10 % or 1 ms of before, errors within 1 pp)."),
             None => writeln!(out, "\nRecovery from `{fault}`: not recovered (never {RECOVERY_RUN} s in a row with p99 within 10 % or 1 ms of before and errors within 1 pp before the run ended)."),
