@@ -237,3 +237,19 @@ pub fn around(plan: &RunPlan, files: &RunFiles, log: &Log) -> Result<Around> {
     around.recovery_s = recovery;
     Ok(around)
 }
+
+/// The run's windows and faults, to mark on the figures on its time axis.
+pub fn time_marks(disturb: &crate::cli::DisturbArgs) -> plots::spec::TimeMarks {
+    plots::spec::TimeMarks {
+        windows: disturb
+            .interference
+            .iter()
+            .map(|i| (i.start_s, i.stop_s, i.text.clone()))
+            .collect(),
+        instants: disturb
+            .fault
+            .iter()
+            .map(|f| (f.at_s, f.text.clone()))
+            .collect(),
+    }
+}

@@ -113,6 +113,19 @@ fn cpu_interference_runs_only_in_its_window_and_the_report_compares_it() {
     for phase in ["| before | 0–2 |", "| during | 2–4 |", "| after | 4–6 |"] {
         assert!(report.contains(phase), "{phase}: {report}");
     }
+    // The figures on the run's time axis shade the window (labelled in their legends); the others not.
+    for (figure, marked) in [
+        ("calls_per_second", true),
+        ("collect_local_scale", true),
+        ("latency_cdf", false),
+    ] {
+        let svg = std::fs::read_to_string(out.join("plots").join(format!("{figure}.svg"))).unwrap();
+        assert_eq!(
+            svg.contains("cpu:threads=1,load=100,start=2,stop=4"),
+            marked,
+            "{figure}"
+        );
+    }
 }
 
 #[test]

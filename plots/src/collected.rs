@@ -187,6 +187,7 @@ pub fn collected_figures(
                 calls: calls.clone(),
                 series,
                 y_label,
+                marks: Default::default(),
             }))
         });
         plan.add_figure(&name, figure);

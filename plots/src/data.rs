@@ -30,6 +30,20 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Marks `marks` (a run's interference windows and faults) on every figure on the run's time axis:
+    /// the timelines and the plots over the second of the run.
+    pub fn mark_time_axis(&mut self, marks: &crate::spec::TimeMarks) {
+        for (_, figure) in &mut self.figures {
+            match figure {
+                FigureData::Timeline(t) => t.marks = marks.clone(),
+                FigureData::Xy(p) if p.x_label.starts_with("second of the run") => {
+                    p.marks = marks.clone();
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Adds a figure to draw, or the reason it cannot be.
     pub fn add_figure(&mut self, name: &str, data: Result<FigureData, String>) {
         self.add(name, data);
@@ -220,6 +234,7 @@ pub fn trace_figures(
             lines: false,
             x_ticks: Vec::new(),
             error_bars: Vec::new(),
+            marks: Default::default(),
         }))),
     );
     Ok(())
@@ -326,6 +341,7 @@ pub fn load_figure(trace: &Trace, load_per_period: &[u64], plan: &mut Plan) {
             lines: true,
             x_ticks: Vec::new(),
             error_bars: Vec::new(),
+            marks: Default::default(),
         }))
     };
     plan.add(&format!("invocations_per_{unit}"), data);

@@ -112,6 +112,7 @@ mod tests {
             lines,
             x_ticks: Vec::new(),
             error_bars: Vec::new(),
+            marks: Default::default(),
         }
     }
 

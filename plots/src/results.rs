@@ -324,6 +324,7 @@ fn latency_cdf_plot(title: &str, series: Vec<Series<(f64, f64)>>) -> FigureData 
         lines: true,
         x_ticks: Vec::new(),
         error_bars: Vec::new(),
+        marks: Default::default(),
     })
 }
 
@@ -412,6 +413,7 @@ fn calls_per_second(r: &Results) -> Result<FigureData, String> {
                 lines: true,
                 x_ticks: Vec::new(),
                 error_bars: Vec::new(),
+                marks: Default::default(),
             }))
         }
     }
@@ -448,6 +450,7 @@ fn overhead(r: &Results) -> Result<FigureData, String> {
             lines: false,
             x_ticks: Vec::new(),
             error_bars: Vec::new(),
+            marks: Default::default(),
         }))
     }
 }

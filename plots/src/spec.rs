@@ -73,6 +73,25 @@ pub struct XyPlot {
     pub x_ticks: Vec<String>,
     /// Per series (in the order of `series`; may be shorter), vertical error bars `(x, low, high)`.
     pub error_bars: Vec<Vec<(f64, f64, f64)>>,
+    /// On the run's time axis: its interference windows and faults.
+    pub marks: TimeMarks,
+}
+
+/// What disturbed a run, drawn on every figure on its time axis: interference windows as shaded bands,
+/// faults as vertical lines, each labelled (seconds of the run).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TimeMarks {
+    /// (from, to, label) of each window.
+    pub windows: Vec<(f64, f64, String)>,
+    /// (at, label) of each fault.
+    pub instants: Vec<(f64, String)>,
+}
+
+impl TimeMarks {
+    /// Whether there is nothing to mark.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty() && self.instants.is_empty()
+    }
 }
 
 /// What a figure shows.
@@ -110,4 +129,6 @@ pub struct Timeline {
     pub series: Vec<Series<(f64, f64)>>,
     /// What the right axis counts.
     pub y_label: String,
+    /// Its interference windows and faults.
+    pub marks: TimeMarks,
 }

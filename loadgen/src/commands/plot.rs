@@ -34,6 +34,8 @@ pub struct Inputs<'a> {
     pub collected: &'a [std::path::PathBuf],
     /// Unix time of the replay's start, seconds: where the collectors' times begin.
     pub start_unix_s: f64,
+    /// The run's interference windows and faults, marked on every figure on its time axis.
+    pub marks: plots::spec::TimeMarks,
 }
 
 /// Draws every figure the inputs allow into `dir`; returns them and the ones skipped, with why.
@@ -72,6 +74,7 @@ pub fn draw(dir: &Path, inputs: &Inputs) -> Result<Drawn> {
         )
         .with_context(|| format!("reading {}", records.display()))?;
     }
+    plan.mark_time_axis(&inputs.marks);
     Ok(plots::draw_plan(dir, plan)?)
 }
 
@@ -132,6 +135,7 @@ pub fn plot(args: &PlotArgs) -> Result<Vec<Figure>> {
             endpoint_names: &BTreeMap::new(),
             collected: &[],
             start_unix_s: 0.0,
+            marks: Default::default(),
         },
     )?;
     print!(

@@ -491,6 +491,7 @@ fn figures(
                 .filter_map(|c| c.file.clone())
                 .collect::<Vec<_>>(),
             start_unix_s: summary.start_unix_us as f64 / 1e6,
+            marks: crate::disturb::time_marks(&plan.disturb),
         },
     );
     match drawn {

@@ -248,6 +248,7 @@ fn latency_against(
             values.to_vec()
         },
         error_bars,
+        marks: Default::default(),
     })
 }
 

@@ -98,6 +98,7 @@ fn scale_figure(at_tick: &BTreeMap<u64, SummedTick>, due: BTreeMap<u64, f64>) ->
         },
         series,
         y_label: "instances, calls queued".into(),
+        marks: Default::default(),
     })
 }
 
