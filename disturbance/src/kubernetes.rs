@@ -93,13 +93,18 @@ pub fn nodes_matching(
     labels: &[(String, String)],
 ) -> Result<Vec<String>, String> {
     let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    kubectl
-        .list_names(
+    let nodes = kubectl
+        .list(
             "nodes",
             &selector.join(","),
             "finding the interference's nodes",
         )
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    // Nodes have no namespace: their names alone.
+    Ok(nodes
+        .iter()
+        .filter_map(|n| n["metadata"]["name"].as_str().map(str::to_owned))
+        .collect())
 }
 
 /// Deletes the pods `selection` holds, now: only pods the listing returned with their labels checked

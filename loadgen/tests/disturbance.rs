@@ -591,3 +591,151 @@ fn an_experiment_file_s_bad_entry_is_refused_naming_its_line() {
         "{t}"
     );
 }
+
+#[test]
+fn a_paused_worker_sends_late_and_goes_on_while_the_other_keeps_time() {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = rps_run(
+        &out,
+        ("40", "6", "0"),
+        &[
+            "--workers",
+            "2",
+            "--fault",
+            "2:pause-worker:worker=1,seconds=1.5",
+        ],
+    );
+    let t = ok_run(&args, &[]);
+    let fault = &rows(&out, "faults.csv")[0];
+    assert!(
+        fault["touched"].contains("stopped for 1.5 s"),
+        "{fault:?}: {t}"
+    );
+    let all = records(&out);
+    assert!(all.iter().all(|r| r.outcome == Outcome::Ok), "{t}");
+    // Calls due early in the pause left when the worker went on (about 3.5 s); the other worker's
+    // calls of the same seconds left on time.
+    let lag_ms = |worker: u32| {
+        all.iter()
+            .filter(|r| r.worker == worker && (2_100_000..2_600_000).contains(&r.scheduled_us))
+            .filter_map(|r| r.send_lag_ns)
+            .max()
+            .unwrap() as f64
+            / 1e6
+    };
+    assert!(lag_ms(1) > 800.0, "worker 1: {} ms", lag_ms(1));
+    assert!(lag_ms(0) < 300.0, "worker 0: {} ms", lag_ms(0));
+}
+
+#[test]
+fn a_command_interference_runs_in_its_window_and_is_ended_at_its_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mark = dir.path().join("started");
+    let run = format!("command:start=1,stop=2,run=echo x > {}; sleep 60", s(&mark));
+    ok_run(
+        &rps_run(&out, ("10", "3", "0"), &["--interference", &run]),
+        &[],
+    );
+    assert!(mark.exists());
+    let row = &rows(&out, "interference.csv")[0];
+    let ended: f64 = row["ended_s"].parse().unwrap();
+    assert!((2.0..2.6).contains(&ended), "{row:?}");
+    assert!(!alive(row["pids"].parse().unwrap()));
+}
+
+#[test]
+fn node_interference_is_a_labelled_job_on_the_selected_nodes_deleted_at_its_stop() {
+    let Some(sample) = trace::testing::vswarm_sample() else {
+        return;
+    };
+    let (profile, config) = (sample.join("profile.json"), sample.join("config.json"));
+    let cluster = FakeCluster::new();
+    std::fs::create_dir_all(cluster.state.join("nodes")).unwrap();
+    std::fs::write(cluster.state.join("nodes/n1"), "role=worker\n").unwrap();
+    let server =
+        emulated::LocalServer::start(emulated::Behaviour::fixed("ksvc", 0.0, 0.0), 1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let build = dir.path().join("build");
+    let knative = |interference: &str| {
+        rps_run(
+            &out,
+            ("10", "4", "0"),
+            &[
+                "--deployer",
+                "knative",
+                "-p",
+                s(&profile),
+                "-c",
+                s(&config),
+                "-b",
+                s(&build),
+                "--interference",
+                interference,
+            ],
+        )
+    };
+    let env = cluster.env(&[("FAKE_KSVC_URL", &format!("http://{}", server.endpoint()))]);
+    // No node has the labels: refused before anything starts.
+    let args = knative("cpu:start=1,stop=3,where=nodes:role=none");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let t = text(&run_loadgen(&args, &env, LIMIT));
+    assert!(t.contains("no node has those labels"), "{t}");
+    assert!(!out.exists());
+
+    let t = ok_run(
+        &knative("cpu:threads=2,load=50,start=1,stop=3,where=nodes:role=worker"),
+        &env,
+    );
+    let row = &rows(&out, "interference.csv")[0];
+    assert_eq!(row["where"], "role=worker", "{row:?}");
+    let ended: f64 = row["ended_s"].parse().unwrap();
+    assert!((3.0..3.8).contains(&ended), "{row:?}: {t}");
+    let calls = cluster.calls();
+    let deleted: Vec<&String> = calls
+        .iter()
+        .filter(|c| c.starts_with("kubectl delete job -n default loadgen-interference-"))
+        .collect();
+    assert_eq!(deleted.len(), 1, "{calls:?}");
+    let job = deleted[0].rsplit(' ').next().unwrap();
+    let labels =
+        std::fs::read_to_string(cluster.state.join(format!("jobs/default.{job}.labels"))).unwrap();
+    assert!(
+        labels.contains("app.kubernetes.io/managed-by=serverless-loadgen"),
+        "{labels}"
+    );
+    assert!(cluster
+        .state
+        .join(format!("jobs/default.{job}.deleted"))
+        .exists());
+}
+
+#[test]
+fn memory_and_memory_bandwidth_interference_report_their_bogo_ops() {
+    let _turn = testkit::turn();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    ok_run(
+        &rps_run(
+            &out,
+            ("10", "3", "0"),
+            &[
+                "--interference",
+                "memory:mib=64,start=0,stop=2",
+                "--interference",
+                "memory-bandwidth:mib=32,start=1,stop=3",
+            ],
+        ),
+        &[],
+    );
+    let rows = rows(&out, "interference.csv");
+    assert_eq!(rows.len(), 2);
+    for (row, kind) in rows.iter().zip(["memory", "memory-bandwidth"]) {
+        assert_eq!(row["kind"], kind);
+        assert!(row["error"].is_empty(), "{row:?}");
+        assert!(row["value"].parse::<f64>().unwrap() > 0.0, "{row:?}");
+    }
+}
