@@ -1,7 +1,8 @@
 //! Interference and faults on a run's timeline (`--interference`, `--fault`): stress-ng and iperf3
 //! (Debian's, which `.ci/run` installs) run only in their windows and never outlive the run, even a
 //! third Ctrl-C; killed instances and workers and deleted pods are recorded as what they did to the
-//! calls; bad input is refused before anything starts.
+//! calls; bad input is refused before anything starts. The file is long because each test runs a
+//! whole run (or experiment) and reads its files back through the helpers above them.
 
 mod common;
 

@@ -282,10 +282,6 @@ fn range(values: impl Iterator<Item = f64> + Clone, log: bool, from_zero: bool) 
     }
 }
 
-#[allow(
-    clippy::too_many_lines,
-    reason = "one drawing, written once for the four axis kinds (log or linear x and y) through a macro: plotters gives each its own chart type"
-)]
 /// Shading of an interference window, and colour of a fault's line.
 const WINDOW: RGBColor = RGBColor(255, 160, 60);
 const FAULT: RGBColor = RGBColor(200, 30, 30);
@@ -330,6 +326,10 @@ where
     Ok(())
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one drawing, written once for the four axis kinds (log or linear x and y) through a macro: plotters gives each its own chart type"
+)]
 fn draw_xy<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     p: &XyPlot,
