@@ -195,6 +195,7 @@ impl Timeline {
                 break;
             }
             let (_, event) = events.swap_remove(next);
+            follower.reap(false);
             match event {
                 Event::Start(k) => follower.start(k),
                 Event::End(k) => follower.end(k),
@@ -215,6 +216,7 @@ impl Timeline {
         for k in 0..self.interference.len() {
             follower.end(k);
         }
+        follower.reap(true);
         follower.log
     }
 }
@@ -229,6 +231,8 @@ struct Follower<'a> {
     running: Vec<Option<local::Running>>,
     /// Whether each entry runs on Kubernetes nodes now.
     on_nodes: Vec<bool>,
+    /// Fault commands still running, by fault.
+    commands: Vec<(usize, crate::process::Group)>,
 }
 
 impl<'a> Follower<'a> {
@@ -254,6 +258,7 @@ impl<'a> Follower<'a> {
             },
             running: (0..entries).map(|_| None).collect(),
             on_nodes: vec![false; entries],
+            commands: Vec::new(),
         }
     }
 
@@ -325,13 +330,64 @@ impl<'a> Follower<'a> {
     /// Injects fault `k`; a worker to resume later, for a pause.
     fn fault(&mut self, k: usize) -> Option<(f64, Event)> {
         let f = &self.timeline.faults[k];
-        let (touched, error, resume) = inject(f, self.targets);
+        let (touched, error, resume) = match &f.action {
+            FaultAction::Command { run } => match self.command(k, run) {
+                Ok(pid) => (format!("command started (pid {pid})"), String::new(), None),
+                Err(e) => (String::new(), format!("starting the command: {e}"), None),
+            },
+            _ => inject(f, self.targets),
+        };
         let done = self.since_zero(SystemTime::now());
         let row = &mut self.log.faults[k];
         row.done_s = Some(done);
         (row.touched, row.error) = (touched, error);
         log::info!("fault `{}`: {}{}", f.text, row.touched, row.error);
         resume
+    }
+}
+
+impl Follower<'_> {
+    /// Starts fault `k`'s command in a process group of its own (its output in `fault-K.log`), so a slow
+    /// one delays no other fault and a hung one is ended with the run.
+    fn command(&mut self, k: usize, run: &str) -> std::io::Result<u32> {
+        let log = std::fs::File::create(self.timeline.dir.join(format!("fault-{k}.log")))?;
+        let mut command = std::process::Command::new("sh");
+        command
+            .args(["-c", run])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let group = crate::process::Group::spawn(&mut command)?;
+        let pid = group.pid();
+        self.commands.push((k, group));
+        Ok(pid)
+    }
+
+    /// Records the fault commands that have ended; with `end`, ends those still running first (the
+    /// replay is over).
+    fn reap(&mut self, end: bool) {
+        let mut running = Vec::new();
+        for (k, mut group) in std::mem::take(&mut self.commands) {
+            let status = if end {
+                let ran_on = !group.finished();
+                group.end(Duration::from_secs(2)).map(|s| (s, ran_on))
+            } else if group.finished() {
+                group.end(Duration::ZERO).map(|s| (s, false))
+            } else {
+                running.push((k, group));
+                continue;
+            };
+            let row = &mut self.log.faults[k];
+            match status {
+                Some((_, true)) => row.error = "still running when the replay ended: ended".into(),
+                Some((s, false)) if s.success() => row.touched.push_str(&format!("; {s}")),
+                Some((s, false)) => {
+                    row.error = format!("the command failed ({s}); see fault-{k}.log")
+                }
+                None => row.error = "its status is unknown".into(),
+            }
+        }
+        self.commands = running;
     }
 }
 
@@ -391,22 +447,7 @@ fn inject(f: &Fault, targets: &dyn Targets) -> (String, String, Option<(f64, Eve
                 None => Ok((format!("pods deleted: {}", deleted.join(" ")), None)),
             }
         }
-        FaultAction::Command { run } => std::process::Command::new("sh")
-            .args(["-c", run])
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("running it: {e}"))
-            .and_then(|out| {
-                if out.status.success() {
-                    Ok((format!("command ran: {}", out.status), None))
-                } else {
-                    Err(format!(
-                        "the command failed ({}): {}",
-                        out.status,
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    ))
-                }
-            }),
+        FaultAction::Command { .. } => unreachable!("a command fault is started by the follower"),
     };
     match done {
         Ok((touched, resume)) => (touched, String::new(), resume),

@@ -636,11 +636,35 @@ fn a_command_interference_runs_in_its_window_and_is_ended_at_its_stop() {
     let out = dir.path().join("run");
     let mark = dir.path().join("started");
     let run = format!("command:start=1,stop=2,run=echo x > {}; sleep 60", s(&mark));
-    ok_run(
-        &rps_run(&out, ("10", "3", "0"), &["--interference", &run]),
-        &[],
-    );
+    let faults = [
+        "1:command:run=exit 3",
+        "1:command:run=sleep 60",
+        "1:command:run=true",
+    ];
+    let mut flags = vec!["--interference", run.as_str()];
+    for f in &faults {
+        flags.extend(["--fault", f]);
+    }
+    ok_run(&rps_run(&out, ("10", "3", "0"), &flags), &[]);
     assert!(mark.exists());
+    // Fault commands run beside one another: a failure and a hung one are recorded, the hung one ended.
+    let faults = rows(&out, "faults.csv");
+    assert!(
+        faults[0]["error"].contains("failed (exit status: 3)"),
+        "{faults:?}"
+    );
+    assert!(
+        faults[1]["error"].contains("still running when the replay ended"),
+        "{faults:?}"
+    );
+    assert!(
+        faults[2]["error"].is_empty() && faults[2]["touched"].contains("exit status: 0"),
+        "{faults:?}"
+    );
+    for f in &faults {
+        let done: f64 = f["done_s"].parse().unwrap();
+        assert!((1.0..1.5).contains(&done), "{f:?}");
+    }
     let row = &rows(&out, "interference.csv")[0];
     let ended: f64 = row["ended_s"].parse().unwrap();
     assert!((2.0..2.6).contains(&ended), "{row:?}");
