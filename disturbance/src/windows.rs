@@ -120,33 +120,8 @@ impl PerSecond {
 /// Seconds in a row a recovery must hold.
 pub const RECOVERY_RUN: usize = 5;
 
-/// The figures of one phase.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Phase {
-    /// Its seconds, `from..to`.
-    pub seconds: (f64, f64),
-    /// Calls due in it.
-    pub calls: u64,
-    /// Of them, failed.
-    pub errors: u64,
-    /// Latency quantiles of its successful calls, µs.
-    pub p50_us: Option<u64>,
-    /// p99.
-    pub p99_us: Option<u64>,
-    /// Calls sent per second.
-    pub rate: Option<f64>,
-}
-
-impl Phase {
-    /// Its failed share.
-    pub fn error_rate(&self) -> f64 {
-        if self.calls == 0 {
-            0.0
-        } else {
-            self.errors as f64 / self.calls as f64
-        }
-    }
-}
+/// The figures of one phase (defined with summary.json's).
+pub use formats::summary::PhaseFigures as Phase;
 
 /// The `q` quantile (nearest rank) of `values`, reordering them.
 fn quantile(values: &mut [u64], q: f64) -> Option<u64> {

@@ -3,7 +3,7 @@
 
 mod disturbed;
 
-pub use disturbed::{Disturbed, DisturbedPhase};
+pub use disturbed::{Disturbed, DisturbedPhase, PhaseFigures};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -211,12 +211,7 @@ pub fn around(plan: &RunPlan, files: &RunFiles, log: &Log) -> Result<Around> {
             entry,
             spec: spec.to_owned(),
             phase: phase.to_owned(),
-            seconds: figures.seconds,
-            calls: figures.calls,
-            errors: figures.errors,
-            p50_us: figures.p50_us,
-            p99_us: figures.p99_us,
-            rate: figures.rate,
+            figures,
         });
     };
     for (k, i) in log.interference.iter().enumerate() {

@@ -23,6 +23,14 @@ pub struct DisturbedPhase {
     pub spec: String,
     /// `before`, `during` or `after`.
     pub phase: String,
+    /// What the run did in it.
+    #[serde(flatten)]
+    pub figures: PhaseFigures,
+}
+
+/// The run over some seconds: its calls, errors, latency and rate.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseFigures {
     /// Its seconds from time 0, `from..to`.
     pub seconds: (f64, f64),
     /// Calls due in it.
@@ -35,4 +43,15 @@ pub struct DisturbedPhase {
     pub p99_us: Option<u64>,
     /// Calls sent per second.
     pub rate: Option<f64>,
+}
+
+impl PhaseFigures {
+    /// Its failed share.
+    pub fn error_rate(&self) -> f64 {
+        if self.calls == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.calls as f64
+        }
+    }
 }

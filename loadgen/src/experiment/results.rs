@@ -195,7 +195,8 @@ impl DisturbedColumns {
             let p = d
                 .phases
                 .iter()
-                .find(|p| &p.entry == entry && &p.phase == phase);
+                .find(|p| &p.entry == entry && &p.phase == phase)
+                .map(|p| &p.figures);
             out.push(text(p.and_then(|p| p.p50_us).map(|v| v.to_string())));
             out.push(text(p.and_then(|p| p.p99_us).map(|v| v.to_string())));
             out.push(text(p.map(|p| p.errors.to_string())));

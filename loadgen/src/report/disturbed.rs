@@ -60,24 +60,20 @@ pub(crate) fn section(out: &mut String, disturbed: Option<&(Log, Around)>) {
         "| window or fault | phase | seconds | calls | p50 | p99 | errors | rate/s |"
     );
     let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|");
-    for p in &around.phases {
-        let error_rate = if p.calls == 0 {
-            0.0
-        } else {
-            p.errors as f64 / p.calls as f64
-        };
+    for phase in &around.phases {
+        let p = &phase.figures;
         let _ = writeln!(
             out,
             "| `{}` | {} | {:.0}–{:.0} | {} | {} | {} | {} ({:.1} %) | {} |",
-            p.spec,
-            p.phase,
+            phase.spec,
+            phase.phase,
             p.seconds.0,
             p.seconds.1,
             p.calls,
             ms(p.p50_us),
             ms(p.p99_us),
             p.errors,
-            100.0 * error_rate,
+            100.0 * p.error_rate(),
             p.rate.map_or_else(|| "–".to_owned(), |r| format!("{r:.1}"))
         );
     }
