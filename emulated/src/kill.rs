@@ -62,7 +62,7 @@ impl Kills {
     /// Kills `which` of the function's instances now; returns how many were killed.
     pub(crate) fn kill(&self, which: KillWhich) -> usize {
         let ids = match self.instances.get() {
-            Some(Instances::Scaled(pool)) => pool.kill(which),
+            Some(Instances::Scaled(pool)) => pool.kill(|alive| which.of(alive)),
             Some(Instances::KeepAlive(instance, keep_alive)) => {
                 let mut instance = instance.lock().unwrap_or_else(|e| e.into_inner());
                 let alive = instance.alive(std::time::Instant::now(), *keep_alive);

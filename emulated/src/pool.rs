@@ -299,16 +299,16 @@ impl Pool {
         }
     }
 
-    /// Kills `which` of the instances now, the busiest first (a pod that dies takes its calls with
-    /// it); returns their ids. Calls waiting for an instance stay queued: if none is left, one is made
-    /// at once, as the activator would ask for.
-    pub(crate) fn kill(self: &Arc<Pool>, which: crate::kill::KillWhich) -> Vec<u64> {
+    /// Kills `how_many(alive)` of the instances now, the busiest first (a pod that dies takes its calls
+    /// with it); returns their ids. Calls waiting for an instance stay queued: if none is left, one is
+    /// made at once, as the activator would ask for.
+    pub(crate) fn kill(self: &Arc<Pool>, how_many: impl FnOnce(usize) -> usize) -> Vec<u64> {
         let mut s = self.lock();
         let now = Instant::now();
         s.advance(self.scaling.now_us(now));
         let mut order: Vec<usize> = (0..s.instances.len()).collect();
         order.sort_by_key(|&k| std::cmp::Reverse((s.instances[k].busy, s.instances[k].ready)));
-        let mut ids: Vec<u64> = order[..which.of(order.len())]
+        let mut ids: Vec<u64> = order[..how_many(order.len()).min(order.len())]
             .iter()
             .map(|&k| s.instances[k].id)
             .collect();

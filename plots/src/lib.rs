@@ -10,6 +10,7 @@ pub mod collected;
 pub mod data;
 pub mod figure;
 pub mod legend;
+mod marks;
 pub mod results;
 pub mod spec;
 pub mod timeline;

@@ -70,7 +70,7 @@ pub(crate) fn draw_timeline<DB: DrawingBackend>(
         .axis_desc_style((FONT, 16))
         .draw()
         .map_err(e)?;
-    crate::figure::draw_marks(&mut chart, &t.marks, (0.0, calls_hi.max(1.0) * 1.05))?;
+    crate::marks::draw_marks(&mut chart, &t.marks, (0.0, calls_hi.max(1.0) * 1.05))?;
     chart
         .draw_series(LineSeries::new(
             t.calls.values.iter().copied(),

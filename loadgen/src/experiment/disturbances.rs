@@ -8,7 +8,6 @@ use disturbance::spec::{flag_text, with_key};
 use disturbance::{Fault, Interference};
 
 use super::keys::Setting;
-use super::sections::Reader;
 use super::text::scalar;
 
 /// The tables, and the flag each entry becomes.
@@ -24,23 +23,26 @@ fn entry_line(text: &str, name: &str, k: usize) -> usize {
         .map_or(0, |(i, _)| i + 1)
 }
 
-/// The entries of both tables, as settings `interference.K` and `faults.K` whose values are the
-/// flags' text.
-pub(super) fn entries(reader: &Reader) -> Result<Vec<Setting>> {
+/// The entries of both tables of `file` (its `table`, parsed from `text`; `at` names a line), as
+/// settings `interference.K` and `faults.K` whose values are the flags' text.
+pub(super) fn entries(
+    (table, text): (&toml::Table, &str),
+    at: &dyn Fn(usize) -> String,
+) -> Result<Vec<Setting>> {
     let mut out = Vec::new();
     for (name, _) in TABLES {
-        let Some(value) = reader.table.get(name) else {
+        let Some(value) = table.get(name) else {
             continue;
         };
         let toml::Value::Array(entries) = value else {
             bail!(
                 "{}: `{name}` must be a list of [[{name}]] tables",
-                reader.at(entry_line(reader.text, name, 0))
+                at(entry_line(text, name, 0))
             );
         };
         for (k, entry) in entries.iter().enumerate() {
-            let line = entry_line(reader.text, name, k);
-            let at = || format!("{}: [[{name}]] entry {k}", reader.at(line));
+            let line = entry_line(text, name, k);
+            let at = || format!("{}: [[{name}]] entry {k}", at(line));
             let toml::Value::Table(table) = entry else {
                 bail!("{}: expected a table", at());
             };
@@ -110,15 +112,14 @@ pub(super) fn swept_key(key: &str) -> Option<(&str, &str)> {
     flag_of(entry).map(|_| (entry, sub))
 }
 
-/// Whether `[sweep]` may sweep `key` of an entry that `reader` has.
-pub(super) fn known(reader: &Reader, key: &str) -> bool {
+/// Whether `[sweep]` may sweep `key` of an entry that the file's `table` has.
+pub(super) fn known(table: &toml::Table, key: &str) -> bool {
     let Some((entry, _)) = swept_key(key) else {
         return false;
     };
-    let (table, k) = entry.split_once('.').expect("an entry");
-    let entries = reader
-        .table
-        .get(table)
+    let (name, k) = entry.split_once('.').expect("an entry");
+    let entries = table
+        .get(name)
         .and_then(|v| v.as_array())
         .map_or(0, Vec::len);
     k.parse::<usize>().is_ok_and(|k| k < entries)

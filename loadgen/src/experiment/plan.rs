@@ -130,7 +130,7 @@ impl Plan {
             reuse_deployment,
         } = reader.run()?;
         base.extend(reader.knative()?);
-        base.extend(super::disturbances::entries(&reader)?);
+        base.extend(disturbances::entries((&reader.table, text), &at)?);
         // [collect]: the collectors of every step.
         for (key, value, line) in super::collect::settings(&reader.section("collect")?, text, &at)?
         {

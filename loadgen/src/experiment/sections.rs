@@ -74,7 +74,7 @@ impl Reader<'_> {
                 .strip_prefix("knative.")
                 .is_some_and(|k| KNATIVE_KEYS.contains(&k))
             || (self.flags.iter().any(|f| f == key) && !RESERVED.contains(&key))
-            || super::disturbances::known(self, key)
+            || super::disturbances::known(&self.table, key)
     }
 
     /// A path value made relative to the file's directory.
