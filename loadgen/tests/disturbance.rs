@@ -118,6 +118,7 @@ fn cpu_interference_runs_only_in_its_window_and_the_report_compares_it() {
     for (figure, marked) in [
         ("calls_per_second", true),
         ("collect_local_scale", true),
+        ("latency_over_run", true),
         ("latency_cdf", false),
     ] {
         let svg = std::fs::read_to_string(out.join("plots").join(format!("{figure}.svg"))).unwrap();

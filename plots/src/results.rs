@@ -40,6 +40,8 @@ pub struct Results {
     pub overhead_cold: Vec<(f64, f64)>,
     /// The last call's due time, µs from the run's start.
     pub last_due_us: u64,
+    /// Latency from the due time of answered calls after warm-up, over the run.
+    pub latency_over_run: OverRun,
     /// Keep every this-many-th warm overhead point (doubles whenever they grow past the limit).
     overhead_stride: u64,
     overhead_seen: u64,
@@ -71,6 +73,7 @@ impl Default for Results {
             overhead_warm: Vec::new(),
             overhead_cold: Vec::new(),
             last_due_us: 0,
+            latency_over_run: OverRun::default(),
             overhead_stride: 0,
             overhead_seen: 0,
         }
@@ -122,6 +125,9 @@ impl Results {
                     }
                 }
             }
+            if let (true, Some(l)) = (ok, row.latency_from_scheduled_us) {
+                r.latency_over_run.add(row.scheduled_us, l);
+            }
             if let (true, Some(l)) = (ok, row.latency_us) {
                 record(&mut r.latency_us, l);
                 match r.latency_by_endpoint_us.get_mut(endpoint) {
@@ -145,6 +151,90 @@ impl Results {
     }
 }
 
+/// Most bins the latency-over-the-run figure keeps: past it, its bins double in width (two merged).
+pub const MAX_LATENCY_BINS: usize = 600;
+
+/// A value's histograms over the run, in bins of whole seconds by due time, as many as
+/// [`MAX_LATENCY_BINS`] at most (a day-long run's bins are minutes), so memory stays bounded.
+#[derive(Debug, Clone)]
+pub struct OverRun {
+    /// Seconds per bin.
+    pub bin_s: u64,
+    /// Per bin (its first second / `bin_s`), the values, µs (2 significant digits).
+    pub bins: BTreeMap<u64, Hdr<u64>>,
+}
+
+impl Default for OverRun {
+    fn default() -> OverRun {
+        OverRun {
+            bin_s: 1,
+            bins: BTreeMap::new(),
+        }
+    }
+}
+
+impl OverRun {
+    fn add(&mut self, due_us: u64, value: u64) {
+        let bin = due_us / 1_000_000 / self.bin_s;
+        record(self.bins.entry(bin).or_insert_with(|| hdr(2)), value);
+        if self.bins.len() > MAX_LATENCY_BINS {
+            self.bin_s *= 2;
+            let mut wider: BTreeMap<u64, Hdr<u64>> = BTreeMap::new();
+            for (b, h) in std::mem::take(&mut self.bins) {
+                match wider.get_mut(&(b / 2)) {
+                    Some(w) => w.add(&h).expect("an auto-resizing histogram"),
+                    None => {
+                        wider.insert(b / 2, h);
+                    }
+                }
+            }
+            self.bins = wider;
+        }
+    }
+
+    /// (first second of the bin, value at quantile `q`, ms) of each bin.
+    fn quantile_ms(&self, q: f64) -> Vec<(f64, f64)> {
+        self.bins
+            .iter()
+            .map(|(b, h)| {
+                let v = h.value_at_quantile(q) as f64 / 1e3;
+                ((b * self.bin_s) as f64, v.max(1e-3))
+            })
+            .collect()
+    }
+}
+
+/// Latency from the due time over the run: p50, p99 and the largest of each bin.
+fn latency_over_run(r: &Results) -> Result<FigureData, String> {
+    let over = &r.latency_over_run;
+    if over.bins.is_empty() {
+        return Err("no call after warm-up was answered".to_owned());
+    }
+    let series = [("p50", 0.5), ("p99", 0.99), ("max", 1.0)]
+        .into_iter()
+        .map(|(name, q)| Series {
+            name: name.to_owned(),
+            values: over.quantile_ms(q),
+        })
+        .collect();
+    Ok(FigureData::Xy(XyPlot {
+        title: format!(
+            "Latency from the due time over the run, per {} s, after warm-up",
+            over.bin_s
+        ),
+        x_label: "second of the run (due time)".into(),
+        y_label: "latency from the due time, ms (log)".into(),
+        series,
+        log_x: false,
+        log_y: true,
+        points: true,
+        lines: true,
+        x_ticks: Vec::new(),
+        error_bars: Vec::new(),
+        marks: Default::default(),
+    }))
+}
+
 /// Figures 9–12 from a records file; endpoints named by `endpoint_names` (endpoint → proxy) where it
 /// names them.
 pub fn results_figures(
@@ -164,6 +254,7 @@ pub fn results_figures(
     plan.add("dispatch_lag", dispatch_lag(&r));
     plan.add("calls_per_second", calls_per_second(&r));
     plan.add("overhead", overhead(&r));
+    plan.add("latency_over_run", latency_over_run(&r));
     // A workflow load's instances, from `workflows.csv` beside the records.
     let instances = records.with_file_name(formats::workflows::WORKFLOWS);
     if instances.exists() {
@@ -452,5 +543,29 @@ fn overhead(r: &Results) -> Result<FigureData, String> {
             error_bars: Vec::new(),
             marks: Default::default(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_run_s_bins_widen_and_keep_every_value() {
+        let mut over = OverRun::default();
+        // An hour, one value a second: 3600 seconds fold into at most 600 bins of 8 s.
+        for s in 0..3600u64 {
+            over.add(s * 1_000_000 + 1, 1000 + s);
+        }
+        assert_eq!(over.bin_s, 8);
+        assert!(over.bins.len() <= MAX_LATENCY_BINS);
+        let total: u64 = over.bins.values().map(|h| h.len()).sum();
+        assert_eq!(total, 3600);
+        // Each bin holds the values of its own seconds.
+        let first = &over.bins[&0];
+        assert_eq!(
+            (first.len(), first.max()),
+            (8, first.highest_equivalent(1007))
+        );
     }
 }

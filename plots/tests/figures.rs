@@ -242,7 +242,7 @@ fn builtin_catalogue_and_degenerate_traces_draw() {
     std::fs::write(&records, format!("{}\n", formats::records::RECORDS_HEADER)).unwrap();
     results_figures(&records, &Default::default(), &mut no_data).unwrap();
     assert_eq!(no_data.figures.len(), 0);
-    assert_eq!(no_data.skipped.len(), 4, "{:?}", no_data.skipped);
+    assert_eq!(no_data.skipped.len(), 5, "{:?}", no_data.skipped);
 }
 
 #[test]
@@ -301,7 +301,31 @@ fn results_figures_count_what_the_records_say() {
     assert!(plan.skipped.is_empty(), "{:?}", plan.skipped);
     let figures = draw_plan(&dir, plan).unwrap().figures;
     check_files(&figures);
-    assert_eq!(figures.len(), 4);
+    assert_eq!(figures.len(), 5);
+
+    // Latency from the due time over the run: seconds 1 and 2 (second 0 is warm-up), the answered
+    // calls' p99 of each within the histogram's 1 % (2 significant digits).
+    let Some(FigureData::Xy(over)) = figures
+        .iter()
+        .find(|f| f.name == "latency_over_run")
+        .map(|f| &f.data)
+    else {
+        panic!("no latency-over-the-run figure")
+    };
+    let p99 = &over.series[1].values;
+    assert_eq!(p99.iter().map(|p| p.0).collect::<Vec<_>>(), [1.0, 2.0]);
+    for (second, ms) in p99 {
+        let mut of_second: Vec<f64> = (0..300u64)
+            .filter(|i| i / 100 == *second as u64 && i % 10 != 3)
+            .map(|i| (200 + (i * 91) % 5_000 + 1) as f64 / 1e3)
+            .collect();
+        of_second.sort_by(f64::total_cmp);
+        let exact = of_second[(0.99 * of_second.len() as f64).ceil() as usize - 1];
+        assert!(
+            (ms - exact).abs() <= exact * 0.01,
+            "second {second}: {ms} for {exact}"
+        );
+    }
 
     // The overhead figure: every answered measured call, the cold ones apart (calls 100, 150, 200, 250).
     let Some(FigureData::Xy(overhead)) = figures
